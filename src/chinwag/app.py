@@ -1,0 +1,117 @@
+"""create_app(settings): the ASGI application and its lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from chinwag import __version__
+from chinwag.conversations.routes import router as conversations_router
+from chinwag.db import migrate
+from chinwag.db.uow import Database
+from chinwag.errors import ChinwagError, InvalidRequest, SchemaOutdated
+from chinwag.generations import workers
+from chinwag.generations.service import Generations
+from chinwag.health import router as health_router
+from chinwag.providers.registry import ModelRegistry
+from chinwag.services import Services
+from chinwag.settings import Settings
+from chinwag.streams.log import EventLog
+from chinwag.streams.routes import router as streams_router
+
+log = logging.getLogger(__name__)
+PROBLEM_JSON = "application/problem+json"
+
+
+async def ensure_schema(db: Database) -> None:
+    """SQLite upgrades itself; any other database must already be at the newest revision."""
+    if db.is_sqlite:
+        await migrate.upgrade(db)
+        return
+    current, head = await migrate.current_revision(db), migrate.head_revision()
+    if current != head:
+        raise SchemaOutdated(
+            f"the database schema is at revision {current or 'none'}, this chinwag needs {head}; "
+            "run `chinwag db upgrade`"
+        )
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    db = Database.from_url(settings.database_url, pool_size=settings.database_pool_size)
+    await ensure_schema(db)
+    me = workers.WorkerIdentity.for_this_process()
+    await workers.register(db, me)
+    await workers.recover_orphans(db, me=me, heartbeat_seconds=settings.heartbeat_seconds)
+    event_log = EventLog(db)
+    event_log.start()
+    models = ModelRegistry(settings)
+    generations = Generations(
+        db=db, event_log=event_log, models=models, settings=settings, worker_id=me.id
+    )
+    app.state.services = Services(
+        settings=settings,
+        db=db,
+        event_log=event_log,
+        models=models,
+        generations=generations,
+        worker=me,
+    )
+    heartbeat = asyncio.create_task(
+        workers.heartbeat_forever(db, me, settings.heartbeat_seconds), name="chinwag-heartbeat"
+    )
+    try:
+        yield
+    finally:
+        await generations.shutdown(settings.shutdown_grace_seconds)
+        await event_log.stop()
+        heartbeat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await heartbeat
+        await workers.mark_stopped(db, me)
+        await models.aclose()
+        await db.dispose()
+
+
+def _problem(error: ChinwagError) -> JSONResponse:
+    return JSONResponse(error.to_problem(), status_code=error.status, media_type=PROBLEM_JSON)
+
+
+async def _on_chinwag_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ChinwagError)
+    if exc.status >= 500:
+        log.error("%s: %s", exc.code, exc.message)
+    return _problem(exc)
+
+
+async def _on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]}
+        for e in exc.errors()
+    ]
+    return _problem(InvalidRequest("the request is not valid", errors=errors))
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    app = FastAPI(
+        title="chinwag",
+        version=__version__,
+        summary="Self-hosted backend for retrieval-augmented chatbots.",
+        lifespan=_lifespan,
+    )
+    app.state.settings = settings or Settings()
+    app.add_exception_handler(ChinwagError, _on_chinwag_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.include_router(conversations_router)
+    app.include_router(streams_router)
+    app.include_router(health_router)
+    return app

@@ -1,0 +1,1 @@
+"""Bots: configuration, storage and the demo bot."""

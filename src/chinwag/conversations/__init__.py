@@ -1,0 +1,1 @@
+"""Conversations: end users, chat sessions and messages."""

@@ -1,0 +1,98 @@
+"""End users, chat sessions and messages, with every foreign key declared and enforced."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from chinwag.db.base import Base, utcnow
+
+MESSAGE_STATUSES = ("complete", "streaming", "interrupted", "failed")
+
+
+class EndUser(Base):
+    """A person talking to one bot, known by the id the embedding site gives (or a new one)."""
+
+    __tablename__ = "end_users"
+    __table_args__ = (
+        UniqueConstraint("bot_id", "external_id"),
+        # Lets chat_sessions reference (user, bot) so a session can never mix two bots.
+        UniqueConstraint("id", "bot_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id"))
+    external_id: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ChatSession(Base):
+    """One conversation of one end user with one bot."""
+
+    __tablename__ = "chat_sessions"
+    __table_args__ = (
+        UniqueConstraint("bot_id", "external_id"),
+        ForeignKeyConstraint(["user_id", "bot_id"], ["end_users.id", "end_users.bot_id"]),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id"))
+    user_id: Mapped[str] = mapped_column(String(36))
+    external_id: Mapped[str] = mapped_column(String(200))
+    # Bumped under the row lock by every accepted message: gives messages a gap-free order.
+    message_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_message_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Message(Base):
+    """One turn of a session; assistant messages move from `streaming` to a final status."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("session_id", "position"),
+        CheckConstraint("role IN ('user', 'assistant')", name="role"),
+        CheckConstraint(
+            "status IN ('complete', 'streaming', 'interrupted', 'failed')", name="status"
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("chat_sessions.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16))
+    reply_to_id: Mapped[str | None] = mapped_column(
+        ForeignKey("messages.id"), nullable=True, index=True
+    )
+    bot_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    usage: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class IdempotencyKey(Base):
+    """The first result of a POST sent with an Idempotency-Key, kept for replays."""
+
+    __tablename__ = "idempotency_keys"
+
+    bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    user_message_id: Mapped[str | None] = mapped_column(ForeignKey("messages.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,105 @@
+"""HTTP routes for sending messages and reading them back."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request, Response
+from sqlalchemy import select
+
+from chinwag.conversations.models import ChatSession, Message
+from chinwag.conversations.schemas import AcceptedOut, MessageIn, MessageOut
+from chinwag.conversations.service import request_hash
+from chinwag.errors import NotFound
+from chinwag.generations.service import NewMessage
+from chinwag.services import ServicesDep
+from chinwag.streams.follow import open_stream
+from chinwag.streams.sse import SSEResponse
+
+router = APIRouter(prefix="/v1", tags=["messages"])
+
+SSE_DOC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The answer as Server-Sent Events (see the StreamEvent schema).",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    },
+    202: {"model": AcceptedOut, "description": "With `Accept: application/json`: the ids."},
+}
+
+
+@router.post("/bots/{bot_id}/messages", responses=SSE_DOC, response_model=None)
+async def send_message(
+    bot_id: str,
+    body: MessageIn,
+    request: Request,
+    services: ServicesDep,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> Response | SSEResponse:
+    """Accept a message and stream its answer (SSE), or return the ids as JSON."""
+    accepted = await services.generations.accept(
+        NewMessage(
+            bot_id=bot_id,
+            text=body.message,
+            user_id=body.user_id,
+            session_id=body.session_id,
+            idempotency_key=idempotency_key,
+            body_hash=request_hash(body.model_dump()) if idempotency_key else "",
+        )
+    )
+    out = AcceptedOut(
+        bot_id=bot_id,
+        user_id=accepted.user_id,
+        session_id=accepted.session_id,
+        user_message_id=accepted.user_message_id,
+        assistant_message_id=accepted.assistant_message_id,
+        stream_id=accepted.stream_id,
+        stream_url=f"/v1/streams/{accepted.stream_id}/events",
+        replayed=accepted.replayed,
+    )
+    if "application/json" in request.headers.get("accept", ""):
+        return Response(out.model_dump_json(), status_code=202, media_type="application/json")
+    source = await open_stream(
+        db=services.db,
+        event_log=services.event_log,
+        stream_id=accepted.stream_id,
+        after=0,
+        heartbeat_seconds=services.settings.sse_heartbeat_seconds,
+    )
+    return SSEResponse(
+        source,
+        retry_ms=services.settings.sse_retry_ms,
+        headers={
+            "X-Chinwag-Stream-Id": accepted.stream_id,
+            "X-Chinwag-Session-Id": accepted.session_id,
+            "X-Chinwag-User-Id": accepted.user_id,
+            "X-Chinwag-Replayed": "true" if accepted.replayed else "false",
+        },
+    )
+
+
+@router.get("/messages/{message_id}", response_model=MessageOut)
+async def get_message(message_id: str, services: ServicesDep) -> MessageOut:
+    """One message with its status and final text."""
+    async with services.db.read() as conn:
+        row = (
+            await conn.execute(
+                select(Message, ChatSession.external_id.label("session_external_id"))
+                .join(ChatSession, ChatSession.id == Message.session_id)
+                .where(Message.id == message_id)
+            )
+        ).first()
+    if row is None:
+        raise NotFound(f"message '{message_id}' does not exist")
+    m = row._mapping
+    return MessageOut(
+        id=m["id"],
+        session_id=m["session_external_id"],
+        role=m["role"],
+        content=m["content"],
+        status=m["status"],
+        error_code=m["error_code"],
+        usage=m["usage"],
+        bot_version=m["bot_version"],
+        created_at=m["created_at"],
+        finished_at=m["finished_at"],
+    )

@@ -1,0 +1,58 @@
+"""API models for messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_MESSAGE_CHARS = 32_000
+
+
+class MessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    message: str = Field(
+        min_length=1, max_length=MAX_MESSAGE_CHARS, description="What the end user wrote."
+    )
+    session_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\w.:@-]+$",
+        description="Continue (or start, if new) this session; omitted: a new session.",
+    )
+    user_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\w.:@-]+$",
+        description="The end user's id on the embedding site; omitted: a new anonymous user.",
+    )
+
+
+class AcceptedOut(BaseModel):
+    """The ids of what an accepted message created; `replayed` when an idempotent retry."""
+
+    bot_id: str
+    user_id: str
+    session_id: str
+    user_message_id: str
+    assistant_message_id: str
+    stream_id: str
+    stream_url: str
+    replayed: bool
+
+
+class MessageOut(BaseModel):
+    id: str
+    session_id: str
+    role: Literal["user", "assistant"]
+    content: str
+    status: Literal["complete", "streaming", "interrupted", "failed"]
+    error_code: str | None
+    usage: dict[str, Any] | None
+    bot_version: int | None
+    created_at: datetime
+    finished_at: datetime | None

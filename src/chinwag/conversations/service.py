@@ -1,0 +1,279 @@
+"""Conversation queries. Every function takes a connection and never commits."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import orjson
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from chinwag.conversations.models import ChatSession, EndUser, IdempotencyKey, Message
+from chinwag.db.base import new_id, utcnow
+from chinwag.errors import IdempotencyKeyReused, SessionOwnedByAnotherUser
+from chinwag.streams.events import StreamStarted
+from chinwag.streams.models import Stream, StreamEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """The rows one accepted message created (or, for a replay, had created)."""
+
+    bot_id: str
+    bot_version: int
+    user_id: str  # external id, as the client knows it
+    session_id: str  # external id, as the client knows it
+    session_pk: str
+    user_message_id: str
+    assistant_message_id: str
+    stream_id: str
+    position: int
+    replayed: bool
+    started_event: str  # JSON of the stream.started event (seq 1)
+
+
+def request_hash(body: dict[str, object]) -> str:
+    """A stable fingerprint of a request body, to tell a retry from a different request."""
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _insert_ignore(conn: AsyncConnection, table: type) -> postgresql.Insert | sqlite.Insert:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+async def accept_message(
+    conn: AsyncConnection,
+    *,
+    bot_id: str,
+    bot_version: int,
+    text: str,
+    user_external_id: str | None,
+    session_external_id: str | None,
+    worker_id: str,
+    idempotency_key: str | None = None,
+    body_hash: str = "",
+) -> Accepted:
+    """Upsert user and session, insert both messages, the stream and its first event.
+
+    With an idempotency key already used, returns what the first request created instead.
+    """
+    if idempotency_key is not None:
+        claimed = await conn.execute(
+            _insert_ignore(conn, IdempotencyKey)
+            .values(bot_id=bot_id, key=idempotency_key, request_hash=body_hash, created_at=utcnow())
+            .on_conflict_do_nothing()
+            .returning(IdempotencyKey.key)
+        )
+        if claimed.first() is None:
+            return await _replay(conn, bot_id=bot_id, key=idempotency_key, body_hash=body_hash)
+
+    user_pk, user_external_id = await _upsert_user(conn, bot_id, user_external_id)
+    session_pk, session_external_id = await _upsert_session(
+        conn, bot_id, user_pk, session_external_id
+    )
+    now = utcnow()
+    # The row lock taken here orders concurrent messages of one session.
+    position = (
+        await conn.execute(
+            update(ChatSession)
+            .where(ChatSession.id == session_pk)
+            .values(message_count=ChatSession.message_count + 2, last_message_at=now)
+            .returning(ChatSession.message_count)
+        )
+    ).scalar_one() - 1
+    user_message_id, assistant_message_id, stream_id = new_id(), new_id(), new_id()
+    common = {"session_id": session_pk, "bot_version": bot_version, "created_at": now}
+    await conn.execute(
+        Message.__table__.insert(),
+        [
+            {
+                **common,
+                "id": user_message_id,
+                "position": position,
+                "role": "user",
+                "content": text,
+                "status": "complete",
+                "reply_to_id": None,
+                "finished_at": now,
+            },
+            {
+                **common,
+                "id": assistant_message_id,
+                "position": position + 1,
+                "role": "assistant",
+                "content": "",
+                "status": "streaming",
+                "reply_to_id": user_message_id,
+                "finished_at": None,
+            },
+        ],
+    )
+    await conn.execute(
+        Stream.__table__.insert().values(
+            id=stream_id,
+            message_id=assistant_message_id,
+            worker_id=worker_id,
+            status="streaming",
+            last_seq=1,
+            created_at=now,
+        )
+    )
+    started = StreamStarted(
+        stream_id=stream_id,
+        message_id=assistant_message_id,
+        session_id=session_external_id,
+        user_id=user_external_id,
+        bot_id=bot_id,
+        bot_version=bot_version,
+    ).model_dump_json()
+    await conn.execute(
+        StreamEvent.__table__.insert().values(
+            stream_id=stream_id, seq=1, type="stream.started", data=started, created_at=now
+        )
+    )
+    if idempotency_key is not None:
+        await conn.execute(
+            update(IdempotencyKey)
+            .where(IdempotencyKey.bot_id == bot_id, IdempotencyKey.key == idempotency_key)
+            .values(user_message_id=user_message_id)
+        )
+    return Accepted(
+        bot_id=bot_id,
+        bot_version=bot_version,
+        user_id=user_external_id,
+        session_id=session_external_id,
+        session_pk=session_pk,
+        user_message_id=user_message_id,
+        assistant_message_id=assistant_message_id,
+        stream_id=stream_id,
+        position=position,
+        replayed=False,
+        started_event=started,
+    )
+
+
+async def _upsert_user(
+    conn: AsyncConnection, bot_id: str, external_id: str | None
+) -> tuple[str, str]:
+    external_id = external_id or new_id()
+    await conn.execute(
+        _insert_ignore(conn, EndUser)
+        .values(id=new_id(), bot_id=bot_id, external_id=external_id, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["bot_id", "external_id"])
+    )
+    # ON CONFLICT DO NOTHING returns no row on conflict: read the winner afterwards.
+    user_pk = (
+        await conn.execute(
+            select(EndUser.id).where(EndUser.bot_id == bot_id, EndUser.external_id == external_id)
+        )
+    ).scalar_one()
+    return user_pk, external_id
+
+
+async def _upsert_session(
+    conn: AsyncConnection, bot_id: str, user_pk: str, external_id: str | None
+) -> tuple[str, str]:
+    external_id = external_id or new_id()
+    now = utcnow()
+    await conn.execute(
+        _insert_ignore(conn, ChatSession)
+        .values(
+            id=new_id(),
+            bot_id=bot_id,
+            user_id=user_pk,
+            external_id=external_id,
+            message_count=0,
+            created_at=now,
+            last_message_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["bot_id", "external_id"])
+    )
+    row = (
+        await conn.execute(
+            select(ChatSession.id, ChatSession.user_id).where(
+                ChatSession.bot_id == bot_id, ChatSession.external_id == external_id
+            )
+        )
+    ).one()
+    if row.user_id != user_pk:
+        raise SessionOwnedByAnotherUser(
+            f"session '{external_id}' belongs to another user of bot '{bot_id}'"
+        )
+    return row.id, external_id
+
+
+async def _replay(conn: AsyncConnection, *, bot_id: str, key: str, body_hash: str) -> Accepted:
+    stored = (
+        await conn.execute(
+            select(IdempotencyKey.request_hash, IdempotencyKey.user_message_id).where(
+                IdempotencyKey.bot_id == bot_id, IdempotencyKey.key == key
+            )
+        )
+    ).one()
+    if stored.request_hash != body_hash:
+        raise IdempotencyKeyReused(
+            f"Idempotency-Key '{key}' was already used with a different request body"
+        )
+    row = (
+        await conn.execute(
+            select(
+                Message.id.label("assistant_message_id"),
+                Message.position,
+                Message.bot_version,
+                Stream.id.label("stream_id"),
+                ChatSession.id.label("session_pk"),
+                ChatSession.external_id.label("session_id"),
+                EndUser.external_id.label("user_id"),
+                StreamEvent.data.label("started_event"),
+            )
+            .join(Stream, Stream.message_id == Message.id)
+            .join(ChatSession, ChatSession.id == Message.session_id)
+            .join(EndUser, EndUser.id == ChatSession.user_id)
+            .join(StreamEvent, (StreamEvent.stream_id == Stream.id) & (StreamEvent.seq == 1))
+            .where(Message.reply_to_id == stored.user_message_id)
+        )
+    ).one()
+    return Accepted(
+        bot_id=bot_id,
+        bot_version=row.bot_version or 0,
+        user_id=row.user_id,
+        session_id=row.session_id,
+        session_pk=row.session_pk,
+        user_message_id=stored.user_message_id,
+        assistant_message_id=row.assistant_message_id,
+        stream_id=row.stream_id,
+        position=row.position - 1,
+        replayed=True,
+        started_event=row.started_event,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    role: str
+    content: str
+
+
+async def load_history(
+    conn: AsyncConnection, *, session_pk: str, before_position: int, limit: int
+) -> list[Turn]:
+    """The last `limit` finished turns of a session before a position, oldest first."""
+    if limit <= 0:
+        return []
+    rows = (
+        await conn.execute(
+            select(Message.role, Message.content)
+            .where(
+                Message.session_id == session_pk,
+                Message.position < before_position,
+                Message.status.in_(("complete", "interrupted")),
+                Message.content != "",
+            )
+            .order_by(Message.position.desc())
+            .limit(limit)
+        )
+    ).all()
+    return [Turn(role=r.role, content=r.content) for r in reversed(rows)]

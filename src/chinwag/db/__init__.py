@@ -1,0 +1,1 @@
+"""Database: metadata, engines, the unit of work and migrations."""

@@ -1,0 +1,50 @@
+"""Schema versions: upgrade with Alembic, and tell whether a database is current."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
+
+from chinwag.db.uow import Database
+
+
+def alembic_config(url: str | None = None) -> Config:
+    config = Config()
+    config.set_main_option(
+        "script_location", str(resources.files("chinwag.db").joinpath("migrations"))
+    )
+    if url:
+        config.set_main_option("sqlalchemy.url", url)
+    return config
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def _current(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+async def current_revision(db: Database) -> str | None:
+    async with db.engine.connect() as conn:
+        return await conn.run_sync(_current)
+
+
+def _upgrade(connection: Connection) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+async def upgrade(db: Database) -> tuple[str | None, str | None]:
+    """Upgrade to the newest schema; returns (revision before, revision after)."""
+    before = await current_revision(db)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(_upgrade)
+    return before, await current_revision(db)

@@ -1,0 +1,63 @@
+"""The unit of work: the only code that begins and commits transactions.
+
+Services receive an `AsyncConnection` and never commit. `Database.write()` opens one write
+transaction (BEGIN IMMEDIATE on SQLite, serialised in-process so SQLite's single writer never
+reports "database is locked"); `Database.read()` opens a read transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from chinwag.db.engine import create_engine
+from chinwag.errors import DatabaseUnavailable
+
+
+class Database:
+    """An engine plus the rules for using it."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.is_sqlite = engine.dialect.name == "sqlite"
+        self._sqlite_writer = asyncio.Lock() if self.is_sqlite else None
+
+    @classmethod
+    def from_url(cls, url: str, *, pool_size: int = 10) -> Database:
+        return cls(create_engine(url, pool_size=pool_size))
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """One write transaction: commits when the block ends, rolls back if it raises."""
+        if self._sqlite_writer is None:
+            async with self._connect() as conn, conn.begin():
+                yield conn
+            return
+        async with self._sqlite_writer, self._connect(sqlite_write=True) as conn, conn.begin():
+            yield conn
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """One read-only transaction."""
+        async with self._connect() as conn, conn.begin():
+            yield conn
+
+    @asynccontextmanager
+    async def _connect(self, *, sqlite_write: bool = False) -> AsyncIterator[AsyncConnection]:
+        try:
+            conn = await self.engine.connect()
+        except (OperationalError, DBAPIError, OSError) as exc:
+            raise DatabaseUnavailable(f"cannot connect to the database: {exc}") from exc
+        try:
+            if sqlite_write:
+                await conn.execution_options(sqlite_write=True)
+            yield conn
+        finally:
+            await conn.close()
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

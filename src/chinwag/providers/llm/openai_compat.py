@@ -1,0 +1,137 @@
+"""Any OpenAI-compatible chat server, through the official `openai` SDK.
+
+The SDK builds and sends the request, retries connection failures and turns HTTP errors into
+its exception classes. The streamed body is read line by line and each chunk is parsed once with
+orjson instead of being turned into SDK models: that per-chunk construction is most of a relay's
+CPU (see bench/README.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import httpx2
+import openai
+import orjson
+
+from chinwag.errors import (
+    LLMAuthFailed,
+    LLMBadRequest,
+    LLMError,
+    LLMModelNotFound,
+    LLMRateLimited,
+    LLMStreamBroken,
+    LLMTimeout,
+    LLMUnreachable,
+)
+from chinwag.providers.protocols import ChatMessage, GenerationOptions, TokenUsage
+
+
+class OpenAIChatModel:
+    """Streams chat completions from an OpenAI-compatible `/v1/chat/completions`."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None,
+        api_key: str | None,
+        model: str,
+        timeout_seconds: float = 60.0,
+        max_retries: int = 1,
+    ) -> None:
+        self.model = model
+        self.base_url = base_url or "https://api.openai.com/v1"
+        self.name = f"openai:{model}@{self.base_url}"
+        self._client = openai.AsyncOpenAI(
+            base_url=self.base_url,
+            api_key=api_key or "chinwag-no-key",
+            timeout=timeout_seconds,
+            max_retries=max_retries,
+        )
+
+    async def stream(
+        self, messages: Sequence[ChatMessage], options: GenerationOptions
+    ) -> AsyncIterator[str | TokenUsage]:
+        extra: dict[str, Any] = {}
+        if options.temperature is not None:
+            extra["temperature"] = options.temperature
+        if options.max_tokens is not None:
+            extra["max_tokens"] = options.max_tokens
+        finished = False
+        try:
+            async with self._client.chat.completions.with_streaming_response.create(
+                model=self.model,
+                messages=[{"role": m.role, "content": m.content} for m in messages],  # type: ignore[misc]
+                stream=True,
+                stream_options={"include_usage": True},
+                **extra,
+            ) as response:
+                async for line in response.iter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    payload = line[5:].strip()
+                    if payload == "[DONE]":
+                        finished = True
+                        break
+                    for item in _parse_chunk(payload):
+                        yield item
+        except openai.APIError as exc:
+            raise self._translate(exc) from exc
+        except (httpx2.HTTPError, orjson.JSONDecodeError) as exc:
+            raise LLMStreamBroken(f"the LLM stream from {self.base_url} broke off: {exc}") from exc
+        if not finished:
+            raise LLMStreamBroken(f"the LLM stream from {self.base_url} ended without [DONE]")
+
+    def _translate(self, exc: openai.APIError) -> LLMError:
+        where = f"{self.base_url} (model '{self.model}')"
+        detail = _error_detail(exc)
+        if isinstance(exc, openai.APITimeoutError):
+            return LLMTimeout(f"the LLM at {where} did not answer in time")
+        if isinstance(exc, openai.APIConnectionError):
+            return LLMUnreachable(f"cannot connect to the LLM at {self.base_url}: {exc.__cause__}")
+        if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+            return LLMAuthFailed(f"the LLM at {where} rejected the API key: {detail}")
+        if isinstance(exc, openai.NotFoundError) or "model_not_found" in detail:
+            return LLMModelNotFound(f"the LLM at {where} does not know the model: {detail}")
+        if isinstance(exc, openai.RateLimitError):
+            return LLMRateLimited(f"the LLM at {where} is rate limiting: {detail}")
+        if isinstance(exc, openai.BadRequestError | openai.UnprocessableEntityError):
+            return LLMBadRequest(f"the LLM at {where} refused the request: {detail}")
+        if isinstance(exc, openai.APIStatusError):
+            return LLMError(f"the LLM at {where} answered {exc.status_code}: {detail}")
+        return LLMStreamBroken(f"the LLM stream from {where} failed: {detail}")
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+
+def _parse_chunk(payload: str) -> list[str | TokenUsage]:
+    chunk = orjson.loads(payload)
+    if not isinstance(chunk, dict):
+        raise LLMStreamBroken(f"the LLM sent a chunk that is not a JSON object: {payload[:200]}")
+    if "error" in chunk:
+        raise LLMStreamBroken(f"the LLM reported an error mid-stream: {chunk['error']}")
+    items: list[str | TokenUsage] = []
+    for choice in chunk.get("choices") or ():
+        text = (choice.get("delta") or {}).get("content")
+        if text:
+            items.append(text)
+    usage = chunk.get("usage")
+    if usage:
+        items.append(
+            TokenUsage(
+                prompt_tokens=int(usage.get("prompt_tokens") or 0),
+                completion_tokens=int(usage.get("completion_tokens") or 0),
+            )
+        )
+    return items
+
+
+def _error_detail(exc: openai.APIError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        message = body.get("message") or body.get("error") or body
+        code = body.get("code")
+        return f"{message} ({code})" if code else str(message)
+    return str(exc.message)

@@ -1,0 +1,47 @@
+"""The contracts every provider implements. Extension point: one small method each."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: str  # system | user | assistant
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class TokenUsage:
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationOptions:
+    temperature: float | None = None
+    max_tokens: int | None = None
+
+
+@runtime_checkable
+class ChatModel(Protocol):
+    """Streams one chat completion.
+
+    Yields text deltas (non-empty `str`) in order, then at most one `TokenUsage`. Raises a
+    `chinwag.errors.LLMError` subclass (stable code and hint) on any failure, including a
+    stream that breaks off after some text. Never blocks the event loop.
+    """
+
+    name: str
+
+    def stream(
+        self, messages: Sequence[ChatMessage], options: GenerationOptions
+    ) -> AsyncIterator[str | TokenUsage]: ...
+
+    async def aclose(self) -> None: ...

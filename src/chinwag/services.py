@@ -1,0 +1,33 @@
+"""What a running server holds: built in the app's lifespan, handed to routes by dependency."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from chinwag.db.uow import Database
+from chinwag.generations.service import Generations
+from chinwag.generations.workers import WorkerIdentity
+from chinwag.providers.registry import ModelRegistry
+from chinwag.settings import Settings
+from chinwag.streams.log import EventLog
+
+
+@dataclass(slots=True)
+class Services:
+    settings: Settings
+    db: Database
+    event_log: EventLog
+    models: ModelRegistry
+    generations: Generations
+    worker: WorkerIdentity
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]

@@ -1,0 +1,1 @@
+"""Streams: typed events, the durable event log, live fan-out and SSE."""

@@ -1,0 +1,124 @@
+"""Typed stream events (a discriminated union on `type`), separate from their SSE framing."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+StreamStatus = Literal["completed", "failed", "interrupted"]
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StreamStarted(_Event):
+    type: Literal["stream.started"] = "stream.started"
+    stream_id: str
+    message_id: str
+    session_id: str
+    user_id: str
+    bot_id: str
+    bot_version: int
+
+
+class RouteDecided(_Event):
+    type: Literal["route.decided"] = "route.decided"
+    flows: list[str]
+    scores: dict[str, float] = Field(default_factory=dict)
+    strategy: str = "all"
+    ms: float = 0.0
+
+
+class FlowStarted(_Event):
+    type: Literal["flow.started"] = "flow.started"
+    flow: str
+
+
+class FlowCompleted(_Event):
+    type: Literal["flow.completed"] = "flow.completed"
+    flow: str
+    ms: float
+    usage: dict[str, int] | None = None
+
+
+class FlowFailed(_Event):
+    type: Literal["flow.failed"] = "flow.failed"
+    flow: str
+    ms: float
+    code: str
+    message: str
+
+
+class Source(_Event):
+    document: str
+    title: str | None = None
+    score: float
+    snippet: str
+
+
+class RetrievalCompleted(_Event):
+    type: Literal["retrieval.completed"] = "retrieval.completed"
+    flow: str
+    sources: list[Source]
+
+
+class MessageDelta(_Event):
+    type: Literal["message.delta"] = "message.delta"
+    text: str
+
+
+class Usage(_Event):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class MessageCompleted(_Event):
+    type: Literal["message.completed"] = "message.completed"
+    message_id: str
+    text: str
+    usage: Usage | None = None
+    sources: list[Source] = Field(default_factory=list)
+
+
+class ErrorEvent(_Event):
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+    hint: str
+    retryable: bool
+
+
+class StreamCompleted(_Event):
+    type: Literal["stream.completed"] = "stream.completed"
+    status: StreamStatus
+
+
+StreamEvent = Annotated[
+    StreamStarted
+    | RouteDecided
+    | FlowStarted
+    | FlowCompleted
+    | FlowFailed
+    | RetrievalCompleted
+    | MessageDelta
+    | MessageCompleted
+    | ErrorEvent
+    | StreamCompleted,
+    Field(discriminator="type"),
+]
+
+EVENT_ADAPTER: TypeAdapter[StreamEvent] = TypeAdapter(StreamEvent)
+TERMINAL_TYPE = "stream.completed"
+
+
+def parse_event(data: str | bytes) -> StreamEvent:
+    """Parse one event's JSON (as stored, or as received over SSE)."""
+    return EVENT_ADAPTER.validate_json(data)
+
+
+def event_json_schema() -> dict[str, Any]:
+    """JSON Schema of every event, for the OpenAPI document and clients."""
+    return EVENT_ADAPTER.json_schema()

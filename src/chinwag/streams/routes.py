@@ -1,0 +1,47 @@
+"""HTTP route for following (and resuming) a stream's events."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query
+
+from chinwag.errors import InvalidRequest
+from chinwag.services import ServicesDep
+from chinwag.streams.follow import open_stream
+from chinwag.streams.sse import SSEResponse
+
+router = APIRouter(prefix="/v1", tags=["streams"])
+
+EVENTS_DOC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Events after the given seq, then live ones until `stream.completed`.",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    },
+}
+
+
+@router.get("/streams/{stream_id}/events", responses=EVENTS_DOC, response_model=None)
+async def stream_events(
+    stream_id: str,
+    services: ServicesDep,
+    after: Annotated[int | None, Query(ge=0, description="Resume after this seq.")] = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> SSEResponse:
+    """Replay a stream's events after `Last-Event-ID` (or `?after=N`), then follow it live."""
+    position = after or 0
+    if last_event_id:
+        if not last_event_id.isdigit():
+            raise InvalidRequest(
+                f"Last-Event-ID must be an event seq (a number), got '{last_event_id}'",
+                hint="Send back the `id:` of the last event you received.",
+            )
+        position = int(last_event_id)
+    source = await open_stream(
+        db=services.db,
+        event_log=services.event_log,
+        stream_id=stream_id,
+        after=position,
+        heartbeat_seconds=services.settings.sse_heartbeat_seconds,
+    )
+    return SSEResponse(source, retry_ms=services.settings.sse_retry_ms)

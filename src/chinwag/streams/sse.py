@@ -1,0 +1,104 @@
+"""Server-Sent Events framing and a lean ASGI response that follows a stream's log.
+
+The response never owns the generation: when the client goes away it simply stops reading.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from typing import Protocol
+
+from starlette.responses import Response
+from starlette.types import Message, Receive, Scope, Send
+
+SSE_HEADERS = (
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache, no-transform"),
+    (b"x-accel-buffering", b"no"),
+    (b"connection", b"keep-alive"),
+)
+HEARTBEAT_FRAME = b": keep-alive\n\n"
+
+
+def encode_frame(seq: int, event_type: str, data: str) -> bytes:
+    """One SSE event: `id` is the seq, `event` the type, `data` the event's JSON (one line)."""
+    return b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, event_type.encode(), data.encode())
+
+
+class FrameSource(Protocol):
+    """Where an SSE response reads from: batches of frames, and a way to stop waiting."""
+
+    def batches(self) -> AsyncIterator[bytes]:
+        """Yield joined frames; an empty batch means "nothing new for a while"."""
+        ...
+
+    def close(self) -> None:
+        """Stop: the client is gone. Wakes a waiting `batches()` so it returns."""
+        ...
+
+
+class SSEResponse(Response):
+    """ASGI response sending the batches of frames a FrameSource yields.
+
+    An empty batch means "nothing new for a while": a heartbeat comment goes out instead.
+    """
+
+    def __init__(
+        self,
+        source: FrameSource,
+        *,
+        retry_ms: int,
+        headers: Mapping[str, str] | None = None,
+        status_code: int = 200,
+    ) -> None:
+        self.source = source
+        self.background = None
+        self.media_type = "text/event-stream"
+        self.retry_ms = retry_ms
+        self.status_code = status_code
+        self.extra_headers = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        watcher = asyncio.create_task(_watch_disconnect(receive, self.source))
+        batches = self.source.batches()
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": self.status_code,
+                    "headers": [*SSE_HEADERS, *self.extra_headers],
+                }
+            )
+            await send(
+                {
+                    "type": "http.response.body",
+                    "body": b"retry: %d\n\n" % self.retry_ms,
+                    "more_body": True,
+                }
+            )
+            async for batch in batches:
+                await send(
+                    {
+                        "type": "http.response.body",
+                        "body": batch or HEARTBEAT_FRAME,
+                        "more_body": True,
+                    }
+                )
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except OSError:
+            return  # the client went away while we were writing
+        finally:
+            watcher.cancel()
+            self.source.close()
+            aclose = getattr(batches, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+
+async def _watch_disconnect(receive: Receive, source: FrameSource) -> None:
+    while True:
+        message: Message = await receive()
+        if message["type"] == "http.disconnect":
+            source.close()
+            return

@@ -1,0 +1,1 @@
+"""Fakes that ship with chinwag, for its tests and yours."""

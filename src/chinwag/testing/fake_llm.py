@@ -1,0 +1,184 @@
+"""A fake OpenAI-compatible chat server over real HTTP, with scripted delays and failures.
+
+with FakeLLM() as fake:               # serves on 127.0.0.1, a free port, in a thread
+    fake.behaviour.tokens = 8
+    fake.behaviour.fail_status = 401  # every request answers 401
+    client = OpenAI(base_url=fake.base_url, api_key="x")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+
+@dataclass
+class Behaviour:
+    """How the fake answers; change it between requests."""
+
+    tokens: int = 8
+    first_token_delay: float = 0.0
+    token_delay: float = 0.0
+    fail_status: int | None = None  # answer every request with this HTTP status
+    break_after: int | None = None  # drop the connection after this many tokens
+    known_models: set[str] | None = None  # None: every model exists
+    api_key: str | None = None  # when set, other keys get 401
+    words: list[str] = field(default_factory=lambda: ["Hello", "from", "the", "fake", "LLM"])
+
+    def token(self, i: int) -> str:
+        return f"{self.words[i % len(self.words)]}{i} "
+
+
+class MidStreamFailure(Exception):
+    """Raised inside the response body to cut the connection mid-stream."""
+
+
+class FakeLLM:
+    """Runs the fake in a background thread with its own event loop."""
+
+    def __init__(self, port: int = 0) -> None:
+        self.behaviour = Behaviour()
+        self.requests: list[dict[str, Any]] = []
+        self._port = port or _free_port()
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._port}/v1"
+
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/v1/chat/completions", self._chat, methods=["POST"]),
+                Route("/v1/models", self._models, methods=["GET"]),
+            ]
+        )
+
+    def start(self) -> FakeLLM:
+        config = uvicorn.Config(
+            self.app(), host="127.0.0.1", port=self._port, log_level="warning", lifespan="off"
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the fake LLM did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def __enter__(self) -> FakeLLM:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    async def _models(self, _request: Request) -> Response:
+        models = sorted(self.behaviour.known_models or {"fake-model"})
+        return JSONResponse(
+            {"object": "list", "data": [{"id": m, "object": "model"} for m in models]}
+        )
+
+    async def _chat(self, request: Request) -> Response:
+        b = self.behaviour
+        body = orjson.loads(await request.body())
+        self.requests.append(body)
+        if b.api_key is not None and request.headers.get("authorization") != f"Bearer {b.api_key}":
+            return _error(401, "Incorrect API key provided.", "invalid_api_key")
+        if b.known_models is not None and body.get("model") not in b.known_models:
+            return _error(
+                404, f"The model `{body.get('model')}` does not exist.", "model_not_found"
+            )
+        if b.fail_status is not None:
+            return _error(b.fail_status, "scripted failure", "scripted")
+        if not body.get("stream"):
+            text = "".join(b.token(i) for i in range(b.tokens))
+            return JSONResponse(
+                {
+                    "id": "chatcmpl-fake",
+                    "object": "chat.completion",
+                    "model": body.get("model"),
+                    "choices": [
+                        {
+                            "index": 0,
+                            "finish_reason": "stop",
+                            "message": {"role": "assistant", "content": text},
+                        }
+                    ],
+                    "usage": {
+                        "prompt_tokens": 5,
+                        "completion_tokens": b.tokens,
+                        "total_tokens": 5 + b.tokens,
+                    },
+                }
+            )
+        return StreamingResponse(self._chunks(body, b), media_type="text/event-stream")
+
+    async def _chunks(self, body: dict[str, Any], b: Behaviour) -> AsyncIterator[bytes]:
+        model = body.get("model")
+        base = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": model,
+        }
+        yield _sse({**base, "choices": [{"index": 0, "delta": {"role": "assistant"}}]})
+        await asyncio.sleep(b.first_token_delay)
+        for i in range(b.tokens):
+            if i and b.token_delay:
+                await asyncio.sleep(b.token_delay)
+            if b.break_after is not None and i >= b.break_after:
+                raise MidStreamFailure("scripted mid-stream failure")
+            yield _sse({**base, "choices": [{"index": 0, "delta": {"content": b.token(i)}}]})
+        yield _sse({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        if (body.get("stream_options") or {}).get("include_usage"):
+            yield _sse(
+                {
+                    **base,
+                    "choices": [],
+                    "usage": {
+                        "prompt_tokens": 5,
+                        "completion_tokens": b.tokens,
+                        "total_tokens": 5 + b.tokens,
+                    },
+                }
+            )
+        yield b"data: [DONE]\n\n"
+
+
+def _sse(obj: dict[str, Any]) -> bytes:
+    return b"data: " + orjson.dumps(obj) + b"\n\n"
+
+
+def _error(status: int, message: str, code: str) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"message": message, "type": "invalid_request_error", "code": code}},
+        status_code=status,
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port

@@ -1,0 +1,161 @@
+"""Fixtures: every database test runs on SQLite and on PostgreSQL, against a real HTTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import uvicorn
+
+from chinwag.app import create_app
+from chinwag.bots.demo import demo_bot_config
+from chinwag.bots.service import put_bot
+from chinwag.db import migrate
+from chinwag.db.uow import Database
+from chinwag.settings import Settings
+from chinwag.testing.fake_llm import FakeLLM
+
+POSTGRES_ADMIN_DSN = os.environ.get(
+    "CHINWAG_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
+)
+TEMPLATE_DB = f"chinwag_template_{os.getpid()}"
+
+
+def _asyncpg_url(dsn: str, database: str) -> str:
+    base = dsn.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    return f"{base}/{database}"
+
+
+async def _admin(sql: str) -> None:
+    conn = await asyncpg.connect(POSTGRES_ADMIN_DSN)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    """One migrated database that each PostgreSQL test copies (CREATE DATABASE … TEMPLATE)."""
+
+    async def create() -> None:
+        await _admin(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}"')
+        await _admin(f'CREATE DATABASE "{TEMPLATE_DB}"')
+        db = Database.from_url(_asyncpg_url(POSTGRES_ADMIN_DSN, TEMPLATE_DB))
+        await migrate.upgrade(db)
+        await db.dispose()
+
+    _run_in_thread(create())
+    yield TEMPLATE_DB
+    _run_in_thread(_admin(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}" WITH (FORCE)'))
+
+
+def _run_in_thread(coro: Coroutine[Any, Any, None]) -> None:
+    """Run a coroutine to completion in its own loop (this fixture may be set up inside one)."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coro).result()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, migrated database of each kind."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path}/chinwag.db"
+        return
+    template = request.getfixturevalue("postgres_template")
+    name = f"chinwag_t_{uuid.uuid4().hex[:12]}"
+    await _admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    try:
+        yield _asyncpg_url(POSTGRES_ADMIN_DSN, name)
+    finally:
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def fake_llm() -> Iterator[FakeLLM]:
+    with FakeLLM() as fake:
+        yield fake
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class RunningServer:
+    base_url: str
+    settings: Settings
+    db: Database  # the test's own connection to the same database, for assertions
+    client: httpx.AsyncClient
+
+
+@pytest.fixture
+async def make_settings(
+    database_url: str, fake_llm: FakeLLM, tmp_path: Path
+) -> AsyncIterator[Settings]:
+    yield Settings(
+        database_url=database_url,
+        data_dir=tmp_path / "data",
+        llm_base_url=fake_llm.base_url,
+        llm_model="fake-model",
+        llm_api_key=None,
+        heartbeat_seconds=0.5,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+
+
+@pytest.fixture
+async def server(make_settings: Settings) -> AsyncIterator[RunningServer]:
+    """chinwag on 127.0.0.1 (real HTTP, in this event loop) with the demo bot."""
+    async with run_server(make_settings) as running:
+        yield running
+
+
+class run_server:  # noqa: N801 - used like a function
+    """Start chinwag with uvicorn in the current loop; stop it (gracefully) on exit."""
+
+    def __init__(self, settings: Settings, *, seed_demo: bool = True) -> None:
+        self.settings = settings
+        self.seed_demo = seed_demo
+        self.port = free_port()
+
+    async def __aenter__(self) -> RunningServer:
+        config = uvicorn.Config(
+            create_app(self.settings),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+        )
+        self.uvicorn = uvicorn.Server(config)
+        self.task = asyncio.create_task(self.uvicorn.serve())
+        while not self.uvicorn.started:
+            if self.task.done():
+                self.task.result()
+            await asyncio.sleep(0.01)
+        self.db = Database.from_url(self.settings.database_url)
+        if self.seed_demo:
+            async with self.db.write() as conn:
+                await put_bot(conn, demo_bot_config())
+        base_url = f"http://127.0.0.1:{self.port}"
+        self.client = httpx.AsyncClient(base_url=base_url, timeout=30)
+        return RunningServer(base_url, self.settings, self.db, self.client)
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.client.aclose()
+        self.uvicorn.should_exit = True
+        await self.task
+        await self.db.dispose()
