@@ -7,8 +7,9 @@ import importlib
 import importlib.util
 import os
 import threading
-from collections.abc import AsyncIterator, Callable, Generator, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -172,13 +173,14 @@ class LocalChatModel:
         if not path.is_file():
             raise LocalModelUnavailable(f"the model file {path} does not exist")
         try:
-            llama = Llama(
-                model_path=str(path),
-                n_ctx=self._context_size,
-                n_threads=self._threads,
-                n_threads_batch=self._threads,
-                verbose=False,
-            )
+            with _no_extra_buffer_types():
+                llama = Llama(
+                    model_path=str(path),
+                    n_ctx=self._context_size,
+                    n_threads=self._threads,
+                    n_threads_batch=self._threads,
+                    verbose=False,
+                )
         except (ValueError, RuntimeError, OSError) as exc:
             raise LocalModelUnavailable(f"llama.cpp cannot load {path}: {exc}") from exc
         template = _GEMMA3_TEMPLATE if self.model_name == "gemma3-270m" else None
@@ -239,3 +241,28 @@ class LocalChatModel:
         if self._llama is not None:
             self._llama.close()
         self._llama = self._formatter = None
+
+
+_params_lock = threading.Lock()
+
+
+@contextmanager
+def _no_extra_buffer_types() -> Iterator[None]:
+    """Load models without llama.cpp's extra CPU buffer types (AMX, repacking)."""
+    # Their AMX kernels crash (SIGSEGV in `ldtilecfg`) on VMs that advertise AMX without
+    # supporting it, e.g. Firecracker; llama-cpp-python's `Llama` has no argument for this.
+    import llama_cpp.llama_cpp as capi
+
+    with _params_lock:
+        defaults = capi.llama_model_default_params
+
+        def params() -> Any:
+            values = defaults()
+            values.use_extra_bufts = False
+            return values
+
+        capi.llama_model_default_params = params
+        try:
+            yield
+        finally:
+            capi.llama_model_default_params = defaults

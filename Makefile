@@ -1,0 +1,31 @@
+# The two commands a fresh machine needs: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint typecheck unit install
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: $(BIN)/.installed
+	$(BIN)/chinwag demo
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(BIN)/.installed
+	$(BIN)/mypy
+
+# Runs every database test on SQLite and on PostgreSQL (CHINWAG_TEST_POSTGRES_DSN,
+# default postgresql://postgres@127.0.0.1:5432/test). pytest exits 5 if nothing ran.
+unit: $(BIN)/.installed
+	$(BIN)/pytest -p no:cacheprovider
+
+test: lint typecheck unit

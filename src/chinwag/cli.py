@@ -1,0 +1,158 @@
+"""The `chinwag` command line. Commands call services directly; only `chat` speaks HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import uuid
+from typing import Annotated
+
+import typer
+
+from chinwag.settings import Settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="chinwag: a self-hosted backend for retrieval-augmented chatbots.")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema commands.")
+app.add_typer(db_app, name="db")
+
+HostOption = Annotated[str | None, typer.Option(help="Interface to bind (CHINWAG_HOST).")]
+PortOption = Annotated[int | None, typer.Option(help="Port to bind (CHINWAG_PORT).")]
+
+
+def _settings(**overrides: object) -> Settings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def _fail(message: str, hint: str | None = None) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    if hint:
+        typer.echo(f"hint: {hint}", err=True)
+    raise typer.Exit(1)
+
+
+async def _prepare(settings: Settings, *, seed_demo: bool) -> None:
+    """Check (or, on SQLite, upgrade) the schema; optionally put the demo bot in place."""
+    from chinwag.app import ensure_schema
+    from chinwag.bots.demo import demo_bot_config
+    from chinwag.bots.service import put_bot
+    from chinwag.db.uow import Database
+    from chinwag.errors import ChinwagError
+
+    db = Database.from_url(settings.database_url)
+    try:
+        await ensure_schema(db)
+        if seed_demo:
+            async with db.write() as conn:
+                bot = await put_bot(conn, demo_bot_config())
+            typer.echo(f"demo bot '{bot.id}' is at version {bot.version}")
+    except ChinwagError as exc:
+        _fail(exc.message, exc.hint)
+    finally:
+        await db.dispose()
+
+
+def _serve(settings: Settings) -> None:
+    import uvicorn
+
+    from chinwag.app import create_app
+
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+                access_log=False, log_level="info", timeout_graceful_shutdown=30)
+
+
+@app.command()
+def serve(host: HostOption = None, port: PortOption = None) -> None:
+    """Serve the bots in the configured database."""
+    settings = _settings(host=host, port=port)
+    asyncio.run(_prepare(settings, seed_demo=False))
+    _serve(settings)
+
+
+@app.command()
+def demo(host: HostOption = None, port: PortOption = None) -> None:
+    """Put the demo bot 'vinhuset' in the database and serve it."""
+    settings = _settings(host=host, port=port)
+    asyncio.run(_prepare(settings, seed_demo=True))
+    base = f"http://{settings.host}:{settings.port}"
+    llm = settings.llm_base_url or f"the embedded local model ({settings.local_model})"
+    typer.echo(f"\nchinwag demo: bot 'vinhuset' answering with {llm}")
+    typer.echo(f"  API docs:  {base}/docs")
+    typer.echo("  try:      curl -N " + base + "/v1/bots/vinhuset/messages "
+               "-H 'content-type: application/json' "
+               "-d '{\"message\": \"When are you open on Saturday?\"}'")
+    typer.echo(f"  or:       chinwag chat vinhuset --url {base}\n")
+    _serve(settings)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Upgrade the configured database to the newest schema."""
+    from chinwag.db import migrate
+    from chinwag.db.uow import Database
+
+    async def run() -> tuple[str | None, str | None]:
+        db = Database.from_url(Settings().database_url)
+        try:
+            return await migrate.upgrade(db)
+        finally:
+            await db.dispose()
+
+    before, after = asyncio.run(run())
+    typer.echo(f"schema: {before or 'empty'} -> {after}")
+
+
+@app.command()
+def doctor(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False,
+) -> None:
+    """Check the database: reachable, schema current, and the log whole (all counts 0)."""
+    from chinwag.db.uow import Database
+    from chinwag.doctor import run_checks
+
+    settings = Settings()
+
+    async def run() -> list[tuple[str, bool, str]]:
+        db = Database.from_url(settings.database_url)
+        try:
+            checks = await run_checks(db, heartbeat_seconds=settings.heartbeat_seconds)
+            return [(c.name, c.ok, c.detail) for c in checks]
+        finally:
+            await db.dispose()
+
+    results = asyncio.run(run())
+    if as_json:
+        typer.echo(json.dumps([{"check": n, "ok": ok, "detail": d} for n, ok, d in results]))
+    else:
+        for name, ok, detail in results:
+            mark = typer.style("ok  ", fg=typer.colors.GREEN) if ok else typer.style(
+                "FAIL", fg=typer.colors.RED)
+            typer.echo(f"{mark} {name}: {detail}")
+    if not all(ok for _, ok, _ in results):
+        raise typer.Exit(1)
+
+
+@app.command()
+def chat(
+    bot: Annotated[str, typer.Argument(help="The bot id, e.g. vinhuset.")],
+    url: Annotated[str, typer.Option(help="The chinwag server.")] = "http://127.0.0.1:8000",
+    user: Annotated[str | None, typer.Option(help="End-user id (default: a new one).")] = None,
+    session: Annotated[str | None, typer.Option(help="Session to continue.")] = None,
+) -> None:
+    """Chat with a bot in the terminal over the HTTP API; answers stream as they arrive."""
+    from chinwag.chat import chat_loop
+
+    try:
+        asyncio.run(chat_loop(
+            base_url=url.rstrip("/"), bot=bot, user_id=user or f"cli-{uuid.uuid4().hex[:8]}",
+            session_id=session or f"cli-{uuid.uuid4().hex[:12]}",
+            lines=sys.stdin, out=sys.stdout,
+        ))
+    except KeyboardInterrupt:
+        typer.echo("")
+
+
+def main() -> None:
+    app()
