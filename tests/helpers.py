@@ -12,12 +12,12 @@ JSON = {"accept": "application/json"}
 
 async def accept(client: httpx.AsyncClient, body: dict[str, Any], **headers: str) -> httpx.Response:
     """POST a message asking for the ids (JSON) instead of the stream."""
-    return await client.post("/v1/bots/vinhuset/messages", json=body,
-                             headers={**JSON, **headers})
+    return await client.post("/v1/bots/vinhuset/messages", json=body, headers={**JSON, **headers})
 
 
-async def wait_finished(client: httpx.AsyncClient, message_id: str,
-                        timeout: float = 30) -> dict[str, Any]:
+async def wait_finished(
+    client: httpx.AsyncClient, message_id: str, timeout: float = 30
+) -> dict[str, Any]:
     """Poll GET /v1/messages/{id} until the message leaves `streaming`."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:

@@ -25,8 +25,12 @@ async def chat_loop(
                 return
             if not line.strip():
                 continue
-            await _ask(client, bot, {"message": line.strip(), "user_id": user_id,
-                                     "session_id": session_id}, out)
+            await _ask(
+                client,
+                bot,
+                {"message": line.strip(), "user_id": user_id, "session_id": session_id},
+                out,
+            )
 
 
 async def _ask(client: httpx.AsyncClient, bot: str, body: dict[str, str], out: TextIO) -> None:
@@ -35,8 +39,10 @@ async def _ask(client: httpx.AsyncClient, bot: str, body: dict[str, str], out: T
         async with client.stream("POST", f"/v1/bots/{bot}/messages", json=body) as response:
             if response.status_code != 200:
                 problem = json.loads(await response.aread())
-                out.write(f"[{problem.get('code')}] {problem.get('detail')}\n"
-                          f"hint: {problem.get('hint')}\n")
+                out.write(
+                    f"[{problem.get('code')}] {problem.get('detail')}\n"
+                    f"hint: {problem.get('hint')}\n"
+                )
                 return
             event = ""
             async for line in response.aiter_lines():

@@ -12,8 +12,11 @@ import typer
 
 from chinwag.settings import Settings
 
-app = typer.Typer(no_args_is_help=True, add_completion=False,
-                  help="chinwag: a self-hosted backend for retrieval-augmented chatbots.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="chinwag: a self-hosted backend for retrieval-augmented chatbots.",
+)
 db_app = typer.Typer(no_args_is_help=True, help="Database schema commands.")
 app.add_typer(db_app, name="db")
 
@@ -59,8 +62,14 @@ def _serve(settings: Settings) -> None:
 
     from chinwag.app import create_app
 
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                access_log=False, log_level="info", timeout_graceful_shutdown=30)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        access_log=False,
+        log_level="info",
+        timeout_graceful_shutdown=30,
+    )
 
 
 @app.command()
@@ -80,9 +89,11 @@ def demo(host: HostOption = None, port: PortOption = None) -> None:
     llm = settings.llm_base_url or f"the embedded local model ({settings.local_model})"
     typer.echo(f"\nchinwag demo: bot 'vinhuset' answering with {llm}")
     typer.echo(f"  API docs:  {base}/docs")
-    typer.echo("  try:      curl -N " + base + "/v1/bots/vinhuset/messages "
-               "-H 'content-type: application/json' "
-               "-d '{\"message\": \"When are you open on Saturday?\"}'")
+    typer.echo(
+        "  try:      curl -N " + base + "/v1/bots/vinhuset/messages "
+        "-H 'content-type: application/json' "
+        '-d \'{"message": "When are you open on Saturday?"}\''
+    )
     typer.echo(f"  or:       chinwag chat vinhuset --url {base}\n")
     _serve(settings)
 
@@ -127,8 +138,11 @@ def doctor(
         typer.echo(json.dumps([{"check": n, "ok": ok, "detail": d} for n, ok, d in results]))
     else:
         for name, ok, detail in results:
-            mark = typer.style("ok  ", fg=typer.colors.GREEN) if ok else typer.style(
-                "FAIL", fg=typer.colors.RED)
+            mark = (
+                typer.style("ok  ", fg=typer.colors.GREEN)
+                if ok
+                else typer.style("FAIL", fg=typer.colors.RED)
+            )
             typer.echo(f"{mark} {name}: {detail}")
     if not all(ok for _, ok, _ in results):
         raise typer.Exit(1)
@@ -145,11 +159,16 @@ def chat(
     from chinwag.chat import chat_loop
 
     try:
-        asyncio.run(chat_loop(
-            base_url=url.rstrip("/"), bot=bot, user_id=user or f"cli-{uuid.uuid4().hex[:8]}",
-            session_id=session or f"cli-{uuid.uuid4().hex[:12]}",
-            lines=sys.stdin, out=sys.stdout,
-        ))
+        asyncio.run(
+            chat_loop(
+                base_url=url.rstrip("/"),
+                bot=bot,
+                user_id=user or f"cli-{uuid.uuid4().hex[:8]}",
+                session_id=session or f"cli-{uuid.uuid4().hex[:12]}",
+                lines=sys.stdin,
+                out=sys.stdout,
+            )
+        )
     except KeyboardInterrupt:
         typer.echo("")
 

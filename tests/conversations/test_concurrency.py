@@ -26,11 +26,19 @@ async def test_200_concurrent_first_messages_for_one_new_user_and_session(
     fake_llm.behaviour.tokens = 3
     limits = httpx.Limits(max_connections=250, max_keepalive_connections=250)
     async with httpx.AsyncClient(base_url=server.base_url, timeout=60, limits=limits) as client:
-        responses = await asyncio.gather(*[
-            accept(client, {"message": f"question {i}", "user_id": "new-user",
-                            "session_id": "new-session"})
-            for i in range(200)
-        ])
+        responses = await asyncio.gather(
+            *[
+                accept(
+                    client,
+                    {
+                        "message": f"question {i}",
+                        "user_id": "new-user",
+                        "session_id": "new-session",
+                    },
+                )
+                for i in range(200)
+            ]
+        )
         assert [r.status_code for r in responses] == [202] * 200
         ids = [r.json() for r in responses]
         for out in ids:
@@ -56,9 +64,9 @@ async def test_50_concurrent_posts_with_one_idempotency_key_make_one_generation(
     body = {"message": "Do you deliver to Oslo?", "user_id": "u-idem", "session_id": "s-idem"}
     limits = httpx.Limits(max_connections=60)
     async with httpx.AsyncClient(base_url=server.base_url, timeout=60, limits=limits) as client:
-        responses = await asyncio.gather(*[
-            accept(client, body, **{"Idempotency-Key": "key-123"}) for _ in range(50)
-        ])
+        responses = await asyncio.gather(
+            *[accept(client, body, **{"Idempotency-Key": "key-123"}) for _ in range(50)]
+        )
         assert [r.status_code for r in responses] == [202] * 50
         outs = [r.json() for r in responses]
         assert len({o["stream_id"] for o in outs}) == 1
@@ -70,8 +78,9 @@ async def test_50_concurrent_posts_with_one_idempotency_key_make_one_generation(
         again = await accept(client, body, **{"Idempotency-Key": "key-123"})
         assert again.status_code == 202 and again.json()["stream_id"] == outs[0]["stream_id"]
         # … and with another body it is an error that says what to do.
-        other = await accept(client, {**body, "message": "something else"},
-                             **{"Idempotency-Key": "key-123"})
+        other = await accept(
+            client, {**body, "message": "something else"}, **{"Idempotency-Key": "key-123"}
+        )
         assert other.status_code == 422
         assert other.headers["content-type"] == "application/problem+json"
         assert other.json()["code"] == "idempotency_key_reused"

