@@ -124,7 +124,7 @@ async def server(make_settings: Settings) -> AsyncIterator[RunningServer]:
         yield running
 
 
-class run_server:  # noqa: N801 - used like a function
+class run_server:
     """Start chinwag with uvicorn in the current loop; stop it (gracefully) on exit."""
 
     def __init__(self, settings: Settings, *, seed_demo: bool = True) -> None:

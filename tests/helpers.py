@@ -16,10 +16,10 @@ async def accept(client: httpx.AsyncClient, body: dict[str, Any], **headers: str
 
 
 async def wait_finished(
-    client: httpx.AsyncClient, message_id: str, timeout: float = 30
+    client: httpx.AsyncClient, message_id: str, within_seconds: float = 30
 ) -> dict[str, Any]:
     """Poll GET /v1/messages/{id} until the message leaves `streaming`."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + within_seconds
     while True:
         response = await client.get(f"/v1/messages/{message_id}")
         assert response.status_code == 200, response.text
@@ -27,5 +27,5 @@ async def wait_finished(
         if message["status"] != "streaming":
             return message
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"message {message_id} still streaming after {timeout} s")
+            raise AssertionError(f"message {message_id} still streaming after {within_seconds} s")
         await asyncio.sleep(0.05)

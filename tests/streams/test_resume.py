@@ -7,9 +7,9 @@ import asyncio
 from sqlalchemy import delete, update
 
 from chinwag.db.base import utcnow
+from chinwag.settings import Settings
 from chinwag.streams.models import Stream, StreamEvent
 from chinwag.testing.fake_llm import FakeLLM
-from chinwag.settings import Settings
 from tests.conftest import RunningServer, run_server
 from tests.helpers import accept, wait_finished
 from tests.sse_client import SSEEvent, iter_events, read_all

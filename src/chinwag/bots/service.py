@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.bots.config import BotConfig
@@ -47,7 +47,7 @@ async def put_bot(conn: AsyncConnection, config: BotConfig) -> BotVersion:
     if row is None:
         now = utcnow()
         await conn.execute(
-            Bot.__table__.insert().values(
+            insert(Bot).values(
                 id=config.id,
                 name=config.name,
                 config=data,

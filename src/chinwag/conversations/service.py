@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass
 
 import orjson
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -40,8 +40,10 @@ def request_hash(body: dict[str, object]) -> str:
 
 
 def _insert_ignore(conn: AsyncConnection, table: type) -> postgresql.Insert | sqlite.Insert:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
+    """An INSERT that supports ON CONFLICT DO NOTHING on both databases."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 async def accept_message(
@@ -87,7 +89,7 @@ async def accept_message(
     user_message_id, assistant_message_id, stream_id = new_id(), new_id(), new_id()
     common = {"session_id": session_pk, "bot_version": bot_version, "created_at": now}
     await conn.execute(
-        Message.__table__.insert(),
+        insert(Message),
         [
             {
                 **common,
@@ -112,7 +114,7 @@ async def accept_message(
         ],
     )
     await conn.execute(
-        Stream.__table__.insert().values(
+        insert(Stream).values(
             id=stream_id,
             message_id=assistant_message_id,
             worker_id=worker_id,
@@ -130,7 +132,7 @@ async def accept_message(
         bot_version=bot_version,
     ).model_dump_json()
     await conn.execute(
-        StreamEvent.__table__.insert().values(
+        insert(StreamEvent).values(
             stream_id=stream_id, seq=1, type="stream.started", data=started, created_at=now
         )
     )

@@ -1,1 +1,1 @@
-"""The engine: turns a message and a bot's flows into events. Imports neither FastAPI nor the ORM."""
+"""The engine: turns a message and a bot's flows into events; no FastAPI, no ORM."""

@@ -14,14 +14,16 @@ import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import ColumnElement
 
 from chinwag.conversations.models import Message
 from chinwag.db.base import new_id, utcnow
 from chinwag.db.uow import Database
 from chinwag.errors import GenerationInterrupted
 from chinwag.streams.events import ErrorEvent, MessageDelta, StreamCompleted
+from chinwag.streams.events import StreamEvent as Event
 from chinwag.streams.models import Stream, StreamEvent, Worker
 
 log = logging.getLogger(__name__)
@@ -43,7 +45,7 @@ async def register(db: Database, me: WorkerIdentity) -> None:
     async with db.write() as conn:
         now = utcnow()
         await conn.execute(
-            Worker.__table__.insert().values(
+            insert(Worker).values(
                 id=me.id, hostname=me.hostname, pid=me.pid, started_at=now, heartbeat_at=now
             )
         )
@@ -78,9 +80,11 @@ async def dead_worker_ids(
     for row in rows:
         if me is not None and row.id == me.id:
             continue
-        if row.stopped_at is not None or _as_aware(row.heartbeat_at) < stale_before:
-            dead.append(row.id)
-        elif row.hostname == socket.gethostname() and not _pid_alive(row.pid):
+        if (
+            row.stopped_at is not None
+            or _as_aware(row.heartbeat_at) < stale_before
+            or (row.hostname == socket.gethostname() and not _pid_alive(row.pid))
+        ):
             dead.append(row.id)
     return dead
 
@@ -94,7 +98,7 @@ async def orphaned_stream_ids(
     conn: AsyncConnection, *, me: WorkerIdentity | None, heartbeat_seconds: float
 ) -> list[str]:
     dead = await dead_worker_ids(conn, me=me, heartbeat_seconds=heartbeat_seconds)
-    condition = Stream.worker_id.is_(None)
+    condition: ColumnElement[bool] = Stream.worker_id.is_(None)
     if dead:
         condition = or_(condition, Stream.worker_id.in_(dead))
     rows = await conn.execute(
@@ -123,12 +127,12 @@ async def interrupt_stream(conn: AsyncConnection, stream_id: str) -> bool:
     last_seq = events[-1].seq if events else 0
     error = GenerationInterrupted("the server stopped while this answer was being written")
     now = utcnow()
-    final = [
+    final: list[Event] = [
         ErrorEvent(code=error.code, message=error.message, hint=error.hint, retryable=True),
         StreamCompleted(status="interrupted"),
     ]
     await conn.execute(
-        StreamEvent.__table__.insert(),
+        insert(StreamEvent),
         [
             {
                 "stream_id": stream_id,

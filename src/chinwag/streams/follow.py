@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 
@@ -90,10 +91,8 @@ class DatabaseFollower:
             if time.monotonic() - quiet_since >= self.heartbeat_seconds:
                 quiet_since = time.monotonic()
                 yield b""
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closed.wait(), POLL_SECONDS)
-            except TimeoutError:
-                pass
 
     def close(self) -> None:
         self._closed.set()

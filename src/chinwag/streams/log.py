@@ -25,7 +25,6 @@ from chinwag.streams.sse import encode_frame
 
 log = logging.getLogger(__name__)
 
-EVENTS = StreamEvent.__table__
 MAX_RETRY_DELAY_SECONDS = 2.0
 
 
@@ -156,7 +155,7 @@ class EventLog:
         finishes = [item[1] for item in batch if isinstance(item, tuple)]
         async with self._db.write() as conn:
             if rows:
-                await conn.execute(insert(EVENTS), rows)
+                await conn.execute(insert(StreamEvent), rows)
             for f in finishes:
                 await conn.execute(
                     update(Message)

@@ -9,11 +9,12 @@ CPU (see bench/README.md).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import cast
 
 import httpx2
 import openai
 import orjson
+from openai.types.chat import ChatCompletionMessageParam
 
 from chinwag.errors import (
     LLMAuthFailed,
@@ -53,19 +54,19 @@ class OpenAIChatModel:
     async def stream(
         self, messages: Sequence[ChatMessage], options: GenerationOptions
     ) -> AsyncIterator[str | TokenUsage]:
-        extra: dict[str, Any] = {}
-        if options.temperature is not None:
-            extra["temperature"] = options.temperature
-        if options.max_tokens is not None:
-            extra["max_tokens"] = options.max_tokens
+        prompt = cast(
+            "list[ChatCompletionMessageParam]",
+            [{"role": m.role, "content": m.content} for m in messages],
+        )
         finished = False
         try:
             async with self._client.chat.completions.with_streaming_response.create(
                 model=self.model,
-                messages=[{"role": m.role, "content": m.content} for m in messages],  # type: ignore[misc]
+                messages=prompt,
                 stream=True,
                 stream_options={"include_usage": True},
-                **extra,
+                temperature=openai.omit if options.temperature is None else options.temperature,
+                max_tokens=openai.omit if options.max_tokens is None else options.max_tokens,
             ) as response:
                 async for line in response.iter_lines():
                     if not line.startswith("data:"):
