@@ -139,6 +139,7 @@ class run_server:
             port=self.port,
             log_level="warning",
             lifespan="on",
+            timeout_keep_alive=60,
         )
         self.uvicorn = uvicorn.Server(config)
         self.task = asyncio.create_task(self.uvicorn.serve())

@@ -142,6 +142,8 @@ class LocalChatModel:
             chunks = cast(_Chunks, llama.create_chat_completion(stream=True, **request))
             try:
                 for chunk in chunks:
+                    if stop.is_set():
+                        return
                     text = chunk["choices"][0]["delta"].get("content")
                     if text is not None:
                         completion_tokens += 1
