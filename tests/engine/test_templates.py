@@ -1,0 +1,61 @@
+"""Prompt templates render in a sandbox where undefined variables are errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from chinwag.bots.config import BotConfig
+from chinwag.engine.runner import MessageInput, build_prompt
+from chinwag.engine.templates import render
+from chinwag.errors import TemplateError
+
+
+def _bot(system: str | None, template: str) -> BotConfig:
+    return BotConfig.model_validate(
+        {"id": "t", "name": "T", "flows": {"main": {"system": system, "template": template}}}
+    )
+
+
+def test_prompt_has_system_history_and_rendered_user_turn() -> None:
+    bot = _bot("You help {{ bot.name }}; {{ history|length }} earlier turns.", "Q: {{ message }}")
+    prompt = build_prompt(
+        bot,
+        MessageInput(
+            text="hei", history=[("user", "a"), ("assistant", "b")], user_id="u", bot_version=1
+        ),
+    )
+    assert [(m.role, m.content) for m in prompt] == [
+        ("system", "You help T; 2 earlier turns."),
+        ("user", "a"),
+        ("assistant", "b"),
+        ("user", "Q: hei"),
+    ]
+
+
+def test_undefined_variable_is_a_template_error_naming_the_place() -> None:
+    with pytest.raises(TemplateError) as info:
+        render("{{ mesage }}", {"message": "x"}, where="flows.main.template")
+    assert info.value.code == "template_error"
+    assert "flows.main.template" in info.value.message and "mesage" in info.value.message
+    assert "message" in info.value.hint
+
+
+def test_syntax_error_names_the_line() -> None:
+    with pytest.raises(TemplateError, match="line 2"):
+        render("ok\n{% if %}", {}, where="x")
+
+
+def test_sandbox_blocks_attribute_escapes() -> None:
+    with pytest.raises(TemplateError):
+        render(
+            "{{ message.__class__.__mro__[1].__subclasses__() }}",
+            {"message": "x"},
+            where="flows.main.template",
+        )
+
+
+def test_config_without_main_flow_is_rejected() -> None:
+    with pytest.raises(ValueError, match=r"flows\.main is required"):
+        BotConfig.model_validate(
+            {"id": "t", "name": "T", "flows": {"smalltalk": {"template": "{{ message }}"}}}
+        )

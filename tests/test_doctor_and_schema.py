@@ -1,0 +1,135 @@
+"""`chinwag doctor` finds what is broken; `serve` refuses an outdated PostgreSQL schema."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+from sqlalchemy import insert, text, update
+
+from chinwag.app import ensure_schema
+from chinwag.db.base import utcnow
+from chinwag.db.uow import Database
+from chinwag.doctor import run_checks
+from chinwag.errors import SchemaOutdated
+from chinwag.settings import Settings
+from chinwag.streams.models import Stream, StreamEvent, Worker
+from tests.conftest import POSTGRES_ADMIN_DSN, RunningServer, _admin, _asyncpg_url, run_server
+from tests.helpers import accept, wait_finished
+
+
+async def test_doctor_reports_broken_logs_and_orphans(make_settings: Settings) -> None:
+    # A slow heartbeat, so the server's own recovery does not mend the orphan before we look.
+    async with run_server(make_settings.model_copy(update={"heartbeat_seconds": 60})) as server:
+        await _break_and_diagnose(server)
+
+
+async def _break_and_diagnose(server: RunningServer) -> None:
+    out = (await accept(server.client, {"message": "hello"})).json()
+    await wait_finished(server.client, out["assistant_message_id"])
+    assert [c.name for c in await run_checks(server.db, heartbeat_seconds=0.5) if not c.ok] == []
+
+    async with server.db.write() as conn:
+        # A gap in a finished stream's log …
+        await conn.execute(
+            text("DELETE FROM stream_events WHERE stream_id = :s AND seq = 2"),
+            {"s": out["stream_id"]},
+        )
+    second = (await accept(server.client, {"message": "again"})).json()
+    await wait_finished(server.client, second["assistant_message_id"])
+    async with server.db.write() as conn:
+        # … and a stream left 'streaming' by a worker that died long ago.
+        await conn.execute(
+            insert(Worker).values(
+                id="dead-worker",
+                hostname="elsewhere",
+                pid=1,
+                started_at=utcnow(),
+                heartbeat_at=utcnow().replace(year=2000),
+            )
+        )
+        await conn.execute(
+            update(Stream)
+            .where(Stream.id == second["stream_id"])
+            .values(status="streaming", worker_id="dead-worker")
+        )
+        await conn.execute(
+            text("UPDATE messages SET status = 'streaming' WHERE id = :m"),
+            {"m": second["assistant_message_id"]},
+        )
+        await conn.execute(
+            text(
+                "DELETE FROM stream_events WHERE stream_id = :s AND type IN "
+                "('message.completed', 'stream.completed')"
+            ),
+            {"s": second["stream_id"]},
+        )
+    failing = {c.name for c in await run_checks(server.db, heartbeat_seconds=0.5) if not c.ok}
+    assert failing == {
+        "finished streams with missing or duplicate seq",
+        "streaming rows with no live generation",
+    }
+
+
+async def test_outdated_postgres_schema_is_refused_with_the_command_to_run(
+    tmp_path: Path,
+) -> None:
+    name = f"chinwag_empty_{uuid.uuid4().hex[:10]}"
+    await _admin(f'CREATE DATABASE "{name}"')
+    url = _asyncpg_url(POSTGRES_ADMIN_DSN, name)
+    db = Database.from_url(url)
+    try:
+        try:
+            await ensure_schema(db)
+            raise AssertionError("an empty database must be refused")
+        except SchemaOutdated as exc:
+            assert exc.code == "schema_outdated"
+            assert "chinwag db upgrade" in exc.message
+        env = {**os.environ, "CHINWAG_DATABASE_URL": url, "CHINWAG_PORT": "1"}
+        result = await _cli("serve", env=env, cwd=tmp_path)
+        assert result.returncode == 1
+        assert "chinwag db upgrade" in result.stderr
+        upgraded = await _cli("db", "upgrade", env=env, cwd=tmp_path)
+        assert upgraded.returncode == 0, upgraded.stderr
+        await ensure_schema(db)  # now current
+        doctor = await _cli("doctor", "--json", env=env, cwd=tmp_path)
+        assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    finally:
+        await db.dispose()
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "chinwag", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+async def test_event_rows_are_unique_per_stream_and_seq(server: RunningServer) -> None:
+    out = (await accept(server.client, {"message": "hello"})).json()
+    await wait_finished(server.client, out["assistant_message_id"])
+    async with server.db.write() as conn:
+        try:
+            await conn.execute(
+                insert(StreamEvent).values(
+                    stream_id=out["stream_id"],
+                    seq=1,
+                    type="message.delta",
+                    data="{}",
+                    created_at=utcnow(),
+                )
+            )
+            raise AssertionError("a duplicate seq must be rejected by the database")
+        except Exception as exc:  # IntegrityError from either driver
+            assert "unique" in str(exc).lower() or "duplicate" in str(exc).lower()
+            await conn.rollback()
