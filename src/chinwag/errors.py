@@ -43,7 +43,7 @@ class NotFound(ChinwagError):
 
 class BotNotFound(NotFound):
     code = "bot_not_found"
-    default_hint = "List bots with `chinwag bots list`, or create one (the demo: `chinwag demo`)."
+    default_hint = "Check the bot id in the URL; `chinwag demo` creates the demo bot `vinhuset`."
 
 
 class StreamNotFound(NotFound):
@@ -79,12 +79,6 @@ class SessionOwnedByAnotherUser(ChinwagError):
     status = 409
     code = "session_user_mismatch"
     default_hint = "Send the user_id the session was started with, or start a new session."
-
-
-class InvalidBotConfig(ChinwagError):
-    status = 422
-    code = "invalid_bot_config"
-    default_hint = "Fix the bot configuration; `errors` lists each problem with its path."
 
 
 class SchemaOutdated(ChinwagError):
