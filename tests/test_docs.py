@@ -46,3 +46,17 @@ def test_every_error_code_is_documented() -> None:
     text = (DOCS / "api.md").read_text()
     codes = {cls.code for cls in _all_subclasses(ChinwagError) | {ChinwagError}}
     assert sorted(c for c in codes if f"`{c}`" not in text) == []
+
+
+def test_openapi_documents_every_stream_event() -> None:
+    from chinwag.app import create_app
+
+    schema = create_app().openapi()
+    components = schema["components"]["schemas"]
+    union = components["StreamEvent"]
+    assert union["discriminator"]["propertyName"] == "type"
+    assert len(union["oneOf"]) == 10
+    for ref in union["oneOf"]:
+        assert ref["$ref"].split("/")[-1] in components
+    sse = schema["paths"]["/v1/streams/{stream_id}/events"]["get"]["responses"]["200"]
+    assert sse["content"]["text/event-stream"]["schema"]["$ref"].endswith("/StreamEvent")

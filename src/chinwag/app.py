@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -23,6 +24,7 @@ from chinwag.health import router as health_router
 from chinwag.providers.registry import ModelRegistry
 from chinwag.services import Services
 from chinwag.settings import Settings
+from chinwag.streams.events import event_json_schemas
 from chinwag.streams.log import EventLog
 from chinwag.streams.routes import router as streams_router
 
@@ -114,4 +116,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(conversations_router)
     app.include_router(streams_router)
     app.include_router(health_router)
+    _document_stream_events(app)
     return app
+
+
+def _document_stream_events(app: FastAPI) -> None:
+    """Add the SSE event payloads to the OpenAPI document (FastAPI cannot infer them)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(
+                event_json_schemas()
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -21,7 +21,7 @@ router = APIRouter(prefix="/v1", tags=["messages"])
 SSE_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The answer as Server-Sent Events (see the StreamEvent schema).",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        "content": {"text/event-stream": {"schema": {"$ref": "#/components/schemas/StreamEvent"}}},
     },
     202: {"model": AcceptedOut, "description": "With `Accept: application/json`: the ids."},
 }

@@ -119,6 +119,9 @@ def parse_event(data: str | bytes) -> StreamEvent:
     return EVENT_ADAPTER.validate_json(data)
 
 
-def event_json_schema() -> dict[str, Any]:
-    """JSON Schema of every event, for the OpenAPI document and clients."""
-    return EVENT_ADAPTER.json_schema()
+def event_json_schemas() -> dict[str, Any]:
+    """OpenAPI component schemas: `StreamEvent` (a oneOf on `type`) and each event model."""
+    schema = EVENT_ADAPTER.json_schema(ref_template="#/components/schemas/{model}")
+    components: dict[str, Any] = schema.pop("$defs", {})
+    components["StreamEvent"] = schema
+    return components

@@ -16,12 +16,17 @@ router = APIRouter(prefix="/v1", tags=["streams"])
 EVENTS_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "Events after the given seq, then live ones until `stream.completed`.",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        "content": {"text/event-stream": {"schema": {"$ref": "#/components/schemas/StreamEvent"}}},
     },
 }
 
 
-@router.get("/streams/{stream_id}/events", responses=EVENTS_DOC, response_model=None)
+@router.get(
+    "/streams/{stream_id}/events",
+    responses=EVENTS_DOC,
+    response_model=None,
+    response_class=SSEResponse,
+)
 async def stream_events(
     stream_id: str,
     services: ServicesDep,

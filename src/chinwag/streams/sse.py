@@ -44,6 +44,8 @@ class SSEResponse(Response):
     An empty batch means "nothing new for a while": a heartbeat comment goes out instead.
     """
 
+    media_type = "text/event-stream"
+
     def __init__(
         self,
         source: FrameSource,
@@ -54,7 +56,6 @@ class SSEResponse(Response):
     ) -> None:
         self.source = source
         self.background = None
-        self.media_type = "text/event-stream"
         self.retry_ms = retry_ms
         self.status_code = status_code
         self.extra_headers = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
