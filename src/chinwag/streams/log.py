@@ -26,6 +26,7 @@ from chinwag.streams.sse import encode_frame
 log = logging.getLogger(__name__)
 
 MAX_RETRY_DELAY_SECONDS = 2.0
+ATTEMPTS_WHEN_CLOSING = 5
 
 
 @dataclass(slots=True)
@@ -118,25 +119,30 @@ class EventLog:
         self._wake.set()
 
     async def _run(self) -> None:
-        delay = 0.05
+        delay, failures = 0.05, 0
         while True:
-            await self._wake.wait()
-            self._wake.clear()
             if not self._queue:
                 if self._closing:
                     return
+                await self._wake.wait()
+                self._wake.clear()
                 continue
             batch, self._queue = self._queue, []
             try:
                 await self._commit(batch)
             except Exception:
+                failures += 1
+                if self._closing and failures >= ATTEMPTS_WHEN_CLOSING:
+                    # Not published, so no client saw them; the next start marks the
+                    # streams interrupted with the text that was committed.
+                    log.error("dropping %d stream log entries at shutdown", len(batch))
+                    return
                 log.exception("committing %d stream log entries failed; retrying", len(batch))
                 self._queue[:0] = batch
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_RETRY_DELAY_SECONDS)
-                self._wake.set()
                 continue
-            delay = 0.05
+            delay, failures = 0.05, 0
             self._publish(batch)
 
     async def _commit(self, batch: list[_Pending | tuple[LiveStream, Finish]]) -> None:
