@@ -12,13 +12,18 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from chinwag.bots.demo import demo_bot_config
 from chinwag.bots.service import put_bot
+from chinwag.conversations.models import Message
 from chinwag.db.uow import Database
 from chinwag.doctor import run_checks
+from chinwag.settings import Settings
+from chinwag.streams.models import StreamEvent
 from chinwag.testing.fake_llm import FakeLLM
-from tests.conftest import free_port
+from tests.conftest import free_port, run_server
+from tests.helpers import accept
 from tests.sse_client import iter_events, read_all
 
 
@@ -126,4 +131,43 @@ async def test_sigkill_mid_stream_leaves_an_interrupted_message_with_its_text(
         assert [c for c in await run_checks(db, heartbeat_seconds=0.5) if not c.ok] == []
     finally:
         server.stop()
+        await db.dispose()
+
+
+async def test_graceful_shutdown_interrupts_what_cannot_finish_in_the_grace_period(
+    make_settings: Settings, fake_llm: FakeLLM
+) -> None:
+    fake_llm.behaviour.tokens = 400
+    fake_llm.behaviour.token_delay = 0.02
+    settings = make_settings.model_copy(update={"shutdown_grace_seconds": 0.3})
+    async with run_server(settings) as server:
+        out = (await accept(server.client, {"message": "A long story, please"})).json()
+        await asyncio.sleep(0.3)
+        db_url = server.settings.database_url
+    db = Database.from_url(db_url)
+    try:
+        async with db.read() as conn:
+            status, content = (
+                await conn.execute(
+                    select(Message.status, Message.content).where(
+                        Message.id == out["assistant_message_id"]
+                    )
+                )
+            ).one()
+            types = (
+                (
+                    await conn.execute(
+                        select(StreamEvent.type)
+                        .where(StreamEvent.stream_id == out["stream_id"])
+                        .order_by(StreamEvent.seq)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        assert status == "interrupted"
+        assert content.startswith("Hello0 from1")
+        assert types[-2:] == ["error", "stream.completed"]
+        assert [c for c in await run_checks(db, heartbeat_seconds=0.5) if not c.ok] == []
+    finally:
         await db.dispose()
