@@ -74,6 +74,9 @@ class BotCache:
     def __init__(self) -> None:
         self._configs: dict[tuple[str, int], BotConfig] = {}
 
+    def cached(self, bot_id: str, version: int) -> BotConfig | None:
+        return self._configs.get((bot_id, version))
+
     async def get(self, conn: AsyncConnection, bot_id: str, version: int) -> BotConfig:
         config = self._configs.get((bot_id, version))
         if config is None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 
 import orjson
-from sqlalchemy import insert, select, update
+from sqlalchemy import Row, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -72,20 +73,11 @@ async def accept_message(
         if claimed.first() is None:
             return await _replay(conn, bot_id=bot_id, key=idempotency_key, body_hash=body_hash)
 
-    user_pk, user_external_id = await _upsert_user(conn, bot_id, user_external_id)
-    session_pk, session_external_id = await _upsert_session(
-        conn, bot_id, user_pk, session_external_id
-    )
     now = utcnow()
-    # The row lock taken here orders concurrent messages of one session.
-    position = (
-        await conn.execute(
-            update(ChatSession)
-            .where(ChatSession.id == session_pk)
-            .values(message_count=ChatSession.message_count + 2, last_message_at=now)
-            .returning(ChatSession.message_count)
-        )
-    ).scalar_one() - 1
+    user_pk, user_external_id = await _upsert_user(conn, bot_id, user_external_id, now)
+    session_pk, session_external_id, position = await _upsert_session(
+        conn, bot_id, user_pk, session_external_id, now
+    )
     user_message_id, assistant_message_id, stream_id = new_id(), new_id(), new_id()
     common = {"session_id": session_pk, "bot_version": bot_version, "created_at": now}
     await conn.execute(
@@ -158,53 +150,94 @@ async def accept_message(
 
 
 async def _upsert_user(
-    conn: AsyncConnection, bot_id: str, external_id: str | None
+    conn: AsyncConnection, bot_id: str, external_id: str | None, now: datetime
 ) -> tuple[str, str]:
-    external_id = external_id or new_id()
+    """(primary key, external id) of the user, created on first contact."""
+    if external_id is not None:
+        found = await _user_pk(conn, bot_id, external_id)
+        if found is not None:
+            return found, external_id
+        created = await conn.execute(
+            _insert_ignore(conn, EndUser)
+            .values(id=new_id(), bot_id=bot_id, external_id=external_id, created_at=now)
+            .on_conflict_do_nothing(index_elements=["bot_id", "external_id"])
+            .returning(EndUser.id)
+        )
+        # ON CONFLICT DO NOTHING returns no row when a concurrent request won: read its row.
+        pk = created.scalar() or await _user_pk(conn, bot_id, external_id)
+        assert pk is not None, "the conflicting row exists, or the insert would have happened"
+        return pk, external_id
+    # A new anonymous user: both ids are freshly generated, so nothing can conflict.
+    pk, external_id = new_id(), new_id()
     await conn.execute(
-        _insert_ignore(conn, EndUser)
-        .values(id=new_id(), bot_id=bot_id, external_id=external_id, created_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["bot_id", "external_id"])
+        insert(EndUser).values(id=pk, bot_id=bot_id, external_id=external_id, created_at=now)
     )
-    # ON CONFLICT DO NOTHING returns no row on conflict: read the winner afterwards.
-    user_pk = (
+    return pk, external_id
+
+
+async def _user_pk(conn: AsyncConnection, bot_id: str, external_id: str) -> str | None:
+    return (
         await conn.execute(
             select(EndUser.id).where(EndUser.bot_id == bot_id, EndUser.external_id == external_id)
         )
-    ).scalar_one()
-    return user_pk, external_id
+    ).scalar()
 
 
 async def _upsert_session(
-    conn: AsyncConnection, bot_id: str, user_pk: str, external_id: str | None
-) -> tuple[str, str]:
-    external_id = external_id or new_id()
-    now = utcnow()
-    await conn.execute(
-        _insert_ignore(conn, ChatSession)
-        .values(
-            id=new_id(),
-            bot_id=bot_id,
-            user_id=user_pk,
-            external_id=external_id,
-            message_count=0,
-            created_at=now,
-            last_message_at=now,
+    conn: AsyncConnection, bot_id: str, user_pk: str, external_id: str | None, now: datetime
+) -> tuple[str, str, int]:
+    """(primary key, external id, position of the new user message) of the session."""
+    pk = new_id()
+    new_session = {
+        "id": pk,
+        "bot_id": bot_id,
+        "user_id": user_pk,
+        "message_count": 2,
+        "created_at": now,
+        "last_message_at": now,
+    }
+    if external_id is None:
+        external_id = new_id()
+        await conn.execute(insert(ChatSession).values(**new_session, external_id=external_id))
+        return pk, external_id, 1
+    row = await _session_row(conn, bot_id, external_id)
+    if row is None:
+        created = await conn.execute(
+            _insert_ignore(conn, ChatSession)
+            .values(**new_session, external_id=external_id)
+            .on_conflict_do_nothing(index_elements=["bot_id", "external_id"])
+            .returning(ChatSession.id)
         )
-        .on_conflict_do_nothing(index_elements=["bot_id", "external_id"])
-    )
-    row = (
+        if created.scalar() is not None:
+            return pk, external_id, 1
+        row = await _session_row(conn, bot_id, external_id)  # a concurrent request created it
+        assert row is not None
+    if row.user_id != user_pk:
+        raise SessionOwnedByAnotherUser(
+            f"session '{external_id}' belongs to another user of bot '{bot_id}'"
+        )
+    # The row lock taken here orders concurrent messages of one session.
+    count = (
+        await conn.execute(
+            update(ChatSession)
+            .where(ChatSession.id == row.id)
+            .values(message_count=ChatSession.message_count + 2, last_message_at=now)
+            .returning(ChatSession.message_count)
+        )
+    ).scalar_one()
+    return row.id, external_id, count - 1
+
+
+async def _session_row(
+    conn: AsyncConnection, bot_id: str, external_id: str
+) -> Row[str, str] | None:
+    return (
         await conn.execute(
             select(ChatSession.id, ChatSession.user_id).where(
                 ChatSession.bot_id == bot_id, ChatSession.external_id == external_id
             )
         )
-    ).one()
-    if row.user_id != user_pk:
-        raise SessionOwnedByAnotherUser(
-            f"session '{external_id}' belongs to another user of bot '{bot_id}'"
-        )
-    return row.id, external_id
+    ).first()
 
 
 async def _replay(conn: AsyncConnection, *, bot_id: str, key: str, body_hash: str) -> Accepted:

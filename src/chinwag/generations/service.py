@@ -10,8 +10,9 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
+from chinwag.bots.config import BotConfig
 from chinwag.bots.service import BotCache, get_bot_version
-from chinwag.conversations.service import Accepted, accept_message, load_history
+from chinwag.conversations.service import Accepted, Turn, accept_message, load_history
 from chinwag.db.uow import Database
 from chinwag.engine.runner import Answer, MessageInput, run_main_flow
 from chinwag.errors import ChinwagError, GenerationInterrupted
@@ -86,16 +87,7 @@ class Generations:
     async def _generate(self, accepted: Accepted, text: str, writer: StreamWriter) -> None:
         answer = Answer()
         try:
-            async with self._db.read() as conn:
-                bot = await self._bots.get(conn, accepted.bot_id, accepted.bot_version)
-                history = await load_history(
-                    conn,
-                    session_pk=accepted.session_pk,
-                    before_position=accepted.position,
-                    limit=bot.history_turns
-                    if bot.history_turns is not None
-                    else self._settings.history_turns,
-                )
+            bot, history = await self._context(accepted)
             message = MessageInput(
                 text=text,
                 history=[(t.role, t.content) for t in history],
@@ -126,6 +118,23 @@ class Generations:
             )
         else:
             await self._complete(accepted, writer, answer)
+
+    async def _context(self, accepted: Accepted) -> tuple[BotConfig, list[Turn]]:
+        """The bot's configuration and the session's history; no query when neither is needed."""
+        bot = self._bots.cached(accepted.bot_id, accepted.bot_version)
+        if bot is not None and accepted.position == 1:
+            return bot, []  # a new session has no history
+        async with self._db.read() as conn:
+            if bot is None:
+                bot = await self._bots.get(conn, accepted.bot_id, accepted.bot_version)
+            turns = bot.history_turns
+            history = await load_history(
+                conn,
+                session_pk=accepted.session_pk,
+                before_position=accepted.position,
+                limit=self._settings.history_turns if turns is None else turns,
+            )
+        return bot, history
 
     async def _complete(self, accepted: Accepted, writer: StreamWriter, answer: Answer) -> None:
         usage = _usage(answer)
