@@ -26,8 +26,7 @@ class LiveStream:
 
     def wake_all(self) -> None:
         for waiter in self._waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+            _wake(waiter)
         self._waiters.clear()
 
     def waiter(self) -> asyncio.Future[None]:
@@ -60,13 +59,21 @@ class LiveFollower:
                 continue
             if live.done:
                 return
-            self._waiter = live.waiter()
-            try:
-                await asyncio.wait_for(asyncio.shield(self._waiter), self.heartbeat_seconds)
-            except TimeoutError:
-                yield b""
+            # One future per wait, woken by new frames, close() or the heartbeat timer
+            # (cheaper per token than wait_for, which wraps every wait in more futures).
+            self._waiter = waiter = live.waiter()
+            timer = asyncio.get_running_loop().call_later(self.heartbeat_seconds, _wake, waiter)
+            await waiter
+            timer.cancel()
+            if self.position == len(live.frames) and not live.done and not self.closed:
+                yield b""  # nothing new within the heartbeat interval
 
     def close(self) -> None:
         self.closed = True
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+        if self._waiter is not None:
+            _wake(self._waiter)
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
