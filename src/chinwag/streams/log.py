@@ -13,10 +13,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import Table, update
 
 from chinwag.conversations.models import Message
 from chinwag.db.base import utcnow
+from chinwag.db.bulk import insert_rows
 from chinwag.db.uow import Database
 from chinwag.streams.events import StreamEvent as Event
 from chinwag.streams.live import LiveStream
@@ -25,6 +26,8 @@ from chinwag.streams.sse import encode_frame
 
 log = logging.getLogger(__name__)
 
+EVENTS: Table = StreamEvent.__table__  # type: ignore[assignment]
+EVENT_COLUMNS = ("stream_id", "seq", "type", "data", "created_at")
 MAX_RETRY_DELAY_SECONDS = 2.0
 ATTEMPTS_WHEN_CLOSING = 5
 
@@ -148,20 +151,12 @@ class EventLog:
     async def _commit(self, batch: list[_Pending | tuple[LiveStream, Finish]]) -> None:
         now = utcnow()
         rows = [
-            {
-                "stream_id": p.live.stream_id,
-                "seq": p.seq,
-                "type": p.type,
-                "data": p.data,
-                "created_at": now,
-            }
-            for p in batch
-            if isinstance(p, _Pending)
+            (p.live.stream_id, p.seq, p.type, p.data, now) for p in batch if isinstance(p, _Pending)
         ]
         finishes = [item[1] for item in batch if isinstance(item, tuple)]
         async with self._db.write() as conn:
             if rows:
-                await conn.execute(insert(StreamEvent), rows)
+                await insert_rows(conn, EVENTS, EVENT_COLUMNS, rows)
             for f in finishes:
                 await conn.execute(
                     update(Message)
