@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chinwag.errors import LocalModelUnavailable
+from chinwag.errors import LLMError, LLMStreamBroken, LocalModelUnavailable
 from chinwag.providers.llm.local import LocalChatModel
 from chinwag.providers.protocols import ChatMessage, ChatModel, GenerationOptions, TokenUsage
 
@@ -104,6 +104,20 @@ async def test_concurrent_streams_take_turns(model: LocalChatModel) -> None:
         collect(model, QUESTION, max_tokens=8), collect(model, QUESTION, max_tokens=8)
     )
     assert first == second  # temperature 0: the same answer, neither garbled by the other
+
+
+async def test_aclose_ends_a_running_stream(tmp_path: Path) -> None:
+    local = LocalChatModel("smollm2-135m", threads=2, data_dir=tmp_path)
+    stream = local.stream(STORY, GenerationOptions(max_tokens=1024))
+    assert isinstance(await anext(stream), str)
+    started = time.perf_counter()
+    await local.aclose()
+    with pytest.raises(LLMStreamBroken, match="closed"):
+        async for _ in stream:
+            pass
+    assert time.perf_counter() - started < 3.0
+    with pytest.raises(LLMError, match="closed"):
+        await collect(local, QUESTION, max_tokens=8)
 
 
 async def test_a_missing_model_file_is_reported(tmp_path: Path) -> None:

