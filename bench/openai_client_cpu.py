@@ -5,7 +5,8 @@
 Starts ../shared/bench/fakellm.py on 127.0.0.1 (no delays, 64 tokens) in its own process, then
 streams the same answers through, in this process:
   sdk-typed   the openai SDK as documented: create(stream=True), a ChatCompletionChunk per chunk
-  chinwag     chinwag's OpenAIChatModel: the SDK sends the request, lines are parsed with orjson
+  chinwag     chinwag's OpenAIChatModel: the SDK (aiohttp transport) sends the request,
+              lines are parsed with orjson
   raw-httpx   httpx2 + orjson with no SDK at all (a floor)
 and prints CPU ms per answer (this process only) and the ratio to sdk-typed.
 """
@@ -41,7 +42,9 @@ def _free_port() -> int:
 
 async def sdk_typed(client: openai.AsyncOpenAI) -> int:
     stream = await client.chat.completions.create(
-        model="fake", messages=PROMPT, stream=True  # type: ignore[arg-type]
+        model="fake",
+        messages=PROMPT,
+        stream=True,  # type: ignore[arg-type]
     )
     n = 0
     async for chunk in stream:
@@ -52,8 +55,9 @@ async def sdk_typed(client: openai.AsyncOpenAI) -> int:
 
 async def chinwag_client(model: OpenAIChatModel) -> int:
     n = 0
-    async for item in model.stream([ChatMessage("user", "Which wine goes with salmon?")],
-                                   GenerationOptions()):
+    async for item in model.stream(
+        [ChatMessage("user", "Which wine goes with salmon?")], GenerationOptions()
+    ):
         if isinstance(item, str):
             n += 1
     return n
@@ -71,8 +75,7 @@ async def raw_httpx(client: httpx2.AsyncClient) -> int:
     return n
 
 
-async def measure(name: str, run: Callable[[], Awaitable[int]], answers: int,
-                  tokens: int) -> float:
+async def measure(name: str, run: Callable[[], Awaitable[int]], answers: int, tokens: int) -> float:
     for _ in range(20):  # warm-up: connections, imports, caches
         await run()
     start = time.process_time()
@@ -82,37 +85,55 @@ async def measure(name: str, run: Callable[[], Awaitable[int]], answers: int,
     return (time.process_time() - start) * 1000 / answers
 
 
-async def main(answers: int, tokens: int) -> None:
+async def measure_all(base_url: str, answers: int, tokens: int) -> dict[str, float]:
+    sdk = openai.AsyncOpenAI(base_url=base_url, api_key="x")
+    ours = OpenAIChatModel(base_url=base_url, api_key="x", model="fake")
+    raw = httpx2.AsyncClient(base_url=base_url)
+    try:
+        return {
+            "sdk-typed": await measure("sdk-typed", lambda: sdk_typed(sdk), answers, tokens),
+            "chinwag": await measure("chinwag", lambda: chinwag_client(ours), answers, tokens),
+            "raw-httpx": await measure("raw-httpx", lambda: raw_httpx(raw), answers, tokens),
+        }
+    finally:
+        await sdk.close()
+        await ours.aclose()
+        await raw.aclose()
+
+
+def main(answers: int, tokens: int) -> None:
     port = _free_port()
     fake = subprocess.Popen(
-        [sys.executable, str(FAKE), "--port", str(port), "--tokens", str(tokens),
-         "--token-delay-ms", "0", "--ttft-ms", "0"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            str(FAKE),
+            "--port",
+            str(port),
+            "--tokens",
+            str(tokens),
+            "--token-delay-ms",
+            "0",
+            "--ttft-ms",
+            "0",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
-    base_url = f"http://127.0.0.1:{port}/v1"
     try:
         for _ in range(100):
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
                 break
             except OSError:
-                await asyncio.sleep(0.05)
-        sdk = openai.AsyncOpenAI(base_url=base_url, api_key="x")
-        ours = OpenAIChatModel(base_url=base_url, api_key="x", model="fake")
-        raw = httpx2.AsyncClient(base_url=base_url)
-        results = {
-            "sdk-typed": await measure("sdk-typed", lambda: sdk_typed(sdk), answers, tokens),
-            "chinwag": await measure("chinwag", lambda: chinwag_client(ours), answers, tokens),
-            "raw-httpx": await measure("raw-httpx", lambda: raw_httpx(raw), answers, tokens),
-        }
-        await sdk.close()
-        await ours.aclose()
-        await raw.aclose()
+                time.sleep(0.05)
+        results = asyncio.run(measure_all(f"http://127.0.0.1:{port}/v1", answers, tokens))
     finally:
         fake.terminate()
         fake.wait(timeout=10)
-    print(f"\n{answers} answers of {tokens} tokens each, sequential, CPU of this process "
-          f"(python {sys.version.split()[0]}, openai {openai.__version__}, pid {os.getpid()})\n")
+    print(
+        f"\n{answers} answers of {tokens} tokens each, sequential, CPU of this process "
+        f"(python {sys.version.split()[0]}, openai {openai.__version__}, pid {os.getpid()})\n"
+    )
     print("| client | CPU ms / answer | vs sdk-typed |")
     print("|---|---:|---:|")
     base = results["sdk-typed"]
@@ -125,4 +146,4 @@ if __name__ == "__main__":
     parser.add_argument("--answers", type=int, default=300)
     parser.add_argument("--tokens", type=int, default=64)
     args = parser.parse_args()
-    asyncio.run(main(args.answers, args.tokens))
+    main(args.answers, args.tokens)
