@@ -1,0 +1,73 @@
+"""loadgen format for chinwag's SSE answer stream (`POST /v1/bots/{bot}/messages`).
+
+Use with the shared load generator:
+
+    --format bench/chinwag_format.py:ChinwagFormat
+
+Same interface as `OpenAIFormat` in ../shared/bench/loadgen.py:
+
+* `build_body(args)`: `{"message": args.prompt}`. No `user_id` / `session_id`: every request
+  gets a new anonymous user and a new session, so no history is loaded into the prompt and no
+  two requests contend for one session row.
+* `on_event(event, data) -> (n_tokens, done, error)`:
+  a token is a `message.delta` event whose `text` is non-empty; the stream is done at
+  `stream.completed`; it is an error when an `error` event arrives or when
+  `stream.completed` carries a status other than `completed`.
+
+`retry:` lines and `: keep-alive` comments never reach `on_event` (the shared SSE parser drops
+them). The other event types (`stream.started`, `flow.*`, `message.completed`) are counted as
+neither tokens nor errors.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+try:
+    import orjson
+
+    _loads = orjson.loads
+except ImportError:  # pragma: no cover - the harness venv has orjson
+    _loads = json.loads
+
+_PREFIX_DELTA = b'{"type":"message.delta","text":'
+_EMPTY_DELTA = b'{"type":"message.delta","text":""}'
+
+
+class ChinwagFormat:
+    """chinwag `message.delta` ... `stream.completed` stream."""
+
+    name = "chinwag"
+
+    def build_body(self, args: Any) -> dict[str, Any]:
+        return {"message": args.prompt}
+
+    def on_event(self, event: str, data: bytes) -> tuple[int, bool, str | None]:
+        if event == "message.delta":
+            # Fast path for the exact shape chinwag emits; parse anything else.
+            if data.startswith(_PREFIX_DELTA):
+                return (0 if data == _EMPTY_DELTA else 1), False, None
+            try:
+                obj = _loads(data)
+            except Exception:
+                return 0, False, "bad_json"
+            text = obj.get("text") if isinstance(obj, dict) else None
+            return (1 if text else 0), False, None
+        if event == "stream.completed":
+            try:
+                obj = _loads(data)
+            except Exception:
+                return 0, True, "bad_json"
+            status = obj.get("status") if isinstance(obj, dict) else None
+            if status != "completed":
+                return 0, True, f"stream_{status}"
+            return 0, True, None
+        if event == "error":
+            try:
+                obj = _loads(data)
+                code = obj.get("code", "?") if isinstance(obj, dict) else "?"
+            except Exception:
+                code = data[:60].decode("utf-8", "replace")
+            return 0, False, f"stream_error:{code}"[:80]
+        return 0, False, None

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# run_streaming.sh - measure chinwag's streamed answers with the shared harness
+# (../shared/bench/run_peers.sh), next to the `direct` baseline and the `minimal` peer, in the
+# same run: once with SQLite, once with PostgreSQL (a fresh database each time).
+#
+#   bash bench/run_streaming.sh                     # SQLite, then PostgreSQL (~9 min)
+#   QUICK=1 bash bench/run_streaming.sh             # smoke test of the setup (tiny counts, ~4 min)
+#   DBS=sqlite bash bench/run_streaming.sh          # one database only (sqlite | postgres)
+#   CONCURRENCY="1 50 200" bash bench/run_streaming.sh
+#   PROFILE_DBS="sqlite" (default) adds one py-spy profile per peer at c=$PROFILE_C (default 50)
+#   on those databases; PROFILE_DBS="" turns profiling off.
+#
+# Needs: bash ../shared/bench/setup_venvs.sh (LOCKED=1) once; PostgreSQL on 127.0.0.1:5432
+# (user postgres, no password; PG_ADMIN_URL to change) for the postgres run.
+#
+# chinwag runs as the harness's CUSTOM peer: `chinwag demo` on 127.0.0.1:$CHINWAG_PORT, pinned to
+# the server-under-test core by run_peers.sh, answering with the fake LLM ($FAKE_LLM_URL).
+# Results: bench/results/streaming-<db>-<stamp>.{jsonl,md}; logs: /tmp/chinwag-bench/logs-*.
+# Everything this script starts is stopped by PID (run_peers.sh does the same for its children).
+#
+# The code measured is the last commit (HEAD), not the working tree: src/ is exported with
+# `git archive HEAD` into $WORK and put first on PYTHONPATH, so edits made while the benchmark runs
+# (or uncommitted ones) cannot leak into it. SOURCE=worktree measures the working tree instead.
+set -euo pipefail
+
+BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(dirname "$BENCH")"
+SHARED=${SHARED_BENCH:-"$(cd "$ROOT/../shared/bench" && pwd)"}
+CHINWAG=${CHINWAG:-"$ROOT/.venv/bin/chinwag"}
+VENV_HARNESS=${VENV_HARNESS:-/tmp/venv-harness}
+PY="$VENV_HARNESS/bin/python"
+DBS=${DBS:-"sqlite postgres"}
+PROFILE_DBS=${PROFILE_DBS-"sqlite"}
+PROFILE_C_DEFAULT=${PROFILE_C:-50}
+export CONCURRENCY=${CONCURRENCY:-"1 10 50 200"}
+CHINWAG_PORT=${CHINWAG_PORT:-8905}
+PG_ADMIN_URL=${PG_ADMIN_URL:-"postgresql://postgres@127.0.0.1:5432/test"}
+PG_DB=${PG_DB:-chinwag_bench}
+WORK=${WORK:-/tmp/chinwag-bench}
+RESULTS="$BENCH/results"
+STAMP=$(date +%Y%m%d-%H%M%S)
+mkdir -p "$RESULTS" "$WORK"
+
+[[ -x "$PY" ]] || { echo "missing $VENV_HARNESS: run 'LOCKED=1 bash ../shared/bench/setup_venvs.sh' first" >&2; exit 2; }
+[[ -x "$CHINWAG" ]] || { echo "missing $CHINWAG (the project venv)" >&2; exit 2; }
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port_free "$CHINWAG_PORT" || { echo "port $CHINWAG_PORT is in use on 127.0.0.1" >&2; exit 2; }
+
+CHILD=""
+cleanup() { [[ -n "$CHILD" ]] && kill -TERM "$CHILD" 2>/dev/null || true; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+SOURCE=${SOURCE:-head}
+COMMIT=$(git -C "$ROOT" rev-parse --short HEAD)
+DIRTY=$(git -C "$ROOT" status --porcelain -- src | wc -l)
+if [[ "$SOURCE" == head ]]; then
+  SRC="$WORK/src-$STAMP-$COMMIT"
+  mkdir -p "$SRC"
+  git -C "$ROOT" archive --format=tar HEAD src | tar -x -C "$SRC"
+  PYPATH="$SRC/src"
+  CODE="$COMMIT"
+else
+  PYPATH=""
+  CODE="$COMMIT+worktree($DIRTY changed in src)"
+fi
+got=$(cd "$WORK" && PYTHONPATH="$PYPATH" "$ROOT/.venv/bin/python" -c 'import chinwag; print(chinwag.__file__)')
+echo "measuring chinwag $CODE from $got" >&2
+[[ -z "$PYPATH" || "$got" == "$PYPATH"/* ]] || { echo "PYTHONPATH snapshot not picked up ($got)" >&2; exit 2; }
+
+VERSIONS=$("$ROOT/.venv/bin/python" - <<'EOF'
+import importlib.metadata as m
+pk = ["chinwag", "fastapi", "starlette", "uvicorn", "uvloop", "httptools", "openai", "httpx2",
+      "sqlalchemy", "aiosqlite", "asyncpg", "pydantic", "orjson"]
+out = []
+for p in pk:
+    try: out.append(f"{p}=={m.version(p)}")
+    except Exception: out.append(f"{p}==?")
+print(",".join(out))
+EOF
+)
+VERSIONS="$VERSIONS,commit=$CODE"
+
+pg_cpu_ticks() {  # CPU ticks of the whole PostgreSQL server (postmaster + all backends)
+  local pm
+  pm=$(pgrep -o -x postgres || true)
+  [[ -n "$pm" ]] || { echo 0; return; }
+  "$PY" -c "import sys; sys.path.insert(0, '$SHARED'); from loadgen import tree_cpu_ticks; print(tree_cpu_ticks($pm))"
+}
+
+for db in $DBS; do
+  run_stamp="$STAMP-$db"
+  datadir="$WORK/data-$run_stamp"
+  mkdir -p "$datadir"
+  case "$db" in
+    sqlite)
+      url="sqlite+aiosqlite:///$datadir/bench.db"
+      ;;
+    postgres)
+      psql -q "$PG_ADMIN_URL" -c "drop database if exists $PG_DB" -c "create database $PG_DB" >/dev/null
+      url="postgresql+asyncpg://postgres@127.0.0.1:5432/$PG_DB"
+      (cd "$datadir" && PYTHONPATH="$PYPATH" CHINWAG_DATABASE_URL="$url" "$CHINWAG" db upgrade)
+      ;;
+    *) echo "unknown database '$db' (sqlite | postgres)" >&2; exit 2 ;;
+  esac
+  out="$RESULTS/streaming-$run_stamp.jsonl"
+  logdir="$WORK/logs-$run_stamp"
+  profile_c=""
+  [[ " $PROFILE_DBS " == *" $db "* ]] && profile_c=$PROFILE_C_DEFAULT
+  echo "=== chinwag on $db: $out (logs $logdir)" >&2
+  pg0=$(pg_cpu_ticks); t0=$(date +%s.%N)
+  # $FAKE_LLM_URL is expanded by run_peers.sh's `bash -c`, where it is set.
+  custom_cmd="env PYTHONPATH='$PYPATH' CHINWAG_DATABASE_URL='$url' CHINWAG_DATA_DIR='$datadir' CHINWAG_LLM_BASE_URL=\$FAKE_LLM_URL"
+  custom_cmd+=" CHINWAG_LLM_MODEL=fake-gpt '$CHINWAG' demo --host 127.0.0.1 --port $CHINWAG_PORT"
+  PEERS="minimal custom" \
+  CUSTOM_LABEL="chinwag-$db" CUSTOM_DIR="$datadir" CUSTOM_CMD="$custom_cmd" \
+  CUSTOM_URL="http://127.0.0.1:$CHINWAG_PORT/v1/bots/vinhuset/messages" \
+  CUSTOM_READY="http://127.0.0.1:$CHINWAG_PORT/healthz" \
+  CUSTOM_FORMAT="$BENCH/chinwag_format.py:ChinwagFormat" CUSTOM_VERSIONS="$VERSIONS;db=$db" \
+  PROFILE_C="$profile_c" RUN_ID="$run_stamp" OUT="$out" LOGDIR="$logdir" \
+    bash "$SHARED/run_peers.sh" &
+  CHILD=$!
+  wait "$CHILD" || echo "!!! run_peers.sh failed for $db" >&2
+  CHILD=""
+  t1=$(date +%s.%N); pg1=$(pg_cpu_ticks)
+  [[ "$(git -C "$ROOT" rev-parse --short HEAD)" == "$COMMIT" ]] \
+    || echo "note: HEAD moved during the run; measured $CODE (snapshot), now $(git -C "$ROOT" rev-parse --short HEAD)" >&2
+  # Extra line for the record: how many answers chinwag completed, and (PostgreSQL) the database
+  # server's CPU over the whole run, which run_peers.sh does not see (it is not a child of chinwag).
+  if [[ "$db" == postgres ]]; then
+    answers=$(psql -At "${PG_ADMIN_URL%/*}/$PG_DB" -c "select count(*) from messages where role='assistant' and status='complete'")
+  else
+    answers=$("$ROOT/.venv/bin/python" -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"select count(*) from messages where role='assistant' and status='complete'\").fetchone()[0])" "$datadir/bench.db")
+  fi
+  "$PY" - "${out%.jsonl}.extra.json" "$db" "$answers" "$pg0" "$pg1" "$t0" "$t1" "$CODE" <<'EOF'
+import json, os, sys
+path, db, answers, pg0, pg1, t0, t1, code = sys.argv[1:]
+tck = os.sysconf("SC_CLK_TCK"); answers = int(answers or 0)
+pg_s = (int(pg1) - int(pg0)) / tck
+d = {"db": db, "commit": code, "answers_completed_incl_warmup_and_profile": answers, "wall_s": round(float(t1) - float(t0), 1),
+     "postgres_cpu_s_whole_run": round(pg_s, 2) if db == "postgres" else None,
+     "postgres_cpu_ms_per_answer": round(1000 * pg_s / answers, 2) if db == "postgres" and answers else None}
+json.dump(d, open(path, "w")); print(json.dumps(d), file=sys.stderr)
+EOF
+done
+echo "tables: $RESULTS/streaming-$STAMP-*.md" >&2
