@@ -5,8 +5,9 @@
 Starts ../shared/bench/fakellm.py on 127.0.0.1 (no delays, 64 tokens) in its own process, then
 streams the same answers through, in this process:
   sdk-typed   the openai SDK as documented: create(stream=True), a ChatCompletionChunk per chunk
-  chinwag     chinwag's OpenAIChatModel: the SDK (aiohttp transport) sends the request,
-              lines are parsed with orjson
+  chinwag-sdk   chinwag's OpenAIChatModel: the SDK (aiohttp transport) sends the request,
+                lines are parsed with orjson
+  chinwag-lean  chinwag's StreamingChatModel (the default): aiohttp alone, orjson per line
   raw-httpx   httpx2 + orjson with no SDK at all (a floor)
 and prints CPU ms per answer (this process only) and the ratio to sdk-typed.
 """
@@ -28,6 +29,7 @@ import openai
 import orjson
 
 from chinwag.providers.llm.openai_compat import OpenAIChatModel
+from chinwag.providers.llm.openai_stream import StreamingChatModel
 from chinwag.providers.protocols import ChatMessage, GenerationOptions
 
 FAKE = Path(__file__).resolve().parents[2] / "shared" / "bench" / "fakellm.py"
@@ -53,7 +55,7 @@ async def sdk_typed(client: openai.AsyncOpenAI) -> int:
     return n
 
 
-async def chinwag_client(model: OpenAIChatModel) -> int:
+async def chinwag_client(model: OpenAIChatModel | StreamingChatModel) -> int:
     n = 0
     async for item in model.stream(
         [ChatMessage("user", "Which wine goes with salmon?")], GenerationOptions()
@@ -88,16 +90,19 @@ async def measure(name: str, run: Callable[[], Awaitable[int]], answers: int, to
 async def measure_all(base_url: str, answers: int, tokens: int) -> dict[str, float]:
     sdk = openai.AsyncOpenAI(base_url=base_url, api_key="x")
     ours = OpenAIChatModel(base_url=base_url, api_key="x", model="fake")
+    lean = StreamingChatModel(base_url=base_url, api_key="x", model="fake")
     raw = httpx2.AsyncClient(base_url=base_url)
     try:
         return {
             "sdk-typed": await measure("sdk-typed", lambda: sdk_typed(sdk), answers, tokens),
-            "chinwag": await measure("chinwag", lambda: chinwag_client(ours), answers, tokens),
+            "chinwag-sdk": await measure("sdk", lambda: chinwag_client(ours), answers, tokens),
+            "chinwag-lean": await measure("lean", lambda: chinwag_client(lean), answers, tokens),
             "raw-httpx": await measure("raw-httpx", lambda: raw_httpx(raw), answers, tokens),
         }
     finally:
         await sdk.close()
         await ours.aclose()
+        await lean.aclose()
         await raw.aclose()
 
 

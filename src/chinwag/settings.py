@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     )
     llm_api_key: SecretStr | None = Field(None, description="API key for CHINWAG_LLM_BASE_URL.")
     llm_model: str | None = Field(None, description="Model name sent to CHINWAG_LLM_BASE_URL.")
+    llm_client: Literal["lean", "sdk"] = Field(
+        "lean",
+        description="OpenAI-compatible client: `lean` (aiohttp, for the hot path) or `sdk` "
+        "(the official openai SDK); same requests, retries and error codes.",
+    )
     llm_timeout_seconds: float = Field(60.0, gt=0, description="Per-request LLM timeout.")
     local_model: LocalModelName = Field(
         "smollm2-135m", description="Embedded model used when no LLM server is configured."

@@ -39,10 +39,13 @@ class ModelRegistry:
 
     def _openai(self, base_url: str | None, api_key: str | None, model: str) -> ChatModel:
         from chinwag.providers.llm.openai_compat import OpenAIChatModel
+        from chinwag.providers.llm.openai_stream import StreamingChatModel
 
-        cache_key = ("openai", base_url, api_key, model)
+        client = self._settings.llm_client
+        cache_key = (client, base_url, api_key, model)
         if cache_key not in self._models:
-            self._models[cache_key] = OpenAIChatModel(
+            kind = StreamingChatModel if client == "lean" else OpenAIChatModel
+            self._models[cache_key] = kind(
                 base_url=base_url,
                 api_key=api_key,
                 model=model,

@@ -17,16 +17,8 @@ import openai
 import orjson
 from openai.types.chat import ChatCompletionMessageParam
 
-from chinwag.errors import (
-    LLMAuthFailed,
-    LLMBadRequest,
-    LLMError,
-    LLMModelNotFound,
-    LLMRateLimited,
-    LLMStreamBroken,
-    LLMTimeout,
-    LLMUnreachable,
-)
+from chinwag.errors import LLMError, LLMStreamBroken, LLMTimeout, LLMUnreachable
+from chinwag.providers.llm.wire import error_detail, parse_chunk, status_error
 from chinwag.providers.protocols import ChatMessage, GenerationOptions, TokenUsage
 
 
@@ -81,7 +73,7 @@ class OpenAIChatModel:
                     if payload == "[DONE]":
                         finished = True
                         continue
-                    for item in _parse_chunk(payload):
+                    for item in parse_chunk(payload):
                         yield item
         except openai.APIError as exc:
             raise self._translate(exc) from exc
@@ -92,7 +84,7 @@ class OpenAIChatModel:
 
     def _translate(self, exc: openai.APIError) -> LLMError:
         where = f"{self.base_url} (model '{self.model}')"
-        detail = _error_detail(exc)
+        detail = error_detail(exc.body, str(exc.message))
         refused = _connection_refused(exc)
         if refused is not None:
             return LLMUnreachable(f"cannot connect to the LLM at {self.base_url}: {refused}")
@@ -100,42 +92,12 @@ class OpenAIChatModel:
             return LLMTimeout(f"the LLM at {where} did not answer in time")
         if isinstance(exc, openai.APIConnectionError):
             return LLMUnreachable(f"cannot connect to the LLM at {self.base_url}: {exc.__cause__}")
-        if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
-            return LLMAuthFailed(f"the LLM at {where} rejected the API key: {detail}")
-        if isinstance(exc, openai.NotFoundError) or "model_not_found" in detail:
-            return LLMModelNotFound(f"the LLM at {where} does not know the model: {detail}")
-        if isinstance(exc, openai.RateLimitError):
-            return LLMRateLimited(f"the LLM at {where} is rate limiting: {detail}")
-        if isinstance(exc, openai.BadRequestError | openai.UnprocessableEntityError):
-            return LLMBadRequest(f"the LLM at {where} refused the request: {detail}")
         if isinstance(exc, openai.APIStatusError):
-            return LLMError(f"the LLM at {where} answered {exc.status_code}: {detail}")
+            return status_error(exc.status_code, detail, where)
         return LLMStreamBroken(f"the LLM stream from {where} failed: {detail}")
 
     async def aclose(self) -> None:
         await self._client.close()
-
-
-def _parse_chunk(payload: str) -> list[str | TokenUsage]:
-    chunk = orjson.loads(payload)
-    if not isinstance(chunk, dict):
-        raise LLMStreamBroken(f"the LLM sent a chunk that is not a JSON object: {payload[:200]}")
-    if "error" in chunk:
-        raise LLMStreamBroken(f"the LLM reported an error mid-stream: {chunk['error']}")
-    items: list[str | TokenUsage] = []
-    for choice in chunk.get("choices") or ():
-        text = (choice.get("delta") or {}).get("content")
-        if text:
-            items.append(text)
-    usage = chunk.get("usage")
-    if usage:
-        items.append(
-            TokenUsage(
-                prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                completion_tokens=int(usage.get("completion_tokens") or 0),
-            )
-        )
-    return items
 
 
 def _connection_refused(exc: BaseException) -> BaseException | None:
@@ -152,12 +114,3 @@ def _connection_refused(exc: BaseException) -> BaseException | None:
             return seen
         seen = seen.__cause__ or seen.__context__
     return None
-
-
-def _error_detail(exc: openai.APIError) -> str:
-    body = exc.body
-    if isinstance(body, dict):
-        message = body.get("message") or body.get("error") or body
-        code = body.get("code")
-        return f"{message} ({code})" if code else str(message)
-    return str(exc.message)

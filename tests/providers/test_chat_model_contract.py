@@ -1,0 +1,105 @@
+"""One contract for every OpenAI-compatible ChatModel, exercised over real HTTP (FakeLLM)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from tests.conftest import free_port
+
+from chinwag.errors import LLMError
+from chinwag.providers.llm.openai_compat import OpenAIChatModel
+from chinwag.providers.llm.openai_stream import StreamingChatModel
+from chinwag.providers.protocols import ChatMessage, ChatModel, GenerationOptions, TokenUsage
+from chinwag.testing.fake_llm import FakeLLM
+
+Factory = Callable[..., ChatModel]
+CLIENTS: dict[str, Factory] = {"lean": StreamingChatModel, "sdk": OpenAIChatModel}
+PROMPT = [ChatMessage("system", "You sell wine."), ChatMessage("user", "Barolo?")]
+
+
+@pytest.fixture(params=sorted(CLIENTS))
+async def make_model(request: pytest.FixtureRequest) -> AsyncIterator[Factory]:
+    made: list[ChatModel] = []
+
+    def make(**kwargs: object) -> ChatModel:
+        model = CLIENTS[request.param](**{"api_key": "k", "model": "fake-model", **kwargs})
+        made.append(model)
+        return model
+
+    yield make
+    for model in made:
+        await model.aclose()
+
+
+async def _collect(model: ChatModel, options: GenerationOptions | None = None) -> list[object]:
+    return [item async for item in model.stream(PROMPT, options or GenerationOptions())]
+
+
+async def test_streams_deltas_then_usage(make_model: Factory, fake_llm: FakeLLM) -> None:
+    fake_llm.behaviour.tokens = 5
+    model = make_model(base_url=fake_llm.base_url)
+    items = await _collect(model, GenerationOptions(temperature=0.3, max_tokens=50))
+    assert items[:-1] == [fake_llm.behaviour.token(i) for i in range(5)]
+    assert items[-1] == TokenUsage(prompt_tokens=5, completion_tokens=5)
+    sent = fake_llm.requests[-1]
+    assert sent["model"] == "fake-model" and sent["stream"] is True
+    assert sent["temperature"] == 0.3 and sent["max_tokens"] == 50
+    assert sent["messages"] == [
+        {"role": "system", "content": "You sell wine."},
+        {"role": "user", "content": "Barolo?"},
+    ]
+    # A second answer on the same client works (connections are reused, not broken).
+    assert len(await _collect(model)) == 6
+
+
+@pytest.mark.parametrize(
+    ("setup", "code"),
+    [
+        (lambda b: setattr(b, "api_key", "other"), "llm_auth_failed"),
+        (lambda b: setattr(b, "known_models", {"x"}), "llm_model_not_found"),
+        (lambda b: setattr(b, "fail_status", 429), "llm_rate_limited"),
+        (lambda b: setattr(b, "fail_status", 400), "llm_bad_request"),
+        (lambda b: setattr(b, "fail_status", 500), "llm_error"),
+    ],
+    ids=["401", "unknown-model", "429", "400", "500"],
+)
+async def test_http_errors_have_stable_codes(
+    make_model: Factory, fake_llm: FakeLLM, setup: Callable[[object], None], code: str
+) -> None:
+    setup(fake_llm.behaviour)
+    model = make_model(base_url=fake_llm.base_url, max_retries=0)
+    with pytest.raises(LLMError) as info:
+        await _collect(model)
+    assert info.value.code == code
+    assert fake_llm.base_url in info.value.message and info.value.hint
+
+
+async def test_server_errors_are_retried_like_the_sdk(
+    make_model: Factory, fake_llm: FakeLLM
+) -> None:
+    fake_llm.behaviour.fail_status = 503
+    model = make_model(base_url=fake_llm.base_url, max_retries=1)
+    with pytest.raises(LLMError):
+        await _collect(model)
+    assert len(fake_llm.requests) == 2
+
+
+async def test_stream_broken_halfway(make_model: Factory, fake_llm: FakeLLM) -> None:
+    fake_llm.behaviour.tokens = 10
+    fake_llm.behaviour.break_after = 3
+    model = make_model(base_url=fake_llm.base_url)
+    got: list[object] = []
+    with pytest.raises(LLMError) as info:
+        async for item in model.stream(PROMPT, GenerationOptions()):
+            got.append(item)
+    assert info.value.code == "llm_stream_broken"
+    assert got == [fake_llm.behaviour.token(i) for i in range(3)]
+
+
+async def test_unreachable(make_model: Factory) -> None:
+    model = make_model(base_url=f"http://127.0.0.1:{free_port()}/v1", max_retries=0)
+    with pytest.raises(LLMError) as info:
+        await _collect(model)
+    assert info.value.code == "llm_unreachable"
+    assert info.value.retryable
