@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.conversations.models import ChatSession, EndUser, IdempotencyKey, Message
+from chinwag.conversations.turns import NewTurn, insert_turn
 from chinwag.db.base import new_id, utcnow
 from chinwag.errors import IdempotencyKeyReused, SessionOwnedByAnotherUser
 from chinwag.streams.events import StreamStarted
@@ -79,42 +80,6 @@ async def accept_message(
         conn, bot_id, user_pk, session_external_id, now
     )
     user_message_id, assistant_message_id, stream_id = new_id(), new_id(), new_id()
-    common = {"session_id": session_pk, "bot_version": bot_version, "created_at": now}
-    await conn.execute(
-        insert(Message),
-        [
-            {
-                **common,
-                "id": user_message_id,
-                "position": position,
-                "role": "user",
-                "content": text,
-                "status": "complete",
-                "reply_to_id": None,
-                "finished_at": now,
-            },
-            {
-                **common,
-                "id": assistant_message_id,
-                "position": position + 1,
-                "role": "assistant",
-                "content": "",
-                "status": "streaming",
-                "reply_to_id": user_message_id,
-                "finished_at": None,
-            },
-        ],
-    )
-    await conn.execute(
-        insert(Stream).values(
-            id=stream_id,
-            message_id=assistant_message_id,
-            worker_id=worker_id,
-            status="streaming",
-            last_seq=1,
-            created_at=now,
-        )
-    )
     started = StreamStarted(
         stream_id=stream_id,
         message_id=assistant_message_id,
@@ -123,10 +88,20 @@ async def accept_message(
         bot_id=bot_id,
         bot_version=bot_version,
     ).model_dump_json()
-    await conn.execute(
-        insert(StreamEvent).values(
-            stream_id=stream_id, seq=1, type="stream.started", data=started, created_at=now
-        )
+    await insert_turn(
+        conn,
+        NewTurn(
+            session_pk=session_pk,
+            position=position,
+            text=text,
+            bot_version=bot_version,
+            user_message_id=user_message_id,
+            assistant_message_id=assistant_message_id,
+            stream_id=stream_id,
+            worker_id=worker_id,
+            started_event=started,
+            now=now,
+        ),
     )
     if idempotency_key is not None:
         await conn.execute(
