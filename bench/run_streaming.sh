@@ -7,6 +7,7 @@
 #   QUICK=1 bash bench/run_streaming.sh             # smoke test of the setup (tiny counts, ~4 min)
 #   DBS=sqlite bash bench/run_streaming.sh          # one database only (sqlite | postgres)
 #   CONCURRENCY="1 50 200" bash bench/run_streaming.sh
+#   CHINWAG_PEERS="langserve litellm minimal" bash bench/run_streaming.sh   # peers next to chinwag (default: minimal)
 #   PROFILE_DBS="sqlite" (default) adds one py-spy profile per peer at c=$PROFILE_C (default 50)
 #   on those databases; PROFILE_DBS="" turns profiling off.
 #
@@ -112,7 +113,7 @@ for db in $DBS; do
   # $FAKE_LLM_URL is expanded by run_peers.sh's `bash -c`, where it is set.
   custom_cmd="env PYTHONPATH='$PYPATH' CHINWAG_DATABASE_URL='$url' CHINWAG_DATA_DIR='$datadir' CHINWAG_LLM_BASE_URL=\$FAKE_LLM_URL"
   custom_cmd+=" CHINWAG_LLM_MODEL=fake-gpt '$CHINWAG' demo --host 127.0.0.1 --port $CHINWAG_PORT"
-  PEERS="minimal custom" \
+  PEERS="${CHINWAG_PEERS:-minimal} custom" \
   CUSTOM_LABEL="chinwag-$db" CUSTOM_DIR="$datadir" CUSTOM_CMD="$custom_cmd" \
   CUSTOM_URL="http://127.0.0.1:$CHINWAG_PORT/v1/bots/vinhuset/messages" \
   CUSTOM_READY="http://127.0.0.1:$CHINWAG_PORT/healthz" \
