@@ -12,12 +12,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from chinwag import __version__
 from chinwag.conversations.routes import router as conversations_router
 from chinwag.db import migrate
 from chinwag.db.uow import Database
-from chinwag.errors import ChinwagError, InvalidRequest, SchemaOutdated
+from chinwag.errors import ChinwagError, DatabaseUnavailable, InvalidRequest, SchemaOutdated
 from chinwag.generations import workers
 from chinwag.generations.service import Generations
 from chinwag.health import router as health_router
@@ -78,7 +79,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         heartbeat.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await heartbeat
-        await workers.mark_stopped(db, me)
+        try:
+            await workers.mark_stopped(db, me)
+        except ChinwagError as exc:  # the database is gone; the heartbeat going stale says it
+            log.error("could not record this server's stop: %s", exc.message)
         await models.aclose()
         await db.dispose()
 
@@ -103,6 +107,12 @@ async def _on_validation_error(_request: Request, exc: Exception) -> JSONRespons
     return _problem(InvalidRequest("the request is not valid", errors=errors))
 
 
+async def _on_database_error(_request: Request, exc: Exception) -> JSONResponse:
+    """A connection lost mid-request is the database being unavailable, not a bug."""
+    log.error("database error: %s", exc)
+    return _problem(DatabaseUnavailable(f"the database failed: {exc}"))
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="chinwag",
@@ -113,6 +123,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings or Settings()
     app.add_exception_handler(ChinwagError, _on_chinwag_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(OperationalError, _on_database_error)
+    app.add_exception_handler(InterfaceError, _on_database_error)
     app.include_router(conversations_router)
     app.include_router(streams_router)
     app.include_router(health_router)

@@ -32,7 +32,7 @@ def _current(connection: Connection) -> str | None:
 
 
 async def current_revision(db: Database) -> str | None:
-    async with db.engine.connect() as conn:
+    async with db.connect() as conn:
         return await conn.run_sync(_current)
 
 
@@ -45,6 +45,6 @@ def _upgrade(connection: Connection) -> None:
 async def upgrade(db: Database) -> tuple[str | None, str | None]:
     """Upgrade to the newest schema; returns (revision before, revision after)."""
     before = await current_revision(db)
-    async with db.engine.begin() as conn:
+    async with db.connect() as conn, conn.begin():
         await conn.run_sync(_upgrade)
     return before, await current_revision(db)

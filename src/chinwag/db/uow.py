@@ -34,20 +34,21 @@ class Database:
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """One write transaction: commits when the block ends, rolls back if it raises."""
         if self._sqlite_writer is None:
-            async with self._connect() as conn, conn.begin():
+            async with self.connect() as conn, conn.begin():
                 yield conn
             return
-        async with self._sqlite_writer, self._connect(sqlite_write=True) as conn, conn.begin():
+        async with self._sqlite_writer, self.connect(sqlite_write=True) as conn, conn.begin():
             yield conn
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """One read-only transaction."""
-        async with self._connect() as conn, conn.begin():
+        async with self.connect() as conn, conn.begin():
             yield conn
 
     @asynccontextmanager
-    async def _connect(self, *, sqlite_write: bool = False) -> AsyncIterator[AsyncConnection]:
+    async def connect(self, *, sqlite_write: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A connection without a transaction; DatabaseUnavailable if none can be opened."""
         try:
             conn = await self.engine.connect()
         except (OperationalError, DBAPIError, OSError) as exc:

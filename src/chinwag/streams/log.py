@@ -19,6 +19,7 @@ from chinwag.conversations.models import Message
 from chinwag.db.base import utcnow
 from chinwag.db.bulk import insert_rows
 from chinwag.db.uow import Database
+from chinwag.errors import DatabaseUnavailable
 from chinwag.streams.events import StreamEvent as Event
 from chinwag.streams.live import LiveStream
 from chinwag.streams.models import Stream, StreamEvent
@@ -83,7 +84,12 @@ class StreamWriter:
             self.append(event)
         finish.last_seq = self.last_seq
         self._log.enqueue_finish(self.live, finish)
-        await finish.committed
+        try:
+            await finish.committed
+        except DatabaseUnavailable as exc:
+            # Dropped at shutdown: the row stays `streaming` and the next start (or another
+            # server) marks it interrupted with the text that was committed.
+            log.error("stream %s could not be finished: %s", self.live.stream_id, exc.message)
 
 
 class EventLog:
@@ -139,6 +145,11 @@ class EventLog:
                     # Not published, so no client saw them; the next start marks the
                     # streams interrupted with the text that was committed.
                     log.error("dropping %d stream log entries at shutdown", len(batch))
+                    for item in batch:
+                        if isinstance(item, tuple) and not item[1].committed.done():
+                            item[1].committed.set_exception(
+                                DatabaseUnavailable("the event log could not be committed")
+                            )
                     return
                 log.exception("committing %d stream log entries failed; retrying", len(batch))
                 self._queue[:0] = batch
