@@ -35,11 +35,6 @@ async def get_bot(conn: AsyncConnection, bot_id: str) -> BotVersion:
     return BotVersion(bot_id, row.version, BotConfig.model_validate(row.config))
 
 
-async def list_bots(conn: AsyncConnection) -> list[tuple[str, str, int]]:
-    rows = await conn.execute(select(Bot.id, Bot.name, Bot.version).order_by(Bot.id))
-    return [(r.id, r.name, r.version) for r in rows]
-
-
 async def put_bot(conn: AsyncConnection, config: BotConfig) -> BotVersion:
     """Create the bot, or store a new version when its configuration changed."""
     data = config.model_dump(mode="json", exclude_none=True)

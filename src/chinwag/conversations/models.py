@@ -20,8 +20,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from chinwag.db.base import Base, utcnow
 
-MESSAGE_STATUSES = ("complete", "streaming", "interrupted", "failed")
-
 
 class EndUser(Base):
     """A person talking to one bot, known by the id the embedding site gives (or a new one)."""

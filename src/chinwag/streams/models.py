@@ -9,8 +9,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from chinwag.db.base import Base, utcnow
 
-STREAM_STATUSES = ("streaming", "completed", "failed", "interrupted")
-
 
 class Worker(Base):
     """A running server process; its heartbeat tells whether its generations are alive."""
