@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +22,7 @@ from chinwag.bots.service import put_bot
 from chinwag.db import migrate
 from chinwag.db.uow import Database
 from chinwag.settings import Settings
-from chinwag.testing.fake_llm import FakeLLM
+from chinwag.testing.fake_llm import FakeLLM, free_port
 
 POSTGRES_ADMIN_DSN = os.environ.get(
     "CHINWAG_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
@@ -85,13 +84,6 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
 def fake_llm() -> Iterator[FakeLLM]:
     with FakeLLM() as fake:
         yield fake
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass

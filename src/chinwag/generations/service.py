@@ -18,8 +18,8 @@ from chinwag.engine.runner import Answer, MessageInput, run_main_flow
 from chinwag.errors import ChinwagError, GenerationInterrupted
 from chinwag.providers.registry import ModelRegistry
 from chinwag.settings import Settings
-from chinwag.streams.events import ErrorEvent, MessageCompleted, StreamCompleted, Usage
-from chinwag.streams.events import StreamEvent as Event
+from chinwag.streams.ending import EndStatus, ending_events
+from chinwag.streams.events import Usage
 from chinwag.streams.log import EventLog, Finish, StreamWriter
 from chinwag.streams.sse import encode_frame
 
@@ -97,27 +97,19 @@ class Generations:
             model = self._models.for_bot(bot.llm)
             await run_main_flow(bot, message, model, writer.append, answer)
         except asyncio.CancelledError:
-            await asyncio.shield(
-                self._fail(
-                    accepted,
-                    writer,
-                    answer,
-                    GenerationInterrupted(
-                        "the server shut down while this answer was being written"
-                    ),
-                    status="interrupted",
-                )
+            interrupted = GenerationInterrupted(
+                "the server shut down while this answer was being written"
             )
+            await asyncio.shield(self._finish(accepted, writer, answer, "interrupted", interrupted))
             raise
         except ChinwagError as exc:
-            await self._fail(accepted, writer, answer, exc, status="failed")
+            await self._finish(accepted, writer, answer, "failed", exc)
         except Exception as exc:
             log.exception("generation %s failed", accepted.stream_id)
-            await self._fail(
-                accepted, writer, answer, ChinwagError(f"internal error: {exc!r}"), status="failed"
-            )
+            internal = ChinwagError(f"internal error: {exc!r}")
+            await self._finish(accepted, writer, answer, "failed", internal)
         else:
-            await self._complete(accepted, writer, answer)
+            await self._finish(accepted, writer, answer, "completed")
 
     async def _context(self, accepted: Accepted) -> tuple[BotConfig, list[Turn]]:
         """The bot's configuration and the session's history; no query when neither is needed."""
@@ -136,54 +128,32 @@ class Generations:
             )
         return bot, history
 
-    async def _complete(self, accepted: Accepted, writer: StreamWriter, answer: Answer) -> None:
-        usage = _usage(answer)
-        final: list[Event] = [
-            MessageCompleted(
-                message_id=accepted.assistant_message_id, text=answer.text, usage=usage
-            ),
-            StreamCompleted(status="completed"),
-        ]
-        await writer.finish(
-            final,
-            Finish(
-                stream_id=accepted.stream_id,
-                message_id=accepted.assistant_message_id,
-                status="completed",
-                message_status="complete",
-                content=answer.text,
-                last_seq=0,
-                usage=usage.model_dump() if usage else None,
-            ),
-        )
-
-    async def _fail(
+    async def _finish(
         self,
         accepted: Accepted,
         writer: StreamWriter,
         answer: Answer,
-        error: ChinwagError,
-        *,
-        status: str,
+        status: EndStatus,
+        error: ChinwagError | None = None,
     ) -> None:
-        final: list[Event] = [
-            ErrorEvent(
-                code=error.code, message=error.message, hint=error.hint, retryable=error.retryable
-            ),
-            StreamCompleted(status="interrupted" if status == "interrupted" else "failed"),
-        ]
+        """Append the ending events and commit them with the message's final state."""
         usage = _usage(answer)
+        final = ending_events(
+            status,
+            message_id=accepted.assistant_message_id,
+            text=answer.text,
+            usage=usage,
+            error=error,
+        )
         await writer.finish(
             final,
             Finish(
                 stream_id=accepted.stream_id,
                 message_id=accepted.assistant_message_id,
                 status=status,
-                message_status=status,
                 content=answer.text,
-                last_seq=0,
                 usage=usage.model_dump() if usage else None,
-                error_code=error.code,
+                error_code=error.code if error else None,
             ),
         )
 

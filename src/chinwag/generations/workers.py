@@ -18,12 +18,11 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement
 
-from chinwag.conversations.models import Message
 from chinwag.db.base import new_id, utcnow
 from chinwag.db.uow import Database
 from chinwag.errors import GenerationInterrupted
-from chinwag.streams.events import ErrorEvent, MessageDelta, StreamCompleted
-from chinwag.streams.events import StreamEvent as Event
+from chinwag.streams.ending import ending_events, write_end
+from chinwag.streams.events import MessageDelta
 from chinwag.streams.models import Stream, StreamEvent, Worker
 
 log = logging.getLogger(__name__)
@@ -126,11 +125,8 @@ async def interrupt_stream(conn: AsyncConnection, stream_id: str) -> bool:
     )
     last_seq = events[-1].seq if events else 0
     error = GenerationInterrupted("the server stopped while this answer was being written")
+    final = ending_events("interrupted", message_id=stream.message_id, text=text, error=error)
     now = utcnow()
-    final: list[Event] = [
-        ErrorEvent(code=error.code, message=error.message, hint=error.hint, retryable=True),
-        StreamCompleted(status="interrupted"),
-    ]
     await conn.execute(
         insert(StreamEvent),
         [
@@ -144,15 +140,15 @@ async def interrupt_stream(conn: AsyncConnection, stream_id: str) -> bool:
             for i, e in enumerate(final, start=1)
         ],
     )
-    await conn.execute(
-        update(Message)
-        .where(Message.id == stream.message_id)
-        .values(content=text, status="interrupted", error_code=error.code, finished_at=now)
-    )
-    await conn.execute(
-        update(Stream)
-        .where(Stream.id == stream_id)
-        .values(status="interrupted", last_seq=last_seq + len(final), finished_at=now)
+    await write_end(
+        conn,
+        stream_id=stream_id,
+        message_id=stream.message_id,
+        status="interrupted",
+        content=text,
+        last_seq=last_seq + len(final),
+        now=now,
+        error_code=error.code,
     )
     return True
 

@@ -13,16 +13,16 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, update
+from sqlalchemy import Table
 
-from chinwag.conversations.models import Message
 from chinwag.db.base import utcnow
 from chinwag.db.bulk import insert_rows
 from chinwag.db.uow import Database
 from chinwag.errors import DatabaseUnavailable
+from chinwag.streams.ending import EndStatus, write_end
 from chinwag.streams.events import StreamEvent as Event
 from chinwag.streams.live import LiveStream
-from chinwag.streams.models import Stream, StreamEvent
+from chinwag.streams.models import StreamEvent
 from chinwag.streams.sse import encode_frame
 
 log = logging.getLogger(__name__)
@@ -39,12 +39,11 @@ class Finish:
 
     stream_id: str
     message_id: str
-    status: str  # completed | failed | interrupted
-    message_status: str  # complete | failed | interrupted
+    status: EndStatus
     content: str
-    last_seq: int
     usage: dict[str, Any] | None = None
     error_code: str | None = None
+    last_seq: int = 0  # set by StreamWriter.finish: the seq of stream.completed
     committed: asyncio.Future[None] = field(default_factory=lambda: _future())
 
 
@@ -169,21 +168,16 @@ class EventLog:
             if rows:
                 await insert_rows(conn, EVENTS, EVENT_COLUMNS, rows)
             for f in finishes:
-                await conn.execute(
-                    update(Message)
-                    .where(Message.id == f.message_id)
-                    .values(
-                        content=f.content,
-                        status=f.message_status,
-                        usage=f.usage,
-                        error_code=f.error_code,
-                        finished_at=now,
-                    )
-                )
-                await conn.execute(
-                    update(Stream)
-                    .where(Stream.id == f.stream_id)
-                    .values(status=f.status, last_seq=f.last_seq, finished_at=now)
+                await write_end(
+                    conn,
+                    stream_id=f.stream_id,
+                    message_id=f.message_id,
+                    status=f.status,
+                    content=f.content,
+                    last_seq=f.last_seq,
+                    now=now,
+                    usage=f.usage,
+                    error_code=f.error_code,
                 )
 
     def _publish(self, batch: list[_Pending | tuple[LiveStream, Finish]]) -> None:

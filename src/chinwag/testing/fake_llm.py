@@ -51,7 +51,7 @@ class FakeLLM:
     def __init__(self, port: int = 0) -> None:
         self.behaviour = Behaviour()
         self.requests: list[dict[str, Any]] = []
-        self._port = port or _free_port()
+        self._port = port or free_port()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -177,7 +177,7 @@ def _error(status: int, message: str, code: str) -> JSONResponse:
     )
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
