@@ -15,6 +15,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from chinwag import __version__
+from chinwag.bots.config import BotConfig
+from chinwag.bots.routes import router as bots_router
 from chinwag.conversations.routes import router as conversations_router
 from chinwag.db import migrate
 from chinwag.db.uow import Database
@@ -125,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(OperationalError, _on_database_error)
     app.add_exception_handler(InterfaceError, _on_database_error)
+    app.include_router(bots_router)
     app.include_router(conversations_router)
     app.include_router(streams_router)
     app.include_router(health_router)
@@ -133,15 +136,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _document_stream_events(app: FastAPI) -> None:
-    """Add the SSE event payloads to the OpenAPI document (FastAPI cannot infer them)."""
+    """Add the SSE event payloads and the bot configuration to the OpenAPI document."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = build()
-            schema.setdefault("components", {}).setdefault("schemas", {}).update(
-                event_json_schemas()
-            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(event_json_schemas())
+            config = BotConfig.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(config.pop("$defs", {}))
+            components["BotConfig"] = config
             app.openapi_schema = schema
         return app.openapi_schema
 

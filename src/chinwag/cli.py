@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from chinwag.bots import cli as bots_cli
 from chinwag.settings import Settings
 
 app = typer.Typer(
@@ -19,6 +20,9 @@ app = typer.Typer(
 )
 db_app = typer.Typer(no_args_is_help=True, help="Database schema commands.")
 app.add_typer(db_app, name="db")
+app.add_typer(bots_cli.bots_app, name="bots")
+app.command()(bots_cli.schema)
+app.command()(bots_cli.validate)
 
 HostOption = Annotated[str | None, typer.Option(help="Interface to bind (CHINWAG_HOST).")]
 PortOption = Annotated[int | None, typer.Option(help="Port to bind (CHINWAG_PORT).")]
@@ -174,4 +178,11 @@ def chat(
 
 
 def main() -> None:
-    app()
+    from chinwag.errors import ChinwagError
+
+    try:
+        app()
+    except ChinwagError as exc:
+        typer.secho(f"error: {exc.message}", fg=typer.colors.RED, err=True)
+        typer.echo(f"hint: {exc.hint}", err=True)
+        sys.exit(1)

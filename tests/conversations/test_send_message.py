@@ -27,6 +27,7 @@ async def test_streams_answer_and_logs_every_row(server: RunningServer, fake_llm
     types = [e.type for e in events]
     assert types == [
         "stream.started",
+        "route.decided",
         "flow.started",
         *["message.delta"] * 5,
         "flow.completed",

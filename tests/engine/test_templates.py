@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chinwag.bots.config import BotConfig
+from chinwag.bots.validation import validate_document
 from chinwag.engine.runner import MessageInput, build_prompt
 from chinwag.engine.templates import render
 from chinwag.errors import TemplateError
@@ -20,9 +21,11 @@ def test_prompt_has_system_history_and_rendered_user_turn() -> None:
     bot = _bot("You help {{ bot.name }}; {{ history|length }} earlier turns.", "Q: {{ message }}")
     prompt = build_prompt(
         bot,
+        "main",
         MessageInput(
             text="hei", history=[("user", "a"), ("assistant", "b")], user_id="u", bot_version=1
         ),
+        {},
     )
     assert [(m.role, m.content) for m in prompt] == [
         ("system", "You help T; 2 earlier turns."),
@@ -55,7 +58,8 @@ def test_sandbox_blocks_attribute_escapes() -> None:
 
 
 def test_config_without_main_flow_is_rejected() -> None:
-    with pytest.raises(ValueError, match=r"flows\.main is required"):
-        BotConfig.model_validate(
-            {"id": "t", "name": "T", "flows": {"smalltalk": {"template": "{{ message }}"}}}
-        )
+    report = validate_document(
+        {"id": "t", "name": "T", "flows": {"smalltalk": {"template": "{{ message }}"}}}
+    )
+    assert report.config is None
+    assert [(p.path, p.code) for p in report.errors] == [("flows.main", "missing_main_flow")]

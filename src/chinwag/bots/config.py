@@ -1,12 +1,28 @@
-"""A bot's configuration: the models that YAML and the API share, validated strictly."""
+"""A bot's configuration: the models that YAML and the API share, validated strictly.
+
+Structure only; the checks that need more than one field (templates, routes, environment) live
+in `chinwag.bots.validation`, which reports every problem at once.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 BOT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+FLOW_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
+LLM_PROVIDERS = ("openai", "local")
+EMBEDDING_PROVIDERS = ("sentence-transformers", "openai")
+ROUTER_STRATEGIES = ("semantic", "keywords", "llm", "all")
+VECTOR_STORES = ("lancedb", "qdrant", "pinecone")
+
+LLMProvider = Literal["openai", "local"]
+EmbeddingProvider = Literal["sentence-transformers", "openai"]
+RouterStrategy = Literal["semantic", "keywords", "llm", "all"]
+VectorStoreName = Literal["lancedb", "qdrant", "pinecone"]
+SearchMode = Literal["vector", "keyword", "hybrid"]
+FlowName = Annotated[str, StringConstraints(pattern=FLOW_NAME_PATTERN)]
 
 
 class _Strict(BaseModel):
@@ -14,34 +30,138 @@ class _Strict(BaseModel):
 
 
 class LLMConfig(_Strict):
-    """The bot's own LLM; without it the server default (CHINWAG_LLM_*) answers."""
+    """An LLM: the bot's own, a flow's override, or the router's. Unset fields inherit."""
 
-    provider: Literal["openai", "local"] = "openai"
-    base_url: str | None = Field(None, description="OpenAI-compatible base URL, e.g. …/v1")
-    api_key_env: str | None = Field(
-        None, description="Name of the environment variable holding the API key (never the key)."
+    provider: LLMProvider | None = Field(
+        None, description="`openai` (any OpenAI-compatible server) or `local` (embedded model)."
     )
-    model: str | None = None
-    temperature: float | None = Field(None, ge=0, le=2)
-    max_tokens: int | None = Field(None, ge=1)
+    base_url: str | None = Field(None, description="OpenAI-compatible base URL, e.g. …/v1.")
+    api_key_env: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="NAME of the environment variable holding the API key (never the key).",
+    )
+    model: str | None = Field(None, description="Model name sent to the server.")
+    temperature: float | None = Field(None, ge=0, le=2, description="Sampling temperature.")
+    max_tokens: int | None = Field(None, ge=1, description="Longest answer, in tokens.")
+
+    def over(self, base: LLMConfig | None) -> LLMConfig:
+        """These settings with unset fields taken from `base`."""
+        if base is None:
+            return self
+        mine = self.model_dump(exclude_none=True)
+        return LLMConfig.model_validate({**base.model_dump(exclude_none=True), **mine})
+
+
+class EmbeddingConfig(_Strict):
+    """The embedding model used by the semantic router and the knowledge index."""
+
+    provider: EmbeddingProvider = Field(
+        "sentence-transformers",
+        description="`sentence-transformers` (embedded, offline) or `openai` (/v1/embeddings).",
+    )
+    model: str = Field(
+        "all-MiniLM-L6-v2", description="Model name; the embedded default needs no download."
+    )
+    base_url: str | None = Field(None, description="For `openai`: the server's base URL.")
+    api_key_env: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="For `openai`: NAME of the environment variable holding the API key.",
+    )
+
+
+class KnowledgeConfig(_Strict):
+    """Where the bot's documents are indexed and how flows with retrieval search them."""
+
+    store: VectorStoreName = Field("lancedb", description="Vector store holding the index.")
+    index: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="Name of the index in the store."
+    )
+    url: str | None = Field(None, description="Store server URL (Qdrant); unset: embedded.")
+    api_key_env: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="NAME of the environment variable with the store's API key (Pinecone).",
+    )
+    mode: SearchMode = Field("hybrid", description="`vector`, `keyword` or `hybrid` search.")
+    top_k: int = Field(4, ge=1, le=50, description="Sources given to a flow's template.")
+
+
+class RouterConfig(_Strict):
+    """How the auxiliary flows of a message are chosen; `main` always runs."""
+
+    strategy: RouterStrategy = Field(
+        "all", description="`semantic`, `keywords`, `llm` or `all` (every flow, every time)."
+    )
+    threshold: float = Field(
+        0.5, ge=-1, le=1, description="`semantic`: least cosine similarity to select a flow."
+    )
+    llm: LLMConfig | None = Field(
+        None, description="`llm`: the classifier model; unset fields come from the bot's llm."
+    )
+    timeout_seconds: float = Field(5.0, gt=0, description="`llm`: longest classification call.")
 
 
 class FlowConfig(_Strict):
-    """One flow: a system prompt and a prompt template (Jinja2, sandboxed, strict)."""
+    """One flow: a prompt (system + template, Jinja2, sandboxed, strict) and an LLM call."""
 
+    description: str | None = Field(
+        None, description="What the flow is for; the `llm` router shows it to the classifier."
+    )
+    examples: list[str] = Field(
+        default_factory=list, description="`semantic` router: messages this flow should serve."
+    )
+    keywords: list[str] = Field(
+        default_factory=list, description="`keywords` router: words or phrases that select it."
+    )
+    threshold: float | None = Field(
+        None, ge=-1, le=1, description="`semantic`: this flow's own threshold."
+    )
     system: str | None = Field(None, description="Template for the system prompt.")
-    template: str = Field(description="Template for the final user turn, e.g. '{{ message }}'.")
+    template: str | None = Field(
+        None, description="Template for the final user turn. Required for `main`."
+    )
+    data: dict[str, str] = Field(
+        default_factory=dict,
+        description="Named CSV tables (text); the templates see their rows as `data.<name>`.",
+    )
+    retrieval: bool | None = Field(
+        None,
+        description="Search the knowledge index and pass `sources`; default: `main` only.",
+    )
+    llm: LLMConfig | None = Field(
+        None, description="This flow's own model settings; unset fields come from the bot's."
+    )
+    timeout_seconds: float = Field(
+        30.0, gt=0, description="An optional flow slower than this fails; the answer goes on."
+    )
 
 
 class BotConfig(_Strict):
-    id: str = Field(pattern=BOT_ID_PATTERN)
-    name: str = Field(min_length=1, max_length=200)
-    llm: LLMConfig | None = None
-    history_turns: int | None = Field(None, ge=0, le=200)
-    flows: dict[str, FlowConfig]
+    """A bot: one YAML document, or the same structure as JSON through the API."""
 
-    @model_validator(mode="after")
-    def _main_flow_required(self) -> BotConfig:
-        if "main" not in self.flows:
-            raise ValueError("flows.main is required: it writes the answer")
-        return self
+    id: str = Field(pattern=BOT_ID_PATTERN, description="Used in URLs; lowercase, - and _.")
+    name: str = Field(min_length=1, max_length=200, description="Shown to people.")
+    description: str | None = Field(None, description="A note for the bot's owners.")
+    llm: LLMConfig | None = Field(
+        None, description="The bot's LLM; unset: the server default (CHINWAG_LLM_*)."
+    )
+    embedding: EmbeddingConfig = Field(
+        default_factory=EmbeddingConfig, description="The embedding model."
+    )
+    knowledge: KnowledgeConfig | None = Field(None, description="The bot's knowledge index.")
+    router: RouterConfig = Field(default_factory=RouterConfig, description="Flow routing.")
+    history_turns: int | None = Field(
+        None, ge=0, le=200, description="Earlier messages given to the LLM as history."
+    )
+    flows: dict[FlowName, FlowConfig] = Field(description="The flows; `main` is required.")
+
+    @property
+    def optional_flows(self) -> dict[str, FlowConfig]:
+        """The flows a router may select: every flow but `main` that has a template."""
+        return {
+            name: flow
+            for name, flow in self.flows.items()
+            if name != "main" and flow.template is not None
+        }

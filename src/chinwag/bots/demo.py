@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from importlib import resources
+from pathlib import Path
 
-import yaml
-
+from chinwag.bots.activation import check_file
 from chinwag.bots.config import BotConfig
 
 
+def demo_bot_path() -> Path:
+    return Path(str(resources.files("chinwag.bots").joinpath("demo/vinhuset.yaml")))
+
+
 def demo_bot_config() -> BotConfig:
-    text = resources.files("chinwag.bots").joinpath("demo/vinhuset.yaml").read_text("utf-8")
-    return BotConfig.model_validate(yaml.safe_load(text))
+    """The demo bot's configuration; its YAML is part of the package and always valid."""
+    report = check_file(demo_bot_path())
+    assert report.config is not None, [p.message for p in report.errors]
+    return report.config

@@ -1,16 +1,19 @@
-"""Bot storage. Functions take a connection and never commit."""
+"""Bot storage: every saved change is a new, immutable version. Functions never commit."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.bots.config import BotConfig
 from chinwag.bots.models import Bot
+from chinwag.bots.models import BotVersion as BotVersionRow
 from chinwag.db.base import utcnow
-from chinwag.errors import BotNotFound
+from chinwag.errors import BotNotFound, BotVersionNotFound
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,10 +21,24 @@ class BotVersion:
     id: str
     version: int
     config: BotConfig
+    created: bool = False  # this call saved a new version
+
+
+@dataclass(frozen=True, slots=True)
+class VersionInfo:
+    version: int
+    created_at: datetime
+    note: str | None
+    active: bool
+
+
+def config_json(config: BotConfig) -> dict[str, Any]:
+    """The stored (and exported) form of a configuration: no unset optional fields."""
+    return config.model_dump(mode="json", exclude_none=True)
 
 
 async def get_bot_version(conn: AsyncConnection, bot_id: str) -> int:
-    """The bot's current version, or BotNotFound."""
+    """The bot's active version, or BotNotFound."""
     version = (await conn.execute(select(Bot.version).where(Bot.id == bot_id))).scalar()
     if version is None:
         raise BotNotFound(f"bot '{bot_id}' does not exist")
@@ -29,18 +46,60 @@ async def get_bot_version(conn: AsyncConnection, bot_id: str) -> int:
 
 
 async def get_bot(conn: AsyncConnection, bot_id: str) -> BotVersion:
+    """The bot's active version and configuration."""
     row = (await conn.execute(select(Bot.version, Bot.config).where(Bot.id == bot_id))).first()
     if row is None:
         raise BotNotFound(f"bot '{bot_id}' does not exist")
     return BotVersion(bot_id, row.version, BotConfig.model_validate(row.config))
 
 
-async def put_bot(conn: AsyncConnection, config: BotConfig) -> BotVersion:
-    """Create the bot, or store a new version when its configuration changed."""
-    data = config.model_dump(mode="json", exclude_none=True)
-    row = (await conn.execute(select(Bot.version, Bot.config).where(Bot.id == config.id))).first()
+async def get_version(conn: AsyncConnection, bot_id: str, version: int) -> BotConfig:
+    """One saved version's configuration."""
+    config = (
+        await conn.execute(
+            select(BotVersionRow.config).where(
+                BotVersionRow.bot_id == bot_id, BotVersionRow.version == version
+            )
+        )
+    ).scalar()
+    if config is None:
+        await get_bot_version(conn, bot_id)  # BotNotFound when the bot itself is missing
+        raise BotVersionNotFound(f"bot '{bot_id}' has no version {version}")
+    return BotConfig.model_validate(config)
+
+
+async def list_bots(conn: AsyncConnection) -> list[BotVersion]:
+    rows = (await conn.execute(select(Bot.id, Bot.version, Bot.config).order_by(Bot.id))).all()
+    return [BotVersion(r.id, r.version, BotConfig.model_validate(r.config)) for r in rows]
+
+
+async def list_versions(conn: AsyncConnection, bot_id: str) -> list[VersionInfo]:
+    active = await get_bot_version(conn, bot_id)
+    rows = (
+        await conn.execute(
+            select(BotVersionRow.version, BotVersionRow.created_at, BotVersionRow.note)
+            .where(BotVersionRow.bot_id == bot_id)
+            .order_by(BotVersionRow.version)
+        )
+    ).all()
+    return [VersionInfo(r.version, r.created_at, r.note, r.version == active) for r in rows]
+
+
+async def put_bot(
+    conn: AsyncConnection, config: BotConfig, *, note: str | None = None
+) -> BotVersion:
+    """Create the bot, or save and activate a new version when its configuration changed.
+
+    The caller has validated `config`; nothing here activates a configuration with errors.
+    """
+    data = config_json(config)
+    row = (
+        await conn.execute(
+            select(Bot.version, Bot.config).where(Bot.id == config.id).with_for_update()
+        )
+    ).first()
+    now = utcnow()
     if row is None:
-        now = utcnow()
         await conn.execute(
             insert(Bot).values(
                 id=config.id,
@@ -51,20 +110,48 @@ async def put_bot(conn: AsyncConnection, config: BotConfig) -> BotVersion:
                 updated_at=now,
             )
         )
-        return BotVersion(config.id, 1, config)
+        await _insert_version(conn, config.id, 1, data, note or "created", now)
+        return BotVersion(config.id, 1, config, created=True)
     if row.config == data:
         return BotVersion(config.id, row.version, config)
-    version = row.version + 1
+    latest = (
+        await conn.execute(
+            select(func.max(BotVersionRow.version)).where(BotVersionRow.bot_id == config.id)
+        )
+    ).scalar() or row.version
+    version = latest + 1
+    await _insert_version(conn, config.id, version, data, note, now)
     await conn.execute(
         update(Bot)
         .where(Bot.id == config.id)
-        .values(name=config.name, config=data, version=version, updated_at=utcnow())
+        .values(name=config.name, config=data, version=version, updated_at=now)
     )
-    return BotVersion(config.id, version, config)
+    return BotVersion(config.id, version, config, created=True)
+
+
+async def rollback(conn: AsyncConnection, bot_id: str, to_version: int) -> BotVersion:
+    """Activate an earlier configuration again, as a new version (history only grows)."""
+    config = await get_version(conn, bot_id, to_version)
+    return await put_bot(conn, config, note=f"rollback to version {to_version}")
+
+
+async def _insert_version(
+    conn: AsyncConnection,
+    bot_id: str,
+    version: int,
+    data: dict[str, Any],
+    note: str | None,
+    now: datetime,
+) -> None:
+    await conn.execute(
+        insert(BotVersionRow).values(
+            bot_id=bot_id, version=version, config=data, note=note, created_at=now
+        )
+    )
 
 
 class BotCache:
-    """Parsed configurations by (bot, version): a message reads one small row, not the config."""
+    """Parsed configurations by (bot, version); versions never change, so entries never expire."""
 
     def __init__(self) -> None:
         self._configs: dict[tuple[str, int], BotConfig] = {}
@@ -75,7 +162,6 @@ class BotCache:
     async def get(self, conn: AsyncConnection, bot_id: str, version: int) -> BotConfig:
         config = self._configs.get((bot_id, version))
         if config is None:
-            bot = await get_bot(conn, bot_id)
-            config = bot.config
-            self._configs[(bot_id, bot.version)] = config
+            config = await get_version(conn, bot_id, version)
+            self._configs[(bot_id, version)] = config
         return config

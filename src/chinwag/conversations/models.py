@@ -9,8 +9,10 @@ from sqlalchemy import (
     JSON,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     ForeignKeyConstraint,
+    Index,
     Integer,
     String,
     Text,
@@ -80,6 +82,8 @@ class Message(Base):
     bot_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     usage: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # How the router chose this answer's flows: {strategy, flows, scores, ms, error?}.
+    route: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
@@ -93,4 +97,26 @@ class IdempotencyKey(Base):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     request_hash: Mapped[str] = mapped_column(String(64))
     user_message_id: Mapped[str | None] = mapped_column(ForeignKey("messages.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class FlowRun(Base):
+    """One flow that ran for one assistant message: its route score, status and timing."""
+
+    __tablename__ = "flow_runs"
+    __table_args__ = (
+        UniqueConstraint("message_id", "flow"),
+        CheckConstraint("status IN ('completed', 'failed')", name="status"),
+        Index("ix_flow_runs_bot_id_created_at", "bot_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id"))
+    bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id"))
+    flow: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(16))
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    ms: Mapped[float] = mapped_column(Float)
+    usage: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

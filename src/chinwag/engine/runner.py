@@ -1,19 +1,38 @@
-"""Run a bot's `main` flow for one message: render its prompt, stream the model, emit events."""
+"""Run one message through a bot: route, run the chosen flows in parallel, then stream `main`.
+
+An optional flow that fails or times out emits `flow.failed` and the answer goes on without
+it; `main` sees the outputs of the flows that succeeded as `flows.<name>.output`.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import csv
+import io
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
 
-from chinwag.bots.config import BotConfig
+from chinwag.bots.config import BotConfig, FlowConfig, LLMConfig
+from chinwag.engine.router import RouteDecision, Router
 from chinwag.engine.templates import render
+from chinwag.errors import ChinwagError, FlowTimeout
 from chinwag.providers.protocols import ChatMessage, ChatModel, GenerationOptions, TokenUsage
-from chinwag.streams.events import FlowCompleted, FlowStarted, MessageDelta
+from chinwag.streams.events import (
+    FlowCompleted,
+    FlowFailed,
+    FlowStarted,
+    MessageDelta,
+    RouteDecided,
+    RouteError,
+)
 from chinwag.streams.events import StreamEvent as Event
 
 Emit = Callable[[Event], object]
+ModelFor = Callable[[LLMConfig | None], ChatModel]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,68 +46,208 @@ class MessageInput:
 
 
 @dataclass(slots=True)
+class FlowRun:
+    """The record of one flow that ran for a message (kept with the message)."""
+
+    flow: str
+    status: str  # completed | failed
+    ms: float
+    score: float | None = None
+    usage: TokenUsage | None = None
+    error_code: str | None = None
+    output: str = ""
+
+    def as_row(self) -> dict[str, Any]:
+        return {
+            "flow": self.flow,
+            "status": self.status,
+            "ms": self.ms,
+            "score": self.score,
+            "usage": _usage_dict(self.usage),
+            "error_code": self.error_code,
+        }
+
+
+@dataclass(slots=True)
 class Answer:
-    """The answer as it grows; on failure it still holds the text generated so far."""
+    """The answer as it grows; on failure it still holds the text and the flows so far."""
 
     parts: list[str] = field(default_factory=list)
     usage: TokenUsage | None = None
+    route: RouteDecision | None = None
+    flow_runs: list[FlowRun] = field(default_factory=list)
 
     @property
     def text(self) -> str:
         return "".join(self.parts)
 
+    def route_record(self) -> dict[str, Any] | None:
+        if self.route is None:
+            return None
+        r = self.route
+        record: dict[str, Any] = {
+            "strategy": r.strategy,
+            "flows": r.flows,
+            "scores": r.scores,
+            "ms": r.ms,
+        }
+        if r.error is not None:
+            record["error"] = {"code": r.error.code, "message": r.error.message}
+        return record
 
-def build_prompt(bot: BotConfig, message: MessageInput) -> list[ChatMessage]:
-    flow = bot.flows["main"]
-    history = [{"role": role, "content": content} for role, content in message.history]
-    variables = {
-        "message": message.text,
-        "history": history,
-        "sources": [],
-        "flows": {},
-        "user": {"id": message.user_id},
-        "bot": {"id": bot.id, "name": bot.name, "version": message.bot_version},
-        "now": datetime.now(UTC),
-    }
-    prompt: list[ChatMessage] = []
-    if flow.system:
-        prompt.append(
-            ChatMessage("system", render(flow.system, variables, where="flows.main.system"))
+
+async def run_message(
+    bot: BotConfig,
+    message: MessageInput,
+    *,
+    router: Router,
+    model_for: ModelFor,
+    emit: Emit,
+    answer: Answer,
+) -> None:
+    """Route, run the chosen optional flows concurrently, then stream `main` into `answer`."""
+    decision = await router.route(bot, message.bot_version, message.text)
+    answer.route = decision
+    emit(
+        RouteDecided(
+            flows=["main", *decision.flows],
+            scores=decision.scores,
+            strategy=decision.strategy,
+            ms=decision.ms,
+            error=None
+            if decision.error is None
+            else RouteError(code=decision.error.code, message=decision.error.message),
         )
-    prompt.extend(ChatMessage(role, content) for role, content in message.history)
-    prompt.append(
-        ChatMessage("user", render(flow.template, variables, where="flows.main.template"))
     )
-    return prompt
+    runs = await asyncio.gather(
+        *(
+            run_optional_flow(bot, name, message, model_for, emit, decision.scores.get(name))
+            for name in decision.flows
+        )
+    )
+    answer.flow_runs.extend(runs)
+    outputs = {r.flow: {"output": r.output} for r in runs if r.status == "completed"}
+    await run_main_flow(bot, message, model_for, emit, answer, outputs)
+
+
+async def run_optional_flow(
+    bot: BotConfig,
+    name: str,
+    message: MessageInput,
+    model_for: ModelFor,
+    emit: Emit,
+    score: float | None,
+) -> FlowRun:
+    """Run one optional flow to its whole output, within its timeout; never raises."""
+    flow = bot.flows[name]
+    started = time.perf_counter()
+    emit(FlowStarted(flow=name))
+    parts: list[str] = []
+    usage: TokenUsage | None = None
+    try:
+        prompt = build_prompt(bot, name, message, {})
+        model = model_for(flow.llm.over(bot.llm) if flow.llm else bot.llm)
+        async with asyncio.timeout(flow.timeout_seconds):
+            async for item in model.stream(prompt, _options(bot, flow)):
+                if isinstance(item, str):
+                    parts.append(item)
+                else:
+                    usage = item
+    except (ChinwagError, TimeoutError) as exc:
+        error = (
+            exc
+            if isinstance(exc, ChinwagError)
+            else FlowTimeout(f"flow '{name}' took longer than {flow.timeout_seconds} s")
+        )
+        ms = _ms_since(started)
+        emit(FlowFailed(flow=name, ms=ms, code=error.code, message=error.message))
+        return FlowRun(name, "failed", ms, score, usage, error.code)
+    ms = _ms_since(started)
+    emit(FlowCompleted(flow=name, ms=ms, usage=_usage_dict(usage)))
+    return FlowRun(name, "completed", ms, score, usage, output="".join(parts).strip())
 
 
 async def run_main_flow(
-    bot: BotConfig, message: MessageInput, model: ChatModel, emit: Emit, answer: Answer
+    bot: BotConfig,
+    message: MessageInput,
+    model_for: ModelFor,
+    emit: Emit,
+    answer: Answer,
+    flow_outputs: dict[str, dict[str, str]],
 ) -> None:
     """Stream the main flow's answer into `answer`, emitting flow and delta events."""
     started = time.perf_counter()
     emit(FlowStarted(flow="main"))
-    prompt = build_prompt(bot, message)
-    llm = bot.llm
-    options = GenerationOptions(
+    main = bot.flows["main"]
+    try:
+        prompt = build_prompt(bot, "main", message, flow_outputs)
+        model = model_for(main.llm.over(bot.llm) if main.llm else bot.llm)
+        async for item in model.stream(prompt, _options(bot, main)):
+            if isinstance(item, str):
+                answer.parts.append(item)
+                emit(MessageDelta(text=item))
+            else:
+                answer.usage = item
+    except ChinwagError as exc:
+        ms = _ms_since(started)
+        answer.flow_runs.append(
+            FlowRun("main", "failed", ms, usage=answer.usage, error_code=exc.code)
+        )
+        emit(FlowFailed(flow="main", ms=ms, code=exc.code, message=exc.message))
+        raise
+    ms = _ms_since(started)
+    answer.flow_runs.append(FlowRun("main", "completed", ms, usage=answer.usage))
+    emit(FlowCompleted(flow="main", ms=ms, usage=_usage_dict(answer.usage)))
+
+
+def build_prompt(
+    bot: BotConfig,
+    flow_name: str,
+    message: MessageInput,
+    flow_outputs: dict[str, dict[str, str]],
+) -> list[ChatMessage]:
+    """The chat messages of one flow: its system prompt, the history, its rendered template."""
+    flow = bot.flows[flow_name]
+    assert flow.template is not None, "validation rejects flows without templates that run"
+    variables = {
+        "message": message.text,
+        "history": [{"role": role, "content": content} for role, content in message.history],
+        "sources": [],
+        "flows": flow_outputs,
+        "user": {"id": message.user_id},
+        "bot": {"id": bot.id, "name": bot.name, "version": message.bot_version},
+        "now": datetime.now(UTC),
+        "data": {name: table_rows(text) for name, text in flow.data.items()},
+    }
+    where = f"flows.{flow_name}"
+    prompt: list[ChatMessage] = []
+    if flow.system:
+        prompt.append(
+            ChatMessage("system", render(flow.system, variables, where=f"{where}.system"))
+        )
+    prompt.extend(ChatMessage(role, content) for role, content in message.history)
+    prompt.append(ChatMessage("user", render(flow.template, variables, where=f"{where}.template")))
+    return prompt
+
+
+@lru_cache(maxsize=256)
+def table_rows(text: str) -> tuple[dict[str, str], ...]:
+    """A flow's CSV table as rows (parsed once per distinct text)."""
+    return tuple(csv.DictReader(io.StringIO(text)))
+
+
+def _options(bot: BotConfig, flow: FlowConfig) -> GenerationOptions:
+    llm = flow.llm.over(bot.llm) if flow.llm else bot.llm
+    return GenerationOptions(
         temperature=llm.temperature if llm else None, max_tokens=llm.max_tokens if llm else None
     )
-    async for item in model.stream(prompt, options):
-        if isinstance(item, str):
-            answer.parts.append(item)
-            emit(MessageDelta(text=item))
-        else:
-            answer.usage = item
-    usage = answer.usage
-    emit(
-        FlowCompleted(
-            flow="main",
-            ms=round((time.perf_counter() - started) * 1000, 2),
-            usage=None
-            if usage is None
-            else {
-                "prompt_tokens": usage.prompt_tokens,
-                "completion_tokens": usage.completion_tokens,
-            },
-        )
-    )
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
+def _usage_dict(usage: TokenUsage | None) -> dict[str, int] | None:
+    if usage is None:
+        return None
+    return {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens}

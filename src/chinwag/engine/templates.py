@@ -10,11 +10,11 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from chinwag.errors import TemplateError
 
-TEMPLATE_VARIABLES = ("message", "history", "sources", "flows", "user", "bot", "now")
+TEMPLATE_VARIABLES = ("message", "history", "sources", "flows", "user", "bot", "now", "data")
 
 
 @lru_cache(maxsize=1)
-def _environment() -> ImmutableSandboxedEnvironment:
+def environment() -> ImmutableSandboxedEnvironment:
     return ImmutableSandboxedEnvironment(
         undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False
     )
@@ -24,7 +24,7 @@ def _environment() -> ImmutableSandboxedEnvironment:
 def compile_template(source: str) -> jinja2.Template:
     """Compile once per distinct source; raises TemplateError with the line on syntax errors."""
     try:
-        return _environment().from_string(source)
+        return environment().from_string(source)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"template syntax error on line {exc.lineno}: {exc.message}") from exc
 

@@ -14,7 +14,8 @@ from chinwag.bots.config import BotConfig
 from chinwag.bots.service import BotCache, get_bot_version
 from chinwag.conversations.service import Accepted, Turn, accept_message, load_history
 from chinwag.db.uow import Database
-from chinwag.engine.runner import Answer, MessageInput, run_main_flow
+from chinwag.engine.router import Router
+from chinwag.engine.runner import Answer, MessageInput, run_message
 from chinwag.errors import ChinwagError, GenerationInterrupted
 from chinwag.providers.registry import ModelRegistry
 from chinwag.settings import Settings
@@ -52,6 +53,9 @@ class Generations:
         self._settings = settings
         self._worker_id = worker_id
         self._bots = BotCache()
+        self.router = Router(
+            embedder_for=lambda bot: models.embedder(bot.embedding), model_for=models.for_bot
+        )
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -94,8 +98,14 @@ class Generations:
                 user_id=accepted.user_id,
                 bot_version=accepted.bot_version,
             )
-            model = self._models.for_bot(bot.llm)
-            await run_main_flow(bot, message, model, writer.append, answer)
+            await run_message(
+                bot,
+                message,
+                router=self.router,
+                model_for=self._models.for_bot,
+                emit=writer.append,
+                answer=answer,
+            )
         except asyncio.CancelledError:
             interrupted = GenerationInterrupted(
                 "the server shut down while this answer was being written"
@@ -154,6 +164,9 @@ class Generations:
                 content=answer.text,
                 usage=usage.model_dump() if usage else None,
                 error_code=error.code if error else None,
+                bot_id=accepted.bot_id,
+                route=answer.route_record(),
+                flow_runs=[run.as_row() for run in answer.flow_runs],
             ),
         )
 

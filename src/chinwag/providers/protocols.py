@@ -6,6 +6,9 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+import numpy as np
+from numpy.typing import NDArray
+
 
 @dataclass(frozen=True, slots=True)
 class ChatMessage:
@@ -43,5 +46,22 @@ class ChatModel(Protocol):
     def stream(
         self, messages: Sequence[ChatMessage], options: GenerationOptions
     ) -> AsyncIterator[str | TokenUsage]: ...
+
+    async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into unit-length vectors (float32 rows, one per text, in order).
+
+    Raises a `chinwag.errors.EmbeddingError` subclass on any failure. Never blocks the event
+    loop: local models compute in a worker thread.
+    """
+
+    name: str
+
+    async def embed(self, texts: Sequence[str]) -> NDArray[np.float32]: ...
+
+    async def dimension(self) -> int: ...
 
     async def aclose(self) -> None: ...

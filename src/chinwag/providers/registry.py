@@ -1,13 +1,14 @@
-"""Which ChatModel answers for a bot: its own LLM settings, else the server's, else local."""
+"""Which models serve a bot: its own LLM settings, else the server's, else the local model;
+and which embedder computes its embeddings."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from chinwag.bots.config import LLMConfig
+from chinwag.bots.config import EmbeddingConfig, LLMConfig
 from chinwag.errors import LLMNotConfigured
-from chinwag.providers.protocols import ChatModel
+from chinwag.providers.protocols import ChatModel, Embedder
 from chinwag.settings import Settings
 
 
@@ -17,25 +18,43 @@ class ModelRegistry:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._models: dict[tuple[object, ...], ChatModel] = {}
+        self._embedders: dict[tuple[object, ...], Embedder] = {}
 
     def for_bot(self, llm: LLMConfig | None) -> ChatModel:
+        """The model for these (effective) settings; no provider means the server's default."""
         s = self._settings
-        if llm is None:
+        if llm is None or (llm.provider is None and llm.base_url is None):
             if s.llm_base_url:
                 key = s.llm_api_key.get_secret_value() if s.llm_api_key else None
-                return self._openai(s.llm_base_url, key, s.llm_model or "default")
+                if llm is not None and llm.api_key_env:
+                    key = _key_from_env(llm.api_key_env)
+                model = (llm.model if llm else None) or s.llm_model or "default"
+                return self._openai(s.llm_base_url, key, model)
             return self._local()
         if llm.provider == "local":
             return self._local()
-        api_key = None
-        if llm.api_key_env:
-            api_key = os.environ.get(llm.api_key_env)
-            if not api_key:
-                raise LLMNotConfigured(
-                    f"environment variable {llm.api_key_env} (llm.api_key_env) is not set"
-                )
+        api_key = _key_from_env(llm.api_key_env)
         base_url = llm.base_url or s.llm_base_url
         return self._openai(base_url, api_key, llm.model or s.llm_model or "default")
+
+    def embedder(self, config: EmbeddingConfig) -> Embedder:
+        """The embedder for a bot's embedding settings, built once and shared."""
+        key = (config.provider, config.model, config.base_url, config.api_key_env)
+        if key not in self._embedders:
+            if config.provider == "openai":
+                from chinwag.providers.embeddings.openai_embeddings import OpenAIEmbedder
+
+                self._embedders[key] = OpenAIEmbedder(
+                    base_url=config.base_url or self._settings.llm_base_url,
+                    api_key=_key_from_env(config.api_key_env),
+                    model=config.model,
+                    timeout_seconds=self._settings.llm_timeout_seconds,
+                )
+            else:
+                from chinwag.providers.embeddings.local import LocalEmbedder
+
+                self._embedders[key] = LocalEmbedder(config.model)
+        return self._embedders[key]
 
     def _openai(self, base_url: str | None, api_key: str | None, model: str) -> ChatModel:
         from chinwag.providers.llm.openai_compat import OpenAIChatModel
@@ -67,4 +86,17 @@ class ModelRegistry:
     async def aclose(self) -> None:
         for model in self._models.values():
             await model.aclose()
+        for embedder in self._embedders.values():
+            await embedder.aclose()
         self._models.clear()
+        self._embedders.clear()
+
+
+def _key_from_env(name: str | None) -> str | None:
+    """The API key held by environment variable `name`; LLMNotConfigured when it is unset."""
+    if name is None:
+        return None
+    value = os.environ.get(name)
+    if not value:
+        raise LLMNotConfigured(f"environment variable {name} (api_key_env) is not set")
+    return value

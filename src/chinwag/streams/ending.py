@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from chinwag.conversations.models import Message
+from chinwag.conversations.models import FlowRun, Message
 from chinwag.errors import ChinwagError
 from chinwag.streams.events import ErrorEvent, MessageCompleted, StreamCompleted, Usage
 from chinwag.streams.events import StreamEvent as Event
@@ -55,8 +55,12 @@ async def write_end(
     now: datetime,
     usage: dict[str, Any] | None = None,
     error_code: str | None = None,
+    route: dict[str, Any] | None = None,
+    flow_runs: list[dict[str, Any]] | None = None,
+    bot_id: str | None = None,
 ) -> None:
-    """Record the end on the assistant message and on the stream (in the caller's transaction)."""
+    """Record the end on the assistant message, its flow runs and the stream (in the caller's
+    transaction)."""
     await conn.execute(
         update(Message)
         .where(Message.id == message_id)
@@ -65,9 +69,19 @@ async def write_end(
             status=message_status(status),
             usage=usage,
             error_code=error_code,
+            route=route,
             finished_at=now,
         )
     )
+    if flow_runs:
+        assert bot_id is not None, "flow runs are recorded per bot"
+        await conn.execute(
+            insert(FlowRun),
+            [
+                {**run, "message_id": message_id, "bot_id": bot_id, "created_at": now}
+                for run in flow_runs
+            ],
+        )
     await conn.execute(
         update(Stream)
         .where(Stream.id == stream_id)

@@ -23,12 +23,20 @@ class StreamStarted(_Event):
     bot_version: int
 
 
+class RouteError(_Event):
+    code: str
+    message: str
+
+
 class RouteDecided(_Event):
+    """The flows that will run (`main` first), every optional flow's score, and the time."""
+
     type: Literal["route.decided"] = "route.decided"
     flows: list[str]
     scores: dict[str, float] = Field(default_factory=dict)
     strategy: str = "all"
     ms: float = 0.0
+    error: RouteError | None = None  # the router failed: only `main` runs
 
 
 class FlowStarted(_Event):

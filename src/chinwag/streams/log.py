@@ -43,6 +43,9 @@ class Finish:
     content: str
     usage: dict[str, Any] | None = None
     error_code: str | None = None
+    bot_id: str | None = None
+    route: dict[str, Any] | None = None
+    flow_runs: list[dict[str, Any]] = field(default_factory=list)
     last_seq: int = 0  # set by StreamWriter.finish: the seq of stream.completed
     committed: asyncio.Future[None] = field(default_factory=lambda: _future())
 
@@ -178,6 +181,9 @@ class EventLog:
                     now=now,
                     usage=f.usage,
                     error_code=f.error_code,
+                    route=f.route,
+                    flow_runs=f.flow_runs,
+                    bot_id=f.bot_id,
                 )
 
     def _publish(self, batch: list[_Pending | tuple[LiveStream, Finish]]) -> None:

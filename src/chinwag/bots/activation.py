@@ -1,0 +1,43 @@
+"""Validate, then save and activate: the one path every bot change takes (API, CLI, demo)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from chinwag.bots.files import inline_files, load_bot_file
+from chinwag.bots.service import BotVersion, put_bot
+from chinwag.bots.validation import Problem, Report, validate_document
+from chinwag.db.uow import Database
+from chinwag.errors import BotConfigInvalid
+
+
+def check_document(document: Any, *, check_env: bool = True) -> Report:
+    """Validate a configuration sent as JSON (file references are not allowed there)."""
+    earlier = inline_files(document, base_dir=None) if isinstance(document, dict) else []
+    return validate_document(document, env=os.environ if check_env else None, earlier=earlier)
+
+
+def check_file(path: Path, *, check_env: bool = True) -> Report:
+    """Validate a bot YAML file, with its `{file: …}` references read."""
+    document, problems = load_bot_file(path)
+    return validate_document(document, env=os.environ if check_env else None, earlier=problems)
+
+
+async def activate(db: Database, report: Report, *, note: str | None = None) -> BotVersion:
+    """Save the validated configuration as the bot's new active version.
+
+    A report with errors is refused (BotConfigInvalid): the active version keeps serving.
+    """
+    if report.config is None:
+        raise BotConfigInvalid(
+            f"the bot configuration has {len(report.errors)} error(s); nothing was saved",
+            problems=problem_dicts(report.problems),
+        )
+    async with db.write() as conn:
+        return await put_bot(conn, report.config, note=note)
+
+
+def problem_dicts(problems: list[Problem]) -> list[dict[str, str]]:
+    return [p.as_dict() for p in problems]

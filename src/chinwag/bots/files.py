@@ -1,0 +1,133 @@
+"""Bot YAML files: parse them (duplicate keys are problems, not silently merged) and inline
+the text of `{file: path}` references, resolved relative to the YAML file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from chinwag.bots.validation import Problem
+
+FILE_FIELDS = ("system", "template")  # per flow; `data.<name>` values may be files too
+
+
+class _Loader(yaml.SafeLoader):
+    """A SafeLoader that records duplicate mapping keys instead of keeping the last one."""
+
+    duplicates: list[tuple[str, int]]
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: set[object] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            loader.duplicates.append((str(key), key_node.start_mark.line + 1))
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def parse_yaml(text: str, *, source: str = "<text>") -> tuple[Any, list[Problem]]:
+    """The document, and a problem for each duplicate key or syntax error."""
+    loader = _Loader(text)
+    loader.duplicates = []
+    try:
+        document = loader.get_single_data()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" on line {mark.line + 1}" if mark is not None else ""
+        return None, [
+            Problem(
+                path="",
+                code="yaml_syntax_error",
+                message=f"{source}: not valid YAML{line}: {getattr(exc, 'problem', exc)}",
+                hint="Fix the YAML syntax; a linter such as yamllint shows where.",
+            )
+        ]
+    finally:
+        loader.dispose()
+    problems = [
+        Problem(
+            path=key,
+            code="duplicate_key",
+            message=f"{source}: key '{key}' appears twice (line {line}); the last would win",
+            hint="Each key, and each flow name, may appear once: rename or merge them.",
+        )
+        for key, line in loader.duplicates
+    ]
+    return document, problems
+
+
+def load_bot_file(path: Path) -> tuple[Any, list[Problem]]:
+    """Read a bot YAML file and inline its `{file: …}` references."""
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        return None, [
+            Problem(
+                path="",
+                code="file_not_readable",
+                message=f"cannot read {path}: {exc.strerror or exc}",
+                hint="Check the path.",
+            )
+        ]
+    document, problems = parse_yaml(text, source=str(path))
+    if isinstance(document, dict):
+        problems += inline_files(document, base_dir=path.parent)
+    return document, problems
+
+
+def inline_files(document: dict[str, Any], *, base_dir: Path | None) -> list[Problem]:
+    """Replace each `{file: path}` in flows (system, template, data) with the file's text.
+
+    Without `base_dir` (a configuration sent through the API) file references are problems:
+    the server does not read files on a client's behalf.
+    """
+    problems: list[Problem] = []
+    flows = document.get("flows")
+    if not isinstance(flows, dict):
+        return problems
+    for flow_name, flow in flows.items():
+        if not isinstance(flow, dict):
+            continue
+        places: list[tuple[dict[str, Any], str, str]] = [
+            (flow, field, f"flows.{flow_name}.{field}") for field in FILE_FIELDS
+        ]
+        data = flow.get("data")
+        if isinstance(data, dict):
+            places += [(data, name, f"flows.{flow_name}.data.{name}") for name in data]
+        for holder, key, where in places:
+            value = holder.get(key)
+            if not (isinstance(value, dict) and set(value) == {"file"}):
+                continue
+            text, problem = _read_reference(str(value["file"]), base_dir, where)
+            if problem is not None:
+                problems.append(problem)
+            else:
+                holder[key] = text
+    return problems
+
+
+def _read_reference(name: str, base_dir: Path | None, where: str) -> tuple[str, Problem | None]:
+    if base_dir is None:
+        return "", Problem(
+            path=where,
+            code="file_reference_not_allowed",
+            message=f"{where}: a file reference ('{name}') can only be used in a YAML file",
+            hint="Send the text itself, or import the YAML with `chinwag bots import FILE`.",
+        )
+    file = (base_dir / name).resolve()
+    try:
+        return file.read_text("utf-8"), None
+    except OSError as exc:
+        return "", Problem(
+            path=where,
+            code="file_not_found",
+            message=f"{where}: cannot read '{name}' ({file}): {exc.strerror or exc}",
+            hint="File paths are relative to the YAML file's directory.",
+        )

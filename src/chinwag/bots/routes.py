@@ -1,0 +1,170 @@
+"""HTTP routes for bots: create, update, read, validate, versions, rollback, flow runs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query
+from sqlalchemy import case, func, select
+
+from chinwag.bots.activation import activate, check_document, problem_dicts
+from chinwag.bots.schemas import (
+    BOT_CONFIG_BODY,
+    BotOut,
+    BotSaved,
+    BotSummary,
+    FlowRunOut,
+    FlowStats,
+    RollbackIn,
+    ValidationOut,
+    VersionOut,
+)
+from chinwag.bots.service import config_json, get_bot, get_version, list_bots, list_versions
+from chinwag.bots.service import rollback as rollback_to
+from chinwag.bots.validation import Report
+from chinwag.conversations.models import FlowRun
+from chinwag.errors import BotExists, BotIdMismatch, BotNotFound
+from chinwag.services import ServicesDep
+
+router = APIRouter(prefix="/v1/bots", tags=["bots"])
+ConfigBody = Annotated[dict[str, Any], Body()]
+
+
+@router.get("", response_model=list[BotSummary])
+async def get_bots(services: ServicesDep) -> list[BotSummary]:
+    """Every bot with its active version."""
+    async with services.db.read() as conn:
+        bots = await list_bots(conn)
+    return [BotSummary(id=b.id, name=b.config.name, version=b.version) for b in bots]
+
+
+@router.post("/validate", response_model=ValidationOut, openapi_extra=BOT_CONFIG_BODY)
+async def validate_bot(body: ConfigBody) -> ValidationOut:
+    """Validate a configuration without saving it: every problem at once."""
+    report = check_document(body)
+    return ValidationOut(ok=report.ok, problems=problem_dicts(report.problems))
+
+
+@router.post("", status_code=201, response_model=BotSaved, openapi_extra=BOT_CONFIG_BODY)
+async def create_bot(body: ConfigBody, services: ServicesDep) -> BotSaved:
+    """Create a bot (409 if the id is taken); a configuration with errors is refused (422)."""
+    report = check_document(body)
+    if report.config is not None:
+        try:
+            async with services.db.read() as conn:
+                await get_bot(conn, report.config.id)
+            raise BotExists(f"bot '{report.config.id}' exists")
+        except BotNotFound:
+            pass
+    saved = await activate(services.db, report)
+    return BotSaved(
+        id=saved.id, version=saved.version, changed=saved.created, warnings=_warnings(report)
+    )
+
+
+@router.put("/{bot_id}", response_model=BotSaved, openapi_extra=BOT_CONFIG_BODY)
+async def put_bot(bot_id: str, body: ConfigBody, services: ServicesDep) -> BotSaved:
+    """Create or update a bot; a changed configuration becomes a new, active version."""
+    if body.get("id") != bot_id:
+        raise BotIdMismatch(f"the configuration's id is {body.get('id')!r}, the URL's '{bot_id}'")
+    report = check_document(body)
+    saved = await activate(services.db, report)
+    if saved.created:
+        await services.generations.router.prepare(saved.config, saved.version)
+    return BotSaved(
+        id=saved.id, version=saved.version, changed=saved.created, warnings=_warnings(report)
+    )
+
+
+@router.get("/{bot_id}", response_model=BotOut)
+async def get_one(bot_id: str, services: ServicesDep) -> BotOut:
+    """The bot's active version and configuration."""
+    async with services.db.read() as conn:
+        bot = await get_bot(conn, bot_id)
+    return BotOut(id=bot.id, version=bot.version, config=config_json(bot.config))
+
+
+@router.get("/{bot_id}/versions", response_model=list[VersionOut])
+async def versions(bot_id: str, services: ServicesDep) -> list[VersionOut]:
+    """Every saved version, oldest first; `active` marks the one serving."""
+    async with services.db.read() as conn:
+        found = await list_versions(conn, bot_id)
+    return [
+        VersionOut(version=v.version, created_at=v.created_at, note=v.note, active=v.active)
+        for v in found
+    ]
+
+
+@router.get("/{bot_id}/versions/{version}", response_model=BotOut)
+async def version(bot_id: str, version: int, services: ServicesDep) -> BotOut:
+    """One saved version's configuration."""
+    async with services.db.read() as conn:
+        config = await get_version(conn, bot_id, version)
+    return BotOut(id=bot_id, version=version, config=config_json(config))
+
+
+@router.post("/{bot_id}/rollback", response_model=BotSaved)
+async def rollback(bot_id: str, body: RollbackIn, services: ServicesDep) -> BotSaved:
+    """Serve an earlier version's configuration again, saved as a new version."""
+    async with services.db.write() as conn:
+        saved = await rollback_to(conn, bot_id, body.version)
+    return BotSaved(id=saved.id, version=saved.version, changed=saved.created, warnings=[])
+
+
+@router.get("/{bot_id}/flow-runs", response_model=list[FlowRunOut])
+async def flow_runs(
+    bot_id: str,
+    services: ServicesDep,
+    flow: Annotated[str | None, Query(max_length=40)] = None,
+    status: Annotated[str | None, Query(pattern="^(completed|failed)$")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[FlowRunOut]:
+    """The newest flow runs of the bot's answers: flow, score, status, time, error."""
+    query = select(FlowRun).where(FlowRun.bot_id == bot_id)
+    if flow is not None:
+        query = query.where(FlowRun.flow == flow)
+    if status is not None:
+        query = query.where(FlowRun.status == status)
+    async with services.db.read() as conn:
+        await get_bot(conn, bot_id)
+        rows = (
+            await conn.execute(
+                query.order_by(FlowRun.created_at.desc(), FlowRun.id.desc()).limit(limit)
+            )
+        ).all()
+    return [FlowRunOut.model_validate(r, from_attributes=True) for r in rows]
+
+
+@router.get("/{bot_id}/flow-stats", response_model=list[FlowStats])
+async def flow_stats(bot_id: str, services: ServicesDep) -> list[FlowStats]:
+    """Per flow: how often it ran, how often it failed, and its mean and slowest time."""
+    failed = func.sum(case((FlowRun.status == "failed", 1), else_=0))
+    query = (
+        select(
+            FlowRun.flow,
+            func.count().label("runs"),
+            failed.label("failed"),
+            func.avg(FlowRun.ms).label("mean_ms"),
+            func.max(FlowRun.ms).label("max_ms"),
+        )
+        .where(FlowRun.bot_id == bot_id)
+        .group_by(FlowRun.flow)
+        .order_by(FlowRun.flow)
+    )
+    async with services.db.read() as conn:
+        await get_bot(conn, bot_id)
+        rows = (await conn.execute(query)).all()
+    return [
+        FlowStats(
+            flow=r.flow,
+            runs=r.runs,
+            failed=int(r.failed or 0),
+            mean_ms=round(float(r.mean_ms), 2),
+            max_ms=round(float(r.max_ms), 2),
+        )
+        for r in rows
+    ]
+
+
+def _warnings(report: Report) -> list[dict[str, str]]:
+    return problem_dicts(report.warnings)

@@ -1,0 +1,315 @@
+"""Validate a bot configuration and report every problem at once: path, severity, code, hint.
+
+Structure comes from the pydantic models (unknown keys get a "did you mean"); the checks that
+span fields (templates, routes, data tables, environment) run on the raw document so that one
+broken section never hides the problems of another.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+
+from chinwag.bots.config import BotConfig
+from chinwag.bots.template_check import check_template
+
+Severity = Literal["error", "warning"]
+KEY_ENV_FIELDS = ("llm", "embedding", "knowledge", "router.llm")
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    path: str  # e.g. flows.statistics.template; "" for the whole document
+    code: str
+    message: str
+    hint: str
+    severity: Severity = "error"
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """The outcome of validating one document: the config (when it has no errors) and problems."""
+
+    config: BotConfig | None
+    problems: list[Problem]
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def validate_document(
+    document: Any,
+    *,
+    env: Mapping[str, str] | None = None,
+    earlier: list[Problem] | None = None,
+) -> Report:
+    """Every problem of a bot document. With `env`, referenced env vars must be set in it."""
+    problems = list(earlier or [])
+    if not isinstance(document, dict):
+        problems.append(
+            Problem("", "not_a_mapping", "a bot is a mapping of keys (id, name, flows, …)", _SEE)
+        )
+        return Report(None, problems)
+    config: BotConfig | None = None
+    try:
+        config = BotConfig.model_validate(document)
+    except ValidationError as exc:
+        problems += [_structural_problem(error) for error in exc.errors()]
+    problems += _flow_problems(document)
+    if env is not None:
+        problems += _env_problems(document, env)
+    problems = _unique(problems)
+    if any(p.severity == "error" for p in problems):
+        config = None
+    return Report(config, problems)
+
+
+_SEE = "See docs/configuration.md for every field, or run `chinwag schema`."
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    seen: set[tuple[str, str]] = set()
+    kept = []
+    for p in problems:
+        if (p.path, p.code) not in seen:
+            seen.add((p.path, p.code))
+            kept.append(p)
+    return kept
+
+
+# --- structure (pydantic) ---------------------------------------------------------------------
+
+LITERAL_CODES = {
+    "provider": "unknown_provider",
+    "strategy": "unknown_router_strategy",
+    "store": "unknown_vector_store",
+    "mode": "unknown_search_mode",
+}
+
+
+def _structural_problem(error: Any) -> Problem:
+    loc = [str(part) for part in error["loc"]]
+    path = ".".join(p for p in loc if p != "[key]")
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        known = _fields_at(loc[:-1])
+        guess = difflib.get_close_matches(loc[-1], known, n=1, cutoff=0.6)
+        hint = f"Did you mean '{guess[0]}'? " if guess else ""
+        return Problem(
+            path,
+            "unknown_key",
+            f"{path}: unknown key '{loc[-1]}'",
+            hint + (f"Known keys here: {', '.join(known)}." if known else _SEE),
+        )
+    if kind == "missing":
+        return Problem(path, "missing_key", f"{path}: required", _SEE)
+    if loc and loc[-1] == "[key]":
+        return Problem(
+            path,
+            "invalid_flow_name",
+            f"{path}: flow name '{loc[-2]}' is not valid",
+            "Flow names are lowercase letters, digits and _, starting with a letter.",
+        )
+    if kind == "literal_error":
+        expected = error.get("ctx", {}).get("expected", "")
+        return Problem(
+            path,
+            LITERAL_CODES.get(loc[-1], "invalid_value"),
+            f"{path}: unknown value {error.get('input')!r}",
+            f"Use one of: {expected}.",
+        )
+    return Problem(path, "invalid_value", f"{path}: {error['msg']}", _SEE)
+
+
+def _fields_at(loc: list[str]) -> list[str]:
+    """The field names of the model found at `loc` (dict keys are stepped over)."""
+    current: Any = BotConfig
+    parts = list(loc)
+    while parts:
+        model = _model_of(current)
+        if model is None:
+            return []
+        field = model.model_fields.get(parts.pop(0))
+        if field is None:
+            return []
+        current = field.annotation
+        args = typing.get_args(_strip_optional(current))
+        if typing.get_origin(_strip_optional(current)) is dict and parts:
+            parts.pop(0)  # the key (a flow name)
+            current = args[1]
+    model = _model_of(current)
+    return sorted(model.model_fields) if model else []
+
+
+def _strip_optional(annotation: Any) -> Any:
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        kept = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return kept[0] if len(kept) == 1 else annotation
+    return annotation
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    annotation = _strip_optional(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
+# --- flows, templates, routes -----------------------------------------------------------------
+
+
+def _flow_problems(document: dict[str, Any]) -> list[Problem]:
+    flows = document.get("flows")
+    if not isinstance(flows, dict):
+        return []
+    problems: list[Problem] = []
+    if "main" not in flows:
+        problems.append(
+            Problem(
+                "flows.main",
+                "missing_main_flow",
+                "flows.main is required: it writes the answer",
+                "Add a `main` flow with at least a `template`, e.g. template: '{{ message }}'.",
+            )
+        )
+    router = document.get("router") if isinstance(document.get("router"), dict) else {}
+    strategy = router.get("strategy", "all") if isinstance(router, dict) else "all"
+    names = {str(n) for n in flows}
+    for name, flow in flows.items():
+        if isinstance(flow, dict):
+            problems += _one_flow(str(name), flow, names, strategy)
+    return problems
+
+
+def _one_flow(name: str, flow: dict[str, Any], names: set[str], strategy: str) -> list[Problem]:
+    where = f"flows.{name}"
+    problems: list[Problem] = []
+    if not flow.get("template"):
+        if name == "main":
+            problems.append(
+                Problem(
+                    f"{where}.template",
+                    "missing_template",
+                    "flows.main has no template: it writes the answer",
+                    "Add `template: '{{ message }}'` (or a {file: …} reference).",
+                )
+            )
+        else:
+            problems.append(
+                Problem(
+                    f"{where}.template",
+                    "flow_without_template",
+                    f"{where} has no template: it is skipped and never runs",
+                    "Add a template to use the flow, or remove the flow.",
+                    severity="warning",
+                )
+            )
+            return problems
+    data = flow.get("data") if isinstance(flow.get("data"), dict) else {}
+    assert isinstance(data, dict)
+    for table, text in data.items():
+        if isinstance(text, str):
+            problems += _csv_problems(f"{where}.data.{table}", text)
+    for field in ("system", "template"):
+        source = flow.get(field)
+        if isinstance(source, str):
+            problems += check_template(
+                source,
+                where=f"{where}.{field}",
+                flows=names - {name, "main"},
+                tables=set(map(str, data)),
+            )
+    if name != "main":
+        problems += _route_problems(where, flow, strategy)
+    return problems
+
+
+def _route_problems(where: str, flow: dict[str, Any], strategy: str) -> list[Problem]:
+    if strategy == "semantic" and not flow.get("examples"):
+        return [
+            Problem(
+                f"{where}.examples",
+                "router_examples_missing",
+                f"{where}: the semantic router needs example messages for this flow",
+                "Add `examples:` with a few messages this flow should answer.",
+            )
+        ]
+    if strategy == "keywords" and not flow.get("keywords"):
+        return [
+            Problem(
+                f"{where}.keywords",
+                "flow_unreachable",
+                f"{where}: no keywords, so the keywords router can never select it",
+                "Add `keywords:`, or change router.strategy.",
+                severity="warning",
+            )
+        ]
+    return []
+
+
+def _csv_problems(where: str, text: str) -> list[Problem]:
+    rows = list(csv.reader(io.StringIO(text)))
+    if len(rows) < 2:
+        return [Problem(where, "data_invalid", f"{where}: a CSV needs a header and rows", _SEE)]
+    width = len(rows[0])
+    ragged = [i + 1 for i, row in enumerate(rows) if row and len(row) != width]
+    if ragged:
+        return [
+            Problem(
+                where,
+                "data_invalid",
+                f"{where}: line {ragged[0]} has a different number of columns than the header",
+                "Every CSV row needs as many values as the header has columns.",
+            )
+        ]
+    return []
+
+
+# --- environment --------------------------------------------------------------------------------
+
+
+def _env_problems(document: dict[str, Any], env: Mapping[str, str]) -> list[Problem]:
+    places: list[tuple[str, Any]] = []
+    for path in KEY_ENV_FIELDS:
+        node: Any = document
+        for part in path.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        places.append((path, node))
+    flows = document.get("flows")
+    if isinstance(flows, dict):
+        places += [
+            (f"flows.{n}.llm", f.get("llm")) for n, f in flows.items() if isinstance(f, dict)
+        ]
+    problems = []
+    for path, section in places:
+        name = section.get("api_key_env") if isinstance(section, dict) else None
+        if isinstance(name, str) and not env.get(name):
+            problems.append(
+                Problem(
+                    f"{path}.api_key_env",
+                    "env_var_not_set",
+                    f"{path}.api_key_env names {name}, which is not set on this server",
+                    f"Set {name} in the server's environment, then activate the bot again.",
+                )
+            )
+    return problems

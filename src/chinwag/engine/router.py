@@ -1,0 +1,191 @@
+"""Flow determination: which optional flows a message needs. `main` always runs.
+
+Strategies: `semantic` (cosine similarity to each flow's examples, embedded once per bot
+version), `keywords` (whole-word matches), `llm` (one classification call answering JSON) and
+`all`. A router that fails selects nothing and says why; it never guesses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+import orjson
+from numpy.typing import NDArray
+from pydantic import BaseModel, ValidationError
+
+from chinwag.bots.config import BotConfig, LLMConfig
+from chinwag.errors import ChinwagError, FlowTimeout, RouterInvalidOutput
+from chinwag.providers.protocols import ChatMessage, ChatModel, Embedder, GenerationOptions
+
+
+@dataclass(frozen=True, slots=True)
+class RouteDecision:
+    strategy: str
+    flows: list[str]  # selected optional flows, in the bot's order
+    scores: dict[str, float]  # every optional flow's score
+    ms: float = 0.0
+    error: ChinwagError | None = None
+
+
+@dataclass(slots=True)
+class _Examples:
+    """One bot version's example embeddings: a matrix and, per row, the flow it belongs to."""
+
+    matrix: NDArray[np.float32]
+    owners: NDArray[np.int64]
+    flows: list[str]
+    thresholds: NDArray[np.float32]
+
+
+@dataclass(slots=True)
+class Router:
+    """Routes messages; keeps each bot version's example embeddings for the process's life."""
+
+    embedder_for: Callable[[BotConfig], Embedder]
+    model_for: Callable[[LLMConfig | None], ChatModel]
+    _examples: dict[tuple[str, int], _Examples] = field(default_factory=dict)
+    _locks: dict[tuple[str, int], asyncio.Lock] = field(default_factory=dict)
+
+    async def route(self, bot: BotConfig, version: int, message: str) -> RouteDecision:
+        started = time.perf_counter()
+        strategy = bot.router.strategy
+        try:
+            if strategy == "semantic":
+                decision = await self._semantic(bot, version, message)
+            elif strategy == "keywords":
+                decision = keywords_route(bot, message)
+            elif strategy == "llm":
+                decision = await self._llm(bot, message)
+            else:
+                names = list(bot.optional_flows)
+                decision = RouteDecision("all", names, dict.fromkeys(names, 1.0))
+        except ChinwagError as exc:
+            decision = RouteDecision(strategy, [], {}, error=exc)
+        ms = round((time.perf_counter() - started) * 1000, 3)
+        return RouteDecision(decision.strategy, decision.flows, decision.scores, ms, decision.error)
+
+    async def prepare(self, bot: BotConfig, version: int) -> None:
+        """Embed the examples of a bot version now rather than on its first message."""
+        if bot.router.strategy == "semantic":
+            await self._examples_of(bot, version)
+
+    async def _semantic(self, bot: BotConfig, version: int, message: str) -> RouteDecision:
+        examples = await self._examples_of(bot, version)
+        if not examples.flows:
+            return RouteDecision("semantic", [], {})
+        query = (await self.embedder_for(bot).embed([message]))[0]
+        similarity = examples.matrix @ query
+        best = np.full(len(examples.flows), -1.0, dtype=np.float32)
+        np.maximum.at(best, examples.owners, similarity)
+        scores = {name: round(float(best[i]), 4) for i, name in enumerate(examples.flows)}
+        chosen = [n for i, n in enumerate(examples.flows) if best[i] >= examples.thresholds[i]]
+        return RouteDecision("semantic", chosen, scores)
+
+    async def _examples_of(self, bot: BotConfig, version: int) -> _Examples:
+        key = (bot.id, version)
+        cached = self._examples.get(key)
+        if cached is not None:
+            return cached
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            if key not in self._examples:
+                self._examples[key] = await self._embed_examples(bot)
+            self._locks.pop(key, None)
+        return self._examples[key]
+
+    async def _embed_examples(self, bot: BotConfig) -> _Examples:
+        flows = [name for name, flow in bot.optional_flows.items() if flow.examples]
+        texts, owners = [], []
+        for i, name in enumerate(flows):
+            texts += bot.flows[name].examples
+            owners += [i] * len(bot.flows[name].examples)
+        matrix = await self.embedder_for(bot).embed(texts)
+        thresholds = [
+            bot.flows[n].threshold if bot.flows[n].threshold is not None else bot.router.threshold
+            for n in flows
+        ]
+        return _Examples(
+            matrix=matrix,
+            owners=np.asarray(owners, dtype=np.int64),
+            flows=flows,
+            thresholds=np.asarray(thresholds, dtype=np.float32),
+        )
+
+    async def _llm(self, bot: BotConfig, message: str) -> RouteDecision:
+        settings = bot.router.llm.over(bot.llm) if bot.router.llm else bot.llm
+        model = self.model_for(settings)
+        flows = bot.optional_flows
+        prompt = [
+            ChatMessage("system", classifier_prompt(bot)),
+            ChatMessage("user", message),
+        ]
+        parts: list[str] = []
+        try:
+            async with asyncio.timeout(bot.router.timeout_seconds):
+                async for item in model.stream(prompt, GenerationOptions(0.0, 60)):
+                    if isinstance(item, str):
+                        parts.append(item)
+        except TimeoutError as exc:
+            raise FlowTimeout(
+                f"the llm router did not answer within {bot.router.timeout_seconds} s"
+            ) from exc
+        chosen = parse_classification("".join(parts), set(flows))
+        ordered = [name for name in flows if name in chosen]
+        return RouteDecision("llm", ordered, {n: 1.0 if n in chosen else 0.0 for n in flows})
+
+
+def classifier_prompt(bot: BotConfig) -> str:
+    lines = [
+        "You decide which helper flows a customer's message needs. The flows:",
+        *(
+            f"- {name}: {flow.description or name.replace('_', ' ')}"
+            for name, flow in bot.optional_flows.items()
+        ),
+        'Answer with JSON only, like {"flows": ["name"]}, listing every flow that applies, '
+        'or {"flows": []} when none does.',
+    ]
+    return "\n".join(lines)
+
+
+class _Classification(BaseModel):
+    flows: list[str]
+
+
+def parse_classification(text: str, known: set[str]) -> set[str]:
+    """The flows named by a classifier's JSON answer; RouterInvalidOutput for anything else."""
+    start, end = text.find("{"), text.rfind("}")
+    shown = text.strip()[:200]
+    if start < 0 or end <= start:
+        raise RouterInvalidOutput(f"the llm router answered without JSON: {shown!r}")
+    try:
+        answer = _Classification.model_validate(orjson.loads(text[start : end + 1]))
+    except (orjson.JSONDecodeError, ValidationError) as exc:
+        raise RouterInvalidOutput(f"the llm router's JSON is not valid: {shown!r}") from exc
+    unknown = set(answer.flows) - known
+    if unknown:
+        raise RouterInvalidOutput(
+            f"the llm router named flows that do not exist: {', '.join(sorted(unknown))}"
+        )
+    return set(answer.flows)
+
+
+def keywords_route(bot: BotConfig, message: str) -> RouteDecision:
+    """Score = how many of a flow's keywords occur in the message as whole words."""
+    scores: dict[str, float] = {}
+    for name, flow in bot.optional_flows.items():
+        if flow.keywords:
+            found = _keyword_pattern(tuple(flow.keywords)).findall(message)
+            scores[name] = float(len({" ".join(f.lower().split()) for f in found}))
+    return RouteDecision("keywords", [n for n, s in scores.items() if s > 0], scores)
+
+
+@lru_cache(maxsize=1024)
+def _keyword_pattern(keywords: tuple[str, ...]) -> re.Pattern[str]:
+    words = sorted({k.strip().lower() for k in keywords if k.strip()}, key=len, reverse=True)
+    alternatives = "|".join(r"\s+".join(map(re.escape, w.split())) for w in words)
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)

