@@ -17,6 +17,7 @@ import pytest
 import uvicorn
 
 from chinwag.app import create_app
+from chinwag.bots.config import BotConfig, RouterConfig
 from chinwag.bots.demo import demo_bot_config
 from chinwag.bots.service import put_bot
 from chinwag.db import migrate
@@ -116,12 +117,21 @@ async def server(make_settings: Settings) -> AsyncIterator[RunningServer]:
         yield running
 
 
+def plain_demo_bot() -> BotConfig:
+    """The demo bot with `main` only: tests of the conversation log need no routing model."""
+    demo = demo_bot_config()
+    return demo.model_copy(update={"flows": {"main": demo.flows["main"]}, "router": RouterConfig()})
+
+
 class run_server:
     """Start chinwag with uvicorn in the current loop; stop it (gracefully) on exit."""
 
-    def __init__(self, settings: Settings, *, seed_demo: bool = True) -> None:
+    def __init__(
+        self, settings: Settings, *, seed_demo: bool = True, bot: BotConfig | None = None
+    ) -> None:
         self.settings = settings
         self.seed_demo = seed_demo
+        self.bot = bot
         self.port = free_port()
 
     async def __aenter__(self) -> RunningServer:
@@ -140,9 +150,9 @@ class run_server:
                 self.task.result()
             await asyncio.sleep(0.01)
         self.db = Database.from_url(self.settings.database_url)
-        if self.seed_demo:
+        if self.seed_demo or self.bot is not None:
             async with self.db.write() as conn:
-                await put_bot(conn, demo_bot_config())
+                await put_bot(conn, self.bot or plain_demo_bot())
         base_url = f"http://127.0.0.1:{self.port}"
         self.client = httpx.AsyncClient(base_url=base_url, timeout=30)
         return RunningServer(base_url, self.settings, self.db, self.client)

@@ -14,7 +14,6 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from chinwag.bots.demo import demo_bot_config
 from chinwag.bots.service import put_bot
 from chinwag.conversations.models import Message
 from chinwag.db.uow import Database
@@ -22,7 +21,7 @@ from chinwag.doctor import run_checks
 from chinwag.settings import Settings
 from chinwag.streams.models import StreamEvent
 from chinwag.testing.fake_llm import FakeLLM
-from tests.conftest import free_port, run_server
+from tests.conftest import free_port, plain_demo_bot, run_server
 from tests.helpers import accept
 from tests.sse_client import iter_events, read_all
 
@@ -92,7 +91,7 @@ async def test_sigkill_mid_stream_leaves_an_interrupted_message_with_its_text(
         server.start()
         await server.wait_ready(base_url)
         async with db.write() as conn:
-            await put_bot(conn, demo_bot_config())
+            await put_bot(conn, plain_demo_bot())
 
         async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
             seen = []

@@ -13,31 +13,11 @@ from chinwag.bots.validation import Problem
 FILE_FIELDS = ("system", "template")  # per flow; `data.<name>` values may be files too
 
 
-class _Loader(yaml.SafeLoader):
-    """A SafeLoader that records duplicate mapping keys instead of keeping the last one."""
-
-    duplicates: list[tuple[str, int]]
-
-
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> Any:
-    seen: set[object] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            loader.duplicates.append((str(key), key_node.start_mark.line + 1))
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
 def parse_yaml(text: str, *, source: str = "<text>") -> tuple[Any, list[Problem]]:
-    """The document, and a problem for each duplicate key or syntax error."""
-    loader = _Loader(text)
-    loader.duplicates = []
+    """The document, and a problem for each duplicate key or the syntax error."""
     try:
-        document = loader.get_single_data()
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" on line {mark.line + 1}" if mark is not None else ""
@@ -49,18 +29,35 @@ def parse_yaml(text: str, *, source: str = "<text>") -> tuple[Any, list[Problem]
                 hint="Fix the YAML syntax; a linter such as yamllint shows where.",
             )
         ]
-    finally:
-        loader.dispose()
-    problems = [
+    return document, [
         Problem(
-            path=key,
-            code="duplicate_key",
-            message=f"{source}: key '{key}' appears twice (line {line}); the last would win",
+            path=path,
+            code="duplicate_flow"
+            if path.startswith("flows.") and path.count(".") == 1
+            else "duplicate_key",
+            message=f"{source}: '{path}' appears twice (line {line}); the last one would win",
             hint="Each key, and each flow name, may appear once: rename or merge them.",
         )
-        for key, line in loader.duplicates
+        for path, line in _duplicates(root, "")
     ]
-    return document, problems
+
+
+def _duplicates(node: yaml.Node | None, path: str) -> list[tuple[str, int]]:
+    """(path, line) of every key that appears twice in one mapping, at any depth."""
+    found: list[tuple[str, int]] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            where = f"{path}.{key}" if path else key
+            if key in seen:
+                found.append((where, key_node.start_mark.line + 1))
+            seen.add(key)
+            found += _duplicates(value_node, where)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            found += _duplicates(item, f"{path}.{i}")
+    return found
 
 
 def load_bot_file(path: Path) -> tuple[Any, list[Problem]]:

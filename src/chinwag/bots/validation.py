@@ -66,19 +66,25 @@ def validate_document(
     """Every problem of a bot document. With `env`, referenced env vars must be set in it."""
     problems = list(earlier or [])
     if not isinstance(document, dict):
-        problems.append(
-            Problem("", "not_a_mapping", "a bot is a mapping of keys (id, name, flows, …)", _SEE)
-        )
+        if document is not None or not problems:
+            problems.append(
+                Problem(
+                    "", "not_a_mapping", "a bot is a mapping of keys (id, name, flows, …)", _SEE
+                )
+            )
         return Report(None, problems)
     config: BotConfig | None = None
+    found: list[Problem] = []
     try:
         config = BotConfig.model_validate(document)
     except ValidationError as exc:
-        problems += [_structural_problem(error) for error in exc.errors()]
-    problems += _flow_problems(document)
+        found += [_structural_problem(error) for error in exc.errors()]
+    found += _flow_problems(document)
     if env is not None:
-        problems += _env_problems(document, env)
-    problems = _unique(problems)
+        found += _env_problems(document, env)
+    # A place that already has a problem (an unreadable file, say) is not reported twice.
+    reported = {p.path for p in problems}
+    problems = _unique(problems + [p for p in found if p.path not in reported])
     if any(p.severity == "error" for p in problems):
         config = None
     return Report(config, problems)

@@ -38,7 +38,7 @@ class _Examples:
     """One bot version's example embeddings: a matrix and, per row, the flow it belongs to."""
 
     matrix: NDArray[np.float32]
-    owners: NDArray[np.int64]
+    owners: NDArray[np.int64]  # index into flows; len(flows) for main's examples
     flows: list[str]
     thresholds: NDArray[np.float32]
 
@@ -79,12 +79,18 @@ class Router:
         examples = await self._examples_of(bot, version)
         if not examples.flows:
             return RouteDecision("semantic", [], {})
-        query = (await self.embedder_for(bot).embed([message]))[0]
-        similarity = examples.matrix @ query
-        best = np.full(len(examples.flows), -1.0, dtype=np.float32)
-        np.maximum.at(best, examples.owners, similarity)
-        scores = {name: round(float(best[i]), 4) for i, name in enumerate(examples.flows)}
-        chosen = [n for i, n in enumerate(examples.flows) if best[i] >= examples.thresholds[i]]
+        segments = message_segments(message)
+        vectors = await self.embedder_for(bot).embed(segments)
+        similarity = vectors @ examples.matrix.T  # segments × examples
+        best = np.full((len(segments), len(examples.flows) + 1), -1.0, dtype=np.float32)
+        for row in range(len(segments)):
+            np.maximum.at(best[row], examples.owners, similarity[row])
+        flows_best, main_best = best[:, :-1], best[:, -1:]
+        # A segment selects a flow when it is close enough to the flow's examples and closer
+        # to them than to `main`'s own examples (messages main answers alone).
+        selected = (flows_best >= examples.thresholds) & (flows_best > main_best)
+        chosen = [n for i, n in enumerate(examples.flows) if selected[:, i].any()]
+        scores = {n: round(float(flows_best[:, i].max()), 4) for i, n in enumerate(examples.flows)}
         return RouteDecision("semantic", chosen, scores)
 
     async def _examples_of(self, bot: BotConfig, version: int) -> _Examples:
@@ -99,9 +105,11 @@ class Router:
         return self._examples[key]
 
     async def _embed_examples(self, bot: BotConfig) -> _Examples:
+        """Every optional flow's examples, then `main`'s (owner index = number of flows)."""
         flows = [name for name, flow in bot.optional_flows.items() if flow.examples]
-        texts, owners = [], []
-        for i, name in enumerate(flows):
+        texts: list[str] = []
+        owners: list[int] = []
+        for i, name in enumerate([*flows, "main"]):
             texts += bot.flows[name].examples
             owners += [i] * len(bot.flows[name].examples)
         matrix = await self.embedder_for(bot).embed(texts)
@@ -137,6 +145,15 @@ class Router:
         chosen = parse_classification("".join(parts), set(flows))
         ordered = [name for name in flows if name in chosen]
         return RouteDecision("llm", ordered, {n: 1.0 if n in chosen else 0.0 for n in flows})
+
+
+SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+
+
+def message_segments(message: str) -> list[str]:
+    """The message, and its sentences when it has several: each intent gets its own vector."""
+    sentences = [s for s in SENTENCE_END.split(message.strip()) if len(s) > 2]
+    return [message, *sentences] if len(sentences) > 1 else [message]
 
 
 def classifier_prompt(bot: BotConfig) -> str:

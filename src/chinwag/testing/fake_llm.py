@@ -36,6 +36,11 @@ class Behaviour:
     known_models: set[str] | None = None  # None: every model exists
     api_key: str | None = None  # when set, other keys get 401
     words: list[str] = field(default_factory=lambda: ["Hello", "from", "the", "fake", "LLM"])
+    # Per model name (a flow's own `llm.model`): a first-token delay, a failure status, or a
+    # fixed answer (e.g. the JSON a classifier should give).
+    model_delays: dict[str, float] = field(default_factory=dict)
+    model_failures: dict[str, int] = field(default_factory=dict)
+    model_replies: dict[str, str] = field(default_factory=dict)
 
     def token(self, i: int) -> str:
         return f"{self.words[i % len(self.words)]}{i} "
@@ -111,6 +116,8 @@ class FakeLLM:
             )
         if b.fail_status is not None:
             return _error(b.fail_status, "scripted failure", "scripted")
+        if body.get("model") in b.model_failures:
+            return _error(b.model_failures[body["model"]], "scripted failure", "scripted")
         if not body.get("stream"):
             text = "".join(b.token(i) for i in range(b.tokens))
             return JSONResponse(
@@ -143,7 +150,13 @@ class FakeLLM:
             "model": model,
         }
         yield _sse({**base, "choices": [{"index": 0, "delta": {"role": "assistant"}}]})
-        await asyncio.sleep(b.first_token_delay)
+        await asyncio.sleep(b.first_token_delay + b.model_delays.get(model, 0.0))
+        if model in b.model_replies:
+            reply = b.model_replies[model]
+            yield _sse({**base, "choices": [{"index": 0, "delta": {"content": reply}}]})
+            yield _sse({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+            yield b"data: [DONE]\n\n"
+            return
         for i in range(b.tokens):
             if i and b.token_delay:
                 await asyncio.sleep(b.token_delay)
