@@ -20,7 +20,7 @@ name: Shop
 router: {strategy: semantic}
 flows:
   main:
-    system: "You help {{ bot.name }}. {% if flows.stats is defined %}{{ flows.stats.output }}{% endif %}"
+    system: "{{ bot.name }}: {% if flows.stats is defined %}{{ flows.stats.output }}{% endif %}"
     template: "{{ message }}"
   stats:
     examples: ["how many did you sell?"]

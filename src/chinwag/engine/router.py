@@ -81,7 +81,7 @@ class Router:
             return RouteDecision("semantic", [], {})
         segments = message_segments(message)
         vectors = await self.embedder_for(bot).embed(segments)
-        similarity = vectors @ examples.matrix.T  # segments × examples
+        similarity = vectors @ examples.matrix.T  # segments x examples
         best = np.full((len(segments), len(examples.flows) + 1), -1.0, dtype=np.float32)
         for row in range(len(segments)):
             np.maximum.at(best[row], examples.owners, similarity[row])

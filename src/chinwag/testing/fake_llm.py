@@ -142,7 +142,7 @@ class FakeLLM:
         return StreamingResponse(self._chunks(body, b), media_type="text/event-stream")
 
     async def _chunks(self, body: dict[str, Any], b: Behaviour) -> AsyncIterator[bytes]:
-        model = body.get("model")
+        model = str(body.get("model"))
         base = {
             "id": "chatcmpl-fake",
             "object": "chat.completion.chunk",

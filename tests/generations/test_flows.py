@@ -1,0 +1,183 @@
+"""Optional flows run in parallel, each with its own timeout; `main` streams with their outputs."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import select
+
+from chinwag.bots.config import BotConfig
+from chinwag.conversations.models import FlowRun, Message
+from chinwag.settings import Settings
+from chinwag.testing.fake_llm import FakeLLM
+from tests.conftest import run_server
+from tests.sse_client import read_all
+
+
+def flow_bot(strategy: str = "all", **flows: dict[str, Any]) -> BotConfig:
+    """A bot whose optional flows each call their own model name, so the fake can script them."""
+    main_system = " ".join(
+        f"{{% if flows.{n} is defined %}}[{n}: {{{{ flows.{n}.output }}}}]{{% endif %}}"
+        for n in flows
+    )
+    return BotConfig.model_validate(
+        {
+            "id": "vinhuset",
+            "name": "Flow test",
+            "router": {"strategy": strategy, "llm": {"model": "router-model"}},
+            "flows": {
+                "main": {"system": "Main. " + main_system, "template": "{{ message }}"},
+                **{
+                    name: {
+                        "description": f"the {name} flow",
+                        "keywords": [name],
+                        "template": f"{name}: {{{{ message }}}}",
+                        "llm": {"model": f"{name}-model"},
+                        **extra,
+                    }
+                    for name, extra in flows.items()
+                },
+            },
+        }
+    )
+
+
+async def _ask(client: Any, text: str = "hello") -> list[Any]:
+    async with client.stream("POST", "/v1/bots/vinhuset/messages", json={"message": text}) as r:
+        assert r.status_code == 200
+        return await read_all(r)
+
+
+def _main_prompt(fake: FakeLLM) -> dict[str, Any]:
+    (request,) = [r for r in fake.requests if r["model"] == "fake-model"]
+    return request
+
+
+async def test_flows_run_in_parallel_and_feed_main(
+    make_settings: Settings, fake_llm: FakeLLM
+) -> None:
+    b = fake_llm.behaviour
+    b.model_delays = {"a-model": 0.6, "b-model": 0.6, "c-model": 0.6}
+    b.model_replies = {"a-model": "output of a", "b-model": "output of b", "c-model": "output of c"}
+    async with run_server(make_settings, bot=flow_bot(a={}, b={}, c={})) as server:
+        started = time.perf_counter()
+        events = await _ask(server.client)
+        elapsed = time.perf_counter() - started
+
+        types = [e.type for e in events]
+        assert types[:2] == ["stream.started", "route.decided"]
+        assert events[1].data["flows"] == ["main", "a", "b", "c"]
+        assert events[1].data["strategy"] == "all"
+        assert sorted(e.data["flow"] for e in events if e.type == "flow.completed") == [
+            "a",
+            "b",
+            "c",
+            "main",
+        ]
+        # Three 0.6 s flows side by side take about 0.6 s, not 1.8 s.
+        assert elapsed < 1.5, elapsed
+        system = _main_prompt(fake_llm)["messages"][0]["content"]
+        assert "[a: output of a]" in system and "[c: output of c]" in system
+        assert events[-1].data["status"] == "completed"
+
+        async with server.db.read() as conn:
+            runs = (
+                await conn.execute(select(FlowRun.flow, FlowRun.status).order_by(FlowRun.flow))
+            ).all()
+            route = (
+                await conn.execute(select(Message.route).where(Message.role == "assistant"))
+            ).scalar_one()
+        assert [tuple(r) for r in runs] == [(n, "completed") for n in ("a", "b", "c", "main")]
+        assert route["strategy"] == "all" and route["flows"] == ["a", "b", "c"]
+
+        stats = (await server.client.get("/v1/bots/vinhuset/flow-stats")).json()
+        assert [(s["flow"], s["runs"], s["failed"]) for s in stats] == [
+            ("a", 1, 0),
+            ("b", 1, 0),
+            ("c", 1, 0),
+            ("main", 1, 0),
+        ]
+
+
+async def test_slow_optional_flow_times_out_and_the_answer_still_arrives(
+    make_settings: Settings, fake_llm: FakeLLM
+) -> None:
+    fake_llm.behaviour.model_delays = {"slow-model": 5.0}
+    fake_llm.behaviour.model_replies = {"fast-model": "fast facts"}
+    bot = flow_bot(fast={}, slow={"timeout_seconds": 0.3})
+    async with run_server(make_settings, bot=bot) as server:
+        events = await _ask(server.client)
+        failed = [e.data for e in events if e.type == "flow.failed"]
+        assert len(failed) == 1 and failed[0]["flow"] == "slow"
+        assert failed[0]["code"] == "flow_timeout" and "0.3" in failed[0]["message"]
+        assert events[-2].type == "message.completed" and events[-2].data["text"]
+        assert events[-1].data["status"] == "completed"
+        system = _main_prompt(fake_llm)["messages"][0]["content"]
+        assert "[fast: fast facts]" in system and "[slow:" not in system
+
+        runs = (await server.client.get("/v1/bots/vinhuset/flow-runs?status=failed")).json()
+        assert [(r["flow"], r["error_code"]) for r in runs] == [("slow", "flow_timeout")]
+
+
+async def test_a_failing_optional_flow_is_reported_and_skipped(
+    make_settings: Settings, fake_llm: FakeLLM
+) -> None:
+    fake_llm.behaviour.model_failures = {"broken-model": 500}
+    async with run_server(make_settings, bot=flow_bot(broken={})) as server:
+        events = await _ask(server.client)
+        (failed,) = [e.data for e in events if e.type == "flow.failed"]
+        assert failed["flow"] == "broken" and failed["code"].startswith("llm_")
+        assert events[-1].data["status"] == "completed"
+
+
+async def test_keywords_router_selects_by_whole_words(
+    make_settings: Settings, fake_llm: FakeLLM
+) -> None:
+    async with run_server(make_settings, bot=flow_bot("keywords", prices={}, hours={})) as server:
+        decided = (await _ask(server.client, "What PRICES do you have?"))[1].data
+        assert decided["flows"] == ["main", "prices"]
+        assert decided["scores"] == {"prices": 1.0, "hours": 0.0}
+        decided = (await _ask(server.client, "pricesless"))[1].data
+        assert decided["flows"] == ["main"]
+
+
+async def test_llm_router_uses_one_classification_call(
+    make_settings: Settings, fake_llm: FakeLLM
+) -> None:
+    fake_llm.behaviour.model_replies = {"router-model": 'Sure: {"flows": ["stock"]}'}
+    async with run_server(make_settings, bot=flow_bot("llm", stock={}, chat={})) as server:
+        events = await _ask(server.client, "Do you have Barolo?")
+        assert events[1].data["flows"] == ["main", "stock"]
+        assert events[1].data["scores"] == {"stock": 1.0, "chat": 0.0}
+        router_calls = [r for r in fake_llm.requests if r["model"] == "router-model"]
+        assert len(router_calls) == 1
+        assert "- stock: the stock flow" in router_calls[0]["messages"][0]["content"]
+
+
+async def test_llm_router_with_invalid_output_says_so_and_main_answers(
+    make_settings: Settings, fake_llm: FakeLLM
+) -> None:
+    fake_llm.behaviour.model_replies = {"router-model": '{"flows": ["nonsense"]}'}
+    async with run_server(make_settings, bot=flow_bot("llm", stock={})) as server:
+        events = await _ask(server.client)
+        decided = events[1].data
+        assert decided["flows"] == ["main"]
+        assert decided["error"]["code"] == "router_invalid_output"
+        assert "nonsense" in decided["error"]["message"]
+        assert events[-1].data["status"] == "completed"
+
+
+async def test_semantic_routing_of_the_demo_bot(make_settings: Settings, fake_llm: FakeLLM) -> None:
+    from chinwag.bots.demo import demo_bot_config
+
+    fake_llm.behaviour.model_replies = {}
+    async with run_server(make_settings, bot=demo_bot_config()) as server:
+        events = await _ask(server.client, "How many bottles of Barolo have you sold this year?")
+        decided = events[1].data
+        assert decided["strategy"] == "semantic"
+        assert decided["flows"] == ["main", "statistics"]
+        assert decided["scores"]["statistics"] > decided["scores"]["smalltalk"]
+        # The statistics flow's prompt carried the shop's wine table.
+        stats_prompt = fake_llm.requests[0]["messages"][-1]["content"]
+        assert "Barolo" in stats_prompt and "price NOK" in stats_prompt
