@@ -49,6 +49,13 @@ INTEGRITY_QUERIES: dict[str, str] = {
         WHERE (st.status = 'streaming') <> (m.status = 'streaming')
            OR (st.status = 'completed' AND m.status <> 'complete')
            OR (st.status IN ('failed', 'interrupted') AND m.status <> st.status)""",
+    "bots whose active version is not saved": """
+        SELECT count(*) FROM bots b LEFT JOIN bot_versions v
+          ON v.bot_id = b.id AND v.version = b.version WHERE v.bot_id IS NULL""",
+    "assistant messages answered by an unknown bot version": """
+        SELECT count(*) FROM messages m JOIN chat_sessions s ON s.id = m.session_id
+        LEFT JOIN bot_versions v ON v.bot_id = s.bot_id AND v.version = m.bot_version
+        WHERE m.role = 'assistant' AND m.bot_version IS NOT NULL AND v.bot_id IS NULL""",
 }
 
 

@@ -1,0 +1,76 @@
+"""`chinwag bots import/export/versions/rollback` against a real database, as a user runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def chinwag(database_url: str, *args: str, cwd: Path = ROOT) -> tuple[int, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHINWAG_")}
+    env["CHINWAG_DATABASE_URL"] = database_url
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "chinwag",
+        *args,
+        env=env,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode()
+
+
+async def test_import_export_versions_rollback(database_url: str, tmp_path: Path) -> None:
+    code, out = await chinwag(
+        database_url,
+        "bots",
+        "import",
+        "examples/bokhylla.yaml",
+        "src/chinwag/bots/demo/vinhuset.yaml",
+    )
+    assert code == 0, out
+    assert "bokhylla: saved as version 1" in out and "vinhuset: saved as version 1" in out
+    code, out = await chinwag(database_url, "bots", "import", "examples/bokhylla.yaml")
+    assert "bokhylla: unchanged at version 1" in out
+
+    code, exported = await chinwag(database_url, "bots", "export", "vinhuset")
+    assert code == 0
+    document = yaml.safe_load(exported)
+    # File references are inlined: the export stands alone and imports again unchanged.
+    assert "Korketrekkersmauet" in document["flows"]["main"]["system"]
+    assert document["flows"]["statistics"]["data"]["wines"].startswith("name,producer")
+    (tmp_path / "vinhuset.yaml").write_text(exported)
+    document["name"] = "Vinhuset (edited)"
+    (tmp_path / "edited.yaml").write_text(yaml.safe_dump(document))
+
+    code, out = await chinwag(database_url, "bots", "import", str(tmp_path / "vinhuset.yaml"))
+    assert "vinhuset: unchanged at version 1" in out
+    code, out = await chinwag(database_url, "bots", "import", str(tmp_path / "edited.yaml"))
+    assert "vinhuset: saved as version 2" in out
+    code, out = await chinwag(database_url, "bots", "rollback", "vinhuset", "1")
+    assert code == 0 and "active again as version 3" in out
+    code, out = await chinwag(database_url, "bots", "versions", "vinhuset")
+    lines = out.strip().splitlines()
+    assert len(lines) == 3 and lines[2].startswith("* 3") and "rollback to version 1" in lines[2]
+    code, out = await chinwag(database_url, "bots", "export", "vinhuset")
+    assert yaml.safe_load(out)["name"] == "Vinhuset"
+
+
+async def test_import_refuses_a_file_with_errors(database_url: str, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("id: x\nname: X\nflows:\n  main: {template: '{{ mesage }}'}\n")
+    code, out = await chinwag(database_url, "bots", "import", str(broken))
+    assert code == 1
+    assert "template_unknown_variable" in out and "nothing was imported" in out
+    code, out = await chinwag(database_url, "bots", "export", "x")
+    assert code == 1 and "bot 'x' does not exist" in out and "hint:" in out
