@@ -60,3 +60,64 @@ def test_openapi_documents_every_stream_event() -> None:
         assert ref["$ref"].split("/")[-1] in components
     sse = schema["paths"]["/v1/streams/{stream_id}/events"]["get"]["responses"]["200"]
     assert sse["content"]["text/event-stream"]["schema"]["$ref"].endswith("/StreamEvent")
+
+
+def test_bot_reference_is_generated_from_the_models() -> None:
+    from chinwag.bots.reference import BEGIN, END, reference_markdown
+
+    text = (DOCS / "configuration.md").read_text()
+    documented = text[text.index(BEGIN) : text.index(END) + len(END)] + "\n"
+    assert documented == reference_markdown(), "run: chinwag schema --markdown"
+
+
+def test_the_every_key_example_validates_and_uses_every_key() -> None:
+    import yaml
+
+    from chinwag.bots.config import BotConfig
+    from chinwag.bots.files import inline_files
+    from chinwag.bots.validation import model_at, validate_document
+
+    text = (DOCS / "configuration.md").read_text()
+    start = text.index("```yaml", text.index("### Every key, in one example")) + len("```yaml")
+    document = yaml.safe_load(text[start : text.index("```", start)])
+    demo = Path(__file__).resolve().parent.parent / "src/chinwag/bots/demo"
+    assert inline_files(document, base_dir=demo) == []
+    report = validate_document(document)
+    assert report.errors == [], report.errors
+
+    used: set[tuple[str, str]] = set()  # (model, key) wherever the model is used
+
+    def walk(node: object, loc: tuple[str, ...]) -> None:
+        if isinstance(node, dict):
+            model = model_at(list(loc))
+            for key, value in node.items():
+                if model is not None:
+                    used.add((model.__name__, str(key)))
+                walk(value, (*loc, str(key)))
+
+    walk(document, ())
+    models = {m.__name__: m for m in (model_at(list(loc)) for loc in [()]) if m}
+    models |= {m.__name__: m for m in _all_models(BotConfig)}
+    missing = sorted(
+        (name, field)
+        for name, m in models.items()
+        for field in m.model_fields
+        if (name, field) not in used
+    )
+    assert missing == []
+
+
+def _all_models(model: type) -> set[type]:
+    from pydantic import BaseModel
+
+    from chinwag.bots.validation import _model_of
+
+    found = {model}
+    assert issubclass(model, BaseModel)
+    for field in model.model_fields.values():
+        annotation = field.annotation
+        for candidate in (annotation, *__import__("typing").get_args(annotation)):
+            sub = _model_of(candidate)
+            if sub is not None and sub not in found:
+                found |= _all_models(sub)
+    return found

@@ -133,3 +133,26 @@ async def test_event_rows_are_unique_per_stream_and_seq(server: RunningServer) -
         except Exception as exc:  # IntegrityError from either driver
             assert "unique" in str(exc).lower() or "duplicate" in str(exc).lower()
             await conn.rollback()
+
+
+async def test_migrations_create_exactly_the_models_tables(database_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    import chinwag.bots.models
+    import chinwag.conversations.models
+    import chinwag.streams.models  # noqa: F401  (registers the tables)
+    from chinwag.db import migrate
+    from chinwag.db.base import Base
+    from chinwag.db.uow import Database
+
+    db = Database.from_url(database_url)
+    try:
+        await migrate.upgrade(db)
+        async with db.connect() as conn:
+            diff = await conn.run_sync(
+                lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
+            )
+    finally:
+        await db.dispose()
+    assert diff == []

@@ -25,11 +25,19 @@ SkipEnvOption = Annotated[
 ]
 
 
-def schema() -> None:
-    """Print the JSON Schema of a bot configuration."""
+def schema(
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="The field reference of docs/configuration.md.")
+    ] = False,
+) -> None:
+    """Print the JSON Schema of a bot configuration (or its markdown reference)."""
     from chinwag.bots.config import BotConfig
+    from chinwag.bots.reference import reference_markdown
 
-    typer.echo(json.dumps(BotConfig.model_json_schema(), indent=2))
+    if markdown:
+        typer.echo(reference_markdown(), nl=False)
+    else:
+        typer.echo(json.dumps(BotConfig.model_json_schema(), indent=2))
 
 
 def validate(

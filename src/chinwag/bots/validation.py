@@ -149,22 +149,27 @@ def _structural_problem(error: Any) -> Problem:
 
 def _fields_at(loc: list[str]) -> list[str]:
     """The field names of the model found at `loc` (dict keys are stepped over)."""
+    model = model_at(loc)
+    return sorted(model.model_fields) if model else []
+
+
+def model_at(loc: list[str]) -> type[BaseModel] | None:
+    """The configuration model that validates the mapping at `loc`, if one does."""
     current: Any = BotConfig
     parts = list(loc)
     while parts:
         model = _model_of(current)
         if model is None:
-            return []
+            return None
         field = model.model_fields.get(parts.pop(0))
         if field is None:
-            return []
+            return None
         current = field.annotation
         args = typing.get_args(_strip_optional(current))
         if typing.get_origin(_strip_optional(current)) is dict and parts:
             parts.pop(0)  # the key (a flow name)
             current = args[1]
-    model = _model_of(current)
-    return sorted(model.model_fields) if model else []
+    return _model_of(current)
 
 
 def _strip_optional(annotation: Any) -> Any:

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ValidationError
 
 from chinwag.bots.config import BotConfig, LLMConfig
-from chinwag.errors import ChinwagError, FlowTimeout, RouterInvalidOutput
+from chinwag.errors import ChinwagError, RouterFailed, RouterInvalidOutput
 from chinwag.providers.protocols import ChatMessage, ChatModel, Embedder, GenerationOptions
 
 
@@ -74,6 +74,7 @@ class Router:
         """Embed the examples of a bot version now rather than on its first message."""
         if bot.router.strategy == "semantic":
             await self._examples_of(bot, version)
+            await self.embedder_for(bot).embed(["warm up", "the model. Twice."])
 
     async def _semantic(self, bot: BotConfig, version: int, message: str) -> RouteDecision:
         examples = await self._examples_of(bot, version)
@@ -126,8 +127,10 @@ class Router:
 
     async def _llm(self, bot: BotConfig, message: str) -> RouteDecision:
         settings = bot.router.llm.over(bot.llm) if bot.router.llm else bot.llm
-        model = self.model_for(settings)
         flows = bot.optional_flows
+        if not flows:
+            return RouteDecision("llm", [], {})
+        model = self.model_for(settings)
         prompt = [
             ChatMessage("system", classifier_prompt(bot)),
             ChatMessage("user", message),
@@ -135,12 +138,13 @@ class Router:
         parts: list[str] = []
         try:
             async with asyncio.timeout(bot.router.timeout_seconds):
-                async for item in model.stream(prompt, GenerationOptions(0.0, 60)):
+                async for item in model.stream(prompt, classifier_options(list(flows))):
                     if isinstance(item, str):
                         parts.append(item)
         except TimeoutError as exc:
-            raise FlowTimeout(
-                f"the llm router did not answer within {bot.router.timeout_seconds} s"
+            raise RouterFailed(
+                f"the llm router did not answer within {bot.router.timeout_seconds} s "
+                "(router.timeout_seconds)"
             ) from exc
         chosen = parse_classification("".join(parts), set(flows))
         ordered = [name for name in flows if name in chosen]
@@ -151,9 +155,9 @@ SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 
 
 def message_segments(message: str) -> list[str]:
-    """The message, and its sentences when it has several: each intent gets its own vector."""
+    """The message's sentences when it has several (each intent gets its own vector)."""
     sentences = [s for s in SENTENCE_END.split(message.strip()) if len(s) > 2]
-    return [message, *sentences] if len(sentences) > 1 else [message]
+    return sentences if len(sentences) > 1 else [message]
 
 
 def classifier_prompt(bot: BotConfig) -> str:
@@ -167,6 +171,23 @@ def classifier_prompt(bot: BotConfig) -> str:
         'or {"flows": []} when none does.',
     ]
     return "\n".join(lines)
+
+
+def classifier_options(flows: list[str]) -> GenerationOptions:
+    """Greedy, short, and a JSON object whose `flows` may only name the bot's flows."""
+    schema = {
+        "type": "object",
+        "properties": {
+            "flows": {
+                "type": "array",
+                "items": {"type": "string", "enum": flows},
+                "maxItems": len(flows),  # small models repeat a name until max_tokens
+                "uniqueItems": True,
+            }
+        },
+        "required": ["flows"],
+    }
+    return GenerationOptions(temperature=0.0, max_tokens=60, json_schema=schema)
 
 
 class _Classification(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -30,6 +30,8 @@ class TokenUsage:
 class GenerationOptions:
     temperature: float | None = None
     max_tokens: int | None = None
+    # Ask for a JSON object (constrained to this JSON Schema where the server can do that).
+    json_schema: dict[str, Any] | None = None
 
 
 @runtime_checkable

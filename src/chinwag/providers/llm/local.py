@@ -91,6 +91,8 @@ class LocalChatModel:
         }
         if options.temperature is not None:
             request["temperature"] = options.temperature
+        if options.json_schema is not None:  # llama.cpp turns the schema into a grammar
+            request["response_format"] = {"type": "json_object", "schema": options.json_schema}
         job = self._submit(self._generate, request, stop, emit)
         self._running.add(stop)
         try:

@@ -63,6 +63,9 @@ class OpenAIChatModel:
                 stream_options={"include_usage": True},
                 temperature=openai.omit if options.temperature is None else options.temperature,
                 max_tokens=openai.omit if options.max_tokens is None else options.max_tokens,
+                response_format=openai.omit
+                if options.json_schema is None
+                else {"type": "json_object"},
             ) as response:
                 # Read to the end of the body even after [DONE]: a response closed early
                 # takes its connection with it, and every answer would open a new one.

@@ -72,6 +72,8 @@ class StreamingChatModel:
             request["temperature"] = options.temperature
         if options.max_tokens is not None:
             request["max_tokens"] = options.max_tokens
+        if options.json_schema is not None:
+            request["response_format"] = {"type": "json_object"}
         response = await self._post(orjson.dumps(request))
         finished = False
         try:
