@@ -82,7 +82,9 @@ async def test_demo_seeds_the_bot_idempotently_and_serves_it(
                 cwd=tmp_path,
             )
             try:
-                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+                async with httpx.AsyncClient(
+                    base_url=f"http://127.0.0.1:{port}", timeout=60
+                ) as client:
                     for _ in range(300):
                         try:
                             if (await client.get("/healthz")).status_code == 200:

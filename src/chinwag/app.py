@@ -17,6 +17,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from chinwag import __version__
 from chinwag.bots.config import BotConfig
 from chinwag.bots.routes import router as bots_router
+from chinwag.bots.service import list_bots
 from chinwag.conversations.routes import router as conversations_router
 from chinwag.db import migrate
 from chinwag.db.uow import Database
@@ -73,6 +74,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     heartbeat = asyncio.create_task(
         workers.heartbeat_forever(db, me, settings.heartbeat_seconds), name="chinwag-heartbeat"
     )
+    # Ready means ready: the embedding model is loaded and every active bot's examples are
+    # embedded before the first request (a few seconds at most; nothing when no bot routes).
+    await _prepare_routers(db, generations)
     try:
         yield
     finally:
@@ -87,6 +91,17 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             log.error("could not record this server's stop: %s", exc.message)
         await models.aclose()
         await db.dispose()
+
+
+async def _prepare_routers(db: Database, generations: Generations) -> None:
+    """Load the embedding model and embed each active bot's examples before its first message."""
+    try:
+        async with db.read() as conn:
+            bots = await list_bots(conn)
+        for bot in bots:
+            await generations.router.prepare(bot.config, bot.version)
+    except ChinwagError as exc:  # the first message of that bot meets it again, as an event
+        log.warning("could not prepare the routers: %s (%s)", exc.message, exc.code)
 
 
 def _problem(error: ChinwagError) -> JSONResponse:
