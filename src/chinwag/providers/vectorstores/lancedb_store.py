@@ -180,7 +180,12 @@ class LanceDBStore:
         dimension = await self._dimension(table)
         if vector.shape[-1] != dimension:
             raise dimension_mismatch(self.name, index, dimension, int(vector.shape[-1]))
-        query = table.query().nearest_to(vector).distance_type("cosine").select(TEXT_COLUMNS)
+        query = (
+            table.query()
+            .nearest_to(vector)
+            .distance_type("cosine")
+            .select([*TEXT_COLUMNS, "_distance"])
+        )
         where = _where(filters)
         if where:
             query = query.where(where)
@@ -191,7 +196,7 @@ class LanceDBStore:
         self, index: str, text: str, top_k: int, filters: Filters
     ) -> list[Hit]:
         table = await self._table(index)
-        query = table.query().nearest_to_text(text).select(TEXT_COLUMNS)
+        query = table.query().nearest_to_text(text).select([*TEXT_COLUMNS, "_score"])
         where = _where(filters)
         if where:
             query = query.where(where)
