@@ -117,6 +117,8 @@ async def ingest(
         for source in sorted(set(known) - seen):
             await store.delete_document(index, source)
             summary.removed.append(source)
+    if summary.chunks or summary.removed:
+        await store.optimize(index)
     return summary
 
 

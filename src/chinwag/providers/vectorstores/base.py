@@ -89,6 +89,10 @@ class VectorStore(Protocol):
         self, index: str, text: str, top_k: int, filters: Filters
     ) -> list[Hit]: ...
 
+    async def optimize(self, index: str) -> None:
+        """Fold recent writes into the store's indexes (after an ingest); may do nothing."""
+        ...
+
     async def aclose(self) -> None: ...
 
 

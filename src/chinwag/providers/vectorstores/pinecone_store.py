@@ -203,6 +203,9 @@ class PineconeStore:
             ids.extend(v.id for v in page.vectors)
         return ids
 
+    async def optimize(self, index: str) -> None:
+        """Nothing to do: the server indexes writes as they arrive."""
+
     async def aclose(self) -> None:
         if self._client is not None:
             await asyncio.to_thread(self._client.close)

@@ -221,6 +221,9 @@ class QdrantStore:
         )
         return [Hit(_chunk(p.payload), float(p.score)) for p in response.points]
 
+    async def optimize(self, index: str) -> None:
+        """Nothing to do: the server indexes writes as they arrive."""
+
     async def aclose(self) -> None:
         def close() -> None:
             if self._client is not None:
