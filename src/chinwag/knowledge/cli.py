@@ -1,0 +1,243 @@
+"""`chinwag knowledge create|info|drop|reindex BOT` and `chinwag ingest BOT PATH…`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, TypeVar
+
+import typer
+
+from chinwag.settings import Settings
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+    from chinwag.bots.config import KnowledgeConfig
+    from chinwag.knowledge.ingest import IngestSummary
+    from chinwag.providers.protocols import Embedder
+    from chinwag.providers.vectorstores.base import VectorStore
+
+T = TypeVar("T")
+knowledge_app = typer.Typer(no_args_is_help=True, help="A bot's knowledge index.")
+
+BotArgument = Annotated[str, typer.Argument(help="The bot id.")]
+PathsArgument = Annotated[
+    list[str], typer.Argument(help="Files, directories or glob patterns to ingest.")
+]
+TagOption = Annotated[
+    list[str] | None, typer.Option("--tag", help="Tag every ingested document (repeatable).")
+]
+PruneOption = Annotated[
+    bool, typer.Option("--prune", help="Remove indexed documents that are not among PATHS.")
+]
+
+
+@dataclass
+class _Knowledge:
+    bot: str
+    config: KnowledgeConfig
+    store: VectorStore
+    embedder: Embedder
+
+
+@asynccontextmanager
+async def _open(bot: str) -> AsyncIterator[_Knowledge]:
+    """The bot's store and embedder, from its active configuration in the database."""
+    from chinwag.bots.cli import _database
+    from chinwag.bots.service import get_bot
+    from chinwag.errors import KnowledgeNotConfigured
+    from chinwag.knowledge.stores import open_store
+    from chinwag.providers.registry import ModelRegistry
+
+    settings = Settings()
+    async with _database() as db, db.read() as conn:
+        config = (await get_bot(conn, bot)).config
+    if config.knowledge is None:
+        raise KnowledgeNotConfigured(f"bot '{bot}' has no knowledge section")
+    registry = ModelRegistry(settings)
+    store = open_store(config.knowledge, settings)
+    try:
+        yield _Knowledge(bot, config.knowledge, store, registry.embedder(config.embedding))
+    finally:
+        await store.aclose()
+        await registry.aclose()
+
+
+def _run(bot: str, work: Callable[[_Knowledge], Awaitable[T]]) -> T:
+    async def run() -> T:
+        async with _open(bot) as k:
+            return await work(k)
+
+    return asyncio.run(run())
+
+
+@knowledge_app.command("create")
+def create(bot: BotArgument) -> None:
+    """Create the bot's index with its embedding model's dimension."""
+
+    async def work(k: _Knowledge) -> None:
+        dimension = await k.embedder.dimension()
+        await k.store.create(k.config.index, dimension)
+        typer.echo(f"created index '{k.config.index}' in {k.store.name} ({dimension} dimensions)")
+
+    _run(bot, work)
+
+
+@knowledge_app.command("info")
+def info(bot: BotArgument) -> None:
+    """Where the bot's index is, its size, and whether the bot can use it."""
+    from chinwag.knowledge.checks import check_index, index_is_empty
+
+    async def work(k: _Knowledge) -> None:
+        found = await check_index(k.store, k.config.index, k.embedder, bot=bot, mode=k.config.mode)
+        typer.echo(f"index:     {found.index} ({found.store})")
+        typer.echo(f"dimension: {found.dimension} (embedding {k.embedder.name})")
+        typer.echo(f"chunks:    {found.count}")
+        typer.echo(f"documents: {len(await k.store.documents(k.config.index))}")
+        typer.echo(f"search:    {k.config.mode}, top {k.config.top_k}")
+        if index_is_empty(found):
+            typer.secho(
+                f"warning: the index is empty; run `chinwag ingest {bot} PATH…`", fg="yellow"
+            )
+
+    _run(bot, work)
+
+
+@knowledge_app.command("search")
+def search(
+    bot: BotArgument,
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    mode: Annotated[
+        str | None, typer.Option(help="vector, keyword or hybrid (default: the bot's).")
+    ] = None,
+    top_k: Annotated[int | None, typer.Option("--top-k", help="How many results.")] = None,
+    where: Annotated[
+        list[str] | None,
+        typer.Option("--filter", help="FIELD=VALUE on source, title, page, row, tag."),
+    ] = None,
+) -> None:
+    """Search the bot's index as its flows do; prints score, document and snippet."""
+    from chinwag.bots.config import KnowledgeConfig
+    from chinwag.knowledge.search import KnowledgeService
+
+    filters: dict[str, str | int] = {}
+    for item in where or []:
+        key, _, value = item.partition("=")
+        filters[key] = int(value) if key in ("page", "row") and value.isdigit() else value
+    checked = KnowledgeConfig.model_validate({"index": "x", "mode": mode or "hybrid"}).mode
+
+    async def work(k: _Knowledge) -> None:
+        service = KnowledgeService(k.store, k.embedder, k.config)
+        results = await service.search(
+            query, mode=checked if mode else None, top_k=top_k, filters=filters
+        )
+        for r in results:
+            where_in = "".join(
+                f" {key}={r.metadata[key]}" for key in ("page", "row") if key in r.metadata
+            )
+            typer.echo(f"{r.score:.4f}  {r.document}{where_in}  ({r.title})")
+            typer.echo(f"        {r.snippet}")
+        if not results:
+            typer.echo("no results")
+
+    _run(bot, work)
+
+
+@knowledge_app.command("drop")
+def drop(
+    bot: BotArgument,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete the bot's index and every chunk in it."""
+
+    async def work(k: _Knowledge) -> None:
+        if not yes:
+            typer.confirm(f"drop index '{k.config.index}' in {k.store.name}?", abort=True)
+        await k.store.drop(k.config.index)
+        typer.echo(f"dropped index '{k.config.index}' in {k.store.name}")
+
+    _run(bot, work)
+
+
+@knowledge_app.command("reindex")
+def reindex(bot: BotArgument, paths: PathsArgument, tag: TagOption = None) -> None:
+    """Rebuild the index from PATHS: drop it, create it for the current model, ingest."""
+
+    async def work(k: _Knowledge) -> IngestSummary:
+        if (await k.store.info(k.config.index)).exists:
+            await k.store.drop(k.config.index)
+        await k.store.create(k.config.index, await k.embedder.dimension())
+        return await _ingest_with_progress(k, paths, tag or [], prune=False)
+
+    _finish(_run(bot, work))
+
+
+def ingest(
+    bot: BotArgument, paths: PathsArgument, tag: TagOption = None, prune: PruneOption = False
+) -> None:
+    """Add or update documents in the bot's index; unchanged files are skipped."""
+    from chinwag.knowledge.checks import check_index
+
+    async def work(k: _Knowledge) -> IngestSummary:
+        await check_index(k.store, k.config.index, k.embedder, bot=bot)
+        return await _ingest_with_progress(k, paths, tag or [], prune=prune)
+
+    _finish(_run(bot, work))
+
+
+async def _ingest_with_progress(
+    k: _Knowledge, paths: list[str], tags: list[str], *, prune: bool
+) -> IngestSummary:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from chinwag.knowledge.ingest import ingest as run_ingest
+
+    columns = (TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, transient=False) as bars:
+        report = _Bars(bars)
+        return await run_ingest(
+            k.store, k.embedder, k.config.index, paths, tags=tags, prune=prune, progress=report
+        )
+
+
+class _Bars:
+    """Three bars: files read, chunks made, chunks embedded."""
+
+    def __init__(self, bars: Progress) -> None:
+        self.bars = bars
+        self.files: TaskID = bars.add_task("files", total=None)
+        self.chunks: TaskID = bars.add_task("chunks", total=None)
+        self.embedded: TaskID = bars.add_task("embedded", total=None)
+        self._made = 0
+
+    def files_found(self, total: int) -> None:
+        self.bars.update(self.files, total=total)
+
+    def file_done(self, source: str) -> None:
+        self.bars.advance(self.files)
+
+    def chunks_made(self, count: int) -> None:
+        self._made += count
+        self.bars.update(self.chunks, total=self._made, completed=self._made)
+        self.bars.update(self.embedded, total=self._made)
+
+    def chunks_embedded(self, count: int) -> None:
+        self.bars.advance(self.embedded, count)
+
+
+def _finish(summary: IngestSummary) -> None:
+    for title, sources in [
+        ("added", summary.added),
+        ("replaced", summary.replaced),
+        ("removed", summary.removed),
+    ]:
+        for source in sources:
+            typer.echo(f"  {title:<9} {source}")
+    for source, reason in summary.failed:
+        typer.secho(f"  failed    {source}: {reason}", fg="red", err=True)
+    typer.echo(summary.line())
+    if summary.failed:
+        raise typer.Exit(1)

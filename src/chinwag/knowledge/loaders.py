@@ -1,0 +1,192 @@
+"""Turn files into text sections: plain text, Markdown, HTML (main content), PDF (per page), CSV.
+
+Loaders are blocking (parsing); callers run them in a worker thread.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import hashlib
+import io
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from chinwag.errors import IngestFailed
+
+SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".csv")
+CSV_ROWS_PER_SECTION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A piece of a document that chunks never cross: a page, a CSV row, or the whole text."""
+
+    text: str
+    page: int | None = None
+    row: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedDocument:
+    source: str
+    title: str
+    checksum: str
+    sections: list[Section]
+    markdown: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    path: Path
+    source: str  # the document's key in the index: its path relative to what was ingested
+
+
+def find_files(paths: Iterable[str | Path]) -> tuple[list[SourceFile], list[tuple[str, str]]]:
+    """Expand files, directories (recursively) and globs into supported files.
+
+    Returns the files and, for arguments that match nothing, (argument, reason).
+    """
+    found: dict[str, SourceFile] = {}
+    missing: list[tuple[str, str]] = []
+    for arg in paths:
+        text = str(arg)
+        path = Path(text)
+        if path.is_dir():
+            for file in sorted(path.rglob("*")):
+                if file.is_file() and file.suffix.lower() in SUPPORTED:
+                    source = file.relative_to(path).as_posix()
+                    found.setdefault(source, SourceFile(file, source))
+        elif path.is_file():
+            found.setdefault(path.name, SourceFile(path, path.name))
+        elif glob.has_magic(text):
+            base = _glob_base(path)
+            matches = [Path(m) for m in sorted(glob.glob(text, recursive=True))]
+            for file in matches:
+                if file.is_file() and file.suffix.lower() in SUPPORTED:
+                    source = file.relative_to(base).as_posix()
+                    found.setdefault(source, SourceFile(file, source))
+            if not matches:
+                missing.append((text, "no file matches this pattern"))
+        else:
+            missing.append((text, "no such file or directory"))
+    return list(found.values()), missing
+
+
+def _glob_base(pattern: Path) -> Path:
+    """The directory a glob starts from: its leading parts without wildcards."""
+    parts = []
+    for part in pattern.parts[:-1]:
+        if glob.has_magic(part):
+            break
+        parts.append(part)
+    return Path(*parts) if parts else Path()
+
+
+def load(file: SourceFile) -> LoadedDocument:
+    """Read and parse one file; IngestFailed (with the reason) when it cannot be used."""
+    suffix = file.path.suffix.lower()
+    loader = LOADERS.get(suffix)
+    if loader is None:
+        raise IngestFailed(f"{file.source}: unsupported file type '{suffix}'")
+    try:
+        data = file.path.read_bytes()
+    except OSError as exc:
+        raise IngestFailed(f"{file.source}: cannot be read ({exc.strerror})") from exc
+    try:
+        title, sections = loader(data, file.path)
+    except IngestFailed:
+        raise
+    except Exception as exc:
+        raise IngestFailed(f"{file.source}: not a readable {suffix[1:]} file ({exc})") from exc
+    sections = [s for s in sections if s.text.strip()]
+    if not sections:
+        raise IngestFailed(f"{file.source}: no text found")
+    return LoadedDocument(
+        source=file.source,
+        title=title,
+        checksum=hashlib.sha256(data).hexdigest(),
+        sections=sections,
+        markdown=suffix in (".md", ".markdown"),
+    )
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def _title_from_name(path: Path) -> str:
+    return path.stem.replace("-", " ").replace("_", " ").strip().capitalize()
+
+
+def _text(data: bytes, path: Path) -> tuple[str, list[Section]]:
+    return _title_from_name(path), [Section(_decode(data))]
+
+
+def _markdown(data: bytes, path: Path) -> tuple[str, list[Section]]:
+    text = _decode(data)
+    title = next(
+        (line[2:].strip() for line in text.splitlines() if line.startswith("# ")),
+        _title_from_name(path),
+    )
+    return title, [Section(text)]
+
+
+def _html(data: bytes, path: Path) -> tuple[str, list[Section]]:
+    import trafilatura
+
+    html = _decode(data)
+    text = trafilatura.extract(html, include_comments=False, include_tables=True, favor_recall=True)
+    metadata = trafilatura.extract_metadata(html)
+    title = (metadata.title if metadata is not None else None) or _title_from_name(path)
+    return title, [Section(text or "")]
+
+
+def _pdf(data: bytes, path: Path) -> tuple[str, list[Section]]:
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(data))
+    sections = [
+        Section(page.extract_text() or "", page=number)
+        for number, page in enumerate(reader.pages, start=1)
+    ]
+    title = reader.metadata.title if reader.metadata is not None else None
+    return title or _title_from_name(path), sections
+
+
+def _csv(data: bytes, path: Path) -> tuple[str, list[Section]]:
+    text = _decode(data)
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], ",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
+    if not reader.fieldnames:
+        raise IngestFailed(f"{path.name}: the CSV file has no header row")
+    sections: list[Section] = []
+    group: list[str] = []
+    first_row = 1
+    for number, record in enumerate(reader, start=1):
+        lines = [f"{k}: {v}" for k, v in record.items() if k is not None and v not in (None, "")]
+        group.append("\n".join(lines))
+        if len(group) == CSV_ROWS_PER_SECTION:
+            sections.append(Section("\n\n".join(group), row=first_row))
+            group, first_row = [], number + 1
+    if group:
+        sections.append(Section("\n\n".join(group), row=first_row))
+    return _title_from_name(path), sections
+
+
+LOADERS: dict[str, Callable[[bytes, Path], tuple[str, list[Section]]]] = {
+    ".txt": _text,
+    ".md": _markdown,
+    ".markdown": _markdown,
+    ".html": _html,
+    ".htm": _html,
+    ".pdf": _pdf,
+    ".csv": _csv,
+}

@@ -1,0 +1,116 @@
+"""Search a bot's knowledge: vector, keyword, or both fused by reciprocal rank (k=60)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from chinwag.bots.config import KnowledgeConfig, SearchMode
+from chinwag.errors import KnowledgeModeUnsupported
+from chinwag.providers.protocols import Embedder
+from chinwag.providers.vectorstores.base import Filters, Hit, VectorStore, check_filters
+
+RRF_K = 60
+SNIPPET_CHARS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    document: str  # the document's source
+    title: str
+    score: float
+    snippet: str
+    text: str  # the whole chunk, for a flow's prompt
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class Reranker(Protocol):
+    """Reorders (and may cut) results, e.g. with a cross-encoder; called after fusion."""
+
+    async def __call__(self, query: str, results: Sequence[SearchResult]) -> list[SearchResult]: ...
+
+
+class KnowledgeService:
+    """Searches one index with one embedder, as a bot's knowledge settings say."""
+
+    def __init__(
+        self,
+        store: VectorStore,
+        embedder: Embedder,
+        config: KnowledgeConfig,
+        *,
+        reranker: Reranker | None = None,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.config = config
+        self.reranker = reranker
+
+    async def search(
+        self,
+        query: str,
+        *,
+        mode: SearchMode | None = None,
+        top_k: int | None = None,
+        filters: Filters | None = None,
+    ) -> list[SearchResult]:
+        mode = mode or self.config.mode
+        top_k = top_k or self.config.top_k
+        filters = filters or {}
+        check_filters(filters)
+        index = self.config.index
+        if mode != "vector" and not self.store.keyword_search:
+            raise unsupported_mode(self.store.name, index, mode)
+        hits: list[Hit]
+        if mode == "vector":
+            hits = await self._vector(query, top_k, filters)
+        elif mode == "keyword":
+            hits = await self.store.search_keyword(index, query, top_k, filters)
+        else:
+            depth = max(top_k * 4, 20)
+            vector = await self._vector(query, depth, filters)
+            keyword = await self.store.search_keyword(index, query, depth, filters)
+            hits = fuse([vector, keyword])[:top_k]
+        results = [_result(hit) for hit in hits]
+        if self.reranker is not None:
+            results = (await self.reranker(query, results))[:top_k]
+        return results
+
+    async def _vector(self, query: str, top_k: int, filters: Filters) -> list[Hit]:
+        vector = (await self.embedder.embed([query]))[0]
+        return await self.store.search_vector(self.config.index, vector, top_k, filters)
+
+
+def fuse(rankings: Sequence[Sequence[Hit]], k: int = RRF_K) -> list[Hit]:
+    """Reciprocal rank fusion: score = Σ 1 / (k + rank), rank from 1, over every ranking."""
+    scores: dict[str, float] = {}
+    chunks: dict[str, Hit] = {}
+    for ranking in rankings:
+        for rank, hit in enumerate(ranking, start=1):
+            scores[hit.chunk.id] = scores.get(hit.chunk.id, 0.0) + 1.0 / (k + rank)
+            chunks.setdefault(hit.chunk.id, hit)
+    ordered = sorted(scores, key=lambda chunk_id: scores[chunk_id], reverse=True)
+    return [Hit(chunks[chunk_id].chunk, scores[chunk_id]) for chunk_id in ordered]
+
+
+def unsupported_mode(store: str, index: str, mode: str) -> KnowledgeModeUnsupported:
+    return KnowledgeModeUnsupported(
+        f"index '{index}' in {store} cannot do {mode} search (dense vectors only); set "
+        "knowledge.mode to `vector` in the bot, or use the lancedb or qdrant store"
+    )
+
+
+def _result(hit: Hit) -> SearchResult:
+    chunk = hit.chunk
+    snippet = " ".join(chunk.text.split())
+    if len(snippet) > SNIPPET_CHARS:
+        snippet = snippet[: SNIPPET_CHARS - 1].rsplit(" ", 1)[0] + "…"
+    metadata: dict[str, Any] = {"chunk": chunk.position}
+    if chunk.page is not None:
+        metadata["page"] = chunk.page
+    if chunk.row is not None:
+        metadata["row"] = chunk.row
+    if chunk.tags:
+        metadata["tags"] = list(chunk.tags)
+    return SearchResult(chunk.source, chunk.title, hit.score, snippet, chunk.text, metadata)

@@ -1,0 +1,1 @@
+"""Vector stores holding knowledge indexes: LanceDB (embedded default), Qdrant, Pinecone."""
