@@ -118,9 +118,12 @@ async def server(make_settings: Settings) -> AsyncIterator[RunningServer]:
 
 
 def plain_demo_bot() -> BotConfig:
-    """The demo bot with `main` only: tests of the conversation log need no routing model."""
+    """The demo bot with `main` only and no knowledge: tests of the conversation log need
+    neither a routing model nor an index."""
     demo = demo_bot_config()
-    return demo.model_copy(update={"flows": {"main": demo.flows["main"]}, "router": RouterConfig()})
+    return demo.model_copy(
+        update={"flows": {"main": demo.flows["main"]}, "router": RouterConfig(), "knowledge": None}
+    )
 
 
 class run_server:

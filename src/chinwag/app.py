@@ -25,6 +25,7 @@ from chinwag.errors import ChinwagError, DatabaseUnavailable, InvalidRequest, Sc
 from chinwag.generations import workers
 from chinwag.generations.service import Generations
 from chinwag.health import router as health_router
+from chinwag.knowledge.runtime import KnowledgeStores
 from chinwag.providers.registry import ModelRegistry
 from chinwag.services import Services
 from chinwag.settings import Settings
@@ -60,14 +61,21 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     event_log = EventLog(db)
     event_log.start()
     models = ModelRegistry(settings)
+    knowledge = KnowledgeStores(settings, models)
     generations = Generations(
-        db=db, event_log=event_log, models=models, settings=settings, worker_id=me.id
+        db=db,
+        event_log=event_log,
+        models=models,
+        knowledge=knowledge,
+        settings=settings,
+        worker_id=me.id,
     )
     app.state.services = Services(
         settings=settings,
         db=db,
         event_log=event_log,
         models=models,
+        knowledge=knowledge,
         generations=generations,
         worker=me,
     )
@@ -89,6 +97,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             await workers.mark_stopped(db, me)
         except ChinwagError as exc:  # the database is gone; the heartbeat going stale says it
             log.error("could not record this server's stop: %s", exc.message)
+        await knowledge.aclose()
         await models.aclose()
         await db.dispose()
 

@@ -6,12 +6,17 @@ import asyncio
 import json
 import sys
 import uuid
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from chinwag.bots import cli as bots_cli
+from chinwag.knowledge import cli as knowledge_cli
 from chinwag.settings import Settings
+
+if TYPE_CHECKING:
+    from chinwag.bots.config import BotConfig
+    from chinwag.knowledge.ingest import IngestSummary
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -21,8 +26,10 @@ app = typer.Typer(
 db_app = typer.Typer(no_args_is_help=True, help="Database schema commands.")
 app.add_typer(db_app, name="db")
 app.add_typer(bots_cli.bots_app, name="bots")
+app.add_typer(knowledge_cli.knowledge_app, name="knowledge")
 app.command()(bots_cli.schema)
 app.command()(bots_cli.validate)
+app.command()(knowledge_cli.ingest)
 
 HostOption = Annotated[str | None, typer.Option(help="Interface to bind (CHINWAG_HOST).")]
 PortOption = Annotated[int | None, typer.Option(help="Port to bind (CHINWAG_PORT).")]
@@ -55,10 +62,34 @@ async def _prepare(settings: Settings, *, seed_demo: bool) -> None:
             async with db.write() as conn:
                 bot = await put_bot(conn, demo_bot_config())
             typer.echo(f"demo bot '{bot.id}' is at version {bot.version}")
+            summary = await ingest_demo_knowledge(settings, bot.config)
+            typer.echo(f"demo knowledge: {summary.line()}")
     except ChinwagError as exc:
         _fail(exc.message, exc.hint)
     finally:
         await db.dispose()
+
+
+async def ingest_demo_knowledge(settings: Settings, bot: BotConfig) -> IngestSummary:
+    """Create the demo bot's index if needed and bring it up to date with the shipped documents."""
+    from chinwag.bots.demo import demo_knowledge_path
+    from chinwag.knowledge.ingest import ingest
+    from chinwag.knowledge.runtime import KnowledgeStores
+    from chinwag.providers.registry import ModelRegistry
+
+    assert bot.knowledge is not None
+    models = ModelRegistry(settings)
+    knowledge = KnowledgeStores(settings, models)
+    try:
+        service = knowledge.for_bot(bot)
+        assert service is not None
+        index = bot.knowledge.index
+        if not (await service.store.info(index)).exists:
+            await service.store.create(index, await service.embedder.dimension())
+        return await ingest(service.store, service.embedder, index, [demo_knowledge_path()])
+    finally:
+        await knowledge.aclose()
+        await models.aclose()
 
 
 def _serve(settings: Settings) -> None:

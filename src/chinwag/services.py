@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from chinwag.db.uow import Database
 from chinwag.generations.service import Generations
 from chinwag.generations.workers import WorkerIdentity
+from chinwag.knowledge.runtime import KnowledgeStores
 from chinwag.providers.registry import ModelRegistry
 from chinwag.settings import Settings
 from chinwag.streams.log import EventLog
@@ -21,6 +22,7 @@ class Services:
     db: Database
     event_log: EventLog
     models: ModelRegistry
+    knowledge: KnowledgeStores
     generations: Generations
     worker: WorkerIdentity
 

@@ -46,9 +46,7 @@ def validate(
     skip_env: SkipEnvOption = False,
 ) -> None:
     """Validate bot YAML files: every problem at once; exit code 1 if any has errors."""
-    from chinwag.bots.activation import check_file
-
-    reports = {str(f): check_file(f, check_env=not skip_env) for f in files}
+    reports = asyncio.run(_check_files(files, check_env=not skip_env))
     if as_json:
         typer.echo(
             json.dumps(
@@ -64,6 +62,26 @@ def validate(
             _print_report(name, report)
     if not all(r.ok for r in reports.values()):
         raise typer.Exit(1)
+
+
+async def _check_files(files: list[Path], *, check_env: bool) -> dict[str, Report]:
+    """Each file's report, its knowledge index checked against this server's stores."""
+    from chinwag.bots.activation import check_file
+    from chinwag.bots.index_check import with_index_check
+    from chinwag.knowledge.runtime import KnowledgeStores
+    from chinwag.providers.registry import ModelRegistry
+
+    settings = Settings()
+    models = ModelRegistry(settings)
+    knowledge = KnowledgeStores(settings, models)
+    try:
+        return {
+            str(f): await with_index_check(check_file(f, check_env=check_env), knowledge)
+            for f in files
+        }
+    finally:
+        await knowledge.aclose()
+        await models.aclose()
 
 
 def _print_report(name: str, report: Report) -> None:
@@ -86,9 +104,9 @@ def _print_problem(p: Problem) -> None:
 @bots_app.command("import")
 def import_bots(files: FilesArgument) -> None:
     """Validate bot YAML files and save each as a new active version (errors: nothing saved)."""
-    from chinwag.bots.activation import activate, check_file
+    from chinwag.bots.activation import activate
 
-    reports = {str(f): check_file(f) for f in files}
+    reports = asyncio.run(_check_files(files, check_env=True))
     failed = False
     for name, report in reports.items():
         if report.problems:

@@ -13,6 +13,11 @@ def demo_bot_path() -> Path:
     return Path(str(resources.files("chinwag.bots").joinpath("demo/vinhuset.yaml")))
 
 
+def demo_knowledge_path() -> Path:
+    """The documents the demo bot knows, shipped with the package."""
+    return demo_bot_path().parent / "knowledge"
+
+
 def demo_bot_config() -> BotConfig:
     """The demo bot's configuration; its YAML is part of the package and always valid."""
     report = check_file(demo_bot_path())

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Query
 from sqlalchemy import case, func, select
 
 from chinwag.bots.activation import activate, check_document, problem_dicts
+from chinwag.bots.index_check import with_index_check
 from chinwag.bots.schemas import (
     BOT_CONFIG_BODY,
     BotOut,
@@ -39,16 +40,16 @@ async def get_bots(services: ServicesDep) -> list[BotSummary]:
 
 
 @router.post("/validate", response_model=ValidationOut, openapi_extra=BOT_CONFIG_BODY)
-async def validate_bot(body: ConfigBody) -> ValidationOut:
+async def validate_bot(body: ConfigBody, services: ServicesDep) -> ValidationOut:
     """Validate a configuration without saving it: every problem at once."""
-    report = check_document(body)
+    report = await with_index_check(check_document(body), services.knowledge)
     return ValidationOut(ok=report.ok, problems=problem_dicts(report.problems))
 
 
 @router.post("", status_code=201, response_model=BotSaved, openapi_extra=BOT_CONFIG_BODY)
 async def create_bot(body: ConfigBody, services: ServicesDep) -> BotSaved:
     """Create a bot (409 if the id is taken); a configuration with errors is refused (422)."""
-    report = check_document(body)
+    report = await with_index_check(check_document(body), services.knowledge)
     if report.config is not None:
         try:
             async with services.db.read() as conn:
@@ -67,7 +68,7 @@ async def put_bot(bot_id: str, body: ConfigBody, services: ServicesDep) -> BotSa
     """Create or update a bot; a changed configuration becomes a new, active version."""
     if body.get("id") != bot_id:
         raise BotIdMismatch(f"the configuration's id is {body.get('id')!r}, the URL's '{bot_id}'")
-    report = check_document(body)
+    report = await with_index_check(check_document(body), services.knowledge)
     saved = await activate(services.db, report)
     if saved.created:
         await services.generations.router.prepare(saved.config, saved.version)

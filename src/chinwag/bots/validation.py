@@ -209,6 +209,15 @@ def _flow_problems(document: dict[str, Any]) -> list[Problem]:
     for name, flow in flows.items():
         if isinstance(flow, dict):
             problems += _one_flow(str(name), flow, names, strategy)
+            if flow.get("retrieval") is True and not document.get("knowledge"):
+                problems.append(
+                    Problem(
+                        f"flows.{name}.retrieval",
+                        "retrieval_without_knowledge",
+                        f"flows.{name} asks for retrieval, but the bot has no knowledge section",
+                        "Add `knowledge: {index: …}` to the bot, or remove `retrieval`.",
+                    )
+                )
     return problems
 
 

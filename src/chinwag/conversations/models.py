@@ -84,6 +84,8 @@ class Message(Base):
     error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # How the router chose this answer's flows: {strategy, flows, scores, ms, error?}.
     route: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # The knowledge sources main's answer was given: [{document, title, score, snippet}].
+    citations: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 

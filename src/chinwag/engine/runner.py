@@ -20,14 +20,17 @@ from chinwag.bots.config import BotConfig, FlowConfig, LLMConfig
 from chinwag.engine.router import RouteDecision, Router
 from chinwag.engine.templates import render
 from chinwag.errors import ChinwagError, FlowTimeout
+from chinwag.knowledge.search import KnowledgeService
 from chinwag.providers.protocols import ChatMessage, ChatModel, GenerationOptions, TokenUsage
 from chinwag.streams.events import (
     FlowCompleted,
     FlowFailed,
     FlowStarted,
     MessageDelta,
+    RetrievalCompleted,
     RouteDecided,
     RouteError,
+    Source,
 )
 from chinwag.streams.events import StreamEvent as Event
 
@@ -76,6 +79,7 @@ class Answer:
     usage: TokenUsage | None = None
     route: RouteDecision | None = None
     flow_runs: list[FlowRun] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)  # what main's answer was based on
 
     @property
     def text(self) -> str:
@@ -104,8 +108,32 @@ async def run_message(
     model_for: ModelFor,
     emit: Emit,
     answer: Answer,
+    knowledge: KnowledgeService | None = None,
 ) -> None:
-    """Route, run the chosen optional flows concurrently, then stream `main` into `answer`."""
+    """Route, run the chosen optional flows concurrently (and `main`'s retrieval with them),
+    then stream `main` into `answer`."""
+    main_sources = (
+        asyncio.create_task(retrieve("main", knowledge, message, emit))
+        if knowledge is not None and wants_retrieval("main", bot.flows["main"])
+        else None
+    )
+    try:
+        await _route_and_run(bot, message, router, model_for, emit, answer, knowledge, main_sources)
+    finally:
+        if main_sources is not None and not main_sources.done():
+            main_sources.cancel()
+
+
+async def _route_and_run(
+    bot: BotConfig,
+    message: MessageInput,
+    router: Router,
+    model_for: ModelFor,
+    emit: Emit,
+    answer: Answer,
+    knowledge: KnowledgeService | None,
+    main_sources: asyncio.Task[list[dict[str, Any]]] | None,
+) -> None:
     decision = await router.route(bot, message.bot_version, message.text)
     answer.route = decision
     emit(
@@ -121,13 +149,47 @@ async def run_message(
     )
     runs = await asyncio.gather(
         *(
-            run_optional_flow(bot, name, message, model_for, emit, decision.scores.get(name))
+            run_optional_flow(
+                bot, name, message, model_for, emit, decision.scores.get(name), knowledge
+            )
             for name in decision.flows
         )
     )
     answer.flow_runs.extend(runs)
     outputs = {r.flow: {"output": r.output} for r in runs if r.status == "completed"}
-    await run_main_flow(bot, message, model_for, emit, answer, outputs)
+    await run_main_flow(bot, message, model_for, emit, answer, outputs, main_sources)
+
+
+def wants_retrieval(name: str, flow: FlowConfig) -> bool:
+    """Whether a flow searches the knowledge index: its `retrieval`, by default `main` only."""
+    return flow.retrieval if flow.retrieval is not None else name == "main"
+
+
+async def retrieve(
+    flow: str, knowledge: KnowledgeService, message: MessageInput, emit: Emit
+) -> list[dict[str, Any]]:
+    """Search the bot's index for the message; emit retrieval.completed; the template's sources."""
+    results = await knowledge.search(message.text)
+    emit(
+        RetrievalCompleted(
+            flow=flow,
+            sources=[
+                Source(document=r.document, title=r.title, score=r.score, snippet=r.snippet)
+                for r in results
+            ],
+        )
+    )
+    return [
+        {
+            "document": r.document,
+            "title": r.title,
+            "score": r.score,
+            "snippet": r.snippet,
+            "text": r.text,
+            **r.metadata,
+        }
+        for r in results
+    ]
 
 
 async def run_optional_flow(
@@ -137,6 +199,7 @@ async def run_optional_flow(
     model_for: ModelFor,
     emit: Emit,
     score: float | None,
+    knowledge: KnowledgeService | None = None,
 ) -> FlowRun:
     """Run one optional flow to its whole output, within its timeout; never raises."""
     flow = bot.flows[name]
@@ -145,9 +208,14 @@ async def run_optional_flow(
     parts: list[str] = []
     usage: TokenUsage | None = None
     try:
-        prompt = build_prompt(bot, name, message, {})
-        model = model_for(flow.llm.over(bot.llm) if flow.llm else bot.llm)
         async with asyncio.timeout(flow.timeout_seconds):
+            sources = (
+                await retrieve(name, knowledge, message, emit)
+                if knowledge is not None and wants_retrieval(name, flow)
+                else []
+            )
+            prompt = build_prompt(bot, name, message, {}, sources)
+            model = model_for(flow.llm.over(bot.llm) if flow.llm else bot.llm)
             async for item in model.stream(prompt, _options(bot, flow)):
                 if isinstance(item, str):
                     parts.append(item)
@@ -174,13 +242,19 @@ async def run_main_flow(
     emit: Emit,
     answer: Answer,
     flow_outputs: dict[str, dict[str, str]],
+    sources_task: asyncio.Task[list[dict[str, Any]]] | None = None,
 ) -> None:
     """Stream the main flow's answer into `answer`, emitting flow and delta events."""
     started = time.perf_counter()
     emit(FlowStarted(flow="main"))
     main = bot.flows["main"]
     try:
-        prompt = build_prompt(bot, "main", message, flow_outputs)
+        sources = await sources_task if sources_task is not None else []
+        answer.sources = [
+            Source(document=s["document"], title=s["title"], score=s["score"], snippet=s["snippet"])
+            for s in sources
+        ]
+        prompt = build_prompt(bot, "main", message, flow_outputs, sources)
         model = model_for(main.llm.over(bot.llm) if main.llm else bot.llm)
         async for item in model.stream(prompt, _options(bot, main)):
             if isinstance(item, str):
@@ -205,6 +279,7 @@ def build_prompt(
     flow_name: str,
     message: MessageInput,
     flow_outputs: dict[str, dict[str, str]],
+    sources: list[dict[str, Any]] | None = None,
 ) -> list[ChatMessage]:
     """The chat messages of one flow: its system prompt, the history, its rendered template."""
     flow = bot.flows[flow_name]
@@ -212,7 +287,7 @@ def build_prompt(
     variables = {
         "message": message.text,
         "history": [{"role": role, "content": content} for role, content in message.history],
-        "sources": [],
+        "sources": sources or [],
         "flows": flow_outputs,
         "user": {"id": message.user_id},
         "bot": {"id": bot.id, "name": bot.name, "version": message.bot_version},

@@ -17,6 +17,7 @@ from chinwag.db.uow import Database
 from chinwag.engine.router import Router
 from chinwag.engine.runner import Answer, MessageInput, run_message
 from chinwag.errors import ChinwagError, GenerationInterrupted
+from chinwag.knowledge.runtime import KnowledgeStores
 from chinwag.providers.registry import ModelRegistry
 from chinwag.settings import Settings
 from chinwag.streams.ending import EndStatus, ending_events
@@ -44,12 +45,14 @@ class Generations:
         db: Database,
         event_log: EventLog,
         models: ModelRegistry,
+        knowledge: KnowledgeStores,
         settings: Settings,
         worker_id: str,
     ) -> None:
         self._db = db
         self._log = event_log
         self._models = models
+        self._knowledge = knowledge
         self._settings = settings
         self._worker_id = worker_id
         self._bots = BotCache()
@@ -105,6 +108,7 @@ class Generations:
                 model_for=self._models.for_bot,
                 emit=writer.append,
                 answer=answer,
+                knowledge=self._knowledge.for_bot(bot),
             )
         except asyncio.CancelledError:
             interrupted = GenerationInterrupted(
@@ -154,6 +158,7 @@ class Generations:
             text=answer.text,
             usage=usage,
             error=error,
+            sources=answer.sources,
         )
         await writer.finish(
             final,
@@ -166,6 +171,7 @@ class Generations:
                 error_code=error.code if error else None,
                 bot_id=accepted.bot_id,
                 route=answer.route_record(),
+                citations=[s.model_dump() for s in answer.sources] or None,
                 flow_runs=[run.as_row() for run in answer.flow_runs],
             ),
         )

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.conversations.models import FlowRun, Message
 from chinwag.errors import ChinwagError
-from chinwag.streams.events import ErrorEvent, MessageCompleted, StreamCompleted, Usage
+from chinwag.streams.events import ErrorEvent, MessageCompleted, Source, StreamCompleted, Usage
 from chinwag.streams.events import StreamEvent as Event
 from chinwag.streams.models import Stream
 
@@ -33,10 +33,13 @@ def ending_events(
     text: str,
     usage: Usage | None = None,
     error: ChinwagError | None = None,
+    sources: list[Source] | None = None,
 ) -> list[Event]:
     """The last events of a stream: the answer (or the error), then stream.completed."""
     if error is None:
-        last: Event = MessageCompleted(message_id=message_id, text=text, usage=usage)
+        last: Event = MessageCompleted(
+            message_id=message_id, text=text, usage=usage, sources=sources or []
+        )
     else:
         last = ErrorEvent(
             code=error.code, message=error.message, hint=error.hint, retryable=error.retryable
@@ -56,6 +59,7 @@ async def write_end(
     usage: dict[str, Any] | None = None,
     error_code: str | None = None,
     route: dict[str, Any] | None = None,
+    citations: list[dict[str, Any]] | None = None,
     flow_runs: list[dict[str, Any]] | None = None,
     bot_id: str | None = None,
 ) -> None:
@@ -70,6 +74,7 @@ async def write_end(
             usage=usage,
             error_code=error_code,
             route=route,
+            citations=citations,
             finished_at=now,
         )
     )

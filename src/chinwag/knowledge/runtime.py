@@ -1,0 +1,48 @@
+"""A server's knowledge: each configured store opened once, a bot's search service, its checks."""
+
+from __future__ import annotations
+
+from chinwag.bots.config import BotConfig
+from chinwag.knowledge.checks import check_index
+from chinwag.knowledge.search import KnowledgeService
+from chinwag.knowledge.stores import open_store
+from chinwag.providers.registry import ModelRegistry
+from chinwag.providers.vectorstores.base import IndexInfo, VectorStore
+from chinwag.settings import Settings
+
+
+class KnowledgeStores:
+    """Stores by (store, url, key variable), shared by every bot that names the same one."""
+
+    def __init__(self, settings: Settings, models: ModelRegistry) -> None:
+        self._settings = settings
+        self._models = models
+        self._stores: dict[tuple[str, str | None, str | None], VectorStore] = {}
+
+    def for_bot(self, bot: BotConfig) -> KnowledgeService | None:
+        """The bot's search service; None when the bot has no knowledge section."""
+        config = bot.knowledge
+        if config is None:
+            return None
+        key = (config.store, config.url, config.api_key_env)
+        if key not in self._stores:
+            self._stores[key] = open_store(config, self._settings)
+        return KnowledgeService(self._stores[key], self._models.embedder(bot.embedding), config)
+
+    async def check(self, bot: BotConfig) -> IndexInfo | None:
+        """The bot's index info, or the error that says what is wrong with it and the fix."""
+        service = self.for_bot(bot)
+        if service is None or bot.knowledge is None:
+            return None
+        return await check_index(
+            service.store,
+            bot.knowledge.index,
+            service.embedder,
+            bot=bot.id,
+            mode=bot.knowledge.mode,
+        )
+
+    async def aclose(self) -> None:
+        for store in self._stores.values():
+            await store.aclose()
+        self._stores.clear()
