@@ -25,6 +25,8 @@ from chinwag.errors import ChinwagError, DatabaseUnavailable, InvalidRequest, Sc
 from chinwag.generations import workers
 from chinwag.generations.service import Generations
 from chinwag.health import router as health_router
+from chinwag.knowledge.jobs import IngestJobs
+from chinwag.knowledge.routes import router as knowledge_router
 from chinwag.knowledge.runtime import KnowledgeStores
 from chinwag.providers.registry import ModelRegistry
 from chinwag.services import Services
@@ -62,6 +64,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     event_log.start()
     models = ModelRegistry(settings)
     knowledge = KnowledgeStores(settings, models)
+    ingest_jobs = IngestJobs(db, worker_id=me.id, upload_dir=settings.data_dir / "uploads")
     generations = Generations(
         db=db,
         event_log=event_log,
@@ -76,6 +79,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         event_log=event_log,
         models=models,
         knowledge=knowledge,
+        ingest_jobs=ingest_jobs,
         generations=generations,
         worker=me,
     )
@@ -88,6 +92,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        await ingest_jobs.shutdown()
         await generations.shutdown(settings.shutdown_grace_seconds)
         await event_log.stop()
         heartbeat.cancel()
@@ -154,6 +159,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(bots_router)
     app.include_router(conversations_router)
     app.include_router(streams_router)
+    app.include_router(knowledge_router)
     app.include_router(health_router)
     _document_stream_events(app)
     return app

@@ -314,3 +314,19 @@ class IngestFailed(KnowledgeError):
     status = 422
     code = "ingest_failed"
     default_hint = "Fix or remove the file named in the message and ingest again."
+
+
+class JobNotFound(NotFound):
+    code = "knowledge_job_not_found"
+    default_hint = "Use the job_id returned by POST /v1/bots/{bot_id}/knowledge/documents."
+
+
+class DocumentNotFound(NotFound):
+    code = "knowledge_document_not_found"
+    default_hint = "GET /v1/bots/{bot_id}/knowledge lists the documents of the index."
+
+
+class UploadTooLarge(ChinwagError):
+    status = 413
+    code = "upload_too_large"
+    default_hint = "Split the document, or ingest it on the server with `chinwag ingest BOT PATH…`."

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from chinwag.db.uow import Database
 from chinwag.generations.service import Generations
 from chinwag.generations.workers import WorkerIdentity
+from chinwag.knowledge.jobs import IngestJobs
 from chinwag.knowledge.runtime import KnowledgeStores
 from chinwag.providers.registry import ModelRegistry
 from chinwag.settings import Settings
@@ -23,6 +24,7 @@ class Services:
     event_log: EventLog
     models: ModelRegistry
     knowledge: KnowledgeStores
+    ingest_jobs: IngestJobs
     generations: Generations
     worker: WorkerIdentity
 

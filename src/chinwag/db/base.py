@@ -34,4 +34,5 @@ def import_all_models() -> None:
     """Register every table on Base.metadata (Alembic and create_all need them all)."""
     from chinwag.bots import models as _bots  # noqa: F401
     from chinwag.conversations import models as _conversations  # noqa: F401
+    from chinwag.knowledge import models as _knowledge  # noqa: F401
     from chinwag.streams import models as _streams  # noqa: F401

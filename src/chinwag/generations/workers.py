@@ -21,6 +21,8 @@ from sqlalchemy.sql import ColumnElement
 from chinwag.db.base import new_id, utcnow
 from chinwag.db.uow import Database
 from chinwag.errors import GenerationInterrupted
+from chinwag.knowledge.jobs import fail_jobs_of
+from chinwag.knowledge.models import KnowledgeJob
 from chinwag.streams.ending import ending_events, write_end
 from chinwag.streams.events import MessageDelta
 from chinwag.streams.models import Stream, StreamEvent, Worker
@@ -73,7 +75,14 @@ async def dead_worker_ids(
     rows = await conn.execute(
         select(
             Worker.id, Worker.hostname, Worker.pid, Worker.heartbeat_at, Worker.stopped_at
-        ).where(Worker.id.in_(select(Stream.worker_id).where(Stream.status == "streaming")))
+        ).where(
+            or_(
+                Worker.id.in_(select(Stream.worker_id).where(Stream.status == "streaming")),
+                Worker.id.in_(
+                    select(KnowledgeJob.worker_id).where(KnowledgeJob.status == "running")
+                ),
+            )
+        )
     )
     dead = []
     for row in rows:
@@ -93,10 +102,8 @@ def _as_aware(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-async def orphaned_stream_ids(
-    conn: AsyncConnection, *, me: WorkerIdentity | None, heartbeat_seconds: float
-) -> list[str]:
-    dead = await dead_worker_ids(conn, me=me, heartbeat_seconds=heartbeat_seconds)
+async def orphaned_stream_ids(conn: AsyncConnection, dead: list[str]) -> list[str]:
+    """Streams still `streaming` that belong to no worker or to a dead one."""
     condition: ColumnElement[bool] = Stream.worker_id.is_(None)
     if dead:
         condition = or_(condition, Stream.worker_id.in_(dead))
@@ -156,9 +163,16 @@ async def interrupt_stream(conn: AsyncConnection, stream_id: str) -> bool:
 async def recover_orphans(
     db: Database, *, me: WorkerIdentity | None, heartbeat_seconds: float
 ) -> int:
-    """Interrupt every stream no live worker owns; one transaction per stream."""
+    """Interrupt every stream no live worker owns (one transaction per stream), and fail the
+    ingestion jobs of those workers."""
     async with db.read() as conn:
-        ids = await orphaned_stream_ids(conn, me=me, heartbeat_seconds=heartbeat_seconds)
+        dead = await dead_worker_ids(conn, me=me, heartbeat_seconds=heartbeat_seconds)
+        ids = await orphaned_stream_ids(conn, dead)
+    if dead:
+        async with db.write() as conn:
+            failed_jobs = await fail_jobs_of(conn, dead)
+        if failed_jobs:
+            log.warning("failed %d ingestion job(s) of stopped servers", failed_jobs)
     recovered = 0
     for stream_id in ids:
         async with db.write() as conn:

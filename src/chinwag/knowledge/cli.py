@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
@@ -15,7 +16,7 @@ from chinwag.settings import Settings
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-    from chinwag.bots.config import KnowledgeConfig
+    from chinwag.bots.config import BotConfig, KnowledgeConfig
     from chinwag.knowledge.ingest import IngestSummary
     from chinwag.providers.protocols import Embedder
     from chinwag.providers.vectorstores.base import VectorStore
@@ -23,7 +24,9 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 knowledge_app = typer.Typer(no_args_is_help=True, help="A bot's knowledge index.")
 
-BotArgument = Annotated[str, typer.Argument(help="The bot id.")]
+BotArgument = Annotated[
+    str, typer.Argument(help="The bot id, or its YAML file (to prepare an index before import).")
+]
 PathsArgument = Annotated[
     list[str], typer.Argument(help="Files, directories or glob patterns to ingest.")
 ]
@@ -46,15 +49,12 @@ class _Knowledge:
 @asynccontextmanager
 async def _open(bot: str) -> AsyncIterator[_Knowledge]:
     """The bot's store and embedder, from its active configuration in the database."""
-    from chinwag.bots.cli import _database
-    from chinwag.bots.service import get_bot
     from chinwag.errors import KnowledgeNotConfigured
     from chinwag.knowledge.stores import open_store
     from chinwag.providers.registry import ModelRegistry
 
     settings = Settings()
-    async with _database() as db, db.read() as conn:
-        config = (await get_bot(conn, bot)).config
+    config = await _bot_config(bot)
     if config.knowledge is None:
         raise KnowledgeNotConfigured(f"bot '{bot}' has no knowledge section")
     registry = ModelRegistry(settings)
@@ -64,6 +64,34 @@ async def _open(bot: str) -> AsyncIterator[_Knowledge]:
     finally:
         await store.aclose()
         await registry.aclose()
+
+
+async def _bot_config(bot: str) -> BotConfig:
+    """A bot's configuration: from a YAML file (before it is imported), else the database."""
+    from chinwag.bots.cli import _database
+    from chinwag.bots.service import get_bot
+
+    from_file = await asyncio.to_thread(_config_from_file, bot)
+    if from_file is not None:
+        return from_file
+    async with _database() as db, db.read() as conn:
+        return (await get_bot(conn, bot)).config
+
+
+def _config_from_file(bot: str) -> BotConfig | None:
+    from chinwag.bots.activation import check_file
+    from chinwag.errors import BotConfigInvalid
+
+    path = Path(bot)
+    if path.suffix not in (".yaml", ".yml") or not path.is_file():
+        return None
+    report = check_file(path, check_env=True)
+    if report.config is None:
+        raise BotConfigInvalid(
+            f"{path} has {len(report.errors)} error(s): {report.errors[0].message}",
+            hint=f"Run `chinwag validate {path}` to see them all.",
+        )
+    return report.config
 
 
 def _run(bot: str, work: Callable[[_Knowledge], Awaitable[T]]) -> T:
