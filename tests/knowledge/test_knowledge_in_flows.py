@@ -144,4 +144,4 @@ async def test_an_index_dropped_under_a_bot_is_reported(
             "/v1/bots/shop/knowledge/documents",
             files=[("files", ("a.txt", b"hello"))],
         )
-        assert upload.status_code == 404 and upload.json()["code"] == "knowledge_index_not_found"
+        assert upload.status_code == 503 and upload.json()["code"] == "knowledge_index_not_found"

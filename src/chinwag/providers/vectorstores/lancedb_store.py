@@ -7,7 +7,8 @@ briefly visible twice (new chunks written before the old are deleted), never mis
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 
-from chinwag.errors import KnowledgeIndexExists
+from chinwag.errors import ChinwagError, KnowledgeIndexExists
 from chinwag.providers.vectorstores.base import (
     Chunk,
     Filters,
@@ -92,6 +93,20 @@ class LanceDBStore:
             self._tables[index] = table
         return table
 
+    @asynccontextmanager
+    async def _using(self, index: str) -> AsyncIterator[None]:
+        """Turn a failure on an index that has since been dropped (by another process, whose
+        drop this process's cached table cannot see) into KnowledgeIndexNotFound."""
+        try:
+            yield
+        except ChinwagError:
+            raise
+        except Exception as exc:
+            if index in await self._names():
+                raise
+            self._tables.pop(index, None)
+            raise index_not_found(self.name, index) from exc
+
     async def _names(self) -> set[str]:
         db = await self._connect()
         names: set[str] = set()
@@ -135,86 +150,93 @@ class LanceDBStore:
     async def upsert(
         self, index: str, chunks: Sequence[Chunk], vectors: NDArray[np.float32]
     ) -> None:
-        table = await self._table(index)
-        dimension = await self._dimension(table)
-        if vectors.shape[1] != dimension:
-            raise dimension_mismatch(self.name, index, dimension, int(vectors.shape[1]))
-        if not chunks:
-            return
-        columns: dict[str, list[Any]] = {name: [] for name in TEXT_COLUMNS}
-        for c in chunks:
-            for name in TEXT_COLUMNS:
-                value = getattr(c, name)
-                columns[name].append(list(value) if name == "tags" else value)
-        flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1))
-        data = pa.table(
-            {
-                **columns,
-                "vector": pa.FixedSizeListArray.from_arrays(flat, dimension),
-            },
-            schema=_schema(dimension),
-        )
-        await (
-            table.merge_insert("id")
-            .when_matched_update_all()
-            .when_not_matched_insert_all()
-            .execute(data)
-        )
+        async with self._using(index):
+            table = await self._table(index)
+            dimension = await self._dimension(table)
+            if vectors.shape[1] != dimension:
+                raise dimension_mismatch(self.name, index, dimension, int(vectors.shape[1]))
+            if not chunks:
+                return
+            columns: dict[str, list[Any]] = {name: [] for name in TEXT_COLUMNS}
+            for c in chunks:
+                for name in TEXT_COLUMNS:
+                    value = getattr(c, name)
+                    columns[name].append(list(value) if name == "tags" else value)
+            flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1))
+            data = pa.table(
+                {
+                    **columns,
+                    "vector": pa.FixedSizeListArray.from_arrays(flat, dimension),
+                },
+                schema=_schema(dimension),
+            )
+            await (
+                table.merge_insert("id")
+                .when_matched_update_all()
+                .when_not_matched_insert_all()
+                .execute(data)
+            )
 
     async def delete_document(self, index: str, source: str, *, keep: str | None = None) -> None:
-        table = await self._table(index)
-        where = f"source = {_quote(source)}"
-        if keep is not None:
-            where += f" AND checksum != {_quote(keep)}"
-        await table.delete(where)
+        async with self._using(index):
+            table = await self._table(index)
+            where = f"source = {_quote(source)}"
+            if keep is not None:
+                where += f" AND checksum != {_quote(keep)}"
+            await table.delete(where)
 
     async def documents(self, index: str) -> dict[str, str]:
-        table = await self._table(index)
-        rows = await table.query().select(["source", "checksum"]).to_arrow()
-        return dict(zip(rows["source"].to_pylist(), rows["checksum"].to_pylist(), strict=True))
+        async with self._using(index):
+            table = await self._table(index)
+            rows = await table.query().select(["source", "checksum"]).to_arrow()
+            return dict(zip(rows["source"].to_pylist(), rows["checksum"].to_pylist(), strict=True))
 
     async def search_vector(
         self, index: str, vector: NDArray[np.float32], top_k: int, filters: Filters
     ) -> list[Hit]:
-        table = await self._table(index)
-        dimension = await self._dimension(table)
-        if vector.shape[-1] != dimension:
-            raise dimension_mismatch(self.name, index, dimension, int(vector.shape[-1]))
-        query = (
-            table.query()
-            .nearest_to(vector)
-            .distance_type("cosine")
-            .select([*TEXT_COLUMNS, "_distance"])
-        )
-        where = _where(filters)
-        if where:
-            query = query.where(where)
-        rows = (await query.limit(top_k).to_arrow()).to_pylist()
-        return [Hit(_chunk(r), 1.0 - float(r["_distance"])) for r in rows]
+        async with self._using(index):
+            table = await self._table(index)
+            dimension = await self._dimension(table)
+            if vector.shape[-1] != dimension:
+                raise dimension_mismatch(self.name, index, dimension, int(vector.shape[-1]))
+            query = (
+                table.query()
+                .nearest_to(vector)
+                .distance_type("cosine")
+                .select([*TEXT_COLUMNS, "_distance"])
+            )
+            where = _where(filters)
+            if where:
+                query = query.where(where)
+            rows = (await query.limit(top_k).to_arrow()).to_pylist()
+            return [Hit(_chunk(r), 1.0 - float(r["_distance"])) for r in rows]
 
     async def search_keyword(
         self, index: str, text: str, top_k: int, filters: Filters
     ) -> list[Hit]:
-        table = await self._table(index)
-        query = table.query().nearest_to_text(text).select([*TEXT_COLUMNS, "_score"])
-        where = _where(filters)
-        if where:
-            query = query.where(where)
-        rows = (await query.limit(top_k).to_arrow()).to_pylist()
-        return [Hit(_chunk(r), float(r["_score"])) for r in rows]
+        async with self._using(index):
+            table = await self._table(index)
+            query = table.query().nearest_to_text(text).select([*TEXT_COLUMNS, "_score"])
+            where = _where(filters)
+            if where:
+                query = query.where(where)
+            rows = (await query.limit(top_k).to_arrow()).to_pylist()
+            return [Hit(_chunk(r), float(r["_score"])) for r in rows]
 
     async def optimize(self, index: str) -> None:
         """Fold new rows into the full-text index; build a vector (ANN) index on large tables."""
-        table = await self._table(index)
-        await table.optimize()
-        count = await table.count_rows()
-        indices = {i.name for i in await table.list_indices()}
-        if count >= ANN_THRESHOLD and "vector_idx" not in indices:
-            from lancedb.index import IvfPq
+        async with self._using(index):
+            table = await self._table(index)
+            await table.optimize()
+            count = await table.count_rows()
+            indices = {i.name for i in await table.list_indices()}
+            if count >= ANN_THRESHOLD and "vector_idx" not in indices:
+                from lancedb.index import IvfPq
 
-            await table.create_index(
-                "vector", config=IvfPq(distance_type="cosine", num_partitions=max(count // 4096, 1))
-            )
+                await table.create_index(
+                    "vector",
+                    config=IvfPq(distance_type="cosine", num_partitions=max(count // 4096, 1)),
+                )
 
     async def aclose(self) -> None:
         self._tables.clear()
