@@ -85,7 +85,7 @@ async def test_demo_seeds_the_bot_idempotently_and_serves_it(
                 async with httpx.AsyncClient(
                     base_url=f"http://127.0.0.1:{port}", timeout=60
                 ) as client:
-                    for _ in range(300):
+                    for _ in range(1200):  # the demo ingests its documents first
                         try:
                             if (await client.get("/healthz")).status_code == 200:
                                 break

@@ -12,9 +12,13 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def chinwag(database_url: str, *args: str, cwd: Path = ROOT) -> tuple[int, str]:
+async def chinwag(
+    database_url: str, *args: str, data_dir: Path | None = None, cwd: Path = ROOT
+) -> tuple[int, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHINWAG_")}
     env["CHINWAG_DATABASE_URL"] = database_url
+    if data_dir is not None:
+        env["CHINWAG_DATA_DIR"] = str(data_dir)
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -31,14 +35,18 @@ async def chinwag(database_url: str, *args: str, cwd: Path = ROOT) -> tuple[int,
 
 
 async def test_import_export_versions_rollback(database_url: str, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    demo = "src/chinwag/bots/demo/vinhuset.yaml"
+    code, out = await chinwag(database_url, "bots", "import", demo, data_dir=data)
+    assert code == 1 and "knowledge_index_not_found" in out and "nothing was imported" in out
+    # The index a bot names is created from its YAML file, before the bot exists.
+    code, out = await chinwag(database_url, "knowledge", "create", demo, data_dir=data)
+    assert code == 0 and "'vinhuset'" in out and "384" in out, out
     code, out = await chinwag(
-        database_url,
-        "bots",
-        "import",
-        "examples/bokhylla.yaml",
-        "src/chinwag/bots/demo/vinhuset.yaml",
+        database_url, "bots", "import", "examples/bokhylla.yaml", demo, data_dir=data
     )
     assert code == 0, out
+    assert "knowledge_index_empty" in out  # a warning: importing goes on
     assert "bokhylla: saved as version 1" in out and "vinhuset: saved as version 1" in out
     code, out = await chinwag(database_url, "bots", "import", "examples/bokhylla.yaml")
     assert "bokhylla: unchanged at version 1" in out
@@ -53,9 +61,13 @@ async def test_import_export_versions_rollback(database_url: str, tmp_path: Path
     document["name"] = "Vinhuset (edited)"
     (tmp_path / "edited.yaml").write_text(yaml.safe_dump(document))
 
-    code, out = await chinwag(database_url, "bots", "import", str(tmp_path / "vinhuset.yaml"))
+    code, out = await chinwag(
+        database_url, "bots", "import", str(tmp_path / "vinhuset.yaml"), data_dir=data
+    )
     assert "vinhuset: unchanged at version 1" in out
-    code, out = await chinwag(database_url, "bots", "import", str(tmp_path / "edited.yaml"))
+    code, out = await chinwag(
+        database_url, "bots", "import", str(tmp_path / "edited.yaml"), data_dir=data
+    )
     assert "vinhuset: saved as version 2" in out
     code, out = await chinwag(database_url, "bots", "rollback", "vinhuset", "1")
     assert code == 0 and "active again as version 3" in out

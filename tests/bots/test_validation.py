@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -184,34 +185,39 @@ def test_file_references_are_read_relative_to_the_yaml(tmp_path: Path) -> None:
     assert report.config.flows["main"].system == "Hello {{ user.id }}"
 
 
-def _chinwag(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+def _chinwag(*args: str, data_dir: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHINWAG_")}
+    if data_dir is not None:
+        env["CHINWAG_DATA_DIR"] = str(data_dir)
     return subprocess.run(
-        [sys.executable, "-m", "chinwag", *args], capture_output=True, text=True, cwd=cwd
+        [sys.executable, "-m", "chinwag", *args], capture_output=True, text=True, cwd=ROOT, env=env
     )
 
 
 def test_cli_validate_reports_and_exits_1_on_errors(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yaml"
     broken.write_text(GOOD.replace("strategy: semantic", "strategy: magic") + "colour: red\n")
-    result = _chinwag("validate", str(broken), "src/chinwag/bots/demo/vinhuset.yaml")
+    result = _chinwag("validate", str(broken), "examples/bokhylla.yaml")
     assert result.returncode == 1
     assert "router.strategy [unknown_router_strategy]" in result.stdout
     assert "colour [unknown_key]" in result.stdout
-    assert "vinhuset.yaml: ok" in result.stdout
+    assert "bokhylla.yaml: ok" in result.stdout
 
     as_json = json.loads(_chinwag("validate", "--json", str(broken)).stdout)
     assert {p["code"] for p in as_json[0]["problems"]} == {"unknown_router_strategy", "unknown_key"}
 
 
-def test_cli_validate_passes_the_shipped_bots() -> None:
-    result = _chinwag(
-        "validate",
-        "--skip-env",
-        "src/chinwag/bots/demo/vinhuset.yaml",
-        "examples/bokhylla.yaml",
-        "examples/sykkelverksted.yaml",
-    )
+def test_cli_validate_passes_the_shipped_bots(tmp_path: Path) -> None:
+    demo = "src/chinwag/bots/demo/vinhuset.yaml"
+    missing = _chinwag("validate", demo, data_dir=tmp_path)
+    assert missing.returncode == 1
+    assert "knowledge.index [knowledge_index_not_found]" in missing.stdout
+    assert "chinwag knowledge create" in missing.stdout
+    assert _chinwag("knowledge", "create", demo, data_dir=tmp_path).returncode == 0
+    examples = ("examples/bokhylla.yaml", "examples/sykkelverksted.yaml")
+    result = _chinwag("validate", "--skip-env", demo, *examples, data_dir=tmp_path)
     assert result.returncode == 0, result.stdout
+    assert "knowledge.index [knowledge_index_empty]" in result.stdout  # a warning
 
 
 def test_cli_schema_is_the_json_schema_of_a_bot() -> None:

@@ -62,7 +62,8 @@ class LocalEmbedder:
     async def dimension(self) -> int:
         loop = asyncio.get_running_loop()
         model = await loop.run_in_executor(self._executor, self._load)
-        size = model.get_sentence_embedding_dimension()
+        get_size = getattr(model, "get_embedding_dimension", None)  # sentence-transformers ≥ 6
+        size = get_size() if get_size else model.get_sentence_embedding_dimension()
         assert size is not None
         return int(size)
 
