@@ -189,7 +189,7 @@ async def bench_recall(embedder: LocalEmbedder, chunker: Chunker) -> dict[str, f
         await ingest(store, embedder, "vinhuset", [CORPUS], chunker=chunker)
         service = KnowledgeService(store, embedder, KnowledgeConfig(index="vinhuset"))
         questions = _questions()
-        recall = {}
+        recall: dict[str, float] = {}
         for mode in MODES:
             hits = 0
             for q in questions:
