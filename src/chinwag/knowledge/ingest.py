@@ -20,7 +20,8 @@ from chinwag.knowledge.loaders import SourceFile, find_files, load
 from chinwag.providers.protocols import Embedder
 from chinwag.providers.vectorstores.base import Chunk, VectorStore
 
-EMBED_BATCH = 128  # chunks embedded per call (the embedder splits them into its own batches)
+EMBED_BATCH = 256  # chunks embedded per call (the embedder splits them into its own batches)
+FIRST_BATCH = 64  # the first call starts sooner, so the model is busy while the rest is parsed
 
 
 @dataclass
@@ -115,7 +116,7 @@ async def ingest(
                 continue
             report.chunks_made(len(pending.chunks))
             batch.append(pending)
-            if sum(len(p.chunks) for p in batch) >= EMBED_BATCH:
+            if sum(len(p.chunks) for p in batch) >= (EMBED_BATCH if writing else FIRST_BATCH):
                 await flush()
         await flush()
         if writing is not None:
