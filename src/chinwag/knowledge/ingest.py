@@ -21,6 +21,7 @@ from chinwag.providers.protocols import Embedder
 from chinwag.providers.vectorstores.base import Chunk, VectorStore
 
 EMBED_BATCH = 256  # chunks embedded per call (the embedder splits them into its own batches)
+FIRST_BATCH = 64  # the first call starts sooner, so the model is busy while the rest is parsed
 
 
 @dataclass
@@ -96,22 +97,33 @@ async def ingest(
     report.files_found(len(files))
     known = await store.documents(index)
     batch: list[_Pending] = []
+    writing: asyncio.Task[None] | None = None
 
     async def flush() -> None:
+        # Embed and write this batch while the next files are parsed (another core).
+        nonlocal writing, batch
+        if writing is not None:
+            await writing
         if batch:
-            await _write(store, embedder, index, batch, summary, report)
-            batch.clear()
+            writing = asyncio.create_task(_write(store, embedder, index, batch, summary, report))
+            batch = []
 
-    for file in files:
-        pending = await _prepare(file, known, splitter, tuple(tags), summary)
-        report.file_done(file.source)
-        if pending is None:
-            continue
-        report.chunks_made(len(pending.chunks))
-        batch.append(pending)
-        if sum(len(p.chunks) for p in batch) >= EMBED_BATCH:
-            await flush()
-    await flush()
+    try:
+        for file in files:
+            pending = await _prepare(file, known, splitter, tuple(tags), summary)
+            report.file_done(file.source)
+            if pending is None:
+                continue
+            report.chunks_made(len(pending.chunks))
+            batch.append(pending)
+            if sum(len(p.chunks) for p in batch) >= (EMBED_BATCH if writing else FIRST_BATCH):
+                await flush()
+        await flush()
+        if writing is not None:
+            await writing
+    finally:
+        if writing is not None and not writing.done():
+            writing.cancel()
     if prune:
         seen = {f.source for f in files}
         for source in sorted(set(known) - seen):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -69,8 +70,10 @@ class KnowledgeService:
             hits = await self.store.search_keyword(index, query, top_k, filters)
         else:
             depth = max(top_k * 4, 20)
-            vector = await self._vector(query, depth, filters)
-            keyword = await self.store.search_keyword(index, query, depth, filters)
+            vector, keyword = await asyncio.gather(
+                self._vector(query, depth, filters),
+                self.store.search_keyword(index, query, depth, filters),
+            )
             hits = fuse([vector, keyword])[:top_k]
         results = [_result(hit) for hit in hits]
         if self.reranker is not None:

@@ -1,0 +1,234 @@
+"""Knowledge benchmark: ingestion vs the raw embedding model, LanceDB search latency, recall@5.
+
+    PYTHONPATH=src python bench/knowledge_bench.py [--copies 6] [--sizes 10000,100000]
+
+1. Ingestion: the demo corpus copied N times (each copy a distinct document) is ingested into a
+   fresh LanceDB index; the same chunk texts are then embedded by the raw sentence-transformers
+   model in one `encode` call. Ratio = ingestion throughput / raw throughput (chunks per second).
+2. Search latency on LanceDB at each size with synthetic chunks (random unit vectors, text drawn
+   from the demo corpus vocabulary): p50/p99 per mode through KnowledgeService, with the query
+   vectors embedded beforehand so the figures are the store's; a query's embedding time apart.
+3. recall@5 per mode on tests/data/retrieval/vinhuset.yaml over the demo corpus.
+Not run in CI; about 5-10 minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from numpy.typing import NDArray
+
+from chinwag.bots.config import KnowledgeConfig, SearchMode
+from chinwag.knowledge.chunking import Chunker
+from chinwag.knowledge.ingest import ingest
+from chinwag.knowledge.loaders import find_files, load
+from chinwag.knowledge.search import KnowledgeService
+from chinwag.providers.embeddings.local import LocalEmbedder
+from chinwag.providers.vectorstores.base import Chunk, chunk_id
+from chinwag.providers.vectorstores.lancedb_store import LanceDBStore
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "src/chinwag/bots/demo/knowledge"
+QUESTIONS = ROOT / "tests/data/retrieval/vinhuset.yaml"
+MODES: tuple[SearchMode, ...] = ("vector", "keyword", "hybrid")
+
+
+class PrecomputedEmbedder:
+    """Answers queries from vectors embedded beforehand, so latency is the store's alone."""
+
+    name = "precomputed"
+
+    def __init__(self, vectors: dict[str, NDArray[np.float32]]) -> None:
+        self._vectors = vectors
+
+    async def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        return np.stack([self._vectors[t] for t in texts])
+
+    async def dimension(self) -> int:
+        return int(next(iter(self._vectors.values())).shape[0])
+
+    async def aclose(self) -> None:
+        pass
+
+
+def _questions() -> list[dict[str, Any]]:
+    return list(yaml.safe_load(QUESTIONS.read_text())["questions"])
+
+
+async def bench_ingest(embedder: LocalEmbedder, chunker: Chunker, copies: int) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="chinwag-bench-"))
+    try:
+        corpus = work / "corpus"
+        for i in range(copies):
+            shutil.copytree(CORPUS, corpus / f"copy-{i}")
+        files, _ = find_files([corpus])
+        texts = [c.text for f in files for c in chunker.split(load(f))]
+        model = embedder._load()  # the very model ingestion uses, called directly
+        model.encode(texts[:64], batch_size=64)  # warm-up
+        store = LanceDBStore(work / "lancedb")
+        await store.create("bench", await embedder.dimension())
+
+        started = time.perf_counter()
+        summary = await ingest(store, embedder, "bench", [corpus], chunker=chunker)
+        ingest_s = time.perf_counter() - started
+
+        started = time.perf_counter()
+        model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
+        raw_s = time.perf_counter() - started
+        await store.aclose()
+        return {
+            "documents": len(summary.added),
+            "chunks": summary.chunks,
+            "ingest_chunks_per_s": summary.chunks / ingest_s,
+            "raw_chunks_per_s": len(texts) / raw_s,
+            "ratio": (summary.chunks / ingest_s) / (len(texts) / raw_s),
+            "ingest_s": ingest_s,
+            "raw_s": raw_s,
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _vocabulary() -> list[str]:
+    words = re.findall(r"\w+", " ".join(p.read_text() for p in CORPUS.iterdir()).lower())
+    return sorted(set(words))
+
+
+async def _fill(store: LanceDBStore, index: str, size: int, dimension: int) -> None:
+    rng = np.random.default_rng(7)
+    vocabulary = _vocabulary()
+    weights = 1.0 / np.arange(1, len(vocabulary) + 1)  # Zipf-like word frequencies
+    weights /= weights.sum()
+    batch = 10_000
+    for start in range(0, size, batch):
+        n = min(batch, size - start)
+        vectors = rng.standard_normal((n, dimension)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        words = rng.choice(len(vocabulary), size=(n, 120), p=weights)
+        chunks = [
+            Chunk(
+                chunk_id(f"doc-{(start + i) // 10}", "c", (start + i) % 10),
+                f"doc-{(start + i) // 10}",
+                "c",
+                (start + i) % 10,
+                " ".join(vocabulary[w] for w in words[i]),
+                f"Document {(start + i) // 10}",
+                tags=("synthetic",),
+            )
+            for i in range(n)
+        ]
+        await store.upsert(index, chunks, vectors)
+    await store.optimize(index)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q))
+
+
+async def bench_latency(embedder: LocalEmbedder, sizes: list[int], repeats: int) -> dict[str, Any]:
+    questions = [q["question"] for q in _questions()]
+    embed_ms = []
+    vectors: dict[str, NDArray[np.float32]] = {}
+    for q in questions:
+        started = time.perf_counter()
+        vectors[q] = (await embedder.embed([q]))[0]
+        embed_ms.append((time.perf_counter() - started) * 1000)
+    result: dict[str, Any] = {
+        "query_embedding_ms": {"p50": _percentile(embed_ms, 50), "p99": _percentile(embed_ms, 99)}
+    }
+    for size in sizes:
+        work = Path(tempfile.mkdtemp(prefix="chinwag-bench-"))
+        try:
+            store = LanceDBStore(work / "lancedb")
+            await store.create("bench", 384)
+            started = time.perf_counter()
+            await _fill(store, "bench", size, 384)
+            fill_s = time.perf_counter() - started
+            service = KnowledgeService(
+                store, PrecomputedEmbedder(vectors), KnowledgeConfig(index="bench", top_k=5)
+            )
+            per_mode: dict[str, Any] = {"fill_s": fill_s}
+            for mode in MODES:
+                for q in questions[:10]:  # warm caches
+                    await service.search(q, mode=mode)
+                timings = []
+                for _ in range(repeats):
+                    for q in questions:
+                        started = time.perf_counter()
+                        await service.search(q, mode=mode)
+                        timings.append((time.perf_counter() - started) * 1000)
+                per_mode[mode] = {
+                    "p50_ms": _percentile(timings, 50),
+                    "p99_ms": _percentile(timings, 99),
+                    "queries": len(timings),
+                }
+            result[str(size)] = per_mode
+            await store.aclose()
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+async def bench_recall(embedder: LocalEmbedder, chunker: Chunker) -> dict[str, float]:
+    work = Path(tempfile.mkdtemp(prefix="chinwag-bench-"))
+    try:
+        store = LanceDBStore(work / "lancedb")
+        await store.create("vinhuset", await embedder.dimension())
+        await ingest(store, embedder, "vinhuset", [CORPUS], chunker=chunker)
+        service = KnowledgeService(store, embedder, KnowledgeConfig(index="vinhuset"))
+        questions = _questions()
+        recall: dict[str, float] = {}
+        for mode in MODES:
+            hits = 0
+            for q in questions:
+                results = await service.search(q["question"], mode=mode, top_k=5)
+                hits += bool({Path(r.document).name for r in results} & set(q["relevant"]))
+            recall[mode] = hits / len(questions)
+        await store.aclose()
+        return recall
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--copies", type=int, default=6, help="Copies of the demo corpus.")
+    parser.add_argument("--sizes", default="10000,100000", help="Chunk counts for latency.")
+    parser.add_argument("--repeats", type=int, default=2, help="Passes over the questions.")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default).")
+    parser.add_argument("--out", type=Path, help="Write the results as JSON here.")
+    args = parser.parse_args()
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    random.seed(7)
+    embedder = LocalEmbedder()
+    chunker = Chunker()
+    results: dict[str, Any] = {"torch_threads": torch.get_num_threads()}
+    results["ingest"] = await bench_ingest(embedder, chunker, args.copies)
+    print(json.dumps(results["ingest"], indent=2), flush=True)
+    results["recall_at_5"] = await bench_recall(embedder, chunker)
+    print(json.dumps(results["recall_at_5"], indent=2), flush=True)
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    results["latency"] = await bench_latency(embedder, sizes, args.repeats)
+    print(json.dumps(results["latency"], indent=2), flush=True)
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=2))
+    await embedder.aclose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
