@@ -40,6 +40,9 @@ class Settings(BaseSettings):
         "smollm2-135m", description="Embedded model used when no LLM server is configured."
     )
     local_model_threads: int = Field(2, ge=1, description="CPU threads for the embedded model.")
+    embedding_threads: int = Field(
+        1, ge=1, description="CPU threads (torch) for the embedded embedding model."
+    )
 
     host: str = Field("127.0.0.1", description="Interface `serve` and `demo` bind to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `serve` and `demo` bind to.")

@@ -53,7 +53,9 @@ class ModelRegistry:
             else:
                 from chinwag.providers.embeddings.local import LocalEmbedder
 
-                self._embedders[key] = LocalEmbedder(config.model)
+                self._embedders[key] = LocalEmbedder(
+                    config.model, threads=self._settings.embedding_threads
+                )
         return self._embedders[key]
 
     def _openai(self, base_url: str | None, api_key: str | None, model: str) -> ChatModel:

@@ -47,9 +47,10 @@ def model_directory(name: str) -> Path:
 class LocalEmbedder:
     """Computes embeddings on its own thread; the model loads on first use, once."""
 
-    def __init__(self, model: str = "all-MiniLM-L6-v2") -> None:
+    def __init__(self, model: str = "all-MiniLM-L6-v2", *, threads: int = 1) -> None:
         self.name = f"sentence-transformers:{model}"
         self._model_name = model
+        self._threads = threads
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="chinwag-embed")
         self._model: SentenceTransformer | None = None
 
@@ -90,7 +91,11 @@ class LocalEmbedder:
         if self._model is None:
             directory = model_directory(self._model_name)
             os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a packaged model needs no network
+            import torch
             from sentence_transformers import SentenceTransformer
 
+            # torch's intra-op pool is per process; one thread keeps a query at ~12 ms on a
+            # busy machine where two (the default here) took up to 450 ms (bench/README.md).
+            torch.set_num_threads(self._threads)
             self._model = SentenceTransformer(str(directory), device="cpu")
         return self._model
