@@ -9,6 +9,7 @@ with FakeLLM() as fake:               # serves on 127.0.0.1, a free port, in a t
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import socket
 import threading
 import time
@@ -41,6 +42,7 @@ class Behaviour:
     model_delays: dict[str, float] = field(default_factory=dict)
     model_failures: dict[str, int] = field(default_factory=dict)
     model_replies: dict[str, str] = field(default_factory=dict)
+    embedding_dimension: int = 16
 
     def token(self, i: int) -> str:
         return f"{self.words[i % len(self.words)]}{i} "
@@ -69,6 +71,7 @@ class FakeLLM:
             routes=[
                 Route("/v1/chat/completions", self._chat, methods=["POST"]),
                 Route("/v1/models", self._models, methods=["GET"]),
+                Route("/v1/embeddings", self._embeddings, methods=["POST"]),
             ]
         )
 
@@ -102,6 +105,24 @@ class FakeLLM:
         models = sorted(self.behaviour.known_models or {"fake-model"})
         return JSONResponse(
             {"object": "list", "data": [{"id": m, "object": "model"} for m in models]}
+        )
+
+    async def _embeddings(self, request: Request) -> Response:
+        """Deterministic vectors: a text's bytes hashed into `embedding_dimension` numbers."""
+        b = self.behaviour
+        body = orjson.loads(await request.body())
+        self.requests.append(body)
+        if b.fail_status is not None:
+            return _error(b.fail_status, "scripted failure", "scripted")
+        texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        data = [
+            {"object": "embedding", "index": i, "embedding": _vector(t, b.embedding_dimension)}
+            for i, t in enumerate(texts)
+        ]
+        data.reverse()  # clients must order by `index`, not by position
+        usage = {"prompt_tokens": len(texts), "total_tokens": len(texts)}
+        return JSONResponse(
+            {"object": "list", "data": data, "model": body.get("model"), "usage": usage}
         )
 
     async def _chat(self, request: Request) -> Response:
@@ -177,6 +198,11 @@ class FakeLLM:
                 }
             )
         yield b"data: [DONE]\n\n"
+
+
+def _vector(text: str, dimension: int) -> list[float]:
+    digest = hashlib.sha256(text.encode()).digest()
+    return [(digest[i % len(digest)] - 127.5) / 127.5 for i in range(dimension)]
 
 
 def _sse(obj: dict[str, Any]) -> bytes:

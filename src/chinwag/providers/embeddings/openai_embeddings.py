@@ -28,6 +28,8 @@ class OpenAIEmbedder:
         )
 
     async def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        if not texts:
+            return np.zeros((0, await self.dimension()), dtype=np.float32)
         rows: list[list[float]] = []
         for start in range(0, len(texts), BATCH_SIZE):
             batch = list(texts[start : start + BATCH_SIZE])
@@ -41,11 +43,10 @@ class OpenAIEmbedder:
             except openai.APIError as exc:
                 raise EmbeddingError(f"the embedding server failed: {exc}") from exc
             rows += [item.embedding for item in sorted(response.data, key=lambda d: d.index)]
-        vectors = np.asarray(rows, dtype=np.float32).reshape(len(rows), -1)
+        vectors = np.asarray(rows, dtype=np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         vectors = (vectors / np.where(norms == 0, 1, norms)).astype(np.float32)
-        if len(rows):
-            self._dimension = int(vectors.shape[1])
+        self._dimension = int(vectors.shape[1])
         return vectors
 
     async def dimension(self) -> int:
