@@ -118,46 +118,34 @@ async def run_message(
         else None
     )
     try:
-        await _route_and_run(bot, message, router, model_for, emit, answer, knowledge, main_sources)
+        decision = await router.route(bot, message.bot_version, message.text)
+        answer.route = decision
+        emit(route_event(decision))
+        runs = await asyncio.gather(
+            *(
+                run_optional_flow(
+                    bot, name, message, model_for, emit, decision.scores.get(name), knowledge
+                )
+                for name in decision.flows
+            )
+        )
+        answer.flow_runs.extend(runs)
+        outputs = {r.flow: {"output": r.output} for r in runs if r.status == "completed"}
+        await run_main_flow(bot, message, model_for, emit, answer, outputs, main_sources)
     finally:
         if main_sources is not None and not main_sources.done():
             main_sources.cancel()
 
 
-async def _route_and_run(
-    bot: BotConfig,
-    message: MessageInput,
-    router: Router,
-    model_for: ModelFor,
-    emit: Emit,
-    answer: Answer,
-    knowledge: KnowledgeService | None,
-    main_sources: asyncio.Task[list[dict[str, Any]]] | None,
-) -> None:
-    decision = await router.route(bot, message.bot_version, message.text)
-    answer.route = decision
-    emit(
-        RouteDecided(
-            flows=["main", *decision.flows],
-            scores=decision.scores,
-            strategy=decision.strategy,
-            ms=decision.ms,
-            error=None
-            if decision.error is None
-            else RouteError(code=decision.error.code, message=decision.error.message),
-        )
+def route_event(decision: RouteDecision) -> RouteDecided:
+    error = decision.error
+    return RouteDecided(
+        flows=["main", *decision.flows],
+        scores=decision.scores,
+        strategy=decision.strategy,
+        ms=decision.ms,
+        error=None if error is None else RouteError(code=error.code, message=error.message),
     )
-    runs = await asyncio.gather(
-        *(
-            run_optional_flow(
-                bot, name, message, model_for, emit, decision.scores.get(name), knowledge
-            )
-            for name in decision.flows
-        )
-    )
-    answer.flow_runs.extend(runs)
-    outputs = {r.flow: {"output": r.output} for r in runs if r.status == "completed"}
-    await run_main_flow(bot, message, model_for, emit, answer, outputs, main_sources)
 
 
 def wants_retrieval(name: str, flow: FlowConfig) -> bool:

@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import socket
-import threading
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from chinwag.testing.server import ThreadedServer, free_port
+
+__all__ = ["Behaviour", "FakeLLM", "free_port"]
 
 
 @dataclass
@@ -52,15 +52,13 @@ class MidStreamFailure(Exception):
     """Raised inside the response body to cut the connection mid-stream."""
 
 
-class FakeLLM:
+class FakeLLM(ThreadedServer):
     """Runs the fake in a background thread with its own event loop."""
 
     def __init__(self, port: int = 0) -> None:
         self.behaviour = Behaviour()
         self.requests: list[dict[str, Any]] = []
-        self._port = port or free_port()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__(port)
 
     @property
     def base_url(self) -> str:
@@ -74,32 +72,6 @@ class FakeLLM:
                 Route("/v1/embeddings", self._embeddings, methods=["POST"]),
             ]
         )
-
-    def start(self) -> FakeLLM:
-        config = uvicorn.Config(
-            self.app(), host="127.0.0.1", port=self._port, log_level="warning", lifespan="off"
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the fake LLM did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def __enter__(self) -> FakeLLM:
-        return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
 
     async def _models(self, _request: Request) -> Response:
         models = sorted(self.behaviour.known_models or {"fake-model"})
@@ -214,10 +186,3 @@ def _error(status: int, message: str, code: str) -> JSONResponse:
         {"error": {"message": message, "type": "invalid_request_error", "code": code}},
         status_code=status,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port

@@ -11,19 +11,17 @@ filters with $eq/$in/$and), delete by ids, list ids by prefix, fetch, describe_i
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import orjson
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from chinwag.testing.fake_llm import free_port
+from chinwag.testing.server import ThreadedServer
 
 
 @dataclass
@@ -59,16 +57,14 @@ def _matches(metadata: dict[str, Any], condition: dict[str, Any]) -> bool:
     return True
 
 
-class FakePinecone:
+class FakePinecone(ThreadedServer):
     """Runs the fake in a background thread; `indexes` is its whole state."""
 
     def __init__(self, api_key: str = "test-key") -> None:
         self.api_key = api_key
         self.indexes: dict[str, _Index] = {}
         self._lock = threading.Lock()
-        self._port = free_port()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__()
 
     @property
     def base_url(self) -> str:
@@ -90,32 +86,6 @@ class FakePinecone:
                 Route(f"{data}/describe_index_stats", self._stats, methods=["POST"]),
             ]
         )
-
-    def start(self) -> FakePinecone:
-        config = uvicorn.Config(
-            self.app(), host="127.0.0.1", port=self._port, log_level="warning", lifespan="off"
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the fake Pinecone did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def __enter__(self) -> FakePinecone:
-        return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
 
     def _authorised(self, request: Request) -> bool:
         return request.headers.get("api-key") == self.api_key
