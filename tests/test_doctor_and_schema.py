@@ -139,13 +139,11 @@ async def test_migrations_create_exactly_the_models_tables(database_url: str) ->
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    import chinwag.bots.models
-    import chinwag.conversations.models
-    import chinwag.streams.models  # noqa: F401  (registers the tables)
     from chinwag.db import migrate
-    from chinwag.db.base import Base
+    from chinwag.db.base import Base, import_all_models
     from chinwag.db.uow import Database
 
+    import_all_models()
     db = Database.from_url(database_url)
     try:
         await migrate.upgrade(db)

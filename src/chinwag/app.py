@@ -9,23 +9,41 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import InterfaceError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chinwag import __version__
+from chinwag.auth.cors import KeyOriginsCORS
+from chinwag.auth.deps import authenticate, limit_caller
+from chinwag.auth.keys import KeyCache
+from chinwag.auth.routes import router as auth_router
+from chinwag.auth.tokens import server_secret
+from chinwag.bodylimit import BodyLimit
 from chinwag.bots.config import BotConfig
 from chinwag.bots.routes import router as bots_router
 from chinwag.bots.service import list_bots
 from chinwag.conversations.routes import router as conversations_router
 from chinwag.db import migrate
 from chinwag.db.uow import Database
-from chinwag.errors import ChinwagError, DatabaseUnavailable, InvalidRequest, SchemaOutdated
+from chinwag.errors import (
+    BadRequest,
+    ChinwagError,
+    DatabaseUnavailable,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+    RateLimited,
+    SchemaOutdated,
+)
 from chinwag.generations import workers
 from chinwag.generations.service import Generations
 from chinwag.health import router as health_router
+from chinwag.openai_api.routes import router as openai_router
 from chinwag.providers.registry import ModelRegistry
+from chinwag.ratelimit import RateLimiter
 from chinwag.services import Services
 from chinwag.settings import Settings
 from chinwag.streams.events import event_json_schemas
@@ -64,6 +82,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         db=db, event_log=event_log, models=models, settings=settings, worker_id=me.id
     )
     app.state.services = Services(
+        keys=KeyCache(db, settings.key_cache_seconds),
+        limiter=RateLimiter(settings, db),
+        secret=await asyncio.to_thread(server_secret, settings),
         settings=settings,
         db=db,
         event_log=event_log,
@@ -105,7 +126,10 @@ async def _prepare_routers(db: Database, generations: Generations) -> None:
 
 
 def _problem(error: ChinwagError) -> JSONResponse:
-    return JSONResponse(error.to_problem(), status_code=error.status, media_type=PROBLEM_JSON)
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
+    return JSONResponse(
+        error.to_problem(), status_code=error.status, media_type=PROBLEM_JSON, headers=headers
+    )
 
 
 async def _on_chinwag_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -124,6 +148,18 @@ async def _on_validation_error(_request: Request, exc: Exception) -> JSONRespons
     return _problem(InvalidRequest("the request is not valid", errors=errors))
 
 
+async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's own errors (unknown path, wrong method, unreadable body) as problems too."""
+    assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc.__cause__, ChinwagError):
+        return _problem(exc.__cause__)
+    if exc.status_code == 404:
+        return _problem(NotFound("no such endpoint", hint="The OpenAPI document lists them."))
+    if exc.status_code == 405:
+        return _problem(MethodNotAllowed(f"this endpoint does not allow {_request.method}"))
+    return _problem(BadRequest(str(exc.detail)))
+
+
 async def _on_database_error(_request: Request, exc: Exception) -> JSONResponse:
     """A connection lost mid-request is the database being unavailable, not a bug."""
     log.error("database error: %s", exc)
@@ -138,13 +174,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=_lifespan,
     )
     app.state.settings = settings or Settings()
+    app.add_middleware(BodyLimit, max_bytes=app.state.settings.max_body_bytes)
+    app.add_middleware(KeyOriginsCORS)
     app.add_exception_handler(ChinwagError, _on_chinwag_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(OperationalError, _on_database_error)
     app.add_exception_handler(InterfaceError, _on_database_error)
-    app.include_router(bots_router)
-    app.include_router(conversations_router)
-    app.include_router(streams_router)
+    # Every API route runs `authenticate` and the rate limits; routes apply their kind's rules.
+    authenticated = [Depends(authenticate), Depends(limit_caller)]
+    routers = (auth_router, bots_router, conversations_router, streams_router, openai_router)
+    for router in routers:
+        app.include_router(router, dependencies=authenticated)
     app.include_router(health_router)
     _document_stream_events(app)
     return app

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from chinwag.auth import cli as keys_cli
 from chinwag.bots import cli as bots_cli
 from chinwag.settings import Settings
 
@@ -21,6 +22,7 @@ app = typer.Typer(
 db_app = typer.Typer(no_args_is_help=True, help="Database schema commands.")
 app.add_typer(db_app, name="db")
 app.add_typer(bots_cli.bots_app, name="bots")
+app.add_typer(keys_cli.keys_app, name="keys")
 app.command()(bots_cli.schema)
 app.command()(bots_cli.validate)
 
@@ -40,9 +42,13 @@ def _fail(message: str, hint: str | None = None) -> None:
     raise typer.Exit(1)
 
 
-async def _prepare(settings: Settings, *, seed_demo: bool) -> None:
-    """Check (or, on SQLite, upgrade) the schema; optionally put the demo bot in place."""
+async def _prepare(settings: Settings, *, seed_demo: bool) -> list[str]:
+    """Check (or, on SQLite, upgrade) the schema; optionally put the demo bot and keys in place.
+
+    Returns the demo's new keys (a secret and a publishable key; earlier demo keys are revoked).
+    """
     from chinwag.app import ensure_schema
+    from chinwag.auth.demo import demo_keys
     from chinwag.bots.demo import demo_bot_config
     from chinwag.bots.service import put_bot
     from chinwag.db.uow import Database
@@ -52,13 +58,17 @@ async def _prepare(settings: Settings, *, seed_demo: bool) -> None:
     try:
         await ensure_schema(db)
         if seed_demo:
+            origin = f"http://{settings.host}:{settings.port}"
             async with db.write() as conn:
                 bot = await put_bot(conn, demo_bot_config())
+                keys = await demo_keys(conn, bot.id, origin=origin)
             typer.echo(f"demo bot '{bot.id}' is at version {bot.version}")
+            return keys
     except ChinwagError as exc:
         _fail(exc.message, exc.hint)
     finally:
         await db.dispose()
+    return []
 
 
 def _serve(settings: Settings) -> None:
@@ -88,17 +98,20 @@ def serve(host: HostOption = None, port: PortOption = None) -> None:
 def demo(host: HostOption = None, port: PortOption = None) -> None:
     """Put the demo bot 'vinhuset' in the database and serve it."""
     settings = _settings(host=host, port=port)
-    asyncio.run(_prepare(settings, seed_demo=True))
+    secret, publishable = asyncio.run(_prepare(settings, seed_demo=True))
     base = f"http://{settings.host}:{settings.port}"
     llm = settings.llm_base_url or f"the embedded local model ({settings.local_model})"
     typer.echo(f"\nchinwag demo: bot 'vinhuset' answering with {llm}")
+    typer.echo(f"  secret key:      {secret}   (server-side: chat as any user, read the logs)")
+    typer.echo(f"  publishable key: {publishable}   (the widget, from {base} only)")
     typer.echo(f"  API docs:  {base}/docs")
     typer.echo(
         "  try:      curl -N " + base + "/v1/bots/vinhuset/messages "
-        "-H 'content-type: application/json' "
+        f"-H 'authorization: Bearer {secret}' -H 'content-type: application/json' "
         '-d \'{"message": "When are you open on Saturday?"}\''
     )
-    typer.echo(f"  or:       chinwag chat vinhuset --url {base}\n")
+    typer.echo(f"  or:       chinwag chat vinhuset --url {base} --key {secret}\n")
+    sys.stdout.flush()
     _serve(settings)
 
 
@@ -158,6 +171,10 @@ def chat(
     url: Annotated[str, typer.Option(help="The chinwag server.")] = "http://127.0.0.1:8000",
     user: Annotated[str | None, typer.Option(help="End-user id (default: a new one).")] = None,
     session: Annotated[str | None, typer.Option(help="Session to continue.")] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(envvar="CHINWAG_API_KEY", help="An admin or the bot's secret key."),
+    ] = None,
 ) -> None:
     """Chat with a bot in the terminal over the HTTP API; answers stream as they arrive."""
     from chinwag.chat import chat_loop
@@ -171,6 +188,7 @@ def chat(
                 session_id=session or f"cli-{uuid.uuid4().hex[:12]}",
                 lines=sys.stdin,
                 out=sys.stdout,
+                api_key=key,
             )
         )
     except KeyboardInterrupt:

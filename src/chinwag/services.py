@@ -7,10 +7,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from chinwag.auth.keys import KeyCache
 from chinwag.db.uow import Database
 from chinwag.generations.service import Generations
 from chinwag.generations.workers import WorkerIdentity
 from chinwag.providers.registry import ModelRegistry
+from chinwag.ratelimit import RateLimiter
 from chinwag.settings import Settings
 from chinwag.streams.log import EventLog
 
@@ -23,6 +25,9 @@ class Services:
     models: ModelRegistry
     generations: Generations
     worker: WorkerIdentity
+    keys: KeyCache
+    secret: bytes  # signs end-user tokens and derives identity secrets
+    limiter: RateLimiter
 
 
 def get_services(request: Request) -> Services:

@@ -7,6 +7,7 @@ cancels it. On shutdown, running generations get a grace period, then finish as 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 from dataclasses import dataclass
 
@@ -35,6 +36,7 @@ class NewMessage:
     session_id: str | None
     idempotency_key: str | None
     body_hash: str
+    seed: tuple[Turn, ...] = ()  # earlier turns opening a new session (OpenAI-style history)
 
 
 class Generations:
@@ -57,10 +59,15 @@ class Generations:
             embedder_for=lambda bot: models.embedder(bot.embedding), model_for=models.for_bot
         )
         self._tasks: set[asyncio.Task[None]] = set()
+        self._open: collections.Counter[tuple[str, str]] = collections.Counter()
 
     @property
     def running(self) -> int:
         return len(self._tasks)
+
+    def open_for(self, bot_id: str, user_id: str) -> int:
+        """Answers being written on this server for one end user (external id)."""
+        return self._open.get((bot_id, user_id), 0)
 
     async def accept(self, new: NewMessage) -> Accepted:
         """Write the message's rows in one transaction, then start its generation."""
@@ -76,6 +83,7 @@ class Generations:
                 worker_id=self._worker_id,
                 idempotency_key=new.idempotency_key,
                 body_hash=new.body_hash,
+                seed=new.seed,
             )
         if not accepted.replayed:
             writer = self._log.open(
@@ -85,8 +93,16 @@ class Generations:
                 self._generate(accepted, new.text, writer), name=f"generation-{accepted.stream_id}"
             )
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            owner = (accepted.bot_id, accepted.user_id)
+            self._open[owner] += 1
+            task.add_done_callback(lambda done: self._done(done, owner))
         return accepted
+
+    def _done(self, task: asyncio.Task[None], owner: tuple[str, str]) -> None:
+        self._tasks.discard(task)
+        self._open[owner] -= 1
+        if self._open[owner] <= 0:
+            del self._open[owner]
 
     async def _generate(self, accepted: Accepted, text: str, writer: StreamWriter) -> None:
         answer = Answer()
