@@ -29,6 +29,7 @@ from chinwag.conversations.routes import router as conversations_router
 from chinwag.db import migrate
 from chinwag.db.uow import Database
 from chinwag.errors import (
+    PROBLEM_SCHEMA,
     BadRequest,
     ChinwagError,
     DatabaseUnavailable,
@@ -37,6 +38,7 @@ from chinwag.errors import (
     NotFound,
     RateLimited,
     SchemaOutdated,
+    problem_responses,
 )
 from chinwag.generations import workers
 from chinwag.generations.service import Generations
@@ -185,7 +187,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     authenticated = [Depends(authenticate), Depends(limit_caller)]
     routers = (auth_router, bots_router, conversations_router, streams_router, openai_router)
     for router in routers:
-        app.include_router(router, dependencies=authenticated)
+        app.include_router(router, dependencies=authenticated, responses=problem_responses())
     app.include_router(health_router)
     _document_stream_events(app)
     return app
@@ -200,6 +202,7 @@ def _document_stream_events(app: FastAPI) -> None:
             schema = build()
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.update(event_json_schemas())
+            components["Problem"] = PROBLEM_SCHEMA
             config = BotConfig.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(config.pop("$defs", {}))
             components["BotConfig"] = config

@@ -35,6 +35,40 @@ class ChinwagError(Exception):
         }
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details with chinwag's stable `code` and a `hint`.",
+    "required": ["type", "title", "status", "detail", "code", "hint"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string"},
+        "hint": {"type": "string"},
+    },
+    "additionalProperties": True,
+}
+PROBLEM_STATUSES = {
+    400: "The body could not be read (`bad_request`).",
+    401: "No valid key or token (`unauthenticated`).",
+    403: "The credential's kind may not do this (`forbidden`, `origin_not_allowed`, …).",
+    404: "Not found, or not visible to the caller.",
+    413: "The body is too large (`body_too_large`).",
+    422: "The request is invalid (`invalid_request`, with `errors`).",
+    429: "A rate limit; see Retry-After (`rate_limited`, `too_many_open_streams`).",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these statuses (all common ones when none are given)."""
+    content = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    return {
+        status: {"description": PROBLEM_STATUSES[status], "content": content}
+        for status in statuses or PROBLEM_STATUSES
+    }
+
+
 class NotFound(ChinwagError):
     status = 404
     code = "not_found"

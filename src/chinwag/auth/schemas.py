@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from chinwag.auth.keys import KeyInfo
+from chinwag.timestamps import UtcDatetime
 
 USER_ID = r"^[\w.:@-]+$"
 
@@ -34,8 +34,8 @@ class KeyOut(BaseModel):
     name: str
     prefix: str = Field(description="The key's first characters, to recognise it.")
     allowed_origins: list[str]
-    created_at: datetime
-    revoked_at: datetime | None
+    created_at: UtcDatetime
+    revoked_at: UtcDatetime | None
 
     @classmethod
     def of(cls, info: KeyInfo) -> KeyOut:
@@ -84,4 +84,4 @@ class TokenOut(BaseModel):
     token: str = Field(description="Send as `Authorization: Bearer <token>` to chat.")
     bot_id: str
     user_id: str
-    expires_at: datetime
+    expires_at: UtcDatetime

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Path, Query
 from sqlalchemy import case, func, select
 
 from chinwag.auth.deps import PrincipalDep
@@ -106,7 +106,10 @@ async def versions(bot_id: str, services: ServicesDep, principal: PrincipalDep) 
 
 @router.get("/{bot_id}/versions/{version}", response_model=BotOut)
 async def version(
-    bot_id: str, version: int, services: ServicesDep, principal: PrincipalDep
+    bot_id: str,
+    version: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    services: ServicesDep,
+    principal: PrincipalDep,
 ) -> BotOut:
     """One saved version's configuration."""
     principal.require_bot(bot_id, kinds=("secret",))
