@@ -43,6 +43,7 @@ from chinwag.errors import (
 from chinwag.generations import workers
 from chinwag.generations.service import Generations
 from chinwag.health import router as health_router
+from chinwag.metrics import Metrics, RequestMetrics
 from chinwag.openai_api.routes import router as openai_router
 from chinwag.providers.registry import ModelRegistry
 from chinwag.ratelimit import RateLimiter
@@ -80,11 +81,19 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     event_log = EventLog(db)
     event_log.start()
     models = ModelRegistry(settings)
+    metrics = Metrics()
     generations = Generations(
-        db=db, event_log=event_log, models=models, settings=settings, worker_id=me.id
+        db=db,
+        event_log=event_log,
+        models=models,
+        settings=settings,
+        worker_id=me.id,
+        metrics=metrics,
     )
+    metrics.watch_open_streams(lambda: generations.running)
     app.state.services = Services(
         keys=KeyCache(db, settings.key_cache_seconds),
+        metrics=metrics,
         limiter=RateLimiter(settings, db),
         secret=await asyncio.to_thread(server_secret, settings),
         settings=settings,
@@ -127,45 +136,51 @@ async def _prepare_routers(db: Database, generations: Generations) -> None:
         log.warning("could not prepare the routers: %s (%s)", exc.message, exc.code)
 
 
-def _problem(error: ChinwagError) -> JSONResponse:
+def _problem(error: ChinwagError, request: Request | None = None) -> JSONResponse:
+    """The one place an error becomes a problem+json response (and is counted)."""
+    services = getattr(request.app.state, "services", None) if request is not None else None
+    if services is not None:
+        services.metrics.errors.labels(error.code).inc()
     headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
     return JSONResponse(
         error.to_problem(), status_code=error.status, media_type=PROBLEM_JSON, headers=headers
     )
 
 
-async def _on_chinwag_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_chinwag_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ChinwagError)
     if exc.status >= 500:
         log.error("%s: %s", exc.code, exc.message)
-    return _problem(exc)
+    return _problem(exc, request)
 
 
-async def _on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
         {"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]}
         for e in exc.errors()
     ]
-    return _problem(InvalidRequest("the request is not valid", errors=errors))
+    return _problem(InvalidRequest("the request is not valid", errors=errors), request)
 
 
-async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     """Starlette's own errors (unknown path, wrong method, unreadable body) as problems too."""
     assert isinstance(exc, StarletteHTTPException)
     if isinstance(exc.__cause__, ChinwagError):
-        return _problem(exc.__cause__)
+        return _problem(exc.__cause__, request)
     if exc.status_code == 404:
-        return _problem(NotFound("no such endpoint", hint="The OpenAPI document lists them."))
+        return _problem(
+            NotFound("no such endpoint", hint="The OpenAPI document lists them."), request
+        )
     if exc.status_code == 405:
-        return _problem(MethodNotAllowed(f"this endpoint does not allow {_request.method}"))
-    return _problem(BadRequest(str(exc.detail)))
+        return _problem(MethodNotAllowed(f"this endpoint does not allow {request.method}"), request)
+    return _problem(BadRequest(str(exc.detail)), request)
 
 
-async def _on_database_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
     """A connection lost mid-request is the database being unavailable, not a bug."""
     log.error("database error: %s", exc)
-    return _problem(DatabaseUnavailable(f"the database failed: {exc}"))
+    return _problem(DatabaseUnavailable(f"the database failed: {exc}"), request)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -178,6 +193,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings or Settings()
     app.add_middleware(BodyLimit, max_bytes=app.state.settings.max_body_bytes)
     app.add_middleware(KeyOriginsCORS)
+    app.add_middleware(RequestMetrics)
     app.add_exception_handler(ChinwagError, _on_chinwag_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)

@@ -11,6 +11,7 @@ from chinwag.auth.keys import KeyCache
 from chinwag.db.uow import Database
 from chinwag.generations.service import Generations
 from chinwag.generations.workers import WorkerIdentity
+from chinwag.metrics import Metrics
 from chinwag.providers.registry import ModelRegistry
 from chinwag.ratelimit import RateLimiter
 from chinwag.settings import Settings
@@ -28,6 +29,7 @@ class Services:
     keys: KeyCache
     secret: bytes  # signs end-user tokens and derives identity secrets
     limiter: RateLimiter
+    metrics: Metrics
 
 
 def get_services(request: Request) -> Services:

@@ -18,9 +18,11 @@ from chinwag.db.uow import Database
 from chinwag.engine.router import Router
 from chinwag.engine.runner import Answer, MessageInput, run_message
 from chinwag.errors import ChinwagError, GenerationInterrupted
+from chinwag.metrics import GenerationTimer, Metrics
 from chinwag.providers.registry import ModelRegistry
 from chinwag.settings import Settings
 from chinwag.streams.ending import EndStatus, ending_events
+from chinwag.streams.events import StreamEvent as Event
 from chinwag.streams.events import Usage
 from chinwag.streams.log import EventLog, Finish, StreamWriter
 from chinwag.streams.sse import encode_frame
@@ -48,12 +50,14 @@ class Generations:
         models: ModelRegistry,
         settings: Settings,
         worker_id: str,
+        metrics: Metrics | None = None,
     ) -> None:
         self._db = db
         self._log = event_log
         self._models = models
         self._settings = settings
         self._worker_id = worker_id
+        self._metrics = metrics
         self._bots = BotCache()
         self.router = Router(
             embedder_for=lambda bot: models.embedder(bot.embedding), model_for=models.for_bot
@@ -106,6 +110,13 @@ class Generations:
 
     async def _generate(self, accepted: Accepted, text: str, writer: StreamWriter) -> None:
         answer = Answer()
+        timer = GenerationTimer(self._metrics, accepted.bot_id) if self._metrics else None
+
+        def emit(event: Event) -> int:
+            if timer is not None:
+                timer.saw(event)
+            return writer.append(event)
+
         try:
             bot, history = await self._context(accepted)
             message = MessageInput(
@@ -119,23 +130,25 @@ class Generations:
                 message,
                 router=self.router,
                 model_for=self._models.for_bot,
-                emit=writer.append,
+                emit=emit,
                 answer=answer,
             )
         except asyncio.CancelledError:
             interrupted = GenerationInterrupted(
                 "the server shut down while this answer was being written"
             )
-            await asyncio.shield(self._finish(accepted, writer, answer, "interrupted", interrupted))
+            await asyncio.shield(
+                self._finish(accepted, writer, answer, "interrupted", interrupted, timer)
+            )
             raise
         except ChinwagError as exc:
-            await self._finish(accepted, writer, answer, "failed", exc)
+            await self._finish(accepted, writer, answer, "failed", exc, timer)
         except Exception as exc:
             log.exception("generation %s failed", accepted.stream_id)
             internal = ChinwagError(f"internal error: {exc!r}")
-            await self._finish(accepted, writer, answer, "failed", internal)
+            await self._finish(accepted, writer, answer, "failed", internal, timer)
         else:
-            await self._finish(accepted, writer, answer, "completed")
+            await self._finish(accepted, writer, answer, "completed", timer=timer)
 
     async def _context(self, accepted: Accepted) -> tuple[BotConfig, list[Turn]]:
         """The bot's configuration and the session's history; no query when neither is needed."""
@@ -161,9 +174,14 @@ class Generations:
         answer: Answer,
         status: EndStatus,
         error: ChinwagError | None = None,
+        timer: GenerationTimer | None = None,
     ) -> None:
         """Append the ending events and commit them with the message's final state."""
         usage = _usage(answer)
+        if timer is not None:
+            timer.finished(
+                status, usage.model_dump() if usage else None, error.code if error else None
+            )
         final = ending_events(
             status,
             message_id=accepted.assistant_message_id,
