@@ -47,6 +47,7 @@ from chinwag.metrics import Metrics, RequestMetrics
 from chinwag.openai_api.routes import router as openai_router
 from chinwag.providers.registry import ModelRegistry
 from chinwag.ratelimit import RateLimiter
+from chinwag.retention import gc_forever
 from chinwag.services import Services
 from chinwag.settings import Settings
 from chinwag.streams.events import event_json_schemas
@@ -106,6 +107,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     heartbeat = asyncio.create_task(
         workers.heartbeat_forever(db, me, settings.heartbeat_seconds), name="chinwag-heartbeat"
     )
+    retention = asyncio.create_task(gc_forever(db, settings), name="chinwag-retention")
     # Ready means ready: the embedding model is loaded and every active bot's examples are
     # embedded before the first request (a few seconds at most; nothing when no bot routes).
     await _prepare_routers(db, generations)
@@ -114,9 +116,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         await generations.shutdown(settings.shutdown_grace_seconds)
         await event_log.stop()
-        heartbeat.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await heartbeat
+        for task in (heartbeat, retention):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         try:
             await workers.mark_stopped(db, me)
         except ChinwagError as exc:  # the database is gone; the heartbeat going stale says it

@@ -166,6 +166,24 @@ def doctor(
 
 
 @app.command()
+def gc() -> None:
+    """Run one retention pass now: stream events, finished streams, bots' old messages."""
+    from chinwag.db.uow import Database
+    from chinwag.retention import Purged, purge
+
+    settings = Settings()
+
+    async def run() -> Purged:
+        db = Database.from_url(settings.database_url)
+        try:
+            return await purge(db, settings)
+        finally:
+            await db.dispose()
+
+    typer.echo(f"purged {asyncio.run(run()).summary()}")
+
+
+@app.command()
 def chat(
     bot: Annotated[str, typer.Argument(help="The bot id, e.g. vinhuset.")],
     url: Annotated[str, typer.Option(help="The chinwag server.")] = "http://127.0.0.1:8000",

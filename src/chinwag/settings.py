@@ -93,6 +93,19 @@ class Settings(BaseSettings):
         256_000, ge=1024, description="Largest request body; larger ones answer 413."
     )
 
+    retention_events_seconds: int = Field(
+        3600, ge=0, description="Stream events are purged this long after their stream finished."
+    )
+    retention_streams_seconds: int = Field(
+        86400, ge=0, description="Finished streams are deleted this long after they finished."
+    )
+    gc_interval_seconds: float = Field(
+        300.0, gt=0, description="How often the server runs a retention pass."
+    )
+    gc_batch_size: int = Field(
+        50, ge=1, le=10_000, description="Rows (streams or messages) per retention transaction."
+    )
+
     @field_validator("llm_base_url")
     @classmethod
     def _strip_slash(cls, value: str | None) -> str | None:

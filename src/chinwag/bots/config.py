@@ -161,6 +161,14 @@ class LimitsConfig(_Strict):
     )
 
 
+class RetentionConfig(_Strict):
+    """How long this bot's conversations are kept (unset: until deleted through the API)."""
+
+    message_days: int | None = Field(
+        None, ge=1, le=36500, description="Delete messages older than this many days."
+    )
+
+
 class BotConfig(_Strict):
     """A bot: one YAML document, or the same structure as JSON through the API."""
 
@@ -179,6 +187,9 @@ class BotConfig(_Strict):
         None, ge=0, le=200, description="Earlier messages given to the LLM as history."
     )
     flows: dict[FlowName, FlowConfig] = Field(description="The flows; `main` is required.")
+    retention: RetentionConfig | None = Field(
+        None, description="Message retention; unset: messages are kept until deleted."
+    )
     limits: LimitsConfig | None = Field(
         None, description="Rate limits; unset: the server's CHINWAG_RATE_LIMIT_* defaults."
     )
