@@ -25,6 +25,7 @@ from chinwag.bodylimit import BodyLimit
 from chinwag.bots.config import BotConfig
 from chinwag.bots.routes import router as bots_router
 from chinwag.bots.service import list_bots
+from chinwag.conversations.history_routes import router as history_router
 from chinwag.conversations.routes import router as conversations_router
 from chinwag.db import migrate
 from chinwag.db.uow import Database
@@ -204,7 +205,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(InterfaceError, _on_database_error)
     # Every API route runs `authenticate` and the rate limits; routes apply their kind's rules.
     authenticated = [Depends(authenticate), Depends(limit_caller)]
-    routers = (auth_router, bots_router, conversations_router, streams_router, openai_router)
+    routers = (
+        auth_router,
+        bots_router,
+        conversations_router,
+        history_router,
+        streams_router,
+        openai_router,
+    )
     for router in routers:
         app.include_router(router, dependencies=authenticated, responses=problem_responses())
     app.include_router(health_router)

@@ -16,7 +16,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.bots.service import list_bots
-from chinwag.conversations.models import ChatSession, FlowRun, IdempotencyKey, Message
+from chinwag.conversations.erase import delete_messages
+from chinwag.conversations.models import ChatSession, Message
 from chinwag.db.base import utcnow
 from chinwag.db.uow import Database
 from chinwag.errors import ChinwagError
@@ -115,29 +116,7 @@ async def _purge_messages(conn: AsyncConnection, bot_id: str, cutoff: datetime, 
     )
     if not ids:
         return 0
-    return await delete_messages(conn, list(ids))
-
-
-async def delete_messages(conn: AsyncConnection, ids: list[str]) -> int:
-    """Delete messages and every row that refers to them, children first."""
-    # Answers to these messages go too (an answer without its question is not a conversation).
-    replies = (
-        (await conn.execute(select(Message.id).where(Message.reply_to_id.in_(ids)))).scalars().all()
-    )
-    ids = list(dict.fromkeys([*ids, *replies]))
-    streams = (
-        (await conn.execute(select(Stream.id).where(Stream.message_id.in_(ids)))).scalars().all()
-    )
-    if streams:
-        await _delete_events(conn, streams)
-        await conn.execute(delete(Stream).where(Stream.id.in_(streams)))
-    await conn.execute(delete(FlowRun).where(FlowRun.message_id.in_(ids)))
-    await conn.execute(delete(IdempotencyKey).where(IdempotencyKey.user_message_id.in_(ids)))
-    answers = await conn.execute(
-        delete(Message).where(Message.id.in_(ids), Message.reply_to_id.is_not(None))
-    )
-    questions = await conn.execute(delete(Message).where(Message.id.in_(ids)))
-    return _count(answers) + _count(questions)
+    return (await delete_messages(conn, ids))["messages"]
 
 
 def _count(result: object) -> int:
