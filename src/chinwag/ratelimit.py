@@ -43,8 +43,10 @@ class RateLimiter:
     """
 
     def __init__(self, settings: Settings, db: Database) -> None:
-        uri = f"async+{settings.redis_url}" if settings.redis_url else "async+memory://"
-        storage = storage_from_string(uri)
+        if settings.redis_url:  # redis-py's asyncio client (coredis 6 needs a managed pool)
+            storage = storage_from_string(f"async+{settings.redis_url}", implementation="redispy")
+        else:
+            storage = storage_from_string("async+memory://")
         assert isinstance(storage, Storage)
         self._storage = storage
         self._window = SlidingWindowCounterRateLimiter(storage)

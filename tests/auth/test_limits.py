@@ -83,3 +83,19 @@ async def test_body_and_message_size_limits(server: RunningServer) -> None:
     assert missing.status_code == 404 and missing.headers["content-type"] == (
         "application/problem+json"
     )
+
+
+async def test_limits_are_shared_through_redis(make_settings: Settings) -> None:
+    settings = make_settings.model_copy(
+        update={"rate_limit_key": "3/minute", "redis_url": "redis://127.0.0.1:6379/0"}
+    )
+    async with run_server(settings) as first, run_server(settings, seed_demo=False) as second:
+        async with first.db.write() as conn:
+            secret = (await create_key(conn, kind="secret", name="s", bot_id="vinhuset")).key
+        codes = []
+        for server in (first, second, first, second):
+            response = await server.client.get("/v1/bots/vinhuset", headers=Keys.bearer(secret))
+            codes.append(response.status_code)
+        # Two servers, one counter: the fourth request is over the limit on either.
+        assert codes == [200, 200, 200, 429]
+        assert int(response.headers["retry-after"]) >= 1
