@@ -55,6 +55,13 @@ async def test_a_user_cannot_reach_another_users_session(server: RunningServer, 
     assert (await _send(server.client, alice, session_id="alices")).status_code == 202
     stolen = await _send(server.client, mallory, session_id="alices")
     assert stolen.status_code == 404 and stolen.json()["code"] == "session_not_found"
+    through_openai = await server.client.post(
+        "/v1/chat/completions",
+        json={"model": "vinhuset", "messages": [{"role": "user", "content": "Hei"}]},
+        headers={**Keys.bearer(mallory, SITE), "X-Chinwag-Session-Id": "alices"},
+    )
+    assert through_openai.status_code == 404
+    assert through_openai.json()["code"] == "session_not_found"
     unknown = await _send(server.client, mallory, session_id="nobodys")
     assert unknown.status_code == 202  # a new session of mallory's own
     posing = await _send(server.client, mallory, user_id="alice-external-id")

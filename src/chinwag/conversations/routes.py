@@ -54,7 +54,7 @@ async def send_message(
             raise Forbidden("an end-user token chats only as its own user; leave out user_id")
         user_id = principal.user_id
     if principal.kind != "admin":
-        await _limit_user(services, bot_id, user_id)
+        await limit_end_user(services, bot_id, user_id)
     try:
         accepted = await services.generations.accept(
             NewMessage(
@@ -138,7 +138,7 @@ async def get_message(
     )
 
 
-async def _limit_user(services: Services, bot_id: str, user_id: str | None) -> None:
+async def limit_end_user(services: Services, bot_id: str, user_id: str | None) -> None:
     """Messages per end user, and answers being written at once for them (429 beyond)."""
     if user_id is None:  # a new anonymous user has sent nothing yet
         return

@@ -12,8 +12,15 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from chinwag.auth.deps import Principal, PrincipalDep
 from chinwag.bots.service import list_bots
+from chinwag.conversations.routes import limit_end_user
 from chinwag.conversations.service import Accepted, Turn
-from chinwag.errors import Forbidden, GenerationFailed, InvalidRequest
+from chinwag.errors import (
+    Forbidden,
+    GenerationFailed,
+    InvalidRequest,
+    SessionNotFound,
+    SessionOwnedByAnotherUser,
+)
 from chinwag.generations.service import NewMessage
 from chinwag.openai_api.schemas import (
     ChatCompletionIn,
@@ -82,17 +89,25 @@ async def chat_completions(
             for m in body.messages[:-1]
             if m.role in ("user", "assistant") and m.text()
         )
-    accepted = await services.generations.accept(
-        NewMessage(
-            bot_id=body.model,
-            text=last.text(),
-            user_id=_user_id(principal, body.user),
-            session_id=x_chinwag_session_id,
-            idempotency_key=None,
-            body_hash="",
-            seed=seed,
+    user_id = _user_id(principal, body.user)
+    if principal.kind != "admin":
+        await limit_end_user(services, body.model, user_id)
+    try:
+        accepted = await services.generations.accept(
+            NewMessage(
+                bot_id=body.model,
+                text=last.text(),
+                user_id=user_id,
+                session_id=x_chinwag_session_id,
+                idempotency_key=None,
+                body_hash="",
+                seed=seed,
+            )
         )
-    )
+    except SessionOwnedByAnotherUser as exc:
+        if principal.kind == "user":  # another visitor's session must not be seen to exist
+            raise SessionNotFound(f"session '{x_chinwag_session_id}' does not exist") from exc
+        raise
     headers = {"X-Chinwag-Session-Id": accepted.session_id, "X-Chinwag-User-Id": accepted.user_id}
     created = int(time.time())
     if body.stream:
