@@ -95,3 +95,12 @@ async def test_a_bots_message_retention_deletes_old_conversations(
     assert (await server.client.get(f"/v1/messages/{first['user_message_id']}")).status_code == 404
     checks = await run_checks(server.db, heartbeat_seconds=server.settings.heartbeat_seconds)
     assert all(c.ok for c in checks), [c for c in checks if not c.ok]
+
+
+async def test_chinwag_gc_runs_one_pass(server: RunningServer) -> None:
+    from tests.bots.test_bots_cli import chinwag
+
+    ids = (await accept(server.client, {"message": "Hei"})).json()
+    await wait_finished(server.client, ids["assistant_message_id"])
+    code, out = await chinwag(server.settings.database_url, "gc")
+    assert code == 0 and "purged stream events: 0, streams: 0, messages: 0" in out, out
