@@ -17,6 +17,7 @@ import pytest
 import uvicorn
 
 from chinwag.app import create_app
+from chinwag.auth.keys import create_key
 from chinwag.bots.config import BotConfig, RouterConfig
 from chinwag.bots.demo import demo_bot_config
 from chinwag.bots.service import put_bot
@@ -92,7 +93,12 @@ class RunningServer:
     base_url: str
     settings: Settings
     db: Database  # the test's own connection to the same database, for assertions
-    client: httpx.AsyncClient
+    client: httpx.AsyncClient  # sends the admin key
+    admin_key: str = ""
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.admin_key}"}
 
 
 @pytest.fixture
@@ -106,6 +112,7 @@ async def make_settings(
         llm_model="fake-model",
         llm_api_key=None,
         heartbeat_seconds=0.5,
+        secret_key="test-secret",
         _env_file=None,  # type: ignore[call-arg]
     )
 
@@ -153,12 +160,15 @@ class run_server:
                 self.task.result()
             await asyncio.sleep(0.01)
         self.db = Database.from_url(self.settings.database_url)
-        if self.seed_demo or self.bot is not None:
-            async with self.db.write() as conn:
+        async with self.db.write() as conn:
+            if self.seed_demo or self.bot is not None:
                 await put_bot(conn, self.bot or plain_demo_bot())
+            admin = await create_key(conn, kind="admin", name="tests")
         base_url = f"http://127.0.0.1:{self.port}"
-        self.client = httpx.AsyncClient(base_url=base_url, timeout=30)
-        return RunningServer(base_url, self.settings, self.db, self.client)
+        self.client = httpx.AsyncClient(
+            base_url=base_url, timeout=30, headers={"authorization": f"Bearer {admin.key}"}
+        )
+        return RunningServer(base_url, self.settings, self.db, self.client, admin.key)
 
     async def __aexit__(self, *_: object) -> None:
         await self.client.aclose()

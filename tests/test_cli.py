@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -32,6 +33,7 @@ async def test_chat_streams_the_answer_and_keeps_the_session(
         session_id="cli-session",
         lines=["Hei\n", "\n", "Takk\n"],
         out=out,
+        api_key=server.admin_key,
     )
     answer = "".join(fake_llm.behaviour.token(i) for i in range(3))
     assert out.getvalue().count(f"vinhuset> {answer}\n") == 2
@@ -49,6 +51,7 @@ async def test_chat_explains_an_unknown_bot(server: RunningServer) -> None:
         session_id="s",
         lines=["hello\n"],
         out=out,
+        api_key=server.admin_key,
     )
     assert "[bot_not_found]" in out.getvalue() and "hint:" in out.getvalue()
 
@@ -91,8 +94,13 @@ async def test_demo_seeds_the_bot_idempotently_and_serves_it(
                                 break
                         except httpx.TransportError:
                             await asyncio.sleep(0.05)
+                    secret = re.search(r"secret key:\s+(cw_sk_\S+)", log.read_text())
+                    assert secret is not None, log.read_text()
                     async with client.stream(
-                        "POST", "/v1/bots/vinhuset/messages", json={"message": "Hei"}
+                        "POST",
+                        "/v1/bots/vinhuset/messages",
+                        json={"message": "Hei"},
+                        headers={"authorization": f"Bearer {secret.group(1)}"},
                     ) as response:
                         events = await read_all(response)
                 assert events[-1].data["status"] == "completed"

@@ -9,26 +9,49 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import InterfaceError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chinwag import __version__
+from chinwag.auth.cors import KeyOriginsCORS
+from chinwag.auth.deps import authenticate, limit_caller
+from chinwag.auth.keys import KeyCache
+from chinwag.auth.routes import router as auth_router
+from chinwag.auth.tokens import server_secret
+from chinwag.bodylimit import BodyLimit
 from chinwag.bots.config import BotConfig
 from chinwag.bots.routes import router as bots_router
 from chinwag.bots.service import list_bots
+from chinwag.conversations.history_routes import router as history_router
 from chinwag.conversations.routes import router as conversations_router
 from chinwag.db import migrate
 from chinwag.db.uow import Database
-from chinwag.errors import ChinwagError, DatabaseUnavailable, InvalidRequest, SchemaOutdated
+from chinwag.errors import (
+    PROBLEM_SCHEMA,
+    BadRequest,
+    ChinwagError,
+    DatabaseUnavailable,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+    RateLimited,
+    SchemaOutdated,
+    problem_responses,
+)
 from chinwag.generations import workers
 from chinwag.generations.service import Generations
 from chinwag.health import router as health_router
 from chinwag.knowledge.jobs import IngestJobs
 from chinwag.knowledge.routes import router as knowledge_router
 from chinwag.knowledge.runtime import KnowledgeStores
+from chinwag.metrics import Metrics, RequestMetrics
+from chinwag.openai_api.routes import router as openai_router
 from chinwag.providers.registry import ModelRegistry
+from chinwag.ratelimit import RateLimiter
+from chinwag.retention import gc_forever
 from chinwag.services import Services
 from chinwag.settings import Settings
 from chinwag.streams.events import event_json_schemas
@@ -65,6 +88,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     models = ModelRegistry(settings)
     knowledge = KnowledgeStores(settings, models)
     ingest_jobs = IngestJobs(db, worker_id=me.id, upload_dir=settings.data_dir / "uploads")
+    metrics = Metrics()
     generations = Generations(
         db=db,
         event_log=event_log,
@@ -72,8 +96,14 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         knowledge=knowledge,
         settings=settings,
         worker_id=me.id,
+        metrics=metrics,
     )
+    metrics.watch_open_streams(lambda: generations.running)
     app.state.services = Services(
+        keys=KeyCache(db, settings.key_cache_seconds),
+        metrics=metrics,
+        limiter=RateLimiter(settings, db),
+        secret=await asyncio.to_thread(server_secret, settings),
         settings=settings,
         db=db,
         event_log=event_log,
@@ -86,6 +116,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     heartbeat = asyncio.create_task(
         workers.heartbeat_forever(db, me, settings.heartbeat_seconds), name="chinwag-heartbeat"
     )
+    retention = asyncio.create_task(gc_forever(db, settings), name="chinwag-retention")
     # Ready means ready: the embedding model is loaded and every active bot's examples are
     # embedded before the first request (a few seconds at most; nothing when no bot routes).
     await _prepare_routers(db, generations)
@@ -95,9 +126,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await ingest_jobs.shutdown()
         await generations.shutdown(settings.shutdown_grace_seconds)
         await event_log.stop()
-        heartbeat.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await heartbeat
+        for task in (heartbeat, retention):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         try:
             await workers.mark_stopped(db, me)
         except ChinwagError as exc:  # the database is gone; the heartbeat going stale says it
@@ -118,30 +150,51 @@ async def _prepare_routers(db: Database, generations: Generations) -> None:
         log.warning("could not prepare the routers: %s (%s)", exc.message, exc.code)
 
 
-def _problem(error: ChinwagError) -> JSONResponse:
-    return JSONResponse(error.to_problem(), status_code=error.status, media_type=PROBLEM_JSON)
+def _problem(error: ChinwagError, request: Request | None = None) -> JSONResponse:
+    """The one place an error becomes a problem+json response (and is counted)."""
+    services = getattr(request.app.state, "services", None) if request is not None else None
+    if services is not None:
+        services.metrics.errors.labels(error.code).inc()
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
+    return JSONResponse(
+        error.to_problem(), status_code=error.status, media_type=PROBLEM_JSON, headers=headers
+    )
 
 
-async def _on_chinwag_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_chinwag_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ChinwagError)
     if exc.status >= 500:
         log.error("%s: %s", exc.code, exc.message)
-    return _problem(exc)
+    return _problem(exc, request)
 
 
-async def _on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
         {"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]}
         for e in exc.errors()
     ]
-    return _problem(InvalidRequest("the request is not valid", errors=errors))
+    return _problem(InvalidRequest("the request is not valid", errors=errors), request)
 
 
-async def _on_database_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's own errors (unknown path, wrong method, unreadable body) as problems too."""
+    assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc.__cause__, ChinwagError):
+        return _problem(exc.__cause__, request)
+    if exc.status_code == 404:
+        return _problem(
+            NotFound("no such endpoint", hint="The OpenAPI document lists them."), request
+        )
+    if exc.status_code == 405:
+        return _problem(MethodNotAllowed(f"this endpoint does not allow {request.method}"), request)
+    return _problem(BadRequest(str(exc.detail)), request)
+
+
+async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
     """A connection lost mid-request is the database being unavailable, not a bug."""
     log.error("database error: %s", exc)
-    return _problem(DatabaseUnavailable(f"the database failed: {exc}"))
+    return _problem(DatabaseUnavailable(f"the database failed: {exc}"), request)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -152,14 +205,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=_lifespan,
     )
     app.state.settings = settings or Settings()
+    app.add_middleware(BodyLimit, max_bytes=app.state.settings.max_body_bytes)
+    app.add_middleware(KeyOriginsCORS)
+    app.add_middleware(RequestMetrics)
     app.add_exception_handler(ChinwagError, _on_chinwag_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(OperationalError, _on_database_error)
     app.add_exception_handler(InterfaceError, _on_database_error)
-    app.include_router(bots_router)
-    app.include_router(conversations_router)
-    app.include_router(streams_router)
-    app.include_router(knowledge_router)
+    # Every API route runs `authenticate` and the rate limits; routes apply their kind's rules.
+    authenticated = [Depends(authenticate), Depends(limit_caller)]
+    routers = (
+        auth_router,
+        bots_router,
+        conversations_router,
+        history_router,
+        streams_router,
+        knowledge_router,
+        openai_router,
+    )
+    for router in routers:
+        app.include_router(router, dependencies=authenticated, responses=problem_responses())
     app.include_router(health_router)
     _document_stream_events(app)
     return app
@@ -174,6 +240,7 @@ def _document_stream_events(app: FastAPI) -> None:
             schema = build()
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.update(event_json_schemas())
+            components["Problem"] = PROBLEM_SCHEMA
             config = BotConfig.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(config.pop("$defs", {}))
             components["BotConfig"] = config

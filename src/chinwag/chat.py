@@ -11,10 +11,19 @@ import httpx
 
 
 async def chat_loop(
-    *, base_url: str, bot: str, user_id: str, session_id: str, lines: Iterable[str], out: TextIO
+    *,
+    base_url: str,
+    bot: str,
+    user_id: str,
+    session_id: str,
+    lines: Iterable[str],
+    out: TextIO,
+    api_key: str | None = None,
 ) -> None:
     out.write(f"chatting with '{bot}' at {base_url} (session {session_id}); Ctrl-D ends\n")
-    async with httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(10, read=120)) as client:
+    headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
+    timeout = httpx.Timeout(10, read=120)
+    async with httpx.AsyncClient(base_url=base_url, timeout=timeout, headers=headers) as client:
         iterator = iter(lines)
         while True:
             out.write("you> ")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from chinwag.auth import cli as keys_cli
 from chinwag.bots import cli as bots_cli
 from chinwag.knowledge import cli as knowledge_cli
 from chinwag.settings import Settings
@@ -27,6 +28,7 @@ db_app = typer.Typer(no_args_is_help=True, help="Database schema commands.")
 app.add_typer(db_app, name="db")
 app.add_typer(bots_cli.bots_app, name="bots")
 app.add_typer(knowledge_cli.knowledge_app, name="knowledge")
+app.add_typer(keys_cli.keys_app, name="keys")
 app.command()(bots_cli.schema)
 app.command()(bots_cli.validate)
 app.command()(knowledge_cli.ingest)
@@ -47,9 +49,13 @@ def _fail(message: str, hint: str | None = None) -> None:
     raise typer.Exit(1)
 
 
-async def _prepare(settings: Settings, *, seed_demo: bool) -> None:
-    """Check (or, on SQLite, upgrade) the schema; optionally put the demo bot in place."""
+async def _prepare(settings: Settings, *, seed_demo: bool) -> list[str]:
+    """Check (or, on SQLite, upgrade) the schema; optionally put the demo bot and keys in place.
+
+    Returns the demo's new keys (a secret and a publishable key; earlier demo keys are revoked).
+    """
     from chinwag.app import ensure_schema
+    from chinwag.auth.demo import demo_keys
     from chinwag.bots.demo import demo_bot_config
     from chinwag.bots.service import put_bot
     from chinwag.db.uow import Database
@@ -59,15 +65,19 @@ async def _prepare(settings: Settings, *, seed_demo: bool) -> None:
     try:
         await ensure_schema(db)
         if seed_demo:
+            origin = f"http://{settings.host}:{settings.port}"
             async with db.write() as conn:
                 bot = await put_bot(conn, demo_bot_config())
+                keys = await demo_keys(conn, bot.id, origin=origin)
             typer.echo(f"demo bot '{bot.id}' is at version {bot.version}")
             summary = await ingest_demo_knowledge(settings, bot.config)
             typer.echo(f"demo knowledge: {summary.line()}")
+            return keys
     except ChinwagError as exc:
         _fail(exc.message, exc.hint)
     finally:
         await db.dispose()
+    return []
 
 
 async def ingest_demo_knowledge(settings: Settings, bot: BotConfig) -> IngestSummary:
@@ -119,17 +129,20 @@ def serve(host: HostOption = None, port: PortOption = None) -> None:
 def demo(host: HostOption = None, port: PortOption = None) -> None:
     """Put the demo bot 'vinhuset' in the database and serve it."""
     settings = _settings(host=host, port=port)
-    asyncio.run(_prepare(settings, seed_demo=True))
+    secret, publishable = asyncio.run(_prepare(settings, seed_demo=True))
     base = f"http://{settings.host}:{settings.port}"
     llm = settings.llm_base_url or f"the embedded local model ({settings.local_model})"
     typer.echo(f"\nchinwag demo: bot 'vinhuset' answering with {llm}")
+    typer.echo(f"  secret key:      {secret}   (server-side: chat as any user, read the logs)")
+    typer.echo(f"  publishable key: {publishable}   (the widget, from {base} only)")
     typer.echo(f"  API docs:  {base}/docs")
     typer.echo(
         "  try:      curl -N " + base + "/v1/bots/vinhuset/messages "
-        "-H 'content-type: application/json' "
+        f"-H 'authorization: Bearer {secret}' -H 'content-type: application/json' "
         '-d \'{"message": "When are you open on Saturday?"}\''
     )
-    typer.echo(f"  or:       chinwag chat vinhuset --url {base}\n")
+    typer.echo(f"  or:       chinwag chat vinhuset --url {base} --key {secret}\n")
+    sys.stdout.flush()
     _serve(settings)
 
 
@@ -184,11 +197,33 @@ def doctor(
 
 
 @app.command()
+def gc() -> None:
+    """Run one retention pass now: stream events, finished streams, bots' old messages."""
+    from chinwag.db.uow import Database
+    from chinwag.retention import Purged, purge
+
+    settings = Settings()
+
+    async def run() -> Purged:
+        db = Database.from_url(settings.database_url)
+        try:
+            return await purge(db, settings)
+        finally:
+            await db.dispose()
+
+    typer.echo(f"purged {asyncio.run(run()).summary()}")
+
+
+@app.command()
 def chat(
     bot: Annotated[str, typer.Argument(help="The bot id, e.g. vinhuset.")],
     url: Annotated[str, typer.Option(help="The chinwag server.")] = "http://127.0.0.1:8000",
     user: Annotated[str | None, typer.Option(help="End-user id (default: a new one).")] = None,
     session: Annotated[str | None, typer.Option(help="Session to continue.")] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(envvar="CHINWAG_API_KEY", help="An admin or the bot's secret key."),
+    ] = None,
 ) -> None:
     """Chat with a bot in the terminal over the HTTP API; answers stream as they arrive."""
     from chinwag.chat import chat_loop
@@ -202,6 +237,7 @@ def chat(
                 session_id=session or f"cli-{uuid.uuid4().hex[:12]}",
                 lines=sys.stdin,
                 out=sys.stdout,
+                api_key=key,
             )
         )
     except KeyboardInterrupt:

@@ -28,9 +28,11 @@ INTEGRITY_QUERIES: dict[str, str] = {
     "events without stream": """
         SELECT count(*) FROM stream_events e
         LEFT JOIN streams st ON st.id = e.stream_id WHERE st.id IS NULL""",
-    "assistant messages without stream": """
+    # Finished answers may outlive their stream (retention deletes finished streams; history
+    # seeded through /v1/chat/completions never had one); an answer being written may not.
+    "answers being written without stream": """
         SELECT count(*) FROM messages m LEFT JOIN streams st ON st.message_id = m.id
-        WHERE m.role = 'assistant' AND st.id IS NULL""",
+        WHERE m.role = 'assistant' AND m.status = 'streaming' AND st.id IS NULL""",
     "finished streams with missing or duplicate seq": """
         SELECT count(*) FROM streams st
         WHERE st.status <> 'streaming' AND st.events_purged_at IS NULL AND (

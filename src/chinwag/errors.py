@@ -35,6 +35,40 @@ class ChinwagError(Exception):
         }
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details with chinwag's stable `code` and a `hint`.",
+    "required": ["type", "title", "status", "detail", "code", "hint"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string"},
+        "hint": {"type": "string"},
+    },
+    "additionalProperties": True,
+}
+PROBLEM_STATUSES = {
+    400: "The body could not be read (`bad_request`).",
+    401: "No valid key or token (`unauthenticated`).",
+    403: "The credential's kind may not do this (`forbidden`, `origin_not_allowed`, …).",
+    404: "Not found, or not visible to the caller.",
+    413: "The body is too large (`body_too_large`).",
+    422: "The request is invalid (`invalid_request`, with `errors`).",
+    429: "A rate limit; see Retry-After (`rate_limited`, `too_many_open_streams`).",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these statuses (all common ones when none are given)."""
+    content = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    return {
+        status: {"description": PROBLEM_STATUSES[status], "content": content}
+        for status in statuses or PROBLEM_STATUSES
+    }
+
+
 class NotFound(ChinwagError):
     status = 404
     code = "not_found"
@@ -330,3 +364,93 @@ class UploadTooLarge(ChinwagError):
     status = 413
     code = "upload_too_large"
     default_hint = "Split the document, or ingest it on the server with `chinwag ingest BOT PATH…`."
+
+
+class Unauthenticated(ChinwagError):
+    status = 401
+    code = "unauthenticated"
+    default_hint = (
+        "Send `Authorization: Bearer <key>` with an API key (`chinwag keys create`) or an "
+        "end-user token (POST /v1/bots/{bot_id}/tokens)."
+    )
+
+
+class Forbidden(ChinwagError):
+    status = 403
+    code = "forbidden"
+    default_hint = (
+        "This key kind may not do that: publishable keys only get end-user tokens, end-user "
+        "tokens only chat, bot secret keys only reach their bot; admin keys reach everything."
+    )
+
+
+class OriginNotAllowed(Forbidden):
+    code = "origin_not_allowed"
+    default_hint = (
+        "Publishable keys and end-user tokens work only from the key's allowed origins; add the "
+        "site with `chinwag keys create --kind publishable --origin https://…` (a new key)."
+    )
+
+
+class IdentityNotVerified(Forbidden):
+    code = "identity_not_verified"
+    default_hint = (
+        "To name a user, send user_hash = hex HMAC-SHA256(identity secret, user_id), computed on "
+        "your server; leave out user_id for an anonymous visitor."
+    )
+
+
+class KeyNotFound(NotFound):
+    code = "key_not_found"
+    default_hint = "List the keys with `chinwag keys list` or GET /v1/keys."
+
+
+class SessionNotFound(NotFound):
+    code = "session_not_found"
+    default_hint = "Use a session id this user started, or leave it out to start a new session."
+
+
+class RateLimited(ChinwagError):
+    status = 429
+    code = "rate_limited"
+    retryable = True
+    default_hint = "Too many requests: wait `retry_after` seconds (the Retry-After header)."
+
+    def __init__(self, message: str, *, retry_after: int, **extra: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **extra)
+        self.retry_after = retry_after
+
+
+class TooManyOpenStreams(RateLimited):
+    code = "too_many_open_streams"
+    default_hint = (
+        "This end user already has as many answers being written as allowed; wait for one to "
+        "finish (or raise the bot's limits.open_streams_per_user)."
+    )
+
+
+class BodyTooLarge(ChinwagError):
+    status = 413
+    code = "body_too_large"
+    default_hint = "Send a smaller request body (CHINWAG_MAX_BODY_BYTES is the limit)."
+
+
+class MethodNotAllowed(ChinwagError):
+    status = 405
+    code = "method_not_allowed"
+    default_hint = "This path exists with other methods; the OpenAPI document (/docs) lists them."
+
+
+class BadRequest(ChinwagError):
+    status = 400
+    code = "bad_request"
+    default_hint = "The request could not be read; send a JSON body with Content-Type JSON."
+
+
+class GenerationFailed(ChinwagError):
+    status = 502
+    code = "generation_failed"
+    default_hint = (
+        "The answer failed; `error_code` and `error_hint` say why (the same error the message's "
+        "stream carried). The conversation keeps the failed message."
+    )

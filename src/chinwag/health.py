@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from chinwag.bots.index_check import index_problems
 from chinwag.bots.service import list_bots
 from chinwag.db import migrate
+from chinwag.readiness import check_bots
 from chinwag.services import Services, ServicesDep
 
 router = APIRouter(tags=["operations"])
@@ -38,10 +40,18 @@ async def _knowledge_check(services: Services) -> dict[str, Any]:
     return {"ok": not failing, "bots": failing}
 
 
+@router.get(
+    "/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}}
+)
+async def metrics(services: ServicesDep) -> Response:
+    """Prometheus metrics of this server (text exposition format)."""
+    return Response(services.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
 @router.get("/readyz")
 async def readyz(services: ServicesDep) -> JSONResponse:
-    """The database answers, its schema is current and every active bot's knowledge index is
-    usable; 503 with details otherwise."""
+    """Database reachable, schema current, every active bot's LLM and embedding servers answer
+    and its knowledge index is usable; 503 with the details otherwise."""
     checks: dict[str, Any] = {}
     try:
         async with services.db.read() as conn:
@@ -51,7 +61,15 @@ async def readyz(services: ServicesDep) -> JSONResponse:
         checks["schema"] = {"ok": current == head, "current": current, "head": head}
     except Exception as exc:
         checks["database"] = {"ok": False, "error": str(exc)}
-    else:
+    if checks["database"]["ok"]:
+        try:
+            async with services.db.read() as conn:
+                bots = await list_bots(conn)
+            per_bot = await check_bots(services.settings, [(b.id, b.config) for b in bots])
+            checks["bots"] = {"ok": all(c["ok"] for c in per_bot.values()), "bots": per_bot}
+        except Exception as exc:  # a bot that cannot be read is a reason not to be ready
+            checks["bots"] = {"ok": False, "error": str(exc)}
+    if checks["database"]["ok"]:
         checks["knowledge"] = await _knowledge_check(services)
     checks["generations"] = {"ok": True, "running": services.generations.running}
     ready = all(c.get("ok") for c in checks.values())

@@ -7,12 +7,15 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from chinwag.auth.keys import KeyCache
 from chinwag.db.uow import Database
 from chinwag.generations.service import Generations
 from chinwag.generations.workers import WorkerIdentity
 from chinwag.knowledge.jobs import IngestJobs
 from chinwag.knowledge.runtime import KnowledgeStores
+from chinwag.metrics import Metrics
 from chinwag.providers.registry import ModelRegistry
+from chinwag.ratelimit import RateLimiter
 from chinwag.settings import Settings
 from chinwag.streams.log import EventLog
 
@@ -27,6 +30,10 @@ class Services:
     ingest_jobs: IngestJobs
     generations: Generations
     worker: WorkerIdentity
+    keys: KeyCache
+    secret: bytes  # signs end-user tokens and derives identity secrets
+    limiter: RateLimiter
+    metrics: Metrics
 
 
 def get_services(request: Request) -> Services:

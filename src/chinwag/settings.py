@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chinwag.bots.config import RateLimitText
+
 LocalModelName = Literal["smollm2-135m", "gemma3-270m"]
 
 
@@ -59,6 +61,52 @@ class Settings(BaseSettings):
     )
     history_turns: int = Field(
         20, ge=0, description="Earlier messages of the session given to the LLM as history."
+    )
+
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Signs end-user tokens and derives identity-verification secrets; unset: "
+        "a random secret kept in CHINWAG_DATA_DIR/secret_key. Every server of one deployment "
+        "needs the same value.",
+    )
+    user_token_ttl_seconds: int = Field(
+        7 * 24 * 3600, ge=60, description="How long an end-user token is valid."
+    )
+    key_cache_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="How long a server remembers a key lookup; a key revoked on another "
+        "server stops working here within this time.",
+    )
+
+    redis_url: str | None = Field(
+        None,
+        description="Redis for rate-limit counters shared by every server, e.g. "
+        "redis://127.0.0.1:6379/0; unset: counters in this process's memory.",
+    )
+    rate_limit_key: RateLimitText = Field(
+        "600/minute", description="Requests per bot secret or publishable key or user token."
+    )
+    rate_limit_user: RateLimitText = Field("30/minute", description="Messages per end user.")
+    rate_limit_ip: RateLimitText = Field("300/minute", description="Requests per client IP.")
+    open_streams_per_user: int = Field(
+        3, ge=1, description="Answers being written at once for one end user (per server)."
+    )
+    max_body_bytes: int = Field(
+        256_000, ge=1024, description="Largest request body; larger ones answer 413."
+    )
+
+    retention_events_seconds: int = Field(
+        3600, ge=0, description="Stream events are purged this long after their stream finished."
+    )
+    retention_streams_seconds: int = Field(
+        86400, ge=0, description="Finished streams are deleted this long after they finished."
+    )
+    gc_interval_seconds: float = Field(
+        300.0, gt=0, description="How often the server runs a retention pass."
+    )
+    gc_batch_size: int = Field(
+        50, ge=1, le=10_000, description="Rows (streams or messages) per retention transaction."
     )
 
     @field_validator("llm_base_url")

@@ -25,7 +25,9 @@ async def test_200_concurrent_first_messages_for_one_new_user_and_session(
 ) -> None:
     fake_llm.behaviour.tokens = 3
     limits = httpx.Limits(max_connections=250, max_keepalive_connections=250)
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=60, limits=limits) as client:
+    async with httpx.AsyncClient(
+        base_url=server.base_url, timeout=60, limits=limits, headers=server.admin_headers
+    ) as client:
         responses = await asyncio.gather(
             *[
                 accept(
@@ -63,7 +65,9 @@ async def test_50_concurrent_posts_with_one_idempotency_key_make_one_generation(
     fake_llm.behaviour.tokens = 3
     body = {"message": "Do you deliver to Oslo?", "user_id": "u-idem", "session_id": "s-idem"}
     limits = httpx.Limits(max_connections=60)
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=60, limits=limits) as client:
+    async with httpx.AsyncClient(
+        base_url=server.base_url, timeout=60, limits=limits, headers=server.admin_headers
+    ) as client:
         responses = await asyncio.gather(
             *[accept(client, body, **{"Idempotency-Key": "key-123"}) for _ in range(50)]
         )

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from chinwag.auth.keys import create_key
 from chinwag.bots.service import put_bot
 from chinwag.conversations.models import Message
 from chinwag.db.uow import Database
@@ -92,8 +93,10 @@ async def test_sigkill_mid_stream_leaves_an_interrupted_message_with_its_text(
         await server.wait_ready(base_url)
         async with db.write() as conn:
             await put_bot(conn, plain_demo_bot())
+            admin = await create_key(conn, kind="admin", name="tests")
 
-        async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        bearer = {"authorization": f"Bearer {admin.key}"}
+        async with httpx.AsyncClient(base_url=base_url, timeout=30, headers=bearer) as client:
             seen = []
             async with client.stream(
                 "POST", "/v1/bots/vinhuset/messages", json={"message": "Tell me everything"}
@@ -108,7 +111,7 @@ async def test_sigkill_mid_stream_leaves_an_interrupted_message_with_its_text(
 
         server.start()
         await server.wait_ready(base_url)
-        async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        async with httpx.AsyncClient(base_url=base_url, timeout=30, headers=bearer) as client:
             message = (await client.get(f"/v1/messages/{message_id}")).json()
             assert message["status"] == "interrupted"
             assert message["error_code"] == "interrupted"

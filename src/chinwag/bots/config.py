@@ -23,6 +23,8 @@ RouterStrategy = Literal["semantic", "keywords", "llm", "all"]
 VectorStoreName = Literal["lancedb", "qdrant", "pinecone"]
 SearchMode = Literal["vector", "keyword", "hybrid"]
 FlowName = Annotated[str, StringConstraints(pattern=FLOW_NAME_PATTERN)]
+RATE_LIMIT_PATTERN = r"^[0-9]+ ?(/|per) ?([0-9]+ ?)?(second|minute|hour|day)s?$"
+RateLimitText = Annotated[str, StringConstraints(pattern=RATE_LIMIT_PATTERN)]
 
 
 class _Strict(BaseModel):
@@ -138,6 +140,35 @@ class FlowConfig(_Strict):
     )
 
 
+class LimitsConfig(_Strict):
+    """Rate limits for this bot's keys, end users and client IPs (unset: the server defaults)."""
+
+    per_key: RateLimitText | None = Field(
+        None, description="Requests per key, e.g. `600/minute` (default CHINWAG_RATE_LIMIT_KEY)."
+    )
+    per_user: RateLimitText | None = Field(
+        None, description="Messages per end user (default CHINWAG_RATE_LIMIT_USER)."
+    )
+    per_ip: RateLimitText | None = Field(
+        None, description="Requests per client IP (default CHINWAG_RATE_LIMIT_IP)."
+    )
+    open_streams_per_user: int | None = Field(
+        None,
+        ge=1,
+        le=100,
+        description="Answers being written at once per end user (default "
+        "CHINWAG_OPEN_STREAMS_PER_USER).",
+    )
+
+
+class RetentionConfig(_Strict):
+    """How long this bot's conversations are kept (unset: until deleted through the API)."""
+
+    message_days: int | None = Field(
+        None, ge=1, le=36500, description="Delete messages older than this many days."
+    )
+
+
 class BotConfig(_Strict):
     """A bot: one YAML document, or the same structure as JSON through the API."""
 
@@ -156,6 +187,12 @@ class BotConfig(_Strict):
         None, ge=0, le=200, description="Earlier messages given to the LLM as history."
     )
     flows: dict[FlowName, FlowConfig] = Field(description="The flows; `main` is required.")
+    retention: RetentionConfig | None = Field(
+        None, description="Message retention; unset: messages are kept until deleted."
+    )
+    limits: LimitsConfig | None = Field(
+        None, description="Rate limits; unset: the server's CHINWAG_RATE_LIMIT_* defaults."
+    )
 
     @property
     def optional_flows(self) -> dict[str, FlowConfig]:

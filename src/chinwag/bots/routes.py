@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Path, Query
 from sqlalchemy import case, func, select
 
+from chinwag.auth.deps import PrincipalDep
 from chinwag.bots.activation import activate, check_document, problem_dicts
 from chinwag.bots.index_check import with_index_check
 from chinwag.bots.schemas import (
@@ -32,23 +33,28 @@ ConfigBody = Annotated[dict[str, Any], Body()]
 
 
 @router.get("", response_model=list[BotSummary])
-async def get_bots(services: ServicesDep) -> list[BotSummary]:
-    """Every bot with its active version."""
+async def get_bots(services: ServicesDep, principal: PrincipalDep) -> list[BotSummary]:
+    """Every bot with its active version (admin)."""
+    principal.require_admin()
     async with services.db.read() as conn:
         bots = await list_bots(conn)
     return [BotSummary(id=b.id, name=b.config.name, version=b.version) for b in bots]
 
 
 @router.post("/validate", response_model=ValidationOut, openapi_extra=BOT_CONFIG_BODY)
-async def validate_bot(body: ConfigBody, services: ServicesDep) -> ValidationOut:
-    """Validate a configuration without saving it: every problem at once."""
+async def validate_bot(
+    body: ConfigBody, services: ServicesDep, principal: PrincipalDep
+) -> ValidationOut:
+    """Validate a configuration without saving it: every problem at once (admin)."""
+    principal.require_admin()
     report = await with_index_check(check_document(body), services.knowledge)
     return ValidationOut(ok=report.ok, problems=problem_dicts(report.problems))
 
 
 @router.post("", status_code=201, response_model=BotSaved, openapi_extra=BOT_CONFIG_BODY)
-async def create_bot(body: ConfigBody, services: ServicesDep) -> BotSaved:
-    """Create a bot (409 if the id is taken); a configuration with errors is refused (422)."""
+async def create_bot(body: ConfigBody, services: ServicesDep, principal: PrincipalDep) -> BotSaved:
+    """Create a bot (admin; 409 if the id is taken); a configuration with errors: 422."""
+    principal.require_admin()
     report = await with_index_check(check_document(body), services.knowledge)
     if report.config is not None:
         try:
@@ -64,8 +70,11 @@ async def create_bot(body: ConfigBody, services: ServicesDep) -> BotSaved:
 
 
 @router.put("/{bot_id}", response_model=BotSaved, openapi_extra=BOT_CONFIG_BODY)
-async def put_bot(bot_id: str, body: ConfigBody, services: ServicesDep) -> BotSaved:
-    """Create or update a bot; a changed configuration becomes a new, active version."""
+async def put_bot(
+    bot_id: str, body: ConfigBody, services: ServicesDep, principal: PrincipalDep
+) -> BotSaved:
+    """Create or update a bot (admin); a changed configuration becomes a new, active version."""
+    principal.require_admin()
     if body.get("id") != bot_id:
         raise BotIdMismatch(f"the configuration's id is {body.get('id')!r}, the URL's '{bot_id}'")
     report = await with_index_check(check_document(body), services.knowledge)
@@ -78,16 +87,18 @@ async def put_bot(bot_id: str, body: ConfigBody, services: ServicesDep) -> BotSa
 
 
 @router.get("/{bot_id}", response_model=BotOut)
-async def get_one(bot_id: str, services: ServicesDep) -> BotOut:
-    """The bot's active version and configuration."""
+async def get_one(bot_id: str, services: ServicesDep, principal: PrincipalDep) -> BotOut:
+    """The bot's active version and configuration (admin, the bot's secret key)."""
+    principal.require_bot(bot_id, kinds=("secret",))
     async with services.db.read() as conn:
         bot = await get_bot(conn, bot_id)
     return BotOut(id=bot.id, version=bot.version, config=config_json(bot.config))
 
 
 @router.get("/{bot_id}/versions", response_model=list[VersionOut])
-async def versions(bot_id: str, services: ServicesDep) -> list[VersionOut]:
+async def versions(bot_id: str, services: ServicesDep, principal: PrincipalDep) -> list[VersionOut]:
     """Every saved version, oldest first; `active` marks the one serving."""
+    principal.require_bot(bot_id, kinds=("secret",))
     async with services.db.read() as conn:
         found = await list_versions(conn, bot_id)
     return [
@@ -97,16 +108,25 @@ async def versions(bot_id: str, services: ServicesDep) -> list[VersionOut]:
 
 
 @router.get("/{bot_id}/versions/{version}", response_model=BotOut)
-async def version(bot_id: str, version: int, services: ServicesDep) -> BotOut:
+async def version(
+    bot_id: str,
+    version: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    services: ServicesDep,
+    principal: PrincipalDep,
+) -> BotOut:
     """One saved version's configuration."""
+    principal.require_bot(bot_id, kinds=("secret",))
     async with services.db.read() as conn:
         config = await get_version(conn, bot_id, version)
     return BotOut(id=bot_id, version=version, config=config_json(config))
 
 
 @router.post("/{bot_id}/rollback", response_model=BotSaved)
-async def rollback(bot_id: str, body: RollbackIn, services: ServicesDep) -> BotSaved:
-    """Serve an earlier version's configuration again, saved as a new version."""
+async def rollback(
+    bot_id: str, body: RollbackIn, services: ServicesDep, principal: PrincipalDep
+) -> BotSaved:
+    """Serve an earlier version's configuration again, saved as a new version (admin)."""
+    principal.require_admin()
     async with services.db.write() as conn:
         saved = await rollback_to(conn, bot_id, body.version)
     return BotSaved(id=saved.id, version=saved.version, changed=saved.created, warnings=[])
@@ -116,11 +136,13 @@ async def rollback(bot_id: str, body: RollbackIn, services: ServicesDep) -> BotS
 async def flow_runs(
     bot_id: str,
     services: ServicesDep,
+    principal: PrincipalDep,
     flow: Annotated[str | None, Query(max_length=40)] = None,
     status: Annotated[str | None, Query(pattern="^(completed|failed)$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[FlowRunOut]:
     """The newest flow runs of the bot's answers: flow, score, status, time, error."""
+    principal.require_bot(bot_id, kinds=("secret",))
     query = select(FlowRun).where(FlowRun.bot_id == bot_id)
     if flow is not None:
         query = query.where(FlowRun.flow == flow)
@@ -137,8 +159,11 @@ async def flow_runs(
 
 
 @router.get("/{bot_id}/flow-stats", response_model=list[FlowStats])
-async def flow_stats(bot_id: str, services: ServicesDep) -> list[FlowStats]:
+async def flow_stats(
+    bot_id: str, services: ServicesDep, principal: PrincipalDep
+) -> list[FlowStats]:
     """Per flow: how often it ran, how often it failed, and its mean and slowest time."""
+    principal.require_bot(bot_id, kinds=("secret",))
     failed = func.sum(case((FlowRun.status == "failed", 1), else_=0))
     query = (
         select(

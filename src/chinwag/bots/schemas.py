@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+
+from chinwag.timestamps import UtcDatetime
 
 BOT_CONFIG_BODY: dict[str, Any] = {
     "requestBody": {
@@ -49,13 +50,15 @@ class BotOut(BaseModel):
 
 class VersionOut(BaseModel):
     version: int
-    created_at: datetime
+    created_at: UtcDatetime
     note: str | None
     active: bool
 
 
 class RollbackIn(BaseModel):
-    version: int = Field(ge=1, description="The version whose configuration serves again.")
+    version: int = Field(
+        ge=1, le=2**31 - 1, description="The version whose configuration serves again."
+    )
 
 
 class FlowRunOut(BaseModel):
@@ -66,7 +69,7 @@ class FlowRunOut(BaseModel):
     ms: float
     usage: dict[str, int] | None
     error_code: str | None
-    created_at: datetime
+    created_at: UtcDatetime
 
 
 class FlowStats(BaseModel):

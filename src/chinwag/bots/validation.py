@@ -288,7 +288,10 @@ def _route_problems(where: str, flow: dict[str, Any], strategy: str) -> list[Pro
 
 
 def _csv_problems(where: str, text: str) -> list[Problem]:
-    rows = list(csv.reader(io.StringIO(text)))
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:  # e.g. a lone carriage return inside an unquoted field
+        return [Problem(where, "data_invalid", f"{where}: not a readable CSV: {exc}", _SEE)]
     if len(rows) < 2:
         return [Problem(where, "data_invalid", f"{where}: a CSV needs a header and rows", _SEE)]
     width = len(rows[0])

@@ -7,12 +7,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request, Response
 from sqlalchemy import select
 
-from chinwag.conversations.models import ChatSession, Message
+from chinwag.auth.deps import PrincipalDep
+from chinwag.conversations.models import ChatSession, EndUser, Message
 from chinwag.conversations.schemas import AcceptedOut, MessageIn, MessageOut
 from chinwag.conversations.service import request_hash
-from chinwag.errors import NotFound
+from chinwag.errors import (
+    Forbidden,
+    NotFound,
+    SessionNotFound,
+    SessionOwnedByAnotherUser,
+    TooManyOpenStreams,
+)
 from chinwag.generations.service import NewMessage
-from chinwag.services import ServicesDep
+from chinwag.services import Services, ServicesDep
 from chinwag.streams.follow import open_stream
 from chinwag.streams.sse import SSEResponse
 
@@ -33,19 +40,36 @@ async def send_message(
     body: MessageIn,
     request: Request,
     services: ServicesDep,
+    principal: PrincipalDep,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> Response | SSEResponse:
-    """Accept a message and stream its answer (SSE), or return the ids as JSON."""
-    accepted = await services.generations.accept(
-        NewMessage(
-            bot_id=bot_id,
-            text=body.message,
-            user_id=body.user_id,
-            session_id=body.session_id,
-            idempotency_key=idempotency_key,
-            body_hash=request_hash(body.model_dump()) if idempotency_key else "",
+    """Accept a message and stream its answer (SSE), or return the ids as JSON.
+
+    Admin and bot secret keys chat as any end user; an end-user token only as its own user.
+    """
+    principal.require_bot(bot_id, kinds=("secret", "user"))
+    user_id = body.user_id
+    if principal.kind == "user":
+        if user_id is not None and user_id != principal.user_id:
+            raise Forbidden("an end-user token chats only as its own user; leave out user_id")
+        user_id = principal.user_id
+    if principal.kind != "admin":
+        await limit_end_user(services, bot_id, user_id)
+    try:
+        accepted = await services.generations.accept(
+            NewMessage(
+                bot_id=bot_id,
+                text=body.message,
+                user_id=user_id,
+                session_id=body.session_id,
+                idempotency_key=idempotency_key,
+                body_hash=request_hash(body.model_dump()) if idempotency_key else "",
+            )
         )
-    )
+    except SessionOwnedByAnotherUser as exc:
+        if principal.kind == "user":  # another visitor's session must not be seen to exist
+            raise SessionNotFound(f"session '{body.session_id}' does not exist") from exc
+        raise
     out = AcceptedOut(
         bot_id=bot_id,
         user_id=accepted.user_id,
@@ -78,17 +102,26 @@ async def send_message(
 
 
 @router.get("/messages/{message_id}", response_model=MessageOut)
-async def get_message(message_id: str, services: ServicesDep) -> MessageOut:
-    """One message with its status and final text."""
+async def get_message(
+    message_id: str, services: ServicesDep, principal: PrincipalDep
+) -> MessageOut:
+    """One message with its status and final text (404 outside the caller's bot or user)."""
+    principal.require_reader()
     async with services.db.read() as conn:
         row = (
             await conn.execute(
-                select(Message, ChatSession.external_id.label("session_external_id"))
+                select(
+                    Message,
+                    ChatSession.external_id.label("session_external_id"),
+                    ChatSession.bot_id.label("bot_id"),
+                    EndUser.external_id.label("user_external_id"),
+                )
                 .join(ChatSession, ChatSession.id == Message.session_id)
+                .join(EndUser, EndUser.id == ChatSession.user_id)
                 .where(Message.id == message_id)
             )
         ).first()
-    if row is None:
+    if row is None or not principal.may_read(bot_id=row.bot_id, user_id=row.user_external_id):
         raise NotFound(f"message '{message_id}' does not exist")
     m = row._mapping
     return MessageOut(
@@ -103,3 +136,17 @@ async def get_message(message_id: str, services: ServicesDep) -> MessageOut:
         created_at=m["created_at"],
         finished_at=m["finished_at"],
     )
+
+
+async def limit_end_user(services: Services, bot_id: str, user_id: str | None) -> None:
+    """Messages per end user, and answers being written at once for them (429 beyond)."""
+    if user_id is None:  # a new anonymous user has sent nothing yet
+        return
+    limits = await services.limiter.for_bot(bot_id)
+    await services.limiter.hit(limits.per_user, "end user", bot_id, user_id)
+    if services.generations.open_for(bot_id, user_id) >= limits.open_streams_per_user:
+        raise TooManyOpenStreams(
+            f"end user '{user_id}' already has {limits.open_streams_per_user} answers being "
+            "written",
+            retry_after=1,
+        )

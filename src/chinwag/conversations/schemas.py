@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from chinwag.timestamps import UtcDatetime
 
 MAX_MESSAGE_CHARS = 32_000
 
@@ -54,5 +55,5 @@ class MessageOut(BaseModel):
     error_code: str | None
     usage: dict[str, Any] | None
     bot_version: int | None
-    created_at: datetime
-    finished_at: datetime | None
+    created_at: UtcDatetime
+    finished_at: UtcDatetime | None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -59,11 +60,15 @@ async def accept_message(
     worker_id: str,
     idempotency_key: str | None = None,
     body_hash: str = "",
+    seed: Sequence[Turn] = (),
 ) -> Accepted:
     """Upsert user and session, insert both messages, the stream and its first event.
 
     With an idempotency key already used, returns what the first request created instead.
+    `seed`: earlier turns that open a new session (OpenAI-style requests carry their history).
     """
+    if seed and session_external_id is not None:
+        raise ValueError("seed turns open a new session only")
     if idempotency_key is not None:
         claimed = await conn.execute(
             _insert_ignore(conn, IdempotencyKey)
@@ -77,8 +82,24 @@ async def accept_message(
     now = utcnow()
     user_pk, user_external_id = await _upsert_user(conn, bot_id, user_external_id, now)
     session_pk, session_external_id, position = await _upsert_session(
-        conn, bot_id, user_pk, session_external_id, now
+        conn, bot_id, user_pk, session_external_id, now, reserve=len(seed)
     )
+    if seed:
+        await conn.execute(
+            insert(Message),
+            [
+                {
+                    "id": new_id(),
+                    "session_id": session_pk,
+                    "position": i,
+                    "role": turn.role,
+                    "content": turn.content,
+                    "status": "complete",
+                    "created_at": now,
+                }
+                for i, turn in enumerate(seed, start=1)
+            ],
+        )
     user_message_id, assistant_message_id, stream_id = new_id(), new_id(), new_id()
     started = StreamStarted(
         stream_id=stream_id,
@@ -159,9 +180,18 @@ async def _user_pk(conn: AsyncConnection, bot_id: str, external_id: str) -> str 
 
 
 async def _upsert_session(
-    conn: AsyncConnection, bot_id: str, user_pk: str, external_id: str | None, now: datetime
+    conn: AsyncConnection,
+    bot_id: str,
+    user_pk: str,
+    external_id: str | None,
+    now: datetime,
+    *,
+    reserve: int = 0,
 ) -> tuple[str, str, int]:
-    """(primary key, external id, position of the new user message) of the session."""
+    """(primary key, external id, position of the new user message) of the session.
+
+    A new session without an external id keeps positions 1..`reserve` for seed turns.
+    """
     pk = new_id()
     new_session = {
         "id": pk,
@@ -173,8 +203,12 @@ async def _upsert_session(
     }
     if external_id is None:
         external_id = new_id()
-        await conn.execute(insert(ChatSession).values(**new_session, external_id=external_id))
-        return pk, external_id, 1
+        await conn.execute(
+            insert(ChatSession).values(
+                **{**new_session, "message_count": 2 + reserve}, external_id=external_id
+            )
+        )
+        return pk, external_id, 1 + reserve
     row = await _session_row(conn, bot_id, external_id)
     if row is None:
         created = await conn.execute(

@@ -296,7 +296,7 @@ def build_prompt(
 @lru_cache(maxsize=256)
 def table_rows(text: str) -> tuple[dict[str, str], ...]:
     """A flow's CSV table as rows (parsed once per distinct text)."""
-    return tuple(csv.DictReader(io.StringIO(text)))
+    return tuple(csv.DictReader(io.StringIO(text, newline="")))
 
 
 def _options(bot: BotConfig, flow: FlowConfig) -> GenerationOptions:

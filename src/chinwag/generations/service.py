@@ -7,6 +7,7 @@ cancels it. On shutdown, running generations get a grace period, then finish as 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 from dataclasses import dataclass
 
@@ -18,9 +19,11 @@ from chinwag.engine.router import Router
 from chinwag.engine.runner import Answer, MessageInput, run_message
 from chinwag.errors import ChinwagError, GenerationInterrupted
 from chinwag.knowledge.runtime import KnowledgeStores
+from chinwag.metrics import GenerationTimer, Metrics
 from chinwag.providers.registry import ModelRegistry
 from chinwag.settings import Settings
 from chinwag.streams.ending import EndStatus, ending_events
+from chinwag.streams.events import StreamEvent as Event
 from chinwag.streams.events import Usage
 from chinwag.streams.log import EventLog, Finish, StreamWriter
 from chinwag.streams.sse import encode_frame
@@ -36,6 +39,7 @@ class NewMessage:
     session_id: str | None
     idempotency_key: str | None
     body_hash: str
+    seed: tuple[Turn, ...] = ()  # earlier turns opening a new session (OpenAI-style history)
 
 
 class Generations:
@@ -48,6 +52,7 @@ class Generations:
         knowledge: KnowledgeStores,
         settings: Settings,
         worker_id: str,
+        metrics: Metrics | None = None,
     ) -> None:
         self._db = db
         self._log = event_log
@@ -55,15 +60,21 @@ class Generations:
         self._knowledge = knowledge
         self._settings = settings
         self._worker_id = worker_id
+        self._metrics = metrics
         self._bots = BotCache()
         self.router = Router(
             embedder_for=lambda bot: models.embedder(bot.embedding), model_for=models.for_bot
         )
         self._tasks: set[asyncio.Task[None]] = set()
+        self._open: collections.Counter[tuple[str, str]] = collections.Counter()
 
     @property
     def running(self) -> int:
         return len(self._tasks)
+
+    def open_for(self, bot_id: str, user_id: str) -> int:
+        """Answers being written on this server for one end user (external id)."""
+        return self._open.get((bot_id, user_id), 0)
 
     async def accept(self, new: NewMessage) -> Accepted:
         """Write the message's rows in one transaction, then start its generation."""
@@ -79,6 +90,7 @@ class Generations:
                 worker_id=self._worker_id,
                 idempotency_key=new.idempotency_key,
                 body_hash=new.body_hash,
+                seed=new.seed,
             )
         if not accepted.replayed:
             writer = self._log.open(
@@ -88,11 +100,26 @@ class Generations:
                 self._generate(accepted, new.text, writer), name=f"generation-{accepted.stream_id}"
             )
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            owner = (accepted.bot_id, accepted.user_id)
+            self._open[owner] += 1
+            task.add_done_callback(lambda done: self._done(done, owner))
         return accepted
+
+    def _done(self, task: asyncio.Task[None], owner: tuple[str, str]) -> None:
+        self._tasks.discard(task)
+        self._open[owner] -= 1
+        if self._open[owner] <= 0:
+            del self._open[owner]
 
     async def _generate(self, accepted: Accepted, text: str, writer: StreamWriter) -> None:
         answer = Answer()
+        timer = GenerationTimer(self._metrics, accepted.bot_id) if self._metrics else None
+
+        def emit(event: Event) -> int:
+            if timer is not None:
+                timer.saw(event)
+            return writer.append(event)
+
         try:
             bot, history = await self._context(accepted)
             message = MessageInput(
@@ -106,7 +133,7 @@ class Generations:
                 message,
                 router=self.router,
                 model_for=self._models.for_bot,
-                emit=writer.append,
+                emit=emit,
                 answer=answer,
                 knowledge=self._knowledge.for_bot(bot),
             )
@@ -114,16 +141,18 @@ class Generations:
             interrupted = GenerationInterrupted(
                 "the server shut down while this answer was being written"
             )
-            await asyncio.shield(self._finish(accepted, writer, answer, "interrupted", interrupted))
+            await asyncio.shield(
+                self._finish(accepted, writer, answer, "interrupted", interrupted, timer)
+            )
             raise
         except ChinwagError as exc:
-            await self._finish(accepted, writer, answer, "failed", exc)
+            await self._finish(accepted, writer, answer, "failed", exc, timer)
         except Exception as exc:
             log.exception("generation %s failed", accepted.stream_id)
             internal = ChinwagError(f"internal error: {exc!r}")
-            await self._finish(accepted, writer, answer, "failed", internal)
+            await self._finish(accepted, writer, answer, "failed", internal, timer)
         else:
-            await self._finish(accepted, writer, answer, "completed")
+            await self._finish(accepted, writer, answer, "completed", timer=timer)
 
     async def _context(self, accepted: Accepted) -> tuple[BotConfig, list[Turn]]:
         """The bot's configuration and the session's history; no query when neither is needed."""
@@ -149,9 +178,14 @@ class Generations:
         answer: Answer,
         status: EndStatus,
         error: ChinwagError | None = None,
+        timer: GenerationTimer | None = None,
     ) -> None:
         """Append the ending events and commit them with the message's final state."""
         usage = _usage(answer)
+        if timer is not None:
+            timer.finished(
+                status, usage.model_dump() if usage else None, error.code if error else None
+            )
         final = ending_events(
             status,
             message_id=accepted.assistant_message_id,

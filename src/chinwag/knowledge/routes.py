@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, File, Form, Response, UploadFile
 from pydantic import BaseModel, Field
 
+from chinwag.auth.deps import PrincipalDep
 from chinwag.bots.config import BotConfig, EmbeddingConfig, KnowledgeConfig
 from chinwag.bots.service import get_bot
 from chinwag.errors import (
@@ -93,10 +94,12 @@ async def _checked(services: Services, bot_id: str) -> tuple[BotConfig, Knowledg
 async def upload(
     bot_id: str,
     services: ServicesDep,
+    principal: PrincipalDep,
     files: Annotated[list[UploadFile], File(description="Text, Markdown, HTML, PDF or CSV.")],
     tags: Annotated[list[str] | None, Form(description="Tags for every document.")] = None,
 ) -> JobAccepted:
-    """Save the files and ingest them in the background; poll the job for progress."""
+    """Save the files and ingest them in the background; poll the job for progress (secret)."""
+    principal.require_bot(bot_id, kinds=("secret",))
     _, service = await _checked(services, bot_id)
     jobs = services.ingest_jobs
     job_id, folder = jobs.new_folder()
@@ -127,16 +130,18 @@ def _remove(folder: Path) -> None:
 
 
 @router.get("/knowledge/jobs/{job_id}", response_model=JobOut)
-async def job(job_id: str, services: ServicesDep) -> JobOut:
-    """An ingestion job's progress, and its summary once it has finished."""
+async def job(job_id: str, services: ServicesDep, principal: PrincipalDep) -> JobOut:
+    """An ingestion job's progress, and its summary once it has finished (its bot's secret)."""
     async with services.db.read() as conn:
         row = await get_job(conn, job_id)
+    principal.require_bot(row["bot_id"], kinds=("secret",))
     return JobOut.model_validate(row)
 
 
 @router.get("/bots/{bot_id}/knowledge", response_model=IndexOut)
-async def index_info(bot_id: str, services: ServicesDep) -> IndexOut:
+async def index_info(bot_id: str, services: ServicesDep, principal: PrincipalDep) -> IndexOut:
     """The bot's index: store, dimension, size and its documents with their checksums."""
+    principal.require_bot(bot_id, kinds=("secret",))
     bot, service = await _checked(services, bot_id)
     assert bot.knowledge is not None
     info = await service.store.info(bot.knowledge.index)
@@ -151,8 +156,11 @@ async def index_info(bot_id: str, services: ServicesDep) -> IndexOut:
 
 
 @router.delete("/bots/{bot_id}/knowledge/documents/{source:path}", status_code=204)
-async def delete_document(bot_id: str, source: str, services: ServicesDep) -> Response:
+async def delete_document(
+    bot_id: str, source: str, services: ServicesDep, principal: PrincipalDep
+) -> Response:
     """Remove a document and all its chunks."""
+    principal.require_bot(bot_id, kinds=("secret",))
     bot, service = await _checked(services, bot_id)
     assert bot.knowledge is not None
     if source not in await service.store.documents(bot.knowledge.index):
@@ -162,8 +170,11 @@ async def delete_document(bot_id: str, source: str, services: ServicesDep) -> Re
 
 
 @router.post("/bots/{bot_id}/knowledge/search", response_model=list[SearchHit])
-async def search(bot_id: str, body: SearchIn, services: ServicesDep) -> list[SearchHit]:
+async def search(
+    bot_id: str, body: SearchIn, services: ServicesDep, principal: PrincipalDep
+) -> list[SearchHit]:
     """Search the bot's index as its flows do (vector, keyword or hybrid, with filters)."""
+    principal.require_bot(bot_id, kinds=("secret",))
     _, service = await _checked(services, bot_id)
     results = await service.search(
         body.query, mode=body.mode, top_k=body.top_k, filters=body.filters
@@ -188,9 +199,10 @@ class IndexIn(BaseModel):
 
 
 @router.post("/knowledge/indexes", status_code=201, response_model=IndexOut)
-async def create_index(body: IndexIn, services: ServicesDep) -> IndexOut:
+async def create_index(body: IndexIn, services: ServicesDep, principal: PrincipalDep) -> IndexOut:
     """Create an index sized for the embedding model, before the bot that uses it exists
-    (a bot whose index is missing cannot be activated); 409 if it exists."""
+    (a bot whose index is missing cannot be activated; admin); 409 if it exists."""
+    principal.require_admin()
     probe = BotConfig.model_validate(
         {
             "id": "index-probe",

@@ -1,0 +1,1 @@
+"""API keys, end-user tokens, identity verification and the authorization rules."""

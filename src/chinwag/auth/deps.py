@@ -1,0 +1,112 @@
+"""Who is calling: one FastAPI dependency every API route runs, and the rules per key kind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from chinwag.auth.keys import KeyInfo
+from chinwag.auth.tokens import TOKEN_PREFIX, read_token
+from chinwag.errors import Forbidden, NotFound, OriginNotAllowed, Unauthenticated
+from chinwag.services import ServicesDep
+
+PrincipalKind = Literal["admin", "secret", "publishable", "user"]
+bearer = HTTPBearer(auto_error=False, description="An API key or an end-user token.")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The caller: an admin key, a bot's secret or publishable key, or one end user's token."""
+
+    kind: PrincipalKind
+    key_id: str
+    bot_id: str | None  # None for admin keys
+    user_id: str | None = None  # the end user's external id, for tokens
+
+    def require_admin(self) -> None:
+        if self.kind != "admin":
+            raise Forbidden("this endpoint needs an admin key")
+
+    def require_bot(self, bot_id: str, *, kinds: tuple[PrincipalKind, ...]) -> None:
+        """Allow admin keys and `kinds` of this bot: 403 for other kinds, 404 for other bots."""
+        if self.kind == "admin":
+            return
+        if self.kind not in kinds:
+            raise Forbidden(f"a {_NAMES[self.kind]} may not use this endpoint")
+        if self.bot_id != bot_id:
+            raise NotFound(f"bot '{bot_id}' does not exist")
+
+    def may_read(self, *, bot_id: str, user_id: str) -> bool:
+        """Whether a row of this bot and end user (external id) is visible to the caller."""
+        if self.kind == "admin":
+            return True
+        if self.bot_id != bot_id:
+            return False
+        return self.kind == "secret" or (self.kind == "user" and self.user_id == user_id)
+
+    def require_reader(self) -> None:
+        """Reading messages and streams: anyone but a bare publishable key."""
+        if self.kind == "publishable":
+            raise Forbidden("a publishable key only gets end-user tokens; chat with the token")
+
+
+_NAMES = {
+    "admin": "admin key",
+    "secret": "bot secret key",
+    "publishable": "publishable key",
+    "user": "end-user token",
+}
+
+
+async def authenticate(
+    request: Request,
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    """The caller behind `Authorization: Bearer …`; 401 without a valid key or token."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated("this endpoint needs an API key or an end-user token")
+    value = credentials.credentials
+    keys = services.keys
+    if value.startswith(TOKEN_PREFIX):
+        claims = read_token(services.secret, value)
+        key = await keys.lookup_id(claims.key_id)
+        if key is None:
+            raise Unauthenticated("the key this token was issued under has been revoked")
+        _check_origin(request, key)
+        return Principal("user", key.id, claims.bot_id, claims.user_id)
+    key = await keys.lookup(value)
+    if key is None:
+        raise Unauthenticated("the API key is not valid (unknown or revoked)")
+    if key.kind == "publishable":
+        _check_origin(request, key)
+    return Principal(key.kind, key.id, key.bot_id)
+
+
+def _check_origin(request: Request, key: KeyInfo) -> None:
+    origin = request.headers.get("origin")
+    if origin is None or origin.rstrip("/").lower() not in key.allowed_origins:
+        raise OriginNotAllowed(
+            f"requests with this key must come from {', '.join(key.allowed_origins)}"
+            + (f", not {origin}" if origin else " (no Origin header was sent)")
+        )
+
+
+PrincipalDep = Annotated[Principal, Depends(authenticate)]
+
+
+async def limit_caller(request: Request, principal: PrincipalDep, services: ServicesDep) -> None:
+    """Rate limits per client IP and per credential (key, or end-user token); admins are exempt."""
+    if principal.kind == "admin":
+        return
+    limits = await services.limiter.for_bot(principal.bot_id)
+    client = request.client.host if request.client else "unknown"
+    bot = principal.bot_id or "*"
+    await services.limiter.hit(limits.per_ip, "client IP", bot, client)
+    credential = (
+        principal.key_id if principal.kind != "user" else f"{principal.key_id}:{principal.user_id}"
+    )
+    await services.limiter.hit(limits.per_key, "key", credential)

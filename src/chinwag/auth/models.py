@@ -1,0 +1,31 @@
+"""API keys: only a SHA-256 hash of each key is stored; the key itself is shown once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from chinwag.db.base import Base, utcnow
+
+
+class ApiKey(Base):
+    """An admin key (every bot), or a bot's secret (server-side) or publishable (widget) key."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (
+        CheckConstraint("kind IN ('admin', 'secret', 'publishable')", name="kind"),
+        CheckConstraint("(kind = 'admin') = (bot_id IS NULL)", name="bot_scope"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    bot_id: Mapped[str | None] = mapped_column(ForeignKey("bots.id"), nullable=True, index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # The first characters of the key, enough to recognise it in a list; never enough to use it.
+    prefix: Mapped[str] = mapped_column(String(24))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    allowed_origins: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -1,0 +1,87 @@
+"""API models for keys and end-user tokens."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chinwag.auth.keys import KeyInfo
+from chinwag.timestamps import UtcDatetime
+
+USER_ID = r"^[\w.:@-]+$"
+
+
+class KeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["admin", "secret", "publishable"]
+    name: str = Field(min_length=1, max_length=100, description="What the key is for.")
+    bot_id: str | None = Field(
+        None, min_length=1, max_length=64, description="The bot (secret and publishable keys)."
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Sites that may use a publishable key, e.g. https://shop.example.",
+    )
+
+
+class KeyOut(BaseModel):
+    id: str
+    kind: Literal["admin", "secret", "publishable"]
+    bot_id: str | None
+    name: str
+    prefix: str = Field(description="The key's first characters, to recognise it.")
+    allowed_origins: list[str]
+    created_at: UtcDatetime
+    revoked_at: UtcDatetime | None
+
+    @classmethod
+    def of(cls, info: KeyInfo) -> KeyOut:
+        return cls(
+            id=info.id,
+            kind=info.kind,
+            bot_id=info.bot_id,
+            name=info.name,
+            prefix=info.prefix,
+            allowed_origins=list(info.allowed_origins),
+            created_at=info.created_at,
+            revoked_at=info.revoked_at,
+        )
+
+
+class KeyCreated(KeyOut):
+    key: str = Field(description="The key itself: shown this once, stored only as a hash.")
+    identity_secret: str | None = Field(
+        None,
+        description="Publishable keys: the secret your server signs user ids with "
+        "(user_hash = hex HMAC-SHA256(identity_secret, user_id)). Keep it off the page.",
+    )
+
+
+class TokenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        pattern=USER_ID,
+        description="Your site's id for a signed-in visitor; needs user_hash. Omitted: a new "
+        "anonymous user.",
+    )
+    user_hash: str | None = Field(
+        None,
+        min_length=64,
+        max_length=64,
+        pattern=r"^[0-9a-fA-F]+$",
+        description="hex HMAC-SHA256(identity secret, user_id), computed by your server.",
+    )
+
+
+class TokenOut(BaseModel):
+    token: str = Field(description="Send as `Authorization: Bearer <token>` to chat.")
+    bot_id: str
+    user_id: str
+    expires_at: UtcDatetime

@@ -1,0 +1,111 @@
+"""Request and response models of the OpenAI chat completions API (the parts chinwag uses)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chinwag.conversations.schemas import MAX_MESSAGE_CHARS
+
+MAX_HISTORY_MESSAGES = 200
+
+
+class ContentPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(max_length=40)
+    text: str | None = Field(None, max_length=MAX_MESSAGE_CHARS)
+
+
+class ChatMessageIn(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[ContentPart] | None = Field(None, max_length=MAX_MESSAGE_CHARS)
+
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return "".join(p.text or "" for p in self.content if p.type == "text")
+        return self.content or ""
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    include_usage: bool = False
+
+
+class ChatCompletionIn(BaseModel):
+    """Sampling parameters (temperature, max_tokens, …) are accepted and ignored: the bot's
+    configuration decides them."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str = Field(min_length=1, max_length=64, description="The bot id.")
+    messages: list[ChatMessageIn] = Field(
+        min_length=1,
+        max_length=MAX_HISTORY_MESSAGES,
+        description="The conversation; the last one must be the user's. Earlier user and "
+        "assistant messages open a new session as its history.",
+    )
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    user: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\w.:@-]+$",
+        description="The end user's id; default: one user per API key.",
+    )
+
+
+class CompletionUsage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class ChatMessageOut(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class Choice(BaseModel):
+    index: int = 0
+    message: ChatMessageOut
+    finish_reason: Literal["stop", "length"] = "stop"
+
+
+class ChatCompletionOut(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[Choice]
+    usage: CompletionUsage
+
+
+class ModelOut(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = "chinwag"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelOut]
+
+
+def chunk(
+    *, completion_id: str, created: int, model: str, delta: dict[str, Any], finish: str | None
+) -> dict[str, Any]:
+    """One `chat.completion.chunk` of a streamed answer."""
+    return {
+        "id": completion_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }

@@ -1,0 +1,142 @@
+"""Every key kind against every endpoint: allowed, or 401/403/404 as documented."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.auth.conftest import SITE, Keys, user_token
+from tests.conftest import RunningServer
+from tests.helpers import JSON, wait_finished
+
+BOT = "vinhuset"
+
+
+async def test_every_key_kind_against_every_endpoint(server: RunningServer, keys: Keys) -> None:
+    client = server.client
+    alice = await user_token(client, keys.publishable)
+    bob = await user_token(client, keys.publishable)
+    sent = await client.post(
+        f"/v1/bots/{BOT}/messages",
+        json={"message": "Hei"},
+        headers={**JSON, **Keys.bearer(alice, SITE)},
+    )
+    assert sent.status_code == 202, sent.text
+    ids = sent.json()
+    await wait_finished(client, ids["assistant_message_id"])
+    config = (await client.get(f"/v1/bots/{BOT}")).json()["config"]
+
+    callers: dict[str, dict[str, str]] = {
+        "none": {},
+        "bad": Keys.bearer("cw_sk_not-a-key"),
+        "admin": server.admin_headers,
+        "secret": Keys.bearer(keys.secret),
+        "other_secret": Keys.bearer(keys.other_secret),
+        "publishable": Keys.bearer(keys.publishable, SITE),
+        "other_publishable": Keys.bearer(keys.other_publishable, SITE),
+        "alice": Keys.bearer(alice, SITE),
+        "bob": Keys.bearer(bob, SITE),
+    }
+    message = {"message": "Hallo"}
+    # endpoint: (method, path, body, {caller: status}); callers left out expect `default`.
+    admin_only = {"admin": 200}
+    bot_readers = {"admin": 200, "secret": 200, "other_secret": 404}
+    cases: list[tuple[str, str, Any, dict[str, int]]] = [
+        ("GET", "/v1/bots", None, admin_only),
+        ("POST", "/v1/bots/validate", config, admin_only),
+        # The test bot reads a flow it lacks: past authentication, validation refuses it.
+        ("PUT", f"/v1/bots/{BOT}", config, {"admin": 422}),
+        ("POST", f"/v1/bots/{BOT}/rollback", {"version": 1}, admin_only),
+        ("GET", f"/v1/bots/{BOT}", None, bot_readers),
+        ("GET", f"/v1/bots/{BOT}/versions", None, bot_readers),
+        ("GET", f"/v1/bots/{BOT}/versions/1", None, bot_readers),
+        ("GET", f"/v1/bots/{BOT}/flow-runs", None, bot_readers),
+        ("GET", f"/v1/bots/{BOT}/flow-stats", None, bot_readers),
+        (
+            "POST",
+            f"/v1/bots/{BOT}/messages",
+            message,
+            {"admin": 202, "secret": 202, "other_secret": 404, "alice": 202, "bob": 202},
+        ),
+        (
+            "GET",
+            f"/v1/messages/{ids['assistant_message_id']}",
+            None,
+            {**bot_readers, "alice": 200, "bob": 404, "other_publishable": 403},
+        ),
+        (
+            "GET",
+            f"/v1/streams/{ids['stream_id']}/events?after=0",
+            None,
+            {**bot_readers, "alice": 200, "bob": 404},
+        ),
+        (
+            "GET",
+            "/v1/models",
+            None,
+            {"admin": 200, "secret": 200, "other_secret": 200, "alice": 200, "bob": 200},
+        ),
+        (
+            "POST",
+            "/v1/chat/completions",
+            {"model": BOT, "messages": [{"role": "user", "content": "Hei"}]},
+            {"admin": 200, "secret": 200, "other_secret": 404, "alice": 200, "bob": 200},
+        ),
+        (
+            "GET",
+            f"/v1/bots/{BOT}/sessions",
+            None,
+            {**bot_readers, "alice": 200, "bob": 200},
+        ),
+        (
+            "GET",
+            f"/v1/bots/{BOT}/sessions/{ids['session_id']}/messages",
+            None,
+            {**bot_readers, "alice": 200, "bob": 404},
+        ),
+        (
+            "PUT",
+            f"/v1/messages/{ids['assistant_message_id']}/feedback",
+            {"rating": 1},
+            {**bot_readers, "alice": 200, "bob": 404, "other_publishable": 403},
+        ),
+        ("GET", f"/v1/bots/{BOT}/export", None, bot_readers),
+        ("GET", "/v1/keys", None, admin_only),
+        ("POST", "/v1/keys", {"kind": "secret", "name": "x", "bot_id": BOT}, {"admin": 201}),
+        ("POST", f"/v1/bots/{BOT}/tokens", {}, {"publishable": 201, "other_publishable": 404}),
+    ]
+    failures = []
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as anonymous:
+        for method, path, body, expected in cases:
+            for caller, headers in callers.items():
+                want = expected.get(caller, 401 if caller in ("none", "bad") else 403)
+                response = await anonymous.request(
+                    method, path, json=body, headers={**JSON, **headers}
+                )
+                if response.status_code != want:
+                    failures.append((method, path, caller, want, response.status_code))
+                if response.status_code >= 400:
+                    problem = response.json()
+                    assert response.headers["content-type"] == "application/problem+json"
+                    assert problem["code"] and problem["hint"]
+    assert failures == []
+
+
+async def test_health_endpoints_need_no_key(server: RunningServer) -> None:
+    async with httpx.AsyncClient(base_url=server.base_url) as anonymous:
+        assert (await anonymous.get("/healthz")).status_code == 200
+        assert (await anonymous.get("/readyz")).status_code == 200
+
+
+async def test_every_api_route_runs_authentication(server: RunningServer) -> None:
+    from fastapi.routing import APIRoute
+
+    from chinwag.app import create_app
+    from chinwag.auth.deps import authenticate
+
+    app = create_app(server.settings)
+    for route in app.routes:
+        if isinstance(route, APIRoute) and route.path.startswith("/v1"):
+            calls = [d.call for d in route.dependant.dependencies]
+            assert authenticate in calls, route.path

@@ -1,0 +1,101 @@
+"""429 with Retry-After under a burst, per-bot limits, open streams per user, body limits."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from chinwag.auth.keys import create_key
+from chinwag.bots.service import put_bot
+from chinwag.conversations.models import Message
+from chinwag.settings import Settings
+from chinwag.testing.fake_llm import FakeLLM
+from tests.auth.conftest import SITE, Keys, user_token
+from tests.conftest import RunningServer, plain_demo_bot, run_server
+from tests.helpers import JSON
+
+
+async def test_a_burst_meets_429_with_retry_after(make_settings: Settings) -> None:
+    settings = make_settings.model_copy(update={"rate_limit_key": "5/minute"})
+    async with run_server(settings) as server:
+        async with server.db.write() as conn:
+            secret = (await create_key(conn, kind="secret", name="s", bot_id="vinhuset")).key
+        statuses = []
+        for _ in range(8):
+            response = await server.client.get("/v1/bots/vinhuset", headers=Keys.bearer(secret))
+            statuses.append(response.status_code)
+        assert statuses == [200] * 5 + [429] * 3
+        assert 1 <= int(response.headers["retry-after"]) <= 60
+        problem = response.json()
+        assert problem["code"] == "rate_limited" and problem["hint"] and problem["retry_after"]
+        # Admin keys are not limited.
+        assert (await server.client.get("/v1/bots/vinhuset")).status_code == 200
+
+
+async def test_a_bots_own_limits_apply_per_end_user(server: RunningServer, keys: Keys) -> None:
+    bot = plain_demo_bot()
+    limited = type(bot).model_validate({**bot.model_dump(), "limits": {"per_user": "2/minute"}})
+    async with server.db.write() as conn:
+        await put_bot(conn, limited)
+    token = await user_token(server.client, keys.publishable)
+    headers = {**JSON, **Keys.bearer(token, SITE)}
+    codes = [
+        (
+            await server.client.post(
+                "/v1/bots/vinhuset/messages", json={"message": "Hei"}, headers=headers
+            )
+        ).status_code
+        for _ in range(3)
+    ]
+    assert codes == [202, 202, 429]
+
+
+async def test_open_streams_per_user_are_bounded(
+    server: RunningServer, keys: Keys, fake_llm: FakeLLM
+) -> None:
+    fake_llm.behaviour.first_token_delay = 3
+    body = {"message": "Hei", "user_id": "busy"}
+    headers = {**JSON, **Keys.bearer(keys.secret)}
+    codes = [
+        (await server.client.post("/v1/bots/vinhuset/messages", json=body, headers=headers))
+        for _ in range(4)
+    ]
+    assert [c.status_code for c in codes] == [202, 202, 202, 429]
+    assert codes[-1].json()["code"] == "too_many_open_streams"
+    async with server.db.read() as conn:
+        count = (await conn.execute(select(func.count()).select_from(Message))).scalar()
+    assert count == 6  # the refused message wrote nothing
+
+
+async def test_body_and_message_size_limits(server: RunningServer) -> None:
+    big = await server.client.post(
+        "/v1/bots/vinhuset/messages",
+        content=b'{"message": "' + b"x" * 300_000 + b'"}',
+        headers={**JSON, "content-type": "application/json"},
+    )
+    assert big.status_code == 413 and big.json()["code"] == "body_too_large"
+    long = await server.client.post(
+        "/v1/bots/vinhuset/messages", json={"message": "x" * 32_001}, headers=JSON
+    )
+    assert long.status_code == 422 and long.json()["errors"][0]["path"] == "body.message"
+    wrong = await server.client.delete("/v1/bots/vinhuset/messages")
+    assert wrong.status_code == 405 and wrong.json()["code"] == "method_not_allowed"
+    missing = await server.client.get("/v1/nothing-here")
+    assert missing.status_code == 404 and missing.headers["content-type"] == (
+        "application/problem+json"
+    )
+
+
+async def test_limits_are_shared_through_redis(make_settings: Settings) -> None:
+    settings = make_settings.model_copy(
+        update={"rate_limit_key": "3/minute", "redis_url": "redis://127.0.0.1:6379/0"}
+    )
+    async with run_server(settings) as first, run_server(settings, seed_demo=False) as second:
+        async with first.db.write() as conn:
+            secret = (await create_key(conn, kind="secret", name="s", bot_id="vinhuset")).key
+        codes = []
+        for server in (first, second, first, second):
+            response = await server.client.get("/v1/bots/vinhuset", headers=Keys.bearer(secret))
+            codes.append(response.status_code)
+        # Two servers, one counter: the fourth request is over the limit on either.
+        assert codes == [200, 200, 200, 429]
+        assert int(response.headers["retry-after"]) >= 1

@@ -1,0 +1,112 @@
+"""The OpenAI-compatible endpoint, with the official `openai` SDK as the client."""
+
+from __future__ import annotations
+
+import openai
+import pytest
+from sqlalchemy import select
+
+from chinwag.auth.keys import create_key
+from chinwag.conversations.models import ChatSession, Message
+from chinwag.testing.fake_llm import FakeLLM
+from tests.conftest import RunningServer
+
+
+async def _client(server: RunningServer) -> openai.AsyncOpenAI:
+    async with server.db.write() as conn:
+        key = await create_key(conn, kind="secret", name="sdk", bot_id="vinhuset")
+    return openai.AsyncOpenAI(api_key=key.key, base_url=f"{server.base_url}/v1", max_retries=0)
+
+
+async def test_models_and_a_completion_with_history(
+    server: RunningServer, fake_llm: FakeLLM
+) -> None:
+    fake_llm.behaviour.tokens = 3
+    client = await _client(server)
+    models = await client.models.list()
+    assert [m.id for m in models.data] == ["vinhuset"]
+    raw = await client.chat.completions.with_raw_response.create(
+        model="vinhuset",
+        messages=[
+            {"role": "system", "content": "ignored: the bot has its own"},
+            {"role": "user", "content": "Hei"},
+            {"role": "assistant", "content": "Hei! Hva leter du etter?"},
+            {"role": "user", "content": "Rødvin til lam"},
+        ],
+    )
+    completion = raw.parse()
+    answer = "".join(fake_llm.behaviour.token(i) for i in range(3))
+    assert completion.choices[0].message.content == answer
+    assert completion.choices[0].finish_reason == "stop"
+    assert completion.usage is not None and completion.usage.completion_tokens > 0
+    prompt = fake_llm.requests[-1]["messages"]
+    assert [m["content"] for m in prompt[1:]] == [
+        "Hei",
+        "Hei! Hva leter du etter?",
+        "Rødvin til lam",
+    ]
+    session_id = raw.headers["x-chinwag-session-id"]
+    # Logged like any other conversation: 2 seeded turns, the question and the answer.
+    async with server.db.read() as conn:
+        rows = (
+            await conn.execute(
+                select(Message.role, Message.content, Message.status)
+                .join(ChatSession, ChatSession.id == Message.session_id)
+                .where(ChatSession.external_id == session_id)
+                .order_by(Message.position)
+            )
+        ).all()
+    assert [(r.role, r.status) for r in rows] == [
+        ("user", "complete"),
+        ("assistant", "complete"),
+        ("user", "complete"),
+        ("assistant", "complete"),
+    ]
+    assert rows[-1].content == answer
+    # The header continues the session: its stored history is the context.
+    await client.chat.completions.create(
+        model="vinhuset",
+        messages=[{"role": "user", "content": "Og hvitvin?"}],
+        extra_headers={"X-Chinwag-Session-Id": session_id},
+    )
+    assert [m["content"] for m in fake_llm.requests[-1]["messages"][1:]] == [
+        "Hei",
+        "Hei! Hva leter du etter?",
+        "Rødvin til lam",
+        answer,
+        "Og hvitvin?",
+    ]
+
+
+async def test_streaming_in_chunks_with_usage_at_the_end(
+    server: RunningServer, fake_llm: FakeLLM
+) -> None:
+    fake_llm.behaviour.tokens = 4
+    client = await _client(server)
+    stream = await client.chat.completions.create(
+        model="vinhuset",
+        messages=[{"role": "user", "content": "Hei"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = [c async for c in stream]
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "".join(fake_llm.behaviour.token(i) for i in range(4))
+    finishes = [c.choices[0].finish_reason for c in chunks if c.choices]
+    assert finishes[-1] == "stop" and chunks[-1].choices == []
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
+
+
+async def test_errors_reach_the_sdk_as_its_exceptions(server: RunningServer) -> None:
+    client = await _client(server)
+    with pytest.raises(openai.NotFoundError):
+        await client.chat.completions.create(
+            model="nope", messages=[{"role": "user", "content": "Hei"}]
+        )
+    with pytest.raises(openai.UnprocessableEntityError):
+        await client.chat.completions.create(
+            model="vinhuset", messages=[{"role": "assistant", "content": "Hei"}]
+        )
+    bad = openai.AsyncOpenAI(api_key="cw_sk_wrong", base_url=client.base_url, max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        await bad.models.list()
