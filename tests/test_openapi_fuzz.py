@@ -61,12 +61,26 @@ def fuzz_server(tmp_path: Path) -> Iterator[RunningServer]:
             yield server
 
 
+# A bot or index configuration names servers (llm.base_url, knowledge.url…) that validation
+# and index checks contact: fuzzing them would send traffic to whatever host the fuzzer makes
+# up. tests/bots and tests/knowledge cover these operations with configurations of their own.
+NOT_FUZZED = {
+    "POST /v1/bots",
+    "PUT /v1/bots/{bot_id}",
+    "POST /v1/bots/validate",
+    "POST /v1/knowledge/indexes",
+}
+
+
 def test_every_operation_answers_as_documented(fuzz_server: RunningServer) -> None:
     schema = schemathesis.openapi.from_url(f"{fuzz_server.base_url}/openapi.json")
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert NOT_FUZZED <= {op.label for op in operations}
     failures = [
         failure
-        for result in schema.get_all_operations()
-        if (failure := _fuzz(result.ok(), fuzz_server.base_url, fuzz_server.admin_headers))
+        for operation in operations
+        if operation.label not in NOT_FUZZED
+        and (failure := _fuzz(operation, fuzz_server.base_url, fuzz_server.admin_headers))
     ]
     assert failures == [], "\n\n".join(f[:1500] for f in failures)
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 BOT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 FLOW_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
+URL_PATTERN = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s]*)?$"
 LLM_PROVIDERS = ("openai", "local")
 EMBEDDING_PROVIDERS = ("sentence-transformers", "openai")
 ROUTER_STRATEGIES = ("semantic", "keywords", "llm", "all")
@@ -37,7 +38,9 @@ class LLMConfig(_Strict):
     provider: LLMProvider | None = Field(
         None, description="`openai` (any OpenAI-compatible server) or `local` (embedded model)."
     )
-    base_url: str | None = Field(None, description="OpenAI-compatible base URL, e.g. …/v1.")
+    base_url: str | None = Field(
+        None, pattern=URL_PATTERN, description="OpenAI-compatible base URL, e.g. …/v1."
+    )
     api_key_env: str | None = Field(
         None,
         pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
@@ -65,7 +68,9 @@ class EmbeddingConfig(_Strict):
     model: str = Field(
         "all-MiniLM-L6-v2", description="Model name; the embedded default needs no download."
     )
-    base_url: str | None = Field(None, description="For `openai`: the server's base URL.")
+    base_url: str | None = Field(
+        None, pattern=URL_PATTERN, description="For `openai`: the server's base URL."
+    )
     api_key_env: str | None = Field(
         None,
         pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
@@ -80,7 +85,9 @@ class KnowledgeConfig(_Strict):
     index: str = Field(
         pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="Name of the index in the store."
     )
-    url: str | None = Field(None, description="Store server URL (Qdrant); unset: embedded.")
+    url: str | None = Field(
+        None, pattern=URL_PATTERN, description="Store server URL (Qdrant); unset: embedded."
+    )
     api_key_env: str | None = Field(
         None,
         pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
