@@ -75,7 +75,7 @@ NOT_FUZZED = {
 def test_every_operation_answers_as_documented(fuzz_server: RunningServer) -> None:
     schema = schemathesis.openapi.from_url(f"{fuzz_server.base_url}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert NOT_FUZZED <= {op.label for op in operations}
+    assert {op.label for op in operations} >= NOT_FUZZED
     failures = [
         failure
         for operation in operations
