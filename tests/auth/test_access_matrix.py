@@ -39,6 +39,8 @@ async def test_every_key_kind_against_every_endpoint(server: RunningServer, keys
         "bob": Keys.bearer(bob, SITE),
     }
     message = {"message": "Hallo"}
+    authenticated = [c for c in callers if c not in ("none", "bad")]
+    no_knowledge = {"admin": 422, "secret": 422, "other_secret": 404}
     # endpoint: (method, path, body, {caller: status}); callers left out expect `default`.
     admin_only = {"admin": 200}
     bot_readers = {"admin": 200, "secret": 200, "other_secret": 404}
@@ -105,6 +107,12 @@ async def test_every_key_kind_against_every_endpoint(server: RunningServer, keys
         ("GET", "/v1/keys", None, admin_only),
         ("POST", "/v1/keys", {"kind": "secret", "name": "x", "bot_id": BOT}, {"admin": 201}),
         ("POST", f"/v1/bots/{BOT}/tokens", {}, {"publishable": 201, "other_publishable": 404}),
+        # Knowledge: the test bot has none, so allowed callers meet knowledge_not_configured.
+        ("GET", f"/v1/bots/{BOT}/knowledge", None, no_knowledge),
+        ("POST", f"/v1/bots/{BOT}/knowledge/search", {"query": "x"}, no_knowledge),
+        ("DELETE", f"/v1/bots/{BOT}/knowledge/documents/x.md", None, no_knowledge),
+        ("GET", "/v1/knowledge/jobs/no-such-job", None, dict.fromkeys(authenticated, 404)),
+        ("POST", "/v1/knowledge/indexes", {"knowledge": {"index": "matrix"}}, {"admin": 201}),
     ]
     failures = []
     async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as anonymous:
@@ -120,6 +128,15 @@ async def test_every_key_kind_against_every_endpoint(server: RunningServer, keys
                     problem = response.json()
                     assert response.headers["content-type"] == "application/problem+json"
                     assert problem["code"] and problem["hint"]
+    upload = f"/v1/bots/{BOT}/knowledge/documents"
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as anonymous:
+        for caller, headers in callers.items():
+            want = {**no_knowledge, "none": 401, "bad": 401}.get(caller, 403)
+            response = await anonymous.post(
+                upload, files=[("files", ("a.txt", b"hello"))], headers=headers
+            )
+            if response.status_code != want:
+                failures.append(("POST", upload, caller, want, response.status_code))
     assert failures == []
 
 
