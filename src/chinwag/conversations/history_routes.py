@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.auth.deps import Principal, PrincipalDep, PrincipalKind
 from chinwag.bots.service import get_bot
+from chinwag.conversations.access import visible_message
 from chinwag.conversations.erase import delete_session, erase_user
 from chinwag.conversations.history_schemas import (
     DeletedOut,
@@ -148,22 +149,8 @@ async def feedback(
     principal.require_reader()
     now = utcnow()
     async with services.db.write() as conn:
-        row = (
-            await conn.execute(
-                select(
-                    Message.role,
-                    ChatSession.bot_id,
-                    ChatSession.user_id,
-                    EndUser.external_id.label("user_external_id"),
-                )
-                .join(ChatSession, ChatSession.id == Message.session_id)
-                .join(EndUser, EndUser.id == ChatSession.user_id)
-                .where(Message.id == message_id)
-            )
-        ).first()
-        if row is None or not principal.may_read(bot_id=row.bot_id, user_id=row.user_external_id):
-            raise NotFound(f"message '{message_id}' does not exist")
-        if row.role != "assistant":
+        row = await visible_message(conn, message_id, principal)
+        if row["role"] != "assistant":
             raise InvalidRequest(
                 "feedback rates answers", hint="Send it for an assistant message's id."
             )
@@ -172,13 +159,13 @@ async def feedback(
         await conn.execute(
             dialect.insert(Feedback)
             .values(
-                id=new_id(), message_id=message_id, user_id=row.user_id, created_at=now, **values
+                id=new_id(), message_id=message_id, user_id=row["user_pk"], created_at=now, **values
             )
             .on_conflict_do_update(index_elements=["message_id", "user_id"], set_=values)
         )
     return FeedbackOut(
         message_id=message_id,
-        user_id=row.user_external_id,
+        user_id=row["user_external_id"],
         rating=body.rating,
         comment=body.comment,
         updated_at=as_utc(now),

@@ -5,15 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
-from sqlalchemy import select
 
 from chinwag.auth.deps import PrincipalDep
-from chinwag.conversations.models import ChatSession, EndUser, Message
+from chinwag.conversations.access import visible_message
 from chinwag.conversations.schemas import AcceptedOut, MessageIn, MessageOut
 from chinwag.conversations.service import request_hash
 from chinwag.errors import (
     Forbidden,
-    NotFound,
     SessionNotFound,
     SessionOwnedByAnotherUser,
     TooManyOpenStreams,
@@ -108,22 +106,7 @@ async def get_message(
     """One message with its status and final text (404 outside the caller's bot or user)."""
     principal.require_reader()
     async with services.db.read() as conn:
-        row = (
-            await conn.execute(
-                select(
-                    Message,
-                    ChatSession.external_id.label("session_external_id"),
-                    ChatSession.bot_id.label("bot_id"),
-                    EndUser.external_id.label("user_external_id"),
-                )
-                .join(ChatSession, ChatSession.id == Message.session_id)
-                .join(EndUser, EndUser.id == ChatSession.user_id)
-                .where(Message.id == message_id)
-            )
-        ).first()
-    if row is None or not principal.may_read(bot_id=row.bot_id, user_id=row.user_external_id):
-        raise NotFound(f"message '{message_id}' does not exist")
-    m = row._mapping
+        m = await visible_message(conn, message_id, principal)
     return MessageOut(
         id=m["id"],
         session_id=m["session_external_id"],

@@ -1,0 +1,35 @@
+"""Which rows a caller may see: one lookup shared by every route that reads a message."""
+
+from __future__ import annotations
+
+from sqlalchemy import RowMapping, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from chinwag.auth.deps import Principal
+from chinwag.conversations.models import ChatSession, EndUser, Message
+from chinwag.errors import NotFound
+
+
+async def visible_message(
+    conn: AsyncConnection, message_id: str, principal: Principal
+) -> RowMapping:
+    """The message's columns with `session_external_id`, `bot_id`, `user_pk` and
+    `user_external_id`; NotFound when it does not exist or the caller may not see it (the two
+    look the same, so ids leak nothing)."""
+    row = (
+        await conn.execute(
+            select(
+                Message,
+                ChatSession.external_id.label("session_external_id"),
+                ChatSession.bot_id.label("bot_id"),
+                ChatSession.user_id.label("user_pk"),
+                EndUser.external_id.label("user_external_id"),
+            )
+            .join(ChatSession, ChatSession.id == Message.session_id)
+            .join(EndUser, EndUser.id == ChatSession.user_id)
+            .where(Message.id == message_id)
+        )
+    ).first()
+    if row is None or not principal.may_read(bot_id=row.bot_id, user_id=row.user_external_id):
+        raise NotFound(f"message '{message_id}' does not exist")
+    return row._mapping
