@@ -122,21 +122,7 @@ async def session_messages(
                 .limit(limit + 1)
             )
         ).all()
-    page = [
-        MessageOut(
-            id=m.id,
-            session_id=session_id,
-            role=m.role,
-            content=m.content,
-            status=m.status,
-            error_code=m.error_code,
-            usage=m.usage,
-            bot_version=m.bot_version,
-            created_at=m.created_at,
-            finished_at=m.finished_at,
-        )
-        for m in rows[:limit]
-    ]
+    page = [MessageOut.from_row(m._mapping, session_id=session_id) for m in rows[:limit]]
     more = len(rows) > limit
     return MessagePage(messages=page, next_cursor=str(rows[limit - 1].position) if more else None)
 

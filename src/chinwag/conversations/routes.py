@@ -107,18 +107,7 @@ async def get_message(
     principal.require_reader()
     async with services.db.read() as conn:
         m = await visible_message(conn, message_id, principal)
-    return MessageOut(
-        id=m["id"],
-        session_id=m["session_external_id"],
-        role=m["role"],
-        content=m["content"],
-        status=m["status"],
-        error_code=m["error_code"],
-        usage=m["usage"],
-        bot_version=m["bot_version"],
-        created_at=m["created_at"],
-        finished_at=m["finished_at"],
-    )
+    return MessageOut.from_row(m, session_id=m["session_external_id"])
 
 
 async def limit_end_user(services: Services, bot_id: str, user_id: str | None) -> None:

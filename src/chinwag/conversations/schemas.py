@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import RowMapping
 
 from chinwag.timestamps import UtcDatetime
 
@@ -57,3 +59,10 @@ class MessageOut(BaseModel):
     bot_version: int | None
     created_at: UtcDatetime
     finished_at: UtcDatetime | None
+
+    @classmethod
+    def from_row(cls, m: RowMapping | Mapping[str, Any], *, session_id: str) -> MessageOut:
+        """From a `messages` row; `session_id` is the session's external id."""
+        return cls(
+            session_id=session_id, **{f: m[f] for f in cls.model_fields if f != "session_id"}
+        )
