@@ -153,31 +153,32 @@ def wants_retrieval(name: str, flow: FlowConfig) -> bool:
     return flow.retrieval if flow.retrieval is not None else name == "main"
 
 
+@dataclass(frozen=True, slots=True)
+class Retrieval:
+    """One search's results: as cited (events, the message) and as the templates see them."""
+
+    cited: list[Source]
+    variables: list[dict[str, Any]]
+
+
+NOTHING_RETRIEVED = Retrieval([], [])
+
+
 async def retrieve(
     flow: str, knowledge: KnowledgeService, message: MessageInput, emit: Emit
-) -> list[dict[str, Any]]:
-    """Search the bot's index for the message; emit retrieval.completed; the template's sources."""
+) -> Retrieval:
+    """Search the bot's index for the message and emit retrieval.completed."""
     results = await knowledge.search(message.text)
-    emit(
-        RetrievalCompleted(
-            flow=flow,
-            sources=[
-                Source(document=r.document, title=r.title, score=r.score, snippet=r.snippet)
-                for r in results
-            ],
-        )
-    )
-    return [
-        {
-            "document": r.document,
-            "title": r.title,
-            "score": r.score,
-            "snippet": r.snippet,
-            "text": r.text,
-            **r.metadata,
-        }
+    cited = [
+        Source(document=r.document, title=r.title, score=r.score, snippet=r.snippet)
         for r in results
     ]
+    emit(RetrievalCompleted(flow=flow, sources=cited))
+    variables = [
+        {**s.model_dump(), "text": r.text, **r.metadata}
+        for s, r in zip(cited, results, strict=True)
+    ]
+    return Retrieval(cited, variables)
 
 
 async def run_optional_flow(
@@ -197,12 +198,12 @@ async def run_optional_flow(
     usage: TokenUsage | None = None
     try:
         async with asyncio.timeout(flow.timeout_seconds):
-            sources = (
+            retrieval = (
                 await retrieve(name, knowledge, message, emit)
                 if knowledge is not None and wants_retrieval(name, flow)
-                else []
+                else NOTHING_RETRIEVED
             )
-            prompt = build_prompt(bot, name, message, {}, sources)
+            prompt = build_prompt(bot, name, message, {}, retrieval.variables)
             model = model_for(flow.llm.over(bot.llm) if flow.llm else bot.llm)
             async for item in model.stream(prompt, _options(bot, flow)):
                 if isinstance(item, str):
@@ -230,19 +231,16 @@ async def run_main_flow(
     emit: Emit,
     answer: Answer,
     flow_outputs: dict[str, dict[str, str]],
-    sources_task: asyncio.Task[list[dict[str, Any]]] | None = None,
+    sources_task: asyncio.Task[Retrieval] | None = None,
 ) -> None:
     """Stream the main flow's answer into `answer`, emitting flow and delta events."""
     started = time.perf_counter()
     emit(FlowStarted(flow="main"))
     main = bot.flows["main"]
     try:
-        sources = await sources_task if sources_task is not None else []
-        answer.sources = [
-            Source(document=s["document"], title=s["title"], score=s["score"], snippet=s["snippet"])
-            for s in sources
-        ]
-        prompt = build_prompt(bot, "main", message, flow_outputs, sources)
+        retrieval = await sources_task if sources_task is not None else NOTHING_RETRIEVED
+        answer.sources = retrieval.cited
+        prompt = build_prompt(bot, "main", message, flow_outputs, retrieval.variables)
         model = model_for(main.llm.over(bot.llm) if main.llm else bot.llm)
         async for item in model.stream(prompt, _options(bot, main)):
             if isinstance(item, str):
