@@ -84,22 +84,15 @@ async def ingest_demo_knowledge(settings: Settings, bot: BotConfig) -> IngestSum
     """Create the demo bot's index if needed and bring it up to date with the shipped documents."""
     from chinwag.bots.demo import demo_knowledge_path
     from chinwag.knowledge.ingest import ingest
-    from chinwag.knowledge.runtime import KnowledgeStores
-    from chinwag.providers.registry import ModelRegistry
+    from chinwag.knowledge.runtime import standalone_knowledge
 
     assert bot.knowledge is not None
-    models = ModelRegistry(settings)
-    knowledge = KnowledgeStores(settings, models)
-    try:
-        service = knowledge.for_bot(bot)
-        assert service is not None
+    async with standalone_knowledge(settings) as knowledge:
+        service = knowledge.service(bot.knowledge, bot.embedding)
         index = bot.knowledge.index
         if not (await service.store.info(index)).exists:
             await service.store.create(index, await service.embedder.dimension())
         return await ingest(service.store, service.embedder, index, [demo_knowledge_path()])
-    finally:
-        await knowledge.aclose()
-        await models.aclose()
 
 
 def _serve(settings: Settings) -> None:

@@ -68,20 +68,13 @@ async def _check_files(files: list[Path], *, check_env: bool) -> dict[str, Repor
     """Each file's report, its knowledge index checked against this server's stores."""
     from chinwag.bots.activation import check_file
     from chinwag.bots.index_check import with_index_check
-    from chinwag.knowledge.runtime import KnowledgeStores
-    from chinwag.providers.registry import ModelRegistry
+    from chinwag.knowledge.runtime import standalone_knowledge
 
-    settings = Settings()
-    models = ModelRegistry(settings)
-    knowledge = KnowledgeStores(settings, models)
-    try:
+    async with standalone_knowledge(Settings()) as knowledge:
         return {
             str(f): await with_index_check(check_file(f, check_env=check_env), knowledge)
             for f in files
         }
-    finally:
-        await knowledge.aclose()
-        await models.aclose()
 
 
 def _print_report(name: str, report: Report) -> None:

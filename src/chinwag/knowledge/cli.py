@@ -48,22 +48,16 @@ class _Knowledge:
 
 @asynccontextmanager
 async def _open(bot: str) -> AsyncIterator[_Knowledge]:
-    """The bot's store and embedder, from its active configuration in the database."""
+    """The bot's store and embedder, from its YAML file or its active configuration."""
     from chinwag.errors import KnowledgeNotConfigured
-    from chinwag.knowledge.stores import open_store
-    from chinwag.providers.registry import ModelRegistry
+    from chinwag.knowledge.runtime import standalone_knowledge
 
-    settings = Settings()
     config = await _bot_config(bot)
     if config.knowledge is None:
         raise KnowledgeNotConfigured(f"bot '{bot}' has no knowledge section")
-    registry = ModelRegistry(settings)
-    store = open_store(config.knowledge, settings)
-    try:
-        yield _Knowledge(bot, config.knowledge, store, registry.embedder(config.embedding))
-    finally:
-        await store.aclose()
-        await registry.aclose()
+    async with standalone_knowledge(Settings()) as knowledge:
+        service = knowledge.service(config.knowledge, config.embedding)
+        yield _Knowledge(bot, config.knowledge, service.store, service.embedder)
 
 
 async def _bot_config(bot: str) -> BotConfig:

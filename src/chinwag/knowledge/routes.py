@@ -18,7 +18,6 @@ from chinwag.errors import (
     ChinwagError,
     DocumentNotFound,
     InvalidRequest,
-    KnowledgeIndexExists,
     KnowledgeNotConfigured,
     UploadTooLarge,
 )
@@ -203,21 +202,9 @@ async def create_index(body: IndexIn, services: ServicesDep, principal: Principa
     """Create an index sized for the embedding model, before the bot that uses it exists
     (a bot whose index is missing cannot be activated; admin); 409 if it exists."""
     principal.require_admin()
-    probe = BotConfig.model_validate(
-        {
-            "id": "index-probe",
-            "name": "index",
-            "knowledge": body.knowledge.model_dump(),
-            "embedding": body.embedding.model_dump(),
-            "flows": {"main": {"template": "{{ message }}"}},
-        }
-    )
-    service = services.knowledge.for_bot(probe)
-    assert service is not None
+    service = services.knowledge.service(body.knowledge, body.embedding)
     index = body.knowledge.index
-    if (await service.store.info(index)).exists:
-        raise KnowledgeIndexExists(f"index '{index}' already exists in {service.store.name}")
-    await service.store.create(index, await service.embedder.dimension())
+    await service.store.create(index, await service.embedder.dimension())  # 409 if it exists
     info = await service.store.info(index)
     return IndexOut(
         store=info.store, index=index, dimension=info.dimension, chunks=info.count, documents={}

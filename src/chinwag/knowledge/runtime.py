@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from chinwag.bots.config import BotConfig
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from chinwag.bots.config import BotConfig, EmbeddingConfig, KnowledgeConfig
 from chinwag.knowledge.checks import check_index
 from chinwag.knowledge.search import KnowledgeService
 from chinwag.knowledge.stores import open_store
@@ -21,13 +24,16 @@ class KnowledgeStores:
 
     def for_bot(self, bot: BotConfig) -> KnowledgeService | None:
         """The bot's search service; None when the bot has no knowledge section."""
-        config = bot.knowledge
-        if config is None:
+        if bot.knowledge is None:
             return None
+        return self.service(bot.knowledge, bot.embedding)
+
+    def service(self, config: KnowledgeConfig, embedding: EmbeddingConfig) -> KnowledgeService:
+        """Search one index with one embedding model (a bot's, or one about to be created)."""
         key = (config.store, config.url, config.api_key_env)
         if key not in self._stores:
             self._stores[key] = open_store(config, self._settings)
-        return KnowledgeService(self._stores[key], self._models.embedder(bot.embedding), config)
+        return KnowledgeService(self._stores[key], self._models.embedder(embedding), config)
 
     async def check(self, bot: BotConfig) -> IndexInfo | None:
         """The bot's index info, or the error that says what is wrong with it and the fix."""
@@ -46,3 +52,15 @@ class KnowledgeStores:
         for store in self._stores.values():
             await store.aclose()
         self._stores.clear()
+
+
+@asynccontextmanager
+async def standalone_knowledge(settings: Settings) -> AsyncIterator[KnowledgeStores]:
+    """Stores and models for one command outside a server, closed at the end."""
+    models = ModelRegistry(settings)
+    knowledge = KnowledgeStores(settings, models)
+    try:
+        yield knowledge
+    finally:
+        await knowledge.aclose()
+        await models.aclose()
