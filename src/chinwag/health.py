@@ -10,7 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from chinwag.bots.index_check import index_problems
-from chinwag.bots.service import list_bots
+from chinwag.bots.service import BotVersion, list_bots
 from chinwag.db import migrate
 from chinwag.readiness import check_bots
 from chinwag.services import Services, ServicesDep
@@ -24,15 +24,12 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-async def _knowledge_check(services: Services) -> dict[str, Any]:
+async def _knowledge_check(services: Services, bots: list[BotVersion]) -> dict[str, Any]:
     """Every active bot's knowledge index exists and fits its embedding model."""
-    async with services.db.read() as conn:
-        bots = await list_bots(conn)
     failing = {}
     for bot in bots:
-        errors = [
-            p for p in await index_problems(bot.config, services.knowledge) if p.severity == "error"
-        ]
+        problems = await index_problems(bot.config, services.knowledge)
+        errors = [p for p in problems if p.severity == "error"]
         if errors:
             failing[bot.id] = [
                 {"code": p.code, "message": p.message, "hint": p.hint} for p in errors
@@ -67,10 +64,9 @@ async def readyz(services: ServicesDep) -> JSONResponse:
                 bots = await list_bots(conn)
             per_bot = await check_bots(services.settings, [(b.id, b.config) for b in bots])
             checks["bots"] = {"ok": all(c["ok"] for c in per_bot.values()), "bots": per_bot}
+            checks["knowledge"] = await _knowledge_check(services, bots)
         except Exception as exc:  # a bot that cannot be read is a reason not to be ready
             checks["bots"] = {"ok": False, "error": str(exc)}
-    if checks["database"]["ok"]:
-        checks["knowledge"] = await _knowledge_check(services)
     checks["generations"] = {"ok": True, "running": services.generations.running}
     ready = all(c.get("ok") for c in checks.values())
     return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
