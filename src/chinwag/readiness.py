@@ -7,19 +7,11 @@ from typing import Any
 
 import httpx
 
-from chinwag.bots.config import BotConfig, LLMConfig
+from chinwag.bots.config import BotConfig
+from chinwag.providers.registry import llm_server_url
 from chinwag.settings import Settings
 
 PROBE_SECONDS = 2.0
-
-
-def llm_base_url(settings: Settings, llm: LLMConfig | None) -> str | None:
-    """The OpenAI-compatible server this LLM setting talks to; None for the embedded model."""
-    if llm is not None and llm.provider == "local":
-        return None
-    if llm is not None and llm.base_url:
-        return llm.base_url.rstrip("/")
-    return settings.llm_base_url
 
 
 async def probe(client: httpx.AsyncClient, base_url: str) -> dict[str, Any]:
@@ -39,19 +31,17 @@ async def check_bots(settings: Settings, bots: list[tuple[str, BotConfig]]) -> d
     for bot_id, config in bots:
         found: set[str] = set()
         local: list[str] = []
-        bot_url = llm_base_url(settings, config.llm)
+        bot_url = llm_server_url(settings, config.llm)
         if bot_url:
-            found.add(bot_url)
+            found.add(bot_url.rstrip("/"))
         else:
             local.append("llm: embedded model")
         overrides = [flow.llm for flow in config.flows.values()]
         if config.router.strategy == "llm":
             overrides.append(config.router.llm)
         for llm in overrides:  # a flow's or the router's own model; unset fields inherit
-            if llm is not None and llm.provider != "local":
-                url = llm.base_url.rstrip("/") if llm.base_url else bot_url
-                if url:
-                    found.add(url)
+            if llm is not None and (url := llm_server_url(settings, llm.over(config.llm))):
+                found.add(url.rstrip("/"))
         if config.embedding.provider == "openai":
             url = config.embedding.base_url or settings.llm_base_url
             if url:

@@ -11,6 +11,8 @@ from chinwag.errors import LLMNotConfigured
 from chinwag.providers.protocols import ChatModel, Embedder
 from chinwag.settings import Settings
 
+OPENAI_URL = "https://api.openai.com/v1"
+
 
 class ModelRegistry:
     """Builds each distinct model client once and reuses it (connection pools, loaded weights)."""
@@ -23,19 +25,16 @@ class ModelRegistry:
     def for_bot(self, llm: LLMConfig | None) -> ChatModel:
         """The model for these (effective) settings; no provider means the server's default."""
         s = self._settings
-        if llm is None or (llm.provider is None and llm.base_url is None):
-            if s.llm_base_url:
-                key = s.llm_api_key.get_secret_value() if s.llm_api_key else None
-                if llm is not None and llm.api_key_env:
-                    key = _key_from_env(llm.api_key_env)
-                model = (llm.model if llm else None) or s.llm_model or "default"
-                return self._openai(s.llm_base_url, key, model)
+        url = llm_server_url(s, llm)
+        if url is None:
             return self._local()
-        if llm.provider == "local":
-            return self._local()
-        api_key = _key_from_env(llm.api_key_env)
-        base_url = llm.base_url or s.llm_base_url
-        return self._openai(base_url, api_key, llm.model or s.llm_model or "default")
+        if llm is not None and llm.api_key_env:
+            key = _key_from_env(llm.api_key_env)
+        elif _uses_server_default(llm):
+            key = s.llm_api_key.get_secret_value() if s.llm_api_key else None
+        else:
+            key = None
+        return self._openai(url, key, (llm.model if llm else None) or s.llm_model or "default")
 
     def embedder(self, config: EmbeddingConfig) -> Embedder:
         """The embedder for a bot's embedding settings, built once and shared."""
@@ -92,6 +91,21 @@ class ModelRegistry:
             await embedder.aclose()
         self._models.clear()
         self._embedders.clear()
+
+
+def llm_server_url(settings: Settings, llm: LLMConfig | None) -> str | None:
+    """The OpenAI-compatible server these (effective) settings talk to; None: the embedded
+    model. No provider and no base URL mean the server's default (CHINWAG_LLM_*)."""
+    if _uses_server_default(llm):
+        return settings.llm_base_url
+    assert llm is not None
+    if llm.provider == "local":
+        return None
+    return llm.base_url or settings.llm_base_url or OPENAI_URL
+
+
+def _uses_server_default(llm: LLMConfig | None) -> bool:
+    return llm is None or (llm.provider is None and llm.base_url is None)
 
 
 def _key_from_env(name: str | None) -> str | None:
