@@ -13,10 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 BOT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 FLOW_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
 URL_PATTERN = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s]*)?$"
-LLM_PROVIDERS = ("openai", "local")
-EMBEDDING_PROVIDERS = ("sentence-transformers", "openai")
-ROUTER_STRATEGIES = ("semantic", "keywords", "llm", "all")
-VECTOR_STORES = ("lancedb", "qdrant", "pinecone")
 
 LLMProvider = Literal["openai", "local"]
 EmbeddingProvider = Literal["sentence-transformers", "openai"]

@@ -166,11 +166,6 @@ class IngestJobs:
                 )
             )
 
-    async def wait(self) -> None:
-        """Until the jobs running now are done (tests, shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-
     async def shutdown(self) -> None:
         """Stop this server's jobs and record them as failed (their files go with the server)."""
         if not self._tasks:

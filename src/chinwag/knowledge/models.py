@@ -10,8 +10,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from chinwag.db.base import Base, utcnow
 
-JOB_STATUSES = ("running", "completed", "failed")
-
 
 class KnowledgeJob(Base):
     __tablename__ = "knowledge_jobs"
