@@ -83,12 +83,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     me = workers.WorkerIdentity.for_this_process()
     await workers.register(db, me)
     await workers.recover_orphans(db, me=me, heartbeat_seconds=settings.heartbeat_seconds)
-    event_log = EventLog(db)
+    metrics = Metrics()
+    event_log = EventLog(db, worker_id=me.id, metrics=metrics.for_event_log())
     event_log.start()
     models = ModelRegistry(settings)
     knowledge = KnowledgeStores(settings, models)
     ingest_jobs = IngestJobs(db, worker_id=me.id, upload_dir=settings.data_dir / "uploads")
-    metrics = Metrics()
     generations = Generations(
         db=db,
         event_log=event_log,
@@ -114,7 +114,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         worker=me,
     )
     heartbeat = asyncio.create_task(
-        workers.heartbeat_forever(db, me, settings.heartbeat_seconds), name="chinwag-heartbeat"
+        workers.heartbeat_forever(db, me, settings.heartbeat_seconds, event_log),
+        name="chinwag-heartbeat",
     )
     retention = asyncio.create_task(gc_forever(db, settings), name="chinwag-retention")
     # Ready means ready: the embedding model is loaded and every active bot's examples are

@@ -116,7 +116,13 @@ async def run_checks(db: Database, *, heartbeat_seconds: float) -> list[Check]:
                 "streaming rows with no live generation",
                 orphan_count == 0,
                 f"{orphan_count} row(s)"
-                + ("" if orphan_count == 0 else " — a server start marks them interrupted"),
+                + (
+                    ""
+                    if orphan_count == 0
+                    else " — their worker has not beaten (or its event log has not committed) "
+                    "for longer than the grace period; a running server or the next start "
+                    "marks them interrupted"
+                ),
             )
         )
     return checks

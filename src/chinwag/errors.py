@@ -128,6 +128,15 @@ class DatabaseUnavailable(ChinwagError):
     default_hint = "Check CHINWAG_DATABASE_URL and that the database server is running."
 
 
+class StreamLogFailed(ChinwagError):
+    code = "stream_log_failed"
+    retryable = True
+    default_hint = (
+        "The database refused this answer's events, so it was ended with the text stored so "
+        "far; the server log names the database error. Send the message again."
+    )
+
+
 class TemplateError(ChinwagError):
     status = 422
     code = "template_error"
