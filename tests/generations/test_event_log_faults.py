@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from chinwag.db.uow import Database
+from chinwag.doctor import run_checks
 from chinwag.settings import Settings
 from chinwag.testing.fake_llm import FakeLLM
 from tests.conftest import POSTGRES_ADMIN_DSN, _admin, _asyncpg_url, run_server
@@ -211,3 +212,53 @@ async def test_deleting_a_session_while_its_answer_streams_stops_that_generation
         assert (await wait_finished(server.client, again["assistant_message_id"]))[
             "status"
         ] == "complete"
+
+
+async def test_a_stream_whose_ending_is_refused_too_is_reported_and_ended_later(
+    make_settings: Settings, fake_llm: FakeLLM
+) -> None:
+    fake_llm.behaviour.tokens = TOKENS
+    fake_llm.behaviour.token_delay = 0.05
+    fake_llm.behaviour.first_token_delay = 0.5
+    async with run_server(make_settings) as server:  # heartbeat 0.5 s: grace period 1.5 s
+        started = await start_streams(server.base_url, server.admin_key, 3)
+        stuck = started[0].stream_id
+        kind = "sqlite" if server.db.is_sqlite else "postgres"
+        async with server.db.write() as conn:  # every later row of that stream is refused
+            for sql in POISON[kind]:
+                sql = sql.replace(" AND NEW.type = 'message.delta'", "")
+                await conn.execute(text(sql.format(id=stuck)))
+        others = await asyncio.gather(
+            *(follow(server.base_url, server.admin_key, s.stream_id) for s in started[1:])
+        )
+        assert all(events[-1].data["status"] == "completed" for events in others)
+        ready = await server.client.get("/readyz")
+        assert ready.status_code == 503
+        assert "cannot be ended" in ready.json()["checks"]["event_log"]["error"]
+        stuck_check = "streaming rows whose worker has not written for longer than the grace period"
+        for _ in range(100):  # its worker's heartbeat records the failing log: doctor reports it
+            checks = {c.name: c for c in await run_checks(server.db, heartbeat_seconds=0.5)}
+            if not checks[stuck_check].ok:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("doctor did not report the stream that cannot be ended")
+        assert "1 row(s)" in checks[stuck_check].detail
+        # The worker still beats: its other streams are not taken from it.
+        assert checks["streaming rows with no live generation"].ok
+
+        async with server.db.write() as conn:
+            drop = "DROP TRIGGER poisoned" + (" ON stream_events" if kind == "postgres" else "")
+            await conn.execute(text(drop))
+        await wait_all_ended(server.db, [stuck], within=30)
+        events = await follow(server.base_url, server.admin_key, stuck)
+        assert [e.type for e in events[-2:]] == ["error", "stream.completed"]
+        assert events[-2].data["code"] == "stream_log_failed"
+        assert events[-1].data["status"] == "failed"
+        for _ in range(100):
+            if (await server.client.get("/readyz")).status_code == 200:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("/readyz stayed 503 after the stream was ended")
+        assert [c for c in await run_checks(server.db, heartbeat_seconds=0.5) if not c.ok] == []

@@ -25,8 +25,9 @@ from chinwag.settings import Settings
 from chinwag.streams.ending import EndStatus, ending_events
 from chinwag.streams.events import StreamEvent as Event
 from chinwag.streams.events import Usage
-from chinwag.streams.log import EventLog, Finish, StreamWriter
+from chinwag.streams.log import EventLog
 from chinwag.streams.sse import encode_frame
+from chinwag.streams.writer import Finish, StreamWriter
 
 log = logging.getLogger(__name__)
 

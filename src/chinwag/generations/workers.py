@@ -147,10 +147,9 @@ async def heartbeat_forever(
 ) -> None:
     """Beat, notice streams others ended, and recover dead workers' orphans, until cancelled.
 
-    A beat says "alive, and my event log commits": while the log has failed for longer than
-    the grace period, this worker stops beating, so peers (and `chinwag doctor`) see that its
-    streams are not being written. A worker that was itself cut off judges no peer dead until it
-    has beaten again for a whole grace period: the peers' beats could not land either.
+    Each beat also records since when this worker's event log has failed to commit (if it
+    has), which `chinwag doctor` reports. A worker that was itself cut off judges no peer dead
+    until it has beaten again for a whole grace period: the peers' beats could not land either.
     """
     grace = every_seconds * STALE_AFTER_BEATS
     loop = asyncio.get_running_loop()
@@ -158,16 +157,16 @@ async def heartbeat_forever(
     while True:
         await asyncio.sleep(every_seconds)
         try:
-            if event_log.stalled_for() > grace:
-                beating_since = None
-                log.warning("not beating: the event log has not committed for %.1f s", grace)
-                continue
+            await event_log.notice_ended_elsewhere()
+            stalled = event_log.stalled_for()
+            failing_since = utcnow() - timedelta(seconds=stalled) if stalled else None
             async with db.write() as conn:
                 await conn.execute(
-                    update(Worker).where(Worker.id == me.id).values(heartbeat_at=utcnow())
+                    update(Worker)
+                    .where(Worker.id == me.id)
+                    .values(heartbeat_at=utcnow(), log_failing_since=failing_since)
                 )
             beating_since = beating_since or loop.time()
-            await event_log.notice_ended_elsewhere()
             if loop.time() - beating_since >= grace:
                 await recover_orphans(db, me=me, heartbeat_seconds=every_seconds)
         except Exception:

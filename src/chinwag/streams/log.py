@@ -21,8 +21,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Table, select, text
@@ -32,11 +30,19 @@ from chinwag.db.base import utcnow
 from chinwag.db.bulk import insert_rows
 from chinwag.db.uow import Database
 from chinwag.errors import DatabaseUnavailable, StreamLogFailed
-from chinwag.streams.ending import EndStatus, end_from_stored_log, write_end
-from chinwag.streams.events import StreamEvent as Event
+from chinwag.streams.ending import end_from_stored_log, write_end
 from chinwag.streams.live import LiveStream
 from chinwag.streams.models import Stream, StreamEvent
 from chinwag.streams.sse import encode_frame
+from chinwag.streams.writer import (
+    LogMetrics,
+    PendingEvent,
+    PendingFinish,
+    Queued,
+    StreamWriter,
+    discard_unwritten,
+    resolve_finish,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,98 +54,6 @@ ATTEMPTS_WHEN_CLOSING = 5
 ATTEMPTS_PER_STREAM = 2  # a stream the database refuses twice while it answers is ended
 
 
-@dataclass(slots=True)
-class Finish:
-    """What a stream's last transaction writes besides its final events."""
-
-    stream_id: str
-    message_id: str
-    status: EndStatus
-    content: str
-    usage: dict[str, Any] | None = None
-    error_code: str | None = None
-    bot_id: str | None = None
-    route: dict[str, Any] | None = None
-    citations: list[dict[str, Any]] | None = None
-    flow_runs: list[dict[str, Any]] = field(default_factory=list)
-    last_seq: int = 0  # set by StreamWriter.finish: the seq of stream.completed
-    # True once written by this worker; False if the stream was ended elsewhere.
-    committed: asyncio.Future[bool] = field(default_factory=lambda: _future())
-
-
-def _future() -> asyncio.Future[bool]:
-    return asyncio.get_running_loop().create_future()
-
-
-@dataclass(slots=True)
-class _Pending:
-    writer: StreamWriter
-    seq: int
-    type: str
-    data: str
-
-
-@dataclass(slots=True)
-class _Ending:
-    writer: StreamWriter
-    finish: Finish
-
-
-_Item = _Pending | _Ending
-
-
-@dataclass(slots=True)
-class LogMetrics:
-    """Callbacks the log reports to (Prometheus counters in the server)."""
-
-    commit_failed: Callable[[], None] = lambda: None
-    retried: Callable[[], None] = lambda: None
-    stream_ended_elsewhere: Callable[[str], None] = lambda reason: None
-
-
-class StreamWriter:
-    """Appends events for one live stream; seqs are gap-free and start after the accepted ones."""
-
-    def __init__(self, log: EventLog, live: LiveStream, next_seq: int) -> None:
-        self._log = log
-        self.live = live
-        self.next_seq = next_seq
-        self.ended_elsewhere = False
-        self.on_ended_elsewhere: Callable[[], object] | None = None
-
-    @property
-    def stream_id(self) -> str:
-        return self.live.stream_id
-
-    @property
-    def last_seq(self) -> int:
-        return self.next_seq - 1
-
-    def append(self, event: Event) -> int:
-        """Queue one event; a no-op once the stream was ended elsewhere."""
-        seq = self.next_seq
-        if self.ended_elsewhere:
-            return seq
-        self.next_seq += 1
-        self._log.enqueue(_Pending(self, seq, event.type, event.model_dump_json()))
-        return seq
-
-    async def finish(self, final_events: list[Event], finish: Finish) -> None:
-        """Append the final events and commit them together with `finish`; wait for the commit."""
-        if self.ended_elsewhere:
-            return
-        for event in final_events:
-            self.append(event)
-        finish.last_seq = self.last_seq
-        self._log.enqueue(_Ending(self, finish))
-        try:
-            await finish.committed
-        except DatabaseUnavailable as exc:
-            # Dropped at shutdown: the row stays `streaming` and the next start (or another
-            # server) marks it interrupted with the text that was committed.
-            log.error("stream %s could not be finished: %s", self.stream_id, exc.message)
-
-
 class EventLog:
     """Owns the writer task and the registry of streams live in this process."""
 
@@ -147,7 +61,7 @@ class EventLog:
         self._db = db
         self._worker_id = worker_id
         self._metrics = metrics or LogMetrics()
-        self._queue: list[_Item] = []
+        self._queue: list[Queued] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -156,6 +70,7 @@ class EventLog:
         self._last_error = ""
         self.live: dict[str, LiveStream] = {}
         self._writers: dict[str, StreamWriter] = {}
+        self._unended: dict[str, StreamLogFailed] = {}  # refused, and their ending refused too
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="chinwag-event-log")
@@ -175,7 +90,7 @@ class EventLog:
         self._writers[stream_id] = writer
         return writer
 
-    def enqueue(self, item: _Item) -> None:
+    def enqueue(self, item: Queued) -> None:
         self._queue.append(item)
         self._wake.set()
 
@@ -201,7 +116,7 @@ class EventLog:
     async def notice_ended_elsewhere(self) -> None:
         """Ask the writer to check, with its next batch, that every live stream is still ours
         (a stream waiting on a slow LLM writes nothing that would find out otherwise)."""
-        if self.live:
+        if self.live or self._unended:
             self._check_ownership = True
             self._wake.set()
 
@@ -217,6 +132,8 @@ class EventLog:
             batch, self._queue = self._queue, []
             check, self._check_ownership = self._check_ownership, False
             extra = set(self._writers) if check else set()
+            if check and self._unended:
+                await self._end_unended()
             try:
                 await self._write(batch, extra)
             except Exception as exc:
@@ -236,7 +153,7 @@ class EventLog:
                     delay = min(delay * 2, MAX_RETRY_DELAY_SECONDS)
                     continue
             delay, failures = FIRST_RETRY_DELAY_SECONDS, 0
-            if self._failing_since is not None:
+            if self._failing_since is not None and not self._unended:
                 log.warning("the stream log commits again after %.1f s", self.stalled_for())
                 self._failing_since = None
 
@@ -255,10 +172,10 @@ class EventLog:
             return False
         return True
 
-    async def _write_each_stream(self, batch: list[_Item]) -> list[_Item]:
+    async def _write_each_stream(self, batch: list[Queued]) -> list[Queued]:
         """Write each stream's items on their own; end the streams the database refuses.
         Returns what is left to retry if the database stops answering on the way."""
-        groups: dict[str, list[_Item]] = {}
+        groups: dict[str, list[Queued]] = {}
         for item in batch:
             groups.setdefault(item.writer.stream_id, []).append(item)
         ids = list(groups)
@@ -273,15 +190,15 @@ class EventLog:
                         return [item for sid in ids[i:] for item in groups[sid]]
                     if attempt + 1 == ATTEMPTS_PER_STREAM:
                         await self._abandon(groups[stream_id][0].writer, exc)
-                        _discard(groups[stream_id])
+                        discard_unwritten(groups[stream_id])
                     else:
                         await asyncio.sleep(FIRST_RETRY_DELAY_SECONDS)
         return []
 
-    async def _write(self, batch: list[_Item], extra: set[str]) -> None:
+    async def _write(self, batch: list[Queued], extra: set[str]) -> None:
         """One transaction: lock the batch's streams, write the ones still ours, then publish."""
         items = [item for item in batch if not item.writer.ended_elsewhere]
-        _discard([item for item in batch if item.writer.ended_elsewhere])
+        discard_unwritten([item for item in batch if item.writer.ended_elsewhere])
         ids = sorted({item.writer.stream_id for item in items} | extra)
         if not ids:
             return
@@ -299,7 +216,7 @@ class EventLog:
         for stream_id in lost:
             reason = "deleted" if stream_id not in owners else "ended_elsewhere"
             self._end_locally(stream_id, stored.get(stream_id, []), reason)
-        _discard([item for item in items if item.writer.ended_elsewhere])
+        discard_unwritten([item for item in items if item.writer.ended_elsewhere])
 
     async def _lock(self, conn: AsyncConnection, ids: list[str]) -> dict[str, tuple[str, str]]:
         rows = await conn.execute(
@@ -310,17 +227,17 @@ class EventLog:
         )
         return {r.id: (r.status, r.worker_id) for r in rows}
 
-    async def _insert(self, conn: AsyncConnection, items: list[_Item]) -> None:
+    async def _insert(self, conn: AsyncConnection, items: list[Queued]) -> None:
         now = utcnow()
         rows = [
             (p.writer.stream_id, p.seq, p.type, p.data, now)
             for p in items
-            if isinstance(p, _Pending)
+            if isinstance(p, PendingEvent)
         ]
         if rows:
             await insert_rows(conn, EVENTS, EVENT_COLUMNS, rows, skip_existing=True)
         for item in items:
-            if isinstance(item, _Ending):
+            if isinstance(item, PendingFinish):
                 f = item.finish
                 await write_end(
                     conn,
@@ -364,10 +281,30 @@ class EventLog:
                     conn, stream_id, status="failed", error=error, ended_by=self._worker_id
                 )
                 stored = await self._stored_endings(conn, [stream_id])
-        except Exception:
-            log.exception("stream %s could not be ended; recovery will end it", stream_id)
+        except Exception as end_exc:
+            # Its row stays `streaming`; this log stays unhealthy (readyz 503, no heartbeat past
+            # the grace period, so doctor reports it) and tries again at every heartbeat.
+            log.error("stream %s could not be ended either (%s); trying again", stream_id, end_exc)
+            self._unended[stream_id] = error
+            self._last_error = f"stream {stream_id} cannot be ended: {end_exc}"
+            if self._failing_since is None:
+                self._failing_since = time.monotonic()
             stored = {}
         self._end_locally(stream_id, stored.get(stream_id, []), "log_failed")
+
+    async def _end_unended(self) -> None:
+        """Try again to end the streams whose refused log could not be ended."""
+        for stream_id, error in list(self._unended.items()):
+            try:
+                async with self._db.write() as conn:
+                    await end_from_stored_log(
+                        conn, stream_id, status="failed", error=error, ended_by=self._worker_id
+                    )
+            except Exception as exc:
+                self._last_error = f"stream {stream_id} cannot be ended: {exc}"
+                continue
+            log.warning("stream %s ended as failed after its log was refused", stream_id)
+            del self._unended[stream_id]
 
     def _end_locally(self, stream_id: str, frames: list[bytes], reason: str) -> None:
         """Stop a stream this worker no longer writes: readers get the stored ending."""
@@ -379,16 +316,16 @@ class EventLog:
         self._metrics.stream_ended_elsewhere(reason)
         writer.ended_elsewhere = True
         live.publish(frames, done=True)
-        _discard([item for item in self._queue if item.writer is writer])
+        discard_unwritten([item for item in self._queue if item.writer is writer])
         self._queue = [item for item in self._queue if item.writer is not writer]
         if writer.on_ended_elsewhere is not None:
             writer.on_ended_elsewhere()
 
-    def _publish(self, items: list[_Item]) -> None:
+    def _publish(self, items: list[Queued]) -> None:
         touched: dict[str, tuple[LiveStream, list[bytes]]] = {}
-        finished: list[_Ending] = []
+        finished: list[PendingFinish] = []
         for item in items:
-            if isinstance(item, _Ending):
+            if isinstance(item, PendingFinish):
                 finished.append(item)
                 continue
             live = item.writer.live
@@ -401,26 +338,14 @@ class EventLog:
             ending.writer.live.publish([], done=True)
             self.live.pop(stream_id, None)
             self._writers.pop(stream_id, None)
-            _resolve(ending.finish, True)
+            resolve_finish(ending.finish, True)
 
-    def _drop_at_shutdown(self, items: list[_Item]) -> None:
+    def _drop_at_shutdown(self, items: list[Queued]) -> None:
         # Not published, so no client saw them; the next start marks the streams interrupted
         # with the text that was committed.
         log.error("dropping %d stream log entries at shutdown", len(items))
         for item in items:
-            if isinstance(item, _Ending) and not item.finish.committed.done():
+            if isinstance(item, PendingFinish) and not item.finish.committed.done():
                 item.finish.committed.set_exception(
                     DatabaseUnavailable("the event log could not be committed")
                 )
-
-
-def _discard(items: list[_Item]) -> None:
-    """Items of a stream ended elsewhere: never written; a finish waiting on them is told so."""
-    for item in items:
-        if isinstance(item, _Ending):
-            _resolve(item.finish, False)
-
-
-def _resolve(finish: Finish, written_here: bool) -> None:
-    if not finish.committed.done():
-        finish.committed.set_result(written_here)
