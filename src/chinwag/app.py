@@ -16,6 +16,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chinwag import __version__
+from chinwag.answers.routes import router as answers_router
 from chinwag.auth.cors import KeyOriginsCORS
 from chinwag.auth.deps import authenticate, limit_caller
 from chinwag.auth.keys import KeyCache
@@ -219,6 +220,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     routers = (
         auth_router,
         bots_router,
+        answers_router,
         conversations_router,
         history_router,
         streams_router,

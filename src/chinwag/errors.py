@@ -80,6 +80,11 @@ class BotNotFound(NotFound):
     default_hint = "Check the bot id in the URL; `chinwag demo` creates the demo bot `vinhuset`."
 
 
+class CuratedAnswerNotFound(NotFound):
+    code = "curated_answer_not_found"
+    default_hint = "List the bot's curated answers with GET /v1/bots/{bot}/answers."
+
+
 class StreamNotFound(NotFound):
     code = "stream_not_found"
     default_hint = "Use the stream_id returned when the message was accepted."
