@@ -1,7 +1,7 @@
 """curated answers
 
-Revision ID: 0007_curated_answers
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-30 13:50:00
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007_curated_answers"
-down_revision: str | None = "0006"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
