@@ -100,10 +100,15 @@ for db in $DBS; do
     postgres)
       psql -q "$PG_ADMIN_URL" -c "drop database if exists $PG_DB" -c "create database $PG_DB" >/dev/null
       url="postgresql+asyncpg://postgres@127.0.0.1:5432/$PG_DB"
-      (cd "$datadir" && PYTHONPATH="$PYPATH" CHINWAG_DATABASE_URL="$url" "$CHINWAG" db upgrade)
       ;;
     *) echo "unknown database '$db' (sqlite | postgres)" >&2; exit 2 ;;
   esac
+  # Authentication stays on: the load generator sends a key made for the run (an admin key,
+  # which the rate limits exempt; the limits are raised as well, for any other key).
+  (cd "$datadir" && PYTHONPATH="$PYPATH" CHINWAG_DATABASE_URL="$url" "$CHINWAG" db upgrade >&2)
+  key=$(cd "$datadir" && PYTHONPATH="$PYPATH" CHINWAG_DATABASE_URL="$url" \
+        "$CHINWAG" keys create --kind admin --name bench | sed -n 's/^ *key: //p')
+  [[ -n "$key" ]] || { echo "could not create a key for the run" >&2; exit 2; }
   out="$RESULTS/streaming-$run_stamp.jsonl"
   logdir="$WORK/logs-$run_stamp"
   profile_c=""
@@ -112,12 +117,15 @@ for db in $DBS; do
   pg0=$(pg_cpu_ticks); t0=$(date +%s.%N)
   # $FAKE_LLM_URL is expanded by run_peers.sh's `bash -c`, where it is set.
   custom_cmd="env PYTHONPATH='$PYPATH' CHINWAG_DATABASE_URL='$url' CHINWAG_DATA_DIR='$datadir' CHINWAG_LLM_BASE_URL=\$FAKE_LLM_URL"
+  custom_cmd+=" CHINWAG_RATE_LIMIT_KEY=1000000/minute CHINWAG_RATE_LIMIT_USER=1000000/minute"
+  custom_cmd+=" CHINWAG_RATE_LIMIT_IP=1000000/minute"
   custom_cmd+=" CHINWAG_LLM_MODEL=fake-gpt '$CHINWAG' demo --host 127.0.0.1 --port $CHINWAG_PORT"
   PEERS="${CHINWAG_PEERS:-minimal} custom" \
   CUSTOM_LABEL="chinwag-$db" CUSTOM_DIR="$datadir" CUSTOM_CMD="$custom_cmd" \
   CUSTOM_URL="http://127.0.0.1:$CHINWAG_PORT/v1/bots/vinhuset/messages" \
   CUSTOM_READY="http://127.0.0.1:$CHINWAG_PORT/healthz" \
   CUSTOM_FORMAT="$BENCH/chinwag_format.py:ChinwagFormat" CUSTOM_VERSIONS="$VERSIONS;db=$db" \
+  CUSTOM_HEADER="Authorization: Bearer $key" \
   PROFILE_C="$profile_c" RUN_ID="$run_stamp" OUT="$out" LOGDIR="$logdir" \
     bash "$SHARED/run_peers.sh" &
   CHILD=$!
