@@ -49,6 +49,7 @@ from chinwag.knowledge.jobs import IngestJobs
 from chinwag.knowledge.routes import router as knowledge_router
 from chinwag.knowledge.runtime import KnowledgeStores
 from chinwag.metrics import Metrics, RequestMetrics
+from chinwag.openai_api.routes import OPENAI_PATHS
 from chinwag.openai_api.routes import router as openai_router
 from chinwag.providers.registry import ModelRegistry
 from chinwag.ratelimit import RateLimiter
@@ -153,11 +154,14 @@ async def _prepare_routers(db: Database, generations: Generations) -> None:
 
 
 def _problem(error: ChinwagError, request: Request | None = None) -> JSONResponse:
-    """The one place an error becomes a problem+json response (and is counted)."""
+    """The one place an error becomes an HTTP response (and is counted): problem+json, or
+    OpenAI's error shape on the OpenAI-compatible endpoints."""
     services = getattr(request.app.state, "services", None) if request is not None else None
     if services is not None:
         services.metrics.errors.labels(error.code).inc()
     headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
+    if request is not None and request.url.path in OPENAI_PATHS:
+        return JSONResponse(error.to_openai(), status_code=error.status, headers=headers)
     return JSONResponse(
         error.to_problem(), status_code=error.status, media_type=PROBLEM_JSON, headers=headers
     )

@@ -34,6 +34,28 @@ class ChinwagError(Exception):
             **self.extra,
         }
 
+    def to_openai(self) -> dict[str, Any]:
+        """OpenAI's error shape, which OpenAI clients read and show (`error.message`)."""
+        kind = OPENAI_ERROR_TYPES.get(self.status)
+        return {
+            "error": {
+                "message": f"{self.message}. {self.hint}" if self.hint else self.message,
+                "type": kind or ("server_error" if self.status >= 500 else "invalid_request_error"),
+                "code": self.code,
+                "param": None,
+                "hint": self.hint,
+                **self.extra,
+            }
+        }
+
+
+OPENAI_ERROR_TYPES = {
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    409: "conflict_error",
+    429: "rate_limit_error",
+}
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",

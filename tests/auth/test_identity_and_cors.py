@@ -61,7 +61,7 @@ async def test_a_user_cannot_reach_another_users_session(server: RunningServer, 
         headers={**Keys.bearer(mallory, SITE), "X-Chinwag-Session-Id": "alices"},
     )
     assert through_openai.status_code == 404
-    assert through_openai.json()["code"] == "session_not_found"
+    assert through_openai.json()["error"]["code"] == "session_not_found"
     unknown = await _send(server.client, mallory, session_id="nobodys")
     assert unknown.status_code == 202  # a new session of mallory's own
     posing = await _send(server.client, mallory, user_id="alice-external-id")

@@ -110,3 +110,30 @@ async def test_errors_reach_the_sdk_as_its_exceptions(server: RunningServer) -> 
     bad = openai.AsyncOpenAI(api_key="cw_sk_wrong", base_url=client.base_url, max_retries=0)
     with pytest.raises(openai.AuthenticationError):
         await bad.models.list()
+
+
+async def test_errors_come_in_openai_shape_so_the_sdk_shows_them(server: RunningServer) -> None:
+    client = await _client(server)
+    with pytest.raises(openai.NotFoundError) as missing:
+        await client.chat.completions.create(
+            model="no-such-bot", messages=[{"role": "user", "content": "Hei"}]
+        )
+    assert missing.value.code == "not_found"
+    assert "no-such-bot" in missing.value.message
+    assert missing.value.response.headers["content-type"] == "application/json"
+    body = missing.value.response.json()["error"]
+    assert body["type"] == "not_found_error" and body["hint"]
+
+    bad_key = openai.AsyncOpenAI(
+        api_key="cw_sk_wrong", base_url=f"{server.base_url}/v1", max_retries=0
+    )
+    with pytest.raises(openai.AuthenticationError) as refused:
+        await bad_key.models.list()
+    assert refused.value.code and refused.value.type == "authentication_error"
+
+    with pytest.raises(openai.UnprocessableEntityError) as invalid:
+        await client.chat.completions.create(model="vinhuset", messages=[])
+    assert invalid.value.code == "invalid_request"
+    # Every other endpoint keeps problem+json.
+    other = await server.client.get("/v1/bots/no-such-bot")
+    assert other.headers["content-type"] == "application/problem+json"

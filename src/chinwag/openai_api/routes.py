@@ -36,6 +36,9 @@ from chinwag.services import Services, ServicesDep
 from chinwag.streams.follow import open_stream
 
 router = APIRouter(prefix="/v1", tags=["openai"])
+# Their errors answer in OpenAI's shape ({"error": {message, type, code}}), which OpenAI's SDKs
+# read; every other endpoint answers problem+json.
+OPENAI_PATHS = frozenset({"/v1/chat/completions", "/v1/models"})
 STREAM_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "JSON (a chat.completion), or with `stream: true` Server-Sent Events of "
