@@ -31,6 +31,7 @@ from chinwag.conversations.routes import router as conversations_router
 from chinwag.db import migrate
 from chinwag.db.uow import Database
 from chinwag.errors import (
+    OPENAI_ERROR_SCHEMA,
     PROBLEM_SCHEMA,
     BadRequest,
     ChinwagError,
@@ -232,7 +233,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openai_router,
     )
     for router in routers:
-        app.include_router(router, dependencies=authenticated, responses=problem_responses())
+        errors = problem_responses(openai=router is openai_router)
+        app.include_router(router, dependencies=authenticated, responses=errors)
     app.include_router(health_router)
     _document_stream_events(app)
     return app
@@ -248,6 +250,7 @@ def _document_stream_events(app: FastAPI) -> None:
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.update(event_json_schemas())
             components["Problem"] = PROBLEM_SCHEMA
+            components["OpenAIError"] = OPENAI_ERROR_SCHEMA
             config = BotConfig.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(config.pop("$defs", {}))
             components["BotConfig"] = config

@@ -57,6 +57,27 @@ OPENAI_ERROR_TYPES = {
     429: "rate_limit_error",
 }
 
+OPENAI_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "OpenAI's error shape (the OpenAI-compatible endpoints), with chinwag's "
+    "stable `code` and a `hint`.",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["message", "type", "code"],
+            "properties": {
+                "message": {"type": "string"},
+                "type": {"type": "string"},
+                "code": {"type": "string"},
+                "param": {"type": ["string", "null"]},
+                "hint": {"type": "string"},
+            },
+            "additionalProperties": True,
+        }
+    },
+}
+
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "RFC 9457 problem details with chinwag's stable `code` and a `hint`.",
@@ -82,9 +103,14 @@ PROBLEM_STATUSES = {
 }
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` for these statuses (all common ones when none are given)."""
-    content = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+def problem_responses(*statuses: int, openai: bool = False) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these statuses (all common ones when none are given); with
+    `openai`, in OpenAI's error shape."""
+    content = (
+        {"application/json": {"schema": {"$ref": "#/components/schemas/OpenAIError"}}}
+        if openai
+        else {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    )
     return {
         status: {"description": PROBLEM_STATUSES[status], "content": content}
         for status in statuses or PROBLEM_STATUSES
