@@ -1,0 +1,424 @@
+"""The chat widget in a real Chromium, on a page of ANOTHER origin, against a real server.
+
+The host page comes from a second server (another port) with a strict Content-Security-Policy,
+so every call the widget makes goes through CORS and the publishable key's origin check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import BrowserContext, Page, expect
+from sqlalchemy import func, select
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from chinwag.conversations.models import Feedback, Message
+from chinwag.settings import Settings
+from chinwag.testing.fake_llm import FakeLLM
+from chinwag.testing.server import ThreadedServer, free_port
+from tests.conftest import RunningServer, run_server
+
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+# Records what a page's own script may observe: CSP violations, the widget's DOM events.
+PAGE_JS = """
+window.__csp = []; window.__messages = []; window.__feedback = [];
+document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(e.violatedDirective));
+window.addEventListener("chinwag:message", (e) => window.__messages.push(e.detail));
+window.addEventListener("chinwag:feedback", (e) => window.__feedback.push(e.detail));
+"""
+HOSTILE_CSS = """
+* { all: unset !important; font-size: 48px !important; line-height: 3 !important; }
+html { font-size: 40px; } div, button, p, ol, li { display: inline !important; color: red; }
+chinwag-widget { display: none; position: static; }
+"""
+
+
+class HostSite(ThreadedServer):
+    """A shop's web server on its own port: pages with the widget tag, under a strict CSP."""
+
+    def __init__(self) -> None:
+        super().__init__(free_port())
+        self.pages: dict[str, str] = {}
+        self.csp = ""
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self._port}"
+
+    def app(self) -> Starlette:
+        async def page(request: Request) -> Response:
+            name = request.path_params["name"]
+            if name == "page.js":
+                return Response(PAGE_JS, media_type="text/javascript")
+            if name == "hostile.css":
+                return Response(HOSTILE_CSS, media_type="text/css")
+            headers = {"Content-Security-Policy": self.csp, "Cache-Control": "no-store"}
+            return Response(self.pages[name], media_type="text/html", headers=headers)
+
+        return Starlette(routes=[Route("/{name}", page)])
+
+    def add(self, name: str, *, widget: str, key: str, attrs: str = "", head: str = "") -> str:
+        self.csp = (
+            f"default-src 'none'; script-src 'self' {widget}; connect-src {widget}; "
+            "style-src 'self'; img-src 'self' data:"
+        )
+        self.pages[name] = (
+            "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Shop</title>"
+            f"<script src='/page.js'></script>{head}"
+            f"<script src='{widget}/widget.js' data-key='{key}' data-lang='en' {attrs} defer>"
+            "</script></head><body><h1>A shop</h1><a href='#top'>Top</a></body></html>"
+        )
+        return f"{self.origin}/{name}"
+
+
+class Proxy:
+    """A TCP relay between the browser and chinwag whose connections a test can cut."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = free_port()
+        self.writers: set[asyncio.StreamWriter] = set()
+
+    async def __aenter__(self) -> Proxy:
+        self.server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self.cut()
+        self.server.close()
+
+    def cut(self) -> None:
+        for writer in list(self.writers):
+            writer.transport.abort()
+        self.writers.clear()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        self.writers |= {writer, up_writer}
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                dst.transport.abort()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+
+@dataclass
+class Setup:
+    server: RunningServer
+    site: HostSite
+    key: str
+
+
+@pytest.fixture
+async def setup(make_settings: Settings, fake_llm: FakeLLM) -> AsyncIterator[Setup]:
+    with HostSite() as site:
+        async with run_server(make_settings) as server:
+            key = await publishable_key(server, [site.origin])
+            yield Setup(server, site, key)
+
+
+async def publishable_key(server: RunningServer, origins: list[str]) -> str:
+    created = await server.client.post(
+        "/v1/keys",
+        json={"kind": "publishable", "name": "site", "bot_id": "vinhuset", "allowed_origins": origins},
+    )
+    assert created.status_code == 201, created.text
+    key: str = created.json()["key"]
+    return key
+
+
+async def open_page(context: BrowserContext, url: str) -> Page:
+    page = await context.new_page()
+    await page.goto(url)
+    await expect(page.locator(".launcher")).to_be_visible()
+    return page
+
+
+async def ask(page: Page, text: str) -> None:
+    launcher = page.locator(".launcher")
+    if await launcher.get_attribute("aria-expanded") == "false":
+        await launcher.click()
+    await page.locator("textarea").fill(text)
+    await page.locator("textarea").press("Enter")
+
+
+async def finished_answers(page: Page, count: int) -> list[str]:
+    """The texts of the first `count` completed answers, once there are that many."""
+    done = page.locator(".msg.bot:not(.streaming):has(.rate) .bubble")
+    await expect(done).to_have_count(count, timeout=20_000)
+    return [" ".join(t.split()) for t in await done.all_inner_texts()]
+
+
+async def stored_answers(server: RunningServer) -> list[Any]:
+    async with server.db.read() as conn:
+        rows = await conn.execute(
+            select(Message.id, Message.content, Message.status, Message.citations)
+            .where(Message.role == "assistant")
+            .order_by(Message.created_at)
+        )
+        return list(rows.all())
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 10) -> None:
+    for _ in range(int(seconds * 20)):
+        if await check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the condition did not come true in time")
+
+
+async def test_ask_on_another_origin_shows_answer_sources_and_stores_feedback(
+    setup: Setup, fake_llm: FakeLLM, browser_context: BrowserContext, tmp_path: Path
+) -> None:
+    server = setup.server
+    await with_knowledge(server, fake_llm, tmp_path)
+    page = await open_page(
+        browser_context, setup.site.add("shop.html", widget=server.base_url, key=setup.key)
+    )
+    await ask(page, "When are you open on Saturday?")
+    [shown] = await finished_answers(page, 1)
+    [stored] = await stored_answers(server)
+    assert stored.status == "complete" and shown == " ".join(stored.content.split())
+
+    chips = page.locator(".source")
+    assert await chips.count() == len(stored.citations) > 0
+    links = {c["title"]: c["url"] for c in stored.citations}
+    first = chips.first.locator("a")
+    assert await first.get_attribute("href") == links[await first.inner_text()]
+    assert (await first.get_attribute("href") or "").startswith("https://shop.example/")
+    assert await first.get_attribute("rel") == "noopener noreferrer"
+
+    await page.get_by_role("button", name="Not helpful").click()
+    await page.get_by_role("button", name="Helpful", exact=True).click()  # changed its mind
+    await page.get_by_label("Tell us more (optional)").fill("Spot on")
+    await page.get_by_label("Tell us more (optional)").press("Enter")
+
+    async def rated() -> bool:
+        async with server.db.read() as conn:
+            row = (await conn.execute(select(Feedback.rating, Feedback.comment))).all()
+        return row == [(1, "Spot on")]
+
+    await eventually(rated)
+    assert await page.evaluate("window.__messages.map(m => m.messageId)") == [stored.id]
+    assert await page.evaluate("window.__feedback.at(-1).rating") == 1
+    assert await page.evaluate("window.__csp") == []  # nothing the strict CSP had to refuse
+
+
+async def with_knowledge(server: RunningServer, fake_llm: FakeLLM, tmp_path: Path) -> None:
+    """Give the bot an index (fake embeddings) of two documents that carry URLs."""
+    embedding = {"provider": "openai", "base_url": fake_llm.base_url, "model": "fake"}
+    knowledge = {"store": "lancedb", "index": "widget-docs", "top_k": 2}
+    made = await server.client.post(
+        "/v1/knowledge/indexes", json={"knowledge": knowledge, "embedding": embedding}
+    )
+    assert made.status_code == 201, made.text
+    config = (await server.client.get("/v1/bots/vinhuset")).json()["config"]
+    saved = await server.client.put(
+        "/v1/bots/vinhuset", json={**config, "knowledge": knowledge, "embedding": embedding}
+    )
+    assert saved.status_code == 200, saved.text
+    files = [
+        ("files", ("hours.md", b"---\nurl: https://shop.example/hours\n---\n# Opening hours\n"
+                   b"Saturday 10 to 16, Sunday closed.")),
+        ("files", ("delivery.txt", b"---\nurl: https://shop.example/delivery\n---\nDelivery "
+                   b"takes two days in Bergen on Saturday too.")),
+    ]
+    accepted = await server.client.post("/v1/bots/vinhuset/knowledge/documents", files=files)
+    assert accepted.status_code == 202, accepted.text
+    for _ in range(400):
+        job = (await server.client.get(accepted.json()["status_url"])).json()
+        if job["status"] != "running":
+            assert job["status"] == "completed" and len(job["summary"]["added"]) == 2, job
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("ingestion did not finish")
+
+
+@SQLITE_ONLY
+async def test_a_reload_mid_answer_shows_the_whole_answer_once(
+    setup: Setup, fake_llm: FakeLLM, browser_context: BrowserContext
+) -> None:
+    fake_llm.behaviour.tokens, fake_llm.behaviour.token_delay = 30, 0.08
+    url = setup.site.add("shop.html", widget=setup.server.base_url, key=setup.key)
+    page = await open_page(browser_context, url)
+    await ask(page, "Tell me a long story")
+    await expect(page.locator(".msg.bot.streaming .bubble")).to_contain_text("fake3")
+    resumed: list[str] = []
+    page.on("request", lambda r: resumed.append(r.url) if "/events?after=" in r.url else None)
+    await page.reload()
+    await page.locator(".launcher").click()
+    [shown] = await finished_answers(page, 1)
+    [stored] = await stored_answers(setup.server)
+    assert shown == " ".join(stored.content.split())
+    assert stored.content.count("Hello0") == 1 and "LLM29" in stored.content
+    assert len(resumed) == 1 and int(resumed[0].rsplit("=", 1)[1]) > 3  # after N, not from 0
+    await expect(page.locator(".msg.user")).to_have_count(1)  # history from the server, once
+
+
+@SQLITE_ONLY
+async def test_a_dropped_connection_resumes_where_it_stopped(
+    setup: Setup, fake_llm: FakeLLM, browser_context: BrowserContext
+) -> None:
+    fake_llm.behaviour.tokens, fake_llm.behaviour.token_delay = 30, 0.08
+    async with Proxy(int(setup.server.base_url.rsplit(":", 1)[1])) as proxy:
+        via = f"http://127.0.0.1:{proxy.port}"
+        page = await open_page(browser_context, setup.site.add("s.html", widget=via, key=setup.key))
+        resumed: list[str] = []
+        page.on("request", lambda r: resumed.append(r.url) if "/events?after=" in r.url else None)
+        await ask(page, "Tell me a long story")
+        await expect(page.locator(".msg.bot.streaming .bubble")).to_contain_text("fake3")
+        proxy.cut()
+        [shown] = await finished_answers(page, 1)
+    [stored] = await stored_answers(setup.server)
+    assert shown == " ".join(stored.content.split())
+    assert resumed and int(resumed[0].rsplit("=", 1)[1]) > 3
+
+
+@SQLITE_ONLY
+async def test_hostile_page_styles_do_not_change_the_widget(
+    setup: Setup, browser_context: BrowserContext
+) -> None:
+    widget, key = setup.server.base_url, setup.key
+    plain = await open_page(browser_context, setup.site.add("plain.html", widget=widget, key=key))
+    hostile_url = setup.site.add(
+        "hostile.html", widget=widget, key=key, head="<link rel='stylesheet' href='/hostile.css'>"
+    )
+    hostile = await open_page(browser_context, hostile_url)
+    shots = []
+    for page in (plain, hostile):
+        await page.locator(".launcher").click()
+        await expect(page.locator(".starters button")).to_have_count(3)
+        await page.locator(".launcher").focus()
+        shots.append(await page.locator(".panel").screenshot(animations="disabled"))
+    assert await hostile.evaluate("getComputedStyle(document.body).fontSize") == "48px"
+    assert differing_pixels(*shots) < 0.005
+
+
+def differing_pixels(a: bytes, b: bytes) -> float:
+    """The share of pixels that differ visibly between two screenshots of the same size."""
+    from PIL import Image, ImageChops
+
+    first, second = Image.open(io.BytesIO(a)).convert("RGB"), Image.open(io.BytesIO(b)).convert("RGB")
+    assert first.size == second.size, (first.size, second.size)
+    diff = ImageChops.difference(first, second).convert("L").point(lambda v: 255 if v > 24 else 0)
+    return sum(diff.histogram()[255:]) / (first.size[0] * first.size[1])
+
+
+@SQLITE_ONLY
+async def test_keyboard_only_and_one_announcement_per_answer(
+    setup: Setup, browser_context: BrowserContext
+) -> None:
+    page = await open_page(
+        browser_context, setup.site.add("k.html", widget=setup.server.base_url, key=setup.key)
+    )
+    focused = "document.activeElement.shadowRoot?.activeElement?.className ?? ''"
+    await page.keyboard.press("Tab")  # the page's own link
+    await page.keyboard.press("Tab")
+    assert await page.evaluate(focused) == "launcher"
+    outline = "getComputedStyle(document.activeElement.shadowRoot.activeElement).outlineStyle"
+    assert await page.evaluate(outline) == "solid"  # visible focus
+    await page.keyboard.press("Enter")
+    await expect(page.locator(".launcher")).to_have_attribute("aria-expanded", "true")
+    await expect(page.get_by_role("dialog", name="Vinhuset")).to_be_visible()
+    assert await page.evaluate(focused) == ""  # the textarea has no class: focus is in the box
+    for number, question in enumerate(["Hei", "Are you open today?"], start=1):
+        await page.keyboard.type(question)
+        await page.keyboard.press("Enter")
+        answers = await finished_answers(page, number)
+        announced = page.locator("[data-chinwag-announcer] p")
+        await expect(announced).to_have_count(number)
+        assert " ".join((await announced.last.inner_text()).split()) == answers[-1]
+    assert await page.locator("[role=log]").get_attribute("aria-live") == "off"  # no deltas read
+    await page.keyboard.press("Escape")
+    await expect(page.locator(".panel")).to_be_hidden()
+    assert await page.evaluate(focused) == "launcher"
+    assert await page.locator(".launcher").get_attribute("aria-expanded") == "false"
+
+
+@SQLITE_ONLY
+async def test_a_disallowed_origin_gets_a_clear_console_error_and_sends_nothing(
+    setup: Setup, browser_context: BrowserContext
+) -> None:
+    other_key = await publishable_key(setup.server, ["https://elsewhere.example"])
+    page = await browser_context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if r.method == "POST" else None)
+    await page.goto(setup.site.add("bad.html", widget=setup.server.base_url, key=other_key))
+    await eventually(lambda: _contains(errors, "is not among the publishable key's allowed"))
+    assert any(setup.site.origin in e for e in errors)
+    await ask(page, "Hello?")
+    await expect(page.locator("[role=alert]").first).to_be_visible()
+    assert await stored_answers(setup.server) == []
+    assert not [u for u in sent if "/messages" in u]
+
+
+async def _contains(lines: list[str], text: str) -> bool:
+    return any(text in line for line in lines)
+
+
+@SQLITE_ONLY
+async def test_model_html_and_script_links_are_shown_as_text(
+    setup: Setup, fake_llm: FakeLLM, browser_context: BrowserContext
+) -> None:
+    fake_llm.behaviour.words = [
+        '<img src=x onerror="window.__pwned=1">',
+        "[click](javascript:window.__pwned=2)",
+        "<b>bold</b>",
+        "[ok](https://shop.example/ok)",
+    ]
+    fake_llm.behaviour.tokens = 4
+    page = await open_page(
+        browser_context, setup.site.add("x.html", widget=setup.server.base_url, key=setup.key)
+    )
+    await ask(page, "Say something nasty")
+    [shown] = await finished_answers(page, 1)
+    bubble = page.locator(".msg.bot:has(.rate) .bubble")
+    assert '<img src=x onerror="window.__pwned=1">0' in shown and "<b>bold</b>2" in shown
+    assert await bubble.locator("img, b, script").count() == 0
+    assert await bubble.locator("a").count() == 1
+    assert await bubble.locator("a").get_attribute("href") == "https://shop.example/ok"
+    assert "click1" in shown and "javascript" not in shown
+    assert await page.evaluate("window.__pwned") is None
+
+
+@pytest.mark.skipif(
+    not os.environ.get("CHINWAG_WIDGET_SCREENSHOTS"), reason="writes docs/img; set the variable"
+)
+@SQLITE_ONLY
+async def test_docs_screenshots(setup: Setup, fake_llm: FakeLLM, browser: Any) -> None:
+    """The screenshots in docs/widget.md: desktop and phone width, light and dark."""
+    fake_llm.behaviour.words = ["We", "are", "open", "**10–16**", "on", "Saturdays."]
+    fake_llm.behaviour.tokens = 6
+    DOCS_IMG.mkdir(parents=True, exist_ok=True)
+    for scheme in ("light", "dark"):
+        for name, size in (("desktop", (1100, 760)), ("mobile", (390, 760))):
+            context = await browser.new_context(
+                viewport={"width": size[0], "height": size[1]}, color_scheme=scheme
+            )
+            url = setup.site.add("shot.html", widget=setup.server.base_url, key=setup.key)
+            page = await open_page(context, url)
+            await ask(page, "When are you open on Saturday?")
+            await finished_answers(page, 1)
+            await page.locator("textarea").blur()
+            await page.screenshot(path=DOCS_IMG / f"widget-{name}-{scheme}.png")
+            await context.close()
