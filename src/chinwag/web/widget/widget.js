@@ -1,6 +1,6 @@
 /*! chinwag chat widget: one script tag, no dependencies, no build step.
  *
- *   <script src="https://HOST/widget.js" data-key="cw_pk_…" defer></script>
+ *   <script src="https://HOST/widget.js" data-key="cw_pk_..." defer></script>
  *
  * Optional attributes: data-bot (bot id; default: the key's bot), data-user-token (an end-user
  * token your server got for a signed-in visitor), data-lang (en | nb), data-position
@@ -21,19 +21,19 @@
   const STRINGS = {
     en: {
       launcher: "Chat with us", close: "Close chat", new_chat: "New chat", send: "Send",
-      placeholder: "Write a message…", sources: "Sources", helpful: "Helpful",
+      placeholder: "Write a message\u2026", sources: "Sources", helpful: "Helpful",
       not_helpful: "Not helpful", comment: "Tell us more (optional)", thanks: "Thanks for the feedback",
-      reconnecting: "Connection lost, reconnecting…", offline: "Cannot reach the chat service.",
+      reconnecting: "Connection lost, reconnecting\u2026", offline: "Cannot reach the chat service.",
       rate_limited: "Too many messages. Try again in {s} s.", unavailable: "The chat is unavailable right now.",
       failed: "The answer could not be finished.", stopped: "The answer was interrupted.",
     },
     nb: {
       launcher: "Chat med oss", close: "Lukk chatten", new_chat: "Ny samtale", send: "Send",
-      placeholder: "Skriv en melding…", sources: "Kilder", helpful: "Nyttig",
+      placeholder: "Skriv en melding\u2026", sources: "Kilder", helpful: "Nyttig",
       not_helpful: "Ikke nyttig", comment: "Fortell oss mer (valgfritt)", thanks: "Takk for tilbakemeldingen",
-      reconnecting: "Forbindelsen ble brutt, kobler til igjen…", offline: "Får ikke kontakt med chatten.",
-      rate_limited: "For mange meldinger. Prøv igjen om {s} s.", unavailable: "Chatten er ikke tilgjengelig nå.",
-      failed: "Svaret kunne ikke fullføres.", stopped: "Svaret ble avbrutt.",
+      reconnecting: "Forbindelsen ble brutt, kobler til igjen\u2026", offline: "F\u00e5r ikke kontakt med chatten.",
+      rate_limited: "For mange meldinger. Pr\u00f8v igjen om {s} s.", unavailable: "Chatten er ikke tilgjengelig n\u00e5.",
+      failed: "Svaret kunne ikke fullf\u00f8res.", stopped: "Svaret ble avbrutt.",
     },
   };
 
@@ -205,7 +205,8 @@ button,input,textarea{font:inherit;color:inherit}
 .header{display:flex;align-items:center;gap:10px;padding:12px 12px 12px 16px;background:var(--cw-accent);color:var(--cw-on-accent)}
 .avatar{width:32px;height:32px;border-radius:50%;object-fit:cover;background:var(--cw-on-accent)}
 .title{flex:1;font-weight:600;font-size:16px;margin:0;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
-.icon{background:transparent;border:0;color:inherit;cursor:pointer;border-radius:8px;padding:6px 8px;font-size:13px;line-height:1;margin:0}
+.icon{background:transparent;border:0;color:inherit;cursor:pointer;border-radius:8px;padding:6px 8px;font-size:13px;line-height:1;margin:0;display:flex;align-items:center}
+.icon svg{width:20px;height:20px}
 .icon:hover{background:rgba(255,255,255,.16)}
 .log{flex:1;overflow-y:auto;padding:16px;display:flex;flex-direction:column;gap:10px;margin:0;list-style:none}
 .msg{max-width:88%;display:flex;flex-direction:column;gap:6px;margin:0;padding:0}
@@ -217,7 +218,7 @@ button,input,textarea{font:inherit;color:inherit}
 .bubble code{font:13px ui-monospace,Menlo,Consolas,monospace;background:rgba(127,127,127,.16);padding:1px 4px;border-radius:4px}
 .bubble pre{margin:0 0 8px;padding:8px;overflow-x:auto;background:rgba(127,127,127,.16);border-radius:8px}.bubble pre code{background:none;padding:0}
 .bubble a{color:inherit;text-decoration:underline}
-.streaming .bubble:empty::after,.streaming .bubble>:last-child::after{content:"▍";opacity:.6}
+.streaming .bubble:empty::after,.streaming .bubble>:last-child::after{content:"\u258d";opacity:.6}
 .error .bubble{background:transparent;border:1px solid #c0392b;color:inherit}
 .status{font-size:13px;color:var(--cw-muted);padding:0 16px 6px}
 .sources{display:flex;flex-direction:column;gap:4px;margin:0;padding:0;list-style:none;font-size:13px}
@@ -226,7 +227,9 @@ button,input,textarea{font:inherit;color:inherit}
 .source a,.source .t{font-weight:600;color:inherit}
 .snippet{color:var(--cw-muted);display:-webkit-box;-webkit-line-clamp:2;-webkit-box-orient:vertical;overflow:hidden;margin:2px 0 0}
 .rate{display:flex;gap:4px;align-items:center;font-size:13px;color:var(--cw-muted)}
-.rate button{border:1px solid var(--cw-line);background:var(--cw-bg);border-radius:8px;padding:2px 8px;cursor:pointer;margin:0}
+.rate button{border:1px solid var(--cw-line);background:var(--cw-bg);color:var(--cw-muted);border-radius:8px;padding:3px 7px;cursor:pointer;margin:0;display:flex}
+.rate svg,.icon svg{width:16px;height:16px;fill:currentColor}.rate .down svg{transform:rotate(180deg)}
+.rate button[aria-pressed=true]{color:var(--cw-accent)}
 .rate button[aria-pressed=true]{border-color:var(--cw-accent);background:var(--cw-bot)}
 .rate form{display:flex;gap:4px;flex:1}.rate input{flex:1;min-width:0;border:1px solid var(--cw-line);border-radius:8px;padding:2px 6px;background:var(--cw-bg)}
 .starters{display:flex;flex-wrap:wrap;gap:6px}
@@ -238,6 +241,17 @@ button,input,textarea{font:inherit;color:inherit}
 .note{font-size:12px;color:var(--cw-muted);padding:0 14px 10px;margin:0}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}`;
   const CHAT_ICON = "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z";
+  const THUMB_ICON = "M2 10h4v11H2zM8 21h9.5a2 2 0 0 0 1.9-1.4l2-6.6A2 2 0 0 0 19.5 10H14l1-4.5A2 2 0 0 0 13 3l-5 7z";
+  const CLOSE_ICON = "M5 6.4 6.4 5l5.6 5.6L17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6l5.6-5.6z";
+  function icon(d) {
+    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+    path.setAttribute("d", d);
+    svg.append(path);
+    return svg;
+  }
 
   class Widget {
     constructor() {
@@ -250,7 +264,7 @@ button,input,textarea{font:inherit;color:inherit}
       this.strings = STRINGS.en;
       this.busy = false;
       this.build();
-      this.start(data.open !== undefined && data.open !== "false");
+      this.started = this.start(data.open !== undefined && data.open !== "false");
     }
 
     t(name, vars = {}) {
@@ -268,13 +282,7 @@ button,input,textarea{font:inherit;color:inherit}
       this.launcher.part = "launcher";
       this.launcher.setAttribute("aria-expanded", "false");
       this.launcher.setAttribute("aria-controls", "chinwag-panel");
-      const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-      svg.setAttribute("viewBox", "0 0 24 24");
-      svg.setAttribute("aria-hidden", "true");
-      const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
-      path.setAttribute("d", CHAT_ICON);
-      svg.append(path);
-      this.launcher.append(svg);
+      this.launcher.append(icon(CHAT_ICON));
       this.launcher.addEventListener("click", () => (this.panel.hidden ? this.open() : this.close()));
 
       this.panel = el("div", "panel");
@@ -290,7 +298,8 @@ button,input,textarea{font:inherit;color:inherit}
       this.title.id = "chinwag-title";
       this.newButton = el("button", "icon");
       this.newButton.addEventListener("click", () => this.reset());
-      this.closeButton = el("button", "icon", "✕");
+      this.closeButton = el("button", "icon");
+      this.closeButton.append(icon(CLOSE_ICON));
       this.closeButton.addEventListener("click", () => this.close());
       header.append(this.avatar, this.title, this.newButton, this.closeButton);
 
@@ -353,7 +362,7 @@ button,input,textarea{font:inherit;color:inherit}
       } catch (error) {
         await this.explain(error);
         this.store = new Store("none");
-        this.ready = Promise.resolve();
+        this.failed = error;
         this.showError(error);
         if (openNow) this.open();
         return;
@@ -364,15 +373,21 @@ button,input,textarea{font:inherit;color:inherit}
       this.ready = this.restore();
     }
 
+    async follows(answer, stream) {
+      this.busy = true;
+      this.sendButton.disabled = true;
+      try { await this.follow(answer, stream); } finally { this.busy = false; this.sendButton.disabled = false; }
+    }
+
     async explain(error) {
       // A CORS refusal and a dead server look alike to a page; an opaque request tells them apart.
       if (error.status !== 0) {
-        console.error(`chinwag: ${error.message}${error.hint ? " — " + error.hint : ""}`);
+        console.error(`chinwag: ${error.message}${error.hint ? " \u2014 " + error.hint : ""}`);
         return;
       }
       const reachable = await fetch(BASE + "/healthz", { mode: "no-cors", cache: "no-store" }).then(() => true, () => false);
       console.error(reachable
-        ? `chinwag: ${BASE} refused requests from ${location.origin}: this origin is not among the publishable key's allowed origins (add it to the key: chinwag keys create --kind publishable --origin ${location.origin}). Nothing was sent.`
+        ? `chinwag: ${BASE} refused requests from ${location.origin}: this origin is not among the publishable key's allowed origins (use a key made with: chinwag keys create --kind publishable --bot BOT --name NAME --origin ${location.origin}). Nothing was sent.`
         : `chinwag: cannot reach ${BASE}; the chat service is down or blocked.`);
     }
 
@@ -402,7 +417,12 @@ button,input,textarea{font:inherit;color:inherit}
     }
 
     async restore() {
-      const saved = this.store.get();
+      let saved = this.store.get();
+      if (!saved.session && this.pageToken) {
+        // A signed-in visitor on a new device: continue their latest session.
+        const latest = await call(`/v1/bots/${this.bot}/sessions?limit=1`, { token: this.pageToken }).catch(() => null);
+        if (latest && latest.sessions.length) saved = this.store.set({ session: latest.sessions[0].id });
+      }
       if (!saved.session || (!saved.token && !this.pageToken)) return this.greet();
       let messages = [];
       try {
@@ -417,14 +437,14 @@ button,input,textarea{font:inherit;color:inherit}
       for (const m of messages) {
         if (live && m.id === live.messageId && m.status === "streaming") continue;
         if (m.role === "user") this.addUser(m.content);
-        else this.finish(this.addAnswer(m.id), m.content, m.citations, m.status, false);
+        else this.finish(Object.assign(this.addAnswer(m.id), { error: { code: m.error_code } }), m.content, m.citations, m.status, false);
       }
       if (live && messages.some((m) => m.id === live.messageId && m.status === "streaming")) {
         const bubble = this.addAnswer(live.messageId);
         bubble.text = live.text || "";
         bubble.sources = live.sources || [];
         this.render(bubble);
-        await this.follow(bubble, live);
+        this.follows(bubble, live); // not awaited: `ready` means the history is shown
       } else if (live) {
         this.store.set({ stream: null });
       }
@@ -475,12 +495,16 @@ button,input,textarea{font:inherit;color:inherit}
     }
 
     async send(text) {
+      await this.started;
+      if (this.failed) return this.showError(this.failed);
+      await this.ready;
+      if (this.busy) return;
       this.busy = true;
       this.sendButton.disabled = true;
       this.clearStatus();
       this.addUser(text);
       const answer = this.addAnswer(null);
-      const idempotencyKey = crypto.randomUUID();
+      const idempotencyKey = uid();
       try {
         for (let attempt = 0; ; attempt++) {
           try {
@@ -543,6 +567,7 @@ button,input,textarea{font:inherit;color:inherit}
         stream.text = answer.text += body.text;
         this.schedule(answer);
       } else if (type === "message.completed") {
+        answer.messageId = body.message_id;
         this.finish(answer, body.text, body.sources, "complete", true);
         window.dispatchEvent(new CustomEvent("chinwag:message", { detail: { messageId: body.message_id, text: body.text, sources: body.sources } }));
       } else if (type === "error") {
@@ -572,7 +597,7 @@ button,input,textarea{font:inherit;color:inherit}
       }
       if (sources && sources.length) answer.item.append(this.sources(sources));
       if (status === "complete" && answer.messageId) answer.item.append(this.rating(answer.messageId));
-      if (announce) this.announcer.append(el("p", "", text || this.t("failed")));
+      if (announce) this.announcer.append(el("p", "", answer.bubble.innerText || this.t("failed")));
     }
 
     sources(list) {
@@ -592,7 +617,9 @@ button,input,textarea{font:inherit;color:inherit}
     rating(messageId) {
       const box = el("div", "rate");
       const chosen = { rating: 0 };
-      const up = el("button", "", "👍"), down = el("button", "", "👎");
+      const up = el("button", "up"), down = el("button", "down");
+      up.append(icon(THUMB_ICON));
+      down.append(icon(THUMB_ICON));
       const form = el("form");
       const comment = el("input");
       comment.placeholder = this.t("comment");
@@ -662,6 +689,8 @@ button,input,textarea{font:inherit;color:inherit}
     }
   }
 
+  // crypto.randomUUID needs a secure context; a shop on plain http still gets 128 random bits.
+  const uid = () => Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   const backoff = (attempt) => Math.min(10000, 500 * 2 ** attempt) * (0.75 + Math.random() / 2);
 
