@@ -26,6 +26,7 @@ from chinwag.conversations.models import Feedback, Message
 from chinwag.settings import Settings
 from chinwag.testing.fake_llm import FakeLLM
 from chinwag.testing.server import ThreadedServer, free_port
+from chinwag.web.routes import asset
 from tests.conftest import RunningServer, run_server
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -66,7 +67,10 @@ class HostSite(ThreadedServer):
             headers = {"Content-Security-Policy": self.csp, "Cache-Control": "no-store"}
             return Response(self.pages[name], media_type="text/html", headers=headers)
 
-        return Starlette(routes=[Route("/{name}", page)])
+        async def shop_css(_: Request) -> Response:
+            return Response(asset("demo", "shop.css").body, media_type="text/css")
+
+        return Starlette(routes=[Route("/demo/shop.css", shop_css), Route("/{name}", page)])
 
     def add(self, name: str, *, widget: str, key: str, attrs: str = "", head: str = "") -> str:
         self.csp = (
@@ -380,44 +384,58 @@ async def _contains(lines: list[str], text: str) -> bool:
 async def test_model_html_and_script_links_are_shown_as_text(
     setup: Setup, fake_llm: FakeLLM, browser_context: BrowserContext
 ) -> None:
-    fake_llm.behaviour.words = [
-        '<img src=x onerror="window.__pwned=1">',
-        "[click](javascript:window.__pwned=2)",
-        "<b>bold</b>",
-        "[ok](https://shop.example/ok)",
-    ]
-    fake_llm.behaviour.tokens = 4
+    fake_llm.behaviour.model_replies["fake-model"] = (
+        'Look: <img src=x onerror="window.__pwned=1"> [click](javascript:window.__pwned=2) '
+        "<b>bold</b> <script>window.__pwned=3</script> [ok](https://shop.example/ok)"
+    )
     page = await open_page(
         browser_context, setup.site.add("x.html", widget=setup.server.base_url, key=setup.key)
     )
     await ask(page, "Say something nasty")
     [shown] = await finished_answers(page, 1)
     bubble = page.locator(".msg.bot:has(.rate) .bubble")
-    assert '<img src=x onerror="window.__pwned=1">0' in shown and "<b>bold</b>2" in shown
+    assert '<img src=x onerror="window.__pwned=1">' in shown and "<b>bold</b>" in shown
+    assert "<script>window.__pwned=3</script>" in shown
     assert await bubble.locator("img, b, script").count() == 0
     assert await bubble.locator("a").count() == 1
     assert await bubble.locator("a").get_attribute("href") == "https://shop.example/ok"
-    assert "click1" in shown and "javascript" not in shown
+    assert "click" in shown and "javascript" not in shown
     assert await page.evaluate("window.__pwned") is None
+
+
+def demo_shop(setup: Setup) -> str:
+    """The demo shop page (what `chinwag demo` serves at /), here from the second origin."""
+    setup.site.add("demo.html", widget=setup.server.base_url, key=setup.key)
+    from importlib import resources
+
+    page = resources.files("chinwag.web").joinpath("demo", "index.html").read_text()
+    tag = f"{setup.server.base_url}/widget.js"
+    page = page.replace("/widget.js?v={{widget_version}}", tag)
+    setup.site.pages["demo.html"] = page.replace("{{publishable_key}}", setup.key)
+    return f"{setup.site.origin}/demo.html"
 
 
 @pytest.mark.skipif(
     not os.environ.get("CHINWAG_WIDGET_SCREENSHOTS"), reason="writes docs/img; set the variable"
 )
 @SQLITE_ONLY
-async def test_docs_screenshots(setup: Setup, fake_llm: FakeLLM, browser: Any) -> None:
+async def test_docs_screenshots(
+    setup: Setup, fake_llm: FakeLLM, browser: Any, tmp_path: Path
+) -> None:
     """The screenshots in docs/widget.md: desktop and phone width, light and dark."""
-    fake_llm.behaviour.words = ["We", "are", "open", "**10–16**", "on", "Saturdays."]
-    fake_llm.behaviour.tokens = 6
+    await with_knowledge(setup.server, fake_llm, tmp_path)
+    fake_llm.behaviour.model_replies["fake-model"] = (
+        "På lørdager har vi åpent **10–16**.\n\n- Mandag–fredag: 10–18\n- Søndag: stengt\n\n"
+        "Velkommen innom i Korketrekkersmauet 4!"
+    )
     DOCS_IMG.mkdir(parents=True, exist_ok=True)
     for scheme in ("light", "dark"):
         for name, size in (("desktop", (1100, 760)), ("mobile", (390, 760))):
             context = await browser.new_context(
                 viewport={"width": size[0], "height": size[1]}, color_scheme=scheme
             )
-            url = setup.site.add("shot.html", widget=setup.server.base_url, key=setup.key)
-            page = await open_page(context, url)
-            await ask(page, "When are you open on Saturday?")
+            page = await open_page(context, demo_shop(setup))
+            await ask(page, "Når har dere åpent på lørdag?")
             await finished_answers(page, 1)
             await page.locator("textarea").blur()
             await page.screenshot(path=DOCS_IMG / f"widget-{name}-{scheme}.png")
