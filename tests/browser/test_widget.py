@@ -64,6 +64,8 @@ class HostSite(ThreadedServer):
                 return Response(PAGE_JS, media_type="text/javascript")
             if name == "hostile.css":
                 return Response(HOSTILE_CSS, media_type="text/css")
+            if name not in self.pages:
+                return Response(status_code=404)
             headers = {"Content-Security-Policy": self.csp, "Cache-Control": "no-store"}
             return Response(self.pages[name], media_type="text/html", headers=headers)
 
@@ -235,8 +237,10 @@ async def with_knowledge(server: RunningServer, fake_llm: FakeLLM, tmp_path: Pat
     )
     assert made.status_code == 201, made.text
     config = (await server.client.get("/v1/bots/vinhuset")).json()["config"]
+    main = {"system": "Notes:{% for s in sources %} {{ s.snippet }}{% endfor %}", "template": "{{ message }}"}
     saved = await server.client.put(
-        "/v1/bots/vinhuset", json={**config, "knowledge": knowledge, "embedding": embedding}
+        "/v1/bots/vinhuset",
+        json={**config, "knowledge": knowledge, "embedding": embedding, "flows": {"main": main}},
     )
     assert saved.status_code == 200, saved.text
     files = [
@@ -362,18 +366,23 @@ async def test_a_disallowed_origin_gets_a_clear_console_error_and_sends_nothing(
     setup: Setup, browser_context: BrowserContext
 ) -> None:
     other_key = await publishable_key(setup.server, ["https://elsewhere.example"])
-    page = await browser_context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    sent: list[str] = []
-    page.on("request", lambda r: sent.append(r.url) if r.method == "POST" else None)
-    await page.goto(setup.site.add("bad.html", widget=setup.server.base_url, key=other_key))
-    await eventually(lambda: _contains(errors, "is not among the publishable key's allowed"))
-    assert any(setup.site.origin in e for e in errors)
-    await ask(page, "Hello?")
-    await expect(page.locator("[role=alert]").first).to_be_visible()
-    assert await stored_answers(setup.server) == []
-    assert not [u for u in sent if "/messages" in u]
+    url = setup.site.add("bad.html", widget=setup.server.base_url, key=other_key)
+    # 127.0.0.1: another key allows it, so CORS passes and the key itself says 403;
+    # localhost: no key allows it, so the browser's CORS preflight refuses the call.
+    for page_url in (url, url.replace("127.0.0.1", "localhost")):
+        page = await browser_context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m, e=errors: e.append(m.text) if m.type == "error" else None)
+        sent: list[str] = []
+        page.on("request", lambda r, s=sent: s.append(r.url) if r.method == "POST" else None)
+        await page.goto(page_url)
+        await eventually(lambda e=errors: _contains(e, "is not among the publishable key's allowed"))
+        origin = page_url.rsplit("/", 1)[0]
+        assert any(f"refused requests from {origin}" in e for e in errors), errors
+        await ask(page, "Hello?")
+        await expect(page.locator("[role=alert]").first).to_be_visible()
+        assert await stored_answers(setup.server) == []
+        assert sent == []  # not even a token was asked for
 
 
 async def _contains(lines: list[str], text: str) -> bool:

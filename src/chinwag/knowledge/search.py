@@ -118,5 +118,5 @@ def _result(hit: Hit) -> SearchResult:
     if chunk.tags:
         metadata["tags"] = list(chunk.tags)
     return SearchResult(
-        chunk.source, chunk.title, hit.score, snippet, chunk.text, metadata, url=chunk.url
+        chunk.source, chunk.title, hit.score, snippet, chunk.text, url=chunk.url, metadata=metadata
     )

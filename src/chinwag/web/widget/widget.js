@@ -55,7 +55,7 @@
     a.rel = "noopener noreferrer";
     return a;
   };
-  const INLINE = /(`[^`\n]+`)|(\*\*[^*\n]+\*\*)|(\*[^*\n]+\*|_[^_\n]+_)|\[([^\]\n]+)\]\(([^)\s]+)\)|(https?:\/\/[^\s<>()]+[^\s<>().,;:!?])/g;
+  const INLINE = /(`[^`\n]+`)|(\*\*[^*\n]+\*\*)|(\*[^*\n]+\*|(?<!\w)_[^_\n]+_(?!\w))|\[([^\]\n]+)\]\(([^)\s]+)\)|(https?:\/\/[^\s<>()]+[^\s<>().,;:!?])/g;
   function inline(text, parent) {
     let last = 0;
     for (const m of text.matchAll(INLINE)) {
@@ -381,14 +381,14 @@ button,input,textarea{font:inherit;color:inherit}
 
     async explain(error) {
       // A CORS refusal and a dead server look alike to a page; an opaque request tells them apart.
-      if (error.status !== 0) {
+      const reachable = () => fetch(BASE + "/healthz", { mode: "no-cors", cache: "no-store" }).then(() => true, () => false);
+      if (error.code === "origin_not_allowed" || (error.status === 0 && await reachable())) {
+        console.error(`chinwag: ${BASE} refused requests from ${location.origin}: this origin is not among the publishable key's allowed origins (use a key made with: chinwag keys create --kind publishable --bot BOT --name NAME --origin ${location.origin}). Nothing was sent.`);
+      } else if (error.status === 0) {
+        console.error(`chinwag: cannot reach ${BASE}; the chat service is down or blocked.`);
+      } else {
         console.error(`chinwag: ${error.message}${error.hint ? " \u2014 " + error.hint : ""}`);
-        return;
       }
-      const reachable = await fetch(BASE + "/healthz", { mode: "no-cors", cache: "no-store" }).then(() => true, () => false);
-      console.error(reachable
-        ? `chinwag: ${BASE} refused requests from ${location.origin}: this origin is not among the publishable key's allowed origins (use a key made with: chinwag keys create --kind publishable --bot BOT --name NAME --origin ${location.origin}). Nothing was sent.`
-        : `chinwag: cannot reach ${BASE}; the chat service is down or blocked.`);
     }
 
     open() {
