@@ -1,7 +1,7 @@
 """What the chat widget weighs on the wire: raw, gzip -9 and (if installed) brotli.
 
-    .venv/bin/python bench/widget_size.py            # prints a markdown table
-    .venv/bin/python bench/widget_size.py --check    # exit 1 above the 15 KB gzip budget
+.venv/bin/python bench/widget_size.py            # prints a markdown table
+.venv/bin/python bench/widget_size.py --check    # exit 1 above the 15 KB gzip budget
 """
 
 from __future__ import annotations

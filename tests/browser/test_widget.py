@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from playwright.async_api import BrowserContext, Page, expect
-from sqlalchemy import func, select
+from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -144,7 +144,12 @@ async def setup(make_settings: Settings, fake_llm: FakeLLM) -> AsyncIterator[Set
 async def publishable_key(server: RunningServer, origins: list[str]) -> str:
     created = await server.client.post(
         "/v1/keys",
-        json={"kind": "publishable", "name": "site", "bot_id": "vinhuset", "allowed_origins": origins},
+        json={
+            "kind": "publishable",
+            "name": "site",
+            "bot_id": "vinhuset",
+            "allowed_origins": origins,
+        },
     )
     assert created.status_code == 201, created.text
     key: str = created.json()["key"]
@@ -237,17 +242,32 @@ async def with_knowledge(server: RunningServer, fake_llm: FakeLLM, tmp_path: Pat
     )
     assert made.status_code == 201, made.text
     config = (await server.client.get("/v1/bots/vinhuset")).json()["config"]
-    main = {"system": "Notes:{% for s in sources %} {{ s.snippet }}{% endfor %}", "template": "{{ message }}"}
+    main = {
+        "system": "Notes:{% for s in sources %} {{ s.snippet }}{% endfor %}",
+        "template": "{{ message }}",
+    }
     saved = await server.client.put(
         "/v1/bots/vinhuset",
         json={**config, "knowledge": knowledge, "embedding": embedding, "flows": {"main": main}},
     )
     assert saved.status_code == 200, saved.text
     files = [
-        ("files", ("hours.md", b"---\nurl: https://shop.example/hours\n---\n# Opening hours\n"
-                   b"Saturday 10 to 16, Sunday closed.")),
-        ("files", ("delivery.txt", b"---\nurl: https://shop.example/delivery\n---\nDelivery "
-                   b"takes two days in Bergen on Saturday too.")),
+        (
+            "files",
+            (
+                "hours.md",
+                b"---\nurl: https://shop.example/hours\n---\n# Opening hours\n"
+                b"Saturday 10 to 16, Sunday closed.",
+            ),
+        ),
+        (
+            "files",
+            (
+                "delivery.txt",
+                b"---\nurl: https://shop.example/delivery\n---\nDelivery "
+                b"takes two days in Bergen on Saturday too.",
+            ),
+        ),
     ]
     accepted = await server.client.post("/v1/bots/vinhuset/knowledge/documents", files=files)
     assert accepted.status_code == 202, accepted.text
@@ -324,7 +344,10 @@ def differing_pixels(a: bytes, b: bytes) -> float:
     """The share of pixels that differ visibly between two screenshots of the same size."""
     from PIL import Image, ImageChops
 
-    first, second = Image.open(io.BytesIO(a)).convert("RGB"), Image.open(io.BytesIO(b)).convert("RGB")
+    first, second = (
+        Image.open(io.BytesIO(a)).convert("RGB"),
+        Image.open(io.BytesIO(b)).convert("RGB"),
+    )
     assert first.size == second.size, (first.size, second.size)
     diff = ImageChops.difference(first, second).convert("L").point(lambda v: 255 if v > 24 else 0)
     return sum(diff.histogram()[255:]) / (first.size[0] * first.size[1])
@@ -376,7 +399,9 @@ async def test_a_disallowed_origin_gets_a_clear_console_error_and_sends_nothing(
         sent: list[str] = []
         page.on("request", lambda r, s=sent: s.append(r.url) if r.method == "POST" else None)
         await page.goto(page_url)
-        await eventually(lambda e=errors: _contains(e, "is not among the publishable key's allowed"))
+        await eventually(
+            lambda e=errors: _contains(e, "is not among the publishable key's allowed")
+        )
         origin = page_url.rsplit("/", 1)[0]
         assert any(f"refused requests from {origin}" in e for e in errors), errors
         await ask(page, "Hello?")

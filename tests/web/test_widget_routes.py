@@ -14,7 +14,12 @@ from tests.conftest import RunningServer
 async def _publishable(server: RunningServer, origin: str) -> str:
     created = await server.client.post(
         "/v1/keys",
-        json={"kind": "publishable", "name": "w", "bot_id": "vinhuset", "allowed_origins": [origin]},
+        json={
+            "kind": "publishable",
+            "name": "w",
+            "bot_id": "vinhuset",
+            "allowed_origins": [origin],
+        },
     )
     key: str = created.json()["key"]
     return key

@@ -163,7 +163,11 @@ def _html(data: bytes, path: Path) -> Loaded:
     metadata = trafilatura.extract_metadata(html)
     title = (metadata.title if metadata is not None else None) or _title_from_name(path)
     url = metadata.url if metadata is not None else None
-    return title, [Section(text or "")], url if url and url.startswith(("http:", "https:")) else None
+    return (
+        title,
+        [Section(text or "")],
+        url if url and url.startswith(("http:", "https:")) else None,
+    )
 
 
 def _pdf(data: bytes, path: Path) -> Loaded:

@@ -28,7 +28,16 @@ from chinwag.providers.vectorstores.base import (
 )
 
 TEXT_COLUMNS = [
-    "id", "source", "checksum", "position", "text", "title", "page", "row", "tags", "url"
+    "id",
+    "source",
+    "checksum",
+    "position",
+    "text",
+    "title",
+    "page",
+    "row",
+    "tags",
+    "url",
 ]
 ANN_THRESHOLD = 50_000  # below this many chunks an exact (flat) vector search is fast enough
 
