@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from chinwag.auth.tokens import user_hash
 from chinwag.conversations.models import Feedback, Message
 from chinwag.settings import Settings
 from chinwag.testing.fake_llm import FakeLLM
@@ -474,3 +475,61 @@ async def test_docs_screenshots(
             await page.locator("textarea").blur()
             await page.screenshot(path=DOCS_IMG / f"widget-{name}-{scheme}.png")
             await context.close()
+
+
+@SQLITE_ONLY
+async def test_errors_say_what_they_are(
+    setup: Setup, fake_llm: FakeLLM, browser_context: BrowserContext
+) -> None:
+    config = (await setup.server.client.get("/v1/bots/vinhuset")).json()["config"]
+    main = {"template": "{{ message }}"}
+    limited = {**config, "limits": {"per_user": "1/minute"}, "flows": {"main": main}}
+    assert (await setup.server.client.put("/v1/bots/vinhuset", json=limited)).status_code == 200
+    page = await open_page(
+        browser_context, setup.site.add("e.html", widget=setup.server.base_url, key=setup.key)
+    )
+    fake_llm.behaviour.fail_status = 503
+    await ask(page, "First")
+    failed = page.locator(".msg.bot.error").last
+    await expect(failed).to_contain_text("The chat is unavailable right now.")
+    await ask(page, "Second")  # over the bot's limit of one message a minute
+    alert = page.locator("[role=alert]").last
+    await expect(alert).to_contain_text("Too many messages. Try again in")
+    assert await page.locator(".msg.bot .bubble:empty").count() == 0  # never a blank bubble
+
+
+@SQLITE_ONLY
+async def test_a_signed_in_visitor_finds_their_chat_on_another_device(
+    setup: Setup, browser: Any
+) -> None:
+    created = await setup.server.client.post(
+        "/v1/keys",
+        json={
+            "kind": "publishable",
+            "name": "verified",
+            "bot_id": "vinhuset",
+            "allowed_origins": [setup.site.origin],
+        },
+    )
+    key, identity = created.json()["key"], created.json()["identity_secret"]
+    issued = await setup.server.client.post(  # what the shop's server does per page view
+        "/v1/bots/vinhuset/tokens",
+        json={"user_id": "customer-42", "user_hash": user_hash(identity, "customer-42")},
+        headers={"authorization": f"Bearer {key}", "origin": setup.site.origin},
+    )
+    token = issued.json()["token"]
+    url = setup.site.add(
+        "me.html", widget=setup.server.base_url, key=key, attrs=f"data-user-token='{token}'"
+    )
+    answers = []
+    for _device in ("laptop", "phone"):
+        context = await browser.new_context()
+        page = await open_page(context, url)
+        if not answers:
+            await ask(page, "Remember me")
+            answers = await finished_answers(page, 1)
+        else:
+            await page.locator(".launcher").click()
+            assert await finished_answers(page, 1) == answers
+            await expect(page.locator(".msg.user")).to_have_text(["Remember me"])
+        await context.close()

@@ -590,10 +590,10 @@ button,input,textarea{font:inherit;color:inherit}
       answer.item.classList.remove("streaming");
       this.render(answer);
       if (status !== "complete") {
-        const why = status === "interrupted" ? this.t("stopped") : this.errorText(answer.error) || this.t("failed");
+        const why = status === "interrupted" ? this.t("stopped") : this.errorText(answer.error);
+        if (announce && answer.error && answer.error.message) console.error(`chinwag: ${answer.error.code}: ${answer.error.message}`);
         answer.item.classList.add("error");
-        answer.item.append(el("div", "status", why));
-        if (!text) answer.bubble.textContent = why;
+        if (text) answer.item.append(el("div", "status", why)); else answer.bubble.textContent = why;
       }
       if (sources && sources.length) answer.item.append(this.sources(sources));
       if (status === "complete" && answer.messageId) answer.item.append(this.rating(answer.messageId));
@@ -654,15 +654,20 @@ button,input,textarea{font:inherit;color:inherit}
       return box;
     }
 
+    // Visitors get the widget's own words; the server's detail (which may name an LLM server)
+    // goes to the console for the site's developers.
     errorText(error) {
-      if (!error) return "";
+      if (!error) return this.t("failed");
       if (error.code === "network") return this.t("offline");
       if (error.code === "rate_limited" || error.code === "too_many_open_streams") return this.t("rate_limited", { s: error.retryAfter || error.retry_after || 1 });
-      if (error.status === 404 || error.status >= 500 || error.code === "bot_not_found" || error.retryable) return this.t("unavailable");
-      return error.message || this.t("failed");
+      if (error.code === "interrupted") return this.t("stopped");
+      const down = /^(llm_|local_model_|database_|knowledge_|embedding_)/.test(error.code || "");
+      if (down || error.retryable || [401, 403, 404].includes(error.status) || error.status >= 500) return this.t("unavailable");
+      return this.t("failed");
     }
 
     showError(error) {
+      if (error !== this.failed && error.status) console.error(`chinwag: ${error.code}: ${error.message}${error.hint ? " \u2014 " + error.hint : ""}`);
       const item = this.message("bot error", "");
       item.setAttribute("role", "alert");
       item.firstChild.textContent = this.errorText(error);
