@@ -17,7 +17,7 @@ from playwright.async_api import BrowserContext, expect
 from sqlalchemy import select
 
 from chinwag.auth.tokens import user_hash
-from chinwag.conversations.models import Feedback
+from chinwag.conversations.models import ChatSession, Feedback
 from chinwag.settings import Settings
 from chinwag.testing.fake_llm import FakeLLM
 from tests.browser.widget_pages import (
@@ -343,3 +343,27 @@ async def test_a_signed_in_visitor_finds_their_chat_on_another_device(
             assert await finished_answers(page, 1) == answers
             await expect(page.locator(".msg.user")).to_have_text(["Remember me"])
         await context.close()
+
+
+@SQLITE_ONLY
+async def test_new_chat_and_the_page_api(setup: Setup, browser_context: BrowserContext) -> None:
+    url = setup.site.add("n.html", widget=setup.server.base_url, key=setup.key)
+    page = await open_page(browser_context, url)
+    await page.evaluate("Chinwag.open()")
+    await expect(page.locator(".launcher")).to_have_attribute("aria-expanded", "true")
+    await ask(page, "First chat")
+    await finished_answers(page, 1)
+    await page.get_by_role("button", name="New chat").click()
+    await expect(page.locator(".msg.user")).to_have_count(0)
+    await expect(page.locator(".starters button")).to_have_count(3)
+    await ask(page, "Second chat")
+    await finished_answers(page, 1)
+    await page.reload()
+    await page.evaluate("Chinwag.open()")
+    await finished_answers(page, 1)
+    await expect(page.locator(".msg.user")).to_have_text(["Second chat"])  # the new session
+    async with setup.server.db.read() as conn:
+        sessions = (await conn.execute(select(ChatSession.user_id))).scalars().all()
+    assert len(sessions) == 2 and len(set(sessions)) == 1  # two chats, one visitor
+    await page.evaluate("Chinwag.close()")
+    await expect(page.locator(".panel")).to_be_hidden()
