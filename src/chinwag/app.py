@@ -60,6 +60,8 @@ from chinwag.settings import Settings
 from chinwag.streams.events import event_json_schemas
 from chinwag.streams.log import EventLog
 from chinwag.streams.routes import router as streams_router
+from chinwag.web.routes import api_router as widget_router
+from chinwag.web.routes import assets_router
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -204,7 +206,10 @@ async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
     return _problem(DatabaseUnavailable(f"the database failed: {exc}"), request)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, demo_publishable_key: str | None = None
+) -> FastAPI:
+    """The application; with `demo_publishable_key`, `/` serves the demo shop using that key."""
     app = FastAPI(
         title="chinwag",
         version=__version__,
@@ -212,6 +217,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=_lifespan,
     )
     app.state.settings = settings or Settings()
+    app.state.demo_publishable_key = demo_publishable_key
     app.add_middleware(BodyLimit, max_bytes=app.state.settings.max_body_bytes)
     app.add_middleware(KeyOriginsCORS)
     app.add_middleware(RequestMetrics)
@@ -231,11 +237,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         streams_router,
         knowledge_router,
         openai_router,
+        widget_router,
     )
     for router in routers:
         errors = problem_responses(openai=router is openai_router)
         app.include_router(router, dependencies=authenticated, responses=errors)
     app.include_router(health_router)
+    app.include_router(assets_router)
     _document_stream_events(app)
     return app
 

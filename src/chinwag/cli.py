@@ -95,13 +95,13 @@ async def ingest_demo_knowledge(settings: Settings, bot: BotConfig) -> IngestSum
         return await ingest(service.store, service.embedder, index, [demo_knowledge_path()])
 
 
-def _serve(settings: Settings) -> None:
+def _serve(settings: Settings, *, demo_publishable_key: str | None = None) -> None:
     import uvicorn
 
     from chinwag.app import create_app
 
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, demo_publishable_key=demo_publishable_key),
         host=settings.host,
         port=settings.port,
         access_log=False,
@@ -128,6 +128,7 @@ def demo(host: HostOption = None, port: PortOption = None) -> None:
     typer.echo(f"\nchinwag demo: bot 'vinhuset' answering with {llm}")
     typer.echo(f"  secret key:      {secret}   (server-side: chat as any user, read the logs)")
     typer.echo(f"  publishable key: {publishable}   (the widget, from {base} only)")
+    typer.echo(f"  shop page: {base}/   (the demo shop with the chat widget; open it in a browser)")
     typer.echo(f"  API docs:  {base}/docs")
     typer.echo(
         "  try:      curl -N " + base + "/v1/bots/vinhuset/messages "
@@ -136,7 +137,7 @@ def demo(host: HostOption = None, port: PortOption = None) -> None:
     )
     typer.echo(f"  or:       chinwag chat vinhuset --url {base} --key {secret}\n")
     sys.stdout.flush()
-    _serve(settings)
+    _serve(settings, demo_publishable_key=publishable)
 
 
 @db_app.command("upgrade")

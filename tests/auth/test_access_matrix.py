@@ -117,6 +117,27 @@ async def test_every_key_kind_against_every_endpoint(server: RunningServer, keys
         ("GET", "/v1/keys", None, admin_only),
         ("POST", "/v1/keys", {"kind": "secret", "name": "x", "bot_id": BOT}, {"admin": 201}),
         ("POST", f"/v1/bots/{BOT}/tokens", {}, {"publishable": 201, "other_publishable": 404}),
+        # The widget's settings: anything the page holds (publishable key, its tokens).
+        (
+            "GET",
+            f"/v1/bots/{BOT}/widget",
+            None,
+            {**bot_readers, "publishable": 200, "other_publishable": 404, "alice": 200, "bob": 200},
+        ),
+        (
+            "GET",
+            "/v1/widget",
+            None,
+            {
+                "admin": 404,
+                "secret": 200,
+                "other_secret": 200,
+                "publishable": 200,
+                "other_publishable": 200,
+                "alice": 200,
+                "bob": 200,
+            },
+        ),
         # Knowledge: the test bot has none, so allowed callers meet knowledge_not_configured.
         ("GET", f"/v1/bots/{BOT}/knowledge", None, no_knowledge),
         ("POST", f"/v1/bots/{BOT}/knowledge/search", {"query": "x"}, no_knowledge),

@@ -62,7 +62,14 @@ async def _seed(store: VectorStore) -> None:
     riesling = _doc(
         "riesling.md", "r1", ["Riesling from the Mosel slate", "Kabinett is light"], tags=("white",)
     )
-    barolo = _doc("barolo.pdf", "b1", ["Barolo from Piedmont"], page=2, tags=("red", "italy"))
+    barolo = _doc(
+        "barolo.pdf",
+        "b1",
+        ["Barolo from Piedmont"],
+        page=2,
+        tags=("red", "italy"),
+        url="https://shop.example/barolo",
+    )
     csv = _doc("catalogue.csv", "c1", ["sku: VH-001 name: Fjordlys Riesling"], row=1)
     vectors = np.stack([_vector(0), _vector(0, 1), _vector(2), _vector(0, 3)])
     await store.upsert(INDEX, riesling + barolo + csv, vectors)
@@ -148,6 +155,8 @@ async def test_upsert_documents_and_vector_search_with_filters(store: VectorStor
         ("red", "italy"),
     )
     assert barolo.title == "Barolo.Pdf"
+    assert barolo.url == "https://shop.example/barolo"
+    assert hits[0].chunk.url is None  # a document without a URL
     for filters, sources in [
         ({"source": "catalogue.csv"}, {"catalogue.csv"}),
         ({"page": 2}, {"barolo.pdf"}),

@@ -86,8 +86,21 @@ async def authenticate(
     return Principal(key.kind, key.id, key.bot_id)
 
 
-def _check_origin(request: Request, key: KeyInfo) -> None:
+def _request_origin(request: Request) -> str | None:
+    """The page's origin: the Origin header, or this server's own for a same-origin request.
+
+    Browsers leave Origin out of same-origin GETs; `Sec-Fetch-Site: same-origin` says the page
+    is on this server (the demo shop at /). Like Origin, it binds browsers, not scripts.
+    """
     origin = request.headers.get("origin")
+    if origin is None and request.headers.get("sec-fetch-site") == "same-origin":
+        host = request.headers.get("host")
+        return f"{request.url.scheme}://{host}" if host else None
+    return origin
+
+
+def _check_origin(request: Request, key: KeyInfo) -> None:
+    origin = _request_origin(request)
     if origin is None or origin.rstrip("/").lower() not in key.allowed_origins:
         raise OriginNotAllowed(
             f"requests with this key must come from {', '.join(key.allowed_origins)}"

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import RowMapping
 
+from chinwag.streams.events import Source
 from chinwag.timestamps import UtcDatetime
 
 MAX_MESSAGE_CHARS = 32_000
@@ -59,10 +60,12 @@ class MessageOut(BaseModel):
     bot_version: int | None
     created_at: UtcDatetime
     finished_at: UtcDatetime | None
+    citations: list[Source] = Field(
+        default_factory=list, description="The sources an answer was given (with their URLs)."
+    )
 
     @classmethod
     def from_row(cls, m: RowMapping | Mapping[str, Any], *, session_id: str) -> MessageOut:
         """From a `messages` row; `session_id` is the session's external id."""
-        return cls(
-            session_id=session_id, **{f: m[f] for f in cls.model_fields if f != "session_id"}
-        )
+        own = {f: m[f] for f in cls.model_fields if f not in ("session_id", "citations")}
+        return cls(session_id=session_id, citations=m["citations"] or [], **own)

@@ -170,7 +170,7 @@ async def retrieve(
     """Search the bot's index for the message and emit retrieval.completed."""
     results = await knowledge.search(message.text)
     cited = [
-        Source(document=r.document, title=r.title, score=r.score, snippet=r.snippet)
+        Source(document=r.document, title=r.title, score=r.score, snippet=r.snippet, url=r.url)
         for r in results
     ]
     emit(RetrievalCompleted(flow=flow, sources=cited))

@@ -55,6 +55,7 @@ class Chunker:
                         page=section.page,
                         row=section.row,
                         tags=tags,
+                        url=document.url,
                     )
                 )
         return chunks

@@ -9,6 +9,7 @@ import csv
 import glob
 import hashlib
 import io
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,9 @@ from chinwag.errors import IngestFailed
 
 SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".csv")
 CSV_ROWS_PER_SECTION = 1
+# `---` / `url: https://…` / `---` at the top of a text or Markdown file: the document's URL.
+FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(?P<body>.*?)\r?\n---[ \t]*(\r?\n|\Z)", re.DOTALL)
+FRONT_MATTER_URL = re.compile(r"^url:[ \t]*(?P<url>https?://\S+|mailto:\S+)[ \t]*$", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +39,7 @@ class LoadedDocument:
     checksum: str
     sections: list[Section]
     markdown: bool = False
+    url: str | None = None  # where readers can open it: front matter `url:` or canonical link
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +100,7 @@ def load(file: SourceFile) -> LoadedDocument:
     except OSError as exc:
         raise IngestFailed(f"{file.source}: cannot be read ({exc.strerror})") from exc
     try:
-        title, sections = loader(data, file.path)
+        title, sections, url = loader(data, file.path)
     except IngestFailed:
         raise
     except Exception as exc:
@@ -109,6 +114,7 @@ def load(file: SourceFile) -> LoadedDocument:
         checksum=hashlib.sha256(data).hexdigest(),
         sections=sections,
         markdown=suffix in (".md", ".markdown"),
+        url=url,
     )
 
 
@@ -123,30 +129,48 @@ def _title_from_name(path: Path) -> str:
     return path.stem.replace("-", " ").replace("_", " ").strip().capitalize()
 
 
-def _text(data: bytes, path: Path) -> tuple[str, list[Section]]:
-    return _title_from_name(path), [Section(_decode(data))]
+Loaded = tuple[str, list[Section], str | None]  # title, sections, URL
 
 
-def _markdown(data: bytes, path: Path) -> tuple[str, list[Section]]:
-    text = _decode(data)
+def split_front_matter(text: str) -> tuple[str, str | None]:
+    """The text without its front matter, and the `url:` the front matter gives (if any)."""
+    found = FRONT_MATTER.match(text)
+    if found is None:
+        return text, None
+    url = FRONT_MATTER_URL.search(found.group("body"))
+    return text[found.end() :], url.group("url") if url else None
+
+
+def _text(data: bytes, path: Path) -> Loaded:
+    text, url = split_front_matter(_decode(data))
+    return _title_from_name(path), [Section(text)], url
+
+
+def _markdown(data: bytes, path: Path) -> Loaded:
+    text, url = split_front_matter(_decode(data))
     title = next(
         (line[2:].strip() for line in text.splitlines() if line.startswith("# ")),
         _title_from_name(path),
     )
-    return title, [Section(text)]
+    return title, [Section(text)], url
 
 
-def _html(data: bytes, path: Path) -> tuple[str, list[Section]]:
+def _html(data: bytes, path: Path) -> Loaded:
     import trafilatura
 
     html = _decode(data)
     text = trafilatura.extract(html, include_comments=False, include_tables=True, favor_recall=True)
     metadata = trafilatura.extract_metadata(html)
     title = (metadata.title if metadata is not None else None) or _title_from_name(path)
-    return title, [Section(text or "")]
+    url = metadata.url if metadata is not None else None
+    return (
+        title,
+        [Section(text or "")],
+        url if url and url.startswith(("http:", "https:")) else None,
+    )
 
 
-def _pdf(data: bytes, path: Path) -> tuple[str, list[Section]]:
+def _pdf(data: bytes, path: Path) -> Loaded:
     from pypdf import PdfReader
 
     reader = PdfReader(io.BytesIO(data))
@@ -155,10 +179,10 @@ def _pdf(data: bytes, path: Path) -> tuple[str, list[Section]]:
         for number, page in enumerate(reader.pages, start=1)
     ]
     title = reader.metadata.title if reader.metadata is not None else None
-    return title or _title_from_name(path), sections
+    return title or _title_from_name(path), sections, None
 
 
-def _csv(data: bytes, path: Path) -> tuple[str, list[Section]]:
+def _csv(data: bytes, path: Path) -> Loaded:
     text = _decode(data)
     try:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], ",;\t")
@@ -178,10 +202,10 @@ def _csv(data: bytes, path: Path) -> tuple[str, list[Section]]:
             group, first_row = [], number + 1
     if group:
         sections.append(Section("\n\n".join(group), row=first_row))
-    return _title_from_name(path), sections
+    return _title_from_name(path), sections, None
 
 
-LOADERS: dict[str, Callable[[bytes, Path], tuple[str, list[Section]]]] = {
+LOADERS: dict[str, Callable[[bytes, Path], Loaded]] = {
     ".txt": _text,
     ".md": _markdown,
     ".markdown": _markdown,

@@ -23,6 +23,7 @@ class SearchResult:
     score: float
     snippet: str
     text: str  # the whole chunk, for a flow's prompt
+    url: str | None = None  # where a reader can open the document
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
@@ -116,4 +117,6 @@ def _result(hit: Hit) -> SearchResult:
         metadata["row"] = chunk.row
     if chunk.tags:
         metadata["tags"] = list(chunk.tags)
-    return SearchResult(chunk.source, chunk.title, hit.score, snippet, chunk.text, metadata)
+    return SearchResult(
+        chunk.source, chunk.title, hit.score, snippet, chunk.text, url=chunk.url, metadata=metadata
+    )

@@ -64,6 +64,7 @@ class Source(_Event):
     title: str | None = None
     score: float
     snippet: str
+    url: str | None = None  # the document's own page, when it was ingested with one
 
 
 class RetrievalCompleted(_Event):

@@ -33,6 +33,7 @@ class Chunk:
     page: int | None = None
     row: int | None = None
     tags: tuple[str, ...] = field(default_factory=tuple)
+    url: str | None = None  # where a reader can open the document
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,18 @@ from chinwag.providers.vectorstores.base import (
     index_not_found,
 )
 
-TEXT_COLUMNS = ["id", "source", "checksum", "position", "text", "title", "page", "row", "tags"]
+TEXT_COLUMNS = [
+    "id",
+    "source",
+    "checksum",
+    "position",
+    "text",
+    "title",
+    "page",
+    "row",
+    "tags",
+    "url",
+]
 ANN_THRESHOLD = 50_000  # below this many chunks an exact (flat) vector search is fast enough
 
 
@@ -43,6 +54,7 @@ def _schema(dimension: int) -> pa.Schema:
             ("page", pa.int32()),
             ("row", pa.int32()),
             ("tags", pa.list_(pa.string())),
+            ("url", pa.string()),
             ("vector", pa.list_(pa.float32(), dimension)),
         ]
     )
@@ -90,6 +102,8 @@ class LanceDBStore:
             if index not in await self._names():
                 raise index_not_found(self.name, index)
             table = await db.open_table(index)
+            if "url" not in (await table.schema()).names:  # an index made before documents had URLs
+                await table.add_columns({"url": "CAST(NULL AS STRING)"})
             self._tables[index] = table
         return table
 
@@ -258,4 +272,5 @@ def _chunk(row: dict[str, Any]) -> Chunk:
         page=row["page"],
         row=row["row"],
         tags=tuple(row["tags"] or ()),
+        url=row.get("url"),
     )

@@ -237,6 +237,8 @@ def _metadata(chunk: Chunk) -> dict[str, Any]:
         metadata["page"] = chunk.page
     if chunk.row is not None:
         metadata["row"] = chunk.row
+    if chunk.url is not None:
+        metadata["url"] = chunk.url
     return metadata
 
 
@@ -251,4 +253,5 @@ def _chunk(metadata: dict[str, Any]) -> Chunk:
         page=int(metadata["page"]) if "page" in metadata else None,
         row=int(metadata["row"]) if "row" in metadata else None,
         tags=tuple(metadata.get("tags") or ()),
+        url=metadata.get("url"),
     )

@@ -33,7 +33,7 @@ from chinwag.providers.vectorstores.base import (
 T = TypeVar("T")
 DENSE, SPARSE = "dense", "text"
 UPSERT_BATCH = 256
-PAYLOAD = ["id", "source", "checksum", "position", "text", "title", "page", "row", "tags"]
+PAYLOAD = ["id", "source", "checksum", "position", "text", "title", "page", "row", "tags", "url"]
 
 
 class QdrantStore:
@@ -262,6 +262,7 @@ def _payload(chunk: Chunk) -> dict[str, Any]:
         "page": chunk.page,
         "row": chunk.row,
         "tags": list(chunk.tags),
+        "url": chunk.url,
     }
 
 

@@ -1,0 +1,712 @@
+/*! chinwag chat widget: one script tag, no dependencies, no build step.
+ *
+ *   <script src="https://HOST/widget.js" data-key="cw_pk_..." defer></script>
+ *
+ * Optional attributes: data-bot (bot id; default: the key's bot), data-user-token (an end-user
+ * token your server got for a signed-in visitor), data-lang (en | nb), data-position
+ * (right | left), data-open (open at start).
+ * API: Chinwag.open(), Chinwag.close(), Chinwag.reset() (a new chat), Chinwag.identify(token).
+ * Events on window: "chinwag:message" {detail: {messageId, text, sources}} when an answer is
+ * complete, "chinwag:feedback" {detail: {messageId, rating, comment}} when it is rated.
+ * Model text is parsed into DOM nodes; it never reaches innerHTML.
+ */
+(() => {
+  "use strict";
+  const script = document.currentScript || document.querySelector("script[data-key][src*='widget.js']");
+  if (!script || window.Chinwag) return;
+  const BASE = new URL(script.src).origin;
+  const KEY = script.dataset.key || "";
+
+  // ---- strings -------------------------------------------------------------------------
+  const STRINGS = {
+    en: {
+      launcher: "Chat with us", close: "Close chat", new_chat: "New chat", send: "Send",
+      placeholder: "Write a message\u2026", sources: "Sources", helpful: "Helpful",
+      not_helpful: "Not helpful", comment: "Tell us more (optional)", thanks: "Thanks for the feedback",
+      reconnecting: "Connection lost, reconnecting\u2026", offline: "Cannot reach the chat service.",
+      rate_limited: "Too many messages. Try again in {s} s.", unavailable: "The chat is unavailable right now.",
+      failed: "The answer could not be finished.", stopped: "The answer was interrupted.",
+    },
+    nb: {
+      launcher: "Chat med oss", close: "Lukk chatten", new_chat: "Ny samtale", send: "Send",
+      placeholder: "Skriv en melding\u2026", sources: "Kilder", helpful: "Nyttig",
+      not_helpful: "Ikke nyttig", comment: "Fortell oss mer (valgfritt)", thanks: "Takk for tilbakemeldingen",
+      reconnecting: "Forbindelsen ble brutt, kobler til igjen\u2026", offline: "F\u00e5r ikke kontakt med chatten.",
+      rate_limited: "For mange meldinger. Pr\u00f8v igjen om {s} s.", unavailable: "Chatten er ikke tilgjengelig n\u00e5.",
+      failed: "Svaret kunne ikke fullf\u00f8res.", stopped: "Svaret ble avbrutt.",
+    },
+  };
+
+  // ---- markdown: a safe subset, built as DOM nodes ---------------------------------------
+  const SAFE_URL = /^(https?:|mailto:)/i;
+  const el = (tag, cls, text) => {
+    const node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  };
+  const link = (href, text) => {
+    let url = null;
+    try { url = new URL(href, BASE); } catch { /* not a URL: shown as text */ }
+    if (!url || !SAFE_URL.test(url.protocol) || !SAFE_URL.test(href.trim())) return document.createTextNode(text);
+    const a = el("a", "", text);
+    a.href = url.href;
+    a.target = "_blank";
+    a.rel = "noopener noreferrer";
+    return a;
+  };
+  const INLINE = /(`[^`\n]+`)|(\*\*[^*\n]+\*\*)|(\*[^*\n]+\*|(?<!\w)_[^_\n]+_(?!\w))|\[([^\]\n]+)\]\(([^)\s]+)\)|(https?:\/\/[^\s<>()]+[^\s<>().,;:!?])/g;
+  function inline(text, parent) {
+    let last = 0;
+    for (const m of text.matchAll(INLINE)) {
+      if (m.index > last) parent.append(text.slice(last, m.index));
+      if (m[1]) parent.append(el("code", "", m[1].slice(1, -1)));
+      else if (m[2]) inline(m[2].slice(2, -2), parent.appendChild(el("strong")));
+      else if (m[3]) inline(m[3].slice(1, -1), parent.appendChild(el("em")));
+      else if (m[4]) parent.append(link(m[5], m[4]));
+      else parent.append(link(m[6], m[6]));
+      last = m.index + m[0].length;
+    }
+    if (last < text.length) parent.append(text.slice(last));
+    return parent;
+  }
+  function markdown(text) {
+    const out = document.createDocumentFragment();
+    const lines = text.replace(/\r\n?/g, "\n").split("\n");
+    let para = [], list = null, code = null;
+    const flush = () => {
+      if (para.length) out.append(inline(para.join(" "), el("p")));
+      para = [];
+    };
+    for (const line of lines) {
+      if (code) {
+        if (/^\s*```/.test(line)) { out.append(code.parentNode); code = null; } else code.textContent += line + "\n";
+        continue;
+      }
+      if (/^\s*```/.test(line)) { flush(); list = null; code = el("pre").appendChild(el("code")); continue; }
+      const item = /^\s*(?:([-*+])|(\d+)[.)])\s+(.*)$/.exec(line);
+      if (item) {
+        flush();
+        const tag = item[1] ? "ul" : "ol";
+        if (!list || list.tagName.toLowerCase() !== tag) out.append(list = el(tag));
+        list.append(inline(item[3], el("li")));
+        continue;
+      }
+      if (!line.trim()) { flush(); list = null; continue; }
+      const heading = /^#{1,6}\s+(.*)$/.exec(line);
+      if (heading) { flush(); list = null; out.append(inline(heading[1], el("p", "h"))); continue; }
+      if (list && /^\s{2,}\S/.test(line)) { inline(" " + line.trim(), list.lastChild); continue; }
+      list = null;
+      para.push(line.trim());
+    }
+    flush();
+    if (code) out.append(code.parentNode);
+    return out;
+  }
+
+  // ---- server-sent events over fetch (EventSource cannot POST or send a token) ----------
+  async function* sse(response) {
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += value.replace(/\r\n?/g, "\n");
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const event = { id: null, type: "message", data: "" };
+        for (const line of block.split("\n")) {
+          if (!line || line[0] === ":") continue;
+          const colon = line.indexOf(":");
+          const field = colon < 0 ? line : line.slice(0, colon);
+          const val = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+          if (field === "id") event.id = Number(val);
+          else if (field === "event") event.type = val;
+          else if (field === "data") event.data += (event.data ? "\n" : "") + val;
+        }
+        if (event.data) yield { seq: event.id, type: event.type, body: JSON.parse(event.data) };
+      }
+    }
+  }
+
+  // ---- storage: {token, user, expires, session, stream: {id, messageId, seq, text, sources}} --
+  class Store {
+    constructor(kind, name) {
+      this.name = name;
+      this.area = kind === "local" ? window.localStorage : kind === "session" ? window.sessionStorage : null;
+      this.memory = {};
+    }
+    get() {
+      try { return this.area ? JSON.parse(this.area.getItem(this.name) || "{}") : this.memory; } catch { return {}; }
+    }
+    set(patch) {
+      const next = { ...this.get(), ...patch };
+      try { if (this.area) this.area.setItem(this.name, JSON.stringify(next)); else this.memory = next; } catch { this.memory = next; }
+      return next;
+    }
+    clear(keep) {
+      const kept = {};
+      for (const k of keep) kept[k] = this.get()[k];
+      try { if (this.area) this.area.removeItem(this.name); } catch { /* storage blocked */ }
+      this.memory = {};
+      this.set(kept);
+    }
+  }
+
+  // ---- the API ---------------------------------------------------------------------------
+  class ApiError extends Error {
+    constructor(status, problem, retryAfter) {
+      super(problem.detail || problem.title || `HTTP ${status}`);
+      this.status = status;
+      this.code = problem.code || (status === 0 ? "network" : "http_" + status);
+      this.retryAfter = retryAfter;
+      this.hint = problem.hint;
+    }
+  }
+  async function call(path, { token, method = "GET", body, headers = {}, stream = false } = {}) {
+    let response;
+    try {
+      response = await fetch(BASE + path, {
+        method,
+        headers: { authorization: "Bearer " + token, accept: stream ? "text/event-stream" : "application/json",
+          ...(body ? { "content-type": "application/json" } : {}), ...headers },
+        body: body ? JSON.stringify(body) : undefined,
+        credentials: "omit",
+        cache: "no-store",
+      });
+    } catch {
+      throw new ApiError(0, {});
+    }
+    if (!response.ok) {
+      const problem = await response.json().catch(() => ({}));
+      throw new ApiError(response.status, problem, Number(response.headers.get("retry-after")) || problem.retry_after);
+    }
+    return stream ? response : response.json();
+  }
+
+  // ---- the widget ------------------------------------------------------------------------
+  const CSS = `
+:host{all:initial!important;position:fixed!important;z-index:2147483000!important;bottom:0!important;right:0!important;display:block!important;width:0!important;height:0!important;visibility:visible!important;opacity:1!important;transform:none!important}
+:host{--cw-accent:#7b2340;--cw-on-accent:#fff;--cw-bg:#fff;--cw-fg:#1d1b1c;--cw-muted:#6a6466;--cw-line:#e6e1e2;--cw-bot:#f4f1f1;--cw-radius:14px;--cw-font:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
+.root{font:15px/1.45 var(--cw-font);color:var(--cw-fg);letter-spacing:normal;text-align:left;text-transform:none;direction:ltr}
+@media (prefers-color-scheme:dark){:host{--cw-bg:#1e1b1c;--cw-fg:#f2eeee;--cw-muted:#b3abad;--cw-line:#3a3436;--cw-bot:#2b2627}}
+*,*::before,*::after{box-sizing:border-box}
+[hidden]{display:none!important}
+button,input,textarea{font:inherit;color:inherit}
+:focus-visible{outline:3px solid var(--cw-accent);outline-offset:2px}
+.launcher{position:fixed;bottom:20px;right:20px;width:60px;height:60px;border-radius:50%;border:0;background:var(--cw-accent);color:var(--cw-on-accent);cursor:pointer;box-shadow:0 6px 20px rgba(0,0,0,.25);display:flex;align-items:center;justify-content:center;padding:0;margin:0}
+.left .launcher,.left .panel{right:auto;left:20px}
+.launcher svg{width:28px;height:28px;fill:currentColor}
+.panel{position:fixed;bottom:92px;right:20px;width:380px;height:min(620px,calc(100vh - 120px));background:var(--cw-bg);border:1px solid var(--cw-line);border-radius:var(--cw-radius);box-shadow:0 12px 40px rgba(0,0,0,.28);display:flex;flex-direction:column;overflow:hidden}
+@media (prefers-reduced-motion:no-preference){.panel{animation:cw-in .18s ease-out}@keyframes cw-in{from{opacity:0;transform:translateY(12px)}}}
+@media (max-width:480px){.panel{inset:0;width:auto;height:auto;border-radius:0;border:0}.open .launcher{display:none}}
+.header{display:flex;align-items:center;gap:10px;padding:12px 12px 12px 16px;background:var(--cw-accent);color:var(--cw-on-accent)}
+.avatar{width:32px;height:32px;border-radius:50%;object-fit:cover;background:var(--cw-on-accent)}
+.title{flex:1;font-weight:600;font-size:16px;margin:0;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.icon{background:transparent;border:0;color:inherit;cursor:pointer;border-radius:8px;padding:6px 8px;font-size:13px;line-height:1;margin:0;display:flex;align-items:center}
+.icon svg{width:20px;height:20px}
+.icon:hover{background:rgba(255,255,255,.16)}
+.log{flex:1;overflow-y:auto;padding:16px;display:flex;flex-direction:column;gap:10px;margin:0;list-style:none}
+.msg{max-width:88%;display:flex;flex-direction:column;gap:6px;margin:0;padding:0}
+.msg.user{align-self:flex-end}
+.bubble{padding:9px 13px;border-radius:var(--cw-radius);background:var(--cw-bot);overflow-wrap:anywhere}
+.user .bubble{background:var(--cw-accent);color:var(--cw-on-accent);white-space:pre-wrap}
+.bubble p{margin:0 0 8px}.bubble p:last-child{margin:0}.bubble .h{font-weight:600}
+.bubble ul,.bubble ol{margin:0 0 8px;padding-left:22px}
+.bubble code{font:13px ui-monospace,Menlo,Consolas,monospace;background:rgba(127,127,127,.16);padding:1px 4px;border-radius:4px}
+.bubble pre{margin:0 0 8px;padding:8px;overflow-x:auto;background:rgba(127,127,127,.16);border-radius:8px}.bubble pre code{background:none;padding:0}
+.bubble a{color:inherit;text-decoration:underline}
+.streaming .bubble:empty::after,.streaming .bubble>:last-child::after{content:"\u258d";opacity:.6}
+.error .bubble{background:transparent;border:1px solid #c0392b;color:inherit}
+.status{font-size:13px;color:var(--cw-muted);padding:0 16px 6px}
+.sources{display:flex;flex-direction:column;gap:4px;margin:0;padding:0;list-style:none;font-size:13px}
+.source{border:1px solid var(--cw-line);border-radius:10px;padding:6px 9px}
+.source .n{display:inline-block;min-width:18px;height:18px;border-radius:9px;background:var(--cw-accent);color:var(--cw-on-accent);text-align:center;font-size:11px;line-height:18px;margin-right:6px}
+.source a,.source .t{font-weight:600;color:inherit}
+.snippet{color:var(--cw-muted);display:-webkit-box;-webkit-line-clamp:2;-webkit-box-orient:vertical;overflow:hidden;margin:2px 0 0}
+.rate{display:flex;gap:4px;align-items:center;font-size:13px;color:var(--cw-muted)}
+.rate button{border:1px solid var(--cw-line);background:var(--cw-bg);color:var(--cw-muted);border-radius:8px;padding:3px 7px;cursor:pointer;margin:0;display:flex}
+.rate svg,.icon svg{width:16px;height:16px;fill:currentColor}.rate .down svg{transform:rotate(180deg)}
+.rate button[aria-pressed=true]{color:var(--cw-accent)}
+.rate button[aria-pressed=true]{border-color:var(--cw-accent);background:var(--cw-bot)}
+.rate form{display:flex;gap:4px;flex:1}.rate input{flex:1;min-width:0;border:1px solid var(--cw-line);border-radius:8px;padding:2px 6px;background:var(--cw-bg)}
+.starters{display:flex;flex-wrap:wrap;gap:6px}
+.starters button{border:1px solid var(--cw-accent);color:var(--cw-fg);background:var(--cw-bg);border-radius:16px;padding:5px 11px;cursor:pointer;margin:0;font-size:14px}
+.composer{display:flex;gap:8px;padding:10px 12px;border-top:1px solid var(--cw-line);margin:0}
+.composer textarea{flex:1;resize:none;border:1px solid var(--cw-line);border-radius:10px;padding:8px 10px;background:var(--cw-bg);height:40px;max-height:120px;min-width:0}
+.send{border:0;border-radius:10px;background:var(--cw-accent);color:var(--cw-on-accent);padding:0 14px;cursor:pointer;font-weight:600;margin:0}
+.send:disabled{opacity:.5;cursor:default}
+.note{font-size:12px;color:var(--cw-muted);padding:0 14px 10px;margin:0}
+.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}`;
+  const CHAT_ICON = "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z";
+  const THUMB_ICON = "M2 10h4v11H2zM8 21h9.5a2 2 0 0 0 1.9-1.4l2-6.6A2 2 0 0 0 19.5 10H14l1-4.5A2 2 0 0 0 13 3l-5 7z";
+  const CLOSE_ICON = "M5 6.4 6.4 5l5.6 5.6L17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6l5.6-5.6z";
+  function icon(d) {
+    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+    path.setAttribute("d", d);
+    svg.append(path);
+    return svg;
+  }
+
+  class Widget {
+    constructor() {
+      const data = script.dataset;
+      this.bot = data.bot || "";
+      this.lang = data.lang;
+      this.position = data.position;
+      this.pageToken = data.userToken || null;
+      this.settings = { title: "", widget: {} };
+      this.strings = STRINGS.en;
+      this.busy = false;
+      this.build();
+      this.started = this.start(data.open !== undefined && data.open !== "false");
+    }
+
+    t(name, vars = {}) {
+      return (this.strings[name] || STRINGS.en[name] || name).replace(/\{(\w+)\}/g, (_, k) => vars[k]);
+    }
+
+    build() {
+      this.host = document.createElement("chinwag-widget");
+      const shadow = this.host.attachShadow({ mode: "open" });
+      const sheet = new CSSStyleSheet();
+      sheet.replaceSync(CSS);
+      shadow.adoptedStyleSheets = [sheet];
+      this.root = el("div", "root");
+      this.launcher = el("button", "launcher");
+      this.launcher.part = "launcher";
+      this.launcher.setAttribute("aria-expanded", "false");
+      this.launcher.setAttribute("aria-controls", "chinwag-panel");
+      this.launcher.append(icon(CHAT_ICON));
+      this.launcher.addEventListener("click", () => (this.panel.hidden ? this.open() : this.close()));
+
+      this.panel = el("div", "panel");
+      Object.assign(this.panel, { id: "chinwag-panel", hidden: true, part: "panel" });
+      this.panel.setAttribute("role", "dialog");
+      this.panel.setAttribute("aria-labelledby", "chinwag-title");
+      this.panel.addEventListener("keydown", (e) => { if (e.key === "Escape") { e.stopPropagation(); this.close(); } });
+      const header = el("div", "header");
+      header.part = "header";
+      this.avatar = el("img", "avatar");
+      Object.assign(this.avatar, { alt: "", hidden: true });
+      this.title = el("h2", "title");
+      this.title.id = "chinwag-title";
+      this.newButton = el("button", "icon");
+      this.newButton.addEventListener("click", () => this.reset());
+      this.closeButton = el("button", "icon");
+      this.closeButton.append(icon(CLOSE_ICON));
+      this.closeButton.addEventListener("click", () => this.close());
+      header.append(this.avatar, this.title, this.newButton, this.closeButton);
+
+      this.log = el("div", "log");
+      this.log.part = "log";
+      this.log.setAttribute("role", "log");
+      this.log.setAttribute("aria-live", "off"); // answers are announced once, by this.announcer
+      this.log.tabIndex = 0;
+      this.announcer = el("div", "sr");
+      this.announcer.setAttribute("aria-live", "polite");
+      this.announcer.setAttribute("data-chinwag-announcer", "");
+      this.status = el("div", "status");
+      this.status.setAttribute("role", "status");
+      const form = el("form", "composer");
+      this.input = el("textarea");
+      this.input.part = "input";
+      this.input.rows = 1;
+      this.input.addEventListener("keydown", (e) => {
+        if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); form.requestSubmit(); }
+      });
+      this.sendButton = el("button", "send");
+      this.sendButton.part = "send";
+      this.sendButton.type = "submit";
+      form.append(this.input, this.sendButton);
+      form.addEventListener("submit", (e) => {
+        e.preventDefault();
+        const text = this.input.value.trim();
+        if (text && !this.busy) { this.input.value = ""; this.send(text); }
+      });
+      this.note = el("p", "note");
+      this.panel.append(header, this.log, this.status, form, this.note, this.announcer);
+      this.root.append(this.panel, this.launcher);
+      shadow.append(this.root);
+      document.body.append(this.host);
+      this.applyTexts();
+    }
+
+    applyTexts() {
+      const w = this.settings.widget;
+      this.strings = { ...(STRINGS[this.lang || w.language] || STRINGS.en), ...(w.strings || {}) };
+      this.root.classList.toggle("left", (this.position || w.position) === "left");
+      if (w.accent) this.host.style.setProperty("--cw-accent", w.accent); // CSSOM: no style attribute a CSP refuses
+      this.launcher.setAttribute("aria-label", this.t("launcher"));
+      this.title.textContent = this.settings.title || this.t("launcher");
+      this.newButton.textContent = this.t("new_chat");
+      this.closeButton.setAttribute("aria-label", this.t("close"));
+      this.sendButton.textContent = this.t("send");
+      this.input.placeholder = w.placeholder || this.t("placeholder");
+      this.input.setAttribute("aria-label", this.input.placeholder);
+      this.note.textContent = w.privacy_note || "";
+      this.note.hidden = !w.privacy_note;
+      if (w.avatar) { this.avatar.src = w.avatar; this.avatar.hidden = false; }
+    }
+
+    async start(openNow) {
+      try {
+        const auth = this.pageToken || KEY;
+        this.settings = await call(this.bot ? `/v1/bots/${encodeURIComponent(this.bot)}/widget` : "/v1/widget", { token: auth });
+        this.bot = this.settings.bot_id;
+      } catch (error) {
+        await this.explain(error);
+        this.store = new Store("none");
+        this.failed = error;
+        this.showError(error);
+        if (openNow) this.open();
+        return;
+      }
+      this.store = new Store(this.settings.widget.persistence, `chinwag:${BASE}:${this.bot}`);
+      this.applyTexts();
+      if (openNow) this.open();
+      this.ready = this.restore();
+    }
+
+    async follows(answer, stream) {
+      this.busy = true;
+      this.sendButton.disabled = true;
+      try { await this.follow(answer, stream); } finally { this.busy = false; this.sendButton.disabled = false; }
+    }
+
+    async explain(error) {
+      // A CORS refusal and a dead server look alike to a page; an opaque request tells them apart.
+      const reachable = () => fetch(BASE + "/healthz", { mode: "no-cors", cache: "no-store" }).then(() => true, () => false);
+      if (error.code === "origin_not_allowed" || (error.status === 0 && await reachable())) {
+        console.error(`chinwag: ${BASE} refused requests from ${location.origin}: this origin is not among the publishable key's allowed origins (use a key made with: chinwag keys create --kind publishable --bot BOT --name NAME --origin ${location.origin}). Nothing was sent.`);
+      } else if (error.status === 0) {
+        console.error(`chinwag: cannot reach ${BASE}; the chat service is down or blocked.`);
+      } else {
+        console.error(`chinwag: ${error.message}${error.hint ? " \u2014 " + error.hint : ""}`);
+      }
+    }
+
+    open() {
+      this.panel.hidden = false;
+      this.root.classList.add("open");
+      this.launcher.setAttribute("aria-expanded", "true");
+      this.log.scrollTop = this.log.scrollHeight;
+      this.input.focus();
+    }
+
+    close() {
+      this.panel.hidden = true;
+      this.root.classList.remove("open");
+      this.launcher.setAttribute("aria-expanded", "false");
+      this.launcher.focus();
+    }
+
+    async token() {
+      const saved = this.store.get();
+      if (this.pageToken) return this.pageToken;
+      if (saved.token && saved.expires > Date.now() + 60000) return saved.token;
+      const made = await call(`/v1/bots/${this.bot}/tokens`, { token: KEY, method: "POST", body: {} });
+      this.store.clear([]); // a new anonymous user: the old one's session is not theirs
+      this.store.set({ token: made.token, user: made.user_id, expires: Date.parse(made.expires_at) });
+      return made.token;
+    }
+
+    async restore() {
+      let saved = this.store.get();
+      if (!saved.session && this.pageToken) {
+        // A signed-in visitor on a new device: continue their latest session.
+        const latest = await call(`/v1/bots/${this.bot}/sessions?limit=1`, { token: this.pageToken }).catch(() => null);
+        if (latest && latest.sessions.length) saved = this.store.set({ session: latest.sessions[0].id });
+      }
+      if (!saved.session || (!saved.token && !this.pageToken)) return this.greet();
+      let messages = [];
+      try {
+        const page = await call(`/v1/bots/${this.bot}/sessions/${encodeURIComponent(saved.session)}/messages?limit=500`, { token: await this.token() });
+        messages = page.messages;
+      } catch (error) {
+        if (error.status === 404 || error.status === 401) { this.store.clear(["token", "user", "expires"]); return this.greet(); }
+        return this.showError(error);
+      }
+      this.greet();
+      const live = saved.stream;
+      for (const m of messages) {
+        if (live && m.id === live.messageId && m.status === "streaming") continue;
+        if (m.role === "user") this.addUser(m.content);
+        else this.finish(Object.assign(this.addAnswer(m.id), { error: { code: m.error_code } }), m.content, m.citations, m.status, false);
+      }
+      if (live && messages.some((m) => m.id === live.messageId && m.status === "streaming")) {
+        const bubble = this.addAnswer(live.messageId);
+        bubble.text = live.text || "";
+        bubble.sources = live.sources || [];
+        this.render(bubble);
+        this.follows(bubble, live); // not awaited: `ready` means the history is shown
+      } else if (live) {
+        this.store.set({ stream: null });
+      }
+    }
+
+    greet() {
+      const w = this.settings.widget;
+      if (this.log.childElementCount) return;
+      if (w.greeting) this.log.append(this.message("bot", w.greeting));
+      if (w.starters && w.starters.length) {
+        const box = el("div", "starters");
+        for (const q of w.starters) {
+          const b = el("button", "", q);
+          b.type = "button";
+          b.addEventListener("click", () => { box.remove(); this.send(q); });
+          box.append(b);
+        }
+        this.log.append(box);
+      }
+    }
+
+    message(role, text) {
+      const item = el("div", "msg " + role);
+      item.part = "message";
+      const bubble = el("div", "bubble");
+      bubble.part = "bubble";
+      if (role === "user") bubble.textContent = text; else bubble.append(markdown(text));
+      item.append(bubble);
+      return item;
+    }
+
+    addUser(text) {
+      this.log.querySelector(".starters")?.remove();
+      this.log.append(this.message("user", text));
+      this.log.scrollTop = this.log.scrollHeight;
+    }
+
+    addAnswer(messageId) {
+      const item = this.message("bot streaming", "");
+      const answer = { item, bubble: item.firstChild, messageId, text: "", sources: [] };
+      this.log.append(item);
+      return answer;
+    }
+
+    render(answer) {
+      answer.bubble.replaceChildren(markdown(answer.text));
+      this.log.scrollTop = this.log.scrollHeight;
+    }
+
+    async send(text) {
+      await this.started;
+      if (this.failed) return this.showError(this.failed);
+      await this.ready;
+      if (this.busy) return;
+      this.busy = true;
+      this.sendButton.disabled = true;
+      this.clearStatus();
+      this.addUser(text);
+      const answer = this.addAnswer(null);
+      const idempotencyKey = uid();
+      try {
+        for (let attempt = 0; ; attempt++) {
+          try {
+            const token = await this.token(); // first: a new anonymous user starts a new session
+            const saved = this.store.get();
+            const response = await call(`/v1/bots/${this.bot}/messages`, {
+              token, method: "POST", stream: true,
+              body: { message: text, ...(saved.session ? { session_id: saved.session } : {}) },
+              headers: { "idempotency-key": idempotencyKey },
+            });
+            const stream = { id: response.headers.get("x-chinwag-stream-id"), messageId: null, seq: 0, text: "", sources: [] };
+            this.store.set({ session: response.headers.get("x-chinwag-session-id"), stream });
+            await this.follow(answer, stream, response);
+            break;
+          } catch (error) {
+            // Nothing was accepted yet, or we cannot know: the same Idempotency-Key makes a retry safe.
+            if (error.status !== 0 || attempt >= 5) throw error;
+            this.setStatus(this.t("reconnecting"));
+            await sleep(backoff(attempt));
+          }
+        }
+      } catch (error) {
+        answer.item.remove();
+        this.showError(error);
+      } finally {
+        this.busy = false;
+        this.sendButton.disabled = false;
+      }
+    }
+
+    async follow(answer, stream, response) {
+      for (let attempt = 0; ; ) {
+        try {
+          response = response || await call(`/v1/streams/${stream.id}/events?after=${stream.seq}`, { token: await this.token(), stream: true });
+          this.clearStatus();
+          for await (const event of sse(response)) {
+            attempt = 0;
+            if (event.seq <= stream.seq) continue; // never twice
+            stream.seq = event.seq;
+            if (this.apply(answer, stream, event)) { this.store.set({ stream: null }); return; }
+            this.store.set({ stream });
+          }
+        } catch (error) {
+          if (error.status && error.status !== 429 && error.status < 500) {
+            answer.item.remove();
+            this.store.set({ stream: null });
+            return this.showError(error);
+          }
+        }
+        response = null; // the connection ended before stream.completed: resume after stream.seq
+        this.setStatus(this.t("reconnecting"));
+        await sleep(backoff(attempt++));
+      }
+    }
+
+    apply(answer, stream, { type, body }) {
+      if (type === "stream.started") stream.messageId = answer.messageId = body.message_id;
+      else if (type === "retrieval.completed") stream.sources = answer.sources = body.sources;
+      else if (type === "message.delta") {
+        stream.text = answer.text += body.text;
+        this.schedule(answer);
+      } else if (type === "message.completed") {
+        answer.messageId = body.message_id;
+        this.finish(answer, body.text, body.sources, "complete", true);
+        window.dispatchEvent(new CustomEvent("chinwag:message", { detail: { messageId: body.message_id, text: body.text, sources: body.sources } }));
+      } else if (type === "error") {
+        answer.error = body;
+      } else if (type === "stream.completed") {
+        if (body.status !== "completed") this.finish(answer, answer.text, answer.sources, body.status, true);
+        return true;
+      }
+      return false;
+    }
+
+    schedule(answer) {
+      if (answer.frame) return;
+      answer.frame = requestAnimationFrame(() => { answer.frame = 0; this.render(answer); });
+    }
+
+    finish(answer, text, sources, status, announce) {
+      cancelAnimationFrame(answer.frame || 0);
+      answer.text = text;
+      answer.item.classList.remove("streaming");
+      this.render(answer);
+      if (status !== "complete") {
+        const why = status === "interrupted" ? this.t("stopped") : this.errorText(answer.error);
+        if (announce && answer.error && answer.error.message) console.error(`chinwag: ${answer.error.code}: ${answer.error.message}`);
+        answer.item.classList.add("error");
+        if (text) answer.item.append(el("div", "status", why)); else answer.bubble.textContent = why;
+      }
+      if (sources && sources.length) answer.item.append(this.sources(sources));
+      if (status === "complete" && answer.messageId) answer.item.append(this.rating(answer.messageId));
+      if (announce) this.announcer.append(el("p", "", answer.bubble.innerText || this.t("failed")));
+    }
+
+    sources(list) {
+      const box = el("ol", "sources");
+      box.part = "sources";
+      box.setAttribute("aria-label", this.t("sources"));
+      list.forEach((s, i) => {
+        const chip = el("li", "source");
+        chip.append(el("span", "n", String(i + 1)));
+        chip.append(s.url ? link(s.url, s.title || s.document) : el("span", "t", s.title || s.document));
+        chip.append(el("p", "snippet", s.snippet));
+        box.append(chip);
+      });
+      return box;
+    }
+
+    rating(messageId) {
+      const box = el("div", "rate");
+      const chosen = { rating: 0 };
+      const up = el("button", "up"), down = el("button", "down");
+      up.append(icon(THUMB_ICON));
+      down.append(icon(THUMB_ICON));
+      const form = el("form");
+      const comment = el("input");
+      comment.placeholder = this.t("comment");
+      comment.setAttribute("aria-label", this.t("comment"));
+      comment.maxLength = 2000;
+      form.append(comment);
+      form.hidden = true;
+      const thanks = el("span", "", this.t("thanks"));
+      thanks.hidden = true;
+      const save = async () => {
+        const body = { rating: chosen.rating, ...(comment.value.trim() ? { comment: comment.value.trim() } : {}) };
+        try {
+          await call(`/v1/messages/${messageId}/feedback`, { token: await this.token(), method: "PUT", body });
+          thanks.hidden = false;
+          window.dispatchEvent(new CustomEvent("chinwag:feedback", { detail: { messageId, ...body } }));
+        } catch (error) { this.showError(error); }
+      };
+      for (const [button, value, label] of [[up, 1, "helpful"], [down, -1, "not_helpful"]]) {
+        button.type = "button";
+        button.setAttribute("aria-label", this.t(label));
+        button.setAttribute("aria-pressed", "false");
+        button.addEventListener("click", () => {
+          chosen.rating = value;
+          up.setAttribute("aria-pressed", String(value === 1));
+          down.setAttribute("aria-pressed", String(value === -1));
+          form.hidden = false;
+          save();
+        });
+      }
+      form.addEventListener("submit", (e) => { e.preventDefault(); save(); });
+      box.append(up, down, form, thanks);
+      return box;
+    }
+
+    // Visitors get the widget's own words; the server's detail (which may name an LLM server)
+    // goes to the console for the site's developers.
+    errorText(error) {
+      if (!error) return this.t("failed");
+      if (error.code === "network") return this.t("offline");
+      if (error.code === "rate_limited" || error.code === "too_many_open_streams") return this.t("rate_limited", { s: error.retryAfter || error.retry_after || 1 });
+      if (error.code === "interrupted") return this.t("stopped");
+      const down = /^(llm_|local_model_|database_|knowledge_|embedding_)/.test(error.code || "");
+      if (down || error.retryable || [401, 403, 404].includes(error.status) || error.status >= 500) return this.t("unavailable");
+      return this.t("failed");
+    }
+
+    showError(error) {
+      if (error !== this.failed && error.status) console.error(`chinwag: ${error.code}: ${error.message}${error.hint ? " \u2014 " + error.hint : ""}`);
+      const item = this.message("bot error", "");
+      item.setAttribute("role", "alert");
+      item.firstChild.textContent = this.errorText(error);
+      this.log.append(item);
+      this.log.scrollTop = this.log.scrollHeight;
+    }
+
+    setStatus(text) { this.status.textContent = text; }
+    clearStatus() { this.status.textContent = ""; }
+
+    reset() {
+      this.store.clear(["token", "user", "expires"]);
+      this.log.replaceChildren();
+      this.clearStatus();
+      this.greet();
+      this.input.focus();
+    }
+
+    identify(token) {
+      this.pageToken = token || null;
+      this.store.clear([]);
+      this.log.replaceChildren();
+      this.ready = this.restore();
+    }
+  }
+
+  // crypto.randomUUID needs a secure context; a shop on plain http still gets 128 random bits.
+  const uid = () => Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  const backoff = (attempt) => Math.min(10000, 500 * 2 ** attempt) * (0.75 + Math.random() / 2);
+
+  let widget = null;
+  const whenBuilt = (fn) => (...args) => (widget ? fn(widget, ...args) : undefined);
+  window.Chinwag = Object.freeze({
+    open: whenBuilt((w) => w.open()),
+    close: whenBuilt((w) => w.close()),
+    reset: whenBuilt((w) => w.reset()),
+    identify: whenBuilt((w, token) => w.identify(token)),
+  });
+  const boot = () => { widget = new Widget(); };
+  if (document.body) boot(); else document.addEventListener("DOMContentLoaded", boot);
+})();

@@ -1,0 +1,369 @@
+"""The chat widget in a real Chromium, on a page of ANOTHER origin, against a real server.
+
+The host page comes from a second server (another port) with a strict Content-Security-Policy,
+so every call the widget makes goes through CORS and the publishable key's origin check.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import BrowserContext, expect
+from sqlalchemy import select
+
+from chinwag.auth.tokens import user_hash
+from chinwag.conversations.models import ChatSession, Feedback
+from chinwag.settings import Settings
+from chinwag.testing.fake_llm import FakeLLM
+from tests.browser.widget_pages import (
+    HostSite,
+    Proxy,
+    ask,
+    differing_pixels,
+    eventually,
+    finished_answers,
+    open_page,
+    stored_answers,
+    with_knowledge,
+)
+from tests.conftest import RunningServer, run_server
+
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+
+
+@dataclass
+class Setup:
+    server: RunningServer
+    site: HostSite
+    key: str
+
+
+@pytest.fixture
+async def setup(make_settings: Settings, fake_llm: FakeLLM) -> AsyncIterator[Setup]:
+    with HostSite() as site:
+        async with run_server(make_settings) as server:
+            key = await publishable_key(server, [site.origin])
+            yield Setup(server, site, key)
+
+
+async def publishable_key(server: RunningServer, origins: list[str]) -> str:
+    created = await server.client.post(
+        "/v1/keys",
+        json={
+            "kind": "publishable",
+            "name": "site",
+            "bot_id": "vinhuset",
+            "allowed_origins": origins,
+        },
+    )
+    assert created.status_code == 201, created.text
+    key: str = created.json()["key"]
+    return key
+
+
+async def test_ask_on_another_origin_shows_answer_sources_and_stores_feedback(
+    setup: Setup, fake_llm: FakeLLM, browser_context: BrowserContext, tmp_path: Path
+) -> None:
+    server = setup.server
+    await with_knowledge(server, fake_llm, tmp_path)
+    page = await open_page(
+        browser_context, setup.site.add("shop.html", widget=server.base_url, key=setup.key)
+    )
+    await ask(page, "When are you open on Saturday?")
+    [shown] = await finished_answers(page, 1)
+    [stored] = await stored_answers(server)
+    assert stored.status == "complete" and shown == " ".join(stored.content.split())
+
+    chips = page.locator(".source")
+    assert await chips.count() == len(stored.citations) > 0
+    links = {c["title"]: c["url"] for c in stored.citations}
+    first = chips.first.locator("a")
+    assert await first.get_attribute("href") == links[await first.inner_text()]
+    assert (await first.get_attribute("href") or "").startswith("https://shop.example/")
+    assert await first.get_attribute("rel") == "noopener noreferrer"
+
+    await page.get_by_role("button", name="Not helpful").click()
+    await page.get_by_role("button", name="Helpful", exact=True).click()  # changed its mind
+    await page.get_by_label("Tell us more (optional)").fill("Spot on")
+    await page.get_by_label("Tell us more (optional)").press("Enter")
+
+    async def rated() -> bool:
+        async with server.db.read() as conn:
+            row = (await conn.execute(select(Feedback.rating, Feedback.comment))).all()
+        return row == [(1, "Spot on")]
+
+    await eventually(rated)
+    assert await page.evaluate("window.__messages.map(m => m.messageId)") == [stored.id]
+    assert await page.evaluate("window.__feedback.at(-1).rating") == 1
+    assert await page.evaluate("window.__csp") == []  # nothing the strict CSP had to refuse
+
+
+@SQLITE_ONLY
+async def test_a_reload_mid_answer_shows_the_whole_answer_once(
+    setup: Setup, fake_llm: FakeLLM, browser_context: BrowserContext
+) -> None:
+    fake_llm.behaviour.tokens, fake_llm.behaviour.token_delay = 30, 0.08
+    url = setup.site.add("shop.html", widget=setup.server.base_url, key=setup.key)
+    page = await open_page(browser_context, url)
+    await ask(page, "Tell me a long story")
+    await expect(page.locator(".msg.bot.streaming .bubble")).to_contain_text("fake3")
+    resumed: list[str] = []
+    page.on("request", lambda r: resumed.append(r.url) if "/events?after=" in r.url else None)
+    await page.reload()
+    await page.locator(".launcher").click()
+    [shown] = await finished_answers(page, 1)
+    [stored] = await stored_answers(setup.server)
+    assert shown == " ".join(stored.content.split())
+    assert stored.content.count("Hello0") == 1 and "LLM29" in stored.content
+    assert len(resumed) == 1 and int(resumed[0].rsplit("=", 1)[1]) > 3  # after N, not from 0
+    await expect(page.locator(".msg.user")).to_have_count(1)  # history from the server, once
+
+
+@SQLITE_ONLY
+async def test_a_dropped_connection_resumes_where_it_stopped(
+    setup: Setup, fake_llm: FakeLLM, browser_context: BrowserContext
+) -> None:
+    fake_llm.behaviour.tokens, fake_llm.behaviour.token_delay = 30, 0.08
+    async with Proxy(int(setup.server.base_url.rsplit(":", 1)[1])) as proxy:
+        via = f"http://127.0.0.1:{proxy.port}"
+        page = await open_page(browser_context, setup.site.add("s.html", widget=via, key=setup.key))
+        resumed: list[str] = []
+        page.on("request", lambda r: resumed.append(r.url) if "/events?after=" in r.url else None)
+        await ask(page, "Tell me a long story")
+        await expect(page.locator(".msg.bot.streaming .bubble")).to_contain_text("fake3")
+        proxy.cut()
+        [shown] = await finished_answers(page, 1)
+    [stored] = await stored_answers(setup.server)
+    assert shown == " ".join(stored.content.split())
+    assert resumed and int(resumed[0].rsplit("=", 1)[1]) > 3
+
+
+@SQLITE_ONLY
+async def test_hostile_page_styles_do_not_change_the_widget(
+    setup: Setup, browser_context: BrowserContext
+) -> None:
+    widget, key = setup.server.base_url, setup.key
+    plain = await open_page(browser_context, setup.site.add("plain.html", widget=widget, key=key))
+    hostile_url = setup.site.add(
+        "hostile.html", widget=widget, key=key, head="<link rel='stylesheet' href='/hostile.css'>"
+    )
+    hostile = await open_page(browser_context, hostile_url)
+    shots = []
+    for page in (plain, hostile):
+        await page.locator(".launcher").click()
+        await expect(page.locator(".starters button")).to_have_count(3)
+        await page.locator(".launcher").focus()
+        shots.append(await page.locator(".panel").screenshot(animations="disabled"))
+    assert await hostile.evaluate("getComputedStyle(document.body).fontSize") == "48px"
+    assert differing_pixels(*shots) < 0.005
+
+
+@SQLITE_ONLY
+async def test_keyboard_only_and_one_announcement_per_answer(
+    setup: Setup, browser_context: BrowserContext
+) -> None:
+    page = await open_page(
+        browser_context, setup.site.add("k.html", widget=setup.server.base_url, key=setup.key)
+    )
+    focused = "document.activeElement.shadowRoot?.activeElement?.className ?? ''"
+    await page.keyboard.press("Tab")  # the page's own link
+    await page.keyboard.press("Tab")
+    assert await page.evaluate(focused) == "launcher"
+    outline = "getComputedStyle(document.activeElement.shadowRoot.activeElement).outlineStyle"
+    assert await page.evaluate(outline) == "solid"  # visible focus
+    await page.keyboard.press("Enter")
+    await expect(page.locator(".launcher")).to_have_attribute("aria-expanded", "true")
+    await expect(page.get_by_role("dialog", name="Vinhuset")).to_be_visible()
+    assert await page.evaluate(focused) == ""  # the textarea has no class: focus is in the box
+    for number, question in enumerate(["Hei", "Are you open today?"], start=1):
+        await page.keyboard.type(question)
+        await page.keyboard.press("Enter")
+        answers = await finished_answers(page, number)
+        announced = page.locator("[data-chinwag-announcer] p")
+        await expect(announced).to_have_count(number)
+        assert " ".join((await announced.last.inner_text()).split()) == answers[-1]
+    assert await page.locator("[role=log]").get_attribute("aria-live") == "off"  # no deltas read
+    await page.keyboard.press("Escape")
+    await expect(page.locator(".panel")).to_be_hidden()
+    assert await page.evaluate(focused) == "launcher"
+    assert await page.locator(".launcher").get_attribute("aria-expanded") == "false"
+
+
+@SQLITE_ONLY
+async def test_a_disallowed_origin_gets_a_clear_console_error_and_sends_nothing(
+    setup: Setup, browser_context: BrowserContext
+) -> None:
+    other_key = await publishable_key(setup.server, ["https://elsewhere.example"])
+    url = setup.site.add("bad.html", widget=setup.server.base_url, key=other_key)
+    # 127.0.0.1: another key allows it, so CORS passes and the key itself says 403;
+    # localhost: no key allows it, so the browser's CORS preflight refuses the call.
+    for page_url in (url, url.replace("127.0.0.1", "localhost")):
+        page = await browser_context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m, e=errors: e.append(m.text) if m.type == "error" else None)
+        sent: list[str] = []
+        page.on("request", lambda r, s=sent: s.append(r.url) if r.method == "POST" else None)
+        await page.goto(page_url)
+        await eventually(
+            lambda e=errors: _contains(e, "is not among the publishable key's allowed")
+        )
+        origin = page_url.rsplit("/", 1)[0]
+        assert any(f"refused requests from {origin}" in e for e in errors), errors
+        await ask(page, "Hello?")
+        await expect(page.locator("[role=alert]").first).to_be_visible()
+        assert await stored_answers(setup.server) == []
+        assert sent == []  # not even a token was asked for
+
+
+async def _contains(lines: list[str], text: str) -> bool:
+    return any(text in line for line in lines)
+
+
+@SQLITE_ONLY
+async def test_model_html_and_script_links_are_shown_as_text(
+    setup: Setup, fake_llm: FakeLLM, browser_context: BrowserContext
+) -> None:
+    fake_llm.behaviour.model_replies["fake-model"] = (
+        'Look: <img src=x onerror="window.__pwned=1"> [click](javascript:window.__pwned=2) '
+        "<b>bold</b> <script>window.__pwned=3</script> [ok](https://shop.example/ok)"
+    )
+    page = await open_page(
+        browser_context, setup.site.add("x.html", widget=setup.server.base_url, key=setup.key)
+    )
+    await ask(page, "Say something nasty")
+    [shown] = await finished_answers(page, 1)
+    bubble = page.locator(".msg.bot:has(.rate) .bubble")
+    assert '<img src=x onerror="window.__pwned=1">' in shown and "<b>bold</b>" in shown
+    assert "<script>window.__pwned=3</script>" in shown
+    assert await bubble.locator("img, b, script").count() == 0
+    assert await bubble.locator("a").count() == 1
+    assert await bubble.locator("a").get_attribute("href") == "https://shop.example/ok"
+    assert "click" in shown and "javascript" not in shown
+    assert await page.evaluate("window.__pwned") is None
+
+
+def demo_shop(setup: Setup) -> str:
+    """The demo shop page (what `chinwag demo` serves at /), here from the second origin."""
+    setup.site.add("demo.html", widget=setup.server.base_url, key=setup.key)
+    from importlib import resources
+
+    page = resources.files("chinwag.web").joinpath("demo", "index.html").read_text()
+    tag = f"{setup.server.base_url}/widget.js"
+    page = page.replace("/widget.js?v={{widget_version}}", tag)
+    setup.site.pages["demo.html"] = page.replace("{{publishable_key}}", setup.key)
+    return f"{setup.site.origin}/demo.html"
+
+
+@pytest.mark.skipif(
+    not os.environ.get("CHINWAG_WIDGET_SCREENSHOTS"), reason="writes docs/img; set the variable"
+)
+@SQLITE_ONLY
+async def test_docs_screenshots(
+    setup: Setup, fake_llm: FakeLLM, browser: Any, tmp_path: Path
+) -> None:
+    """The screenshots in docs/widget.md: desktop and phone width, light and dark."""
+    await with_knowledge(setup.server, fake_llm, tmp_path)
+    fake_llm.behaviour.model_replies["fake-model"] = (
+        "På lørdager har vi åpent **10–16**.\n\n- Mandag–fredag: 10–18\n- Søndag: stengt\n\n"
+        "Velkommen innom i Korketrekkersmauet 4!"
+    )
+    DOCS_IMG.mkdir(parents=True, exist_ok=True)
+    for scheme in ("light", "dark"):
+        for name, size in (("desktop", (1100, 760)), ("mobile", (390, 760))):
+            context = await browser.new_context(
+                viewport={"width": size[0], "height": size[1]}, color_scheme=scheme
+            )
+            page = await open_page(context, demo_shop(setup))
+            await ask(page, "Når har dere åpent på lørdag?")
+            await finished_answers(page, 1)
+            await page.locator("textarea").blur()
+            await page.screenshot(path=DOCS_IMG / f"widget-{name}-{scheme}.png")
+            await context.close()
+
+
+@SQLITE_ONLY
+async def test_errors_say_what_they_are(
+    setup: Setup, fake_llm: FakeLLM, browser_context: BrowserContext
+) -> None:
+    config = (await setup.server.client.get("/v1/bots/vinhuset")).json()["config"]
+    main = {"template": "{{ message }}"}
+    limited = {**config, "limits": {"per_user": "1/minute"}, "flows": {"main": main}}
+    assert (await setup.server.client.put("/v1/bots/vinhuset", json=limited)).status_code == 200
+    page = await open_page(
+        browser_context, setup.site.add("e.html", widget=setup.server.base_url, key=setup.key)
+    )
+    fake_llm.behaviour.fail_status = 503
+    await ask(page, "First")
+    failed = page.locator(".msg.bot.error").last
+    await expect(failed).to_contain_text("The chat is unavailable right now.")
+    await ask(page, "Second")  # over the bot's limit of one message a minute
+    alert = page.locator("[role=alert]").last
+    await expect(alert).to_contain_text("Too many messages. Try again in")
+    assert await page.locator(".msg.bot .bubble:empty").count() == 0  # never a blank bubble
+
+
+@SQLITE_ONLY
+async def test_a_signed_in_visitor_finds_their_chat_on_another_device(
+    setup: Setup, browser: Any
+) -> None:
+    created = await setup.server.client.post(
+        "/v1/keys",
+        json={
+            "kind": "publishable",
+            "name": "verified",
+            "bot_id": "vinhuset",
+            "allowed_origins": [setup.site.origin],
+        },
+    )
+    key, identity = created.json()["key"], created.json()["identity_secret"]
+    issued = await setup.server.client.post(  # what the shop's server does per page view
+        "/v1/bots/vinhuset/tokens",
+        json={"user_id": "customer-42", "user_hash": user_hash(identity, "customer-42")},
+        headers={"authorization": f"Bearer {key}", "origin": setup.site.origin},
+    )
+    token = issued.json()["token"]
+    url = setup.site.add(
+        "me.html", widget=setup.server.base_url, key=key, attrs=f"data-user-token='{token}'"
+    )
+    answers = []
+    for _device in ("laptop", "phone"):
+        context = await browser.new_context()
+        page = await open_page(context, url)
+        if not answers:
+            await ask(page, "Remember me")
+            answers = await finished_answers(page, 1)
+        else:
+            await page.locator(".launcher").click()
+            assert await finished_answers(page, 1) == answers
+            await expect(page.locator(".msg.user")).to_have_text(["Remember me"])
+        await context.close()
+
+
+@SQLITE_ONLY
+async def test_new_chat_and_the_page_api(setup: Setup, browser_context: BrowserContext) -> None:
+    url = setup.site.add("n.html", widget=setup.server.base_url, key=setup.key)
+    page = await open_page(browser_context, url)
+    await page.evaluate("Chinwag.open()")
+    await expect(page.locator(".launcher")).to_have_attribute("aria-expanded", "true")
+    await ask(page, "First chat")
+    await finished_answers(page, 1)
+    await page.get_by_role("button", name="New chat").click()
+    await expect(page.locator(".msg.user")).to_have_count(0)
+    await expect(page.locator(".starters button")).to_have_count(3)
+    await ask(page, "Second chat")
+    await finished_answers(page, 1)
+    await page.reload()
+    await page.evaluate("Chinwag.open()")
+    await finished_answers(page, 1)
+    await expect(page.locator(".msg.user")).to_have_text(["Second chat"])  # the new session
+    async with setup.server.db.read() as conn:
+        sessions = (await conn.execute(select(ChatSession.user_id))).scalars().all()
+    assert len(sessions) == 2 and len(set(sessions)) == 1  # two chats, one visitor
+    await page.evaluate("Chinwag.close()")
+    await expect(page.locator(".panel")).to_be_hidden()
