@@ -1,8 +1,8 @@
 """Warnings about a semantic router's examples: too few for a flow, or two flows that overlap.
 
-Overlap is judged without the embedding model (validation never loads one): each example is
-compared, by its character n-grams, with every other example of the bot; when many of a flow's
-examples are closest to another flow's examples, the router cannot tell the two apart well.
+Overlap is judged without the embedding model (validation never loads one), by the examples'
+character n-grams: when many of one flow's examples lie closer to another flow's examples than
+to the rest of their own, and the other way round, the router cannot tell the two apart.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def routing_problems(flows: dict[str, Any]) -> list[Problem]:
     examples = {
         str(name): [str(e) for e in flow.get("examples") or [] if str(e).strip()]
         for name, flow in flows.items()
-        if isinstance(flow, dict)
+        if isinstance(flow, dict) and flow.get("template")  # a flow without one never runs
     }
     problems = [
         Problem(
@@ -44,8 +44,8 @@ def routing_problems(flows: dict[str, Any]) -> list[Problem]:
             Problem(
                 f"flows.{first}.examples",
                 "router_examples_overlap",
-                f"flows.{first} and flows.{second}: {share:.0%} of the examples of {first} "
-                f"are closer to an example of {second} than to the rest of {first}",
+                f"flows.{first} and flows.{second} overlap: up to {share:.0%} of the examples "
+                "of one are closer to the other flow's examples than to their own",
                 f"Make the examples of {first} and {second} say what only that flow does, or "
                 "merge the two flows.",
                 severity="warning",
@@ -55,28 +55,36 @@ def routing_problems(flows: dict[str, Any]) -> list[Problem]:
 
 
 def overlapping_flows(examples: dict[str, list[str]]) -> list[tuple[str, str, float]]:
-    """Pairs (flow, other, share) where `share` of flow's examples sit nearest to `other`'s."""
+    """Pairs (flow, other, share) that the examples cannot tell apart: each flow's examples
+    (every one left out in turn) lie closer to the other flow's than to their own in at least
+    OVERLAP_SHARE of cases, both ways. `share` is the larger of the two."""
     import numpy as np
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    owners = [name for name, texts in examples.items() for _ in texts]
-    texts = [text for name in examples for text in examples[name]]
-    if len(set(owners)) < 2:
+    names = [name for name, texts in examples.items() if len(texts) >= MIN_EXAMPLES]
+    if len(names) < 2:
         return []
+    owners = np.asarray([i for i, name in enumerate(names) for _ in examples[name]])
+    texts = [text for name in names for text in examples[name]]
     vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=NGRAMS, sublinear_tf=True)
-    matrix = vectorizer.fit_transform(texts)
-    similarity = (matrix @ matrix.T).toarray()
-    np.fill_diagonal(similarity, -1.0)
-    nearest = similarity.argmax(axis=1)
-    found: list[tuple[str, str, float]] = []
-    for name, own in examples.items():
-        if len(own) < MIN_EXAMPLES:
-            continue
-        rows = [i for i, owner in enumerate(owners) if owner == name]
-        for other in examples:
-            if other == name:
-                continue
-            share = sum(owners[nearest[i]] == other for i in rows) / len(rows)
-            if share >= OVERLAP_SHARE:
-                found.append((name, other, share))
-    return found
+    matrix = vectorizer.fit_transform(texts).toarray()
+    closest = np.empty(len(texts), dtype=np.int64)
+    for i in range(len(texts)):
+        others = np.arange(len(texts)) != i
+        centroids = np.stack(
+            [matrix[others & (owners == k)].mean(axis=0) for k in range(len(names))]
+        )
+        centroids /= np.linalg.norm(centroids, axis=1, keepdims=True) + 1e-12
+        closest[i] = int(np.argmax(centroids @ matrix[i]))
+    share = np.asarray(
+        [
+            [float(np.mean(closest[owners == a] == b)) for b in range(len(names))]
+            for a in range(len(names))
+        ]
+    )
+    return [
+        (names[a], names[b], max(share[a, b], share[b, a]))
+        for a in range(len(names))
+        for b in range(a + 1, len(names))
+        if share[a, b] >= OVERLAP_SHARE and share[b, a] >= OVERLAP_SHARE
+    ]

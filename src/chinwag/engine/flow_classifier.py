@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from chinwag.engine.norwegian import with_glosses
+
 if TYPE_CHECKING:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
@@ -59,19 +61,25 @@ class FlowClassifier:
         return np.stack([m.predict_proba(features)[:, 1] for m in self.models], axis=1)
 
 
+def routing_texts(examples: list[str]) -> list[str]:
+    """What the router embeds for a flow's examples (Norwegian ones glossed), then the general
+    questions of the "main alone" class."""
+    return [*map(with_glosses, examples), *GENERAL_QUESTIONS]
+
+
 def train_classifier(
     flows: list[str], examples: list[str], owners: list[int], vectors: NDArray[np.float32]
 ) -> FlowClassifier:
     """Fit on `examples` (owner i < len(flows) is flows[i]; len(flows) is main) and their vectors.
 
-    `vectors` must also hold GENERAL_QUESTIONS' embeddings after the examples'. Blocking (tens
-    of milliseconds): run it in a thread.
+    `vectors` are the embeddings of routing_texts(examples) followed by GENERAL_QUESTIONS'.
+    Blocking (tens of milliseconds): run it in a thread.
     """
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
     started = time.perf_counter()
-    texts = [*examples, *GENERAL_QUESTIONS]
+    texts = routing_texts(examples)
     labels = np.asarray([*owners, *[len(flows)] * len(GENERAL_QUESTIONS)])
     ngrams = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True)
     features = np.hstack([vectors, NGRAM_WEIGHT * ngrams.fit_transform(texts).toarray()])
@@ -85,7 +93,12 @@ def train_classifier(
 
 
 def clauses(message: str) -> list[str]:
-    """The message, then its sentences and clauses when it has several (one intent each)."""
+    """The message, then its sentences and clauses when it has several (one intent each), each
+    with English glosses when it is Norwegian: the texts the router embeds and classifies."""
+    return [with_glosses(text) for text in _parts(message)]
+
+
+def _parts(message: str) -> list[str]:
     parts: list[str] = []
     for sentence in filter(str.strip, SENTENCE_BREAK.split(message.strip())):
         pieces = [p for p in CLAUSE_BREAK.split(sentence) if len(p.split()) >= 2]

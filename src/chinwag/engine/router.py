@@ -21,9 +21,9 @@ from pydantic import BaseModel, ValidationError
 
 from chinwag.bots.config import BotConfig, LLMConfig
 from chinwag.engine.flow_classifier import (
-    GENERAL_QUESTIONS,
     FlowClassifier,
     clauses,
+    routing_texts,
     train_classifier,
 )
 from chinwag.errors import ChinwagError, RouterFailed, RouterInvalidOutput
@@ -37,7 +37,8 @@ class RouteDecision:
     scores: dict[str, float]  # every optional flow's score
     ms: float = 0.0
     error: ChinwagError | None = None
-    # `semantic`: the whole message's embedding, for other steps that compare it (not an event)
+    # `semantic`: the embedding of clauses(message)[0] (the whole message, Norwegian glossed),
+    # for other steps that compare the message with texts of their own; never in an event
     message_vector: NDArray[np.float32] | None = None
 
 
@@ -135,7 +136,7 @@ class Router:
         ]
         if not flows:
             return _Examples(flows, np.zeros(0, dtype=np.float32), None)
-        vectors = await self.embedder_for(bot).embed([*texts, *GENERAL_QUESTIONS])
+        vectors = await self.embedder_for(bot).embed(routing_texts(texts))
         classifier = await asyncio.to_thread(train_classifier, flows, texts, owners, vectors)
         return _Examples(flows, np.asarray(thresholds, dtype=np.float32), classifier)
 
