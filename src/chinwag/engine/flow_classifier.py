@@ -84,7 +84,7 @@ def train_classifier(
     ngrams = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True)
     features = np.hstack([vectors, NGRAM_WEIGHT * ngrams.fit_transform(texts).toarray()])
     models = [
-        LogisticRegression(C=REGULARISATION, max_iter=2000, class_weight="balanced").fit(
+        LogisticRegression(C=REGULARISATION, class_weight="balanced", solver="liblinear").fit(
             features, labels == i
         )
         for i in range(len(flows))
