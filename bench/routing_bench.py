@@ -105,8 +105,7 @@ async def routing(llm_limit: int) -> None:
             print(f"  {bot_id:15} {strategy:9} {result}", flush=True)
     await models.aclose()
     print(
-        "\n| bot | strategy | messages | p50 ms | p99 ms | accuracy | router errors | "
-        "prepare ms |"
+        "\n| bot | strategy | messages | p50 ms | p99 ms | accuracy | router errors | prepare ms |"
     )
     print("|---|---|---|---|---|---|---|---|")
     for bot_id, strategy, r in rows:
