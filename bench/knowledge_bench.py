@@ -1,4 +1,4 @@
-"""Knowledge benchmark: ingestion vs the raw embedding model, LanceDB search latency, recall@5.
+"""Knowledge benchmark: ingestion vs the raw embedding model, LanceDB search latency, recall.
 
     PYTHONPATH=src python bench/knowledge_bench.py [--copies 6] [--sizes 10000,100000]
 
@@ -8,7 +8,7 @@
 2. Search latency on LanceDB at each size with synthetic chunks (random unit vectors, text drawn
    from the demo corpus vocabulary): p50/p99 per mode through KnowledgeService, with the query
    vectors embedded beforehand so the figures are the store's; a query's embedding time apart.
-3. recall@5 per mode on tests/data/retrieval/vinhuset.yaml over the demo corpus.
+3. recall@1/3/5 per mode on tests/data/retrieval/vinhuset.yaml over the demo corpus.
 Not run in CI; about 5-10 minutes on 2 cores.
 """
 
@@ -181,7 +181,8 @@ async def bench_latency(embedder: LocalEmbedder, sizes: list[int], repeats: int)
     return result
 
 
-async def bench_recall(embedder: LocalEmbedder, chunker: Chunker) -> dict[str, float]:
+async def bench_recall(embedder: LocalEmbedder, chunker: Chunker) -> dict[str, dict[str, float]]:
+    """recall@1/3/5 per mode: a question counts when a relevant document is in the first k."""
     work = Path(tempfile.mkdtemp(prefix="chinwag-bench-"))
     try:
         store = LanceDBStore(work / "lancedb")
@@ -189,13 +190,15 @@ async def bench_recall(embedder: LocalEmbedder, chunker: Chunker) -> dict[str, f
         await ingest(store, embedder, "vinhuset", [CORPUS], chunker=chunker)
         service = KnowledgeService(store, embedder, KnowledgeConfig(index="vinhuset"))
         questions = _questions()
-        recall: dict[str, float] = {}
+        recall: dict[str, dict[str, float]] = {}
         for mode in MODES:
-            hits = 0
+            hits = dict.fromkeys((1, 3, 5), 0)
             for q in questions:
                 results = await service.search(q["question"], mode=mode, top_k=5)
-                hits += bool({Path(r.document).name for r in results} & set(q["relevant"]))
-            recall[mode] = hits / len(questions)
+                for depth in hits:
+                    found = {Path(r.document).name for r in results[:depth]}
+                    hits[depth] += bool(found & set(q["relevant"]))
+            recall[mode] = {f"@{d}": n / len(questions) for d, n in hits.items()}
         await store.aclose()
         return recall
     finally:
@@ -220,8 +223,8 @@ async def main() -> None:
     results: dict[str, Any] = {"torch_threads": torch.get_num_threads()}
     results["ingest"] = await bench_ingest(embedder, chunker, args.copies)
     print(json.dumps(results["ingest"], indent=2), flush=True)
-    results["recall_at_5"] = await bench_recall(embedder, chunker)
-    print(json.dumps(results["recall_at_5"], indent=2), flush=True)
+    results["recall"] = await bench_recall(embedder, chunker)
+    print(json.dumps(results["recall"], indent=2), flush=True)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     results["latency"] = await bench_latency(embedder, sizes, args.repeats)
     print(json.dumps(results["latency"], indent=2), flush=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import time
 from pathlib import Path
@@ -33,8 +34,23 @@ BOTS = {
     "vinhuset": ROOT / "src/chinwag/bots/demo/vinhuset.yaml",
     "bokhylla": ROOT / "examples/bokhylla.yaml",
     "sykkelverksted": ROOT / "examples/sykkelverksted.yaml",
+    "tannklinikk": ROOT / "examples/tannklinikk.yaml",
+    "fjordferja": ROOT / "examples/fjordferja.yaml",
+    "hyttegrenda": ROOT / "examples/hyttegrenda.yaml",
 }
 BASELINE_MS = 1490.0  # the replaced system's LLM "flow determination"
+
+
+def labelled(bot_id: str) -> list[dict[str, Any]]:
+    """{text, flows} per message: a JSONL set's test split (never used to tune), or a YAML set."""
+    split = ROOT / f"tests/data/routing/{bot_id}.jsonl"
+    if split.exists():
+        rows = [json.loads(line) for line in split.read_text().splitlines() if line.strip()]
+        return [{"text": r["message"], "flows": r["flows"]} for r in rows if r["split"] == "test"]
+    messages: list[dict[str, Any]] = yaml.safe_load(
+        (ROOT / f"tests/data/routing/{bot_id}.yaml").read_text()
+    )["messages"]
+    return messages
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -52,7 +68,9 @@ async def measure(
     router: Router, bot: BotConfig, strategy: str, messages: list[dict[str, Any]], version: int
 ) -> dict[str, Any]:
     config = with_strategy(bot, strategy)
-    await router.prepare(config, version)  # example embeddings: once per bot version
+    started = time.perf_counter()
+    await router.prepare(config, version)  # examples learnt: once per bot version
+    prepare_ms = (time.perf_counter() - started) * 1000
     times, right, failed = [], 0, 0
     for m in messages:
         decision = await router.route(config, version, m["text"])
@@ -65,6 +83,7 @@ async def measure(
         "p99": percentile(times, 99),
         "accuracy": right / len(messages),
         "router_errors": failed,
+        "prepare_ms": prepare_ms,
     }
 
 
@@ -76,9 +95,7 @@ async def routing(llm_limit: int) -> None:
     for i, (bot_id, path) in enumerate(BOTS.items()):
         bot = check_file(path, check_env=False).config
         assert bot is not None
-        messages = yaml.safe_load((ROOT / f"tests/data/routing/{bot_id}.yaml").read_text())[
-            "messages"
-        ]
+        messages = labelled(bot_id)
         for j, strategy in enumerate(("semantic", "keywords", "all", "llm")):
             subset = messages[:llm_limit] if strategy == "llm" else messages
             if not subset:
@@ -87,12 +104,14 @@ async def routing(llm_limit: int) -> None:
             rows.append((bot_id, strategy, result))
             print(f"  {bot_id:15} {strategy:9} {result}", flush=True)
     await models.aclose()
-    print("\n| bot | strategy | messages | p50 ms | p99 ms | accuracy | router errors |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "\n| bot | strategy | messages | p50 ms | p99 ms | accuracy | router errors | prepare ms |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for bot_id, strategy, r in rows:
         print(
             f"| {bot_id} | {strategy} | {r['n']} | {r['p50']:.2f} | {r['p99']:.2f} | "
-            f"{r['accuracy']:.1%} | {r['router_errors']} |"
+            f"{r['accuracy']:.1%} | {r['router_errors']} | {r['prepare_ms']:.0f} |"
         )
     semantic = [r["p50"] for _, s, r in rows if s == "semantic"]
     print(

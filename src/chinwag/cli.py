@@ -12,6 +12,7 @@ import typer
 
 from chinwag.auth import cli as keys_cli
 from chinwag.bots import cli as bots_cli
+from chinwag.evaluation import cli as eval_cli
 from chinwag.knowledge import cli as knowledge_cli
 from chinwag.settings import Settings
 
@@ -32,6 +33,7 @@ app.add_typer(keys_cli.keys_app, name="keys")
 app.command()(bots_cli.schema)
 app.command()(bots_cli.validate)
 app.command()(knowledge_cli.ingest)
+app.command("eval")(eval_cli.evaluate)
 
 HostOption = Annotated[str | None, typer.Option(help="Interface to bind (CHINWAG_HOST).")]
 PortOption = Annotated[int | None, typer.Option(help="Port to bind (CHINWAG_PORT).")]

@@ -294,6 +294,24 @@ class BotIdMismatch(ChinwagError):
     default_hint = "The `id` in the configuration must equal the bot id in the URL."
 
 
+class EvalFileInvalid(ChinwagError):
+    status = 422
+    code = "eval_file_invalid"
+    default_hint = (
+        'Each line of a labelled file is a JSON object: {"message": "...", "flows": [...], '
+        '"documents": [...], "reference": "..."} (docs/eval.md).'
+    )
+
+
+class EvalBelowThreshold(ChinwagError):
+    status = 422
+    code = "eval_below_threshold"
+    default_hint = (
+        "Look at the misrouted and missed questions above: add examples to the flows they "
+        "should reach (or to main), or documents that answer them, then run `chinwag eval` again."
+    )
+
+
 class BotExists(ChinwagError):
     status = 409
     code = "bot_exists"

@@ -13,9 +13,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 async def chinwag(
-    database_url: str, *args: str, data_dir: Path | None = None, cwd: Path = ROOT
+    database_url: str,
+    *args: str,
+    data_dir: Path | None = None,
+    cwd: Path = ROOT,
+    env: dict[str, str] | None = None,
 ) -> tuple[int, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHINWAG_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHINWAG_")} | (env or {})
     env["CHINWAG_DATABASE_URL"] = database_url
     if data_dir is not None:
         env["CHINWAG_DATA_DIR"] = str(data_dir)

@@ -24,14 +24,45 @@ flows:
     system: "{{ bot.name }}: {% if flows.stats is defined %}{{ flows.stats.output }}{% endif %}"
     template: "{{ message }}"
   stats:
-    examples: ["how many did you sell?"]
+    examples: ["how many did you sell?", "best seller?", "sales this week", "what sold most", "x"]
     data: {items: "name,price\\nA,10\\n"}
     template: "{% for row in data.items %}{{ row.name }} {% endfor %}{{ message }}"
 """
 
 # (case, YAML, expected (severity, code, path) problems — exactly these, in any order)
+OVERLAPPING = """
+id: shop
+name: Shop
+router: {strategy: semantic}
+flows:
+  main: {template: "{{ message }}"}
+  checkups:
+    template: "{{ message }}"
+    examples: ["Can I book a check-up?", "I want an appointment for a check-up next week",
+      "When can I come for my annual check?", "Do you have time for a check-up on Friday?",
+      "Book my yearly examination please"]
+  appointments:
+    template: "{{ message }}"
+    examples: ["I'd like to book an appointment", "Can I come for a check-up on Monday?",
+      "Do you have any free times next week?", "Book me in for my yearly check-up",
+      "When is the next time I can come in?"]
+  prices:
+    template: "{{ message }}"
+    examples: ["How much is a filling?", "What does whitening cost?", "Price of a crown?",
+      "Is an x-ray included in the price?", "What do you charge per hour?"]
+"""
 CORPUS: list[tuple[str, str, set[tuple[str, str, str]]]] = [
     ("valid", GOOD, set()),
+    (
+        "a flow with too few examples for the semantic router",
+        GOOD.replace('"what sold most", "x"', '"x"'),
+        {("warning", "router_too_few_examples", "flows.stats.examples")},
+    ),
+    (
+        "two flows whose examples the router cannot tell apart",
+        OVERLAPPING,
+        {("warning", "router_examples_overlap", "flows.checkups.examples")},
+    ),
     (
         "unknown key, with a suggestion",
         GOOD.replace("router: {strategy: semantic}", "router: {strategy: semantic, treshold: 1}"),
@@ -89,12 +120,12 @@ CORPUS: list[tuple[str, str, set[tuple[str, str, str]]]] = [
     ),
     (
         "semantic flow without examples",
-        GOOD.replace('    examples: ["how many did you sell?"]\n', ""),
+        GOOD.replace(GOOD.split("\n")[9] + "\n", ""),
         {("error", "router_examples_missing", "flows.stats.examples")},
     ),
     (
         "duplicate flow names",
-        GOOD + "  stats:\n    examples: [x]\n    template: '{{ message }}'\n",
+        GOOD + "  stats:\n    examples: [a, b, c, d, e]\n    template: '{{ message }}'\n",
         {("error", "duplicate_flow", "flows.stats")},
     ),
     (

@@ -100,7 +100,11 @@ class RouterConfig(_Strict):
         "all", description="`semantic`, `keywords`, `llm` or `all` (every flow, every time)."
     )
     threshold: float = Field(
-        0.5, ge=-1, le=1, description="`semantic`: least cosine similarity to select a flow."
+        0.4,
+        ge=-1,
+        le=1,
+        description="`semantic`: least probability (0-1) the router's classifier must give a "
+        "flow to select it; the default suits most bots.",
     )
     llm: LLMConfig | None = Field(
         None, description="`llm`: the classifier model; unset fields come from the bot's llm."
@@ -121,7 +125,7 @@ class FlowConfig(_Strict):
         default_factory=list, description="`keywords` router: words or phrases that select it."
     )
     threshold: float | None = Field(
-        None, ge=-1, le=1, description="`semantic`: this flow's own threshold."
+        None, ge=-1, le=1, description="`semantic`: this flow's own least probability."
     )
     system: str | None = Field(None, description="Template for the system prompt.")
     template: str | None = Field(

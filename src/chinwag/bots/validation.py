@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from chinwag.bots.config import BotConfig
+from chinwag.bots.routing_check import routing_problems
 from chinwag.bots.template_check import check_template
 
 Severity = Literal["error", "warning"]
@@ -218,6 +219,8 @@ def _flow_problems(document: dict[str, Any]) -> list[Problem]:
                         "Add `knowledge: {index: …}` to the bot, or remove `retrieval`.",
                     )
                 )
+    if strategy == "semantic":
+        problems += routing_problems(flows)
     return problems
 
 

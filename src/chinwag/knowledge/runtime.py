@@ -22,6 +22,11 @@ class KnowledgeStores:
         self._models = models
         self._stores: dict[tuple[str, str | None, str | None], VectorStore] = {}
 
+    @property
+    def models(self) -> ModelRegistry:
+        """The models the stores' search services embed with (shared with other steps)."""
+        return self._models
+
     def for_bot(self, bot: BotConfig) -> KnowledgeService | None:
         """The bot's search service; None when the bot has no knowledge section."""
         if bot.knowledge is None:

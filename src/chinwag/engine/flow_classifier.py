@@ -1,0 +1,106 @@
+"""The semantic router's classifier: one per bot version, learnt from the flows' examples.
+
+For each optional flow, a logistic regression over the examples' embeddings and character
+n-grams learns that flow's examples against every other flow's and against "main alone" (main's
+examples, plus a few general questions that no helper flow of any shop answers). The flows are
+thus weighed against each other and against main, and the scores are probabilities (balanced
+classes) that compare across flows and bots. A message is split into its sentences and clauses;
+a flow is chosen when the message or one of its parts gives it at least the threshold.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+
+from chinwag.engine.norwegian import with_glosses
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+# Questions any customer may ask that none of a shop's helper flows answers. They give the
+# "main alone" class something to learn from when the owner wrote no examples for `main`.
+GENERAL_QUESTIONS = (
+    "Where are you located?",
+    "What is your address?",
+    "What's your phone number?",
+    "Do you have a website?",
+    "Who owns the company?",
+    "Can I write to you in English?",
+    "Are you on Facebook?",
+    "Do you have any job openings?",
+    "Is the building wheelchair accessible?",
+    "What's the weather like today?",
+    "Tell me a joke",
+    "What is the capital of France?",
+)
+NGRAM_WEIGHT = 1.0  # character n-grams next to the embedding: typos, names, Norwegian words
+REGULARISATION = 10.0  # sklearn's C: examples are few, so the model may fit them closely
+SENTENCE_BREAK = re.compile(r"(?<=[.!?…])\s+|\s+-\s+|:\s+")
+CLAUSE_BREAK = re.compile(r"\s*[,;]?\s+(?:and|also|plus|but|og|men|også)\s+(?=\w)", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class FlowClassifier:
+    """Scores each optional flow for a message; trained once per bot version."""
+
+    flows: list[str]
+    models: list[LogisticRegression]  # one per flow: that flow against everything else
+    ngrams: TfidfVectorizer
+    train_ms: float
+
+    def probabilities(self, texts: list[str], vectors: NDArray[np.float32]) -> NDArray[np.float64]:
+        """One row per text, one column per flow: P(the flow is what the text asks for)."""
+        features = np.hstack([vectors, NGRAM_WEIGHT * self.ngrams.transform(texts).toarray()])
+        return np.stack([m.predict_proba(features)[:, 1] for m in self.models], axis=1)
+
+
+def routing_texts(examples: list[str]) -> list[str]:
+    """What the router embeds for a flow's examples (Norwegian ones glossed), then the general
+    questions of the "main alone" class."""
+    return [*map(with_glosses, examples), *GENERAL_QUESTIONS]
+
+
+def train_classifier(
+    flows: list[str], examples: list[str], owners: list[int], vectors: NDArray[np.float32]
+) -> FlowClassifier:
+    """Fit on `examples` (owner i < len(flows) is flows[i]; len(flows) is main) and their vectors.
+
+    `vectors` are the embeddings of routing_texts(examples) followed by GENERAL_QUESTIONS'.
+    Blocking (tens of milliseconds): run it in a thread.
+    """
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    started = time.perf_counter()
+    texts = routing_texts(examples)
+    labels = np.asarray([*owners, *[len(flows)] * len(GENERAL_QUESTIONS)])
+    ngrams = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True)
+    features = np.hstack([vectors, NGRAM_WEIGHT * ngrams.fit_transform(texts).toarray()])
+    models = [
+        LogisticRegression(C=REGULARISATION, class_weight="balanced", solver="liblinear").fit(
+            features, labels == i
+        )
+        for i in range(len(flows))
+    ]
+    return FlowClassifier(flows, models, ngrams, (time.perf_counter() - started) * 1000)
+
+
+def clauses(message: str) -> list[str]:
+    """The message, then its sentences and clauses when it has several (one intent each), each
+    with English glosses when it is Norwegian: the texts the router embeds and classifies."""
+    return [with_glosses(text) for text in _parts(message)]
+
+
+def _parts(message: str) -> list[str]:
+    parts: list[str] = []
+    for sentence in filter(str.strip, SENTENCE_BREAK.split(message.strip())):
+        pieces = [p for p in CLAUSE_BREAK.split(sentence) if len(p.split()) >= 2]
+        parts += pieces if len(pieces) > 1 else [sentence]
+    return [message, *parts] if len(parts) > 1 else [message]

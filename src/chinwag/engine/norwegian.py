@@ -1,0 +1,71 @@
+"""English glosses for common Norwegian customer-service words, for an English-only embedder.
+
+The default embedding model (all-MiniLM-L6-v2) knows little Norwegian; a Norwegian message
+gets the English words for what it asks appended ("Hva koster det?" -> "Hva koster det?
+(what costs it)") before it is embedded and classified. Only general words of shops and
+services are here, no shop's product names: the flows' own Norwegian examples do the rest.
+"""
+
+from __future__ import annotations
+
+import re
+
+GLOSSES = {
+    # greetings and small words
+    "hei": "hello", "hallo": "hello", "heisann": "hello", "takk": "thanks",
+    "tusen takk": "thank you very much", "ha det": "goodbye", "god morgen": "good morning",
+    "god kveld": "good evening", "hvordan": "how", "hva": "what", "hvor": "where",
+    "når": "when", "hvem": "who", "hvorfor": "why", "hvilken": "which", "hvilke": "which",
+    "kan": "can", "jeg": "I", "vi": "we", "dere": "you", "har": "have", "er": "is",
+    "det": "it", "ikke": "not", "med": "with", "til": "to", "fra": "from", "min": "my",
+    "mitt": "my", "mine": "my", "hjelp": "help", "spørsmål": "question", "ringe": "call",
+    # money
+    "koster": "costs", "pris": "price", "prisen": "the price", "priser": "prices",
+    "mye": "much", "billig": "cheap", "billigere": "cheaper", "dyr": "expensive",
+    "dyrt": "expensive", "betale": "pay", "betaling": "payment", "rabatt": "discount",
+    "faktura": "invoice", "kvittering": "receipt", "refusjon": "refund", "penger": "money",
+    "tilbake": "back", "gratis": "free of charge", "depositum": "deposit", "gebyr": "fee",
+    # booking and time
+    "bestille": "book order", "bestilling": "booking order", "bestilt": "ordered",
+    "booke": "book", "avbestille": "cancel", "avlyse": "cancel", "flytte": "move",
+    "endre": "change", "time": "appointment", "timen": "the appointment",
+    "timer": "appointments", "ledig": "available free", "ledige": "available free",
+    "opptatt": "busy", "i dag": "today", "i morgen": "tomorrow", "i kveld": "tonight",
+    "neste uke": "next week", "helg": "weekend", "helgen": "the weekend",
+    "mandag": "Monday", "tirsdag": "Tuesday", "onsdag": "Wednesday", "torsdag": "Thursday",
+    "fredag": "Friday", "lørdag": "Saturday", "søndag": "Sunday", "påske": "Easter",
+    "påsken": "Easter", "jul": "Christmas", "sommer": "summer", "vinter": "winter",
+    "åpent": "open", "åpningstider": "opening hours", "stengt": "closed",
+    "forsinket": "delayed", "innstilt": "cancelled",
+    # orders, goods, rentals
+    "ordre": "order", "ordren": "the order", "pakke": "parcel", "pakken": "the parcel",
+    "levering": "delivery", "levert": "delivered", "sendt": "shipped", "sporing": "tracking",
+    "lager": "stock", "på lager": "in stock", "leie": "rent", "utleie": "rental",
+    "kjøpe": "buy", "selge": "sell", "bytte": "exchange swap", "returnere": "return",
+    "retur": "return", "størrelse": "size", "anbefale": "recommend", "gave": "gift",
+    # problems
+    "vondt": "pain hurts", "smerte": "pain", "akutt": "acute urgent", "ødelagt": "broken",
+    "virker": "works", "fungerer": "works", "skitten": "dirty", "klage": "complaint",
+    "feil": "wrong fault", "glemt": "forgot", "glemte": "forgot", "mistet": "lost",
+    "funnet": "found", "reparasjon": "repair", "reparere": "repair",
+}  # fmt: skip
+NORWEGIAN = re.compile(
+    r"[æøå]|\b(?:jeg|dere|hva|hvor|hvordan|ikke|koster|har dere|er det|takk|hei)\b",
+    re.IGNORECASE,
+)
+WORD = re.compile(r"[a-zæøå]+")
+
+
+def with_glosses(text: str) -> str:
+    """The text, with English glosses of its Norwegian words appended when it is Norwegian."""
+    if not NORWEGIAN.search(text):
+        return text
+    words = WORD.findall(text.lower())
+    found = []
+    for i, word in enumerate(words):
+        pair = " ".join(words[i : i + 2])
+        if pair in GLOSSES:
+            found.append(GLOSSES[pair])
+        elif word in GLOSSES:
+            found.append(GLOSSES[word])
+    return f"{text} ({' '.join(found)})" if found else text

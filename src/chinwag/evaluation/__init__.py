@@ -1,0 +1,1 @@
+"""A bot owner's labelled questions: routing and retrieval figures (`chinwag eval`)."""
