@@ -53,6 +53,13 @@ class Metrics:
             registry=r,
         )
 
+        self.curated = Counter(
+            "chinwag_curated_answers",
+            "Answers given from a curated answer (mode answer) or with one as context (prefer).",
+            ["bot", "mode"],
+            registry=r,
+        )
+
     def watch_open_streams(self, count: Callable[[], int]) -> None:
         self.open_streams.set_function(lambda: float(count()))
 
@@ -85,6 +92,9 @@ class GenerationTimer:
                 self._metrics.tokens.labels(self._bot, kind.split("_")[0]).inc(usage[kind])
         if error_code:
             self._metrics.errors.labels(error_code).inc()
+
+    def curated(self, mode: str) -> None:
+        self._metrics.curated.labels(self._bot, mode).inc()
 
 
 class RequestMetrics:

@@ -6,9 +6,9 @@ in `chinwag.bots.validation`, which reports every problem at once.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 BOT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 FLOW_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
@@ -108,6 +108,27 @@ class RouterConfig(_Strict):
     timeout_seconds: float = Field(5.0, gt=0, description="`llm`: longest classification call.")
 
 
+class CuratedConfig(_Strict):
+    """How the bot uses its curated answers (`chinwag answers`, /v1/bots/{bot}/answers)."""
+
+    mode: Literal["answer", "prefer", "off"] = Field(
+        "answer",
+        description="`answer`: a matching curated answer is the answer (no LLM call); "
+        "`prefer`: it is given to `main` as context; `off`: never used.",
+    )
+    threshold: float = Field(
+        0.8,
+        ge=0,
+        le=1,
+        description="Least cosine similarity of a message to a curated question to match it.",
+    )
+    all_words: bool = Field(
+        True,
+        description="A match also needs every content word of the curated question in the "
+        "message (its first five letters), so `Sunday` never gets `Saturday`'s answer.",
+    )
+
+
 class FlowConfig(_Strict):
     """One flow: a prompt (system + template, Jinja2, sandboxed, strict) and an LLM call."""
 
@@ -196,6 +217,22 @@ class BotConfig(_Strict):
     limits: LimitsConfig | None = Field(
         None, description="Rate limits; unset: the server's CHINWAG_RATE_LIMIT_* defaults."
     )
+    curated: CuratedConfig | None = Field(
+        None,
+        description="Curated answers: `answer`, `prefer` or `off` (short for `{mode: …}`); "
+        "unset: `answer` at the default threshold.",
+    )
+
+    @field_validator("curated", mode="before")
+    @classmethod
+    def _curated_shorthand(cls, value: Any) -> Any:
+        """`curated: prefer` is short for `curated: {mode: prefer}`."""
+        return {"mode": value} if isinstance(value, str) else value
+
+    @property
+    def curated_answers(self) -> CuratedConfig:
+        """How curated answers are used, defaults filled in."""
+        return self.curated or CuratedConfig()
 
     @property
     def optional_flows(self) -> dict[str, FlowConfig]:

@@ -17,6 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from chinwag.bots.config import BotConfig, FlowConfig, LLMConfig
+from chinwag.engine.curated import CuratedLookup, CuratedMatch, CuratedMode, answer_pieces
 from chinwag.engine.router import RouteDecision, Router
 from chinwag.engine.templates import render
 from chinwag.errors import ChinwagError, FlowTimeout
@@ -80,24 +81,24 @@ class Answer:
     route: RouteDecision | None = None
     flow_runs: list[FlowRun] = field(default_factory=list)
     sources: list[Source] = field(default_factory=list)  # what main's answer was based on
+    curated: CuratedMatch | None = None
+    curated_mode: CuratedMode = "answer"
 
     @property
     def text(self) -> str:
         return "".join(self.parts)
 
     def route_record(self) -> dict[str, Any] | None:
-        if self.route is None:
-            return None
-        r = self.route
-        record: dict[str, Any] = {
-            "strategy": r.strategy,
-            "flows": r.flows,
-            "scores": r.scores,
-            "ms": r.ms,
-        }
-        if r.error is not None:
-            record["error"] = {"code": r.error.code, "message": r.error.message}
-        return record
+        """How the answer came about: the router's decision, and the curated answer used."""
+        record: dict[str, Any] = {}
+        if self.route is not None:
+            r = self.route
+            record = {"strategy": r.strategy, "flows": r.flows, "scores": r.scores, "ms": r.ms}
+            if r.error is not None:
+                record["error"] = {"code": r.error.code, "message": r.error.message}
+        if self.curated is not None:
+            record["curated"] = self.curated.mark(self.curated_mode).model_dump()
+        return record or None
 
 
 async def run_message(
@@ -109,9 +110,17 @@ async def run_message(
     emit: Emit,
     answer: Answer,
     knowledge: KnowledgeService | None = None,
+    curated: CuratedLookup | None = None,
 ) -> None:
-    """Route, run the chosen optional flows concurrently (and `main`'s retrieval with them),
-    then stream `main` into `answer`."""
+    """Answer from a matching curated answer, or route, run the chosen optional flows
+    concurrently (and `main`'s retrieval with them), then stream `main` into `answer`."""
+    mode = bot.curated_answers.mode
+    if curated is not None and mode != "off":
+        answer.curated = await curated(bot, message.text)
+        answer.curated_mode = mode
+        if answer.curated is not None and mode == "answer":
+            serve_curated(answer.curated, emit, answer)
+            return
     main_sources = (
         asyncio.create_task(retrieve("main", knowledge, message, emit))
         if knowledge is not None and wants_retrieval("main", bot.flows["main"])
@@ -131,10 +140,20 @@ async def run_message(
         )
         answer.flow_runs.extend(runs)
         outputs = {r.flow: {"output": r.output} for r in runs if r.status == "completed"}
-        await run_main_flow(bot, message, model_for, emit, answer, outputs, main_sources)
+        await run_main_flow(
+            bot, message, model_for, emit, answer, outputs, main_sources, answer.curated
+        )
     finally:
         if main_sources is not None and not main_sources.done():
             main_sources.cancel()
+
+
+def serve_curated(match: CuratedMatch, emit: Emit, answer: Answer) -> None:
+    """The curated text as the answer: its deltas, no router, no flows, no LLM call."""
+    answer.sources = match.cited()
+    for piece in answer_pieces(match.answer):
+        answer.parts.append(piece)
+        emit(MessageDelta(text=piece))
 
 
 def route_event(decision: RouteDecision) -> RouteDecided:
@@ -232,8 +251,10 @@ async def run_main_flow(
     answer: Answer,
     flow_outputs: dict[str, dict[str, str]],
     sources_task: asyncio.Task[Retrieval] | None = None,
+    curated: CuratedMatch | None = None,
 ) -> None:
-    """Stream the main flow's answer into `answer`, emitting flow and delta events."""
+    """Stream the main flow's answer into `answer`, emitting flow and delta events; a
+    curated answer (`prefer` mode) is part of its prompt."""
     started = time.perf_counter()
     emit(FlowStarted(flow="main"))
     main = bot.flows["main"]
@@ -241,6 +262,8 @@ async def run_main_flow(
         retrieval = await sources_task if sources_task is not None else NOTHING_RETRIEVED
         answer.sources = retrieval.cited
         prompt = build_prompt(bot, "main", message, flow_outputs, retrieval.variables)
+        if curated is not None:
+            prompt.insert(-1, curated.as_context())
         model = model_for(main.llm.over(bot.llm) if main.llm else bot.llm)
         async for item in model.stream(prompt, _options(bot, main)):
             if isinstance(item, str):

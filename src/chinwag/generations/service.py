@@ -11,6 +11,7 @@ import collections
 import logging
 from dataclasses import dataclass
 
+from chinwag.answers.matching import CuratedMatcher
 from chinwag.bots.config import BotConfig
 from chinwag.bots.service import BotCache, get_bot_version
 from chinwag.conversations.service import Accepted, Turn, accept_message, load_history
@@ -65,6 +66,7 @@ class Generations:
         self.router = Router(
             embedder_for=lambda bot: models.embedder(bot.embedding), model_for=models.for_bot
         )
+        self.curated = CuratedMatcher(db, lambda bot: models.embedder(bot.embedding))
         self._tasks: set[asyncio.Task[None]] = set()
         self._open: collections.Counter[tuple[str, str]] = collections.Counter()
 
@@ -136,6 +138,7 @@ class Generations:
                 emit=emit,
                 answer=answer,
                 knowledge=self._knowledge.for_bot(bot),
+                curated=self.curated,
             )
         except asyncio.CancelledError:
             interrupted = GenerationInterrupted(
@@ -182,10 +185,13 @@ class Generations:
     ) -> None:
         """Append the ending events and commit them with the message's final state."""
         usage = _usage(answer)
+        curated = answer.curated.mark(answer.curated_mode) if answer.curated else None
         if timer is not None:
             timer.finished(
                 status, usage.model_dump() if usage else None, error.code if error else None
             )
+            if curated is not None:
+                timer.curated(curated.mode)
         final = ending_events(
             status,
             message_id=accepted.assistant_message_id,
@@ -193,6 +199,7 @@ class Generations:
             usage=usage,
             error=error,
             sources=answer.sources,
+            curated=curated,
         )
         await writer.finish(
             final,

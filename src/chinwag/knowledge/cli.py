@@ -62,13 +62,13 @@ async def _open(bot: str) -> AsyncIterator[_Knowledge]:
 
 async def _bot_config(bot: str) -> BotConfig:
     """A bot's configuration: from a YAML file (before it is imported), else the database."""
-    from chinwag.bots.cli import _database
+    from chinwag.bots.cli import database
     from chinwag.bots.service import get_bot
 
     from_file = await asyncio.to_thread(_config_from_file, bot)
     if from_file is not None:
         return from_file
-    async with _database() as db, db.read() as conn:
+    async with database() as db, db.read() as conn:
         return (await get_bot(conn, bot)).config
 
 

@@ -14,7 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.conversations.models import FlowRun, Message
 from chinwag.errors import ChinwagError
-from chinwag.streams.events import ErrorEvent, MessageCompleted, Source, StreamCompleted, Usage
+from chinwag.streams.events import (
+    CuratedMark,
+    ErrorEvent,
+    MessageCompleted,
+    Source,
+    StreamCompleted,
+    Usage,
+)
 from chinwag.streams.events import StreamEvent as Event
 from chinwag.streams.models import Stream
 
@@ -34,11 +41,12 @@ def ending_events(
     usage: Usage | None = None,
     error: ChinwagError | None = None,
     sources: list[Source] | None = None,
+    curated: CuratedMark | None = None,
 ) -> list[Event]:
     """The last events of a stream: the answer (or the error), then stream.completed."""
     if error is None:
         last: Event = MessageCompleted(
-            message_id=message_id, text=text, usage=usage, sources=sources or []
+            message_id=message_id, text=text, usage=usage, sources=sources or [], curated=curated
         )
     else:
         last = ErrorEvent(
