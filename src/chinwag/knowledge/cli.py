@@ -135,7 +135,9 @@ def search(
     mode: Annotated[
         str | None, typer.Option(help="vector, keyword or hybrid (default: the bot's).")
     ] = None,
-    top_k: Annotated[int | None, typer.Option("--top-k", help="How many results.")] = None,
+    top_k: Annotated[
+        int | None, typer.Option("--top-k", min=1, max=50, help="How many results (1-50).")
+    ] = None,
     where: Annotated[
         list[str] | None,
         typer.Option("--filter", help="FIELD=VALUE on source, title, page, row, tag."),
