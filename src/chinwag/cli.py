@@ -57,9 +57,11 @@ async def _prepare(settings: Settings, *, seed_demo: bool) -> list[str]:
 
     Returns the demo's new keys (a secret and a publishable key; earlier demo keys are revoked).
     """
+    from chinwag.answers.csvfile import from_csv
+    from chinwag.answers.service import add_missing
     from chinwag.app import ensure_schema
     from chinwag.auth.demo import demo_keys
-    from chinwag.bots.demo import demo_bot_config
+    from chinwag.bots.demo import demo_answers_path, demo_bot_config
     from chinwag.bots.service import put_bot
     from chinwag.db.uow import Database
     from chinwag.errors import ChinwagError
@@ -72,7 +74,10 @@ async def _prepare(settings: Settings, *, seed_demo: bool) -> list[str]:
             async with db.write() as conn:
                 bot = await put_bot(conn, demo_bot_config())
                 keys = await demo_keys(conn, bot.id, origin=origin)
+                added = await add_missing(conn, bot.id, from_csv(demo_answers_path().read_text()))
             typer.echo(f"demo bot '{bot.id}' is at version {bot.version}")
+            if added:
+                typer.echo(f"demo curated answers: added {added}")
             summary = await ingest_demo_knowledge(settings, bot.config)
             typer.echo(f"demo knowledge: {summary.line()}")
             return keys

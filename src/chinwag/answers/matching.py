@@ -12,10 +12,10 @@ from sqlalchemy import select
 
 from chinwag.answers.models import CuratedAnswer
 from chinwag.answers.service import DataVersion, data_version
-from chinwag.answers.words import has_all_words
 from chinwag.bots.config import BotConfig, EmbeddingConfig
 from chinwag.db.uow import Database
 from chinwag.engine.curated import CuratedMatch
+from chinwag.engine.words import has_all_words
 from chinwag.providers.protocols import Embedder
 
 

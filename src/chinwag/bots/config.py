@@ -129,6 +129,32 @@ class CuratedConfig(_Strict):
     )
 
 
+class TableLookup(_Strict):
+    """A flow's `data` table searched per message: only the rows that match reach the prompt."""
+
+    max_rows: int = Field(8, ge=1, le=100, description="The most rows given to the flow.")
+    columns: list[str] = Field(
+        default_factory=list,
+        description="Columns matched against the message's words and meaning (names, SKUs, "
+        "categories); empty: every column that is not numeric.",
+    )
+    numbers: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Numeric column -> words that name it (`price_nok: [price, kr, cost]`): a "
+        "bound the message states (`under 250 kr`, `more than 10`) filters that column.",
+    )
+    order: dict[str, str] = Field(
+        default_factory=dict,
+        description="Phrase -> column to sort by when the message says it (`cheapest: "
+        "price_nok`, `best seller: -sold_this_year`; `-` sorts high to low).",
+    )
+    where: dict[str, str] = Field(
+        default_factory=dict,
+        description="Phrase -> condition applied when the message says it (`sold out: "
+        "stock_bottles = 0`); `column op value`, op one of = != < <= > >=.",
+    )
+
+
 class FlowConfig(_Strict):
     """One flow: a prompt (system + template, Jinja2, sandboxed, strict) and an LLM call."""
 
@@ -152,12 +178,22 @@ class FlowConfig(_Strict):
         default_factory=dict,
         description="Named CSV tables (text); the templates see their rows as `data.<name>`.",
     )
+    lookup: dict[str, TableLookup] = Field(
+        default_factory=dict,
+        description="`data` tables searched per message (table lookup): `data.<name>` holds "
+        "only the matching rows, at most `max_rows`.",
+    )
     retrieval: bool | None = Field(
         None,
         description="Search the knowledge index and pass `sources`; default: `main` only.",
     )
     llm: LLMConfig | None = Field(
         None, description="This flow's own model settings; unset fields come from the bot's."
+    )
+    generate: bool = Field(
+        True,
+        description="Optional flows: `false` makes the rendered template the flow's output, "
+        "with no LLM call (e.g. the rows a table lookup found, as facts for `main`).",
     )
     timeout_seconds: float = Field(
         30.0, gt=0, description="An optional flow slower than this fails; the answer goes on."

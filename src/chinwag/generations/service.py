@@ -18,6 +18,7 @@ from chinwag.conversations.service import Accepted, Turn, accept_message, load_h
 from chinwag.db.uow import Database
 from chinwag.engine.router import Router
 from chinwag.engine.runner import Answer, MessageInput, run_message
+from chinwag.engine.tables import TableLookups
 from chinwag.errors import ChinwagError, GenerationInterrupted
 from chinwag.knowledge.runtime import KnowledgeStores
 from chinwag.metrics import GenerationTimer, Metrics
@@ -66,6 +67,7 @@ class Generations:
         self.router = Router(
             embedder_for=lambda bot: models.embedder(bot.embedding), model_for=models.for_bot
         )
+        self.tables = TableLookups(lambda bot: models.embedder(bot.embedding))
         self.curated = CuratedMatcher(db, lambda bot: models.embedder(bot.embedding))
         self._tasks: set[asyncio.Task[None]] = set()
         self._open: collections.Counter[tuple[str, str]] = collections.Counter()
@@ -139,6 +141,7 @@ class Generations:
                 answer=answer,
                 knowledge=self._knowledge.for_bot(bot),
                 curated=self.curated,
+                tables=self.tables,
             )
         except asyncio.CancelledError:
             interrupted = GenerationInterrupted(

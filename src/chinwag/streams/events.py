@@ -49,6 +49,7 @@ class FlowCompleted(_Event):
     flow: str
     ms: float
     usage: dict[str, int] | None = None
+    rows: dict[str, int] | None = None  # table lookup: rows given to the flow, per table
 
 
 class FlowFailed(_Event):

@@ -1,4 +1,4 @@
-"""The lexical check of a curated match: the question's content words must be in the message.
+"""Content words of a text, by stem: the lexical half of curated matching and table lookups.
 
 Embeddings put "open on Sunday?" at 0.93 from "open on Saturday?" (all-MiniLM-L6-v2), closer
 than real paraphrases; the words a question turns on (days, names, places) settle it.
