@@ -138,11 +138,11 @@ def match_rows(
 
 
 def categories_of(rows: Sequence[Row], columns: list[str]) -> dict[str, dict[str, set[str]]]:
-    """Columns with few distinct values (at most a third of the rows): value -> its stems."""
+    """Columns with few distinct values (a third of the rows, or 6): value -> its stems."""
     found: dict[str, dict[str, set[str]]] = {}
     for column in columns:
         values = {row.get(column, "").lower() for row in rows} - {""}
-        if values and len(values) <= max(2, len(rows) // 3):
+        if values and len(values) <= min(len(rows) - 1, max(6, len(rows) // 3)):
             found[column] = {v: stems_of(v) for v in values}
     return found
 
