@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from chinwag.bots.config import BotConfig
 from chinwag.bots.validation import Problem, Report
-from chinwag.errors import ChinwagError
+from chinwag.errors import ChinwagError, KnowledgeIndexNotFound
 from chinwag.knowledge.checks import index_is_empty
 from chinwag.knowledge.runtime import KnowledgeStores
 
@@ -23,6 +23,17 @@ async def index_problems(
     name = named or bot.id
     try:
         info = await knowledge.check(bot, named=name)
+    except KnowledgeIndexNotFound as exc:
+        # Through the API the bot may not exist yet: name the call that creates its index.
+        hint = (
+            exc.hint
+            if named
+            else (
+                'Create it with POST /v1/knowledge/indexes {"knowledge": …, "embedding": …} '
+                "(the bot's sections), or `chinwag knowledge create BOT.yaml` on the server."
+            )
+        )
+        return [Problem(where, exc.code, exc.message, hint)]
     except ChinwagError as exc:
         return [Problem(where, exc.code, exc.message, exc.hint)]
     if info is not None and index_is_empty(info):
