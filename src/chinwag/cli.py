@@ -6,10 +6,12 @@ import asyncio
 import json
 import sys
 import uuid
-from typing import TYPE_CHECKING, Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+from chinwag.answers import cli as answers_cli
 from chinwag.auth import cli as keys_cli
 from chinwag.bots import cli as bots_cli
 from chinwag.evaluation import cli as eval_cli
@@ -30,6 +32,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(bots_cli.bots_app, name="bots")
 app.add_typer(knowledge_cli.knowledge_app, name="knowledge")
 app.add_typer(keys_cli.keys_app, name="keys")
+app.add_typer(answers_cli.answers_app, name="answers")
 app.command()(bots_cli.schema)
 app.command()(bots_cli.validate)
 app.command()(knowledge_cli.ingest)
@@ -44,7 +47,7 @@ def _settings(**overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
-def _fail(message: str, hint: str | None = None) -> None:
+def _fail(message: str, hint: str | None = None) -> NoReturn:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     if hint:
         typer.echo(f"hint: {hint}", err=True)
@@ -56,9 +59,11 @@ async def _prepare(settings: Settings, *, seed_demo: bool) -> list[str]:
 
     Returns the demo's new keys (a secret and a publishable key; earlier demo keys are revoked).
     """
+    from chinwag.answers.csvfile import from_csv
+    from chinwag.answers.service import add_missing
     from chinwag.app import ensure_schema
     from chinwag.auth.demo import demo_keys
-    from chinwag.bots.demo import demo_bot_config
+    from chinwag.bots.demo import demo_answers_path, demo_bot_config
     from chinwag.bots.service import put_bot
     from chinwag.db.uow import Database
     from chinwag.errors import ChinwagError
@@ -71,7 +76,10 @@ async def _prepare(settings: Settings, *, seed_demo: bool) -> list[str]:
             async with db.write() as conn:
                 bot = await put_bot(conn, demo_bot_config())
                 keys = await demo_keys(conn, bot.id, origin=origin)
+                added = await add_missing(conn, bot.id, from_csv(demo_answers_path().read_text()))
             typer.echo(f"demo bot '{bot.id}' is at version {bot.version}")
+            if added:
+                typer.echo(f"demo curated answers: added {added}")
             summary = await ingest_demo_knowledge(settings, bot.config)
             typer.echo(f"demo knowledge: {summary.line()}")
             return keys
@@ -140,6 +148,61 @@ def demo(host: HostOption = None, port: PortOption = None) -> None:
     typer.echo(f"  or:       chinwag chat vinhuset --url {base} --key {secret}\n")
     sys.stdout.flush()
     _serve(settings, demo_publishable_key=publishable)
+
+
+@app.command()
+def init(
+    directory: Annotated[
+        Path, typer.Argument(help="Where to write the bot (created if missing).")
+    ] = Path("."),
+    bot_id: Annotated[str, typer.Option("--id", help="The bot id (lowercase, - and _).")] = "mybot",
+    name: Annotated[str, typer.Option(help="The bot's name, shown to people.")] = "My bot",
+    force: Annotated[bool, typer.Option(help="Overwrite files that exist.")] = False,
+    index: Annotated[
+        bool, typer.Option(help="Create the bot's (empty) knowledge index too.")
+    ] = True,
+) -> None:
+    """Write a starter bot (bot.yaml, a prompt, a document) that validates, and its index."""
+    import re
+
+    from chinwag.bots.config import BOT_ID_PATTERN
+    from chinwag.bots.starter import write_starter
+
+    if not re.match(BOT_ID_PATTERN, bot_id):
+        _fail(f"'{bot_id}' is not a bot id", "Use lowercase letters, digits, - and _.")
+    try:
+        written = write_starter(directory, bot_id, name, force=force)
+    except FileExistsError as exc:
+        _fail(f"these files exist: {exc}", "Use another directory, or --force to overwrite.")
+    for path in written:
+        typer.echo(f"wrote {path}")
+    bot_file = written[0]
+    if index:
+        asyncio.run(_create_starter_index(bot_file))
+    where = "" if directory == Path(".") else f"cd {directory} && "
+    typer.echo(
+        f"\nnext: {where}chinwag validate bot.yaml\n"
+        "      chinwag ingest bot.yaml knowledge/\n"
+        "      chinwag bots import bot.yaml && chinwag serve"
+    )
+
+
+async def _create_starter_index(bot_file: Path) -> None:
+    from chinwag.bots.activation import check_file
+    from chinwag.errors import ChinwagError
+    from chinwag.knowledge.runtime import standalone_knowledge
+
+    config = check_file(bot_file).config
+    assert config is not None and config.knowledge is not None, "the starter bot validates"
+    try:
+        async with standalone_knowledge(Settings()) as knowledge:
+            service = knowledge.service(config.knowledge, config.embedding)
+            if not (await service.store.info(config.knowledge.index)).exists:
+                dimension = await service.embedder.dimension()
+                await service.store.create(config.knowledge.index, dimension)
+                typer.echo(f"created the empty knowledge index '{config.knowledge.index}'")
+    except ChinwagError as exc:
+        _fail(exc.message, exc.hint)
 
 
 @db_app.command("upgrade")

@@ -55,6 +55,12 @@ class Metrics:
             registry=r,
         )
 
+        self.curated = Counter(
+            "chinwag_curated_answers",
+            "Answers given from a curated answer (mode answer) or with one as context (prefer).",
+            ["bot", "mode"],
+            registry=r,
+        )
         self.log_commit_failures = Counter(
             "chinwag_event_log_commit_failures",
             "Event log transactions that failed (database unreachable or refusing a batch).",
@@ -113,6 +119,9 @@ class GenerationTimer:
                 self._metrics.tokens.labels(self._bot, kind.split("_")[0]).inc(usage[kind])
         if error_code:
             self._metrics.errors.labels(error_code).inc()
+
+    def curated(self, mode: str) -> None:
+        self._metrics.curated.labels(self._bot, mode).inc()
 
 
 class RequestMetrics:

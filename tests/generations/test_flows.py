@@ -178,6 +178,9 @@ async def test_semantic_routing_of_the_demo_bot(make_settings: Settings, fake_ll
         assert decided["strategy"] == "semantic"
         assert decided["flows"] == ["main", "statistics"]
         assert decided["scores"]["statistics"] > decided["scores"]["smalltalk"]
-        # The statistics flow's prompt carried the shop's wine table.
-        stats_prompt = fake_llm.requests[0]["messages"][-1]["content"]
-        assert "Barolo" in stats_prompt and "price NOK" in stats_prompt
+        # The statistics flow looked the Barolo up in the shop's wine table, with no LLM call
+        # (main then fails here: this test server has no knowledge index).
+        stats = next(
+            e for e in events if e.type == "flow.completed" and e.data["flow"] == "statistics"
+        )
+        assert stats.data["rows"] == {"wines": 1} and stats.data["usage"] is None

@@ -62,6 +62,7 @@ async def test_knowledge_from_upload_to_cited_answer(
             ("knowledge.index", "knowledge_index_not_found")
         ]
         assert "chinwag knowledge create" in refused.json()["problems"][0]["message"]
+        assert "POST /v1/knowledge/indexes" in refused.json()["problems"][0]["hint"]
 
         created = await client.post("/v1/knowledge/indexes", json={"knowledge": KNOWLEDGE})
         assert created.status_code == 201 and created.json()["dimension"] == 384

@@ -123,6 +123,15 @@ async def import_answers(
     return len(answers)
 
 
+async def add_missing(
+    conn: AsyncConnection, bot_id: str, answers: Sequence[CuratedAnswerIn]
+) -> int:
+    """Add the answers whose question the bot does not have yet (edits an owner made stay)."""
+    have = {a.question for a in await list_answers(conn, bot_id)}
+    missing = [a for a in answers if a.question not in have]
+    return await import_answers(conn, bot_id, missing, replace=False)
+
+
 async def data_version(conn: AsyncConnection, bot_id: str) -> DataVersion:
     """A cheap fingerprint of the bot's curated answers, to key caches of their embeddings."""
     row = (

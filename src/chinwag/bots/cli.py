@@ -72,7 +72,9 @@ async def _check_files(files: list[Path], *, check_env: bool) -> dict[str, Repor
 
     async with standalone_knowledge(Settings()) as knowledge:
         return {
-            str(f): await with_index_check(check_file(f, check_env=check_env), knowledge)
+            str(f): await with_index_check(
+                check_file(f, check_env=check_env), knowledge, named=str(f)
+            )
             for f in files
         }
 
@@ -110,7 +112,7 @@ def import_bots(files: FilesArgument) -> None:
         raise typer.Exit(1)
 
     async def save() -> None:
-        async with _database() as db:
+        async with database() as db:
             for name, report in reports.items():
                 saved = await activate(db, report, note=f"imported from {Path(name).name}")
                 state = "saved as" if saved.created else "unchanged at"
@@ -128,7 +130,7 @@ def export_bot(
     from chinwag.bots.service import config_json, get_bot, get_version
 
     async def load() -> dict[str, object]:
-        async with _database() as db, db.read() as conn:
+        async with database() as db, db.read() as conn:
             if version is None:
                 return config_json((await get_bot(conn, bot)).config)
             return config_json(await get_version(conn, bot, version))
@@ -142,7 +144,7 @@ def list_all() -> None:
     from chinwag.bots.service import list_bots
 
     async def load() -> None:
-        async with _database() as db, db.read() as conn:
+        async with database() as db, db.read() as conn:
             for b in await list_bots(conn):
                 typer.echo(f"{b.id}\tversion {b.version}\t{b.config.name}")
 
@@ -155,7 +157,7 @@ def versions(bot: Annotated[str, typer.Argument(help="The bot id.")]) -> None:
     from chinwag.bots.service import list_versions
 
     async def load() -> None:
-        async with _database() as db, db.read() as conn:
+        async with database() as db, db.read() as conn:
             for v in await list_versions(conn, bot):
                 mark = "*" if v.active else " "
                 typer.echo(f"{mark} {v.version}\t{v.created_at:%Y-%m-%d %H:%M}\t{v.note or ''}")
@@ -172,14 +174,14 @@ def rollback(
     from chinwag.bots.service import rollback as rollback_to
 
     async def run() -> None:
-        async with _database() as db, db.write() as conn:
+        async with database() as db, db.write() as conn:
             saved = await rollback_to(conn, bot, version)
         typer.echo(f"{saved.id}: version {version} is active again as version {saved.version}")
 
     asyncio.run(run())
 
 
-class _database:
+class database:
     """The configured database, its schema checked, for one command."""
 
     db: Database

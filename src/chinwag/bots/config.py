@@ -6,7 +6,7 @@ in `chinwag.bots.validation`, which reports every problem at once.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -112,6 +112,53 @@ class RouterConfig(_Strict):
     timeout_seconds: float = Field(5.0, gt=0, description="`llm`: longest classification call.")
 
 
+class CuratedConfig(_Strict):
+    """How the bot uses its curated answers (`chinwag answers`, /v1/bots/{bot}/answers)."""
+
+    mode: Literal["answer", "prefer", "off"] = Field(
+        "answer",
+        description="`answer`: a matching curated answer is the answer (no LLM call); "
+        "`prefer`: it is given to `main` as context; `off`: never used.",
+    )
+    threshold: float = Field(
+        0.8,
+        ge=0,
+        le=1,
+        description="Least cosine similarity of a message to a curated question to match it.",
+    )
+    all_words: bool = Field(
+        True,
+        description="A match also needs every content word of the curated question in the "
+        "message (its first five letters), so `Sunday` never gets `Saturday`'s answer.",
+    )
+
+
+class TableLookup(_Strict):
+    """A flow's `data` table searched per message: only the rows that match reach the prompt."""
+
+    max_rows: int = Field(8, ge=1, le=100, description="The most rows given to the flow.")
+    columns: list[str] = Field(
+        default_factory=list,
+        description="Columns matched against the message's words and meaning (names, SKUs, "
+        "categories); empty: every column that is not numeric.",
+    )
+    numbers: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Numeric column -> words that name it (`price_nok: [price, kr, cost]`): a "
+        "bound the message states (`under 250 kr`, `more than 10`) filters that column.",
+    )
+    order: dict[str, str] = Field(
+        default_factory=dict,
+        description="Phrase -> column to sort by when the message says it (`cheapest: "
+        "price_nok`, `best seller: -sold_this_year`; `-` sorts high to low).",
+    )
+    where: dict[str, str] = Field(
+        default_factory=dict,
+        description="Phrase -> condition applied when the message says it (`sold out: "
+        "stock_bottles = 0`); `column op value`, op one of = != < <= > >=.",
+    )
+
+
 class FlowConfig(_Strict):
     """One flow: a prompt (system + template, Jinja2, sandboxed, strict) and an LLM call."""
 
@@ -135,12 +182,22 @@ class FlowConfig(_Strict):
         default_factory=dict,
         description="Named CSV tables (text); the templates see their rows as `data.<name>`.",
     )
+    lookup: dict[str, TableLookup] = Field(
+        default_factory=dict,
+        description="`data` tables searched per message (table lookup): `data.<name>` holds "
+        "only the matching rows, at most `max_rows`.",
+    )
     retrieval: bool | None = Field(
         None,
         description="Search the knowledge index and pass `sources`; default: `main` only.",
     )
     llm: LLMConfig | None = Field(
         None, description="This flow's own model settings; unset fields come from the bot's."
+    )
+    generate: bool = Field(
+        True,
+        description="Optional flows: `false` makes the rendered template the flow's output, "
+        "with no LLM call (e.g. the rows a table lookup found, as facts for `main`).",
     )
     timeout_seconds: float = Field(
         30.0, gt=0, description="An optional flow slower than this fails; the answer goes on."
@@ -274,6 +331,22 @@ class BotConfig(_Strict):
     widget: WidgetConfig = Field(
         default_factory=WidgetConfig, description="The website chat widget's look and texts."
     )
+    curated: CuratedConfig | None = Field(
+        None,
+        description="Curated answers: `answer`, `prefer` or `off` (short for `{mode: …}`); "
+        "unset: `answer` at the default threshold.",
+    )
+
+    @field_validator("curated", mode="before")
+    @classmethod
+    def _curated_shorthand(cls, value: Any) -> Any:
+        """`curated: prefer` is short for `curated: {mode: prefer}`."""
+        return {"mode": value} if isinstance(value, str) else value
+
+    @property
+    def curated_answers(self) -> CuratedConfig:
+        """How curated answers are used, defaults filled in."""
+        return self.curated or CuratedConfig()
 
     @property
     def optional_flows(self) -> dict[str, FlowConfig]:

@@ -18,6 +18,11 @@ def demo_knowledge_path() -> Path:
     return demo_bot_path().parent / "knowledge"
 
 
+def demo_answers_path() -> Path:
+    """The demo's curated answers (CSV, the format of `chinwag answers import`)."""
+    return demo_bot_path().parent / "answers.csv"
+
+
 def demo_bot_config() -> BotConfig:
     """The demo bot's configuration; its YAML is part of the package and always valid."""
     report = check_file(demo_bot_path())

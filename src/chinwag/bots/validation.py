@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from chinwag.bots.config import BotConfig
+from chinwag.bots.lookup_check import lookup_problems
 from chinwag.bots.routing_check import routing_problems
 from chinwag.bots.template_check import check_template
 
@@ -262,6 +263,7 @@ def _one_flow(name: str, flow: dict[str, Any], names: set[str], strategy: str) -
                 flows=names - {name, "main"},
                 tables=set(map(str, data)),
             )
+    problems += lookup_problems(where, flow)
     if name != "main":
         problems += _route_problems(where, flow, strategy)
     return problems

@@ -17,7 +17,9 @@ from functools import lru_cache
 from typing import Any
 
 from chinwag.bots.config import BotConfig, FlowConfig, LLMConfig
+from chinwag.engine.curated import CuratedLookup, CuratedMatch, CuratedMode, answer_pieces
 from chinwag.engine.router import RouteDecision, Router
+from chinwag.engine.tables import TableLookups
 from chinwag.engine.templates import render
 from chinwag.errors import ChinwagError, FlowTimeout
 from chinwag.knowledge.search import KnowledgeService
@@ -80,24 +82,24 @@ class Answer:
     route: RouteDecision | None = None
     flow_runs: list[FlowRun] = field(default_factory=list)
     sources: list[Source] = field(default_factory=list)  # what main's answer was based on
+    curated: CuratedMatch | None = None
+    curated_mode: CuratedMode = "answer"
 
     @property
     def text(self) -> str:
         return "".join(self.parts)
 
     def route_record(self) -> dict[str, Any] | None:
-        if self.route is None:
-            return None
-        r = self.route
-        record: dict[str, Any] = {
-            "strategy": r.strategy,
-            "flows": r.flows,
-            "scores": r.scores,
-            "ms": r.ms,
-        }
-        if r.error is not None:
-            record["error"] = {"code": r.error.code, "message": r.error.message}
-        return record
+        """How the answer came about: the router's decision, and the curated answer used."""
+        record: dict[str, Any] = {}
+        if self.route is not None:
+            r = self.route
+            record = {"strategy": r.strategy, "flows": r.flows, "scores": r.scores, "ms": r.ms}
+            if r.error is not None:
+                record["error"] = {"code": r.error.code, "message": r.error.message}
+        if self.curated is not None:
+            record["curated"] = self.curated.mark(self.curated_mode).model_dump()
+        return record or None
 
 
 async def run_message(
@@ -109,9 +111,18 @@ async def run_message(
     emit: Emit,
     answer: Answer,
     knowledge: KnowledgeService | None = None,
+    curated: CuratedLookup | None = None,
+    tables: TableLookups | None = None,
 ) -> None:
-    """Route, run the chosen optional flows concurrently (and `main`'s retrieval with them),
-    then stream `main` into `answer`."""
+    """Answer from a matching curated answer, or route, run the chosen optional flows
+    concurrently (and `main`'s retrieval with them), then stream `main` into `answer`."""
+    mode = bot.curated_answers.mode
+    if curated is not None and mode != "off":
+        answer.curated = await curated(bot, message.text)
+        answer.curated_mode = mode
+        if answer.curated is not None and mode == "answer":
+            serve_curated(answer.curated, emit, answer)
+            return
     main_sources = (
         asyncio.create_task(retrieve("main", knowledge, message, emit))
         if knowledge is not None and wants_retrieval("main", bot.flows["main"])
@@ -124,17 +135,34 @@ async def run_message(
         runs = await asyncio.gather(
             *(
                 run_optional_flow(
-                    bot, name, message, model_for, emit, decision.scores.get(name), knowledge
+                    bot,
+                    name,
+                    message,
+                    model_for,
+                    emit,
+                    decision.scores.get(name),
+                    knowledge,
+                    tables,
                 )
                 for name in decision.flows
             )
         )
         answer.flow_runs.extend(runs)
         outputs = {r.flow: {"output": r.output} for r in runs if r.status == "completed"}
-        await run_main_flow(bot, message, model_for, emit, answer, outputs, main_sources)
+        await run_main_flow(
+            bot, message, model_for, emit, answer, outputs, main_sources, answer.curated, tables
+        )
     finally:
         if main_sources is not None and not main_sources.done():
             main_sources.cancel()
+
+
+def serve_curated(match: CuratedMatch, emit: Emit, answer: Answer) -> None:
+    """The curated text as the answer: its deltas, no router, no flows, no LLM call."""
+    answer.sources = match.cited()
+    for piece in answer_pieces(match.answer):
+        answer.parts.append(piece)
+        emit(MessageDelta(text=piece))
 
 
 def route_event(decision: RouteDecision) -> RouteDecided:
@@ -189,6 +217,7 @@ async def run_optional_flow(
     emit: Emit,
     score: float | None,
     knowledge: KnowledgeService | None = None,
+    tables: TableLookups | None = None,
 ) -> FlowRun:
     """Run one optional flow to its whole output, within its timeout; never raises."""
     flow = bot.flows[name]
@@ -203,13 +232,17 @@ async def run_optional_flow(
                 if knowledge is not None and wants_retrieval(name, flow)
                 else NOTHING_RETRIEVED
             )
-            prompt = build_prompt(bot, name, message, {}, retrieval.variables)
-            model = model_for(flow.llm.over(bot.llm) if flow.llm else bot.llm)
-            async for item in model.stream(prompt, _options(bot, flow)):
-                if isinstance(item, str):
-                    parts.append(item)
-                else:
-                    usage = item
+            looked_up = await look_up(bot, name, message, tables)
+            prompt = build_prompt(bot, name, message, {}, retrieval.variables, looked_up)
+            if not flow.generate:
+                parts.append(prompt[-1].content)
+            else:
+                model = model_for(flow.llm.over(bot.llm) if flow.llm else bot.llm)
+                async for item in model.stream(prompt, _options(bot, flow)):
+                    if isinstance(item, str):
+                        parts.append(item)
+                    else:
+                        usage = item
     except (ChinwagError, TimeoutError) as exc:
         error = (
             exc
@@ -220,7 +253,7 @@ async def run_optional_flow(
         emit(FlowFailed(flow=name, ms=ms, code=error.code, message=error.message))
         return FlowRun(name, "failed", ms, score, usage, error.code)
     ms = _ms_since(started)
-    emit(FlowCompleted(flow=name, ms=ms, usage=_usage_dict(usage)))
+    emit(FlowCompleted(flow=name, ms=ms, usage=_usage_dict(usage), rows=_counts(looked_up)))
     return FlowRun(name, "completed", ms, score, usage, output="".join(parts).strip())
 
 
@@ -232,15 +265,22 @@ async def run_main_flow(
     answer: Answer,
     flow_outputs: dict[str, dict[str, str]],
     sources_task: asyncio.Task[Retrieval] | None = None,
+    curated: CuratedMatch | None = None,
+    tables: TableLookups | None = None,
 ) -> None:
-    """Stream the main flow's answer into `answer`, emitting flow and delta events."""
+    """Stream the main flow's answer into `answer`, emitting flow and delta events; a
+    curated answer (`prefer` mode) is part of its prompt."""
     started = time.perf_counter()
     emit(FlowStarted(flow="main"))
     main = bot.flows["main"]
+    looked_up: dict[str, list[dict[str, str]]] | None = None
     try:
         retrieval = await sources_task if sources_task is not None else NOTHING_RETRIEVED
         answer.sources = retrieval.cited
-        prompt = build_prompt(bot, "main", message, flow_outputs, retrieval.variables)
+        looked_up = await look_up(bot, "main", message, tables)
+        prompt = build_prompt(bot, "main", message, flow_outputs, retrieval.variables, looked_up)
+        if curated is not None:
+            prompt.insert(-1, curated.as_context())
         model = model_for(main.llm.over(bot.llm) if main.llm else bot.llm)
         async for item in model.stream(prompt, _options(bot, main)):
             if isinstance(item, str):
@@ -257,7 +297,9 @@ async def run_main_flow(
         raise
     ms = _ms_since(started)
     answer.flow_runs.append(FlowRun("main", "completed", ms, usage=answer.usage))
-    emit(FlowCompleted(flow="main", ms=ms, usage=_usage_dict(answer.usage)))
+    emit(
+        FlowCompleted(flow="main", ms=ms, usage=_usage_dict(answer.usage), rows=_counts(looked_up))
+    )
 
 
 def build_prompt(
@@ -266,10 +308,14 @@ def build_prompt(
     message: MessageInput,
     flow_outputs: dict[str, dict[str, str]],
     sources: list[dict[str, Any]] | None = None,
+    looked_up: dict[str, list[dict[str, str]]] | None = None,
 ) -> list[ChatMessage]:
-    """The chat messages of one flow: its system prompt, the history, its rendered template."""
+    """The chat messages of one flow: its system prompt, the history, its rendered template.
+
+    Tables in `looked_up` (table lookup) replace the whole table in `data.<name>`."""
     flow = bot.flows[flow_name]
     assert flow.template is not None, "validation rejects flows without templates that run"
+    tables = looked_up or {}
     variables = {
         "message": message.text,
         "history": [{"role": role, "content": content} for role, content in message.history],
@@ -278,7 +324,10 @@ def build_prompt(
         "user": {"id": message.user_id},
         "bot": {"id": bot.id, "name": bot.name, "version": message.bot_version},
         "now": datetime.now(UTC),
-        "data": {name: table_rows(text) for name, text in flow.data.items()},
+        "data": {
+            name: tables[name] if name in tables else table_rows(text)
+            for name, text in flow.data.items()
+        },
     }
     where = f"flows.{flow_name}"
     prompt: list[ChatMessage] = []
@@ -289,6 +338,27 @@ def build_prompt(
     prompt.extend(ChatMessage(role, content) for role, content in message.history)
     prompt.append(ChatMessage("user", render(flow.template, variables, where=f"{where}.template")))
     return prompt
+
+
+async def look_up(
+    bot: BotConfig, flow_name: str, message: MessageInput, tables: TableLookups | None
+) -> dict[str, list[dict[str, str]]] | None:
+    """The matching rows of the flow's looked-up tables (None: the flow looks nothing up)."""
+    flow = bot.flows[flow_name]
+    if tables is None or not flow.lookup:
+        return None
+    found = await tables.lookup(
+        bot,
+        message.bot_version,
+        flow_name,
+        lambda name: table_rows(flow.data[name]),
+        message.text,
+    )
+    return {name: lookup.rows for name, lookup in found.items()}
+
+
+def _counts(looked_up: dict[str, list[dict[str, str]]] | None) -> dict[str, int] | None:
+    return {name: len(rows) for name, rows in looked_up.items()} if looked_up else None
 
 
 @lru_cache(maxsize=256)

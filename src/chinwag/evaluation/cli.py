@@ -95,14 +95,14 @@ async def _evaluate(bot: str, items: list[Labelled], *, answers: bool) -> tuple[
 
 async def _bot(bot: str) -> tuple[BotConfig, int]:
     """The configuration to measure and its version (0 for a file not yet imported)."""
-    from chinwag.bots.cli import _database
+    from chinwag.bots.cli import database
     from chinwag.bots.service import get_bot
     from chinwag.knowledge.cli import _config_from_file
 
     from_file = await asyncio.to_thread(_config_from_file, bot)
     if from_file is not None:
         return from_file, 0
-    async with _database() as db, db.read() as conn:
+    async with database() as db, db.read() as conn:
         found = await get_bot(conn, bot)
     return found.config, found.version
 

@@ -11,12 +11,14 @@ import collections
 import logging
 from dataclasses import dataclass
 
+from chinwag.answers.matching import CuratedMatcher
 from chinwag.bots.config import BotConfig
 from chinwag.bots.service import BotCache, get_bot_version
 from chinwag.conversations.service import Accepted, Turn, accept_message, load_history
 from chinwag.db.uow import Database
 from chinwag.engine.router import Router
 from chinwag.engine.runner import Answer, MessageInput, run_message
+from chinwag.engine.tables import TableLookups
 from chinwag.errors import ChinwagError, GenerationInterrupted
 from chinwag.knowledge.runtime import KnowledgeStores
 from chinwag.metrics import GenerationTimer, Metrics
@@ -66,6 +68,8 @@ class Generations:
         self.router = Router(
             embedder_for=lambda bot: models.embedder(bot.embedding), model_for=models.for_bot
         )
+        self.tables = TableLookups(lambda bot: models.embedder(bot.embedding))
+        self.curated = CuratedMatcher(db, lambda bot: models.embedder(bot.embedding))
         self._tasks: set[asyncio.Task[None]] = set()
         self._open: collections.Counter[tuple[str, str]] = collections.Counter()
 
@@ -138,6 +142,8 @@ class Generations:
                 emit=emit,
                 answer=answer,
                 knowledge=self._knowledge.for_bot(bot),
+                curated=self.curated,
+                tables=self.tables,
             )
         except asyncio.CancelledError:
             interrupted = GenerationInterrupted(
@@ -186,10 +192,13 @@ class Generations:
         if writer.ended_elsewhere:
             return  # its readers already got the ending stored in the database
         usage = _usage(answer)
+        curated = answer.curated.mark(answer.curated_mode) if answer.curated else None
         if timer is not None:
             timer.finished(
                 status, usage.model_dump() if usage else None, error.code if error else None
             )
+            if curated is not None:
+                timer.curated(curated.mode)
         final = ending_events(
             status,
             message_id=accepted.assistant_message_id,
@@ -197,6 +206,7 @@ class Generations:
             usage=usage,
             error=error,
             sources=answer.sources,
+            curated=curated,
         )
         await writer.finish(
             final,

@@ -62,13 +62,13 @@ async def _open(bot: str) -> AsyncIterator[_Knowledge]:
 
 async def _bot_config(bot: str) -> BotConfig:
     """A bot's configuration: from a YAML file (before it is imported), else the database."""
-    from chinwag.bots.cli import _database
+    from chinwag.bots.cli import database
     from chinwag.bots.service import get_bot
 
     from_file = await asyncio.to_thread(_config_from_file, bot)
     if from_file is not None:
         return from_file
-    async with _database() as db, db.read() as conn:
+    async with database() as db, db.read() as conn:
         return (await get_bot(conn, bot)).config
 
 
@@ -135,7 +135,9 @@ def search(
     mode: Annotated[
         str | None, typer.Option(help="vector, keyword or hybrid (default: the bot's).")
     ] = None,
-    top_k: Annotated[int | None, typer.Option("--top-k", help="How many results.")] = None,
+    top_k: Annotated[
+        int | None, typer.Option("--top-k", min=1, max=50, help="How many results (1-50).")
+    ] = None,
     where: Annotated[
         list[str] | None,
         typer.Option("--filter", help="FIELD=VALUE on source, title, page, row, tag."),

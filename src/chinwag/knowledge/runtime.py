@@ -40,8 +40,9 @@ class KnowledgeStores:
             self._stores[key] = open_store(config, self._settings)
         return KnowledgeService(self._stores[key], self._models.embedder(embedding), config)
 
-    async def check(self, bot: BotConfig) -> IndexInfo | None:
-        """The bot's index info, or the error that says what is wrong with it and the fix."""
+    async def check(self, bot: BotConfig, *, named: str | None = None) -> IndexInfo | None:
+        """The bot's index info, or the error that says what is wrong with it and the fix
+        (naming the bot as `named`, e.g. its YAML file, in the commands it suggests)."""
         service = self.for_bot(bot)
         if service is None or bot.knowledge is None:
             return None
@@ -49,7 +50,7 @@ class KnowledgeStores:
             service.store,
             bot.knowledge.index,
             service.embedder,
-            bot=bot.id,
+            bot=named or bot.id,
             mode=bot.knowledge.mode,
         )
 

@@ -22,6 +22,7 @@ from chinwag.conversations.models import FlowRun, Message
 from chinwag.db.base import utcnow
 from chinwag.errors import ChinwagError
 from chinwag.streams.events import (
+    CuratedMark,
     ErrorEvent,
     MessageCompleted,
     MessageDelta,
@@ -48,11 +49,12 @@ def ending_events(
     usage: Usage | None = None,
     error: ChinwagError | None = None,
     sources: list[Source] | None = None,
+    curated: CuratedMark | None = None,
 ) -> list[Event]:
     """The last events of a stream: the answer (or the error), then stream.completed."""
     if error is None:
         last: Event = MessageCompleted(
-            message_id=message_id, text=text, usage=usage, sources=sources or []
+            message_id=message_id, text=text, usage=usage, sources=sources or [], curated=curated
         )
     else:
         last = ErrorEvent(

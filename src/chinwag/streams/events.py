@@ -49,6 +49,7 @@ class FlowCompleted(_Event):
     flow: str
     ms: float
     usage: dict[str, int] | None = None
+    rows: dict[str, int] | None = None  # table lookup: rows given to the flow, per table
 
 
 class FlowFailed(_Event):
@@ -84,12 +85,22 @@ class Usage(_Event):
     total_tokens: int = 0
 
 
+class CuratedMark(_Event):
+    """The curated answer behind a message: its text (`answer`) or main's context (`prefer`)."""
+
+    id: str
+    question: str
+    score: float
+    mode: Literal["answer", "prefer"]
+
+
 class MessageCompleted(_Event):
     type: Literal["message.completed"] = "message.completed"
     message_id: str
     text: str
     usage: Usage | None = None
     sources: list[Source] = Field(default_factory=list)
+    curated: CuratedMark | None = None
 
 
 class ErrorEvent(_Event):

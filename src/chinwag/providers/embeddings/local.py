@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -44,6 +45,17 @@ def model_directory(name: str) -> Path:
     )
 
 
+def quiet_transformers() -> None:
+    """No third-party progress bars ("Loading weights") or notices on stderr: chinwag's
+    commands print their own progress, and `--json` output must stay JSON."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    transformers_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+
+
 class LocalEmbedder:
     """Computes embeddings on its own thread; the model loads on first use, once."""
 
@@ -61,7 +73,12 @@ class LocalEmbedder:
         return await loop.run_in_executor(self._executor, self._encode, list(texts))
 
     async def dimension(self) -> int:
+        """The vector size; read from the model's files when it is not loaded (no 5 s load)."""
         loop = asyncio.get_running_loop()
+        if self._model is None:
+            size = await loop.run_in_executor(self._executor, self._dimension_from_files)
+            if size is not None:
+                return size
         model = await loop.run_in_executor(self._executor, self._load)
         get_size = getattr(model, "get_embedding_dimension", None)  # sentence-transformers ≥ 6
         size = get_size() if get_size else model.get_sentence_embedding_dimension()
@@ -87,12 +104,28 @@ class LocalEmbedder:
             pooled = model.forward(features)["sentence_embedding"]
             return torch.nn.functional.normalize(pooled, dim=1).numpy().astype(np.float32)
 
+    def _dimension_from_files(self) -> int | None:
+        """The pooling layer's size, when only normalisation follows pooling (no Dense)."""
+        directory = model_directory(self._model_name)
+        try:
+            modules = json.loads((directory / "modules.json").read_text())
+            shaping = [m for m in modules if not m["type"].endswith("Normalize")]
+            last = shaping[-1]
+            if not last["type"].endswith("Pooling"):
+                return None
+            pooling = json.loads((directory / last["path"] / "config.json").read_text())
+            return int(pooling["word_embedding_dimension"])
+        except (OSError, ValueError, KeyError, IndexError, TypeError):
+            return None
+
     def _load(self) -> SentenceTransformer:
         if self._model is None:
             directory = model_directory(self._model_name)
             os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a packaged model needs no network
             import torch
             from sentence_transformers import SentenceTransformer
+
+            quiet_transformers()
 
             # torch's intra-op pool is per process; one thread keeps a query at ~12 ms on a
             # busy machine where two (the default here) took up to 450 ms (bench/README.md).

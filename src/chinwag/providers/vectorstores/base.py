@@ -107,9 +107,12 @@ def check_filters(filters: Filters) -> None:
 
 
 def index_not_found(store: str, index: str, bot: str = "BOT") -> KnowledgeIndexNotFound:
+    """`bot` as the user names it where they stand: an imported bot's id, or its YAML file."""
     return KnowledgeIndexNotFound(
         f"index '{index}' does not exist in {store}; create it with "
-        f"`chinwag knowledge create {bot}` or change knowledge.index in the bot"
+        f"`chinwag knowledge create {bot}` or change knowledge.index in the bot",
+        hint=f"Run `chinwag knowledge create {bot}` (then `chinwag ingest {bot} PATH…`), or "
+        "change knowledge.index in the bot.",
     )
 
 

@@ -1,0 +1,94 @@
+"""Matching messages to a bot's curated questions by embedding, cached per (bot, data version)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import select
+
+from chinwag.answers.models import CuratedAnswer
+from chinwag.answers.service import DataVersion, data_version
+from chinwag.bots.config import BotConfig, EmbeddingConfig
+from chinwag.db.uow import Database
+from chinwag.engine.curated import CuratedMatch
+from chinwag.engine.words import has_all_words
+from chinwag.providers.protocols import Embedder
+
+
+@dataclass(frozen=True, slots=True)
+class _Questions:
+    """One bot's enabled curated answers and their questions' embeddings (rows in order)."""
+
+    version: DataVersion
+    answers: list[CuratedMatch]  # score 0: filled in per match
+    matrix: NDArray[np.float32]
+
+
+class CuratedMatcher:
+    """Finds the enabled curated answer whose question is closest to a message.
+
+    Each message costs one small query (the bot's data version) and one embedding of the
+    message; the questions are embedded again only when the bot's curated answers change.
+    """
+
+    def __init__(self, db: Database, embedder_for: Callable[[BotConfig], Embedder]) -> None:
+        self._db = db
+        self._embedder_for = embedder_for
+        self._cache: dict[tuple[str, EmbeddingConfig], _Questions] = {}
+        self._locks: dict[tuple[str, EmbeddingConfig], asyncio.Lock] = {}
+
+    async def __call__(self, bot: BotConfig, text: str) -> CuratedMatch | None:
+        questions = await self._questions(bot)
+        if not questions.answers:
+            return None
+        settings = bot.curated_answers
+        vector = await self._embedder_for(bot).embed([text])
+        scores = questions.matrix @ vector[0]
+        for best in np.argsort(-scores):
+            score = round(float(scores[best]), 4)
+            if score < settings.threshold:
+                return None
+            found = questions.answers[int(best)]
+            if not settings.all_words or has_all_words(text, found.question):
+                return CuratedMatch(found.id, found.question, found.answer, score, found.sources)
+        return None
+
+    async def _questions(self, bot: BotConfig) -> _Questions:
+        key = (bot.id, bot.embedding)
+        async with self._db.read() as conn:
+            version = await data_version(conn, bot.id)
+        cached = self._cache.get(key)
+        if cached is not None and cached.version == version:
+            return cached
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            cached = self._cache.get(key)
+            if cached is None or cached.version != version:
+                cached = await self._load(bot, version)
+                self._cache[key] = cached
+        return cached
+
+    async def _load(self, bot: BotConfig, version: DataVersion) -> _Questions:
+        if version.count == 0:
+            return _Questions(version, [], np.zeros((0, 0), dtype=np.float32))
+        async with self._db.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(
+                        CuratedAnswer.id,
+                        CuratedAnswer.question,
+                        CuratedAnswer.answer,
+                        CuratedAnswer.sources,
+                    )
+                    .where(CuratedAnswer.bot_id == bot.id, CuratedAnswer.enabled.is_(True))
+                    .order_by(CuratedAnswer.created_at, CuratedAnswer.id)
+                )
+            ).all()
+        answers = [CuratedMatch(r.id, r.question, r.answer, 0.0, list(r.sources)) for r in rows]
+        if not answers:
+            return _Questions(version, [], np.zeros((0, 0), dtype=np.float32))
+        matrix = await self._embedder_for(bot).embed([a.question for a in answers])
+        return _Questions(version, answers, matrix)
