@@ -46,6 +46,8 @@ class ChatSession(Base):
     __table_args__ = (
         UniqueConstraint("bot_id", "external_id"),
         ForeignKeyConstraint(["user_id", "bot_id"], ["end_users.id", "end_users.bot_id"]),
+        # The console lists a bot's conversations newest first.
+        Index("ix_chat_sessions_bot_id_last_message_at", "bot_id", "last_message_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -68,6 +70,8 @@ class Message(Base):
         CheckConstraint(
             "status IN ('complete', 'streaming', 'interrupted', 'failed')", name="status"
         ),
+        # The console's day-by-day charts and date filters read messages by time.
+        Index("ix_messages_created_at", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -86,6 +90,8 @@ class Message(Base):
     route: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     # The knowledge sources main's answer was given: [{document, title, score, snippet}].
     citations: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    # Time to the first token of the answer, from the generation's start (None: no token came).
+    ttft_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
@@ -131,6 +137,7 @@ class Feedback(Base):
     __table_args__ = (
         UniqueConstraint("message_id", "user_id"),
         CheckConstraint("rating IN (-1, 1)", name="rating"),
+        Index("ix_feedback_created_at", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

@@ -47,6 +47,7 @@ class Finish:
     route: dict[str, Any] | None = None
     citations: list[dict[str, Any]] | None = None
     flow_runs: list[dict[str, Any]] = field(default_factory=list)
+    ttft_ms: float | None = None
     last_seq: int = 0  # set by StreamWriter.finish: the seq of stream.completed
     committed: asyncio.Future[None] = field(default_factory=lambda: _future())
 
@@ -186,6 +187,7 @@ class EventLog:
                     citations=f.citations,
                     flow_runs=f.flow_runs,
                     bot_id=f.bot_id,
+                    ttft_ms=f.ttft_ms,
                 )
 
     def _publish(self, batch: list[_Pending | tuple[LiveStream, Finish]]) -> None:

@@ -1,0 +1,264 @@
+"""The console's charts: one SQL query each, on SQLite and PostgreSQL, over a range of days.
+
+Percentiles are nearest-rank, computed with window functions both databases have.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Float, Select, and_, case, cast, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
+
+from chinwag.conversations.models import ChatSession, Feedback, FlowRun, Message
+from chinwag.timestamps import as_utc
+
+
+@dataclass(frozen=True, slots=True)
+class ChartRange:
+    """Days `since` to `until` (inclusive, UTC), for one bot or all (None)."""
+
+    since: date
+    until: date
+    bot_id: str | None = None
+
+    @property
+    def start(self) -> datetime:
+        return as_utc(datetime.combine(self.since, time.min))
+
+    @property
+    def end(self) -> datetime:
+        return as_utc(datetime.combine(self.until + timedelta(days=1), time.min))
+
+
+def _day(conn: AsyncConnection, column: Any) -> ColumnElement[str]:
+    """The UTC day of a timestamp, as YYYY-MM-DD."""
+    if conn.dialect.name == "postgresql":
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
+    return func.substr(column, 1, 10)
+
+
+def _elapsed_ms(conn: AsyncConnection) -> ColumnElement[float]:
+    """An answer's total time: from its row's creation to its end."""
+    if conn.dialect.name == "postgresql":
+        return func.extract("epoch", Message.finished_at - Message.created_at) * 1000
+    return (func.julianday(Message.finished_at) - func.julianday(Message.created_at)) * 86_400_000
+
+
+def _messages(r: ChartRange, *where: Any) -> Select[Any]:
+    query = select().select_from(Message).where(
+        Message.created_at >= r.start, Message.created_at < r.end, *where
+    )
+    if r.bot_id is not None:
+        query = query.join(ChatSession, ChatSession.id == Message.session_id).where(
+            ChatSession.bot_id == r.bot_id
+        )
+    return query
+
+
+def _rows(result: Any) -> list[dict[str, Any]]:
+    return [dict(row._mapping) for row in result]
+
+
+async def activity(conn: AsyncConnection, r: ChartRange) -> list[dict[str, Any]]:
+    """Per day: messages, conversations with a message, unique end users."""
+    day = _day(conn, Message.created_at).label("day")
+    query = (
+        select(
+            day,
+            func.count().label("messages"),
+            func.count(func.distinct(Message.session_id)).label("conversations"),
+            func.count(func.distinct(ChatSession.user_id)).label("users"),
+        )
+        .select_from(Message)
+        .join(ChatSession, ChatSession.id == Message.session_id)
+        .where(Message.created_at >= r.start, Message.created_at < r.end)
+        .group_by(day)
+        .order_by(day)
+    )
+    if r.bot_id is not None:
+        query = query.where(ChatSession.bot_id == r.bot_id)
+    return _rows(await conn.execute(query))
+
+
+def _percentiles(
+    values: Select[Any], group: str, value: str, *names: tuple[str, float]
+) -> Select[Any]:
+    """Nearest-rank percentiles of `value` per `group` over the rows of `values`."""
+    ranked = values.add_columns(
+        func.row_number()
+        .over(partition_by=values.selected_columns[group], order_by=values.selected_columns[value])
+        .label("rank"),
+        func.count().over(partition_by=values.selected_columns[group]).label("n"),
+    ).subquery()
+    return (
+        select(
+            ranked.c[group],
+            *(
+                func.min(case((ranked.c.rank * 100 >= ranked.c.n * p, ranked.c[value]))).label(name)
+                for name, p in names
+            ),
+            func.count().label("count"),
+            func.avg(ranked.c[value]).label("mean"),
+        )
+        .group_by(ranked.c[group])
+        .order_by(ranked.c[group])
+    )
+
+
+async def latency(conn: AsyncConnection, r: ChartRange) -> list[dict[str, Any]]:
+    """Per day: time to first token p50/p95 and total answer time p50/p95, in ms."""
+    answered = (Message.role == "assistant", Message.ttft_ms.is_not(None))
+    day = _day(conn, Message.created_at).label("day")
+    ttft = _messages(r, *answered).add_columns(day, Message.ttft_ms.label("ms"))
+    total = _messages(r, *answered).add_columns(day, _elapsed_ms(conn).label("ms"))
+    first = _percentiles(ttft, "day", "ms", ("ttft_p50", 50), ("ttft_p95", 95))
+    whole = _percentiles(total, "day", "ms", ("total_p50", 50), ("total_p95", 95))
+    rows: dict[str, dict[str, Any]] = {}
+    for row in _rows(await conn.execute(first)):
+        rows[row["day"]] = {"day": row["day"], "ttft_p50": row["ttft_p50"], "ttft_p95": row["ttft_p95"]}
+    for row in _rows(await conn.execute(whole)):
+        rows.setdefault(row["day"], {"day": row["day"]}).update(
+            total_p50=row["total_p50"], total_p95=row["total_p95"], answers=row["count"]
+        )
+    return [rows[d] for d in sorted(rows)]
+
+
+async def tokens(conn: AsyncConnection, r: ChartRange) -> list[dict[str, Any]]:
+    """Per day: prompt and completion tokens of answers."""
+    day = _day(conn, Message.created_at).label("day")
+    query = (
+        _messages(r, Message.role == "assistant", Message.usage.is_not(None))
+        .add_columns(
+            day,
+            func.coalesce(func.sum(Message.usage["prompt_tokens"].as_integer()), 0).label(
+                "prompt_tokens"
+            ),
+            func.coalesce(func.sum(Message.usage["completion_tokens"].as_integer()), 0).label(
+                "completion_tokens"
+            ),
+        )
+        .group_by(day)
+        .order_by(day)
+    )
+    return _rows(await conn.execute(query))
+
+
+async def flows(conn: AsyncConnection, r: ChartRange) -> list[dict[str, Any]]:
+    """Per flow: runs, failures, mean and p50/p95 time in ms."""
+    runs = select(FlowRun.flow, FlowRun.ms).where(
+        FlowRun.created_at >= r.start, FlowRun.created_at < r.end
+    )
+    failed = select(FlowRun.flow, func.count().label("failed")).where(
+        FlowRun.created_at >= r.start, FlowRun.created_at < r.end, FlowRun.status == "failed"
+    )
+    if r.bot_id is not None:
+        runs = runs.where(FlowRun.bot_id == r.bot_id)
+        failed = failed.where(FlowRun.bot_id == r.bot_id)
+    query = _percentiles(runs, "flow", "ms", ("p50_ms", 50), ("p95_ms", 95))
+    failures = dict(
+        (row.flow, row.failed) for row in await conn.execute(failed.group_by(FlowRun.flow))
+    )
+    return [
+        {
+            "flow": row["flow"],
+            "runs": row["count"],
+            "failed": failures.get(row["flow"], 0),
+            "mean_ms": row["mean"],
+            "p50_ms": row["p50_ms"],
+            "p95_ms": row["p95_ms"],
+        }
+        for row in _rows(await conn.execute(query))
+    ]
+
+
+async def routes(conn: AsyncConnection, r: ChartRange) -> list[dict[str, Any]]:
+    """How often the router chose each set of auxiliary flows (none: `main` alone)."""
+    chosen = Message.route["flows"].as_string().label("flows")
+    query = (
+        _messages(r, Message.role == "assistant", Message.route.is_not(None))
+        .add_columns(chosen, func.count().label("answers"))
+        .group_by(chosen)
+    )
+    counts: dict[str, int] = {}
+    for row in await conn.execute(query):
+        names = json.loads(row.flows) if row.flows else []
+        label = " + ".join(sorted(names)) or "main only"
+        counts[label] = counts.get(label, 0) + row.answers
+    return [{"flows": k, "answers": v} for k, v in sorted(counts.items(), key=lambda kv: -kv[1])]
+
+
+async def feedback(conn: AsyncConnection, r: ChartRange) -> list[dict[str, Any]]:
+    """Per day (of the rating): 👍 and 👎 counts and the 👍 rate."""
+    day = _day(conn, Feedback.created_at).label("day")
+    query = (
+        select(
+            day,
+            func.count(case((Feedback.rating == 1, 1))).label("up"),
+            func.count(case((Feedback.rating == -1, 1))).label("down"),
+        )
+        .where(Feedback.created_at >= r.start, Feedback.created_at < r.end)
+        .group_by(day)
+        .order_by(day)
+    )
+    if r.bot_id is not None:
+        query = (
+            query.join(Message, Message.id == Feedback.message_id)
+            .join(ChatSession, ChatSession.id == Message.session_id)
+            .where(ChatSession.bot_id == r.bot_id)
+        )
+    return [
+        {**row, "up_rate": row["up"] / (row["up"] + row["down"])}
+        for row in _rows(await conn.execute(query))
+    ]
+
+
+async def sources(conn: AsyncConnection, r: ChartRange) -> list[dict[str, Any]]:
+    """Per day: complete answers, and the share of them given no knowledge sources."""
+    day = _day(conn, Message.created_at).label("day")
+    none = func.count(case((Message.citations.is_(None), 1)))
+    query = (
+        _messages(r, Message.role == "assistant", Message.status == "complete")
+        .add_columns(
+            day,
+            func.count().label("answers"),
+            none.label("no_sources"),
+            (cast(none, Float) / func.count()).label("no_sources_share"),
+        )
+        .group_by(day)
+        .order_by(day)
+    )
+    return _rows(await conn.execute(query))
+
+
+async def errors(conn: AsyncConnection, r: ChartRange) -> list[dict[str, Any]]:
+    """Answers that ended with an error, by error code."""
+    query = (
+        _messages(r, and_(Message.role == "assistant", Message.error_code.is_not(None)))
+        .add_columns(Message.error_code.label("code"), func.count().label("answers"))
+        .group_by(Message.error_code)
+        .order_by(func.count().desc())
+    )
+    return _rows(await conn.execute(query))
+
+
+Chart = Callable[[AsyncConnection, ChartRange], Awaitable[list[dict[str, Any]]]]
+CHARTS: dict[str, Chart] = {
+    "activity": activity,
+    "latency": latency,
+    "tokens": tokens,
+    "flows": flows,
+    "routes": routes,
+    "feedback": feedback,
+    "sources": sources,
+    "errors": errors,
+}
+
+
+async def all_charts(conn: AsyncConnection, r: ChartRange) -> dict[str, list[dict[str, Any]]]:
+    return {name: await chart(conn, r) for name, chart in CHARTS.items()}
