@@ -25,8 +25,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 
-from chinwag.bots.demo import demo_bot_config
 from chinwag.bots.config import RouterConfig
+from chinwag.bots.demo import demo_bot_config
 from chinwag.bots.service import put_bot
 from chinwag.console.analytics import CHARTS, ChartRange
 from chinwag.db import migrate
@@ -71,40 +71,98 @@ def _rows(messages: int, days: int, end: datetime, rng: random.Random):  # type:
         for turn in range(2):
             at = start + timedelta(seconds=45 * turn)
             question_id, answer_id = str(uuid.uuid4()), str(uuid.uuid4())
-            yield "messages", (
-                question_id, sid, 2 * turn + 1, "user", "When are you open?", "complete",
-                None, 1, None, None, None, None, None, at, at,
+            yield (
+                "messages",
+                (
+                    question_id,
+                    sid,
+                    2 * turn + 1,
+                    "user",
+                    "When are you open?",
+                    "complete",
+                    None,
+                    1,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    at,
+                    at,
+                ),
             )
             failed = rng.random() < 0.02
             ttft = rng.lognormvariate(5.5, 0.5)
             total = ttft + rng.lognormvariate(7, 0.4)
             chosen = ["statistics"] if rng.random() < 0.3 else []
-            yield "messages", (
-                answer_id, sid, 2 * turn + 2, "assistant", "We open at ten.",
-                "failed" if failed else "complete", question_id, 1,
-                json.dumps({"prompt_tokens": rng.randint(80, 900), "completion_tokens": rng.randint(10, 200)}),
-                "llm_unavailable" if failed else None,
-                json.dumps({"strategy": "semantic", "flows": chosen, "scores": {}, "ms": 4.0}),
-                None if rng.random() < 0.4 else json.dumps([{"document": "hours.md"}]),
-                None if failed else ttft, at, at + timedelta(milliseconds=total),
+            yield (
+                "messages",
+                (
+                    answer_id,
+                    sid,
+                    2 * turn + 2,
+                    "assistant",
+                    "We open at ten.",
+                    "failed" if failed else "complete",
+                    question_id,
+                    1,
+                    json.dumps(
+                        {
+                            "prompt_tokens": rng.randint(80, 900),
+                            "completion_tokens": rng.randint(10, 200),
+                        }
+                    ),
+                    "llm_unavailable" if failed else None,
+                    json.dumps({"strategy": "semantic", "flows": chosen, "scores": {}, "ms": 4.0}),
+                    None if rng.random() < 0.4 else json.dumps([{"document": "hours.md"}]),
+                    None if failed else ttft,
+                    at,
+                    at + timedelta(milliseconds=total),
+                ),
             )
             for flow in ["main", *chosen]:
                 yield "flow_runs", (answer_id, bot, flow, "completed", None, rng.random() * 900, at)
             if rng.random() < 0.06:
-                yield "feedback", (
-                    str(uuid.uuid4()), answer_id, user, 1 if rng.random() < 0.7 else -1,
-                    None, at, at,
+                yield (
+                    "feedback",
+                    (
+                        str(uuid.uuid4()),
+                        answer_id,
+                        user,
+                        1 if rng.random() < 0.7 else -1,
+                        None,
+                        at,
+                        at,
+                    ),
                 )
 
 
 COLUMNS = {
     "end_users": ("id", "bot_id", "external_id", "created_at"),
     "chat_sessions": (
-        "id", "bot_id", "user_id", "external_id", "message_count", "created_at", "last_message_at",
+        "id",
+        "bot_id",
+        "user_id",
+        "external_id",
+        "message_count",
+        "created_at",
+        "last_message_at",
     ),
     "messages": (
-        "id", "session_id", "position", "role", "content", "status", "reply_to_id",
-        "bot_version", "usage", "error_code", "route", "citations", "ttft_ms", "created_at",
+        "id",
+        "session_id",
+        "position",
+        "role",
+        "content",
+        "status",
+        "reply_to_id",
+        "bot_version",
+        "usage",
+        "error_code",
+        "route",
+        "citations",
+        "ttft_ms",
+        "created_at",
         "finished_at",
     ),
     "flow_runs": ("message_id", "bot_id", "flow", "status", "score", "ms", "created_at"),
@@ -149,7 +207,11 @@ async def main() -> None:
         await migrate.upgrade(db)
         plain = demo_bot_config()
         plain = plain.model_copy(
-            update={"flows": {"main": plain.flows["main"]}, "router": RouterConfig(), "knowledge": None}
+            update={
+                "flows": {"main": plain.flows["main"]},
+                "router": RouterConfig(),
+                "knowledge": None,
+            }
         )
         async with db.write() as conn:
             for bot in BOTS:
@@ -160,8 +222,12 @@ async def main() -> None:
         today = date.today()
         ranges = {
             "shop, last 30 days": ChartRange(today - timedelta(days=29), today, "shop"),
-            f"shop, all {args.days} days": ChartRange(today - timedelta(days=args.days), today, "shop"),
-            f"every bot, all {args.days} days": ChartRange(today - timedelta(days=args.days), today),
+            f"shop, all {args.days} days": ChartRange(
+                today - timedelta(days=args.days), today, "shop"
+            ),
+            f"every bot, all {args.days} days": ChartRange(
+                today - timedelta(days=args.days), today
+            ),
         }
         print(f"\n| chart | {' | '.join(ranges)} |")
         print(f"|---|{'---:|' * len(ranges)}")

@@ -17,6 +17,13 @@ from tests.conftest import RunningServer, plain_demo_bot, run_server
 from tests.helpers import JSON, wait_finished
 
 BOT = "vinhuset"
+VALID = {
+    "id": BOT,
+    "name": "Vinhuset",
+    "flows": {
+        "main": {"system": "You help the customers of a wine shop.", "template": "{{ message }}"}
+    },
+}
 
 
 async def _send(server: RunningServer, text: str, user: str, bot: str = BOT) -> dict[str, str]:
@@ -56,7 +63,8 @@ async def test_filters_narrow_the_conversations(server: RunningServer, fake_llm:
     assert await sessions(user_id="alice") == [wine["session_id"]]
     assert await sessions(status="failed") == [failed["session_id"]]
     assert await sessions(status="interrupted") == []
-    assert len(await sessions(flow="main")) == 3  # the failed answer ran no flow to its end
+    assert len(await sessions(flow="main")) == 4  # a failed run of main is recorded too
+    assert await sessions(flow="statistics") == []
     assert len(await sessions(version="1")) == 4
     assert await sessions(version="2") == []
     assert len(await sessions(no_sources="true")) == 3  # no knowledge: complete answers only
@@ -78,9 +86,7 @@ async def test_transcript_has_route_flow_runs_usage_ttft_version_feedback(
     await server.client.put(
         f"/v1/messages/{ids['assistant_message_id']}/feedback", json={"rating": 1}
     )
-    response = await server.client.get(
-        f"/v1/bots/{BOT}/sessions/{ids['session_id']}/transcript"
-    )
+    response = await server.client.get(f"/v1/bots/{BOT}/sessions/{ids['session_id']}/transcript")
     assert response.status_code == 200, response.text
     body = response.json()
     question, answer = body["messages"]
@@ -91,7 +97,12 @@ async def test_transcript_has_route_flow_runs_usage_ttft_version_feedback(
     assert answer["route"]["flows"] == []
     assert [r["flow"] for r in answer["flow_runs"]] == ["main"]
     assert answer["feedback"] == [
-        {"user_id": "alice", "rating": 1, "comment": None, "updated_at": answer["feedback"][0]["updated_at"]}
+        {
+            "user_id": "alice",
+            "rating": 1,
+            "comment": None,
+            "updated_at": answer["feedback"][0]["updated_at"],
+        }
     ]
     missing = await server.client.get(f"/v1/bots/{BOT}/sessions/nope/transcript")
     assert missing.status_code == 404 and missing.json()["code"] == "session_not_found"
@@ -147,10 +158,12 @@ async def test_analytics_counts_what_happened(server: RunningServer) -> None:
 async def test_yaml_problems_come_with_their_lines_and_versions_diff(
     server: RunningServer,
 ) -> None:
+    # The test bot reads a flow it lacks (an error); a valid configuration becomes version 2.
+    assert (await server.client.put(f"/v1/bots/{BOT}", json=VALID)).json()["version"] == 2
     text = (await server.client.get(f"/v1/bots/{BOT}/yaml")).text
     assert text.startswith("id: vinhuset\n")
     ok = (await server.client.post("/v1/bots/validate-yaml", json={"yaml": text})).json()
-    assert ok["ok"] and ok["config"]["id"] == BOT
+    assert ok["ok"] and ok["config"]["id"] == BOT, ok
     lines = text.splitlines()
     at = next(i for i, line in enumerate(lines) if line.startswith("name:"))
     broken = "\n".join([*lines[:at], "colour: red", *lines[at:]])
@@ -161,10 +174,11 @@ async def test_yaml_problems_come_with_their_lines_and_versions_diff(
     syntax = (await server.client.post("/v1/bots/validate-yaml", json={"yaml": "id: [x\n"})).json()
     assert syntax["problems"][0]["code"] == "yaml_syntax_error" and syntax["problems"][0]["line"]
     renamed = ok["config"] | {"name": "Vinhuset Bergen"}
-    assert (await server.client.put(f"/v1/bots/{BOT}", json=renamed)).json()["version"] == 2
-    diff = (await server.client.get(f"/v1/bots/{BOT}/diff?old=1")).json()
-    assert diff["new"] == 2 and "+name: Vinhuset Bergen" in diff["diff"]
-    assert "id: vinhuset" in (await server.client.get(f"/v1/bots/{BOT}/yaml?version=1")).text
+    assert (await server.client.put(f"/v1/bots/{BOT}", json=renamed)).json()["version"] == 3
+    diff = (await server.client.get(f"/v1/bots/{BOT}/diff?old=2")).json()
+    assert diff["new"] == 3 and "-name: Vinhuset\n+name: Vinhuset Bergen" in diff["diff"]
+    first = (await server.client.get(f"/v1/bots/{BOT}/yaml?version=1")).text
+    assert "smalltalk" in first and "smalltalk" not in text
 
 
 async def test_doctor_over_http(server: RunningServer) -> None:
@@ -214,10 +228,14 @@ async def test_sign_out_ends_the_session_on_the_server(server: RunningServer) ->
         session = (await browser.post("/admin/session", json={"key": server.admin_key})).json()
         value = browser.cookies["chinwag_console"]
         assert (await browser.delete("/admin/session")).status_code == 403
-        out = await browser.delete("/admin/session", headers={"x-csrf-token": session["csrf_token"]})
+        out = await browser.delete(
+            "/admin/session", headers={"x-csrf-token": session["csrf_token"]}
+        )
         assert out.status_code == 204
-    async with httpx.AsyncClient(base_url=server.base_url) as replay:
-        response = await replay.get("/v1/conversations", cookies={"chinwag_console": value})
+    async with httpx.AsyncClient(
+        base_url=server.base_url, cookies={"chinwag_console": value}
+    ) as replay:
+        response = await replay.get("/v1/conversations")
         assert response.status_code == 401
 
 

@@ -1,6 +1,7 @@
 """The console's charts: one SQL query each, on SQLite and PostgreSQL, over a range of days.
 
-Percentiles are nearest-rank, computed with window functions both databases have.
+Percentiles are nearest-rank: PostgreSQL's percentile_disc, the same ranks by window functions
+on SQLite.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy import Float, Select, and_, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from chinwag.conversations.models import ChatSession, Feedback, FlowRun, Message
+from chinwag.conversations.models import ChatSession, Feedback, FlowRun, Message, no_citations
 from chinwag.timestamps import as_utc
 
 
@@ -51,8 +52,10 @@ def _elapsed_ms(conn: AsyncConnection) -> ColumnElement[float]:
 
 
 def _messages(r: ChartRange, *where: Any) -> Select[Any]:
-    query = select().select_from(Message).where(
-        Message.created_at >= r.start, Message.created_at < r.end, *where
+    query = (
+        select()
+        .select_from(Message)
+        .where(Message.created_at >= r.start, Message.created_at < r.end, *where)
     )
     if r.bot_id is not None:
         query = query.join(ChatSession, ChatSession.id == Message.session_id).where(
@@ -87,14 +90,30 @@ async def activity(conn: AsyncConnection, r: ChartRange) -> list[dict[str, Any]]
 
 
 def _percentiles(
-    values: Select[Any], group: str, value: str, *names: tuple[str, float]
+    conn: AsyncConnection, values: Select[Any], group: str, value: str, *names: tuple[str, float]
 ) -> Select[Any]:
-    """Nearest-rank percentiles of `value` per `group` over the rows of `values`."""
-    ranked = values.add_columns(
-        func.row_number()
-        .over(partition_by=values.selected_columns[group], order_by=values.selected_columns[value])
-        .label("rank"),
-        func.count().over(partition_by=values.selected_columns[group]).label("n"),
+    """Nearest-rank percentiles (with count and mean) of `value` per `group` over the rows of
+    `values`: PostgreSQL's percentile_disc, or the same ranks by window functions on SQLite."""
+    rows = values.subquery()
+    if conn.dialect.name == "postgresql":
+        return (
+            select(
+                rows.c[group],
+                *(
+                    func.percentile_disc(p / 100).within_group(rows.c[value]).label(name)
+                    for name, p in names
+                ),
+                func.count().label("count"),
+                func.avg(rows.c[value]).label("mean"),
+            )
+            .group_by(rows.c[group])
+            .order_by(rows.c[group])
+        )
+    ranked = select(
+        rows.c[group],
+        rows.c[value],
+        func.row_number().over(partition_by=rows.c[group], order_by=rows.c[value]).label("rank"),
+        func.count().over(partition_by=rows.c[group]).label("n"),
     ).subquery()
     return (
         select(
@@ -117,11 +136,15 @@ async def latency(conn: AsyncConnection, r: ChartRange) -> list[dict[str, Any]]:
     day = _day(conn, Message.created_at).label("day")
     ttft = _messages(r, *answered).add_columns(day, Message.ttft_ms.label("ms"))
     total = _messages(r, *answered).add_columns(day, _elapsed_ms(conn).label("ms"))
-    first = _percentiles(ttft, "day", "ms", ("ttft_p50", 50), ("ttft_p95", 95))
-    whole = _percentiles(total, "day", "ms", ("total_p50", 50), ("total_p95", 95))
+    first = _percentiles(conn, ttft, "day", "ms", ("ttft_p50", 50), ("ttft_p95", 95))
+    whole = _percentiles(conn, total, "day", "ms", ("total_p50", 50), ("total_p95", 95))
     rows: dict[str, dict[str, Any]] = {}
     for row in _rows(await conn.execute(first)):
-        rows[row["day"]] = {"day": row["day"], "ttft_p50": row["ttft_p50"], "ttft_p95": row["ttft_p95"]}
+        rows[row["day"]] = {
+            "day": row["day"],
+            "ttft_p50": row["ttft_p50"],
+            "ttft_p95": row["ttft_p95"],
+        }
     for row in _rows(await conn.execute(whole)):
         rows.setdefault(row["day"], {"day": row["day"]}).update(
             total_p50=row["total_p50"], total_p95=row["total_p95"], answers=row["count"]
@@ -160,7 +183,7 @@ async def flows(conn: AsyncConnection, r: ChartRange) -> list[dict[str, Any]]:
     if r.bot_id is not None:
         runs = runs.where(FlowRun.bot_id == r.bot_id)
         failed = failed.where(FlowRun.bot_id == r.bot_id)
-    query = _percentiles(runs, "flow", "ms", ("p50_ms", 50), ("p95_ms", 95))
+    query = _percentiles(conn, runs, "flow", "ms", ("p50_ms", 50), ("p95_ms", 95))
     failures = dict(
         (row.flow, row.failed) for row in await conn.execute(failed.group_by(FlowRun.flow))
     )
@@ -187,7 +210,9 @@ async def routes(conn: AsyncConnection, r: ChartRange) -> list[dict[str, Any]]:
     )
     counts: dict[str, int] = {}
     for row in await conn.execute(query):
-        names = json.loads(row.flows) if row.flows else []
+        if row.flows is None:  # JSON null: no route was recorded
+            continue
+        names = json.loads(row.flows)
         label = " + ".join(sorted(names)) or "main only"
         counts[label] = counts.get(label, 0) + row.answers
     return [{"flows": k, "answers": v} for k, v in sorted(counts.items(), key=lambda kv: -kv[1])]
@@ -221,7 +246,7 @@ async def feedback(conn: AsyncConnection, r: ChartRange) -> list[dict[str, Any]]
 async def sources(conn: AsyncConnection, r: ChartRange) -> list[dict[str, Any]]:
     """Per day: complete answers, and the share of them given no knowledge sources."""
     day = _day(conn, Message.created_at).label("day")
-    none = func.count(case((Message.citations.is_(None), 1)))
+    none = func.count(case((no_citations(), 1)))
     query = (
         _messages(r, Message.role == "assistant", Message.status == "complete")
         .add_columns(

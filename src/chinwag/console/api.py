@@ -22,12 +22,15 @@ from chinwag.console.conversations import (
 from chinwag.console.export import ExportFormat, encode, export_rows
 from chinwag.db.base import utcnow
 from chinwag.doctor import run_checks
-from chinwag.errors import InvalidRequest, NotFound
+from chinwag.errors import InvalidRequest
 from chinwag.services import ServicesDep
 from chinwag.timestamps import UtcDatetime
 
 router = APIRouter(prefix="/v1", tags=["console"])
 MAX_CHART_DAYS = 366
+
+
+EARLIEST, LATEST = date(1970, 1, 1), date(9999, 1, 1)
 
 
 def _scope(principal: Principal, bot_id: str | None) -> str | None:
@@ -41,16 +44,24 @@ def _scope(principal: Principal, bot_id: str | None) -> str | None:
 def conversation_filters(
     principal: PrincipalDep,
     bot_id: Annotated[str | None, Query(max_length=64, description="One bot.")] = None,
-    since: Annotated[date | None, Query(description="Active on or after this day (UTC).")] = None,
-    until: Annotated[date | None, Query(description="Started on or before this day.")] = None,
+    since: Annotated[
+        date | None, Query(ge=EARLIEST, le=LATEST, description="Active on or after this day (UTC).")
+    ] = None,
+    until: Annotated[
+        date | None, Query(ge=EARLIEST, le=LATEST, description="Started on or before this day.")
+    ] = None,
     q: Annotated[str | None, Query(max_length=200, description="Text in any message.")] = None,
     user_id: Annotated[str | None, Query(max_length=200, description="End user id.")] = None,
-    rating: Annotated[Literal["down", "up"] | None, Query(description="An answer rated so.")] = None,
+    rating: Annotated[
+        Literal["down", "up"] | None, Query(description="An answer rated so.")
+    ] = None,
     has_comment: Annotated[bool, Query(description="Feedback with a comment.")] = False,
     status: Annotated[AnswerStatus | None, Query(description="An answer that ended so.")] = None,
     flow: Annotated[str | None, Query(max_length=40, description="A flow that ran.")] = None,
     no_sources: Annotated[bool, Query(description="An answer given no sources.")] = False,
-    version: Annotated[int | None, Query(ge=1, description="An answer of this version.")] = None,
+    version: Annotated[
+        int | None, Query(ge=1, le=2**31 - 1, description="An answer of this version.")
+    ] = None,
 ) -> ConversationFilters:
     """The filters of the conversation list and export, limited to what the caller may see."""
     return ConversationFilters(
@@ -117,9 +128,7 @@ EXPORT_DOC: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get(
-    "/conversations/export", response_class=StreamingResponse, responses=EXPORT_DOC
-)
+@router.get("/conversations/export", response_class=StreamingResponse, responses=EXPORT_DOC)
 async def export_conversations(
     filters: Filters,
     services: ServicesDep,
@@ -155,8 +164,15 @@ async def analytics(
     principal: PrincipalDep,
     services: ServicesDep,
     bot_id: Annotated[str | None, Query(max_length=64)] = None,
-    since: Annotated[date | None, Query(description="First day (UTC); default 29 days ago.")] = None,
-    until: Annotated[date | None, Query(description="Last day (UTC); default today.")] = None,
+    since: Annotated[
+        date | None,
+        Query(
+            ge=EARLIEST, le=LATEST, description="First day (UTC); default: 29 days before `until`."
+        ),
+    ] = None,
+    until: Annotated[
+        date | None, Query(ge=EARLIEST, le=LATEST, description="Last day (UTC); default today.")
+    ] = None,
 ) -> dict[str, Any]:
     """Every console chart over a range of days: activity, latency, tokens, flows, router
     decisions, feedback, answers without sources, errors."""
@@ -188,6 +204,3 @@ async def doctor(principal: PrincipalDep, services: ServicesDep) -> list[CheckOu
     principal.require_admin()
     checks = await run_checks(services.db, heartbeat_seconds=services.settings.heartbeat_seconds)
     return [CheckOut(name=c.name, ok=c.ok, detail=c.detail) for c in checks]
-
-
-__all__ = ["NotFound", "router"]

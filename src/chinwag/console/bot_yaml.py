@@ -3,6 +3,7 @@ lines, and a diff between two versions."""
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import re
 from typing import Any
@@ -30,9 +31,7 @@ _BlockDumper.add_representer(str, _str)
 
 def to_yaml(config: dict[str, Any]) -> str:
     """A configuration (its JSON form) as YAML, keys in their saved order."""
-    return yaml.dump(
-        config, Dumper=_BlockDumper, sort_keys=False, allow_unicode=True, width=100
-    )
+    return yaml.dump(config, Dumper=_BlockDumper, sort_keys=False, allow_unicode=True, width=100)
 
 
 def _lines(node: yaml.Node | None, path: str, found: dict[str, int]) -> None:
@@ -69,10 +68,8 @@ def check_yaml(text: str) -> tuple[Report | None, list[dict[str, Any]]]:
         return None, found
     report = check_document(document)
     lines: dict[str, int] = {}
-    try:
+    with contextlib.suppress(yaml.YAMLError):  # parse_yaml accepted it: cannot fail here
         _lines(yaml.compose(text, Loader=yaml.SafeLoader), "", lines)
-    except yaml.YAMLError:  # parse_yaml accepted it; composing again cannot fail
-        pass
     problems = problem_dicts(parse_problems + report.problems)
     return report, [
         dict(p, line=_message_line(p["message"]) or line_of(p.get("path", ""), lines))

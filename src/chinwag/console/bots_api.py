@@ -73,9 +73,7 @@ async def validate_yaml(
         checked = await with_index_check(report, services.knowledge)
         known = {(p["path"], p["code"]) for p in problems}
         problems += [
-            dict(p.as_dict(), line=None)
-            for p in checked.problems
-            if (p.path, p.code) not in known
+            dict(p.as_dict(), line=None) for p in checked.problems if (p.path, p.code) not in known
         ]
         report = checked
     config = None if report is None or report.config is None else config_json(report.config)

@@ -9,7 +9,14 @@ from typing import Any, Literal
 from sqlalchemy import Select, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from chinwag.conversations.models import ChatSession, EndUser, Feedback, FlowRun, Message
+from chinwag.conversations.models import (
+    ChatSession,
+    EndUser,
+    Feedback,
+    FlowRun,
+    Message,
+    no_citations,
+)
 from chinwag.db.base import utcnow
 from chinwag.errors import SessionNotFound
 from chinwag.timestamps import as_utc
@@ -68,9 +75,7 @@ def filtered_sessions(filters: ConversationFilters) -> Select[Any]:
     if f.status is not None:
         query = query.where(exists().where(*answer, Message.status == f.status))
     if f.no_sources:
-        query = query.where(
-            exists().where(*answer, Message.status == "complete", Message.citations.is_(None))
-        )
+        query = query.where(exists().where(*answer, Message.status == "complete", no_citations()))
     if f.version is not None:
         query = query.where(exists().where(*answer, Message.bot_version == f.version))
     if f.flow is not None:

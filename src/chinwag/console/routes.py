@@ -24,8 +24,13 @@ from chinwag.console.sessions import (
     start_session,
 )
 from chinwag.db.base import utcnow
-from chinwag.errors import ConsoleAssetsMissing, CsrfTokenInvalid, Forbidden, NotFound
-from chinwag.errors import Unauthenticated
+from chinwag.errors import (
+    ConsoleAssetsMissing,
+    CsrfTokenInvalid,
+    Forbidden,
+    NotFound,
+    Unauthenticated,
+)
 from chinwag.services import ServicesDep
 from chinwag.settings import Settings
 from chinwag.timestamps import UtcDatetime
@@ -183,6 +188,4 @@ async def page(services: ServicesDep, page: str = "") -> HTMLResponse:
         return HTMLResponse(
             MISSING_PAGE.format(missing=html.escape(", ".join(missing))), status_code=503
         )
-    return HTMLResponse(
-        (STATIC / "index.html").read_text(), headers={"cache-control": "no-cache"}
-    )
+    return HTMLResponse((STATIC / "index.html").read_text(), headers={"cache-control": "no-cache"})

@@ -17,8 +17,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    cast,
+    func,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
 from chinwag.db.base import Base, utcnow
 
@@ -58,6 +61,11 @@ class ChatSession(Base):
     message_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_message_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+def no_citations() -> ColumnElement[bool]:
+    """An answer given no sources: `citations` is SQL NULL or JSON null (how None is written)."""
+    return func.coalesce(cast(Message.citations, Text), "null") == "null"
 
 
 class Message(Base):
