@@ -14,7 +14,7 @@ import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
 from chinwag.auth.keys import create_key
-from chinwag.bots.config import EmbeddingConfig, KnowledgeConfig
+from chinwag.bots.config import BotConfig, EmbeddingConfig, KnowledgeConfig
 from chinwag.bots.service import put_bot
 from chinwag.settings import Settings
 from chinwag.testing.fake_llm import FakeLLM
@@ -23,6 +23,19 @@ from tests.helpers import JSON, wait_finished
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 BOT = "vinhuset"
+
+
+def console_bot() -> BotConfig:
+    """A valid one-flow bot (the conversation tests' bot reads a flow it lacks)."""
+    return BotConfig.model_validate(
+        {
+            "id": BOT,
+            "name": "Vinhuset",
+            "flows": {
+                "main": {"system": "You help a wine shop's customers.", "template": "{{ message }}"}
+            },
+        }
+    )
 
 
 @dataclass
@@ -51,7 +64,7 @@ async def send(client: httpx.AsyncClient, text: str, user: str, bot: str = BOT) 
 
 @pytest.fixture
 async def seeded(make_settings: Settings) -> AsyncIterator[Seeded]:
-    async with run_server(make_settings) as server:
+    async with run_server(make_settings, bot=console_bot()) as server:
         async with server.db.write() as conn:
             await put_bot(conn, plain_demo_bot().model_copy(update={"id": "other"}))
             secret = await create_key(conn, kind="secret", name="shop backend", bot_id=BOT)
@@ -362,7 +375,7 @@ async def test_upload_a_document_watch_the_job_test_a_question_and_delete_it(
         json={"knowledge": knowledge.model_dump(), "embedding": embedding.model_dump()},
     )
     assert created.status_code == 201, created.text
-    shop = plain_demo_bot().model_copy(
+    shop = console_bot().model_copy(
         update={"id": "shop", "knowledge": knowledge, "embedding": embedding}
     )
     saved = await client.put("/v1/bots/shop", json=shop.model_dump(mode="json", exclude_none=True))

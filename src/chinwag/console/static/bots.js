@@ -29,7 +29,8 @@ function Versions({ bot, versions, admin, onRolledBack }) {
   const [diff, setDiff] = useState(null);
   const [error, setError] = useState(null);
   const show = async () => {
-    try { setDiff(await api(`/v1/bots/${encodeURIComponent(bot)}/diff?old=${pair.old}&new=${pair.new}`)); setError(null); }
+    const to = pair.new ? `&new=${pair.new}` : "";
+    try { setDiff(await api(`/v1/bots/${encodeURIComponent(bot)}/diff?old=${pair.old}${to}`)); setError(null); }
     catch (err) { setError(err); }
   };
   const rollback = async (version) => {
