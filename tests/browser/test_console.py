@@ -242,7 +242,7 @@ async def test_charts_render_with_data_and_with_none(
     await expect(page.locator("#chart-activity canvas")).to_have_count(1)
     await expect(page.locator("#chart-latency canvas")).to_have_count(1)
     await expect(page.locator("#chart-flows")).to_contain_text("main")
-    await expect(page.locator("#chart-rate")).to_contain_text("1 👎")
+    await expect(page.locator("#chart-rate")).to_contain_text("1 rated down")
     await shot(page, "analytics", database_url)
     await page.fill("input[name=since]", "2020-01-01")
     await page.fill("input[name=until]", "2020-01-31")

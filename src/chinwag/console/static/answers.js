@@ -30,7 +30,7 @@ export function Answers({ bots, rest }) {
   return html`<h1>Curated answers</h1>
     <div class="filters"><${BotPicker} bots=${bots} value=${bot} onChange=${(b) => navigate(`/admin/answers/${encodeURIComponent(b)}`)} /></div>
     <p class="muted">Approved answers to questions, written here or from a conversation
-      (<${Link} href="/admin/conversations?rating=down">👎 answers</${Link}> → Fix this answer).
+      (<${Link} href="/admin/conversations?rating=down">answers rated down</${Link}> → Fix this answer).
       Enabled answers are served by the engine once the answer-quality feature is installed; until then they are stored and listed.</p>
     <${Problem} error=${error} />
     ${data && (data.items.length === 0 ? html`<div class="empty">No curated answers yet.</div>`

@@ -33,7 +33,7 @@ export function Conversations({ bots }) {
       <label>Text <input name="q" value=${draft.q || ""} onInput=${set("q")} placeholder="in any message" /></label>
       <label>End user <input name="user_id" value=${draft.user_id || ""} onInput=${set("user_id")} /></label>
       <label>Rating <select name="rating" value=${draft.rating || ""} onChange=${set("rating")}>
-        <option value="">any</option><option value="down">👎</option><option value="up">👍</option></select></label>
+        <option value="">any</option><option value="down">rated down</option><option value="up">rated up</option></select></label>
       <label>Answer status <select name="status" value=${draft.status || ""} onChange=${set("status")}>
         <option value="">any</option><option value="failed">failed</option><option value="interrupted">interrupted</option></select></label>
       <label>Flow <input name="flow" value=${draft.flow || ""} onInput=${set("flow")} size="10" /></label>
@@ -46,11 +46,11 @@ export function Conversations({ bots }) {
     <${Problem} error=${error} />
     ${data && (data.items.length === 0
       ? html`<div class="empty">No conversation matches these filters.</div>`
-      : html`<table id="conversations"><thead><tr><th>Last message</th><th>Bot</th><th>End user</th><th>First question</th><th>Messages</th><th>👎</th></tr></thead>
+      : html`<table id="conversations"><thead><tr><th>Last message</th><th>Bot</th><th>End user</th><th>First question</th><th>Messages</th><th>Rated down</th></tr></thead>
         <tbody>${data.items.map((c) => html`<tr class="link" onClick=${() => navigate(`/admin/conversations/${encodeURIComponent(c.bot_id)}/${encodeURIComponent(c.session_id)}`)}>
           <td class="small">${when(c.last_message_at)}</td><td>${c.bot_id}</td><td class="small">${c.user_id}</td>
           <td><${Link} href=${`/admin/conversations/${encodeURIComponent(c.bot_id)}/${encodeURIComponent(c.session_id)}`}>${c.first_message || "(empty)"}</${Link}></td>
-          <td>${c.message_count}</td><td>${c.thumbs_down ? html`<span class="badge bad">👎 ${c.thumbs_down}</span>` : ""}</td></tr>`)}
+          <td>${c.message_count}</td><td>${c.thumbs_down ? html`<span class="badge bad">▼ ${c.thumbs_down}</span>` : ""}</td></tr>`)}
         </tbody></table>
         ${data.next_cursor ? html`<p><button onClick=${() => setPages(pages + 1)}>More</button></p>` : null}`)}`;
 }
@@ -58,7 +58,7 @@ export function Conversations({ bots }) {
 function Route({ route }) {
   if (!route) return null;
   const scores = route.scores ? Object.entries(route.scores).map(([f, s]) => `${f} ${Number(s).toFixed(2)}`).join(", ") : "";
-  return html`<div>Route (${route.strategy || "?"}, ${ms(route.ms)}): flows
+  return html`<div>Route (${route.strategy || "?"}, ${ms(route.ms)}): flows${" "}
     <b>${(route.flows || []).join(", ") || "main only"}</b>${scores ? html` <span class="muted">scores: ${scores}</span>` : null}
     ${route.error ? html` <span class="bad">${route.error}</span>` : null}</div>`;
 }
@@ -73,7 +73,7 @@ function Answer({ message, question, bot, onFix }) {
       <span>TTFT ${ms(message.ttft_ms)}</span><span>total ${ms(message.total_ms)}</span>
       <span>tokens ${usage.prompt_tokens ?? "–"} in / ${usage.completion_tokens ?? "–"} out</span>
       <span>version ${message.bot_version ?? "–"}</span>
-      ${message.feedback.map((f) => html`<span class=${"badge " + (f.rating < 0 ? "bad" : "good")}>${f.rating < 0 ? "👎" : "👍"} ${f.comment || ""}</span>`)}
+      ${message.feedback.map((f) => html`<span class=${"badge " + (f.rating < 0 ? "bad" : "good")}>${f.rating < 0 ? "▼ rated down" : "▲ rated up"}${f.comment ? `: ${f.comment}` : ""}</span>`)}
       <button class="small" onClick=${() => onFix(message, question)}>Fix this answer</button>
     </div>
     <details><summary>Route, flows and sources</summary>
