@@ -10,7 +10,7 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Unpack
 
 from sqlalchemy import Float, Select, and_, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -44,14 +44,14 @@ def _day(conn: AsyncConnection, column: Any) -> ColumnElement[str]:
     return func.substr(column, 1, 10)
 
 
-def _elapsed_ms(conn: AsyncConnection) -> ColumnElement[float]:
+def _elapsed_ms(conn: AsyncConnection) -> ColumnElement[Any]:
     """An answer's total time: from its row's creation to its end."""
     if conn.dialect.name == "postgresql":
         return func.extract("epoch", Message.finished_at - Message.created_at) * 1000
     return (func.julianday(Message.finished_at) - func.julianday(Message.created_at)) * 86_400_000
 
 
-def _messages(r: ChartRange, *where: Any) -> Select[Any]:
+def _messages(r: ChartRange, *where: Any) -> Select[Unpack[tuple[Any, ...]]]:
     query = (
         select()
         .select_from(Message)
@@ -90,8 +90,12 @@ async def activity(conn: AsyncConnection, r: ChartRange) -> list[dict[str, Any]]
 
 
 def _percentiles(
-    conn: AsyncConnection, values: Select[Any], group: str, value: str, *names: tuple[str, float]
-) -> Select[Any]:
+    conn: AsyncConnection,
+    values: Select[Unpack[tuple[Any, ...]]],
+    group: str,
+    value: str,
+    *names: tuple[str, float],
+) -> Select[Unpack[tuple[Any, ...]]]:
     """Nearest-rank percentiles (with count and mean) of `value` per `group` over the rows of
     `values`: PostgreSQL's percentile_disc, or the same ranks by window functions on SQLite."""
     rows = values.subquery()

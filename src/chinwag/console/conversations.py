@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Unpack
 
 from sqlalchemy import Select, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -50,7 +50,7 @@ def _start(day: date) -> datetime:
     return datetime.combine(day, time.min).replace(tzinfo=utcnow().tzinfo)
 
 
-def filtered_sessions(filters: ConversationFilters) -> Select[Any]:
+def filtered_sessions(filters: ConversationFilters) -> Select[Unpack[tuple[Any, ...]]]:
     """Sessions (with their user's external id) matching every filter, newest activity first."""
     query = (
         select(ChatSession, EndUser.external_id.label("user_external_id"))
@@ -169,17 +169,17 @@ async def transcript(conn: AsyncConnection, *, bot_id: str, session_id: str) -> 
             }
         )
     ratings: dict[str, list[dict[str, Any]]] = {}
-    for r in await conn.execute(
+    for f in await conn.execute(
         select(Feedback, EndUser.external_id.label("user_external_id"))
         .join(EndUser, EndUser.id == Feedback.user_id)
         .where(Feedback.message_id.in_(ids))
     ):
-        ratings.setdefault(r.message_id, []).append(
+        ratings.setdefault(f.message_id, []).append(
             {
-                "user_id": r.user_external_id,
-                "rating": r.rating,
-                "comment": r.comment,
-                "updated_at": as_utc(r.updated_at),
+                "user_id": f.user_external_id,
+                "rating": f.rating,
+                "comment": f.comment,
+                "updated_at": as_utc(f.updated_at),
             }
         )
     return {

@@ -49,7 +49,7 @@ function Versions({ bot, versions, admin, onRolledBack }) {
       <select name="new" value=${pair.new} onChange=${(e) => setPair({ ...pair, new: e.target.value })}><option value="">to (active)</option>${options}</select>
       <button onClick=${show} disabled=${!pair.old}>Show diff</button></div>
     <${Problem} error=${error} />
-    ${diff ? html`<pre class="diff" id="diff">${diff.diff ? diff.diff.split("\n").map((l) => html`<span class=${l.startsWith("+") ? "add" : l.startsWith("-") ? "del" : ""}>${l}\n</span>`) : "The two versions are the same."}</pre>` : null}`;
+    ${diff ? html`<pre class="diff" id="diff">${diff.diff ? diff.diff.split("\n").map((l) => html`<span class=${l.startsWith("+") ? "add" : l.startsWith("-") ? "del" : ""}>${l || " "}</span>`) : "The two versions are the same."}</pre>` : null}`;
 }
 
 export function BotEditor({ rest, session }) {

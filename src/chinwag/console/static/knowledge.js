@@ -3,6 +3,8 @@
 import { useState } from "preact/hooks";
 import { api, BotPicker, html, navigate, Problem, useApi } from "./lib.js";
 
+const names = (value) => (Array.isArray(value) ? (value.length ? value.join(", ") : "none") : value ?? 0);
+
 function Upload({ bot, onDone }) {
   const [job, setJob] = useState(null);
   const [error, setError] = useState(null);
@@ -32,7 +34,7 @@ function Upload({ bot, onDone }) {
     ${job ? html`<div class="row" style="margin-top:10px" id="job" data-status=${job.status}>
       <div class="progress"><div style=${`width:${Math.round(100 * (job.status === "running" ? share : 1))}%`}></div></div>
       <span>${job.status}: ${p.files_done}/${p.files_total} files, ${p.chunks_embedded}/${p.chunks} chunks embedded</span>
-      ${job.summary ? html`<span class="small muted">added ${job.summary.added}, replaced ${job.summary.replaced}, unchanged ${job.summary.unchanged}${job.summary.failed && job.summary.failed.length ? `, failed: ${job.summary.failed.map((f) => `${f.source} (${f.reason})`).join("; ")}` : ""}</span>` : null}
+      ${job.summary ? html`<span class="small muted">added ${names(job.summary.added)} · replaced ${names(job.summary.replaced)} · unchanged ${names(job.summary.unchanged)}${job.summary.failed && job.summary.failed.length ? `, failed: ${job.summary.failed.map((f) => `${f.source} (${f.reason})`).join("; ")}` : ""}</span>` : null}
       ${job.error ? html`<span class="bad">${job.error.message}</span>` : null}</div>` : null}
     <${Problem} error=${error} /></form>`;
 }
