@@ -28,7 +28,7 @@ import asyncpg
 from chinwag.bots.config import RouterConfig
 from chinwag.bots.demo import demo_bot_config
 from chinwag.bots.service import put_bot
-from chinwag.console.analytics import CHARTS, ChartRange
+from chinwag.console.analytics import CHARTS, ChartRange, tune
 from chinwag.db import migrate
 from chinwag.db.uow import Database
 
@@ -190,7 +190,7 @@ async def seed(database: str, messages: int, days: int) -> None:
             if len(buffers[table]) >= BATCH:
                 await flush(ORDER.index(table))
         await flush(len(ORDER) - 1)
-        await conn.execute("ANALYZE")
+        await conn.execute("VACUUM ANALYZE")
     finally:
         await conn.close()
 
@@ -237,6 +237,7 @@ async def main() -> None:
                 times = []
                 for _ in range(3):
                     async with db.read() as conn:
+                        await tune(conn)
                         t = time.perf_counter()
                         await chart(conn, chart_range)
                         times.append((time.perf_counter() - t) * 1000)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any, Literal, Unpack
+from typing import Any, Literal
 
 from sqlalchemy import Select, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -50,7 +50,7 @@ def _start(day: date) -> datetime:
     return datetime.combine(day, time.min).replace(tzinfo=utcnow().tzinfo)
 
 
-def filtered_sessions(filters: ConversationFilters) -> Select[Unpack[tuple[Any, ...]]]:
+def filtered_sessions(filters: ConversationFilters) -> Select[*tuple[Any, ...]]:
     """Sessions (with their user's external id) matching every filter, newest activity first."""
     query = (
         select(ChatSession, EndUser.external_id.label("user_external_id"))
