@@ -151,6 +151,12 @@ async def test_filter_thumbs_down_and_open_one(
     await expect(answer.locator("table")).to_contain_text("main")  # its flow run
     await expect(answer).to_contain_text("No sources retrieved.")
     await shot(page, "transcript", database_url)
+    await answer.get_by_role("button", name="Fix this answer").click()
+    form = page.locator("#fix-answer")
+    await expect(form.locator("input[name=question]")).to_have_value(seeded.question)
+    await form.locator("textarea[name=answer]").fill("Yes: three Mosel Rieslings, from 149 kr.")
+    await form.locator("input[name=source_title]").fill("Wine list")
+    await shot(page, "fix-answer", database_url)
 
 
 async def test_correct_an_answer(
@@ -169,7 +175,6 @@ async def test_correct_an_answer(
     await form.locator("input[name=source_title]").fill("Wine list")
     await form.get_by_role("button", name="Save curated answer").click()
     await expect(form.get_by_role("status")).to_contain_text("Saved")
-    await shot(page, "fix-answer", database_url)
     saved = (await seeded.server.client.get(f"/v1/bots/{BOT}/answers")).json()["items"]
     assert [(a["question"], a["answer"], a["message_id"], a["sources"]) for a in saved] == [
         (

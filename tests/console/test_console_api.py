@@ -254,6 +254,7 @@ async def test_the_console_page_and_its_libraries_are_served(server: RunningServ
     async with httpx.AsyncClient(base_url=server.base_url) as web:
         page = await web.get("/admin/conversations/vinhuset/some-session")
         assert page.status_code == 200 and '<script type="importmap">' in page.text
+        assert page.headers["x-frame-options"] == "DENY"
         for name in ("preact.mjs", "hooks.mjs", "htm.mjs", "uPlot.esm.js", "uPlot.min.css"):
             assert (await web.get(f"/admin/vendor/{name}")).status_code == 200, name
         assert (await web.get("/admin/vendor/package.json")).status_code == 404

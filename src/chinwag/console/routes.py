@@ -170,6 +170,14 @@ async def sign_out(request: Request, services: ServicesDep) -> Response:
     return response
 
 
+# No framing (clickjacking), no referrer leaving the site, always the current page.
+PAGE_HEADERS = {
+    "cache-control": "no-cache",
+    "x-frame-options": "DENY",
+    "content-security-policy": "frame-ancestors 'none'",
+    "referrer-policy": "same-origin",
+    "x-content-type-options": "nosniff",
+}
 MISSING_PAGE = """<!doctype html><meta charset="utf-8"><title>chinwag console</title>
 <body style="font-family:system-ui;max-width:40rem;margin:4rem auto">
 <h1>The console's libraries are not installed</h1>
