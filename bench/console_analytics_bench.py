@@ -199,53 +199,67 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--keep", metavar="NAME", help="seed NAME once, reuse it, never drop it")
     args = parser.parse_args()
-    database = f"chinwag_bench_console_{os.getpid()}"
-    await _admin(f'CREATE DATABASE "{database}"')
+    database = args.keep or f"chinwag_bench_console_{os.getpid()}"
+    fresh = True
+    try:
+        await _admin(f'CREATE DATABASE "{database}"')
+    except asyncpg.DuplicateDatabaseError:
+        if not args.keep:
+            raise
+        fresh = False
     db = Database.from_url(_url(database, asyncpg_url=True))
     try:
         await migrate.upgrade(db)
-        plain = demo_bot_config()
-        plain = plain.model_copy(
-            update={
-                "flows": {"main": plain.flows["main"]},
-                "router": RouterConfig(),
-                "knowledge": None,
-            }
-        )
-        async with db.write() as conn:
-            for bot in BOTS:
-                await put_bot(conn, plain.model_copy(update={"id": bot}))
-        started = time.perf_counter()
-        await seed(database, args.messages, args.days)
-        print(f"seeded {args.messages:,} messages in {time.perf_counter() - started:.1f} s")
-        today = date.today()
-        ranges = {
-            "shop, last 30 days": ChartRange(today - timedelta(days=29), today, "shop"),
-            f"shop, all {args.days} days": ChartRange(
-                today - timedelta(days=args.days), today, "shop"
-            ),
-            f"every bot, all {args.days} days": ChartRange(
-                today - timedelta(days=args.days), today
-            ),
-        }
-        print(f"\n| chart | {' | '.join(ranges)} |")
-        print(f"|---|{'---:|' * len(ranges)}")
-        for name, chart in CHARTS.items():
-            cells = []
-            for chart_range in ranges.values():
-                times = []
-                for _ in range(3):
-                    async with db.read() as conn:
-                        await tune(conn)
-                        t = time.perf_counter()
-                        await chart(conn, chart_range)
-                        times.append((time.perf_counter() - t) * 1000)
-                cells.append(f"{statistics.median(times):.0f} ms")
-            print(f"| {name} | {' | '.join(cells)} |")
+        if fresh:
+            await _seed_all(db, database, args.messages, args.days)
+        await _time_charts(db, args.days)
     finally:
         await db.dispose()
-        await _admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        if not args.keep:
+            await _admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+async def _seed_all(db: Database, database: str, messages: int, days: int) -> None:
+    """Two bots with the demo's `main` flow, then the rows (COPY)."""
+    plain = demo_bot_config()
+    plain = plain.model_copy(
+        update={
+            "flows": {"main": plain.flows["main"]},
+            "router": RouterConfig(),
+            "knowledge": None,
+        }
+    )
+    async with db.write() as conn:
+        for bot in BOTS:
+            await put_bot(conn, plain.model_copy(update={"id": bot}))
+    started = time.perf_counter()
+    await seed(database, messages, days)
+    print(f"seeded {messages:,} messages in {time.perf_counter() - started:.1f} s")
+
+
+async def _time_charts(db: Database, days: int) -> None:
+    today = date.today()
+    ranges = {
+        "shop, last 30 days": ChartRange(today - timedelta(days=29), today, "shop"),
+        f"shop, all {days} days": ChartRange(today - timedelta(days=days), today, "shop"),
+        f"every bot, all {days} days": ChartRange(today - timedelta(days=days), today),
+    }
+    print(f"\n| chart | {' | '.join(ranges)} |")
+    print(f"|---|{'---:|' * len(ranges)}")
+    for name, chart in CHARTS.items():
+        cells = []
+        for chart_range in ranges.values():
+            times = []
+            for _ in range(3):
+                async with db.read() as conn:
+                    await tune(conn)
+                    t = time.perf_counter()
+                    await chart(conn, chart_range)
+                    times.append((time.perf_counter() - t) * 1000)
+            cells.append(f"{statistics.median(times):.0f} ms")
+        print(f"| {name} | {' | '.join(cells)} |")
 
 
 if __name__ == "__main__":

@@ -36,7 +36,13 @@ def upgrade() -> None:
     op.create_index("ix_console_sessions_key_id", "console_sessions", ["key_id"], unique=False)
     with op.batch_alter_table("messages") as batch:
         batch.add_column(sa.Column("ttft_ms", sa.Float(), nullable=True))
-    op.create_index("ix_messages_created_at", "messages", ["created_at"], unique=False)
+    op.create_index(
+        "ix_messages_created_at",
+        "messages",
+        ["created_at"],
+        unique=False,
+        postgresql_include=["session_id", "role", "ttft_ms", "finished_at"],
+    )
     op.create_index(
         "ix_chat_sessions_bot_id_last_message_at",
         "chat_sessions",
