@@ -16,6 +16,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chinwag import __version__
+from chinwag.answers.routes import router as answers_router
 from chinwag.auth.cors import KeyOriginsCORS
 from chinwag.auth.deps import authenticate, limit_caller
 from chinwag.auth.keys import KeyCache
@@ -86,12 +87,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     me = workers.WorkerIdentity.for_this_process()
     await workers.register(db, me)
     await workers.recover_orphans(db, me=me, heartbeat_seconds=settings.heartbeat_seconds)
-    event_log = EventLog(db)
+    metrics = Metrics()
+    event_log = EventLog(db, worker_id=me.id, metrics=metrics.for_event_log())
     event_log.start()
     models = ModelRegistry(settings)
     knowledge = KnowledgeStores(settings, models)
     ingest_jobs = IngestJobs(db, worker_id=me.id, upload_dir=settings.data_dir / "uploads")
-    metrics = Metrics()
     generations = Generations(
         db=db,
         event_log=event_log,
@@ -117,7 +118,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         worker=me,
     )
     heartbeat = asyncio.create_task(
-        workers.heartbeat_forever(db, me, settings.heartbeat_seconds), name="chinwag-heartbeat"
+        workers.heartbeat_forever(db, me, settings.heartbeat_seconds, event_log),
+        name="chinwag-heartbeat",
     )
     retention = asyncio.create_task(gc_forever(db, settings), name="chinwag-retention")
     # Ready means ready: the embedding model is loaded and every active bot's examples are
@@ -222,6 +224,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         auth_router,
         console_bots_router,  # before the bot routes: /v1/bots/validate-yaml is not a bot id
         bots_router,
+        answers_router,
         conversations_router,
         history_router,
         streams_router,

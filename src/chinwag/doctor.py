@@ -6,12 +6,14 @@ Every integrity query counts rows that must not exist; a healthy database answer
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import text
 
 from chinwag.db import migrate
+from chinwag.db.base import utcnow
 from chinwag.db.uow import Database
-from chinwag.generations.workers import dead_worker_ids
+from chinwag.generations.workers import STALE_AFTER_BEATS, dead_worker_ids
 
 INTEGRITY_QUERIES: dict[str, str] = {
     "messages without session": """
@@ -111,12 +113,41 @@ async def run_checks(db: Database, *, heartbeat_seconds: float) -> list[Check]:
                 )
             )
         ).scalar_one()
+        stuck = (
+            await conn.execute(
+                text(
+                    "SELECT count(*) FROM streams st JOIN workers w ON w.id = st.worker_id "
+                    "WHERE st.status = 'streaming' AND w.stopped_at IS NULL "
+                    "AND w.log_failing_since < :since"
+                ),
+                {"since": utcnow() - timedelta(seconds=heartbeat_seconds * STALE_AFTER_BEATS)},
+            )
+        ).scalar_one()
+        checks.append(
+            Check(
+                "streaming rows whose worker has not written for longer than the grace period",
+                stuck == 0,
+                f"{stuck} row(s)"
+                + (
+                    ""
+                    if stuck == 0
+                    else " — their worker's event log has failed to commit for longer than the "
+                    "grace period; its /readyz says why (checks.event_log), its log names the "
+                    "database error"
+                ),
+            )
+        )
         checks.append(
             Check(
                 "streaming rows with no live generation",
                 orphan_count == 0,
                 f"{orphan_count} row(s)"
-                + ("" if orphan_count == 0 else " — a server start marks them interrupted"),
+                + (
+                    ""
+                    if orphan_count == 0
+                    else " — their worker has stopped or not beaten for longer than the "
+                    "grace period; a running server or the next start marks them interrupted"
+                ),
             )
         )
     return checks

@@ -80,6 +80,11 @@ class BotNotFound(NotFound):
     default_hint = "Check the bot id in the URL; `chinwag demo` creates the demo bot `vinhuset`."
 
 
+class CuratedAnswerNotFound(NotFound):
+    code = "curated_answer_not_found"
+    default_hint = "List the bot's curated answers with GET /v1/bots/{bot}/answers."
+
+
 class StreamNotFound(NotFound):
     code = "stream_not_found"
     default_hint = "Use the stream_id returned when the message was accepted."
@@ -126,6 +131,15 @@ class DatabaseUnavailable(ChinwagError):
     code = "database_unavailable"
     retryable = True
     default_hint = "Check CHINWAG_DATABASE_URL and that the database server is running."
+
+
+class StreamLogFailed(ChinwagError):
+    code = "stream_log_failed"
+    retryable = True
+    default_hint = (
+        "The database refused this answer's events, so it was ended with the text stored so "
+        "far; the server log names the database error. Send the message again."
+    )
 
 
 class TemplateError(ChinwagError):

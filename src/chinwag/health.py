@@ -48,7 +48,7 @@ async def metrics(services: ServicesDep) -> Response:
 @router.get("/readyz")
 async def readyz(services: ServicesDep) -> JSONResponse:
     """Database reachable, schema current, every active bot's LLM and embedding servers answer
-    and its knowledge index is usable; 503 with the details otherwise."""
+    and its knowledge index is usable, the event log commits; 503 with the details otherwise."""
     checks: dict[str, Any] = {}
     try:
         async with services.db.read() as conn:
@@ -67,6 +67,7 @@ async def readyz(services: ServicesDep) -> JSONResponse:
             checks["knowledge"] = await _knowledge_check(services, bots)
         except Exception as exc:  # a bot that cannot be read is a reason not to be ready
             checks["bots"] = {"ok": False, "error": str(exc)}
+    checks["event_log"] = services.event_log.health()
     checks["generations"] = {"ok": True, "running": services.generations.running}
     ready = all(c.get("ok") for c in checks.values())
     return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)

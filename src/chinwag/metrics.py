@@ -10,6 +10,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from chinwag.streams.writer import LogMetrics
+
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128)
 
 
@@ -51,6 +53,32 @@ class Metrics:
             ["bot", "flow", "status"],
             buckets=LATENCY_BUCKETS,
             registry=r,
+        )
+
+        self.log_commit_failures = Counter(
+            "chinwag_event_log_commit_failures",
+            "Event log transactions that failed (database unreachable or refusing a batch).",
+            registry=r,
+        )
+        self.log_retries = Counter(
+            "chinwag_event_log_retries",
+            "Event log batches kept in memory and tried again after a failed commit.",
+            registry=r,
+        )
+        self.streams_ended_elsewhere = Counter(
+            "chinwag_streams_ended_elsewhere",
+            "Live streams this server stopped writing: ended by another server (recovery), "
+            "deleted, or refused by the database.",
+            ["reason"],
+            registry=r,
+        )
+
+    def for_event_log(self) -> LogMetrics:
+        """The event log's counters, as the callbacks it reports to."""
+        return LogMetrics(
+            commit_failed=self.log_commit_failures.inc,
+            retried=self.log_retries.inc,
+            stream_ended_elsewhere=lambda reason: self.streams_ended_elsewhere.labels(reason).inc(),
         )
 
     def watch_open_streams(self, count: Callable[[], int]) -> None:

@@ -26,6 +26,8 @@ async def test_every_key_kind_against_every_endpoint(server: RunningServer, keys
     ids = sent.json()
     await wait_finished(client, ids["assistant_message_id"])
     config = (await client.get(f"/v1/bots/{BOT}")).json()["config"]
+    made = await client.post(f"/v1/bots/{BOT}/answers", json={"question": "q", "answer": "a"})
+    curated = made.json()["id"]
 
     callers: dict[str, dict[str, str]] = {
         "none": {},
@@ -44,6 +46,8 @@ async def test_every_key_kind_against_every_endpoint(server: RunningServer, keys
     # endpoint: (method, path, body, {caller: status}); callers left out expect `default`.
     admin_only = {"admin": 200}
     bot_readers = {"admin": 200, "secret": 200, "other_secret": 404}
+    bot_writers = {"admin": 201, "secret": 201, "other_secret": 404}
+    no_answer = {"admin": 404, "secret": 404, "other_secret": 404}
     cases: list[tuple[str, str, Any, dict[str, int]]] = [
         ("GET", "/v1/bots", None, admin_only),
         ("POST", "/v1/bots/validate", config, admin_only),
@@ -104,6 +108,11 @@ async def test_every_key_kind_against_every_endpoint(server: RunningServer, keys
             {**bot_readers, "alice": 200, "bob": 404, "other_publishable": 403},
         ),
         ("GET", f"/v1/bots/{BOT}/export", None, bot_readers),
+        ("GET", f"/v1/bots/{BOT}/answers", None, bot_readers),
+        ("POST", f"/v1/bots/{BOT}/answers", {"question": "q", "answer": "a"}, bot_writers),
+        ("GET", f"/v1/bots/{BOT}/answers/{curated}", None, bot_readers),
+        ("PATCH", f"/v1/bots/{BOT}/answers/{curated}", {"enabled": True}, bot_readers),
+        ("DELETE", f"/v1/bots/{BOT}/answers/no-such-answer", None, no_answer),
         ("GET", "/v1/keys", None, admin_only),
         ("POST", "/v1/keys", {"kind": "secret", "name": "x", "bot_id": BOT}, {"admin": 201}),
         ("POST", f"/v1/bots/{BOT}/tokens", {}, {"publishable": 201, "other_publishable": 404}),

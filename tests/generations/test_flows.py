@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from sqlalchemy import select
@@ -61,9 +60,7 @@ async def test_flows_run_in_parallel_and_feed_main(
     b.model_delays = {"a-model": 0.6, "b-model": 0.6, "c-model": 0.6}
     b.model_replies = {"a-model": "output of a", "b-model": "output of b", "c-model": "output of c"}
     async with run_server(make_settings, bot=flow_bot(a={}, b={}, c={})) as server:
-        started = time.perf_counter()
         events = await _ask(server.client)
-        elapsed = time.perf_counter() - started
 
         types = [e.type for e in events]
         assert types[:2] == ["stream.started", "route.decided"]
@@ -75,8 +72,11 @@ async def test_flows_run_in_parallel_and_feed_main(
             "c",
             "main",
         ]
-        # Three 0.6 s flows side by side take about 0.6 s, not 1.8 s.
-        assert elapsed < 1.5, elapsed
+        # Side by side: every optional flow started before the first of them finished (in
+        # turn, each would finish before the next starts).
+        optional = [(e.type, e.data.get("flow")) for e in events if e.data.get("flow") != "main"]
+        kinds = [kind for kind, _ in optional if kind.startswith("flow.")]
+        assert kinds.index("flow.completed") == 3, optional
         system = _main_prompt(fake_llm)["messages"][0]["content"]
         assert "[a: output of a]" in system and "[c: output of c]" in system
         assert events[-1].data["status"] == "completed"

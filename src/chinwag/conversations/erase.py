@@ -35,8 +35,19 @@ async def delete_messages(conn: AsyncConnection, ids: Sequence[str]) -> Report:
         (await conn.execute(select(Message.id).where(Message.reply_to_id.in_(ids)))).scalars().all()
     )
     every = list(dict.fromkeys([*ids, *replies]))
+    # Lock the streams first, as the event log does before writing one: a stream being written
+    # is deleted between two of its batches, never under one (its writer then stops).
     streams = (
-        (await conn.execute(select(Stream.id).where(Stream.message_id.in_(every)))).scalars().all()
+        (
+            await conn.execute(
+                select(Stream.id)
+                .where(Stream.message_id.in_(every))
+                .order_by(Stream.id)
+                .with_for_update()
+            )
+        )
+        .scalars()
+        .all()
     )
     if streams:
         report["stream_events"] += _count(

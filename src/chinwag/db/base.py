@@ -32,6 +32,7 @@ def utcnow() -> datetime:
 
 def import_all_models() -> None:
     """Register every table on Base.metadata (Alembic and create_all need them all)."""
+    from chinwag.answers import models as _answers  # noqa: F401
     from chinwag.auth import models as _auth  # noqa: F401
     from chinwag.bots import models as _bots  # noqa: F401
     from chinwag.console import models as _console  # noqa: F401

@@ -20,7 +20,7 @@ Processor = Callable[[Any], Any] | None
 
 @lru_cache(maxsize=32)
 def _compiled(
-    table: Table, columns: tuple[str, ...], dialect: Dialect
+    table: Table, columns: tuple[str, ...], dialect: Dialect, skip_existing: bool
 ) -> tuple[str, tuple[Processor, ...]]:
     style = dialect.paramstyle
     if style == "qmark":
@@ -36,15 +36,23 @@ def _compiled(
         f"INSERT INTO {preparer.format_table(table)} "
         f"({', '.join(preparer.quote(c) for c in columns)}) VALUES ({', '.join(marks)})"
     )
+    if skip_existing:  # SQLite and PostgreSQL spell it the same way
+        sql += " ON CONFLICT DO NOTHING"
     processors = tuple(table.c[c].type.bind_processor(dialect) for c in columns)
     return sql, processors
 
 
 async def insert_rows(
-    conn: AsyncConnection, table: Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
+    conn: AsyncConnection,
+    table: Table,
+    columns: tuple[str, ...],
+    rows: Sequence[tuple[Any, ...]],
+    *,
+    skip_existing: bool = False,
 ) -> None:
-    """INSERT `rows` (tuples in `columns` order) with one driver executemany."""
-    sql, processors = _compiled(table, columns, conn.dialect)
+    """INSERT `rows` (tuples in `columns` order) with one driver executemany; with
+    `skip_existing`, rows whose key is already there are left as they are."""
+    sql, processors = _compiled(table, columns, conn.dialect, skip_existing)
     if any(processors):
         rows = [
             tuple(p(v) if p else v for p, v in zip(processors, row, strict=True)) for row in rows

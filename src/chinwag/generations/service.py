@@ -25,8 +25,9 @@ from chinwag.settings import Settings
 from chinwag.streams.ending import EndStatus, ending_events
 from chinwag.streams.events import StreamEvent as Event
 from chinwag.streams.events import Usage
-from chinwag.streams.log import EventLog, Finish, StreamWriter
+from chinwag.streams.log import EventLog
 from chinwag.streams.sse import encode_frame
+from chinwag.streams.writer import Finish, StreamWriter
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ class Generations:
             task = asyncio.create_task(
                 self._generate(accepted, new.text, writer), name=f"generation-{accepted.stream_id}"
             )
+            writer.on_ended_elsewhere = task.cancel  # another server ended this stream
             self._tasks.add(task)
             owner = (accepted.bot_id, accepted.user_id)
             self._open[owner] += 1
@@ -181,6 +183,8 @@ class Generations:
         timer: GenerationTimer | None = None,
     ) -> None:
         """Append the ending events and commit them with the message's final state."""
+        if writer.ended_elsewhere:
+            return  # its readers already got the ending stored in the database
         usage = _usage(answer)
         if timer is not None:
             timer.finished(

@@ -23,9 +23,9 @@ from chinwag.db.uow import Database
 from chinwag.errors import GenerationInterrupted
 from chinwag.knowledge.jobs import fail_jobs_of
 from chinwag.knowledge.models import KnowledgeJob
-from chinwag.streams.ending import ending_events, write_end
-from chinwag.streams.events import MessageDelta
-from chinwag.streams.models import Stream, StreamEvent, Worker
+from chinwag.streams.ending import end_from_stored_log
+from chinwag.streams.log import EventLog
+from chinwag.streams.models import Stream, Worker
 
 log = logging.getLogger(__name__)
 STALE_AFTER_BEATS = 3
@@ -113,53 +113,6 @@ async def orphaned_stream_ids(conn: AsyncConnection, dead: list[str]) -> list[st
     return [r.id for r in rows]
 
 
-async def interrupt_stream(conn: AsyncConnection, stream_id: str) -> bool:
-    """End one orphaned stream as `interrupted`, keeping its text. False if it already ended."""
-    stream = (
-        await conn.execute(select(Stream.message_id, Stream.status).where(Stream.id == stream_id))
-    ).one()
-    if stream.status != "streaming":
-        return False
-    events = (
-        await conn.execute(
-            select(StreamEvent.seq, StreamEvent.type, StreamEvent.data)
-            .where(StreamEvent.stream_id == stream_id)
-            .order_by(StreamEvent.seq)
-        )
-    ).all()
-    text = "".join(
-        MessageDelta.model_validate_json(e.data).text for e in events if e.type == "message.delta"
-    )
-    last_seq = events[-1].seq if events else 0
-    error = GenerationInterrupted("the server stopped while this answer was being written")
-    final = ending_events("interrupted", message_id=stream.message_id, text=text, error=error)
-    now = utcnow()
-    await conn.execute(
-        insert(StreamEvent),
-        [
-            {
-                "stream_id": stream_id,
-                "seq": last_seq + i,
-                "type": e.type,
-                "data": e.model_dump_json(),
-                "created_at": now,
-            }
-            for i, e in enumerate(final, start=1)
-        ],
-    )
-    await write_end(
-        conn,
-        stream_id=stream_id,
-        message_id=stream.message_id,
-        status="interrupted",
-        content=text,
-        last_seq=last_seq + len(final),
-        now=now,
-        error_code=error.code,
-    )
-    return True
-
-
 async def recover_orphans(
     db: Database, *, me: WorkerIdentity | None, heartbeat_seconds: float
 ) -> int:
@@ -174,23 +127,48 @@ async def recover_orphans(
         if failed_jobs:
             log.warning("failed %d ingestion job(s) of stopped servers", failed_jobs)
     recovered = 0
+    error = GenerationInterrupted("the server stopped while this answer was being written")
     for stream_id in ids:
         async with db.write() as conn:
-            recovered += await interrupt_stream(conn, stream_id)
+            recovered += await end_from_stored_log(
+                conn,
+                stream_id,
+                status="interrupted",
+                error=error,
+                ended_by=me.id if me is not None else None,
+            )
     if recovered:
         log.warning("marked %d stream(s) of stopped servers as interrupted", recovered)
     return recovered
 
 
-async def heartbeat_forever(db: Database, me: WorkerIdentity, every_seconds: float) -> None:
-    """Beat, and recover other workers' orphans, until cancelled. Survives database outages."""
+async def heartbeat_forever(
+    db: Database, me: WorkerIdentity, every_seconds: float, event_log: EventLog
+) -> None:
+    """Beat, notice streams others ended, and recover dead workers' orphans, until cancelled.
+
+    Each beat also records since when this worker's event log has failed to commit (if it
+    has), which `chinwag doctor` reports. A worker that was itself cut off judges no peer dead
+    until it has beaten again for a whole grace period: the peers' beats could not land either.
+    """
+    grace = every_seconds * STALE_AFTER_BEATS
+    loop = asyncio.get_running_loop()
+    beating_since: float | None = loop.time()  # registering was the first beat
     while True:
         await asyncio.sleep(every_seconds)
         try:
+            await event_log.notice_ended_elsewhere()
+            stalled = event_log.stalled_for()
+            failing_since = utcnow() - timedelta(seconds=stalled) if stalled else None
             async with db.write() as conn:
                 await conn.execute(
-                    update(Worker).where(Worker.id == me.id).values(heartbeat_at=utcnow())
+                    update(Worker)
+                    .where(Worker.id == me.id)
+                    .values(heartbeat_at=utcnow(), log_failing_since=failing_since)
                 )
-            await recover_orphans(db, me=me, heartbeat_seconds=every_seconds)
+            beating_since = beating_since or loop.time()
+            if loop.time() - beating_since >= grace:
+                await recover_orphans(db, me=me, heartbeat_seconds=every_seconds)
         except Exception:
+            beating_since = None
             log.exception("heartbeat failed; retrying in %.1f s", every_seconds)

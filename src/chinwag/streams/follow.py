@@ -6,11 +6,13 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from chinwag.db.uow import Database
-from chinwag.errors import StreamEventsPurged, StreamNotFound
+from chinwag.errors import DatabaseUnavailable, StreamEventsPurged, StreamNotFound
 from chinwag.streams.events import TERMINAL_TYPE
 from chinwag.streams.log import EventLog
 from chinwag.streams.models import Stream, StreamEvent
@@ -61,24 +63,12 @@ class DatabaseFollower:
     async def batches(self) -> AsyncIterator[bytes]:
         quiet_since = time.monotonic()
         while not self._closed.is_set():
-            async with self.db.read() as conn:
-                rows = (
-                    await conn.execute(
-                        select(StreamEvent.seq, StreamEvent.type, StreamEvent.data)
-                        .where(
-                            StreamEvent.stream_id == self.stream_id, StreamEvent.seq > self.position
-                        )
-                        .order_by(StreamEvent.seq)
-                        .limit(PAGE_SIZE)
-                    )
-                ).all()
-                finished = (
-                    not rows
-                    and (
-                        await conn.execute(select(Stream.status).where(Stream.id == self.stream_id))
-                    ).scalar_one()
-                    != "streaming"
-                )
+            try:
+                rows, finished = await self._next_page()
+            except (DatabaseUnavailable, DBAPIError, OSError):
+                # The database is away: keep the reader (heartbeats below) and poll again; it
+                # resumes from its position when the database answers.
+                rows, finished = [], False
             if finished:
                 return
             if rows:
@@ -93,6 +83,24 @@ class DatabaseFollower:
                 yield b""
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closed.wait(), POLL_SECONDS)
+
+    async def _next_page(self) -> tuple[list[Any], bool]:
+        """Events after the position, and whether the stream has ended with nothing more."""
+        async with self.db.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(StreamEvent.seq, StreamEvent.type, StreamEvent.data)
+                    .where(StreamEvent.stream_id == self.stream_id, StreamEvent.seq > self.position)
+                    .order_by(StreamEvent.seq)
+                    .limit(PAGE_SIZE)
+                )
+            ).all()
+            if rows:
+                return list(rows), False
+            status = (
+                await conn.execute(select(Stream.status).where(Stream.id == self.stream_id))
+            ).scalar()
+        return [], status != "streaming"
 
     def close(self) -> None:
         self._closed.set()

@@ -4,108 +4,73 @@ Every `append` goes to a queue. One writer task commits whatever has queued up i
 transaction and only then hands the frames to live readers, so nothing a client has seen can be
 lost with the process. A stream's finish (final message text, statuses) is committed in the same
 transaction as its last events.
+
+Each batch first locks the rows of its streams and writes only the streams this worker still
+owns (`status = 'streaming'` and `worker_id` = this worker). That one rule settles the cases a
+plain retry gets wrong:
+- a COMMIT whose acknowledgement was lost is retried; rows that did land are skipped (events
+  are keyed by (stream, seq)), a finish that landed is recognised by the row it left;
+- a stream another server ended (recovery after a missed heartbeat) is not written again: its
+  generation is stopped and its local readers get the ending stored in the database;
+- a batch the database refuses while it answers is split per stream, so one stream's bad write
+  ends that stream (`stream_log_failed`) and never holds back the others.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+import time
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.db.base import utcnow
 from chinwag.db.bulk import insert_rows
 from chinwag.db.uow import Database
-from chinwag.errors import DatabaseUnavailable
-from chinwag.streams.ending import EndStatus, write_end
-from chinwag.streams.events import StreamEvent as Event
+from chinwag.errors import DatabaseUnavailable, StreamLogFailed
+from chinwag.streams.ending import end_from_stored_log, write_end
 from chinwag.streams.live import LiveStream
-from chinwag.streams.models import StreamEvent
+from chinwag.streams.models import Stream, StreamEvent
 from chinwag.streams.sse import encode_frame
+from chinwag.streams.writer import (
+    LogMetrics,
+    PendingEvent,
+    PendingFinish,
+    Queued,
+    StreamWriter,
+    discard_unwritten,
+    resolve_finish,
+)
 
 log = logging.getLogger(__name__)
 
 EVENTS: Table = StreamEvent.__table__  # type: ignore[assignment]
 EVENT_COLUMNS = ("stream_id", "seq", "type", "data", "created_at")
+FIRST_RETRY_DELAY_SECONDS = 0.05
 MAX_RETRY_DELAY_SECONDS = 2.0
 ATTEMPTS_WHEN_CLOSING = 5
-
-
-@dataclass(slots=True)
-class Finish:
-    """What a stream's last transaction writes besides its final events."""
-
-    stream_id: str
-    message_id: str
-    status: EndStatus
-    content: str
-    usage: dict[str, Any] | None = None
-    error_code: str | None = None
-    bot_id: str | None = None
-    route: dict[str, Any] | None = None
-    citations: list[dict[str, Any]] | None = None
-    flow_runs: list[dict[str, Any]] = field(default_factory=list)
-    ttft_ms: float | None = None
-    last_seq: int = 0  # set by StreamWriter.finish: the seq of stream.completed
-    committed: asyncio.Future[None] = field(default_factory=lambda: _future())
-
-
-def _future() -> asyncio.Future[None]:
-    return asyncio.get_running_loop().create_future()
-
-
-@dataclass(slots=True)
-class _Pending:
-    live: LiveStream
-    seq: int
-    type: str
-    data: str
-
-
-class StreamWriter:
-    """Appends events for one live stream; seqs are gap-free and start after the accepted ones."""
-
-    def __init__(self, log: EventLog, live: LiveStream, next_seq: int) -> None:
-        self._log = log
-        self.live = live
-        self.next_seq = next_seq
-
-    @property
-    def last_seq(self) -> int:
-        return self.next_seq - 1
-
-    def append(self, event: Event) -> int:
-        seq = self.next_seq
-        self.next_seq += 1
-        self._log.enqueue(_Pending(self.live, seq, event.type, event.model_dump_json()))
-        return seq
-
-    async def finish(self, final_events: list[Event], finish: Finish) -> None:
-        """Append the final events and commit them together with `finish`; wait for the commit."""
-        for event in final_events:
-            self.append(event)
-        finish.last_seq = self.last_seq
-        self._log.enqueue_finish(self.live, finish)
-        try:
-            await finish.committed
-        except DatabaseUnavailable as exc:
-            # Dropped at shutdown: the row stays `streaming` and the next start (or another
-            # server) marks it interrupted with the text that was committed.
-            log.error("stream %s could not be finished: %s", self.live.stream_id, exc.message)
+ATTEMPTS_PER_STREAM = 2  # a stream the database refuses twice while it answers is ended
 
 
 class EventLog:
     """Owns the writer task and the registry of streams live in this process."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, worker_id: str, metrics: LogMetrics | None = None) -> None:
         self._db = db
-        self._queue: list[_Pending | tuple[LiveStream, Finish]] = []
+        self._worker_id = worker_id
+        self._metrics = metrics or LogMetrics()
+        self._queue: list[Queued] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._check_ownership = False
+        self._failing_since: float | None = None
+        self._last_error = ""
         self.live: dict[str, LiveStream] = {}
+        self._writers: dict[str, StreamWriter] = {}
+        self._unended: dict[str, StreamLogFailed] = {}  # refused, and their ending refused too
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="chinwag-event-log")
@@ -120,59 +85,160 @@ class EventLog:
     def open(self, stream_id: str, committed: list[bytes]) -> StreamWriter:
         """Register a stream whose first `len(committed)` events are already in the database."""
         live = LiveStream(stream_id, committed)
+        writer = StreamWriter(self, live, next_seq=len(committed) + 1)
         self.live[stream_id] = live
-        return StreamWriter(self, live, next_seq=len(committed) + 1)
+        self._writers[stream_id] = writer
+        return writer
 
-    def enqueue(self, pending: _Pending) -> None:
-        self._queue.append(pending)
+    def enqueue(self, item: Queued) -> None:
+        self._queue.append(item)
         self._wake.set()
 
-    def enqueue_finish(self, live: LiveStream, finish: Finish) -> None:
-        self._queue.append((live, finish))
-        self._wake.set()
+    def stalled_for(self) -> float:
+        """Seconds since the log last failed to commit without succeeding since; 0 if healthy."""
+        if self._failing_since is None:
+            return 0.0
+        return time.monotonic() - self._failing_since
+
+    def health(self) -> dict[str, Any]:
+        """For /readyz: whether the log commits, and if not, since when and why."""
+        if self._failing_since is None:
+            return {"ok": True, "backlog": len(self._queue)}
+        return {
+            "ok": False,
+            "failing_for_seconds": round(self.stalled_for(), 1),
+            "error": self._last_error,
+            "backlog": len(self._queue),
+            "hint": "The event log cannot commit to the database; answers wait in memory and "
+            "are written when it answers again. Check CHINWAG_DATABASE_URL and the database.",
+        }
+
+    async def notice_ended_elsewhere(self) -> None:
+        """Ask the writer to check, with its next batch, that every live stream is still ours
+        (a stream waiting on a slow LLM writes nothing that would find out otherwise)."""
+        if self.live or self._unended:
+            self._check_ownership = True
+            self._wake.set()
 
     async def _run(self) -> None:
-        delay, failures = 0.05, 0
+        delay, failures = FIRST_RETRY_DELAY_SECONDS, 0
         while True:
-            if not self._queue:
+            if not self._queue and not self._check_ownership:
                 if self._closing:
                     return
                 await self._wake.wait()
                 self._wake.clear()
                 continue
             batch, self._queue = self._queue, []
+            check, self._check_ownership = self._check_ownership, False
+            extra = set(self._writers) if check else set()
+            if check and self._unended:
+                await self._end_unended()
             try:
-                await self._commit(batch)
-            except Exception:
-                failures += 1
-                if self._closing and failures >= ATTEMPTS_WHEN_CLOSING:
-                    # Not published, so no client saw them; the next start marks the
-                    # streams interrupted with the text that was committed.
-                    log.error("dropping %d stream log entries at shutdown", len(batch))
-                    for item in batch:
-                        if isinstance(item, tuple) and not item[1].committed.done():
-                            item[1].committed.set_exception(
-                                DatabaseUnavailable("the event log could not be committed")
-                            )
-                    return
-                log.exception("committing %d stream log entries failed; retrying", len(batch))
-                self._queue[:0] = batch
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, MAX_RETRY_DELAY_SECONDS)
-                continue
-            delay, failures = 0.05, 0
-            self._publish(batch)
+                await self._write(batch, extra)
+            except Exception as exc:
+                self._commit_failed(exc)
+                if await self._reachable():
+                    # The database answers but refused this batch: find the stream(s) at fault.
+                    batch = await self._write_each_stream(batch)
+                if batch:  # the database is unreachable: keep the batch, ahead of newer items
+                    failures += 1
+                    if self._closing and failures >= ATTEMPTS_WHEN_CLOSING:
+                        self._drop_at_shutdown(batch + self._queue)
+                        return
+                    self._queue[:0] = batch
+                    self._check_ownership = self._check_ownership or check
+                    self._metrics.retried()
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, MAX_RETRY_DELAY_SECONDS)
+                    continue
+            delay, failures = FIRST_RETRY_DELAY_SECONDS, 0
+            if self._failing_since is not None and not self._unended:
+                log.warning("the stream log commits again after %.1f s", self.stalled_for())
+                self._failing_since = None
 
-    async def _commit(self, batch: list[_Pending | tuple[LiveStream, Finish]]) -> None:
+    def _commit_failed(self, exc: Exception) -> None:
+        self._metrics.commit_failed()
+        self._last_error = f"{type(exc).__name__}: {exc}"
+        if self._failing_since is None:
+            self._failing_since = time.monotonic()
+            log.warning("committing the stream log failed (%s); retrying", self._last_error)
+
+    async def _reachable(self) -> bool:
+        try:
+            async with self._db.read() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
+
+    async def _write_each_stream(self, batch: list[Queued]) -> list[Queued]:
+        """Write each stream's items on their own; end the streams the database refuses.
+        Returns what is left to retry if the database stops answering on the way."""
+        groups: dict[str, list[Queued]] = {}
+        for item in batch:
+            groups.setdefault(item.writer.stream_id, []).append(item)
+        ids = list(groups)
+        for i, stream_id in enumerate(ids):
+            for attempt in range(ATTEMPTS_PER_STREAM):
+                try:
+                    await self._write(groups[stream_id], set())
+                    break
+                except Exception as exc:
+                    self._commit_failed(exc)
+                    if not await self._reachable():
+                        return [item for sid in ids[i:] for item in groups[sid]]
+                    if attempt + 1 == ATTEMPTS_PER_STREAM:
+                        await self._abandon(groups[stream_id][0].writer, exc)
+                        discard_unwritten(groups[stream_id])
+                    else:
+                        await asyncio.sleep(FIRST_RETRY_DELAY_SECONDS)
+        return []
+
+    async def _write(self, batch: list[Queued], extra: set[str]) -> None:
+        """One transaction: lock the batch's streams, write the ones still ours, then publish."""
+        items = [item for item in batch if not item.writer.ended_elsewhere]
+        discard_unwritten([item for item in batch if item.writer.ended_elsewhere])
+        ids = sorted({item.writer.stream_id for item in items} | extra)
+        if not ids:
+            return
+        async with self._db.write() as conn:
+            owners = await self._lock(conn, ids)
+            mine = {sid for sid, (status, owner) in owners.items() if owner == self._worker_id}
+            streaming = {sid for sid in mine if owners[sid][0] == "streaming"}
+            # A finish that landed before its acknowledgement was lost: written by us already.
+            done_by_us = mine - streaming
+            lost = [sid for sid in ids if sid not in mine and sid in self._writers]
+            await self._insert(conn, [i for i in items if i.writer.stream_id in streaming])
+            stored = await self._stored_endings(conn, lost)
+        written = streaming | done_by_us
+        self._publish([i for i in items if i.writer.stream_id in written])
+        for stream_id in lost:
+            reason = "deleted" if stream_id not in owners else "ended_elsewhere"
+            self._end_locally(stream_id, stored.get(stream_id, []), reason)
+        discard_unwritten([item for item in items if item.writer.ended_elsewhere])
+
+    async def _lock(self, conn: AsyncConnection, ids: list[str]) -> dict[str, tuple[str, str]]:
+        rows = await conn.execute(
+            select(Stream.id, Stream.status, Stream.worker_id)
+            .where(Stream.id.in_(ids))
+            .order_by(Stream.id)
+            .with_for_update()
+        )
+        return {r.id: (r.status, r.worker_id) for r in rows}
+
+    async def _insert(self, conn: AsyncConnection, items: list[Queued]) -> None:
         now = utcnow()
         rows = [
-            (p.live.stream_id, p.seq, p.type, p.data, now) for p in batch if isinstance(p, _Pending)
+            (p.writer.stream_id, p.seq, p.type, p.data, now)
+            for p in items
+            if isinstance(p, PendingEvent)
         ]
-        finishes = [item[1] for item in batch if isinstance(item, tuple)]
-        async with self._db.write() as conn:
-            if rows:
-                await insert_rows(conn, EVENTS, EVENT_COLUMNS, rows)
-            for f in finishes:
+        if rows:
+            await insert_rows(conn, EVENTS, EVENT_COLUMNS, rows, skip_existing=True)
+        for item in items:
+            if isinstance(item, PendingFinish):
+                f = item.finish
                 await write_end(
                     conn,
                     stream_id=f.stream_id,
@@ -190,19 +256,97 @@ class EventLog:
                     ttft_ms=f.ttft_ms,
                 )
 
-    def _publish(self, batch: list[_Pending | tuple[LiveStream, Finish]]) -> None:
+    async def _stored_endings(
+        self, conn: AsyncConnection, stream_ids: list[str]
+    ) -> dict[str, list[bytes]]:
+        """The frames of streams ended elsewhere that this process's readers have not seen."""
+        frames: dict[str, list[bytes]] = {}
+        for stream_id in stream_ids:
+            seen = len(self.live[stream_id].frames)
+            rows = await conn.execute(
+                select(StreamEvent.seq, StreamEvent.type, StreamEvent.data)
+                .where(StreamEvent.stream_id == stream_id, StreamEvent.seq > seen)
+                .order_by(StreamEvent.seq)
+            )
+            frames[stream_id] = [encode_frame(r.seq, r.type, r.data) for r in rows]
+        return frames
+
+    async def _abandon(self, writer: StreamWriter, exc: Exception) -> None:
+        """The database refuses this stream's events: end it as failed with what it holds."""
+        stream_id = writer.stream_id
+        log.error("the database refused the events of stream %s; ending it: %s", stream_id, exc)
+        error = StreamLogFailed(f"this answer could not be stored: {type(exc).__name__}")
+        try:
+            async with self._db.write() as conn:
+                await end_from_stored_log(
+                    conn, stream_id, status="failed", error=error, ended_by=self._worker_id
+                )
+                stored = await self._stored_endings(conn, [stream_id])
+        except Exception as end_exc:
+            # Its row stays `streaming`; this log stays unhealthy (readyz 503, no heartbeat past
+            # the grace period, so doctor reports it) and tries again at every heartbeat.
+            log.error("stream %s could not be ended either (%s); trying again", stream_id, end_exc)
+            self._unended[stream_id] = error
+            self._last_error = f"stream {stream_id} cannot be ended: {end_exc}"
+            if self._failing_since is None:
+                self._failing_since = time.monotonic()
+            stored = {}
+        self._end_locally(stream_id, stored.get(stream_id, []), "log_failed")
+
+    async def _end_unended(self) -> None:
+        """Try again to end the streams whose refused log could not be ended."""
+        for stream_id, error in list(self._unended.items()):
+            try:
+                async with self._db.write() as conn:
+                    await end_from_stored_log(
+                        conn, stream_id, status="failed", error=error, ended_by=self._worker_id
+                    )
+            except Exception as exc:
+                self._last_error = f"stream {stream_id} cannot be ended: {exc}"
+                continue
+            log.warning("stream %s ended as failed after its log was refused", stream_id)
+            del self._unended[stream_id]
+
+    def _end_locally(self, stream_id: str, frames: list[bytes], reason: str) -> None:
+        """Stop a stream this worker no longer writes: readers get the stored ending."""
+        writer = self._writers.pop(stream_id, None)
+        live = self.live.pop(stream_id, None)
+        if writer is None or live is None:
+            return
+        log.warning("stream %s was ended outside this worker (%s)", stream_id, reason)
+        self._metrics.stream_ended_elsewhere(reason)
+        writer.ended_elsewhere = True
+        live.publish(frames, done=True)
+        discard_unwritten([item for item in self._queue if item.writer is writer])
+        self._queue = [item for item in self._queue if item.writer is not writer]
+        if writer.on_ended_elsewhere is not None:
+            writer.on_ended_elsewhere()
+
+    def _publish(self, items: list[Queued]) -> None:
         touched: dict[str, tuple[LiveStream, list[bytes]]] = {}
-        finished: list[tuple[LiveStream, Finish]] = []
-        for item in batch:
-            if isinstance(item, tuple):
+        finished: list[PendingFinish] = []
+        for item in items:
+            if isinstance(item, PendingFinish):
                 finished.append(item)
                 continue
-            entry = touched.setdefault(item.live.stream_id, (item.live, []))
+            live = item.writer.live
+            entry = touched.setdefault(live.stream_id, (live, []))
             entry[1].append(encode_frame(item.seq, item.type, item.data))
         for live, frames in touched.values():
             live.publish(frames)
-        for live, fin in finished:
-            live.publish([], done=True)
-            self.live.pop(live.stream_id, None)
-            if not fin.committed.done():
-                fin.committed.set_result(None)
+        for ending in finished:
+            stream_id = ending.writer.stream_id
+            ending.writer.live.publish([], done=True)
+            self.live.pop(stream_id, None)
+            self._writers.pop(stream_id, None)
+            resolve_finish(ending.finish, True)
+
+    def _drop_at_shutdown(self, items: list[Queued]) -> None:
+        # Not published, so no client saw them; the next start marks the streams interrupted
+        # with the text that was committed.
+        log.error("dropping %d stream log entries at shutdown", len(items))
+        for item in items:
+            if isinstance(item, PendingFinish) and not item.finish.committed.done():
+                item.finish.committed.set_exception(
+                    DatabaseUnavailable("the event log could not be committed")
+                )

@@ -21,6 +21,11 @@ class Worker(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Written with each heartbeat: since when this worker's event log has failed to commit
+    # (NULL while it commits); `chinwag doctor` reports the streams of a worker failing too long.
+    log_failing_since: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
 
 
 class Stream(Base):

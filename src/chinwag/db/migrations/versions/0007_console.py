@@ -1,7 +1,7 @@
 """console: browser sessions, time to first token, indexes for the console's filters and charts
 
 Revision ID: 0007_console
-Revises: 0006
+Revises: 0007, 0007_curated_answers (joins both heads)
 Create Date: 2026-11-30 14:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007_console"
-down_revision: str | None = "0006"
+down_revision: str | tuple[str, ...] | None = ("0007", "0007_curated_answers")
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,128 @@
+"""What the event log queues for one stream: numbered events and the stream's finish.
+
+`StreamWriter` numbers a live stream's events (gap-free, after the accepted ones) and hands
+them to the `EventLog`, which commits them in batches (streams/log.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from chinwag.errors import DatabaseUnavailable
+from chinwag.streams.ending import EndStatus
+from chinwag.streams.events import StreamEvent as Event
+from chinwag.streams.live import LiveStream
+
+if TYPE_CHECKING:
+    from chinwag.streams.log import EventLog
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Finish:
+    """What a stream's last transaction writes besides its final events."""
+
+    stream_id: str
+    message_id: str
+    status: EndStatus
+    content: str
+    usage: dict[str, Any] | None = None
+    error_code: str | None = None
+    bot_id: str | None = None
+    route: dict[str, Any] | None = None
+    citations: list[dict[str, Any]] | None = None
+    flow_runs: list[dict[str, Any]] = field(default_factory=list)
+    ttft_ms: float | None = None
+    last_seq: int = 0  # set by StreamWriter.finish: the seq of stream.completed
+    # True once written by this worker; False if the stream was ended elsewhere.
+    committed: asyncio.Future[bool] = field(default_factory=lambda: _future())
+
+
+def _future() -> asyncio.Future[bool]:
+    return asyncio.get_running_loop().create_future()
+
+
+@dataclass(slots=True)
+class PendingEvent:
+    writer: StreamWriter
+    seq: int
+    type: str
+    data: str
+
+
+@dataclass(slots=True)
+class PendingFinish:
+    writer: StreamWriter
+    finish: Finish
+
+
+Queued = PendingEvent | PendingFinish
+
+
+@dataclass(slots=True)
+class LogMetrics:
+    """Callbacks the log reports to (Prometheus counters in the server)."""
+
+    commit_failed: Callable[[], None] = lambda: None
+    retried: Callable[[], None] = lambda: None
+    stream_ended_elsewhere: Callable[[str], None] = lambda reason: None
+
+
+class StreamWriter:
+    """Appends events for one live stream; seqs are gap-free and start after the accepted ones."""
+
+    def __init__(self, event_log: EventLog, live: LiveStream, next_seq: int) -> None:
+        self._log = event_log
+        self.live = live
+        self.next_seq = next_seq
+        self.ended_elsewhere = False
+        self.on_ended_elsewhere: Callable[[], object] | None = None
+
+    @property
+    def stream_id(self) -> str:
+        return self.live.stream_id
+
+    @property
+    def last_seq(self) -> int:
+        return self.next_seq - 1
+
+    def append(self, event: Event) -> int:
+        """Queue one event; a no-op once the stream was ended elsewhere."""
+        seq = self.next_seq
+        if self.ended_elsewhere:
+            return seq
+        self.next_seq += 1
+        self._log.enqueue(PendingEvent(self, seq, event.type, event.model_dump_json()))
+        return seq
+
+    async def finish(self, final_events: list[Event], finish: Finish) -> None:
+        """Append the final events and commit them together with `finish`; wait for the commit."""
+        if self.ended_elsewhere:
+            return
+        for event in final_events:
+            self.append(event)
+        finish.last_seq = self.last_seq
+        self._log.enqueue(PendingFinish(self, finish))
+        try:
+            await finish.committed
+        except DatabaseUnavailable as exc:
+            # Dropped at shutdown: the row stays `streaming` and the next start (or another
+            # server) marks it interrupted with the text that was committed.
+            log.error("stream %s could not be finished: %s", self.stream_id, exc.message)
+
+
+def discard_unwritten(items: list[Queued]) -> None:
+    """Items of a stream ended elsewhere: never written; a finish waiting on them is told so."""
+    for item in items:
+        if isinstance(item, PendingFinish):
+            resolve_finish(item.finish, False)
+
+
+def resolve_finish(finish: Finish, written_here: bool) -> None:
+    if not finish.committed.done():
+        finish.committed.set_result(written_here)

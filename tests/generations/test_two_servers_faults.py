@@ -1,0 +1,153 @@
+"""Two server processes on one PostgreSQL database, each behind its own proxy: outages of one or
+both, short and longer than the heartbeat grace period, and a paused server. Ten live streams
+per server, each followed on both servers. Every stream ends exactly once with a whole log that
+every follower saw; nothing stays `streaming`; both servers answer again by themselves."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from chinwag.auth.keys import create_key
+from chinwag.bots.service import put_bot
+from chinwag.db.uow import Database
+from chinwag.testing.fake_llm import FakeLLM
+from tests.conftest import POSTGRES_ADMIN_DSN, _admin, _asyncpg_url, free_port, plain_demo_bot
+from tests.generations.faults import assert_ended_once, follow, start_streams, wait_all_ended
+from tests.generations.test_process_killed import ServerProcess
+from tests.pg_proxy import PgProxy
+
+HEARTBEAT = 2.0  # the default: the grace period is 6 s
+TOKENS = 40
+STREAMS_PER_SERVER = 10
+
+
+class Pair:
+    def __init__(self, a: ServerProcess, b: ServerProcess, urls: tuple[str, str]) -> None:
+        self.a, self.b = a, b
+        self.url_a, self.url_b = urls
+
+
+@pytest.fixture
+async def pair(
+    postgres_template: str, fake_llm: FakeLLM, tmp_path: Path
+) -> AsyncIterator[tuple[Pair, PgProxy, PgProxy, Database, str]]:
+    name = f"chinwag_pair_{uuid.uuid4().hex[:10]}"
+    await _admin(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"')
+    direct = Database.from_url(_asyncpg_url(POSTGRES_ADMIN_DSN, name))
+    async with direct.write() as conn:
+        await put_bot(conn, plain_demo_bot())
+        admin = await create_key(conn, kind="admin", name="tests")
+    servers: list[ServerProcess] = []
+    try:
+        with PgProxy() as proxy_a, PgProxy() as proxy_b:
+            urls = []
+            for label, proxy in (("a", proxy_a), ("b", proxy_b)):
+                port = free_port()
+                env = {k: v for k, v in os.environ.items() if not k.startswith("CHINWAG_")}
+                env.update(
+                    CHINWAG_DATABASE_URL=proxy.url(name),
+                    CHINWAG_LLM_BASE_URL=fake_llm.base_url,
+                    CHINWAG_LLM_MODEL="fake-model",
+                    CHINWAG_PORT=str(port),
+                    CHINWAG_HEARTBEAT_SECONDS=str(HEARTBEAT),
+                    CHINWAG_SHUTDOWN_GRACE_SECONDS="1",
+                    CHINWAG_SECRET_KEY="test-secret",
+                    CHINWAG_DATA_DIR=str(tmp_path / f"data-{label}"),
+                )
+                server = ServerProcess(env, tmp_path / f"server-{label}.log")
+                server.start()
+                servers.append(server)
+                urls.append(f"http://127.0.0.1:{port}")
+            for server, url in zip(servers, urls, strict=True):
+                await server.wait_ready(url)
+            yield (
+                Pair(servers[0], servers[1], (urls[0], urls[1])),
+                proxy_a,
+                proxy_b,
+                direct,
+                admin.key,
+            )
+    finally:
+        for server in servers:
+            if server.proc is not None and server.proc.poll() is None:
+                os.kill(server.proc.pid, signal.SIGCONT)
+            server.stop()
+        await direct.dispose()
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _full_text(fake: FakeLLM) -> str:
+    return "".join(fake.behaviour.token(i) for i in range(TOKENS))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("fault", "seconds"),
+    [("one", 3.0), ("one", 12.0), ("both", 3.0), ("both", 12.0), ("pause", 10.0)],
+    ids=["one-3s", "one-12s", "both-3s", "both-12s", "pause-10s"],
+)
+async def test_every_stream_ends_once_through_outages_and_pauses(
+    pair: tuple[Pair, PgProxy, PgProxy, Database, str],
+    fake_llm: FakeLLM,
+    tmp_path: Path,
+    fault: str,
+    seconds: float,
+) -> None:
+    servers, proxy_a, proxy_b, direct, key = pair
+    fake_llm.behaviour.tokens = TOKENS
+    fake_llm.behaviour.token_delay = 0.15
+    on_a = await start_streams(servers.url_a, key, STREAMS_PER_SERVER)
+    on_b = await start_streams(servers.url_b, key, STREAMS_PER_SERVER)
+    started = on_a + on_b
+    followers = {
+        s.stream_id: [
+            asyncio.create_task(follow(servers.url_a, key, s.stream_id, within=120)),
+            asyncio.create_task(follow(servers.url_b, key, s.stream_id, within=120)),
+        ]
+        for s in started
+    }
+    await asyncio.sleep(1.0)
+    assert servers.a.proc is not None
+    if fault == "pause":
+        os.kill(servers.a.proc.pid, signal.SIGSTOP)
+        await asyncio.sleep(seconds)
+        os.kill(servers.a.proc.pid, signal.SIGCONT)
+    else:
+        proxies = [proxy_a] if fault == "one" else [proxy_a, proxy_b]
+        for proxy in proxies:
+            proxy.cut()
+        await asyncio.sleep(seconds)
+        for proxy in proxies:
+            proxy.restore()
+
+    try:
+        await wait_all_ended(direct, [s.stream_id for s in started], within=90)
+        seen = {sid: list(await asyncio.gather(*tasks)) for sid, tasks in followers.items()}
+    except BaseException:
+        for label in ("a", "b"):
+            print(f"--- server {label} ---\n", (tmp_path / f"server-{label}.log").read_text())
+        raise
+    statuses = await assert_ended_once(direct, seen, full_text=_full_text(fake_llm))
+    assert set(statuses.values()) <= {"completed", "interrupted"}
+    if fault != "both":  # the server that kept its database never lost an answer
+        assert {statuses[s.stream_id] for s in on_b} == {"completed"}
+    if fault == "both" or seconds < HEARTBEAT * 3:
+        pass  # short outages may or may not pass the grace period; both outcomes are whole
+    else:
+        assert "interrupted" in {statuses[s.stream_id] for s in on_a}
+    if fault == "both" and seconds > HEARTBEAT * 3:
+        # Neither judged the other dead: each had to beat again for a grace period first.
+        assert set(statuses.values()) == {"completed"}
+
+    # Both servers answer new messages by themselves.
+    for url in (servers.url_a, servers.url_b):
+        (fresh,) = await start_streams(url, key, 1)
+        events = await follow(url, key, fresh.stream_id, within=60)
+        assert events[-1].data["status"] == "completed"
