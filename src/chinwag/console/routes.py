@@ -196,4 +196,4 @@ async def page(services: ServicesDep, page: str = "") -> HTMLResponse:
         return HTMLResponse(
             MISSING_PAGE.format(missing=html.escape(", ".join(missing))), status_code=503
         )
-    return HTMLResponse((STATIC / "index.html").read_text(), headers={"cache-control": "no-cache"})
+    return HTMLResponse((STATIC / "index.html").read_text(), headers=PAGE_HEADERS)
