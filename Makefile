@@ -11,9 +11,14 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-install: $(BIN)/.installed
+# The admin console's front-end libraries (pinned in package-lock.json), served from node_modules.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
 
-demo: $(BIN)/.installed
+install: $(BIN)/.installed node_modules/.package-lock.json
+
+demo: $(BIN)/.installed node_modules/.package-lock.json
 	$(BIN)/chinwag demo
 
 lint: $(BIN)/.installed
@@ -25,7 +30,7 @@ typecheck: $(BIN)/.installed
 
 # Runs every database test on SQLite and on PostgreSQL (CHINWAG_TEST_POSTGRES_DSN,
 # default postgresql://postgres@127.0.0.1:5432/test). pytest exits 5 if nothing ran.
-unit: $(BIN)/.installed
+unit: $(BIN)/.installed node_modules/.package-lock.json
 	$(BIN)/pytest -p no:cacheprovider
 
 test: lint typecheck unit

@@ -26,6 +26,9 @@ from chinwag.bodylimit import BodyLimit
 from chinwag.bots.config import BotConfig
 from chinwag.bots.routes import router as bots_router
 from chinwag.bots.service import list_bots
+from chinwag.console.api import router as console_api_router
+from chinwag.console.bots_api import router as console_bots_router
+from chinwag.console.routes import router as console_router
 from chinwag.conversations.history_routes import router as history_router
 from chinwag.conversations.routes import router as conversations_router
 from chinwag.db import migrate
@@ -230,6 +233,7 @@ def create_app(
     authenticated = [Depends(authenticate), Depends(limit_caller)]
     routers = (
         auth_router,
+        console_bots_router,  # before the bot routes: /v1/bots/validate-yaml is not a bot id
         bots_router,
         answers_router,
         conversations_router,
@@ -238,12 +242,14 @@ def create_app(
         knowledge_router,
         openai_router,
         widget_router,
+        console_api_router,
     )
     for router in routers:
         errors = problem_responses(openai=router is openai_router)
         app.include_router(router, dependencies=authenticated, responses=errors)
     app.include_router(health_router)
     app.include_router(assets_router)
+    app.include_router(console_router, responses=problem_responses())
     _document_stream_events(app)
     return app
 

@@ -480,6 +480,24 @@ class IdentityNotVerified(Forbidden):
     )
 
 
+class CsrfTokenInvalid(ChinwagError):
+    status = 403
+    code = "csrf_token_invalid"
+    default_hint = (
+        "A console session changes data only with its CSRF token in the X-CSRF-Token header "
+        "(returned by POST /admin/session and GET /admin/session); reload the console."
+    )
+
+
+class ConsoleAssetsMissing(ChinwagError):
+    status = 503
+    code = "console_assets_missing"
+    default_hint = (
+        "Install them with `make install` (runs `npm ci`), or point "
+        "CHINWAG_CONSOLE_NODE_MODULES at the node_modules that holds them."
+    )
+
+
 class KeyNotFound(NotFound):
     code = "key_not_found"
     default_hint = "List the keys with `chinwag keys list` or GET /v1/keys."

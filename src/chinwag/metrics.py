@@ -112,6 +112,11 @@ class GenerationTimer:
             status = "completed" if kind == "flow.completed" else "failed"
             self._metrics.flow.labels(self._bot, event.flow, status).observe(event.ms / 1000)
 
+    @property
+    def ttft_ms(self) -> float | None:
+        """Milliseconds from the start to the first token (None until one came)."""
+        return None if self._first is None else (self._first - self._start) * 1000
+
     def finished(self, status: str, usage: dict[str, int] | None, error_code: str | None) -> None:
         self._metrics.generation.labels(self._bot, status).observe(time.monotonic() - self._start)
         for kind in ("prompt_tokens", "completion_tokens"):

@@ -16,6 +16,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.bots.service import list_bots
+from chinwag.console.sessions import purge_sessions
 from chinwag.conversations.erase import delete_messages
 from chinwag.conversations.models import ChatSession, Message
 from chinwag.db.base import utcnow
@@ -65,6 +66,8 @@ async def purge(db: Database, settings: Settings, *, now: datetime | None = None
                 break
             purged.stream_events += await _delete_events(conn, ids)
             purged.streams += _count(await conn.execute(delete(Stream).where(Stream.id.in_(ids))))
+    async with db.write() as conn:  # expired console sign-ins: a handful of rows at most
+        await purge_sessions(conn)
     async with db.read() as conn:
         bots = await list_bots(conn)
     for bot in bots:

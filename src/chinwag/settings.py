@@ -72,6 +72,14 @@ class Settings(BaseSettings):
     user_token_ttl_seconds: int = Field(
         7 * 24 * 3600, ge=60, description="How long an end-user token is valid."
     )
+    console_session_seconds: int = Field(
+        8 * 3600, ge=60, description="How long an admin console sign-in lasts."
+    )
+    console_node_modules: Path | None = Field(
+        None,
+        description="Where the admin console's front-end libraries are installed (`npm ci`); "
+        "unset: the node_modules next to chinwag's source.",
+    )
     key_cache_seconds: float = Field(
         5.0,
         ge=0,

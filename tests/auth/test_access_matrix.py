@@ -144,6 +144,16 @@ async def test_every_key_kind_against_every_endpoint(server: RunningServer, keys
         ("DELETE", f"/v1/bots/{BOT}/knowledge/documents/x.md", None, no_knowledge),
         ("GET", "/v1/knowledge/jobs/no-such-job", None, dict.fromkeys(authenticated, 404)),
         ("POST", "/v1/knowledge/indexes", {"knowledge": {"index": "matrix"}}, {"admin": 201}),
+        # The console's endpoints: admin everything, a secret key its own bot only.
+        ("GET", f"/v1/conversations?bot_id={BOT}", None, bot_readers),
+        ("GET", "/v1/conversations", None, {**bot_readers, "other_secret": 200}),
+        ("GET", f"/v1/conversations/export?bot_id={BOT}&format=csv", None, bot_readers),
+        ("GET", f"/v1/analytics?bot_id={BOT}", None, bot_readers),
+        ("GET", f"/v1/bots/{BOT}/sessions/{ids['session_id']}/transcript", None, bot_readers),
+        ("GET", f"/v1/bots/{BOT}/yaml", None, bot_readers),
+        ("GET", f"/v1/bots/{BOT}/diff?old=1", None, bot_readers),
+        ("POST", "/v1/bots/validate-yaml", {"yaml": "id: x"}, admin_only),
+        ("GET", "/v1/doctor", None, admin_only),
     ]
     failures = []
     async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as anonymous:

@@ -10,7 +10,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from chinwag.auth.keys import KeyInfo
 from chinwag.auth.tokens import TOKEN_PREFIX, read_token
-from chinwag.errors import Forbidden, NotFound, OriginNotAllowed, Unauthenticated
+from chinwag.console.sessions import COOKIE, CSRF_HEADER, csrf_matches, session_key
+from chinwag.errors import CsrfTokenInvalid, Forbidden, NotFound, OriginNotAllowed, Unauthenticated
 from chinwag.services import ServicesDep
 
 PrincipalKind = Literal["admin", "secret", "publishable", "user"]
@@ -66,7 +67,10 @@ async def authenticate(
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
-    """The caller behind `Authorization: Bearer …`; 401 without a valid key or token."""
+    """The caller behind `Authorization: Bearer …` (or a console session cookie); 401 without a
+    valid key, token or session."""
+    if credentials is None and COOKIE in request.cookies:
+        return await _console_caller(request, services, request.cookies[COOKIE])
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("this endpoint needs an API key or an end-user token")
     value = credentials.credentials
@@ -83,6 +87,25 @@ async def authenticate(
         raise Unauthenticated("the API key is not valid (unknown or revoked)")
     if key.kind == "publishable":
         _check_origin(request, key)
+    return Principal(key.kind, key.id, key.bot_id)
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def _console_caller(request: Request, services: ServicesDep, token: str) -> Principal:
+    """A console session acts as the key it was signed in with; changes need the CSRF token."""
+    async with services.db.read() as conn:
+        key = await session_key(conn, token)
+    if key is None:
+        raise Unauthenticated(
+            "the console session has ended (signed out, expired, or its key was revoked)",
+            hint="Sign in again at /admin with an admin key or a bot secret key.",
+        )
+    if request.method not in SAFE_METHODS and not csrf_matches(
+        services.secret, token, request.headers.get(CSRF_HEADER)
+    ):
+        raise CsrfTokenInvalid("this change came without the session's CSRF token")
     return Principal(key.kind, key.id, key.bot_id)
 
 

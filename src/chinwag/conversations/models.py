@@ -17,8 +17,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    cast,
+    func,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
 from chinwag.db.base import Base, utcnow
 
@@ -46,6 +49,8 @@ class ChatSession(Base):
     __table_args__ = (
         UniqueConstraint("bot_id", "external_id"),
         ForeignKeyConstraint(["user_id", "bot_id"], ["end_users.id", "end_users.bot_id"]),
+        # The console lists a bot's conversations newest first.
+        Index("ix_chat_sessions_bot_id_last_message_at", "bot_id", "last_message_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -58,6 +63,11 @@ class ChatSession(Base):
     last_message_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+def no_citations() -> ColumnElement[bool]:
+    """An answer given no sources: `citations` is SQL NULL or JSON null (how None is written)."""
+    return func.coalesce(cast(Message.citations, Text), "null") == "null"
+
+
 class Message(Base):
     """One turn of a session; assistant messages move from `streaming` to a final status."""
 
@@ -67,6 +77,13 @@ class Message(Base):
         CheckConstraint("role IN ('user', 'assistant')", name="role"),
         CheckConstraint(
             "status IN ('complete', 'streaming', 'interrupted', 'failed')", name="status"
+        ),
+        # The console's day-by-day charts read messages by time; on PostgreSQL the index also
+        # carries what the activity and latency charts need (index-only scans).
+        Index(
+            "ix_messages_created_at",
+            "created_at",
+            postgresql_include=["session_id", "role", "ttft_ms", "finished_at"],
         ),
     )
 
@@ -86,6 +103,8 @@ class Message(Base):
     route: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     # The knowledge sources main's answer was given: [{document, title, score, snippet}].
     citations: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    # Time to the first token of the answer, from the generation's start (None: no token came).
+    ttft_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
@@ -131,6 +150,7 @@ class Feedback(Base):
     __table_args__ = (
         UniqueConstraint("message_id", "user_id"),
         CheckConstraint("rating IN (-1, 1)", name="rating"),
+        Index("ix_feedback_created_at", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

@@ -221,6 +221,7 @@ class Generations:
                 route=answer.route_record(),
                 citations=[s.model_dump() for s in answer.sources] or None,
                 flow_runs=[run.as_row() for run in answer.flow_runs],
+                ttft_ms=timer.ttft_ms if timer is not None else None,
             ),
         )
 

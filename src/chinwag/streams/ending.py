@@ -78,6 +78,7 @@ async def write_end(
     citations: list[dict[str, Any]] | None = None,
     flow_runs: list[dict[str, Any]] | None = None,
     bot_id: str | None = None,
+    ttft_ms: float | None = None,
 ) -> None:
     """Record the end on the assistant message, its flow runs and the stream (in the caller's
     transaction)."""
@@ -92,6 +93,7 @@ async def write_end(
             route=route,
             citations=citations,
             finished_at=now,
+            ttft_ms=ttft_ms,
         )
     )
     if flow_runs:

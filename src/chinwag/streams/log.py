@@ -253,6 +253,7 @@ class EventLog:
                     citations=f.citations,
                     flow_runs=f.flow_runs,
                     bot_id=f.bot_id,
+                    ttft_ms=f.ttft_ms,
                 )
 
     async def _stored_endings(

@@ -37,6 +37,7 @@ class Finish:
     route: dict[str, Any] | None = None
     citations: list[dict[str, Any]] | None = None
     flow_runs: list[dict[str, Any]] = field(default_factory=list)
+    ttft_ms: float | None = None
     last_seq: int = 0  # set by StreamWriter.finish: the seq of stream.completed
     # True once written by this worker; False if the stream was ended elsewhere.
     committed: asyncio.Future[bool] = field(default_factory=lambda: _future())

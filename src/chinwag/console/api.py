@@ -1,0 +1,206 @@
+"""The API the console's screens need: conversations across bots, transcripts, export,
+analytics and the doctor's checks (each usable with an API key too)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from chinwag.auth.deps import Principal, PrincipalDep
+from chinwag.bots.service import get_bot
+from chinwag.console.analytics import ChartRange, all_charts
+from chinwag.console.conversations import (
+    AnswerStatus,
+    ConversationFilters,
+    search_conversations,
+    transcript,
+)
+from chinwag.console.export import ExportFormat, encode, export_rows
+from chinwag.db.base import utcnow
+from chinwag.doctor import run_checks
+from chinwag.errors import InvalidRequest
+from chinwag.services import ServicesDep
+from chinwag.timestamps import UtcDatetime
+
+router = APIRouter(prefix="/v1", tags=["console"])
+MAX_CHART_DAYS = 366
+
+
+EARLIEST, LATEST = date(1970, 1, 1), date(9999, 1, 1)
+
+
+def _scope(principal: Principal, bot_id: str | None) -> str | None:
+    """Admins see every bot (or the one asked for); a bot secret key only its own bot."""
+    if principal.kind == "admin":
+        return bot_id
+    principal.require_bot(bot_id or principal.bot_id or "", kinds=("secret",))
+    return principal.bot_id
+
+
+def conversation_filters(
+    principal: PrincipalDep,
+    bot_id: Annotated[str | None, Query(max_length=64, description="One bot.")] = None,
+    since: Annotated[
+        date | None, Query(ge=EARLIEST, le=LATEST, description="Active on or after this day (UTC).")
+    ] = None,
+    until: Annotated[
+        date | None, Query(ge=EARLIEST, le=LATEST, description="Started on or before this day.")
+    ] = None,
+    q: Annotated[str | None, Query(max_length=200, description="Text in any message.")] = None,
+    user_id: Annotated[str | None, Query(max_length=200, description="End user id.")] = None,
+    rating: Annotated[
+        Literal["down", "up"] | None, Query(description="An answer rated so.")
+    ] = None,
+    has_comment: Annotated[bool, Query(description="Feedback with a comment.")] = False,
+    status: Annotated[AnswerStatus | None, Query(description="An answer that ended so.")] = None,
+    flow: Annotated[str | None, Query(max_length=40, description="A flow that ran.")] = None,
+    no_sources: Annotated[bool, Query(description="An answer given no sources.")] = False,
+    version: Annotated[
+        int | None, Query(ge=1, le=2**31 - 1, description="An answer of this version.")
+    ] = None,
+) -> ConversationFilters:
+    """The filters of the conversation list and export, limited to what the caller may see."""
+    return ConversationFilters(
+        bot_id=_scope(principal, bot_id),
+        since=since,
+        until=until,
+        text=q or None,
+        user_id=user_id or None,
+        rating=rating,
+        has_comment=has_comment,
+        status=status,
+        flow=flow or None,
+        no_sources=no_sources,
+        version=version,
+    )
+
+
+Filters = Annotated[ConversationFilters, Depends(conversation_filters)]
+
+
+class ConversationOut(BaseModel):
+    bot_id: str
+    session_id: str
+    user_id: str
+    message_count: int
+    first_message: str = Field(description="The first question, cut at 200 characters.")
+    thumbs_down: int = Field(description="Answers of this conversation rated 👎.")
+    created_at: UtcDatetime
+    last_message_at: UtcDatetime
+
+
+class ConversationPage(BaseModel):
+    items: list[ConversationOut]
+    next_cursor: str | None
+
+
+@router.get("/conversations", response_model=ConversationPage)
+async def conversations(
+    filters: Filters,
+    services: ServicesDep,
+    cursor: Annotated[str | None, Query(max_length=12, pattern=r"^[0-9]+$")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> ConversationPage:
+    """Conversations across bots (admin) or of one bot (its secret key), most recent first."""
+    offset = int(cursor or 0)
+    async with services.db.read() as conn:
+        if filters.bot_id is not None:
+            await get_bot(conn, filters.bot_id)
+        items, more = await search_conversations(conn, filters, offset=offset, limit=limit)
+    return ConversationPage(
+        items=[ConversationOut(**i) for i in items],
+        next_cursor=str(offset + limit) if more else None,
+    )
+
+
+EXPORT_DOC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "One row per message of the matching conversations, by conversation.",
+        "content": {
+            "application/x-ndjson": {"schema": {"type": "string"}},
+            "text/csv": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+@router.get("/conversations/export", response_class=StreamingResponse, responses=EXPORT_DOC)
+async def export_conversations(
+    filters: Filters,
+    services: ServicesDep,
+    format: Annotated[ExportFormat, Query(description="jsonl or csv.")] = "jsonl",
+) -> StreamingResponse:
+    """The messages of the filtered conversations as JSON Lines or CSV (a download)."""
+    async with services.db.read() as conn:
+        if filters.bot_id is not None:
+            await get_bot(conn, filters.bot_id)
+    media = "application/x-ndjson" if format == "jsonl" else "text/csv; charset=utf-8"
+    name = f"conversations-{utcnow():%Y%m%d-%H%M%S}.{format}"
+    return StreamingResponse(
+        encode(export_rows(services.db, filters), format),
+        media_type=media,
+        headers={"content-disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/bots/{bot_id}/sessions/{session_id}/transcript")
+async def session_transcript(
+    bot_id: str, session_id: str, principal: PrincipalDep, services: ServicesDep
+) -> dict[str, Any]:
+    """A conversation with everything recorded about each answer: route decision and scores,
+    flow runs with timings, sources with snippets, token usage, TTFT, bot version, feedback."""
+    principal.require_bot(bot_id, kinds=("secret",))
+    async with services.db.read() as conn:
+        await get_bot(conn, bot_id)
+        return await transcript(conn, bot_id=bot_id, session_id=session_id)
+
+
+@router.get("/analytics")
+async def analytics(
+    principal: PrincipalDep,
+    services: ServicesDep,
+    bot_id: Annotated[str | None, Query(max_length=64)] = None,
+    since: Annotated[
+        date | None,
+        Query(
+            ge=EARLIEST, le=LATEST, description="First day (UTC); default: 29 days before `until`."
+        ),
+    ] = None,
+    until: Annotated[
+        date | None, Query(ge=EARLIEST, le=LATEST, description="Last day (UTC); default today.")
+    ] = None,
+) -> dict[str, Any]:
+    """Every console chart over a range of days: activity, latency, tokens, flows, router
+    decisions, feedback, answers without sources, errors."""
+    scope = _scope(principal, bot_id)
+    last = until or utcnow().date()
+    first = since or last - timedelta(days=29)
+    if first > last or (last - first).days >= MAX_CHART_DAYS:
+        raise InvalidRequest(
+            f"the range {first} to {last} is not valid",
+            hint=f"Pick since <= until, at most {MAX_CHART_DAYS} days apart.",
+        )
+    chart_range = ChartRange(since=first, until=last, bot_id=scope)
+    async with services.db.read() as conn:
+        if scope is not None:
+            await get_bot(conn, scope)
+        charts = await all_charts(conn, chart_range)
+    return {"bot_id": scope, "since": first, "until": last, "charts": charts}
+
+
+class CheckOut(BaseModel):
+    name: str
+    ok: bool
+    detail: str
+
+
+@router.get("/doctor", response_model=list[CheckOut])
+async def doctor(principal: PrincipalDep, services: ServicesDep) -> list[CheckOut]:
+    """What `chinwag doctor` reports: schema, integrity queries, orphaned streams (admin)."""
+    principal.require_admin()
+    checks = await run_checks(services.db, heartbeat_seconds=services.settings.heartbeat_seconds)
+    return [CheckOut(name=c.name, ok=c.ok, detail=c.detail) for c in checks]

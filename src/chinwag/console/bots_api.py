@@ -1,0 +1,111 @@
+"""Bot configurations as YAML (the console's editor): read a version, check text, diff two."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, Field
+
+from chinwag.auth.deps import PrincipalDep
+from chinwag.bots.config import BotConfig
+from chinwag.bots.index_check import with_index_check
+from chinwag.bots.service import config_json, get_bot, get_version
+from chinwag.console.bot_yaml import check_yaml, diff, to_yaml
+from chinwag.services import Services, ServicesDep
+
+router = APIRouter(prefix="/v1/bots", tags=["bots"])
+Version = Annotated[int | None, Query(ge=1, le=2**31 - 1, description="Default: the active one.")]
+
+
+async def _config(services: Services, bot_id: str, version: int | None) -> tuple[int, BotConfig]:
+    async with services.db.read() as conn:
+        if version is None:
+            bot = await get_bot(conn, bot_id)
+            return bot.version, bot.config
+        return version, await get_version(conn, bot_id, version)
+
+
+YAML_DOC: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The configuration as YAML.", "content": {"application/yaml": {}}}
+}
+
+
+@router.get("/{bot_id}/yaml", response_class=PlainTextResponse, responses=YAML_DOC)
+async def bot_yaml(
+    bot_id: str, principal: PrincipalDep, services: ServicesDep, version: Version = None
+) -> PlainTextResponse:
+    """A version's configuration as YAML (admin, the bot's secret key)."""
+    principal.require_bot(bot_id, kinds=("secret",))
+    _, config = await _config(services, bot_id, version)
+    return PlainTextResponse(to_yaml(config_json(config)), media_type="application/yaml")
+
+
+class YamlIn(BaseModel):
+    yaml: str = Field(max_length=2_000_000, description="A bot configuration as YAML.")
+
+
+class YamlProblem(BaseModel):
+    path: str
+    severity: str
+    code: str
+    message: str
+    hint: str
+    line: int | None = Field(description="1-based line in the text; null: the whole document.")
+
+
+class YamlChecked(BaseModel):
+    ok: bool = Field(description="No errors: the config can be saved (PUT /v1/bots/{id}).")
+    config: dict[str, Any] | None = Field(description="The configuration as JSON, when valid.")
+    problems: list[YamlProblem]
+
+
+@router.post("/validate-yaml", response_model=YamlChecked)
+async def validate_yaml(
+    body: Annotated[YamlIn, Body()], principal: PrincipalDep, services: ServicesDep
+) -> YamlChecked:
+    """Validate YAML text without saving (admin): every problem with its line, and the JSON
+    to PUT when there is no error."""
+    principal.require_admin()
+    report, problems = check_yaml(body.yaml)
+    if report is not None and report.config is not None:
+        checked = await with_index_check(report, services.knowledge)
+        known = {(p["path"], p["code"]) for p in problems}
+        problems += [
+            dict(p.as_dict(), line=None) for p in checked.problems if (p.path, p.code) not in known
+        ]
+        report = checked
+    config = None if report is None or report.config is None else config_json(report.config)
+    return YamlChecked(
+        ok=config is not None,
+        config=config,
+        problems=[YamlProblem.model_validate(p) for p in problems],
+    )
+
+
+class DiffOut(BaseModel):
+    old: int
+    new: int
+    diff: str = Field(description="Unified diff of the two versions' YAML.")
+
+
+@router.get("/{bot_id}/diff", response_model=DiffOut)
+async def version_diff(
+    bot_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    old: Annotated[int, Query(ge=1, le=2**31 - 1)],
+    new: Version = None,
+) -> DiffOut:
+    """What changed from version `old` to version `new` (default: the active one)."""
+    principal.require_bot(bot_id, kinds=("secret",))
+    _, before = await _config(services, bot_id, old)
+    number, after = await _config(services, bot_id, new)
+    text = diff(
+        to_yaml(config_json(before)),
+        to_yaml(config_json(after)),
+        old_name=f"{bot_id} v{old}",
+        new_name=f"{bot_id} v{number}",
+    )
+    return DiffOut(old=old, new=number, diff=text)

@@ -1,0 +1,217 @@
+"""Conversations across bots for the console and the API: search with filters, transcripts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import Select, exists, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from chinwag.conversations.models import (
+    ChatSession,
+    EndUser,
+    Feedback,
+    FlowRun,
+    Message,
+    no_citations,
+)
+from chinwag.db.base import utcnow
+from chinwag.errors import SessionNotFound
+from chinwag.timestamps import as_utc
+
+AnswerStatus = Literal["failed", "interrupted"]
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationFilters:
+    """What the conversation list and its export are narrowed to; None means "any"."""
+
+    bot_id: str | None = None
+    since: date | None = None  # sessions with a message on or after this day (UTC)
+    until: date | None = None  # … on or before this day
+    text: str | None = None  # in any message of the session
+    user_id: str | None = None  # the end user's external id
+    rating: Literal["down", "up"] | None = None
+    has_comment: bool = False
+    status: AnswerStatus | None = None
+    flow: str | None = None  # an auxiliary flow the router chose
+    no_sources: bool = False  # an answer that retrieved no sources
+    version: int | None = None  # an answer made by this bot version
+
+
+def _like(text: str) -> str:
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _start(day: date) -> datetime:
+    return datetime.combine(day, time.min).replace(tzinfo=utcnow().tzinfo)
+
+
+def filtered_sessions(filters: ConversationFilters) -> Select[*tuple[Any, ...]]:
+    """Sessions (with their user's external id) matching every filter, newest activity first."""
+    query = (
+        select(ChatSession, EndUser.external_id.label("user_external_id"))
+        .join(EndUser, EndUser.id == ChatSession.user_id)
+        .order_by(ChatSession.last_message_at.desc(), ChatSession.id.desc())
+    )
+    f = filters
+    if f.bot_id is not None:
+        query = query.where(ChatSession.bot_id == f.bot_id)
+    if f.since is not None:
+        query = query.where(ChatSession.last_message_at >= _start(f.since))
+    if f.until is not None:
+        query = query.where(ChatSession.created_at < _start(f.until + timedelta(days=1)))
+    if f.user_id is not None:
+        query = query.where(EndUser.external_id == f.user_id)
+    in_session = Message.session_id == ChatSession.id
+    if f.text:
+        query = query.where(
+            exists().where(in_session, func.lower(Message.content).like(_like(f.text), "\\"))
+        )
+    answer = (in_session, Message.role == "assistant")
+    if f.status is not None:
+        query = query.where(exists().where(*answer, Message.status == f.status))
+    if f.no_sources:
+        query = query.where(exists().where(*answer, Message.status == "complete", no_citations()))
+    if f.version is not None:
+        query = query.where(exists().where(*answer, Message.bot_version == f.version))
+    if f.flow is not None:
+        query = query.where(
+            exists().where(in_session, FlowRun.message_id == Message.id, FlowRun.flow == f.flow)
+        )
+    if f.rating is not None or f.has_comment:
+        rated = [in_session, Feedback.message_id == Message.id]
+        if f.rating is not None:
+            rated.append(Feedback.rating == (-1 if f.rating == "down" else 1))
+        if f.has_comment:
+            rated += [Feedback.comment.is_not(None), Feedback.comment != ""]
+        query = query.where(exists().where(*rated))
+    return query
+
+
+async def search_conversations(
+    conn: AsyncConnection, filters: ConversationFilters, *, offset: int, limit: int
+) -> tuple[list[dict[str, Any]], bool]:
+    """One page of matching conversations, each with its first question and its 👎 count;
+    and whether more follow."""
+    rows = (await conn.execute(filtered_sessions(filters).offset(offset).limit(limit + 1))).all()
+    page = rows[:limit]
+    ids = [r.id for r in page]
+    firsts: dict[str, str] = {}
+    downs: dict[str, int] = {}
+    if ids:
+        firsts = {
+            r.session_id: r.content
+            for r in await conn.execute(
+                select(Message.session_id, Message.content).where(
+                    Message.session_id.in_(ids), Message.position == 1
+                )
+            )
+        }
+        downs = {
+            r.session_id: r.n
+            for r in await conn.execute(
+                select(Message.session_id, func.count().label("n"))
+                .join(Feedback, Feedback.message_id == Message.id)
+                .where(Message.session_id.in_(ids), Feedback.rating == -1)
+                .group_by(Message.session_id)
+            )
+        }
+    items = [
+        {
+            "bot_id": r.bot_id,
+            "session_id": r.external_id,
+            "user_id": r.user_external_id,
+            "message_count": r.message_count,
+            "first_message": firsts.get(r.id, "")[:200],
+            "thumbs_down": downs.get(r.id, 0),
+            "created_at": as_utc(r.created_at),
+            "last_message_at": as_utc(r.last_message_at),
+        }
+        for r in page
+    ]
+    return items, len(rows) > limit
+
+
+async def transcript(conn: AsyncConnection, *, bot_id: str, session_id: str) -> dict[str, Any]:
+    """A session with every message; answers carry their route, flow runs, sources, usage,
+    TTFT, bot version and feedback."""
+    session = (
+        await conn.execute(
+            select(ChatSession, EndUser.external_id.label("user_external_id"))
+            .join(EndUser, EndUser.id == ChatSession.user_id)
+            .where(ChatSession.bot_id == bot_id, ChatSession.external_id == session_id)
+        )
+    ).first()
+    if session is None:
+        raise SessionNotFound(f"session '{session_id}' does not exist")
+    messages = (
+        await conn.execute(
+            select(Message).where(Message.session_id == session.id).order_by(Message.position)
+        )
+    ).all()
+    ids = [m.id for m in messages]
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for r in await conn.execute(
+        select(FlowRun).where(FlowRun.message_id.in_(ids)).order_by(FlowRun.id)
+    ):
+        runs.setdefault(r.message_id, []).append(
+            {
+                "flow": r.flow,
+                "status": r.status,
+                "score": r.score,
+                "ms": r.ms,
+                "usage": r.usage,
+                "error_code": r.error_code,
+            }
+        )
+    ratings: dict[str, list[dict[str, Any]]] = {}
+    for f in await conn.execute(
+        select(Feedback, EndUser.external_id.label("user_external_id"))
+        .join(EndUser, EndUser.id == Feedback.user_id)
+        .where(Feedback.message_id.in_(ids))
+    ):
+        ratings.setdefault(f.message_id, []).append(
+            {
+                "user_id": f.user_external_id,
+                "rating": f.rating,
+                "comment": f.comment,
+                "updated_at": as_utc(f.updated_at),
+            }
+        )
+    return {
+        "bot_id": bot_id,
+        "session_id": session_id,
+        "user_id": session.user_external_id,
+        "created_at": as_utc(session.created_at),
+        "last_message_at": as_utc(session.last_message_at),
+        "messages": [
+            {
+                "id": m.id,
+                "position": m.position,
+                "role": m.role,
+                "content": m.content,
+                "status": m.status,
+                "error_code": m.error_code,
+                "reply_to_id": m.reply_to_id,
+                "bot_version": m.bot_version,
+                "usage": m.usage,
+                "ttft_ms": m.ttft_ms,
+                "total_ms": _elapsed_ms(m.created_at, m.finished_at),
+                "route": m.route,
+                "sources": m.citations or [],
+                "flow_runs": runs.get(m.id, []),
+                "feedback": ratings.get(m.id, []),
+                "created_at": as_utc(m.created_at),
+                "finished_at": as_utc(m.finished_at) if m.finished_at else None,
+            }
+            for m in messages
+        ],
+    }
+
+
+def _elapsed_ms(start: datetime, end: datetime | None) -> float | None:
+    return None if end is None else (as_utc(end) - as_utc(start)).total_seconds() * 1000

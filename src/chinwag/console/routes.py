@@ -1,0 +1,199 @@
+"""The console's own routes: its pages, its pinned front-end libraries, sign-in and sign-out.
+
+Everything else the console shows comes from the public /v1 API, called by the browser.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Request, Response
+from fastapi.responses import FileResponse, HTMLResponse
+from pydantic import BaseModel, Field
+
+from chinwag.console.sessions import (
+    COOKIE,
+    CSRF_HEADER,
+    csrf_matches,
+    csrf_token,
+    end_session,
+    session_key,
+    start_session,
+)
+from chinwag.db.base import utcnow
+from chinwag.errors import (
+    ConsoleAssetsMissing,
+    CsrfTokenInvalid,
+    Forbidden,
+    NotFound,
+    Unauthenticated,
+)
+from chinwag.services import ServicesDep
+from chinwag.settings import Settings
+from chinwag.timestamps import UtcDatetime
+
+router = APIRouter(prefix="/admin", tags=["console"])
+STATIC = Path(__file__).resolve().parent / "static"
+# The only files served from node_modules: the ES modules the import map names, and a stylesheet.
+VENDOR_FILES = {
+    "preact.mjs": "preact/dist/preact.mjs",
+    "hooks.mjs": "preact/hooks/dist/hooks.mjs",
+    "htm.mjs": "htm/dist/htm.mjs",
+    "uPlot.esm.js": "uplot/dist/uPlot.esm.js",
+    "uPlot.min.css": "uplot/dist/uPlot.min.css",
+}
+
+
+def node_modules(settings: Settings) -> Path:
+    """The node_modules folder with the console's libraries (the checkout's, unless set)."""
+    if settings.console_node_modules is not None:
+        return settings.console_node_modules
+    return Path(__file__).resolve().parents[3] / "node_modules"
+
+
+def _missing_assets(settings: Settings) -> list[str]:
+    folder = node_modules(settings)
+    return [path for path in VENDOR_FILES.values() if not (folder / path).is_file()]
+
+
+@router.get("/vendor/{name}", include_in_schema=False)
+async def vendor(name: str, services: ServicesDep) -> FileResponse:
+    if name not in VENDOR_FILES:
+        raise NotFound(f"the console has no library file '{name}'")
+    path = node_modules(services.settings) / VENDOR_FILES[name]
+    if not path.is_file():
+        raise ConsoleAssetsMissing(f"{path} is missing")
+    media = "text/css" if name.endswith(".css") else "text/javascript"
+    return FileResponse(path, media_type=media, headers={"cache-control": "no-cache"})
+
+
+@router.get("/assets/{name}", include_in_schema=False)
+async def asset(name: str) -> FileResponse:
+    path = STATIC / name
+    if "/" in name or not path.is_file():
+        raise NotFound(f"the console has no file '{name}'")
+    media = "text/css" if name.endswith(".css") else "text/javascript"
+    return FileResponse(path, media_type=media, headers={"cache-control": "no-cache"})
+
+
+class SignIn(BaseModel):
+    key: str = Field(min_length=8, max_length=200, description="An admin or bot secret key.")
+
+
+class ConsoleSessionOut(BaseModel):
+    kind: str = Field(description="admin or secret: the kind of key signed in with.")
+    bot_id: str | None = Field(description="The bot of a secret key; null for admin keys.")
+    key_name: str
+    key_prefix: str
+    csrf_token: str = Field(description="Send as X-CSRF-Token with every change.")
+    expires_at: UtcDatetime | None = None
+
+
+def _set_cookie(response: Response, request: Request, token: str, seconds: int) -> None:
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=seconds,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+
+
+@router.post("/session", response_model=ConsoleSessionOut)
+async def sign_in(
+    body: Annotated[SignIn, Body()], request: Request, response: Response, services: ServicesDep
+) -> ConsoleSessionOut:
+    """Sign in with an admin or bot secret key: sets an HttpOnly, SameSite=Strict cookie."""
+    key = await services.keys.lookup(body.key.strip())
+    if key is None:
+        raise Unauthenticated("the API key is not valid (unknown or revoked)")
+    if key.kind == "publishable":
+        raise Forbidden(
+            "publishable keys cannot sign in to the console",
+            hint="Sign in with an admin key or the bot's secret key (cw_sk_…).",
+        )
+    seconds = services.settings.console_session_seconds
+    async with services.db.write() as conn:
+        token = await start_session(conn, key_id=key.id, seconds=seconds)
+    _set_cookie(response, request, token, seconds)
+    return ConsoleSessionOut(
+        kind=key.kind,
+        bot_id=key.bot_id,
+        key_name=key.name,
+        key_prefix=key.prefix,
+        csrf_token=csrf_token(services.secret, token),
+        expires_at=utcnow() + timedelta(seconds=seconds),
+    )
+
+
+async def _signed_in(request: Request, services: ServicesDep) -> tuple[str, ConsoleSessionOut]:
+    token = request.cookies.get(COOKIE)
+    key = None
+    if token:
+        async with services.db.read() as conn:
+            key = await session_key(conn, token)
+    if token is None or key is None:
+        raise Unauthenticated(
+            "not signed in to the console", hint="Sign in at /admin with an admin or secret key."
+        )
+    out = ConsoleSessionOut(
+        kind=key.kind,
+        bot_id=key.bot_id,
+        key_name=key.name,
+        key_prefix=key.prefix,
+        csrf_token=csrf_token(services.secret, token),
+    )
+    return token, out
+
+
+@router.get("/session", response_model=ConsoleSessionOut)
+async def whoami(request: Request, services: ServicesDep) -> ConsoleSessionOut:
+    """The signed-in key and the session's CSRF token; 401 when not signed in."""
+    return (await _signed_in(request, services))[1]
+
+
+@router.delete("/session", status_code=204)
+async def sign_out(request: Request, services: ServicesDep) -> Response:
+    """Sign out: the session ends on the server and the cookie is cleared."""
+    token, _ = await _signed_in(request, services)
+    if not csrf_matches(services.secret, token, request.headers.get(CSRF_HEADER)):
+        raise CsrfTokenInvalid("sign-out came without the session's CSRF token")
+    async with services.db.write() as conn:
+        await end_session(conn, token)
+    response = Response(status_code=204)
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+# No framing (clickjacking), no referrer leaving the site, always the current page.
+PAGE_HEADERS = {
+    "cache-control": "no-cache",
+    "x-frame-options": "DENY",
+    "content-security-policy": "frame-ancestors 'none'",
+    "referrer-policy": "same-origin",
+    "x-content-type-options": "nosniff",
+}
+MISSING_PAGE = """<!doctype html><meta charset="utf-8"><title>chinwag console</title>
+<body style="font-family:system-ui;max-width:40rem;margin:4rem auto">
+<h1>The console's libraries are not installed</h1>
+<p>chinwag could not find: <code>{missing}</code>.</p>
+<p>Run <code>make install</code> (it runs <code>npm ci</code>) in chinwag's checkout, or set
+<code>CHINWAG_CONSOLE_NODE_MODULES</code> to the <code>node_modules</code> that holds them,
+then reload this page.</p></body>"""
+
+
+@router.get("", include_in_schema=False, response_class=HTMLResponse)
+@router.get("/{page:path}", include_in_schema=False, response_class=HTMLResponse)
+async def page(services: ServicesDep, page: str = "") -> HTMLResponse:
+    """The console's single page, for every URL under /admin (deep links)."""
+    missing = _missing_assets(services.settings)
+    if missing:
+        return HTMLResponse(
+            MISSING_PAGE.format(missing=html.escape(", ".join(missing))), status_code=503
+        )
+    return HTMLResponse((STATIC / "index.html").read_text(), headers=PAGE_HEADERS)

@@ -1,0 +1,80 @@
+// Analytics: one request for every chart over a range of days; time series drawn by uPlot.
+import { useEffect, useRef, useState } from "preact/hooks";
+import uPlot from "uplot";
+import { BotPicker, html, ms, Problem, useApi } from "./lib.js";
+
+const COLORS = ["#3a5ccc", "#e67e22", "#1e8449", "#8e44ad", "#c0392b"];
+const day = (text) => Date.UTC(+text.slice(0, 4), +text.slice(5, 7) - 1, +text.slice(8, 10)) / 1000;
+const isoDay = (date) => date.toISOString().slice(0, 10);
+
+// Every day of the range, so a quiet day shows as 0 (counts) or a gap (times, shares).
+function everyDay(rows, since, until, zero) {
+  const byDay = Object.fromEntries(rows.map((r) => [r.day, r]));
+  const days = [];
+  for (let t = day(since); t <= day(until); t += 86400) days.push(t);
+  return (key) => [days, days.map((t) => { const r = byDay[isoDay(new Date(t * 1000))]; return r ? r[key] ?? null : zero ? 0 : null; })];
+}
+
+function Series({ title, rows, series, id, since, until, zero = false }) {
+  const box = useRef(null);
+  useEffect(() => {
+    if (!rows.length || !box.current) return;
+    const column = everyDay(rows, since, until, zero);
+    const data = [column(series[0][0])[0], ...series.map(([key]) => column(key)[1])];
+    const plot = new uPlot({
+      width: Math.max(420, box.current.clientWidth), height: 220,
+      series: [{}, ...series.map(([, label], i) => ({ label, stroke: COLORS[i], width: 2, spanGaps: false, points: { show: true, size: 5 } }))],
+      axes: [{}, { size: 60 }],
+      scales: { x: { time: true, range: () => [day(since) - 43200, day(until) + 43200] },
+                y: { range: (u, min, max) => [0, max > 0 ? max * 1.15 : 1] } },
+    }, data, box.current);
+    return () => plot.destroy();
+  }, [rows, series]);
+  return html`<div class="card chart" id=${id}><h3>${title}</h3>
+    ${rows.length ? html`<div ref=${box}></div>` : html`<div class="empty">No data in this range.</div>`}</div>`;
+}
+
+function Bars({ title, rows, label, value, detail, id }) {
+  const top = Math.max(1, ...rows.map((r) => r[value]));
+  return html`<div class="card chart" id=${id}><h3>${title}</h3>
+    ${rows.length ? html`<table class="small"><tbody>${rows.map((r) => html`<tr><td style="width:30%">${r[label]}</td>
+      <td><div style=${`background:#3a5ccc;height:12px;width:${(100 * r[value]) / top}%`}></div></td>
+      <td style="width:30%">${r[value]}${detail ? html` <span class="muted">${detail(r)}</span>` : null}</td></tr>`)}</tbody></table>`
+      : html`<div class="empty">No data in this range.</div>`}</div>`;
+}
+
+export function Analytics({ bots, session }) {
+  const today = new Date();
+  const [range, setRange] = useState({ since: isoDay(new Date(today - 29 * 864e5)), until: isoDay(today), bot_id: session.bot_id || "" });
+  const params = new URLSearchParams(Object.entries(range).filter(([, v]) => v));
+  const [data, error] = useApi(`/v1/analytics?${params}`);
+  const c = data ? data.charts : null;
+  const span = data ? { since: data.since, until: data.until } : {};
+  const set = (name) => (e) => setRange({ ...range, [name]: e.target.value });
+  return html`<h1>Analytics</h1>
+    <div class="filters card">
+      <${BotPicker} bots=${bots} value=${range.bot_id} allowAll=${bots.length > 1} onChange=${(v) => setRange({ ...range, bot_id: v || "" })} />
+      <label>From <input type="date" name="since" value=${range.since} onInput=${set("since")} /></label>
+      <label>To <input type="date" name="until" value=${range.until} onInput=${set("until")} /></label></div>
+    <${Problem} error=${error} />
+    ${c && html`<div class="charts">
+      <${Series} id="chart-activity" title="Conversations, messages and end users per day" rows=${c.activity} zero=${true} ...${span}
+        series=${[["conversations", "conversations"], ["messages", "messages"], ["users", "unique end users"]]} />
+      <${Series} id="chart-latency" title="Time to first token and total time (ms, p50/p95)" rows=${c.latency} ...${span}
+        series=${[["ttft_p50", "TTFT p50"], ["ttft_p95", "TTFT p95"], ["total_p50", "total p50"], ["total_p95", "total p95"]]} />
+      <${Series} id="chart-tokens" title="Tokens per day" rows=${c.tokens} zero=${true} ...${span}
+        series=${[["prompt_tokens", "prompt"], ["completion_tokens", "completion"]]} />
+      <${Series} id="chart-feedback" title="Ratings per day" rows=${c.feedback} zero=${true} ...${span}
+        series=${[["down", "rated down"], ["up", "rated up"]]} />
+      <${Series} id="chart-sources" title="Share of answers with no sources" rows=${c.sources} ...${span}
+        series=${[["no_sources_share", "no sources (share)"]]} />
+      <${Bars} id="chart-flows" title="Flow usage and latency" rows=${c.flows} label="flow" value="runs"
+        detail=${(r) => `runs · mean ${ms(r.mean_ms)} · p95 ${ms(r.p95_ms)} · ${r.failed} failed`} />
+      <${Bars} id="chart-routes" title="Router decisions" rows=${c.routes} label="flows" value="answers" />
+      <${Bars} id="chart-errors" title="Errors by code" rows=${c.errors} label="code" value="answers" />
+      <div class="card chart" id="chart-rate"><h3>Answers rated up</h3>${c.feedback.length
+        ? html`<p style="font-size:28px;margin:6px 0">${Math.round(100 * c.feedback.reduce((a, r) => a + r.up, 0) / Math.max(1, c.feedback.reduce((a, r) => a + r.up + r.down, 0)))}%</p>
+          <p class="muted">${c.feedback.reduce((a, r) => a + r.up, 0)} rated up · ${c.feedback.reduce((a, r) => a + r.down, 0)} rated down in this range</p>`
+        : html`<div class="empty">No data in this range.</div>`}</div>
+    </div>`}`;
+}

@@ -1,0 +1,130 @@
+// Conversations: the filtered list across bots, export, and one conversation's transcript.
+import { useState } from "preact/hooks";
+import { api, BotPicker, html, Link, ms, navigate, Problem, useApi, when } from "./lib.js";
+
+const FILTERS = ["bot_id", "since", "until", "q", "user_id", "rating", "has_comment", "status", "flow", "no_sources", "version"];
+
+function readFilters() {
+  const params = new URLSearchParams(location.search);
+  return Object.fromEntries(FILTERS.filter((f) => params.get(f)).map((f) => [f, params.get(f)]));
+}
+
+function query(filters, extra = {}) {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries({ ...filters, ...extra })) if (v) params.set(k, v);
+  return params.toString();
+}
+
+export function Conversations({ bots }) {
+  const filters = readFilters();
+  const [draft, setDraft] = useState(filters);
+  const [pages, setPages] = useState(1);
+  const qs = query(filters, { limit: String(50 * pages) });
+  const [data, error] = useApi(`/v1/conversations?${qs}`, []);
+  const set = (name) => (e) => setDraft({ ...draft, [name]: e.target.type === "checkbox" ? (e.target.checked ? "true" : "") : e.target.value });
+  const apply = (e) => { e.preventDefault(); setPages(1); navigate(`/admin/conversations?${query(draft)}`); };
+  const exportLink = (format) => `/v1/conversations/export?${query(filters, { format })}`;
+  return html`<h1>Conversations</h1>
+    <form class="filters card" onSubmit=${apply}>
+      <${BotPicker} bots=${bots} value=${draft.bot_id} allowAll=${bots.length > 1}
+        onChange=${(v) => setDraft({ ...draft, bot_id: v })} />
+      <label>From <input type="date" name="since" value=${draft.since || ""} onInput=${set("since")} /></label>
+      <label>To <input type="date" name="until" value=${draft.until || ""} onInput=${set("until")} /></label>
+      <label>Text <input name="q" value=${draft.q || ""} onInput=${set("q")} placeholder="in any message" /></label>
+      <label>End user <input name="user_id" value=${draft.user_id || ""} onInput=${set("user_id")} /></label>
+      <label>Rating <select name="rating" value=${draft.rating || ""} onChange=${set("rating")}>
+        <option value="">any</option><option value="down">rated down</option><option value="up">rated up</option></select></label>
+      <label>Answer status <select name="status" value=${draft.status || ""} onChange=${set("status")}>
+        <option value="">any</option><option value="failed">failed</option><option value="interrupted">interrupted</option></select></label>
+      <label>Flow <input name="flow" value=${draft.flow || ""} onInput=${set("flow")} size="10" /></label>
+      <label>Version <input name="version" type="number" min="1" value=${draft.version || ""} onInput=${set("version")} style="width:70px" /></label>
+      <label class="check"><input type="checkbox" name="has_comment" checked=${!!draft.has_comment} onChange=${set("has_comment")} /> has comment</label>
+      <label class="check"><input type="checkbox" name="no_sources" checked=${!!draft.no_sources} onChange=${set("no_sources")} /> no sources</label>
+      <button class="primary" type="submit">Filter</button>
+      <span class="row small">Export: <a href=${exportLink("jsonl")} download>JSONL</a> <a href=${exportLink("csv")} download>CSV</a></span>
+    </form>
+    <${Problem} error=${error} />
+    ${data && (data.items.length === 0
+      ? html`<div class="empty">No conversation matches these filters.</div>`
+      : html`<table id="conversations"><thead><tr><th>Last message</th><th>Bot</th><th>End user</th><th>First question</th><th>Messages</th><th>Rated down</th></tr></thead>
+        <tbody>${data.items.map((c) => html`<tr class="link" onClick=${() => navigate(`/admin/conversations/${encodeURIComponent(c.bot_id)}/${encodeURIComponent(c.session_id)}`)}>
+          <td class="small">${when(c.last_message_at)}</td><td>${c.bot_id}</td><td class="small">${c.user_id}</td>
+          <td><${Link} href=${`/admin/conversations/${encodeURIComponent(c.bot_id)}/${encodeURIComponent(c.session_id)}`}>${c.first_message || "(empty)"}</${Link}></td>
+          <td>${c.message_count}</td><td>${c.thumbs_down ? html`<span class="badge bad">▼ ${c.thumbs_down}</span>` : ""}</td></tr>`)}
+        </tbody></table>
+        ${data.next_cursor ? html`<p><button onClick=${() => setPages(pages + 1)}>More</button></p>` : null}`)}`;
+}
+
+function Route({ route }) {
+  if (!route) return null;
+  const scores = route.scores ? Object.entries(route.scores).map(([f, s]) => `${f} ${Number(s).toFixed(2)}`).join(", ") : "";
+  return html`<div>Route (${route.strategy || "?"}, ${ms(route.ms)}): flows${" "}
+    <b>${(route.flows || []).join(", ") || "main only"}</b>${scores ? html` <span class="muted">scores: ${scores}</span>` : null}
+    ${route.error ? html` <span class="bad">${route.error}</span>` : null}</div>`;
+}
+
+function Answer({ message, question, bot, onFix }) {
+  const usage = message.usage || {};
+  return html`<div class="msg assistant" data-message=${message.id}>
+    <div class="text">${message.content || html`<i class="muted">(no text)</i>`}</div>
+    <div class="meta">
+      <span class=${"badge " + (message.status === "complete" ? "good" : "bad")}>${message.status}</span>
+      ${message.error_code ? html`<span class="badge bad">${message.error_code}</span>` : null}
+      <span>TTFT ${ms(message.ttft_ms)}</span><span>total ${ms(message.total_ms)}</span>
+      <span>tokens ${usage.prompt_tokens ?? "–"} in / ${usage.completion_tokens ?? "–"} out</span>
+      <span>version ${message.bot_version ?? "–"}</span>
+      ${message.feedback.map((f) => html`<span class=${"badge " + (f.rating < 0 ? "bad" : "good")}>${f.rating < 0 ? "▼ rated down" : "▲ rated up"}${f.comment ? `: ${f.comment}` : ""}</span>`)}
+      <button class="small" onClick=${() => onFix(message, question)}>Fix this answer</button>
+    </div>
+    <details><summary>Route, flows and sources</summary>
+      <${Route} route=${message.route} />
+      ${message.flow_runs.length ? html`<table class="small"><thead><tr><th>Flow</th><th>Status</th><th>Score</th><th>Time</th><th>Tokens</th></tr></thead><tbody>
+        ${message.flow_runs.map((r) => html`<tr><td>${r.flow}</td><td>${r.status}${r.error_code ? ` (${r.error_code})` : ""}</td><td>${r.score == null ? "–" : r.score.toFixed(2)}</td><td>${ms(r.ms)}</td><td>${r.usage ? `${r.usage.prompt_tokens ?? "–"} / ${r.usage.completion_tokens ?? "–"}` : "–"}</td></tr>`)}
+      </tbody></table>` : html`<div class="muted">No flow runs recorded.</div>`}
+      ${message.sources.length ? html`<ol>${message.sources.map((s) => html`<li><b>${s.title || s.document}</b> <span class="muted">${s.document} · ${Number(s.score).toFixed(3)}</span><div>${s.snippet}</div></li>`)}</ol>`
+        : html`<div class="muted">No sources retrieved.</div>`}
+    </details></div>`;
+}
+
+function FixForm({ bot, message, question, onDone }) {
+  const [draft, setDraft] = useState({ question, answer: message.content, title: "", url: "" });
+  const [error, setError] = useState(null);
+  const [saved, setSaved] = useState(null);
+  const save = async (e) => {
+    e.preventDefault();
+    const sources = draft.title ? [{ title: draft.title, url: draft.url || null }] : [];
+    try {
+      setSaved(await api(`/v1/bots/${encodeURIComponent(bot)}/answers`, { method: "POST",
+        body: { question: draft.question, answer: draft.answer, sources, message_id: message.id } }));
+      setError(null);
+    } catch (err) { setError(err); }
+  };
+  const set = (name) => (e) => setDraft({ ...draft, [name]: e.target.value });
+  return html`<form class="card" id="fix-answer" onSubmit=${save}>
+    <h2>Fix this answer: save it as a curated answer of ${bot}</h2>
+    <label>Question <input name="question" value=${draft.question} onInput=${set("question")} /></label>
+    <label>Correct answer <textarea name="answer" rows="5" value=${draft.answer} onInput=${set("answer")}></textarea></label>
+    <div class="row"><label>Source title (optional) <input name="source_title" value=${draft.title} onInput=${set("title")} /></label>
+      <label>Source URL <input name="source_url" value=${draft.url} onInput=${set("url")} /></label></div>
+    <p class="row"><button class="primary" type="submit">Save curated answer</button><button type="button" onClick=${onDone}>Close</button>
+      ${saved ? html`<span class="ok" role="status">Saved. <${Link} href=${`/admin/answers/${encodeURIComponent(bot)}`}>See curated answers</${Link}></span>` : null}</p>
+    <${Problem} error=${error} /></form>`;
+}
+
+export function Transcript({ rest }) {
+  const [bot, session] = rest;
+  const [data, error] = useApi(`/v1/bots/${encodeURIComponent(bot)}/sessions/${encodeURIComponent(session)}/transcript`);
+  const [fixing, setFixing] = useState(null);
+  if (error) return html`<${Problem} error=${error} />`;
+  if (!data) return html`<p class="loading">Loading…</p>`;
+  let question = "";
+  return html`<p><${Link} href="/admin/conversations">← Conversations</${Link}></p>
+    <h1>Conversation ${session}</h1>
+    <p class="muted">Bot <b>${bot}</b> · end user <b>${data.user_id}</b> · started ${when(data.created_at)}
+      · <a href=${`/v1/bots/${encodeURIComponent(bot)}/sessions/${encodeURIComponent(session)}/transcript`}>JSON</a></p>
+    ${fixing ? html`<${FixForm} bot=${bot} message=${fixing.message} question=${fixing.question} onDone=${() => setFixing(null)} />` : null}
+    ${data.messages.map((m) => {
+      if (m.role === "user") { question = m.content; return html`<div class="msg user"><div class="text">${m.content}</div><div class="meta">${when(m.created_at)}</div></div>`; }
+      return html`<${Answer} message=${m} question=${question} bot=${bot} onFix=${(message, q) => { setFixing({ message, question: q }); scrollTo(0, 0); }} />`;
+    })}`;
+}

@@ -1,0 +1,65 @@
+// Keys (admin): create (the key is shown once), list, revoke; publishable keys show their
+// allowed origins and the snippet a site pastes.
+import { useState } from "preact/hooks";
+import { api, html, Problem, useApi, when } from "./lib.js";
+
+export function snippet(bot, key) {
+  return `<script type="module">
+  // chinwag: a token for this visitor, then a message (see docs/api.md).
+  const server = "${location.origin}";
+  const { token } = await fetch(server + "/v1/bots/${bot}/tokens", {
+    method: "POST",
+    headers: { "Authorization": "Bearer ${key}", "Content-Type": "application/json" },
+    body: "{}",
+  }).then((r) => r.json());
+  // POST server + "/v1/bots/${bot}/messages" with "Authorization: Bearer " + token
+</script>`;
+}
+
+function CreateKey({ bots, onCreated }) {
+  const [draft, setDraft] = useState({ kind: "secret", name: "", bot_id: bots[0] || "", origins: "" });
+  const [created, setCreated] = useState(null);
+  const [error, setError] = useState(null);
+  const set = (name) => (e) => setDraft({ ...draft, [name]: e.target.value });
+  const submit = async (e) => {
+    e.preventDefault();
+    const body = { kind: draft.kind, name: draft.name };
+    if (draft.kind !== "admin") body.bot_id = draft.bot_id;
+    if (draft.kind === "publishable") body.allowed_origins = draft.origins.split(/[\s,]+/).filter(Boolean);
+    try { setCreated(await api("/v1/keys", { method: "POST", body })); setError(null); onCreated(); }
+    catch (err) { setError(err); }
+  };
+  return html`<form class="card" id="create-key" onSubmit=${submit}><h2>Create a key</h2>
+    <div class="filters">
+      <label>Kind <select name="kind" value=${draft.kind} onChange=${set("kind")}>
+        <option value="secret">bot secret (server side)</option><option value="publishable">publishable (widget)</option><option value="admin">admin (every bot)</option></select></label>
+      <label>Name <input name="name" value=${draft.name} onInput=${set("name")} required placeholder="what it is for" /></label>
+      ${draft.kind !== "admin" ? html`<label>Bot <select name="bot_id" value=${draft.bot_id} onChange=${set("bot_id")}>${bots.map((b) => html`<option value=${b}>${b}</option>`)}</select></label>` : null}
+      ${draft.kind === "publishable" ? html`<label>Allowed origins <input name="origins" size="34" value=${draft.origins} onInput=${set("origins")} placeholder="https://shop.example" required /></label>` : null}
+      <button class="primary" type="submit">Create</button></div>
+    <${Problem} error=${error} />
+    ${created ? html`<div id="new-key"><p><b>Copy this key now: it is shown only once.</b></p><div class="secret">${created.key}</div>
+      ${created.identity_secret ? html`<p class="small">Identity secret (for your server, to sign user ids): <span class="secret">${created.identity_secret}</span></p>` : null}
+      ${created.kind === "publishable" ? html`<p class="small">Paste on ${created.allowed_origins.join(", ")}:</p><code class="snippet">${snippet(created.bot_id, created.key)}</code>` : null}
+    </div>` : null}</form>`;
+}
+
+export function Keys({ bots }) {
+  const [keys, error, reload] = useApi("/v1/keys?include_revoked=true");
+  const [actionError, setActionError] = useState(null);
+  const revoke = async (key) => {
+    if (!confirm(`Revoke ${key.name} (${key.prefix}…)? Everything using it stops working.`)) return;
+    try { await api(`/v1/keys/${encodeURIComponent(key.id)}`, { method: "DELETE" }); reload(); }
+    catch (err) { setActionError(err); }
+  };
+  return html`<h1>Keys</h1>
+    <${CreateKey} bots=${bots} onCreated=${reload} />
+    <${Problem} error=${error || actionError} />
+    ${keys ? html`<table id="keys"><thead><tr><th>Name</th><th>Kind</th><th>Bot</th><th>Key</th><th>Allowed origins</th><th>Created</th><th></th></tr></thead><tbody>
+      ${keys.map((k) => html`<tr data-key=${k.id} class=${k.revoked_at ? "muted" : ""}><td>${k.name}</td><td>${k.kind}</td><td>${k.bot_id || "all"}</td>
+        <td><code>${k.prefix}…</code></td><td class="small">${k.allowed_origins.join(", ")}
+          ${k.kind === "publishable" && !k.revoked_at ? html`<details><summary>snippet</summary><code class="snippet">${snippet(k.bot_id, k.prefix + "…(the key shown at creation)")}</code></details>` : null}</td>
+        <td class="small">${when(k.created_at)}</td>
+        <td>${k.revoked_at ? html`<span class="badge bad">revoked</span>` : html`<button class="danger" onClick=${() => revoke(k)}>Revoke</button>`}</td></tr>`)}
+    </tbody></table>` : null}`;
+}

@@ -1,0 +1,411 @@
+"""The admin console in a real Chromium, against a real server on SQLite and PostgreSQL with
+seeded conversations (the fake LLM answers; some answers are rated 👎)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import BrowserContext, Page, expect
+
+from chinwag.auth.keys import create_key
+from chinwag.bots.config import BotConfig, EmbeddingConfig, KnowledgeConfig
+from chinwag.bots.service import put_bot
+from chinwag.settings import Settings
+from chinwag.testing.fake_llm import FakeLLM
+from tests.conftest import RunningServer, plain_demo_bot, run_server
+from tests.helpers import JSON, wait_finished
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+BOT = "vinhuset"
+
+
+def console_bot() -> BotConfig:
+    """A valid one-flow bot (the conversation tests' bot reads a flow it lacks)."""
+    return BotConfig.model_validate(
+        {
+            "id": BOT,
+            "name": "Vinhuset",
+            "flows": {
+                "main": {"system": "You help a wine shop's customers.", "template": "{{ message }}"}
+            },
+        }
+    )
+
+
+@dataclass
+class Seeded:
+    server: RunningServer
+    secret: str  # vinhuset's secret key
+    other_secret: str  # the bot `other`'s secret key
+    disliked_session: str
+    disliked_message: str
+    question: str
+
+    @property
+    def url(self) -> str:
+        return self.server.base_url
+
+
+async def send(client: httpx.AsyncClient, text: str, user: str, bot: str = BOT) -> dict[str, str]:
+    response = await client.post(
+        f"/v1/bots/{bot}/messages", json={"message": text, "user_id": user}, headers=JSON
+    )
+    assert response.status_code == 202, response.text
+    ids: dict[str, str] = response.json()
+    await wait_finished(client, ids["assistant_message_id"])
+    return ids
+
+
+@pytest.fixture
+async def seeded(make_settings: Settings) -> AsyncIterator[Seeded]:
+    async with run_server(make_settings, bot=console_bot()) as server:
+        async with server.db.write() as conn:
+            await put_bot(conn, plain_demo_bot().model_copy(update={"id": "other"}))
+            secret = await create_key(conn, kind="secret", name="shop backend", bot_id=BOT)
+            other = await create_key(conn, kind="secret", name="other backend", bot_id="other")
+        client = server.client
+        question = "Do you sell Riesling from the Mosel?"
+        disliked = await send(client, question, "alice")
+        await send(client, "When are you open on Saturday?", "bob")
+        await send(client, "Hello from the other bot", "carol", bot="other")
+        rated = await client.put(
+            f"/v1/messages/{disliked['assistant_message_id']}/feedback",
+            json={"rating": -1, "comment": "wrong grape"},
+        )
+        assert rated.status_code == 200, rated.text
+        yield Seeded(
+            server,
+            secret.key,
+            other.key,
+            disliked["session_id"],
+            disliked["assistant_message_id"],
+            question,
+        )
+
+
+async def sign_in(context: BrowserContext, url: str, key: str) -> Page:
+    page = await context.new_page()
+    await page.goto(f"{url}/admin")
+    await page.fill("input[name=key]", key)
+    await page.click("button[type=submit]")
+    await expect(page.locator("#sign-out")).to_be_visible()
+    return page
+
+
+async def shot(page: Page, name: str, database_url: str) -> None:
+    """Screenshots for docs/console.md, from the SQLite run only (both runs look the same)."""
+    if database_url.startswith("sqlite"):
+        await page.screenshot(path=str(DOCS / f"console-{name}.png"), full_page=True)
+
+
+async def test_sign_in_and_out(
+    seeded: Seeded, browser_context: BrowserContext, database_url: str
+) -> None:
+    page = await browser_context.new_page()
+    await page.goto(f"{seeded.url}/admin")
+    await shot(page, "sign-in", database_url)
+    await page.fill("input[name=key]", "cw_admin_wrong-key")
+    await page.click("button[type=submit]")
+    await expect(page.get_by_role("alert")).to_contain_text("not valid")
+    await page.fill("input[name=key]", seeded.server.admin_key)
+    await page.click("button[type=submit]")
+    await expect(page.locator("nav.side")).to_contain_text("admin key")
+    cookies = await browser_context.cookies()
+    session = next(c for c in cookies if c["name"] == "chinwag_console")
+    assert session["httpOnly"] and session["sameSite"] == "Strict" and session["expires"] > 0
+    assert seeded.server.admin_key not in session["value"]
+    await page.click("#sign-out")
+    await expect(page.locator("input[name=key]")).to_be_visible()
+    # The old cookie value is dead on the server, not only forgotten by the browser.
+    async with httpx.AsyncClient(
+        base_url=seeded.url, cookies={"chinwag_console": session["value"]}
+    ) as replay:
+        response = await replay.get("/v1/conversations")
+    assert response.status_code == 401
+
+
+async def test_filter_thumbs_down_and_open_one(
+    seeded: Seeded, browser_context: BrowserContext, database_url: str
+) -> None:
+    page = await sign_in(browser_context, seeded.url, seeded.server.admin_key)
+    await expect(page.locator("#conversations tbody tr")).to_have_count(3)
+    await shot(page, "conversations", database_url)
+    await page.select_option("select[name=rating]", "down")
+    await page.click("form.filters button[type=submit]")
+    await expect(page.locator("#conversations tbody tr")).to_have_count(1)
+    assert "rating=down" in page.url
+    await page.click("#conversations tbody tr")
+    await expect(page).to_have_url(
+        re.compile(f"/admin/conversations/{BOT}/{seeded.disliked_session}$")
+    )
+    answer = page.locator(f"[data-message='{seeded.disliked_message}']")
+    await expect(answer).to_contain_text("wrong grape")
+    await expect(answer).to_contain_text("TTFT")
+    await answer.locator("summary").click()
+    await expect(answer.locator("table")).to_contain_text("main")  # its flow run
+    await expect(answer).to_contain_text("No sources retrieved.")
+    await shot(page, "transcript", database_url)
+    await answer.get_by_role("button", name="Fix this answer").click()
+    form = page.locator("#fix-answer")
+    await expect(form.locator("input[name=question]")).to_have_value(seeded.question)
+    await form.locator("textarea[name=answer]").fill("Yes: three Mosel Rieslings, from 149 kr.")
+    await form.locator("input[name=source_title]").fill("Wine list")
+    await shot(page, "fix-answer", database_url)
+
+
+async def test_correct_an_answer(
+    seeded: Seeded, browser_context: BrowserContext, database_url: str
+) -> None:
+    paths = (await seeded.server.client.get("/openapi.json")).json()["paths"]
+    if "/v1/bots/{bot_id}/answers" not in paths:
+        pytest.skip("the curated answers API (branch `answers`) is not merged into this branch")
+    page = await sign_in(browser_context, seeded.url, seeded.server.admin_key)
+    await page.goto(f"{seeded.url}/admin/conversations/{BOT}/{seeded.disliked_session}")
+    answer = page.locator(f"[data-message='{seeded.disliked_message}']")
+    await answer.get_by_role("button", name="Fix this answer").click()
+    form = page.locator("#fix-answer")
+    await expect(form.locator("input[name=question]")).to_have_value(seeded.question)
+    await form.locator("textarea[name=answer]").fill("Yes: three Mosel Rieslings, from 149 kr.")
+    await form.locator("input[name=source_title]").fill("Wine list")
+    await form.get_by_role("button", name="Save curated answer").click()
+    await expect(form.get_by_role("status")).to_contain_text("Saved")
+    saved = (await seeded.server.client.get(f"/v1/bots/{BOT}/answers")).json()["items"]
+    assert [(a["question"], a["answer"], a["message_id"], a["sources"]) for a in saved] == [
+        (
+            seeded.question,
+            "Yes: three Mosel Rieslings, from 149 kr.",
+            seeded.disliked_message,
+            [{"title": "Wine list", "url": None}],
+        )
+    ]
+    await page.goto(f"{seeded.url}/admin/answers/{BOT}")
+    await expect(page.locator("#answers tbody tr")).to_have_count(1)
+    await page.get_by_role("button", name="Disable").click()
+    await expect(page.locator("#answers")).to_contain_text("disabled")
+    await shot(page, "answers", database_url)
+    page.on("dialog", lambda dialog: dialog.accept())
+    await page.get_by_role("button", name="Delete").click()
+    await expect(page.locator(".empty")).to_have_text("No curated answers yet.")
+
+
+async def test_deep_link_and_export(seeded: Seeded, browser_context: BrowserContext) -> None:
+    page = await sign_in(browser_context, seeded.url, seeded.server.admin_key)
+    await page.goto(f"{seeded.url}/admin/conversations/{BOT}/{seeded.disliked_session}")
+    await expect(page.locator("h1")).to_contain_text(seeded.disliked_session)
+    await page.goto(f"{seeded.url}/admin/conversations?rating=down")
+    async with page.expect_download() as download:
+        await page.get_by_role("link", name="CSV").click()
+    path = await (await download.value).path()
+    lines = (await asyncio.to_thread(Path(path).read_text)).splitlines()
+    assert lines[0].startswith("bot_id,session_id,user_id,message_id")
+    assert len(lines) == 3 and seeded.question in lines[1]
+
+
+async def test_bot_editor_error_at_its_line_save_and_roll_back(
+    seeded: Seeded, browser_context: BrowserContext, database_url: str
+) -> None:
+    page = await sign_in(browser_context, seeded.url, seeded.server.admin_key)
+    await page.goto(f"{seeded.url}/admin/bots/{BOT}")
+    editor = page.locator("textarea[name=yaml]")
+    await expect(editor).to_have_value(re.compile("^id: vinhuset"))
+    text = await editor.input_value()
+    lines = text.splitlines()
+    where = next(i for i, line in enumerate(lines) if line.startswith("name:"))
+    broken = [*lines[:where], "colour: red", *lines[where:]]
+    await editor.fill("\n".join(broken))
+    problem = page.locator("#problems li", has_text="colour")
+    await expect(problem).to_contain_text(f"line {where + 1}")
+    await expect(page.locator(f".gutter div[data-line='{where + 1}']")).to_have_class("problem")
+    await expect(page.locator("#save-bot")).to_be_disabled()
+    await shot(page, "bot-error", database_url)
+    renamed = [("name: Vinhuset Bergen" if line.startswith("name:") else line) for line in lines]
+    await editor.fill("\n".join(renamed))
+    await expect(page.locator("#check-status")).to_have_text("Valid")
+    await page.click("#save-bot")
+    await expect(page.get_by_role("status")).to_contain_text("Saved as version 2")
+    await page.select_option("select[name=old]", "1")
+    await page.get_by_role("button", name="Show diff").click()
+    await expect(page.locator("#diff")).to_contain_text("+name: Vinhuset Bergen")
+    await shot(page, "bot-versions", database_url)
+    await page.get_by_role("button", name="Roll back to v1").click()
+    await expect(page.get_by_role("status")).to_contain_text("Rolled back")
+    active = (await seeded.server.client.get(f"/v1/bots/{BOT}")).json()
+    assert active["version"] == 3 and active["config"]["name"] != "Vinhuset Bergen"
+
+
+async def test_charts_render_with_data_and_with_none(
+    seeded: Seeded, browser_context: BrowserContext, database_url: str
+) -> None:
+    page = await sign_in(browser_context, seeded.url, seeded.server.admin_key)
+    await page.goto(f"{seeded.url}/admin/analytics")
+    await expect(page.locator("#chart-activity canvas")).to_have_count(1)
+    await expect(page.locator("#chart-latency canvas")).to_have_count(1)
+    await expect(page.locator("#chart-flows")).to_contain_text("main")
+    await expect(page.locator("#chart-rate")).to_contain_text("1 rated down")
+    await shot(page, "analytics", database_url)
+    await page.fill("input[name=since]", "2020-01-01")
+    await page.fill("input[name=until]", "2020-01-31")
+    await expect(page.locator("#chart-activity .empty")).to_have_text("No data in this range.")
+    await expect(page.locator(".chart canvas")).to_have_count(0)
+
+
+async def test_keys_create_and_revoke(
+    seeded: Seeded, browser_context: BrowserContext, database_url: str
+) -> None:
+    page = await sign_in(browser_context, seeded.url, seeded.server.admin_key)
+    await page.goto(f"{seeded.url}/admin/keys")
+    form = page.locator("#create-key")
+    await form.locator("select[name=kind]").select_option("publishable")
+    await form.locator("input[name=name]").fill("shop widget")
+    await form.locator("select[name=bot_id]").select_option(BOT)
+    await form.locator("input[name=origins]").fill("https://shop.example")
+    await form.get_by_role("button", name="Create").click()
+    key = (await page.locator("#new-key .secret").first.inner_text()).strip()
+    assert key.startswith("cw_pk_")
+    await expect(page.locator("#new-key code.snippet")).to_contain_text(key)
+    await shot(page, "keys", database_url)
+    token = await seeded.server.client.post(
+        f"/v1/bots/{BOT}/tokens",
+        json={},
+        headers={"authorization": f"Bearer {key}", "origin": "https://shop.example"},
+    )
+    assert token.status_code == 201
+    row = page.locator("#keys tr", has_text="shop widget")
+    page.on("dialog", lambda dialog: dialog.accept())
+    await row.get_by_role("button", name="Revoke").click()
+    await expect(row).to_contain_text("revoked")
+    token = await seeded.server.client.post(
+        f"/v1/bots/{BOT}/tokens",
+        json={},
+        headers={"authorization": f"Bearer {key}", "origin": "https://shop.example"},
+    )
+    assert token.status_code == 401
+
+
+async def test_a_bot_secret_key_sees_only_its_bot(
+    seeded: Seeded, browser_context: BrowserContext
+) -> None:
+    page = await sign_in(browser_context, seeded.url, seeded.secret)
+    await expect(page.locator("nav.side")).to_contain_text(f"secret key of {BOT}")
+    await expect(page.locator("nav.side")).not_to_contain_text("Keys")
+    await expect(page.locator("#conversations tbody tr")).to_have_count(2)
+    await expect(page.locator("#conversations")).not_to_contain_text("other")
+    await page.goto(f"{seeded.url}/admin/conversations?bot_id=other")
+    await expect(page.get_by_role("alert")).to_contain_text("does not exist")
+    status = await page.evaluate("fetch('/v1/bots/other/sessions').then((r) => r.status)")
+    assert status == 404
+
+
+async def test_revoking_the_key_ends_its_sessions(
+    seeded: Seeded, browser_context: BrowserContext
+) -> None:
+    page = await sign_in(browser_context, seeded.url, seeded.secret)
+    await expect(page.locator("#conversations tbody tr")).to_have_count(2)
+    keys = (await seeded.server.client.get("/v1/keys")).json()
+    secret_id = next(k["id"] for k in keys if k["name"] == "shop backend")
+    assert (await seeded.server.client.delete(f"/v1/keys/{secret_id}")).status_code == 200
+    await page.reload()
+    await expect(page.locator("input[name=key]")).to_be_visible()
+
+
+async def test_no_console_endpoint_answers_without_a_session_and_csrf_is_refused(
+    seeded: Seeded, browser_context: BrowserContext
+) -> None:
+    async with httpx.AsyncClient(base_url=seeded.url) as anonymous:
+        for path in (
+            "/v1/conversations",
+            "/v1/conversations/export",
+            "/v1/analytics",
+            "/v1/doctor",
+            f"/v1/bots/{BOT}/sessions/{seeded.disliked_session}/transcript",
+            f"/v1/bots/{BOT}/yaml",
+            f"/v1/bots/{BOT}/diff?old=1",
+            "/admin/session",
+        ):
+            response = await anonymous.get(path)
+            assert response.status_code == 401, path
+            assert response.json()["code"] == "unauthenticated"
+    page = await sign_in(browser_context, seeded.url, seeded.server.admin_key)
+    # A change with the session cookie but without the CSRF header: refused, nothing created.
+    status, body = await page.evaluate(
+        """fetch('/v1/keys', {method: 'POST', headers: {'Content-Type': 'application/json'},
+             body: JSON.stringify({kind: 'admin', name: 'csrf'})})
+           .then(async (r) => [r.status, await r.json()])"""
+    )
+    assert status == 403 and body["code"] == "csrf_token_invalid"
+    keys = (await seeded.server.client.get("/v1/keys")).json()
+    assert "csrf" not in [k["name"] for k in keys]
+    # The same call with the token the session gave: accepted.
+    token = await page.evaluate(
+        "fetch('/admin/session').then((r) => r.json()).then((s) => s.csrf_token)"
+    )
+    status = await page.evaluate(
+        """(token) => fetch('/v1/keys', {method: 'POST', headers: {'Content-Type':
+             'application/json', 'X-CSRF-Token': token},
+             body: JSON.stringify({kind: 'admin', name: 'csrf'})}).then((r) => r.status)""",
+        token,
+    )
+    assert status == 201
+
+
+async def test_health_page(
+    seeded: Seeded, browser_context: BrowserContext, database_url: str
+) -> None:
+    page = await sign_in(browser_context, seeded.url, seeded.server.admin_key)
+    await page.goto(f"{seeded.url}/admin/health")
+    await expect(page.locator("#readiness")).to_have_text("Ready")
+    await expect(page.locator("#doctor")).to_contain_text("messages without session")
+    await expect(page.locator("#doctor .bad")).to_have_count(0)
+    await shot(page, "health", database_url)
+
+
+async def test_upload_a_document_watch_the_job_test_a_question_and_delete_it(
+    seeded: Seeded,
+    browser_context: BrowserContext,
+    fake_llm: FakeLLM,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    client = seeded.server.client
+    knowledge = KnowledgeConfig(index="console-docs")
+    embedding = EmbeddingConfig(provider="openai", model="fake-embed", base_url=fake_llm.base_url)
+    created = await client.post(
+        "/v1/knowledge/indexes",
+        json={"knowledge": knowledge.model_dump(), "embedding": embedding.model_dump()},
+    )
+    assert created.status_code == 201, created.text
+    shop = console_bot().model_copy(
+        update={"id": "shop", "knowledge": knowledge, "embedding": embedding}
+    )
+    saved = await client.put("/v1/bots/shop", json=shop.model_dump(mode="json", exclude_none=True))
+    assert saved.status_code == 200, saved.text
+    document = tmp_path / "opening-hours.md"
+    document.write_text("# Opening hours\n\nThe shop is open on Saturday from 10 to 16.\n" * 20)
+    page = await sign_in(browser_context, seeded.url, seeded.server.admin_key)
+    await page.goto(f"{seeded.url}/admin/knowledge/shop")
+    await expect(page.locator(".empty")).to_have_text("No documents yet.")
+    await page.set_input_files("#upload input[name=files]", str(document))
+    await page.locator("#upload").get_by_role("button", name="Upload").click()
+    await expect(page.locator("#job")).to_have_attribute("data-status", "completed")
+    await expect(page.locator("#documents")).to_contain_text("opening-hours.md")
+    await page.fill("#test-question input[name=question]", "When are you open on Saturday?")
+    await page.locator("#test-question").get_by_role("button", name="Search").click()
+    for mode in ("vector", "keyword", "hybrid"):
+        results = page.locator(f"#test-question [data-mode={mode}] li")
+        await expect(results.first).to_contain_text("opening-hours.md")
+    await shot(page, "knowledge", database_url)
+    page.on("dialog", lambda dialog: dialog.accept())
+    await (
+        page.locator("#documents tr", has_text="opening-hours.md")
+        .get_by_role("button", name="Delete")
+        .click()
+    )
+    await expect(page.locator(".empty")).to_have_text("No documents yet.")
+    info = (await client.get("/v1/bots/shop/knowledge")).json()
+    assert info["documents"] == {}
