@@ -55,6 +55,7 @@ async def test_a_matching_message_streams_the_curated_answer(
             "title": "Opening hours",
             "score": completed["curated"]["score"],
             "snippet": "",
+            "url": "https://vinhuset.example/hours",
         }
     ]
     assert events[-1].data["status"] == "completed"

@@ -29,7 +29,11 @@ class CuratedMatch:
         """The curated sources as an answer's sources (document: the URL, else the title)."""
         return [
             Source(
-                document=s.get("url") or s["title"], title=s["title"], score=self.score, snippet=""
+                document=s.get("url") or s["title"],
+                title=s["title"],
+                url=s.get("url"),
+                score=self.score,
+                snippet="",
             )
             for s in self.sources
         ]
