@@ -194,7 +194,7 @@ PREVIEW_HEADERS = {
     "x-frame-options": "SAMEORIGIN",
     "content-security-policy": (
         "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; "
-        "img-src 'self' data: https:; base-uri 'none'; form-action 'none'; "
+        "img-src 'self' data: https: http:; base-uri 'none'; form-action 'none'; "
         "frame-ancestors 'self'"
     ),
     "referrer-policy": "no-referrer",
