@@ -92,7 +92,7 @@ export function BotEditor({ rest, session }) {
       ${status ? html`<span class="ok" role="status">${status}</span>` : null}</div>
     ${checked.problems.length ? html`<ul class="problems" id="problems">${checked.problems.map((p) => html`<li class=${p.severity}>
       <b>${p.line ? `line ${p.line}` : "document"}</b> · <code>${p.path || "(root)"}</code> · ${p.message}<div class="small muted">${p.hint}</div></li>`)}</ul>` : null}
-    </div><${WidgetPreview} bot=${bot} admin=${admin} version=${active ? active.version : 0} /></div>
+    </div><${WidgetPreview} bot=${bot} admin=${admin} version=${active ? active.version : null} /></div>
     <${Problem} error=${error || verror} />
     ${versions ? html`<${Versions} bot=${bot} versions=${versions} admin=${admin} onRolledBack=${rolledBack} />` : null}`;
 }

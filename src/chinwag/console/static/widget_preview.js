@@ -5,7 +5,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, html, Problem } from "./lib.js";
 
-export const PREVIEW_KEY_NAME = "console-preview";
+const PREVIEW_KEY_NAME = "console-preview";
 const stored = (bot) => `chinwag-console:preview-key:${bot}`;
 
 async function previewKey(bot) {
@@ -20,7 +20,8 @@ async function previewKey(bot) {
   return created.key;
 }
 
-// `version` changes when the bot is saved or rolled back: the frame reloads with the new settings.
+// `version` (the active one; null while loading) changes when the bot is saved or rolled back:
+// the frame reloads with the new settings.
 export function WidgetPreview({ bot, admin, version }) {
   const [open, setOpen] = useState(Boolean(localStorage.getItem(stored(bot))));
   const [key, setKey] = useState(null);
@@ -37,7 +38,7 @@ export function WidgetPreview({ bot, admin, version }) {
       Opening it the first time in this browser creates a publishable key <code>${PREVIEW_KEY_NAME}</code> for this server's origin.</p>
       <button id="open-preview" onClick=${() => setOpen(true)}>Show the widget preview</button>`}
     <${Problem} error=${error} />
-    ${open && key ? html`<iframe key=${version} title=${`Widget preview of ${bot}`} src=${`/admin/preview?v=${version}#${fragment}`}></iframe>
+    ${open && key && version ? html`<iframe key=${version} title=${`Widget preview of ${bot}`} src=${`/admin/preview?v=${version}#${fragment}`}></iframe>
       <p class="small muted">Messages sent here are real conversations of the bot (an anonymous visitor): they appear under Conversations and in Analytics.</p>` : null}
   </section>`;
 }
