@@ -281,6 +281,8 @@ async def test_the_bot_page_previews_its_widget_with_the_current_settings(
     await expect(frame.get_by_text(GREETING)).to_be_visible()
     live = [k for k in (await client.get("/v1/keys")).json() if k["name"] == "console-preview"]
     assert len(live) == 1 and live[0]["id"] != keys[0]["id"]
+    await page.get_by_role("button", name="Roll back to v2").click()
+    await expect(frame.locator("#chinwag-title")).to_have_text("Vinhuset i Bergen")
     assert refused == []
 
 
