@@ -239,6 +239,71 @@ async def test_bot_editor_error_at_its_line_save_and_roll_back(
     assert active["version"] == 3 and active["config"]["name"] != "Vinhuset Bergen"
 
 
+GREETING = "Hei! Spør meg om viner og åpningstider."
+
+
+async def test_the_bot_page_previews_its_widget_with_the_current_settings(
+    seeded: Seeded, browser_context: BrowserContext, database_url: str
+) -> None:
+    client = seeded.server.client
+    config = console_bot().model_dump(mode="json", exclude_none=True)
+    config["widget"] = {"title": "Vinhuset i Bergen", "greeting": GREETING, "accent": "#7b2340"}
+    assert (await client.put(f"/v1/bots/{BOT}", json=config)).status_code == 200
+    page = await sign_in(browser_context, seeded.url, seeded.server.admin_key)
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text) if "Content Security" in m.text else None)
+    await page.goto(f"{seeded.url}/admin/bots/{BOT}")
+    await page.get_by_role("button", name="Show the widget preview").click()
+    frame = page.frame_locator("#widget-preview iframe")
+    await expect(frame.locator("#chinwag-title")).to_have_text("Vinhuset i Bergen")
+    await expect(frame.get_by_text(GREETING)).to_be_visible()
+    await page.emulate_media(reduced_motion="reduce")
+    await shot(page, "bot-preview", database_url)
+    keys = [k for k in (await client.get("/v1/keys")).json() if k["name"] == "console-preview"]
+    assert [(k["kind"], k["bot_id"], k["allowed_origins"]) for k in keys] == [
+        ("publishable", BOT, [seeded.url])
+    ]
+    # Saving a new version reloads the preview with it; the kept key is used, not a new one.
+    editor = page.locator("textarea[name=yaml]")
+    renamed = (await editor.input_value()).replace("Vinhuset i Bergen", "Vinhuset Sandviken")
+    await editor.fill(renamed)
+    await expect(page.locator("#check-status")).to_have_text("Valid")
+    await page.click("#save-bot")
+    await expect(page.get_by_role("status")).to_contain_text("Saved as version 3")
+    await expect(frame.locator("#chinwag-title")).to_have_text("Vinhuset Sandviken")
+    await page.reload()
+    await expect(frame.locator("#chinwag-title")).to_have_text("Vinhuset Sandviken")
+    keys = [k for k in (await client.get("/v1/keys")).json() if k["name"] == "console-preview"]
+    assert len(keys) == 1
+    # A revoked preview key is replaced the next time the preview opens.
+    assert (await client.delete(f"/v1/keys/{keys[0]['id']}")).status_code == 200
+    await page.reload()
+    await expect(frame.get_by_text(GREETING)).to_be_visible()
+    live = [k for k in (await client.get("/v1/keys")).json() if k["name"] == "console-preview"]
+    assert len(live) == 1 and live[0]["id"] != keys[0]["id"]
+    await page.get_by_role("button", name="Roll back to v2").click()
+    await expect(frame.locator("#chinwag-title")).to_have_text("Vinhuset i Bergen")
+    assert refused == []
+
+
+async def test_the_preview_page_may_be_framed_only_by_the_console(seeded: Seeded) -> None:
+    response = await seeded.server.client.get("/admin/preview")
+    assert response.status_code == 200
+    assert response.headers["x-frame-options"] == "SAMEORIGIN"
+    policy = response.headers["content-security-policy"]
+    assert "frame-ancestors 'self'" in policy and "script-src 'self';" in policy
+    assert '<script type="module" src="/admin/assets/preview.js">' in response.text
+
+
+async def test_a_bot_secret_key_is_told_the_preview_needs_an_admin_key(
+    seeded: Seeded, browser_context: BrowserContext
+) -> None:
+    page = await sign_in(browser_context, seeded.url, seeded.secret)
+    await page.goto(f"{seeded.url}/admin/bots/{BOT}")
+    await expect(page.locator(".preview")).to_contain_text("The preview needs an admin key")
+    await expect(page.locator(".preview iframe")).to_have_count(0)
+
+
 async def test_charts_render_with_data_and_with_none(
     seeded: Seeded, browser_context: BrowserContext, database_url: str
 ) -> None:
@@ -268,7 +333,9 @@ async def test_keys_create_and_revoke(
     await form.get_by_role("button", name="Create").click()
     key = (await page.locator("#new-key .secret").first.inner_text()).strip()
     assert key.startswith("cw_pk_")
-    await expect(page.locator("#new-key code.snippet")).to_contain_text(key)
+    tag = f'<script src="{seeded.url}/widget.js" data-key="{key}" data-bot="{BOT}" defer></script>'
+    await expect(page.locator("#new-key code.snippet")).to_have_text(tag)
+    await expect(page.locator("#new-key")).to_contain_text("Paste on https://shop.example")
     await shot(page, "keys", database_url)
     token = await seeded.server.client.post(
         f"/v1/bots/{BOT}/tokens",
@@ -277,6 +344,10 @@ async def test_keys_create_and_revoke(
     )
     assert token.status_code == 201
     row = page.locator("#keys tr", has_text="shop widget")
+    await expect(row).to_contain_text("https://shop.example")
+    await row.get_by_text("snippet").click()
+    listed = tag.replace(key, "PASTE_THE_KEY")
+    await expect(row.locator("code.snippet")).to_have_text(listed)
     page.on("dialog", lambda dialog: dialog.accept())
     await row.get_by_role("button", name="Revoke").click()
     await expect(row).to_contain_text("revoked")

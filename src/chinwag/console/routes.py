@@ -187,6 +187,28 @@ MISSING_PAGE = """<!doctype html><meta charset="utf-8"><title>chinwag console</t
 then reload this page.</p></body>"""
 
 
+# The widget preview is framed by the console's bot page only, and holds itself to the demo
+# shop's policy (a strict site's): its own scripts and /widget.js, calls to this server.
+PREVIEW_HEADERS = {
+    "cache-control": "no-cache",
+    "x-frame-options": "SAMEORIGIN",
+    "content-security-policy": (
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; "
+        "img-src 'self' data: https: http:; base-uri 'none'; form-action 'none'; "
+        "frame-ancestors 'self'"
+    ),
+    "referrer-policy": "no-referrer",
+    "x-content-type-options": "nosniff",
+}
+PREVIEW_PAGE = (STATIC / "preview.html").read_text()
+
+
+@router.get("/preview", include_in_schema=False, response_class=HTMLResponse)
+async def widget_preview() -> HTMLResponse:
+    """A bare visitor's page with the widget (bot and publishable key in the URL fragment)."""
+    return HTMLResponse(PREVIEW_PAGE, headers=PREVIEW_HEADERS)
+
+
 @router.get("", include_in_schema=False, response_class=HTMLResponse)
 @router.get("/{page:path}", include_in_schema=False, response_class=HTMLResponse)
 async def page(services: ServicesDep, page: str = "") -> HTMLResponse:

@@ -1,7 +1,8 @@
 // Bots: the list, the YAML editor (checked as you type, problems at their lines), versions,
-// diff between any two versions, and rollback.
+// diff between any two versions, rollback, and the widget preview.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, html, Link, Problem, useApi, when } from "./lib.js";
+import { WidgetPreview } from "./widget_preview.js";
 
 export function Bots({ bots }) {
   return html`<h1>Bots</h1>
@@ -69,7 +70,11 @@ export function BotEditor({ rest, session }) {
   }, [text]);
   const save = async () => {
     try {
-      const saved = await api(`/v1/bots/${encodeURIComponent(bot)}`, { method: "PUT", body: checked.config });
+      // Checked again here: a click within the typing debounce would save the previous text.
+      const current = await api("/v1/bots/validate-yaml", { method: "POST", body: { yaml: text } });
+      setChecked(current);
+      if (!current.ok) return;
+      const saved = await api(`/v1/bots/${encodeURIComponent(bot)}`, { method: "PUT", body: current.config });
       setStatus(saved.changed ? `Saved as version ${saved.version}.` : `No change: version ${saved.version} stays active.`);
       setError(null); reloadVersions();
     } catch (err) { setError(err); }
@@ -77,7 +82,9 @@ export function BotEditor({ rest, session }) {
   const rolledBack = () => { load(); reloadVersions(); setStatus("Rolled back: the earlier configuration is active as a new version."); };
   if (text === null) return html`<${Problem} error=${error} /><p class="loading">Loading…</p>`;
   const errors = checked.problems.filter((p) => p.severity === "error");
+  const active = versions ? versions.find((v) => v.active) : null;
   return html`<p><${Link} href="/admin/bots">← Bots</${Link}></p><h1>Bot ${bot}</h1>
+    <div class="bot-page"><div>
     <${Editor} text=${text} onInput=${setText} problems=${checked.problems} readOnly=${!admin} />
     <div class="row" style="margin:10px 0">
       ${admin ? html`<button class="primary" id="save-bot" onClick=${save} disabled=${!checked.ok}>Save as new version</button>` : html`<span class="muted">Only an admin key may change a bot.</span>`}
@@ -85,6 +92,7 @@ export function BotEditor({ rest, session }) {
       ${status ? html`<span class="ok" role="status">${status}</span>` : null}</div>
     ${checked.problems.length ? html`<ul class="problems" id="problems">${checked.problems.map((p) => html`<li class=${p.severity}>
       <b>${p.line ? `line ${p.line}` : "document"}</b> · <code>${p.path || "(root)"}</code> · ${p.message}<div class="small muted">${p.hint}</div></li>`)}</ul>` : null}
+    </div><${WidgetPreview} bot=${bot} admin=${admin} version=${active ? active.version : null} /></div>
     <${Problem} error=${error || verror} />
     ${versions ? html`<${Versions} bot=${bot} versions=${versions} admin=${admin} onRolledBack=${rolledBack} />` : null}`;
 }

@@ -1,19 +1,11 @@
 // Keys (admin): create (the key is shown once), list, revoke; publishable keys show their
-// allowed origins and the snippet a site pastes.
+// allowed origins and the widget tag a site pastes.
 import { useState } from "preact/hooks";
 import { api, html, Problem, useApi, when } from "./lib.js";
 
+// The widget's one tag (docs/widget.md); `key` is the key itself or, for a listed key, a placeholder.
 export function snippet(bot, key) {
-  return `<script type="module">
-  // chinwag: a token for this visitor, then a message (see docs/api.md).
-  const server = "${location.origin}";
-  const { token } = await fetch(server + "/v1/bots/${bot}/tokens", {
-    method: "POST",
-    headers: { "Authorization": "Bearer ${key}", "Content-Type": "application/json" },
-    body: "{}",
-  }).then((r) => r.json());
-  // POST server + "/v1/bots/${bot}/messages" with "Authorization: Bearer " + token
-</script>`;
+  return `<script src="${location.origin}/widget.js" data-key="${key}" data-bot="${bot}" defer></script>`;
 }
 
 function CreateKey({ bots, onCreated }) {
@@ -58,7 +50,8 @@ export function Keys({ bots }) {
     ${keys ? html`<table id="keys"><thead><tr><th>Name</th><th>Kind</th><th>Bot</th><th>Key</th><th>Allowed origins</th><th>Created</th><th></th></tr></thead><tbody>
       ${keys.map((k) => html`<tr data-key=${k.id} class=${k.revoked_at ? "muted" : ""}><td>${k.name}</td><td>${k.kind}</td><td>${k.bot_id || "all"}</td>
         <td><code>${k.prefix}…</code></td><td class="small">${k.allowed_origins.join(", ")}
-          ${k.kind === "publishable" && !k.revoked_at ? html`<details><summary>snippet</summary><code class="snippet">${snippet(k.bot_id, k.prefix + "…(the key shown at creation)")}</code></details>` : null}</td>
+          ${k.kind === "publishable" && !k.revoked_at ? html`<details><summary>snippet</summary><code class="snippet">${snippet(k.bot_id, "PASTE_THE_KEY")}</code>
+            <p class="small muted">Replace PASTE_THE_KEY with the key shown when it was created (it begins <code>${k.prefix}</code>).</p></details>` : null}</td>
         <td class="small">${when(k.created_at)}</td>
         <td>${k.revoked_at ? html`<span class="badge bad">revoked</span>` : html`<button class="danger" onClick=${() => revoke(k)}>Revoke</button>`}</td></tr>`)}
     </tbody></table>` : null}`;
