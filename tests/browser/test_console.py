@@ -4,7 +4,9 @@ seeded conversations (the fake LLM answers; some answers are rated 👎)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,7 @@ from tests.conftest import RunningServer, plain_demo_bot, run_server
 from tests.helpers import JSON, wait_finished
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
+SCRATCH = Path(tempfile.gettempdir()) / "chinwag-console-screenshots"
 BOT = "vinhuset"
 
 
@@ -99,9 +102,13 @@ async def sign_in(context: BrowserContext, url: str, key: str) -> Page:
 
 
 async def shot(page: Page, name: str, database_url: str) -> None:
-    """Screenshots for docs/console.md, from the SQLite run only (both runs look the same)."""
+    """Screenshots for docs/console.md, from the SQLite run only (both runs look the same);
+    written to docs/ only with CHINWAG_CONSOLE_SCREENSHOTS=1, so a test run leaves the tree
+    as it was."""
     if database_url.startswith("sqlite"):
-        await page.screenshot(path=str(DOCS / f"console-{name}.png"), full_page=True)
+        folder = DOCS if os.environ.get("CHINWAG_CONSOLE_SCREENSHOTS") else SCRATCH
+        folder.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(folder / f"console-{name}.png"), full_page=True)
 
 
 async def test_sign_in_and_out(
