@@ -30,10 +30,11 @@ from typing import Any
 import httpx
 
 from chinwag.app import create_app
-from chinwag.auth.deps import Principal, authenticate, limit_caller
 from chinwag.auth.keys import create_key
+from chinwag.auth.principal import Principal
 from chinwag.bots.demo import demo_bot_config
 from chinwag.bots.service import put_bot
+from chinwag.http.deps import authenticate, limit_caller
 from chinwag.settings import Settings
 from chinwag.testing.fake_llm import FakeLLM
 

@@ -25,9 +25,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 
-from chinwag.bots.config import RouterConfig
 from chinwag.bots.demo import demo_bot_config
 from chinwag.bots.service import put_bot
+from chinwag.config.bot import RouterConfig
 from chinwag.console.analytics import CHARTS, ChartRange, tune
 from chinwag.db import migrate
 from chinwag.db.uow import Database

@@ -30,7 +30,7 @@ import numpy as np
 import yaml
 from numpy.typing import NDArray
 
-from chinwag.bots.config import KnowledgeConfig, SearchMode
+from chinwag.config.bot import KnowledgeConfig, SearchMode
 from chinwag.knowledge.chunking import Chunker
 from chinwag.knowledge.ingest import ingest
 from chinwag.knowledge.loaders import find_files, load

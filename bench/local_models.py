@@ -20,7 +20,7 @@ from typing import get_args
 import yaml
 
 from chinwag.providers.llm.local import LocalChatModel
-from chinwag.providers.protocols import ChatMessage, GenerationOptions, TokenUsage
+from chinwag.providers.protocols import ChatMessage, GenerationOptions, Usage
 from chinwag.settings import LocalModelName
 
 BOT = Path(__file__).resolve().parents[1] / "src/chinwag/bots/demo/vinhuset.yaml"
@@ -43,7 +43,7 @@ class Run:
     answer: str
     ttft: float  # seconds from the call to the first text delta
     total: float  # seconds from the call to the usage
-    usage: TokenUsage
+    usage: Usage
 
     @property
     def decode_rate(self) -> float:
@@ -58,9 +58,9 @@ async def ask(model: LocalChatModel, system: str, prompt: str) -> Run:
     parts: list[str] = []
     started = time.perf_counter()
     ttft = 0.0
-    usage = TokenUsage(0, 0)
+    usage = Usage.of(0, 0)
     async for item in model.stream(messages, OPTIONS):
-        if isinstance(item, TokenUsage):
+        if isinstance(item, Usage):
             usage = item
         else:
             ttft = ttft or time.perf_counter() - started

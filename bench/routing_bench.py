@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from chinwag.bots.activation import check_file
-from chinwag.bots.config import BotConfig
+from chinwag.config.bot import BotConfig
 from chinwag.engine.router import Router
 from chinwag.engine.runner import Answer, MessageInput, run_message
 from chinwag.providers.registry import ModelRegistry

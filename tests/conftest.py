@@ -18,9 +18,9 @@ import uvicorn
 
 from chinwag.app import create_app
 from chinwag.auth.keys import create_key
-from chinwag.bots.config import BotConfig, RouterConfig
 from chinwag.bots.demo import demo_bot_config
 from chinwag.bots.service import put_bot
+from chinwag.config.bot import BotConfig, RouterConfig
 from chinwag.db import migrate
 from chinwag.db.uow import Database
 from chinwag.settings import Settings

@@ -14,7 +14,7 @@ import httpx
 from sqlalchemy import select
 
 from chinwag.bots.models import Bot
-from chinwag.chat import chat_loop
+from chinwag.cli.chat import chat_loop
 from chinwag.db.uow import Database
 from chinwag.testing.fake_llm import FakeLLM
 from tests.conftest import RunningServer, free_port

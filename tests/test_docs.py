@@ -6,7 +6,7 @@ from pathlib import Path
 
 from typer.main import get_command
 
-from chinwag.cli import app
+from chinwag.cli.main import app
 from chinwag.errors import ChinwagError
 from chinwag.settings import Settings
 
@@ -73,9 +73,9 @@ def test_bot_reference_is_generated_from_the_models() -> None:
 def test_the_every_key_example_validates_and_uses_every_key() -> None:
     import yaml
 
-    from chinwag.bots.config import BotConfig
     from chinwag.bots.files import inline_files
     from chinwag.bots.validation import model_at, validate_document
+    from chinwag.config.bot import BotConfig
 
     text = (DOCS / "configuration.md").read_text()
     start = text.index("```yaml", text.index("### Every key, in one example")) + len("```yaml")

@@ -14,10 +14,10 @@ from sqlalchemy import insert, text, update
 from chinwag.app import ensure_schema
 from chinwag.db.base import utcnow
 from chinwag.db.uow import Database
-from chinwag.doctor import run_checks
 from chinwag.errors import SchemaOutdated
+from chinwag.operations.doctor import run_checks
 from chinwag.settings import Settings
-from chinwag.streams.models import Stream, StreamEvent, Worker
+from chinwag.streams.models import LoggedEvent, Stream, Worker
 from tests.conftest import POSTGRES_ADMIN_DSN, RunningServer, _admin, _asyncpg_url, run_server
 from tests.helpers import accept, wait_finished
 
@@ -121,7 +121,7 @@ async def test_event_rows_are_unique_per_stream_and_seq(server: RunningServer) -
     async with server.db.write() as conn:
         try:
             await conn.execute(
-                insert(StreamEvent).values(
+                insert(LoggedEvent).values(
                     stream_id=out["stream_id"],
                     seq=1,
                     type="message.delta",

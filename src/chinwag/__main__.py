@@ -1,5 +1,5 @@
 """`python -m chinwag` runs the CLI."""
 
-from chinwag.cli import main
+from chinwag.cli.main import main
 
 main()

@@ -16,21 +16,15 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chinwag import __version__
-from chinwag.answers.routes import router as answers_router
-from chinwag.auth.cors import KeyOriginsCORS
-from chinwag.auth.deps import authenticate, limit_caller
 from chinwag.auth.keys import KeyCache
-from chinwag.auth.routes import router as auth_router
+from chinwag.auth.ratelimit import RateLimiter
 from chinwag.auth.tokens import server_secret
-from chinwag.bodylimit import BodyLimit
-from chinwag.bots.config import BotConfig
-from chinwag.bots.routes import router as bots_router
 from chinwag.bots.service import list_bots
+from chinwag.config.bot import BotConfig
 from chinwag.console.api import router as console_api_router
 from chinwag.console.bots_api import router as console_bots_router
 from chinwag.console.routes import router as console_router
-from chinwag.conversations.history_routes import router as history_router
-from chinwag.conversations.routes import router as conversations_router
+from chinwag.conversations.service import record_answer
 from chinwag.db import migrate
 from chinwag.db.uow import Database
 from chinwag.errors import (
@@ -48,21 +42,29 @@ from chinwag.errors import (
 )
 from chinwag.generations import workers
 from chinwag.generations.service import Generations
-from chinwag.health import router as health_router
+from chinwag.http.deps import authenticate, limit_caller
+from chinwag.http.middleware.bodylimit import BodyLimit
+from chinwag.http.middleware.cors import KeyOriginsCORS
+from chinwag.http.middleware.request_metrics import RequestMetrics
+from chinwag.http.routes.answers import router as answers_router
+from chinwag.http.routes.auth import router as auth_router
+from chinwag.http.routes.bots import router as bots_router
+from chinwag.http.routes.health import router as health_router
+from chinwag.http.routes.history import router as history_router
+from chinwag.http.routes.knowledge import router as knowledge_router
+from chinwag.http.routes.messages import router as conversations_router
+from chinwag.http.routes.streams import router as streams_router
+from chinwag.http.runtime import Services
 from chinwag.knowledge.jobs import IngestJobs
-from chinwag.knowledge.routes import router as knowledge_router
 from chinwag.knowledge.runtime import KnowledgeStores
-from chinwag.metrics import Metrics, RequestMetrics
 from chinwag.openai_api.routes import OPENAI_PATHS
 from chinwag.openai_api.routes import router as openai_router
+from chinwag.operations.metrics import Metrics
+from chinwag.operations.retention import gc_forever
 from chinwag.providers.registry import ModelRegistry
-from chinwag.ratelimit import RateLimiter
-from chinwag.retention import gc_forever
-from chinwag.services import Services
 from chinwag.settings import Settings
 from chinwag.streams.events import event_json_schemas
 from chinwag.streams.log import EventLog
-from chinwag.streams.routes import router as streams_router
 from chinwag.web.routes import api_router as widget_router
 from chinwag.web.routes import assets_router
 
@@ -92,7 +94,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     await workers.register(db, me)
     await workers.recover_orphans(db, me=me, heartbeat_seconds=settings.heartbeat_seconds)
     metrics = Metrics()
-    event_log = EventLog(db, worker_id=me.id, metrics=metrics.for_event_log())
+    event_log = EventLog(
+        db, worker_id=me.id, record_answer=record_answer, metrics=metrics.for_event_log()
+    )
     event_log.start()
     models = ModelRegistry(settings)
     knowledge = KnowledgeStores(settings, models)

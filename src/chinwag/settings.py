@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from chinwag.bots.config import RateLimitText
+from chinwag.config.bot import RateLimitText
 
 LocalModelName = Literal["smollm2-135m", "gemma3-270m"]
 

@@ -195,7 +195,7 @@ async def test_every_api_route_runs_authentication(server: RunningServer) -> Non
     from fastapi.routing import APIRoute
 
     from chinwag.app import create_app
-    from chinwag.auth.deps import authenticate
+    from chinwag.http.deps import authenticate
 
     app = create_app(server.settings)
     for route in app.routes:

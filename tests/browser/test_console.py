@@ -16,8 +16,8 @@ import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
 from chinwag.auth.keys import create_key
-from chinwag.bots.config import BotConfig, EmbeddingConfig, KnowledgeConfig
 from chinwag.bots.service import put_bot
+from chinwag.config.bot import BotConfig, EmbeddingConfig, KnowledgeConfig
 from chinwag.settings import Settings
 from chinwag.testing.fake_llm import FakeLLM
 from tests.conftest import RunningServer, plain_demo_bot, run_server

@@ -8,7 +8,7 @@ import httpx
 from sqlalchemy import func, select
 
 from chinwag.conversations.models import ChatSession, EndUser, Message
-from chinwag.doctor import run_checks
+from chinwag.operations.doctor import run_checks
 from chinwag.streams.models import Stream
 from chinwag.testing.fake_llm import FakeLLM
 from tests.conftest import RunningServer

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from chinwag.conversations.models import ChatSession, EndUser, Message
-from chinwag.doctor import run_checks
-from chinwag.streams.models import Stream, StreamEvent
+from chinwag.operations.doctor import run_checks
+from chinwag.streams.models import LoggedEvent, Stream
 from chinwag.testing.fake_llm import FakeLLM
 from tests.conftest import RunningServer
 from tests.sse_client import read_all
@@ -53,9 +53,9 @@ async def test_streams_answer_and_logs_every_row(server: RunningServer, fake_llm
         stream = (await conn.execute(select(Stream.status, Stream.last_seq))).one()
         stored = (
             await conn.execute(
-                select(StreamEvent.seq, StreamEvent.type)
-                .where(StreamEvent.stream_id == stream_id)
-                .order_by(StreamEvent.seq)
+                select(LoggedEvent.seq, LoggedEvent.type)
+                .where(LoggedEvent.stream_id == stream_id)
+                .order_by(LoggedEvent.seq)
             )
         ).all()
     assert users == ["u-1"] and sessions == ["s-1"]

@@ -18,7 +18,7 @@ import yaml
 from numpy.typing import NDArray
 
 from chinwag.bots.activation import check_file
-from chinwag.bots.config import BotConfig
+from chinwag.config.bot import BotConfig
 from chinwag.engine.flow_classifier import GENERAL_QUESTIONS
 from chinwag.engine.router import Router
 from chinwag.providers.embeddings.local import LocalEmbedder

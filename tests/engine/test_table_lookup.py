@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from chinwag.bots.config import BotConfig
 from chinwag.bots.validation import validate_document
+from chinwag.config.bot import BotConfig
 from chinwag.engine.runner import table_rows
 from chinwag.engine.tables import TableLookups
 

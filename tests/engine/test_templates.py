@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chinwag.bots.config import BotConfig
 from chinwag.bots.validation import validate_document
+from chinwag.config.bot import BotConfig
 from chinwag.engine.runner import MessageInput, build_prompt
 from chinwag.engine.templates import render
 from chinwag.errors import TemplateError

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from chinwag.conversations.models import Message
 from chinwag.db.uow import Database
-from chinwag.doctor import run_checks
-from chinwag.streams.models import Stream, StreamEvent
+from chinwag.operations.doctor import run_checks
+from chinwag.streams.models import LoggedEvent, Stream
 from tests.helpers import JSON
 from tests.sse_client import SSEEvent, iter_events
 
@@ -102,9 +102,9 @@ async def assert_ended_once(
             ).one()
             rows = (
                 await conn.execute(
-                    select(StreamEvent.seq, StreamEvent.type, StreamEvent.data)
-                    .where(StreamEvent.stream_id == stream_id)
-                    .order_by(StreamEvent.seq)
+                    select(LoggedEvent.seq, LoggedEvent.type, LoggedEvent.data)
+                    .where(LoggedEvent.stream_id == stream_id)
+                    .order_by(LoggedEvent.seq)
                 )
             ).all()
             message = (

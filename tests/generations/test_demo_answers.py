@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from chinwag.bots.demo import demo_bot_config
-from chinwag.cli import ingest_demo_knowledge
+from chinwag.cli.main import ingest_demo_knowledge
 from chinwag.settings import Settings
 from chinwag.testing.fake_llm import FakeLLM
 from tests.conftest import RunningServer, run_server
@@ -75,7 +75,7 @@ async def test_the_demo_answers_saturday_hours_right_on_the_embedded_model(
 ) -> None:
     """SmolLM2-135M misreads the opening-hours document (it has special hours too); the demo
     ships curated answers for the hours, which `chinwag demo` adds."""
-    from chinwag.cli import _prepare
+    from chinwag.cli.main import _prepare
 
     settings = make_settings.model_copy(update={"llm_base_url": None, "llm_model": None})
     await _prepare(settings, seed_demo=True)

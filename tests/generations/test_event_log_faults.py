@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from chinwag.db.uow import Database
-from chinwag.doctor import run_checks
+from chinwag.operations.doctor import run_checks
 from chinwag.settings import Settings
 from chinwag.testing.fake_llm import FakeLLM
 from tests.conftest import POSTGRES_ADMIN_DSN, _admin, _asyncpg_url, run_server

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from chinwag.bots.config import BotConfig
+from chinwag.config.bot import BotConfig
 from chinwag.conversations.models import FlowRun, Message
 from chinwag.settings import Settings
 from chinwag.testing.fake_llm import FakeLLM

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from chinwag.doctor import run_checks
+from chinwag.operations.doctor import run_checks
 from chinwag.streams.models import Stream
 from chinwag.testing.fake_llm import FakeLLM
 from tests.conftest import RunningServer, free_port, run_server

@@ -18,9 +18,9 @@ from chinwag.auth.keys import create_key
 from chinwag.bots.service import put_bot
 from chinwag.conversations.models import Message
 from chinwag.db.uow import Database
-from chinwag.doctor import run_checks
+from chinwag.operations.doctor import run_checks
 from chinwag.settings import Settings
-from chinwag.streams.models import StreamEvent
+from chinwag.streams.models import LoggedEvent
 from chinwag.testing.fake_llm import FakeLLM
 from tests.conftest import free_port, plain_demo_bot, run_server
 from tests.helpers import accept
@@ -159,9 +159,9 @@ async def test_graceful_shutdown_interrupts_what_cannot_finish_in_the_grace_peri
             types = (
                 (
                     await conn.execute(
-                        select(StreamEvent.type)
-                        .where(StreamEvent.stream_id == out["stream_id"])
-                        .order_by(StreamEvent.seq)
+                        select(LoggedEvent.type)
+                        .where(LoggedEvent.stream_id == out["stream_id"])
+                        .order_by(LoggedEvent.seq)
                     )
                 )
                 .scalars()

@@ -10,12 +10,12 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from chinwag.bots.config import BotConfig
 from chinwag.bots.service import put_bot
+from chinwag.cli.knowledge import ingest, knowledge_app
+from chinwag.config.bot import BotConfig
 from chinwag.db import migrate
 from chinwag.db.uow import Database
 from chinwag.errors import ChinwagError
-from chinwag.knowledge.cli import ingest, knowledge_app
 
 from .conftest import INGEST
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chinwag.bots.config import KnowledgeConfig
+from chinwag.config.bot import KnowledgeConfig
 from chinwag.knowledge.chunking import Chunker
 from chinwag.knowledge.ingest import delete_documents, ingest
 from chinwag.knowledge.search import KnowledgeService

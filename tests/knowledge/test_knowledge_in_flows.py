@@ -124,7 +124,7 @@ async def test_an_index_dropped_under_a_bot_is_reported(
         assert (await client.post("/v1/bots", json=BOT)).status_code == 201
         assert (await client.get("/readyz")).status_code == 200
 
-        from chinwag.bots.config import KnowledgeConfig
+        from chinwag.config.bot import KnowledgeConfig
 
         store = open_store(KnowledgeConfig.model_validate(KNOWLEDGE), make_settings)
         await store.drop("shop-docs")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from chinwag.bots.config import KnowledgeConfig
+from chinwag.config.bot import KnowledgeConfig
 from chinwag.knowledge.chunking import Chunker
 from chinwag.knowledge.ingest import ingest
 from chinwag.knowledge.search import KnowledgeService

@@ -7,13 +7,13 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
-from chinwag.bots.config import BotConfig
 from chinwag.bots.service import put_bot
+from chinwag.config.bot import BotConfig
 from chinwag.conversations.models import Message
 from chinwag.db.base import utcnow
-from chinwag.doctor import run_checks
-from chinwag.retention import purge
-from chinwag.streams.models import Stream, StreamEvent
+from chinwag.operations.doctor import run_checks
+from chinwag.operations.retention import purge
+from chinwag.streams.models import LoggedEvent, Stream
 from chinwag.testing.fake_llm import FakeLLM
 from tests.conftest import RunningServer, plain_demo_bot
 from tests.helpers import accept, wait_finished
@@ -48,7 +48,7 @@ async def test_gc_purges_old_rows_while_streams_run(
     purged = await purge(server.db, server.settings.model_copy(update={"gc_batch_size": 2}))
 
     assert purged.stream_events > 0 and purged.streams == 0
-    assert await _count(server, StreamEvent, StreamEvent.stream_id.in_(old_streams)) == 0
+    assert await _count(server, LoggedEvent, LoggedEvent.stream_id.in_(old_streams)) == 0
     gone = await server.client.get(f"/v1/streams/{old_streams[0]}/events?after=0")
     assert gone.status_code == 410 and gone.json()["code"] == "stream_events_purged"
     async with server.client.stream("GET", f"/v1/streams/{live['stream_id']}/events") as r:

@@ -10,7 +10,7 @@ from tests.conftest import free_port
 from chinwag.errors import LLMError
 from chinwag.providers.llm.openai_compat import OpenAIChatModel
 from chinwag.providers.llm.openai_stream import StreamingChatModel
-from chinwag.providers.protocols import ChatMessage, ChatModel, GenerationOptions, TokenUsage
+from chinwag.providers.protocols import ChatMessage, ChatModel, GenerationOptions, Usage
 from chinwag.testing.fake_llm import FakeLLM
 
 Factory = Callable[..., ChatModel]
@@ -41,7 +41,7 @@ async def test_streams_deltas_then_usage(make_model: Factory, fake_llm: FakeLLM)
     model = make_model(base_url=fake_llm.base_url)
     items = await _collect(model, GenerationOptions(temperature=0.3, max_tokens=50))
     assert items[:-1] == [fake_llm.behaviour.token(i) for i in range(5)]
-    assert items[-1] == TokenUsage(prompt_tokens=5, completion_tokens=5)
+    assert items[-1] == Usage.of(prompt_tokens=5, completion_tokens=5)
     sent = fake_llm.requests[-1]
     assert sent["model"] == "fake-model" and sent["stream"] is True
     assert sent["temperature"] == 0.3 and sent["max_tokens"] == 50

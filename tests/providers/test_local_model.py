@@ -11,7 +11,7 @@ import pytest
 
 from chinwag.errors import LLMError, LLMStreamBroken, LocalModelUnavailable
 from chinwag.providers.llm.local import LocalChatModel
-from chinwag.providers.protocols import ChatMessage, ChatModel, GenerationOptions, TokenUsage
+from chinwag.providers.protocols import ChatMessage, ChatModel, GenerationOptions, Usage
 
 QUESTION = [
     ChatMessage("system", "You are a helpful assistant. Answer briefly."),
@@ -29,7 +29,7 @@ async def model(tmp_path: Path) -> AsyncIterator[LocalChatModel]:
 
 async def collect(
     model: ChatModel, messages: list[ChatMessage], max_tokens: int
-) -> list[str | TokenUsage]:
+) -> list[str | Usage]:
     options = GenerationOptions(temperature=0.0, max_tokens=max_tokens)
     return [item async for item in model.stream(messages, options)]
 
@@ -41,7 +41,7 @@ async def test_streams_an_answer_then_usage(model: LocalChatModel) -> None:
     *deltas, usage = items
     assert deltas and all(isinstance(d, str) and d for d in deltas)
     assert "Paris" in "".join(str(d) for d in deltas)
-    assert isinstance(usage, TokenUsage)
+    assert isinstance(usage, Usage)
     assert 0 < usage.completion_tokens <= 24
     assert usage.prompt_tokens > 10  # the chat template's tokens count too
 
@@ -56,7 +56,7 @@ async def test_closing_the_stream_stops_the_generation(model: LocalChatModel) ->
     items = await collect(model, QUESTION, max_tokens=8)
     # Had the story run on, this call would have waited for up to 1024 tokens (~15 s).
     assert time.perf_counter() - started < 3.0
-    assert isinstance(items[-1], TokenUsage)
+    assert isinstance(items[-1], Usage)
 
 
 async def test_cancelling_the_consumer_stops_the_generation(model: LocalChatModel) -> None:

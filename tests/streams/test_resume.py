@@ -8,7 +8,7 @@ from sqlalchemy import delete, update
 
 from chinwag.db.base import utcnow
 from chinwag.settings import Settings
-from chinwag.streams.models import Stream, StreamEvent
+from chinwag.streams.models import LoggedEvent, Stream
 from chinwag.testing.fake_llm import FakeLLM
 from tests.conftest import RunningServer, run_server
 from tests.helpers import accept, wait_finished
@@ -102,7 +102,7 @@ async def test_unknown_stream_is_404_and_purged_events_are_410(
     out = (await accept(server.client, {"message": "hello"})).json()
     await wait_finished(server.client, out["assistant_message_id"])
     async with server.db.write() as conn:  # what retention does
-        await conn.execute(delete(StreamEvent).where(StreamEvent.stream_id == out["stream_id"]))
+        await conn.execute(delete(LoggedEvent).where(LoggedEvent.stream_id == out["stream_id"]))
         await conn.execute(
             update(Stream).where(Stream.id == out["stream_id"]).values(events_purged_at=utcnow())
         )

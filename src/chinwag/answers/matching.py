@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from chinwag.answers.models import CuratedAnswer
 from chinwag.answers.service import DataVersion, data_version
-from chinwag.bots.config import BotConfig, EmbeddingConfig
+from chinwag.config.bot import BotConfig, EmbeddingConfig
 from chinwag.db.uow import Database
 from chinwag.engine.curated import CuratedMatch
 from chinwag.engine.words import has_all_words

@@ -6,7 +6,7 @@ from importlib import resources
 from pathlib import Path
 
 from chinwag.bots.activation import check_file
-from chinwag.bots.config import BotConfig
+from chinwag.config.bot import BotConfig
 
 
 def demo_bot_path() -> Path:

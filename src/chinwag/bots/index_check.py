@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from chinwag.bots.config import BotConfig
 from chinwag.bots.validation import Problem, Report
+from chinwag.config.bot import BotConfig
 from chinwag.errors import ChinwagError, KnowledgeIndexNotFound
 from chinwag.knowledge.checks import index_is_empty
 from chinwag.knowledge.runtime import KnowledgeStores

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from chinwag.bots.config import (
+from chinwag.config.bot import (
     BotConfig,
     CuratedConfig,
     EmbeddingConfig,

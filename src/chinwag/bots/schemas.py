@@ -1,4 +1,4 @@
-"""API models for bots (the configuration itself is `chinwag.bots.config.BotConfig`)."""
+"""API models for bots (the configuration itself is `chinwag.config.bot.BotConfig`)."""
 
 from __future__ import annotations
 

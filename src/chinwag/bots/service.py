@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from chinwag.bots.config import BotConfig
 from chinwag.bots.models import Bot
 from chinwag.bots.models import BotVersion as BotVersionRow
+from chinwag.config.bot import BotConfig
 from chinwag.db.base import utcnow
 from chinwag.errors import BotNotFound, BotVersionNotFound
 

@@ -18,10 +18,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from chinwag.bots.config import BotConfig
 from chinwag.bots.lookup_check import lookup_problems
 from chinwag.bots.routing_check import routing_problems
 from chinwag.bots.template_check import check_template
+from chinwag.config.bot import BotConfig
 
 Severity = Literal["error", "warning"]
 KEY_ENV_FIELDS = ("llm", "embedding", "knowledge", "router.llm")

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from chinwag.auth.deps import Principal, PrincipalDep
+from chinwag.auth.principal import Principal
 from chinwag.bots.service import get_bot
 from chinwag.console.analytics import ChartRange, all_charts
 from chinwag.console.conversations import (
@@ -21,9 +21,10 @@ from chinwag.console.conversations import (
 )
 from chinwag.console.export import ExportFormat, encode, export_rows
 from chinwag.db.base import utcnow
-from chinwag.doctor import run_checks
 from chinwag.errors import InvalidRequest
-from chinwag.services import ServicesDep
+from chinwag.http.deps import PrincipalDep
+from chinwag.http.runtime import ServicesDep
+from chinwag.operations.doctor import run_checks
 from chinwag.timestamps import UtcDatetime
 
 router = APIRouter(prefix="/v1", tags=["console"])

@@ -8,12 +8,12 @@ from fastapi import APIRouter, Body, Query
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
-from chinwag.auth.deps import PrincipalDep
-from chinwag.bots.config import BotConfig
 from chinwag.bots.index_check import with_index_check
 from chinwag.bots.service import config_json, get_bot, get_version
+from chinwag.config.bot import BotConfig
 from chinwag.console.bot_yaml import check_yaml, diff, to_yaml
-from chinwag.services import Services, ServicesDep
+from chinwag.http.deps import PrincipalDep
+from chinwag.http.runtime import Services, ServicesDep
 
 router = APIRouter(prefix="/v1/bots", tags=["bots"])
 Version = Annotated[int | None, Query(ge=1, le=2**31 - 1, description="Default: the active one.")]

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Body, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel, Field
 
-from chinwag.console.sessions import (
+from chinwag.auth.sessions import (
     COOKIE,
     CSRF_HEADER,
     csrf_matches,
@@ -31,7 +31,7 @@ from chinwag.errors import (
     NotFound,
     Unauthenticated,
 )
-from chinwag.services import ServicesDep
+from chinwag.http.runtime import ServicesDep
 from chinwag.settings import Settings
 from chinwag.timestamps import UtcDatetime
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import RowMapping, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from chinwag.auth.deps import Principal
+from chinwag.auth.principal import Principal
 from chinwag.conversations.models import ChatSession, EndUser, Message
 from chinwag.errors import NotFound
 

@@ -17,7 +17,7 @@ from chinwag.conversations.models import (
     IdempotencyKey,
     Message,
 )
-from chinwag.streams.models import Stream, StreamEvent
+from chinwag.streams.store import delete_streams_of
 
 Report = Counter[str]
 
@@ -35,27 +35,9 @@ async def delete_messages(conn: AsyncConnection, ids: Sequence[str]) -> Report:
         (await conn.execute(select(Message.id).where(Message.reply_to_id.in_(ids)))).scalars().all()
     )
     every = list(dict.fromkeys([*ids, *replies]))
-    # Lock the streams first, as the event log does before writing one: a stream being written
-    # is deleted between two of its batches, never under one (its writer then stops).
-    streams = (
-        (
-            await conn.execute(
-                select(Stream.id)
-                .where(Stream.message_id.in_(every))
-                .order_by(Stream.id)
-                .with_for_update()
-            )
-        )
-        .scalars()
-        .all()
-    )
-    if streams:
-        report["stream_events"] += _count(
-            await conn.execute(delete(StreamEvent).where(StreamEvent.stream_id.in_(streams)))
-        )
-        report["streams"] += _count(
-            await conn.execute(delete(Stream).where(Stream.id.in_(streams)))
-        )
+    events, streams = await delete_streams_of(conn, every)
+    report["stream_events"] += events
+    report["streams"] += streams
     report["flow_runs"] += _count(
         await conn.execute(delete(FlowRun).where(FlowRun.message_id.in_(every)))
     )

@@ -12,12 +12,14 @@ from sqlalchemy import Row, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from chinwag.conversations.models import ChatSession, EndUser, IdempotencyKey, Message
+from chinwag.conversations.models import ChatSession, EndUser, FlowRun, IdempotencyKey, Message
 from chinwag.conversations.turns import NewTurn, insert_turn
 from chinwag.db.base import new_id, utcnow
 from chinwag.errors import IdempotencyKeyReused, SessionOwnedByAnotherUser
+from chinwag.streams.ending import StreamEnd
 from chinwag.streams.events import StreamStarted
-from chinwag.streams.models import Stream, StreamEvent
+from chinwag.streams.models import LoggedEvent, Stream
+from chinwag.streams.store import open_stream
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,11 +120,16 @@ async def accept_message(
             bot_version=bot_version,
             user_message_id=user_message_id,
             assistant_message_id=assistant_message_id,
-            stream_id=stream_id,
-            worker_id=worker_id,
-            started_event=started,
             now=now,
         ),
+    )
+    await open_stream(
+        conn,
+        stream_id=stream_id,
+        message_id=assistant_message_id,
+        worker_id=worker_id,
+        started_event=started,
+        now=now,
     )
     if idempotency_key is not None:
         await conn.execute(
@@ -271,12 +278,12 @@ async def _replay(conn: AsyncConnection, *, bot_id: str, key: str, body_hash: st
                 ChatSession.id.label("session_pk"),
                 ChatSession.external_id.label("session_id"),
                 EndUser.external_id.label("user_id"),
-                StreamEvent.data.label("started_event"),
+                LoggedEvent.data.label("started_event"),
             )
             .join(Stream, Stream.message_id == Message.id)
             .join(ChatSession, ChatSession.id == Message.session_id)
             .join(EndUser, EndUser.id == ChatSession.user_id)
-            .join(StreamEvent, (StreamEvent.stream_id == Stream.id) & (StreamEvent.seq == 1))
+            .join(LoggedEvent, (LoggedEvent.stream_id == Stream.id) & (LoggedEvent.seq == 1))
             .where(Message.reply_to_id == stored.user_message_id)
         )
     ).one()
@@ -321,3 +328,31 @@ async def load_history(
         )
     ).all()
     return [Turn(role=r.role, content=r.content) for r in reversed(rows)]
+
+
+async def record_answer(conn: AsyncConnection, end: StreamEnd, now: datetime) -> None:
+    """Record a stream's end on its assistant message and the message's flow runs (in the
+    caller's transaction, with the stream's own end: see streams/store.py)."""
+    await conn.execute(
+        update(Message)
+        .where(Message.id == end.message_id)
+        .values(
+            content=end.content,
+            status="complete" if end.status == "completed" else end.status,
+            usage=end.usage.model_dump() if end.usage is not None else None,
+            error_code=end.error_code,
+            route=end.route,
+            citations=end.citations,
+            finished_at=now,
+            ttft_ms=end.ttft_ms,
+        )
+    )
+    if end.flow_runs:
+        assert end.bot_id is not None, "flow runs are recorded per bot"
+        await conn.execute(
+            insert(FlowRun),
+            [
+                {**run, "message_id": end.message_id, "bot_id": end.bot_id, "created_at": now}
+                for run in end.flow_runs
+            ],
+        )

@@ -35,7 +35,6 @@ def import_all_models() -> None:
     from chinwag.answers import models as _answers  # noqa: F401
     from chinwag.auth import models as _auth  # noqa: F401
     from chinwag.bots import models as _bots  # noqa: F401
-    from chinwag.console import models as _console  # noqa: F401
     from chinwag.conversations import models as _conversations  # noqa: F401
     from chinwag.knowledge import models as _knowledge  # noqa: F401
     from chinwag.streams import models as _streams  # noqa: F401

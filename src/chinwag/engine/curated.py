@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from chinwag.bots.config import BotConfig
+from chinwag.config.bot import BotConfig
 from chinwag.providers.protocols import ChatMessage
 from chinwag.streams.events import CuratedMark, Source
 

@@ -20,7 +20,7 @@ import orjson
 from numpy.typing import NDArray
 from pydantic import BaseModel, ValidationError
 
-from chinwag.bots.config import BotConfig, LLMConfig
+from chinwag.config.bot import BotConfig, LLMConfig
 from chinwag.engine.flow_classifier import (
     FlowClassifier,
     clauses,

@@ -16,14 +16,14 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from chinwag.bots.config import BotConfig, FlowConfig, LLMConfig
+from chinwag.config.bot import BotConfig, FlowConfig, LLMConfig
 from chinwag.engine.curated import CuratedLookup, CuratedMatch, CuratedMode, answer_pieces
 from chinwag.engine.router import RouteDecision, Router
 from chinwag.engine.tables import TableLookups
 from chinwag.engine.templates import render
 from chinwag.errors import ChinwagError, FlowTimeout
 from chinwag.knowledge.search import KnowledgeService
-from chinwag.providers.protocols import ChatMessage, ChatModel, GenerationOptions, TokenUsage
+from chinwag.providers.protocols import ChatMessage, ChatModel, GenerationOptions, Usage
 from chinwag.streams.events import (
     FlowCompleted,
     FlowFailed,
@@ -58,7 +58,7 @@ class FlowRun:
     status: str  # completed | failed
     ms: float
     score: float | None = None
-    usage: TokenUsage | None = None
+    usage: Usage | None = None
     error_code: str | None = None
     output: str = ""
 
@@ -68,7 +68,7 @@ class FlowRun:
             "status": self.status,
             "ms": self.ms,
             "score": self.score,
-            "usage": _usage_dict(self.usage),
+            "usage": self.usage.model_dump() if self.usage is not None else None,
             "error_code": self.error_code,
         }
 
@@ -78,7 +78,7 @@ class Answer:
     """The answer as it grows; on failure it still holds the text and the flows so far."""
 
     parts: list[str] = field(default_factory=list)
-    usage: TokenUsage | None = None
+    usage: Usage | None = None
     route: RouteDecision | None = None
     flow_runs: list[FlowRun] = field(default_factory=list)
     sources: list[Source] = field(default_factory=list)  # what main's answer was based on
@@ -224,7 +224,7 @@ async def run_optional_flow(
     started = time.perf_counter()
     emit(FlowStarted(flow=name))
     parts: list[str] = []
-    usage: TokenUsage | None = None
+    usage: Usage | None = None
     try:
         async with asyncio.timeout(flow.timeout_seconds):
             retrieval = (
@@ -253,7 +253,7 @@ async def run_optional_flow(
         emit(FlowFailed(flow=name, ms=ms, code=error.code, message=error.message))
         return FlowRun(name, "failed", ms, score, usage, error.code)
     ms = _ms_since(started)
-    emit(FlowCompleted(flow=name, ms=ms, usage=_usage_dict(usage), rows=_counts(looked_up)))
+    emit(FlowCompleted(flow=name, ms=ms, usage=usage, rows=_counts(looked_up)))
     return FlowRun(name, "completed", ms, score, usage, output="".join(parts).strip())
 
 
@@ -297,9 +297,7 @@ async def run_main_flow(
         raise
     ms = _ms_since(started)
     answer.flow_runs.append(FlowRun("main", "completed", ms, usage=answer.usage))
-    emit(
-        FlowCompleted(flow="main", ms=ms, usage=_usage_dict(answer.usage), rows=_counts(looked_up))
-    )
+    emit(FlowCompleted(flow="main", ms=ms, usage=answer.usage, rows=_counts(looked_up)))
 
 
 def build_prompt(
@@ -376,9 +374,3 @@ def _options(bot: BotConfig, flow: FlowConfig) -> GenerationOptions:
 
 def _ms_since(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 2)
-
-
-def _usage_dict(usage: TokenUsage | None) -> dict[str, int] | None:
-    if usage is None:
-        return None
-    return {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens}

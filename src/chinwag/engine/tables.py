@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from chinwag.bots.config import BotConfig, TableLookup
+from chinwag.config.bot import BotConfig, TableLookup
 from chinwag.engine.words import STEM, STOPWORDS, WORD
 from chinwag.providers.protocols import Embedder
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from chinwag.bots.config import BotConfig, SearchMode
+from chinwag.config.bot import BotConfig, SearchMode
 from chinwag.engine.router import Router
 from chinwag.errors import EvalFileInvalid
 from chinwag.knowledge.search import KnowledgeService

@@ -10,26 +10,29 @@ import asyncio
 import collections
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from chinwag.answers.matching import CuratedMatcher
-from chinwag.bots.config import BotConfig
 from chinwag.bots.service import BotCache, get_bot_version
+from chinwag.config.bot import BotConfig
 from chinwag.conversations.service import Accepted, Turn, accept_message, load_history
 from chinwag.db.uow import Database
 from chinwag.engine.router import Router
 from chinwag.engine.runner import Answer, MessageInput, run_message
 from chinwag.engine.tables import TableLookups
 from chinwag.errors import ChinwagError, GenerationInterrupted
+from chinwag.generations.timer import GenerationTimer
 from chinwag.knowledge.runtime import KnowledgeStores
-from chinwag.metrics import GenerationTimer, Metrics
 from chinwag.providers.registry import ModelRegistry
 from chinwag.settings import Settings
-from chinwag.streams.ending import EndStatus, ending_events
+from chinwag.streams.ending import EndStatus, StreamEnd, ending_events
 from chinwag.streams.events import StreamEvent as Event
-from chinwag.streams.events import Usage
 from chinwag.streams.log import EventLog
-from chinwag.streams.sse import encode_frame
-from chinwag.streams.writer import Finish, StreamWriter
+from chinwag.streams.sse import LogEntry
+from chinwag.streams.writer import StreamWriter
+
+if TYPE_CHECKING:
+    from chinwag.operations.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +102,7 @@ class Generations:
             )
         if not accepted.replayed:
             writer = self._log.open(
-                accepted.stream_id, [encode_frame(1, "stream.started", accepted.started_event)]
+                accepted.stream_id, [LogEntry.of(1, "stream.started", accepted.started_event)]
             )
             task = asyncio.create_task(
                 self._generate(accepted, new.text, writer), name=f"generation-{accepted.stream_id}"
@@ -191,12 +194,10 @@ class Generations:
         """Append the ending events and commit them with the message's final state."""
         if writer.ended_elsewhere:
             return  # its readers already got the ending stored in the database
-        usage = _usage(answer)
+        usage = answer.usage
         curated = answer.curated.mark(answer.curated_mode) if answer.curated else None
         if timer is not None:
-            timer.finished(
-                status, usage.model_dump() if usage else None, error.code if error else None
-            )
+            timer.finished(status, usage, error.code if error else None)
             if curated is not None:
                 timer.curated(curated.mode)
         final = ending_events(
@@ -210,12 +211,12 @@ class Generations:
         )
         await writer.finish(
             final,
-            Finish(
+            StreamEnd(
                 stream_id=accepted.stream_id,
                 message_id=accepted.assistant_message_id,
                 status=status,
                 content=answer.text,
-                usage=usage.model_dump() if usage else None,
+                usage=usage,
                 error_code=error.code if error else None,
                 bot_id=accepted.bot_id,
                 route=answer.route_record(),
@@ -233,14 +234,3 @@ class Generations:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-
-
-def _usage(answer: Answer) -> Usage | None:
-    if answer.usage is None:
-        return None
-    u = answer.usage
-    return Usage(
-        prompt_tokens=u.prompt_tokens,
-        completion_tokens=u.completion_tokens,
-        total_tokens=u.total_tokens,
-    )

@@ -18,14 +18,15 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement
 
+from chinwag.conversations.service import record_answer
 from chinwag.db.base import new_id, utcnow
 from chinwag.db.uow import Database
 from chinwag.errors import GenerationInterrupted
 from chinwag.knowledge.jobs import fail_jobs_of
 from chinwag.knowledge.models import KnowledgeJob
-from chinwag.streams.ending import end_from_stored_log
 from chinwag.streams.log import EventLog
 from chinwag.streams.models import Stream, Worker
+from chinwag.streams.store import end_from_stored_log
 
 log = logging.getLogger(__name__)
 STALE_AFTER_BEATS = 3
@@ -136,6 +137,7 @@ async def recover_orphans(
                 status="interrupted",
                 error=error,
                 ended_by=me.id if me is not None else None,
+                record_answer=record_answer,
             )
     if recovered:
         log.warning("marked %d stream(s) of stopped servers as interrupted", recovered)

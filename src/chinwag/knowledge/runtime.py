@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from chinwag.bots.config import BotConfig, EmbeddingConfig, KnowledgeConfig
+from chinwag.config.bot import BotConfig, EmbeddingConfig, KnowledgeConfig
 from chinwag.knowledge.checks import check_index
 from chinwag.knowledge.search import KnowledgeService
 from chinwag.knowledge.stores import open_store

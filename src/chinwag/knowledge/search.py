@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from chinwag.bots.config import KnowledgeConfig, SearchMode
+from chinwag.config.bot import KnowledgeConfig, SearchMode
 from chinwag.errors import KnowledgeModeUnsupported
 from chinwag.providers.protocols import Embedder
 from chinwag.providers.vectorstores.base import Filters, Hit, VectorStore, check_filters

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from chinwag.bots.config import KnowledgeConfig
+from chinwag.config.bot import KnowledgeConfig
 from chinwag.errors import KnowledgeStoreUnavailable
 from chinwag.providers.vectorstores.base import VectorStore
 from chinwag.settings import Settings

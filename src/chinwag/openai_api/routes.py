@@ -10,9 +10,8 @@ import orjson
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from chinwag.auth.deps import Principal, PrincipalDep
+from chinwag.auth.principal import Principal
 from chinwag.bots.service import list_bots
-from chinwag.conversations.routes import limit_end_user
 from chinwag.conversations.service import Accepted, Turn
 from chinwag.errors import (
     Forbidden,
@@ -22,6 +21,9 @@ from chinwag.errors import (
     SessionOwnedByAnotherUser,
 )
 from chinwag.generations.service import NewMessage
+from chinwag.http.deps import PrincipalDep
+from chinwag.http.routes.messages import limit_end_user
+from chinwag.http.runtime import Services, ServicesDep
 from chinwag.openai_api.schemas import (
     ChatCompletionIn,
     ChatCompletionOut,
@@ -32,7 +34,6 @@ from chinwag.openai_api.schemas import (
     ModelOut,
     chunk,
 )
-from chinwag.services import Services, ServicesDep
 from chinwag.streams.follow import open_stream
 
 router = APIRouter(prefix="/v1", tags=["openai"])

@@ -8,6 +8,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,14 +17,23 @@ class ChatMessage:
     content: str
 
 
-@dataclass(frozen=True, slots=True)
-class TokenUsage:
-    prompt_tokens: int
-    completion_tokens: int
+class Usage(BaseModel):
+    """Tokens used: what a model reports for one call, and what an answer or a flow used
+    (in `message.completed`, `flow.completed`, the stored message and its flow runs)."""
 
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+    @classmethod
+    def of(cls, prompt_tokens: int, completion_tokens: int) -> Usage:
+        return cls(
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            total_tokens=prompt_tokens + completion_tokens,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +48,7 @@ class GenerationOptions:
 class ChatModel(Protocol):
     """Streams one chat completion.
 
-    Yields text deltas (non-empty `str`) in order, then at most one `TokenUsage`. Raises a
+    Yields text deltas (non-empty `str`) in order, then at most one `Usage`. Raises a
     `chinwag.errors.LLMError` subclass (stable code and hint) on any failure, including a
     stream that breaks off after some text. Never blocks the event loop.
     """
@@ -47,7 +57,7 @@ class ChatModel(Protocol):
 
     def stream(
         self, messages: Sequence[ChatMessage], options: GenerationOptions
-    ) -> AsyncIterator[str | TokenUsage]: ...
+    ) -> AsyncIterator[str | Usage]: ...
 
     async def aclose(self) -> None: ...
 

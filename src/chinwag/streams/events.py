@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from chinwag.providers.protocols import Usage
+
 StreamStatus = Literal["completed", "failed", "interrupted"]
 
 
@@ -48,7 +50,7 @@ class FlowCompleted(_Event):
     type: Literal["flow.completed"] = "flow.completed"
     flow: str
     ms: float
-    usage: dict[str, int] | None = None
+    usage: Usage | None = None
     rows: dict[str, int] | None = None  # table lookup: rows given to the flow, per table
 
 
@@ -77,12 +79,6 @@ class RetrievalCompleted(_Event):
 class MessageDelta(_Event):
     type: Literal["message.delta"] = "message.delta"
     text: str
-
-
-class Usage(_Event):
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0
 
 
 class CuratedMark(_Event):

@@ -15,8 +15,8 @@ from chinwag.db.uow import Database
 from chinwag.errors import DatabaseUnavailable, StreamEventsPurged, StreamNotFound
 from chinwag.streams.events import TERMINAL_TYPE
 from chinwag.streams.log import EventLog
-from chinwag.streams.models import Stream, StreamEvent
-from chinwag.streams.sse import FrameSource, encode_frame
+from chinwag.streams.models import LoggedEvent, Stream
+from chinwag.streams.sse import FrameSource, LogEntry
 
 POLL_SECONDS = 0.25
 PAGE_SIZE = 500
@@ -61,6 +61,10 @@ class DatabaseFollower:
         self._closed = asyncio.Event()
 
     async def batches(self) -> AsyncIterator[bytes]:
+        async for entries in self.entries():
+            yield b"".join([entry.frame for entry in entries])
+
+    async def entries(self) -> AsyncIterator[list[LogEntry]]:
         quiet_since = time.monotonic()
         while not self._closed.is_set():
             try:
@@ -73,14 +77,14 @@ class DatabaseFollower:
                 return
             if rows:
                 self.position = rows[-1].seq
-                yield b"".join(encode_frame(r.seq, r.type, r.data) for r in rows)
+                yield [LogEntry.of(r.seq, r.type, r.data) for r in rows]
                 if rows[-1].type == TERMINAL_TYPE:
                     return
                 quiet_since = time.monotonic()
                 continue
             if time.monotonic() - quiet_since >= self.heartbeat_seconds:
                 quiet_since = time.monotonic()
-                yield b""
+                yield []
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closed.wait(), POLL_SECONDS)
 
@@ -89,9 +93,9 @@ class DatabaseFollower:
         async with self.db.read() as conn:
             rows = (
                 await conn.execute(
-                    select(StreamEvent.seq, StreamEvent.type, StreamEvent.data)
-                    .where(StreamEvent.stream_id == self.stream_id, StreamEvent.seq > self.position)
-                    .order_by(StreamEvent.seq)
+                    select(LoggedEvent.seq, LoggedEvent.type, LoggedEvent.data)
+                    .where(LoggedEvent.stream_id == self.stream_id, LoggedEvent.seq > self.position)
+                    .order_by(LoggedEvent.seq)
                     .limit(PAGE_SIZE)
                 )
             ).all()

@@ -1,26 +1,28 @@
-"""In-process live state of a stream: its committed frames and the readers waiting for more."""
+"""In-process live state of a stream: its committed entries and the readers waiting for more."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 
+from chinwag.streams.sse import LogEntry
+
 
 class LiveStream:
-    """Frames of one stream that are already durable, in seq order, plus waiting readers.
+    """Entries of one stream that are already durable, in seq order, plus waiting readers.
 
-    Frames are only added after their events are committed (write-ahead), so a reader never
+    Entries are only added after their events are committed (write-ahead), so a reader never
     sees an event the database could lose.
     """
 
-    def __init__(self, stream_id: str, committed: list[bytes]) -> None:
+    def __init__(self, stream_id: str, committed: list[LogEntry]) -> None:
         self.stream_id = stream_id
-        self.frames: list[bytes] = committed  # frames[i] carries seq i + 1
+        self.entries: list[LogEntry] = committed  # entries[i] is seq i + 1
         self.done = False
         self._waiters: set[asyncio.Future[None]] = set()
 
-    def publish(self, frames: list[bytes], *, done: bool = False) -> None:
-        self.frames.extend(frames)
+    def publish(self, entries: list[LogEntry], *, done: bool = False) -> None:
+        self.entries.extend(entries)
         self.done = self.done or done
         self.wake_all()
 
@@ -49,11 +51,15 @@ class LiveFollower:
         self._waiter: asyncio.Future[None] | None = None
 
     async def batches(self) -> AsyncIterator[bytes]:
+        async for entries in self.entries():
+            yield b"".join([entry.frame for entry in entries])
+
+    async def entries(self) -> AsyncIterator[list[LogEntry]]:
         live = self.live
         while not self.closed:
-            end = len(live.frames)
+            end = len(live.entries)
             if self.position < end:
-                batch = b"".join(live.frames[self.position : end])
+                batch = live.entries[self.position : end]
                 self.position = end
                 yield batch
                 continue
@@ -65,8 +71,8 @@ class LiveFollower:
             timer = asyncio.get_running_loop().call_later(self.heartbeat_seconds, _wake, waiter)
             await waiter
             timer.cancel()
-            if self.position == len(live.frames) and not live.done and not self.closed:
-                yield b""  # nothing new within the heartbeat interval
+            if self.position == len(live.entries) and not live.done and not self.closed:
+                yield []  # nothing new within the heartbeat interval
 
     def close(self) -> None:
         self.closed = True

@@ -23,17 +23,22 @@ import logging
 import time
 from typing import Any
 
-from sqlalchemy import Table, select, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.db.base import utcnow
-from chinwag.db.bulk import insert_rows
 from chinwag.db.uow import Database
 from chinwag.errors import DatabaseUnavailable, StreamLogFailed
-from chinwag.streams.ending import end_from_stored_log, write_end
+from chinwag.streams.ending import RecordAnswer
 from chinwag.streams.live import LiveStream
-from chinwag.streams.models import Stream, StreamEvent
-from chinwag.streams.sse import encode_frame
+from chinwag.streams.sse import LogEntry
+from chinwag.streams.store import (
+    append_events,
+    end_from_stored_log,
+    events_after,
+    lock_streams,
+    write_end,
+)
 from chinwag.streams.writer import (
     LogMetrics,
     PendingEvent,
@@ -46,8 +51,6 @@ from chinwag.streams.writer import (
 
 log = logging.getLogger(__name__)
 
-EVENTS: Table = StreamEvent.__table__  # type: ignore[assignment]
-EVENT_COLUMNS = ("stream_id", "seq", "type", "data", "created_at")
 FIRST_RETRY_DELAY_SECONDS = 0.05
 MAX_RETRY_DELAY_SECONDS = 2.0
 ATTEMPTS_WHEN_CLOSING = 5
@@ -57,9 +60,17 @@ ATTEMPTS_PER_STREAM = 2  # a stream the database refuses twice while it answers 
 class EventLog:
     """Owns the writer task and the registry of streams live in this process."""
 
-    def __init__(self, db: Database, *, worker_id: str, metrics: LogMetrics | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        worker_id: str,
+        record_answer: RecordAnswer,
+        metrics: LogMetrics | None = None,
+    ) -> None:
         self._db = db
         self._worker_id = worker_id
+        self._record_answer = record_answer
         self._metrics = metrics or LogMetrics()
         self._queue: list[Queued] = []
         self._wake = asyncio.Event()
@@ -82,7 +93,7 @@ class EventLog:
         if self._task is not None:
             await self._task
 
-    def open(self, stream_id: str, committed: list[bytes]) -> StreamWriter:
+    def open(self, stream_id: str, committed: list[LogEntry]) -> StreamWriter:
         """Register a stream whose first `len(committed)` events are already in the database."""
         live = LiveStream(stream_id, committed)
         writer = StreamWriter(self, live, next_seq=len(committed) + 1)
@@ -203,7 +214,7 @@ class EventLog:
         if not ids:
             return
         async with self._db.write() as conn:
-            owners = await self._lock(conn, ids)
+            owners = await lock_streams(conn, ids)
             mine = {sid for sid, (status, owner) in owners.items() if owner == self._worker_id}
             streaming = {sid for sid in mine if owners[sid][0] == "streaming"}
             # A finish that landed before its acknowledgement was lost: written by us already.
@@ -218,57 +229,28 @@ class EventLog:
             self._end_locally(stream_id, stored.get(stream_id, []), reason)
         discard_unwritten([item for item in items if item.writer.ended_elsewhere])
 
-    async def _lock(self, conn: AsyncConnection, ids: list[str]) -> dict[str, tuple[str, str]]:
-        rows = await conn.execute(
-            select(Stream.id, Stream.status, Stream.worker_id)
-            .where(Stream.id.in_(ids))
-            .order_by(Stream.id)
-            .with_for_update()
-        )
-        return {r.id: (r.status, r.worker_id) for r in rows}
-
     async def _insert(self, conn: AsyncConnection, items: list[Queued]) -> None:
         now = utcnow()
-        rows = [
-            (p.writer.stream_id, p.seq, p.type, p.data, now)
-            for p in items
-            if isinstance(p, PendingEvent)
-        ]
-        if rows:
-            await insert_rows(conn, EVENTS, EVENT_COLUMNS, rows, skip_existing=True)
+        await append_events(
+            conn,
+            [
+                (p.writer.stream_id, p.seq, p.type, p.data, now)
+                for p in items
+                if isinstance(p, PendingEvent)
+            ],
+        )
         for item in items:
             if isinstance(item, PendingFinish):
-                f = item.finish
-                await write_end(
-                    conn,
-                    stream_id=f.stream_id,
-                    message_id=f.message_id,
-                    status=f.status,
-                    content=f.content,
-                    last_seq=f.last_seq,
-                    now=now,
-                    usage=f.usage,
-                    error_code=f.error_code,
-                    route=f.route,
-                    citations=f.citations,
-                    flow_runs=f.flow_runs,
-                    bot_id=f.bot_id,
-                    ttft_ms=f.ttft_ms,
-                )
+                await write_end(conn, item.end, now, self._record_answer)
 
     async def _stored_endings(
         self, conn: AsyncConnection, stream_ids: list[str]
-    ) -> dict[str, list[bytes]]:
-        """The frames of streams ended elsewhere that this process's readers have not seen."""
-        frames: dict[str, list[bytes]] = {}
+    ) -> dict[str, list[LogEntry]]:
+        """The entries of streams ended elsewhere that this process's readers have not seen."""
+        frames: dict[str, list[LogEntry]] = {}
         for stream_id in stream_ids:
-            seen = len(self.live[stream_id].frames)
-            rows = await conn.execute(
-                select(StreamEvent.seq, StreamEvent.type, StreamEvent.data)
-                .where(StreamEvent.stream_id == stream_id, StreamEvent.seq > seen)
-                .order_by(StreamEvent.seq)
-            )
-            frames[stream_id] = [encode_frame(r.seq, r.type, r.data) for r in rows]
+            rows = await events_after(conn, stream_id, len(self.live[stream_id].entries))
+            frames[stream_id] = [LogEntry.of(r.seq, r.type, r.data) for r in rows]
         return frames
 
     async def _abandon(self, writer: StreamWriter, exc: Exception) -> None:
@@ -278,9 +260,7 @@ class EventLog:
         error = StreamLogFailed(f"this answer could not be stored: {type(exc).__name__}")
         try:
             async with self._db.write() as conn:
-                await end_from_stored_log(
-                    conn, stream_id, status="failed", error=error, ended_by=self._worker_id
-                )
+                await self._end_failed(conn, stream_id, error)
                 stored = await self._stored_endings(conn, [stream_id])
         except Exception as end_exc:
             # Its row stays `streaming`; this log stays unhealthy (readyz 503, no heartbeat past
@@ -293,21 +273,31 @@ class EventLog:
             stored = {}
         self._end_locally(stream_id, stored.get(stream_id, []), "log_failed")
 
+    async def _end_failed(
+        self, conn: AsyncConnection, stream_id: str, error: StreamLogFailed
+    ) -> None:
+        await end_from_stored_log(
+            conn,
+            stream_id,
+            status="failed",
+            error=error,
+            ended_by=self._worker_id,
+            record_answer=self._record_answer,
+        )
+
     async def _end_unended(self) -> None:
         """Try again to end the streams whose refused log could not be ended."""
         for stream_id, error in list(self._unended.items()):
             try:
                 async with self._db.write() as conn:
-                    await end_from_stored_log(
-                        conn, stream_id, status="failed", error=error, ended_by=self._worker_id
-                    )
+                    await self._end_failed(conn, stream_id, error)
             except Exception as exc:
                 self._last_error = f"stream {stream_id} cannot be ended: {exc}"
                 continue
             log.warning("stream %s ended as failed after its log was refused", stream_id)
             del self._unended[stream_id]
 
-    def _end_locally(self, stream_id: str, frames: list[bytes], reason: str) -> None:
+    def _end_locally(self, stream_id: str, frames: list[LogEntry], reason: str) -> None:
         """Stop a stream this worker no longer writes: readers get the stored ending."""
         writer = self._writers.pop(stream_id, None)
         live = self.live.pop(stream_id, None)
@@ -323,7 +313,7 @@ class EventLog:
             writer.on_ended_elsewhere()
 
     def _publish(self, items: list[Queued]) -> None:
-        touched: dict[str, tuple[LiveStream, list[bytes]]] = {}
+        touched: dict[str, tuple[LiveStream, list[LogEntry]]] = {}
         finished: list[PendingFinish] = []
         for item in items:
             if isinstance(item, PendingFinish):
@@ -331,7 +321,7 @@ class EventLog:
                 continue
             live = item.writer.live
             entry = touched.setdefault(live.stream_id, (live, []))
-            entry[1].append(encode_frame(item.seq, item.type, item.data))
+            entry[1].append(LogEntry.of(item.seq, item.type, item.data))
         for live, frames in touched.values():
             live.publish(frames)
         for ending in finished:
@@ -339,14 +329,14 @@ class EventLog:
             ending.writer.live.publish([], done=True)
             self.live.pop(stream_id, None)
             self._writers.pop(stream_id, None)
-            resolve_finish(ending.finish, True)
+            resolve_finish(ending, True)
 
     def _drop_at_shutdown(self, items: list[Queued]) -> None:
         # Not published, so no client saw them; the next start marks the streams interrupted
         # with the text that was committed.
         log.error("dropping %d stream log entries at shutdown", len(items))
         for item in items:
-            if isinstance(item, PendingFinish) and not item.finish.committed.done():
-                item.finish.committed.set_exception(
+            if isinstance(item, PendingFinish) and not item.committed.done():
+                item.committed.set_exception(
                     DatabaseUnavailable("the event log could not be committed")
                 )

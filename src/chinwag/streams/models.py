@@ -50,8 +50,10 @@ class Stream(Base):
     )
 
 
-class StreamEvent(Base):
-    """One numbered event of a stream; `data` is the event's JSON, serialised once."""
+class LoggedEvent(Base):
+    """One numbered event of a stream as stored; `data` is the event's JSON, serialised once.
+
+    (The event itself, typed, is `chinwag.streams.events.StreamEvent`.)"""
 
     __tablename__ = "stream_events"
 

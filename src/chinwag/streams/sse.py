@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
 from starlette.responses import Response
@@ -26,11 +27,32 @@ def encode_frame(seq: int, event_type: str, data: str) -> bytes:
     return b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, event_type.encode(), data.encode())
 
 
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One committed event of a stream: its seq, type and JSON, and its SSE frame (encoded once).
+
+    SSE readers send `frame`; typed readers (the OpenAI-compatible route) parse `data`."""
+
+    seq: int
+    type: str
+    data: str
+    frame: bytes
+
+    @classmethod
+    def of(cls, seq: int, event_type: str, data: str) -> LogEntry:
+        return cls(seq, event_type, data, encode_frame(seq, event_type, data))
+
+
 class FrameSource(Protocol):
-    """Where an SSE response reads from: batches of frames, and a way to stop waiting."""
+    """Where a reader of a stream reads from: batches of committed entries (or of their frames,
+    joined), and a way to stop waiting."""
+
+    def entries(self) -> AsyncIterator[list[LogEntry]]:
+        """Yield the entries after the position; an empty batch means "nothing new for a while"."""
+        ...
 
     def batches(self) -> AsyncIterator[bytes]:
-        """Yield joined frames; an empty batch means "nothing new for a while"."""
+        """The same batches as joined SSE frames (empty: nothing new for a while)."""
         ...
 
     def close(self) -> None:

@@ -1,4 +1,4 @@
-"""What the event log queues for one stream: numbered events and the stream's finish.
+"""What the event log queues for one stream: numbered events and the stream's end.
 
 `StreamWriter` numbers a live stream's events (gap-free, after the accepted ones) and hands
 them to the `EventLog`, which commits them in batches (streams/log.py).
@@ -10,10 +10,10 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from chinwag.errors import DatabaseUnavailable
-from chinwag.streams.ending import EndStatus
+from chinwag.streams.ending import StreamEnd
 from chinwag.streams.events import StreamEvent as Event
 from chinwag.streams.live import LiveStream
 
@@ -21,30 +21,6 @@ if TYPE_CHECKING:
     from chinwag.streams.log import EventLog
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(slots=True)
-class Finish:
-    """What a stream's last transaction writes besides its final events."""
-
-    stream_id: str
-    message_id: str
-    status: EndStatus
-    content: str
-    usage: dict[str, Any] | None = None
-    error_code: str | None = None
-    bot_id: str | None = None
-    route: dict[str, Any] | None = None
-    citations: list[dict[str, Any]] | None = None
-    flow_runs: list[dict[str, Any]] = field(default_factory=list)
-    ttft_ms: float | None = None
-    last_seq: int = 0  # set by StreamWriter.finish: the seq of stream.completed
-    # True once written by this worker; False if the stream was ended elsewhere.
-    committed: asyncio.Future[bool] = field(default_factory=lambda: _future())
-
-
-def _future() -> asyncio.Future[bool]:
-    return asyncio.get_running_loop().create_future()
 
 
 @dataclass(slots=True)
@@ -58,7 +34,13 @@ class PendingEvent:
 @dataclass(slots=True)
 class PendingFinish:
     writer: StreamWriter
-    finish: Finish
+    end: StreamEnd
+    # True once written by this worker; False if the stream was ended elsewhere.
+    committed: asyncio.Future[bool] = field(default_factory=lambda: _future())
+
+
+def _future() -> asyncio.Future[bool]:
+    return asyncio.get_running_loop().create_future()
 
 
 Queued = PendingEvent | PendingFinish
@@ -100,16 +82,17 @@ class StreamWriter:
         self._log.enqueue(PendingEvent(self, seq, event.type, event.model_dump_json()))
         return seq
 
-    async def finish(self, final_events: list[Event], finish: Finish) -> None:
-        """Append the final events and commit them together with `finish`; wait for the commit."""
+    async def finish(self, final_events: list[Event], end: StreamEnd) -> None:
+        """Append the final events and commit them together with `end`; wait for the commit."""
         if self.ended_elsewhere:
             return
         for event in final_events:
             self.append(event)
-        finish.last_seq = self.last_seq
-        self._log.enqueue(PendingFinish(self, finish))
+        end.last_seq = self.last_seq
+        pending = PendingFinish(self, end)
+        self._log.enqueue(pending)
         try:
-            await finish.committed
+            await pending.committed
         except DatabaseUnavailable as exc:
             # Dropped at shutdown: the row stays `streaming` and the next start (or another
             # server) marks it interrupted with the text that was committed.
@@ -120,9 +103,9 @@ def discard_unwritten(items: list[Queued]) -> None:
     """Items of a stream ended elsewhere: never written; a finish waiting on them is told so."""
     for item in items:
         if isinstance(item, PendingFinish):
-            resolve_finish(item.finish, False)
+            resolve_finish(item, False)
 
 
-def resolve_finish(finish: Finish, written_here: bool) -> None:
+def resolve_finish(finish: PendingFinish, written_here: bool) -> None:
     if not finish.committed.done():
         finish.committed.set_result(written_here)

@@ -14,10 +14,10 @@ from importlib import resources
 
 from fastapi import APIRouter, Request, Response
 
-from chinwag.auth.deps import PrincipalDep
 from chinwag.bots.service import get_bot
 from chinwag.errors import NotFound
-from chinwag.services import ServicesDep
+from chinwag.http.deps import PrincipalDep
+from chinwag.http.runtime import ServicesDep
 from chinwag.web.schemas import WidgetOut
 
 api_router = APIRouter(prefix="/v1", tags=["widget"])

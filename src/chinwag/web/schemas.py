@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from chinwag.bots.config import WidgetConfig
+from chinwag.config.bot import WidgetConfig
 
 
 class WidgetOut(BaseModel):

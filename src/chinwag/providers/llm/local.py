@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from chinwag.errors import ChinwagError, LLMError, LLMStreamBroken, LocalModelUnavailable
-from chinwag.providers.protocols import ChatMessage, GenerationOptions, TokenUsage
+from chinwag.providers.protocols import ChatMessage, GenerationOptions, Usage
 from chinwag.settings import LocalModelName
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ _GEMMA3_TEMPLATE = (
     "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
 )
 
-_Item = str | TokenUsage | ChinwagError
+_Item = str | Usage | ChinwagError
 _Chunks = Generator[dict[str, Any], None, None]
 
 
@@ -76,7 +76,7 @@ class LocalChatModel:
 
     async def stream(
         self, messages: Sequence[ChatMessage], options: GenerationOptions
-    ) -> AsyncIterator[str | TokenUsage]:
+    ) -> AsyncIterator[str | Usage]:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[_Item] = asyncio.Queue()
         stop = threading.Event()
@@ -104,7 +104,7 @@ class LocalChatModel:
                 if isinstance(item, ChinwagError):
                     raise item
                 yield item
-                if isinstance(item, TokenUsage):
+                if isinstance(item, Usage):
                     return
         finally:
             stop.set()
@@ -151,7 +151,7 @@ class LocalChatModel:
                     completion_tokens += text is not None
                     if text:
                         emit(text)
-            usage = TokenUsage(prompt_tokens=len(prompt_ids), completion_tokens=completion_tokens)
+            usage = Usage.of(prompt_tokens=len(prompt_ids), completion_tokens=completion_tokens)
             emit(closed if stop.is_set() else usage)
         except ChinwagError as exc:
             emit(exc)

@@ -19,7 +19,7 @@ from openai.types.chat import ChatCompletionMessageParam
 
 from chinwag.errors import LLMError, LLMStreamBroken, LLMTimeout, LLMUnreachable
 from chinwag.providers.llm.wire import error_detail, parse_chunk, status_error
-from chinwag.providers.protocols import ChatMessage, GenerationOptions, TokenUsage
+from chinwag.providers.protocols import ChatMessage, GenerationOptions, Usage
 
 
 class OpenAIChatModel:
@@ -49,7 +49,7 @@ class OpenAIChatModel:
 
     async def stream(
         self, messages: Sequence[ChatMessage], options: GenerationOptions
-    ) -> AsyncIterator[str | TokenUsage]:
+    ) -> AsyncIterator[str | Usage]:
         prompt = cast(
             "list[ChatCompletionMessageParam]",
             [{"role": m.role, "content": m.content} for m in messages],

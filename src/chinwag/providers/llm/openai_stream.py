@@ -17,7 +17,7 @@ import orjson
 
 from chinwag.errors import LLMStreamBroken, LLMTimeout, LLMUnreachable
 from chinwag.providers.llm.wire import RETRYABLE_STATUSES, error_detail, parse_chunk, status_error
-from chinwag.providers.protocols import ChatMessage, GenerationOptions, TokenUsage
+from chinwag.providers.protocols import ChatMessage, GenerationOptions, Usage
 
 RETRY_DELAY_SECONDS = 0.5
 MAX_LINE_BYTES = 4 * 1024 * 1024
@@ -61,7 +61,7 @@ class StreamingChatModel:
 
     async def stream(
         self, messages: Sequence[ChatMessage], options: GenerationOptions
-    ) -> AsyncIterator[str | TokenUsage]:
+    ) -> AsyncIterator[str | Usage]:
         request: dict[str, object] = {
             "model": self.model,
             "messages": [{"role": m.role, "content": m.content} for m in messages],

@@ -19,20 +19,20 @@ from chinwag.errors import (
     LLMRateLimited,
     LLMStreamBroken,
 )
-from chinwag.providers.protocols import TokenUsage
+from chinwag.providers.protocols import Usage
 
 # Statuses the SDK retries (besides connection errors): timeout, conflict, rate limit, server.
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
 
 
-def parse_chunk(payload: str | bytes) -> list[str | TokenUsage]:
+def parse_chunk(payload: str | bytes) -> list[str | Usage]:
     """Text deltas and usage of one `data:` payload of a chat.completion.chunk stream."""
     chunk = orjson.loads(payload)
     if not isinstance(chunk, dict):
         raise LLMStreamBroken(f"the LLM sent a chunk that is not a JSON object: {payload[:200]!r}")
     if "error" in chunk:
         raise LLMStreamBroken(f"the LLM reported an error mid-stream: {chunk['error']}")
-    items: list[str | TokenUsage] = []
+    items: list[str | Usage] = []
     for choice in chunk.get("choices") or ():
         text = (choice.get("delta") or {}).get("content")
         if text:
@@ -40,7 +40,7 @@ def parse_chunk(payload: str | bytes) -> list[str | TokenUsage]:
     usage = chunk.get("usage")
     if usage:
         items.append(
-            TokenUsage(
+            Usage.of(
                 prompt_tokens=int(usage.get("prompt_tokens") or 0),
                 completion_tokens=int(usage.get("completion_tokens") or 0),
             )

@@ -19,7 +19,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from chinwag.errors import ChinwagError, KnowledgeIndexExists, KnowledgeStoreUnavailable
-from chinwag.knowledge.sparse import document_vector, query_vector
 from chinwag.providers.vectorstores.base import (
     Chunk,
     Filters,
@@ -29,6 +28,7 @@ from chinwag.providers.vectorstores.base import (
     dimension_mismatch,
     index_not_found,
 )
+from chinwag.providers.vectorstores.sparse import document_vector, query_vector
 
 T = TypeVar("T")
 DENSE, SPARSE = "dense", "text"

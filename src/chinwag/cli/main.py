@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from chinwag.answers import cli as answers_cli
-from chinwag.auth import cli as keys_cli
-from chinwag.bots import cli as bots_cli
-from chinwag.evaluation import cli as eval_cli
-from chinwag.knowledge import cli as knowledge_cli
+from chinwag.cli import answers as answers_cli
+from chinwag.cli import bots as bots_cli
+from chinwag.cli import evaluation as eval_cli
+from chinwag.cli import keys as keys_cli
+from chinwag.cli import knowledge as knowledge_cli
 from chinwag.settings import Settings
 
 if TYPE_CHECKING:
-    from chinwag.bots.config import BotConfig
+    from chinwag.config.bot import BotConfig
     from chinwag.knowledge.ingest import IngestSummary
 
 app = typer.Typer(
@@ -165,8 +165,8 @@ def init(
     """Write a starter bot (bot.yaml, a prompt, a document) that validates, and its index."""
     import re
 
-    from chinwag.bots.config import BOT_ID_PATTERN
     from chinwag.bots.starter import write_starter
+    from chinwag.config.bot import BOT_ID_PATTERN
 
     if not re.match(BOT_ID_PATTERN, bot_id):
         _fail(f"'{bot_id}' is not a bot id", "Use lowercase letters, digits, - and _.")
@@ -228,7 +228,7 @@ def doctor(
 ) -> None:
     """Check the database: reachable, schema current, and the log whole (all counts 0)."""
     from chinwag.db.uow import Database
-    from chinwag.doctor import run_checks
+    from chinwag.operations.doctor import run_checks
 
     settings = Settings()
 
@@ -259,7 +259,7 @@ def doctor(
 def gc() -> None:
     """Run one retention pass now: stream events, finished streams, bots' old messages."""
     from chinwag.db.uow import Database
-    from chinwag.retention import Purged, purge
+    from chinwag.operations.retention import Purged, purge
 
     settings = Settings()
 
@@ -285,7 +285,7 @@ def chat(
     ] = None,
 ) -> None:
     """Chat with a bot in the terminal over the HTTP API; answers stream as they arrive."""
-    from chinwag.chat import chat_loop
+    from chinwag.cli.chat import chat_loop
 
     try:
         asyncio.run(

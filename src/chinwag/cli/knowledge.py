@@ -16,7 +16,7 @@ from chinwag.settings import Settings
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-    from chinwag.bots.config import BotConfig, KnowledgeConfig
+    from chinwag.config.bot import BotConfig, KnowledgeConfig
     from chinwag.knowledge.ingest import IngestSummary
     from chinwag.providers.protocols import Embedder
     from chinwag.providers.vectorstores.base import VectorStore
@@ -62,8 +62,8 @@ async def _open(bot: str) -> AsyncIterator[_Knowledge]:
 
 async def _bot_config(bot: str) -> BotConfig:
     """A bot's configuration: from a YAML file (before it is imported), else the database."""
-    from chinwag.bots.cli import database
     from chinwag.bots.service import get_bot
+    from chinwag.cli.bots import database
 
     from_file = await asyncio.to_thread(_config_from_file, bot)
     if from_file is not None:
@@ -144,7 +144,7 @@ def search(
     ] = None,
 ) -> None:
     """Search the bot's index as its flows do; prints score, document and snippet."""
-    from chinwag.bots.config import KnowledgeConfig
+    from chinwag.config.bot import KnowledgeConfig
     from chinwag.knowledge.search import KnowledgeService
 
     filters: dict[str, str | int] = {}

@@ -13,8 +13,8 @@ from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
 from sqlalchemy import select
 
-from chinwag.bots.config import LimitsConfig
 from chinwag.bots.models import Bot
+from chinwag.config.bot import LimitsConfig
 from chinwag.db.uow import Database
 from chinwag.errors import RateLimited
 from chinwag.settings import Settings

@@ -12,7 +12,7 @@ import typer
 from chinwag.settings import Settings
 
 if TYPE_CHECKING:
-    from chinwag.bots.config import BotConfig
+    from chinwag.config.bot import BotConfig
     from chinwag.engine.router import Router
     from chinwag.evaluation.run import EvalReport, Labelled
     from chinwag.knowledge.search import KnowledgeService
@@ -95,9 +95,9 @@ async def _evaluate(bot: str, items: list[Labelled], *, answers: bool) -> tuple[
 
 async def _bot(bot: str) -> tuple[BotConfig, int]:
     """The configuration to measure and its version (0 for a file not yet imported)."""
-    from chinwag.bots.cli import database
     from chinwag.bots.service import get_bot
-    from chinwag.knowledge.cli import _config_from_file
+    from chinwag.cli.bots import database
+    from chinwag.cli.knowledge import _config_from_file
 
     from_file = await asyncio.to_thread(_config_from_file, bot)
     if from_file is not None:

@@ -7,10 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query
 from sqlalchemy import select
 
-from chinwag.auth.deps import Principal, PrincipalDep
+from chinwag.auth.principal import Principal
 from chinwag.conversations.models import ChatSession, EndUser, Message
 from chinwag.errors import InvalidRequest, StreamNotFound
-from chinwag.services import Services, ServicesDep
+from chinwag.http.deps import PrincipalDep
+from chinwag.http.runtime import Services, ServicesDep
 from chinwag.streams.follow import open_stream
 from chinwag.streams.models import Stream
 from chinwag.streams.sse import SSEResponse

@@ -8,14 +8,14 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from chinwag.auth.keys import KeyCache
+from chinwag.auth.ratelimit import RateLimiter
 from chinwag.db.uow import Database
 from chinwag.generations.service import Generations
 from chinwag.generations.workers import WorkerIdentity
 from chinwag.knowledge.jobs import IngestJobs
 from chinwag.knowledge.runtime import KnowledgeStores
-from chinwag.metrics import Metrics
+from chinwag.operations.metrics import Metrics
 from chinwag.providers.registry import ModelRegistry
-from chinwag.ratelimit import RateLimiter
 from chinwag.settings import Settings
 from chinwag.streams.log import EventLog
 

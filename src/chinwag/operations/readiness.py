@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from chinwag.bots.config import BotConfig
+from chinwag.config.bot import BotConfig
 from chinwag.providers.registry import llm_server_url
 from chinwag.settings import Settings
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from chinwag.auth.deps import Principal, PrincipalDep, PrincipalKind
+from chinwag.auth.principal import Principal, PrincipalKind
 from chinwag.bots.service import get_bot
 from chinwag.conversations.access import visible_message
 from chinwag.conversations.erase import delete_session, erase_user
@@ -29,7 +29,8 @@ from chinwag.conversations.schemas import MessageOut
 from chinwag.db.base import new_id, utcnow
 from chinwag.db.uow import Database
 from chinwag.errors import InvalidRequest, NotFound, SessionNotFound
-from chinwag.services import ServicesDep
+from chinwag.http.deps import PrincipalDep
+from chinwag.http.runtime import ServicesDep
 from chinwag.timestamps import as_utc
 
 router = APIRouter(prefix="/v1", tags=["conversations"])

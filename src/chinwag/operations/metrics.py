@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import re
-import time
 from collections.abc import Callable
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chinwag.streams.writer import LogMetrics
 
@@ -92,77 +88,3 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
-
-
-class GenerationTimer:
-    """Watches one generation's events: TTFT at the first delta, flow times, then the end."""
-
-    def __init__(self, metrics: Metrics, bot_id: str) -> None:
-        self._metrics = metrics
-        self._bot = bot_id
-        self._start = time.monotonic()
-        self._first: float | None = None
-
-    def saw(self, event: Any) -> None:
-        kind = event.type
-        if kind == "message.delta" and self._first is None:
-            self._first = time.monotonic()
-            self._metrics.ttft.labels(self._bot).observe(self._first - self._start)
-        elif kind in ("flow.completed", "flow.failed"):
-            status = "completed" if kind == "flow.completed" else "failed"
-            self._metrics.flow.labels(self._bot, event.flow, status).observe(event.ms / 1000)
-
-    @property
-    def ttft_ms(self) -> float | None:
-        """Milliseconds from the start to the first token (None until one came)."""
-        return None if self._first is None else (self._first - self._start) * 1000
-
-    def finished(self, status: str, usage: dict[str, int] | None, error_code: str | None) -> None:
-        self._metrics.generation.labels(self._bot, status).observe(time.monotonic() - self._start)
-        for kind in ("prompt_tokens", "completion_tokens"):
-            if usage and usage.get(kind):
-                self._metrics.tokens.labels(self._bot, kind.split("_")[0]).inc(usage[kind])
-        if error_code:
-            self._metrics.errors.labels(error_code).inc()
-
-    def curated(self, mode: str) -> None:
-        self._metrics.curated.labels(self._bot, mode).inc()
-
-
-class RequestMetrics:
-    """Counts every response by route template (not the raw path), method and status."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self._templates: list[tuple[re.Pattern[str], str]] | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        status = 500
-
-        async def record_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, record_status)
-        finally:
-            services = getattr(scope["app"].state, "services", None)
-            if services is not None:
-                route = self._route(scope)
-                services.metrics.requests.labels(route, scope["method"], str(status)).inc()
-
-    def _route(self, scope: Scope) -> str:
-        """The path template (from the OpenAPI document), so ids never become label values."""
-        if self._templates is None:
-            paths = sorted(scope["app"].openapi()["paths"], key=lambda p: (p.count("{"), p))
-            self._templates = [
-                (re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(p)) + "$"), p)
-                for p in paths
-            ]
-        path = scope["path"]
-        return next((t for pattern, t in self._templates if pattern.match(path)), "unmatched")

@@ -8,22 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chinwag.auth.sessions import purge_sessions
 from chinwag.bots.service import list_bots
-from chinwag.console.sessions import purge_sessions
 from chinwag.conversations.erase import delete_messages
 from chinwag.conversations.models import ChatSession, Message
 from chinwag.db.base import utcnow
 from chinwag.db.uow import Database
 from chinwag.errors import ChinwagError
 from chinwag.settings import Settings
-from chinwag.streams.models import Stream, StreamEvent
+from chinwag.streams.store import delete_streams, finished_streams, purge_events
 
 log = logging.getLogger(__name__)
 
@@ -52,20 +51,18 @@ async def purge(db: Database, settings: Settings, *, now: datetime | None = None
     streams_cutoff = now - timedelta(seconds=settings.retention_streams_seconds)
     while True:
         async with db.write() as conn:
-            ids = await _finished_streams(conn, events_cutoff, size, purged_events=False)
+            ids = await finished_streams(conn, events_cutoff, size, with_events=True)
             if not ids:
                 break
-            purged.stream_events += await _delete_events(conn, ids)
-            await conn.execute(
-                update(Stream).where(Stream.id.in_(ids)).values(events_purged_at=now)
-            )
+            purged.stream_events += await purge_events(conn, ids, now)
     while True:
         async with db.write() as conn:
-            ids = await _finished_streams(conn, streams_cutoff, size, purged_events=None)
+            ids = await finished_streams(conn, streams_cutoff, size, with_events=False)
             if not ids:
                 break
-            purged.stream_events += await _delete_events(conn, ids)
-            purged.streams += _count(await conn.execute(delete(Stream).where(Stream.id.in_(ids))))
+            events, streams = await delete_streams(conn, ids)
+            purged.stream_events += events
+            purged.streams += streams
     async with db.write() as conn:  # expired console sign-ins: a handful of rows at most
         await purge_sessions(conn)
     async with db.read() as conn:
@@ -82,21 +79,6 @@ async def purge(db: Database, settings: Settings, *, now: datetime | None = None
                     break
                 purged.messages[bot.id] += deleted
     return purged
-
-
-async def _finished_streams(
-    conn: AsyncConnection, cutoff: datetime, size: int, *, purged_events: bool | None
-) -> Sequence[str]:
-    query = select(Stream.id).where(Stream.status != "streaming", Stream.finished_at < cutoff)
-    if purged_events is False:
-        query = query.where(Stream.events_purged_at.is_(None))
-    return (await conn.execute(query.limit(size))).scalars().all()
-
-
-async def _delete_events(conn: AsyncConnection, stream_ids: Sequence[str]) -> int:
-    return _count(
-        await conn.execute(delete(StreamEvent).where(StreamEvent.stream_id.in_(stream_ids)))
-    )
 
 
 async def _purge_messages(conn: AsyncConnection, bot_id: str, cutoff: datetime, size: int) -> int:
@@ -120,10 +102,6 @@ async def _purge_messages(conn: AsyncConnection, bot_id: str, cutoff: datetime, 
     if not ids:
         return 0
     return (await delete_messages(conn, ids))["messages"]
-
-
-def _count(result: object) -> int:
-    return max(int(getattr(result, "rowcount", 0) or 0), 0)
 
 
 async def gc_forever(db: Database, settings: Settings) -> None:

@@ -13,8 +13,8 @@ from chinwag.answers.schemas import (
     CuratedAnswerOut,
     CuratedAnswerPatch,
 )
-from chinwag.auth.deps import PrincipalDep
-from chinwag.services import ServicesDep
+from chinwag.http.deps import PrincipalDep
+from chinwag.http.runtime import ServicesDep
 
 router = APIRouter(prefix="/v1/bots/{bot_id}/answers", tags=["curated answers"])
 

@@ -11,8 +11,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.auth.keys import KeyInfo, find_key
-from chinwag.auth.models import ApiKey
-from chinwag.console.models import ConsoleSession
+from chinwag.auth.models import ApiKey, ConsoleSession
 from chinwag.db.base import utcnow
 
 COOKIE = "chinwag_console"

@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter
 
-from chinwag.auth.deps import PrincipalDep
 from chinwag.auth.keys import create_key, list_keys, revoke_key
 from chinwag.auth.schemas import KeyCreated, KeyIn, KeyOut, TokenIn, TokenOut
 from chinwag.auth.tokens import UserToken, identity_secret, issue_token, verify_user_hash
 from chinwag.errors import Forbidden, IdentityNotVerified, InvalidRequest
-from chinwag.services import ServicesDep
+from chinwag.http.deps import PrincipalDep
+from chinwag.http.runtime import ServicesDep
 
 router = APIRouter(prefix="/v1", tags=["keys"])
 

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Path, Query
 from sqlalchemy import case, func, select
 
-from chinwag.auth.deps import PrincipalDep
 from chinwag.bots.activation import activate, check_document, problem_dicts
 from chinwag.bots.index_check import with_index_check
 from chinwag.bots.schemas import (
@@ -26,7 +25,8 @@ from chinwag.bots.service import rollback as rollback_to
 from chinwag.bots.validation import Report
 from chinwag.conversations.models import FlowRun
 from chinwag.errors import BotExists, BotIdMismatch, BotNotFound
-from chinwag.services import ServicesDep
+from chinwag.http.deps import PrincipalDep
+from chinwag.http.runtime import ServicesDep
 
 router = APIRouter(prefix="/v1/bots", tags=["bots"])
 ConfigBody = Annotated[dict[str, Any], Body()]

@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
 
-from chinwag.auth.deps import PrincipalDep
 from chinwag.conversations.access import visible_message
 from chinwag.conversations.schemas import AcceptedOut, MessageIn, MessageOut
 from chinwag.conversations.service import request_hash
@@ -17,7 +16,8 @@ from chinwag.errors import (
     TooManyOpenStreams,
 )
 from chinwag.generations.service import NewMessage
-from chinwag.services import Services, ServicesDep
+from chinwag.http.deps import PrincipalDep
+from chinwag.http.runtime import Services, ServicesDep
 from chinwag.streams.follow import open_stream
 from chinwag.streams.sse import SSEResponse
 

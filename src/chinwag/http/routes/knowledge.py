@@ -11,9 +11,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, File, Form, Response, UploadFile
 from pydantic import BaseModel, Field
 
-from chinwag.auth.deps import PrincipalDep
-from chinwag.bots.config import BotConfig, EmbeddingConfig, KnowledgeConfig
 from chinwag.bots.service import get_bot
+from chinwag.config.bot import BotConfig, EmbeddingConfig, KnowledgeConfig
 from chinwag.errors import (
     ChinwagError,
     DocumentNotFound,
@@ -21,11 +20,12 @@ from chinwag.errors import (
     KnowledgeNotConfigured,
     UploadTooLarge,
 )
+from chinwag.http.deps import PrincipalDep
+from chinwag.http.runtime import Services, ServicesDep
 from chinwag.knowledge.checks import check_index
 from chinwag.knowledge.ingest import delete_documents
 from chinwag.knowledge.jobs import get_job
 from chinwag.knowledge.search import KnowledgeService
-from chinwag.services import Services, ServicesDep
 
 router = APIRouter(prefix="/v1", tags=["knowledge"])
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024

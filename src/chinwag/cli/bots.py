@@ -31,8 +31,8 @@ def schema(
     ] = False,
 ) -> None:
     """Print the JSON Schema of a bot configuration (or its markdown reference)."""
-    from chinwag.bots.config import BotConfig
     from chinwag.bots.reference import reference_markdown
+    from chinwag.config.bot import BotConfig
 
     if markdown:
         typer.echo(reference_markdown(), nl=False)

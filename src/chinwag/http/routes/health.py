@@ -12,8 +12,8 @@ from sqlalchemy import text
 from chinwag.bots.index_check import index_problems
 from chinwag.bots.service import BotVersion, list_bots
 from chinwag.db import migrate
-from chinwag.readiness import check_bots
-from chinwag.services import Services, ServicesDep
+from chinwag.http.runtime import Services, ServicesDep
+from chinwag.operations.readiness import check_bots
 
 router = APIRouter(tags=["operations"])
 

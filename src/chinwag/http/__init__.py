@@ -1,0 +1,1 @@
+"""The HTTP API: what a running server holds, its dependencies, middleware, errors and routes."""

@@ -1,0 +1,1 @@
+"""ASGI middleware: body size limit, CORS by key origin, request metrics."""

@@ -1,0 +1,1 @@
+"""Running chinwag: readiness, metrics, `chinwag doctor` and retention."""
