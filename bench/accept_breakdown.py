@@ -35,10 +35,10 @@ import time
 
 from sqlalchemy import event
 
-from chinwag.app import ensure_schema
 from chinwag.bots.demo import demo_bot_config
 from chinwag.bots.service import get_bot_version, put_bot
 from chinwag.conversations.service import accept_message
+from chinwag.db.migrate import ensure_schema
 from chinwag.db.uow import Database
 
 

@@ -23,7 +23,7 @@ import yaml
 from chinwag.bots.activation import check_file
 from chinwag.config.bot import BotConfig
 from chinwag.engine.router import Router
-from chinwag.engine.runner import Answer, MessageInput, run_message
+from chinwag.engine.runner import FlowContext, MessageInput, run_message
 from chinwag.providers.registry import ModelRegistry
 from chinwag.settings import Settings
 from chinwag.streams.events import FlowStarted, StreamEvent
@@ -159,13 +159,11 @@ async def parallel_flows(runs: int) -> None:
                 if isinstance(event, FlowStarted) and event.flow == "main":
                     marks.append(time.perf_counter())
 
-            answer = Answer()
+            context = FlowContext(bot=bot, message=message, emit=emit, model_for=models.for_bot)
             started = time.perf_counter()
-            await run_message(
-                bot, message, router=router, model_for=models.for_bot, emit=emit, answer=answer
-            )
+            await run_message(context, router=router)
             wall = (main_started[0] - started) * 1000
-            slowest = max(r.ms for r in answer.flow_runs if r.flow != "main")
+            slowest = max(r.ms for r in context.answer.flow_results if r.flow != "main")
             walls.append((wall, slowest))
             ratios.append(wall / slowest)
         await models.aclose()

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from sqlalchemy import insert, text, update
 
-from chinwag.app import ensure_schema
 from chinwag.db.base import utcnow
+from chinwag.db.migrate import ensure_schema
 from chinwag.db.uow import Database
 from chinwag.errors import SchemaOutdated
 from chinwag.operations.doctor import run_checks

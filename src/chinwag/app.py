@@ -37,7 +37,6 @@ from chinwag.errors import (
     MethodNotAllowed,
     NotFound,
     RateLimited,
-    SchemaOutdated,
     problem_responses,
 )
 from chinwag.generations import workers
@@ -72,24 +71,11 @@ log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 
 
-async def ensure_schema(db: Database) -> None:
-    """SQLite upgrades itself; any other database must already be at the newest revision."""
-    if db.is_sqlite:
-        await migrate.upgrade(db)
-        return
-    current, head = await migrate.current_revision(db), migrate.head_revision()
-    if current != head:
-        raise SchemaOutdated(
-            f"the database schema is at revision {current or 'none'}, this chinwag needs {head}; "
-            "run `chinwag db upgrade`"
-        )
-
-
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     db = Database.from_url(settings.database_url, pool_size=settings.database_pool_size)
-    await ensure_schema(db)
+    await migrate.ensure_schema(db)
     me = workers.WorkerIdentity.for_this_process()
     await workers.register(db, me)
     await workers.recover_orphans(db, me=me, heartbeat_seconds=settings.heartbeat_seconds)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from chinwag.bots.validation import validate_document
 from chinwag.config.bot import BotConfig
-from chinwag.engine.runner import MessageInput, build_prompt
+from chinwag.engine.runner import FlowContext, MessageInput, build_prompt
 from chinwag.engine.templates import render
 from chinwag.errors import TemplateError
 
@@ -17,16 +19,17 @@ def _bot(system: str | None, template: str) -> BotConfig:
     )
 
 
+def _no_model(llm: object) -> Any:
+    raise AssertionError("building a prompt calls no model")
+
+
 def test_prompt_has_system_history_and_rendered_user_turn() -> None:
     bot = _bot("You help {{ bot.name }}; {{ history|length }} earlier turns.", "Q: {{ message }}")
-    prompt = build_prompt(
-        bot,
-        "main",
-        MessageInput(
-            text="hei", history=[("user", "a"), ("assistant", "b")], user_id="u", bot_version=1
-        ),
-        {},
+    message = MessageInput(
+        text="hei", history=[("user", "a"), ("assistant", "b")], user_id="u", bot_version=1
     )
+    context = FlowContext(bot=bot, message=message, emit=print, model_for=_no_model)
+    prompt = build_prompt(context, "main", {})
     assert [(m.role, m.content) for m in prompt] == [
         ("system", "You help T; 2 earlier turns."),
         ("user", "a"),

@@ -29,7 +29,7 @@ def add(
     """Add one curated answer to a bot."""
     from chinwag.answers.schemas import CuratedAnswerIn
     from chinwag.answers.service import create_answer
-    from chinwag.cli.bots import database
+    from chinwag.cli.common import database
 
     sources = [_source(s) for s in source or []]
     body = CuratedAnswerIn.model_validate(
@@ -50,7 +50,7 @@ def list_answers(
 ) -> None:
     """A bot's curated answers: id, enabled, question."""
     from chinwag.answers.service import list_answers as load
-    from chinwag.cli.bots import database
+    from chinwag.cli.common import database
 
     async def run() -> None:
         async with database() as db, db.read() as conn:
@@ -72,7 +72,7 @@ def import_csv(
     """Add the curated answers of a CSV file (all or none: a bad row imports nothing)."""
     from chinwag.answers.csvfile import from_csv
     from chinwag.answers.service import import_answers
-    from chinwag.cli.bots import database
+    from chinwag.cli.common import database
 
     answers = from_csv(file.read_text(encoding="utf-8-sig"))
 
@@ -89,7 +89,7 @@ def export_csv(bot: BotArgument) -> None:
     """Print a bot's curated answers as CSV (what `chinwag answers import` reads)."""
     from chinwag.answers.csvfile import to_csv
     from chinwag.answers.service import list_answers as load
-    from chinwag.cli.bots import database
+    from chinwag.cli.common import database
 
     async def run() -> str:
         async with database() as db, db.read() as conn:

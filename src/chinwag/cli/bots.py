@@ -11,10 +11,10 @@ import typer
 import yaml
 
 from chinwag.bots.validation import Problem, Report
-from chinwag.settings import Settings
+from chinwag.cli.common import database, settings
 
 if TYPE_CHECKING:
-    from chinwag.db.uow import Database
+    pass
 
 bots_app = typer.Typer(no_args_is_help=True, help="Bots: import, export, versions, rollback.")
 
@@ -70,7 +70,7 @@ async def _check_files(files: list[Path], *, check_env: bool) -> dict[str, Repor
     from chinwag.bots.index_check import with_index_check
     from chinwag.knowledge.runtime import standalone_knowledge
 
-    async with standalone_knowledge(Settings()) as knowledge:
+    async with standalone_knowledge(settings()) as knowledge:
         return {
             str(f): await with_index_check(
                 check_file(f, check_env=check_env), knowledge, named=str(f)
@@ -179,20 +179,3 @@ def rollback(
         typer.echo(f"{saved.id}: version {version} is active again as version {saved.version}")
 
     asyncio.run(run())
-
-
-class database:
-    """The configured database, its schema checked, for one command."""
-
-    db: Database
-
-    async def __aenter__(self) -> Database:
-        from chinwag.app import ensure_schema
-        from chinwag.db.uow import Database
-
-        self.db = Database.from_url(Settings().database_url)
-        await ensure_schema(self.db)
-        return self.db
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.db.dispose()

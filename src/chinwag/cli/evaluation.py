@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from chinwag.settings import Settings
+from chinwag.cli.common import settings
 
 if TYPE_CHECKING:
     from chinwag.config.bot import BotConfig
@@ -70,7 +70,7 @@ async def _evaluate(bot: str, items: list[Labelled], *, answers: bool) -> tuple[
 
     config, version = await _bot(bot)
     report = EvalReport(config.id)
-    async with standalone_knowledge(Settings()) as knowledge:
+    async with standalone_knowledge(settings()) as knowledge:
         models = knowledge.models
         router = Router(
             embedder_for=lambda b: models.embedder(b.embedding), model_for=models.for_bot
@@ -96,7 +96,7 @@ async def _evaluate(bot: str, items: list[Labelled], *, answers: bool) -> tuple[
 async def _bot(bot: str) -> tuple[BotConfig, int]:
     """The configuration to measure and its version (0 for a file not yet imported)."""
     from chinwag.bots.service import get_bot
-    from chinwag.cli.bots import database
+    from chinwag.cli.common import database
     from chinwag.cli.knowledge import _config_from_file
 
     from_file = await asyncio.to_thread(_config_from_file, bot)
@@ -116,19 +116,17 @@ async def _answer(
     knowledge: KnowledgeService | None,
 ) -> str:
     """main's answer to one question, through the whole engine (router, flows, retrieval)."""
-    from chinwag.engine.runner import Answer, MessageInput, run_message
+    from chinwag.engine.runner import FlowContext, MessageInput, run_message
 
-    answer = Answer()
-    await run_message(
-        config,
-        MessageInput(text=text, history=[], user_id="chinwag-eval", bot_version=version),
-        router=router,
-        model_for=models.for_bot,
+    context = FlowContext(
+        bot=config,
+        message=MessageInput(text=text, history=[], user_id="chinwag-eval", bot_version=version),
         emit=lambda event: None,
-        answer=answer,
+        model_for=models.for_bot,
         knowledge=knowledge,
     )
-    return answer.text
+    await run_message(context, router=router)
+    return context.answer.text
 
 
 def render(report: EvalReport, mode: str) -> str:

@@ -9,17 +9,10 @@ import typer
 
 from chinwag.auth.keys import KeyKind, NewKey, create_key, list_keys, revoke_key
 from chinwag.auth.tokens import identity_secret, server_secret
-from chinwag.db.uow import Database
+from chinwag.cli.common import database, report, settings
 from chinwag.errors import ChinwagError
-from chinwag.settings import Settings
 
 keys_app = typer.Typer(no_args_is_help=True, help="API keys: admin, bot secret, bot publishable.")
-
-
-def _fail(exc: ChinwagError) -> None:
-    typer.secho(f"error: {exc.message}", fg=typer.colors.RED, err=True)
-    typer.echo(f"hint: {exc.hint}", err=True)
-    raise typer.Exit(1)
 
 
 @keys_app.command("create")
@@ -36,32 +29,23 @@ def create(
     if kind not in ("admin", "secret", "publishable"):
         typer.secho("error: --kind is admin, secret or publishable", fg=typer.colors.RED, err=True)
         raise typer.Exit(2)
-    settings = Settings()
     try:
         new = asyncio.run(
-            _create(settings, kind=kind, name=name, bot_id=bot, origins=origin or [])  # type: ignore[arg-type]
+            _create(kind=kind, name=name, bot_id=bot, origins=origin or [])  # type: ignore[arg-type]
         )
     except ChinwagError as exc:
-        _fail(exc)
-        return
+        report(exc)
     typer.echo(f"{new.info.kind} key '{new.info.name}' ({new.info.id}):")
     typer.echo(f"  key: {new.key}")
     if new.info.kind == "publishable":
-        typer.echo(f"  identity secret: {identity_secret(server_secret(settings), new.info.id)}")
+        secret = server_secret(settings())
+        typer.echo(f"  identity secret: {identity_secret(secret, new.info.id)}")
     typer.echo("Store it now: chinwag keeps only a hash and cannot show it again.")
 
 
-async def _create(
-    settings: Settings, *, kind: KeyKind, name: str, bot_id: str | None, origins: list[str]
-) -> NewKey:
-    db = Database.from_url(settings.database_url)
-    try:
-        async with db.write() as conn:
-            return await create_key(
-                conn, kind=kind, name=name, bot_id=bot_id, allowed_origins=origins
-            )
-    finally:
-        await db.dispose()
+async def _create(*, kind: KeyKind, name: str, bot_id: str | None, origins: list[str]) -> NewKey:
+    async with database() as db, db.write() as conn:
+        return await create_key(conn, kind=kind, name=name, bot_id=bot_id, allowed_origins=origins)
 
 
 @keys_app.command("list")
@@ -72,12 +56,8 @@ def list_(
     """List keys (id, kind, bot, name, prefix, origins); never the keys themselves."""
 
     async def run() -> None:
-        db = Database.from_url(Settings().database_url)
-        try:
-            async with db.read() as conn:
-                found = await list_keys(conn, bot_id=bot, include_revoked=revoked)
-        finally:
-            await db.dispose()
+        async with database() as db, db.read() as conn:
+            found = await list_keys(conn, bot_id=bot, include_revoked=revoked)
         for k in found:
             state = f"revoked {k.revoked_at:%Y-%m-%d}" if k.revoked_at else "active"
             origins = ",".join(k.allowed_origins) or "-"
@@ -94,15 +74,11 @@ def revoke(key_id: Annotated[str, typer.Argument(help="The key's id (from `keys 
     """Revoke a key; servers stop accepting it within CHINWAG_KEY_CACHE_SECONDS."""
 
     async def run() -> None:
-        db = Database.from_url(Settings().database_url)
-        try:
-            async with db.write() as conn:
-                info = await revoke_key(conn, key_id)
-        finally:
-            await db.dispose()
+        async with database() as db, db.write() as conn:
+            info = await revoke_key(conn, key_id)
         typer.echo(f"revoked {info.kind} key '{info.name}' ({info.id})")
 
     try:
         asyncio.run(run())
     except ChinwagError as exc:
-        _fail(exc)
+        report(exc)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from chinwag.settings import Settings
+from chinwag.cli.common import settings
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -55,7 +55,7 @@ async def _open(bot: str) -> AsyncIterator[_Knowledge]:
     config = await _bot_config(bot)
     if config.knowledge is None:
         raise KnowledgeNotConfigured(f"bot '{bot}' has no knowledge section")
-    async with standalone_knowledge(Settings()) as knowledge:
+    async with standalone_knowledge(settings()) as knowledge:
         service = knowledge.service(config.knowledge, config.embedding)
         yield _Knowledge(bot, config.knowledge, service.store, service.embedder)
 
@@ -63,7 +63,7 @@ async def _open(bot: str) -> AsyncIterator[_Knowledge]:
 async def _bot_config(bot: str) -> BotConfig:
     """A bot's configuration: from a YAML file (before it is imported), else the database."""
     from chinwag.bots.service import get_bot
-    from chinwag.cli.bots import database
+    from chinwag.cli.common import database
 
     from_file = await asyncio.to_thread(_config_from_file, bot)
     if from_file is not None:

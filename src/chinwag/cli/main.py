@@ -7,15 +7,17 @@ import json
 import sys
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from chinwag.cli import answers as answers_cli
 from chinwag.cli import bots as bots_cli
+from chinwag.cli import common
 from chinwag.cli import evaluation as eval_cli
 from chinwag.cli import keys as keys_cli
 from chinwag.cli import knowledge as knowledge_cli
+from chinwag.cli.common import database, fail, report
 from chinwag.settings import Settings
 
 if TYPE_CHECKING:
@@ -42,18 +44,6 @@ HostOption = Annotated[str | None, typer.Option(help="Interface to bind (CHINWAG
 PortOption = Annotated[int | None, typer.Option(help="Port to bind (CHINWAG_PORT).")]
 
 
-def _settings(**overrides: object) -> Settings:
-    values = {k: v for k, v in overrides.items() if v is not None}
-    return Settings(**values)  # type: ignore[arg-type]
-
-
-def _fail(message: str, hint: str | None = None) -> NoReturn:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    if hint:
-        typer.echo(f"hint: {hint}", err=True)
-    raise typer.Exit(1)
-
-
 async def _prepare(settings: Settings, *, seed_demo: bool) -> list[str]:
     """Check (or, on SQLite, upgrade) the schema; optionally put the demo bot and keys in place.
 
@@ -61,17 +51,15 @@ async def _prepare(settings: Settings, *, seed_demo: bool) -> list[str]:
     """
     from chinwag.answers.csvfile import from_csv
     from chinwag.answers.service import add_missing
-    from chinwag.app import ensure_schema
     from chinwag.auth.demo import demo_keys
     from chinwag.bots.demo import demo_answers_path, demo_bot_config
     from chinwag.bots.service import put_bot
-    from chinwag.db.uow import Database
     from chinwag.errors import ChinwagError
 
-    db = Database.from_url(settings.database_url)
     try:
-        await ensure_schema(db)
-        if seed_demo:
+        async with database() as db:
+            if not seed_demo:
+                return []
             origin = f"http://{settings.host}:{settings.port}"
             async with db.write() as conn:
                 bot = await put_bot(conn, demo_bot_config())
@@ -84,10 +72,7 @@ async def _prepare(settings: Settings, *, seed_demo: bool) -> list[str]:
             typer.echo(f"demo knowledge: {summary.line()}")
             return keys
     except ChinwagError as exc:
-        _fail(exc.message, exc.hint)
-    finally:
-        await db.dispose()
-    return []
+        report(exc)
 
 
 async def ingest_demo_knowledge(settings: Settings, bot: BotConfig) -> IngestSummary:
@@ -123,15 +108,15 @@ def _serve(settings: Settings, *, demo_publishable_key: str | None = None) -> No
 @app.command()
 def serve(host: HostOption = None, port: PortOption = None) -> None:
     """Serve the bots in the configured database."""
-    settings = _settings(host=host, port=port)
-    asyncio.run(_prepare(settings, seed_demo=False))
-    _serve(settings)
+    options = common.settings(host=host, port=port)
+    asyncio.run(_prepare(options, seed_demo=False))
+    _serve(options)
 
 
 @app.command()
 def demo(host: HostOption = None, port: PortOption = None) -> None:
     """Put the demo bot 'vinhuset' in the database and serve it."""
-    settings = _settings(host=host, port=port)
+    settings = common.settings(host=host, port=port)
     secret, publishable = asyncio.run(_prepare(settings, seed_demo=True))
     base = f"http://{settings.host}:{settings.port}"
     llm = settings.llm_base_url or f"the embedded local model ({settings.local_model})"
@@ -169,11 +154,11 @@ def init(
     from chinwag.config.bot import BOT_ID_PATTERN
 
     if not re.match(BOT_ID_PATTERN, bot_id):
-        _fail(f"'{bot_id}' is not a bot id", "Use lowercase letters, digits, - and _.")
+        fail(f"'{bot_id}' is not a bot id", "Use lowercase letters, digits, - and _.")
     try:
         written = write_starter(directory, bot_id, name, force=force)
     except FileExistsError as exc:
-        _fail(f"these files exist: {exc}", "Use another directory, or --force to overwrite.")
+        fail(f"these files exist: {exc}", "Use another directory, or --force to overwrite.")
     for path in written:
         typer.echo(f"wrote {path}")
     bot_file = written[0]
@@ -195,28 +180,24 @@ async def _create_starter_index(bot_file: Path) -> None:
     config = check_file(bot_file).config
     assert config is not None and config.knowledge is not None, "the starter bot validates"
     try:
-        async with standalone_knowledge(Settings()) as knowledge:
+        async with standalone_knowledge(common.settings()) as knowledge:
             service = knowledge.service(config.knowledge, config.embedding)
             if not (await service.store.info(config.knowledge.index)).exists:
                 dimension = await service.embedder.dimension()
                 await service.store.create(config.knowledge.index, dimension)
                 typer.echo(f"created the empty knowledge index '{config.knowledge.index}'")
     except ChinwagError as exc:
-        _fail(exc.message, exc.hint)
+        report(exc)
 
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Upgrade the configured database to the newest schema."""
     from chinwag.db import migrate
-    from chinwag.db.uow import Database
 
     async def run() -> tuple[str | None, str | None]:
-        db = Database.from_url(Settings().database_url)
-        try:
+        async with database(check_schema=False) as db:
             return await migrate.upgrade(db)
-        finally:
-            await db.dispose()
 
     before, after = asyncio.run(run())
     typer.echo(f"schema: {before or 'empty'} -> {after}")
@@ -227,18 +208,12 @@ def doctor(
     as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False,
 ) -> None:
     """Check the database: reachable, schema current, and the log whole (all counts 0)."""
-    from chinwag.db.uow import Database
     from chinwag.operations.doctor import run_checks
 
-    settings = Settings()
-
     async def run() -> list[tuple[str, bool, str]]:
-        db = Database.from_url(settings.database_url)
-        try:
-            checks = await run_checks(db, heartbeat_seconds=settings.heartbeat_seconds)
+        async with database(check_schema=False) as db:
+            checks = await run_checks(db, heartbeat_seconds=common.settings().heartbeat_seconds)
             return [(c.name, c.ok, c.detail) for c in checks]
-        finally:
-            await db.dispose()
 
     results = asyncio.run(run())
     if as_json:
@@ -258,17 +233,11 @@ def doctor(
 @app.command()
 def gc() -> None:
     """Run one retention pass now: stream events, finished streams, bots' old messages."""
-    from chinwag.db.uow import Database
     from chinwag.operations.retention import Purged, purge
 
-    settings = Settings()
-
     async def run() -> Purged:
-        db = Database.from_url(settings.database_url)
-        try:
-            return await purge(db, settings)
-        finally:
-            await db.dispose()
+        async with database(check_schema=False) as db:
+            return await purge(db, common.settings())
 
     typer.echo(f"purged {asyncio.run(run()).summary()}")
 
@@ -309,6 +278,4 @@ def main() -> None:
     try:
         app()
     except ChinwagError as exc:
-        typer.secho(f"error: {exc.message}", fg=typer.colors.RED, err=True)
-        typer.echo(f"hint: {exc.hint}", err=True)
-        sys.exit(1)
+        common.report(exc)

@@ -11,6 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
 from chinwag.db.uow import Database
+from chinwag.errors import SchemaOutdated
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -48,3 +49,16 @@ async def upgrade(db: Database) -> tuple[str | None, str | None]:
     async with db.connect() as conn, conn.begin():
         await conn.run_sync(_upgrade)
     return before, await current_revision(db)
+
+
+async def ensure_schema(db: Database) -> None:
+    """SQLite upgrades itself; any other database must already be at the newest revision."""
+    if db.is_sqlite:
+        await upgrade(db)
+        return
+    current, head = await current_revision(db), head_revision()
+    if current != head:
+        raise SchemaOutdated(
+            f"the database schema is at revision {current or 'none'}, this chinwag needs {head}; "
+            "run `chinwag db upgrade`"
+        )

@@ -51,8 +51,8 @@ class MessageInput:
 
 
 @dataclass(slots=True)
-class FlowRun:
-    """The record of one flow that ran for a message (kept with the message)."""
+class FlowResult:
+    """What one flow that ran for a message gave (stored as a `flow_runs` row with it)."""
 
     flow: str
     status: str  # completed | failed
@@ -80,7 +80,7 @@ class Answer:
     parts: list[str] = field(default_factory=list)
     usage: Usage | None = None
     route: RouteDecision | None = None
-    flow_runs: list[FlowRun] = field(default_factory=list)
+    flow_results: list[FlowResult] = field(default_factory=list)
     sources: list[Source] = field(default_factory=list)  # what main's answer was based on
     curated: CuratedMatch | None = None
     curated_mode: CuratedMode = "answer"
@@ -102,67 +102,63 @@ class Answer:
         return record or None
 
 
+@dataclass(slots=True)
+class FlowContext:
+    """What every flow of one message works with: the bot, the message (and its history),
+    where its events go, its models, the bot's knowledge and tables, and the answer so far."""
+
+    bot: BotConfig
+    message: MessageInput
+    emit: Emit
+    model_for: ModelFor
+    knowledge: KnowledgeService | None = None
+    tables: TableLookups | None = None
+    answer: Answer = field(default_factory=Answer)
+
+    def model(self, flow: FlowConfig) -> ChatModel:
+        """The chat model of a flow: its own `llm` over the bot's."""
+        return self.model_for(flow.llm.over(self.bot.llm) if flow.llm else self.bot.llm)
+
+
 async def run_message(
-    bot: BotConfig,
-    message: MessageInput,
-    *,
-    router: Router,
-    model_for: ModelFor,
-    emit: Emit,
-    answer: Answer,
-    knowledge: KnowledgeService | None = None,
-    curated: CuratedLookup | None = None,
-    tables: TableLookups | None = None,
+    ctx: FlowContext, *, router: Router, curated: CuratedLookup | None = None
 ) -> None:
     """Answer from a matching curated answer, or route, run the chosen optional flows
-    concurrently (and `main`'s retrieval with them), then stream `main` into `answer`."""
+    concurrently (and `main`'s retrieval with them), then stream `main` into `ctx.answer`."""
+    bot, answer = ctx.bot, ctx.answer
     mode = bot.curated_answers.mode
     if curated is not None and mode != "off":
-        answer.curated = await curated(bot, message.text)
+        answer.curated = await curated(bot, ctx.message.text)
         answer.curated_mode = mode
         if answer.curated is not None and mode == "answer":
-            serve_curated(answer.curated, emit, answer)
+            serve_curated(ctx, answer.curated)
             return
     main_sources = (
-        asyncio.create_task(retrieve("main", knowledge, message, emit))
-        if knowledge is not None and wants_retrieval("main", bot.flows["main"])
+        asyncio.create_task(retrieve(ctx, "main"))
+        if ctx.knowledge is not None and wants_retrieval("main", bot.flows["main"])
         else None
     )
     try:
-        decision = await router.route(bot, message.bot_version, message.text)
+        decision = await router.route(bot, ctx.message.bot_version, ctx.message.text)
         answer.route = decision
-        emit(route_event(decision))
-        runs = await asyncio.gather(
-            *(
-                run_optional_flow(
-                    bot,
-                    name,
-                    message,
-                    model_for,
-                    emit,
-                    decision.scores.get(name),
-                    knowledge,
-                    tables,
-                )
-                for name in decision.flows
-            )
+        ctx.emit(route_event(decision))
+        results = await asyncio.gather(
+            *(run_optional_flow(ctx, name, decision.scores.get(name)) for name in decision.flows)
         )
-        answer.flow_runs.extend(runs)
-        outputs = {r.flow: {"output": r.output} for r in runs if r.status == "completed"}
-        await run_main_flow(
-            bot, message, model_for, emit, answer, outputs, main_sources, answer.curated, tables
-        )
+        answer.flow_results.extend(results)
+        outputs = {r.flow: {"output": r.output} for r in results if r.status == "completed"}
+        await run_main_flow(ctx, outputs, main_sources)
     finally:
         if main_sources is not None and not main_sources.done():
             main_sources.cancel()
 
 
-def serve_curated(match: CuratedMatch, emit: Emit, answer: Answer) -> None:
+def serve_curated(ctx: FlowContext, match: CuratedMatch) -> None:
     """The curated text as the answer: its deltas, no router, no flows, no LLM call."""
-    answer.sources = match.cited()
+    ctx.answer.sources = match.cited()
     for piece in answer_pieces(match.answer):
-        answer.parts.append(piece)
-        emit(MessageDelta(text=piece))
+        ctx.answer.parts.append(piece)
+        ctx.emit(MessageDelta(text=piece))
 
 
 def route_event(decision: RouteDecision) -> RouteDecided:
@@ -192,16 +188,16 @@ class Retrieval:
 NOTHING_RETRIEVED = Retrieval([], [])
 
 
-async def retrieve(
-    flow: str, knowledge: KnowledgeService, message: MessageInput, emit: Emit
-) -> Retrieval:
+async def retrieve(ctx: FlowContext, flow: str) -> Retrieval:
     """Search the bot's index for the message and emit retrieval.completed."""
-    results = await knowledge.search(message.text)
+    if ctx.knowledge is None or not wants_retrieval(flow, ctx.bot.flows[flow]):
+        return NOTHING_RETRIEVED
+    results = await ctx.knowledge.search(ctx.message.text)
     cited = [
         Source(document=r.document, title=r.title, score=r.score, snippet=r.snippet, url=r.url)
         for r in results
     ]
-    emit(RetrievalCompleted(flow=flow, sources=cited))
+    ctx.emit(RetrievalCompleted(flow=flow, sources=cited))
     variables = [
         {**s.model_dump(), "text": r.text, **r.metadata}
         for s, r in zip(cited, results, strict=True)
@@ -209,36 +205,23 @@ async def retrieve(
     return Retrieval(cited, variables)
 
 
-async def run_optional_flow(
-    bot: BotConfig,
-    name: str,
-    message: MessageInput,
-    model_for: ModelFor,
-    emit: Emit,
-    score: float | None,
-    knowledge: KnowledgeService | None = None,
-    tables: TableLookups | None = None,
-) -> FlowRun:
+async def run_optional_flow(ctx: FlowContext, name: str, score: float | None) -> FlowResult:
     """Run one optional flow to its whole output, within its timeout; never raises."""
-    flow = bot.flows[name]
+    flow = ctx.bot.flows[name]
     started = time.perf_counter()
-    emit(FlowStarted(flow=name))
+    ctx.emit(FlowStarted(flow=name))
     parts: list[str] = []
     usage: Usage | None = None
+    looked_up: dict[str, list[dict[str, str]]] | None = None
     try:
         async with asyncio.timeout(flow.timeout_seconds):
-            retrieval = (
-                await retrieve(name, knowledge, message, emit)
-                if knowledge is not None and wants_retrieval(name, flow)
-                else NOTHING_RETRIEVED
-            )
-            looked_up = await look_up(bot, name, message, tables)
-            prompt = build_prompt(bot, name, message, {}, retrieval.variables, looked_up)
+            retrieval = await retrieve(ctx, name)
+            looked_up = await look_up(ctx, name)
+            prompt = build_prompt(ctx, name, {}, retrieval.variables, looked_up)
             if not flow.generate:
                 parts.append(prompt[-1].content)
             else:
-                model = model_for(flow.llm.over(bot.llm) if flow.llm else bot.llm)
-                async for item in model.stream(prompt, _options(bot, flow)):
+                async for item in ctx.model(flow).stream(prompt, _options(ctx, flow)):
                     if isinstance(item, str):
                         parts.append(item)
                     else:
@@ -250,60 +233,53 @@ async def run_optional_flow(
             else FlowTimeout(f"flow '{name}' took longer than {flow.timeout_seconds} s")
         )
         ms = _ms_since(started)
-        emit(FlowFailed(flow=name, ms=ms, code=error.code, message=error.message))
-        return FlowRun(name, "failed", ms, score, usage, error.code)
+        ctx.emit(FlowFailed(flow=name, ms=ms, code=error.code, message=error.message))
+        return FlowResult(name, "failed", ms, score, usage, error.code)
     ms = _ms_since(started)
-    emit(FlowCompleted(flow=name, ms=ms, usage=usage, rows=_counts(looked_up)))
-    return FlowRun(name, "completed", ms, score, usage, output="".join(parts).strip())
+    ctx.emit(FlowCompleted(flow=name, ms=ms, usage=usage, rows=_counts(looked_up)))
+    return FlowResult(name, "completed", ms, score, usage, output="".join(parts).strip())
 
 
 async def run_main_flow(
-    bot: BotConfig,
-    message: MessageInput,
-    model_for: ModelFor,
-    emit: Emit,
-    answer: Answer,
+    ctx: FlowContext,
     flow_outputs: dict[str, dict[str, str]],
     sources_task: asyncio.Task[Retrieval] | None = None,
-    curated: CuratedMatch | None = None,
-    tables: TableLookups | None = None,
 ) -> None:
-    """Stream the main flow's answer into `answer`, emitting flow and delta events; a
+    """Stream the main flow's answer into `ctx.answer`, emitting flow and delta events; a
     curated answer (`prefer` mode) is part of its prompt."""
+    answer = ctx.answer
     started = time.perf_counter()
-    emit(FlowStarted(flow="main"))
-    main = bot.flows["main"]
+    ctx.emit(FlowStarted(flow="main"))
+    main = ctx.bot.flows["main"]
     looked_up: dict[str, list[dict[str, str]]] | None = None
     try:
         retrieval = await sources_task if sources_task is not None else NOTHING_RETRIEVED
         answer.sources = retrieval.cited
-        looked_up = await look_up(bot, "main", message, tables)
-        prompt = build_prompt(bot, "main", message, flow_outputs, retrieval.variables, looked_up)
-        if curated is not None:
-            prompt.insert(-1, curated.as_context())
-        model = model_for(main.llm.over(bot.llm) if main.llm else bot.llm)
-        async for item in model.stream(prompt, _options(bot, main)):
+        looked_up = await look_up(ctx, "main")
+        prompt = build_prompt(ctx, "main", flow_outputs, retrieval.variables, looked_up)
+        if answer.curated is not None:
+            prompt.insert(-1, answer.curated.as_context())
+        async for item in ctx.model(main).stream(prompt, _options(ctx, main)):
             if isinstance(item, str):
                 answer.parts.append(item)
-                emit(MessageDelta(text=item))
+                ctx.emit(MessageDelta(text=item))
             else:
                 answer.usage = item
     except ChinwagError as exc:
         ms = _ms_since(started)
-        answer.flow_runs.append(
-            FlowRun("main", "failed", ms, usage=answer.usage, error_code=exc.code)
+        answer.flow_results.append(
+            FlowResult("main", "failed", ms, usage=answer.usage, error_code=exc.code)
         )
-        emit(FlowFailed(flow="main", ms=ms, code=exc.code, message=exc.message))
+        ctx.emit(FlowFailed(flow="main", ms=ms, code=exc.code, message=exc.message))
         raise
     ms = _ms_since(started)
-    answer.flow_runs.append(FlowRun("main", "completed", ms, usage=answer.usage))
-    emit(FlowCompleted(flow="main", ms=ms, usage=answer.usage, rows=_counts(looked_up)))
+    answer.flow_results.append(FlowResult("main", "completed", ms, usage=answer.usage))
+    ctx.emit(FlowCompleted(flow="main", ms=ms, usage=answer.usage, rows=_counts(looked_up)))
 
 
 def build_prompt(
-    bot: BotConfig,
+    ctx: FlowContext,
     flow_name: str,
-    message: MessageInput,
     flow_outputs: dict[str, dict[str, str]],
     sources: list[dict[str, Any]] | None = None,
     looked_up: dict[str, list[dict[str, str]]] | None = None,
@@ -311,6 +287,7 @@ def build_prompt(
     """The chat messages of one flow: its system prompt, the history, its rendered template.
 
     Tables in `looked_up` (table lookup) replace the whole table in `data.<name>`."""
+    bot, message = ctx.bot, ctx.message
     flow = bot.flows[flow_name]
     assert flow.template is not None, "validation rejects flows without templates that run"
     tables = looked_up or {}
@@ -338,19 +315,17 @@ def build_prompt(
     return prompt
 
 
-async def look_up(
-    bot: BotConfig, flow_name: str, message: MessageInput, tables: TableLookups | None
-) -> dict[str, list[dict[str, str]]] | None:
+async def look_up(ctx: FlowContext, flow_name: str) -> dict[str, list[dict[str, str]]] | None:
     """The matching rows of the flow's looked-up tables (None: the flow looks nothing up)."""
-    flow = bot.flows[flow_name]
-    if tables is None or not flow.lookup:
+    flow = ctx.bot.flows[flow_name]
+    if ctx.tables is None or not flow.lookup:
         return None
-    found = await tables.lookup(
-        bot,
-        message.bot_version,
+    found = await ctx.tables.lookup(
+        ctx.bot,
+        ctx.message.bot_version,
         flow_name,
         lambda name: table_rows(flow.data[name]),
-        message.text,
+        ctx.message.text,
     )
     return {name: lookup.rows for name, lookup in found.items()}
 
@@ -365,8 +340,8 @@ def table_rows(text: str) -> tuple[dict[str, str], ...]:
     return tuple(csv.DictReader(io.StringIO(text, newline="")))
 
 
-def _options(bot: BotConfig, flow: FlowConfig) -> GenerationOptions:
-    llm = flow.llm.over(bot.llm) if flow.llm else bot.llm
+def _options(ctx: FlowContext, flow: FlowConfig) -> GenerationOptions:
+    llm = flow.llm.over(ctx.bot.llm) if flow.llm else ctx.bot.llm
     return GenerationOptions(
         temperature=llm.temperature if llm else None, max_tokens=llm.max_tokens if llm else None
     )

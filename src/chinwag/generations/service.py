@@ -18,7 +18,7 @@ from chinwag.config.bot import BotConfig
 from chinwag.conversations.service import Accepted, Turn, accept_message, load_history
 from chinwag.db.uow import Database
 from chinwag.engine.router import Router
-from chinwag.engine.runner import Answer, MessageInput, run_message
+from chinwag.engine.runner import Answer, FlowContext, MessageInput, run_message
 from chinwag.engine.tables import TableLookups
 from chinwag.errors import ChinwagError, GenerationInterrupted
 from chinwag.generations.timer import GenerationTimer
@@ -137,17 +137,16 @@ class Generations:
                 user_id=accepted.user_id,
                 bot_version=accepted.bot_version,
             )
-            await run_message(
-                bot,
-                message,
-                router=self.router,
-                model_for=self._models.for_bot,
+            context = FlowContext(
+                bot=bot,
+                message=message,
                 emit=emit,
-                answer=answer,
+                model_for=self._models.for_bot,
                 knowledge=self._knowledge.for_bot(bot),
-                curated=self.curated,
                 tables=self.tables,
+                answer=answer,
             )
+            await run_message(context, router=self.router, curated=self.curated)
         except asyncio.CancelledError:
             interrupted = GenerationInterrupted(
                 "the server shut down while this answer was being written"
@@ -221,7 +220,7 @@ class Generations:
                 bot_id=accepted.bot_id,
                 route=answer.route_record(),
                 citations=[s.model_dump() for s in answer.sources] or None,
-                flow_runs=[run.as_row() for run in answer.flow_runs],
+                flow_runs=[result.as_row() for result in answer.flow_results],
                 ttft_ms=timer.ttft_ms if timer is not None else None,
             ),
         )

@@ -17,7 +17,9 @@ from chinwag.knowledge.runtime import KnowledgeStores
 from chinwag.operations.metrics import Metrics
 from chinwag.providers.registry import ModelRegistry
 from chinwag.settings import Settings
+from chinwag.streams.follow import open_stream
 from chinwag.streams.log import EventLog
+from chinwag.streams.sse import FrameSource
 
 
 @dataclass(slots=True)
@@ -34,6 +36,16 @@ class Services:
     secret: bytes  # signs end-user tokens and derives identity secrets
     limiter: RateLimiter
     metrics: Metrics
+
+    async def follow(self, stream_id: str, after: int = 0) -> FrameSource:
+        """A reader of a stream's committed events after seq `after` (404 / 410 if gone)."""
+        return await open_stream(
+            db=self.db,
+            event_log=self.event_log,
+            stream_id=stream_id,
+            after=after,
+            heartbeat_seconds=self.settings.sse_heartbeat_seconds,
+        )
 
 
 def get_services(request: Request) -> Services:

@@ -10,19 +10,12 @@ import orjson
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from chinwag.auth.principal import Principal
 from chinwag.bots.service import list_bots
 from chinwag.conversations.service import Accepted, Turn
-from chinwag.errors import (
-    Forbidden,
-    GenerationFailed,
-    InvalidRequest,
-    SessionNotFound,
-    SessionOwnedByAnotherUser,
-)
+from chinwag.errors import Forbidden, GenerationFailed, InvalidRequest
+from chinwag.generations.sending import answer_events, send_message
 from chinwag.generations.service import NewMessage
 from chinwag.http.deps import PrincipalDep
-from chinwag.http.routes.messages import limit_end_user
 from chinwag.http.runtime import Services, ServicesDep
 from chinwag.openai_api.schemas import (
     ChatCompletionIn,
@@ -34,7 +27,7 @@ from chinwag.openai_api.schemas import (
     ModelOut,
     chunk,
 )
-from chinwag.streams.follow import open_stream
+from chinwag.streams.events import ErrorEvent, MessageCompleted, MessageDelta
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 # Their errors answer in OpenAI's shape ({"error": {message, type, code}}), which OpenAI's SDKs
@@ -79,7 +72,6 @@ async def chat_completions(
     Without `X-Chinwag-Session-Id` a new session opens with the earlier user and assistant
     messages as its history; with it, that session continues and its stored history is used.
     """
-    principal.require_bot(body.model, kinds=("secret", "user"))
     last = body.messages[-1]
     if last.role != "user" or not last.text().strip():
         raise InvalidRequest(
@@ -93,25 +85,22 @@ async def chat_completions(
             for m in body.messages[:-1]
             if m.role in ("user", "assistant") and m.text()
         )
-    user_id = _user_id(principal, body.user)
-    if principal.kind != "admin":
-        await limit_end_user(services, body.model, user_id)
-    try:
-        accepted = await services.generations.accept(
-            NewMessage(
-                bot_id=body.model,
-                text=last.text(),
-                user_id=user_id,
-                session_id=x_chinwag_session_id,
-                idempotency_key=None,
-                body_hash="",
-                seed=seed,
-            )
-        )
-    except SessionOwnedByAnotherUser as exc:
-        if principal.kind == "user":  # another visitor's session must not be seen to exist
-            raise SessionNotFound(f"session '{x_chinwag_session_id}' does not exist") from exc
-        raise
+    accepted = await send_message(
+        services.generations,
+        services.limiter,
+        principal,
+        NewMessage(
+            bot_id=body.model,
+            text=last.text(),
+            user_id=body.user,
+            session_id=x_chinwag_session_id,
+            idempotency_key=None,
+            body_hash="",
+            seed=seed,
+        ),
+        user_field="`user`",
+        default_user_id=f"openai-{principal.key_id[:8]}",
+    )
     headers = {"X-Chinwag-Session-Id": accepted.session_id, "X-Chinwag-User-Id": accepted.user_id}
     created = int(time.time())
     if body.stream:
@@ -122,11 +111,11 @@ async def chat_completions(
             headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
     text, usage = "", CompletionUsage()
-    async for event_type, data in _events(services, accepted):
-        if event_type == "message.completed":
-            text, usage = data["text"], CompletionUsage(**(data.get("usage") or {}))
-        elif event_type == "error":
-            raise _failed(data)
+    async for event in answer_events(await services.follow(accepted.stream_id)):
+        if isinstance(event, MessageCompleted):
+            text, usage = event.text, _usage(event)
+        elif isinstance(event, ErrorEvent):
+            raise _failed(event)
     out = ChatCompletionOut(
         id=f"chatcmpl-{accepted.assistant_message_id}",
         created=created,
@@ -137,47 +126,14 @@ async def chat_completions(
     return JSONResponse(out.model_dump(), headers=headers)
 
 
-def _user_id(principal: Principal, requested: str | None) -> str:
-    if principal.kind == "user":
-        assert principal.user_id is not None
-        if requested is not None and requested != principal.user_id:
-            raise Forbidden("an end-user token chats only as its own user; leave out `user`")
-        return principal.user_id
-    return requested or f"openai-{principal.key_id[:8]}"
+def _usage(completed: MessageCompleted) -> CompletionUsage:
+    if completed.usage is None:
+        return CompletionUsage()
+    return CompletionUsage(**completed.usage.model_dump())
 
 
-def _failed(data: dict[str, Any]) -> GenerationFailed:
-    return GenerationFailed(
-        data.get("message", "the answer failed"), error_code=data["code"], error_hint=data["hint"]
-    )
-
-
-async def _events(
-    services: Services, accepted: Accepted
-) -> AsyncIterator[tuple[str, dict[str, Any]]]:
-    """The stream's events, parsed from its SSE frames, until `stream.completed`."""
-    source = await open_stream(
-        db=services.db,
-        event_log=services.event_log,
-        stream_id=accepted.stream_id,
-        after=0,
-        heartbeat_seconds=services.settings.sse_heartbeat_seconds,
-    )
-    try:
-        async for batch in source.batches():
-            for frame in batch.split(b"\n\n"):
-                event_type, data = "", b""
-                for line in frame.split(b"\n"):
-                    if line.startswith(b"event: "):
-                        event_type = line[7:].decode()
-                    elif line.startswith(b"data: "):
-                        data = line[6:]
-                if event_type:
-                    yield event_type, orjson.loads(data)
-                if event_type == "stream.completed":
-                    return
-    finally:
-        source.close()
+def _failed(error: ErrorEvent) -> GenerationFailed:
+    return GenerationFailed(error.message, error_code=error.code, error_hint=error.hint)
 
 
 async def _chunks(
@@ -194,15 +150,15 @@ async def _chunks(
         )
 
     yield frame(part({"role": "assistant", "content": ""}))
-    async for event_type, data in _events(services, accepted):
-        if event_type == "message.delta":
-            yield frame(part({"content": data["text"]}))
-        elif event_type == "message.completed":
-            usage = CompletionUsage(**(data.get("usage") or {})).model_dump()
+    async for event in answer_events(await services.follow(accepted.stream_id)):
+        if isinstance(event, MessageDelta):
+            yield frame(part({"content": event.text}))
+        elif isinstance(event, MessageCompleted):
+            usage = _usage(event).model_dump()
             yield frame({**part({}, "stop"), "usage": usage})
             if include_usage:
                 yield frame({**part({}), "choices": [], "usage": usage})
-        elif event_type == "error":
-            error = _failed(data)
+        elif isinstance(event, ErrorEvent):
+            error = _failed(event)
             yield frame({"error": {**error.to_problem(), "message": error.message}})
     yield b"data: [DONE]\n\n"

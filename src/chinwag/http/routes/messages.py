@@ -9,16 +9,10 @@ from fastapi import APIRouter, Header, Request, Response
 from chinwag.conversations.access import visible_message
 from chinwag.conversations.schemas import AcceptedOut, MessageIn, MessageOut
 from chinwag.conversations.service import request_hash
-from chinwag.errors import (
-    Forbidden,
-    SessionNotFound,
-    SessionOwnedByAnotherUser,
-    TooManyOpenStreams,
-)
+from chinwag.generations import sending
 from chinwag.generations.service import NewMessage
 from chinwag.http.deps import PrincipalDep
-from chinwag.http.runtime import Services, ServicesDep
-from chinwag.streams.follow import open_stream
+from chinwag.http.runtime import ServicesDep
 from chinwag.streams.sse import SSEResponse
 
 router = APIRouter(prefix="/v1", tags=["messages"])
@@ -45,29 +39,19 @@ async def send_message(
 
     Admin and bot secret keys chat as any end user; an end-user token only as its own user.
     """
-    principal.require_bot(bot_id, kinds=("secret", "user"))
-    user_id = body.user_id
-    if principal.kind == "user":
-        if user_id is not None and user_id != principal.user_id:
-            raise Forbidden("an end-user token chats only as its own user; leave out user_id")
-        user_id = principal.user_id
-    if principal.kind != "admin":
-        await limit_end_user(services, bot_id, user_id)
-    try:
-        accepted = await services.generations.accept(
-            NewMessage(
-                bot_id=bot_id,
-                text=body.message,
-                user_id=user_id,
-                session_id=body.session_id,
-                idempotency_key=idempotency_key,
-                body_hash=request_hash(body.model_dump()) if idempotency_key else "",
-            )
-        )
-    except SessionOwnedByAnotherUser as exc:
-        if principal.kind == "user":  # another visitor's session must not be seen to exist
-            raise SessionNotFound(f"session '{body.session_id}' does not exist") from exc
-        raise
+    accepted = await sending.send_message(
+        services.generations,
+        services.limiter,
+        principal,
+        NewMessage(
+            bot_id=bot_id,
+            text=body.message,
+            user_id=body.user_id,
+            session_id=body.session_id,
+            idempotency_key=idempotency_key,
+            body_hash=request_hash(body.model_dump()) if idempotency_key else "",
+        ),
+    )
     out = AcceptedOut(
         bot_id=bot_id,
         user_id=accepted.user_id,
@@ -80,15 +64,8 @@ async def send_message(
     )
     if "application/json" in request.headers.get("accept", ""):
         return Response(out.model_dump_json(), status_code=202, media_type="application/json")
-    source = await open_stream(
-        db=services.db,
-        event_log=services.event_log,
-        stream_id=accepted.stream_id,
-        after=0,
-        heartbeat_seconds=services.settings.sse_heartbeat_seconds,
-    )
     return SSEResponse(
-        source,
+        await services.follow(accepted.stream_id),
         retry_ms=services.settings.sse_retry_ms,
         headers={
             "X-Chinwag-Stream-Id": accepted.stream_id,
@@ -108,17 +85,3 @@ async def get_message(
     async with services.db.read() as conn:
         m = await visible_message(conn, message_id, principal)
     return MessageOut.from_row(m, session_id=m["session_external_id"])
-
-
-async def limit_end_user(services: Services, bot_id: str, user_id: str | None) -> None:
-    """Messages per end user, and answers being written at once for them (429 beyond)."""
-    if user_id is None:  # a new anonymous user has sent nothing yet
-        return
-    limits = await services.limiter.for_bot(bot_id)
-    await services.limiter.hit(limits.per_user, "end user", bot_id, user_id)
-    if services.generations.open_for(bot_id, user_id) >= limits.open_streams_per_user:
-        raise TooManyOpenStreams(
-            f"end user '{user_id}' already has {limits.open_streams_per_user} answers being "
-            "written",
-            retry_after=1,
-        )
