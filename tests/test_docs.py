@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from typer.main import get_command
 
+import chinwag
 from chinwag.cli.main import app
 from chinwag.errors import ChinwagError
 from chinwag.settings import Settings
@@ -121,3 +123,24 @@ def _all_models(model: type) -> set[type]:
             if sub is not None and sub not in found:
                 found |= _all_models(sub)
     return found
+
+
+def test_the_architecture_walk_names_real_files_in_at_most_twelve_steps() -> None:
+    """docs/architecture.md walks one message through the code; its files must exist, and the
+    functions it names must be in them."""
+    text = (DOCS / "architecture.md").read_text()
+    walk = text.split("## One message through the code", 1)[1].split("\n## ", 1)[0]
+    steps = re.findall(r"^\d+\. `([\w/]+\.py)`", walk, flags=re.MULTILINE)
+    assert 1 <= len(steps) <= 12, steps
+    package = Path(chinwag.__file__).parent
+    for path in re.findall(r"`([\w/]+\.py)", walk):
+        where = package.parent.parent / path if path.startswith("tests/") else package / path
+        assert where.is_file(), f"docs/architecture.md names {path}, which is gone"
+    sources = {path: (package / path).read_text() for path in steps}
+    for path, name in (
+        ("generations/service.py", "async def accept"),
+        ("conversations/service.py", "async def record_answer"),
+        ("streams/store.py", "async def insert_stream"),
+        ("engine/runner.py", "class FlowContext"),
+    ):
+        assert name in sources[path], f"{path} no longer has {name}"

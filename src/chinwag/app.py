@@ -9,11 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from sqlalchemy.exc import InterfaceError, OperationalError
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from fastapi import Depends, FastAPI
 
 from chinwag import __version__
 from chinwag.auth.keys import KeyCache
@@ -30,17 +26,12 @@ from chinwag.db.uow import Database
 from chinwag.errors import (
     OPENAI_ERROR_SCHEMA,
     PROBLEM_SCHEMA,
-    BadRequest,
     ChinwagError,
-    DatabaseUnavailable,
-    InvalidRequest,
-    MethodNotAllowed,
-    NotFound,
-    RateLimited,
     problem_responses,
 )
 from chinwag.generations import workers
 from chinwag.generations.service import Generations
+from chinwag.http import problems
 from chinwag.http.deps import authenticate, limit_caller
 from chinwag.http.middleware.bodylimit import BodyLimit
 from chinwag.http.middleware.cors import KeyOriginsCORS
@@ -56,7 +47,6 @@ from chinwag.http.routes.streams import router as streams_router
 from chinwag.http.runtime import Services
 from chinwag.knowledge.jobs import IngestJobs
 from chinwag.knowledge.runtime import KnowledgeStores
-from chinwag.openai_api.routes import OPENAI_PATHS
 from chinwag.openai_api.routes import router as openai_router
 from chinwag.operations.metrics import Metrics
 from chinwag.operations.retention import gc_forever
@@ -68,7 +58,6 @@ from chinwag.web.routes import api_router as widget_router
 from chinwag.web.routes import assets_router
 
 log = logging.getLogger(__name__)
-PROBLEM_JSON = "application/problem+json"
 
 
 @asynccontextmanager
@@ -149,56 +138,6 @@ async def _prepare_routers(db: Database, generations: Generations) -> None:
         log.warning("could not prepare the routers: %s (%s)", exc.message, exc.code)
 
 
-def _problem(error: ChinwagError, request: Request | None = None) -> JSONResponse:
-    """The one place an error becomes an HTTP response (and is counted): problem+json, or
-    OpenAI's error shape on the OpenAI-compatible endpoints."""
-    services = getattr(request.app.state, "services", None) if request is not None else None
-    if services is not None:
-        services.metrics.errors.labels(error.code).inc()
-    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
-    if request is not None and request.url.path in OPENAI_PATHS:
-        return JSONResponse(error.to_openai(), status_code=error.status, headers=headers)
-    return JSONResponse(
-        error.to_problem(), status_code=error.status, media_type=PROBLEM_JSON, headers=headers
-    )
-
-
-async def _on_chinwag_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ChinwagError)
-    if exc.status >= 500:
-        log.error("%s: %s", exc.code, exc.message)
-    return _problem(exc, request)
-
-
-async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    errors = [
-        {"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]}
-        for e in exc.errors()
-    ]
-    return _problem(InvalidRequest("the request is not valid", errors=errors), request)
-
-
-async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
-    """Starlette's own errors (unknown path, wrong method, unreadable body) as problems too."""
-    assert isinstance(exc, StarletteHTTPException)
-    if isinstance(exc.__cause__, ChinwagError):
-        return _problem(exc.__cause__, request)
-    if exc.status_code == 404:
-        return _problem(
-            NotFound("no such endpoint", hint="The OpenAPI document lists them."), request
-        )
-    if exc.status_code == 405:
-        return _problem(MethodNotAllowed(f"this endpoint does not allow {request.method}"), request)
-    return _problem(BadRequest(str(exc.detail)), request)
-
-
-async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
-    """A connection lost mid-request is the database being unavailable, not a bug."""
-    log.error("database error: %s", exc)
-    return _problem(DatabaseUnavailable(f"the database failed: {exc}"), request)
-
-
 def create_app(
     settings: Settings | None = None, *, demo_publishable_key: str | None = None
 ) -> FastAPI:
@@ -214,11 +153,7 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=app.state.settings.max_body_bytes)
     app.add_middleware(KeyOriginsCORS)
     app.add_middleware(RequestMetrics)
-    app.add_exception_handler(ChinwagError, _on_chinwag_error)
-    app.add_exception_handler(RequestValidationError, _on_validation_error)
-    app.add_exception_handler(StarletteHTTPException, _on_http_error)
-    app.add_exception_handler(OperationalError, _on_database_error)
-    app.add_exception_handler(InterfaceError, _on_database_error)
+    problems.handle_errors(app)
     # Every API route runs `authenticate` and the rate limits; routes apply their kind's rules.
     authenticated = [Depends(authenticate), Depends(limit_caller)]
     routers = (

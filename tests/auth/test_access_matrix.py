@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from chinwag.openai_api.routes import OPENAI_PATHS
+from chinwag.http.problems import OPENAI_PATHS
 from tests.auth.conftest import SITE, Keys, user_token
 from tests.conftest import RunningServer
 from tests.helpers import JSON, wait_finished

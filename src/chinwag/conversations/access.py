@@ -1,4 +1,5 @@
-"""Which rows a caller may see: one lookup shared by every route that reads a message."""
+"""Which rows a caller may see: the lookups shared by every route that reads a message or
+follows a stream."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.auth.principal import Principal
 from chinwag.conversations.models import ChatSession, EndUser, Message
-from chinwag.errors import NotFound
+from chinwag.errors import NotFound, StreamNotFound
+from chinwag.streams.models import Stream
 
 
 async def visible_message(
@@ -33,3 +35,22 @@ async def visible_message(
     if row is None or not principal.may_read(bot_id=row.bot_id, user_id=row.user_external_id):
         raise NotFound(f"message '{message_id}' does not exist")
     return row._mapping
+
+
+async def visible_stream(conn: AsyncConnection, stream_id: str, principal: Principal) -> None:
+    """404 unless the stream belongs to the caller's bot (and end user, for tokens); admins
+    pass (opening the stream says 404 for unknown ones)."""
+    if principal.kind == "admin":
+        return
+    row = (
+        await conn.execute(
+            select(ChatSession.bot_id, EndUser.external_id)
+            .select_from(Stream)
+            .join(Message, Message.id == Stream.message_id)
+            .join(ChatSession, ChatSession.id == Message.session_id)
+            .join(EndUser, EndUser.id == ChatSession.user_id)
+            .where(Stream.id == stream_id)
+        )
+    ).first()
+    if row is None or not principal.may_read(bot_id=row[0], user_id=row[1]):
+        raise StreamNotFound(f"stream '{stream_id}' does not exist")

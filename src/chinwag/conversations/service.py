@@ -19,7 +19,7 @@ from chinwag.errors import IdempotencyKeyReused, SessionOwnedByAnotherUser
 from chinwag.streams.ending import StreamEnd
 from chinwag.streams.events import StreamStarted
 from chinwag.streams.models import LoggedEvent, Stream
-from chinwag.streams.store import open_stream
+from chinwag.streams.store import insert_stream
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +123,7 @@ async def accept_message(
             now=now,
         ),
     )
-    await open_stream(
+    await insert_stream(
         conn,
         stream_id=stream_id,
         message_id=assistant_message_id,

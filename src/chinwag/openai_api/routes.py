@@ -30,9 +30,6 @@ from chinwag.openai_api.schemas import (
 from chinwag.streams.events import ErrorEvent, MessageCompleted, MessageDelta
 
 router = APIRouter(prefix="/v1", tags=["openai"])
-# Their errors answer in OpenAI's shape ({"error": {message, type, code}}), which OpenAI's SDKs
-# read; every other endpoint answers problem+json.
-OPENAI_PATHS = frozenset({"/v1/chat/completions", "/v1/models"})
 STREAM_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "JSON (a chat.completion), or with `stream: true` Server-Sent Events of "
@@ -159,6 +156,5 @@ async def _chunks(
             if include_usage:
                 yield frame({**part({}), "choices": [], "usage": usage})
         elif isinstance(event, ErrorEvent):
-            error = _failed(event)
-            yield frame({"error": {**error.to_problem(), "message": error.message}})
+            yield frame(_failed(event).to_openai())
     yield b"data: [DONE]\n\n"

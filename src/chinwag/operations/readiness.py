@@ -1,4 +1,5 @@
-"""What /readyz checks beyond the database: each active bot's LLM and embedding providers."""
+"""What /readyz checks: the database and its schema, each active bot's LLM and embedding
+providers, and its knowledge index (the event log and generations report their own)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,14 @@ import asyncio
 from typing import Any
 
 import httpx
+from sqlalchemy import text
 
+from chinwag.bots.index_check import index_problems
+from chinwag.bots.service import BotVersion, list_bots
 from chinwag.config.bot import BotConfig
+from chinwag.db import migrate
+from chinwag.db.uow import Database
+from chinwag.knowledge.runtime import KnowledgeStores
 from chinwag.providers.registry import llm_server_url
 from chinwag.settings import Settings
 
@@ -61,3 +68,41 @@ async def check_bots(settings: Settings, bots: list[tuple[str, BotConfig]]) -> d
         }
         for bot_id, found in urls.items()
     }
+
+
+async def database_and_bots(
+    db: Database, settings: Settings, knowledge: KnowledgeStores
+) -> dict[str, Any]:
+    """The checks of the database, the schema, the active bots' providers and their indexes."""
+    checks: dict[str, Any] = {}
+    try:
+        async with db.read() as conn:
+            await conn.execute(text("SELECT 1"))
+        checks["database"] = {"ok": True}
+        current, head = await migrate.current_revision(db), migrate.head_revision()
+        checks["schema"] = {"ok": current == head, "current": current, "head": head}
+    except Exception as exc:
+        checks["database"] = {"ok": False, "error": str(exc)}
+    if checks["database"]["ok"]:
+        try:
+            async with db.read() as conn:
+                bots = await list_bots(conn)
+            per_bot = await check_bots(settings, [(b.id, b.config) for b in bots])
+            checks["bots"] = {"ok": all(c["ok"] for c in per_bot.values()), "bots": per_bot}
+            checks["knowledge"] = await _knowledge_check(knowledge, bots)
+        except Exception as exc:  # a bot that cannot be read is a reason not to be ready
+            checks["bots"] = {"ok": False, "error": str(exc)}
+    return checks
+
+
+async def _knowledge_check(knowledge: KnowledgeStores, bots: list[BotVersion]) -> dict[str, Any]:
+    """Every active bot's knowledge index exists and fits its embedding model."""
+    failing = {}
+    for bot in bots:
+        problems = await index_problems(bot.config, knowledge)
+        errors = [p for p in problems if p.severity == "error"]
+        if errors:
+            failing[bot.id] = [
+                {"code": p.code, "message": p.message, "hint": p.hint} for p in errors
+            ]
+    return {"ok": not failing, "bots": failing}

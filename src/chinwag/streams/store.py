@@ -37,7 +37,7 @@ VALUES (:stream_id, 1, 'stream.started', :started_event, :now)
 """)
 
 
-async def open_stream(
+async def insert_stream(
     conn: AsyncConnection,
     *,
     stream_id: str,

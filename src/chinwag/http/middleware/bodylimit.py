@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chinwag.errors import BodyTooLarge
+from chinwag.http.problems import send_problem
 
 
 class BodyLimit:
@@ -20,7 +19,7 @@ class BodyLimit:
             return
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await _refuse(send, self.max_bytes)
+            await _refuse(scope, send, self.max_bytes)
             return
         seen = 0
 
@@ -35,13 +34,6 @@ class BodyLimit:
         await self.app(scope, counting_receive, send)
 
 
-async def _refuse(send: Send, max_bytes: int) -> None:
+async def _refuse(scope: Scope, send: Send, max_bytes: int) -> None:
     error = BodyTooLarge(f"the request body is larger than {max_bytes} bytes", max_bytes=max_bytes)
-    body = json.dumps(error.to_problem()).encode()
-    headers = [
-        (b"content-type", b"application/problem+json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"connection", b"close"),
-    ]
-    await send({"type": "http.response.start", "status": error.status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await send_problem(scope, send, error, [(b"connection", b"close")])

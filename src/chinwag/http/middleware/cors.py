@@ -6,11 +6,10 @@ origins; the request itself is then checked against its own key's origins (auth/
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chinwag.errors import OriginNotAllowed
+from chinwag.http.problems import send_problem
 
 ALLOWED_HEADERS = "authorization, content-type, accept, idempotency-key, last-event-id"
 EXPOSED_HEADERS = (
@@ -34,7 +33,7 @@ class KeyOriginsCORS:
             return
         allowed = origin.rstrip("/").lower() in await services.keys.allowed_origins()
         if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
-            await _preflight(send, origin, allowed)
+            await _preflight(scope, send, origin, allowed)
             return
         if not allowed:
             await self.app(scope, receive, send)
@@ -53,20 +52,18 @@ class KeyOriginsCORS:
         await self.app(scope, receive, send_with_cors)
 
 
-async def _preflight(send: Send, origin: str, allowed: bool) -> None:
-    if allowed:
-        status, body = 204, b""
-        headers = [
-            (b"access-control-allow-origin", origin.encode()),
-            (b"access-control-allow-methods", b"GET, POST, PUT, DELETE, OPTIONS"),
-            (b"access-control-allow-headers", ALLOWED_HEADERS.encode()),
-            (b"access-control-max-age", b"600"),
-            (b"vary", b"Origin"),
-        ]
-    else:
+async def _preflight(scope: Scope, send: Send, origin: str, allowed: bool) -> None:
+    if not allowed:
         error = OriginNotAllowed(f"no publishable key allows the origin {origin}")
-        status, body = error.status, json.dumps(error.to_problem()).encode()
-        headers = [(b"content-type", b"application/problem+json"), (b"vary", b"Origin")]
-    headers.append((b"content-length", str(len(body)).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+        await send_problem(scope, send, error, [(b"vary", b"Origin")])
+        return
+    headers = [
+        (b"access-control-allow-origin", origin.encode()),
+        (b"access-control-allow-methods", b"GET, POST, PUT, DELETE, OPTIONS"),
+        (b"access-control-allow-headers", ALLOWED_HEADERS.encode()),
+        (b"access-control-max-age", b"600"),
+        (b"vary", b"Origin"),
+        (b"content-length", b"0"),
+    ]
+    await send({"type": "http.response.start", "status": 204, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query
-from sqlalchemy import case, func, select
 
 from chinwag.bots.activation import activate, check_document, problem_dicts
 from chinwag.bots.index_check import with_index_check
@@ -23,7 +22,7 @@ from chinwag.bots.schemas import (
 from chinwag.bots.service import config_json, get_bot, get_version, list_bots, list_versions
 from chinwag.bots.service import rollback as rollback_to
 from chinwag.bots.validation import Report
-from chinwag.conversations.models import FlowRun
+from chinwag.conversations.flow_runs import flow_figures, newest_flow_runs
 from chinwag.errors import BotExists, BotIdMismatch, BotNotFound
 from chinwag.http.deps import PrincipalDep
 from chinwag.http.runtime import ServicesDep
@@ -143,18 +142,9 @@ async def flow_runs(
 ) -> list[FlowRunOut]:
     """The newest flow runs of the bot's answers: flow, score, status, time, error."""
     principal.require_bot(bot_id, kinds=("secret",))
-    query = select(FlowRun).where(FlowRun.bot_id == bot_id)
-    if flow is not None:
-        query = query.where(FlowRun.flow == flow)
-    if status is not None:
-        query = query.where(FlowRun.status == status)
     async with services.db.read() as conn:
         await get_bot(conn, bot_id)
-        rows = (
-            await conn.execute(
-                query.order_by(FlowRun.created_at.desc(), FlowRun.id.desc()).limit(limit)
-            )
-        ).all()
+        rows = await newest_flow_runs(conn, bot_id, flow=flow, status=status, limit=limit)
     return [FlowRunOut.model_validate(r, from_attributes=True) for r in rows]
 
 
@@ -164,22 +154,9 @@ async def flow_stats(
 ) -> list[FlowStats]:
     """Per flow: how often it ran, how often it failed, and its mean and slowest time."""
     principal.require_bot(bot_id, kinds=("secret",))
-    failed = func.sum(case((FlowRun.status == "failed", 1), else_=0))
-    query = (
-        select(
-            FlowRun.flow,
-            func.count().label("runs"),
-            failed.label("failed"),
-            func.avg(FlowRun.ms).label("mean_ms"),
-            func.max(FlowRun.ms).label("max_ms"),
-        )
-        .where(FlowRun.bot_id == bot_id)
-        .group_by(FlowRun.flow)
-        .order_by(FlowRun.flow)
-    )
     async with services.db.read() as conn:
         await get_bot(conn, bot_id)
-        rows = (await conn.execute(query)).all()
+        rows = await flow_figures(conn, bot_id)
     return [
         FlowStats(
             flow=r.flow,

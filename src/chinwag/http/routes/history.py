@@ -8,13 +8,10 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.auth.principal import Principal, PrincipalKind
 from chinwag.bots.service import get_bot
-from chinwag.conversations.access import visible_message
+from chinwag.conversations import history
 from chinwag.conversations.erase import delete_session, erase_user
 from chinwag.conversations.history_schemas import (
     DeletedOut,
@@ -24,11 +21,10 @@ from chinwag.conversations.history_schemas import (
     SessionOut,
     SessionPage,
 )
-from chinwag.conversations.models import ChatSession, EndUser, Feedback, Message
 from chinwag.conversations.schemas import MessageOut
-from chinwag.db.base import new_id, utcnow
+from chinwag.db.base import utcnow
 from chinwag.db.uow import Database
-from chinwag.errors import InvalidRequest, NotFound, SessionNotFound
+from chinwag.errors import NotFound
 from chinwag.http.deps import PrincipalDep
 from chinwag.http.runtime import ServicesDep
 from chinwag.timestamps import as_utc
@@ -45,22 +41,6 @@ def _own_user(principal: Principal, user_id: str | None) -> str | None:
     return principal.user_id if principal.kind == "user" else user_id
 
 
-async def _session(
-    conn: AsyncConnection, principal: Principal, bot_id: str, session_id: str
-) -> Any:
-    """The session's row (with its user's external id); 404 unless the caller may see it."""
-    row = (
-        await conn.execute(
-            select(ChatSession, EndUser.external_id.label("user_external_id"))
-            .join(EndUser, EndUser.id == ChatSession.user_id)
-            .where(ChatSession.bot_id == bot_id, ChatSession.external_id == session_id)
-        )
-    ).first()
-    if row is None or not principal.may_read(bot_id=bot_id, user_id=row.user_external_id):
-        raise SessionNotFound(f"session '{session_id}' does not exist")
-    return row
-
-
 @router.get("/bots/{bot_id}/sessions", response_model=SessionPage)
 async def sessions(
     bot_id: str,
@@ -74,19 +54,9 @@ async def sessions(
     principal.require_bot(bot_id, kinds=READERS)
     user_id = _own_user(principal, user_id)
     offset = int(cursor or 0)
-    query = (
-        select(ChatSession, EndUser.external_id.label("user_external_id"))
-        .join(EndUser, EndUser.id == ChatSession.user_id)
-        .where(ChatSession.bot_id == bot_id)
-        .order_by(ChatSession.created_at.desc(), ChatSession.id.desc())
-        .offset(offset)
-        .limit(limit + 1)
-    )
-    if user_id is not None:
-        query = query.where(EndUser.external_id == user_id)
     async with services.db.read() as conn:
         await get_bot(conn, bot_id)
-        rows = (await conn.execute(query)).all()
+        rows = await history.list_sessions(conn, bot_id, user_id, offset=offset, limit=limit + 1)
     page = [
         SessionOut(
             id=r.external_id,
@@ -114,15 +84,8 @@ async def session_messages(
     principal.require_bot(bot_id, kinds=READERS)
     after = int(cursor or 0)
     async with services.db.read() as conn:
-        session = await _session(conn, principal, bot_id, session_id)
-        rows = (
-            await conn.execute(
-                select(Message)
-                .where(Message.session_id == session.id, Message.position > after)
-                .order_by(Message.position)
-                .limit(limit + 1)
-            )
-        ).all()
+        session = await history.visible_session(conn, principal, bot_id, session_id)
+        rows = await history.session_messages(conn, session.id, after=after, limit=limit + 1)
     page = [MessageOut.from_row(m._mapping, session_id=session_id) for m in rows[:limit]]
     more = len(rows) > limit
     return MessagePage(messages=page, next_cursor=str(rows[limit - 1].position) if more else None)
@@ -136,23 +99,12 @@ async def feedback(
     principal.require_reader()
     now = utcnow()
     async with services.db.write() as conn:
-        row = await visible_message(conn, message_id, principal)
-        if row["role"] != "assistant":
-            raise InvalidRequest(
-                "feedback rates answers", hint="Send it for an assistant message's id."
-            )
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        values = {"rating": body.rating, "comment": body.comment, "updated_at": now}
-        await conn.execute(
-            dialect.insert(Feedback)
-            .values(
-                id=new_id(), message_id=message_id, user_id=row["user_pk"], created_at=now, **values
-            )
-            .on_conflict_do_update(index_elements=["message_id", "user_id"], set_=values)
+        user_id = await history.rate_answer(
+            conn, principal, message_id, rating=body.rating, comment=body.comment, now=now
         )
     return FeedbackOut(
         message_id=message_id,
-        user_id=row["user_external_id"],
+        user_id=user_id,
         rating=body.rating,
         comment=body.comment,
         updated_at=as_utc(now),
@@ -166,7 +118,7 @@ async def remove_session(
     """Delete a session with its messages, streams, events, flow runs and feedback."""
     principal.require_bot(bot_id, kinds=READERS)
     async with services.db.write() as conn:
-        session = await _session(conn, principal, bot_id, session_id)
+        session = await history.visible_session(conn, principal, bot_id, session_id)
         report = await delete_session(conn, session.id)
     return DeletedOut(deleted=dict(report))
 
@@ -180,11 +132,7 @@ async def erase(
     if not principal.may_read(bot_id=bot_id, user_id=user_id):
         raise NotFound(f"end user '{user_id}' does not exist")
     async with services.db.write() as conn:
-        user_pk = (
-            await conn.execute(
-                select(EndUser.id).where(EndUser.bot_id == bot_id, EndUser.external_id == user_id)
-            )
-        ).scalar()
+        user_pk = await history.end_user_pk(conn, bot_id, user_id)
         if user_pk is None:
             raise NotFound(f"end user '{user_id}' does not exist")
         report = await erase_user(conn, user_pk)
@@ -209,29 +157,7 @@ async def export(bot_id: str, principal: PrincipalDep, services: ServicesDep) ->
 
 
 async def _export_lines(db: Database, bot_id: str) -> AsyncIterator[bytes]:
-    last: tuple[str, int] = ("", 0)
-    while True:
-        async with db.read() as conn:
-            rows = (
-                await conn.execute(
-                    select(
-                        Message,
-                        ChatSession.external_id.label("session_external_id"),
-                        EndUser.external_id.label("user_external_id"),
-                    )
-                    .join(ChatSession, ChatSession.id == Message.session_id)
-                    .join(EndUser, EndUser.id == ChatSession.user_id)
-                    .where(
-                        ChatSession.bot_id == bot_id,
-                        (Message.session_id > last[0])
-                        | ((Message.session_id == last[0]) & (Message.position > last[1])),
-                    )
-                    .order_by(Message.session_id, Message.position)
-                    .limit(500)
-                )
-            ).all()
-        if not rows:
-            return
+    async for rows in history.export_pages(db, bot_id):
         yield b"".join(
             orjson.dumps(
                 {
@@ -250,4 +176,3 @@ async def _export_lines(db: Database, bot_id: str) -> AsyncIterator[bytes]:
             + b"\n"
             for r in rows
         )
-        last = (rows[-1].session_id, rows[-1].position)
