@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from chinwag.providers.protocols import Usage
 from chinwag.timestamps import UtcDatetime
 
 BOT_CONFIG_BODY: dict[str, Any] = {
@@ -67,7 +68,7 @@ class FlowRunOut(BaseModel):
     status: Literal["completed", "failed"]
     score: float | None = Field(description="The router's score for this flow (None: main).")
     ms: float
-    usage: dict[str, int] | None
+    usage: Usage | None
     error_code: str | None
     created_at: UtcDatetime
 

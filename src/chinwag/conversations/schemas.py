@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import RowMapping
 
+from chinwag.providers.protocols import Usage
 from chinwag.streams.events import Source
 from chinwag.timestamps import UtcDatetime
 
@@ -56,7 +57,7 @@ class MessageOut(BaseModel):
     content: str
     status: Literal["complete", "streaming", "interrupted", "failed"]
     error_code: str | None
-    usage: dict[str, Any] | None
+    usage: Usage | None
     bot_version: int | None
     created_at: UtcDatetime
     finished_at: UtcDatetime | None
