@@ -44,18 +44,20 @@ def report(error: ChinwagError) -> NoReturn:
 
 class database:
     """The configured database for one command (`async with database() as db`); its schema is
-    checked first (SQLite upgrades itself) unless `check_schema=False` (`db upgrade`, `doctor`)."""
+    checked first (SQLite upgrades itself) unless `check_schema=False` (`db upgrade`, `doctor`).
+    `configured`: the settings to use instead of the invocation's."""
 
     db: Database
 
-    def __init__(self, *, check_schema: bool = True) -> None:
+    def __init__(self, configured: Settings | None = None, *, check_schema: bool = True) -> None:
+        self._settings = configured
         self._check_schema = check_schema
 
     async def __aenter__(self) -> Database:
         from chinwag.db.migrate import ensure_schema
         from chinwag.db.uow import Database
 
-        self.db = Database.from_url(settings().database_url)
+        self.db = Database.from_url((self._settings or settings()).database_url)
         if self._check_schema:
             try:
                 await ensure_schema(self.db)

@@ -57,7 +57,7 @@ async def _prepare(settings: Settings, *, seed_demo: bool) -> list[str]:
     from chinwag.errors import ChinwagError
 
     try:
-        async with database() as db:
+        async with database(settings) as db:
             if not seed_demo:
                 return []
             origin = f"http://{settings.host}:{settings.port}"
