@@ -174,6 +174,15 @@ class SchemaOutdated(ChinwagError):
     default_hint = "Run `chinwag db upgrade` against this database, then start the server again."
 
 
+class WorkersNeedPostgres(ChinwagError):
+    status = 400
+    code = "workers_need_postgres"
+    default_hint = (
+        "SQLite has one writer: serve several workers from PostgreSQL "
+        "(CHINWAG_DATABASE_URL=postgresql+asyncpg://…), or run one worker."
+    )
+
+
 class DatabaseUnavailable(ChinwagError):
     status = 503
     code = "database_unavailable"

@@ -7,7 +7,7 @@ import json
 import sys
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -90,27 +90,50 @@ async def ingest_demo_knowledge(settings: Settings, bot: BotConfig) -> IngestSum
         return await ingest(service.store, service.embedder, index, [demo_knowledge_path()])
 
 
-def _serve(settings: Settings, *, demo_publishable_key: str | None = None) -> None:
+def _serve(
+    settings: Settings, *, demo_publishable_key: str | None = None, workers: int = 1
+) -> None:
     import uvicorn
 
     from chinwag.app import create_app
 
-    uvicorn.run(
-        create_app(settings, demo_publishable_key=demo_publishable_key),
-        host=settings.host,
-        port=settings.port,
-        access_log=False,
-        log_level="info",
-        timeout_graceful_shutdown=30,
-    )
+    common_options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "access_log": False,
+        "log_level": "info",
+        "timeout_graceful_shutdown": 30,
+    }
+    if workers > 1:
+        # Each worker process builds its app from the environment (CHINWAG_*), registers as
+        # a worker of its own and heartbeats; they share the database.
+        uvicorn.run("chinwag.app:create_app", factory=True, workers=workers, **common_options)
+        return
+    uvicorn.run(create_app(settings, demo_publishable_key=demo_publishable_key), **common_options)
 
 
 @app.command()
-def serve(host: HostOption = None, port: PortOption = None) -> None:
+def serve(
+    host: HostOption = None,
+    port: PortOption = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            envvar="CHINWAG_WORKERS",
+            help="Worker processes on this host (CHINWAG_WORKERS); each takes connections on "
+            "the same port and writes its own answers to the shared database.",
+        ),
+    ] = 1,
+) -> None:
     """Serve the bots in the configured database."""
+    from chinwag.errors import WorkersNeedPostgres
+
     options = common.settings(host=host, port=port)
+    if workers > 1 and options.database_url.startswith("sqlite"):
+        report(WorkersNeedPostgres(f"--workers {workers} needs PostgreSQL, not SQLite"))
     asyncio.run(_prepare(options, seed_demo=False))
-    _serve(options)
+    _serve(options, workers=workers)
 
 
 @app.command()
