@@ -21,6 +21,17 @@ async def accept(client: httpx.AsyncClient, body: dict[str, Any], **headers: str
     return await client.post("/v1/bots/vinhuset/messages", json=body, headers={**JSON, **headers})
 
 
+def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """The response is the error a client sees: problem+json with this status and stable code,
+    a message and a hint; returns the body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json", response.headers
+    problem: dict[str, Any] = response.json()
+    assert problem["code"] == code, problem
+    assert problem["status"] == status and problem["hint"] and problem["detail"], problem
+    return problem
+
+
 async def ask(
     client: httpx.AsyncClient,
     text: str,
