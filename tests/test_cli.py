@@ -18,7 +18,7 @@ from chinwag.cli.chat import chat_loop
 from chinwag.db.uow import Database
 from chinwag.testing.fake_llm import FakeLLM
 from tests.conftest import RunningServer, free_port
-from tests.sse_client import read_all
+from tests.helpers import ask
 
 
 async def test_chat_streams_the_answer_and_keeps_the_session(
@@ -96,13 +96,8 @@ async def test_demo_seeds_the_bot_idempotently_and_serves_it(
                             await asyncio.sleep(0.05)
                     secret = re.search(r"secret key:\s+(cw_sk_\S+)", log.read_text())
                     assert secret is not None, log.read_text()
-                    async with client.stream(
-                        "POST",
-                        "/v1/bots/vinhuset/messages",
-                        json={"message": "Hei"},
-                        headers={"authorization": f"Bearer {secret.group(1)}"},
-                    ) as response:
-                        events = await read_all(response)
+                    bearer = {"authorization": f"Bearer {secret.group(1)}"}
+                    events = await ask(client, "Hei", headers=bearer)
                 assert events[-1].data["status"] == "completed"
             finally:
                 proc.terminate()

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from chinwag.answers.models import CuratedAnswer
 from chinwag.bots.service import put_bot
 from chinwag.db.uow import Database
-from tests.bots.test_bots_cli import chinwag
 from tests.conftest import plain_demo_bot
+from tests.helpers import chinwag
 
 
 async def _with_bot(database_url: str) -> Database:
@@ -28,7 +28,7 @@ async def _with_bot(database_url: str) -> Database:
 async def test_add_list_export_import_round_trip(database_url: str, tmp_path: Path) -> None:
     db = await _with_bot(database_url)
     try:
-        code, out = await chinwag(
+        code, out, err = await chinwag(
             database_url,
             "answers",
             "add",
@@ -41,7 +41,7 @@ async def test_add_list_export_import_round_trip(database_url: str, tmp_path: Pa
             "Opening hours|https://shop.example/hours",
         )
         assert code == 0 and "vinhuset: added curated answer" in out, out
-        code, out = await chinwag(
+        code, out, err = await chinwag(
             database_url,
             "answers",
             "add",
@@ -52,8 +52,8 @@ async def test_add_list_export_import_round_trip(database_url: str, tmp_path: Pa
             'Only in Norway, "sadly".',
             "--disabled",
         )
-        assert code == 0, out
-        code, listed = await chinwag(database_url, "answers", "list", "vinhuset")
+        assert code == 0, out + err
+        code, listed, err = await chinwag(database_url, "answers", "list", "vinhuset")
         assert code == 0
         lines = listed.splitlines()
         assert [line.split("\t")[1:] for line in lines] == [
@@ -61,7 +61,7 @@ async def test_add_list_export_import_round_trip(database_url: str, tmp_path: Pa
             ["disabled", "Do you ship, abroad?"],
         ]
 
-        code, exported = await chinwag(database_url, "answers", "export", "vinhuset")
+        code, exported, err = await chinwag(database_url, "answers", "export", "vinhuset")
         assert code == 0
         rows = list(csv.DictReader(io.StringIO(exported)))
         assert rows[1] == {
@@ -72,10 +72,10 @@ async def test_add_list_export_import_round_trip(database_url: str, tmp_path: Pa
         }
         file = tmp_path / "answers.csv"
         file.write_text(exported)
-        code, out = await chinwag(
+        code, out, err = await chinwag(
             database_url, "answers", "import", "vinhuset", str(file), "--replace"
         )
-        assert code == 0 and "imported 2 curated answer(s) (replaced all)" in out, out
+        assert code == 0 and "imported 2 curated answer(s) (replaced all)" in out, out + err
         async with db.read() as conn:
             stored = (
                 await conn.execute(select(CuratedAnswer).order_by(CuratedAnswer.question))
@@ -88,7 +88,7 @@ async def test_add_list_export_import_round_trip(database_url: str, tmp_path: Pa
                 [{"title": "Opening hours", "url": "https://shop.example/hours"}],
             ),
         ]
-        code, again = await chinwag(database_url, "answers", "export", "vinhuset")
+        code, again, _ = await chinwag(database_url, "answers", "export", "vinhuset")
         assert again == exported
     finally:
         await db.dispose()
@@ -99,12 +99,12 @@ async def test_import_refuses_a_bad_file_whole(database_url: str, tmp_path: Path
     try:
         file = tmp_path / "bad.csv"
         file.write_text("question,answer,enabled\nHi?,Hello.,true\n,No question,true\nX,Y,maybe\n")
-        code, out = await chinwag(database_url, "answers", "import", "vinhuset", str(file))
+        code, out, err = await chinwag(database_url, "answers", "import", "vinhuset", str(file))
         assert code == 1
-        assert "line 3" in out and "line 4" in out and "hint:" in out, out
+        assert "line 3" in err and "line 4" in err and "hint:" in err, out + err
         async with db.read() as conn:
             assert (await conn.execute(select(CuratedAnswer))).all() == []
-        code, out = await chinwag(database_url, "answers", "list", "nope")
-        assert code == 1 and "bot 'nope' does not exist" in out
+        code, out, err = await chinwag(database_url, "answers", "list", "nope")
+        assert code == 1 and out == "" and "bot 'nope' does not exist" in err
     finally:
         await db.dispose()

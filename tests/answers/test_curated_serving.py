@@ -10,21 +10,13 @@ from chinwag.conversations.models import FlowRun, Message
 from chinwag.settings import Settings
 from chinwag.testing.fake_llm import FakeLLM
 from tests.conftest import RunningServer, plain_demo_bot, run_server
-from tests.sse_client import SSEEvent, read_all
+from tests.helpers import ask
 
 SATURDAY = {
     "question": "When are you open on Saturday?",
     "answer": "On Saturdays we are open 10:00-16:00. In December: 10:00-18:00!\nWelcome.",
     "sources": [{"title": "Opening hours", "url": "https://vinhuset.example/hours"}],
 }
-
-
-async def _ask(server: RunningServer, text: str) -> list[SSEEvent]:
-    async with server.client.stream(
-        "POST", "/v1/bots/vinhuset/messages", json={"message": text}
-    ) as response:
-        assert response.status_code == 200
-        return await read_all(response)
 
 
 async def _curate(server: RunningServer, **body: Any) -> str:
@@ -38,7 +30,7 @@ async def test_a_matching_message_streams_the_curated_answer(
     server: RunningServer, fake_llm: FakeLLM
 ) -> None:
     curated_id = await _curate(server)
-    events = await _ask(server, "what time are you open on saturdays?")
+    events = await ask(server.client, "what time are you open on saturdays?")
     types = [e.type for e in events]
     assert types[0] == "stream.started" and types[-2:] == ["message.completed", "stream.completed"]
     assert set(types[1:-2]) == {"message.delta"} and len(types[1:-2]) == 3  # one per sentence
@@ -77,10 +69,10 @@ async def test_other_and_disabled_questions_go_to_the_llm(
     server: RunningServer, fake_llm: FakeLLM
 ) -> None:
     curated_id = await _curate(server)
-    events = await _ask(server, "Which wine goes with salmon?")
+    events = await ask(server.client, "Which wine goes with salmon?")
     assert events[-2].data["curated"] is None
     # Closer to the question than a paraphrase (0.93), but Sunday is not Saturday.
-    events = await _ask(server, "When are you open on Sunday?")
+    events = await ask(server.client, "When are you open on Sunday?")
     assert events[-2].data["curated"] is None
     assert events[-2].data["text"] == "".join(fake_llm.behaviour.token(i) for i in range(8))
 
@@ -88,11 +80,11 @@ async def test_other_and_disabled_questions_go_to_the_llm(
         f"/v1/bots/vinhuset/answers/{curated_id}", json={"enabled": False}
     )
     assert patched.status_code == 200
-    events = await _ask(server, "When are you open on Saturday?")
+    events = await ask(server.client, "When are you open on Saturday?")
     assert events[-2].data["curated"] is None  # the cache saw the change
 
     await server.client.patch(f"/v1/bots/vinhuset/answers/{curated_id}", json={"enabled": True})
-    events = await _ask(server, "When are you open on Saturday?")
+    events = await ask(server.client, "When are you open on Saturday?")
     assert events[-2].data["curated"]["id"] == curated_id
 
 
@@ -104,7 +96,7 @@ async def test_prefer_gives_the_curated_answer_to_main(
     )
     async with run_server(make_settings, bot=bot) as server:
         curated_id = await _curate(server)
-        events = await _ask(server, "When are you open on Saturday?")
+        events = await ask(server.client, "When are you open on Saturday?")
         completed = events[-2].data
         assert completed["curated"]["id"] == curated_id
         assert completed["curated"]["mode"] == "prefer"

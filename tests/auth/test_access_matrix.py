@@ -5,10 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
+from chinwag.auth.keys import create_key
+from chinwag.auth.tokens import identity_secret
+from chinwag.db import migrate
 from chinwag.http.problems import OPENAI_PATHS
+from chinwag.settings import Settings
 from tests.auth.conftest import SITE, Keys, user_token
-from tests.conftest import RunningServer
+from tests.conftest import RunningServer, run_server
 from tests.helpers import JSON, wait_finished
 
 BOT = "vinhuset"
@@ -185,10 +190,68 @@ async def test_every_key_kind_against_every_endpoint(server: RunningServer, keys
     assert failures == []
 
 
-async def test_health_endpoints_need_no_key(server: RunningServer) -> None:
-    async with httpx.AsyncClient(base_url=server.base_url) as anonymous:
-        assert (await anonymous.get("/healthz")).status_code == 200
-        assert (await anonymous.get("/readyz")).status_code == 200
+async def test_health_endpoints_need_no_key_and_show_no_secret(make_settings: Settings) -> None:
+    assert make_settings.llm_base_url
+    settings = make_settings.model_copy(
+        update={
+            "llm_api_key": SecretStr("sk-llm-provider-secret"),
+            # A password in the LLM server's URL (a proxy with basic auth) is a secret too.
+            "llm_base_url": make_settings.llm_base_url.replace("//", "//chinwag:url-password@"),
+        }
+    )
+    async with (
+        run_server(settings) as server,
+        httpx.AsyncClient(base_url=server.base_url) as anonymous,
+    ):
+        async with server.db.write() as conn:
+            secret = await create_key(conn, kind="secret", name="s", bot_id=BOT)
+            publishable = await create_key(
+                conn, kind="publishable", name="p", bot_id=BOT, allowed_origins=[SITE]
+            )
+        alive = await anonymous.get("/healthz")
+        ready = await anonymous.get("/readyz")
+    assert alive.status_code == 200 and alive.json() == {"status": "ok"}
+    assert ready.status_code == 200 and ready.headers["content-type"] == "application/json"
+    body = ready.json()
+    assert body["ready"] is True
+    # Every check docs/operations.md names, each passing, with what it found.
+    checks = body["checks"]
+    assert list(checks) == ["database", "schema", "bots", "knowledge", "event_log", "generations"]
+    assert [name for name, check in checks.items() if check["ok"] is not True] == []
+    assert checks["schema"] == {
+        "ok": True,
+        "current": migrate.head_revision(),
+        "head": migrate.head_revision(),
+    }
+    assert checks["bots"]["bots"] == {
+        BOT: {
+            "ok": True,
+            "providers": [
+                {
+                    "ok": True,
+                    "url": settings.llm_base_url.replace("url-password", "***"),
+                    "status": 200,
+                }
+            ],
+            "embedded": ["embedding: all-MiniLM-L6-v2 (embedded)"],
+        }
+    }
+    assert checks["knowledge"] == {"ok": True, "bots": {}}
+    assert checks["event_log"]["backlog"] == 0 and checks["generations"]["running"] == 0
+    # Anyone may ask: no credential, and not where the database is, is in the answer.
+    assert settings.secret_key and settings.llm_api_key
+    server_secret = settings.secret_key.get_secret_value()
+    shown = [
+        server_secret,
+        settings.llm_api_key.get_secret_value(),
+        server.admin_key,
+        secret.key,
+        publishable.key,
+        identity_secret(server_secret.encode(), publishable.info.id),
+        "url-password",
+        settings.database_url,
+    ]
+    assert [s for s in shown if s in ready.text] == []
 
 
 async def test_every_api_route_runs_authentication(server: RunningServer) -> None:

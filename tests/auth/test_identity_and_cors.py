@@ -10,7 +10,7 @@ from chinwag.auth.tokens import identity_secret, user_hash
 from chinwag.conversations.models import EndUser
 from tests.auth.conftest import SITE, Keys, user_token
 from tests.conftest import RunningServer
-from tests.helpers import JSON, wait_finished
+from tests.helpers import JSON, assert_problem, wait_finished
 
 
 async def _send(client: httpx.AsyncClient, token: str, **body: str) -> httpx.Response:
@@ -44,7 +44,7 @@ async def test_a_wrong_user_hash_gets_no_token(server: RunningServer, keys: Keys
         json={"user_id": "customer-42", "user_hash": "0" * 64},
         headers=Keys.bearer(keys.publishable, SITE),
     )
-    assert response.status_code == 403 and response.json()["code"] == "identity_not_verified"
+    assert_problem(response, 403, "identity_not_verified")
     async with server.db.read() as conn:
         assert (await conn.execute(select(func.count()).select_from(EndUser))).scalar() == 0
 
@@ -54,7 +54,7 @@ async def test_a_user_cannot_reach_another_users_session(server: RunningServer, 
     mallory = await user_token(server.client, keys.publishable)
     assert (await _send(server.client, alice, session_id="alices")).status_code == 202
     stolen = await _send(server.client, mallory, session_id="alices")
-    assert stolen.status_code == 404 and stolen.json()["code"] == "session_not_found"
+    assert_problem(stolen, 404, "session_not_found")
     through_openai = await server.client.post(
         "/v1/chat/completions",
         json={"model": "vinhuset", "messages": [{"role": "user", "content": "Hei"}]},
@@ -65,7 +65,7 @@ async def test_a_user_cannot_reach_another_users_session(server: RunningServer, 
     unknown = await _send(server.client, mallory, session_id="nobodys")
     assert unknown.status_code == 202  # a new session of mallory's own
     posing = await _send(server.client, mallory, user_id="alice-external-id")
-    assert posing.status_code == 403
+    assert_problem(posing, 403, "forbidden")
 
 
 async def test_forged_and_revoked_credentials_are_refused(
@@ -74,14 +74,14 @@ async def test_forged_and_revoked_credentials_are_refused(
     token = await user_token(server.client, keys.publishable)
     payload, signature = token.split(".")
     forged = f"{payload[:-2]}xx.{signature}"
-    assert (await _send(server.client, forged)).status_code == 401
+    assert_problem(await _send(server.client, forged), 401, "unauthenticated")
     revoked = await server.client.delete(f"/v1/keys/{keys.publishable_id}")
     assert revoked.status_code == 200 and revoked.json()["revoked_at"]
-    assert (await _send(server.client, token)).status_code == 401
+    assert_problem(await _send(server.client, token), 401, "unauthenticated")
     again = await server.client.post(
         "/v1/bots/vinhuset/tokens", json={}, headers=Keys.bearer(keys.publishable, SITE)
     )
-    assert again.status_code == 401 and again.json()["code"] == "unauthenticated"
+    assert_problem(again, 401, "unauthenticated")
 
 
 async def test_publishable_keys_work_only_from_their_origins(
@@ -91,14 +91,14 @@ async def test_publishable_keys_work_only_from_their_origins(
         response = await server.client.post(
             "/v1/bots/vinhuset/tokens", json={}, headers=Keys.bearer(keys.publishable, origin)
         )
-        assert response.status_code == 403 and response.json()["code"] == "origin_not_allowed"
+        assert_problem(response, 403, "origin_not_allowed")
     token = await user_token(server.client, keys.publishable)
     stolen = await server.client.post(
         "/v1/bots/vinhuset/messages",
         json={"message": "Hei"},
         headers={**JSON, **Keys.bearer(token, "https://evil.example")},
     )
-    assert stolen.status_code == 403
+    assert_problem(stolen, 403, "origin_not_allowed")
 
 
 async def test_cors_preflight_and_headers_follow_the_keys_origins(
@@ -114,8 +114,8 @@ async def test_cors_preflight_and_headers_follow_the_keys_origins(
     refused = await server.client.options(
         "/v1/bots/vinhuset/tokens", headers={**preflight, "origin": "https://evil.example"}
     )
-    assert refused.status_code == 403 and "access-control-allow-origin" not in refused.headers
-    assert refused.json()["code"] == "origin_not_allowed"
+    assert_problem(refused, 403, "origin_not_allowed")
+    assert "access-control-allow-origin" not in refused.headers
     response = await server.client.post(
         "/v1/bots/vinhuset/tokens", json={}, headers=Keys.bearer(keys.publishable, SITE)
     )

@@ -7,8 +7,8 @@ import re
 from chinwag.bots.service import put_bot
 from chinwag.db import migrate
 from chinwag.db.uow import Database
-from tests.bots.test_bots_cli import chinwag
 from tests.conftest import plain_demo_bot
+from tests.helpers import chinwag
 
 
 async def test_keys_round_trip(database_url: str) -> None:
@@ -19,22 +19,22 @@ async def test_keys_round_trip(database_url: str) -> None:
             await put_bot(conn, plain_demo_bot())
     finally:
         await db.dispose()
-    code, out = await chinwag(
+    code, out, err = await chinwag(
         database_url, "keys", "create", "--kind", "secret", "--name", "shop", "--bot", "vinhuset"
     )
-    assert code == 0, out
+    assert code == 0, out + err
     key = re.search(r"key: (cw_sk_\S+)", out)
     key_id = re.search(r"\(([0-9a-f-]{36})\)", out)
     assert key is not None and key_id is not None
-    code, out = await chinwag(database_url, "keys", "list")
+    code, out, err = await chinwag(database_url, "keys", "list")
     assert code == 0 and key_id.group(1) in out and key.group(1) not in out
-    code, out = await chinwag(
+    code, out, err = await chinwag(
         database_url, "keys", "create", "--kind", "publishable", "--name", "w", "--bot", "vinhuset"
     )
-    assert code == 1 and "origin" in out and "hint:" in out
-    code, out = await chinwag(database_url, "keys", "revoke", key_id.group(1))
+    assert code == 1 and "origin" in err and "hint:" in err
+    code, out, err = await chinwag(database_url, "keys", "revoke", key_id.group(1))
     assert code == 0 and "revoked" in out
-    code, out = await chinwag(database_url, "keys", "list")
+    code, out, err = await chinwag(database_url, "keys", "list")
     assert key_id.group(1) not in out
-    code, out = await chinwag(database_url, "keys", "list", "--all")
+    code, out, _ = await chinwag(database_url, "keys", "list", "--all")
     assert key_id.group(1) in out and "revoked" in out

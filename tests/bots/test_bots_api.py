@@ -6,14 +6,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import httpx
 from sqlalchemy import select
 
 from chinwag.bots.models import BotVersion
 from chinwag.conversations.models import Message
 from chinwag.testing.fake_llm import FakeLLM
 from tests.conftest import RunningServer
-from tests.sse_client import read_all
+from tests.helpers import ask
 
 
 def config(system: str = "You are version A.", **extra: Any) -> dict[str, Any]:
@@ -23,11 +22,6 @@ def config(system: str = "You are version A.", **extra: Any) -> dict[str, Any]:
         "flows": {"main": {"system": system, "template": "{{ message }}"}},
         **extra,
     }
-
-
-async def _answer(client: httpx.AsyncClient, bot: str = "shop") -> list[Any]:
-    async with client.stream("POST", f"/v1/bots/{bot}/messages", json={"message": "hi"}) as r:
-        return await read_all(r)
 
 
 async def test_create_get_list_and_conflict(server: RunningServer) -> None:
@@ -71,13 +65,13 @@ async def test_update_makes_versions_and_rollback_restores_behaviour(
     same = await server.client.put("/v1/bots/shop", json=config("You are version B."))
     assert same.json() == {"id": "shop", "version": 2, "changed": False, "warnings": []}
 
-    events = await _answer(server.client)
+    events = await ask(server.client, "hi", bot="shop")
     assert events[0].data["bot_version"] == 2
     assert fake_llm.requests[-1]["messages"][0]["content"] == "You are version B."
 
     rolled = await server.client.post("/v1/bots/shop/rollback", json={"version": 1})
     assert rolled.json()["version"] == 3
-    events = await _answer(server.client)
+    events = await ask(server.client, "hi", bot="shop")
     assert events[0].data["bot_version"] == 3
     assert fake_llm.requests[-1]["messages"][0]["content"] == "You are version A."
 
@@ -108,7 +102,7 @@ async def test_an_invalid_update_leaves_the_active_version_serving(
     response = await server.client.put("/v1/bots/shop", json=bad)
     assert response.status_code == 422
     assert response.json()["problems"][0]["code"] == "template_syntax_error"
-    await _answer(server.client)
+    await ask(server.client, "hi", bot="shop")
     assert fake_llm.requests[-1]["messages"][0]["content"] == "You are version A."
     assert len((await server.client.get("/v1/bots/shop/versions")).json()) == 1
 
@@ -135,7 +129,7 @@ async def test_config_update_does_not_disturb_running_streams(
     await server.client.post("/v1/bots", json=config("You are version A."))
 
     async def long_answer() -> list[Any]:
-        return await _answer(server.client)
+        return await ask(server.client, "hi", bot="shop")
 
     running = [asyncio.create_task(long_answer()) for _ in range(3)]
     await asyncio.sleep(0.3)  # the three streams are mid-answer
@@ -148,6 +142,6 @@ async def test_config_update_does_not_disturb_running_streams(
         assert len([e for e in events if e.type == "message.delta"]) == 20
     first_prompts = [r["messages"][0]["content"] for r in fake_llm.requests[:3]]
     assert first_prompts == ["You are version A."] * 3
-    events = await _answer(server.client)
+    events = await ask(server.client, "hi", bot="shop")
     assert events[0].data["bot_version"] == 2
     assert fake_llm.requests[-1]["messages"][0]["content"] == "You are version B."

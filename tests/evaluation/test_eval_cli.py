@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from chinwag.testing.fake_llm import FakeLLM
-from tests.bots.test_bots_cli import chinwag
+from tests.helpers import chinwag
 
 BOT = """
 id: dentist
@@ -61,20 +61,20 @@ async def test_eval_a_yaml_file_prints_accuracy_confusion_and_misrouted(tmp_path
     )
     wrong = {"message": "What does whitening cost?", "flows": ["appointments"]}  # mislabelled
     labelled = write(tmp_path, [*LABELLED, wrong])
-    code, out = await chinwag("sqlite:///unused.db", "eval", str(bot), str(labelled))
-    assert code == 0, out
+    code, out, err = await chinwag("sqlite:///unused.db", "eval", str(bot), str(labelled))
+    assert code == 0, out + err
     assert "routing: 4/5 right (80.0%)" in out
     assert "| expected \\ chosen | appointments | prices | (main alone) |" in out
     assert "| appointments | 1 | 1 |  |" in out  # one right, the mislabelled one went to prices
     assert "'What does whitening cost?': appointments -> prices" in out
     assert "note: bot 'dentist' has no knowledge: documents not checked" in out
 
-    code, out = await chinwag(
+    code, out, err = await chinwag(
         "sqlite:///unused.db", "eval", str(bot), str(labelled), "--min-routing", "0.9"
     )
-    assert code == 1
-    assert "routing accuracy 80.0% is below --min-routing 0.9" in out
-    assert "hint: Look at the misrouted" in out
+    assert code == 1 and "routing: 4/5 right (80.0%)" in out  # the report, then the verdict
+    assert "routing accuracy 80.0% is below --min-routing 0.9" in err
+    assert "hint: Look at the misrouted" in err
 
 
 async def test_eval_rejects_a_file_it_cannot_read(tmp_path: Path) -> None:
@@ -84,12 +84,12 @@ async def test_eval_rejects_a_file_it_cannot_read(tmp_path: Path) -> None:
     )
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"message": "hi", "flows": []}\n{"flows": ["prices"]}\n')
-    code, out = await chinwag("sqlite:///unused.db", "eval", str(bot), str(broken))
-    assert code == 1 and 'broken.jsonl:2 has no "message" text' in out
-    assert "hint: Each line of a labelled file is a JSON object" in out
+    code, _, err = await chinwag("sqlite:///unused.db", "eval", str(bot), str(broken))
+    assert code == 1 and 'broken.jsonl:2 has no "message" text' in err
+    assert "hint: Each line of a labelled file is a JSON object" in err
     unknown = write(tmp_path, [{"message": "hi", "flows": ["billing"]}])
-    code, out = await chinwag("sqlite:///unused.db", "eval", str(bot), str(unknown))
-    assert code == 1 and "names flows that bot 'dentist' does not have: billing" in out
+    code, _, err = await chinwag("sqlite:///unused.db", "eval", str(bot), str(unknown))
+    assert code == 1 and "names flows that bot 'dentist' does not have: billing" in err
 
 
 async def test_eval_a_bot_in_the_database_with_its_knowledge_and_answers(
@@ -107,14 +107,14 @@ async def test_eval_a_bot_in_the_database_with_its_knowledge_and_answers(
         ("bots", "import", str(bot)),
         ("ingest", "dentist", str(docs)),
     ):
-        code, out = await chinwag(database_url, *args, data_dir=data)
-        assert code == 0, out
+        code, out, err = await chinwag(database_url, *args, data_dir=data)
+        assert code == 0, out + err
     labelled = write(tmp_path, LABELLED)
 
-    code, out = await chinwag(
+    code, out, err = await chinwag(
         database_url, "eval", "dentist", str(labelled), "--json", data_dir=data
     )
-    assert code == 0, out
+    assert code == 0, out + err
     report = json.loads(out[out.index("{") :])
     assert report["bot"] == "dentist"
     assert report["routing"]["messages"] == 4 and report["routing"]["accuracy"] == 1.0
@@ -125,7 +125,7 @@ async def test_eval_a_bot_in_the_database_with_its_knowledge_and_answers(
     assert all(0.0 <= recall[m][f"@{d}"] <= 1.0 for m in recall for d in (1, 3, 5))
 
     fake_llm.behaviour.tokens = 3
-    code, out = await chinwag(
+    code, out, err = await chinwag(
         database_url,
         "eval",
         "dentist",
@@ -136,7 +136,7 @@ async def test_eval_a_bot_in_the_database_with_its_knowledge_and_answers(
         data_dir=data,
         env={"CHINWAG_LLM_BASE_URL": fake_llm.base_url, "CHINWAG_LLM_MODEL": "fake-model"},
     )
-    assert code == 0, out
+    assert code == 0, out + err
     assert "| hybrid (bot) |" in out
     assert "Q: What does a filling cost?" in out and "reference: 1200 kr." in out
     assert out.count("\nA: ") == 4

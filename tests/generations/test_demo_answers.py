@@ -12,7 +12,7 @@ from chinwag.cli.main import ingest_demo_knowledge
 from chinwag.settings import Settings
 from chinwag.testing.fake_llm import FakeLLM
 from tests.conftest import RunningServer, run_server
-from tests.sse_client import SSEEvent, read_all
+from tests.helpers import ask
 
 # Demo questions -> what the facts given to `main` must say (and how many wines they list).
 DEMO_QUESTIONS = {
@@ -23,13 +23,6 @@ DEMO_QUESTIONS = {
     "What is your cheapest red wine?": (["Valle Hondo Carmenère (red, Chile) costs 189"], 3),
     "Which wine sold the most last month?": (["Brise de Mer Provence Rosé"], 3),
 }
-
-
-async def _ask(server: RunningServer, text: str) -> list[SSEEvent]:
-    async with server.client.stream(
-        "POST", "/v1/bots/vinhuset/messages", json={"message": text}
-    ) as response:
-        return await read_all(response)
 
 
 @pytest.fixture
@@ -51,7 +44,7 @@ async def test_price_and_stock_questions_give_main_the_matching_rows(
 ) -> None:
     for question, (facts, count) in DEMO_QUESTIONS.items():
         fake_llm.requests.clear()
-        events = await _ask(demo, question)
+        events = await ask(demo.client, question)
         route = next(e for e in events if e.type == "route.decided")
         assert "statistics" in route.data["flows"], question
         stats = next(
@@ -87,9 +80,9 @@ async def test_the_demo_answers_saturday_hours_right_on_the_embedded_model(
             "When are you open on Saturday?",
             "What are your opening hours on saturdays?",
         ):
-            completed = (await _ask(server, question))[-2].data
+            completed = (await ask(server.client, question))[-2].data
             assert "10:00-16:00" in completed["text"], completed
             assert completed["curated"]["mode"] == "answer"
         # Other questions still reach the embedded model.
-        completed = (await _ask(server, "Hello! Who are you?"))[-2].data
+        completed = (await ask(server.client, "Hello! Who are you?"))[-2].data
         assert completed["curated"] is None and completed["usage"]["completion_tokens"] > 0

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from chinwag.settings import Settings
 from tests.conftest import run_server
-from tests.helpers import wait_finished
-from tests.sse_client import read_all
+from tests.helpers import ask, wait_finished
 
 
 async def test_demo_bot_answers_with_the_embedded_model(make_settings: Settings) -> None:
     settings = make_settings.model_copy(update={"llm_base_url": None, "llm_model": None})
     async with run_server(settings) as server:
-        async with server.client.stream(
-            "POST", "/v1/bots/vinhuset/messages", json={"message": "Hello! Who are you?"}
-        ) as response:
-            events = await read_all(response)
+        events = await ask(server.client, "Hello! Who are you?")
         types = [e.type for e in events]
         assert types[-1] == "stream.completed" and events[-1].data["status"] == "completed"
         assert "message.delta" in types

@@ -11,7 +11,7 @@ from chinwag.conversations.models import FlowRun, Message
 from chinwag.settings import Settings
 from chinwag.testing.fake_llm import FakeLLM
 from tests.conftest import run_server
-from tests.sse_client import read_all
+from tests.helpers import ask
 
 
 def flow_bot(strategy: str = "all", **flows: dict[str, Any]) -> BotConfig:
@@ -42,12 +42,6 @@ def flow_bot(strategy: str = "all", **flows: dict[str, Any]) -> BotConfig:
     )
 
 
-async def _ask(client: Any, text: str = "hello") -> list[Any]:
-    async with client.stream("POST", "/v1/bots/vinhuset/messages", json={"message": text}) as r:
-        assert r.status_code == 200
-        return await read_all(r)
-
-
 def _main_prompt(fake: FakeLLM) -> dict[str, Any]:
     (request,) = [r for r in fake.requests if r["model"] == "fake-model"]
     return request
@@ -60,7 +54,7 @@ async def test_flows_run_in_parallel_and_feed_main(
     b.model_delays = {"a-model": 0.6, "b-model": 0.6, "c-model": 0.6}
     b.model_replies = {"a-model": "output of a", "b-model": "output of b", "c-model": "output of c"}
     async with run_server(make_settings, bot=flow_bot(a={}, b={}, c={})) as server:
-        events = await _ask(server.client)
+        events = await ask(server.client, "hello")
 
         types = [e.type for e in events]
         assert types[:2] == ["stream.started", "route.decided"]
@@ -107,7 +101,7 @@ async def test_slow_optional_flow_times_out_and_the_answer_still_arrives(
     fake_llm.behaviour.model_replies = {"fast-model": "fast facts"}
     bot = flow_bot(fast={}, slow={"timeout_seconds": 0.3})
     async with run_server(make_settings, bot=bot) as server:
-        events = await _ask(server.client)
+        events = await ask(server.client, "hello")
         failed = [e.data for e in events if e.type == "flow.failed"]
         assert len(failed) == 1 and failed[0]["flow"] == "slow"
         assert failed[0]["code"] == "flow_timeout" and "0.3" in failed[0]["message"]
@@ -125,7 +119,7 @@ async def test_a_failing_optional_flow_is_reported_and_skipped(
 ) -> None:
     fake_llm.behaviour.model_failures = {"broken-model": 500}
     async with run_server(make_settings, bot=flow_bot(broken={})) as server:
-        events = await _ask(server.client)
+        events = await ask(server.client, "hello")
         (failed,) = [e.data for e in events if e.type == "flow.failed"]
         assert failed["flow"] == "broken" and failed["code"].startswith("llm_")
         assert events[-1].data["status"] == "completed"
@@ -135,10 +129,10 @@ async def test_keywords_router_selects_by_whole_words(
     make_settings: Settings, fake_llm: FakeLLM
 ) -> None:
     async with run_server(make_settings, bot=flow_bot("keywords", prices={}, hours={})) as server:
-        decided = (await _ask(server.client, "What PRICES do you have?"))[1].data
+        decided = (await ask(server.client, "What PRICES do you have?"))[1].data
         assert decided["flows"] == ["main", "prices"]
         assert decided["scores"] == {"prices": 1.0, "hours": 0.0}
-        decided = (await _ask(server.client, "pricesless"))[1].data
+        decided = (await ask(server.client, "pricesless"))[1].data
         assert decided["flows"] == ["main"]
 
 
@@ -147,7 +141,7 @@ async def test_llm_router_uses_one_classification_call(
 ) -> None:
     fake_llm.behaviour.model_replies = {"router-model": 'Sure: {"flows": ["stock"]}'}
     async with run_server(make_settings, bot=flow_bot("llm", stock={}, chat={})) as server:
-        events = await _ask(server.client, "Do you have Barolo?")
+        events = await ask(server.client, "Do you have Barolo?")
         assert events[1].data["flows"] == ["main", "stock"]
         assert events[1].data["scores"] == {"stock": 1.0, "chat": 0.0}
         router_calls = [r for r in fake_llm.requests if r["model"] == "router-model"]
@@ -160,7 +154,7 @@ async def test_llm_router_with_invalid_output_says_so_and_main_answers(
 ) -> None:
     fake_llm.behaviour.model_replies = {"router-model": '{"flows": ["nonsense"]}'}
     async with run_server(make_settings, bot=flow_bot("llm", stock={})) as server:
-        events = await _ask(server.client)
+        events = await ask(server.client, "hello")
         decided = events[1].data
         assert decided["flows"] == ["main"]
         assert decided["error"]["code"] == "router_invalid_output"
@@ -173,7 +167,7 @@ async def test_semantic_routing_of_the_demo_bot(make_settings: Settings, fake_ll
 
     fake_llm.behaviour.model_replies = {}
     async with run_server(make_settings, bot=demo_bot_config()) as server:
-        events = await _ask(server.client, "How many bottles of Barolo have you sold this year?")
+        events = await ask(server.client, "How many bottles of Barolo have you sold this year?")
         decided = events[1].data
         assert decided["strategy"] == "semantic"
         assert decided["flows"] == ["main", "statistics"]

@@ -9,15 +9,10 @@ from chinwag.operations.doctor import run_checks
 from chinwag.streams.models import Stream
 from chinwag.testing.fake_llm import FakeLLM
 from tests.conftest import RunningServer, free_port, run_server
-from tests.sse_client import SSEEvent, read_all
+from tests.helpers import ask
+from tests.sse_client import SSEEvent
 
-
-async def _ask(server: RunningServer) -> list[SSEEvent]:
-    async with server.client.stream(
-        "POST", "/v1/bots/vinhuset/messages", json={"message": "Which Barolo do you have?"}
-    ) as response:
-        assert response.status_code == 200
-        return await read_all(response)
+BAROLO = "Which Barolo do you have?"
 
 
 async def _assert_failed(
@@ -40,12 +35,12 @@ async def _assert_failed(
 
 async def test_unauthorized_key(server: RunningServer, fake_llm: FakeLLM) -> None:
     fake_llm.behaviour.api_key = "the-right-key"
-    await _assert_failed(server, await _ask(server), "llm_auth_failed")
+    await _assert_failed(server, await ask(server.client, BAROLO), "llm_auth_failed")
 
 
 async def test_unknown_model(server: RunningServer, fake_llm: FakeLLM) -> None:
     fake_llm.behaviour.known_models = {"another-model"}
-    events = await _ask(server)
+    events = await ask(server.client, BAROLO)
     await _assert_failed(server, events, "llm_model_not_found")
     assert "fake-model" in events[-2].data["message"]
 
@@ -55,7 +50,7 @@ async def test_stream_breaks_halfway_keeps_text_so_far(
 ) -> None:
     fake_llm.behaviour.tokens = 10
     fake_llm.behaviour.break_after = 3
-    events = await _ask(server)
+    events = await ask(server.client, BAROLO)
     deltas = [e.data["text"] for e in events if e.type == "message.delta"]
     assert len(deltas) == 3
     await _assert_failed(server, events, "llm_stream_broken", "".join(deltas))
@@ -64,7 +59,7 @@ async def test_stream_breaks_halfway_keeps_text_so_far(
 @pytest.mark.parametrize("status", [500, 503])
 async def test_server_error(server: RunningServer, fake_llm: FakeLLM, status: int) -> None:
     fake_llm.behaviour.fail_status = status
-    await _assert_failed(server, await _ask(server), "llm_error")
+    await _assert_failed(server, await ask(server.client, BAROLO), "llm_error")
 
 
 async def test_unreachable_llm(make_settings) -> None:  # type: ignore[no-untyped-def]
@@ -72,7 +67,7 @@ async def test_unreachable_llm(make_settings) -> None:  # type: ignore[no-untype
         update={"llm_base_url": f"http://127.0.0.1:{free_port()}/v1"}
     )
     async with run_server(settings) as server:
-        events = await _ask(server)
+        events = await ask(server.client, BAROLO)
         await _assert_failed(server, events, "llm_unreachable")
         assert "127.0.0.1" in events[-2].data["message"]
         assert events[-2].data["retryable"] is True

@@ -16,7 +16,7 @@ from chinwag.knowledge.stores import open_store
 from chinwag.settings import Settings
 from chinwag.testing.fake_llm import FakeLLM
 from tests.conftest import run_server
-from tests.sse_client import read_all
+from tests.helpers import ask
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "ingest"
 KNOWLEDGE = {"store": "lancedb", "index": "shop-docs", "mode": "hybrid", "top_k": 2}
@@ -31,11 +31,6 @@ BOT: dict[str, Any] = {
         }
     },
 }
-
-
-async def _ask(client: httpx.AsyncClient, text: str) -> list[Any]:
-    async with client.stream("POST", "/v1/bots/shop/messages", json={"message": text}) as r:
-        return await read_all(r)
 
 
 async def _upload(client: httpx.AsyncClient, *names: str) -> dict[str, Any]:
@@ -93,7 +88,7 @@ async def test_knowledge_from_upload_to_cited_answer(
         ).json()
         assert hits[0]["document"] == "sample.html"
 
-        events = await _ask(client, "How cold does the cellar stay all year?")
+        events = await ask(client, "How cold does the cellar stay all year?", bot="shop")
         retrieval = [e.data for e in events if e.type == "retrieval.completed"]
         assert len(retrieval) == 1 and retrieval[0]["flow"] == "main"
         sources = retrieval[0]["sources"]
@@ -130,7 +125,7 @@ async def test_an_index_dropped_under_a_bot_is_reported(
         await store.drop("shop-docs")
         await store.aclose()
 
-        events = await _ask(client, "anything")
+        events = await ask(client, "anything", bot="shop")
         error = next(e.data for e in events if e.type == "error")
         assert error["code"] == "knowledge_index_not_found"
         assert "shop-docs" in error["message"] and "lancedb" in error["message"]

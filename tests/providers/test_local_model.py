@@ -100,10 +100,27 @@ async def test_the_event_loop_stays_responsive(model: LocalChatModel) -> None:
 
 
 async def test_concurrent_streams_take_turns(model: LocalChatModel) -> None:
-    first, second = await asyncio.gather(
-        collect(model, QUESTION, max_tokens=8), collect(model, QUESTION, max_tokens=8)
-    )
+    """One llama.cpp context generates one answer at a time: two callers both get a whole answer,
+    the second's first token after the first's last (the order they arrive in, not timing)."""
+    arrivals: list[tuple[str, str | Usage]] = []
+
+    async def consume(name: str) -> list[str | Usage]:
+        options = GenerationOptions(temperature=0.0, max_tokens=24)
+        items = []
+        async for item in model.stream(QUESTION, options):
+            arrivals.append((name, item))
+            items.append(item)
+        return items
+
+    first, second = await asyncio.gather(consume("first"), consume("second"))
+    for items in (first, second):
+        *deltas, usage = items
+        assert deltas and all(isinstance(d, str) and d for d in deltas)
+        assert "Paris" in "".join(str(d) for d in deltas)
+        assert isinstance(usage, Usage) and 0 < usage.completion_tokens <= 24
     assert first == second  # temperature 0: the same answer, neither garbled by the other
+    order = [name for name, _ in arrivals]
+    assert order == ["first"] * len(first) + ["second"] * len(second)
 
 
 async def test_aclose_ends_a_running_stream(tmp_path: Path) -> None:

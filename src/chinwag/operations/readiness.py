@@ -23,12 +23,21 @@ PROBE_SECONDS = 2.0
 
 async def probe(client: httpx.AsyncClient, base_url: str) -> dict[str, Any]:
     """Whether an OpenAI-compatible server answers GET {base}/models (any non-5xx status)."""
+    shown = _without_password(base_url)  # /readyz answers anyone
     try:
         response = await client.get(f"{base_url}/models")
     except httpx.HTTPError as exc:
-        return {"ok": False, "url": base_url, "error": f"{type(exc).__name__}: {exc}"}
+        return {"ok": False, "url": shown, "error": f"{type(exc).__name__}: {exc}"}
     ok = response.status_code < 500
-    return {"ok": ok, "url": base_url, "status": response.status_code}
+    return {"ok": ok, "url": shown, "status": response.status_code}
+
+
+def _without_password(url: str) -> str:
+    """The URL with a password in it (`http://user:secret@host`) replaced by `***`."""
+    parsed = httpx.URL(url)
+    if not parsed.password:
+        return url
+    return str(parsed.copy_with(username=parsed.username, password="***"))
 
 
 async def check_bots(settings: Settings, bots: list[tuple[str, BotConfig]]) -> dict[str, Any]:
