@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from chinwag.bots.service import put_bot
 from chinwag.console import analytics, rollups
@@ -201,3 +201,22 @@ async def test_a_day_with_an_answer_still_streaming_is_not_folded(db_0009: Datab
     assert all(day != yesterday for _, day in await _folded(db_0009))
     live = await _charts(db_0009, analytics.CHARTS)
     assert await _charts(db_0009, rollups.CHARTS) == live
+
+
+async def test_a_fold_computed_before_a_deletion_is_not_written_after_it(
+    db_0009: Database,
+) -> None:
+    """The fold reads a day's generation before computing it; an erasure that commits in
+    between (marking the day stale, inserting the row if there was none) wins."""
+    await migrate.upgrade(db_0009)
+    await _seed(db_0009)
+    yesterday, before = TODAY - timedelta(days=1), TODAY - timedelta(days=2)
+    await rollups.fold(db_0009, now=NOW)
+    async with db_0009.write() as conn:  # yesterday: folded (generation 0); the day before: not
+        await conn.execute(delete(DailyCharts).where(DailyCharts.day == before))
+        await erase_user(conn, "vinhuset-u0")
+    assert not await rollups.fold_day(db_0009, "vinhuset", yesterday, generation=0)
+    assert not await rollups.fold_day(db_0009, "vinhuset", before, generation=None)
+    folded = await _folded(db_0009)
+    assert folded[("vinhuset", yesterday)] and folded[("vinhuset", before)]  # still stale
+    assert await _charts(db_0009, rollups.CHARTS) == await _charts(db_0009, analytics.CHARTS)

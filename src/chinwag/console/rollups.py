@@ -124,13 +124,13 @@ async def fold(db: Database, *, now: datetime | None = None) -> int:
         day = as_utc(first).date()
         while day <= last:
             stale, generation = known.get((scope, day), (True, None))
-            if stale and await _fold_day(db, scope, day, generation):
+            if stale and await fold_day(db, scope, day, generation):
                 written += 1
             day += timedelta(days=1)
     return written
 
 
-async def _fold_day(db: Database, scope: str, day: date, generation: int | None) -> bool:
+async def fold_day(db: Database, scope: str, day: date, generation: int | None) -> bool:
     """Compute one day's charts and write them, unless a deletion changed the day meanwhile
     (its generation moved) or an answer of the day is still streaming."""
     r = ChartRange(day, day, None if scope == EVERY_BOT else scope)
