@@ -215,8 +215,8 @@ async def test_a_fold_computed_before_a_deletion_is_not_written_after_it(
     async with db_0009.write() as conn:  # yesterday: folded (generation 0); the day before: not
         await conn.execute(delete(DailyCharts).where(DailyCharts.day == before))
         await erase_user(conn, "vinhuset-u0")
-    assert not await rollups.fold_day(db_0009, "vinhuset", yesterday, generation=0)
-    assert not await rollups.fold_day(db_0009, "vinhuset", before, generation=None)
+    days = ChartRange(before, yesterday, "vinhuset")
+    assert await rollups.fold_days(db_0009, days, {yesterday: 0}) == 0
     folded = await _folded(db_0009)
     assert folded[("vinhuset", yesterday)] and folded[("vinhuset", before)]  # still stale
     assert await _charts(db_0009, rollups.CHARTS) == await _charts(db_0009, analytics.CHARTS)

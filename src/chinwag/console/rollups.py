@@ -108,7 +108,7 @@ async def fold(db: Database, *, now: datetime | None = None) -> int:
     last = last_closed_day(as_utc(now or utcnow()))
     async with db.read() as conn:
         first = await conn.scalar(select(func.min(Message.created_at)))
-        if first is None:
+        if first is None or as_utc(first).date() > last:
             return 0
         scopes = [EVERY_BOT, *(await conn.execute(select(Bot.id).order_by(Bot.id))).scalars()]
         known = {
@@ -121,57 +121,71 @@ async def fold(db: Database, *, now: datetime | None = None) -> int:
         }
     written = 0
     for scope in scopes:
-        day = as_utc(first).date()
-        while day <= last:
-            stale, generation = known.get((scope, day), (True, None))
-            if stale and await fold_day(db, scope, day, generation):
-                written += 1
-            day += timedelta(days=1)
+        closed = ChartRange(as_utc(first).date(), last, None if scope == EVERY_BOT else scope)
+        clean = {day for (s, day), (stale, _) in known.items() if s == scope and not stale}
+        for run in _gaps(closed, clean):
+            generations = {
+                day: known[(scope, day)][1] for day in _days(run) if (scope, day) in known
+            }
+            written += await fold_days(db, run, generations)
     return written
 
 
-async def fold_day(db: Database, scope: str, day: date, generation: int | None) -> bool:
-    """Compute one day's charts and write them, unless a deletion changed the day meanwhile
-    (its generation moved) or an answer of the day is still streaming."""
-    r = ChartRange(day, day, None if scope == EVERY_BOT else scope)
+async def fold_days(db: Database, r: ChartRange, generations: dict[date, int]) -> int:
+    """Compute the charts of the range's days (one query per chart) and write each day, except
+    days with an answer still streaming and days a deletion changed since their generation was
+    read (a day with no row yet is written only if none has appeared); returns days written."""
     async with db.read() as conn:
         await analytics.tune(conn)
-        if await _streaming(conn, r):
-            return False
-        charts: dict[str, Any] = {}
-        for name in DAILY:
-            rows = await analytics.CHARTS[name](conn, r)
-            charts[name] = rows[0] if rows else None
+        busy = await _streaming_days(conn, r)
+        computed = {
+            name: {row["day"]: row for row in await analytics.CHARTS[name](conn, r)}
+            for name in DAILY
+        }
+    written = 0
     async with db.write() as conn:
-        if generation is None:
-            insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
-            result = await conn.execute(
-                insert(DailyCharts)
-                .values(scope=scope, day=day, charts=charts, stale=False, folded_at=utcnow())
-                .on_conflict_do_nothing()
-            )
-        else:
-            result = await conn.execute(
-                update(DailyCharts)
-                .where(
-                    DailyCharts.scope == scope,
-                    DailyCharts.day == day,
-                    DailyCharts.generation == generation,
+        for day in _days(r):
+            if day in busy:
+                continue
+            charts = {name: computed[name].get(day.isoformat()) for name in DAILY}
+            generation = generations.get(day)
+            if generation is None:
+                insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
+                result = await conn.execute(
+                    insert(DailyCharts)
+                    .values(
+                        scope=_scope(r), day=day, charts=charts, stale=False, folded_at=utcnow()
+                    )
+                    .on_conflict_do_nothing()
                 )
-                .values(charts=charts, stale=False, folded_at=utcnow())
-            )
-    return bool(getattr(result, "rowcount", 0))
+            else:
+                result = await conn.execute(
+                    update(DailyCharts)
+                    .where(
+                        DailyCharts.scope == _scope(r),
+                        DailyCharts.day == day,
+                        DailyCharts.generation == generation,
+                    )
+                    .values(charts=charts, stale=False, folded_at=utcnow())
+                )
+            written += max(int(getattr(result, "rowcount", 0) or 0), 0)
+    return written
 
 
-async def _streaming(conn: AsyncConnection, r: ChartRange) -> bool:
-    query = select(Message.id).where(
+def _days(r: ChartRange) -> list[date]:
+    return [r.since + timedelta(days=n) for n in range((r.until - r.since).days + 1)]
+
+
+async def _streaming_days(conn: AsyncConnection, r: ChartRange) -> set[date]:
+    """The days of the range with an answer still being written."""
+    query = select(Message.created_at).where(
         Message.created_at >= r.start, Message.created_at < r.end, Message.status == "streaming"
     )
     if r.bot_id is not None:
         query = query.join(ChatSession, ChatSession.id == Message.session_id).where(
             ChatSession.bot_id == r.bot_id
         )
-    return (await conn.scalar(query.limit(1))) is not None
+    return {as_utc(created_at).date() for created_at in (await conn.execute(query)).scalars()}
 
 
 async def fold_forever(db: Database, interval: float) -> None:
