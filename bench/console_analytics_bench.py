@@ -7,8 +7,11 @@ postgresql://postgres@127.0.0.1:5432/test), migrates it, seeds two bots (90 % of
 on one), sessions of four messages (question, answer, question, answer) spread over `--days`,
 a `main` flow run per answer (plus `statistics` on 30 %), 👍/👎 on 6 % of the answers, 2 % of
 answers failed. Seeding uses COPY. Then every chart query runs 3 times per range (the last 30
-days of one bot; all days of one bot; all days of every bot) and the median is printed. The
-database is dropped at the end. Not run in CI; about 2-4 minutes on 2 cores.
+days of one bot; all days of one bot; all days of every bot) and the median is printed: first
+computed from the messages alone (chinwag.console.analytics), then after the fold job has
+rolled up the closed days (chinwag.console.rollups, what GET /v1/analytics serves). The fold's
+own time (the backfill after an upgrade) is printed too. The database is dropped at the end.
+Not run in CI; about 3-5 minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -21,14 +24,15 @@ import random
 import statistics
 import time
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
 from chinwag.bots.demo import demo_bot_config
 from chinwag.bots.service import put_bot
 from chinwag.config.bot import RouterConfig
-from chinwag.console.analytics import CHARTS, ChartRange, tune
+from chinwag.console import analytics, rollups
+from chinwag.console.analytics import Chart, ChartRange, tune
 from chinwag.db import migrate
 from chinwag.db.uow import Database
 
@@ -214,7 +218,14 @@ async def main() -> None:
         await migrate.upgrade(db)
         if fresh:
             await _seed_all(db, database, args.messages, args.days)
-        await _time_charts(db, args.days)
+        print("\nfrom the messages alone:")
+        await _time_charts(db, args.days, analytics.CHARTS)
+        started = time.perf_counter()
+        folded = await rollups.fold(db)
+        print(f"\nfolded {folded} days in {time.perf_counter() - started:.1f} s")
+        print("\nwith the daily rollups:")
+        await _time_charts(db, args.days, rollups.CHARTS)
+        await _same_numbers(db, args.days)
     finally:
         await db.dispose()
         if not args.keep:
@@ -239,16 +250,32 @@ async def _seed_all(db: Database, database: str, messages: int, days: int) -> No
     print(f"seeded {messages:,} messages in {time.perf_counter() - started:.1f} s")
 
 
-async def _time_charts(db: Database, days: int) -> None:
-    today = date.today()
-    ranges = {
+def _ranges(days: int) -> dict[str, ChartRange]:
+    today = datetime.now(UTC).date()
+    return {
         "shop, last 30 days": ChartRange(today - timedelta(days=29), today, "shop"),
         f"shop, all {days} days": ChartRange(today - timedelta(days=days), today, "shop"),
         f"every bot, all {days} days": ChartRange(today - timedelta(days=days), today),
     }
+
+
+async def _same_numbers(db: Database, days: int) -> None:
+    """The rolled-up charts give exactly the numbers computed from the messages."""
+    for label, chart_range in _ranges(days).items():
+        async with db.read() as conn:
+            await tune(conn)
+            for name in rollups.DAILY:
+                live = await analytics.CHARTS[name](conn, chart_range)
+                rolled = await rollups.CHARTS[name](conn, chart_range)
+                assert live == rolled, f"{name}, {label}: the rollups differ from the messages"
+    print("\nthe rolled-up charts equal the charts computed from the messages")
+
+
+async def _time_charts(db: Database, days: int, charts: dict[str, Chart]) -> None:
+    ranges = _ranges(days)
     print(f"\n| chart | {' | '.join(ranges)} |")
     print(f"|---|{'---:|' * len(ranges)}")
-    for name, chart in CHARTS.items():
+    for name, chart in charts.items():
         cells = []
         for chart_range in ranges.values():
             times = []

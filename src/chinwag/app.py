@@ -19,6 +19,7 @@ from chinwag.bots.service import list_bots
 from chinwag.config.bot import BotConfig
 from chinwag.console.api import router as console_api_router
 from chinwag.console.bots_api import router as console_bots_router
+from chinwag.console.rollups import fold_forever
 from chinwag.console.routes import router as console_router
 from chinwag.conversations.service import record_answer
 from chinwag.db import migrate
@@ -105,6 +106,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         name="chinwag-heartbeat",
     )
     retention = asyncio.create_task(gc_forever(db, settings), name="chinwag-retention")
+    rollups = asyncio.create_task(
+        fold_forever(db, settings.gc_interval_seconds), name="chinwag-daily-charts"
+    )
     # Ready means ready: the embedding model is loaded and every active bot's examples are
     # embedded before the first request (a few seconds at most; nothing when no bot routes).
     await _prepare_routers(db, generations)
@@ -114,7 +118,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await ingest_jobs.shutdown()
         await generations.shutdown(settings.shutdown_grace_seconds)
         await event_log.stop()
-        for task in (heartbeat, retention):
+        for task in (heartbeat, retention, rollups):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

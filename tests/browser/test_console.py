@@ -9,6 +9,7 @@ import re
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -472,6 +473,13 @@ async def test_upload_a_document_watch_the_job_test_a_question_and_delete_it(
     await page.locator("#upload").get_by_role("button", name="Upload").click()
     await expect(page.locator("#job")).to_have_attribute("data-status", "completed")
     await expect(page.locator("#documents")).to_contain_text("opening-hours.md")
+    indexed = (await client.get("/v1/bots/shop/knowledge")).json()["documents"]["opening-hours.md"]
+    assert indexed["chunks"] > 1 and len(indexed["checksum"]) == 64
+    row = page.locator("#documents tr", has_text="opening-hours.md")
+    await expect(row.locator("td.chunks")).to_have_text(str(indexed["chunks"]))
+    await expect(row).to_contain_text(indexed["checksum"][:16])
+    added = datetime.fromisoformat(indexed["added_at"])
+    await expect(row.locator("td.added")).to_contain_text(added.strftime("%d/%m/%Y, %H:%M"))
     await page.fill("#test-question input[name=question]", "When are you open on Saturday?")
     await page.locator("#test-question").get_by_role("button", name="Search").click()
     for mode in ("vector", "keyword", "hybrid"):

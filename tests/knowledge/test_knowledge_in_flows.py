@@ -5,6 +5,7 @@ that disappears is reported, never silently skipped."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import httpx
 from sqlalchemy import select
 
 from chinwag.conversations.models import Message
+from chinwag.db.base import utcnow
 from chinwag.knowledge.stores import open_store
 from chinwag.settings import Settings
 from chinwag.testing.fake_llm import FakeLLM
@@ -68,6 +70,7 @@ async def test_knowledge_from_upload_to_cited_answer(
         assert saved.status_code == 201
         assert [w["code"] for w in saved.json()["warnings"]] == ["knowledge_index_empty"]
 
+        started = utcnow()
         job = await _upload(client, "sample.md", "sample.html", "catalogue.csv", "broken.pdf")
         assert job["status"] == "completed", job
         summary = job["summary"]
@@ -80,6 +83,10 @@ async def test_knowledge_from_upload_to_cited_answer(
 
         index = (await client.get("/v1/bots/shop/knowledge")).json()
         assert sorted(index["documents"]) == ["catalogue.csv", "sample.html", "sample.md"]
+        documents = index["documents"].values()
+        assert sum(d["chunks"] for d in documents) == index["chunks"] == summary["chunks"]
+        assert all(len(d["checksum"]) == 64 for d in documents)
+        assert all(started <= datetime.fromisoformat(d["added_at"]) <= utcnow() for d in documents)
         hits = (
             await client.post(
                 "/v1/bots/shop/knowledge/search",

@@ -4,6 +4,7 @@ against a fake Pinecone over HTTP)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 from chinwag.errors import ChinwagError
 from chinwag.knowledge.checks import check_index, index_is_empty
 from chinwag.providers.embeddings.local import LocalEmbedder
-from chinwag.providers.vectorstores.base import Chunk, VectorStore, chunk_id
+from chinwag.providers.vectorstores.base import Chunk, Document, VectorStore, chunk_id
 from chinwag.providers.vectorstores.lancedb_store import LanceDBStore
 from chinwag.providers.vectorstores.pinecone_store import PineconeStore
 from chinwag.providers.vectorstores.qdrant_store import QdrantStore
@@ -20,6 +21,8 @@ from chinwag.testing.fake_pinecone import FakePinecone
 
 DIM = 8
 INDEX = "wines"
+MONDAY = "2026-11-02T09:30:00+00:00"
+TUESDAY = "2026-11-03T14:00:00+00:00"
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +63,11 @@ def _doc(source: str, checksum: str, texts: list[str], **meta: object) -> list[C
 async def _seed(store: VectorStore) -> None:
     await store.create(INDEX, DIM)
     riesling = _doc(
-        "riesling.md", "r1", ["Riesling from the Mosel slate", "Kabinett is light"], tags=("white",)
+        "riesling.md",
+        "r1",
+        ["Riesling from the Mosel slate", "Kabinett is light"],
+        tags=("white",),
+        added_at=MONDAY,
     )
     barolo = _doc(
         "barolo.pdf",
@@ -70,7 +77,9 @@ async def _seed(store: VectorStore) -> None:
         tags=("red", "italy"),
         url="https://shop.example/barolo",
     )
-    csv = _doc("catalogue.csv", "c1", ["sku: VH-001 name: Fjordlys Riesling"], row=1)
+    csv = _doc(
+        "catalogue.csv", "c1", ["sku: VH-001 name: Fjordlys Riesling"], row=1, added_at=TUESDAY
+    )
     vectors = np.stack([_vector(0), _vector(0, 1), _vector(2), _vector(0, 3)])
     await store.upsert(INDEX, riesling + barolo + csv, vectors)
 
@@ -138,10 +147,10 @@ async def test_check_index_names_index_store_and_command(
 async def test_upsert_documents_and_vector_search_with_filters(store: VectorStore) -> None:
     await _seed(store)
     assert (await store.info(INDEX)).count == 4
-    assert await store.documents(INDEX) == {
-        "riesling.md": "r1",
-        "barolo.pdf": "b1",
-        "catalogue.csv": "c1",
+    assert await store.documents(INDEX) == {  # barolo.pdf: indexed before times were kept
+        "riesling.md": Document("riesling.md", "r1", 2, datetime.fromisoformat(MONDAY)),
+        "barolo.pdf": Document("barolo.pdf", "b1", 1, None),
+        "catalogue.csv": Document("catalogue.csv", "c1", 1, datetime.fromisoformat(TUESDAY)),
     }
     hits = await store.search_vector(INDEX, _vector(0), 4, {})
     assert hits[0].chunk.text == "Riesling from the Mosel slate"
@@ -178,10 +187,13 @@ async def test_same_ids_replace_and_old_versions_are_deleted(store: VectorStore)
     again = _doc("riesling.md", "r1", ["Riesling from the Mosel slate", "Kabinett is light"])
     await store.upsert(INDEX, again, np.stack([_vector(0), _vector(0, 1)]))
     assert (await store.info(INDEX)).count == 4  # same ids: replaced, not duplicated
-    new = _doc("riesling.md", "r2", ["Riesling, rewritten"])
+    new = _doc("riesling.md", "r2", ["Riesling, rewritten"], added_at=TUESDAY)
     await store.upsert(INDEX, new, np.stack([_vector(4)]))
+    # Both versions are in the index until the old one is deleted: the newer is the document.
+    rewritten = Document("riesling.md", "r2", 1, datetime.fromisoformat(TUESDAY))
+    assert (await store.documents(INDEX))["riesling.md"] == rewritten
     await store.delete_document(INDEX, "riesling.md", keep="r2")
-    assert (await store.documents(INDEX))["riesling.md"] == "r2"
+    assert (await store.documents(INDEX))["riesling.md"] == rewritten
     assert (await store.info(INDEX)).count == 3
     found = await store.search_vector(INDEX, _vector(0), 10, {"source": "riesling.md"})
     assert [h.chunk.text for h in found] == ["Riesling, rewritten"]

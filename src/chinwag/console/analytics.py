@@ -1,4 +1,6 @@
-"""The console's charts: one SQL query each, on SQLite and PostgreSQL, over a range of days.
+"""The console's charts computed from the messages: one SQL query each, on SQLite and
+PostgreSQL, over a range of days (chinwag.console.rollups reads the per-day ones of closed days
+from their daily rollups and calls these for the other days).
 
 Percentiles are nearest-rank: PostgreSQL's percentile_disc, the same ranks by window functions
 on SQLite.
@@ -335,9 +337,3 @@ CHARTS: dict[str, Chart] = {
     "sources": sources,
     "errors": errors,
 }
-
-
-async def all_charts(conn: AsyncConnection, r: ChartRange) -> dict[str, list[dict[str, Any]]]:
-    """Every chart, in the caller's (read) transaction."""
-    await tune(conn)
-    return {name: await chart(conn, r) for name, chart in CHARTS.items()}

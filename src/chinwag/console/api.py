@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from chinwag.auth.principal import Principal
 from chinwag.bots.service import get_bot
-from chinwag.console.analytics import ChartRange, all_charts
+from chinwag.console.analytics import ChartRange
 from chinwag.console.conversations import (
     AnswerStatus,
     ConversationFilters,
@@ -20,6 +20,7 @@ from chinwag.console.conversations import (
     transcript,
 )
 from chinwag.console.export import ExportFormat, encode, export_rows
+from chinwag.console.rollups import all_charts
 from chinwag.db.base import utcnow
 from chinwag.errors import InvalidRequest
 from chinwag.http.deps import PrincipalDep

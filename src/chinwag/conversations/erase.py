@@ -1,16 +1,24 @@
 """Deleting conversations: always children first (events, streams, flow runs, feedback,
-idempotency keys, messages, sessions, the end user), never by relaxing a constraint."""
+idempotency keys, messages, sessions, the end user), never by relaxing a constraint.
+
+The days of deleted messages are marked stale in the console's daily charts in the same
+transaction, so the charts never count a deleted message (see chinwag.console.rollups).
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.conversations.models import (
+    EVERY_BOT,
     ChatSession,
+    DailyCharts,
     EndUser,
     Feedback,
     FlowRun,
@@ -18,6 +26,7 @@ from chinwag.conversations.models import (
     Message,
 )
 from chinwag.streams.store import delete_streams_of
+from chinwag.timestamps import as_utc
 
 Report = Counter[str]
 
@@ -35,6 +44,7 @@ async def delete_messages(conn: AsyncConnection, ids: Sequence[str]) -> Report:
         (await conn.execute(select(Message.id).where(Message.reply_to_id.in_(ids)))).scalars().all()
     )
     every = list(dict.fromkeys([*ids, *replies]))
+    await _mark_days_stale(conn, every)
     events, streams = await delete_streams_of(conn, every)
     report["stream_events"] += events
     report["streams"] += streams
@@ -54,6 +64,37 @@ async def delete_messages(conn: AsyncConnection, ids: Sequence[str]) -> Report:
     )
     report["messages"] += _count(await conn.execute(delete(Message).where(Message.id.in_(every))))
     return report
+
+
+async def _mark_days_stale(conn: AsyncConnection, ids: Sequence[str]) -> None:
+    """The daily charts of the days these messages were written on, for their bot and for
+    every bot, are stale: rows are inserted stale where no day was folded yet, so that a fold
+    computed before this deletion cannot be written after it."""
+    written = await conn.execute(
+        select(ChatSession.bot_id, Message.created_at)
+        .join(ChatSession, ChatSession.id == Message.session_id)
+        .where(Message.id.in_(ids))
+    )
+    keys = sorted(
+        {
+            (scope, as_utc(created_at).date())
+            for bot_id, created_at in written
+            for scope in (bot_id, EVERY_BOT)
+        }
+    )
+    if not keys:
+        return
+    await conn.execute(
+        update(DailyCharts)
+        .where(tuple_(DailyCharts.scope, DailyCharts.day).in_(keys))
+        .values(stale=True, generation=DailyCharts.generation + 1)
+    )
+    insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    await conn.execute(
+        insert(DailyCharts)
+        .values([{"scope": s, "day": d, "stale": True, "generation": 1} for s, d in keys])
+        .on_conflict_do_nothing()
+    )
 
 
 async def delete_session(conn: AsyncConnection, session_pk: str) -> Report:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -160,3 +162,25 @@ class Feedback(Base):
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+EVERY_BOT = "*"  # the DailyCharts scope of charts over every bot (not a valid bot id)
+
+
+class DailyCharts(Base):
+    """The per-day charts of one closed day, as the console computed them from the messages
+    (counts and percentiles, nothing about a person), for one bot or every bot (`*`).
+
+    Deleting messages marks their days stale (and bumps `generation`, so a fold computed from
+    the rows before the deletion cannot be written over it); a stale or missing day is computed
+    from the messages until it is folded again.
+    """
+
+    __tablename__ = "daily_charts"
+
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    charts: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    stale: Mapped[bool] = mapped_column(Boolean, default=False)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    folded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

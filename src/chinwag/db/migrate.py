@@ -37,17 +37,17 @@ async def current_revision(db: Database) -> str | None:
         return await conn.run_sync(_current)
 
 
-def _upgrade(connection: Connection) -> None:
+def _upgrade(connection: Connection, revision: str) -> None:
     config = alembic_config()
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    command.upgrade(config, revision)
 
 
-async def upgrade(db: Database) -> tuple[str | None, str | None]:
-    """Upgrade to the newest schema; returns (revision before, revision after)."""
+async def upgrade(db: Database, revision: str = "head") -> tuple[str | None, str | None]:
+    """Upgrade to the newest schema (or to `revision`); returns (revision before, after)."""
     before = await current_revision(db)
     async with db.connect() as conn, conn.begin():
-        await conn.run_sync(_upgrade)
+        await conn.run_sync(_upgrade, revision)
     return before, await current_revision(db)
 
 

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+from chinwag.db.base import utcnow
 from chinwag.errors import ChinwagError
 from chinwag.knowledge.chunking import Chunker
 from chinwag.knowledge.loaders import SourceFile, find_files, load
 from chinwag.providers.protocols import Embedder
-from chinwag.providers.vectorstores.base import Chunk, VectorStore
+from chinwag.providers.vectorstores.base import Chunk, Document, VectorStore
 
 EMBED_BATCH = 256  # chunks embedded per call (the embedder splits them into its own batches)
 FIRST_BATCH = 64  # the first call starts sooner, so the model is busy while the rest is parsed
@@ -145,14 +146,15 @@ async def delete_documents(store: VectorStore, index: str, sources: Iterable[str
 
 async def _prepare(
     file: SourceFile,
-    known: dict[str, str],
+    known: dict[str, Document],
     chunker: Chunker,
     tags: tuple[str, ...],
     summary: IngestSummary,
 ) -> _Pending | None:
     def parse() -> list[Chunk] | str:
         document = load(file)
-        if known.get(document.source) == document.checksum:
+        indexed = known.get(document.source)
+        if indexed is not None and indexed.checksum == document.checksum:
             return document.checksum
         return chunker.split(document, tags)
 
@@ -175,7 +177,8 @@ async def _write(
     summary: IngestSummary,
     report: IngestProgress,
 ) -> None:
-    chunks = [c for p in batch for c in p.chunks]
+    added_at = utcnow().isoformat()
+    chunks = [replace(c, added_at=added_at) for p in batch for c in p.chunks]
     parts = []
     for start in range(0, len(chunks), EMBED_BATCH):
         texts = [c.text for c in chunks[start : start + EMBED_BATCH]]

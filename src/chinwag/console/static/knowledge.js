@@ -1,7 +1,7 @@
 // Knowledge: a bot's index and documents, upload with the ingestion job's live progress,
 // delete, and "test a question" ranked per search mode.
 import { useState } from "preact/hooks";
-import { api, BotPicker, html, navigate, Problem, useApi } from "./lib.js";
+import { api, BotPicker, html, navigate, Problem, useApi, when } from "./lib.js";
 
 const names = (value) => (Array.isArray(value) ? (value.length ? value.join(", ") : "none") : value ?? 0);
 
@@ -78,8 +78,9 @@ export function Knowledge({ bots, rest }) {
     <div class="filters"><${BotPicker} bots=${bots} value=${bot} onChange=${(b) => navigate(`/admin/knowledge/${encodeURIComponent(b)}`)} /></div>
     <${Problem} error=${error || actionError} />
     ${info ? html`<p class="muted">Index <b>${info.index}</b> in ${info.store} · ${info.chunks} chunks · dimension ${info.dimension ?? "–"}</p>
-      ${docs.length === 0 ? html`<div class="empty">No documents yet.</div>` : html`<table id="documents"><thead><tr><th>Source</th><th>Checksum</th><th></th></tr></thead><tbody>
-        ${docs.map(([source, checksum]) => html`<tr data-source=${source}><td>${source}</td><td class="small muted">${checksum.slice(0, 16)}</td>
+      ${docs.length === 0 ? html`<div class="empty">No documents yet.</div>` : html`<table id="documents"><thead><tr><th>Source</th><th class="num">Chunks</th><th>Checksum</th><th>Added</th><th></th></tr></thead><tbody>
+        ${docs.map(([source, doc]) => html`<tr data-source=${source}><td>${source}</td><td class="num chunks">${doc.chunks}</td>
+          <td class="small muted" title=${doc.checksum}>${doc.checksum.slice(0, 16)}</td><td class="small added">${doc.added_at ? when(doc.added_at) : "–"}</td>
           <td><button class="danger" onClick=${() => remove(source)}>Delete</button></td></tr>`)}</tbody></table>`}
       <${Upload} bot=${bot} onDone=${reload} />
       <${TestQuestion} bot=${bot} />` : null}`;

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -50,12 +51,21 @@ class JobOut(BaseModel):
     error: dict[str, str] | None = Field(None, description="code, message, hint.")
 
 
+class DocumentOut(BaseModel):
+    checksum: str = Field(description="SHA-256 of the document's content (this version).")
+    chunks: int = Field(description="Chunks of this version in the index.")
+    added_at: datetime | None = Field(
+        description="When this version was indexed (UTC); null for documents indexed before "
+        "chinwag recorded it."
+    )
+
+
 class IndexOut(BaseModel):
     store: str
     index: str
     dimension: int | None
     chunks: int
-    documents: dict[str, str] = Field(description="source → content checksum.")
+    documents: dict[str, DocumentOut] = Field(description="The documents, by source.")
 
 
 class SearchIn(BaseModel):
@@ -139,7 +149,8 @@ async def job(job_id: str, services: ServicesDep, principal: PrincipalDep) -> Jo
 
 @router.get("/bots/{bot_id}/knowledge", response_model=IndexOut)
 async def index_info(bot_id: str, services: ServicesDep, principal: PrincipalDep) -> IndexOut:
-    """The bot's index: store, dimension, size and its documents with their checksums."""
+    """The bot's index: store, dimension, size, and its documents with their checksum, number
+    of chunks and the time they were added."""
     principal.require_bot(bot_id, kinds=("secret",))
     bot, service = await _checked(services, bot_id)
     assert bot.knowledge is not None
@@ -150,7 +161,10 @@ async def index_info(bot_id: str, services: ServicesDep, principal: PrincipalDep
         index=info.index,
         dimension=info.dimension,
         chunks=info.count,
-        documents=documents,
+        documents={
+            source: DocumentOut(checksum=d.checksum, chunks=d.chunks, added_at=d.added_at)
+            for source, d in sorted(documents.items())
+        },
     )
 
 

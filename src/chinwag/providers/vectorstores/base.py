@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -34,6 +35,17 @@ class Chunk:
     row: int | None = None
     tags: tuple[str, ...] = field(default_factory=tuple)
     url: str | None = None  # where a reader can open the document
+    added_at: str | None = None  # when this version was indexed (ISO 8601, UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One document of an index: the version its chunks come from, how many, since when."""
+
+    source: str
+    checksum: str
+    chunks: int
+    added_at: datetime | None  # None: indexed before chinwag recorded the time
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +90,8 @@ class VectorStore(Protocol):
         """Remove a document's chunks; with `keep`, all but those of that checksum."""
         ...
 
-    async def documents(self, index: str) -> dict[str, str]:
-        """Every document in the index: source → checksum."""
+    async def documents(self, index: str) -> dict[str, Document]:
+        """Every document in the index, by source."""
         ...
 
     async def search_vector(
@@ -130,3 +142,25 @@ def chunk_id(source: str, checksum: str, position: int) -> str:
     """Stable id of a chunk: the same document version always yields the same ids."""
     digest = hashlib.sha256(f"{source}\0{checksum}".encode()).hexdigest()[:24]
     return f"{digest}-{position}"
+
+
+def tally(chunks: Iterable[tuple[str, str, str | None]]) -> dict[str, Document]:
+    """The documents of these chunks' (source, checksum, added_at). While a document is being
+    replaced both versions are in the index for a moment: the newer one is the document."""
+    versions: dict[tuple[str, str], tuple[int, str | None]] = {}
+    for source, checksum, added_at in chunks:
+        count, seen = versions.get((source, checksum), (0, None))
+        versions[(source, checksum)] = (count + 1, seen or added_at)
+    found: dict[str, Document] = {}
+    for (source, checksum), (count, added_at) in versions.items():
+        document = Document(
+            source, checksum, count, datetime.fromisoformat(added_at) if added_at else None
+        )
+        other = found.get(source)
+        if other is None or _later(document, other):
+            found[source] = document
+    return found
+
+
+def _later(a: Document, b: Document) -> bool:
+    return b.added_at is None or (a.added_at is not None and a.added_at > b.added_at)

@@ -19,12 +19,14 @@ from numpy.typing import NDArray
 from chinwag.errors import ChinwagError, KnowledgeIndexExists
 from chinwag.providers.vectorstores.base import (
     Chunk,
+    Document,
     Filters,
     Hit,
     IndexInfo,
     check_filters,
     dimension_mismatch,
     index_not_found,
+    tally,
 )
 
 TEXT_COLUMNS = [
@@ -38,6 +40,7 @@ TEXT_COLUMNS = [
     "row",
     "tags",
     "url",
+    "added_at",
 ]
 ANN_THRESHOLD = 50_000  # below this many chunks an exact (flat) vector search is fast enough
 
@@ -55,6 +58,7 @@ def _schema(dimension: int) -> pa.Schema:
             ("row", pa.int32()),
             ("tags", pa.list_(pa.string())),
             ("url", pa.string()),
+            ("added_at", pa.string()),
             ("vector", pa.list_(pa.float32(), dimension)),
         ]
     )
@@ -102,8 +106,10 @@ class LanceDBStore:
             if index not in await self._names():
                 raise index_not_found(self.name, index)
             table = await db.open_table(index)
-            if "url" not in (await table.schema()).names:  # an index made before documents had URLs
-                await table.add_columns({"url": "CAST(NULL AS STRING)"})
+            names = (await table.schema()).names
+            for column in ("url", "added_at"):  # an index made before chunks had them
+                if column not in names:
+                    await table.add_columns({column: "CAST(NULL AS STRING)"})
             self._tables[index] = table
         return table
 
@@ -199,11 +205,18 @@ class LanceDBStore:
                 where += f" AND checksum != {_quote(keep)}"
             await table.delete(where)
 
-    async def documents(self, index: str) -> dict[str, str]:
+    async def documents(self, index: str) -> dict[str, Document]:
         async with self._using(index):
             table = await self._table(index)
-            rows = await table.query().select(["source", "checksum"]).to_arrow()
-            return dict(zip(rows["source"].to_pylist(), rows["checksum"].to_pylist(), strict=True))
+            rows = await table.query().select(["source", "checksum", "added_at"]).to_arrow()
+            return tally(
+                zip(
+                    rows["source"].to_pylist(),
+                    rows["checksum"].to_pylist(),
+                    rows["added_at"].to_pylist(),
+                    strict=True,
+                )
+            )
 
     async def search_vector(
         self, index: str, vector: NDArray[np.float32], top_k: int, filters: Filters
@@ -273,4 +286,5 @@ def _chunk(row: dict[str, Any]) -> Chunk:
         row=row["row"],
         tags=tuple(row["tags"] or ()),
         url=row.get("url"),
+        added_at=row.get("added_at"),
     )

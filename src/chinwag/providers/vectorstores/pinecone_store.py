@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -26,12 +27,14 @@ from chinwag.errors import (
 )
 from chinwag.providers.vectorstores.base import (
     Chunk,
+    Document,
     Filters,
     Hit,
     IndexInfo,
     check_filters,
     dimension_mismatch,
     index_not_found,
+    tally,
 )
 
 T = TypeVar("T")
@@ -158,16 +161,23 @@ class PineconeStore:
 
         await self._run(index, work)
 
-    async def documents(self, index: str) -> dict[str, str]:
-        def work() -> dict[str, str]:
+    async def documents(self, index: str) -> dict[str, Document]:
+        def work() -> dict[str, Document]:
             client, _ = self._open(index)
-            firsts = [i for i in self._ids(client, None) if i.endswith("#0")]
-            found: dict[str, str] = {}
+            # A version's chunks share an id prefix (`<source hash>#<checksum>#`): count them,
+            # and read the source, checksum and time of each version from its first chunk.
+            counts = Counter(i.rsplit("#", 1)[0] for i in self._ids(client, None))
+            firsts = [f"{version}#0" for version in counts]
+            chunks: list[tuple[str, str, str | None]] = []
             for start in range(0, len(firsts), FETCH_BATCH):
                 fetched = client.fetch(ids=firsts[start : start + FETCH_BATCH])
-                for vector in fetched.vectors.values():
-                    found[vector.metadata["source"]] = vector.metadata["checksum"]
-            return found
+                for vector_id, vector in fetched.vectors.items():
+                    meta = vector.metadata
+                    version = vector_id.rsplit("#", 1)[0]
+                    chunks.extend(
+                        [(meta["source"], meta["checksum"], meta.get("added_at"))] * counts[version]
+                    )
+            return tally(chunks)
 
         return await self._run(index, work)
 
@@ -239,6 +249,8 @@ def _metadata(chunk: Chunk) -> dict[str, Any]:
         metadata["row"] = chunk.row
     if chunk.url is not None:
         metadata["url"] = chunk.url
+    if chunk.added_at is not None:
+        metadata["added_at"] = chunk.added_at
     return metadata
 
 
@@ -254,4 +266,5 @@ def _chunk(metadata: dict[str, Any]) -> Chunk:
         row=int(metadata["row"]) if "row" in metadata else None,
         tags=tuple(metadata.get("tags") or ()),
         url=metadata.get("url"),
+        added_at=metadata.get("added_at"),
     )

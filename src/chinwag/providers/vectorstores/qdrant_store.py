@@ -21,19 +21,33 @@ from numpy.typing import NDArray
 from chinwag.errors import ChinwagError, KnowledgeIndexExists, KnowledgeStoreUnavailable
 from chinwag.providers.vectorstores.base import (
     Chunk,
+    Document,
     Filters,
     Hit,
     IndexInfo,
     check_filters,
     dimension_mismatch,
     index_not_found,
+    tally,
 )
 from chinwag.providers.vectorstores.sparse import document_vector, query_vector
 
 T = TypeVar("T")
 DENSE, SPARSE = "dense", "text"
 UPSERT_BATCH = 256
-PAYLOAD = ["id", "source", "checksum", "position", "text", "title", "page", "row", "tags", "url"]
+PAYLOAD = [
+    "id",
+    "source",
+    "checksum",
+    "position",
+    "text",
+    "title",
+    "page",
+    "row",
+    "tags",
+    "url",
+    "added_at",
+]
 
 
 class QdrantStore:
@@ -165,19 +179,24 @@ class QdrantStore:
 
         await self._run(index, work)
 
-    async def documents(self, index: str) -> dict[str, str]:
-        def work(client: Any) -> dict[str, str]:
+    async def documents(self, index: str) -> dict[str, Document]:
+        def work(client: Any) -> dict[str, Document]:
             self._require(client, index)
-            found: dict[str, str] = {}
+            chunks: list[tuple[str, str, str | None]] = []
             offset = None
             while True:
                 points, offset = client.scroll(
-                    index, limit=1024, offset=offset, with_payload=["source", "checksum"]
+                    index,
+                    limit=1024,
+                    offset=offset,
+                    with_payload=["source", "checksum", "added_at"],
                 )
-                for p in points:
-                    found[p.payload["source"]] = p.payload["checksum"]
+                chunks.extend(
+                    (p.payload["source"], p.payload["checksum"], p.payload.get("added_at"))
+                    for p in points
+                )
                 if offset is None:
-                    return found
+                    return tally(chunks)
 
         return await self._run(index, work)
 
@@ -263,6 +282,7 @@ def _payload(chunk: Chunk) -> dict[str, Any]:
         "row": chunk.row,
         "tags": list(chunk.tags),
         "url": chunk.url,
+        "added_at": chunk.added_at,
     }
 
 
