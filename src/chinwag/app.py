@@ -54,6 +54,7 @@ from chinwag.operations.retention import gc_forever
 from chinwag.providers.registry import ModelRegistry
 from chinwag.settings import Settings
 from chinwag.streams.events import event_json_schemas
+from chinwag.streams.fanout import RedisFanout
 from chinwag.streams.log import EventLog
 from chinwag.web.routes import api_router as widget_router
 from chinwag.web.routes import assets_router
@@ -70,8 +71,17 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     await workers.register(db, me)
     await workers.recover_orphans(db, me=me, heartbeat_seconds=settings.heartbeat_seconds)
     metrics = Metrics()
+    fanout = (
+        RedisFanout(settings.redis_url, metrics=metrics.for_fanout())
+        if settings.redis_url
+        else None
+    )
     event_log = EventLog(
-        db, worker_id=me.id, record_answer=record_answer, metrics=metrics.for_event_log()
+        db,
+        worker_id=me.id,
+        record_answer=record_answer,
+        metrics=metrics.for_event_log(),
+        fanout=fanout,
     )
     event_log.start()
     models = ModelRegistry(settings)
@@ -100,6 +110,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         ingest_jobs=ingest_jobs,
         generations=generations,
         worker=me,
+        fanout=fanout,
     )
     heartbeat = asyncio.create_task(
         workers.heartbeat_forever(db, me, settings.heartbeat_seconds, event_log),
@@ -128,6 +139,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             log.error("could not record this server's stop: %s", exc.message)
         await knowledge.aclose()
         await models.aclose()
+        if fanout is not None:
+            await fanout.aclose()
         await db.dispose()
 
 

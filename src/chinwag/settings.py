@@ -89,8 +89,9 @@ class Settings(BaseSettings):
 
     redis_url: str | None = Field(
         None,
-        description="Redis for rate-limit counters shared by every server, e.g. "
-        "redis://127.0.0.1:6379/0; unset: counters in this process's memory.",
+        description="Redis shared by every server, e.g. redis://127.0.0.1:6379/0: rate-limit "
+        "counters, and live fan-out of answers to followers on other workers (Redis Streams); "
+        "unset: counters in this process's memory, other workers poll the database.",
     )
     rate_limit_key: RateLimitText = Field(
         "600/minute", description="Requests per bot secret or publishable key or user token."

@@ -17,6 +17,7 @@ from chinwag.knowledge.runtime import KnowledgeStores
 from chinwag.operations.metrics import Metrics
 from chinwag.providers.registry import ModelRegistry
 from chinwag.settings import Settings
+from chinwag.streams.fanout import RedisFanout
 from chinwag.streams.follow import open_stream
 from chinwag.streams.log import EventLog
 from chinwag.streams.sse import FrameSource
@@ -36,6 +37,7 @@ class Services:
     secret: bytes  # signs end-user tokens and derives identity secrets
     limiter: RateLimiter
     metrics: Metrics
+    fanout: RedisFanout | None = None  # live fan-out to other workers (CHINWAG_REDIS_URL)
 
     async def follow(self, stream_id: str, after: int = 0) -> FrameSource:
         """A reader of a stream's committed events after seq `after` (404 / 410 if gone)."""
@@ -45,6 +47,7 @@ class Services:
             stream_id=stream_id,
             after=after,
             heartbeat_seconds=self.settings.sse_heartbeat_seconds,
+            fanout=self.fanout,
         )
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from chinwag.streams.fanout import FanoutMetrics
 from chinwag.streams.writer import LogMetrics
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128)
@@ -74,6 +75,13 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.redis_failures = Counter(
+            "chinwag_redis_failures",
+            "Redis calls of the live fan-out that failed (publish, read); followers poll the "
+            "database meanwhile.",
+            ["operation"],
+            registry=r,
+        )
 
     def for_event_log(self) -> LogMetrics:
         """The event log's counters, as the callbacks it reports to."""
@@ -82,6 +90,9 @@ class Metrics:
             retried=self.log_retries.inc,
             stream_ended_elsewhere=lambda reason: self.streams_ended_elsewhere.labels(reason).inc(),
         )
+
+    def for_fanout(self) -> FanoutMetrics:
+        return FanoutMetrics(redis_failed=lambda op: self.redis_failures.labels(op).inc())
 
     def watch_open_streams(self, count: Callable[[], int]) -> None:
         self.open_streams.set_function(lambda: float(count()))

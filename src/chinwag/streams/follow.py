@@ -14,16 +14,24 @@ from sqlalchemy.exc import DBAPIError
 from chinwag.db.uow import Database
 from chinwag.errors import DatabaseUnavailable, StreamEventsPurged, StreamNotFound
 from chinwag.streams.events import TERMINAL_TYPE
+from chinwag.streams.fanout import RedisFanout
 from chinwag.streams.log import EventLog
 from chinwag.streams.models import LoggedEvent, Stream
 from chinwag.streams.sse import FrameSource, LogEntry
 
 POLL_SECONDS = 0.25
+LIVE_WAIT_SECONDS = 1.0  # longest wait on Redis before looking at the database again
 PAGE_SIZE = 500
 
 
 async def open_stream(
-    *, db: Database, event_log: EventLog, stream_id: str, after: int, heartbeat_seconds: float
+    *,
+    db: Database,
+    event_log: EventLog,
+    stream_id: str,
+    after: int,
+    heartbeat_seconds: float,
+    fanout: RedisFanout | None = None,
 ) -> FrameSource:
     """A FrameSource from seq `after` (exclusive). 404 for unknown streams, 410 once purged."""
     live = event_log.live.get(stream_id)
@@ -47,17 +55,30 @@ async def open_stream(
     live = event_log.live.get(stream_id)
     if live is not None:
         return live.follow(after, heartbeat_seconds)
-    return DatabaseFollower(db, stream_id, after, heartbeat_seconds)
+    return DatabaseFollower(db, stream_id, after, heartbeat_seconds, fanout)
 
 
 class DatabaseFollower:
-    """Reads a stream's log from the database, polling while it is written elsewhere."""
+    """Reads a stream written by another worker: its log in the database, then, with Redis,
+    the live entries from the Redis stream (else polling the database).
 
-    def __init__(self, db: Database, stream_id: str, after: int, heartbeat_seconds: float) -> None:
+    The database is read first, after a gap in what Redis gave, after each quiet wait (a stream
+    ended by recovery is only in the database) and while Redis does not answer; the position
+    only moves forward by one seq at a time, so nothing is skipped or repeated."""
+
+    def __init__(
+        self,
+        db: Database,
+        stream_id: str,
+        after: int,
+        heartbeat_seconds: float,
+        fanout: RedisFanout | None = None,
+    ) -> None:
         self.db = db
         self.stream_id = stream_id
         self.position = max(after, 0)
         self.heartbeat_seconds = heartbeat_seconds
+        self.fanout = fanout
         self._closed = asyncio.Event()
 
     async def batches(self) -> AsyncIterator[bytes]:
@@ -66,27 +87,57 @@ class DatabaseFollower:
 
     async def entries(self) -> AsyncIterator[list[LogEntry]]:
         quiet_since = time.monotonic()
+        read_database = True
         while not self._closed.is_set():
-            try:
-                rows, finished = await self._next_page()
-            except (DatabaseUnavailable, DBAPIError, OSError):
-                # The database is away: keep the reader (heartbeats below) and poll again; it
-                # resumes from its position when the database answers.
-                rows, finished = [], False
-            if finished:
-                return
-            if rows:
-                self.position = rows[-1].seq
-                yield [LogEntry.of(r.seq, r.type, r.data) for r in rows]
-                if rows[-1].type == TERMINAL_TYPE:
+            if read_database:
+                try:
+                    rows, finished = await self._next_page()
+                except (DatabaseUnavailable, DBAPIError, OSError):
+                    # The database is away: keep the reader (heartbeats below) and poll again;
+                    # it resumes from its position when the database answers.
+                    rows, finished = [], False
+                if finished:
+                    return
+                if rows:
+                    self.position = rows[-1].seq
+                    yield [LogEntry.of(r.seq, r.type, r.data) for r in rows]
+                    if rows[-1].type == TERMINAL_TYPE:
+                        return
+                    quiet_since = time.monotonic()
+                    continue
+            live = await self._live()
+            read_database = live is None or not live
+            if live:
+                self.position = live[-1].seq
+                yield live
+                if live[-1].type == TERMINAL_TYPE:
                     return
                 quiet_since = time.monotonic()
                 continue
             if time.monotonic() - quiet_since >= self.heartbeat_seconds:
                 quiet_since = time.monotonic()
                 yield []
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closed.wait(), POLL_SECONDS)
+            if live is None:  # no Redis (or it is away): poll
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._closed.wait(), POLL_SECONDS)
+
+    async def _live(self) -> list[LogEntry] | None:
+        """The next entries from Redis, in order and without a gap ([] after a quiet wait or a
+        gap: read the database); None without Redis or while it does not answer."""
+        if self.fanout is None:
+            return None
+        block_ms = int(min(self.heartbeat_seconds, LIVE_WAIT_SECONDS) * 1000)
+        entries = await self.fanout.read(self.stream_id, self.position, block_ms)
+        if entries is None:
+            return None
+        fresh: list[LogEntry] = []
+        for entry in entries:
+            if entry.seq <= self.position + len(fresh):
+                continue
+            if entry.seq != self.position + len(fresh) + 1:
+                break  # a gap: the database has what Redis lacks
+            fresh.append(entry)
+        return fresh
 
     async def _next_page(self) -> tuple[list[Any], bool]:
         """Events after the position, and whether the stream has ended with nothing more."""

@@ -30,6 +30,7 @@ from chinwag.db.base import utcnow
 from chinwag.db.uow import Database
 from chinwag.errors import DatabaseUnavailable, StreamLogFailed
 from chinwag.streams.ending import RecordAnswer
+from chinwag.streams.fanout import RedisFanout
 from chinwag.streams.live import LiveStream
 from chinwag.streams.sse import LogEntry
 from chinwag.streams.store import (
@@ -67,8 +68,10 @@ class EventLog:
         worker_id: str,
         record_answer: RecordAnswer,
         metrics: LogMetrics | None = None,
+        fanout: RedisFanout | None = None,
     ) -> None:
         self._db = db
+        self._fanout = fanout
         self._worker_id = worker_id
         self._record_answer = record_answer
         self._metrics = metrics or LogMetrics()
@@ -223,7 +226,9 @@ class EventLog:
             await self._insert(conn, [i for i in items if i.writer.stream_id in streaming])
             stored = await self._stored_endings(conn, lost)
         written = streaming | done_by_us
-        self._publish([i for i in items if i.writer.stream_id in written])
+        entries, ended = self._publish([i for i in items if i.writer.stream_id in written])
+        if self._fanout is not None:  # other workers' followers, after the commit
+            await self._fanout.publish(entries, ended)
         for stream_id in lost:
             reason = "deleted" if stream_id not in owners else "ended_elsewhere"
             self._end_locally(stream_id, stored.get(stream_id, []), reason)
@@ -312,7 +317,9 @@ class EventLog:
         if writer.on_ended_elsewhere is not None:
             writer.on_ended_elsewhere()
 
-    def _publish(self, items: list[Queued]) -> None:
+    def _publish(self, items: list[Queued]) -> tuple[dict[str, list[LogEntry]], set[str]]:
+        """Hand committed entries to this process's readers; returns them per stream, and the
+        streams that ended."""
         touched: dict[str, tuple[LiveStream, list[LogEntry]]] = {}
         finished: list[PendingFinish] = []
         for item in items:
@@ -330,6 +337,8 @@ class EventLog:
             self.live.pop(stream_id, None)
             self._writers.pop(stream_id, None)
             resolve_finish(ending, True)
+        entries = {live.stream_id: published for live, published in touched.values()}
+        return entries, {ending.writer.stream_id for ending in finished}
 
     def _drop_at_shutdown(self, items: list[Queued]) -> None:
         # Not published, so no client saw them; the next start marks the streams interrupted

@@ -1,0 +1,157 @@
+"""Live fan-out through Redis Streams: a follower on another server gets every event once, in
+order, through Redis; with Redis stopped mid-answer it falls back to the database and loses
+nothing; Redis back, fan-out resumes. The test starts its own Redis on another port."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from redis import Redis
+
+from chinwag.settings import Settings
+from chinwag.streams.fanout import stream_key
+from chinwag.testing.fake_llm import FakeLLM
+from tests.conftest import free_port, run_server
+from tests.helpers import JSON
+from tests.sse_client import SSEEvent, read_all
+
+pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
+
+
+class RedisServer:
+    """A Redis of the test's own, on a free port, that the test may stop and start again."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.directory = directory
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = Redis(port=self.port)
+        for _ in range(200):
+            try:
+                client.ping()
+                return
+            except Exception:
+                time.sleep(0.05)
+        raise AssertionError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def _follow(client: httpx.AsyncClient, stream_id: str) -> list[SSEEvent]:
+    async with client.stream("GET", f"/v1/streams/{stream_id}/events") as response:
+        assert response.status_code == 200
+        return await read_all(response)
+
+
+def _assert_whole(events: list[SSEEvent]) -> None:
+    """seq 1, 2, 3 … with no gap or repeat, ending with stream.completed."""
+    assert [e.id for e in events] == list(range(1, len(events) + 1))
+    assert events[-1].type == "stream.completed"
+
+
+async def test_a_follower_on_another_server_reads_live_through_redis(
+    make_settings: Settings, fake_llm: FakeLLM, redis_server: RedisServer
+) -> None:
+    fake_llm.behaviour.tokens = 30
+    fake_llm.behaviour.token_delay = 0.02
+    settings = make_settings.model_copy(update={"redis_url": redis_server.url})
+    async with run_server(settings) as a, run_server(settings, seed_demo=False) as b:
+        accepted = await a.client.post(
+            "/v1/bots/vinhuset/messages", json={"message": "hei"}, headers=JSON
+        )
+        stream_id = accepted.json()["stream_id"]
+        events = await _follow(b.client, stream_id)
+        _assert_whole(events)
+        deltas = "".join(e.data["text"] for e in events if e.type == "message.delta")
+        assert deltas == "".join(fake_llm.behaviour.token(i) for i in range(30))
+        # The generating server appended its committed events to the Redis stream (ids = seqs)
+        # and let it expire after the end.
+        redis = Redis(port=redis_server.port)
+        ids = [entry_id.decode() for entry_id, _ in redis.xrange(stream_key(stream_id))]
+        assert ids == [f"{seq}-0" for seq in range(2, len(events) + 1)]
+        assert 0 < redis.ttl(stream_key(stream_id)) <= 300
+        # …and the follower read them with XREAD, with no failure on either side.
+        assert redis.info("commandstats")["cmdstat_xread"]["calls"] > 0
+        for server in (a, b):
+            metrics = (await server.client.get("/metrics")).text
+            assert "chinwag_redis_failures_total{" not in metrics
+
+
+async def test_redis_stopped_mid_answer_loses_nothing_and_fan_out_comes_back(
+    make_settings: Settings, fake_llm: FakeLLM, redis_server: RedisServer
+) -> None:
+    fake_llm.behaviour.tokens = 60
+    fake_llm.behaviour.token_delay = 0.05
+    settings = make_settings.model_copy(update={"redis_url": redis_server.url})
+    async with run_server(settings) as a, run_server(settings, seed_demo=False) as b:
+        accepted = await a.client.post(
+            "/v1/bots/vinhuset/messages", json={"message": "hei"}, headers=JSON
+        )
+        stream_id = accepted.json()["stream_id"]
+        follower = asyncio.create_task(_follow(b.client, stream_id))
+        await asyncio.sleep(0.8)
+        await asyncio.to_thread(redis_server.stop)
+        await asyncio.sleep(1.5)
+        await asyncio.to_thread(redis_server.start)
+        events = await asyncio.wait_for(follower, 60)
+        _assert_whole(events)
+        assert sum(e.type == "message.delta" for e in events) == 60
+        failures = [
+            line
+            for server in (a, b)
+            for line in (await server.client.get("/metrics")).text.splitlines()
+            if line.startswith("chinwag_redis_failures_total")
+        ]
+        assert failures and any(float(line.rsplit(" ", 1)[1]) > 0 for line in failures)
+
+        # Redis is back: the next answer goes through it again.
+        accepted = await a.client.post(
+            "/v1/bots/vinhuset/messages", json={"message": "igjen"}, headers=JSON
+        )
+        stream_id = accepted.json()["stream_id"]
+        events = await _follow(b.client, stream_id)
+        _assert_whole(events)
+        assert Redis(port=redis_server.port).xlen(stream_key(stream_id)) == len(events) - 1
