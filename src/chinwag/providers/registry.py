@@ -53,7 +53,10 @@ class ModelRegistry:
                 from chinwag.providers.embeddings.local import LocalEmbedder
 
                 self._embedders[key] = LocalEmbedder(
-                    config.model, threads=self._settings.embedding_threads
+                    config.model,
+                    threads=self._settings.embedding_threads,
+                    runtime=self._settings.embedding_runtime,
+                    batch_wait_ms=self._settings.embedding_batch_wait_ms,
                 )
         return self._embedders[key]
 
