@@ -128,3 +128,25 @@ async def test_a_caller_that_gives_up_does_not_cancel_the_others() -> None:
     release.set()
     assert [v.tolist() for v in await patient] == [[0.0, 0.0]]
     assert impatient.cancelled()
+
+
+def test_a_batch_cut_off_with_its_event_loop_does_not_stall_the_next_loop() -> None:
+    release = asyncio.Event()
+
+    async def encode(texts: list[str]) -> NDArray[np.float32]:
+        if not release.is_set():
+            await release.wait()  # never set on the first loop: it ends mid-batch
+        return np.ones((len(texts), 2), dtype=np.float32)
+
+    batcher = Batcher(encode, max_batch=32, max_wait=0)
+
+    async def give_up() -> None:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(batcher.embed(["a"]), 0.05)
+
+    async def ask_again() -> list[list[float]]:
+        release.set()
+        return [v.tolist() for v in await batcher.embed(["a"])]
+
+    asyncio.run(give_up())
+    assert asyncio.run(ask_again()) == [[1.0, 1.0]]

@@ -31,10 +31,12 @@ class Batcher:
         return list(await asyncio.gather(*(asyncio.shield(self._future(t)) for t in texts)))
 
     def _future(self, text: str) -> asyncio.Future[NDArray[np.float32]]:
+        loop = asyncio.get_running_loop()
+        if self._task is not None and (self._task.done() or self._task.get_loop() is not loop):
+            self._forget()  # left behind by a closed event loop (a test's, a CLI command's)
         found = self._waiting.get(text) or self._running.get(text)
         if found is not None:
             return found
-        loop = asyncio.get_running_loop()
         future: asyncio.Future[NDArray[np.float32]] = loop.create_future()
         self._waiting[text] = future
         if self._task is None:  # the model is idle: wait a little for company, not longer
@@ -43,6 +45,11 @@ class Batcher:
             elif self._timer is None:
                 self._timer = loop.call_later(self._max_wait, self._start)
         return future
+
+    def _forget(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._waiting, self._running, self._timer, self._task = {}, {}, None, None
 
     def _start(self) -> None:
         if self._timer is not None:
