@@ -103,17 +103,16 @@ class LocalEmbedder:
         # A message is embedded by the router, the curated-answer matcher, retrieval and table
         # lookup in turn: the model runs once per distinct text, and once for the texts of
         # concurrent messages.
-        missing = list(dict.fromkeys(t for t in texts if t not in self._recent))
-        if missing:
-            vectors = await self._batcher.embed(missing)
-            for text, vector in zip(missing, vectors, strict=True):
-                self._recent[text] = vector
-        found = [self._recent[t] for t in texts]
+        found = {t: self._recent[t] for t in texts if t in self._recent}
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        if missing:  # held in `found`: concurrent calls may evict while this one waits
+            found.update(zip(missing, await self._batcher.embed(missing), strict=True))
         for text in texts:
+            self._recent[text] = found[text]
             self._recent.move_to_end(text)
         while len(self._recent) > RECENT_TEXTS:
             self._recent.popitem(last=False)
-        return np.stack(found)
+        return np.stack([found[t] for t in texts])
 
     async def dimension(self) -> int:
         """The vector size; read from the model's files when it is not loaded (no slow load)."""
