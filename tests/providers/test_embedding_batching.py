@@ -150,3 +150,21 @@ def test_a_batch_cut_off_with_its_event_loop_does_not_stall_the_next_loop() -> N
 
     asyncio.run(give_up())
     assert asyncio.run(ask_again()) == [[1.0, 1.0]]
+
+
+def test_a_wait_cut_off_with_its_event_loop_does_not_stall_the_next_loop() -> None:
+    async def encode(texts: list[str]) -> NDArray[np.float32]:
+        return np.ones((len(texts), 2), dtype=np.float32)
+
+    batcher = Batcher(encode, max_batch=32, max_wait=10)  # the first loop ends while it waits
+
+    async def give_up() -> None:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(batcher.embed(["a"]), 0.05)
+
+    async def ask_again() -> list[list[float]]:
+        batcher._max_wait = 0
+        return [v.tolist() for v in await batcher.embed(["a"])]
+
+    asyncio.run(give_up())
+    assert asyncio.run(ask_again()) == [[1.0, 1.0]]

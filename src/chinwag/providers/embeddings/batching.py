@@ -24,6 +24,7 @@ class Batcher:
         self._running: dict[str, asyncio.Future[NDArray[np.float32]]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the one all of the above are on
 
     async def embed(self, texts: list[str]) -> list[NDArray[np.float32]]:
         """One vector per text, in order."""
@@ -32,8 +33,9 @@ class Batcher:
 
     def _future(self, text: str) -> asyncio.Future[NDArray[np.float32]]:
         loop = asyncio.get_running_loop()
-        if self._task is not None and (self._task.done() or self._task.get_loop() is not loop):
-            self._forget()  # left behind by a closed event loop (a test's, a CLI command's)
+        if loop is not self._loop:  # whatever is pending belongs to a closed loop: drop it
+            self._forget()
+            self._loop = loop
         found = self._waiting.get(text) or self._running.get(text)
         if found is not None:
             return found
