@@ -17,8 +17,10 @@ local model, smollm2-135m on llama.cpp), on a fresh SQLite database and data dir
 4. Measured: `--messages` more; the worker's VmRSS and VmHWM (peak) after them, its CPU per
    message (user + system over the phase, all threads), and which native runtimes it has mapped.
 
-Every process it starts is stopped by PID; each phase is bounded by a message count and a time
-limit. About 1-2 minutes per variant on 2 cores (the local LLM's answers take longer).
+Each variant's database and logs (demo.log, serve.log; ~2 MB) stay in
+/tmp/chinwag-memory-<runtime>-<llm>-*/. Every process it starts is stopped by PID; each phase
+is bounded by a message count and a time limit. About 1-2 minutes per variant on 2 cores (the
+local LLM's answers take longer).
 """
 
 from __future__ import annotations
