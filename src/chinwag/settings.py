@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from chinwag.config.bot import RateLimitText
 
 LocalModelName = Literal["smollm2-135m", "gemma3-270m"]
+EmbeddingRuntime = Literal["onnx", "torch"]
 
 
 class Settings(BaseSettings):
@@ -43,7 +44,19 @@ class Settings(BaseSettings):
     )
     local_model_threads: int = Field(2, ge=1, description="CPU threads for the embedded model.")
     embedding_threads: int = Field(
-        1, ge=1, description="CPU threads (torch) for the embedded embedding model."
+        1, ge=1, description="CPU threads for the embedded embedding model."
+    )
+    embedding_runtime: EmbeddingRuntime = Field(
+        "onnx",
+        description="What runs the embedded embedding model: `onnx` (int8 weights on ONNX "
+        "Runtime, no torch in the worker) or `torch` (sentence-transformers, fp32 weights).",
+    )
+    embedding_batch_wait_ms: float = Field(
+        2.0,
+        ge=0,
+        le=50,
+        description="Longest wait of an idle embedding model for other messages to embed "
+        "in the same call; 0: none.",
     )
 
     host: str = Field("127.0.0.1", description="Interface `serve` and `demo` bind to.")

@@ -19,16 +19,10 @@ DEMO_CORPUS = Path(__file__).resolve().parents[2] / "src/chinwag/bots/demo/knowl
 
 @pytest.fixture(scope="session")
 def embedder() -> Iterator[LocalEmbedder]:
-    """The real model. One torch thread: on a busy 2-core machine two threads spin against each
-    other and a single query takes ~40x longer (measured 455 ms vs 11 ms)."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    model = LocalEmbedder()
+    """The real model (the default runtime, ONNX), on one thread as in the server."""
+    model = LocalEmbedder(threads=1)
     yield model
     asyncio.run(model.aclose())
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

@@ -53,24 +53,33 @@ class ModelRegistry:
                 from chinwag.providers.embeddings.local import LocalEmbedder
 
                 self._embedders[key] = LocalEmbedder(
-                    config.model, threads=self._settings.embedding_threads
+                    config.model,
+                    threads=self._settings.embedding_threads,
+                    runtime=self._settings.embedding_runtime,
+                    batch_wait_ms=self._settings.embedding_batch_wait_ms,
                 )
         return self._embedders[key]
 
     def _openai(self, base_url: str | None, api_key: str | None, model: str) -> ChatModel:
-        from chinwag.providers.llm.openai_compat import OpenAIChatModel
-        from chinwag.providers.llm.openai_stream import StreamingChatModel
-
         client = self._settings.llm_client
         cache_key = (client, base_url, api_key, model)
         if cache_key not in self._models:
-            kind = StreamingChatModel if client == "lean" else OpenAIChatModel
-            self._models[cache_key] = kind(
-                base_url=base_url,
-                api_key=api_key,
-                model=model,
-                timeout_seconds=self._settings.llm_timeout_seconds,
-            )
+            # Only the client in use is imported: the openai SDK adds ~12 MB to a worker.
+            timeout = self._settings.llm_timeout_seconds
+            made: ChatModel
+            if client == "lean":
+                from chinwag.providers.llm.openai_stream import StreamingChatModel
+
+                made = StreamingChatModel(
+                    base_url=base_url, api_key=api_key, model=model, timeout_seconds=timeout
+                )
+            else:
+                from chinwag.providers.llm.openai_compat import OpenAIChatModel
+
+                made = OpenAIChatModel(
+                    base_url=base_url, api_key=api_key, model=model, timeout_seconds=timeout
+                )
+            self._models[cache_key] = made
         return self._models[cache_key]
 
     def _local(self) -> ChatModel:

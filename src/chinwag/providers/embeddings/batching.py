@@ -1,0 +1,86 @@
+"""Embeddings of concurrent messages computed together: one model call for a batch."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import numpy as np
+from numpy.typing import NDArray
+
+EncodeBatch = Callable[[list[str]], Awaitable[NDArray[np.float32]]]
+
+
+class Batcher:
+    """Gathers the texts asked for while the model is busy, or for at most `max_wait` seconds
+    while it is idle, and encodes them in one call of at most `max_batch` texts. A text already
+    waiting or being encoded is not encoded twice: its callers share one result."""
+
+    def __init__(self, encode: EncodeBatch, *, max_batch: int, max_wait: float) -> None:
+        self._encode = encode
+        self._max_batch = max_batch
+        self._max_wait = max_wait
+        self._waiting: dict[str, asyncio.Future[NDArray[np.float32]]] = {}
+        self._running: dict[str, asyncio.Future[NDArray[np.float32]]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the one all of the above are on
+
+    async def embed(self, texts: list[str]) -> list[NDArray[np.float32]]:
+        """One vector per text, in order."""
+        # Shielded: a caller that gives up does not cancel a result that others share.
+        return list(await asyncio.gather(*(asyncio.shield(self._future(t)) for t in texts)))
+
+    def _future(self, text: str) -> asyncio.Future[NDArray[np.float32]]:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # whatever is pending belongs to a closed loop: drop it
+            self._forget()
+            self._loop = loop
+        found = self._waiting.get(text) or self._running.get(text)
+        if found is not None:
+            return found
+        future: asyncio.Future[NDArray[np.float32]] = loop.create_future()
+        self._waiting[text] = future
+        if self._task is None:  # the model is idle: wait a little for company, not longer
+            if len(self._waiting) >= self._max_batch or self._max_wait <= 0:
+                self._start()
+            elif self._timer is None:
+                self._timer = loop.call_later(self._max_wait, self._start)
+        return future
+
+    def _forget(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._waiting, self._running, self._timer, self._task = {}, {}, None, None
+
+    def _start(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._task is None and self._waiting:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        try:
+            while self._waiting:  # what arrived while the model ran goes next, at once
+                texts = list(self._waiting)[: self._max_batch]
+                self._running = {t: self._waiting.pop(t) for t in texts}
+                try:
+                    vectors = await self._encode(texts)
+                except Exception as exc:
+                    for future in self._running.values():
+                        if not future.done():
+                            future.set_exception(exc)
+                except BaseException:  # cancelled (shutdown): so are its callers
+                    for future in [*self._running.values(), *self._waiting.values()]:
+                        future.cancel()
+                    raise
+                else:
+                    for text, vector in zip(texts, vectors, strict=True):
+                        future = self._running[text]
+                        if not future.done():
+                            future.set_result(vector)
+                finally:
+                    self._running = {}
+        finally:
+            self._task = None
