@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.bots.models import Bot
@@ -196,6 +197,8 @@ async def fold_forever(db: Database, interval: float) -> None:
             written = await fold(db)
         except ChinwagError as exc:  # the database is away; the next pass tries again
             log.warning("folding the daily charts failed: %s (%s)", exc.message, exc.code)
+        except SQLAlchemyError as exc:  # it went away during the pass: the same
+            log.warning("folding the daily charts failed: %s", exc)
         else:
             if written:
                 log.info("folded %d day(s) of charts", written)
