@@ -39,6 +39,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -229,6 +230,14 @@ async def healthz_request(session: aiohttp.ClientSession, base: str, body: bytes
     return s
 
 
+def demo_secret_key(log: Path) -> str:
+    """The secret key `chinwag demo` printed (a new one each start)."""
+    found = re.search(r"secret key:\s+(cw_sk_\S+)", log.read_text())
+    if found is None:
+        raise SystemExit(f"no secret key in {log}: has `chinwag demo` changed its output?")
+    return found.group(1)
+
+
 async def run(
     base: str,
     mode: str,
@@ -239,12 +248,14 @@ async def run(
     ramp_up: float,
     request_timeout: float,
     server_pid: int,
+    key: str,
 ) -> dict:
     body = json.dumps({"message": "When are you open on Saturday?"}).encode()
     fn = {"sse": sse_request, "json": json_request, "healthz": healthz_request}[mode]
     conn = aiohttp.TCPConnector(limit=c + 5, keepalive_timeout=120, family=socket.AF_INET)
     timeout = aiohttp.ClientTimeout(total=request_timeout, sock_connect=10)
-    async with aiohttp.ClientSession(connector=conn, timeout=timeout) as session:
+    auth = {"Authorization": f"Bearer {key}"}
+    async with aiohttp.ClientSession(connector=conn, timeout=timeout, headers=auth) as session:
 
         async def loop(
             count: int, conc: int, deadline: float, out: list[Sample], ramp: float
@@ -514,6 +525,11 @@ def main() -> int:
                 "CHINWAG_DATA_DIR": str(datadir),
                 "CHINWAG_LLM_BASE_URL": f"http://127.0.0.1:{args.fake_port}/v1",
                 "CHINWAG_LLM_MODEL": "fake-gpt",
+                # Measure accepting, not the limits: every request is a new anonymous end user
+                # on the demo's secret key.
+                "CHINWAG_RATE_LIMIT_KEY": "1000000/minute",
+                "CHINWAG_RATE_LIMIT_IP": "1000000/minute",
+                "CHINWAG_RATE_LIMIT_USER": "1000000/minute",
             }
             server = Proc(
                 f"chinwag-{db}",
@@ -534,6 +550,7 @@ def main() -> int:
             )
             try:
                 wait_http(f"http://127.0.0.1:{args.port}/healthz", server, 90)
+                key = demo_secret_key(work / f"chinwag-{db}.log")
                 base = f"http://127.0.0.1:{args.port}"
                 for mode in args.modes:
                     for c in args.concurrency:
@@ -552,6 +569,7 @@ def main() -> int:
                                 ramp_up=args.ramp_up,
                                 request_timeout=args.request_timeout,
                                 server_pid=server.pid,
+                                key=key,
                             )
                         )
                         r["db"] = db

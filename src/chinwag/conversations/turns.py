@@ -6,10 +6,10 @@ Both rows go in one statement; the stream that writes the answer is opened by
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.conversations.models import Message
@@ -26,7 +26,20 @@ class NewTurn:
     now: datetime
 
 
+_POSTGRES_INSERT_TURN = text("""
+INSERT INTO messages (id, session_id, position, role, content, status, reply_to_id,
+                      bot_version, created_at, finished_at)
+VALUES (:user_message_id, :session_pk, :position, 'user', :text, 'complete', NULL,
+        :bot_version, :now, :now),
+       (:assistant_message_id, :session_pk, :position + 1, 'assistant', '', 'streaming',
+        :user_message_id, :bot_version, :now, NULL)
+""")
+
+
 async def insert_turn(conn: AsyncConnection, turn: NewTurn) -> None:
+    if conn.dialect.name == "postgresql":  # one prepared statement on the accept path
+        await conn.execute(_POSTGRES_INSERT_TURN, asdict(turn))
+        return
     common = {
         "session_id": turn.session_pk,
         "bot_version": turn.bot_version,
