@@ -18,6 +18,20 @@ from chinwag.errors import (
 )
 
 FILTER_FIELDS = ("source", "title", "page", "row", "tag")
+# What a store keeps of each chunk besides its vectors (LanceDB columns, Qdrant payload).
+CHUNK_FIELDS = (
+    "id",
+    "source",
+    "checksum",
+    "position",
+    "text",
+    "title",
+    "page",
+    "row",
+    "tags",
+    "url",
+    "added_at",
+)
 Filters = Mapping[str, str | int]
 
 

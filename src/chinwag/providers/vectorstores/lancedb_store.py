@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 from chinwag.errors import ChinwagError, KnowledgeIndexExists
 from chinwag.providers.vectorstores.base import (
+    CHUNK_FIELDS,
     Chunk,
     Document,
     Filters,
@@ -29,19 +30,6 @@ from chinwag.providers.vectorstores.base import (
     tally,
 )
 
-TEXT_COLUMNS = [
-    "id",
-    "source",
-    "checksum",
-    "position",
-    "text",
-    "title",
-    "page",
-    "row",
-    "tags",
-    "url",
-    "added_at",
-]
 ANN_THRESHOLD = 50_000  # below this many chunks an exact (flat) vector search is fast enough
 
 
@@ -177,9 +165,9 @@ class LanceDBStore:
                 raise dimension_mismatch(self.name, index, dimension, int(vectors.shape[1]))
             if not chunks:
                 return
-            columns: dict[str, list[Any]] = {name: [] for name in TEXT_COLUMNS}
+            columns: dict[str, list[Any]] = {name: [] for name in CHUNK_FIELDS}
             for c in chunks:
-                for name in TEXT_COLUMNS:
+                for name in CHUNK_FIELDS:
                     value = getattr(c, name)
                     columns[name].append(list(value) if name == "tags" else value)
             flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1))
@@ -230,7 +218,7 @@ class LanceDBStore:
                 table.query()
                 .nearest_to(vector)
                 .distance_type("cosine")
-                .select([*TEXT_COLUMNS, "_distance"])
+                .select([*CHUNK_FIELDS, "_distance"])
             )
             where = _where(filters)
             if where:
@@ -243,7 +231,7 @@ class LanceDBStore:
     ) -> list[Hit]:
         async with self._using(index):
             table = await self._table(index)
-            query = table.query().nearest_to_text(text).select([*TEXT_COLUMNS, "_score"])
+            query = table.query().nearest_to_text(text).select([*CHUNK_FIELDS, "_score"])
             where = _where(filters)
             if where:
                 query = query.where(where)

@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 
 from chinwag.errors import ChinwagError, KnowledgeIndexExists, KnowledgeStoreUnavailable
 from chinwag.providers.vectorstores.base import (
+    CHUNK_FIELDS,
     Chunk,
     Document,
     Filters,
@@ -35,19 +36,6 @@ from chinwag.providers.vectorstores.sparse import document_vector, query_vector
 T = TypeVar("T")
 DENSE, SPARSE = "dense", "text"
 UPSERT_BATCH = 256
-PAYLOAD = [
-    "id",
-    "source",
-    "checksum",
-    "position",
-    "text",
-    "title",
-    "page",
-    "row",
-    "tags",
-    "url",
-    "added_at",
-]
 
 
 class QdrantStore:
@@ -236,7 +224,7 @@ class QdrantStore:
             using=using,
             limit=top_k,
             query_filter=_filter(filters),
-            with_payload=PAYLOAD,
+            with_payload=list(CHUNK_FIELDS),
         )
         return [Hit(_chunk(p.payload), float(p.score)) for p in response.points]
 
