@@ -19,7 +19,7 @@ from chinwag.settings import Settings
 from chinwag.streams.fanout import stream_key
 from chinwag.testing.fake_llm import FakeLLM
 from tests.conftest import free_port, run_server
-from tests.helpers import JSON
+from tests.helpers import accept
 from tests.sse_client import SSEEvent, read_all
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
@@ -99,10 +99,7 @@ async def test_a_follower_on_another_server_reads_live_through_redis(
     fake_llm.behaviour.token_delay = 0.02
     settings = make_settings.model_copy(update={"redis_url": redis_server.url})
     async with run_server(settings) as a, run_server(settings, seed_demo=False) as b:
-        accepted = await a.client.post(
-            "/v1/bots/vinhuset/messages", json={"message": "hei"}, headers=JSON
-        )
-        stream_id = accepted.json()["stream_id"]
+        stream_id = (await accept(a.client, {"message": "hei"})).json()["stream_id"]
         events = await _follow(b.client, stream_id)
         _assert_whole(events)
         deltas = "".join(e.data["text"] for e in events if e.type == "message.delta")
@@ -127,10 +124,7 @@ async def test_redis_stopped_mid_answer_loses_nothing_and_fan_out_comes_back(
     fake_llm.behaviour.token_delay = 0.05
     settings = make_settings.model_copy(update={"redis_url": redis_server.url})
     async with run_server(settings) as a, run_server(settings, seed_demo=False) as b:
-        accepted = await a.client.post(
-            "/v1/bots/vinhuset/messages", json={"message": "hei"}, headers=JSON
-        )
-        stream_id = accepted.json()["stream_id"]
+        stream_id = (await accept(a.client, {"message": "hei"})).json()["stream_id"]
         follower = asyncio.create_task(_follow(b.client, stream_id))
         await asyncio.sleep(0.8)
         await asyncio.to_thread(redis_server.stop)
@@ -148,10 +142,7 @@ async def test_redis_stopped_mid_answer_loses_nothing_and_fan_out_comes_back(
         assert failures and any(float(line.rsplit(" ", 1)[1]) > 0 for line in failures)
 
         # Redis is back: the next answer goes through it again.
-        accepted = await a.client.post(
-            "/v1/bots/vinhuset/messages", json={"message": "igjen"}, headers=JSON
-        )
-        stream_id = accepted.json()["stream_id"]
+        stream_id = (await accept(a.client, {"message": "igjen"})).json()["stream_id"]
         events = await _follow(b.client, stream_id)
         _assert_whole(events)
         assert Redis(port=redis_server.port).xlen(stream_key(stream_id)) == len(events) - 1

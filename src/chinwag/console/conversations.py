@@ -9,6 +9,7 @@ from typing import Any, Literal
 from sqlalchemy import Select, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chinwag.conversations.history import find_session
 from chinwag.conversations.models import (
     ChatSession,
     EndUser,
@@ -139,13 +140,7 @@ async def search_conversations(
 async def transcript(conn: AsyncConnection, *, bot_id: str, session_id: str) -> dict[str, Any]:
     """A session with every message; answers carry their route, flow runs, sources, usage,
     TTFT, bot version and feedback."""
-    session = (
-        await conn.execute(
-            select(ChatSession, EndUser.external_id.label("user_external_id"))
-            .join(EndUser, EndUser.id == ChatSession.user_id)
-            .where(ChatSession.bot_id == bot_id, ChatSession.external_id == session_id)
-        )
-    ).first()
+    session = await find_session(conn, bot_id, session_id)
     if session is None:
         raise SessionNotFound(f"session '{session_id}' does not exist")
     messages = (

@@ -24,17 +24,21 @@ from chinwag.errors import InvalidRequest, SessionNotFound
 EXPORT_PAGE = 500
 
 
+async def find_session(conn: AsyncConnection, bot_id: str, session_id: str) -> Any:
+    """A bot's session by its external id, with its user's external id (None if unknown)."""
+    result = await conn.execute(
+        select(ChatSession, EndUser.external_id.label("user_external_id"))
+        .join(EndUser, EndUser.id == ChatSession.user_id)
+        .where(ChatSession.bot_id == bot_id, ChatSession.external_id == session_id)
+    )
+    return result.first()
+
+
 async def visible_session(
     conn: AsyncConnection, principal: Principal, bot_id: str, session_id: str
 ) -> Any:
     """The session's row (with its user's external id); 404 unless the caller may see it."""
-    row = (
-        await conn.execute(
-            select(ChatSession, EndUser.external_id.label("user_external_id"))
-            .join(EndUser, EndUser.id == ChatSession.user_id)
-            .where(ChatSession.bot_id == bot_id, ChatSession.external_id == session_id)
-        )
-    ).first()
+    row = await find_session(conn, bot_id, session_id)
     if row is None or not principal.may_read(bot_id=bot_id, user_id=row.user_external_id):
         raise SessionNotFound(f"session '{session_id}' does not exist")
     return row

@@ -16,8 +16,9 @@ from chinwag.errors import DatabaseUnavailable, StreamEventsPurged, StreamNotFou
 from chinwag.streams.events import TERMINAL_TYPE
 from chinwag.streams.fanout import RedisFanout
 from chinwag.streams.log import EventLog
-from chinwag.streams.models import LoggedEvent, Stream
+from chinwag.streams.models import Stream
 from chinwag.streams.sse import FrameSource, LogEntry
+from chinwag.streams.store import events_after
 
 POLL_SECONDS = 0.25
 LIVE_WAIT_SECONDS = 1.0  # longest wait on Redis before looking at the database again
@@ -81,10 +82,6 @@ class DatabaseFollower:
         self.fanout = fanout
         self._closed = asyncio.Event()
 
-    async def batches(self) -> AsyncIterator[bytes]:
-        async for entries in self.entries():
-            yield b"".join([entry.frame for entry in entries])
-
     async def entries(self) -> AsyncIterator[list[LogEntry]]:
         quiet_since = time.monotonic()
         read_database = True
@@ -142,14 +139,7 @@ class DatabaseFollower:
     async def _next_page(self) -> tuple[list[Any], bool]:
         """Events after the position, and whether the stream has ended with nothing more."""
         async with self.db.read() as conn:
-            rows = (
-                await conn.execute(
-                    select(LoggedEvent.seq, LoggedEvent.type, LoggedEvent.data)
-                    .where(LoggedEvent.stream_id == self.stream_id, LoggedEvent.seq > self.position)
-                    .order_by(LoggedEvent.seq)
-                    .limit(PAGE_SIZE)
-                )
-            ).all()
+            rows = await events_after(conn, self.stream_id, self.position, limit=PAGE_SIZE)
             if rows:
                 return list(rows), False
             status = (

@@ -50,10 +50,6 @@ class LiveFollower:
         self.closed = False
         self._waiter: asyncio.Future[None] | None = None
 
-    async def batches(self) -> AsyncIterator[bytes]:
-        async for entries in self.entries():
-            yield b"".join([entry.frame for entry in entries])
-
     async def entries(self) -> AsyncIterator[list[LogEntry]]:
         live = self.live
         while not self.closed:

@@ -44,15 +44,11 @@ class LogEntry:
 
 
 class FrameSource(Protocol):
-    """Where a reader of a stream reads from: batches of committed entries (or of their frames,
-    joined), and a way to stop waiting."""
+    """Where a reader of a stream reads from: batches of committed entries, and a way to stop
+    waiting."""
 
     def entries(self) -> AsyncIterator[list[LogEntry]]:
         """Yield the entries after the position; an empty batch means "nothing new for a while"."""
-        ...
-
-    def batches(self) -> AsyncIterator[bytes]:
-        """The same batches as joined SSE frames (empty: nothing new for a while)."""
         ...
 
     def close(self) -> None:
@@ -61,7 +57,7 @@ class FrameSource(Protocol):
 
 
 class SSEResponse(Response):
-    """ASGI response sending the batches of frames a FrameSource yields.
+    """ASGI response sending the frames of each batch of entries a FrameSource yields.
 
     An empty batch means "nothing new for a while": a heartbeat comment goes out instead.
     """
@@ -84,7 +80,7 @@ class SSEResponse(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         watcher = asyncio.create_task(_watch_disconnect(receive, self.source))
-        batches = self.source.batches()
+        batches = self.source.entries()
         try:
             await send(
                 {
@@ -104,7 +100,7 @@ class SSEResponse(Response):
                 await send(
                     {
                         "type": "http.response.body",
-                        "body": batch or HEARTBEAT_FRAME,
+                        "body": b"".join([e.frame for e in batch]) if batch else HEARTBEAT_FRAME,
                         "more_body": True,
                     }
                 )

@@ -93,13 +93,15 @@ async def append_events(conn: AsyncConnection, rows: list[EventRow]) -> None:
 
 
 async def events_after(
-    conn: AsyncConnection, stream_id: str, after: int
+    conn: AsyncConnection, stream_id: str, after: int, *, limit: int | None = None
 ) -> Sequence[Row[int, str, str]]:
-    """(seq, type, data) of a stream's stored events after `after`, in order."""
+    """(seq, type, data) of a stream's stored events after `after`, in order (the first
+    `limit` of them if given)."""
     result = await conn.execute(
         select(LoggedEvent.seq, LoggedEvent.type, LoggedEvent.data)
         .where(LoggedEvent.stream_id == stream_id, LoggedEvent.seq > after)
         .order_by(LoggedEvent.seq)
+        .limit(limit)
     )
     return result.all()
 
