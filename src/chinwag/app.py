@@ -34,6 +34,7 @@ from chinwag.generations import workers
 from chinwag.generations.service import Generations
 from chinwag.http import problems
 from chinwag.http.deps import authenticate, limit_caller
+from chinwag.http.draining import Drain
 from chinwag.http.middleware.bodylimit import BodyLimit
 from chinwag.http.middleware.cors import KeyOriginsCORS
 from chinwag.http.middleware.request_metrics import RequestMetrics
@@ -97,6 +98,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         metrics=metrics,
     )
     metrics.watch_open_streams(lambda: generations.running)
+    drain = Drain(
+        generations,
+        grace_seconds=settings.shutdown_grace_seconds,
+        retry_ms=settings.sse_retry_ms,
+    )
     app.state.services = Services(
         keys=KeyCache(db, settings.key_cache_seconds),
         metrics=metrics,
@@ -109,6 +115,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         knowledge=knowledge,
         ingest_jobs=ingest_jobs,
         generations=generations,
+        drain=drain,
         worker=me,
         fanout=fanout,
     )
@@ -123,11 +130,14 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Ready means ready: the embedding model is loaded and every active bot's examples are
     # embedded before the first request (a few seconds at most; nothing when no bot routes).
     await _prepare_routers(db, generations)
+    undo_signals = drain.on_signals()
     try:
         yield
     finally:
+        undo_signals()
+        drain.start()  # without a signal (the server stopped another way): the same steps
+        await drain.wait()
         await ingest_jobs.shutdown()
-        await generations.shutdown(settings.shutdown_grace_seconds)
         await event_log.stop()
         for task in (heartbeat, retention, rollups):
             task.cancel()

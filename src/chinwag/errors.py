@@ -100,6 +100,8 @@ PROBLEM_STATUSES = {
     413: "The body is too large (`body_too_large`).",
     422: "The request is invalid (`invalid_request`, with `errors`).",
     429: "A rate limit; see Retry-After (`rate_limited`, `too_many_open_streams`).",
+    503: "Not now: the database is away (`database_unavailable`) or this server is shutting "
+    "down (`server_draining`, see Retry-After).",
 }
 
 
@@ -166,6 +168,20 @@ class SessionOwnedByAnotherUser(ChinwagError):
     status = 409
     code = "session_user_mismatch"
     default_hint = "Send the user_id the session was started with, or start a new session."
+
+
+class ServerDraining(ChinwagError):
+    status = 503
+    code = "server_draining"
+    retryable = True
+    default_hint = (
+        "This server is shutting down: send the request again after Retry-After seconds; "
+        "another server takes it (nothing was written)."
+    )
+
+    def __init__(self, message: str, *, retry_after: int, **extra: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **extra)
+        self.retry_after = retry_after
 
 
 class SchemaOutdated(ChinwagError):

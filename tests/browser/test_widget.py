@@ -6,6 +6,7 @@ so every call the widget makes goes through CORS and the publishable key's origi
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import BrowserContext, expect
+from playwright.async_api import BrowserContext, Route, expect
 from sqlalchemy import select
 
 from chinwag.auth.tokens import user_hash
@@ -285,6 +286,54 @@ async def test_docs_screenshots(
             await page.locator("textarea").blur()
             await page.screenshot(path=DOCS_IMG / f"widget-{name}-{scheme}.png")
             await context.close()
+
+
+@SQLITE_ONLY
+async def test_a_message_refused_by_a_server_shutting_down_is_sent_again(
+    setup: Setup, browser_context: BrowserContext
+) -> None:
+    """A worker that is draining answers 503 `server_draining`; the load balancer sends the
+    widget's retry (same Idempotency-Key, after Retry-After) to another worker."""
+    page = await open_page(
+        browser_context, setup.site.add("d.html", widget=setup.server.base_url, key=setup.key)
+    )
+    sent: list[str] = []
+
+    async def refuse_the_first(route: Route) -> None:
+        if route.request.method != "POST":
+            await route.continue_()
+            return
+        sent.append(route.request.headers.get("idempotency-key", ""))
+        if len(sent) > 1:
+            await route.continue_()
+            return
+        problem = {
+            "type": "https://chinwag.dev/errors/server_draining",
+            "title": "server draining",
+            "status": 503,
+            "detail": "this server is shutting down and takes no new messages",
+            "code": "server_draining",
+            "hint": "send the request again after Retry-After seconds",
+            "retry_after": 1,
+        }
+        await route.fulfill(
+            status=503,
+            headers={
+                "content-type": "application/problem+json",
+                "retry-after": "1",
+                "access-control-allow-origin": setup.site.origin,
+                "access-control-expose-headers": "retry-after",
+            },
+            body=json.dumps(problem),
+        )
+
+    await page.route("**/v1/bots/vinhuset/messages", refuse_the_first)
+    await ask(page, "Hello there")
+    [shown] = await finished_answers(page, 1)
+    [stored] = await stored_answers(setup.server)
+    assert shown == " ".join(stored.content.split())
+    assert len(sent) == 2 and sent[0] == sent[1] != ""
+    assert await page.locator(".msg.bot.error").count() == 0
 
 
 @SQLITE_ONLY

@@ -20,7 +20,7 @@ from chinwag.db.uow import Database
 from chinwag.engine.router import Router
 from chinwag.engine.runner import Answer, FlowContext, MessageInput, run_message
 from chinwag.engine.tables import TableLookups
-from chinwag.errors import ChinwagError, GenerationInterrupted
+from chinwag.errors import ChinwagError, GenerationInterrupted, ServerDraining
 from chinwag.generations.timer import GenerationTimer
 from chinwag.knowledge.runtime import KnowledgeStores
 from chinwag.providers.registry import ModelRegistry
@@ -75,6 +75,16 @@ class Generations:
         self.curated = CuratedMatcher(db, lambda bot: models.embedder(bot.embedding))
         self._tasks: set[asyncio.Task[None]] = set()
         self._open: collections.Counter[tuple[str, str]] = collections.Counter()
+        self._draining_retry_after: int | None = None
+
+    def stop_accepting(self, *, retry_after: int) -> None:
+        """Refuse new messages from now on (503 `server_draining`, Retry-After): the server
+        is shutting down."""
+        self._draining_retry_after = retry_after
+
+    @property
+    def accepting(self) -> bool:
+        return self._draining_retry_after is None
 
     @property
     def running(self) -> int:
@@ -86,6 +96,11 @@ class Generations:
 
     async def accept(self, new: NewMessage) -> Accepted:
         """Write the message's rows in one transaction, then start its generation."""
+        if self._draining_retry_after is not None:
+            raise ServerDraining(
+                "this server is shutting down and takes no new messages",
+                retry_after=self._draining_retry_after,
+            )
         async with self._db.write() as conn:
             version = await get_bot_version(conn, new.bot_id)
             accepted = await accept_message(

@@ -26,6 +26,7 @@ from chinwag.errors import (
     MethodNotAllowed,
     NotFound,
     RateLimited,
+    ServerDraining,
 )
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ def render(error: ChinwagError, scope: Scope) -> tuple[int, Headers, bytes]:
     else:
         body, kind = orjson.dumps(error.to_problem()), PROBLEM_JSON
     headers = [(b"content-type", kind)]
-    if isinstance(error, RateLimited):
+    if isinstance(error, RateLimited | ServerDraining):
         headers.append((b"retry-after", str(error.retry_after).encode()))
     return error.status, headers, body
 

@@ -12,13 +12,14 @@ from chinwag.auth.ratelimit import RateLimiter
 from chinwag.db.uow import Database
 from chinwag.generations.service import Generations
 from chinwag.generations.workers import WorkerIdentity
+from chinwag.http.draining import Drain
 from chinwag.knowledge.jobs import IngestJobs
 from chinwag.knowledge.runtime import KnowledgeStores
 from chinwag.operations.metrics import Metrics
 from chinwag.providers.registry import ModelRegistry
 from chinwag.settings import Settings
 from chinwag.streams.fanout import RedisFanout
-from chinwag.streams.follow import open_stream
+from chinwag.streams.follow import DatabaseFollower, open_stream
 from chinwag.streams.log import EventLog
 from chinwag.streams.sse import FrameSource
 
@@ -37,11 +38,13 @@ class Services:
     secret: bytes  # signs end-user tokens and derives identity secrets
     limiter: RateLimiter
     metrics: Metrics
+    drain: Drain
     fanout: RedisFanout | None = None  # live fan-out to other workers (CHINWAG_REDIS_URL)
 
     async def follow(self, stream_id: str, after: int = 0) -> FrameSource:
-        """A reader of a stream's committed events after seq `after` (404 / 410 if gone)."""
-        return await open_stream(
+        """A reader of a stream's committed events after seq `after` (404 / 410 if gone; 503
+        `server_draining` for a stream written elsewhere once this server is shutting down)."""
+        reader = await open_stream(
             db=self.db,
             event_log=self.event_log,
             stream_id=stream_id,
@@ -49,6 +52,7 @@ class Services:
             heartbeat_seconds=self.settings.sse_heartbeat_seconds,
             fanout=self.fanout,
         )
+        return self.drain.watch(reader) if isinstance(reader, DatabaseFollower) else reader
 
 
 def get_services(request: Request) -> Services:

@@ -13,6 +13,8 @@ from typing import Protocol
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
+from chinwag.streams.events import TERMINAL_TYPE
+
 SSE_HEADERS = (
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache, no-transform"),
@@ -96,7 +98,9 @@ class SSEResponse(Response):
                     "more_body": True,
                 }
             )
+            ended = False
             async for batch in batches:
+                ended = ended or (bool(batch) and batch[-1].type == TERMINAL_TYPE)
                 await send(
                     {
                         "type": "http.response.body",
@@ -104,7 +108,9 @@ class SSEResponse(Response):
                         "more_body": True,
                     }
                 )
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            # Cut short (this server is shutting down): tell the client when to reconnect.
+            tail = b"" if ended else b"retry: %d\n\n" % self.retry_ms
+            await send({"type": "http.response.body", "body": tail, "more_body": False})
         except OSError:
             return  # the client went away while we were writing
         finally:

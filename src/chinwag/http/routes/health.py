@@ -32,6 +32,10 @@ async def readyz(services: ServicesDep) -> JSONResponse:
     and its knowledge index is usable, the event log commits; 503 with the details otherwise."""
     checks = await database_and_bots(services.db, services.settings, services.knowledge)
     checks["event_log"] = services.event_log.health()
-    checks["generations"] = {"ok": True, "running": services.generations.running}
+    checks["generations"] = {
+        "ok": not services.drain.started,
+        "running": services.generations.running,
+        "draining": services.drain.started,
+    }
     ready = all(c.get("ok") for c in checks.values())
     return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)

@@ -520,10 +520,12 @@ button,input,textarea{font:inherit;color:inherit}
             await this.follow(answer, stream, response);
             break;
           } catch (error) {
-            // Nothing was accepted yet, or we cannot know: the same Idempotency-Key makes a retry safe.
-            if (error.status !== 0 || attempt >= 5) throw error;
+            // Nothing was accepted yet (or we cannot know; a server shutting down took nothing):
+            // the same Idempotency-Key makes a retry safe.
+            const draining = error.code === "server_draining";
+            if ((error.status !== 0 && !draining) || attempt >= 5) throw error;
             this.setStatus(this.t("reconnecting"));
-            await sleep(backoff(attempt));
+            await sleep(draining ? error.retryAfter * 1000 : backoff(attempt));
           }
         }
       } catch (error) {
