@@ -83,6 +83,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         record_answer=record_answer,
         metrics=metrics.for_event_log(),
         fanout=fanout,
+        max_backlog=settings.event_log_max_backlog,
     )
     event_log.start()
     models = ModelRegistry(settings)

@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(
         10.0, ge=0, description="How long shutdown waits for running generations to finish."
     )
+    event_log_max_backlog: int = Field(
+        20_000,
+        ge=1,
+        description="Stream events a server keeps in memory while the database cannot be "
+        "reached; past it, its running answers end `interrupted` (written when it is back).",
+    )
     history_turns: int = Field(
         20, ge=0, description="Earlier messages of the session given to the LLM as history."
     )

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
+from chinwag.conversations.models import Message
 from chinwag.db.uow import Database
 from chinwag.operations.doctor import run_checks
 from chinwag.settings import Settings
@@ -25,7 +26,7 @@ from tests.generations.faults import (
     start_streams,
     wait_all_ended,
 )
-from tests.helpers import accept, wait_finished
+from tests.helpers import accept, assert_problem, wait_finished
 from tests.pg_proxy import PgProxy
 
 TOKENS = 30
@@ -262,3 +263,53 @@ async def test_a_stream_whose_ending_is_refused_too_is_reported_and_ended_later(
         else:
             raise AssertionError("/readyz stayed 503 after the stream was ended")
         assert [c for c in await run_checks(server.db, heartbeat_seconds=0.5) if not c.ok] == []
+
+
+async def test_an_outage_past_the_backlog_bound_stops_answers_and_loses_nothing(
+    proxied_database: tuple[str, PgProxy],
+    fake_llm: FakeLLM,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """While the database is away, new messages are refused and running answers queue their
+    events in memory; past CHINWAG_EVENT_LOG_MAX_BACKLOG they stop, and when the database is
+    back everything queued is written: each answer ends `interrupted` with every token it had."""
+    name, proxy = proxied_database
+    fake_llm.behaviour.tokens = 400
+    fake_llm.behaviour.token_delay = 0.02  # 8 s each: far longer than the outage
+    settings = settings_for(proxy.url(name), fake_llm, tmp_path).model_copy(
+        update={"event_log_max_backlog": 40}
+    )
+    async with run_server(settings) as server:
+        started = await start_streams(server.base_url, server.admin_key, 3)
+        readers = [
+            asyncio.create_task(follow(server.base_url, server.admin_key, s.stream_id))
+            for s in started
+        ]
+        await asyncio.sleep(0.5)
+        with proxy.outage():
+            refused = await accept(server.client, {"message": "while the database is away"})
+            assert_problem(refused, 503, "database_unavailable")
+            await asyncio.sleep(3)  # 3 answers, 50 tokens a second each: well past 40 events
+        followed = await asyncio.gather(*readers)
+        db = server.db
+        async with db.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(Message.id, Message.status, Message.content, Message.error_code).where(
+                        Message.id.in_([s.message_id for s in started])
+                    )
+                )
+            ).all()
+        assert [c for c in await run_checks(db, heartbeat_seconds=1.5) if not c.ok] == []
+    by_id = {row.id: row for row in rows}
+    for stream, events in zip(started, followed, strict=True):
+        assert [e.id for e in events] == list(range(1, len(events) + 1))
+        assert [e.type for e in events[-2:]] == ["error", "stream.completed"]
+        assert "CHINWAG_EVENT_LOG_MAX_BACKLOG" in events[-2].data["message"]
+        text = "".join(e.data["text"] for e in events if e.type == "message.delta")
+        row = by_id[stream.message_id]
+        assert (row.status, row.error_code) == ("interrupted", "interrupted")
+        whole = "".join(fake_llm.behaviour.token(i) for i in range(400))
+        assert row.content == text and whole.startswith(text) and text != whole
+    assert "interrupting 3 answer(s)" in caplog.text

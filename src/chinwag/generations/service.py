@@ -48,6 +48,13 @@ class NewMessage:
     seed: tuple[Turn, ...] = ()  # earlier turns opening a new session (OpenAI-style history)
 
 
+SHUT_DOWN = "the server shut down while this answer was being written"
+BACKLOG_FULL = (
+    "the database was unreachable for too long while this answer was being written "
+    "(CHINWAG_EVENT_LOG_MAX_BACKLOG)"
+)
+
+
 class Generations:
     def __init__(
         self,
@@ -76,6 +83,7 @@ class Generations:
         self._tasks: set[asyncio.Task[None]] = set()
         self._open: collections.Counter[tuple[str, str]] = collections.Counter()
         self._draining_retry_after: int | None = None
+        self._stop_reasons: dict[asyncio.Task[None], str] = {}
 
     def stop_accepting(self, *, retry_after: int) -> None:
         """Refuse new messages from now on (503 `server_draining`, Retry-After): the server
@@ -123,13 +131,20 @@ class Generations:
                 self._generate(accepted, new.text, writer), name=f"generation-{accepted.stream_id}"
             )
             writer.on_ended_elsewhere = task.cancel  # another server ended this stream
+            writer.on_backlog_full = lambda: self._stop(task, BACKLOG_FULL)
             self._tasks.add(task)
             owner = (accepted.bot_id, accepted.user_id)
             self._open[owner] += 1
             task.add_done_callback(lambda done: self._done(done, owner))
         return accepted
 
+    def _stop(self, task: asyncio.Task[None], why: str) -> None:
+        """Cancel a generation; it ends `interrupted`, its error saying why."""
+        self._stop_reasons[task] = why
+        task.cancel()
+
     def _done(self, task: asyncio.Task[None], owner: tuple[str, str]) -> None:
+        self._stop_reasons.pop(task, None)
         self._tasks.discard(task)
         self._open[owner] -= 1
         if self._open[owner] <= 0:
@@ -163,8 +178,9 @@ class Generations:
             )
             await run_message(context, router=self.router, curated=self.curated)
         except asyncio.CancelledError:
+            this = asyncio.current_task()
             interrupted = GenerationInterrupted(
-                "the server shut down while this answer was being written"
+                self._stop_reasons.get(this, SHUT_DOWN) if this is not None else SHUT_DOWN
             )
             await asyncio.shield(
                 self._finish(accepted, writer, answer, "interrupted", interrupted, timer)

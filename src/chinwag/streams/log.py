@@ -69,8 +69,10 @@ class EventLog:
         record_answer: RecordAnswer,
         metrics: LogMetrics | None = None,
         fanout: RedisFanout | None = None,
+        max_backlog: int = 20_000,
     ) -> None:
         self._db = db
+        self._max_backlog = max_backlog
         self._fanout = fanout
         self._worker_id = worker_id
         self._record_answer = record_answer
@@ -162,6 +164,8 @@ class EventLog:
                         return
                     self._queue[:0] = batch
                     self._check_ownership = self._check_ownership or check
+                    if len(self._queue) > self._max_backlog:
+                        self._stop_generations()
                     self._metrics.retried()
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, MAX_RETRY_DELAY_SECONDS)
@@ -170,6 +174,24 @@ class EventLog:
             if self._failing_since is not None and not self._unended:
                 log.warning("the stream log commits again after %.1f s", self.stalled_for())
                 self._failing_since = None
+
+    def _stop_generations(self) -> None:
+        """Memory is bounded while the database is away: past `max_backlog` queued items the
+        running generations stop; their endings (`interrupted`) wait in the queue with them."""
+        stopping = [w for w in self._writers.values() if w.on_backlog_full is not None]
+        if not stopping:
+            return
+        log.error(
+            "the stream log holds %d entries it cannot commit (CHINWAG_EVENT_LOG_MAX_BACKLOG "
+            "%d): interrupting %d answer(s); they are written when the database answers",
+            len(self._queue),
+            self._max_backlog,
+            len(stopping),
+        )
+        for writer in stopping:
+            stop, writer.on_backlog_full = writer.on_backlog_full, None
+            if stop is not None:
+                stop()
 
     def _commit_failed(self, exc: Exception) -> None:
         self._metrics.commit_failed()

@@ -64,6 +64,8 @@ class StreamWriter:
         self.next_seq = next_seq
         self.ended_elsewhere = False
         self.on_ended_elsewhere: Callable[[], object] | None = None
+        # Stops the generation (it ends `interrupted`): the log holds too much it cannot commit.
+        self.on_backlog_full: Callable[[], object] | None = None
 
     @property
     def stream_id(self) -> str:
@@ -84,6 +86,7 @@ class StreamWriter:
 
     async def finish(self, final_events: list[Event], end: StreamEnd) -> None:
         """Append the final events and commit them together with `end`; wait for the commit."""
+        self.on_backlog_full = None  # nothing more to stop: the ending is being queued
         if self.ended_elsewhere:
             return
         for event in final_events:
