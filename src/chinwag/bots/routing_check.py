@@ -59,15 +59,15 @@ def overlapping_flows(examples: dict[str, list[str]]) -> list[tuple[str, str, fl
     (every one left out in turn) lie closer to the other flow's than to their own in at least
     OVERLAP_SHARE of cases, both ways. `share` is the larger of the two."""
     import numpy as np
-    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from chinwag.engine.linear import NgramTfidf
 
     names = [name for name, texts in examples.items() if len(texts) >= MIN_EXAMPLES]
     if len(names) < 2:
         return []
     owners = np.asarray([i for i, name in enumerate(names) for _ in examples[name]])
     texts = [text for name in names for text in examples[name]]
-    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=NGRAMS, sublinear_tf=True)
-    matrix = vectorizer.fit_transform(texts).toarray()
+    matrix = NgramTfidf.fit(texts, NGRAMS).transform(texts)
     closest = np.empty(len(texts), dtype=np.int64)
     for i in range(len(texts)):
         others = np.arange(len(texts)) != i

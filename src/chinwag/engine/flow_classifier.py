@@ -13,16 +13,12 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
+from chinwag.engine.linear import NgramTfidf, fit_logistic, sigmoid
 from chinwag.engine.norwegian import with_glosses
-
-if TYPE_CHECKING:
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
 
 # Questions any customer may ask that none of a shop's helper flows answers. They give the
 # "main alone" class something to learn from when the owner wrote no examples for `main`.
@@ -41,7 +37,7 @@ GENERAL_QUESTIONS = (
     "What is the capital of France?",
 )
 NGRAM_WEIGHT = 1.0  # character n-grams next to the embedding: typos, names, Norwegian words
-REGULARISATION = 10.0  # sklearn's C: examples are few, so the model may fit them closely
+REGULARISATION = 10.0  # liblinear's C: examples are few, so the model may fit them closely
 SENTENCE_BREAK = re.compile(r"(?<=[.!?…])\s+|\s+-\s+|:\s+")
 CLAUSE_BREAK = re.compile(r"\s*[,;]?\s+(?:and|also|plus|but|og|men|også)\s+(?=\w)", re.IGNORECASE)
 
@@ -51,14 +47,17 @@ class FlowClassifier:
     """Scores each optional flow for a message; trained once per bot version."""
 
     flows: list[str]
-    models: list[LogisticRegression]  # one per flow: that flow against everything else
-    ngrams: TfidfVectorizer
+    # One logistic regression per flow (that flow against everything else): a row of weights
+    # over [embedding, n-grams] and an intercept.
+    weights: NDArray[np.float64]
+    intercepts: NDArray[np.float64]
+    ngrams: NgramTfidf
     train_ms: float
 
     def probabilities(self, texts: list[str], vectors: NDArray[np.float32]) -> NDArray[np.float64]:
         """One row per text, one column per flow: P(the flow is what the text asks for)."""
-        features = np.hstack([vectors, NGRAM_WEIGHT * self.ngrams.transform(texts).toarray()])
-        return np.stack([m.predict_proba(features)[:, 1] for m in self.models], axis=1)
+        features = np.hstack([vectors, NGRAM_WEIGHT * self.ngrams.transform(texts)])
+        return sigmoid(features @ self.weights.T + self.intercepts)
 
 
 def routing_texts(examples: list[str]) -> list[str]:
@@ -75,21 +74,18 @@ def train_classifier(
     `vectors` are the embeddings of routing_texts(examples) followed by GENERAL_QUESTIONS'.
     Blocking (tens of milliseconds): run it in a thread.
     """
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-
     started = time.perf_counter()
     texts = routing_texts(examples)
     labels = np.asarray([*owners, *[len(flows)] * len(GENERAL_QUESTIONS)])
-    ngrams = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True)
-    features = np.hstack([vectors, NGRAM_WEIGHT * ngrams.fit_transform(texts).toarray()])
-    models = [
-        LogisticRegression(C=REGULARISATION, class_weight="balanced", solver="liblinear").fit(
-            features, labels == i
-        )
-        for i in range(len(flows))
-    ]
-    return FlowClassifier(flows, models, ngrams, (time.perf_counter() - started) * 1000)
+    ngrams = NgramTfidf.fit(texts, (2, 4))
+    features = np.hstack([vectors, NGRAM_WEIGHT * ngrams.transform(texts)])
+    fitted = [fit_logistic(features, labels == i, c=REGULARISATION) for i in range(len(flows))]
+    width = features.shape[1]
+    weights = np.vstack([w for w, _ in fitted]) if fitted else np.zeros((0, width))
+    intercepts = np.asarray([b for _, b in fitted])
+    return FlowClassifier(
+        flows, weights, intercepts, ngrams, (time.perf_counter() - started) * 1000
+    )
 
 
 def clauses(message: str) -> list[str]:

@@ -109,7 +109,7 @@ class Router:
             vectors = vector[None, :]
         if examples.classifier is None:
             return RouteDecision("semantic", [], {}, message_vector=vectors[0])
-        # ~1.5 ms of numpy and sklearn: beside the event loop, like the embedding
+        # numpy work on matrices of the vocabulary's width: beside the event loop
         found = await asyncio.to_thread(examples.classifier.probabilities, texts, vectors)
         best = found.max(axis=0)
         chosen = [n for i, n in enumerate(examples.flows) if best[i] >= examples.thresholds[i]]
