@@ -40,7 +40,18 @@ class WorkerIdentity:
 
     @classmethod
     def for_this_process(cls) -> WorkerIdentity:
-        return cls(new_id(), socket.gethostname(), os.getpid())
+        return cls(new_id(), this_host(), os.getpid())
+
+
+def this_host() -> str:
+    """The host name and the process-id namespace: two containers may share a host name (host
+    networking, a fixed `hostname:`), but a pid means the same process only within one
+    namespace, so only there may a missing pid tell that a worker is dead."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return socket.gethostname()
+    return f"{socket.gethostname()} {namespace}"
 
 
 async def register(db: Database, me: WorkerIdentity) -> None:
@@ -92,7 +103,7 @@ async def dead_worker_ids(
         if (
             row.stopped_at is not None
             or _as_aware(row.heartbeat_at) < stale_before
-            or (row.hostname == socket.gethostname() and not _pid_alive(row.pid))
+            or (row.hostname == this_host() and not _pid_alive(row.pid))
         ):
             dead.append(row.id)
     return dead
