@@ -8,6 +8,9 @@
 #   DBS=sqlite bash bench/run_streaming.sh          # one database only (sqlite | postgres)
 #   CONCURRENCY="1 50 200" bash bench/run_streaming.sh
 #   CHINWAG_PEERS="langserve litellm minimal" bash bench/run_streaming.sh   # peers next to chinwag (default: minimal)
+#   BOTS="plain vinhuset" (default): each chinwag bot measured in turn against the same server:
+#   `plain` (bench/bots/plain.yaml: `main` only, the relay path) and the demo bot `vinhuset`
+#   (semantic router, hybrid retrieval, optional flows); the peers run once, with the first bot.
 #   PROFILE_DBS="sqlite" (default) adds one py-spy profile per peer at c=$PROFILE_C (default 50)
 #   on those databases; PROFILE_DBS="" turns profiling off.
 #
@@ -31,7 +34,8 @@ CHINWAG=${CHINWAG:-"$ROOT/.venv/bin/chinwag"}
 VENV_HARNESS=${VENV_HARNESS:-/tmp/venv-harness}
 PY="$VENV_HARNESS/bin/python"
 DBS=${DBS:-"sqlite postgres"}
-PROFILE_DBS=${PROFILE_DBS-"sqlite"}
+BOTS=${BOTS:-"plain vinhuset"}
+PROFILE_DBS=${PROFILE_DBS-"sqlite postgres"}
 PROFILE_C_DEFAULT=${PROFILE_C:-50}
 export CONCURRENCY=${CONCURRENCY:-"1 10 50 200"}
 CHINWAG_PORT=${CHINWAG_PORT:-8905}
@@ -109,6 +113,7 @@ for db in $DBS; do
   key=$(cd "$datadir" && PYTHONPATH="$PYPATH" CHINWAG_DATABASE_URL="$url" \
         "$CHINWAG" keys create --kind admin --name bench | sed -n 's/^ *key: //p')
   [[ -n "$key" ]] || { echo "could not create a key for the run" >&2; exit 2; }
+  (cd "$datadir" && PYTHONPATH="$PYPATH" CHINWAG_DATABASE_URL="$url" "$CHINWAG" bots import "$BENCH/bots/plain.yaml" >&2)
   out="$RESULTS/streaming-$run_stamp.jsonl"
   logdir="$WORK/logs-$run_stamp"
   profile_c=""
@@ -120,17 +125,21 @@ for db in $DBS; do
   custom_cmd+=" CHINWAG_RATE_LIMIT_KEY=1000000/minute CHINWAG_RATE_LIMIT_USER=1000000/minute"
   custom_cmd+=" CHINWAG_RATE_LIMIT_IP=1000000/minute"
   custom_cmd+=" CHINWAG_LLM_MODEL=fake-gpt '$CHINWAG' demo --host 127.0.0.1 --port $CHINWAG_PORT"
-  PEERS="${CHINWAG_PEERS:-minimal} custom" \
-  CUSTOM_LABEL="chinwag-$db" CUSTOM_DIR="$datadir" CUSTOM_CMD="$custom_cmd" \
-  CUSTOM_URL="http://127.0.0.1:$CHINWAG_PORT/v1/bots/vinhuset/messages" \
-  CUSTOM_READY="http://127.0.0.1:$CHINWAG_PORT/healthz" \
-  CUSTOM_FORMAT="$BENCH/chinwag_format.py:ChinwagFormat" CUSTOM_VERSIONS="$VERSIONS;db=$db" \
-  CUSTOM_HEADER="Authorization: Bearer $key" \
-  PROFILE_C="$profile_c" RUN_ID="$run_stamp" OUT="$out" LOGDIR="$logdir" \
-    bash "$SHARED/run_peers.sh" &
-  CHILD=$!
-  wait "$CHILD" || echo "!!! run_peers.sh failed for $db" >&2
-  CHILD=""
+  peers="${CHINWAG_PEERS:-minimal}"
+  for bot in $BOTS; do
+    PEERS="$peers custom" \
+    CUSTOM_LABEL="chinwag-$bot-$db" CUSTOM_DIR="$datadir" CUSTOM_CMD="$custom_cmd" \
+    CUSTOM_URL="http://127.0.0.1:$CHINWAG_PORT/v1/bots/$bot/messages" \
+    CUSTOM_READY="http://127.0.0.1:$CHINWAG_PORT/healthz" \
+    CUSTOM_FORMAT="$BENCH/chinwag_format.py:ChinwagFormat" CUSTOM_VERSIONS="$VERSIONS;db=$db;bot=$bot" \
+    CUSTOM_HEADER="Authorization: Bearer $key" \
+    PROFILE_C="$profile_c" RUN_ID="$run_stamp" OUT="$out" LOGDIR="$logdir/$bot" \
+      bash "$SHARED/run_peers.sh" &
+    CHILD=$!
+    wait "$CHILD" || echo "!!! run_peers.sh failed for $bot on $db" >&2
+    CHILD=""
+    peers=""  # the peers once per database; `direct` (the baseline) is measured with each bot
+  done
   t1=$(date +%s.%N); pg1=$(pg_cpu_ticks)
   [[ "$(git -C "$ROOT" rev-parse --short HEAD)" == "$COMMIT" ]] \
     || echo "note: HEAD moved during the run; measured $CODE (snapshot), now $(git -C "$ROOT" rev-parse --short HEAD)" >&2
