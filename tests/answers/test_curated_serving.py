@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy import select
 
+from chinwag.answers.schemas import CuratedAnswerIn
+from chinwag.answers.service import create_answer
 from chinwag.conversations.models import FlowRun, Message
 from chinwag.settings import Settings
 from chinwag.testing.fake_llm import FakeLLM
@@ -112,3 +115,17 @@ async def test_prefer_gives_the_curated_answer_to_main(
         }
         metrics = (await server.client.get("/metrics")).text
         assert 'chinwag_curated_answers_total{bot="vinhuset",mode="prefer"} 1.0' in metrics
+
+
+async def test_an_answer_added_elsewhere_is_used_within_two_seconds(
+    server: RunningServer,
+) -> None:
+    """Written straight into the database (as `chinwag answers add` or another server does):
+    the server finds it on its next look, at most 2 s later."""
+    events = await ask(server.client, "When are you open on Saturday?")
+    assert events[-2].data["curated"] is None
+    async with server.db.write() as conn:
+        added = await create_answer(conn, "vinhuset", CuratedAnswerIn(**SATURDAY))
+    await asyncio.sleep(2.1)
+    events = await ask(server.client, "When are you open on Saturday?")
+    assert events[-2].data["curated"]["id"] == added.id

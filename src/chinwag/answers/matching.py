@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,11 +29,16 @@ class _Questions:
     matrix: NDArray[np.float32]
 
 
+RECHECK_SECONDS = 2.0
+
+
 class CuratedMatcher:
     """Finds the enabled curated answer whose question is closest to a message.
 
-    Each message costs one small query (the bot's data version) and one embedding of the
-    message; the questions are embedded again only when the bot's curated answers change.
+    A message costs one embedding; the bot's data version (one small query) is read again at
+    most every RECHECK_SECONDS, and the questions are embedded again only when it changed. A
+    change made through this server is seen at once (`forget`), one made through another
+    server or the CLI within RECHECK_SECONDS.
     """
 
     def __init__(self, db: Database, embedder_for: Callable[[BotConfig], Embedder]) -> None:
@@ -40,6 +46,12 @@ class CuratedMatcher:
         self._embedder_for = embedder_for
         self._cache: dict[tuple[str, EmbeddingConfig], _Questions] = {}
         self._locks: dict[tuple[str, EmbeddingConfig], asyncio.Lock] = {}
+        self._checked: dict[tuple[str, EmbeddingConfig], float] = {}
+
+    def forget(self, bot_id: str) -> None:
+        """The bot's curated answers changed here: read them again for the next message."""
+        for key in [k for k in self._checked if k[0] == bot_id]:
+            del self._checked[key]
 
     async def __call__(self, bot: BotConfig, text: str) -> CuratedMatch | None:
         questions = await self._questions(bot)
@@ -59,9 +71,13 @@ class CuratedMatcher:
 
     async def _questions(self, bot: BotConfig) -> _Questions:
         key = (bot.id, bot.embedding)
+        cached = self._cache.get(key)
+        checked = self._checked.get(key, -RECHECK_SECONDS)
+        if cached is not None and time.monotonic() - checked < RECHECK_SECONDS:
+            return cached
+        self._checked[key] = time.monotonic()
         async with self._db.read() as conn:
             version = await data_version(conn, bot.id)
-        cached = self._cache.get(key)
         if cached is not None and cached.version == version:
             return cached
         async with self._locks.setdefault(key, asyncio.Lock()):

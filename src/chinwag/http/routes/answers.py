@@ -43,7 +43,9 @@ async def create_answer(
     """Add a curated answer; `message_id` names the bot's answer it corrects, if any."""
     principal.require_bot(bot_id, kinds=("secret",))
     async with services.db.write() as conn:
-        return await service.create_answer(conn, bot_id, body)
+        created = await service.create_answer(conn, bot_id, body)
+    services.generations.curated.forget(bot_id)
+    return created
 
 
 @router.get("/{answer_id}", response_model=CuratedAnswerOut)
@@ -66,7 +68,9 @@ async def update_answer(
     """Change any of question, answer, sources, enabled; the rest stays."""
     principal.require_bot(bot_id, kinds=("secret",))
     async with services.db.write() as conn:
-        return await service.update_answer(conn, bot_id, answer_id, body)
+        updated = await service.update_answer(conn, bot_id, answer_id, body)
+    services.generations.curated.forget(bot_id)
+    return updated
 
 
 @router.delete("/{answer_id}", status_code=204, response_class=Response)
@@ -76,4 +80,5 @@ async def delete_answer(
     principal.require_bot(bot_id, kinds=("secret",))
     async with services.db.write() as conn:
         await service.delete_answer(conn, bot_id, answer_id)
+    services.generations.curated.forget(bot_id)
     return Response(status_code=204)
