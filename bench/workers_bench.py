@@ -2,30 +2,21 @@
 """workers_bench.py - chinwag on 1, 2 and 4 workers (PostgreSQL + Redis): answers/s, streams per
 worker, database writes and Redis commands per answer, and the wait of a follower on another worker.
 
-Part 1, for each N in --workers: `chinwag serve --workers N` on a fresh PostgreSQL database with
-CHINWAG_REDIS_URL pointing at a redis-server this script starts (its INFO commandstats are ours
-alone), one bot with `main` only, a bot secret key, the rate limits raised (they still run and
-their Redis commands are counted). The shared load generator (../shared/bench/loadgen.py with
-chinwag_format.py) keeps C answers streaming (closed loop) against the fake LLM (first token after
-50 ms, 64 tokens 10 ms apart). Around each measured window the script reads pg_stat_database and
-pg_stat_user_tables of the benchmark database and INFO commandstats, and every 0.5 s the streams
-each worker has open (`streams` rows in `streaming`, grouped by worker_id).
+Part 1: `chinwag serve --workers N` (fresh database, a bot with `main` only, a bot secret key, rate
+limits raised, CHINWAG_REDIS_URL on a redis-server of our own) under the shared load generator with
+chinwag_format.py against the fake LLM (first token after 50 ms, 64 tokens 10 ms apart); deltas of
+pg_stat_database, pg_stat_user_tables and INFO commandstats around each window; open streams per
+worker sampled from `streams` every 0.5 s. Part 2: two `chinwag serve` A and B on two ports; each
+probe sends a message to A and follows its stream on A and on B at once; each event's arrival is
+compared with its `created_at` (stamped by A's event log just before the batch's INSERT + COMMIT).
+bench/README.md ("Workers") says what each figure means.
 
-Part 2: two single-worker `chinwag serve` processes A and B on two ports (same database and
-Redis), so we know where each connection lands. Each probe POSTs a message to A (JSON, 202) and
-follows its stream from seq 0 on A (served from memory) and on B (database, then Redis XREAD) at
-once, noting when each `id:` arrives. Every event row carries `created_at`, stamped by A's event
-log just before the INSERT and COMMIT of its batch: "stamp -> received" is commit + delivery. Only
-events stamped after both followers had their response headers count (earlier ones are catch-up).
-The per-event difference B - A is what being on another worker costs.
+    python bench/workers_bench.py --quick        # smoke test (~2 min, tiny counts)
+    python bench/workers_bench.py                # workers 1 2 4, c=50 and 200, followers (~8 min)
 
-    python bench/workers_bench.py --quick        # smoke test (~1.5 min, tiny counts)
-    python bench/workers_bench.py                # workers 1 2 4, c=50 and 200, followers (~5 min)
-
-Run it with the project's venv (aiohttp, asyncpg, redis, uvloop). Binds 127.0.0.1 only; every
-load is bounded by a count and a time; every process it starts is stopped by its PID (chinwag's
-workers through the process group it was started in). The code measured is the last commit
-(`git archive HEAD src`), as in accept_latency.py.
+Binds 127.0.0.1 only; every load is bounded by a count and a time; every process it starts is
+stopped by its PID (chinwag's workers through the process group started for it). The server runs
+this worktree's src/; the results name its commit (and say if src/ had uncommitted changes).
 """
 
 from __future__ import annotations
@@ -56,9 +47,7 @@ sys.path.insert(0, str(SHARED))
 from loadgen import pct  # type: ignore[import-not-found]  # noqa: E402
 
 PG = "postgresql://postgres@127.0.0.1:5432"
-BOT = (
-    'id: bench\nname: Bench\nflows:\n  main: {system: Answer briefly., template: "{{ message }}"}\n'
-)
+BOT = 'id: bench\nname: Bench\nflows: {main: {system: Be brief., template: "{{ message }}"}}\n'
 RAISED = "1000000/minute"
 OPEN_SQL = "select worker_id, count(*) from streams where status = 'streaming' group by 1"
 DONE_SQL = "select worker_id, count(*) from streams where status = 'completed' group by 1"
@@ -149,8 +138,6 @@ class Bench:
         return next(line.split()[-1] for line in out.splitlines() if "key: " in line)
 
     def serve(self, port: int, workers: int, name: str) -> Proc:
-        if not port_free(port):
-            raise SystemExit(f"port {port} is in use on 127.0.0.1")
         argv = [sys.executable, "-m", "chinwag", "serve", "--host", "127.0.0.1"]
         argv += ["--port", str(port), "--workers", str(workers)]
         proc = Proc(name, argv, self.work / f"{name}.log", self.env)
@@ -298,16 +285,9 @@ class Bench:
                 diff_ms.append(1000 * (other[seq] - same[seq]))
         if not diff_ms:
             raise SystemExit(f"followers c={c}: no event reached both followers; errors {errors}")
-        return {
-            "c": c,
-            "streams": len(arrivals),
-            "errors": errors,
-            "n_errors": sum(errors.values()),
-            "events": len(diff_ms),
-            "same_worker_ms": stats(same_ms),
-            "other_worker_ms": stats(other_ms),
-            "other_minus_same_ms": stats(diff_ms),
-        }
+        row = {"c": c, "streams": len(arrivals), "errors": errors, "n_errors": sum(errors.values())}
+        row |= {"events": len(diff_ms), "same_worker_ms": stats(same_ms)}
+        return row | {"other_worker_ms": stats(other_ms), "other_minus_same_ms": stats(diff_ms)}
 
 
 def per(delta: float, answers: int) -> float | None:
@@ -322,7 +302,7 @@ def summarise(workers: int, c: int, load: Row, s0: Row, s1: Row, samples: list[R
     redis = {k: v - s0["redis"].get(k, 0) for k, v in s1["redis"].items() if k != "info"}
     tables = {k: v - s0["tables"].get(k, 0) for k, v in s1["tables"].items()}
     busy = [s for s in samples if s] or [{"-": 0}]
-    ttft, cpu_ms = load["ttft_ms"] or {}, load["cpu_ms_per_req"]
+    cpu_ms = load["cpu_ms_per_req"]
     return {
         "workers": workers,
         "c": c,
@@ -330,9 +310,7 @@ def summarise(workers: int, c: int, load: Row, s0: Row, s1: Row, samples: list[R
         "ok_errors": f"{load['ok']}/{load['errors']}",
         "errors": load["errors"],
         "error_kinds": load["error_kinds"],
-        "ttft_p50_ms": ttft.get("p50"),
-        "ttft_p99_ms": ttft.get("p99"),
-        "ttft_ms": ttft,
+        "ttft_ms": load["ttft_ms"],
         "total_ms": load["total_ms"],
         "open_per_worker": statistics.median(sum(s.values()) / workers for s in busy),
         "open_busiest_worker": statistics.median(max(s.values()) for s in busy),
@@ -352,8 +330,8 @@ def summarise(workers: int, c: int, load: Row, s0: Row, s1: Row, samples: list[R
     }
 
 
-LOAD = {"answers/s": "answers_s", "ok/errors": "ok_errors", "TTFT p50 ms": "ttft_p50_ms",
-        "TTFT p99 ms": "ttft_p99_ms", "open streams per worker": "open_per_worker",
+LOAD = {"answers/s": "answers_s", "ok/errors": "ok_errors", "TTFT p50 / p99 ms": "ttft_ms",
+        "open streams per worker": "open_per_worker",
         "busiest worker": "open_busiest_worker", "answers per worker": "answers_per_worker",
         "chinwag cores": "chinwag_cores"}  # fmt: skip
 COST = {"chinwag CPU ms": "chinwag_cpu_ms_per_answer",
@@ -394,21 +372,19 @@ def markdown(rows: list[Row], follow: list[Row], meta: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def snapshot_head(work: Path) -> tuple[str, str]:
-    """src/ of the last commit, exported -> (PYTHONPATH for chinwag, the commit)."""
+def measured_code() -> str:
+    """The commit, and a mark if src/ differs from it (the server runs this worktree's src/)."""
     git = ["git", "-C", str(ROOT)]
-    commit = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    tar = subprocess.run([*git, "archive", "HEAD", "src"], check=True, capture_output=True)
-    (work / "head").mkdir()
-    subprocess.run(["tar", "-x", "-C", str(work / "head")], input=tar.stdout, check=True)
-    return str(work / "head" / "src"), commit.stdout.strip()
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run([*git, "status", "--porcelain", "src"], capture_output=True, text=True)
+    return head.stdout.strip() + ("+uncommitted src" if dirty.stdout.strip() else "")
 
 
 def run(args: argparse.Namespace) -> int:
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    work = args.work / f"workers-{stamp}"
+    work = Path("/tmp/chinwag-bench") / f"workers-{stamp}"
     (work / "data").mkdir(parents=True)
-    pythonpath, code = snapshot_head(work)
+    code = measured_code()
     load0 = os.getloadavg()
     print(f"measuring chinwag {code}; logs in {work}; load {load0}", file=sys.stderr)
     for port in (args.redis_port, args.fake_port, args.port, args.port + 1):
@@ -417,7 +393,7 @@ def run(args: argparse.Namespace) -> int:
     procs: list[Proc] = []
     rows: list[Row] = []
     follow: list[Row] = []
-    bench = Bench(args, work, pythonpath)
+    bench = Bench(args, work, str(ROOT / "src"))
     try:
         redis_argv = ["redis-server", "--port", str(args.redis_port), "--bind", "127.0.0.1"]
         redis = Proc("redis", [*redis_argv, "--save", "", "--appendonly", "no"], work / "r.log")
@@ -482,8 +458,7 @@ def main() -> int:
     ap.add_argument("--port", type=int, default=8941, help="chinwag (A); B is the next port")
     ap.add_argument("--fake-port", type=int, default=8940)
     ap.add_argument("--redis-port", type=int, default=6396)
-    ap.add_argument("--pg-db", default="chinwag_wbench")
-    ap.add_argument("--work", type=Path, default=Path("/tmp/chinwag-bench"))
+    ap.add_argument("--pg-db", default="chinwag_wbench", help="dropped and created per run")
     ap.add_argument("--out", type=Path, default=BENCH / "results")
     args = ap.parse_args()
     if args.quick:
