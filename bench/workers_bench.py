@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import json
 import os
+import resource
 import signal
 import socket
 import statistics
@@ -44,7 +45,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 SHARED = Path(os.environ.get("SHARED_BENCH", ROOT.parent / "shared" / "bench")).resolve()
 sys.path.insert(0, str(SHARED))
-from loadgen import pct  # type: ignore[import-not-found]  # noqa: E402
+from loadgen import pct, tree_cpu_ticks  # type: ignore[import-not-found]  # noqa: E402
 
 PG = "postgresql://postgres@127.0.0.1:5432"
 BOT = 'id: bench\nname: Bench\nflows: {main: {system: Be brief., template: "{{ message }}"}}\n'
@@ -56,6 +57,7 @@ PG_SQL = (
     " from pg_stat_database where datname = $1"
 )
 Row = dict[str, Any]
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 class Proc:
@@ -94,6 +96,11 @@ class Proc:
 def port_free(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def cpu_self() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
 
 
 def stats(vals: list[float]) -> dict[str, float]:
@@ -219,7 +226,7 @@ class Bench:
         await admin.close()
         return rows
 
-    async def followers(self, c: int, key: str, a: int, b: int) -> Row:
+    async def followers(self, c: int, key: str, a: int, b: int, pids: dict[str, int]) -> Row:
         """`c` probes in a closed loop for max_time: generate on A, follow on A and on B."""
         body = json.dumps({"message": "Say something about foxes."}).encode()
         post = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -270,8 +277,12 @@ class Bench:
                     kind = str(exc) if isinstance(exc, RuntimeError) else type(exc).__name__
                     errors[kind] = errors.get(kind, 0) + 1
 
+        ticks0, ru0, t0 = {k: tree_cpu_ticks(p) for k, p in pids.items()}, cpu_self(), time.time()
         async with session:
             await asyncio.gather(*(loop(i) for i in range(c)))
+        wall = time.time() - t0
+        cores = {k: (tree_cpu_ticks(p) - ticks0[k]) / CLK_TCK / wall for k, p in pids.items()}
+        cores["client"] = (cpu_self() - ru0) / wall
         conn = await asyncpg.connect(self.db_url)
         sql = "select stream_id, seq, extract(epoch from created_at)::float8 from stream_events"
         rows = await conn.fetch(sql + " where stream_id = any($1::text[])", list(arrivals))
@@ -286,7 +297,7 @@ class Bench:
         if not diff_ms:
             raise SystemExit(f"followers c={c}: no event reached both followers; errors {errors}")
         row = {"c": c, "streams": len(arrivals), "errors": errors, "n_errors": sum(errors.values())}
-        row |= {"events": len(diff_ms), "same_worker_ms": stats(same_ms)}
+        row |= {"events": len(diff_ms), "same_worker_ms": stats(same_ms), "cores": cores}
         return row | {"other_worker_ms": stats(other_ms), "other_minus_same_ms": stats(diff_ms)}
 
 
@@ -342,10 +353,13 @@ COST = {"chinwag CPU ms": "chinwag_cpu_ms_per_answer",
         "Redis CPU ms": "redis_cpu_ms_per_answer"}  # fmt: skip
 FOLLOW = {"streams": "streams", "errors": "n_errors", "same worker p50 / p99 ms": "same_worker_ms",
           "other worker p50 / p99 ms": "other_worker_ms",
-          "other - same p50 / p99 ms": "other_minus_same_ms", "events": "events"}  # fmt: skip
+          "other - same p50 / p99 ms": "other_minus_same_ms", "events": "events",
+          "cores used": "cores"}  # fmt: skip
 
 
 def cell(x: Any) -> str:
+    if isinstance(x, dict) and "p50" not in x:
+        return ", ".join(f"{k} {v:.2f}" for k, v in x.items())
     if isinstance(x, dict):
         return f"{cell(x['p50'])} / {cell(x['p99'])}"
     if isinstance(x, float):
@@ -419,8 +433,9 @@ def run(args: argparse.Namespace) -> int:
             key = bench.fresh_database()
             procs.append(bench.serve(args.port, 1, "chinwag-A"))
             procs.append(bench.serve(args.port + 1, 1, "chinwag-B"))
+            pids = {"A": procs[-2].pid, "B": procs[-1].pid}
             for c in args.follow_concurrency:
-                follow.append(asyncio.run(bench.followers(c, key, args.port, args.port + 1)))
+                follow.append(asyncio.run(bench.followers(c, key, args.port, args.port + 1, pids)))
                 print(f"    c={c}: {follow[-1]}", file=sys.stderr, flush=True)
     finally:
         for proc in reversed(procs):
@@ -447,7 +462,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    ap.add_argument("--workers", nargs="+", type=int, default=[1, 2, 4])
+    ap.add_argument("--workers", nargs="*", type=int, default=[1, 2, 4])
     ap.add_argument("--concurrency", nargs="+", type=int, default=[50, 200])
     ap.add_argument("--follow-concurrency", nargs="*", type=int, default=[10, 50])
     ap.add_argument("--requests", type=int, default=5, help="answers per row: this many times c")
