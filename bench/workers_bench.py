@@ -12,7 +12,7 @@ compared with its `created_at` (stamped by A's event log just before the batch's
 bench/README.md ("Workers") says what each figure means.
 
     python bench/workers_bench.py --quick        # smoke test (~2 min, tiny counts)
-    python bench/workers_bench.py                # workers 1 2 4, c=50 and 200, followers (~8 min)
+    python bench/workers_bench.py                # workers 1 2 4, c=50 and 200, followers (~5 min)
 
 Binds 127.0.0.1 only; every load is bounded by a count and a time; every process it starts is
 stopped by its PID (chinwag's workers through the process group started for it). The server runs
@@ -121,9 +121,7 @@ class Bench:
             "CHINWAG_SECRET_KEY": "workers-bench-" + "x" * 32,  # the same on every server
             "CHINWAG_LLM_BASE_URL": f"http://127.0.0.1:{args.fake_port}/v1",
             "CHINWAG_LLM_MODEL": "fake-gpt",
-            "CHINWAG_RATE_LIMIT_KEY": RAISED,
-            "CHINWAG_RATE_LIMIT_IP": RAISED,
-            "CHINWAG_RATE_LIMIT_USER": RAISED,
+            **{f"CHINWAG_RATE_LIMIT_{k}": RAISED for k in ("KEY", "IP", "USER")},
         }
         self.own_txns = 0  # transactions this script ran in the benchmark database
 
