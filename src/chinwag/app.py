@@ -107,7 +107,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.services = Services(
         keys=KeyCache(db, settings.key_cache_seconds),
         metrics=metrics,
-        limiter=RateLimiter(settings, db),
+        limiter=RateLimiter(settings, db, redis_failed=metrics.for_fanout().redis_failed),
         secret=await asyncio.to_thread(server_secret, settings),
         settings=settings,
         db=db,

@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.errors import StorageError
 from limits.storage import storage_from_string
+from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from chinwag.bots.models import Bot
 from chinwag.config.bot import LimitsConfig
+from chinwag.db.redis import redis_client
 from chinwag.db.uow import Database
 from chinwag.errors import RateLimited
 from chinwag.settings import Settings
 
+log = logging.getLogger(__name__)
 BOT_LIMITS_TTL = 5.0
+REDIS_RETRY_SECONDS = 1.0  # after a Redis failure, how long to count in this process alone
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,18 +45,35 @@ def _item(text: str) -> RateLimitItem:
 class RateLimiter:
     """Counts hits in sliding windows (two weighted fixed-window counters, per `limits`).
 
-    A bot's `limits:` override the server's defaults. Not the moving-window strategy: its
-    in-memory storage re-scans every key in a thread after each hit, which cost ~2 ms per request.
+    A bot's `limits:` override the server's defaults. With Redis the counters are shared by
+    every worker; while Redis does not answer, each worker counts in its own memory (logged
+    once, counted in `chinwag_redis_failures_total{operation="rate_limit"}`) and goes back to
+    Redis a second later. Not the moving-window strategy: its in-memory storage re-scans every
+    key in a thread after each hit, which cost ~2 ms per request.
     """
 
-    def __init__(self, settings: Settings, db: Database) -> None:
-        if settings.redis_url:  # redis-py's asyncio client (coredis 6 needs a managed pool)
-            storage = storage_from_string(f"async+{settings.redis_url}", implementation="redispy")
-        else:
-            storage = storage_from_string("async+memory://")
-        assert isinstance(storage, Storage)
-        self._storage = storage
-        self._window = SlidingWindowCounterRateLimiter(storage)
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        *,
+        redis_failed: Callable[[str], None] = lambda operation: None,
+    ) -> None:
+        memory = storage_from_string("async+memory://")
+        assert isinstance(memory, Storage)
+        self._memory = SlidingWindowCounterRateLimiter(memory)
+        self._shared: SlidingWindowCounterRateLimiter | None = None
+        if settings.redis_url:
+            pool = redis_client(settings.redis_url).connection_pool
+            shared = storage_from_string(
+                f"async+{settings.redis_url}",
+                implementation="redispy",
+                connection_pool=pool,  # type: ignore[arg-type]  # documented; not in its annotation
+            )
+            assert isinstance(shared, Storage)
+            self._shared = SlidingWindowCounterRateLimiter(shared)
+        self._shared_down_until = 0.0
+        self._redis_failed = redis_failed
         self._db = db
         self._defaults = Limits(
             per_key=settings.rate_limit_key,
@@ -82,9 +106,16 @@ class RateLimiter:
     async def hit(self, rate: str, scope: str, *identity: str) -> None:
         """Count one request; RateLimited (429, Retry-After) when the window is full."""
         item = _item(rate)
-        if await self._window.hit(item, scope, *identity):
-            return
-        stats = await self._window.get_window_stats(item, scope, *identity)
+        window = self._window()
+        try:
+            if await window.hit(item, scope, *identity):
+                return
+            stats = await window.get_window_stats(item, scope, *identity)
+        except (RedisError, StorageError, OSError) as exc:
+            if window is self._memory:
+                raise
+            self._shared_failed(exc)
+            return await self.hit(rate, scope, *identity)
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
         raise RateLimited(
             f"rate limit {rate} per {scope} exceeded; retry in {retry_after} s",
@@ -92,3 +123,17 @@ class RateLimiter:
             limit=rate,
             scope=scope,
         )
+
+    def _window(self) -> SlidingWindowCounterRateLimiter:
+        if self._shared is not None and time.monotonic() >= self._shared_down_until:
+            if self._shared_down_until:
+                log.info("redis answers again; rate limits count in it")
+                self._shared_down_until = 0.0
+            return self._shared
+        return self._memory
+
+    def _shared_failed(self, exc: Exception) -> None:
+        self._redis_failed("rate_limit")
+        if not self._shared_down_until:
+            log.warning("redis rate-limit counters failed (%s); counting in this process", exc)
+        self._shared_down_until = time.monotonic() + REDIS_RETRY_SECONDS

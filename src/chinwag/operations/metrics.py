@@ -77,8 +77,8 @@ class Metrics:
         )
         self.redis_failures = Counter(
             "chinwag_redis_failures",
-            "Redis calls of the live fan-out that failed (publish, read); followers poll the "
-            "database meanwhile.",
+            "Redis calls that failed: live fan-out (publish, read; followers poll the database "
+            "meanwhile) and rate limits (rate_limit; counted per worker meanwhile).",
             ["operation"],
             registry=r,
         )

@@ -21,6 +21,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from chinwag.db.redis import redis_client
 from chinwag.streams.sse import LogEntry
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ class RedisFanout:
     """One Redis client for a worker: the event log publishes, followers read."""
 
     def __init__(self, url: str, *, metrics: FanoutMetrics | None = None) -> None:
-        self.redis: Redis = Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+        self.redis: Redis = redis_client(url)
         self._metrics = metrics or FanoutMetrics()
         self._down_until = 0.0
 
