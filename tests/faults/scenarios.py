@@ -170,8 +170,8 @@ async def sigkill_generating_worker(
                 if elsewhere := bool(trial_no % 2):
                     await _as_if_on_another_host(store.db, victim)
                 victim.kill()
-                seconds = await wait_none_streaming(store.db, ids, within=bound * 4 + 10)
-                finish[elsewhere].append(seconds)
+                took = await wait_none_streaming(store.db, ids, within=bound * 4 + 10)
+                finish[elsewhere].append(took)
                 trial = await asyncio.gather(*tasks)
                 without_ending += sum(
                     [e.type for e in f.events[-2:]] != ["error", "stream.completed"] for f in trial
@@ -184,13 +184,13 @@ async def sigkill_generating_worker(
             problems = await doctor_problems(store.db, heartbeat_seconds=heartbeat_seconds)
             row.doctor_problems = len(problems)
     row.trials = count
-    over = sum(s > bound for seconds in finish.values() for s in seconds)
+    over = sum(s > bound for took in finish.values() for s in took)
     row.extra["heartbeat s"] = heartbeat_seconds
     row.extra["bound s"] = bound
     for elsewhere, label in ((False, "same host"), (True, "other host")):
-        seconds = sorted(finish[elsewhere])
-        if seconds:
-            median, most = seconds[len(seconds) // 2], seconds[-1]
+        ordered = sorted(finish[elsewhere])
+        if ordered:
+            median, most = ordered[len(ordered) // 2], ordered[-1]
             row.extra[f"kill→ended s, {label} (median/max)"] = f"{median:.2f}/{most:.2f}"
     row.extra["interrupted"] = result.statuses["interrupted"]
     if over:
