@@ -12,32 +12,8 @@ import time
 from dataclasses import asdict
 
 from tests.faults.lab import open_lab
-from tests.faults.suite import SCENARIOS, run_scenario
+from tests.faults.suite import SCENARIOS, run_scenario, table
 from tests.faults.tally import Row
-
-COLUMNS = ("scenario", "database", "trials", "lost", "gaps", "duplicates", "left streaming")
-
-
-def table(rows: list[Row]) -> str:
-    head = [*COLUMNS, "doctor", "s", "ok", "notes"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in rows:
-        notes = [f"{k}: {v}" for k, v in r.extra.items()] + [f"**{f}**" for f in r.failures]
-        cells = [
-            r.scenario,
-            r.database,
-            r.trials,
-            r.lost,
-            r.gaps,
-            r.duplicates,
-            r.left_streaming,
-            r.doctor_problems,
-            r.seconds,
-            "yes" if r.ok else "**NO**",
-            "; ".join(notes),
-        ]
-        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
-    return "\n".join(lines)
 
 
 async def run(reduced: bool, only: list[str]) -> list[Row]:

@@ -36,6 +36,8 @@ class Scenario:
     run: Run
     full: int  # trials: cuts, kills, races or streams (see each function)
     reduced: int
+    slow: bool = False  # marked `slow` in pytest (tens of seconds even reduced)
+    redis: bool = False  # needs redis-server
 
     def count(self, reduced: bool) -> int:
         return self.reduced if reduced else self.full
@@ -60,9 +62,17 @@ SCENARIOS = [
         drop_and_resume_across_workers,
         1000,
         100,
+        redis=True,
     ),
     Scenario(
-        "sigkill", "SIGKILL of the generating worker", "postgres", sigkill_generating_worker, 200, 6
+        "sigkill",
+        "SIGKILL of the generating worker",
+        "postgres",
+        sigkill_generating_worker,
+        200,
+        6,
+        slow=True,
+        redis=True,
     ),
     *(
         Scenario(
@@ -83,11 +93,16 @@ SCENARIOS = [
             _on(db, first_message_races),
             3,
             1,
+            slow=True,
         )
         for db in ("sqlite", "postgres")
     ),
-    Scenario("postgres-outage", "PostgreSQL outage", "postgres", postgres_outage, 100, 40),
-    Scenario("redis-outage", "Redis outage", "postgres", redis_outage, 100, 40),
+    Scenario(
+        "postgres-outage", "PostgreSQL outage", "postgres", postgres_outage, 100, 40, slow=True
+    ),
+    Scenario(
+        "redis-outage", "Redis outage", "postgres", redis_outage, 100, 40, slow=True, redis=True
+    ),
 ]
 
 
@@ -103,3 +118,28 @@ async def run_scenario(lab: Lab, scenario: Scenario, *, reduced: bool) -> Row:
         row.failures.append(f"{type(exc).__name__}: {' '.join(message)[:300]}")
     row.seconds = round(time.monotonic() - start, 1)
     return row
+
+
+COLUMNS = ("scenario", "database", "trials", "lost", "gaps", "duplicates", "left streaming")
+
+
+def table(rows: list[Row]) -> str:
+    head = [*COLUMNS, "doctor", "s", "ok", "notes"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        notes = [f"{k}: {v}" for k, v in r.extra.items()] + [f"**{f}**" for f in r.failures]
+        cells = [
+            r.scenario,
+            r.database,
+            r.trials,
+            r.lost,
+            r.gaps,
+            r.duplicates,
+            r.left_streaming,
+            r.doctor_problems,
+            r.seconds,
+            "yes" if r.ok else "**NO**",
+            "; ".join(notes),
+        ]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines)
