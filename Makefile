@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit install
+.PHONY: demo test lint typecheck unit install faults
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,3 +34,8 @@ unit: $(BIN)/.installed node_modules/.package-lock.json
 	$(BIN)/pytest -p no:cacheprovider
 
 test: lint typecheck unit
+
+# The fault-injection suite of issue 14 at full counts (long: see docs/operations.md, "Fault
+# injection"); `python -m tests.faults --reduced` is the version the unit tests run.
+faults: $(BIN)/.installed
+	$(BIN)/python -m tests.faults

@@ -21,7 +21,7 @@ from chinwag.db.uow import Database
 from chinwag.streams.models import Stream, Worker
 from chinwag.testing.fake_llm import FakeLLM
 from tests.conftest import free_port, plain_demo_bot
-from tests.generations.faults import follow, start_streams
+from tests.faults.streams import follow, start_streams
 
 WORKERS = 2
 MESSAGES = 12

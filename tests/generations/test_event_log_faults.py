@@ -19,7 +19,7 @@ from chinwag.operations.doctor import run_checks
 from chinwag.settings import Settings
 from chinwag.testing.fake_llm import FakeLLM
 from tests.conftest import POSTGRES_ADMIN_DSN, _admin, _asyncpg_url, run_server
-from tests.generations.faults import (
+from tests.faults.streams import (
     MARKER,
     assert_ended_once,
     follow,

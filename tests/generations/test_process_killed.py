@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,46 +20,9 @@ from chinwag.settings import Settings
 from chinwag.streams.models import LoggedEvent
 from chinwag.testing.fake_llm import FakeLLM
 from tests.conftest import free_port, plain_demo_bot, run_server
+from tests.faults.processes import ServerProcess
 from tests.helpers import accept
 from tests.sse_client import iter_events, read_all
-
-
-class ServerProcess:
-    """`chinwag serve` in its own process, so it can really be killed."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env, self.log = env, log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "chinwag", "serve"],
-            env=self.env,
-            stdout=self.log.open("ab"),
-            stderr=subprocess.STDOUT,
-        )
-
-    async def wait_ready(self, base_url: str) -> None:
-        async with httpx.AsyncClient(base_url=base_url) as client:
-            for _ in range(300):
-                assert self.proc is not None and self.proc.poll() is None, self.log.read_text()
-                try:
-                    if (await client.get("/healthz")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.05)
-        raise AssertionError(f"server did not start:\n{self.log.read_text()}")
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=30)
 
 
 @pytest.fixture

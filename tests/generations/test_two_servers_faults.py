@@ -19,8 +19,8 @@ from chinwag.bots.service import put_bot
 from chinwag.db.uow import Database
 from chinwag.testing.fake_llm import FakeLLM
 from tests.conftest import POSTGRES_ADMIN_DSN, _admin, _asyncpg_url, free_port, plain_demo_bot
-from tests.generations.faults import assert_ended_once, follow, start_streams, wait_all_ended
-from tests.generations.test_process_killed import ServerProcess
+from tests.faults.processes import ServerProcess
+from tests.faults.streams import assert_ended_once, follow, start_streams, wait_all_ended
 from tests.pg_proxy import PgProxy
 
 HEARTBEAT = 2.0  # the default: the grace period is 6 s

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,56 +16,12 @@ from redis import Redis
 from chinwag.settings import Settings
 from chinwag.streams.fanout import stream_key
 from chinwag.testing.fake_llm import FakeLLM
-from tests.conftest import free_port, run_server
+from tests.conftest import run_server
+from tests.faults.processes import RedisServer
 from tests.helpers import accept
 from tests.sse_client import SSEEvent, read_all
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
-
-
-class RedisServer:
-    """A Redis of the test's own, on a free port, that the test may stop and start again."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        self.directory = directory
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.directory),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = Redis(port=self.port)
-        for _ in range(200):
-            try:
-                client.ping()
-                return
-            except Exception:
-                time.sleep(0.05)
-        raise AssertionError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
 
 
 @pytest.fixture
