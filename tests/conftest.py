@@ -25,6 +25,7 @@ from chinwag.db import migrate
 from chinwag.db.uow import Database
 from chinwag.settings import Settings
 from chinwag.testing.fake_llm import FakeLLM, free_port
+from tests.faults.processes import RedisServer
 
 POSTGRES_ADMIN_DSN = os.environ.get(
     "CHINWAG_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
@@ -80,6 +81,18 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         yield _asyncpg_url(POSTGRES_ADMIN_DSN, name)
     finally:
         await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A Redis of the test's own on a free port, which the test may stop and start again
+    (never the shared one)."""
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

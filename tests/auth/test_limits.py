@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+
+from redis import Redis
 from sqlalchemy import func, select
 
 from chinwag.auth.keys import create_key
@@ -11,6 +14,7 @@ from chinwag.settings import Settings
 from chinwag.testing.fake_llm import FakeLLM
 from tests.auth.conftest import SITE, Keys, user_token
 from tests.conftest import RunningServer, plain_demo_bot, run_server
+from tests.faults.processes import RedisServer
 from tests.helpers import JSON
 
 
@@ -99,3 +103,30 @@ async def test_limits_are_shared_through_redis(make_settings: Settings) -> None:
         # Two servers, one counter: the fourth request is over the limit on either.
         assert codes == [200, 200, 200, 429]
         assert int(response.headers["retry-after"]) >= 1
+
+
+async def test_limits_go_on_in_each_server_while_redis_is_down(
+    make_settings: Settings, redis_server: RedisServer
+) -> None:
+    """Redis stopped: no 500, the limits count in the server's memory meanwhile (logged,
+    counted), and the shared counters are used again once Redis answers."""
+    settings = make_settings.model_copy(
+        update={"rate_limit_key": "3/minute", "redis_url": redis_server.url}
+    )
+    async with run_server(settings) as server:
+        async with server.db.write() as conn:
+            secret = (await create_key(conn, kind="secret", name="s", bot_id="vinhuset")).key
+        await asyncio.to_thread(redis_server.stop)
+        codes = [
+            (await server.client.get("/v1/bots/vinhuset", headers=Keys.bearer(secret))).status_code
+            for _ in range(4)
+        ]
+        assert codes == [200, 200, 200, 429]
+        metrics = (await server.client.get("/metrics")).text
+        assert 'chinwag_redis_failures_total{operation="rate_limit"}' in metrics
+
+        await asyncio.to_thread(redis_server.start)
+        await asyncio.sleep(1.1)  # the server leaves Redis alone for a second after a failure
+        again = await server.client.get("/v1/bots/vinhuset", headers=Keys.bearer(secret))
+        assert again.status_code == 200  # a fresh count in Redis, not the memory's 4
+        assert Redis(port=redis_server.port).dbsize() > 0

@@ -22,8 +22,8 @@ from chinwag.db.uow import Database
 from chinwag.operations.doctor import run_checks
 from chinwag.testing.fake_llm import FakeLLM
 from tests.conftest import free_port, plain_demo_bot
-from tests.generations.faults import follow
-from tests.generations.test_process_killed import ServerProcess
+from tests.faults.processes import ServerProcess, server_env
+from tests.faults.streams import follow
 from tests.helpers import accept, assert_problem
 from tests.sse_client import SSEEvent, iter_events
 
@@ -55,17 +55,14 @@ async def workers(
     try:
         for i in range(count):
             port = free_port()
-            env = {k: v for k, v in os.environ.items() if not k.startswith("CHINWAG_")}
-            env.update(
-                CHINWAG_DATABASE_URL=database_url,
-                CHINWAG_LLM_BASE_URL=fake_llm.base_url,
-                CHINWAG_LLM_MODEL="fake-model",
-                CHINWAG_PORT=str(port),
-                CHINWAG_SHUTDOWN_GRACE_SECONDS=str(grace),
-                CHINWAG_HEARTBEAT_SECONDS="0.5",
-                CHINWAG_SECRET_KEY="test-secret",
-                CHINWAG_DATA_DIR=str(tmp_path / f"data-{i}"),
+            env = server_env(
+                database_url,
+                fake_llm.base_url,
+                tmp_path / f"data-{i}",
+                port=port,
+                heartbeat_seconds=0.5,
             )
+            env["CHINWAG_SHUTDOWN_GRACE_SECONDS"] = str(grace)
             worker = Worker(
                 ServerProcess(env, tmp_path / f"server-{i}.log"), f"http://127.0.0.1:{port}"
             )

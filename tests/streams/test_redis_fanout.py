@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -22,16 +20,6 @@ from tests.helpers import accept
 from tests.sse_client import SSEEvent, read_all
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 async def _follow(client: httpx.AsyncClient, stream_id: str) -> list[SSEEvent]:
@@ -100,3 +88,20 @@ async def test_redis_stopped_mid_answer_loses_nothing_and_fan_out_comes_back(
         events = await _follow(b.client, stream_id)
         _assert_whole(events)
         assert Redis(port=redis_server.port).xlen(stream_key(stream_id)) == len(events) - 1
+
+
+async def test_more_followers_than_a_default_redis_pool_all_read_live(
+    make_settings: Settings, fake_llm: FakeLLM, redis_server: RedisServer
+) -> None:
+    """150 followers on another server each hold a Redis connection while they wait (XREAD
+    BLOCK): past redis-py's default pool of 100 they wait for one instead of failing."""
+    fake_llm.behaviour.tokens = 20
+    fake_llm.behaviour.token_delay = 0.05
+    settings = make_settings.model_copy(update={"redis_url": redis_server.url})
+    async with run_server(settings) as a, run_server(settings, seed_demo=False) as b:
+        stream_id = (await accept(a.client, {"message": "hei"})).json()["stream_id"]
+        followed = await asyncio.gather(*(_follow(b.client, stream_id) for _ in range(150)))
+        for events in followed:
+            _assert_whole(events)
+        metrics = (await b.client.get("/metrics")).text
+        assert "chinwag_redis_failures_total{" not in metrics
