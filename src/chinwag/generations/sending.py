@@ -8,13 +8,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import AsyncIterator
 
-from chinwag.auth.principal import Principal
+from chinwag.auth.principal import Principal, PrincipalKind
 from chinwag.auth.ratelimit import RateLimiter
 from chinwag.conversations.service import Accepted
 from chinwag.errors import Forbidden, SessionNotFound, SessionOwnedByAnotherUser, TooManyOpenStreams
 from chinwag.generations.service import Generations, NewMessage
 from chinwag.streams.events import TERMINAL_TYPE, StreamEvent, parse_event
 from chinwag.streams.sse import FrameSource
+
+SENDERS: tuple[PrincipalKind, ...] = ("secret", "user")  # who may send a bot's end users' messages
 
 
 async def send_message(
@@ -32,7 +34,7 @@ async def send_message(
     else a new anonymous one); an end-user token only as its own user. `user_field` is how the
     request names the end user, for the error that says so.
     """
-    principal.require_bot(message.bot_id, kinds=("secret", "user"))
+    principal.require_bot(message.bot_id, kinds=SENDERS)
     user_id = message.user_id or default_user_id
     if principal.kind == "user":
         if message.user_id is not None and message.user_id != principal.user_id:

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from chinwag.bots.service import list_bots
 from chinwag.conversations.service import Accepted, Turn
 from chinwag.errors import Forbidden, GenerationFailed, InvalidRequest
-from chinwag.generations.sending import answer_events, send_message
+from chinwag.generations.sending import SENDERS, answer_events, send_message
 from chinwag.generations.service import NewMessage
 from chinwag.http.deps import PrincipalDep
 from chinwag.http.runtime import Services, ServicesDep
@@ -69,6 +69,7 @@ async def chat_completions(
     Without `X-Chinwag-Session-Id` a new session opens with the earlier user and assistant
     messages as its history; with it, that session continues and its stored history is used.
     """
+    principal.require_bot(body.model, kinds=SENDERS)  # who may ask comes before what is asked
     last = body.messages[-1]
     if last.role != "user" or not last.text().strip():
         raise InvalidRequest(
