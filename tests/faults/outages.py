@@ -11,12 +11,11 @@ from redis import Redis
 from chinwag.streams.fanout import stream_key
 from tests.faults.lab import Lab, fake_llm, full_text
 from tests.faults.streams import Started, start_streams
-from tests.faults.tally import Followed, Row, doctor_problems, follow_cutting, tally
+from tests.faults.tally import Followed, Row, follow_cutting, settle
 from tests.pg_proxy import PgProxy
 
 TOKENS = 40
 TOKEN_DELAY = 0.1  # answers take 4 s: the outage falls in the middle of them
-HEARTBEAT = 2.0  # the default: grace period 6 s
 
 
 async def _start_on_both(urls: list[str], key: str, count: int) -> list[Started]:
@@ -54,9 +53,7 @@ async def postgres_outage(lab: Lab, count: int, *, outage_seconds: float = 3.0) 
                 outage.enter_context(proxy_b.outage())
                 await asyncio.sleep(outage_seconds)
             followed = await asyncio.gather(*followers)
-            result = await tally(store.db, followed, full_text=full_text(llm))
-            row.add(result)
-            row.doctor_problems = len(await doctor_problems(store.db, heartbeat_seconds=HEARTBEAT))
+            result = await settle(row, store.db, followed, full_text=full_text(llm))
     row.trials = count
     row.extra.update({status: n for status, n in sorted(result.statuses.items())})
     return row
@@ -91,9 +88,7 @@ async def redis_outage(lab: Lab, count: int, *, outage_seconds: float = 2.0) -> 
                 client.close()
             if not entries:
                 row.failures.append("fan-out did not come back through Redis after the outage")
-            result = await tally(store.db, followed, full_text=full_text(llm))
-            row.add(result)
-            row.doctor_problems = len(await doctor_problems(store.db, heartbeat_seconds=HEARTBEAT))
+            result = await settle(row, store.db, followed, full_text=full_text(llm))
     row.trials = count
     row.extra.update({status: n for status, n in sorted(result.statuses.items())})
     return row

@@ -12,10 +12,8 @@ from sqlalchemy import func, select
 from chinwag.conversations.models import ChatSession, EndUser, Message
 from chinwag.streams.models import Stream
 from tests.faults.lab import Lab, Store, fake_llm, full_text
-from tests.faults.tally import Followed, Row, doctor_problems, follow_cutting, tally
+from tests.faults.tally import Followed, Row, follow_cutting, settle
 from tests.helpers import accept
-
-HEARTBEAT = 2.0
 
 
 def _client(base_url: str, key: str, width: int) -> httpx.AsyncClient:
@@ -64,8 +62,7 @@ async def idempotency_races(lab: Lab, database: str, count: int, *, width: int =
             async with _client(servers[0].base_url, store.key, width) as client:
                 for race in range(count):
                     followed += await _idempotency_race(client, store, race, width, row)
-            row.add(await tally(store.db, followed, full_text=full_text(llm)))
-            row.doctor_problems = len(await doctor_problems(store.db, heartbeat_seconds=HEARTBEAT))
+            await settle(row, store.db, followed, full_text=full_text(llm))
             generations = len(llm.requests)
     row.trials = count
     row.extra["POSTs"] = count * width
@@ -117,8 +114,7 @@ async def first_message_races(lab: Lab, database: str, count: int, *, width: int
             async with _client(servers[0].base_url, store.key, width) as client:
                 for race in range(count):
                     followed += await _first_message_race(client, store, race, width, row)
-            row.add(await tally(store.db, followed, full_text=full_text(llm)))
-            row.doctor_problems = len(await doctor_problems(store.db, heartbeat_seconds=HEARTBEAT))
+            await settle(row, store.db, followed, full_text=full_text(llm))
     row.trials = count
     row.extra["POSTs"] = count * width
     return row

@@ -19,6 +19,7 @@ from tests.faults.tally import (
     Row,
     doctor_problems,
     follow_cutting,
+    settle,
     tally,
     wait_none_streaming,
 )
@@ -27,7 +28,6 @@ TOKENS = 40  # ≥ 45 events per stream: room for 5 cuts of at most 8 events eac
 CUTS_PER_STREAM = 5
 MOST_EVENTS_PER_CUT = 8
 STREAMS_AT_ONCE = 50
-HEARTBEAT = 2.0  # the default
 
 
 def _cuts_per_stream(count: int) -> list[int]:
@@ -62,8 +62,7 @@ async def random_disconnects(lab: Lab, database: str, count: int, *, seed: int =
                         for s, cuts in zip(started, batch, strict=True)
                     )
                 )
-            row.add(await tally(store.db, followed, full_text=full_text(llm)))
-            row.doctor_problems = len(await doctor_problems(store.db, heartbeat_seconds=HEARTBEAT))
+            await settle(row, store.db, followed, full_text=full_text(llm))
     row.trials = sum(f.cuts for f in followed)
     row.extra["streams"] = len(followed)
     if row.trials != count:
@@ -103,8 +102,7 @@ async def drop_and_resume_across_workers(lab: Lab, count: int, *, seed: int = 2)
                     )
                 )
                 followed += [(s.via, f) for s, f in zip(started, results, strict=True)]
-            row.add(await tally(store.db, [f for _, f in followed], full_text=full_text(llm)))
-            row.doctor_problems = len(await doctor_problems(store.db, heartbeat_seconds=HEARTBEAT))
+            await settle(row, store.db, [f for _, f in followed], full_text=full_text(llm))
     row.trials = sum(f.cuts for _, f in followed)
     reconnects = [(via, url) for via, f in followed for url in f.connections[1:]]
     share = sum(url != via for via, url in reconnects) / max(len(reconnects), 1)

@@ -190,6 +190,22 @@ async def tally(db: Database, followed: Sequence[Followed], *, full_text: str | 
     return result
 
 
+async def settle(
+    row: Row,
+    db: Database,
+    followed: Sequence[Followed],
+    *,
+    full_text: str | None,
+    heartbeat_seconds: float = 2.0,
+) -> Tally:
+    """A scenario's end: what its followers saw against the database (into `row`), and what
+    `chinwag doctor` finds."""
+    result = await tally(db, followed, full_text=full_text)
+    row.add(result)
+    row.doctor_problems = len(await doctor_problems(db, heartbeat_seconds=heartbeat_seconds))
+    return result
+
+
 async def doctor_problems(db: Database, *, heartbeat_seconds: float) -> list[str]:
     """The names of the checks `chinwag doctor` fails."""
     checks = await run_checks(db, heartbeat_seconds=heartbeat_seconds)
