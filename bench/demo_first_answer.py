@@ -90,7 +90,10 @@ def clone_and_install(repo: str, work: Path, timeout: float) -> tuple[Path, dict
     if rc != 0:
         raise SystemExit(f"make install failed ({rc}); see {work / 'make-install.log'}")
     text = pip_log.read_text(errors="replace")
-    built = sorted(set(re.findall(r"Created wheel for (\S+): filename=(\S+\.whl)", text)))
+    # pip logs "Created wheel for" for the editable install of the project itself too: not a
+    # dependency built from source, and not to be looked up on the index.
+    created = set(re.findall(r"Created wheel for (\S+): filename=(\S+\.whl)", text))
+    built = sorted((n, w) for n, w in created if ".editable-" not in w)
     cached = sorted(set(re.findall(r"/\.cache/pip/wheels/\S*?/([^/\s]+\.whl)", text)))
     stamps = re.findall(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d),", text, re.M)
     pip_s = None
@@ -130,7 +133,7 @@ def clone_and_install(repo: str, work: Path, timeout: float) -> tuple[Path, dict
         "pip_log_span_s": pip_s,
         "built_from_source": rows,
         "built_wheels_from_cache": cached,
-        "editable_built": re.findall(r"Created editable for (\S+):", text),
+        "editable_built": sorted(n for n, w in created if ".editable-" in w),
         "pip_log": str(pip_log),
     }
     return checkout, info
