@@ -90,49 +90,37 @@ def clone_and_install(repo: str, work: Path, timeout: float) -> tuple[Path, dict
     if rc != 0:
         raise SystemExit(f"make install failed ({rc}); see {work / 'make-install.log'}")
     text = pip_log.read_text(errors="replace")
-    # pip logs "Created wheel for" for the editable install of the project itself too: not a
-    # dependency built from source, and not to be looked up on the index.
+    # "Created wheel for" also names the project's own editable build: not a dependency built
+    # from source, and not to be looked up on the index.
     created = set(re.findall(r"Created wheel for (\S+): filename=(\S+\.whl)", text))
-    built = sorted((n, w) for n, w in created if ".editable-" not in w)
-    cached = sorted(set(re.findall(r"/\.cache/pip/wheels/\S*?/([^/\s]+\.whl)", text)))
+    cached = set(re.findall(r"Using cached (\S+\.whl)", text)) & set(
+        re.findall(r"/\.cache/pip/wheels/\S*?/([^/\s]+\.whl)", text)
+    )
     stamps = re.findall(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d),", text, re.M)
-    pip_s = None
-    if stamps:
-        first, last = (
-            time.mktime(time.strptime(s, "%Y-%m-%dT%H:%M:%S")) for s in (stamps[0], stamps[-1])
-        )
-        pip_s = last - first
-    pip = checkout / ".venv" / "bin" / "pip"
+    span = [time.mktime(time.strptime(s, "%Y-%m-%dT%H:%M:%S")) for s in stamps[:1] + stamps[-1:]]
+    pip = str(checkout / ".venv" / "bin" / "pip")
     rows = []
-    for name, wheel in built:
-        version = wheel.split("-")[1]
+    for source, wheel in [("built now", w) for n, w in created if ".editable-" not in w] + [
+        ("pip's wheel cache", w) for w in cached
+    ]:
+        name, version = wheel.split("-")[:2]
+        argv = [pip, "download", f"{name}=={version}", "--no-deps", "--only-binary", ":all:"]
         try:
             check = subprocess.run(
-                [
-                    str(pip),
-                    "download",
-                    f"{name}=={version}",
-                    "--no-deps",
-                    "--only-binary",
-                    ":all:",
-                    "-d",
-                    str(work / "wheel-check"),
-                ],
+                [*argv, "-d", str(work / "wheel-check")],
                 capture_output=True,
-                text=True,
                 timeout=180,
-                env=env,
+                env=clean_env(keep_pythonpath=False),  # not into the install's pip log
             )
-            on_index = check.returncode == 0
+            on_index: bool | None = check.returncode == 0
         except subprocess.TimeoutExpired:
             on_index = None
-        rows.append({"name": name, "version": version, "wheel": wheel, "wheel_on_index": on_index})
+        rows.append({"wheel": wheel, "from": source, "wheel_on_index": on_index})
     info = {
         "commit": commit,
         "make_install_s": round(seconds, 1),
-        "pip_log_span_s": pip_s,
+        "pip_log_span_s": span[-1] - span[0] if span else None,
         "built_from_source": rows,
-        "built_wheels_from_cache": cached,
         "editable_built": sorted(n for n, w in created if ".editable-" in w),
         "pip_log": str(pip_log),
     }
