@@ -222,6 +222,8 @@ def measure(chinwag: str, datadir: Path, env: dict[str, str], timeout: float) ->
                             events.setdefault("first_delta", perf_counter() - sent)
                         elif event != "message.delta":
                             events.setdefault(event, perf_counter() - sent)
+                        if event == "message.completed":
+                            r["usage"] = data.get("usage")  # prompt and completion tokens
                         if event == "stream.completed":
                             status = data.get("status")
                             break
