@@ -14,8 +14,8 @@ each built package, `pip download NAME==VERSION --no-deps --only-binary :all:` c
 index has a wheel for this interpreter and platform. Without --clone it uses the existing checkout's
 .venv (or `chinwag` on PATH): install excluded.
 
-    python bench/demo_first_answer.py --runs 3 --restarts 2 --out bench/results/demo.jsonl
-    python bench/demo_first_answer.py --clone --runs 1 --restarts 0 --out bench/results/demo.jsonl
+    .venv/bin/python bench/demo_first_answer.py --runs 3 --restarts 2 --out FILE.jsonl
+    .venv/bin/python bench/demo_first_answer.py --clone --runs 1 --restarts 1 --out FILE.jsonl
 
 Every wait is bounded; every process it starts is stopped by its PID.
 """
@@ -245,36 +245,23 @@ def fmt(x: Any) -> str:
     return "-" if x is None else f"{x:.1f}" if isinstance(x, float) else str(x)
 
 
+COLUMNS = {  # result key -> table heading
+    "knowledge_ingested_s": "knowledge ingested",
+    "key_printed_s": "key printed",
+    "startup_complete_s": "startup complete",
+    "healthz_s": "/healthz 200",
+    "first_delta_s": "first delta",
+    "completed_s": "stream.completed",
+    "deltas": "deltas",
+    "status": "status",
+}
+
+
 def table(runs: list[dict[str, Any]]) -> str:
-    cols = [
-        "knowledge_ingested_s",
-        "key_printed_s",
-        "startup_complete_s",
-        "healthz_s",
-        "first_delta_s",
-        "completed_s",
-    ]
-    head = [
-        "run",
-        "data dir",
-        "knowledge ingested",
-        "key printed",
-        "startup complete",
-        "/healthz 200",
-        "first delta",
-        "stream.completed",
-        "deltas",
-        "status",
-    ]
-    lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 3) + "---|"]
+    lines = ["| run | data dir | " + " | ".join(COLUMNS.values()) + " |"]
+    lines.append("|---|---|" + "---:|" * (len(COLUMNS) - 1) + "---|")
     for i, r in enumerate(runs, 1):
-        cells = [
-            str(i),
-            r["kind"],
-            *(fmt(r.get(c)) for c in cols),
-            fmt(r.get("deltas")),
-            fmt(r.get("status")),
-        ]
+        cells = [str(i), r["kind"], *(fmt(r.get(c)) for c in COLUMNS)]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("(seconds from the start of `chinwag demo`)")
     return "\n".join(lines)
