@@ -107,9 +107,12 @@ def _serve(
     if workers > 1:
         # Each worker process builds its app from the environment (CHINWAG_*), registers as
         # a worker of its own and heartbeats; they share the database.
-        uvicorn.run("chinwag.app:create_app", factory=True, workers=workers, **common_options)
+        uvicorn.run(
+            "chinwag.app:create_worker_app", factory=True, workers=workers, **common_options
+        )
         return
-    uvicorn.run(create_app(settings, demo_publishable_key=demo_publishable_key), **common_options)
+    app = create_app(settings, demo_publishable_key=demo_publishable_key, settle_heap=True)
+    uvicorn.run(app, **common_options)
 
 
 @app.command()
