@@ -145,7 +145,12 @@ class DatabaseFollower:
             status = (
                 await conn.execute(select(Stream.status).where(Stream.id == self.stream_id))
             ).scalar()
-        return [], status != "streaming"
+            if status == "streaming":
+                return [], False
+            # Ended, but its last events may have been committed between the two reads (on
+            # PostgreSQL each statement sees the latest commit): read them now.
+            rows = await events_after(conn, self.stream_id, self.position, limit=PAGE_SIZE)
+        return list(rows), not rows
 
     def close(self) -> None:
         self._closed.set()
