@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -330,22 +330,44 @@ async def load_history(
     return [Turn(role=r.role, content=r.content) for r in reversed(rows)]
 
 
+# Built once: every answer's end runs it (building a statement costs more than running it).
+_RECORD_ANSWER = (
+    update(Message)
+    .where(Message.id == bindparam("b_message_id"))
+    .values(
+        {
+            column: bindparam(f"b_{column}")
+            for column in (
+                "content",
+                "status",
+                "usage",
+                "error_code",
+                "route",
+                "citations",
+                "finished_at",
+                "ttft_ms",
+            )
+        }
+    )
+)
+
+
 async def record_answer(conn: AsyncConnection, end: StreamEnd, now: datetime) -> None:
     """Record a stream's end on its assistant message and the message's flow runs (in the
     caller's transaction, with the stream's own end: see streams/store.py)."""
     await conn.execute(
-        update(Message)
-        .where(Message.id == end.message_id)
-        .values(
-            content=end.content,
-            status="complete" if end.status == "completed" else end.status,
-            usage=end.usage.model_dump() if end.usage is not None else None,
-            error_code=end.error_code,
-            route=end.route,
-            citations=end.citations,
-            finished_at=now,
-            ttft_ms=end.ttft_ms,
-        )
+        _RECORD_ANSWER,
+        {
+            "b_message_id": end.message_id,
+            "b_content": end.content,
+            "b_status": "complete" if end.status == "completed" else end.status,
+            "b_usage": end.usage.model_dump() if end.usage is not None else None,
+            "b_error_code": end.error_code,
+            "b_route": end.route,
+            "b_citations": end.citations,
+            "b_finished_at": now,
+            "b_ttft_ms": end.ttft_ms,
+        },
     )
     if end.flow_runs:
         assert end.bot_id is not None, "flow runs are recorded per bot"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Row, Table, delete, insert, select, text, update
+from sqlalchemy import Row, Table, bindparam, delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.db.base import utcnow
@@ -75,14 +75,27 @@ async def insert_stream(
     )
 
 
+# Built once: the event log runs these with every batch and every answer's end.
+_LOCK_STREAMS = (
+    select(Stream.id, Stream.status, Stream.worker_id)
+    .where(Stream.id.in_(bindparam("ids", expanding=True)))
+    .order_by(Stream.id)
+    .with_for_update()
+)
+_WRITE_END = (
+    update(Stream)
+    .where(Stream.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status"),
+        last_seq=bindparam("b_last_seq"),
+        finished_at=bindparam("b_finished_at"),
+    )
+)
+
+
 async def lock_streams(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
     """Lock the rows of these streams (id order): {id: (status, owning worker)}."""
-    rows = await conn.execute(
-        select(Stream.id, Stream.status, Stream.worker_id)
-        .where(Stream.id.in_(ids))
-        .order_by(Stream.id)
-        .with_for_update()
-    )
+    rows = await conn.execute(_LOCK_STREAMS, {"ids": list(ids)})
     return {r.id: (r.status, r.worker_id) for r in rows}
 
 
@@ -112,9 +125,13 @@ async def write_end(
     """Record the end on the stream row and, through `record_answer`, on its message."""
     await record_answer(conn, end, now)
     await conn.execute(
-        update(Stream)
-        .where(Stream.id == end.stream_id)
-        .values(status=end.status, last_seq=end.last_seq, finished_at=now)
+        _WRITE_END,
+        {
+            "b_id": end.stream_id,
+            "b_status": end.status,
+            "b_last_seq": end.last_seq,
+            "b_finished_at": now,
+        },
     )
 
 
