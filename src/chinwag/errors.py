@@ -170,18 +170,23 @@ class SessionOwnedByAnotherUser(ChinwagError):
     default_hint = "Send the user_id the session was started with, or start a new session."
 
 
-class ServerDraining(ChinwagError):
-    status = 503
-    code = "server_draining"
+class RetryLater(ChinwagError):
+    """An error that says when to try again: `retry_after` seconds (the Retry-After header)."""
+
     retryable = True
-    default_hint = (
-        "This server is shutting down: send the request again after Retry-After seconds; "
-        "another server takes it (nothing was written)."
-    )
 
     def __init__(self, message: str, *, retry_after: int, **extra: Any) -> None:
         super().__init__(message, retry_after=retry_after, **extra)
         self.retry_after = retry_after
+
+
+class ServerDraining(RetryLater):
+    status = 503
+    code = "server_draining"
+    default_hint = (
+        "This server is shutting down: send the request again after Retry-After seconds; "
+        "another server takes it (nothing was written)."
+    )
 
 
 class SchemaOutdated(ChinwagError):
@@ -534,15 +539,10 @@ class SessionNotFound(NotFound):
     default_hint = "Use a session id this user started, or leave it out to start a new session."
 
 
-class RateLimited(ChinwagError):
+class RateLimited(RetryLater):
     status = 429
     code = "rate_limited"
-    retryable = True
     default_hint = "Too many requests: wait `retry_after` seconds (the Retry-After header)."
-
-    def __init__(self, message: str, *, retry_after: int, **extra: Any) -> None:
-        super().__init__(message, retry_after=retry_after, **extra)
-        self.retry_after = retry_after
 
 
 class TooManyOpenStreams(RateLimited):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 from collections.abc import Callable
@@ -19,14 +18,12 @@ from sqlalchemy import select
 
 from chinwag.bots.models import Bot
 from chinwag.config.bot import LimitsConfig
-from chinwag.db.redis import redis_client
+from chinwag.db.redis import RedisOutage, redis_client
 from chinwag.db.uow import Database
 from chinwag.errors import RateLimited
 from chinwag.settings import Settings
 
-log = logging.getLogger(__name__)
 BOT_LIMITS_TTL = 5.0
-REDIS_RETRY_SECONDS = 1.0  # after a Redis failure, how long to count in this process alone
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +69,11 @@ class RateLimiter:
             )
             assert isinstance(shared, Storage)
             self._shared = SlidingWindowCounterRateLimiter(shared)
-        self._shared_down_until = 0.0
-        self._redis_failed = redis_failed
+        self._outage = RedisOutage(
+            fallback="rate limits count in this process",
+            back="rate limits count in it",
+            count=redis_failed,
+        )
         self._db = db
         self._defaults = Limits(
             per_key=settings.rate_limit_key,
@@ -106,16 +106,20 @@ class RateLimiter:
     async def hit(self, rate: str, scope: str, *identity: str) -> None:
         """Count one request; RateLimited (429, Retry-After) when the window is full."""
         item = _item(rate)
-        window = self._window()
+        shared = self._shared if self._outage.available else None
+        window = shared or self._memory
         try:
-            if await window.hit(item, scope, *identity):
-                return
-            stats = await window.get_window_stats(item, scope, *identity)
+            allowed = await window.hit(item, scope, *identity)
+            stats = None if allowed else await window.get_window_stats(item, scope, *identity)
         except (RedisError, StorageError, OSError) as exc:
-            if window is self._memory:
+            if shared is None:
                 raise
-            self._shared_failed(exc)
+            self._outage.failed("rate_limit", exc)
             return await self.hit(rate, scope, *identity)
+        if shared is not None:
+            self._outage.recovered()
+        if stats is None:
+            return
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
         raise RateLimited(
             f"rate limit {rate} per {scope} exceeded; retry in {retry_after} s",
@@ -123,17 +127,3 @@ class RateLimiter:
             limit=rate,
             scope=scope,
         )
-
-    def _window(self) -> SlidingWindowCounterRateLimiter:
-        if self._shared is not None and time.monotonic() >= self._shared_down_until:
-            if self._shared_down_until:
-                log.info("redis answers again; rate limits count in it")
-                self._shared_down_until = 0.0
-            return self._shared
-        return self._memory
-
-    def _shared_failed(self, exc: Exception) -> None:
-        self._redis_failed("rate_limit")
-        if not self._shared_down_until:
-            log.warning("redis rate-limit counters failed (%s); counting in this process", exc)
-        self._shared_down_until = time.monotonic() + REDIS_RETRY_SECONDS

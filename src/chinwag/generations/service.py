@@ -91,10 +91,6 @@ class Generations:
         self._draining_retry_after = retry_after
 
     @property
-    def accepting(self) -> bool:
-        return self._draining_retry_after is None
-
-    @property
     def running(self) -> int:
         return len(self._tasks)
 

@@ -25,8 +25,7 @@ from chinwag.errors import (
     InvalidRequest,
     MethodNotAllowed,
     NotFound,
-    RateLimited,
-    ServerDraining,
+    RetryLater,
 )
 
 log = logging.getLogger(__name__)
@@ -47,7 +46,7 @@ def render(error: ChinwagError, scope: Scope) -> tuple[int, Headers, bytes]:
     else:
         body, kind = orjson.dumps(error.to_problem()), PROBLEM_JSON
     headers = [(b"content-type", kind)]
-    if isinstance(error, RateLimited | ServerDraining):
+    if isinstance(error, RetryLater):
         headers.append((b"retry-after", str(error.retry_after).encode()))
     return error.status, headers, body
 

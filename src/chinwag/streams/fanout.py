@@ -13,7 +13,6 @@ database (logged once, and counted); both recover when Redis answers again.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,14 +20,13 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from chinwag.db.redis import redis_client
+from chinwag.db.redis import RedisOutage, redis_client
 from chinwag.streams.sse import LogEntry
 
 log = logging.getLogger(__name__)
 
 MAXLEN = 2000  # entries kept per stream in Redis; a follower further behind reads the database
 EXPIRE_SECONDS = 300  # after a stream's end
-RETRY_SECONDS = 1.0  # after a failure, how long to leave Redis alone
 
 
 def stream_key(stream_id: str) -> str:
@@ -47,30 +45,17 @@ class RedisFanout:
 
     def __init__(self, url: str, *, metrics: FanoutMetrics | None = None) -> None:
         self.redis: Redis = redis_client(url)
-        self._metrics = metrics or FanoutMetrics()
-        self._down_until = 0.0
-
-    @property
-    def available(self) -> bool:
-        return time.monotonic() >= self._down_until
-
-    def failed(self, operation: str, exc: Exception) -> None:
-        """Redis did not answer: leave it alone for a moment; followers use the database."""
-        self._metrics.redis_failed(operation)
-        if self.available:
-            log.warning("redis %s failed (%s); following streams from the database", operation, exc)
-        self._down_until = time.monotonic() + RETRY_SECONDS
-
-    def recovered(self) -> None:
-        if self._down_until:
-            log.info("redis answers again; following streams live through it")
-            self._down_until = 0.0
+        self.outage = RedisOutage(
+            fallback="following streams from the database",
+            back="following streams live through it",
+            count=(metrics or FanoutMetrics()).redis_failed,
+        )
 
     async def publish(self, entries: dict[str, list[LogEntry]], ended: set[str]) -> None:
         """Append committed entries (per stream, in seq order); expire the streams that ended."""
         if not entries and not ended:
             return
-        if not self.available:
+        if not self.outage.available:
             return
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
@@ -88,22 +73,22 @@ class RedisFanout:
                     pipe.expire(stream_key(stream_id), EXPIRE_SECONDS)
                 await pipe.execute(raise_on_error=False)
         except Exception as exc:  # never the event log's failure: its commit has happened
-            self.failed("publish", exc)
+            self.outage.failed("publish", exc)
             return
-        self.recovered()
+        self.outage.recovered()
 
     async def read(self, stream_id: str, after: int, block_ms: int) -> list[LogEntry] | None:
         """Entries after seq `after`, waiting up to `block_ms`; None if Redis cannot answer."""
-        if not self.available:
+        if not self.outage.available:
             return None
         try:
             found: Any = await self.redis.xread(
                 {stream_key(stream_id): f"{after}-0"}, count=500, block=block_ms
             )
         except (RedisError, OSError) as exc:
-            self.failed("read", exc)
+            self.outage.failed("read", exc)
             return None
-        self.recovered()
+        self.outage.recovered()
         entries: list[LogEntry] = []
         for _key, items in found or []:
             for entry_id, fields in items:
