@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.auth.principal import Principal
 from chinwag.conversations.models import ChatSession, EndUser, Message
+from chinwag.db.uow import Database
 from chinwag.errors import NotFound, StreamNotFound
 from chinwag.streams.models import Stream
 
@@ -37,20 +38,21 @@ async def visible_message(
     return row._mapping
 
 
-async def visible_stream(conn: AsyncConnection, stream_id: str, principal: Principal) -> None:
+async def visible_stream(db: Database, stream_id: str, principal: Principal) -> None:
     """404 unless the stream belongs to the caller's bot (and end user, for tokens); admins
-    pass (opening the stream says 404 for unknown ones)."""
+    pass without a query (opening the stream says 404 for unknown ones)."""
     if principal.kind == "admin":
         return
-    row = (
-        await conn.execute(
-            select(ChatSession.bot_id, EndUser.external_id)
-            .select_from(Stream)
-            .join(Message, Message.id == Stream.message_id)
-            .join(ChatSession, ChatSession.id == Message.session_id)
-            .join(EndUser, EndUser.id == ChatSession.user_id)
-            .where(Stream.id == stream_id)
-        )
-    ).first()
+    async with db.read() as conn:
+        row = (
+            await conn.execute(
+                select(ChatSession.bot_id, EndUser.external_id)
+                .select_from(Stream)
+                .join(Message, Message.id == Stream.message_id)
+                .join(ChatSession, ChatSession.id == Message.session_id)
+                .join(EndUser, EndUser.id == ChatSession.user_id)
+                .where(Stream.id == stream_id)
+            )
+        ).first()
     if row is None or not principal.may_read(bot_id=row[0], user_id=row[1]):
         raise StreamNotFound(f"stream '{stream_id}' does not exist")

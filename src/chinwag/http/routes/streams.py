@@ -37,8 +37,7 @@ async def stream_events(
 ) -> SSEResponse:
     """Replay a stream's events after `Last-Event-ID` (or `?after=N`), then follow it live."""
     principal.require_reader()
-    async with services.db.read() as conn:
-        await visible_stream(conn, stream_id, principal)
+    await visible_stream(services.db, stream_id, principal)
     position = after or 0
     if last_event_id:
         if not last_event_id.isdigit():
