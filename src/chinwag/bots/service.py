@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.bots.models import Bot
@@ -37,9 +37,13 @@ def config_json(config: BotConfig) -> dict[str, Any]:
     return config.model_dump(mode="json", exclude_none=True)
 
 
+# Built once: every accepted message reads it.
+_ACTIVE_VERSION = select(Bot.version).where(Bot.id == bindparam("b_bot_id"))
+
+
 async def get_bot_version(conn: AsyncConnection, bot_id: str) -> int:
     """The bot's active version, or BotNotFound."""
-    version = (await conn.execute(select(Bot.version).where(Bot.id == bot_id))).scalar()
+    version = (await conn.execute(_ACTIVE_VERSION, {"b_bot_id": bot_id})).scalar()
     if version is None:
         raise BotNotFound(f"bot '{bot_id}' does not exist")
     return version

@@ -51,6 +51,39 @@ def _insert_ignore(conn: AsyncConnection, table: type) -> postgresql.Insert | sq
     return sqlite.insert(table)
 
 
+# Built once: the accept path runs these for every message (building a statement and its cache
+# key costs more than running it).
+_INSERT_USER = insert(EndUser).values(
+    id=bindparam("b_id"),
+    bot_id=bindparam("b_bot_id"),
+    external_id=bindparam("b_external_id"),
+    created_at=bindparam("b_now"),
+)
+_INSERT_SESSION = insert(ChatSession).values(
+    id=bindparam("b_id"),
+    bot_id=bindparam("b_bot_id"),
+    user_id=bindparam("b_user_id"),
+    external_id=bindparam("b_external_id"),
+    message_count=bindparam("b_message_count"),
+    created_at=bindparam("b_now"),
+    last_message_at=bindparam("b_now"),
+)
+_USER_PK = select(EndUser.id).where(
+    EndUser.bot_id == bindparam("b_bot_id"), EndUser.external_id == bindparam("b_external_id")
+)
+_SESSION_ROW = select(ChatSession.id, ChatSession.user_id).where(
+    ChatSession.bot_id == bindparam("b_bot_id"),
+    ChatSession.external_id == bindparam("b_external_id"),
+)
+# The row lock taken here orders concurrent messages of one session.
+_COUNT_TWO_MESSAGES = (
+    update(ChatSession)
+    .where(ChatSession.id == bindparam("b_id"))
+    .values(message_count=ChatSession.message_count + 2, last_message_at=bindparam("b_now"))
+    .returning(ChatSession.message_count)
+)
+
+
 async def accept_message(
     conn: AsyncConnection,
     *,
@@ -173,17 +206,14 @@ async def _upsert_user(
     # A new anonymous user: both ids are freshly generated, so nothing can conflict.
     pk, external_id = new_id(), new_id()
     await conn.execute(
-        insert(EndUser).values(id=pk, bot_id=bot_id, external_id=external_id, created_at=now)
+        _INSERT_USER, {"b_id": pk, "b_bot_id": bot_id, "b_external_id": external_id, "b_now": now}
     )
     return pk, external_id
 
 
 async def _user_pk(conn: AsyncConnection, bot_id: str, external_id: str) -> str | None:
-    return (
-        await conn.execute(
-            select(EndUser.id).where(EndUser.bot_id == bot_id, EndUser.external_id == external_id)
-        )
-    ).scalar()
+    found = await conn.execute(_USER_PK, {"b_bot_id": bot_id, "b_external_id": external_id})
+    return found.scalar()
 
 
 async def _upsert_session(
@@ -211,9 +241,15 @@ async def _upsert_session(
     if external_id is None:
         external_id = new_id()
         await conn.execute(
-            insert(ChatSession).values(
-                **{**new_session, "message_count": 2 + reserve}, external_id=external_id
-            )
+            _INSERT_SESSION,
+            {
+                "b_id": pk,
+                "b_bot_id": bot_id,
+                "b_user_id": user_pk,
+                "b_external_id": external_id,
+                "b_message_count": 2 + reserve,
+                "b_now": now,
+            },
         )
         return pk, external_id, 1 + reserve
     row = await _session_row(conn, bot_id, external_id)
@@ -232,28 +268,16 @@ async def _upsert_session(
         raise SessionOwnedByAnotherUser(
             f"session '{external_id}' belongs to another user of bot '{bot_id}'"
         )
-    # The row lock taken here orders concurrent messages of one session.
-    count = (
-        await conn.execute(
-            update(ChatSession)
-            .where(ChatSession.id == row.id)
-            .values(message_count=ChatSession.message_count + 2, last_message_at=now)
-            .returning(ChatSession.message_count)
-        )
-    ).scalar_one()
+    counted = await conn.execute(_COUNT_TWO_MESSAGES, {"b_id": row.id, "b_now": now})
+    count = counted.scalar_one()
     return row.id, external_id, count - 1
 
 
 async def _session_row(
     conn: AsyncConnection, bot_id: str, external_id: str
 ) -> Row[str, str] | None:
-    return (
-        await conn.execute(
-            select(ChatSession.id, ChatSession.user_id).where(
-                ChatSession.bot_id == bot_id, ChatSession.external_id == external_id
-            )
-        )
-    ).first()
+    found = await conn.execute(_SESSION_ROW, {"b_bot_id": bot_id, "b_external_id": external_id})
+    return found.first()
 
 
 async def _replay(conn: AsyncConnection, *, bot_id: str, key: str, body_hash: str) -> Accepted:

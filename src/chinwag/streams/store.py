@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Row, Table, bindparam, delete, insert, select, text, update
+from sqlalchemy import DateTime, Row, Table, bindparam, delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.db.base import utcnow
@@ -35,6 +35,15 @@ WITH new_stream AS (
 INSERT INTO stream_events (stream_id, seq, type, data, created_at)
 VALUES (:stream_id, 1, 'stream.started', :started_event, :now)
 """)
+
+_SQLITE_OPEN_STREAM = text("""
+INSERT INTO streams (id, message_id, worker_id, status, last_seq, created_at)
+VALUES (:stream_id, :message_id, :worker_id, 'streaming', 1, :now)
+""").bindparams(bindparam("now", type_=DateTime(timezone=True)))
+_SQLITE_FIRST_EVENT = text("""
+INSERT INTO stream_events (stream_id, seq, type, data, created_at)
+VALUES (:stream_id, 1, 'stream.started', :started_event, :now)
+""").bindparams(bindparam("now", type_=DateTime(timezone=True)))
 
 
 async def insert_stream(
@@ -58,21 +67,8 @@ async def insert_stream(
     if conn.dialect.name == "postgresql":
         await conn.execute(_POSTGRES_OPEN, values)
         return
-    await conn.execute(
-        insert(Stream).values(
-            id=stream_id,
-            message_id=message_id,
-            worker_id=worker_id,
-            status="streaming",
-            last_seq=1,
-            created_at=now,
-        )
-    )
-    await conn.execute(
-        insert(LoggedEvent).values(
-            stream_id=stream_id, seq=1, type="stream.started", data=started_event, created_at=now
-        )
-    )
+    await conn.execute(_SQLITE_OPEN_STREAM, values)
+    await conn.execute(_SQLITE_FIRST_EVENT, values)
 
 
 # Built once: the event log runs these with every batch and every answer's end.
