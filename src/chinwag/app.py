@@ -86,6 +86,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         metrics=metrics.for_event_log(),
         fanout=fanout,
         max_backlog=settings.event_log_max_backlog,
+        commit_interval=settings.event_log_commit_interval_ms / 1000,
     )
     event_log.start()
     models = ModelRegistry(settings)

@@ -78,6 +78,12 @@ class Settings(BaseSettings):
         description="Stream events a server keeps in memory while the database cannot be "
         "reached; past it, its running answers end `interrupted` (written when it is back).",
     )
+    event_log_commit_interval_ms: float = Field(
+        0.0,
+        ge=0,
+        le=1000,
+        description="Least time between two commits of the stream event log (group commit).",
+    )
     history_turns: int = Field(
         20, ge=0, description="Earlier messages of the session given to the LLM as history."
     )

@@ -70,8 +70,11 @@ class EventLog:
         metrics: LogMetrics | None = None,
         fanout: RedisFanout | None = None,
         max_backlog: int = 20_000,
+        commit_interval: float = 0.0,
     ) -> None:
         self._db = db
+        self._commit_interval = commit_interval
+        self._last_commit = 0.0
         self._max_backlog = max_backlog
         self._fanout = fanout
         self._worker_id = worker_id
@@ -145,6 +148,13 @@ class EventLog:
                 await self._wake.wait()
                 self._wake.clear()
                 continue
+            if self._commit_interval and not self._closing:
+                # Group commit: let one interval pass between commits, so a batch carries the
+                # events of every stream that produced one meanwhile.
+                wait = self._last_commit + self._commit_interval - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                self._last_commit = time.monotonic()
             batch, self._queue = self._queue, []
             check, self._check_ownership = self._check_ownership, False
             extra = set(self._writers) if check else set()
