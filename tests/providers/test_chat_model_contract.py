@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 
+import orjson
 import pytest
 from tests.conftest import free_port
 
@@ -103,3 +105,35 @@ async def test_unreachable(make_model: Factory) -> None:
         await _collect(model)
     assert info.value.code == "llm_unreachable"
     assert info.value.retryable
+
+
+async def test_lines_split_across_network_reads(make_model: Factory) -> None:
+    """An SSE body that arrives in pieces cut anywhere (mid-line, mid-JSON, CRLF line ends) gives
+    the same deltas as one that arrives whole."""
+    chunks = [
+        {"choices": [{"delta": {"content": word}}]} for word in ("Barolo ", "costs ", "420 kr")
+    ]
+    body = "".join(f"data: {orjson.dumps(c).decode()}\r\n\r\n" for c in chunks).encode()
+    body += b'data: {"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":3}}\n\n'
+    body += b"data: [DONE]\n\n"
+    pieces = [body[i : i + 7] for i in range(0, len(body), 7)]
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n"
+        writer.write(head)
+        for piece in pieces:
+            writer.write(piece)
+            await writer.drain()
+            await asyncio.sleep(0.002)  # each piece its own read
+        writer.close()
+
+    port = free_port()
+    server = await asyncio.start_server(answer, "127.0.0.1", port)
+    try:
+        async with server:
+            model = make_model(base_url=f"http://127.0.0.1:{port}/v1")
+            items = await _collect(model)
+    finally:
+        server.close()
+    assert items == ["Barolo ", "costs ", "420 kr", Usage.of(prompt_tokens=3, completion_tokens=3)]

@@ -79,7 +79,7 @@ class StreamingChatModel:
         try:
             # Read to the end of the body even after [DONE], so the connection goes back to
             # the pool instead of being closed with the response.
-            async for line in response.content:
+            async for line in _lines(response.content):
                 if finished or not line.startswith(b"data:"):
                     continue
                 payload = line[5:].strip()
@@ -134,3 +134,17 @@ class StreamingChatModel:
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+async def _lines(body: aiohttp.StreamReader) -> AsyncIterator[bytes]:
+    """The body's lines, read as the bytes arrive: one await per network read (an SSE event is
+    two lines and usually one read) instead of one per line."""
+    pending = b""
+    async for chunk in body.iter_any():
+        *lines, pending = (pending + chunk).split(b"\n")
+        if len(pending) > MAX_LINE_BYTES:
+            raise ValueError(f"a line of the LLM stream is longer than {MAX_LINE_BYTES} bytes")
+        for line in lines:
+            yield line
+    if pending:
+        yield pending
