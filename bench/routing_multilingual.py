@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import yaml
+from routing_bench import BOTS, ROOT
 
 from chinwag.bots.activation import check_file
 from chinwag.config.bot import BotConfig
@@ -39,16 +40,8 @@ from chinwag.engine.flow_classifier import (
     routing_texts,
     train_classifier,
 )
+from chinwag.engine.router import routable_examples
 
-ROOT = Path(__file__).resolve().parents[1]
-BOTS = {
-    "vinhuset": ROOT / "src/chinwag/bots/demo/vinhuset.yaml",
-    "bokhylla": ROOT / "examples/bokhylla.yaml",
-    "sykkelverksted": ROOT / "examples/sykkelverksted.yaml",
-    "tannklinikk": ROOT / "examples/tannklinikk.yaml",
-    "fjordferja": ROOT / "examples/fjordferja.yaml",
-    "hyttegrenda": ROOT / "examples/hyttegrenda.yaml",
-}
 DESIGNS = ("minilm", "minilm,use:c*1.5", "use:c*1.5", "minilm,e5:c", "e5:c")
 Encoder = Callable[[list[str]], np.ndarray]
 Block = tuple[str, bool, float]  # model, centred, weight
@@ -114,18 +107,8 @@ def features(
 
 
 def examples(bot: BotConfig) -> tuple[list[str], list[str], list[int], list[float]]:
-    """As Router._learn_examples: routable flows, examples, owners, thresholds."""
-    flows = [name for name, flow in bot.optional_flows.items() if flow.examples]
-    texts: list[str] = []
-    owners: list[int] = []
-    for i, name in enumerate([*flows, "main"]):
-        texts += bot.flows[name].examples
-        owners += [i] * len(bot.flows[name].examples)
-    thresholds = [
-        bot.flows[n].threshold if bot.flows[n].threshold is not None else bot.router.threshold
-        for n in flows
-    ]
-    return flows, texts, owners, thresholds
+    """As the router learns them: routable flows, examples, owners, thresholds."""
+    return routable_examples(bot)
 
 
 def labelled(bot_id: str, split: str) -> list[tuple[str, set[str]]]:

@@ -129,16 +129,7 @@ class Router:
 
     async def _learn_examples(self, bot: BotConfig) -> _Examples:
         """Embed every optional flow's examples, then `main`'s, and train the classifier."""
-        flows = [name for name, flow in bot.optional_flows.items() if flow.examples]
-        texts: list[str] = []
-        owners: list[int] = []
-        for i, name in enumerate([*flows, "main"]):
-            texts += bot.flows[name].examples
-            owners += [i] * len(bot.flows[name].examples)
-        thresholds = [
-            bot.flows[n].threshold if bot.flows[n].threshold is not None else bot.router.threshold
-            for n in flows
-        ]
+        flows, texts, owners, thresholds = routable_examples(bot)
         if not flows:
             return _Examples(flows, np.zeros(0, dtype=np.float32), None)
         vectors = await self.embedder_for(bot).embed(routing_texts(texts))
@@ -175,6 +166,21 @@ class Router:
         chosen = parse_classification("".join(parts), set(flows))
         ordered = [name for name in flows if name in chosen]
         return RouteDecision("llm", ordered, {n: 1.0 if n in chosen else 0.0 for n in flows})
+
+
+def routable_examples(bot: BotConfig) -> tuple[list[str], list[str], list[int], list[float]]:
+    """The optional flows that have examples, every example (theirs, then `main`'s), each
+    example's owner (index into the flows; len(flows) is `main`) and each flow's threshold."""
+    flows = [name for name, flow in bot.optional_flows.items() if flow.examples]
+    texts: list[str] = []
+    owners: list[int] = []
+    for i, name in enumerate([*flows, "main"]):
+        texts += bot.flows[name].examples
+        owners += [i] * len(bot.flows[name].examples)
+    thresholds = [
+        own if (own := bot.flows[n].threshold) is not None else bot.router.threshold for n in flows
+    ]
+    return flows, texts, owners, thresholds
 
 
 def classifier_prompt(bot: BotConfig) -> str:
