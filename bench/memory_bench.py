@@ -50,11 +50,12 @@ LIBRARIES = {"torch": "libtorch_cpu", "onnxruntime": "onnxruntime", "llama.cpp":
 
 
 def status(pid: int) -> dict[str, int]:
-    """VmRSS and VmHWM of a process, in MB."""
+    """VmRSS, VmHWM and VmRSS's anonymous and file-backed parts (RssAnon: the heap, model
+    weights, Python objects; RssFile: the pages of mapped libraries) of a process, in MB."""
     values = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         key, _, rest = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
+        if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
             values[key] = int(rest.split()[0]) // 1024
     return values
 
@@ -216,18 +217,20 @@ def main() -> None:
                 print(json.dumps(row), file=sys.stderr, flush=True)
                 rows.append(row)
     print(
-        "| embedding runtime | LLM | VmRSS at start MB | VmRSS after warm-up MB | peak (VmHWM) MB "
-        "| CPU ms/message | messages ok/failed | native runtimes mapped |"
+        "| embedding runtime | LLM | VmRSS at start MB | VmRSS after warm-up MB "
+        "| of which anonymous / file-backed MB | peak (VmHWM) MB | CPU ms/message "
+        "| messages ok/failed | native runtimes mapped |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         llm = "fake server (no local LLM)" if r["llm"] == "fake" else "local (smollm2-135m)"
         ok = r["warmup"]["completed"] + r["measured"]["completed"]
         failed = r["warmup"]["failed"] + r["measured"]["failed"]
+        after = r["after_mb"]
         print(
-            f"| {r['runtime']} | {llm} | {r['started_mb']['VmRSS']} | {r['after_mb']['VmRSS']} "
-            f"| {r['after_mb']['VmHWM']} | {r['cpu_ms_per_message']} | {ok}/{failed} "
-            f"| {', '.join(r['mapped'])} |"
+            f"| {r['runtime']} | {llm} | {r['started_mb']['VmRSS']} | {after['VmRSS']} "
+            f"| {after['RssAnon']} / {after['RssFile']} | {after['VmHWM']} "
+            f"| {r['cpu_ms_per_message']} | {ok}/{failed} | {', '.join(r['mapped'])} |"
         )
     if args.out:
         args.out.write_text(json.dumps(rows, indent=2))

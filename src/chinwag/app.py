@@ -50,6 +50,7 @@ from chinwag.http.routes.streams import router as streams_router
 from chinwag.http.runtime import Services
 from chinwag.knowledge.jobs import IngestJobs
 from chinwag.knowledge.runtime import KnowledgeStores
+from chinwag.malloc import fix_mmap_threshold
 from chinwag.openai_api.routes import router as openai_router
 from chinwag.operations.metrics import Metrics
 from chinwag.operations.retention import gc_forever
@@ -68,6 +69,8 @@ GC_YOUNG_THRESHOLD = 10_000  # allocations between young-generation collections 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    if app.state.settle_heap:
+        _fix_the_heap(settings)
     db = Database.from_url(settings.database_url, pool_size=settings.database_pool_size)
     await migrate.ensure_schema(db)
     me = workers.WorkerIdentity.for_this_process()
@@ -158,6 +161,17 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         if fanout is not None:
             await fanout.aclose()
         await db.dispose()
+
+
+def _fix_the_heap(settings: Settings) -> None:
+    """Before anything large is loaded: freed buffers go back to the system (glibc)."""
+    threshold = settings.malloc_mmap_threshold_kb
+    if threshold and not fix_mmap_threshold(threshold):
+        log.warning(
+            "CHINWAG_MALLOC_MMAP_THRESHOLD_KB=%d not applied: the C library is not glibc "
+            "(set it to 0 to silence this)",
+            threshold,
+        )
 
 
 def _settle_the_heap() -> None:

@@ -58,6 +58,14 @@ class Settings(BaseSettings):
         description="Longest wait of an idle embedding model for other messages to embed "
         "in the same call; 0: none.",
     )
+    malloc_mmap_threshold_kb: int = Field(
+        128,
+        ge=0,
+        le=32 * 1024,
+        description="A served worker's allocations of this many KiB or more get memory pages of "
+        "their own, returned to the system when freed (glibc); 0: glibc's own threshold, which "
+        "rises after large frees and leaves freed buffers resident.",
+    )
 
     host: str = Field("127.0.0.1", description="Interface `serve` and `demo` bind to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `serve` and `demo` bind to.")

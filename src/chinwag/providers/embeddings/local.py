@@ -4,10 +4,7 @@ embeddings of concurrent messages computed in one model call."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import ctypes
 import json
-import sys
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from chinwag.errors import EmbeddingModelUnavailable
+from chinwag.malloc import release_free_memory
 from chinwag.providers.embeddings.batching import Batcher
 from chinwag.settings import EmbeddingRuntime
 
@@ -165,12 +163,3 @@ class LocalEmbedder:
                 self._model = OnnxModel(model_file, directory, threads=self._threads)
             release_free_memory()
         return self._model
-
-
-def release_free_memory() -> None:
-    """Hands the heap's free pages back to the system (glibc): loading the ONNX model leaves
-    ~55 MB of freed buffers that would otherwise stay resident for the worker's life."""
-    if sys.platform != "linux":
-        return
-    with contextlib.suppress(OSError, AttributeError):  # not glibc (musl): no malloc_trim
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
