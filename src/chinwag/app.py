@@ -55,6 +55,7 @@ from chinwag.openai_api.routes import router as openai_router
 from chinwag.operations.metrics import Metrics
 from chinwag.operations.retention import gc_forever
 from chinwag.providers.registry import ModelRegistry
+from chinwag.providers.vectorstores.base import index_not_found
 from chinwag.settings import Settings
 from chinwag.streams.events import event_json_schemas
 from chinwag.streams.fanout import RedisFanout
@@ -134,9 +135,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     rollups = asyncio.create_task(
         fold_forever(db, settings.gc_interval_seconds), name="chinwag-daily-charts"
     )
-    # Ready means ready: the embedding model is loaded and every active bot's examples are
-    # embedded before the first request (a few seconds at most; nothing when no bot routes).
-    await _prepare_routers(db, generations)
+    # Ready means ready: the embedding model is loaded, every active bot's examples are embedded
+    # and its index is open before the first request (a few seconds at most).
+    await _prepare_bots(db, generations, knowledge)
     if app.state.settle_heap:
         _settle_the_heap()
     undo_signals = drain.on_signals()
@@ -184,15 +185,25 @@ def _settle_the_heap() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
-async def _prepare_routers(db: Database, generations: Generations) -> None:
-    """Load the embedding model and embed each active bot's examples before its first message."""
+async def _prepare_bots(db: Database, generations: Generations, knowledge: KnowledgeStores) -> None:
+    """Before each active bot's first message: load the embedding model, embed the bot's routing
+    examples, and open its knowledge index (LanceDB's first import takes seconds)."""
     try:
         async with db.read() as conn:
             bots = await list_bots(conn)
-        for bot in bots:
+    except ChinwagError as exc:
+        log.warning("could not read the bots to prepare them: %s (%s)", exc.message, exc.code)
+        return
+    for bot in bots:
+        try:
             await generations.router.prepare(bot.config, bot.version)
-    except ChinwagError as exc:  # the first message of that bot meets it again, as an event
-        log.warning("could not prepare the routers: %s (%s)", exc.message, exc.code)
+            service = knowledge.for_bot(bot.config)
+            if service is not None:
+                found = await service.store.info(service.config.index)
+                if not found.exists:
+                    raise index_not_found(found.store, found.index, bot.id)
+        except ChinwagError as exc:  # the bot's first message meets it again, as an event
+            log.warning("could not prepare bot %s: %s (%s)", bot.id, exc.message, exc.code)
 
 
 def create_app(

@@ -5,11 +5,13 @@ that disappears is reported, never silently skipped."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from chinwag.conversations.models import Message
@@ -148,3 +150,28 @@ async def test_an_index_dropped_under_a_bot_is_reported(
             files=[("files", ("a.txt", b"hello"))],
         )
         assert upload.status_code == 503 and upload.json()["code"] == "knowledge_index_not_found"
+
+
+async def test_a_restart_with_a_missing_index_names_the_bot_and_serves_the_others(
+    make_settings: Settings, fake_llm: FakeLLM, caplog: pytest.LogCaptureFixture
+) -> None:
+    """At start a server opens every active bot's index (so no first message waits for it);
+    an index that is gone is logged with its bot, and every other bot is prepared and served."""
+    async with run_server(make_settings) as server:
+        await server.client.post("/v1/knowledge/indexes", json={"knowledge": KNOWLEDGE})
+        assert (await server.client.post("/v1/bots", json=BOT)).status_code == 201
+    from chinwag.config.bot import KnowledgeConfig
+
+    store = open_store(KnowledgeConfig.model_validate(KNOWLEDGE), make_settings)
+    await store.drop("shop-docs")
+    await store.aclose()
+
+    with caplog.at_level(logging.WARNING, logger="chinwag.app"):
+        async with run_server(make_settings) as server:
+            warnings = [r.getMessage() for r in caplog.records if r.name == "chinwag.app"]
+            assert any(
+                "could not prepare bot shop" in w and "knowledge_index_not_found" in w
+                for w in warnings
+            ), warnings
+            events = await ask(server.client, "hello")  # the demo bot, prepared after it
+            assert events[-1].data["status"] == "completed"

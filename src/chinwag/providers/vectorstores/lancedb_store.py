@@ -7,6 +7,8 @@ briefly visible twice (new chunks written before the old are deleted), never mis
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -82,8 +84,8 @@ class LanceDBStore:
 
     async def _connect(self) -> Any:
         if self._db is None:
-            import lancedb
-
+            # The first import takes seconds (LanceDB's generated REST client): beside the loop.
+            lancedb = await asyncio.to_thread(importlib.import_module, "lancedb")
             self._db = await lancedb.connect_async(self._path)
         return self._db
 
