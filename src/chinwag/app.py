@@ -55,7 +55,6 @@ from chinwag.openai_api.routes import router as openai_router
 from chinwag.operations.metrics import Metrics
 from chinwag.operations.retention import gc_forever
 from chinwag.providers.registry import ModelRegistry
-from chinwag.providers.vectorstores.base import index_not_found
 from chinwag.settings import Settings
 from chinwag.streams.events import event_json_schemas
 from chinwag.streams.fanout import RedisFanout
@@ -197,11 +196,7 @@ async def _prepare_bots(db: Database, generations: Generations, knowledge: Knowl
     for bot in bots:
         try:
             await generations.router.prepare(bot.config, bot.version)
-            service = knowledge.for_bot(bot.config)
-            if service is not None:
-                found = await service.store.info(service.config.index)
-                if not found.exists:
-                    raise index_not_found(found.store, found.index, bot.id)
+            await knowledge.check(bot.config)  # opens the index, or says what is wrong with it
         except ChinwagError as exc:  # the bot's first message meets it again, as an event
             log.warning("could not prepare bot %s: %s (%s)", bot.id, exc.message, exc.code)
 

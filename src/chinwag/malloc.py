@@ -5,12 +5,14 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import sys
+from functools import cache
 
 M_MMAP_THRESHOLD = -3  # mallopt parameter number (malloc.h)
 
 
+@cache
 def _libc() -> ctypes.CDLL | None:
-    """glibc, or None elsewhere (macOS, musl: neither has malloc_trim)."""
+    """glibc, or None elsewhere (macOS, musl: neither has malloc_trim); looked up once."""
     if sys.platform != "linux":
         return None
     try:

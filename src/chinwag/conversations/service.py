@@ -230,14 +230,6 @@ async def _upsert_session(
     A new session without an external id keeps positions 1..`reserve` for seed turns.
     """
     pk = new_id()
-    new_session = {
-        "id": pk,
-        "bot_id": bot_id,
-        "user_id": user_pk,
-        "message_count": 2,
-        "created_at": now,
-        "last_message_at": now,
-    }
     if external_id is None:
         external_id = new_id()
         await conn.execute(
@@ -256,7 +248,15 @@ async def _upsert_session(
     if row is None:
         created = await conn.execute(
             _insert_ignore(conn, ChatSession)
-            .values(**new_session, external_id=external_id)
+            .values(
+                id=pk,
+                bot_id=bot_id,
+                user_id=user_pk,
+                external_id=external_id,
+                message_count=2,
+                created_at=now,
+                last_message_at=now,
+            )
             .on_conflict_do_nothing(index_elements=["bot_id", "external_id"])
             .returning(ChatSession.id)
         )

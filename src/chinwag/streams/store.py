@@ -27,23 +27,19 @@ EVENTS: Table = LoggedEvent.__table__  # type: ignore[assignment]
 EVENT_COLUMNS = ("stream_id", "seq", "type", "data", "created_at")
 EventRow = tuple[str, int, str, str, datetime]  # in EVENT_COLUMNS order
 
-_POSTGRES_OPEN = text("""
-WITH new_stream AS (
-    INSERT INTO streams (id, message_id, worker_id, status, last_seq, created_at)
-    VALUES (:stream_id, :message_id, :worker_id, 'streaming', 1, :now)
-)
-INSERT INTO stream_events (stream_id, seq, type, data, created_at)
-VALUES (:stream_id, 1, 'stream.started', :started_event, :now)
-""")
-
-_SQLITE_OPEN_STREAM = text("""
+_OPEN_STREAM_SQL = """
 INSERT INTO streams (id, message_id, worker_id, status, last_seq, created_at)
 VALUES (:stream_id, :message_id, :worker_id, 'streaming', 1, :now)
-""").bindparams(bindparam("now", type_=DateTime(timezone=True)))
-_SQLITE_FIRST_EVENT = text("""
+"""
+_FIRST_EVENT_SQL = """
 INSERT INTO stream_events (stream_id, seq, type, data, created_at)
 VALUES (:stream_id, 1, 'stream.started', :started_event, :now)
-""").bindparams(bindparam("now", type_=DateTime(timezone=True)))
+"""
+_NOW = bindparam("now", type_=DateTime(timezone=True))
+# PostgreSQL: one statement (the foreign key is checked at its end); SQLite: the two in turn.
+_POSTGRES_OPEN = text(f"WITH new_stream AS ({_OPEN_STREAM_SQL}){_FIRST_EVENT_SQL}").bindparams(_NOW)
+_SQLITE_OPEN_STREAM = text(_OPEN_STREAM_SQL).bindparams(_NOW)
+_SQLITE_FIRST_EVENT = text(_FIRST_EVENT_SQL).bindparams(_NOW)
 
 
 async def insert_stream(
