@@ -154,3 +154,57 @@ async def test_migrations_create_exactly_the_models_tables(database_url: str) ->
     finally:
         await db.dispose()
     assert diff == []
+
+
+def test_the_head_revision_read_from_the_files_is_alembics() -> None:
+    from alembic.script import ScriptDirectory
+
+    from chinwag.db import migrate
+
+    alembic_head = ScriptDirectory.from_config(migrate.alembic_config()).get_current_head()
+    assert migrate.head_revision() == alembic_head is not None
+
+
+# A worker started on a current schema, without CHINWAG_REDIS_URL: which optional libraries did
+# it load? Run in a fresh process (this one has imported everything).
+_WORKER_START = """
+import asyncio, sys
+from chinwag.app import create_app
+from chinwag.settings import Settings
+
+app = create_app(Settings(database_url=sys.argv[1], data_dir=sys.argv[2], _env_file=None))
+
+async def start_and_stop():
+    async with app.router.lifespan_context(app):
+        pass
+
+asyncio.run(start_and_stop())
+print(sorted(m for m in ("alembic", "mako", "redis", "httpx") if m in sys.modules))
+"""
+
+
+async def test_a_worker_on_a_current_schema_loads_neither_alembic_nor_redis_nor_httpx(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Each is ~5-11 MB resident a worker does not use: Alembic only upgrades, redis-py only
+    serves CHINWAG_REDIS_URL, and /readyz probes LLM servers with the LLM client's aiohttp."""
+    db = Database.from_url(database_url)
+    try:
+        await ensure_schema(db)  # SQLite upgrades itself here, PostgreSQL is current already
+        async with db.connect() as conn:
+            found = await conn.execute(text("SELECT version_num FROM alembic_version"))
+            revision = found.scalar()
+    finally:
+        await db.dispose()
+    from chinwag.db.migrate import head_revision
+
+    assert revision == head_revision()
+    started = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", _WORKER_START, database_url, str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.strip().splitlines()[-1] == "[]", started.stdout + started.stderr

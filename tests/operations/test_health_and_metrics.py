@@ -32,7 +32,8 @@ async def test_readyz_is_503_when_a_bots_llm_is_unreachable(make_settings: Setti
     checks = ready.json()["checks"]
     assert checks["database"]["ok"] and checks["schema"]["ok"]
     assert not checks["bots"]["bots"]["dead"]["ok"]
-    assert checks["bots"]["bots"]["dead"]["providers"][0]["url"] == dead
+    probe = checks["bots"]["bots"]["dead"]["providers"][0]
+    assert probe["url"] == dead and "Connect" in probe["error"], probe
 
 
 async def test_metrics_count_requests_streams_and_flows(

@@ -13,12 +13,11 @@ from limits.aio.storage import Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.errors import StorageError
 from limits.storage import storage_from_string
-from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from chinwag.bots.models import Bot
 from chinwag.config.bot import LimitsConfig
-from chinwag.db.redis import RedisOutage, redis_client
+from chinwag.db.redis import RedisOutage, redis_client, redis_errors
 from chinwag.db.uow import Database
 from chinwag.errors import RateLimited
 from chinwag.settings import Settings
@@ -60,7 +59,9 @@ class RateLimiter:
         assert isinstance(memory, Storage)
         self._memory = SlidingWindowCounterRateLimiter(memory)
         self._shared: SlidingWindowCounterRateLimiter | None = None
+        self._errors: tuple[type[Exception], ...] = (StorageError, OSError)
         if settings.redis_url:
+            self._errors = (StorageError, *redis_errors())
             pool = redis_client(settings.redis_url).connection_pool
             shared = storage_from_string(
                 f"async+{settings.redis_url}",
@@ -111,7 +112,7 @@ class RateLimiter:
         try:
             allowed = await window.hit(item, scope, *identity)
             stats = None if allowed else await window.get_window_stats(item, scope, *identity)
-        except (RedisError, StorageError, OSError) as exc:
+        except self._errors as exc:
             if shared is None:
                 raise
             self._outage.failed("rate_limit", exc)

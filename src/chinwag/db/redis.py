@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from redis.asyncio import BlockingConnectionPool, Redis
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = logging.getLogger(__name__)
 MAX_CONNECTIONS = 1000
@@ -20,6 +22,9 @@ RETRY_SECONDS = 1.0  # after a failure, how long to leave Redis alone
 
 
 def redis_client(url: str) -> Redis:
+    # Imported here: a worker without CHINWAG_REDIS_URL never loads redis-py (~6 MB resident).
+    from redis.asyncio import BlockingConnectionPool, Redis
+
     pool = BlockingConnectionPool.from_url(
         url,
         max_connections=MAX_CONNECTIONS,
@@ -28,6 +33,13 @@ def redis_client(url: str) -> Redis:
         socket_connect_timeout=2,
     )
     return Redis(connection_pool=pool)
+
+
+def redis_errors() -> tuple[type[Exception], ...]:
+    """What a Redis call that cannot be answered raises: redis-py's errors and the socket's."""
+    from redis.exceptions import RedisError
+
+    return (RedisError, OSError)
 
 
 class RedisOutage:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import httpx
+import aiohttp
 from sqlalchemy import text
+from yarl import URL
 
 from chinwag.bots.index_check import index_problems
 from chinwag.bots.service import BotVersion, list_bots
@@ -21,23 +22,25 @@ from chinwag.settings import Settings
 PROBE_SECONDS = 2.0
 
 
-async def probe(client: httpx.AsyncClient, base_url: str) -> dict[str, Any]:
-    """Whether an OpenAI-compatible server answers GET {base}/models (any non-5xx status)."""
-    shown = _without_password(base_url)  # /readyz answers anyone
+async def probe(client: aiohttp.ClientSession, base_url: str) -> dict[str, Any]:
+    """Whether an OpenAI-compatible server answers GET {base}/models (any non-5xx status).
+
+    On aiohttp, the LLM client's own library: a worker loads no second HTTP client for this."""
+    shown = without_password(base_url)  # /readyz answers anyone
     try:
-        response = await client.get(f"{base_url}/models")
-    except httpx.HTTPError as exc:
+        async with client.get(f"{base_url}/models") as response:
+            status = response.status
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         return {"ok": False, "url": shown, "error": f"{type(exc).__name__}: {exc}"}
-    ok = response.status_code < 500
-    return {"ok": ok, "url": shown, "status": response.status_code}
+    return {"ok": status < 500, "url": shown, "status": status}
 
 
-def _without_password(url: str) -> str:
+def without_password(url: str) -> str:
     """The URL with a password in it (`http://user:secret@host`) replaced by `***`."""
-    parsed = httpx.URL(url)
+    parsed = URL(url)
     if not parsed.password:
         return url
-    return str(parsed.copy_with(username=parsed.username, password="***"))
+    return str(parsed.with_password("***"))
 
 
 async def check_bots(settings: Settings, bots: list[tuple[str, BotConfig]]) -> dict[str, Any]:
@@ -66,7 +69,8 @@ async def check_bots(settings: Settings, bots: list[tuple[str, BotConfig]]) -> d
             local.append(f"embedding: {config.embedding.model} (embedded)")
         urls[bot_id], embedded[bot_id] = found, local
     every = sorted({u for found in urls.values() for u in found})
-    async with httpx.AsyncClient(timeout=PROBE_SECONDS) as client:
+    timeout = aiohttp.ClientTimeout(total=PROBE_SECONDS)
+    async with aiohttp.ClientSession(timeout=timeout) as client:
         answers = await asyncio.gather(*(probe(client, u) for u in every))
         results = dict(zip(every, answers, strict=True))
     return {

@@ -15,13 +15,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
-
-from chinwag.db.redis import RedisOutage, redis_client
+from chinwag.db.redis import RedisOutage, redis_client, redis_errors
 from chinwag.streams.sse import LogEntry
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ class RedisFanout:
 
     def __init__(self, url: str, *, metrics: FanoutMetrics | None = None) -> None:
         self.redis: Redis = redis_client(url)
+        self._errors = redis_errors()
         self.outage = RedisOutage(
             fallback="following streams from the database",
             back="following streams live through it",
@@ -85,7 +86,7 @@ class RedisFanout:
             found: Any = await self.redis.xread(
                 {stream_key(stream_id): f"{after}-0"}, count=500, block=block_ms
             )
-        except (RedisError, OSError) as exc:
+        except self._errors as exc:
             self.outage.failed("read", exc)
             return None
         self.outage.recovered()
