@@ -57,6 +57,7 @@ class ModelRegistry:
                     threads=self._settings.embedding_threads,
                     runtime=self._settings.embedding_runtime,
                     batch_wait_ms=self._settings.embedding_batch_wait_ms,
+                    cache_dir=self._settings.data_dir / "models",
                 )
         return self._embedders[key]
 

@@ -81,11 +81,15 @@ class LocalEmbedder:
         threads: int = 1,
         runtime: EmbeddingRuntime = "onnx",
         batch_wait_ms: float = 2.0,
+        cache_dir: Path | None = None,
     ) -> None:
+        """`cache_dir`: where the ONNX runtime keeps the model rewritten to hold its int8
+        tables as int8 (onnx_rows.py); None loads the export as shipped."""
         self.name = f"sentence-transformers:{model}" if runtime == "torch" else f"onnx:{model}"
         self._model_name = model
         self._threads = threads
         self._runtime = runtime
+        self._cache_dir = cache_dir
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="chinwag-embed")
         self._model: _Model | None = None
         self._recent: OrderedDict[str, NDArray[np.float32]] = OrderedDict()
@@ -158,8 +162,11 @@ class LocalEmbedder:
                 self._model = TorchModel(directory, threads=self._threads)
             else:
                 from chinwag.providers.embeddings.onnx_model import OnnxModel
+                from chinwag.providers.embeddings.onnx_rows import with_rows_gathered_first
 
                 model_file = onnx_file(self._model_name, directory)
+                if self._cache_dir is not None:
+                    model_file = with_rows_gathered_first(model_file, self._cache_dir)
                 self._model = OnnxModel(model_file, directory, threads=self._threads)
             release_free_memory()
         return self._model
