@@ -69,6 +69,18 @@ CORPUS: list[tuple[str, str, set[tuple[str, str, str]]]] = [
         {("error", "unknown_key", "router.treshold")},
     ),
     (
+        "a router threshold below 0 (a probability)",
+        GOOD.replace(
+            "router: {strategy: semantic}", "router: {strategy: semantic, threshold: -0.2}"
+        ),
+        {("error", "invalid_value", "router.threshold")},
+    ),
+    (
+        "a flow threshold below 0",
+        GOOD.replace("    data: {items:", "    threshold: -1\n    data: {items:"),
+        {("error", "invalid_value", "flows.stats.threshold")},
+    ),
+    (
         "unknown key in a flow",
         GOOD.replace('    examples: ["how', '    exmaples: ["x"]\n    examples: ["how'),
         {("error", "unknown_key", "flows.stats.exmaples")},

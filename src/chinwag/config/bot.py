@@ -101,7 +101,7 @@ class RouterConfig(_Strict):
     )
     threshold: float = Field(
         0.4,
-        ge=-1,
+        ge=0,
         le=1,
         description="`semantic`: least probability (0-1) the router's classifier must give a "
         "flow to select it; the default suits most bots.",
@@ -172,7 +172,7 @@ class FlowConfig(_Strict):
         default_factory=list, description="`keywords` router: words or phrases that select it."
     )
     threshold: float | None = Field(
-        None, ge=-1, le=1, description="`semantic`: this flow's own least probability."
+        None, ge=0, le=1, description="`semantic`: this flow's own least probability."
     )
     system: str | None = Field(None, description="Template for the system prompt.")
     template: str | None = Field(
