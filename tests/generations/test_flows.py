@@ -73,6 +73,14 @@ async def test_flows_run_in_parallel_and_feed_main(
         assert kinds.index("flow.completed") == 3, optional
         system = _main_prompt(fake_llm)["messages"][0]["content"]
         assert "[a: output of a]" in system and "[c: output of c]" in system
+        # main reads the optional flows' outputs whole: they are asked for one JSON answer
+        streamed = {r["model"]: r["stream"] for r in fake_llm.requests}
+        assert streamed == {
+            "a-model": False,
+            "b-model": False,
+            "c-model": False,
+            "fake-model": True,
+        }
         assert events[-1].data["status"] == "completed"
 
         async with server.db.read() as conn:

@@ -55,6 +55,25 @@ async def test_streams_deltas_then_usage(make_model: Factory, fake_llm: FakeLLM)
     assert len(await _collect(model)) == 6
 
 
+async def test_a_whole_answer_is_the_same_text_then_usage(
+    make_model: Factory, fake_llm: FakeLLM
+) -> None:
+    """`whole` (an optional flow's call): the same text and usage; the lean client asks for one
+    JSON answer instead of a stream, the SDK client may still stream."""
+    fake_llm.behaviour.tokens = 7
+    model = make_model(base_url=fake_llm.base_url)
+    items = await _collect(model, GenerationOptions(max_tokens=50, whole=True))
+    assert "".join(i for i in items if isinstance(i, str)) == "".join(
+        fake_llm.behaviour.token(i) for i in range(7)
+    )
+    assert items[-1] == Usage.of(prompt_tokens=5, completion_tokens=7)
+    sent = fake_llm.requests[-1]
+    assert sent["max_tokens"] == 50
+    if isinstance(model, StreamingChatModel):
+        assert sent["stream"] is False and "stream_options" not in sent
+        assert len(await _collect(model, GenerationOptions(whole=True))) == 2  # reused client
+
+
 @pytest.mark.parametrize(
     ("setup", "code"),
     [
@@ -137,3 +156,11 @@ async def test_lines_split_across_network_reads(make_model: Factory) -> None:
     finally:
         server.close()
     assert items == ["Barolo ", "costs ", "420 kr", Usage.of(prompt_tokens=3, completion_tokens=3)]
+
+
+def test_a_whole_answer_that_is_not_a_chat_completion_is_refused() -> None:
+    from chinwag.errors import LLMStreamBroken
+    from chinwag.providers.llm.wire import parse_completion
+
+    with pytest.raises(LLMStreamBroken, match="not a chat completion"):
+        parse_completion(b'{"object": "list", "data": []}')

@@ -221,7 +221,8 @@ async def run_optional_flow(ctx: FlowContext, name: str, score: float | None) ->
             if not flow.generate:
                 parts.append(prompt[-1].content)
             else:
-                async for item in ctx.model(flow).stream(prompt, _options(ctx, flow)):
+                options = _options(ctx, flow, whole=True)  # main reads it whole
+                async for item in ctx.model(flow).stream(prompt, options):
                     if isinstance(item, str):
                         parts.append(item)
                     else:
@@ -340,10 +341,12 @@ def table_rows(text: str) -> tuple[dict[str, str], ...]:
     return tuple(csv.DictReader(io.StringIO(text, newline="")))
 
 
-def _options(ctx: FlowContext, flow: FlowConfig) -> GenerationOptions:
+def _options(ctx: FlowContext, flow: FlowConfig, *, whole: bool = False) -> GenerationOptions:
     llm = flow.llm.over(ctx.bot.llm) if flow.llm else ctx.bot.llm
     return GenerationOptions(
-        temperature=llm.temperature if llm else None, max_tokens=llm.max_tokens if llm else None
+        temperature=llm.temperature if llm else None,
+        max_tokens=llm.max_tokens if llm else None,
+        whole=whole,
     )
 
 

@@ -42,6 +42,9 @@ class GenerationOptions:
     max_tokens: int | None = None
     # Ask for a JSON object (constrained to this JSON Schema where the server can do that).
     json_schema: dict[str, Any] | None = None
+    # The caller uses only the whole text (an optional flow feeding `main`): a model may answer
+    # in one piece, from one response, instead of streaming deltas.
+    whole: bool = False
 
 
 @runtime_checkable

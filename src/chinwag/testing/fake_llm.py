@@ -111,13 +111,19 @@ class FakeLLM(ThreadedServer):
             return _error(b.fail_status, "scripted failure", "scripted")
         if body.get("model") in b.model_failures:
             return _error(b.model_failures[body["model"]], "scripted failure", "scripted")
-        if not body.get("stream"):
-            text = "".join(b.token(i) for i in range(b.tokens))
+        if not body.get("stream"):  # one answer after the whole simulated generation
+            model = str(body.get("model"))
+            await asyncio.sleep(b.first_token_delay + b.model_delays.get(model, 0.0))
+            if model in b.model_replies:
+                text = b.model_replies[model]
+            else:
+                await asyncio.sleep(b.token_delay * max(b.tokens - 1, 0))
+                text = "".join(b.token(i) for i in range(b.tokens))
             return JSONResponse(
                 {
                     "id": "chatcmpl-fake",
                     "object": "chat.completion",
-                    "model": body.get("model"),
+                    "model": model,
                     "choices": [
                         {
                             "index": 0,

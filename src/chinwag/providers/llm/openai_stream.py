@@ -16,7 +16,13 @@ import aiohttp
 import orjson
 
 from chinwag.errors import LLMStreamBroken, LLMTimeout, LLMUnreachable
-from chinwag.providers.llm.wire import RETRYABLE_STATUSES, error_detail, parse_chunk, status_error
+from chinwag.providers.llm.wire import (
+    RETRYABLE_STATUSES,
+    error_detail,
+    parse_chunk,
+    parse_completion,
+    status_error,
+)
 from chinwag.providers.protocols import ChatMessage, GenerationOptions, Usage
 
 RETRY_DELAY_SECONDS = 0.5
@@ -65,9 +71,10 @@ class StreamingChatModel:
         request: dict[str, object] = {
             "model": self.model,
             "messages": [{"role": m.role, "content": m.content} for m in messages],
-            "stream": True,
-            "stream_options": {"include_usage": True},
+            "stream": not options.whole,
         }
+        if not options.whole:
+            request["stream_options"] = {"include_usage": True}
         if options.temperature is not None:
             request["temperature"] = options.temperature
         if options.max_tokens is not None:
@@ -75,6 +82,10 @@ class StreamingChatModel:
         if options.json_schema is not None:
             request["response_format"] = {"type": "json_object"}
         response = await self._post(orjson.dumps(request))
+        if options.whole:  # one JSON body instead of a chunk per token: less CPU, same text
+            for item in await self._whole(response):
+                yield item
+            return
         finished = False
         try:
             # Read to the end of the body even after [DONE], so the connection goes back to
@@ -96,6 +107,15 @@ class StreamingChatModel:
             response.release()
         if not finished:
             raise LLMStreamBroken(f"the LLM stream from {self.base_url} ended without [DONE]")
+
+    async def _whole(self, response: aiohttp.ClientResponse) -> list[str | Usage]:
+        try:
+            return parse_completion(await response.read())
+        except (aiohttp.ClientError, ValueError, TimeoutError) as exc:
+            where = self.base_url
+            raise LLMStreamBroken(f"the LLM's answer from {where} broke off: {exc!r}") from exc
+        finally:
+            response.release()
 
     async def _post(self, body: bytes) -> aiohttp.ClientResponse:
         """POST with the SDK's retry rules; returns a 2xx response or raises an LLMError."""

@@ -48,6 +48,27 @@ def parse_chunk(payload: str | bytes) -> list[str | Usage]:
     return items
 
 
+def parse_completion(payload: bytes) -> list[str | Usage]:
+    """The text and usage of a whole (not streamed) chat.completion, as parse_chunk gives them."""
+    completion = orjson.loads(payload)
+    if not isinstance(completion, dict) or not isinstance(completion.get("choices"), list):
+        raise LLMStreamBroken(f"the LLM's answer is not a chat completion: {payload[:200]!r}")
+    items: list[str | Usage] = []
+    for choice in completion["choices"]:
+        text = ((choice or {}).get("message") or {}).get("content")
+        if text:
+            items.append(text)
+    usage = completion.get("usage")
+    if usage:
+        items.append(
+            Usage.of(
+                prompt_tokens=int(usage.get("prompt_tokens") or 0),
+                completion_tokens=int(usage.get("completion_tokens") or 0),
+            )
+        )
+    return items
+
+
 def error_detail(body: object, fallback: str) -> str:
     """The server's own words from an error body (`{"error": {"message", "code"}}` or flat)."""
     if isinstance(body, dict):
