@@ -31,6 +31,7 @@ from chinwag.providers.vectorstores.base import (
     index_not_found,
     tally,
 )
+from chinwag.providers.vectorstores.small_tables import SMALL_TABLE_ROWS, SmallTable
 
 ANN_THRESHOLD = 50_000  # below this many chunks an exact (flat) vector search is fast enough
 
@@ -81,6 +82,10 @@ class LanceDBStore:
         self._path = str(path)
         self._db: Any = None
         self._tables: dict[str, Any] = {}
+        # Per index, for the table object it was read from (a dropped and re-created index is
+        # a new object, whose versions start again): its rows in memory for vector search
+        # (small_tables.py), or the version at which it was counted too large.
+        self._small: dict[str, tuple[Any, SmallTable | int]] = {}
 
     async def _connect(self) -> Any:
         if self._db is None:
@@ -216,6 +221,9 @@ class LanceDBStore:
             dimension = await self._dimension(table)
             if vector.shape[-1] != dimension:
                 raise dimension_mismatch(self.name, index, dimension, int(vector.shape[-1]))
+            small = await self._small_table(index, table)
+            if small is not None:
+                return small.search(vector, top_k, filters)
             query = (
                 table.query()
                 .nearest_to(vector)
@@ -227,6 +235,24 @@ class LanceDBStore:
                 query = query.where(where)
             rows = (await query.limit(top_k).to_arrow()).to_pylist()
             return [Hit(_chunk(r), 1.0 - float(r["_distance"])) for r in rows]
+
+    async def _small_table(self, index: str, table: Any) -> SmallTable | None:
+        """The table's rows in memory if it has at most SMALL_TABLE_ROWS, read again when its
+        version changed (a write by this process; other processes' writes are seen as LanceDB
+        sees them)."""
+        version = await table.version()
+        read_from, known = self._small.get(index, (None, None))
+        if read_from is table and isinstance(known, SmallTable) and known.version == version:
+            return known
+        if read_from is table and known == version:
+            return None
+        if await table.count_rows() > SMALL_TABLE_ROWS:
+            self._small[index] = (table, version)
+            return None
+        rows = await table.query().select([*CHUNK_FIELDS, "vector"]).to_arrow()
+        small = await asyncio.to_thread(SmallTable.of, version, rows, _chunk)
+        self._small[index] = (table, small)
+        return small
 
     async def search_keyword(
         self, index: str, text: str, top_k: int, filters: Filters
@@ -257,6 +283,7 @@ class LanceDBStore:
 
     async def aclose(self) -> None:
         self._tables.clear()
+        self._small.clear()
         self._db = None
 
     @staticmethod

@@ -1,0 +1,93 @@
+"""LanceDB's small tables are searched by vector in memory: the same hits as LanceDB's own flat
+search, and every write (or a re-created index) seen by the next search."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from chinwag.providers.vectorstores import lancedb_store
+from chinwag.providers.vectorstores.base import Chunk, chunk_id
+from chinwag.providers.vectorstores.lancedb_store import LanceDBStore
+from chinwag.providers.vectorstores.small_tables import SmallTable
+
+DIM = 16
+INDEX = "shop"
+
+
+def _chunks(source: str, count: int) -> list[Chunk]:
+    return [
+        Chunk(
+            chunk_id(source, "c1", i), source, "c1", i, f"{source} {i}", source, tags=(f"t{i % 3}",)
+        )
+        for i in range(count)
+    ]
+
+
+def _unit(rows: int, seed: int) -> np.ndarray:
+    vectors = np.random.default_rng(seed).standard_normal((rows, DIM)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+async def _lancedb_flat(store: LanceDBStore, vector: np.ndarray, top_k: int) -> list[str]:
+    """LanceDB's own answer, around the in-memory search."""
+    table = await store._table(INDEX)
+    query = table.query().nearest_to(vector).distance_type("cosine").select(["id"])
+    return [r["id"] for r in (await query.limit(top_k).to_arrow()).to_pylist()]
+
+
+async def test_the_in_memory_search_finds_what_lancedb_finds(tmp_path: Path) -> None:
+    store = LanceDBStore(tmp_path / "lancedb")
+    await store.create(INDEX, DIM)
+    await store.upsert(INDEX, _chunks("a.md", 150) + _chunks("b.md", 150), _unit(300, 1))
+    try:
+        for query in _unit(20, 2):
+            hits = await store.search_vector(INDEX, query, 7, {})
+            assert [h.chunk.id for h in hits] == await _lancedb_flat(store, query, 7)
+            assert hits[0].score == pytest.approx(float(np.max(_unit(300, 1) @ query)), abs=1e-5)
+        assert isinstance(store._small[INDEX][1], SmallTable)  # it was the in-memory path
+        filtered = await store.search_vector(
+            INDEX, _unit(1, 3)[0], 50, {"source": "b.md", "tag": "t1"}
+        )
+        assert len(filtered) == 50 and {h.chunk.source for h in filtered} == {"b.md"}
+        assert all("t1" in h.chunk.tags for h in filtered)
+    finally:
+        await store.aclose()
+
+
+async def test_writes_and_a_re_created_index_are_seen_by_the_next_search(tmp_path: Path) -> None:
+    store = LanceDBStore(tmp_path / "lancedb")
+    await store.create(INDEX, DIM)
+    vectors = _unit(11, 4)
+    await store.upsert(INDEX, _chunks("a.md", 10), vectors[:10])
+    try:
+        assert (await store.search_vector(INDEX, vectors[10], 1, {}))[0].chunk.source == "a.md"
+        await store.upsert(INDEX, _chunks("new.md", 1), vectors[10:])
+        assert (await store.search_vector(INDEX, vectors[10], 1, {}))[0].chunk.source == "new.md"
+        await store.delete_document(INDEX, "new.md")
+        assert (await store.search_vector(INDEX, vectors[10], 1, {}))[0].chunk.source == "a.md"
+        await store.drop(INDEX)  # the same name again: its versions start again
+        await store.create(INDEX, DIM)
+        await store.upsert(INDEX, _chunks("c.md", 10), vectors[:10])
+        found = await store.search_vector(INDEX, vectors[10], 20, {})
+        assert {h.chunk.source for h in found} == {"c.md"} and len(found) == 10
+    finally:
+        await store.aclose()
+
+
+async def test_a_table_above_the_bound_is_searched_by_lancedb(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lancedb_store, "SMALL_TABLE_ROWS", 5)
+    store = LanceDBStore(tmp_path / "lancedb")
+    await store.create(INDEX, DIM)
+    await store.upsert(INDEX, _chunks("a.md", 30), _unit(30, 5))
+    try:
+        query = _unit(1, 6)[0]
+        hits = await store.search_vector(INDEX, query, 4, {})
+        assert [h.chunk.id for h in hits] == await _lancedb_flat(store, query, 4)
+        assert isinstance(store._small[INDEX][1], int)  # counted, not held in memory
+    finally:
+        await store.aclose()
