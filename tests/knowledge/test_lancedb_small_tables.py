@@ -3,6 +3,7 @@ search, and every write (or a re-created index) seen by the next search."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import numpy as np
@@ -91,3 +92,22 @@ async def test_a_table_above_the_bound_is_searched_by_lancedb(
         assert isinstance(store._small[INDEX][1], int)  # counted, not held in memory
     finally:
         await store.aclose()
+
+
+async def test_a_write_by_another_process_is_seen_within_the_consistency_interval(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`chinwag ingest` writes while `chinwag serve` runs: a separate connection stands for it."""
+    monkeypatch.setattr(lancedb_store, "READ_CONSISTENCY_SECONDS", 0.2)
+    served, ingest = LanceDBStore(tmp_path / "lancedb"), LanceDBStore(tmp_path / "lancedb")
+    vectors = _unit(11, 7)
+    await served.create(INDEX, DIM)
+    await served.upsert(INDEX, _chunks("a.md", 10), vectors[:10])
+    try:
+        assert (await served.search_vector(INDEX, vectors[10], 1, {}))[0].chunk.source == "a.md"
+        await ingest.upsert(INDEX, _chunks("new.md", 1), vectors[10:])
+        await asyncio.sleep(0.3)
+        assert (await served.search_vector(INDEX, vectors[10], 1, {}))[0].chunk.source == "new.md"
+    finally:
+        await served.aclose()
+        await ingest.aclose()

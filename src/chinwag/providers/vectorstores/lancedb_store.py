@@ -11,6 +11,7 @@ import asyncio
 import importlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,8 @@ from chinwag.providers.vectorstores.base import (
 )
 from chinwag.providers.vectorstores.small_tables import SMALL_TABLE_ROWS, SmallTable
 
+# How stale a served table may be after another process (`chinwag ingest`) wrote to it.
+READ_CONSISTENCY_SECONDS = 2.0
 ANN_THRESHOLD = 50_000  # below this many chunks an exact (flat) vector search is fast enough
 
 
@@ -91,7 +94,9 @@ class LanceDBStore:
         if self._db is None:
             # The first import takes seconds (LanceDB's generated REST client): beside the loop.
             lancedb = await asyncio.to_thread(importlib.import_module, "lancedb")
-            self._db = await lancedb.connect_async(self._path)
+            self._db = await lancedb.connect_async(
+                self._path, read_consistency_interval=timedelta(seconds=READ_CONSISTENCY_SECONDS)
+            )
         return self._db
 
     async def _table(self, index: str) -> Any:
