@@ -43,7 +43,7 @@ def _scope(principal: Principal, bot_id: str | None) -> str | None:
     return principal.bot_id
 
 
-def conversation_filters(
+async def conversation_filters(
     principal: PrincipalDep,
     bot_id: Annotated[str | None, Query(max_length=64, description="One bot.")] = None,
     since: Annotated[

@@ -55,7 +55,9 @@ class Services:
         return self.drain.watch(reader) if isinstance(reader, DatabaseFollower) else reader
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    """`async`, like every dependency here: FastAPI runs a plain `def` in its thread pool, a
+    thread hop per request for a dictionary lookup."""
     services: Services = request.app.state.services
     return services
 
