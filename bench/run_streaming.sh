@@ -7,7 +7,8 @@
 #   QUICK=1 bash bench/run_streaming.sh             # smoke test of the setup (tiny counts, ~4 min)
 #   DBS=sqlite bash bench/run_streaming.sh          # one database only (sqlite | postgres)
 #   CONCURRENCY="1 50 200" bash bench/run_streaming.sh
-#   CHINWAG_PEERS="langserve litellm minimal" bash bench/run_streaming.sh   # peers next to chinwag (default: minimal)
+#   CHINWAG_PEERS="langserve litellm minimal" bash bench/run_streaming.sh   # peers next to chinwag (default: minimal; "" for none)
+#   REF=d01da74 bash bench/run_streaming.sh          # another commit's src/ (for A/B runs back to back)
 #   BOTS="plain vinhuset" (default): each chinwag bot measured in turn against the same server:
 #   `plain` (bench/bots/plain.yaml: `main` only, the relay path) and the demo bot `vinhuset`
 #   (semantic router, hybrid retrieval, optional flows); the peers run once, with the first bot.
@@ -57,12 +58,13 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 SOURCE=${SOURCE:-head}
-COMMIT=$(git -C "$ROOT" rev-parse --short HEAD)
+REF=${REF:-HEAD}
+COMMIT=$(git -C "$ROOT" rev-parse --short "$REF")
 DIRTY=$(git -C "$ROOT" status --porcelain -- src | wc -l)
 if [[ "$SOURCE" == head ]]; then
   SRC="$WORK/src-$STAMP-$COMMIT"
   mkdir -p "$SRC"
-  git -C "$ROOT" archive --format=tar HEAD src | tar -x -C "$SRC"
+  git -C "$ROOT" archive --format=tar "$REF" src | tar -x -C "$SRC"
   PYPATH="$SRC/src"
   CODE="$COMMIT"
 else
@@ -125,7 +127,7 @@ for db in $DBS; do
   custom_cmd+=" CHINWAG_RATE_LIMIT_KEY=1000000/minute CHINWAG_RATE_LIMIT_USER=1000000/minute"
   custom_cmd+=" CHINWAG_RATE_LIMIT_IP=1000000/minute"
   custom_cmd+=" CHINWAG_LLM_MODEL=fake-gpt '$CHINWAG' demo --host 127.0.0.1 --port $CHINWAG_PORT"
-  peers="${CHINWAG_PEERS:-minimal}"
+  peers="${CHINWAG_PEERS-minimal}"
   for bot in $BOTS; do
     PEERS="$peers custom" \
     CUSTOM_LABEL="chinwag-$bot-$db" CUSTOM_DIR="$datadir" CUSTOM_CMD="$custom_cmd" \
@@ -141,7 +143,7 @@ for db in $DBS; do
     peers=""  # the peers once per database; `direct` (the baseline) is measured with each bot
   done
   t1=$(date +%s.%N); pg1=$(pg_cpu_ticks)
-  [[ "$(git -C "$ROOT" rev-parse --short HEAD)" == "$COMMIT" ]] \
+  [[ "$(git -C "$ROOT" rev-parse --short "$REF")" == "$COMMIT" ]] \
     || echo "note: HEAD moved during the run; measured $CODE (snapshot), now $(git -C "$ROOT" rev-parse --short HEAD)" >&2
   # Extra line for the record: how many answers chinwag completed, and (PostgreSQL) the database
   # server's CPU over the whole run, which run_peers.sh does not see (it is not a child of chinwag).
