@@ -7,6 +7,7 @@ request, anything else an error).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -32,20 +33,7 @@ def parse_chunk(payload: str | bytes) -> list[str | Usage]:
         raise LLMStreamBroken(f"the LLM sent a chunk that is not a JSON object: {payload[:200]!r}")
     if "error" in chunk:
         raise LLMStreamBroken(f"the LLM reported an error mid-stream: {chunk['error']}")
-    items: list[str | Usage] = []
-    for choice in chunk.get("choices") or ():
-        text = (choice.get("delta") or {}).get("content")
-        if text:
-            items.append(text)
-    usage = chunk.get("usage")
-    if usage:
-        items.append(
-            Usage.of(
-                prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                completion_tokens=int(usage.get("completion_tokens") or 0),
-            )
-        )
-    return items
+    return _texts_then_usage(chunk.get("choices") or (), "delta", chunk.get("usage"))
 
 
 def parse_completion(payload: bytes) -> list[str | Usage]:
@@ -53,12 +41,17 @@ def parse_completion(payload: bytes) -> list[str | Usage]:
     completion = orjson.loads(payload)
     if not isinstance(completion, dict) or not isinstance(completion.get("choices"), list):
         raise LLMStreamBroken(f"the LLM's answer is not a chat completion: {payload[:200]!r}")
+    return _texts_then_usage(completion["choices"], "message", completion.get("usage"))
+
+
+def _texts_then_usage(choices: Iterable[Any], part: str, usage: Any) -> list[str | Usage]:
+    """Each choice's non-empty `part.content` (`delta` in a chunk, `message` in a completion),
+    then the usage when the server sent it."""
     items: list[str | Usage] = []
-    for choice in completion["choices"]:
-        text = ((choice or {}).get("message") or {}).get("content")
+    for choice in choices:
+        text = ((choice or {}).get(part) or {}).get("content")
         if text:
             items.append(text)
-    usage = completion.get("usage")
     if usage:
         items.append(
             Usage.of(
