@@ -326,10 +326,10 @@ async def run(
 
 
 # ---------------------------------------------------------------------------- driver
-def snapshot_source(source: str, work: Path) -> tuple[str, str]:
+def snapshot_source(source: str, work: Path, ref: str = "HEAD") -> tuple[str, str]:
     """-> (PYTHONPATH for the server, a label of the code measured)."""
     commit = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+        ["git", "-C", str(ROOT), "rev-parse", "--short", ref],
         check=True,
         capture_output=True,
         text=True,
@@ -345,7 +345,7 @@ def snapshot_source(source: str, work: Path) -> tuple[str, str]:
     dest = work / f"src-{commit}"
     dest.mkdir(parents=True, exist_ok=True)
     archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", "--format=tar", "HEAD", "src"],
+        ["git", "-C", str(ROOT), "archive", "--format=tar", ref, "src"],
         check=True,
         capture_output=True,
     ).stdout
@@ -439,6 +439,7 @@ def main() -> int:
         help="healthz (c=1 only: the HTTP floor), sse, json",
     )
     ap.add_argument("--concurrency", nargs="+", type=int, default=[1, 50])
+    ap.add_argument("--ref", default="HEAD", help="the commit whose src/ is measured (A/B runs)")
     ap.add_argument("--n1", type=int, default=60, help="measured requests at c=1")
     ap.add_argument("--n50", type=int, default=500, help="measured requests at c>1")
     ap.add_argument(
@@ -488,7 +489,7 @@ def main() -> int:
     work = args.work / f"accept-{stamp}"
     work.mkdir(parents=True, exist_ok=True)
     py = sys.executable
-    args.pythonpath, code = snapshot_source(args.source, work)
+    args.pythonpath, code = snapshot_source(args.source, work, args.ref)
     print(f"measuring chinwag {code}", file=sys.stderr)
     rows: list[dict] = []
     try:
