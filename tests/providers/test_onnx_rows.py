@@ -63,3 +63,14 @@ def test_a_model_that_cannot_be_rewritten_runs_as_shipped_and_says_so(
     with caplog.at_level(logging.WARNING):
         assert with_rows_gathered_first(broken, tmp_path / "cache") == broken
     assert "could not be rewritten" in caplog.text and "35 MB more" in caplog.text
+
+
+def test_a_cache_directory_that_cannot_be_made_runs_the_model_as_shipped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    shipped = onnx_file("all-MiniLM-L6-v2", model_directory("all-MiniLM-L6-v2"))
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a directory")
+    with caplog.at_level(logging.WARNING):
+        assert with_rows_gathered_first(shipped, blocked / "models") == shipped
+    assert "could not be rewritten" in caplog.text

@@ -39,14 +39,18 @@ def with_rows_gathered_first(source: Path, cache_dir: Path) -> Path:
         return target
     if unchanged.is_file():
         return source
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    child = subprocess.run(
-        [sys.executable, "-m", __name__, str(source), str(target)],
-        capture_output=True,
-        text=True,
-        timeout=CHILD_TIMEOUT_SECONDS,
-        check=False,
-    )
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        child = subprocess.run(
+            [sys.executable, "-m", __name__, str(source), str(target)],
+            capture_output=True,
+            text=True,
+            timeout=CHILD_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:  # e.g. a read-only data directory
+        _as_shipped(source, f"{type(exc).__name__}: {exc}")
+        return source
     outcome = child.stdout.strip()
     if child.returncode == 0 and outcome == REWRITTEN and target.is_file():
         log.info("embedding model: int8 tables gathered before dequantising (%s)", target)
@@ -54,13 +58,17 @@ def with_rows_gathered_first(source: Path, cache_dir: Path) -> Path:
     if child.returncode == 0 and outcome == UNCHANGED:
         unchanged.touch()
         return source
+    _as_shipped(source, (child.stderr.strip().splitlines() or [f"exit {child.returncode}"])[-1])
+    return source
+
+
+def _as_shipped(source: Path, why: str) -> None:
     log.warning(
         "embedding model %s could not be rewritten to keep its int8 tables (%s); it runs as "
         "shipped, with ~35 MB more resident memory",
         source,
-        (child.stderr.strip().splitlines() or [f"exit {child.returncode}"])[-1],
+        why,
     )
-    return source
 
 
 def rewrite(source: Path, target: Path) -> bool:
