@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from chinwag.errors import ChinwagError
 from chinwag.providers.vectorstores import lancedb_store
 from chinwag.providers.vectorstores.base import Chunk, chunk_id
 from chinwag.providers.vectorstores.lancedb_store import LanceDBStore
@@ -54,6 +55,23 @@ async def test_the_in_memory_search_finds_what_lancedb_finds(tmp_path: Path) -> 
         )
         assert len(filtered) == 50 and {h.chunk.source for h in filtered} == {"b.md"}
         assert all("t1" in h.chunk.tags for h in filtered)
+    finally:
+        await store.aclose()
+
+
+async def test_an_empty_index_finds_nothing_and_a_wrong_dimension_is_named(
+    tmp_path: Path,
+) -> None:
+    store = LanceDBStore(tmp_path / "lancedb")
+    await store.create(INDEX, DIM)  # created, nothing ingested yet
+    try:
+        assert await store.search_vector(INDEX, _unit(1, 8)[0], 5, {}) == []
+        assert await store.search_keyword(INDEX, "anything", 5, {}) == []
+        await store.upsert(INDEX, _chunks("a.md", 3), _unit(3, 9))
+        with pytest.raises(ChinwagError) as wrong:
+            await store.search_vector(INDEX, np.ones(DIM + 1, dtype=np.float32), 5, {})
+        assert wrong.value.code == "knowledge_dimension_mismatch"
+        assert isinstance(store._small[INDEX][1], SmallTable)  # checked on the in-memory path
     finally:
         await store.aclose()
 

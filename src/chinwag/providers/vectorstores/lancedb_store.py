@@ -223,10 +223,10 @@ class LanceDBStore:
     ) -> list[Hit]:
         async with self._using(index):
             table = await self._table(index)
-            dimension = await self._dimension(table)
+            small = await self._small_table(index, table)
+            dimension = small.dimension if small is not None else await self._dimension(table)
             if vector.shape[-1] != dimension:
                 raise dimension_mismatch(self.name, index, dimension, int(vector.shape[-1]))
-            small = await self._small_table(index, table)
             if small is not None:
                 return small.search(vector, top_k, filters)
             query = (

@@ -28,14 +28,19 @@ class SmallTable:
 
     version: int
     chunks: list[Chunk]
-    vectors: NDArray[np.float32]
+    vectors: NDArray[np.float32]  # one row per chunk, the table's width (no rows: empty index)
+
+    @property
+    def dimension(self) -> int:
+        return int(self.vectors.shape[1])
 
     @classmethod
     def of(cls, version: int, rows: pa.Table, chunk: Any) -> SmallTable:
         """From every row of the table (its chunk fields and `vector`); `chunk` makes a Chunk of
         a row's fields. Blocking (a few ms per thousand rows): run it beside the event loop."""
+        dimension = rows.schema.field("vector").type.list_size
         vectors = rows.column("vector").combine_chunks().flatten().to_numpy()
-        matrix = np.asarray(vectors, dtype=np.float32).reshape(rows.num_rows, -1)
+        matrix = np.asarray(vectors, dtype=np.float32).reshape(rows.num_rows, dimension)
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         unit = matrix / np.maximum(norms, 1e-12)
         return cls(version, [chunk(r) for r in rows.drop_columns(["vector"]).to_pylist()], unit)
