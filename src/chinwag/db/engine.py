@@ -10,6 +10,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
+from chinwag.db.sqlite_driver import one_trip_dbapi
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -33,6 +35,7 @@ def _sqlite_engine(database_url: str) -> AsyncEngine:
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(
         database_url,
+        module=one_trip_dbapi(),  # one trip to the driver's thread per statement
         poolclass=AsyncAdaptedQueuePool,
         pool_size=5,
         max_overflow=5,

@@ -1,0 +1,110 @@
+"""SQLite statements in one trip to aiosqlite's thread instead of three or four.
+
+SQLAlchemy's aiosqlite adapter opens a cursor, executes, fetches and closes it as separate
+calls, each a round trip to the thread that owns the sqlite3 connection (a queue put, a thread
+wake-up, a callback into the event loop: ~50 us of CPU each). Here a statement is one function
+run in that thread: execute, read the description, fetch every row, close. The rows are held
+as the adapter holds them (SQLAlchemy's async cursors are buffered anyway), so results,
+rowcounts and errors are the same; only the round trips go.
+
+It relies on aiosqlite's `Connection._execute` (run a function in the connection's thread), as
+SQLAlchemy's own adapter relies on its queue; the version is pinned in requirements.lock, and
+tests/db/test_sqlite_driver.py fails if that method goes away.
+"""
+
+from __future__ import annotations
+
+import collections
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiosqlite
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Executed:
+    """What a DBAPI cursor reports after a statement, read in the connection's thread."""
+
+    description: Any = None
+    rowcount: int = -1
+    lastrowid: int | None = None
+    arraysize: int = 1
+
+    def close(self) -> None:
+        """Closed already, in the connection's thread."""
+
+
+def _execute(
+    conn: sqlite3.Connection, operation: str, parameters: Any, many: bool
+) -> tuple[_Executed, list[Any]]:
+    cursor = conn.cursor()
+    try:
+        if many:
+            cursor.executemany(operation, parameters)
+        elif parameters is None:
+            cursor.execute(operation)
+        else:
+            cursor.execute(operation, parameters)
+        rows = cursor.fetchall() if cursor.description else []
+        return _Executed(cursor.description, cursor.rowcount, cursor.lastrowid), rows
+    finally:
+        cursor.close()
+
+
+class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
+    """A buffered cursor whose every statement is one call into aiosqlite's thread."""
+
+    __slots__ = ()
+    _awaitable_cursor_close = False
+
+    def _make_new_cursor(self, connection: Any) -> Any:
+        return _Executed()
+
+    def _aenter_cursor(self, cursor: Any) -> Any:
+        return cursor
+
+    async def _execute_async(self, operation: Any, parameters: Any) -> Any:
+        await self._run(operation, parameters, many=False)
+
+    async def _executemany_async(self, operation: Any, seq_of_parameters: Sequence[Any]) -> Any:
+        await self._run(operation, seq_of_parameters, many=True)
+
+    async def _run(self, operation: str, parameters: Any, *, many: bool) -> None:
+        connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
+        async with self._adapt_connection._execute_mutex:
+            executed, rows = await connection._execute(  # type: ignore[no-untyped-call]
+                _execute, connection._conn, operation, parameters, many
+            )
+        self._cursor = executed
+        self._rows = collections.deque(rows)
+
+
+class OneTripConnection(AsyncAdapt_aiosqlite_connection):
+    __slots__ = ()
+    _cursor_cls = OneTripCursor
+
+    def rollback(self) -> None:
+        # The pool rolls back every connection it takes back; after a commit there is nothing
+        # to roll back, and asking costs a trip (`in_transaction` is read without one).
+        connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
+        if connection._connection is not None and connection.in_transaction:
+            super().rollback()
+
+
+class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
+    """The DBAPI module handed to SQLAlchemy's aiosqlite dialect (`module=`)."""
+
+    def connect(self, *arg: Any, **kw: Any) -> OneTripConnection:
+        adapted = super().connect(*arg, **kw)
+        return OneTripConnection(self, adapted._connection)
+
+
+def one_trip_dbapi() -> OneTripDBAPI:
+    return OneTripDBAPI(aiosqlite, sqlite3)

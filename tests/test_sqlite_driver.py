@@ -1,0 +1,114 @@
+"""SQLite statements take one trip to aiosqlite's thread and behave as through SQLAlchemy's own
+adapter: rows, rowcounts, generated ids, constraint errors, a closed connection."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from chinwag.db.sqlite_driver import OneTripConnection
+from chinwag.db.uow import Database
+
+SCHEMA = (
+    "CREATE TABLE parents (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE)",
+    "CREATE TABLE children (id INTEGER PRIMARY KEY, parent_id INTEGER NOT NULL "
+    "REFERENCES parents(id), name TEXT)",
+)
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database.from_url(f"sqlite+aiosqlite:///{tmp_path}/one-trip.db")
+    async with database.write() as conn:
+        for statement in SCHEMA:
+            await conn.execute(text(statement))
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The name of each function run in aiosqlite's thread."""
+    seen: list[str] = []
+    run = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(getattr(fn, "__name__", repr(fn)))
+        return await run(self, fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    return seen
+
+
+async def test_the_engine_uses_the_one_trip_adapter(db: Database) -> None:
+    async with db.read() as conn:
+        raw = await conn.get_raw_connection()
+        assert isinstance(raw.dbapi_connection, OneTripConnection)
+
+
+async def test_a_select_is_one_trip_and_returns_its_rows(db: Database, trips: list[str]) -> None:
+    async with db.write() as conn:
+        await conn.execute(text("INSERT INTO parents (name) VALUES ('a'), ('b'), ('c')"))
+    async with db.read() as conn:
+        trips.clear()
+        result = await conn.execute(text("SELECT id, name FROM parents ORDER BY id"))
+        assert trips == ["_execute"]
+        rows = result.all()
+    assert [tuple(r) for r in rows] == [(1, "a"), (2, "b"), (3, "c")]
+    assert list(result.keys()) == ["id", "name"]
+
+
+async def test_a_transaction_is_a_trip_per_statement_and_no_more(
+    db: Database, trips: list[str]
+) -> None:
+    async with db.write() as conn:
+        await conn.execute(text("INSERT INTO parents (name) VALUES ('one')"))
+    # BEGIN IMMEDIATE, the INSERT, COMMIT; the pool's rollback of a committed connection is
+    # skipped.
+    assert trips == ["_execute", "_execute", "commit"]
+
+
+async def test_rowcounts_and_generated_ids(db: Database) -> None:
+    async with db.write() as conn:
+        inserted = await conn.execute(text("INSERT INTO parents (name) VALUES ('x')"))
+        assert inserted.lastrowid == 1
+        many = await conn.execute(
+            text("INSERT INTO children (parent_id, name) VALUES (1, :name)"),
+            [{"name": "p"}, {"name": "q"}, {"name": "r"}],
+        )
+        assert many.rowcount == 3
+        updated = await conn.execute(text("UPDATE children SET name = 'z' WHERE name != 'p'"))
+        assert updated.rowcount == 2
+    async with db.read() as conn:
+        names = (await conn.execute(text("SELECT name FROM children ORDER BY id"))).scalars()
+        assert list(names) == ["p", "z", "z"]
+
+
+async def test_constraint_errors_are_sqlalchemys_and_roll_back(db: Database) -> None:
+    with pytest.raises(IntegrityError, match="FOREIGN KEY"):
+        async with db.write() as conn:
+            await conn.execute(text("INSERT INTO parents (name) VALUES ('kept only if committed')"))
+            await conn.execute(text("INSERT INTO children (parent_id, name) VALUES (99, 'orphan')"))
+    async with db.read() as conn:
+        count = (await conn.execute(text("SELECT count(*) FROM parents"))).scalar()
+    assert count == 0
+    with pytest.raises(IntegrityError, match="UNIQUE"):
+        async with db.write() as conn:
+            await conn.execute(text("INSERT INTO parents (name) VALUES ('same'), ('same')"))
+
+
+async def test_a_closed_connection_is_an_operational_error(db: Database) -> None:
+    async with db.connect() as conn:
+        raw = await conn.get_raw_connection()
+        driver = raw.driver_connection
+        assert isinstance(driver, aiosqlite.Connection)
+        await driver.close()
+        with pytest.raises(OperationalError):
+            await conn.execute(text("SELECT 1"))
+        await conn.invalidate()
