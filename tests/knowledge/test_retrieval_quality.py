@@ -1,9 +1,15 @@
-"""Retrieval quality on the labelled Vinhuset questions over the demo corpus (recall@1/3/5)."""
+"""Retrieval quality on each labelled set in tests/data/retrieval (recall@1/3/5 per mode).
+
+vinhuset: 113 questions over the demo wine shop's corpus, on which the hybrid fusion was chosen.
+hyttegrenda: 119 questions over a cabin-rental village's 24 documents, written after the
+documents and never used to tune anything, so it checks the fusion on data it was not fitted to.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from chinwag.config.bot import KnowledgeConfig
@@ -13,20 +19,31 @@ from chinwag.knowledge.search import KnowledgeService
 from chinwag.providers.embeddings.local import LocalEmbedder
 from chinwag.providers.vectorstores.lancedb_store import LanceDBStore
 
-from .conftest import DATA, DEMO_CORPUS
+from .conftest import DATA
 
-FLOORS = {"vector": 0.9, "keyword": 0.9, "hybrid": 0.95}
+ROOT = Path(__file__).resolve().parents[2]
+
+# recall@5 floors per mode. vinhuset's are the original ones. hyttegrenda's come from its one
+# measurement (recall@5: vector 0.849, keyword 0.807, hybrid 0.916; 101, 96 and 109 of 119):
+# 0.05 below each, rounded down to two decimals, so that a model or library build that moves a
+# few questions does not fail them while a real regression (7 or more questions lost) does.
+FLOORS = {
+    "vinhuset": {"vector": 0.9, "keyword": 0.9, "hybrid": 0.95},
+    "hyttegrenda": {"vector": 0.79, "keyword": 0.75, "hybrid": 0.86},
+}
 
 
+@pytest.mark.parametrize("name", sorted(FLOORS))
 async def test_recall_at_5_per_mode(
-    lance: LanceDBStore, embedder: LocalEmbedder, chunker: Chunker
+    name: str, lance: LanceDBStore, embedder: LocalEmbedder, chunker: Chunker
 ) -> None:
-    labelled = yaml.safe_load((DATA / "retrieval/vinhuset.yaml").read_text())
+    labelled = yaml.safe_load((DATA / f"retrieval/{name}.yaml").read_text())
     questions = labelled["questions"]
-    await lance.create("vinhuset", await embedder.dimension())
-    summary = await ingest(lance, embedder, "vinhuset", [DEMO_CORPUS], chunker=chunker)
-    assert summary.failed == [] and len(summary.added) == len(list(DEMO_CORPUS.iterdir()))
-    service = KnowledgeService(lance, embedder, KnowledgeConfig(index="vinhuset"))
+    corpus = ROOT / labelled["corpus"]
+    await lance.create(name, await embedder.dimension())
+    summary = await ingest(lance, embedder, name, [corpus], chunker=chunker)
+    assert summary.failed == [] and len(summary.added) == len(list(corpus.iterdir()))
+    service = KnowledgeService(lance, embedder, KnowledgeConfig(index=name))
     at: dict[int, dict[str, float]] = {1: {}, 3: {}, 5: {}}
     for mode in ("vector", "keyword", "hybrid"):
         found = dict.fromkeys(at, 0)
@@ -38,8 +55,8 @@ async def test_recall_at_5_per_mode(
         for depth in at:
             at[depth][mode] = found[depth] / len(questions)
     recall = at[5]
-    print(f"\nrecall over {len(questions)} questions: {at}")
-    for mode, floor in FLOORS.items():
+    print(f"\n{name}: recall over {len(questions)} questions: {at}")
+    for mode, floor in FLOORS[name].items():
         assert recall[mode] >= floor, (mode, recall)
     for depth, figures in at.items():  # hybrid fusion never loses to the better single list
         assert figures["hybrid"] >= max(figures["vector"], figures["keyword"]), (depth, figures)
