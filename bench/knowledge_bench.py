@@ -10,7 +10,10 @@
 2. Search latency on LanceDB at each size with synthetic chunks (random unit vectors, text drawn
    from the demo corpus vocabulary): p50/p99 per mode through KnowledgeService, with the query
    vectors embedded beforehand so the figures are the store's; a query's embedding time apart.
-3. recall@1/3/5 per mode on tests/data/retrieval/vinhuset.yaml over the demo corpus.
+3. recall@1/3/5 per mode on every labelled set in tests/data/retrieval/*.yaml, each over its own
+   `corpus`: vinhuset (the demo corpus; printed first, as before) and hyttegrenda (a cabin-rental
+   village, never used for tuning), then a table per set, mode and question group (the
+   `# ---- keyword / mixed / paraphrase` comments in the set).
 Not run in CI; about 5-10 minutes on 2 cores.
 """
 
@@ -43,7 +46,8 @@ from chinwag.providers.vectorstores.lancedb_store import LanceDBStore
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "src/chinwag/bots/demo/knowledge"
-QUESTIONS = ROOT / "tests/data/retrieval/vinhuset.yaml"
+LABELLED = ROOT / "tests/data/retrieval"
+QUESTIONS = LABELLED / "vinhuset.yaml"
 MODES: tuple[SearchMode, ...] = ("vector", "keyword", "hybrid")
 
 
@@ -67,6 +71,25 @@ class PrecomputedEmbedder:
 
 def _questions() -> list[dict[str, Any]]:
     return list(yaml.safe_load(QUESTIONS.read_text())["questions"])
+
+
+def _labelled(path: Path) -> tuple[list[dict[str, Any]], Path, list[str]]:
+    """A labelled set's questions, its corpus and each question's group."""
+    labelled = yaml.safe_load(path.read_text())
+    questions, groups = list(labelled["questions"]), _groups(path)
+    assert len(groups) == len(questions), path
+    return questions, ROOT / labelled["corpus"], groups
+
+
+def _groups(path: Path) -> list[str]:
+    """Each question's group, from the `# ---- name` comment lines above it in the file."""
+    group, groups = "all", []
+    for line in path.read_text().splitlines():
+        if heading := re.fullmatch(r"\s*#\s*-{4,}\s*(\w+)\s*", line):
+            group = heading.group(1)
+        elif re.match(r"\s*-\s*question:", line):
+            groups.append(group)
+    return groups
 
 
 async def bench_ingest(embedder: LocalEmbedder, chunker: Chunker, copies: int) -> dict[str, Any]:
@@ -183,28 +206,59 @@ async def bench_latency(embedder: LocalEmbedder, sizes: list[int], repeats: int)
     return result
 
 
-async def bench_recall(embedder: LocalEmbedder, chunker: Chunker) -> dict[str, dict[str, float]]:
-    """recall@1/3/5 per mode: a question counts when a relevant document is in the first k."""
+async def _recall_on(embedder: LocalEmbedder, chunker: Chunker, path: Path) -> dict[str, Any]:
+    """recall@1/3/5 per mode on one labelled set, overall and per question group."""
+    questions, corpus, groups = _labelled(path)
     work = Path(tempfile.mkdtemp(prefix="chinwag-bench-"))
     try:
         store = LanceDBStore(work / "lancedb")
-        await store.create("vinhuset", await embedder.dimension())
-        await ingest(store, embedder, "vinhuset", [CORPUS], chunker=chunker)
-        service = KnowledgeService(store, embedder, KnowledgeConfig(index="vinhuset"))
-        questions = _questions()
-        recall: dict[str, dict[str, float]] = {}
+        await store.create(path.stem, await embedder.dimension())
+        await ingest(store, embedder, path.stem, [corpus], chunker=chunker)
+        service = KnowledgeService(store, embedder, KnowledgeConfig(index=path.stem))
+        overall: dict[str, dict[str, float]] = {}
+        per_group: dict[str, dict[str, dict[str, float]]] = {g: {} for g in dict.fromkeys(groups)}
         for mode in MODES:
-            hits = dict.fromkeys((1, 3, 5), 0)
-            for q in questions:
+            hits = {(g, d): 0 for g in per_group for d in (1, 3, 5)}
+            for q, group in zip(questions, groups, strict=True):
                 results = await service.search(q["question"], mode=mode, top_k=5)
-                for depth in hits:
+                for depth in (1, 3, 5):
                     found = {Path(r.document).name for r in results[:depth]}
-                    hits[depth] += bool(found & set(q["relevant"]))
-            recall[mode] = {f"@{d}": n / len(questions) for d, n in hits.items()}
+                    hits[group, depth] += bool(found & set(q["relevant"]))
+            overall[mode] = {
+                f"@{d}": sum(hits[g, d] for g in per_group) / len(questions) for d in (1, 3, 5)
+            }
+            for g in per_group:
+                n = groups.count(g)
+                per_group[g][mode] = {f"@{d}": hits[g, d] / n for d in (1, 3, 5)}
         await store.aclose()
-        return recall
+        counts = {g: groups.count(g) for g in per_group}
+        return {
+            "questions": len(questions),
+            "recall": overall,
+            "groups": per_group,
+            "counts": counts,
+        }
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+async def bench_recall(embedder: LocalEmbedder, chunker: Chunker) -> dict[str, dict[str, Any]]:
+    """recall@1/3/5 per mode on every labelled set: a question counts when a relevant document
+    is in the first k. Vinhuset first."""
+    paths = sorted(LABELLED.glob("*.yaml"), key=lambda p: (p != QUESTIONS, p.name))
+    return {path.stem: await _recall_on(embedder, chunker, path) for path in paths}
+
+
+def _recall_table(sets: dict[str, dict[str, Any]]) -> str:
+    lines = ["| set | group | questions | mode | @1 | @3 | @5 |", "|---|---|---|---|---|---|---|"]
+    for name, measured in sets.items():
+        rows = [("all", measured["questions"], measured["recall"])]
+        rows += [(g, measured["counts"][g], by_mode) for g, by_mode in measured["groups"].items()]
+        for group, n, by_mode in rows:
+            for mode, at in by_mode.items():
+                figures = " | ".join(f"{at[k]:.3f}" for k in ("@1", "@3", "@5"))
+                lines.append(f"| {name} | {group} | {n} | {mode} | {figures} |")
+    return "\n".join(lines)
 
 
 async def main() -> None:
@@ -225,8 +279,15 @@ async def main() -> None:
         results["ingest"] = await bench_ingest(embedder, chunker, args.copies)
         print(json.dumps(results["ingest"], indent=2), flush=True)
     if args.only in (None, "recall"):
-        results["recall"] = await bench_recall(embedder, chunker)
+        sets = await bench_recall(embedder, chunker)
+        results["recall"] = sets["vinhuset"]["recall"]  # as before this measured other sets
+        results["recall_sets"] = sets
         print(json.dumps(results["recall"], indent=2), flush=True)
+        for name, measured in sets.items():
+            if name != "vinhuset":
+                print(f"recall on {name} ({measured['questions']} questions):")
+                print(json.dumps(measured["recall"], indent=2), flush=True)
+        print(_recall_table(sets), flush=True)
     if args.only in (None, "latency"):
         sizes = [int(s) for s in args.sizes.split(",") if s]
         results["latency"] = await bench_latency(embedder, sizes, args.repeats)
