@@ -10,7 +10,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
-from chinwag.db.sqlite_driver import one_trip_dbapi
+from chinwag.db.drivers import one_trip_dbapi, one_trip_ping_dbapi
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -20,8 +20,10 @@ def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(database_url)
+    asyncpg = url.get_driver_name() == "asyncpg"
     return create_async_engine(
         database_url,
+        **({"module": one_trip_ping_dbapi()} if asyncpg else {}),  # pre-ping: one round trip
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,

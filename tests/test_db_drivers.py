@@ -1,5 +1,6 @@
-"""SQLite statements take one trip to aiosqlite's thread and behave as through SQLAlchemy's own
-adapter: rows, rowcounts, generated ids, constraint errors, a closed connection."""
+"""The database adapters: SQLite statements take one trip to aiosqlite's thread and behave as
+through SQLAlchemy's own adapter (rows, rowcounts, generated ids, constraint errors, a closed
+connection); PostgreSQL's pre-ping is one round trip and still replaces a dead connection."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from chinwag.db.sqlite_driver import OneTripConnection
+from chinwag.db.drivers import OneTripConnection, OneTripPingConnection
 from chinwag.db.uow import Database
 
 SCHEMA = (
@@ -46,10 +48,64 @@ def trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
-async def test_the_engine_uses_the_one_trip_adapter(db: Database) -> None:
-    async with db.read() as conn:
-        raw = await conn.get_raw_connection()
-        assert isinstance(raw.dbapi_connection, OneTripConnection)
+async def test_the_engines_use_the_adapters(database_url: str) -> None:
+    db = Database.from_url(database_url)
+    try:
+        async with db.read() as conn:
+            adapter = (await conn.get_raw_connection()).dbapi_connection
+    finally:
+        await db.dispose()
+    expected = OneTripConnection if db.is_sqlite else OneTripPingConnection
+    assert isinstance(adapter, expected)
+
+
+async def test_a_postgres_checkout_pings_in_one_round_trip(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("the pre-ping is PostgreSQL's")
+    calls: list[str] = []
+    for name in ("execute", "fetchrow", "transaction"):
+        original = getattr(asyncpg.Connection, name)
+
+        def counted(self: Any, *args: Any, _name: str = name, _f: Any = original, **kw: Any) -> Any:
+            calls.append(f"{_name}{args[:1]}")
+            return _f(self, *args, **kw)
+
+        monkeypatch.setattr(asyncpg.Connection, name, counted)
+    db = Database.from_url(database_url)
+    try:
+        async with db.connect():  # the first checkout connects; the pool pings the next ones
+            pass
+        calls.clear()
+        async with db.connect():
+            pass
+    finally:
+        await db.dispose()
+    assert calls == ["execute('SELECT 1',)"]
+
+
+async def test_a_postgres_connection_the_server_dropped_is_replaced(database_url: str) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("the pre-ping is PostgreSQL's")
+    db = Database.from_url(database_url)
+    try:
+        async with db.connect() as first, db.connect() as second:
+            dropped = (await first.execute(text("SELECT pg_backend_pid()"))).scalar()
+            await first.commit()
+            await second.execute(text("SELECT 1"))
+        async with db.write() as conn:  # ends every other backend of this test's database
+            await conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid != pg_backend_pid()"
+                )
+            )
+        for _ in range(3):  # whichever pooled connection comes first works
+            async with db.read() as conn:
+                assert (await conn.execute(text("SELECT pg_backend_pid()"))).scalar() != dropped
+    finally:
+        await db.dispose()
 
 
 async def test_a_select_is_one_trip_and_returns_its_rows(db: Database, trips: list[str]) -> None:

@@ -1,6 +1,7 @@
-"""SQLite statements in one trip to aiosqlite's thread instead of three or four.
+"""The DBAPI adapters SQLAlchemy's async dialects are given (`module=`): fewer round trips.
 
-SQLAlchemy's aiosqlite adapter opens a cursor, executes, fetches and closes it as separate
+SQLite: one trip to aiosqlite's thread per statement instead of three or four. SQLAlchemy's
+aiosqlite adapter opens a cursor, executes, fetches and closes it as separate
 calls, each a round trip to the thread that owns the sqlite3 connection (a queue put, a thread
 wake-up, a callback into the event loop: ~50 us of CPU each). Here a statement is one function
 run in that thread: execute, read the description, fetch every row, close. The rows are held
@@ -9,7 +10,9 @@ rowcounts and errors are the same; only the round trips go.
 
 It relies on aiosqlite's `Connection._execute` (run a function in the connection's thread), as
 SQLAlchemy's own adapter relies on its queue; the version is pinned in requirements.lock, and
-tests/db/test_sqlite_driver.py fails if that method goes away.
+tests/test_db_drivers.py fails if that method goes away.
+
+PostgreSQL: the pool's pre-ping in one round trip instead of three (see OneTripPingConnection).
 """
 
 from __future__ import annotations
@@ -21,11 +24,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiosqlite
+from sqlalchemy.dialects.postgresql.asyncpg import (
+    AsyncAdapt_asyncpg_connection,
+    AsyncAdapt_asyncpg_dbapi,
+)
 from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_cursor,
     AsyncAdapt_aiosqlite_dbapi,
 )
+from sqlalchemy.util.concurrency import await_
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,3 +116,37 @@ class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
 
 def one_trip_dbapi() -> OneTripDBAPI:
     return OneTripDBAPI(aiosqlite, sqlite3)
+
+
+class OneTripPingConnection(AsyncAdapt_asyncpg_connection):
+    """An asyncpg connection whose pre-ping (at every checkout from the pool) is one round trip.
+
+    SQLAlchemy pings with BEGIN, `;` as a prepared statement, then ROLLBACK: the transaction
+    keeps pgbouncer's transaction mode from sending the prepare and the execute to different
+    servers. A query in the simple protocol prepares nothing, so it needs no transaction,
+    on pgbouncer or not: one round trip instead of three, each checkout.
+    """
+
+    __slots__ = ()
+
+    async def _async_ping(self) -> None:
+        connection: Any = self._connection  # an asyncpg.Connection
+        await connection.execute("SELECT 1")
+
+
+class OneTripPingDBAPI(AsyncAdapt_asyncpg_dbapi):
+    """The DBAPI module handed to SQLAlchemy's asyncpg dialect (`module=`)."""
+
+    def connect(self, *arg: Any, **kw: Any) -> OneTripPingConnection:
+        creator = kw.pop("async_creator_fn", self.asyncpg.connect)
+        options = {
+            "prepared_statement_cache_size": kw.pop("prepared_statement_cache_size", 100),
+            "prepared_statement_name_func": kw.pop("prepared_statement_name_func", None),
+        }
+        return await_(OneTripPingConnection.create(self, creator(*arg, **kw), **options))
+
+
+def one_trip_ping_dbapi() -> OneTripPingDBAPI:
+    import asyncpg  # type: ignore[import-untyped]  # here: a server on SQLite never loads it
+
+    return OneTripPingDBAPI(asyncpg)  # type: ignore[no-untyped-call]
