@@ -9,8 +9,8 @@ as the adapter holds them (SQLAlchemy's async cursors are buffered anyway), so r
 rowcounts and errors are the same; only the round trips go.
 
 It relies on aiosqlite's `Connection._execute` (run a function in the connection's thread), as
-SQLAlchemy's own adapter relies on its queue; the version is pinned in requirements.lock, and
-tests/test_db_drivers.py fails if that method goes away.
+SQLAlchemy's own adapter relies on its queue; pyproject.toml keeps aiosqlite below its next
+minor version, and tests/test_db_drivers.py fails if that method goes away.
 
 PostgreSQL: the pool's pre-ping in one round trip instead of three (see OneTripPingConnection).
 """
