@@ -75,16 +75,17 @@ def _questions() -> list[dict[str, Any]]:
 
 def _labelled(path: Path) -> tuple[list[dict[str, Any]], Path, list[str]]:
     """A labelled set's questions, its corpus and each question's group."""
-    labelled = yaml.safe_load(path.read_text())
-    questions, groups = list(labelled["questions"]), _groups(path)
+    source = path.read_text()
+    labelled = yaml.safe_load(source)
+    questions, groups = list(labelled["questions"]), _groups(source)
     assert len(groups) == len(questions), path
     return questions, ROOT / labelled["corpus"], groups
 
 
-def _groups(path: Path) -> list[str]:
-    """Each question's group, from the `# ---- name` comment lines above it in the file."""
+def _groups(source: str) -> list[str]:
+    """Each question's group, from the `# ---- name` comment lines above it in the set."""
     group, groups = "all", []
-    for line in path.read_text().splitlines():
+    for line in source.splitlines():
         if heading := re.fullmatch(r"\s*#\s*-{4,}\s*(\w+)\s*", line):
             group = heading.group(1)
         elif re.match(r"\s*-\s*question:", line):
@@ -216,7 +217,8 @@ async def _recall_on(embedder: LocalEmbedder, chunker: Chunker, path: Path) -> d
         await ingest(store, embedder, path.stem, [corpus], chunker=chunker)
         service = KnowledgeService(store, embedder, KnowledgeConfig(index=path.stem))
         overall: dict[str, dict[str, float]] = {}
-        per_group: dict[str, dict[str, dict[str, float]]] = {g: {} for g in dict.fromkeys(groups)}
+        counts = {g: groups.count(g) for g in dict.fromkeys(groups)}
+        per_group: dict[str, dict[str, dict[str, float]]] = {g: {} for g in counts}
         for mode in MODES:
             hits = {(g, d): 0 for g in per_group for d in (1, 3, 5)}
             for q, group in zip(questions, groups, strict=True):
@@ -227,11 +229,9 @@ async def _recall_on(embedder: LocalEmbedder, chunker: Chunker, path: Path) -> d
             overall[mode] = {
                 f"@{d}": sum(hits[g, d] for g in per_group) / len(questions) for d in (1, 3, 5)
             }
-            for g in per_group:
-                n = groups.count(g)
+            for g, n in counts.items():
                 per_group[g][mode] = {f"@{d}": hits[g, d] / n for d in (1, 3, 5)}
         await store.aclose()
-        counts = {g: groups.count(g) for g in per_group}
         return {
             "questions": len(questions),
             "recall": overall,

@@ -20,10 +20,11 @@ def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(database_url)
-    asyncpg = url.get_driver_name() == "asyncpg"
+    # asyncpg (the documented driver): the pool's pre-ping in one round trip
+    driver = {"module": one_trip_ping_dbapi()} if url.get_driver_name() == "asyncpg" else {}
     return create_async_engine(
         database_url,
-        **({"module": one_trip_ping_dbapi()} if asyncpg else {}),  # pre-ping: one round trip
+        **driver,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
