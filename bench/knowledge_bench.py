@@ -35,7 +35,8 @@ import numpy as np
 import yaml
 from numpy.typing import NDArray
 
-from chinwag.config.bot import KnowledgeConfig, SearchMode
+from chinwag.config.bot import KnowledgeConfig
+from chinwag.evaluation.run import DEPTHS, MODES, EvalReport, Labelled, Searched, evaluate_search
 from chinwag.knowledge.chunking import Chunker
 from chinwag.knowledge.ingest import ingest
 from chinwag.knowledge.loaders import find_files, load
@@ -48,7 +49,6 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "src/chinwag/bots/demo/knowledge"
 LABELLED = ROOT / "tests/data/retrieval"
 QUESTIONS = LABELLED / "vinhuset.yaml"
-MODES: tuple[SearchMode, ...] = ("vector", "keyword", "hybrid")
 
 
 class PrecomputedEmbedder:
@@ -216,21 +216,14 @@ async def _recall_on(embedder: LocalEmbedder, chunker: Chunker, path: Path) -> d
         await store.create(path.stem, await embedder.dimension())
         await ingest(store, embedder, path.stem, [corpus], chunker=chunker)
         service = KnowledgeService(store, embedder, KnowledgeConfig(index=path.stem))
-        overall: dict[str, dict[str, float]] = {}
+        items = [Labelled(q["question"], documents=q["relevant"]) for q in questions]
+        searched = await evaluate_search(service, items, MODES)
         counts = {g: groups.count(g) for g in dict.fromkeys(groups)}
-        per_group: dict[str, dict[str, dict[str, float]]] = {g: {} for g in counts}
-        for mode in MODES:
-            hits = {(g, d): 0 for g in per_group for d in (1, 3, 5)}
-            for q, group in zip(questions, groups, strict=True):
-                results = await service.search(q["question"], mode=mode, top_k=5)
-                for depth in (1, 3, 5):
-                    found = {Path(r.document).name for r in results[:depth]}
-                    hits[group, depth] += bool(found & set(q["relevant"]))
-            overall[mode] = {
-                f"@{d}": sum(hits[g, d] for g in per_group) / len(questions) for d in (1, 3, 5)
-            }
-            for g, n in counts.items():
-                per_group[g][mode] = {f"@{d}": hits[g, d] / n for d in (1, 3, 5)}
+        overall = _recall(path.stem, searched)
+        per_group = {
+            g: _recall(path.stem, [s for s, sg in zip(searched, groups, strict=True) if sg == g])
+            for g in counts
+        }
         await store.aclose()
         return {
             "questions": len(questions),
@@ -240,6 +233,12 @@ async def _recall_on(embedder: LocalEmbedder, chunker: Chunker, path: Path) -> d
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _recall(name: str, searched: list[Searched]) -> dict[str, dict[str, float]]:
+    """recall@1/3/5 per mode, as `chinwag eval` counts it."""
+    report = EvalReport(name, searched=searched, modes=list(MODES))
+    return {mode: {f"@{d}": report.recall(mode, d) or 0.0 for d in DEPTHS} for mode in MODES}
 
 
 async def bench_recall(embedder: LocalEmbedder, chunker: Chunker) -> dict[str, dict[str, Any]]:

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from chinwag.config.bot import KnowledgeConfig
+from chinwag.evaluation.run import DEPTHS, MODES, EvalReport, Labelled, evaluate_search
 from chinwag.knowledge.chunking import Chunker
 from chinwag.knowledge.ingest import ingest
 from chinwag.knowledge.search import KnowledgeService
@@ -44,16 +45,9 @@ async def test_recall_at_5_per_mode(
     summary = await ingest(lance, embedder, name, [corpus], chunker=chunker)
     assert summary.failed == [] and len(summary.added) == len(list(corpus.iterdir()))
     service = KnowledgeService(lance, embedder, KnowledgeConfig(index=name))
-    at: dict[int, dict[str, float]] = {1: {}, 3: {}, 5: {}}
-    for mode in ("vector", "keyword", "hybrid"):
-        found = dict.fromkeys(at, 0)
-        for q in questions:
-            results = await service.search(q["question"], mode=mode, top_k=5)  # type: ignore[arg-type]
-            for depth in at:
-                sources = {Path(r.document).name for r in results[:depth]}
-                found[depth] += bool(sources & set(q["relevant"]))
-        for depth in at:
-            at[depth][mode] = found[depth] / len(questions)
+    items = [Labelled(q["question"], documents=q["relevant"]) for q in questions]
+    report = EvalReport(name, searched=await evaluate_search(service, items, MODES), modes=[*MODES])
+    at = {depth: {mode: report.recall(mode, depth) or 0.0 for mode in MODES} for depth in DEPTHS}
     recall = at[5]
     print(f"\n{name}: recall over {len(questions)} questions: {at}")
     for mode, floor in FLOORS[name].items():
