@@ -47,7 +47,9 @@ async def test_recall_at_5_per_mode(
     service = KnowledgeService(lance, embedder, KnowledgeConfig(index=name))
     items = [Labelled(q["question"], documents=q["relevant"]) for q in questions]
     report = EvalReport(name, searched=await evaluate_search(service, items, MODES), modes=[*MODES])
-    at = {depth: {mode: report.recall(mode, depth) or 0.0 for mode in MODES} for depth in DEPTHS}
+    at: dict[int, dict[str, float]] = {
+        depth: {mode: report.recall(mode, depth) or 0.0 for mode in MODES} for depth in DEPTHS
+    }
     recall = at[5]
     print(f"\n{name}: recall over {len(questions)} questions: {at}")
     for mode, floor in FLOORS[name].items():
