@@ -38,7 +38,12 @@ class Settings(BaseSettings):
         description="OpenAI-compatible client: `lean` (aiohttp, for the hot path) or `sdk` "
         "(the official openai SDK); same requests, retries and error codes.",
     )
-    llm_timeout_seconds: float = Field(60.0, gt=0, description="Per-request LLM timeout.")
+    llm_timeout_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="Longest wait for the LLM: for its response to start, and for each silence "
+        "while it streams (then `llm_timeout`).",
+    )
     local_model: LocalModelName = Field(
         "smollm2-135m", description="Embedded model used when no LLM server is configured."
     )

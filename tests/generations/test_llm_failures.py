@@ -56,6 +56,19 @@ async def test_stream_breaks_halfway_keeps_text_so_far(
     await _assert_failed(server, events, "llm_stream_broken", "".join(deltas))
 
 
+async def test_an_llm_gone_silent_mid_answer_ends_it_as_a_timeout_with_the_text_so_far(
+    make_settings,  # type: ignore[no-untyped-def]
+    fake_llm: FakeLLM,
+) -> None:
+    fake_llm.behaviour.tokens, fake_llm.behaviour.token_delay = 3, 30.0
+    async with run_server(make_settings.model_copy(update={"llm_timeout_seconds": 0.5})) as server:
+        events = await ask(server.client, BAROLO)
+        deltas = [e.data["text"] for e in events if e.type == "message.delta"]
+        assert deltas == [fake_llm.behaviour.token(0)]
+        await _assert_failed(server, events, "llm_timeout", deltas[0])
+        assert "CHINWAG_LLM_TIMEOUT_SECONDS" in events[-2].data["hint"]
+
+
 @pytest.mark.parametrize("status", [500, 503])
 async def test_server_error(server: RunningServer, fake_llm: FakeLLM, status: int) -> None:
     fake_llm.behaviour.fail_status = status

@@ -118,6 +118,38 @@ async def test_stream_broken_halfway(make_model: Factory, fake_llm: FakeLLM) -> 
     assert got == [fake_llm.behaviour.token(i) for i in range(3)]
 
 
+async def test_an_llm_silent_mid_answer_is_a_timeout_after_the_text_so_far(
+    make_model: Factory, fake_llm: FakeLLM
+) -> None:
+    """Headers and two tokens arrive, then nothing: `llm_timeout` once the silence lasts the
+    timeout (not at once, not never), with the tokens that came first already given."""
+    fake_llm.behaviour.tokens, fake_llm.behaviour.token_delay = 4, 0.0
+    fake_llm.behaviour.break_after = None
+    model = make_model(base_url=fake_llm.base_url, timeout_seconds=0.4, max_retries=0)
+    assert len(await _collect(model)) == 5  # a quick answer is not cut by the watch
+    fake_llm.behaviour.token_delay = 5.0
+    got: list[object] = []
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(LLMError) as info:
+        async for item in model.stream(PROMPT, GenerationOptions()):
+            got.append(item)
+    waited = asyncio.get_running_loop().time() - started
+    assert got == [fake_llm.behaviour.token(0)]
+    assert info.value.code == "llm_timeout" and info.value.retryable and info.value.hint
+    assert 0.35 <= waited < 3.0, waited
+
+
+async def test_an_llm_that_never_answers_is_a_timeout(
+    make_model: Factory, fake_llm: FakeLLM
+) -> None:
+    """No response at all (a whole answer waits before its headers): `llm_timeout`."""
+    fake_llm.behaviour.first_token_delay = 5.0
+    model = make_model(base_url=fake_llm.base_url, timeout_seconds=0.3, max_retries=0)
+    with pytest.raises(LLMError) as info:
+        await _collect(model, GenerationOptions(whole=True))
+    assert info.value.code == "llm_timeout" and info.value.retryable
+
+
 async def test_unreachable(make_model: Factory) -> None:
     model = make_model(base_url=f"http://127.0.0.1:{free_port()}/v1", max_retries=0)
     with pytest.raises(LLMError) as info:

@@ -80,6 +80,11 @@ class OpenAIChatModel:
                         yield item
         except openai.APIError as exc:
             raise self._translate(exc) from exc
+        except httpx2.TimeoutException as exc:  # silent in the middle of the answer
+            raise LLMTimeout(
+                f"the LLM at {self.base_url} sent nothing for too long in the middle of its "
+                f"answer: {exc!r}"
+            ) from exc
         except (httpx2.HTTPError, orjson.JSONDecodeError) as exc:
             raise LLMStreamBroken(f"the LLM stream from {self.base_url} broke off: {exc}") from exc
         if not finished:

@@ -5,6 +5,11 @@ classes and an httpx-to-aiohttp shim; inside a loaded server that costs about 6 
 64-token answer (bench/README.md). This client sends the same request and reads the lines straight
 from aiohttp. It keeps the SDK's semantics: the same retries (connection errors and 408/409/429/5xx,
 `max_retries` times, with back-off) and the same classification of HTTP errors (wire.py).
+
+`timeout_seconds` bounds the wait for the response's headers and, once it streams, each silence
+between two network reads (`llm_timeout`). The silence is watched by one timer per answer that
+re-arms itself only when it fires: aiohttp's own read timeout re-arms a timer at every network
+read, one per token (about 3 % of a busy server's CPU).
 """
 
 from __future__ import annotations
@@ -50,8 +55,9 @@ class StreamingChatModel:
             "Content-Type": "application/json",
             "Accept": "text/event-stream",
         }
+        self._timeout_seconds = timeout_seconds
         self._timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=min(timeout_seconds, 10.0), sock_read=timeout_seconds
+            total=None, sock_connect=min(timeout_seconds, 10.0), sock_read=None
         )
         self._max_retries = max_retries
         self._session: aiohttp.ClientSession | None = None
@@ -87,10 +93,11 @@ class StreamingChatModel:
                 yield item
             return
         finished = False
+        silence = SilenceWatch(response.content, self._timeout_seconds)
         try:
             # Read to the end of the body even after [DONE], so the connection goes back to
             # the pool instead of being closed with the response.
-            async for line in _lines(response.content):
+            async for line in _lines(response.content, silence):
                 if finished or not line.startswith(b"data:"):
                     continue
                 payload = line[5:].strip()
@@ -100,18 +107,31 @@ class StreamingChatModel:
                 for item in parse_chunk(payload):
                     yield item
         except (aiohttp.ClientError, ValueError, TimeoutError) as exc:
+            if silence.expired:
+                raise LLMTimeout(
+                    f"the LLM at {self.base_url} sent nothing for {self._timeout_seconds:g} s "
+                    "in the middle of its answer"
+                ) from exc
             raise LLMStreamBroken(
                 f"the LLM stream from {self.base_url} broke off: {exc!r}"
             ) from exc
         finally:
+            silence.cancel()
             response.release()
         if not finished:
             raise LLMStreamBroken(f"the LLM stream from {self.base_url} ended without [DONE]")
 
     async def _whole(self, response: aiohttp.ClientResponse) -> list[str | Usage]:
         try:
-            return parse_completion(await response.read())
-        except (aiohttp.ClientError, ValueError, TimeoutError) as exc:
+            async with asyncio.timeout(self._timeout_seconds):
+                body = await response.read()
+            return parse_completion(body)
+        except TimeoutError as exc:
+            raise LLMTimeout(
+                f"the LLM at {self.base_url} did not send its whole answer within "
+                f"{self._timeout_seconds:g} s"
+            ) from exc
+        except (aiohttp.ClientError, ValueError) as exc:
             where = self.base_url
             raise LLMStreamBroken(f"the LLM's answer from {where} broke off: {exc!r}") from exc
         finally:
@@ -123,7 +143,10 @@ class StreamingChatModel:
         for attempt in range(self._max_retries + 1):
             last = attempt == self._max_retries
             try:
-                response = await self._client().post(self._url, data=body, headers=self._headers)
+                async with asyncio.timeout(self._timeout_seconds):  # until the headers
+                    response = await self._client().post(
+                        self._url, data=body, headers=self._headers
+                    )
             except aiohttp.ClientConnectorError as exc:
                 if last:
                     raise LLMUnreachable(
@@ -156,11 +179,47 @@ class StreamingChatModel:
             await self._session.close()
 
 
-async def _lines(body: aiohttp.StreamReader) -> AsyncIterator[bytes]:
+class SilenceWatch:
+    """Ends a response's body with a TimeoutError once it has sent nothing for `seconds`.
+
+    The reader calls `heard()` at every network read it takes (a clock read, no timer); the one
+    timer re-arms itself for the rest of the silence when it fires early, and also when bytes
+    arrived that the reader has not taken yet (a busy reader is not a silent server)."""
+
+    def __init__(self, body: aiohttp.StreamReader, seconds: float) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._body = body
+        self._seconds = seconds
+        self._bytes_seen = body.total_bytes
+        self.last_heard = self._loop.time()
+        self.expired = False
+        self._timer = self._loop.call_at(self.last_heard + seconds, self._check)
+
+    def heard(self) -> None:
+        self.last_heard = self._loop.time()
+        self._bytes_seen = self._body.total_bytes
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+    def _check(self) -> None:
+        now, due = self._loop.time(), self.last_heard + self._seconds
+        if now < due:
+            self._timer = self._loop.call_at(due, self._check)
+        elif self._body.total_bytes != self._bytes_seen:
+            self._bytes_seen = self._body.total_bytes
+            self._timer = self._loop.call_at(now + self._seconds, self._check)
+        else:
+            self.expired = True
+            self._body.set_exception(TimeoutError(f"nothing received for {self._seconds:g} s"))
+
+
+async def _lines(body: aiohttp.StreamReader, silence: SilenceWatch) -> AsyncIterator[bytes]:
     """The body's lines, read as the bytes arrive: one await per network read (an SSE event is
     two lines and usually one read) instead of one per line."""
     pending = b""
     async for chunk in body.iter_any():
+        silence.heard()
         *lines, pending = (pending + chunk).split(b"\n")
         if len(pending) > MAX_LINE_BYTES:
             raise ValueError(f"a line of the LLM stream is longer than {MAX_LINE_BYTES} bytes")
