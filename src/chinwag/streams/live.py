@@ -41,7 +41,12 @@ class LiveStream:
 
 
 class LiveFollower:
-    """A reader of a LiveStream from seq `after` onwards (a FrameSource for SSEResponse)."""
+    """A reader of a LiveStream from seq `after` onwards (a FrameSource for SSEResponse).
+
+    A heartbeat (an empty batch) goes out when nothing was sent for `heartbeat_seconds`. One
+    timer per reader keeps that time and re-arms itself only when it fires: a timer per wait
+    (one per token) left a cancelled handle in the event loop's heap for every token, whose
+    cost grew with the number of open streams."""
 
     def __init__(self, live: LiveStream, after: int, heartbeat_seconds: float) -> None:
         self.live = live
@@ -49,26 +54,43 @@ class LiveFollower:
         self.heartbeat_seconds = heartbeat_seconds
         self.closed = False
         self._waiter: asyncio.Future[None] | None = None
+        self._last_sent = 0.0
+        self._beat_due = False
+        self._timer: asyncio.TimerHandle | None = None
 
     async def entries(self) -> AsyncIterator[list[LogEntry]]:
         live = self.live
-        while not self.closed:
-            end = len(live.entries)
-            if self.position < end:
-                batch = live.entries[self.position : end]
-                self.position = end
-                yield batch
-                continue
-            if live.done:
-                return
-            # One future per wait, woken by new frames, close() or the heartbeat timer
-            # (cheaper per token than wait_for, which wraps every wait in more futures).
-            self._waiter = waiter = live.waiter()
-            timer = asyncio.get_running_loop().call_later(self.heartbeat_seconds, _wake, waiter)
-            await waiter
-            timer.cancel()
-            if self.position == len(live.entries) and not live.done and not self.closed:
-                yield []  # nothing new within the heartbeat interval
+        loop = asyncio.get_running_loop()
+        self._last_sent = loop.time()
+        self._timer = loop.call_at(self._last_sent + self.heartbeat_seconds, self._beat, loop)
+        try:
+            while not self.closed:
+                end = len(live.entries)
+                if self.position < end:
+                    batch = live.entries[self.position : end]
+                    self.position = end
+                    self._last_sent = loop.time()
+                    yield batch
+                    continue
+                if live.done:
+                    return
+                if self._beat_due:
+                    self._beat_due = False
+                    yield []  # nothing new within the heartbeat interval
+                    continue
+                # One future per wait, woken by new frames, close() or the heartbeat timer.
+                self._waiter = live.waiter()
+                await self._waiter
+        finally:
+            self._timer.cancel()
+
+    def _beat(self, loop: asyncio.AbstractEventLoop) -> None:
+        now, due = loop.time(), self._last_sent + self.heartbeat_seconds
+        if now >= due:
+            self._beat_due, self._last_sent, due = True, now, now + self.heartbeat_seconds
+            if self._waiter is not None:
+                _wake(self._waiter)
+        self._timer = loop.call_at(due, self._beat, loop)
 
     def close(self) -> None:
         self.closed = True
