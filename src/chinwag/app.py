@@ -220,7 +220,11 @@ def create_app(
     app.state.settings = settings or Settings()
     app.state.demo_publishable_key = demo_publishable_key
     app.state.settle_heap = settle_heap
-    app.add_middleware(BodyLimit, max_bytes=app.state.settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=app.state.settings.max_body_bytes,
+        max_upload_bytes=app.state.settings.max_upload_bytes,
+    )
     app.add_middleware(KeyOriginsCORS)
     app.add_middleware(RequestMetrics)
     problems.handle_errors(app)

@@ -142,6 +142,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         256_000, ge=1024, description="Largest request body; larger ones answer 413."
     )
+    max_upload_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=1024,
+        description="Largest knowledge upload (all its files; each file at most 20 MiB); "
+        "larger ones answer 413.",
+    )
 
     retention_events_seconds: int = Field(
         3600, ge=0, description="Stream events are purged this long after their stream finished."

@@ -1,0 +1,74 @@
+"""How large a knowledge upload may be: a document larger than a chat request is accepted (its own
+limit, CHINWAG_MAX_UPLOAD_BYTES), a file over 20 MiB and an upload over the limit are refused
+with 413 and a hint, and a refused upload leaves nothing behind."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from chinwag.settings import Settings
+from tests.conftest import run_server
+from tests.helpers import assert_problem
+
+from .test_knowledge_in_flows import BOT, KNOWLEDGE
+
+MIB = 1024 * 1024
+UPLOAD = "/v1/bots/shop/knowledge/documents"
+
+
+async def _shop(client: httpx.AsyncClient) -> None:
+    assert (await client.post("/v1/knowledge/indexes", json={"knowledge": KNOWLEDGE})).is_success
+    assert (await client.post("/v1/bots", json=BOT)).status_code == 201
+
+
+async def _finished(client: httpx.AsyncClient, url: str) -> dict[str, Any]:
+    for _ in range(600):
+        job: dict[str, Any] = (await client.get(url)).json()
+        if job["status"] != "running":
+            return job
+        await asyncio.sleep(0.1)
+    raise AssertionError("the ingestion job did not finish in 60 s")
+
+
+async def test_a_document_larger_than_a_chat_request_is_accepted(make_settings: Settings) -> None:
+    async with run_server(make_settings) as server:
+        await _shop(server.client)
+        # 1 MB, four times CHINWAG_MAX_BODY_BYTES: a PDF that cannot be parsed, so that the
+        # job is quick; what matters is that the upload gets past the size limits.
+        document = b"%PDF-1.4\n" + b"0" * MIB
+        accepted = await server.client.post(UPLOAD, files=[("files", ("big.pdf", document))])
+        assert accepted.status_code == 202, accepted.text
+        job = await _finished(server.client, accepted.json()["status_url"])
+        assert [f["source"] for f in job["summary"]["failed"]] == ["big.pdf"]
+        chat = await server.client.post(
+            "/v1/bots/shop/messages",
+            content=b'{"message": "' + b"x" * MIB + b'"}',
+            headers={"content-type": "application/json", "accept": "application/json"},
+        )
+        assert_problem(chat, 413, "body_too_large")  # the chat limit is unchanged
+
+
+async def test_a_file_over_20_mib_and_an_upload_over_the_limit_are_refused(
+    make_settings: Settings,
+) -> None:
+    settings = make_settings.model_copy(update={"max_upload_bytes": 30 * MIB})
+    async with run_server(settings) as server:
+        await _shop(server.client)
+        huge = b"x" * (20 * MIB + 1)
+        refused = await server.client.post(UPLOAD, files=[("files", ("huge.txt", huge))])
+        problem = assert_problem(refused, 413, "upload_too_large")
+        assert "huge.txt" in problem["detail"] and "chinwag ingest" in problem["hint"]
+
+        two = [("files", (f"part{i}.txt", b"y" * (16 * MIB))) for i in (1, 2)]
+        refused = await server.client.post(UPLOAD, files=two)
+        problem = assert_problem(refused, 413, "body_too_large")
+        assert f"the upload is larger than {30 * MIB} bytes" in problem["detail"]
+        assert "CHINWAG_MAX_UPLOAD_BYTES" in problem["hint"]
+
+        index = (await server.client.get("/v1/bots/shop/knowledge")).json()
+        assert index["documents"] == {} and index["chunks"] == 0
+        jobs = settings.data_dir / "uploads"
+        assert not jobs.exists() or not any(jobs.rglob("*.txt"))
