@@ -77,6 +77,8 @@ async def test_forged_and_revoked_credentials_are_refused(
     assert_problem(await _send(server.client, forged), 401, "unauthenticated")
     revoked = await server.client.delete(f"/v1/keys/{keys.publishable_id}")
     assert revoked.status_code == 200 and revoked.json()["revoked_at"]
+    unknown = await server.client.delete("/v1/keys/no-such-key")
+    assert "no-such-key" in assert_problem(unknown, 404, "key_not_found")["detail"]
     assert_problem(await _send(server.client, token), 401, "unauthenticated")
     again = await server.client.post(
         "/v1/bots/vinhuset/tokens", json={}, headers=Keys.bearer(keys.publishable, SITE)

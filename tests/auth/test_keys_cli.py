@@ -38,3 +38,5 @@ async def test_keys_round_trip(database_url: str) -> None:
     assert key_id.group(1) not in out
     code, out, _ = await chinwag(database_url, "keys", "list", "--all")
     assert key_id.group(1) in out and "revoked" in out
+    code, _, err = await chinwag(database_url, "keys", "revoke", "no-such-key")
+    assert code == 1 and "key 'no-such-key' does not exist" in err and "hint:" in err

@@ -170,6 +170,23 @@ async def test_llm_router_with_invalid_output_says_so_and_main_answers(
         assert events[-1].data["status"] == "completed"
 
 
+async def test_llm_router_that_does_not_answer_in_time_says_so_and_main_answers(
+    make_settings: Settings, fake_llm: FakeLLM
+) -> None:
+    fake_llm.behaviour.model_delays = {"router-model": 5.0}
+    bot = flow_bot("llm", stock={})
+    bot = bot.model_copy(update={"router": bot.router.model_copy(update={"timeout_seconds": 0.3})})
+    async with run_server(make_settings, bot=bot) as server:
+        events = await ask(server.client, "hello")
+        decided = events[1].data
+        assert decided["flows"] == ["main"] and decided["scores"] == {}
+        assert decided["error"]["code"] == "router_failed"
+        assert "0.3 s" in decided["error"]["message"]
+        assert "router.timeout_seconds" in decided["error"]["message"]
+        assert 300 <= decided["ms"] < 3000
+        assert events[-2].data["text"] and events[-1].data["status"] == "completed"
+
+
 async def test_semantic_routing_of_the_demo_bot(make_settings: Settings, fake_llm: FakeLLM) -> None:
     from chinwag.bots.demo import demo_bot_config
 

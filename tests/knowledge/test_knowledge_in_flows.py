@@ -20,7 +20,7 @@ from chinwag.knowledge.stores import open_store
 from chinwag.settings import Settings
 from chinwag.testing.fake_llm import FakeLLM
 from tests.conftest import run_server
-from tests.helpers import ask
+from tests.helpers import ask, assert_problem
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "ingest"
 KNOWLEDGE = {"store": "lancedb", "index": "shop-docs", "mode": "hybrid", "top_k": 2}
@@ -82,6 +82,8 @@ async def test_knowledge_from_upload_to_cited_answer(
 
         again_job = await _upload(client, "sample.md")
         assert again_job["summary"]["unchanged"] == ["sample.md"]
+        missing = await client.get("/v1/knowledge/jobs/no-such-job")
+        assert assert_problem(missing, 404, "knowledge_job_not_found")["hint"]
 
         index = (await client.get("/v1/bots/shop/knowledge")).json()
         assert sorted(index["documents"]) == ["catalogue.csv", "sample.html", "sample.md"]

@@ -137,3 +137,20 @@ async def test_errors_come_in_openai_shape_so_the_sdk_shows_them(server: Running
     # Every other endpoint keeps problem+json.
     other = await server.client.get("/v1/bots/no-such-bot")
     assert other.headers["content-type"] == "application/problem+json"
+
+
+async def test_an_answer_that_fails_is_a_502_that_names_the_llm_error(
+    server: RunningServer, fake_llm: FakeLLM
+) -> None:
+    fake_llm.behaviour.fail_status = 401  # the LLM refuses chinwag's key: not retried
+    client = await _client(server)
+    with pytest.raises(openai.APIStatusError) as failed:
+        await client.chat.completions.create(
+            model="vinhuset", messages=[{"role": "user", "content": "Hei"}]
+        )
+    assert failed.value.status_code == 502 and failed.value.code == "generation_failed"
+    body = failed.value.response.json()["error"]
+    assert body["error_code"] == "llm_auth_failed" and body["error_hint"] and body["hint"]
+    async with server.db.read() as conn:
+        statuses = (await conn.execute(select(Message.role, Message.status))).all()
+    assert sorted(statuses) == [("assistant", "failed"), ("user", "complete")]
