@@ -1,6 +1,6 @@
-"""How large a knowledge upload may be: a document larger than a chat request is accepted (its own
-limit, CHINWAG_MAX_UPLOAD_BYTES), a file over 20 MiB and an upload over the limit are refused
-with 413 and a hint, and a refused upload leaves nothing behind."""
+"""What a knowledge upload may hold: a document larger than a chat request is accepted (its own
+limit, CHINWAG_MAX_UPLOAD_BYTES); a file over 20 MiB, an upload over the limit and a file type
+ingestion cannot read are refused with a code and a hint; a refused upload leaves nothing."""
 
 from __future__ import annotations
 
@@ -68,7 +68,14 @@ async def test_a_file_over_20_mib_and_an_upload_over_the_limit_are_refused(
         assert f"the upload is larger than {30 * MIB} bytes" in problem["detail"]
         assert "CHINWAG_MAX_UPLOAD_BYTES" in problem["hint"]
 
+        # A type ingestion cannot read is refused at once, not skipped by the job unseen.
+        files = [("files", ("notes.md", b"# Notes")), ("files", ("notes.docx", b"PK\x03\x04"))]
+        refused = await server.client.post(UPLOAD, files=files)
+        problem = assert_problem(refused, 422, "invalid_request")
+        assert "notes.docx: unsupported file type '.docx'" in problem["detail"]
+        assert ".pdf" in problem["hint"]
+
         index = (await server.client.get("/v1/bots/shop/knowledge")).json()
         assert index["documents"] == {} and index["chunks"] == 0
         jobs = settings.data_dir / "uploads"
-        assert not jobs.exists() or not any(jobs.rglob("*.txt"))
+        assert not jobs.exists() or not [f for f in jobs.rglob("*") if f.is_file()]

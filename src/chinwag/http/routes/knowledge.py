@@ -26,6 +26,7 @@ from chinwag.http.runtime import Services, ServicesDep
 from chinwag.knowledge.checks import check_index
 from chinwag.knowledge.ingest import delete_documents
 from chinwag.knowledge.jobs import get_job
+from chinwag.knowledge.loaders import SUPPORTED
 from chinwag.knowledge.search import KnowledgeService
 
 router = APIRouter(prefix="/v1", tags=["knowledge"])
@@ -126,6 +127,11 @@ async def _save(upload: UploadFile, folder: Path) -> None:
     name = SAFE_NAME.sub("_", Path(upload.filename or "document.txt").name).lstrip(".")
     if not name:
         raise InvalidRequest(f"the file name {upload.filename!r} is not usable")
+    if Path(name).suffix.lower() not in SUPPORTED:  # else the job's folder walk would skip it
+        raise InvalidRequest(
+            f"{name}: unsupported file type '{Path(name).suffix}'",
+            hint=f"Upload {', '.join(SUPPORTED)} files; convert other documents first.",
+        )
     data = await upload.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
         raise UploadTooLarge(f"{name} is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MiB")
