@@ -50,6 +50,16 @@ async def ask(
         return await read_all(response)
 
 
+async def finished_job(client: httpx.AsyncClient, status_url: str) -> dict[str, Any]:
+    """Poll an ingestion job (the `status_url` an upload answered) until it is not running."""
+    for _ in range(600):
+        job: dict[str, Any] = (await client.get(status_url)).json()
+        if job["status"] != "running":
+            return job
+        await asyncio.sleep(0.1)
+    raise AssertionError("the ingestion job did not finish in 60 s")
+
+
 async def wait_finished(
     client: httpx.AsyncClient, message_id: str, within_seconds: float = 30
 ) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from chinwag.testing.fake_llm import FakeLLM
 from chinwag.testing.server import ThreadedServer, free_port
 from chinwag.web.routes import asset
 from tests.conftest import RunningServer
+from tests.helpers import finished_job
 
 # Records what a page's own script may observe: CSP violations, the widget's DOM events.
 PAGE_JS = """
@@ -194,13 +195,8 @@ async def with_knowledge(server: RunningServer, fake_llm: FakeLLM, tmp_path: Pat
     ]
     accepted = await server.client.post("/v1/bots/vinhuset/knowledge/documents", files=files)
     assert accepted.status_code == 202, accepted.text
-    for _ in range(400):
-        job = (await server.client.get(accepted.json()["status_url"])).json()
-        if job["status"] != "running":
-            assert job["status"] == "completed" and len(job["summary"]["added"]) == 2, job
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("ingestion did not finish")
+    job = await finished_job(server.client, accepted.json()["status_url"])
+    assert job["status"] == "completed" and len(job["summary"]["added"]) == 2, job
 
 
 def differing_pixels(a: bytes, b: bytes) -> float:

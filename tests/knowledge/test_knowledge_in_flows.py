@@ -4,7 +4,6 @@ that disappears is reported, never silently skipped."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +19,7 @@ from chinwag.knowledge.stores import open_store
 from chinwag.settings import Settings
 from chinwag.testing.fake_llm import FakeLLM
 from tests.conftest import run_server
-from tests.helpers import ask, assert_problem
+from tests.helpers import ask, assert_problem, finished_job
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "ingest"
 KNOWLEDGE = {"store": "lancedb", "index": "shop-docs", "mode": "hybrid", "top_k": 2}
@@ -41,13 +40,7 @@ async def _upload(client: httpx.AsyncClient, *names: str) -> dict[str, Any]:
     files = [("files", (n, (SAMPLES / n).read_bytes())) for n in names]
     accepted = await client.post("/v1/bots/shop/knowledge/documents", files=files)
     assert accepted.status_code == 202, accepted.text
-    url = accepted.json()["status_url"]
-    for _ in range(600):
-        job: dict[str, Any] = (await client.get(url)).json()
-        if job["status"] != "running":
-            return job
-        await asyncio.sleep(0.1)
-    raise AssertionError("the ingestion job did not finish in 60 s")
+    return await finished_job(client, accepted.json()["status_url"])
 
 
 async def test_knowledge_from_upload_to_cited_answer(

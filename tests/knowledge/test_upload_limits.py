@@ -4,14 +4,11 @@ ingestion cannot read are refused with a code and a hint; a refused upload leave
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
 import httpx
 
 from chinwag.settings import Settings
 from tests.conftest import run_server
-from tests.helpers import assert_problem
+from tests.helpers import assert_problem, finished_job
 
 from .test_knowledge_in_flows import BOT, KNOWLEDGE
 
@@ -24,15 +21,6 @@ async def _shop(client: httpx.AsyncClient) -> None:
     assert (await client.post("/v1/bots", json=BOT)).status_code == 201
 
 
-async def _finished(client: httpx.AsyncClient, url: str) -> dict[str, Any]:
-    for _ in range(600):
-        job: dict[str, Any] = (await client.get(url)).json()
-        if job["status"] != "running":
-            return job
-        await asyncio.sleep(0.1)
-    raise AssertionError("the ingestion job did not finish in 60 s")
-
-
 async def test_a_document_larger_than_a_chat_request_is_accepted(make_settings: Settings) -> None:
     async with run_server(make_settings) as server:
         await _shop(server.client)
@@ -41,7 +29,7 @@ async def test_a_document_larger_than_a_chat_request_is_accepted(make_settings: 
         document = b"%PDF-1.4\n" + b"0" * MIB
         accepted = await server.client.post(UPLOAD, files=[("files", ("big.pdf", document))])
         assert accepted.status_code == 202, accepted.text
-        job = await _finished(server.client, accepted.json()["status_url"])
+        job = await finished_job(server.client, accepted.json()["status_url"])
         assert [f["source"] for f in job["summary"]["failed"]] == ["big.pdf"]
         chat = await server.client.post(
             "/v1/bots/shop/messages",
