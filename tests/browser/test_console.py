@@ -469,6 +469,15 @@ async def test_upload_a_document_watch_the_job_test_a_question_and_delete_it(
     page = await sign_in(browser_context, seeded.url, seeded.server.admin_key)
     await page.goto(f"{seeded.url}/admin/knowledge/shop")
     await expect(page.locator(".empty")).to_have_text("No documents yet.")
+    # A type ingestion cannot read: refused on the page with what works, nothing indexed.
+    other = tmp_path / "notes.docx"
+    other.write_bytes(b"PK\x03\x04")
+    await page.set_input_files("#upload input[name=files]", str(other))
+    await page.locator("#upload").get_by_role("button", name="Upload").click()
+    alert = page.locator("#upload [role=alert]")
+    await expect(alert).to_contain_text("notes.docx: unsupported file type '.docx'")
+    await expect(alert).to_contain_text(".pdf")
+    await expect(page.locator(".empty")).to_have_text("No documents yet.")
     await page.set_input_files("#upload input[name=files]", str(document))
     await page.locator("#upload").get_by_role("button", name="Upload").click()
     await expect(page.locator("#job")).to_have_attribute("data-status", "completed")
