@@ -151,6 +151,15 @@ CORPUS: list[tuple[str, str, set[tuple[str, str, str]]]] = [
         {("warning", "flow_without_template", "flows.extra.template")},
     ),
     (
+        "main cannot answer word for word from itself",
+        GOOD.replace(
+            '    template: "{{ message }}"\n',
+            '    template: "{{ message }}"\n    verbatim_answer: true\n',
+            1,
+        ),
+        {("error", "verbatim_answer_on_main", "flows.main.verbatim_answer")},
+    ),
+    (
         "a flow no keyword route can select",
         GOOD.replace("strategy: semantic", "strategy: keywords"),
         {("warning", "flow_unreachable", "flows.stats.keywords")},

@@ -202,6 +202,47 @@ async def test_correct_an_answer(
     await expect(page.locator(".empty")).to_have_text("No curated answers yet.")
 
 
+def routed_bot(bot_id: str, strategy: str) -> BotConfig:
+    """A bot whose `prices` flow answers word for word when chosen alone."""
+    prices = {
+        "description": "prices of the wines",
+        "keywords": ["prices"],
+        "generate": False,
+        "verbatim_answer": True,
+        "template": "Barolo costs 689 NOK.",
+    }
+    return BotConfig.model_validate(
+        {
+            "id": bot_id,
+            "name": bot_id,
+            "router": {"strategy": strategy},
+            "flows": {"main": {"template": "{{ message }}"}, "prices": prices},
+        }
+    )
+
+
+async def test_a_transcript_says_how_each_answer_was_routed(
+    seeded: Seeded, browser_context: BrowserContext
+) -> None:
+    """A router's failure shows its code and message; a word-for-word answer names its flow."""
+    async with seeded.server.db.write() as conn:
+        await put_bot(conn, routed_bot("by-keywords", "keywords"))
+        await put_bot(conn, routed_bot("by-llm", "llm"))  # the fake LLM answers without JSON
+    page = await sign_in(browser_context, seeded.url, seeded.server.admin_key)
+    expected = {
+        "by-keywords": "answered word for word from prices",
+        "by-llm": "router failed: router_invalid_output: the llm router answered without JSON",
+    }
+    for bot, text in expected.items():
+        ids = await send(seeded.server.client, "Your prices?", "dave", bot=bot)
+        await page.goto(f"{seeded.url}/admin/conversations/{bot}/{ids['session_id']}")
+        answer = page.locator(f"[data-message='{ids['assistant_message_id']}']")
+        await answer.locator("summary").click()
+        await expect(answer).to_contain_text(text)
+        assert "[object Object]" not in await answer.inner_text()
+    await expect(answer).to_contain_text("Hello")  # main's model answered after the failure
+
+
 async def test_deep_link_and_export(seeded: Seeded, browser_context: BrowserContext) -> None:
     page = await sign_in(browser_context, seeded.url, seeded.server.admin_key)
     await page.goto(f"{seeded.url}/admin/conversations/{BOT}/{seeded.disliked_session}")

@@ -1,5 +1,6 @@
-"""The demo bot's table lookup and prompts: the right rows reach `main`, and the embedded model
-answers the opening hours right (docs/bots.md#table-lookup lists the demo questions)."""
+"""The demo bot's table lookup and prompts: the right rows answer price and stock questions (or
+reach `main` beside another flow), and on the embedded model the opening hours and the demo's
+price and stock questions come out right (docs/bots.md#table-lookup lists them)."""
 
 from __future__ import annotations
 
@@ -39,26 +40,41 @@ async def demo(
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-async def test_price_and_stock_questions_give_main_the_matching_rows(
+async def test_price_and_stock_questions_are_answered_with_the_matching_rows(
     demo: RunningServer, fake_llm: FakeLLM
 ) -> None:
+    """`statistics` chosen alone: its facts are the answer word for word (verbatim_answer)."""
     for question, (facts, count) in DEMO_QUESTIONS.items():
         fake_llm.requests.clear()
         events = await ask(demo.client, question)
         route = next(e for e in events if e.type == "route.decided")
-        assert "statistics" in route.data["flows"], question
+        assert route.data["flows"] == ["main", "statistics"], question
         stats = next(
             e for e in events if e.type == "flow.completed" and e.data["flow"] == "statistics"
         )
         assert stats.data["rows"] == {"wines": count}, question
         assert stats.data["usage"] is None  # generate: false, no LLM call
-        (main,) = [r for r in fake_llm.requests if "messages" in r]
-        prompt = main["messages"][-1]["content"]
-        assert all(fact in prompt for fact in facts), (question, prompt)
-        assert prompt.endswith(
-            "repeating the wine names and numbers exactly as the facts give them."
-        )
-        assert len(prompt) < 2000  # a few hundred tokens with the first source, not 2,500
+        assert fake_llm.requests == []  # nor main: the facts are the answer
+        text = events[-2].data["text"]
+        assert all(fact in text for fact in facts), (question, text)
+        assert len(text.splitlines()) == count, text
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_with_a_greeting_the_matching_rows_are_main_s_context(
+    demo: RunningServer, fake_llm: FakeLLM
+) -> None:
+    events = await ask(demo.client, "Hi there! What does the Barolo cost?")
+    route = next(e for e in events if e.type == "route.decided")
+    assert set(route.data["flows"]) == {"main", "smalltalk", "statistics"}
+    (prompt,) = [
+        r["messages"][-1]["content"]
+        for r in fake_llm.requests
+        if r["messages"][-1]["content"].startswith("Facts from our wine list:")
+    ]
+    assert prompt.endswith("repeating the wine names and numbers exactly as the facts give them.")
+    assert "Barolo Sorì del Vento (red, Italy) costs 689 NOK" in prompt
+    assert len(prompt) < 2000  # a few hundred tokens with the first source, not 2,500
 
 
 @pytest.mark.slow
@@ -83,6 +99,10 @@ async def test_the_demo_answers_saturday_hours_right_on_the_embedded_model(
             completed = (await ask(server.client, question))[-2].data
             assert "10:00-16:00" in completed["text"], completed
             assert completed["curated"]["mode"] == "answer"
+        # Price and stock questions: the facts of the table lookup, word for word.
+        for question, (facts, _) in DEMO_QUESTIONS.items():
+            completed = (await ask(server.client, question))[-2].data
+            assert all(fact in completed["text"] for fact in facts), (question, completed)
         # Other questions still reach the embedded model.
         completed = (await ask(server.client, "Hello! Who are you?"))[-2].data
         assert completed["curated"] is None and completed["usage"]["completion_tokens"] > 0

@@ -203,3 +203,80 @@ async def test_semantic_routing_of_the_demo_bot(make_settings: Settings, fake_ll
             e for e in events if e.type == "flow.completed" and e.data["flow"] == "statistics"
         )
         assert stats.data["rows"] == {"wines": 1} and stats.data["usage"] is None
+
+
+PRICES = "Barolo costs 689 NOK. Rioja costs 289 NOK.\nBoth are in stock."
+
+
+async def test_a_verbatim_flow_chosen_alone_is_the_answer_word_for_word(
+    make_settings: Settings, fake_llm: FakeLLM
+) -> None:
+    prices = {"generate": False, "verbatim_answer": True, "template": PRICES}
+    async with run_server(make_settings, bot=flow_bot("keywords", prices=prices)) as server:
+        events = await ask(server.client, "what are your prices?")
+
+        assert fake_llm.requests == []  # neither the flow nor main called a model
+        steps = [(e.type, e.data.get("flow")) for e in events if e.type != "message.delta"]
+        assert steps == [
+            ("stream.started", None),
+            ("route.decided", None),
+            ("flow.started", "prices"),
+            ("flow.completed", "prices"),
+            ("flow.started", "main"),
+            ("flow.completed", "main"),
+            ("message.completed", None),
+            ("stream.completed", None),
+        ]
+        deltas = [e.data["text"] for e in events if e.type == "message.delta"]
+        assert len(deltas) == 3 and "".join(deltas) == PRICES
+        done = {e.data["flow"]: e.data for e in events if e.type == "flow.completed"}
+        assert done["main"]["usage"] is None
+        completed = events[-2].data
+        assert completed["text"] == PRICES and completed["usage"] is None
+        async with server.db.read() as conn:
+            content, route = (
+                await conn.execute(
+                    select(Message.content, Message.route).where(Message.role == "assistant")
+                )
+            ).one()
+            runs = (
+                await conn.execute(select(FlowRun.flow, FlowRun.status).order_by(FlowRun.flow))
+            ).all()
+        assert content == PRICES
+        assert route["flows"] == ["prices"] and route["verbatim_from"] == "prices"
+        assert [tuple(r) for r in runs] == [("main", "completed"), ("prices", "completed")]
+
+
+async def test_a_verbatim_flow_with_another_flow_is_context_for_main(
+    make_settings: Settings, fake_llm: FakeLLM
+) -> None:
+    fake_llm.behaviour.model_replies = {"greet-model": "Hello there!"}
+    prices = {"generate": False, "verbatim_answer": True, "template": PRICES}
+    bot = flow_bot("keywords", prices=prices, greet={})
+    async with run_server(make_settings, bot=bot) as server:
+        events = await ask(server.client, "greet me, and your prices?")
+
+        assert events[1].data["flows"] == ["main", "prices", "greet"]
+        system = _main_prompt(fake_llm)["messages"][0]["content"]
+        assert f"[prices: {PRICES}]" in system and "[greet: Hello there!]" in system
+        assert events[-2].data["text"] != PRICES  # main's model wrote the answer
+        async with server.db.read() as conn:
+            route = (
+                await conn.execute(select(Message.route).where(Message.role == "assistant"))
+            ).scalar_one()
+        assert "verbatim_from" not in route
+
+
+async def test_a_verbatim_flow_that_fails_leaves_the_answer_to_main(
+    make_settings: Settings, fake_llm: FakeLLM
+) -> None:
+    fake_llm.behaviour.model_delays = {"prices-model": 2.0}
+    prices = {"verbatim_answer": True, "timeout_seconds": 0.3}
+    async with run_server(make_settings, bot=flow_bot("keywords", prices=prices)) as server:
+        events = await ask(server.client, "what are your prices?")
+
+        failed = next(e for e in events if e.type == "flow.failed")
+        assert failed.data["flow"] == "prices" and failed.data["code"] == "flow_timeout"
+        assert len([r for r in fake_llm.requests if r["model"] == "fake-model"]) == 1
+        assert events[-1].data["status"] == "completed"
+        assert events[-2].data["text"] and events[-2].data["usage"] is not None

@@ -266,6 +266,17 @@ def _one_flow(name: str, flow: dict[str, Any], names: set[str], strategy: str) -
     problems += lookup_problems(where, flow)
     if name != "main":
         problems += _route_problems(where, flow, strategy)
+    elif flow.get("verbatim_answer"):
+        problems.append(
+            Problem(
+                f"{where}.verbatim_answer",
+                "verbatim_answer_on_main",
+                "flows.main.verbatim_answer: main writes the answer itself; the setting is for "
+                "optional flows whose output main gives word for word",
+                "Remove it from main and set `verbatim_answer: true` on the optional flow "
+                "whose output should be the answer.",
+            )
+        )
     return problems
 
 

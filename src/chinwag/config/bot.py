@@ -199,6 +199,12 @@ class FlowConfig(_Strict):
         description="Optional flows: `false` makes the rendered template the flow's output, "
         "with no LLM call (e.g. the rows a table lookup found, as facts for `main`).",
     )
+    verbatim_answer: bool = Field(
+        False,
+        description="Optional flows: when the router chooses this flow alone and it completes, "
+        "`main` answers with its output word for word, with no LLM call (facts a small model "
+        "would garble, such as the prices a table lookup found).",
+    )
     timeout_seconds: float = Field(
         30.0, gt=0, description="An optional flow slower than this fails; the answer goes on."
     )

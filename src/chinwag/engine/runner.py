@@ -84,6 +84,7 @@ class Answer:
     sources: list[Source] = field(default_factory=list)  # what main's answer was based on
     curated: CuratedMatch | None = None
     curated_mode: CuratedMode = "answer"
+    verbatim_from: str | None = None  # the optional flow whose output main gave word for word
 
     @property
     def text(self) -> str:
@@ -99,6 +100,8 @@ class Answer:
                 record["error"] = {"code": r.error.code, "message": r.error.message}
         if self.curated is not None:
             record["curated"] = self.curated.mark(self.curated_mode).model_dump()
+        if self.verbatim_from is not None:
+            record["verbatim_from"] = self.verbatim_from
         return record or None
 
 
@@ -146,6 +149,10 @@ async def run_message(
             *(run_optional_flow(ctx, name, decision.scores.get(name)) for name in decision.flows)
         )
         answer.flow_results.extend(results)
+        verbatim = verbatim_result(bot, results) if answer.curated is None else None
+        if verbatim is not None:
+            answer_verbatim(ctx, verbatim)
+            return
         outputs = {r.flow: {"output": r.output} for r in results if r.status == "completed"}
         await run_main_flow(ctx, outputs, main_sources)
     finally:
@@ -159,6 +166,29 @@ def serve_curated(ctx: FlowContext, match: CuratedMatch) -> None:
     for piece in answer_pieces(match.answer):
         ctx.answer.parts.append(piece)
         ctx.emit(MessageDelta(text=piece))
+
+
+def verbatim_result(bot: BotConfig, results: list[FlowResult]) -> FlowResult | None:
+    """The one flow the router chose, when it has `verbatim_answer` and gave an output."""
+    if len(results) != 1:
+        return None
+    (result,) = results
+    flow = bot.flows[result.flow]
+    ok = flow.verbatim_answer and result.status == "completed" and result.output
+    return result if ok else None
+
+
+def answer_verbatim(ctx: FlowContext, result: FlowResult) -> None:
+    """`main` answers with the flow's output word for word: its deltas, no LLM call."""
+    started = time.perf_counter()
+    ctx.emit(FlowStarted(flow="main"))
+    ctx.answer.verbatim_from = result.flow
+    for piece in answer_pieces(result.output):
+        ctx.answer.parts.append(piece)
+        ctx.emit(MessageDelta(text=piece))
+    ms = _ms_since(started)
+    ctx.answer.flow_results.append(FlowResult("main", "completed", ms))
+    ctx.emit(FlowCompleted(flow="main", ms=ms))
 
 
 def route_event(decision: RouteDecision) -> RouteDecided:

@@ -60,7 +60,8 @@ function Route({ route }) {
   const scores = route.scores ? Object.entries(route.scores).map(([f, s]) => `${f} ${Number(s).toFixed(2)}`).join(", ") : "";
   return html`<div>Route (${route.strategy || "?"}, ${ms(route.ms)}): flows${" "}
     <b>${(route.flows || []).join(", ") || "main only"}</b>${scores ? html` <span class="muted">scores: ${scores}</span>` : null}
-    ${route.error ? html` <span class="bad">${route.error}</span>` : null}</div>`;
+    ${route.error ? html` <span class="bad">router failed: ${route.error.code}: ${route.error.message}</span>` : null}
+    ${route.verbatim_from ? html` <span class="badge">answered word for word from ${route.verbatim_from}</span>` : null}</div>`;
 }
 
 function Answer({ message, question, bot, onFix }) {
