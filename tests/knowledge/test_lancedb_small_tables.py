@@ -129,3 +129,73 @@ async def test_a_write_by_another_process_is_seen_within_the_consistency_interva
     finally:
         await served.aclose()
         await ingest.aclose()
+
+
+async def _lancedb_keyword(store: LanceDBStore, text: str, top_k: int) -> list[tuple[Chunk, float]]:
+    """LanceDB's own keyword answer with every chunk field read from the table."""
+    table = await store._table(INDEX)
+    query = table.query().nearest_to_text(text).select([*lancedb_store.CHUNK_FIELDS, "_score"])
+    rows = (await query.limit(top_k).to_arrow()).to_pylist()
+    return [(lancedb_store._chunk(r), float(r["_score"])) for r in rows]
+
+
+def _worded(source: str, words: list[str]) -> list[Chunk]:
+    return [
+        Chunk(chunk_id(source, "c1", i), source, "c1", i, text, source, tags=(f"t{i % 2}",))
+        for i, text in enumerate(words)
+    ]
+
+
+WORDED = [
+    "Barolo from Piedmont, a red wine of Nebbiolo",
+    "Riesling from the Mosel: dry, off-dry and sweet",
+    "Delivery in Bergen takes two working days",
+    "Barolo and Barbaresco, the two great Nebbiolo wines of Piedmont",
+    "Opening hours: Saturday 10 to 16, Sunday closed",
+    "Gift wrapping is free for every bottle",
+]
+
+
+async def test_keyword_search_on_a_small_table_finds_what_lancedb_finds(tmp_path: Path) -> None:
+    """Ranked by LanceDB, chunks from memory: the same chunks, fields and scores."""
+    store = LanceDBStore(tmp_path / "lancedb")
+    await store.create(INDEX, DIM)
+    await store.upsert(INDEX, _worded("a.md", WORDED), _unit(len(WORDED), 8))
+    try:
+        for text in ("Barolo Nebbiolo", "delivery Bergen", "Saturday opening", "Riesling"):
+            hits = await store.search_keyword(INDEX, text, 4, {})
+            want = await _lancedb_keyword(store, text, 4)
+            assert [(h.chunk, h.score) for h in hits] == want and hits, text
+        assert isinstance(store._small[INDEX][1], SmallTable)  # the in-memory chunks were used
+        found = await store.search_keyword(INDEX, "Barolo", 5, {"tag": "t1"})
+        assert [h.chunk.position for h in found] == [3]
+        await store.upsert(INDEX, _worded("new.md", ["Barolo tasting on Friday"]), _unit(1, 9))
+        found = await store.search_keyword(INDEX, "tasting", 5, {})
+        assert [(h.chunk.source, h.chunk.text) for h in found] == [
+            ("new.md", "Barolo tasting on Friday")
+        ]
+    finally:
+        await store.aclose()
+
+
+async def test_a_chunk_missing_from_memory_is_read_from_the_table(tmp_path: Path) -> None:
+    """Written between the version check and the query (by another process): the hits are
+    read from the table, whole, rather than dropped."""
+    store = LanceDBStore(tmp_path / "lancedb")
+    await store.create(INDEX, DIM)
+    await store.upsert(INDEX, _worded("a.md", WORDED), _unit(len(WORDED), 10))
+    try:
+        await store.search_keyword(INDEX, "Barolo", 3, {})
+        table, small = store._small[INDEX]
+        assert isinstance(small, SmallTable)
+        stale = SmallTable(
+            small.version, small.chunks[1:], small.vectors[1:], {c.id: c for c in small.chunks[1:]}
+        )
+        store._small[INDEX] = (table, stale)  # as if chunk 0 had been written meanwhile
+        hits = await store.search_keyword(INDEX, "Barolo Piedmont", 3, {})
+        assert [(h.chunk, h.score) for h in hits] == await _lancedb_keyword(
+            store, "Barolo Piedmont", 3
+        )
+        assert hits[0].chunk.text == WORDED[0] or hits[1].chunk.text == WORDED[0]
+    finally:
+        await store.aclose()

@@ -264,12 +264,28 @@ class LanceDBStore:
     ) -> list[Hit]:
         async with self._using(index):
             table = await self._table(index)
-            query = table.query().nearest_to_text(text).select([*CHUNK_FIELDS, "_score"])
-            where = _where(filters)
-            if where:
-                query = query.where(where)
-            rows = (await query.limit(top_k).to_arrow()).to_pylist()
+            small = await self._small_table(index, table)
+            if small is not None:
+                # LanceDB ranks; the chunks come from memory: reading their columns out of the
+                # table took ~40 % of a keyword query's CPU on the demo's index (measured).
+                rows = await self._keyword_rows(table, text, top_k, filters, ["id", "_score"])
+                hits = [(small.by_id.get(r["id"]), float(r["_score"])) for r in rows]
+                if all(chunk is not None for chunk, _ in hits):
+                    return [Hit(chunk, score) for chunk, score in hits if chunk is not None]
+                # written meanwhile (by another process): read the chunks from the table
+            rows = await self._keyword_rows(table, text, top_k, filters, [*CHUNK_FIELDS, "_score"])
             return [Hit(_chunk(r), float(r["_score"])) for r in rows]
+
+    @staticmethod
+    async def _keyword_rows(
+        table: Any, text: str, top_k: int, filters: Filters, columns: list[str]
+    ) -> list[dict[str, Any]]:
+        query = table.query().nearest_to_text(text).select(columns)
+        where = _where(filters)
+        if where:
+            query = query.where(where)
+        rows: list[dict[str, Any]] = (await query.limit(top_k).to_arrow()).to_pylist()
+        return rows
 
     async def optimize(self, index: str) -> None:
         """Fold new rows into the full-text index; build a vector (ANN) index on large tables."""

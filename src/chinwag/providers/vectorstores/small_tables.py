@@ -29,6 +29,7 @@ class SmallTable:
     version: int
     chunks: list[Chunk]
     vectors: NDArray[np.float32]  # one row per chunk, the table's width (no rows: empty index)
+    by_id: dict[str, Chunk]  # the same chunks by id: keyword search asks LanceDB for ids only
 
     @property
     def dimension(self) -> int:
@@ -43,7 +44,8 @@ class SmallTable:
         matrix = np.asarray(vectors, dtype=np.float32).reshape(rows.num_rows, dimension)
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         unit = matrix / np.maximum(norms, 1e-12)
-        return cls(version, [chunk(r) for r in rows.drop_columns(["vector"]).to_pylist()], unit)
+        chunks = [chunk(r) for r in rows.drop_columns(["vector"]).to_pylist()]
+        return cls(version, chunks, unit, {c.id: c for c in chunks})
 
     def search(self, vector: NDArray[np.float32], top_k: int, filters: Filters) -> list[Hit]:
         """The `top_k` chunks most similar to `vector` (cosine) among those the filters keep."""
