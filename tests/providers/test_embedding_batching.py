@@ -10,6 +10,7 @@ from numpy.typing import NDArray
 
 from chinwag.providers.embeddings.batching import Batcher
 from chinwag.providers.embeddings.local import LocalEmbedder
+from chinwag.providers.embeddings.pieces import Piece, piece_text
 from chinwag.settings import EmbeddingRuntime
 
 MESSAGES = [
@@ -25,15 +26,17 @@ MESSAGES = [
 
 
 class CountingModel:
-    """The real embedding model, with a record of the batches it was given."""
+    """The real embedding model, with a record of the batches it was given (their texts)."""
 
     def __init__(self, embedder: LocalEmbedder) -> None:
         self.embedder = embedder
         self.batches: list[list[str]] = []
+        self.pieces: list[list[Piece]] = []
 
-    async def encode(self, texts: list[str]) -> NDArray[np.float32]:
-        self.batches.append(texts)
-        return await self.embedder._encode_batch(texts)
+    async def encode(self, pieces: list[Piece]) -> NDArray[np.float32]:
+        self.batches.append([piece_text(p) for p in pieces])
+        self.pieces.append(pieces)
+        return await self.embedder._encode_batch(pieces)
 
 
 Lone = tuple[EmbeddingRuntime, dict[str, NDArray[np.float32]]]

@@ -94,6 +94,18 @@ def clauses(message: str) -> list[str]:
     return [with_glosses(text) for text in _parts(message)]
 
 
+def clause_spans(message: str) -> list[tuple[int, int]]:
+    """Where clauses(message)[1:] stand in the message: (start, end) of each, in characters
+    (the first of clauses(message) begins with the message itself)."""
+    spans: list[tuple[int, int]] = []
+    cursor = 0
+    for part in _parts(message)[1:]:
+        start = message.find(part, cursor)
+        spans.append((start, start + len(part)))
+        cursor = start + len(part)
+    return spans
+
+
 def _parts(message: str) -> list[str]:
     parts: list[str] = []
     for sentence in filter(str.strip, SENTENCE_BREAK.split(message.strip())):

@@ -80,3 +80,12 @@ class Embedder(Protocol):
     async def dimension(self) -> int: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class PartsEmbedder(Protocol):
+    """An embedder that embeds a text and parts of it in one pass (the local model)."""
+
+    async def embed_parts(
+        self, text: str, parts: Sequence[tuple[int, int]]
+    ) -> NDArray[np.float32]: ...

@@ -3,35 +3,42 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Generic, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-EncodeBatch = Callable[[list[str]], Awaitable[NDArray[np.float32]]]
+K = TypeVar("K", bound=Hashable)  # what is embedded: a text, or a piece of one (pieces.py)
 
 
-class Batcher:
+class Batcher(Generic[K]):
     """Gathers the texts asked for while the model is busy, or for at most `max_wait` seconds
     while it is idle, and encodes them in one call of at most `max_batch` texts. A text already
     waiting or being encoded is not encoded twice: its callers share one result."""
 
-    def __init__(self, encode: EncodeBatch, *, max_batch: int, max_wait: float) -> None:
+    def __init__(
+        self,
+        encode: Callable[[list[K]], Awaitable[NDArray[np.float32]]],
+        *,
+        max_batch: int,
+        max_wait: float,
+    ) -> None:
         self._encode = encode
         self._max_batch = max_batch
         self._max_wait = max_wait
-        self._waiting: dict[str, asyncio.Future[NDArray[np.float32]]] = {}
-        self._running: dict[str, asyncio.Future[NDArray[np.float32]]] = {}
+        self._waiting: dict[K, asyncio.Future[NDArray[np.float32]]] = {}
+        self._running: dict[K, asyncio.Future[NDArray[np.float32]]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # the one all of the above are on
 
-    async def embed(self, texts: list[str]) -> list[NDArray[np.float32]]:
+    async def embed(self, texts: list[K]) -> list[NDArray[np.float32]]:
         """One vector per text, in order."""
         # Shielded: a caller that gives up does not cancel a result that others share.
         return list(await asyncio.gather(*(asyncio.shield(self._future(t)) for t in texts)))
 
-    def _future(self, text: str) -> asyncio.Future[NDArray[np.float32]]:
+    def _future(self, text: K) -> asyncio.Future[NDArray[np.float32]]:
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # whatever is pending belongs to a closed loop: drop it
             self._forget()

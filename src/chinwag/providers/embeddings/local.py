@@ -9,7 +9,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 from chinwag.errors import EmbeddingModelUnavailable
 from chinwag.malloc import release_free_memory
 from chinwag.providers.embeddings.batching import Batcher
+from chinwag.providers.embeddings.pieces import Piece, piece_text, whole_piece
 from chinwag.settings import EmbeddingRuntime
 
 # The sentence-transformers directory (tokenizer, configs, fp32 weights for torch) and the
@@ -32,6 +33,13 @@ class _Model(Protocol):
     def dimension(self) -> int: ...
 
     def encode(self, texts: list[str]) -> NDArray[np.float32]: ...
+
+
+@runtime_checkable
+class _PiecesModel(Protocol):
+    """A model that pools parts of a text from the text's token vectors (onnx_model.py)."""
+
+    def encode_pieces(self, pieces: list[Piece]) -> NDArray[np.float32]: ...
 
 
 def _packaged(name: str, packages: dict[str, str]) -> Any | None:
@@ -92,8 +100,8 @@ class LocalEmbedder:
         self._cache_dir = cache_dir
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="chinwag-embed")
         self._model: _Model | None = None
-        self._recent: OrderedDict[str, NDArray[np.float32]] = OrderedDict()
-        self._batcher = Batcher(
+        self._recent: OrderedDict[Piece, NDArray[np.float32]] = OrderedDict()
+        self._batcher: Batcher[Piece] = Batcher(
             self._encode_batch, max_batch=MAX_BATCH, max_wait=batch_wait_ms / 1000
         )
 
@@ -101,20 +109,29 @@ class LocalEmbedder:
         if not texts:
             return np.zeros((0, await self.dimension()), dtype=np.float32)
         if len(texts) > MESSAGE_TEXTS:  # ingestion and example sets: nothing to reuse
-            return await self._encode_batch(list(texts))
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, self._encode, list(texts))
+        return await self._embed_pieces([whole_piece(t) for t in texts])
+
+    async def embed_parts(self, text: str, parts: Sequence[tuple[int, int]]) -> NDArray[np.float32]:
+        """The text's vector, then one per part (characters [start, end) of it): the parts
+        pooled from the text's own token vectors, in the same model call as the text."""
+        return await self._embed_pieces([whole_piece(text), *((text, s, e) for s, e in parts)])
+
+    async def _embed_pieces(self, pieces: list[Piece]) -> NDArray[np.float32]:
         # A message is embedded by the router, the curated-answer matcher, retrieval and table
         # lookup in turn: the model runs once per distinct text, and once for the texts of
         # concurrent messages.
-        found = {t: self._recent[t] for t in texts if t in self._recent}
-        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        found = {p: self._recent[p] for p in pieces if p in self._recent}
+        missing = [p for p in dict.fromkeys(pieces) if p not in found]
         if missing:  # held in `found`: concurrent calls may evict while this one waits
             found.update(zip(missing, await self._batcher.embed(missing), strict=True))
-        for text in texts:
-            self._recent[text] = found[text]
-            self._recent.move_to_end(text)
+        for piece in pieces:
+            self._recent[piece] = found[piece]
+            self._recent.move_to_end(piece)
         while len(self._recent) > RECENT_TEXTS:
             self._recent.popitem(last=False)
-        return np.stack([found[t] for t in texts])
+        return np.stack([found[p] for p in pieces])
 
     async def dimension(self) -> int:
         """The vector size; read from the model's files when it is not loaded (no slow load)."""
@@ -129,9 +146,15 @@ class LocalEmbedder:
     async def aclose(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-    async def _encode_batch(self, texts: list[str]) -> NDArray[np.float32]:
+    async def _encode_batch(self, pieces: list[Piece]) -> NDArray[np.float32]:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._encode, texts)
+        return await loop.run_in_executor(self._executor, self._encode_pieces, pieces)
+
+    def _encode_pieces(self, pieces: list[Piece]) -> NDArray[np.float32]:
+        model = self._load()
+        if isinstance(model, _PiecesModel):
+            return model.encode_pieces(pieces)
+        return model.encode([piece_text(p) for p in pieces])  # torch: each part embedded alone
 
     def _encode(self, texts: list[str]) -> NDArray[np.float32]:
         vectors = self._load().encode(texts)
