@@ -55,3 +55,20 @@ async def test_a_missing_index_hints_a_command_that_works(tmp_path: Path) -> Non
     assert code == 0, out + err
     code, out, err = await in_dir(tmp_path, "validate", "bot.yaml")
     assert code == 0, out + err
+
+
+async def test_the_steps_init_prints_work_from_the_directory_it_names(tmp_path: Path) -> None:
+    # A new owner with the default data dir (.chinwag, relative): `chinwag init fjellbua`, then
+    # exactly what it prints, `cd fjellbua && chinwag validate bot.yaml`.
+    database_url = f"sqlite+aiosqlite:///{tmp_path}/chinwag.db"
+    code, out, err = await chinwag(database_url, "init", "fjellbua", cwd=tmp_path)
+    assert code == 0, out + err
+    assert "next: cd fjellbua && chinwag validate bot.yaml" in out
+    code, out, err = await chinwag(
+        database_url, "validate", "--json", "bot.yaml", cwd=tmp_path / "fjellbua"
+    )
+    assert code == 0, out + err
+    (report,) = json.loads(out)
+    assert [p["code"] for p in report["problems"]] == ["knowledge_index_empty"]
+    assert (tmp_path / "fjellbua/.chinwag/lancedb/mybot.lance").is_dir()
+    assert not (tmp_path / ".chinwag").exists()  # nothing where the steps will not look

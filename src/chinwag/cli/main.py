@@ -188,8 +188,13 @@ def init(
     for path in written:
         typer.echo(f"wrote {path}")
     bot_file = written[0]
+    settings = common.settings()
+    if not settings.data_dir.is_absolute():
+        # The next steps run from `directory` (the hint below says cd there), so the index
+        # goes where they will look for it: a relative data dir is relative to that directory.
+        settings = settings.model_copy(update={"data_dir": directory / settings.data_dir})
     if index:
-        asyncio.run(_create_starter_index(bot_file))
+        asyncio.run(_create_starter_index(bot_file, settings))
     where = "" if directory == Path(".") else f"cd {directory} && "
     typer.echo(
         f"\nnext: {where}chinwag validate bot.yaml\n"
@@ -198,7 +203,7 @@ def init(
     )
 
 
-async def _create_starter_index(bot_file: Path) -> None:
+async def _create_starter_index(bot_file: Path, settings: Settings) -> None:
     from chinwag.bots.activation import check_file
     from chinwag.errors import ChinwagError
     from chinwag.knowledge.runtime import standalone_knowledge
@@ -206,7 +211,7 @@ async def _create_starter_index(bot_file: Path) -> None:
     config = check_file(bot_file).config
     assert config is not None and config.knowledge is not None, "the starter bot validates"
     try:
-        async with standalone_knowledge(common.settings()) as knowledge:
+        async with standalone_knowledge(settings) as knowledge:
             service = knowledge.service(config.knowledge, config.embedding)
             if not (await service.store.info(config.knowledge.index)).exists:
                 dimension = await service.embedder.dimension()
