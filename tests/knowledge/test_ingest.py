@@ -110,3 +110,18 @@ async def test_tags_filter_and_missing_paths(
     tagged = await service.search("bottles", filters={"tag": "policy"}, top_k=10)
     assert {r.document for r in tagged} == {"sample.txt"}
     assert tagged[0].metadata["tags"] == ["policy"]
+
+
+async def test_a_snippet_is_plain_text_without_the_title_line(
+    service: KnowledgeService, chunker: Chunker, tmp_path: Path
+) -> None:
+    doc = tmp_path / "hours.md"
+    doc.write_text(
+        "# Opening hours\n\nSaturday **10 to 16**, see [our page](https://vinhuset.example/hours)."
+        "\n\n- Sunday: `closed`\n"
+    )
+    await ingest(service.store, service.embedder, INDEX, [doc], chunker=chunker)
+    (hit,) = await service.search("When are you open on Saturday?", top_k=1)
+    assert hit.title == "Opening hours"
+    assert hit.snippet == "Saturday 10 to 16, see our page. Sunday: closed"
+    assert hit.text.startswith("# Opening hours")  # the flow's prompt still gets the chunk as is

@@ -10,6 +10,7 @@ keyword at every depth (bench/README.md).
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -20,6 +21,11 @@ from chinwag.providers.protocols import Embedder
 from chinwag.providers.vectorstores.base import Filters, Hit, VectorStore, check_filters
 
 SNIPPET_CHARS = 300
+# What a reader should not see in a snippet: Markdown's line marks (headings, bullets, quotes),
+# bold and code marks, and a link's target (its text stays).
+_LINE_MARKS = re.compile(r"^\s*(?:#{1,6}\s+|[-*+]\s+|>\s*)")
+_INLINE_MARKS = re.compile(r"\*\*|`")
+_LINK = re.compile(r"\[([^\]]+)\]\([^)\s]*\)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,9 +121,7 @@ def unsupported_mode(store: str, index: str, mode: str) -> KnowledgeModeUnsuppor
 
 def _result(hit: Hit) -> SearchResult:
     chunk = hit.chunk
-    snippet = " ".join(chunk.text.split())
-    if len(snippet) > SNIPPET_CHARS:
-        snippet = snippet[: SNIPPET_CHARS - 1].rsplit(" ", 1)[0] + "…"
+    snippet = plain_snippet(chunk.text, chunk.title)
     metadata: dict[str, Any] = {"chunk": chunk.position}
     if chunk.page is not None:
         metadata["page"] = chunk.page
@@ -128,3 +132,19 @@ def _result(hit: Hit) -> SearchResult:
     return SearchResult(
         chunk.source, chunk.title, hit.score, snippet, chunk.text, url=chunk.url, metadata=metadata
     )
+
+
+def plain_snippet(text: str, title: str) -> str:
+    """The chunk as one line of plain text for a reader (the widget's sources, the console):
+    without Markdown marks, without a first line that only repeats the title, cut at a word."""
+    lines = [
+        _LINK.sub(r"\1", _INLINE_MARKS.sub("", _LINE_MARKS.sub("", line)))
+        for line in text.splitlines()
+    ]
+    kept = [line.strip() for line in lines if line.strip()]
+    if len(kept) > 1 and kept[0].casefold() == title.strip().casefold():
+        kept = kept[1:]
+    snippet = " ".join(" ".join(kept).split())
+    if len(snippet) > SNIPPET_CHARS:
+        snippet = snippet[: SNIPPET_CHARS - 1].rsplit(" ", 1)[0] + "…"
+    return snippet
