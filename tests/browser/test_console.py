@@ -152,6 +152,8 @@ async def test_filter_thumbs_down_and_open_one(
     await expect(page).to_have_url(
         re.compile(f"/admin/conversations/{BOT}/{seeded.disliked_session}$")
     )
+    header = page.locator("main p.muted").first
+    await expect(header).to_contain_text(re.compile(r"end user \S+ · started .+ UTC · JSON$"))
     answer = page.locator(f"[data-message='{seeded.disliked_message}']")
     await expect(answer).to_contain_text("wrong grape")
     await expect(answer).to_contain_text("TTFT")

@@ -121,8 +121,8 @@ export function Transcript({ rest }) {
   let question = "";
   return html`<p><${Link} href="/admin/conversations">← Conversations</${Link}></p>
     <h1>Conversation ${session}</h1>
-    <p class="muted">Bot <b>${bot}</b> · end user <b>${data.user_id}</b> · started ${when(data.created_at)}
-      · <a href=${`/v1/bots/${encodeURIComponent(bot)}/sessions/${encodeURIComponent(session)}/transcript`}>JSON</a></p>
+    <p class="muted">Bot <b>${bot}</b> · end user <b>${data.user_id}</b> · started ${when(data.created_at)}${" · "}<a
+      href=${`/v1/bots/${encodeURIComponent(bot)}/sessions/${encodeURIComponent(session)}/transcript`}>JSON</a></p>
     ${fixing ? html`<${FixForm} bot=${bot} message=${fixing.message} question=${fixing.question} onDone=${() => setFixing(null)} />` : null}
     ${data.messages.map((m) => {
       if (m.role === "user") { question = m.content; return html`<div class="msg user"><div class="text">${m.content}</div><div class="meta">${when(m.created_at)}</div></div>`; }
