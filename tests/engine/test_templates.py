@@ -38,6 +38,27 @@ def test_prompt_has_system_history_and_rendered_user_turn() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("text", "norwegian"),
+    [
+        ("Hvilke viner er utsolgt?", True),
+        ("Hva koster Barolo?", True),
+        ("Har dere musserende vin under 250 kroner?", True),
+        ("Which wines are sold out?", False),
+        ("Tell me about Vin Santo", False),
+    ],
+)
+def test_a_template_knows_whether_the_message_reads_as_norwegian(
+    text: str, norwegian: bool
+) -> None:
+    bot = _bot(None, "{% if norwegian %}Svar på norsk.{% else %}Answer in English.{% endif %}")
+    message = MessageInput(text=text, history=[], user_id="u", bot_version=1)
+    context = FlowContext(bot=bot, message=message, emit=print, model_for=_no_model)
+    (turn,) = build_prompt(context, "main", {})
+    assert turn.content == ("Svar på norsk." if norwegian else "Answer in English.")
+    assert validate_document(bot.model_dump(mode="json", exclude_none=True)).errors == []
+
+
 def test_undefined_variable_is_a_template_error_naming_the_place() -> None:
     with pytest.raises(TemplateError) as info:
         render("{{ mesage }}", {"message": "x"}, where="flows.main.template")

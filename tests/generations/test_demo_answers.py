@@ -60,6 +60,35 @@ async def test_price_and_stock_questions_are_answered_with_the_matching_rows(
         assert len(text.splitlines()) == count, text
 
 
+# The same in Norwegian (the demo shop greets in Norwegian): the facts come in Norwegian.
+NORWEGIAN_QUESTIONS = {
+    "Hva koster Barolo?": ["Barolo Sorì del Vento (rød, Italia) koster 689 kr flasken"],
+    "Hvor mange flasker Rioja har dere igjen?": ["og vi har 44 flasker på lager"],
+    "Har dere musserende vin under 250 kroner?": [
+        "- Prosecco Brio (musserende, Italia) koster 199 kr",
+        "- Cava Brut Nature Estel (musserende, Spania) koster 189 kr",
+    ],
+    "Hvilke viner er utsolgt?": [
+        "Klipkop Pinotage (rød, Sør-Afrika) koster 219 kr flasken og er utsolgt",
+        "Les Lauzes Tavel Rosé (rosé, Frankrike) koster 229 kr flasken og er utsolgt",
+    ],
+}
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_norwegian_price_and_stock_questions_are_answered_in_norwegian(
+    demo: RunningServer, fake_llm: FakeLLM
+) -> None:
+    for question, facts in NORWEGIAN_QUESTIONS.items():
+        events = await ask(demo.client, question)
+        route = next(e for e in events if e.type == "route.decided")
+        assert route.data["flows"] == ["main", "statistics"], question
+        text = events[-2].data["text"]
+        assert all(fact in text for fact in facts), (question, text)
+        assert len(text.splitlines()) == len(facts), text
+    assert fake_llm.requests == []
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_with_a_greeting_the_matching_rows_are_main_s_context(
     demo: RunningServer, fake_llm: FakeLLM

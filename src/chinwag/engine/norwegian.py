@@ -15,6 +15,7 @@ GLOSSES = {
     "hei": "hello", "hallo": "hello", "heisann": "hello", "takk": "thanks",
     "tusen takk": "thank you very much", "ha det": "goodbye", "god morgen": "good morning",
     "god kveld": "good evening", "hvordan": "how", "hva": "what", "hvor": "where",
+    "hvor mange": "how many", "hvor mye": "how much", "igjen": "left", "mest": "most",
     "når": "when", "hvem": "who", "hvorfor": "why", "hvilken": "which", "hvilke": "which",
     "kan": "can", "jeg": "I", "vi": "we", "dere": "you", "har": "have", "er": "is",
     "det": "it", "ikke": "not", "med": "with", "til": "to", "fra": "from", "min": "my",
@@ -41,6 +42,10 @@ GLOSSES = {
     "ordre": "order", "ordren": "the order", "pakke": "parcel", "pakken": "the parcel",
     "levering": "delivery", "levert": "delivered", "sendt": "shipped", "sporing": "tracking",
     "lager": "stock", "på lager": "in stock", "leie": "rent", "utleie": "rental",
+    "utsolgt": "sold out", "solgt": "sold", "billigste": "cheapest", "dyreste": "most expensive",
+    "billigst": "cheapest", "dyrest": "most expensive", "leverer": "deliver", "levere": "deliver",
+    "passer": "suits goes with",
+    "flaske": "bottle", "flasker": "bottles",
     "kjøpe": "buy", "selge": "sell", "bytte": "exchange swap", "returnere": "return",
     "retur": "return", "størrelse": "size", "anbefale": "recommend", "gave": "gift",
     # problems
@@ -50,15 +55,21 @@ GLOSSES = {
     "funnet": "found", "reparasjon": "repair", "reparere": "repair",
 }  # fmt: skip
 NORWEGIAN = re.compile(
-    r"[æøå]|\b(?:jeg|dere|hva|hvor|hvordan|ikke|koster|har dere|er det|takk|hei)\b",
+    r"[æøå]|\b(?:jeg|dere|deres|hva|hvor|hvordan|hvilke|hvilken|hvem|hvorfor|ikke|og|noen"
+    r"|koster|har dere|er det|kan jeg|kan dere|takk|hei)\b",
     re.IGNORECASE,
 )
 WORD = re.compile(r"[a-zæøå]+")
 
 
+def reads_norwegian(text: str) -> bool:
+    """True when the text has æ, ø or å, or a common Norwegian word (hva, hvor, dere, takk…)."""
+    return NORWEGIAN.search(text) is not None
+
+
 def with_glosses(text: str) -> str:
     """The text, with English glosses of its Norwegian words appended when it is Norwegian."""
-    if not NORWEGIAN.search(text):
+    if not reads_norwegian(text):
         return text
     words = WORD.findall(text.lower())
     found = []

@@ -10,7 +10,17 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from chinwag.errors import TemplateError
 
-TEMPLATE_VARIABLES = ("message", "history", "sources", "flows", "user", "bot", "now", "data")
+TEMPLATE_VARIABLES = (
+    "message",
+    "norwegian",
+    "history",
+    "sources",
+    "flows",
+    "user",
+    "bot",
+    "now",
+    "data",
+)
 
 
 @lru_cache(maxsize=1)
