@@ -100,6 +100,29 @@ async def test_numbers_categories_conditions_and_orders() -> None:
     assert len(await _names("Tell me about your wines")) == 3  # bounded by max_rows
 
 
+async def test_it_says_whether_the_message_itself_picked_the_rows() -> None:
+    bot = _bot()
+    lookups = TableLookups(lambda _: ConstantEmbedder())
+
+    async def selected(message: str) -> bool:
+        found = await lookups.lookup(
+            bot, 1, "stats", lambda n: table_rows(bot.flows["stats"].data[n]), message
+        )
+        return found["wines"].selected
+
+    for message in (
+        "What does the Barolo cost?",  # a row's word
+        "Any sparkling wine?",  # a category value
+        "Anything under 250 kr?",  # a bound
+        "Which wines are sold out?",  # a `where` phrase
+        "What is your cheapest?",  # an `order` phrase
+    ):
+        assert await selected(message), message
+    # Rows still come (the nearest in meaning), but nothing in the message picked them.
+    assert not await selected("How much is delivery?")
+    assert len(await _names("How much is delivery?")) == 3
+
+
 def test_validation_names_unknown_tables_and_columns() -> None:
     document = _bot().model_dump(exclude_none=True)
     stats = document["flows"]["stats"]

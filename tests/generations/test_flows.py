@@ -247,6 +247,48 @@ async def test_a_verbatim_flow_chosen_alone_is_the_answer_word_for_word(
         assert [tuple(r) for r in runs] == [("main", "completed"), ("prices", "completed")]
 
 
+async def test_a_verbatim_lookup_answers_word_for_word_only_with_rows_the_message_named(
+    make_settings: Settings, fake_llm: FakeLLM
+) -> None:
+    wines = "name,price_nok\nBarolo Sori,689\nRosso di Lupa,239\nCava Estel,189\n"
+    prices = {
+        "generate": False,
+        "verbatim_answer": True,
+        "data": {"wines": wines},
+        "lookup": {"wines": {"max_rows": 2, "columns": ["name"]}},
+        "template": "{% for w in data.wines %}{{ w.name }} costs {{ w.price_nok }} NOK. "
+        "{% endfor %}",
+    }
+    async with run_server(make_settings, bot=flow_bot("keywords", prices=prices)) as server:
+        named = await ask(server.client, "What are your prices for the Barolo?")
+        assert named[-2].data["text"] == "Barolo Sori costs 689 NOK."
+        assert fake_llm.requests == []
+
+        # No wine named: the two nearest rows are main's context, and main's model answers.
+        events = await ask(server.client, "What are your prices for delivery?")
+        route = next(e for e in events if e.type == "route.decided")
+        assert route.data["flows"] == ["main", "prices"]
+        rows = next(e for e in events if e.type == "flow.completed" and e.data["flow"] == "prices")
+        assert rows.data["rows"] == {"wines": 2}
+        completed = events[-2].data
+        assert completed["usage"] is not None and "costs" not in completed["text"]
+        (main_request,) = fake_llm.requests
+        assert "[prices: " in main_request["messages"][0]["content"]
+        async with server.db.read() as conn:
+            routes = (
+                (
+                    await conn.execute(
+                        select(Message.route)
+                        .where(Message.role == "assistant")
+                        .order_by(Message.created_at)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        assert [r.get("verbatim_from") for r in routes] == ["prices", None]
+
+
 async def test_a_verbatim_flow_with_another_flow_is_context_for_main(
     make_settings: Settings, fake_llm: FakeLLM
 ) -> None:

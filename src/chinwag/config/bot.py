@@ -203,7 +203,9 @@ class FlowConfig(_Strict):
         False,
         description="Optional flows: when the router chooses this flow alone and it completes, "
         "`main` answers with its output word for word, with no LLM call (facts a small model "
-        "would garble, such as the prices a table lookup found).",
+        "would garble, such as the prices a table lookup found). With a `lookup`, only when "
+        "the message itself picked the rows (a row's word, a value, a bound, a phrase); rows "
+        "that are only near it in meaning are main's context instead.",
     )
     timeout_seconds: float = Field(
         30.0, gt=0, description="An optional flow slower than this fails; the answer goes on."

@@ -20,7 +20,7 @@ from chinwag.config.bot import BotConfig, FlowConfig, LLMConfig
 from chinwag.engine.curated import CuratedLookup, CuratedMatch, CuratedMode, answer_pieces
 from chinwag.engine.norwegian import reads_norwegian
 from chinwag.engine.router import RouteDecision, Router
-from chinwag.engine.tables import TableLookups
+from chinwag.engine.tables import Lookup, TableLookups
 from chinwag.engine.templates import render
 from chinwag.errors import ChinwagError, FlowTimeout
 from chinwag.knowledge.search import KnowledgeService
@@ -62,6 +62,9 @@ class FlowResult:
     usage: Usage | None = None
     error_code: str | None = None
     output: str = ""
+    # False when its table rows were only the nearest to the message in meaning (the message
+    # named none of them): then it never answers word for word.
+    rows_selected: bool = True
 
     def as_row(self) -> dict[str, Any]:
         return {
@@ -175,7 +178,12 @@ def verbatim_result(bot: BotConfig, results: list[FlowResult]) -> FlowResult | N
         return None
     (result,) = results
     flow = bot.flows[result.flow]
-    ok = flow.verbatim_answer and result.status == "completed" and result.output
+    ok = (
+        flow.verbatim_answer
+        and result.status == "completed"
+        and result.output
+        and result.rows_selected
+    )
     return result if ok else None
 
 
@@ -243,12 +251,12 @@ async def run_optional_flow(ctx: FlowContext, name: str, score: float | None) ->
     ctx.emit(FlowStarted(flow=name))
     parts: list[str] = []
     usage: Usage | None = None
-    looked_up: dict[str, list[dict[str, str]]] | None = None
+    looked_up: dict[str, Lookup] | None = None
     try:
         async with asyncio.timeout(flow.timeout_seconds):
             retrieval = await retrieve(ctx, name)
             looked_up = await look_up(ctx, name)
-            prompt = build_prompt(ctx, name, {}, retrieval.variables, looked_up)
+            prompt = build_prompt(ctx, name, {}, retrieval.variables, _rows(looked_up))
             if not flow.generate:
                 parts.append(prompt[-1].content)
             else:
@@ -269,7 +277,9 @@ async def run_optional_flow(ctx: FlowContext, name: str, score: float | None) ->
         return FlowResult(name, "failed", ms, score, usage, error.code)
     ms = _ms_since(started)
     ctx.emit(FlowCompleted(flow=name, ms=ms, usage=usage, rows=_counts(looked_up)))
-    return FlowResult(name, "completed", ms, score, usage, output="".join(parts).strip())
+    selected = all(lookup.selected for lookup in (looked_up or {}).values())
+    output = "".join(parts).strip()
+    return FlowResult(name, "completed", ms, score, usage, output=output, rows_selected=selected)
 
 
 async def run_main_flow(
@@ -283,12 +293,12 @@ async def run_main_flow(
     started = time.perf_counter()
     ctx.emit(FlowStarted(flow="main"))
     main = ctx.bot.flows["main"]
-    looked_up: dict[str, list[dict[str, str]]] | None = None
+    looked_up: dict[str, Lookup] | None = None
     try:
         retrieval = await sources_task if sources_task is not None else NOTHING_RETRIEVED
         answer.sources = retrieval.cited
         looked_up = await look_up(ctx, "main")
-        prompt = build_prompt(ctx, "main", flow_outputs, retrieval.variables, looked_up)
+        prompt = build_prompt(ctx, "main", flow_outputs, retrieval.variables, _rows(looked_up))
         if answer.curated is not None:
             prompt.insert(-1, answer.curated.as_context())
         async for item in ctx.model(main).stream(prompt, _options(ctx, main)):
@@ -348,23 +358,26 @@ def build_prompt(
     return prompt
 
 
-async def look_up(ctx: FlowContext, flow_name: str) -> dict[str, list[dict[str, str]]] | None:
+async def look_up(ctx: FlowContext, flow_name: str) -> dict[str, Lookup] | None:
     """The matching rows of the flow's looked-up tables (None: the flow looks nothing up)."""
     flow = ctx.bot.flows[flow_name]
     if ctx.tables is None or not flow.lookup:
         return None
-    found = await ctx.tables.lookup(
+    return await ctx.tables.lookup(
         ctx.bot,
         ctx.message.bot_version,
         flow_name,
         lambda name: table_rows(flow.data[name]),
         ctx.message.text,
     )
-    return {name: lookup.rows for name, lookup in found.items()}
 
 
-def _counts(looked_up: dict[str, list[dict[str, str]]] | None) -> dict[str, int] | None:
-    return {name: len(rows) for name, rows in looked_up.items()} if looked_up else None
+def _rows(looked_up: dict[str, Lookup] | None) -> dict[str, list[dict[str, str]]] | None:
+    return {name: lookup.rows for name, lookup in looked_up.items()} if looked_up else None
+
+
+def _counts(looked_up: dict[str, Lookup] | None) -> dict[str, int] | None:
+    return {name: len(lookup.rows) for name, lookup in looked_up.items()} if looked_up else None
 
 
 @lru_cache(maxsize=256)

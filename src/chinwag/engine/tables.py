@@ -35,10 +35,15 @@ NAMED_SHARE = 0.6  # rows whose words score at least this share of the best row'
 
 @dataclass(frozen=True, slots=True)
 class Lookup:
-    """The rows a flow gets for one message, and how many of the table's rows matched."""
+    """The rows a flow gets for one message, and how many of the table's rows matched.
+
+    `selected`: the message itself picked them (a row's word, a category value, a bound, a
+    `where` or `order` phrase); False when they are only the rows nearest to it in meaning
+    ("How much is delivery?" names no wine)."""
 
     rows: list[Row]
     matched: int
+    selected: bool = True
 
 
 @dataclass(slots=True)
@@ -109,18 +114,23 @@ def match_rows(
     lowered = message.lower()
     message_stems = stems_of(message)
     keep = list(range(len(table.rows)))
+    selected = False
     for phrase, condition in lookup.where.items():
         if _says(lowered, phrase):
             keep = [i for i in keep if _holds(table.rows[i], condition)]
+            selected = True
     for column, low, high in numeric_bounds(lowered, lookup):
         keep = [i for i in keep if _within(table.rows[i].get(column), low, high)]
+        selected = True
     # Category values the message names ("red", "France") narrow the rows, per column.
     for column, values in table.categories.items():
         named = {v for v, stems in values.items() if stems and stems <= message_stems}
         if named:
             keep = [i for i in keep if table.rows[i].get(column, "").lower() in named]
+            selected = True
     orders = [column for phrase, column in lookup.order.items() if _says(lowered, phrase)]
     if orders:
+        selected = True
         column = orders[0]
         keep.sort(
             key=lambda i: _number(table.rows[i].get(column.lstrip("-"))) or 0.0,
@@ -132,9 +142,10 @@ def match_rows(
         best = max(words.values(), default=0.0)
         if best > 0:  # the message names rows ("the Barolo"): those, not their neighbours
             keep = [i for i in keep if words[i] >= NAMED_SHARE * best]
+            selected = True
         score = {i: words[i] + VECTOR_WEIGHT * float(table.vectors[i] @ vector) for i in keep}
         chosen = sorted(keep, key=lambda i: score[i], reverse=True)
-    return Lookup([table.rows[i] for i in chosen[: lookup.max_rows]], len(chosen))
+    return Lookup([table.rows[i] for i in chosen[: lookup.max_rows]], len(chosen), selected)
 
 
 def categories_of(rows: Sequence[Row], columns: list[str]) -> dict[str, dict[str, set[str]]]:
