@@ -111,8 +111,8 @@ async def test_with_a_greeting_the_matching_rows_are_main_s_context(
 async def test_the_demo_answers_saturday_hours_right_on_the_embedded_model(
     make_settings: Settings,
 ) -> None:
-    """SmolLM2-135M misreads the opening-hours document (it has special hours too); the demo
-    ships curated answers for the hours, which `chinwag demo` adds."""
+    """SmolLM2-135M misreads the opening-hours document (it has special hours too) and the
+    delivery policy; the demo ships curated answers for them, which `chinwag demo` adds."""
     from chinwag.cli.main import _prepare
 
     settings = make_settings.model_copy(update={"llm_base_url": None, "llm_model": None})
@@ -120,7 +120,7 @@ async def test_the_demo_answers_saturday_hours_right_on_the_embedded_model(
     await _prepare(settings, seed_demo=True)  # again: no duplicates
     async with run_server(settings, seed_demo=False) as server:
         listed = (await server.client.get("/v1/bots/vinhuset/answers")).json()["items"]
-        assert len(listed) == 3
+        assert len(listed) == 12
         for question in (
             "When are you open on Saturday?",
             "What are your opening hours on saturdays?",
@@ -128,6 +128,16 @@ async def test_the_demo_answers_saturday_hours_right_on_the_embedded_model(
             completed = (await ask(server.client, question))[-2].data
             assert "10:00-16:00" in completed["text"], completed
             assert completed["curated"]["mode"] == "answer"
+        # The quickstart's delivery question: the model said it delivers to Oslo (it does not).
+        for question, fact in (
+            ("Do you deliver to Oslo?", "we do not deliver to Oslo"),
+            ("do you deliver to oslo", "we do not deliver to Oslo"),
+            ("Leverer dere til Oslo?", "vi leverer ikke til Oslo"),
+            ("How much is delivery?", "free for orders above 800 NOK"),
+            ("Do I need ID to buy wine?", "younger than 25"),
+        ):
+            completed = (await ask(server.client, question))[-2].data
+            assert fact in completed["text"] and completed["curated"] is not None, completed
         # Price and stock questions: the facts of the table lookup, word for word.
         for question, (facts, _) in DEMO_QUESTIONS.items():
             completed = (await ask(server.client, question))[-2].data
