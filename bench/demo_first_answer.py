@@ -41,7 +41,9 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-QUESTION = "Do you deliver to Oslo?"  # docs/quickstart.md, "2. Send a message"
+# docs/quickstart.md, "2. Send a message": answered by the model ("Do you deliver to Oslo?",
+# the question of the runs before 2026-12-02, is now one of the demo's curated answers).
+QUESTION = "Can you recommend a wine for a lamb dinner?"
 # Lines of `chinwag demo`'s output whose arrival marks a step, and the step's name.
 MARKS = {
     "demo bot 'vinhuset' is at version": "bot_in_db_s",
