@@ -75,6 +75,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     await migrate.ensure_schema(db)
     me = workers.WorkerIdentity.for_this_process()
     await workers.register(db, me)
+    beats = workers.BeatClock(settings.heartbeat_seconds)
     await workers.recover_orphans(db, me=me, heartbeat_seconds=settings.heartbeat_seconds)
     metrics = Metrics()
     fanout = (
@@ -103,6 +104,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings=settings,
         worker_id=me.id,
         metrics=metrics,
+        beats=beats,
     )
     metrics.watch_open_streams(lambda: generations.running)
     drain = Drain(
@@ -124,10 +126,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         generations=generations,
         drain=drain,
         worker=me,
+        beats=beats,
         fanout=fanout,
     )
     heartbeat = asyncio.create_task(
-        workers.heartbeat_forever(db, me, settings.heartbeat_seconds, event_log),
+        workers.heartbeat_forever(db, me, settings.heartbeat_seconds, event_log, beats),
         name="chinwag-heartbeat",
     )
     retention = asyncio.create_task(gc_forever(db, settings), name="chinwag-retention")

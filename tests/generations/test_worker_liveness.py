@@ -7,14 +7,22 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import insert, update
 
 from chinwag.db.base import utcnow
-from chinwag.generations.workers import dead_worker_ids, this_host
+from chinwag.generations.workers import (
+    dead_worker_ids,
+    orphaned_stream_ids,
+    recover_orphans,
+    this_host,
+)
+from chinwag.http.runtime import Services
 from chinwag.settings import Settings
 from chinwag.streams.models import Stream, Worker
+from chinwag.testing.fake_llm import FakeLLM
 from tests.conftest import RunningServer, run_server
 from tests.helpers import accept, wait_finished
 
@@ -63,3 +71,55 @@ async def _judge(server: RunningServer, host: str, dead: bool) -> None:
     async with server.db.read() as conn:
         found = await dead_worker_ids(conn, me=None, heartbeat_seconds=60)
     assert found == (["other-worker"] if dead else [])
+
+
+async def _stale(server: RunningServer, worker_id: str) -> None:
+    async with server.db.write() as conn:
+        await conn.execute(
+            update(Worker)
+            .where(Worker.id == worker_id)
+            .values(heartbeat_at=utcnow() - timedelta(hours=1))
+        )
+
+
+async def test_a_message_accepted_while_a_beat_is_due_beats_for_its_worker(
+    make_settings: Settings, fake_llm: FakeLLM
+) -> None:
+    """The heartbeat task is late (a busy CPU, a database that was just unreachable): the row
+    says this worker is silent, so a peer would end its streams. Accepting a message beats."""
+    fake_llm.behaviour.tokens, fake_llm.behaviour.token_delay = 20, 0.1
+    runner = run_server(make_settings.model_copy(update={"heartbeat_seconds": 60}))
+    async with runner as server:
+        services: Services = runner.uvicorn.config.app.state.services
+        me = services.worker.id
+        await _stale(server, me)
+        on_time = services.beats.now
+        services.beats.now = lambda: on_time() + 61  # a beat is due
+        out = (await accept(server.client, {"message": "hello"})).json()
+        async with server.db.read() as conn:
+            assert await dead_worker_ids(conn, me=None, heartbeat_seconds=60) == []
+        assert await recover_orphans(server.db, me=None, heartbeat_seconds=60) == 0
+        assert not services.beats.due()
+        message = await wait_finished(server.client, out["assistant_message_id"])
+        assert message["status"] == "complete"
+
+
+async def test_a_worker_that_beats_after_it_was_judged_dead_keeps_its_streams(
+    make_settings: Settings, fake_llm: FakeLLM
+) -> None:
+    """A peer reads the workers, then the streams: a beat that lands in between is seen."""
+    fake_llm.behaviour.tokens, fake_llm.behaviour.token_delay = 20, 0.1
+    runner = run_server(make_settings.model_copy(update={"heartbeat_seconds": 60}))
+    async with runner as server:
+        me = runner.uvicorn.config.app.state.services.worker.id
+        out = (await accept(server.client, {"message": "hello"})).json()
+        await _stale(server, me)
+        async with server.db.read() as conn:
+            judged = await dead_worker_ids(conn, me=None, heartbeat_seconds=60)
+        assert judged == [me]
+        async with server.db.write() as conn:  # its beat lands now
+            await conn.execute(update(Worker).where(Worker.id == me).values(heartbeat_at=utcnow()))
+        async with server.db.read() as conn:
+            assert await orphaned_stream_ids(conn, judged, heartbeat_seconds=60) == []
+        message = await wait_finished(server.client, out["assistant_message_id"])
+        assert message["status"] == "complete"

@@ -22,6 +22,7 @@ from chinwag.engine.runner import Answer, FlowContext, MessageInput, run_message
 from chinwag.engine.tables import TableLookups
 from chinwag.errors import ChinwagError, GenerationInterrupted, ServerDraining
 from chinwag.generations.timer import GenerationTimer
+from chinwag.generations.workers import BeatClock, beat
 from chinwag.knowledge.runtime import KnowledgeStores
 from chinwag.providers.registry import ModelRegistry
 from chinwag.settings import Settings
@@ -66,8 +67,10 @@ class Generations:
         settings: Settings,
         worker_id: str,
         metrics: Metrics | None = None,
+        beats: BeatClock | None = None,
     ) -> None:
         self._db = db
+        self._beats = beats
         self._log = event_log
         self._models = models
         self._knowledge = knowledge
@@ -105,7 +108,11 @@ class Generations:
                 "this server is shutting down and takes no new messages",
                 retry_after=self._draining_retry_after,
             )
+        beats = self._beats if self._beats is not None and self._beats.due() else None
+        started = beats.now() if beats is not None else 0.0
         async with self._db.write() as conn:
+            if beats is not None:  # the heartbeat task is late: this worker is alive, say so
+                await beat(conn, self._worker_id)
             version = await get_bot_version(conn, new.bot_id)
             accepted = await accept_message(
                 conn,
@@ -119,6 +126,8 @@ class Generations:
                 body_hash=new.body_hash,
                 seed=new.seed,
             )
+        if beats is not None:
+            beats.beaten(started)
         if not accepted.replayed:
             writer = self._log.open(
                 accepted.stream_id, [LogEntry.of(1, "stream.started", accepted.started_event)]

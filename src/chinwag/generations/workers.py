@@ -11,6 +11,8 @@ import asyncio
 import logging
 import os
 import socket
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -54,6 +56,30 @@ def this_host() -> str:
     return f"{socket.gethostname()} {namespace}"
 
 
+class BeatClock:
+    """When this worker last wrote its heartbeat, on `now` (monotonic seconds).
+
+    The heartbeat task beats every `every_seconds`. A message accepted while a beat is due (the
+    task is late: a busy CPU, a database that was just unreachable) beats in the accept's own
+    transaction, so no peer judges the owner of a stream it has just accepted dead."""
+
+    def __init__(self, every_seconds: float, now: Callable[[], float] = time.monotonic) -> None:
+        self.every_seconds = every_seconds
+        self.now = now
+        self._last = now()  # registering was the first beat
+
+    def due(self) -> bool:
+        return self.now() - self._last >= self.every_seconds
+
+    def beaten(self, at: float) -> None:
+        """A beat written in a transaction that began at `at` (on `now`) committed."""
+        self._last = max(self._last, at)
+
+
+async def beat(conn: AsyncConnection, worker_id: str) -> None:
+    await conn.execute(update(Worker).where(Worker.id == worker_id).values(heartbeat_at=utcnow()))
+
+
 async def register(db: Database, me: WorkerIdentity) -> None:
     async with db.write() as conn:
         now = utcnow()
@@ -83,6 +109,14 @@ async def dead_worker_ids(
     conn: AsyncConnection, *, me: WorkerIdentity | None, heartbeat_seconds: float
 ) -> list[str]:
     """Workers whose generations cannot be alive: stopped, silent, or gone from this host."""
+    dead, _ = await _dead_workers(conn, me=me, heartbeat_seconds=heartbeat_seconds)
+    return dead
+
+
+async def _dead_workers(
+    conn: AsyncConnection, *, me: WorkerIdentity | None, heartbeat_seconds: float
+) -> tuple[list[str], list[str]]:
+    """(dead workers, those of them whose process is gone from this host)."""
     stale_before = utcnow() - timedelta(seconds=heartbeat_seconds * STALE_AFTER_BEATS)
     rows = await conn.execute(
         select(
@@ -96,17 +130,19 @@ async def dead_worker_ids(
             )
         )
     )
-    dead = []
+    dead, gone = [], []
     for row in rows:
         if me is not None and row.id == me.id:
             continue
+        if row.hostname == this_host() and not _pid_alive(row.pid):
+            gone.append(row.id)
         if (
-            row.stopped_at is not None
+            row.id in gone
+            or row.stopped_at is not None
             or _as_aware(row.heartbeat_at) < stale_before
-            or (row.hostname == this_host() and not _pid_alive(row.pid))
         ):
             dead.append(row.id)
-    return dead
+    return dead, gone
 
 
 def _as_aware(value: datetime) -> datetime:
@@ -114,11 +150,29 @@ def _as_aware(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-async def orphaned_stream_ids(conn: AsyncConnection, dead: list[str]) -> list[str]:
-    """Streams still `streaming` that belong to no worker or to a dead one."""
+async def orphaned_stream_ids(
+    conn: AsyncConnection,
+    dead: list[str],
+    *,
+    heartbeat_seconds: float,
+    gone: Sequence[str] = (),
+) -> list[str]:
+    """Streams still `streaming` that belong to no worker or to a dead one.
+
+    A worker judged dead for its silence is judged again in this same statement: one that has
+    beaten since (with a message it accepted) keeps its streams."""
     condition: ColumnElement[bool] = Stream.worker_id.is_(None)
     if dead:
-        condition = or_(condition, Stream.worker_id.in_(dead))
+        stale_before = utcnow() - timedelta(seconds=heartbeat_seconds * STALE_AFTER_BEATS)
+        still_dead = select(Worker.id).where(
+            Worker.id.in_(dead),
+            or_(
+                Worker.stopped_at.is_not(None),
+                Worker.heartbeat_at < stale_before,
+                Worker.id.in_(gone),  # its process is gone from this host
+            ),
+        )
+        condition = or_(condition, Stream.worker_id.in_(still_dead))
     rows = await conn.execute(
         select(Stream.id).where(and_(Stream.status == "streaming", condition))
     )
@@ -131,8 +185,8 @@ async def recover_orphans(
     """Interrupt every stream no live worker owns (one transaction per stream), and fail the
     ingestion jobs of those workers."""
     async with db.read() as conn:
-        dead = await dead_worker_ids(conn, me=me, heartbeat_seconds=heartbeat_seconds)
-        ids = await orphaned_stream_ids(conn, dead)
+        dead, gone = await _dead_workers(conn, me=me, heartbeat_seconds=heartbeat_seconds)
+        ids = await orphaned_stream_ids(conn, dead, heartbeat_seconds=heartbeat_seconds, gone=gone)
     if dead:
         async with db.write() as conn:
             failed_jobs = await fail_jobs_of(conn, dead)
@@ -156,7 +210,11 @@ async def recover_orphans(
 
 
 async def heartbeat_forever(
-    db: Database, me: WorkerIdentity, every_seconds: float, event_log: EventLog
+    db: Database,
+    me: WorkerIdentity,
+    every_seconds: float,
+    event_log: EventLog,
+    clock: BeatClock | None = None,
 ) -> None:
     """Beat, notice streams others ended, and recover dead workers' orphans, until cancelled.
 
@@ -173,12 +231,15 @@ async def heartbeat_forever(
             await event_log.notice_ended_elsewhere()
             stalled = event_log.stalled_for()
             failing_since = utcnow() - timedelta(seconds=stalled) if stalled else None
+            started = clock.now() if clock is not None else 0.0
             async with db.write() as conn:
                 await conn.execute(
                     update(Worker)
                     .where(Worker.id == me.id)
                     .values(heartbeat_at=utcnow(), log_failing_since=failing_since)
                 )
+            if clock is not None:
+                clock.beaten(started)
             beating_since = beating_since or loop.time()
             if loop.time() - beating_since >= grace:
                 await recover_orphans(db, me=me, heartbeat_seconds=every_seconds)

@@ -11,7 +11,7 @@ from chinwag.auth.keys import KeyCache
 from chinwag.auth.ratelimit import RateLimiter
 from chinwag.db.uow import Database
 from chinwag.generations.service import Generations
-from chinwag.generations.workers import WorkerIdentity
+from chinwag.generations.workers import BeatClock, WorkerIdentity
 from chinwag.http.draining import Drain
 from chinwag.knowledge.jobs import IngestJobs
 from chinwag.knowledge.runtime import KnowledgeStores
@@ -34,6 +34,7 @@ class Services:
     ingest_jobs: IngestJobs
     generations: Generations
     worker: WorkerIdentity
+    beats: BeatClock  # when this worker last wrote its heartbeat
     keys: KeyCache
     secret: bytes  # signs end-user tokens and derives identity secrets
     limiter: RateLimiter
