@@ -187,14 +187,13 @@ def init(
         fail(f"these files exist: {exc}", "Use another directory, or --force to overwrite.")
     for path in written:
         typer.echo(f"wrote {path}")
-    bot_file = written[0]
-    settings = common.settings()
-    if not settings.data_dir.is_absolute():
-        # The next steps run from `directory` (the hint below says cd there), so the index
-        # goes where they will look for it: a relative data dir is relative to that directory.
-        settings = settings.model_copy(update={"data_dir": directory / settings.data_dir})
     if index:
-        asyncio.run(_create_starter_index(bot_file, settings))
+        settings = common.settings()
+        if not settings.data_dir.is_absolute():
+            # The next steps run from `directory` (the hint below says cd there), so the index
+            # goes where they will look for it: a relative data dir is taken from there.
+            settings = settings.model_copy(update={"data_dir": directory / settings.data_dir})
+        asyncio.run(_create_starter_index(written[0], settings))
     where = "" if directory == Path(".") else f"cd {directory} && "
     typer.echo(
         f"\nnext: {where}chinwag validate bot.yaml\n"

@@ -67,7 +67,7 @@ class Generations:
         settings: Settings,
         worker_id: str,
         metrics: Metrics | None = None,
-        beats: BeatClock | None = None,
+        beats: BeatClock,
     ) -> None:
         self._db = db
         self._beats = beats
@@ -108,10 +108,10 @@ class Generations:
                 "this server is shutting down and takes no new messages",
                 retry_after=self._draining_retry_after,
             )
-        beats = self._beats if self._beats is not None and self._beats.due() else None
-        started = beats.now() if beats is not None else 0.0
+        beat_due = self._beats.due()
+        started = self._beats.now()
         async with self._db.write() as conn:
-            if beats is not None:  # the heartbeat task is late: this worker is alive, say so
+            if beat_due:  # the heartbeat task is late: this worker is alive, say so
                 await beat(conn, self._worker_id)
             version = await get_bot_version(conn, new.bot_id)
             accepted = await accept_message(
@@ -126,8 +126,8 @@ class Generations:
                 body_hash=new.body_hash,
                 seed=new.seed,
             )
-        if beats is not None:
-            beats.beaten(started)
+        if beat_due:
+            self._beats.beaten(started)
         if not accepted.replayed:
             writer = self._log.open(
                 accepted.stream_id, [LogEntry.of(1, "stream.started", accepted.started_event)]

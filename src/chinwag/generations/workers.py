@@ -76,8 +76,16 @@ class BeatClock:
         self._last = max(self._last, at)
 
 
-async def beat(conn: AsyncConnection, worker_id: str) -> None:
-    await conn.execute(update(Worker).where(Worker.id == worker_id).values(heartbeat_at=utcnow()))
+async def beat(conn: AsyncConnection, worker_id: str, **also: object) -> None:
+    """Write the worker's heartbeat (and the other columns given)."""
+    await conn.execute(
+        update(Worker).where(Worker.id == worker_id).values(heartbeat_at=utcnow(), **also)
+    )
+
+
+def stale_before(heartbeat_seconds: float) -> datetime:
+    """A worker whose last beat is older than this is past the grace period: dead to its peers."""
+    return utcnow() - timedelta(seconds=heartbeat_seconds * STALE_AFTER_BEATS)
 
 
 async def register(db: Database, me: WorkerIdentity) -> None:
@@ -117,7 +125,7 @@ async def _dead_workers(
     conn: AsyncConnection, *, me: WorkerIdentity | None, heartbeat_seconds: float
 ) -> tuple[list[str], list[str]]:
     """(dead workers, those of them whose process is gone from this host)."""
-    stale_before = utcnow() - timedelta(seconds=heartbeat_seconds * STALE_AFTER_BEATS)
+    silent_before = stale_before(heartbeat_seconds)
     rows = await conn.execute(
         select(
             Worker.id, Worker.hostname, Worker.pid, Worker.heartbeat_at, Worker.stopped_at
@@ -134,12 +142,13 @@ async def _dead_workers(
     for row in rows:
         if me is not None and row.id == me.id:
             continue
-        if row.hostname == this_host() and not _pid_alive(row.pid):
+        process_gone = row.hostname == this_host() and not _pid_alive(row.pid)
+        if process_gone:
             gone.append(row.id)
         if (
-            row.id in gone
+            process_gone
             or row.stopped_at is not None
-            or _as_aware(row.heartbeat_at) < stale_before
+            or _as_aware(row.heartbeat_at) < silent_before
         ):
             dead.append(row.id)
     return dead, gone
@@ -163,12 +172,11 @@ async def orphaned_stream_ids(
     beaten since (with a message it accepted) keeps its streams."""
     condition: ColumnElement[bool] = Stream.worker_id.is_(None)
     if dead:
-        stale_before = utcnow() - timedelta(seconds=heartbeat_seconds * STALE_AFTER_BEATS)
         still_dead = select(Worker.id).where(
             Worker.id.in_(dead),
             or_(
                 Worker.stopped_at.is_not(None),
-                Worker.heartbeat_at < stale_before,
+                Worker.heartbeat_at < stale_before(heartbeat_seconds),
                 Worker.id.in_(gone),  # its process is gone from this host
             ),
         )
@@ -214,7 +222,7 @@ async def heartbeat_forever(
     me: WorkerIdentity,
     every_seconds: float,
     event_log: EventLog,
-    clock: BeatClock | None = None,
+    clock: BeatClock,
 ) -> None:
     """Beat, notice streams others ended, and recover dead workers' orphans, until cancelled.
 
@@ -231,15 +239,10 @@ async def heartbeat_forever(
             await event_log.notice_ended_elsewhere()
             stalled = event_log.stalled_for()
             failing_since = utcnow() - timedelta(seconds=stalled) if stalled else None
-            started = clock.now() if clock is not None else 0.0
+            started = clock.now()
             async with db.write() as conn:
-                await conn.execute(
-                    update(Worker)
-                    .where(Worker.id == me.id)
-                    .values(heartbeat_at=utcnow(), log_failing_since=failing_since)
-                )
-            if clock is not None:
-                clock.beaten(started)
+                await beat(conn, me.id, log_failing_since=failing_since)
+            clock.beaten(started)
             beating_since = beating_since or loop.time()
             if loop.time() - beating_since >= grace:
                 await recover_orphans(db, me=me, heartbeat_seconds=every_seconds)

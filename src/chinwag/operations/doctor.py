@@ -6,14 +6,12 @@ Every integrity query counts rows that must not exist; a healthy database answer
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 from sqlalchemy import text
 
 from chinwag.db import migrate
-from chinwag.db.base import utcnow
 from chinwag.db.uow import Database
-from chinwag.generations.workers import STALE_AFTER_BEATS, dead_worker_ids
+from chinwag.generations.workers import dead_worker_ids, stale_before
 
 INTEGRITY_QUERIES: dict[str, str] = {
     "messages without session": """
@@ -120,7 +118,7 @@ async def run_checks(db: Database, *, heartbeat_seconds: float) -> list[Check]:
                     "WHERE st.status = 'streaming' AND w.stopped_at IS NULL "
                     "AND w.log_failing_since < :since"
                 ),
-                {"since": utcnow() - timedelta(seconds=heartbeat_seconds * STALE_AFTER_BEATS)},
+                {"since": stale_before(heartbeat_seconds)},
             )
         ).scalar_one()
         checks.append(
