@@ -10,11 +10,13 @@ import sys
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 
 from chinwag.db.base import utcnow
 from chinwag.generations.workers import (
     dead_worker_ids,
+    find_orphans,
+    interrupt_orphans,
     orphaned_stream_ids,
     recover_orphans,
     this_host,
@@ -123,3 +125,50 @@ async def test_a_worker_that_beats_after_it_was_judged_dead_keeps_its_streams(
             assert await orphaned_stream_ids(conn, judged, heartbeat_seconds=60) == []
         message = await wait_finished(server.client, out["assistant_message_id"])
         assert message["status"] == "complete"
+
+
+async def _a_silent_workers_stream(server: RunningServer) -> str:
+    """A finished answer's stream, handed back to `streaming` under a worker that stopped beating
+    an hour ago (nothing writes it: the picture a peer's sweep sees after a crash)."""
+    out = (await accept(server.client, {"message": "hello"})).json()
+    await wait_finished(server.client, out["assistant_message_id"])
+    async with server.db.write() as conn:
+        await conn.execute(
+            insert(Worker).values(
+                id="silent-worker",
+                hostname=f"{socket.gethostname()} pid:[1]",  # another namespace: heartbeat only
+                pid=1,
+                started_at=utcnow(),
+                heartbeat_at=utcnow() - timedelta(hours=1),
+            )
+        )
+        await conn.execute(
+            update(Stream)
+            .where(Stream.id == out["stream_id"])
+            .values(status="streaming", worker_id="silent-worker")
+        )
+    return str(out["stream_id"])
+
+
+@pytest.mark.parametrize("beats_in_between", [True, False], ids=["beats", "stays-silent"])
+async def test_a_worker_that_beats_after_its_streams_were_picked_keeps_them(
+    make_settings: Settings, beats_in_between: bool
+) -> None:
+    """A peer picks the silent worker's streams, then ends each in its own transaction: a beat
+    that lands in between is seen when the stream's row is locked; without one it is ended."""
+    async with run_server(make_settings.model_copy(update={"heartbeat_seconds": 60})) as server:
+        stream_id = await _a_silent_workers_stream(server)
+        found = await find_orphans(server.db, me=None, heartbeat_seconds=60)
+        assert found.stream_ids == [stream_id]
+        if beats_in_between:
+            async with server.db.write() as conn:
+                await conn.execute(
+                    update(Worker).where(Worker.id == "silent-worker").values(heartbeat_at=utcnow())
+                )
+        ended = await interrupt_orphans(server.db, found, me=None, heartbeat_seconds=60)
+        assert ended == (0 if beats_in_between else 1)
+        async with server.db.read() as conn:
+            status = (
+                await conn.execute(select(Stream.status).where(Stream.id == stream_id))
+            ).scalar_one()
+        assert status == ("streaming" if beats_in_between else "interrupted")

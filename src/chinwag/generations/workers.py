@@ -159,17 +159,13 @@ def _as_aware(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-async def orphaned_stream_ids(
-    conn: AsyncConnection,
-    dead: list[str],
-    *,
-    heartbeat_seconds: float,
-    gone: Sequence[str] = (),
-) -> list[str]:
-    """Streams still `streaming` that belong to no worker or to a dead one.
+def _orphan_condition(
+    dead: Sequence[str], *, heartbeat_seconds: float, gone: Sequence[str] = ()
+) -> ColumnElement[bool]:
+    """A stream of no worker, or of one of `dead` that is still dead when the statement runs.
 
-    A worker judged dead for its silence is judged again in this same statement: one that has
-    beaten since (with a message it accepted) keeps its streams."""
+    A worker judged dead for its silence is judged again in the statement that uses this: one
+    that has beaten since (with a message it accepted) keeps its streams."""
     condition: ColumnElement[bool] = Stream.worker_id.is_(None)
     if dead:
         still_dead = select(Worker.id).where(
@@ -181,28 +177,55 @@ async def orphaned_stream_ids(
             ),
         )
         condition = or_(condition, Stream.worker_id.in_(still_dead))
+    return condition
+
+
+async def orphaned_stream_ids(
+    conn: AsyncConnection,
+    dead: list[str],
+    *,
+    heartbeat_seconds: float,
+    gone: Sequence[str] = (),
+) -> list[str]:
+    """Streams still `streaming` that belong to no worker or to a dead one."""
+    condition = _orphan_condition(dead, heartbeat_seconds=heartbeat_seconds, gone=gone)
     rows = await conn.execute(
         select(Stream.id).where(and_(Stream.status == "streaming", condition))
     )
     return [r.id for r in rows]
 
 
-async def recover_orphans(
+@dataclass(frozen=True, slots=True)
+class Orphans:
+    """What one sweep found: dead workers, those whose process is gone, their streams."""
+
+    dead: list[str]
+    gone: list[str]
+    stream_ids: list[str]
+
+
+async def find_orphans(
     db: Database, *, me: WorkerIdentity | None, heartbeat_seconds: float
-) -> int:
-    """Interrupt every stream no live worker owns (one transaction per stream), and fail the
-    ingestion jobs of those workers."""
+) -> Orphans:
     async with db.read() as conn:
         dead, gone = await _dead_workers(conn, me=me, heartbeat_seconds=heartbeat_seconds)
         ids = await orphaned_stream_ids(conn, dead, heartbeat_seconds=heartbeat_seconds, gone=gone)
-    if dead:
+    return Orphans(dead, gone, ids)
+
+
+async def interrupt_orphans(
+    db: Database, found: Orphans, *, me: WorkerIdentity | None, heartbeat_seconds: float
+) -> int:
+    """End each found stream `interrupted` (one transaction each) unless its owner has beaten
+    since it was found, and fail the dead workers' ingestion jobs."""
+    if found.dead:
         async with db.write() as conn:
-            failed_jobs = await fail_jobs_of(conn, dead)
+            failed_jobs = await fail_jobs_of(conn, found.dead)
         if failed_jobs:
             log.warning("failed %d ingestion job(s) of stopped servers", failed_jobs)
     recovered = 0
     error = GenerationInterrupted("the server stopped while this answer was being written")
-    for stream_id in ids:
+    for stream_id in found.stream_ids:
         async with db.write() as conn:
             recovered += await end_from_stored_log(
                 conn,
@@ -211,10 +234,21 @@ async def recover_orphans(
                 error=error,
                 ended_by=me.id if me is not None else None,
                 record_answer=record_answer,
+                only_if=_orphan_condition(
+                    found.dead, heartbeat_seconds=heartbeat_seconds, gone=found.gone
+                ),
             )
     if recovered:
         log.warning("marked %d stream(s) of stopped servers as interrupted", recovered)
     return recovered
+
+
+async def recover_orphans(
+    db: Database, *, me: WorkerIdentity | None, heartbeat_seconds: float
+) -> int:
+    """Interrupt every stream no live worker owns, and fail the ingestion jobs of the dead."""
+    found = await find_orphans(db, me=me, heartbeat_seconds=heartbeat_seconds)
+    return await interrupt_orphans(db, found, me=me, heartbeat_seconds=heartbeat_seconds)
 
 
 async def heartbeat_forever(

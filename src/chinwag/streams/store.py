@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import DateTime, Row, Table, bindparam, delete, select, text, update
+from sqlalchemy import DateTime, Row, Table, bindparam, delete, select, text, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import ColumnElement
 
 from chinwag.db.base import utcnow
 from chinwag.db.bulk import insert_rows
@@ -135,9 +136,11 @@ async def end_from_stored_log(
     error: ChinwagError,
     ended_by: str | None,
     record_answer: RecordAnswer,
+    only_if: ColumnElement[bool] | None = None,
 ) -> bool:
     """End a `streaming` stream with what the database holds: its committed text, then `error`
-    and `stream.completed`. False if it already ended, is gone, or its owner is writing it now.
+    and `stream.completed`. False if it already ended, is gone, its owner is writing it now, or
+    its row does not meet `only_if` when it is locked (recovery: its owner is still dead).
 
     The row is locked first (SKIP LOCKED: a row locked by its owner's event log is being
     written, so its owner is alive), and the log is read after the lock, so the ending always
@@ -146,7 +149,7 @@ async def end_from_stored_log(
     stream = (
         await conn.execute(
             select(Stream.message_id, Stream.status)
-            .where(Stream.id == stream_id)
+            .where(Stream.id == stream_id, true() if only_if is None else only_if)
             .with_for_update(skip_locked=True)
         )
     ).first()
