@@ -46,6 +46,11 @@ def test_prompt_has_system_history_and_rendered_user_turn() -> None:
         ("Har dere musserende vin under 250 kroner?", True),
         ("Which wines are sold out?", False),
         ("Tell me about Vin Santo", False),
+        # mixed: the language most of its words are in
+        ("Hei! What does the Barolo cost?", False),
+        ("Hi, hvor mange flasker Rioja har dere igjen?", True),
+        ("Takk!", True),
+        ("Barolo?", False),
     ],
 )
 def test_a_template_knows_whether_the_message_reads_as_norwegian(

@@ -60,11 +60,35 @@ NORWEGIAN = re.compile(
     re.IGNORECASE,
 )
 WORD = re.compile(r"[a-zæøå]+")
+# Words that mark a message's language when counting (neither list has a word of the other
+# language: Norwegian "i", "for", "to", "min" are left out of the English ones).
+NORWEGIAN_WORDS = frozenset({
+    "jeg", "dere", "deres", "hva", "hvor", "hvordan", "hvilke", "hvilken", "hvem", "hvorfor",
+    "ikke", "og", "noen", "koster", "takk", "hei", "hallo", "har", "er", "det", "kan", "vi", "du",
+    "med", "til", "fra", "på", "som", "vil", "skal", "eller", "hvis", "mye", "mange", "igjen",
+    "om", "en", "et", "ei", "den", "dette", "disse", "meg", "oss", "vår", "våre", "deg",
+})  # fmt: skip
+ENGLISH_WORDS = frozenset({
+    "the", "is", "are", "do", "does", "did", "what", "where", "when", "which", "who", "why",
+    "how", "you", "your", "have", "has", "can", "could", "would", "will", "my", "me", "we", "our",
+    "this", "that", "these", "those", "with", "please", "thanks", "thank", "hello", "hi", "of",
+    "and", "it", "an", "any", "there", "much", "many",
+})  # fmt: skip
 
 
 def reads_norwegian(text: str) -> bool:
-    """True when the text has æ, ø or å, or a common Norwegian word (hva, hvor, dere, takk…)."""
+    """True when the text has æ, ø or å, or a common Norwegian word (hva, hvor, dere, takk…):
+    any Norwegian in it, which is what glossing needs."""
     return NORWEGIAN.search(text) is not None
+
+
+def written_in_norwegian(text: str) -> bool:
+    """True when the text is mostly Norwegian: more of its words mark Norwegian (æ, ø, å, or a
+    common Norwegian word) than English. "Hei! What does the Barolo cost?" is English."""
+    words = WORD.findall(text.lower())
+    norwegian = sum(1 for w in words if w in NORWEGIAN_WORDS or not w.isascii())
+    english = sum(1 for w in words if w in ENGLISH_WORDS)
+    return norwegian > english
 
 
 def with_glosses(text: str) -> str:

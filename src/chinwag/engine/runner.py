@@ -18,7 +18,7 @@ from typing import Any
 
 from chinwag.config.bot import BotConfig, FlowConfig, LLMConfig
 from chinwag.engine.curated import CuratedLookup, CuratedMatch, CuratedMode, answer_pieces
-from chinwag.engine.norwegian import reads_norwegian
+from chinwag.engine.norwegian import written_in_norwegian
 from chinwag.engine.router import RouteDecision, Router
 from chinwag.engine.tables import Lookup, TableLookups
 from chinwag.engine.templates import render
@@ -335,7 +335,7 @@ def build_prompt(
     tables = looked_up or {}
     variables = {
         "message": message.text,
-        "norwegian": reads_norwegian(message.text),
+        "norwegian": written_in_norwegian(message.text),
         "history": [{"role": role, "content": content} for role, content in message.history],
         "sources": sources or [],
         "flows": flow_outputs,
