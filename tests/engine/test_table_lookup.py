@@ -123,6 +123,26 @@ async def test_it_says_whether_the_message_itself_picked_the_rows() -> None:
     assert len(await _names("How much is delivery?")) == 3
 
 
+async def test_a_where_phrase_matches_its_inflections() -> None:
+    """`rødvin` also picks "rødviner" and "rødvinen", `fransk` "franske"; a last word shorter
+    than 4 letters is matched whole ("sold out" is not "sold outside")."""
+    where = {"sold out": "stock_bottles = 0", "rødvin": "color = red", "fransk": "country = France"}
+    bot = _bot(where=where, max_rows=9)
+    lookups = TableLookups(lambda _: ConstantEmbedder())
+
+    async def colours_and_countries(message: str) -> set[tuple[str, str]]:
+        found = await lookups.lookup(
+            bot, 1, "stats", lambda n: table_rows(bot.flows["stats"].data[n]), message
+        )
+        return {(row["color"], row["country"]) for row in found["wines"].rows}
+
+    red = await colours_and_countries("Hvilke rødviner har dere?")
+    assert {colour for colour, _ in red} == {"red"} and len(red) == 3
+    assert await colours_and_countries("Er rødvinen god?") == red
+    assert {c for _, c in await colours_and_countries("Har dere franske viner?")} == {"France"}
+    assert len(await colours_and_countries("Which wines sold outside Norway?")) > 2
+
+
 def test_validation_names_unknown_tables_and_columns() -> None:
     document = _bot().model_dump(exclude_none=True)
     stats = document["flows"]["stats"]

@@ -8,6 +8,7 @@ and meaning (cosine to each row's text, embedded once per bot version), at most 
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -30,6 +31,7 @@ BELOW = re.compile(rf"(?:{_BELOW})\s+{_NUMBER}", re.I)
 ABOVE = re.compile(rf"(?:{_ABOVE})\s+{_NUMBER}", re.I)
 CONDITION = re.compile(r"^\s*(\w+)\s*(=|!=|<=|>=|<|>)\s*(.+?)\s*$")
 VECTOR_WEIGHT = 0.5  # a row's score: IDF of the message's words it holds + this x cosine
+INFLECTION = "(?:e|s|es|er|en|ene|et|a)?"  # English plurals; Norwegian plurals and definites
 NAMED_SHARE = 0.6  # rows whose words score at least this share of the best row's are kept
 
 
@@ -213,7 +215,16 @@ def _word_score(table: _Table, i: int, message_stems: set[str]) -> float:
 
 
 def _says(lowered: str, phrase: str) -> bool:
-    return re.search(rf"(?<!\w){re.escape(phrase.lower())}(?!\w)", lowered) is not None
+    """The message has the phrase as whole words; a last word of 4 letters or more may carry an
+    inflection ("rødvin": rødviner, rødvinen; "fransk": franske; "best seller": best sellers)."""
+    return _phrase_pattern(phrase).search(lowered) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _phrase_pattern(phrase: str) -> re.Pattern[str]:
+    text = phrase.lower().strip()
+    ending = INFLECTION if len(text.rsplit(" ", 1)[-1]) >= 4 else ""
+    return re.compile(rf"(?<!\w){re.escape(text)}{ending}(?!\w)")
 
 
 def _holds(row: Row, condition: str) -> bool:
