@@ -56,3 +56,17 @@ async def test_recall_at_5_per_mode(
         assert recall[mode] >= floor, (mode, recall)
     for depth, figures in at.items():  # hybrid fusion never loses to the better single list
         assert figures["hybrid"] >= max(figures["vector"], figures["keyword"]), (depth, figures)
+
+
+async def test_a_norwegian_question_finds_an_english_document(
+    lance: LanceDBStore, embedder: LocalEmbedder, chunker: Chunker
+) -> None:
+    """The query is embedded with English glosses of its common Norwegian words ("Når er
+    innsjekk?" reads "(when is)" too), as the router embeds a message: the English-only model
+    then places it near the check-in page, which it missed on the Norwegian words alone."""
+    labelled = yaml.safe_load((DATA / "retrieval/hyttegrenda.yaml").read_text())
+    await lance.create("hytter", await embedder.dimension())
+    await ingest(lance, embedder, "hytter", [ROOT / labelled["corpus"]], chunker=chunker)
+    service = KnowledgeService(lance, embedder, KnowledgeConfig(index="hytter"))
+    found = await service.search("Når er innsjekk?", mode="vector", top_k=5)
+    assert "check-in-and-check-out.txt" in [Path(r.document).name for r in found]

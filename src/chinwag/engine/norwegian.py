@@ -97,10 +97,14 @@ def with_glosses(text: str) -> str:
         return text
     words = WORD.findall(text.lower())
     found = []
-    for i, word in enumerate(words):
+    i = 0
+    while i < len(words):
         pair = " ".join(words[i : i + 2])
-        if pair in GLOSSES:
+        if pair in GLOSSES:  # "hvor mye": "how much", not "how much much"
             found.append(GLOSSES[pair])
-        elif word in GLOSSES:
-            found.append(GLOSSES[word])
+            i += 2
+            continue
+        if words[i] in GLOSSES:
+            found.append(GLOSSES[words[i]])
+        i += 1
     return f"{text} ({' '.join(found)})" if found else text

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from chinwag.config.bot import KnowledgeConfig, SearchMode
+from chinwag.engine.norwegian import with_glosses
 from chinwag.errors import KnowledgeModeUnsupported
 from chinwag.providers.protocols import Embedder
 from chinwag.providers.vectorstores.base import Filters, Hit, VectorStore, check_filters
@@ -94,7 +95,9 @@ class KnowledgeService:
         return results
 
     async def _vector(self, query: str, top_k: int, filters: Filters) -> list[Hit]:
-        vector = (await self.embedder.embed([query]))[0]
+        # A Norwegian question with English glosses of its common words, as the router embeds
+        # it: the same text, so a chat message is embedded once for both.
+        vector = (await self.embedder.embed([with_glosses(query)]))[0]
         return await self.store.search_vector(self.config.index, vector, top_k, filters)
 
 
