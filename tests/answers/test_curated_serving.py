@@ -9,11 +9,16 @@ from sqlalchemy import select
 
 from chinwag.answers.schemas import CuratedAnswerIn
 from chinwag.answers.service import create_answer
+from chinwag.bots.demo import demo_bot_config
 from chinwag.conversations.models import FlowRun, Message
+from chinwag.http.runtime import Services
+from chinwag.providers.embeddings.batching import Batcher
+from chinwag.providers.embeddings.local import LocalEmbedder
 from chinwag.settings import Settings
 from chinwag.testing.fake_llm import FakeLLM
 from tests.conftest import RunningServer, plain_demo_bot, run_server
 from tests.helpers import ask
+from tests.providers.test_embedding_batching import CountingModel
 
 SATURDAY = {
     "question": "When are you open on Saturday?",
@@ -129,3 +134,27 @@ async def test_an_answer_added_elsewhere_is_used_within_two_seconds(
     await asyncio.sleep(2.1)
     events = await ask(server.client, "When are you open on Saturday?")
     assert events[-2].data["curated"]["id"] == added.id
+
+
+async def test_the_curated_match_and_the_router_share_one_model_pass(
+    make_settings: Settings, fake_llm: FakeLLM
+) -> None:
+    """A message of two sentences that matches no curated question: the matcher wants its
+    vector and the router its sentences' vectors, pooled from the message's pass. Both come
+    from one pass of the embedding model, not one each."""
+    bot = demo_bot_config().model_copy(update={"knowledge": None})  # router and curated
+    runner = run_server(make_settings, bot=bot)
+    async with runner as server:
+        await _curate(server)
+        await ask(server.client, "Which wine goes with salmon?")  # the curated cache is warm
+        services: Services = runner.uvicorn.config.app.state.services
+        embedder = services.models.embedder(bot.embedding)
+        assert isinstance(embedder, LocalEmbedder)
+        model = CountingModel(embedder)
+        embedder._batcher = Batcher(model.encode, max_batch=32, max_wait=0.002)
+        message = "Hello there. Which wine goes with grilled trout?"
+        events = await ask(server.client, message)
+    assert events[-2].data["curated"] is None
+    assert next(e for e in events if e.type == "route.decided").data["scores"]
+    passes = [batch for batch in model.pieces if any(text == message for text, _, _ in batch)]
+    assert len(passes) == 1, model.pieces

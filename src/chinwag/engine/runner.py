@@ -134,10 +134,25 @@ async def run_message(
     concurrently (and `main`'s retrieval with them), then stream `main` into `ctx.answer`."""
     bot, answer = ctx.bot, ctx.answer
     mode = bot.curated_answers.mode
+    matching = curated is not None and mode != "off"
+    # The semantic router starts beside the curated match, so the embedder runs the message
+    # once for both (the router's clauses are pooled from the message's pass, not its vector).
+    early_route = (
+        asyncio.create_task(_route(router, ctx))
+        if matching and bot.router.strategy == "semantic"
+        else None
+    )
     if curated is not None and mode != "off":
-        answer.curated = await curated(bot, ctx.message.text)
+        try:
+            answer.curated = await curated(bot, ctx.message.text)
+        except BaseException:
+            if early_route is not None:
+                early_route.cancel()
+            raise
         answer.curated_mode = mode
         if answer.curated is not None and mode == "answer":
+            if early_route is not None:
+                early_route.cancel()
             serve_curated(ctx, answer.curated)
             return
     main_sources = (
@@ -146,7 +161,7 @@ async def run_message(
         else None
     )
     try:
-        decision = await router.route(bot, ctx.message.bot_version, ctx.message.text)
+        decision = await (early_route or _route(router, ctx))
         answer.route = decision
         ctx.emit(route_event(decision))
         results = await asyncio.gather(
@@ -162,6 +177,10 @@ async def run_message(
     finally:
         if main_sources is not None and not main_sources.done():
             main_sources.cancel()
+
+
+async def _route(router: Router, ctx: FlowContext) -> RouteDecision:
+    return await router.route(ctx.bot, ctx.message.bot_version, ctx.message.text)
 
 
 def serve_curated(ctx: FlowContext, match: CuratedMatch) -> None:
