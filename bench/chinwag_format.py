@@ -17,11 +17,21 @@ Same interface as `OpenAIFormat` in ../shared/bench/loadgen.py:
 `retry:` lines and `: keep-alive` comments never reach `on_event` (the shared SSE parser drops
 them). The other event types (`stream.started`, `flow.*`, `message.completed`) are counted as
 neither tokens nor errors.
+
+Each request's message is numbered ("Say something about foxes. (17)") unless
+CHINWAG_BENCH_SAME_MESSAGE=1: with the same text every time, chinwag's embedder would reuse one
+vector for every message and the demo bot's figures would leave out the embedding a real message
+costs. The shared load generator builds one body per run, so this format wraps its request
+function (`one_request` of the running `loadgen.py`) to number each body.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 try:
@@ -39,6 +49,10 @@ class ChinwagFormat:
     """chinwag `message.delta` ... `stream.completed` stream."""
 
     name = "chinwag"
+
+    def __init__(self) -> None:
+        if os.environ.get("CHINWAG_BENCH_SAME_MESSAGE") != "1":
+            _number_each_message()
 
     def build_body(self, args: Any) -> dict[str, Any]:
         return {"message": args.prompt}
@@ -71,3 +85,22 @@ class ChinwagFormat:
                 code = data[:60].decode("utf-8", "replace")
             return 0, False, f"stream_error:{code}"[:80]
         return 0, False, None
+
+
+def _number_each_message() -> None:
+    """Wrap the running load generator's `one_request` so each body's message gets a number."""
+    loadgen = sys.modules.get("__main__")
+    send: Callable[..., Awaitable[Any]] | None = getattr(loadgen, "one_request", None)
+    if send is None or getattr(send, "numbers_messages", False):
+        return
+    numbers = itertools.count(1)
+
+    async def one_request(
+        session: Any, url: str, body: bytes, headers: Any, fmt: Any, expect_tokens: int
+    ) -> Any:
+        request = _loads(body)
+        request["message"] = f"{request['message']} ({next(numbers)})"
+        return await send(session, url, json.dumps(request).encode(), headers, fmt, expect_tokens)
+
+    one_request.numbers_messages = True  # type: ignore[attr-defined]
+    loadgen.one_request = one_request  # type: ignore[union-attr]
