@@ -7,7 +7,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import insert, select, update
@@ -53,26 +53,32 @@ async def test_a_missing_pid_counts_only_in_this_pid_namespace(
 
 
 async def _judge(server: RunningServer, host: str, dead: bool) -> None:
+    # beating: alive unless its pid says otherwise
+    await _a_stream_of(server, "other-worker", host, _a_pid_that_is_gone(), utcnow())
+    async with server.db.read() as conn:
+        found = await dead_worker_ids(conn, me=None, heartbeat_seconds=60)
+    assert found == (["other-worker"] if dead else [])
+
+
+async def _a_stream_of(
+    server: RunningServer, worker_id: str, host: str, pid: int, heartbeat_at: datetime
+) -> str:
+    """A finished answer's stream, handed back to `streaming` under a worker registered here
+    (nothing writes it: the picture a peer's sweep sees after a crash)."""
     out = (await accept(server.client, {"message": "hello"})).json()
     await wait_finished(server.client, out["assistant_message_id"])
     async with server.db.write() as conn:
         await conn.execute(
             insert(Worker).values(
-                id="other-worker",
-                hostname=host,
-                pid=_a_pid_that_is_gone(),
-                started_at=utcnow(),
-                heartbeat_at=utcnow(),  # beating: alive unless its pid says otherwise
+                id=worker_id, hostname=host, pid=pid, started_at=utcnow(), heartbeat_at=heartbeat_at
             )
         )
         await conn.execute(
             update(Stream)
             .where(Stream.id == out["stream_id"])
-            .values(status="streaming", worker_id="other-worker")
+            .values(status="streaming", worker_id=worker_id)
         )
-    async with server.db.read() as conn:
-        found = await dead_worker_ids(conn, me=None, heartbeat_seconds=60)
-    assert found == (["other-worker"] if dead else [])
+    return str(out["stream_id"])
 
 
 async def _stale(server: RunningServer, worker_id: str) -> None:
@@ -127,29 +133,6 @@ async def test_a_worker_that_beats_after_it_was_judged_dead_keeps_its_streams(
         assert message["status"] == "complete"
 
 
-async def _a_silent_workers_stream(server: RunningServer) -> str:
-    """A finished answer's stream, handed back to `streaming` under a worker that stopped beating
-    an hour ago (nothing writes it: the picture a peer's sweep sees after a crash)."""
-    out = (await accept(server.client, {"message": "hello"})).json()
-    await wait_finished(server.client, out["assistant_message_id"])
-    async with server.db.write() as conn:
-        await conn.execute(
-            insert(Worker).values(
-                id="silent-worker",
-                hostname=f"{socket.gethostname()} pid:[1]",  # another namespace: heartbeat only
-                pid=1,
-                started_at=utcnow(),
-                heartbeat_at=utcnow() - timedelta(hours=1),
-            )
-        )
-        await conn.execute(
-            update(Stream)
-            .where(Stream.id == out["stream_id"])
-            .values(status="streaming", worker_id="silent-worker")
-        )
-    return str(out["stream_id"])
-
-
 @pytest.mark.parametrize("beats_in_between", [True, False], ids=["beats", "stays-silent"])
 async def test_a_worker_that_beats_after_its_streams_were_picked_keeps_them(
     make_settings: Settings, beats_in_between: bool
@@ -157,7 +140,10 @@ async def test_a_worker_that_beats_after_its_streams_were_picked_keeps_them(
     """A peer picks the silent worker's streams, then ends each in its own transaction: a beat
     that lands in between is seen when the stream's row is locked; without one it is ended."""
     async with run_server(make_settings.model_copy(update={"heartbeat_seconds": 60})) as server:
-        stream_id = await _a_silent_workers_stream(server)
+        # in another pid namespace (judged by its heartbeat only), silent for an hour
+        other_namespace = f"{socket.gethostname()} pid:[1]"
+        an_hour_ago = utcnow() - timedelta(hours=1)
+        stream_id = await _a_stream_of(server, "silent-worker", other_namespace, 1, an_hour_ago)
         found = await find_orphans(server.db, me=None, heartbeat_seconds=60)
         assert found.stream_ids == [stream_id]
         if beats_in_between:
