@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from chinwag.engine.linear import NgramTfidf, fit_logistic, sigmoid
-from chinwag.engine.norwegian import with_glosses
+from chinwag.norwegian import with_glosses
 
 # Questions any customer may ask that none of a shop's helper flows answers. They give the
 # "main alone" class something to learn from when the owner wrote no examples for `main`.

@@ -18,12 +18,12 @@ from typing import Any
 
 from chinwag.config.bot import BotConfig, FlowConfig, LLMConfig
 from chinwag.engine.curated import CuratedLookup, CuratedMatch, CuratedMode, answer_pieces
-from chinwag.engine.norwegian import written_in_norwegian
 from chinwag.engine.router import RouteDecision, Router
 from chinwag.engine.tables import Lookup, TableLookups
 from chinwag.engine.templates import render
 from chinwag.errors import ChinwagError, FlowTimeout
 from chinwag.knowledge.search import KnowledgeService
+from chinwag.norwegian import written_in_norwegian
 from chinwag.providers.protocols import ChatMessage, ChatModel, GenerationOptions, Usage
 from chinwag.streams.events import (
     FlowCompleted,

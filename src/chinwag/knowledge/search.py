@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from chinwag.config.bot import KnowledgeConfig, SearchMode
-from chinwag.engine.norwegian import with_glosses
 from chinwag.errors import KnowledgeModeUnsupported
+from chinwag.norwegian import with_glosses
 from chinwag.providers.protocols import Embedder
 from chinwag.providers.vectorstores.base import Filters, Hit, VectorStore, check_filters
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chinwag.engine.norwegian import with_glosses
+from chinwag.norwegian import with_glosses
 
 
 @pytest.mark.parametrize(
