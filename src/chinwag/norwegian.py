@@ -54,20 +54,22 @@ GLOSSES = {
     "feil": "wrong fault", "glemt": "forgot", "glemte": "forgot", "mistet": "lost",
     "funnet": "found", "reparasjon": "repair", "reparere": "repair",
 }  # fmt: skip
+# Common Norwegian words: any of them (or æ, ø, å) in a message has it glossed.
+MARKERS = (
+    "jeg", "dere", "deres", "hva", "hvor", "hvordan", "hvilke", "hvilken", "hvem", "hvorfor",
+    "ikke", "og", "noen", "koster", "takk", "hei",
+)  # fmt: skip
 NORWEGIAN = re.compile(
-    r"[æøå]|\b(?:jeg|dere|deres|hva|hvor|hvordan|hvilke|hvilken|hvem|hvorfor|ikke|og|noen"
-    r"|koster|har dere|er det|kan jeg|kan dere|takk|hei)\b",
-    re.IGNORECASE,
+    rf"[æøå]|\b(?:{'|'.join(MARKERS)}|har dere|er det|kan jeg|kan dere)\b", re.IGNORECASE
 )
 WORD = re.compile(r"[a-zæøå]+")
 # Words that mark a message's language when counting (neither list has a word of the other
 # language: Norwegian "i", "for", "to", "min" are left out of the English ones).
-NORWEGIAN_WORDS = frozenset({
-    "jeg", "dere", "deres", "hva", "hvor", "hvordan", "hvilke", "hvilken", "hvem", "hvorfor",
-    "ikke", "og", "noen", "koster", "takk", "hei", "hallo", "har", "er", "det", "kan", "vi", "du",
-    "med", "til", "fra", "på", "som", "vil", "skal", "eller", "hvis", "mye", "mange", "igjen",
-    "om", "en", "et", "ei", "den", "dette", "disse", "meg", "oss", "vår", "våre", "deg",
-})  # fmt: skip
+NORWEGIAN_WORDS = frozenset(MARKERS) | {
+    "hallo", "har", "er", "det", "kan", "vi", "du", "med", "til", "fra", "på", "som", "vil",
+    "skal", "eller", "hvis", "mye", "mange", "igjen", "om", "en", "et", "ei", "den", "dette",
+    "disse", "meg", "oss", "vår", "våre", "deg",
+}  # fmt: skip
 ENGLISH_WORDS = frozenset({
     "the", "is", "are", "do", "does", "did", "what", "where", "when", "which", "who", "why",
     "how", "you", "your", "have", "has", "can", "could", "would", "will", "my", "me", "we", "our",

@@ -134,33 +134,21 @@ async def run_message(
     concurrently (and `main`'s retrieval with them), then stream `main` into `ctx.answer`."""
     bot, answer = ctx.bot, ctx.answer
     mode = bot.curated_answers.mode
-    matching = curated is not None and mode != "off"
     # The semantic router starts beside the curated match, so the embedder runs the message
     # once for both (the router's clauses are pooled from the message's pass, not its vector).
     early_route = (
-        asyncio.create_task(_route(router, ctx))
-        if matching and bot.router.strategy == "semantic"
-        else None
+        asyncio.create_task(_route(router, ctx)) if bot.router.strategy == "semantic" else None
     )
-    if curated is not None and mode != "off":
-        try:
-            answer.curated = await curated(bot, ctx.message.text)
-        except BaseException:
-            if early_route is not None:
-                early_route.cancel()
-            raise
-        answer.curated_mode = mode
-        if answer.curated is not None and mode == "answer":
-            if early_route is not None:
-                early_route.cancel()
-            serve_curated(ctx, answer.curated)
-            return
-    main_sources = (
-        asyncio.create_task(retrieve(ctx, "main"))
-        if ctx.knowledge is not None and wants_retrieval("main", bot.flows["main"])
-        else None
-    )
+    main_sources: asyncio.Task[Retrieval] | None = None
     try:
+        if curated is not None and mode != "off":
+            answer.curated = await curated(bot, ctx.message.text)
+            answer.curated_mode = mode
+            if answer.curated is not None and mode == "answer":
+                serve_curated(ctx, answer.curated)
+                return
+        if ctx.knowledge is not None and wants_retrieval("main", bot.flows["main"]):
+            main_sources = asyncio.create_task(retrieve(ctx, "main"))
         decision = await (early_route or _route(router, ctx))
         answer.route = decision
         ctx.emit(route_event(decision))
@@ -175,8 +163,9 @@ async def run_message(
         outputs = {r.flow: {"output": r.output} for r in results if r.status == "completed"}
         await run_main_flow(ctx, outputs, main_sources)
     finally:
-        if main_sources is not None and not main_sources.done():
-            main_sources.cancel()
+        for task in (early_route, main_sources):
+            if task is not None and not task.done():
+                task.cancel()
 
 
 async def _route(router: Router, ctx: FlowContext) -> RouteDecision:

@@ -225,6 +225,9 @@ async def interrupt_orphans(
             log.warning("failed %d ingestion job(s) of stopped servers", failed_jobs)
     recovered = 0
     error = GenerationInterrupted("the server stopped while this answer was being written")
+    still_orphaned = _orphan_condition(
+        found.dead, heartbeat_seconds=heartbeat_seconds, gone=found.gone
+    )
     for stream_id in found.stream_ids:
         async with db.write() as conn:
             recovered += await end_from_stored_log(
@@ -234,9 +237,7 @@ async def interrupt_orphans(
                 error=error,
                 ended_by=me.id if me is not None else None,
                 record_answer=record_answer,
-                only_if=_orphan_condition(
-                    found.dead, heartbeat_seconds=heartbeat_seconds, gone=found.gone
-                ),
+                only_if=still_orphaned,
             )
     if recovered:
         log.warning("marked %d stream(s) of stopped servers as interrupted", recovered)
