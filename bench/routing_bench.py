@@ -22,8 +22,9 @@ import yaml
 
 from chinwag.bots.activation import check_file
 from chinwag.config.bot import BotConfig
+from chinwag.engine.context import FlowContext, MessageInput
 from chinwag.engine.router import Router
-from chinwag.engine.runner import FlowContext, MessageInput, run_message
+from chinwag.engine.runner import run_message
 from chinwag.providers.registry import ModelRegistry
 from chinwag.settings import Settings
 from chinwag.streams.events import FlowStarted, StreamEvent

@@ -141,6 +141,6 @@ def test_the_architecture_walk_names_real_files_in_at_most_twelve_steps() -> Non
         ("generations/service.py", "async def accept"),
         ("conversations/service.py", "async def record_answer"),
         ("streams/store.py", "async def insert_stream"),
-        ("engine/runner.py", "class FlowContext"),
+        ("engine/runner.py", "async def run_message"),
     ):
         assert name in sources[path], f"{path} no longer has {name}"

@@ -9,7 +9,7 @@ from numpy.typing import NDArray
 
 from chinwag.bots.validation import validate_document
 from chinwag.config.bot import BotConfig
-from chinwag.engine.runner import table_rows
+from chinwag.engine.prompts import table_rows
 from chinwag.engine.tables import TableLookups
 
 WINES = """name,producer,country,color,price_nok,stock_bottles,sold_this_year

@@ -8,7 +8,8 @@ import pytest
 
 from chinwag.bots.validation import validate_document
 from chinwag.config.bot import BotConfig
-from chinwag.engine.runner import FlowContext, MessageInput, build_prompt
+from chinwag.engine.context import FlowContext, MessageInput
+from chinwag.engine.prompts import build_prompt
 from chinwag.engine.templates import render
 from chinwag.errors import TemplateError
 

@@ -116,7 +116,8 @@ async def _answer(
     knowledge: KnowledgeService | None,
 ) -> str:
     """main's answer to one question, through the whole engine (router, flows, retrieval)."""
-    from chinwag.engine.runner import FlowContext, MessageInput, run_message
+    from chinwag.engine.context import FlowContext, MessageInput
+    from chinwag.engine.runner import run_message
 
     context = FlowContext(
         bot=config,

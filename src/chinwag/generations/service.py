@@ -17,8 +17,9 @@ from chinwag.bots.service import BotCache, get_bot_version
 from chinwag.config.bot import BotConfig
 from chinwag.conversations.service import Accepted, Turn, accept_message, load_history
 from chinwag.db.uow import Database
+from chinwag.engine.context import Answer, FlowContext, MessageInput
 from chinwag.engine.router import Router
-from chinwag.engine.runner import Answer, FlowContext, MessageInput, run_message
+from chinwag.engine.runner import run_message
 from chinwag.engine.tables import TableLookups
 from chinwag.errors import ChinwagError, GenerationInterrupted, ServerDraining
 from chinwag.generations.timer import GenerationTimer

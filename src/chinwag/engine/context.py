@@ -1,0 +1,106 @@
+"""What the engine works with for one message: the message, its flows' results, the answer as
+it grows, and the context every flow of it shares."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from chinwag.config.bot import BotConfig, FlowConfig, LLMConfig
+from chinwag.engine.curated import CuratedMatch, CuratedMode
+from chinwag.engine.router import RouteDecision
+from chinwag.engine.tables import TableLookups
+from chinwag.knowledge.search import KnowledgeService
+from chinwag.providers.protocols import ChatModel, Usage
+from chinwag.streams.events import Source
+from chinwag.streams.events import StreamEvent as Event
+
+Emit = Callable[[Event], object]
+ModelFor = Callable[[LLMConfig | None], ChatModel]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageInput:
+    """What the engine knows about one incoming message."""
+
+    text: str
+    history: Sequence[tuple[str, str]]  # (role, content), oldest first
+    user_id: str
+    bot_version: int
+
+
+@dataclass(slots=True)
+class FlowResult:
+    """What one flow that ran for a message gave (stored as a `flow_runs` row with it)."""
+
+    flow: str
+    status: str  # completed | failed
+    ms: float
+    score: float | None = None
+    usage: Usage | None = None
+    error_code: str | None = None
+    output: str = ""
+    # False when its table rows were only the nearest to the message in meaning (the message
+    # named none of them): then it never answers word for word.
+    rows_selected: bool = True
+
+    def as_row(self) -> dict[str, Any]:
+        return {
+            "flow": self.flow,
+            "status": self.status,
+            "ms": self.ms,
+            "score": self.score,
+            "usage": self.usage.model_dump() if self.usage is not None else None,
+            "error_code": self.error_code,
+        }
+
+
+@dataclass(slots=True)
+class Answer:
+    """The answer as it grows; on failure it still holds the text and the flows so far."""
+
+    parts: list[str] = field(default_factory=list)
+    usage: Usage | None = None
+    route: RouteDecision | None = None
+    flow_results: list[FlowResult] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)  # what main's answer was based on
+    curated: CuratedMatch | None = None
+    curated_mode: CuratedMode = "answer"
+    verbatim_from: str | None = None  # the optional flow whose output main gave word for word
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def route_record(self) -> dict[str, Any] | None:
+        """How the answer came about: the router's decision, and the curated answer used."""
+        record: dict[str, Any] = {}
+        if self.route is not None:
+            r = self.route
+            record = {"strategy": r.strategy, "flows": r.flows, "scores": r.scores, "ms": r.ms}
+            if r.error is not None:
+                record["error"] = {"code": r.error.code, "message": r.error.message}
+        if self.curated is not None:
+            record["curated"] = self.curated.mark(self.curated_mode).model_dump()
+        if self.verbatim_from is not None:
+            record["verbatim_from"] = self.verbatim_from
+        return record or None
+
+
+@dataclass(slots=True)
+class FlowContext:
+    """What every flow of one message works with: the bot, the message (and its history),
+    where its events go, its models, the bot's knowledge and tables, and the answer so far."""
+
+    bot: BotConfig
+    message: MessageInput
+    emit: Emit
+    model_for: ModelFor
+    knowledge: KnowledgeService | None = None
+    tables: TableLookups | None = None
+    answer: Answer = field(default_factory=Answer)
+
+    def model(self, flow: FlowConfig) -> ChatModel:
+        """The chat model of a flow: its own `llm` over the bot's."""
+        return self.model_for(flow.llm.over(self.bot.llm) if flow.llm else self.bot.llm)
