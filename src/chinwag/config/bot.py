@@ -54,6 +54,11 @@ class LLMConfig(_Strict):
         return LLMConfig.model_validate({**base.model_dump(exclude_none=True), **mine})
 
 
+def effective_llm(own: LLMConfig | None, base: LLMConfig | None) -> LLMConfig | None:
+    """A flow's (or the router's) LLM settings: its own over `base`, else `base`."""
+    return own.over(base) if own is not None else base
+
+
 class EmbeddingConfig(_Strict):
     """The embedding model used by the semantic router and the knowledge index."""
 

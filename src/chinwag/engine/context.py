@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from chinwag.config.bot import BotConfig, FlowConfig, LLMConfig
+from chinwag.config.bot import BotConfig, FlowConfig, LLMConfig, effective_llm
 from chinwag.engine.curated import CuratedMatch, CuratedMode
 from chinwag.engine.router import RouteDecision
 from chinwag.engine.tables import TableLookups
@@ -101,6 +101,6 @@ class FlowContext:
     tables: TableLookups | None = None
     answer: Answer = field(default_factory=Answer)
 
-    def model(self, flow: FlowConfig) -> ChatModel:
-        """The chat model of a flow: its own `llm` over the bot's."""
-        return self.model_for(flow.llm.over(self.bot.llm) if flow.llm else self.bot.llm)
+    def llm(self, flow: FlowConfig) -> LLMConfig | None:
+        """A flow's LLM settings: its own `llm` over the bot's."""
+        return effective_llm(flow.llm, self.bot.llm)

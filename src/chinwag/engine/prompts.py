@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from chinwag.config.bot import FlowConfig
+from chinwag.config.bot import LLMConfig
 from chinwag.engine.context import FlowContext
 from chinwag.engine.tables import Lookup
 from chinwag.engine.templates import render
@@ -84,8 +84,8 @@ def table_rows(text: str) -> tuple[dict[str, str], ...]:
     return tuple(csv.DictReader(io.StringIO(text, newline="")))
 
 
-def options_for(ctx: FlowContext, flow: FlowConfig, *, whole: bool = False) -> GenerationOptions:
-    llm = flow.llm.over(ctx.bot.llm) if flow.llm else ctx.bot.llm
+def options_for(llm: LLMConfig | None, *, whole: bool = False) -> GenerationOptions:
+    """What a flow asks of its LLM, from its effective settings (FlowContext.llm)."""
     return GenerationOptions(
         temperature=llm.temperature if llm else None,
         max_tokens=llm.max_tokens if llm else None,

@@ -20,7 +20,7 @@ import orjson
 from numpy.typing import NDArray
 from pydantic import BaseModel, ValidationError
 
-from chinwag.config.bot import BotConfig, LLMConfig
+from chinwag.config.bot import BotConfig, LLMConfig, effective_llm
 from chinwag.engine.flow_classifier import (
     FlowClassifier,
     clause_spans,
@@ -153,7 +153,7 @@ class Router:
         return _Examples(flows, np.asarray(thresholds, dtype=np.float32), classifier)
 
     async def _llm(self, bot: BotConfig, message: str) -> RouteDecision:
-        settings = bot.router.llm.over(bot.llm) if bot.router.llm else bot.llm
+        settings = effective_llm(bot.router.llm, bot.llm)
         flows = bot.optional_flows
         if not flows:
             return RouteDecision("llm", [], {})

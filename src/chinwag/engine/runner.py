@@ -178,8 +178,9 @@ async def run_optional_flow(ctx: FlowContext, name: str, score: float | None) ->
             if not flow.generate:
                 parts.append(prompt[-1].content)
             else:
-                options = options_for(ctx, flow, whole=True)  # main reads it whole
-                async for item in ctx.model(flow).stream(prompt, options):
+                llm = ctx.llm(flow)
+                options = options_for(llm, whole=True)  # main reads it whole
+                async for item in ctx.model_for(llm).stream(prompt, options):
                     if isinstance(item, str):
                         parts.append(item)
                     else:
@@ -221,7 +222,8 @@ async def run_main_flow(
         )
         if answer.curated is not None:
             prompt.insert(-1, answer.curated.as_context())
-        async for item in ctx.model(main).stream(prompt, options_for(ctx, main)):
+        llm = ctx.llm(main)
+        async for item in ctx.model_for(llm).stream(prompt, options_for(llm)):
             if isinstance(item, str):
                 answer.parts.append(item)
                 ctx.emit(MessageDelta(text=item))
