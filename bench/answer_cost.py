@@ -118,44 +118,41 @@ def passthrough_target(args: argparse.Namespace) -> Target:
     )
 
 
-def load(target: Target, scenario: Scenario, server_pid: int, out: Path, args: argparse.Namespace,
-         *, record: bool) -> dict | None:  # fmt: skip
-    """One closed-loop run of the shared load generator; the JSON line it wrote, if `record`."""
-    c = scenario.concurrency
+def load(target: Target, scenario: Scenario, requests: int, args: argparse.Namespace,
+         *extra: str) -> None:  # fmt: skip
+    """One closed-loop run of the shared load generator (`extra`: more of its options)."""
     argv = [
         "taskset", "-c", str(args.core_harness), sys.executable, str(SHARED / "loadgen.py"),
-        "--url", target.url, "--format", target.fmt, "-c", str(c),
-        "-n", str(scenario.requests if record else 2 * c), "--warmup", "0",
+        "--url", target.url, "--format", target.fmt, "-c", str(scenario.concurrency),
+        "-n", str(requests), "--warmup", "0",
         "--max-time", "60", "--grace", "60", "--request-timeout", "90",
-        "--expect-tokens", str(scenario.tokens), "--quiet", "--label", target.name,
+        "--expect-tokens", str(scenario.tokens), "--quiet", "--label", target.name, *extra,
     ]  # fmt: skip
     for header in target.headers:
         argv += ["--header", header]
-    if record:
-        argv += ["--cpu", f"server={server_pid}", "--out", str(out)]
     subprocess.run(argv, check=True, timeout=300, stdout=subprocess.DEVNULL)
-    if not record:
-        return None
-    return json.loads(out.read_text().splitlines()[-1])
 
 
 def measure(target: Target, scenario: Scenario, args: argparse.Namespace, work: Path,
-            fake_url: str) -> dict:  # fmt: skip
+            fake_url: str, run: int) -> dict:  # fmt: skip
+    """Start the target on its own core, warm it up, and measure one run of the scenario."""
     env = {**target.env, "FAKE_LLM_URL": fake_url, "CHINWAG_LLM_BASE_URL": fake_url}
     server = Proc(
         target.name,
         ["taskset", "-c", str(args.core_sut), *target.argv],
         env=env,
         cwd=str(target.cwd),
-        log=work / f"server-{len(list(work.glob('server-*')))}.log",
+        log=work / f"server-{run}.log",
     )
+    out = work / "runs.jsonl"
     try:
         wait_http(target.ready, server, 90)
-        load(target, scenario, server.pid, work / "warmup.jsonl", args, record=False)
-        line = load(target, scenario, server.pid, work / "runs.jsonl", args, record=True)
+        load(target, scenario, 2 * scenario.concurrency, args)  # warm-up, not recorded
+        load(target, scenario, scenario.requests, args,
+             "--cpu", f"server={server.pid}", "--out", str(out))  # fmt: skip
     finally:
         server.stop()
-    assert line is not None
+    line = json.loads(out.read_text().splitlines()[-1])
     return {
         "target": target.name,
         "scenario": scenario.name,
@@ -168,10 +165,16 @@ def measure(target: Target, scenario: Scenario, args: argparse.Namespace, work: 
     }
 
 
+def per_token_us(full_ms: float, fixed_ms: float) -> float:
+    """CPU of each token after the first, in µs, from a 64-token and a 1-token answer."""
+    return (full_ms - fixed_ms) / 63 * 1000
+
+
 def table(rows: list[dict], code: str) -> str:
     by = {(r["target"], r["scenario"]): r for r in rows}
     targets = list(dict.fromkeys(r["target"] for r in rows))
-    relay = targets[0]
+    relay_fixed = by[(targets[0], "fixed")]["cpu_ms"]
+    relay_token = per_token_us(by[(targets[0], "64 tokens")]["cpu_ms"], relay_fixed)
     lines = [
         f"answer_cost.py, chinwag {code}, {time.strftime('%Y-%m-%d %H:%M')}, one core",
         "",
@@ -181,13 +184,11 @@ def table(rows: list[dict], code: str) -> str:
     ]
     for t in targets:
         fixed, full = by[(t, "fixed")], by[(t, "64 tokens")]
-        per_token = (full["cpu_ms"] - fixed["cpu_ms"]) / 63 * 1000
-        base_fixed = by[(relay, "fixed")]["cpu_ms"]
-        base_token = (by[(relay, "64 tokens")]["cpu_ms"] - base_fixed) / 63 * 1000
+        per_token = per_token_us(full["cpu_ms"], fixed["cpu_ms"])
         lines.append(
             f"| {t} | {fixed['cpu_ms']:.2f} ({fixed['answers_per_s']:.0f}) | "
             f"{full['cpu_ms']:.2f} ({full['answers_per_s']:.0f}) | {per_token:.0f} | "
-            f"{fixed['cpu_ms'] / base_fixed:.2f} | {per_token / base_token:.2f} |"
+            f"{fixed['cpu_ms'] / relay_fixed:.2f} | {per_token / relay_token:.2f} |"
         )
     errors = sum(r["errors"] for r in rows)
     lines += ["", f"errors: {errors} (every answer checked for its exact token count)"]
@@ -241,19 +242,23 @@ def main() -> int:
                 fake_url = f"http://127.0.0.1:{args.fake_port}/v1"
                 for _ in range(args.rounds):
                     for target in targets:
-                        row = measure(target, scenario, args, work, fake_url)
+                        row = measure(target, scenario, args, work, fake_url, len(rows))
                         print(json.dumps(row), file=sys.stderr)
                         rows.append(row)
             finally:
                 fake.stop()
     finally:
         Proc.stop_all()
-    best: dict[tuple[str, str], dict] = {}
-    for row in rows:
-        key = (row["target"], row["scenario"])
-        if key not in best or row["cpu_ms"] < best[key]["cpu_ms"]:
-            best[key] = row
-    text = table(list(best.values()), code)
+
+    def key(row: dict) -> tuple[str, str]:
+        return row["target"], row["scenario"]
+
+    # The lowest CPU of each target and scenario, in the order measured (the relay first).
+    best = [
+        min((r for r in rows if key(r) == k), key=lambda r: r["cpu_ms"])
+        for k in dict.fromkeys(map(key, rows))
+    ]
+    text = table(best, code)
     print(text)
     if args.out:
         args.out.write_text(text + "\n")
