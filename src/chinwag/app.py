@@ -71,7 +71,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     if app.state.settle_heap:
         _fix_the_heap(settings)
-    db = Database.from_url(settings.database_url, pool_size=settings.database_pool_size)
+    db = Database.from_url(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        idle_transaction_seconds=workers.idle_transaction_limit(settings.heartbeat_seconds),
+    )
     await migrate.ensure_schema(db)
     me = workers.WorkerIdentity.for_this_process()
     await workers.register(db, me)

@@ -4,15 +4,18 @@ its heartbeat only."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import subprocess
 import sys
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
+from sqlalchemy.exc import DBAPIError
 
 from chinwag.db.base import utcnow
+from chinwag.db.uow import Database
 from chinwag.generations.workers import (
     dead_worker_ids,
     find_orphans,
@@ -24,6 +27,7 @@ from chinwag.generations.workers import (
 from chinwag.http.runtime import Services
 from chinwag.settings import Settings
 from chinwag.streams.models import Stream, Worker
+from chinwag.streams.store import lock_streams
 from chinwag.testing.fake_llm import FakeLLM
 from tests.conftest import RunningServer, run_server
 from tests.helpers import accept, wait_finished
@@ -158,3 +162,44 @@ async def test_a_worker_that_beats_after_its_streams_were_picked_keeps_them(
                 await conn.execute(select(Stream.status).where(Stream.id == stream_id))
             ).scalar_one()
         assert status == ("streaming" if beats_in_between else "interrupted")
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_a_worker_frozen_inside_a_transaction_loses_its_streams_after_the_grace(
+    make_settings: Settings,
+) -> None:
+    """A worker stopped (SIGSTOP, a paused VM) between two statements of its event log's batch
+    holds its streams' row locks, and a peer skips a locked stream. PostgreSQL ends the frozen
+    session after the grace period (at least 5 s), and the peer's next sweep ends the stream.
+    PostgreSQL only: a SQLite database is written by one process."""
+    runner = run_server(make_settings.model_copy(update={"heartbeat_seconds": 60}))
+    async with runner as server:
+        services: Services = runner.uvicorn.config.app.state.services
+        async with services.db.read() as conn:
+            limit = await conn.scalar(text("SHOW idle_in_transaction_session_timeout"))
+        assert limit == "3min"  # the grace period of a 60 s heartbeat
+
+        other_namespace = f"{socket.gethostname()} pid:[1]"
+        an_hour_ago = utcnow() - timedelta(hours=1)
+        stream_id = await _a_stream_of(server, "frozen-worker", other_namespace, 1, an_hour_ago)
+        frozen = Database.from_url(server.settings.database_url, idle_transaction_seconds=1.0)
+        try:
+            with pytest.raises(DBAPIError):  # it thaws: its session is gone, its batch undone
+                async with frozen.write() as conn:
+                    await lock_streams(conn, [stream_id])  # its batch began, then it froze
+                    assert await recover_orphans(server.db, me=None, heartbeat_seconds=60) == 0
+                    ended = 0
+                    for _ in range(50):
+                        await asyncio.sleep(0.2)
+                        ended = await recover_orphans(server.db, me=None, heartbeat_seconds=60)
+                        if ended:
+                            break
+                    assert ended == 1
+                    await lock_streams(conn, [stream_id])
+        finally:
+            await frozen.dispose()
+        async with server.db.read() as conn:
+            status = (
+                await conn.execute(select(Stream.status).where(Stream.id == stream_id))
+            ).scalar_one()
+        assert status == "interrupted"

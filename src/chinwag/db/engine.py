@@ -15,14 +15,19 @@ from chinwag.db.drivers import one_trip_dbapi, one_trip_ping_dbapi
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
-def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """Build the engine for a URL; SQLite files get their directory created."""
+def create_engine(
+    database_url: str, *, pool_size: int = 10, idle_transaction_seconds: float | None = None
+) -> AsyncEngine:
+    """Build the engine for a URL; SQLite files get their directory created.
+
+    On PostgreSQL, `idle_transaction_seconds` has the server end a session whose transaction
+    waits that long for its next statement (its process is frozen), releasing its row locks."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(database_url)
     # asyncpg (the documented driver): the pool's pre-ping in one round trip
     driver = {"module": one_trip_ping_dbapi()} if url.get_driver_name() == "asyncpg" else {}
-    return create_async_engine(
+    engine = create_async_engine(
         database_url,
         **driver,
         pool_size=pool_size,
@@ -30,6 +35,18 @@ def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
         pool_pre_ping=True,
         pool_recycle=1800,
     )
+    if idle_transaction_seconds is not None:
+        _limit_idle_transactions(engine, idle_transaction_seconds)
+    return engine
+
+
+def _limit_idle_transactions(engine: AsyncEngine, seconds: float) -> None:
+    """Set on each new session, not in the startup packet, which PgBouncer refuses."""
+    statement = f"SET idle_in_transaction_session_timeout = {round(seconds * 1000)}"
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.run_async(lambda connection: connection.execute(statement))
 
 
 def _sqlite_engine(database_url: str) -> AsyncEngine:

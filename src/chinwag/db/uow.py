@@ -27,8 +27,13 @@ class Database:
         self._sqlite_writer = asyncio.Lock() if self.is_sqlite else None
 
     @classmethod
-    def from_url(cls, url: str, *, pool_size: int = 10) -> Database:
-        return cls(create_engine(url, pool_size=pool_size))
+    def from_url(
+        cls, url: str, *, pool_size: int = 10, idle_transaction_seconds: float | None = None
+    ) -> Database:
+        engine = create_engine(
+            url, pool_size=pool_size, idle_transaction_seconds=idle_transaction_seconds
+        )
+        return cls(engine)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:

@@ -32,6 +32,7 @@ from chinwag.streams.store import end_from_stored_log
 
 log = logging.getLogger(__name__)
 STALE_AFTER_BEATS = 3
+MIN_IDLE_TRANSACTION_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,18 @@ async def beat(conn: AsyncConnection, worker_id: str, **also: object) -> None:
 def stale_before(heartbeat_seconds: float) -> datetime:
     """A worker whose last beat is older than this is past the grace period: dead to its peers."""
     return utcnow() - timedelta(seconds=heartbeat_seconds * STALE_AFTER_BEATS)
+
+
+def idle_transaction_limit(heartbeat_seconds: float) -> float:
+    """How long PostgreSQL lets a transaction of this worker wait for its next statement before
+    it ends the session: the grace period, and at least 5 s.
+
+    A worker frozen inside a transaction (stopped, its VM paused, swapping) holds the row locks
+    of its event log's batch, and a peer's sweep skips a locked stream (its owner is writing
+    it). Without a limit, a frozen worker's streams stay `streaming` until it resumes or its
+    connection dies; with it, they are ended `interrupted` once it is judged dead. The floor
+    keeps a short heartbeat from costing a live worker a transaction in a brief stall."""
+    return max(heartbeat_seconds * STALE_AFTER_BEATS, MIN_IDLE_TRANSACTION_SECONDS)
 
 
 async def register(db: Database, me: WorkerIdentity) -> None:
