@@ -85,6 +85,12 @@ async def _a_stream_of(
     return str(out["stream_id"])
 
 
+async def _status_of(server: RunningServer, stream_id: str) -> str:
+    async with server.db.read() as conn:
+        found = await conn.execute(select(Stream.status).where(Stream.id == stream_id))
+        return str(found.scalar_one())
+
+
 async def _stale(server: RunningServer, worker_id: str) -> None:
     async with server.db.write() as conn:
         await conn.execute(
@@ -157,10 +163,7 @@ async def test_a_worker_that_beats_after_its_streams_were_picked_keeps_them(
                 )
         ended = await interrupt_orphans(server.db, found, me=None, heartbeat_seconds=60)
         assert ended == (0 if beats_in_between else 1)
-        async with server.db.read() as conn:
-            status = (
-                await conn.execute(select(Stream.status).where(Stream.id == stream_id))
-            ).scalar_one()
+        status = await _status_of(server, stream_id)
         assert status == ("streaming" if beats_in_between else "interrupted")
 
 
@@ -198,8 +201,4 @@ async def test_a_worker_frozen_inside_a_transaction_loses_its_streams_after_the_
                     await lock_streams(conn, [stream_id])
         finally:
             await frozen.dispose()
-        async with server.db.read() as conn:
-            status = (
-                await conn.execute(select(Stream.status).where(Stream.id == stream_id))
-            ).scalar_one()
-        assert status == "interrupted"
+        assert await _status_of(server, stream_id) == "interrupted"

@@ -84,9 +84,14 @@ async def beat(conn: AsyncConnection, worker_id: str, **also: object) -> None:
     )
 
 
+def grace_seconds(heartbeat_seconds: float) -> float:
+    """How long a worker may stay silent before its peers consider it dead."""
+    return heartbeat_seconds * STALE_AFTER_BEATS
+
+
 def stale_before(heartbeat_seconds: float) -> datetime:
     """A worker whose last beat is older than this is past the grace period: dead to its peers."""
-    return utcnow() - timedelta(seconds=heartbeat_seconds * STALE_AFTER_BEATS)
+    return utcnow() - timedelta(seconds=grace_seconds(heartbeat_seconds))
 
 
 def idle_transaction_limit(heartbeat_seconds: float) -> float:
@@ -98,7 +103,7 @@ def idle_transaction_limit(heartbeat_seconds: float) -> float:
     it). Without a limit, a frozen worker's streams stay `streaming` until it resumes or its
     connection dies; with it, they are ended `interrupted` once it is judged dead. The floor
     keeps a short heartbeat from costing a live worker a transaction in a brief stall."""
-    return max(heartbeat_seconds * STALE_AFTER_BEATS, MIN_IDLE_TRANSACTION_SECONDS)
+    return max(grace_seconds(heartbeat_seconds), MIN_IDLE_TRANSACTION_SECONDS)
 
 
 async def register(db: Database, me: WorkerIdentity) -> None:
@@ -278,7 +283,7 @@ async def heartbeat_forever(
     has), which `chinwag doctor` reports. A worker that was itself cut off judges no peer dead
     until it has beaten again for a whole grace period: the peers' beats could not land either.
     """
-    grace = every_seconds * STALE_AFTER_BEATS
+    grace = grace_seconds(every_seconds)
     loop = asyncio.get_running_loop()
     beating_since: float | None = loop.time()  # registering was the first beat
     while True:
