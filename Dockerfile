@@ -15,15 +15,15 @@ RUN npm ci --no-audit --no-fund
 # 2. Wheels of chinwag and every dependency. llama-cpp-python (the embedded local model) is a
 #    source distribution only: pip compiles llama.cpp here, with a C/C++ compiler and CMake.
 #    GGML_NATIVE=OFF builds for any x86-64 (or arm64) CPU instead of the build machine's own,
-#    which could stop the image with "illegal instruction" on another host.
-#    torch is pinned to its CPU build, which PyTorch's index serves (PyPI's pulls in CUDA).
+#    which could stop the image with "illegal instruction" on another host; LLAVA_BUILD=OFF
+#    leaves out the image library (mtmd) that chinwag never loads. No torch: the embedding
+#    model runs on ONNX Runtime (the torch runtime is the extra chinwag[torch]).
 FROM ${PYTHON_IMAGE} AS wheels
 RUN apt-get update \
     && apt-get install -y --no-install-recommends build-essential cmake \
     && rm -rf /var/lib/apt/lists/*
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu \
-    CMAKE_ARGS="-DGGML_NATIVE=OFF"
+    CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF"
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src

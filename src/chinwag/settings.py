@@ -54,7 +54,8 @@ class Settings(BaseSettings):
     embedding_runtime: EmbeddingRuntime = Field(
         "onnx",
         description="What runs the embedded embedding model: `onnx` (int8 weights on ONNX "
-        "Runtime, no torch in the worker) or `torch` (sentence-transformers, fp32 weights).",
+        "Runtime, no torch in the worker) or `torch` (sentence-transformers, fp32 weights; "
+        "the extra `chinwag[torch]`).",
     )
     embedding_batch_wait_ms: float = Field(
         2.0,

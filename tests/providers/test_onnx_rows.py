@@ -10,7 +10,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from chinwag.providers.embeddings.local import model_directory, onnx_file
+from chinwag.providers.embeddings.model_files import onnx_files
 from chinwag.providers.embeddings.onnx_model import OnnxModel
 from chinwag.providers.embeddings.onnx_rows import with_rows_gathered_first
 
@@ -25,8 +25,8 @@ TEXTS = [
 def test_the_rewritten_model_gives_the_same_vectors_with_its_tables_gathered_as_int8(
     tmp_path: Path,
 ) -> None:
-    directory = model_directory("all-MiniLM-L6-v2")
-    shipped = onnx_file("all-MiniLM-L6-v2", directory)
+    files = onnx_files("all-MiniLM-L6-v2")
+    shipped = files.model
     rewritten = with_rows_gathered_first(shipped, tmp_path)
     assert rewritten != shipped and rewritten.parent == tmp_path
 
@@ -35,8 +35,8 @@ def test_the_rewritten_model_gives_the_same_vectors_with_its_tables_gathered_as_
     gathered = {n.input[0] for n in graph.node if n.op_type == "Gather"}
     assert "inner.embeddings.word_embeddings.weight_q" in int8 & gathered
 
-    before = OnnxModel(shipped, directory, threads=1).encode(TEXTS)
-    after = OnnxModel(rewritten, directory, threads=1).encode(TEXTS)
+    before = OnnxModel(files, threads=1).encode(TEXTS)
+    after = OnnxModel(files.with_model(rewritten), threads=1).encode(TEXTS)
     assert np.array_equal(before, after)  # bit for bit: the same operations on the same rows
 
     made = rewritten.stat().st_mtime_ns
@@ -68,7 +68,7 @@ def test_a_model_that_cannot_be_rewritten_runs_as_shipped_and_says_so(
 def test_a_cache_directory_that_cannot_be_made_runs_the_model_as_shipped(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    shipped = onnx_file("all-MiniLM-L6-v2", model_directory("all-MiniLM-L6-v2"))
+    shipped = onnx_files("all-MiniLM-L6-v2").model
     blocked = tmp_path / "a-file"
     blocked.write_text("not a directory")
     with caplog.at_level(logging.WARNING):

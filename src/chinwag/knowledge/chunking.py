@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from chinwag.knowledge.loaders import LoadedDocument
@@ -14,10 +13,6 @@ from chinwag.providers.vectorstores.base import Chunk, chunk_id
 class ChunkingOptions:
     size: int = 250  # most tokens in a chunk (all-MiniLM-L6-v2 reads 256, with 2 special ones)
     overlap: int = 32  # tokens shared by neighbouring chunks
-
-
-def _tokenizer_file(model_directory: Path) -> Path:
-    return model_directory / "tokenizer.json"
 
 
 class Chunker:
@@ -65,9 +60,9 @@ def default_tokenizer() -> Any:
     """The tokenizer of the embedded embedding model (all-MiniLM-L6-v2), for token counts."""
     from tokenizers import Tokenizer
 
-    from chinwag.providers.embeddings.local import model_directory
+    from chinwag.providers.embeddings.model_files import onnx_files
 
-    tokenizer = Tokenizer.from_file(str(_tokenizer_file(model_directory("all-MiniLM-L6-v2"))))
+    tokenizer = Tokenizer.from_file(str(onnx_files("all-MiniLM-L6-v2").tokenizer))
     tokenizer.no_truncation()  # the file truncates and pads to 128, which would cap every count
     tokenizer.no_padding()
     return tokenizer

