@@ -203,7 +203,12 @@ def main() -> None:
     ap.add_argument("--messages", type=int, default=60, help="measured messages")
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--time-limit", type=float, default=120.0, help="seconds per phase at most")
-    ap.add_argument("--chinwag", type=Path, default=ROOT / ".venv" / "bin" / "chinwag")
+    ap.add_argument(
+        "--chinwag",
+        type=Path,
+        default=Path(os.environ.get("CHINWAG_VENV", ROOT / ".venv"), "bin", "chinwag"),
+        help="the chinwag executable (default: $CHINWAG_VENV/bin/chinwag, else .venv/bin/chinwag)",
+    )
     ap.add_argument("--out", type=Path, help="write the results as JSON here too")
     args = ap.parse_args()
 

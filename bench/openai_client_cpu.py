@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/openai_client_cpu.py [--answers 300] [--tokens 64]
 
-Starts ../shared/bench/fakellm.py on 127.0.0.1 (no delays, 64 tokens) in its own process, then
+Starts bench/harness/fakellm.py on 127.0.0.1 (no delays, 64 tokens) in its own process, then
 streams the same answers through, in this process:
   sdk-typed   the openai SDK as documented: create(stream=True), a ChatCompletionChunk per chunk
   chinwag-sdk   chinwag's OpenAIChatModel: the SDK (aiohttp transport) sends the request,
@@ -32,7 +32,7 @@ from chinwag.providers.llm.openai_compat import OpenAIChatModel
 from chinwag.providers.llm.openai_stream import StreamingChatModel
 from chinwag.providers.protocols import ChatMessage, GenerationOptions
 
-FAKE = Path(__file__).resolve().parents[2] / "shared" / "bench" / "fakellm.py"
+FAKE = Path(__file__).resolve().parent / "harness" / "fakellm.py"
 PROMPT = [{"role": "user", "content": "Which wine goes with salmon?"}]
 
 
