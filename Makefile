@@ -39,3 +39,13 @@ test: lint typecheck unit
 # injection"); `python -m tests.faults --reduced` is the version the unit tests run.
 faults: $(BIN)/.installed
 	$(BIN)/python -m tests.faults
+
+# The side-by-side streaming table of bench/README.md: chinwag (the `main`-only bot, SQLite) next
+# to the fake LLM alone (`direct`), LangServe, LiteLLM, minimal and passthrough, one core each
+# (~6 min; QUICK=1: a ~2 min smoke run). Builds the harness venvs (/tmp/venv-*, the locked
+# versions of bench/locks) when they are missing. Table: bench/results/peers-<stamp>-sqlite.md.
+.PHONY: bench-peers
+bench-peers: $(BIN)/.installed
+	IF_MISSING=1 LOCKED=1 bash bench/harness/setup_venvs.sh
+	CHINWAG_VENV=$(abspath $(VENV)) NAME=peers DBS=sqlite BOTS="$${BOTS-plain}" PROFILE_DBS= \
+	  CHINWAG_PEERS="langserve litellm minimal passthrough" bash bench/run_streaming.sh

@@ -35,6 +35,7 @@ BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$BENCH")"
 HARNESS="$BENCH/harness"
 CHINWAG_VENV=${CHINWAG_VENV:-"$ROOT/.venv"}
+[[ -d "$CHINWAG_VENV" ]] && CHINWAG_VENV="$(cd "$CHINWAG_VENV" && pwd)"  # the runs cd elsewhere
 CHINWAG=${CHINWAG:-"$CHINWAG_VENV/bin/chinwag"}
 NAME=${NAME:-streaming}
 VENV_HARNESS=${VENV_HARNESS:-/tmp/venv-harness}
