@@ -23,7 +23,7 @@ loop is bounded by a request count and a time limit.
 
     /tmp/venv-harness/bin/python bench/accept_latency.py                 # both databases (~4 min)
     /tmp/venv-harness/bin/python bench/accept_latency.py --dbs sqlite --n1 20 --n50 200   # quick
-    ... --out bench/results/accept-$(date +%Y%m%d-%H%M%S).md             # also write the table
+    (the table goes to bench/results/accept-<stamp>.md and .json; --out PATH for elsewhere)
 
 The code measured is the last commit: src/ is exported with `git archive HEAD` and put first on the
 server's PYTHONPATH (`--source worktree` measures the working tree instead).
@@ -53,6 +53,7 @@ from time import perf_counter
 from typing import ClassVar
 
 import aiohttp
+from result_files import result_path
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -475,7 +476,10 @@ def main() -> int:
         help="head: git archive HEAD of src/ (default); worktree: the files as they are",
     )
     ap.add_argument(
-        "--out", type=Path, default=None, help="write the markdown table here (+ .json next to it)"
+        "--out",
+        type=Path,
+        default=result_path("accept", "md"),
+        help="the markdown table (+ .json next to it); default bench/results/accept-<stamp>.md",
     )
     args = ap.parse_args()
 

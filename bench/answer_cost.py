@@ -18,7 +18,7 @@ bench/harness/run_peers.sh. PostgreSQL's own CPU is not included (run_streaming.
 
     /tmp/venv-harness/bin/python bench/answer_cost.py                      # ~4 min
     /tmp/venv-harness/bin/python bench/answer_cost.py --dbs sqlite --rounds 2
-    ... --out bench/results/answer-cost-$(date +%Y%m%d-%H%M%S).md
+    (the table goes to bench/results/answer-cost-<stamp>.md and .json; --out PATH for elsewhere)
 
 Needs the harness venvs (`LOCKED=1 bash bench/harness/setup_venvs.sh`: the harness for the load
 generator and the fake LLM, `minimal` for the passthrough peer), the project venv and, for
@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from accept_latency import HARNESS, ROOT, Proc, port_free, prepare_db, snapshot_source, wait_http
+from result_files import result_path
 
 BENCH = Path(__file__).resolve().parent
 
@@ -219,7 +220,12 @@ def main() -> int:
     ap.add_argument("--pg-db", default="chinwag_answer_cost")
     ap.add_argument("--work", type=Path, default=Path("/tmp/chinwag-bench"))
     ap.add_argument("--source", choices=["head", "worktree"], default="head")
-    ap.add_argument("--out", type=Path, default=None, help="also write the table (+ .json)")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=result_path("answer-cost", "md"),
+        help="the table (+ .json next to it); default bench/results/answer-cost-<stamp>.md",
+    )
     args = ap.parse_args()
 
     for port in (args.fake_port, args.port):

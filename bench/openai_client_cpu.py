@@ -27,6 +27,7 @@ from pathlib import Path
 import httpx2
 import openai
 import orjson
+from result_files import copy_stdout_to, result_path
 
 from chinwag.providers.llm.openai_compat import OpenAIChatModel
 from chinwag.providers.llm.openai_stream import StreamingChatModel
@@ -150,5 +151,12 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--answers", type=int, default=300)
     parser.add_argument("--tokens", type=int, default=64)
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=result_path("openai-client-cpu", "md"),
+        help="also write what is printed here; default bench/results/openai-client-cpu-<stamp>.md",
+    )
     args = parser.parse_args()
+    copy_stdout_to(args.out)
     main(args.answers, args.tokens)

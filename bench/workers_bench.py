@@ -450,8 +450,9 @@ def run(args: argparse.Namespace) -> int:
     text = markdown(rows, follow, meta)
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"workers-{stamp}.md").write_text(text)
-    with open(args.out / f"workers-{stamp}.jsonl", "a") as out:
+    name = f"workers-{stamp}{'-quick' if args.quick else ''}"  # bench/result_files.py's scheme
+    (args.out / f"{name}.md").write_text(text)
+    with open(args.out / f"{name}.jsonl", "a") as out:
         head = {"meta": meta, "commit": code, "load_before": load0, "load_after": load1}
         for line in [head, *rows, *({"follower": r} for r in follow)]:
             out.write(json.dumps(line) + "\n")
