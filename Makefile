@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 TEST_WORKERS ?= 4
 PYTEST := $(BIN)/pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist worksteal --durations=20
 
-.PHONY: demo test check lint typecheck unit install install-dev faults bench-install
+.PHONY: demo test check lint typecheck unit install install-dev faults bench-install bench-peers
 
 # llama-cpp-python is compiled from source (PyPI has no wheel): only the text library chinwag
 # loads, without the image library (mtmd). pip caches the wheel it builds, so only a cold
@@ -66,3 +66,12 @@ faults: install-dev
 # What `make install` costs a new user: cold and warm install time, .venv size (bench/README.md).
 bench-install:
 	bash bench/install_size.sh
+
+# The side-by-side streaming table of bench/README.md: chinwag (the `main`-only bot, SQLite) next
+# to the fake LLM alone (`direct`), LangServe, LiteLLM, minimal and passthrough, one core each
+# (~6 min; QUICK=1: a ~2 min smoke run). Builds the harness venvs (/tmp/venv-*, the locked
+# versions of bench/locks) when they are missing. Table: bench/results/peers-<stamp>-sqlite.md.
+bench-peers: $(BIN)/.installed
+	IF_MISSING=1 LOCKED=1 bash bench/harness/setup_venvs.sh
+	CHINWAG_VENV=$(abspath $(VENV)) NAME=peers DBS=sqlite BOTS="$${BOTS-plain}" PROFILE_DBS= \
+	  CHINWAG_PEERS="langserve litellm minimal passthrough" bash bench/run_streaming.sh

@@ -32,7 +32,9 @@ import shutil
 import subprocess
 import tempfile
 import time
+from pathlib import Path
 
+from result_files import copy_stdout_to, result_path
 from sqlalchemy import event
 
 from chinwag.bots.demo import demo_bot_config
@@ -161,7 +163,15 @@ def main() -> None:
     )
     ap.add_argument("--pg-admin-url", default="postgresql://postgres@127.0.0.1:5432/test")
     ap.add_argument("--pg-db", default="chinwag_breakdown")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="also write what is printed here; default results/accept-breakdown-<stamp>-<db>.md",
+    )
     args = ap.parse_args()
+    args.out = args.out or result_path("accept-breakdown", "md", variant=args.db)
+    copy_stdout_to(args.out)
     try:
         import uvloop
 

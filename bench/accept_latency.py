@@ -17,20 +17,21 @@ Two figures, each at concurrency 1 and 50:
 The fake LLM sends its first token 0 ms after the request (`--ttft-ms 0`), then 63 more 10 ms
 apart, so at c=50 about 50 answers stream while the accepts are measured.
 
-Process layout like ../shared/bench/run_peers.sh: the fake LLM and this client on core 0, the
+Process layout like bench/harness/run_peers.sh: the fake LLM and this client on core 0, the
 chinwag server (`chinwag demo`) alone on core 1. Every process it starts is stopped by PID; every
 loop is bounded by a request count and a time limit.
 
     /tmp/venv-harness/bin/python bench/accept_latency.py                 # both databases (~4 min)
     /tmp/venv-harness/bin/python bench/accept_latency.py --dbs sqlite --n1 20 --n50 200   # quick
-    ... --out bench/results/accept-$(date +%Y%m%d-%H%M%S).md             # also write the table
+    (the table goes to bench/results/accept-<stamp>.md and .json; --out PATH for elsewhere)
 
 The code measured is the last commit: src/ is exported with `git archive HEAD` and put first on the
 server's PYTHONPATH (`--source worktree` measures the working tree instead).
 
-Needs the harness venv (aiohttp, uvloop; `bash ../shared/bench/setup_venvs.sh`), the project
-venv (.venv/bin/chinwag) and, for PostgreSQL, a server on 127.0.0.1:5432 where user `postgres`
-may create databases (the database `--pg-db`, default chinwag_accept, is dropped and recreated).
+Needs the harness venv (aiohttp, uvloop; `LOCKED=1 bash bench/harness/setup_venvs.sh`), the project
+venv (.venv/bin/chinwag, or $CHINWAG_VENV/bin/chinwag) and, for PostgreSQL, a server on
+127.0.0.1:5432 where user `postgres` may create databases (the database `--pg-db`, default
+chinwag_accept, is dropped and recreated).
 """
 
 from __future__ import annotations
@@ -52,12 +53,13 @@ from time import perf_counter
 from typing import ClassVar
 
 import aiohttp
+from result_files import result_path
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-SHARED = Path(os.environ.get("SHARED_BENCH", ROOT.parent / "shared" / "bench")).resolve()
+HARNESS = BENCH / "harness"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-sys.path.insert(0, str(SHARED))
+sys.path.insert(0, str(HARNESS))
 from loadgen import SSEParser, pct, tree_cpu_ticks  # noqa: E402
 
 
@@ -457,7 +459,12 @@ def main() -> int:
     ap.add_argument("--fake-ttft-ms", type=float, default=0.0)
     ap.add_argument("--core-harness", type=int, default=0)
     ap.add_argument("--core-sut", type=int, default=1)
-    ap.add_argument("--chinwag", type=Path, default=ROOT / ".venv" / "bin" / "chinwag")
+    ap.add_argument(
+        "--chinwag",
+        type=Path,
+        default=Path(os.environ.get("CHINWAG_VENV", ROOT / ".venv"), "bin", "chinwag"),
+        help="the chinwag executable (default: $CHINWAG_VENV/bin/chinwag, else .venv/bin/chinwag)",
+    )
     ap.add_argument("--pg-admin-url", default="postgresql://postgres@127.0.0.1:5432/test")
     ap.add_argument("--pg-db", default="chinwag_accept")
     ap.add_argument("--work", type=Path, default=Path("/tmp/chinwag-bench"))
@@ -469,7 +476,10 @@ def main() -> int:
         help="head: git archive HEAD of src/ (default); worktree: the files as they are",
     )
     ap.add_argument(
-        "--out", type=Path, default=None, help="write the markdown table here (+ .json next to it)"
+        "--out",
+        type=Path,
+        default=result_path("accept", "md"),
+        help="the markdown table (+ .json next to it); default bench/results/accept-<stamp>.md",
     )
     args = ap.parse_args()
 
@@ -500,7 +510,7 @@ def main() -> int:
                 "-c",
                 str(args.core_harness),
                 py,
-                str(SHARED / "fakellm.py"),
+                str(HARNESS / "fakellm.py"),
                 "--host",
                 "127.0.0.1",
                 "--port",

@@ -12,15 +12,15 @@ harness's raw byte relay (`passthrough`: FastAPI relaying the LLM's bytes, no pa
              apart) at c=200: the issue's figure.
   per token  (64 tokens - fixed) / 63: what each further token costs (read, log, send).
 
-CPU is the server process's own (user + system, from /proc via the shared load generator's
+CPU is the server process's own (user + system, from /proc via the load generator's
 `--cpu`); the server runs alone on core 1, the fake LLM and the load generator on core 0, as in
-../shared/bench/run_peers.sh. PostgreSQL's own CPU is not included (run_streaming.sh reports it).
+bench/harness/run_peers.sh. PostgreSQL's own CPU is not included (run_streaming.sh reports it).
 
     /tmp/venv-harness/bin/python bench/answer_cost.py                      # ~4 min
     /tmp/venv-harness/bin/python bench/answer_cost.py --dbs sqlite --rounds 2
-    ... --out bench/results/answer-cost-$(date +%Y%m%d-%H%M%S).md
+    (the table goes to bench/results/answer-cost-<stamp>.md and .json; --out PATH for elsewhere)
 
-Needs the harness venvs (`LOCKED=1 bash ../shared/bench/setup_venvs.sh`: the harness for the load
+Needs the harness venvs (`LOCKED=1 bash bench/harness/setup_venvs.sh`: the harness for the load
 generator and the fake LLM, `minimal` for the passthrough peer), the project venv and, for
 PostgreSQL, a server on 127.0.0.1:5432 (the database `--pg-db` is dropped and recreated). The
 code measured is the last commit's src/ (`--source worktree` for the files as they are).
@@ -38,7 +38,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from accept_latency import ROOT, SHARED, Proc, port_free, prepare_db, snapshot_source, wait_http
+from accept_latency import HARNESS, ROOT, Proc, port_free, prepare_db, snapshot_source, wait_http
+from result_files import result_path
 
 BENCH = Path(__file__).resolve().parent
 
@@ -113,16 +114,16 @@ def passthrough_target(args: argparse.Namespace) -> Target:
         headers=[],
         argv=[*argv, "--log-level", "warning"],
         env=dict(os.environ),
-        cwd=SHARED / "peers",
+        cwd=BENCH / "peers",
         ready=f"http://127.0.0.1:{args.port}/docs",
     )
 
 
 def load(target: Target, scenario: Scenario, requests: int, args: argparse.Namespace,
          *extra: str) -> None:  # fmt: skip
-    """One closed-loop run of the shared load generator (`extra`: more of its options)."""
+    """One closed-loop run of the harness's load generator (`extra`: more of its options)."""
     argv = [
-        "taskset", "-c", str(args.core_harness), sys.executable, str(SHARED / "loadgen.py"),
+        "taskset", "-c", str(args.core_harness), sys.executable, str(HARNESS / "loadgen.py"),
         "--url", target.url, "--format", target.fmt, "-c", str(scenario.concurrency),
         "-n", str(requests), "--warmup", "0",
         "--max-time", "60", "--grace", "60", "--request-timeout", "90",
@@ -208,13 +209,23 @@ def main() -> int:
     ap.add_argument("--port", type=int, default=8925)
     ap.add_argument("--core-harness", type=int, default=0)
     ap.add_argument("--core-sut", type=int, default=1)
-    ap.add_argument("--chinwag", type=Path, default=ROOT / ".venv" / "bin" / "chinwag")
+    ap.add_argument(
+        "--chinwag",
+        type=Path,
+        default=Path(os.environ.get("CHINWAG_VENV", ROOT / ".venv"), "bin", "chinwag"),
+        help="the chinwag executable (default: $CHINWAG_VENV/bin/chinwag, else .venv/bin/chinwag)",
+    )
     ap.add_argument("--venv-minimal", default=os.environ.get("VENV_MINIMAL", "/tmp/venv-minimal"))
     ap.add_argument("--pg-admin-url", default="postgresql://postgres@127.0.0.1:5432/test")
     ap.add_argument("--pg-db", default="chinwag_answer_cost")
     ap.add_argument("--work", type=Path, default=Path("/tmp/chinwag-bench"))
     ap.add_argument("--source", choices=["head", "worktree"], default="head")
-    ap.add_argument("--out", type=Path, default=None, help="also write the table (+ .json)")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=result_path("answer-cost", "md"),
+        help="the table (+ .json next to it); default bench/results/answer-cost-<stamp>.md",
+    )
     args = ap.parse_args()
 
     for port in (args.fake_port, args.port):
@@ -232,7 +243,7 @@ def main() -> int:
             fake = Proc(
                 "fakellm",
                 ["taskset", "-c", str(args.core_harness), sys.executable,
-                 str(SHARED / "fakellm.py"), "--host", "127.0.0.1", "--port", str(args.fake_port),
+                 str(HARNESS / "fakellm.py"), "--host", "127.0.0.1", "--port", str(args.fake_port),
                  "--tokens", str(scenario.tokens), "--token-delay-ms", str(scenario.delay_ms),
                  "--ttft-ms", str(scenario.ttft_ms)],
                 log=work / f"fakellm-{scenario.tokens}.log",

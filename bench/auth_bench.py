@@ -11,7 +11,7 @@ hash), the per-IP and per-key sliding windows, the per-end-user window and the o
 The requests go through httpx's ASGITransport (no sockets), so the difference is not drowned in
 network noise. It also times the two dependencies alone, called directly.
 
-    PYTHONPATH=src .venv/bin/python bench/auth_bench.py [--requests 400] [--json out.json]
+    PYTHONPATH=src .venv/bin/python bench/auth_bench.py [--requests 400]  # -> auth-<stamp>.json
 
 Target (issue 5): <= 1 ms added at p50.
 """
@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from result_files import result_path
 
 from chinwag.app import create_app
 from chinwag.auth.keys import create_key
@@ -150,7 +151,12 @@ async def _dependencies_alone(app: Any, secret: str, n: int) -> dict[str, float]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=400, help="requests per mode")
-    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=result_path("auth", "json"),
+        help="the results as JSON; default bench/results/auth-<stamp>.json",
+    )
     args = parser.parse_args()
     result = asyncio.run(run(args.requests))
     text = json.dumps(result, indent=2)

@@ -1,10 +1,10 @@
 """loadgen format for chinwag's SSE answer stream (`POST /v1/bots/{bot}/messages`).
 
-Use with the shared load generator:
+Use with the harness's load generator (bench/harness/loadgen.py):
 
     --format bench/chinwag_format.py:ChinwagFormat
 
-Same interface as `OpenAIFormat` in ../shared/bench/loadgen.py:
+Same interface as `OpenAIFormat` in bench/harness/loadgen.py:
 
 * `build_body(args)`: `{"message": args.prompt}`. No `user_id` / `session_id`: every request
   gets a new anonymous user and a new session, so no history is loaded into the prompt and no
@@ -14,14 +14,14 @@ Same interface as `OpenAIFormat` in ../shared/bench/loadgen.py:
   `stream.completed`; it is an error when an `error` event arrives or when
   `stream.completed` carries a status other than `completed`.
 
-`retry:` lines and `: keep-alive` comments never reach `on_event` (the shared SSE parser drops
+`retry:` lines and `: keep-alive` comments never reach `on_event` (the harness's SSE parser drops
 them). The other event types (`stream.started`, `flow.*`, `message.completed`) are counted as
 neither tokens nor errors.
 
 Each request's message is numbered ("Say something about foxes. (17)") unless
 CHINWAG_BENCH_SAME_MESSAGE=1: with the same text every time, chinwag's embedder would reuse one
 vector for every message and the demo bot's figures would leave out the embedding a real message
-costs. The shared load generator builds one body per run, so this format wraps its request
+costs. The load generator builds one body per run, so this format wraps its request
 function (`one_request` of the running `loadgen.py`) to number each body.
 """
 

@@ -25,8 +25,10 @@ import statistics
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import asyncpg
+from result_files import copy_stdout_to, result_path
 
 from chinwag.bots.demo import demo_bot_config
 from chinwag.bots.service import put_bot
@@ -204,7 +206,14 @@ async def main() -> None:
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--keep", metavar="NAME", help="seed NAME once, reuse it, never drop it")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=result_path("console-analytics", "md"),
+        help="also write what is printed here; default bench/results/console-analytics-<stamp>.md",
+    )
     args = parser.parse_args()
+    copy_stdout_to(args.out)
     database = args.keep or f"chinwag_bench_console_{os.getpid()}"
     fresh = True
     try:

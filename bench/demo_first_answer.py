@@ -14,8 +14,10 @@ each built package, `pip download NAME==VERSION --no-deps --only-binary :all:` c
 index has a wheel for this interpreter and platform. Without --clone it uses the existing checkout's
 .venv (or `chinwag` on PATH): install excluded.
 
-    .venv/bin/python bench/demo_first_answer.py --runs 3 --restarts 2 --out FILE.jsonl
-    .venv/bin/python bench/demo_first_answer.py --clone --runs 1 --restarts 1 --out FILE.jsonl
+    .venv/bin/python bench/demo_first_answer.py --runs 3 --restarts 2
+    .venv/bin/python bench/demo_first_answer.py --clone --runs 1 --restarts 1
+
+Results: bench/results/demo-first-answer-<stamp>[-clone].jsonl (--out PATH for elsewhere).
 
 Every wait is bounded; every process it starts is stopped by its PID.
 """
@@ -39,6 +41,7 @@ from time import perf_counter
 from typing import Any
 
 import httpx
+from result_files import result_path
 
 ROOT = Path(__file__).resolve().parent.parent
 # docs/quickstart.md, "2. Send a message": answered by the model ("Do you deliver to Oslo?",
@@ -283,8 +286,16 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=900.0, help="per run, in seconds")
     ap.add_argument("--install-timeout", type=float, default=3600.0)
     ap.add_argument("--keep", action="store_true", help="keep the temp dirs")
-    ap.add_argument("--out", type=Path, default=None, help="append the results as a JSON line")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="append the results as a JSON line; default a new "
+        "bench/results/demo-first-answer-<stamp>[-clone].jsonl",
+    )
     args = ap.parse_args()
+    variant = "clone" if args.clone else None  # install included
+    args.out = args.out or result_path("demo-first-answer", "jsonl", variant=variant)
 
     result: dict[str, Any] = {"stamp": time.strftime("%Y-%m-%dT%H:%M:%S"), "load_before": load()}
     result["question"] = QUESTION

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import yaml
+from result_files import copy_stdout_to, result_path
 
 from chinwag.providers.embeddings.local import LocalEmbedder
 from chinwag.settings import EmbeddingRuntime
@@ -46,7 +47,14 @@ async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runtimes", nargs="+", default=["onnx", "torch"])
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=result_path("embedding", "md"),
+        help="also write what is printed here; default bench/results/embedding-<stamp>.md",
+    )
     args = ap.parse_args()
+    copy_stdout_to(args.out)
     print("| runtime | alone (1 per call) | 8 concurrent | 32 concurrent |")
     print("|---|---|---|---|")
     for runtime in args.runtimes:

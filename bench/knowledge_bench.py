@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import yaml
 from numpy.typing import NDArray
+from result_files import result_path
 
 from chinwag.config.bot import KnowledgeConfig
 from chinwag.evaluation.run import DEPTHS, MODES, EvalReport, Labelled, Searched, evaluate_search
@@ -268,7 +269,12 @@ async def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="The model's CPU threads.")
     parser.add_argument("--runtime", choices=["onnx", "torch"], default="onnx")
     parser.add_argument("--only", choices=["ingest", "recall", "latency"], help="One part.")
-    parser.add_argument("--out", type=Path, help="Write the results as JSON here.")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=result_path("knowledge", "json"),
+        help="the results as JSON; default bench/results/knowledge-<stamp>.json",
+    )
     args = parser.parse_args()
     random.seed(7)
     embedder = LocalEmbedder(threads=args.threads, runtime=args.runtime)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import get_args
 
 import yaml
+from result_files import copy_stdout_to, result_path
 
 from chinwag.providers.llm.local import LocalChatModel
 from chinwag.providers.protocols import ChatMessage, GenerationOptions, Usage
@@ -117,7 +118,14 @@ async def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=Path(".chinwag"))
     parser.add_argument("--models", nargs="+", default=list(get_args(LocalModelName)))
     parser.add_argument("--rounds", type=int, default=3, help="speed: best of this many")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=result_path("local-models", "md"),
+        help="also write what is printed here; default bench/results/local-models-<stamp>.md",
+    )
     args = parser.parse_args()
+    copy_stdout_to(args.out)
     system = yaml.safe_load(BOT.read_text(encoding="utf-8"))["flows"]["main"]["system"]
     print("# Embedded models on the Vinhuset demo bot\n")
     print(

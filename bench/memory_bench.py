@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/memory_bench.py                          # onnx and torch, both LLMs
     .venv/bin/python bench/memory_bench.py --runtimes onnx --llms fake
-    ... --out bench/results/memory-$(date +%Y%m%d-%H%M%S).json
+    (results: bench/results/memory-<stamp>.json; --out PATH for elsewhere)
 
 For each embedding runtime (`CHINWAG_EMBEDDING_RUNTIME`: onnx, torch) and each LLM (`fake`: an
 OpenAI-compatible fake server in this process, so no local LLM is loaded; `local`: the embedded
@@ -40,6 +40,7 @@ from typing import Any
 
 import httpx
 import yaml
+from result_files import result_path
 
 from chinwag.testing.fake_llm import FakeLLM, free_port
 
@@ -203,8 +204,18 @@ def main() -> None:
     ap.add_argument("--messages", type=int, default=60, help="measured messages")
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--time-limit", type=float, default=120.0, help="seconds per phase at most")
-    ap.add_argument("--chinwag", type=Path, default=ROOT / ".venv" / "bin" / "chinwag")
-    ap.add_argument("--out", type=Path, help="write the results as JSON here too")
+    ap.add_argument(
+        "--chinwag",
+        type=Path,
+        default=Path(os.environ.get("CHINWAG_VENV", ROOT / ".venv"), "bin", "chinwag"),
+        help="the chinwag executable (default: $CHINWAG_VENV/bin/chinwag, else .venv/bin/chinwag)",
+    )
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=result_path("memory", "json"),
+        help="the results as JSON; default bench/results/memory-<stamp>.json",
+    )
     args = ap.parse_args()
 
     rows = []

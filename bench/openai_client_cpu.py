@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/openai_client_cpu.py [--answers 300] [--tokens 64]
 
-Starts ../shared/bench/fakellm.py on 127.0.0.1 (no delays, 64 tokens) in its own process, then
+Starts bench/harness/fakellm.py on 127.0.0.1 (no delays, 64 tokens) in its own process, then
 streams the same answers through, in this process:
   sdk-typed   the openai SDK as documented: create(stream=True), a ChatCompletionChunk per chunk
   chinwag-sdk   chinwag's OpenAIChatModel: the SDK (aiohttp transport) sends the request,
@@ -27,12 +27,13 @@ from pathlib import Path
 import httpx2
 import openai
 import orjson
+from result_files import copy_stdout_to, result_path
 
 from chinwag.providers.llm.openai_compat import OpenAIChatModel
 from chinwag.providers.llm.openai_stream import StreamingChatModel
 from chinwag.providers.protocols import ChatMessage, GenerationOptions
 
-FAKE = Path(__file__).resolve().parents[2] / "shared" / "bench" / "fakellm.py"
+FAKE = Path(__file__).resolve().parent / "harness" / "fakellm.py"
 PROMPT = [{"role": "user", "content": "Which wine goes with salmon?"}]
 
 
@@ -150,5 +151,12 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--answers", type=int, default=300)
     parser.add_argument("--tokens", type=int, default=64)
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=result_path("openai-client-cpu", "md"),
+        help="also write what is printed here; default bench/results/openai-client-cpu-<stamp>.md",
+    )
     args = parser.parse_args()
+    copy_stdout_to(args.out)
     main(args.answers, args.tokens)

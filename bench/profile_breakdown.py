@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """profile_breakdown.py - where chinwag's CPU goes, by chinwag function and by asyncio task.
 
-Complements ../shared/bench/profile_summary.py (self time by package / function) for a py-spy
+Complements bench/harness/profile_summary.py (self time by package / function) for a py-spy
 `--format raw` profile of a chinwag server:
 
   1. by task root: the outermost frame of each sample below the event loop (`Runner.run`),

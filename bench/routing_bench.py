@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from result_files import copy_stdout_to, result_path
 
 from chinwag.bots.activation import check_file
 from chinwag.config.bot import BotConfig
@@ -185,7 +186,14 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--llm-limit", type=int, default=1000, help="messages per bot for llm")
     parser.add_argument("--flow-runs", type=int, default=30)
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=result_path("routing", "md"),
+        help="also write what is printed here; default bench/results/routing-<stamp>.md",
+    )
     args = parser.parse_args()
+    copy_stdout_to(args.out)
     print("## Routing per strategy")
     await routing(args.llm_limit)
     print("\n## Parallel flows")

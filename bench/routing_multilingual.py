@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import yaml
+from result_files import copy_stdout_to, result_path
 from routing_bench import BOTS, ROOT
 
 from chinwag.bots.activation import check_file
@@ -202,7 +203,14 @@ def main() -> None:
     parser.add_argument("designs", nargs="*", default=DESIGNS)
     parser.add_argument("--held-out", action="store_true", help="also the test halves and YAML")
     parser.add_argument("--latency", action="store_true", help="latency and memory instead")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=result_path("routing-multilingual", "md"),
+        help="also write what is printed here; default results/routing-multilingual-<stamp>.md",
+    )
     args = parser.parse_args()
+    copy_stdout_to(args.out)
     if args.latency:
         for design in args.designs:
             latency(design)

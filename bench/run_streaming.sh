@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# run_streaming.sh - measure chinwag's streamed answers with the shared harness
-# (../shared/bench/run_peers.sh), next to the `direct` baseline and the `minimal` peer, in the
+# run_streaming.sh - measure chinwag's streamed answers with the peer harness
+# (bench/harness/run_peers.sh), next to the `direct` baseline and the `minimal` peer, in the
 # same run: once with SQLite, once with PostgreSQL (a fresh database each time).
 #
 #   bash bench/run_streaming.sh                     # SQLite, then PostgreSQL (~9 min)
@@ -8,6 +8,8 @@
 #   DBS=sqlite bash bench/run_streaming.sh          # one database only (sqlite | postgres)
 #   CONCURRENCY="1 50 200" bash bench/run_streaming.sh
 #   CHINWAG_PEERS="langserve litellm minimal" bash bench/run_streaming.sh   # peers next to chinwag (default: minimal; "" for none)
+#   CHINWAG_VENV=/path/to/venv bash bench/run_streaming.sh   # the venv chinwag is installed in (default: .venv)
+#   NAME=peers bash bench/run_streaming.sh          # results named peers-<stamp>-<db>.* (default: streaming)
 #   REF=d01da74 bash bench/run_streaming.sh          # another commit's src/ (for A/B runs back to back)
 #   BOTS="plain vinhuset" (default): each chinwag bot measured in turn against the same server:
 #   `plain` (bench/bots/plain.yaml: `main` only, the relay path) and the demo bot `vinhuset`
@@ -15,12 +17,13 @@
 #   PROFILE_DBS="sqlite" (default) adds one py-spy profile per peer at c=$PROFILE_C (default 50)
 #   on those databases; PROFILE_DBS="" turns profiling off.
 #
-# Needs: bash ../shared/bench/setup_venvs.sh (LOCKED=1) once; PostgreSQL on 127.0.0.1:5432
+# Needs: LOCKED=1 bash bench/harness/setup_venvs.sh once; PostgreSQL on 127.0.0.1:5432
 # (user postgres, no password; PG_ADMIN_URL to change) for the postgres run.
 #
 # chinwag runs as the harness's CUSTOM peer: `chinwag demo` on 127.0.0.1:$CHINWAG_PORT, pinned to
 # the server-under-test core by run_peers.sh, answering with the fake LLM ($FAKE_LLM_URL).
-# Results: bench/results/streaming-<db>-<stamp>.{jsonl,md}; logs: /tmp/chinwag-bench/logs-*.
+# Results: bench/results/$NAME-<YYYYMMDD-HHMMSS>-<db>[-quick].{jsonl,md,extra.json} (and
+# .pyspy-<target>-c<N>.txt profiles); logs: /tmp/chinwag-bench/logs-*.
 # Everything this script starts is stopped by PID (run_peers.sh does the same for its children).
 #
 # The code measured is the last commit (HEAD), not the working tree: src/ is exported with
@@ -30,8 +33,11 @@ set -euo pipefail
 
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$BENCH")"
-SHARED=${SHARED_BENCH:-"$(cd "$ROOT/../shared/bench" && pwd)"}
-CHINWAG=${CHINWAG:-"$ROOT/.venv/bin/chinwag"}
+HARNESS="$BENCH/harness"
+CHINWAG_VENV=${CHINWAG_VENV:-"$ROOT/.venv"}
+[[ -d "$CHINWAG_VENV" ]] && CHINWAG_VENV="$(cd "$CHINWAG_VENV" && pwd)"  # the runs cd elsewhere
+CHINWAG=${CHINWAG:-"$CHINWAG_VENV/bin/chinwag"}
+NAME=${NAME:-streaming}
 VENV_HARNESS=${VENV_HARNESS:-/tmp/venv-harness}
 PY="$VENV_HARNESS/bin/python"
 DBS=${DBS:-"sqlite postgres"}
@@ -47,8 +53,8 @@ RESULTS="$BENCH/results"
 STAMP=$(date +%Y%m%d-%H%M%S)
 mkdir -p "$RESULTS" "$WORK"
 
-[[ -x "$PY" ]] || { echo "missing $VENV_HARNESS: run 'LOCKED=1 bash ../shared/bench/setup_venvs.sh' first" >&2; exit 2; }
-[[ -x "$CHINWAG" ]] || { echo "missing $CHINWAG (the project venv)" >&2; exit 2; }
+[[ -x "$PY" ]] || { echo "missing $VENV_HARNESS: run 'LOCKED=1 bash bench/harness/setup_venvs.sh' first" >&2; exit 2; }
+[[ -x "$CHINWAG" ]] || { echo "missing $CHINWAG (the project venv: make install, or set CHINWAG_VENV)" >&2; exit 2; }
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 port_free "$CHINWAG_PORT" || { echo "port $CHINWAG_PORT is in use on 127.0.0.1" >&2; exit 2; }
 
@@ -71,11 +77,11 @@ else
   PYPATH=""
   CODE="$COMMIT+worktree($DIRTY changed in src)"
 fi
-got=$(cd "$WORK" && PYTHONPATH="$PYPATH" "$ROOT/.venv/bin/python" -c 'import chinwag; print(chinwag.__file__)')
+got=$(cd "$WORK" && PYTHONPATH="$PYPATH" "$CHINWAG_VENV/bin/python" -c 'import chinwag; print(chinwag.__file__)')
 echo "measuring chinwag $CODE from $got" >&2
 [[ -z "$PYPATH" || "$got" == "$PYPATH"/* ]] || { echo "PYTHONPATH snapshot not picked up ($got)" >&2; exit 2; }
 
-VERSIONS=$("$ROOT/.venv/bin/python" - <<'EOF'
+VERSIONS=$("$CHINWAG_VENV/bin/python" - <<'EOF'
 import importlib.metadata as m
 pk = ["chinwag", "fastapi", "starlette", "uvicorn", "uvloop", "httptools", "openai", "httpx2",
       "sqlalchemy", "aiosqlite", "asyncpg", "pydantic", "orjson"]
@@ -92,11 +98,11 @@ pg_cpu_ticks() {  # CPU ticks of the whole PostgreSQL server (postmaster + all b
   local pm
   pm=$(pgrep -o -x postgres || true)
   [[ -n "$pm" ]] || { echo 0; return; }
-  "$PY" -c "import sys; sys.path.insert(0, '$SHARED'); from loadgen import tree_cpu_ticks; print(tree_cpu_ticks($pm))"
+  "$PY" -c "import sys; sys.path.insert(0, '$HARNESS'); from loadgen import tree_cpu_ticks; print(tree_cpu_ticks($pm))"
 }
 
 for db in $DBS; do
-  run_stamp="$STAMP-$db"
+  run_stamp="$STAMP-$db${QUICK:+-quick}"
   datadir="$WORK/data-$run_stamp"
   mkdir -p "$datadir"
   case "$db" in
@@ -116,7 +122,7 @@ for db in $DBS; do
         "$CHINWAG" keys create --kind admin --name bench | sed -n 's/^ *key: //p')
   [[ -n "$key" ]] || { echo "could not create a key for the run" >&2; exit 2; }
   (cd "$datadir" && PYTHONPATH="$PYPATH" CHINWAG_DATABASE_URL="$url" "$CHINWAG" bots import "$BENCH/bots/plain.yaml" >&2)
-  out="$RESULTS/streaming-$run_stamp.jsonl"
+  out="$RESULTS/$NAME-$run_stamp.jsonl"
   logdir="$WORK/logs-$run_stamp"
   profile_c=""
   [[ " $PROFILE_DBS " == *" $db "* ]] && profile_c=$PROFILE_C_DEFAULT
@@ -136,7 +142,7 @@ for db in $DBS; do
     CUSTOM_FORMAT="$BENCH/chinwag_format.py:ChinwagFormat" CUSTOM_VERSIONS="$VERSIONS;db=$db;bot=$bot" \
     CUSTOM_HEADER="Authorization: Bearer $key" \
     PROFILE_C="$profile_c" RUN_ID="$run_stamp" OUT="$out" LOGDIR="$logdir/$bot" \
-      bash "$SHARED/run_peers.sh" &
+      bash "$HARNESS/run_peers.sh" &
     CHILD=$!
     wait "$CHILD" || echo "!!! run_peers.sh failed for $bot on $db" >&2
     CHILD=""
@@ -150,7 +156,7 @@ for db in $DBS; do
   if [[ "$db" == postgres ]]; then
     answers=$(psql -At "${PG_ADMIN_URL%/*}/$PG_DB" -c "select count(*) from messages where role='assistant' and status='complete'")
   else
-    answers=$("$ROOT/.venv/bin/python" -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"select count(*) from messages where role='assistant' and status='complete'\").fetchone()[0])" "$datadir/bench.db")
+    answers=$("$CHINWAG_VENV/bin/python" -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"select count(*) from messages where role='assistant' and status='complete'\").fetchone()[0])" "$datadir/bench.db")
   fi
   "$PY" - "${out%.jsonl}.extra.json" "$db" "$answers" "$pg0" "$pg1" "$t0" "$t1" "$CODE" <<'EOF'
 import json, os, sys
@@ -163,4 +169,4 @@ d = {"db": db, "commit": code, "answers_completed_incl_warmup_and_profile": answ
 json.dump(d, open(path, "w")); print(json.dumps(d), file=sys.stderr)
 EOF
 done
-echo "tables: $RESULTS/streaming-$STAMP-*.md" >&2
+echo "tables: $RESULTS/$NAME-$STAMP-*.md" >&2

@@ -11,6 +11,9 @@ import gzip
 import hashlib
 import sys
 from importlib import resources
+from pathlib import Path
+
+from result_files import copy_stdout_to, result_path
 
 BUDGET_GZIP = 15 * 1024
 
@@ -29,7 +32,14 @@ def sizes(data: bytes) -> dict[str, int]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--check", action="store_true", help="fail above the gzip budget")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=result_path("widget-size", "md"),
+        help="also write what is printed here; default bench/results/widget-size-<stamp>.md",
+    )
     args = parser.parse_args()
+    copy_stdout_to(args.out)
     data = resources.files("chinwag.web").joinpath("widget", "widget.js").read_bytes()
     measured = sizes(data)
     lines = data.count(b"\n")

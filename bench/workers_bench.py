@@ -3,7 +3,7 @@
 worker, database writes and Redis commands per answer, and the wait of a follower on another worker.
 
 Part 1: `chinwag serve --workers N` (fresh database, a bot with `main` only, a bot secret key, rate
-limits raised, CHINWAG_REDIS_URL on a redis-server of our own) under the shared load generator with
+limits raised, CHINWAG_REDIS_URL on a redis-server of our own) under the load generator with
 chinwag_format.py against the fake LLM (first token after 50 ms, 64 tokens 10 ms apart); deltas of
 pg_stat_database, pg_stat_user_tables and INFO commandstats around each window; open streams per
 worker sampled from `streams` every 0.5 s. Part 2: two `chinwag serve` A and B on two ports; each
@@ -43,8 +43,8 @@ from redis.asyncio import Redis
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-SHARED = Path(os.environ.get("SHARED_BENCH", ROOT.parent / "shared" / "bench")).resolve()
-sys.path.insert(0, str(SHARED))
+HARNESS = BENCH / "harness"
+sys.path.insert(0, str(HARNESS))
 from loadgen import pct, tree_cpu_ticks  # type: ignore[import-not-found]  # noqa: E402
 
 PG = "postgresql://postgres@127.0.0.1:5432"
@@ -176,7 +176,7 @@ class Bench:
     async def loadgen(self, key: str, c: int, n: int, cpu: dict[str, int], ramp: float) -> Row:
         url = f"http://127.0.0.1:{self.a.port}/v1/bots/bench/messages"
         fmt = f"{BENCH / 'chinwag_format.py'}:ChinwagFormat"
-        argv = [sys.executable, str(SHARED / "loadgen.py"), "--quiet", "--warmup", "0"]
+        argv = [sys.executable, str(HARNESS / "loadgen.py"), "--quiet", "--warmup", "0"]
         argv += ["--url", url, "--format", fmt, "-c", str(c), "-n", str(n), "--expect-tokens"]
         argv += ["64", "--max-time", str(self.a.max_time), "--ramp-up", str(ramp)]
         argv += ["--header", f"Authorization: Bearer {key}"]
@@ -410,7 +410,7 @@ def run(args: argparse.Namespace) -> int:
         redis_argv = ["redis-server", "--port", str(args.redis_port), "--bind", "127.0.0.1"]
         redis = Proc("redis", [*redis_argv, "--save", "", "--appendonly", "no"], work / "r.log")
         procs.append(redis)
-        fake_argv = [sys.executable, str(SHARED / "fakellm.py"), "--port", str(args.fake_port)]
+        fake_argv = [sys.executable, str(HARNESS / "fakellm.py"), "--port", str(args.fake_port)]
         fake_argv += ["--tokens", "64", "--token-delay-ms", "10", "--ttft-ms", "50"]
         procs.append(Proc("fakellm", fake_argv, work / "fakellm.log"))
         procs[-1].wait_http(f"http://127.0.0.1:{args.fake_port}/health", 20)
@@ -450,8 +450,9 @@ def run(args: argparse.Namespace) -> int:
     text = markdown(rows, follow, meta)
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"workers-{stamp}.md").write_text(text)
-    with open(args.out / f"workers-{stamp}.jsonl", "a") as out:
+    name = f"workers-{stamp}{'-quick' if args.quick else ''}"  # bench/result_files.py's scheme
+    (args.out / f"{name}.md").write_text(text)
+    with open(args.out / f"{name}.jsonl", "a") as out:
         head = {"meta": meta, "commit": code, "load_before": load0, "load_after": load1}
         for line in [head, *rows, *({"follower": r} for r in follow)]:
             out.write(json.dumps(line) + "\n")
