@@ -28,9 +28,9 @@ from chinwag.knowledge.runtime import KnowledgeStores
 from chinwag.providers.registry import ModelRegistry
 from chinwag.settings import Settings
 from chinwag.streams.ending import EndStatus, StreamEnd, ending_events
+from chinwag.streams.events import LogEntry
 from chinwag.streams.events import StreamEvent as Event
 from chinwag.streams.log import EventLog
-from chinwag.streams.sse import LogEntry
 from chinwag.streams.writer import StreamWriter
 
 if TYPE_CHECKING:
