@@ -17,7 +17,7 @@ from chinwag.conversations.turns import NewTurn, insert_turn
 from chinwag.db.base import new_id, utcnow
 from chinwag.errors import IdempotencyKeyReused, SessionOwnedByAnotherUser
 from chinwag.streams.ending import StreamEnd
-from chinwag.streams.events import StreamStarted
+from chinwag.streams.events import STARTED_SEQ, StreamStarted
 from chinwag.streams.models import LoggedEvent, Stream
 from chinwag.streams.store import insert_stream
 
@@ -36,7 +36,7 @@ class Accepted:
     stream_id: str
     position: int
     replayed: bool
-    started_event: str  # JSON of the stream.started event (seq 1)
+    started_event: str  # JSON of the stream.started event (the log's first, STARTED_SEQ)
 
 
 def request_hash(body: dict[str, object]) -> str:
@@ -307,7 +307,9 @@ async def _replay(conn: AsyncConnection, *, bot_id: str, key: str, body_hash: st
             .join(Stream, Stream.message_id == Message.id)
             .join(ChatSession, ChatSession.id == Message.session_id)
             .join(EndUser, EndUser.id == ChatSession.user_id)
-            .join(LoggedEvent, (LoggedEvent.stream_id == Stream.id) & (LoggedEvent.seq == 1))
+            .join(
+                LoggedEvent, (LoggedEvent.stream_id == Stream.id) & (LoggedEvent.seq == STARTED_SEQ)
+            )
             .where(Message.reply_to_id == stored.user_message_id)
         )
     ).one()

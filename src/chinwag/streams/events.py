@@ -153,6 +153,17 @@ class LogEntry:
         return self.type == TERMINAL_TYPE
 
 
+# Every stream's log opens with its `stream.started` event at this seq, written with the stream's
+# row in the transaction that accepts its message (streams/store.py).
+STARTED_SEQ = 1
+STARTED_TYPE: str = StreamStarted.model_fields["type"].default
+
+
+def started_entry(data: str) -> LogEntry:
+    """The first entry of a stream's log: its `stream.started` event (JSON)."""
+    return LogEntry.of(STARTED_SEQ, STARTED_TYPE, data)
+
+
 def parse_event(data: str | bytes) -> StreamEvent:
     """Parse one event's JSON (as stored, or as received over SSE)."""
     return EVENT_ADAPTER.validate_json(data)
