@@ -17,6 +17,7 @@ from chinwag.external_ids import EXTERNAL_ID_MAX_LENGTH, EXTERNAL_ID_PATTERN
 from chinwag.generations.sending import SENDERS, answer_events, send_message
 from chinwag.generations.service import NewMessage
 from chinwag.http.deps import PrincipalDep
+from chinwag.http.problems import openai_body
 from chinwag.http.runtime import Services, ServicesDep
 from chinwag.openai_api.schemas import (
     ChatCompletionIn,
@@ -158,5 +159,5 @@ async def _chunks(
             if include_usage:
                 yield frame({**part({}), "choices": [], "usage": usage})
         elif isinstance(event, ErrorEvent):
-            yield frame(_failed(event).to_openai())
+            yield frame(openai_body(_failed(event)))
     yield b"data: [DONE]\n\n"
