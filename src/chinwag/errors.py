@@ -381,7 +381,10 @@ class DocumentNotFound(NotFound):
 class UploadTooLarge(ChinwagError):
     status = 413
     code = "upload_too_large"
-    default_hint = "Split the document, or ingest it on the server with `chinwag ingest BOT PATH…`."
+    default_hint = (
+        "Split the document, raise CHINWAG_MAX_UPLOAD_FILE_BYTES, or ingest it on the server "
+        "with `chinwag ingest BOT PATH…`."
+    )
 
 
 class Unauthenticated(ChinwagError):
