@@ -19,6 +19,7 @@ from chinwag.db.uow import Database
 from chinwag.generations.workers import (
     dead_worker_ids,
     find_orphans,
+    idle_transaction_limit,
     interrupt_orphans,
     orphaned_stream_ids,
     recover_orphans,
@@ -202,8 +203,13 @@ async def test_a_worker_frozen_inside_a_transaction_loses_its_streams_after_the_
     async with runner as server:
         services: Services = runner.uvicorn.config.app.state.services
         async with services.db.read() as conn:
-            limit = await conn.scalar(text("SHOW idle_in_transaction_session_timeout"))
-        assert limit == "3min"  # the grace period of a 60 s heartbeat
+            limit_ms = await conn.scalar(
+                text(
+                    "SELECT setting::int FROM pg_settings "
+                    "WHERE name = 'idle_in_transaction_session_timeout'"
+                )
+            )
+        assert limit_ms == idle_transaction_limit(60) * 1000  # a 60 s heartbeat's grace period
 
         other_namespace = f"{socket.gethostname()} pid:[1]"
         an_hour_ago = utcnow() - timedelta(hours=1)
