@@ -25,12 +25,7 @@ from chinwag.console.routes import router as console_router
 from chinwag.conversations.service import record_answer
 from chinwag.db import migrate
 from chinwag.db.uow import Database
-from chinwag.errors import (
-    OPENAI_ERROR_SCHEMA,
-    PROBLEM_SCHEMA,
-    ChinwagError,
-    problem_responses,
-)
+from chinwag.errors import ChinwagError
 from chinwag.generations import workers
 from chinwag.generations.service import Generations
 from chinwag.http import problems
@@ -39,6 +34,7 @@ from chinwag.http.draining import Drain
 from chinwag.http.middleware.bodylimit import BodyLimit
 from chinwag.http.middleware.cors import KeyOriginsCORS
 from chinwag.http.middleware.request_metrics import RequestMetrics
+from chinwag.http.problems import OPENAI_ERROR_SCHEMA, PROBLEM_SCHEMA, problem_responses
 from chinwag.http.routes.answers import router as answers_router
 from chinwag.http.routes.auth import router as auth_router
 from chinwag.http.routes.bots import router as bots_router

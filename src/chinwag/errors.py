@@ -1,6 +1,9 @@
-"""Every error a user can meet: a stable code, an HTTP status, a message and a hint.
+"""The catalogue of every error a user can meet: a stable code, an HTTP status, a message and
+a hint, as a tree of ChinwagError classes.
 
-This is the one place that maps errors to HTTP (problem+json) and to stream `error` events.
+How an error looks on the wire is said elsewhere, once each: over HTTP (problem+json, OpenAI's
+error shape, their OpenAPI schemas) in http/problems.py; in a stream, as its `error` event, in
+streams/ending.py; on the command line in cli/common.py.
 """
 
 from __future__ import annotations
@@ -21,102 +24,6 @@ class ChinwagError(Exception):
         self.message = message
         self.hint = hint or self.default_hint
         self.extra = extra
-
-    def to_problem(self) -> dict[str, Any]:
-        """RFC 9457 problem details with chinwag's `code` and `hint` members."""
-        return {
-            "type": f"https://chinwag.dev/errors/{self.code}",
-            "title": self.code.replace("_", " "),
-            "status": self.status,
-            "detail": self.message,
-            "code": self.code,
-            "hint": self.hint,
-            **self.extra,
-        }
-
-    def to_openai(self) -> dict[str, Any]:
-        """OpenAI's error shape, which OpenAI clients read and show (`error.message`)."""
-        kind = OPENAI_ERROR_TYPES.get(self.status)
-        return {
-            "error": {
-                "message": f"{self.message}. {self.hint}" if self.hint else self.message,
-                "type": kind or ("server_error" if self.status >= 500 else "invalid_request_error"),
-                "code": self.code,
-                "param": None,
-                "hint": self.hint,
-                **self.extra,
-            }
-        }
-
-
-OPENAI_ERROR_TYPES = {
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    409: "conflict_error",
-    429: "rate_limit_error",
-}
-
-OPENAI_ERROR_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "description": "OpenAI's error shape (the OpenAI-compatible endpoints), with chinwag's "
-    "stable `code` and a `hint`.",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["message", "type", "code"],
-            "properties": {
-                "message": {"type": "string"},
-                "type": {"type": "string"},
-                "code": {"type": "string"},
-                "param": {"type": ["string", "null"]},
-                "hint": {"type": "string"},
-            },
-            "additionalProperties": True,
-        }
-    },
-}
-
-PROBLEM_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "description": "RFC 9457 problem details with chinwag's stable `code` and a `hint`.",
-    "required": ["type", "title", "status", "detail", "code", "hint"],
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "code": {"type": "string"},
-        "hint": {"type": "string"},
-    },
-    "additionalProperties": True,
-}
-PROBLEM_STATUSES = {
-    400: "The body could not be read (`bad_request`).",
-    401: "No valid key or token (`unauthenticated`).",
-    403: "The credential's kind may not do this (`forbidden`, `origin_not_allowed`, …).",
-    404: "Not found, or not visible to the caller.",
-    413: "The body is too large (`body_too_large`).",
-    422: "The request is invalid (`invalid_request`, with `errors`).",
-    429: "A rate limit; see Retry-After (`rate_limited`, `too_many_open_streams`).",
-    503: "Not now: the database is away (`database_unavailable`) or this server is shutting "
-    "down (`server_draining`, see Retry-After).",
-}
-
-
-def problem_responses(*statuses: int, openai: bool = False) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` for these statuses (all common ones when none are given); with
-    `openai`, in OpenAI's error shape."""
-    content = (
-        {"application/json": {"schema": {"$ref": "#/components/schemas/OpenAIError"}}}
-        if openai
-        else {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-    )
-    return {
-        status: {"description": PROBLEM_STATUSES[status], "content": content}
-        for status in statuses or PROBLEM_STATUSES
-    }
 
 
 class NotFound(ChinwagError):
@@ -474,7 +381,10 @@ class DocumentNotFound(NotFound):
 class UploadTooLarge(ChinwagError):
     status = 413
     code = "upload_too_large"
-    default_hint = "Split the document, or ingest it on the server with `chinwag ingest BOT PATH…`."
+    default_hint = (
+        "Split the document, raise CHINWAG_MAX_UPLOAD_FILE_BYTES, or ingest it on the server "
+        "with `chinwag ingest BOT PATH…`."
+    )
 
 
 class Unauthenticated(ChinwagError):

@@ -146,8 +146,13 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         64 * 1024 * 1024,
         ge=1024,
-        description="Largest knowledge upload (all its files; each file at most 20 MiB); "
-        "larger ones answer 413.",
+        description="Largest knowledge upload, all its files together (each file at most "
+        "CHINWAG_MAX_UPLOAD_FILE_BYTES); larger ones answer 413 body_too_large.",
+    )
+    max_upload_file_bytes: int = Field(
+        20 * 1024 * 1024,
+        ge=1024,
+        description="Largest file in a knowledge upload; larger ones answer 413 upload_too_large.",
     )
 
     retention_events_seconds: int = Field(

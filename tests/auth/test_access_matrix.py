@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any
 
+import fastapi.routing
 import httpx
+from fastapi import FastAPI
 from pydantic import SecretStr
 
+from chinwag.app import create_app
 from chinwag.auth.keys import create_key
 from chinwag.auth.tokens import identity_secret
 from chinwag.db import migrate
@@ -17,48 +22,70 @@ from tests.conftest import RunningServer, run_server
 from tests.helpers import JSON, wait_finished
 
 BOT = "vinhuset"
+CALLERS = (
+    "none",
+    "bad",
+    "admin",
+    "secret",
+    "other_secret",
+    "publishable",
+    "other_publishable",
+    "alice",
+    "bob",
+)
+UPLOAD = object()  # the body of a knowledge upload (multipart files)
+NEW_BOT = {"id": "matrix", "name": "Matrix", "flows": {"main": {"template": "{{ message }}"}}}
 
 
-async def test_every_key_kind_against_every_endpoint(server: RunningServer, keys: Keys) -> None:
-    client = server.client
-    alice = await user_token(client, keys.publishable)
-    bob = await user_token(client, keys.publishable)
-    sent = await client.post(
-        f"/v1/bots/{BOT}/messages",
-        json={"message": "Hei"},
-        headers={**JSON, **Keys.bearer(alice, SITE)},
-    )
-    assert sent.status_code == 202, sent.text
-    ids = sent.json()
-    await wait_finished(client, ids["assistant_message_id"])
-    config = (await client.get(f"/v1/bots/{BOT}")).json()["config"]
-    made = await client.post(f"/v1/bots/{BOT}/answers", json={"question": "q", "answer": "a"})
-    curated = made.json()["id"]
+@dataclass(frozen=True)
+class PerCaller:
+    """A path per caller (`own`), for requests that use their target up (erasure); the callers
+    not named share `other`."""
 
-    callers: dict[str, dict[str, str]] = {
-        "none": {},
-        "bad": Keys.bearer("cw_sk_not-a-key"),
-        "admin": server.admin_headers,
-        "secret": Keys.bearer(keys.secret),
-        "other_secret": Keys.bearer(keys.other_secret),
-        "publishable": Keys.bearer(keys.publishable, SITE),
-        "other_publishable": Keys.bearer(keys.other_publishable, SITE),
-        "alice": Keys.bearer(alice, SITE),
-        "bob": Keys.bearer(bob, SITE),
-    }
+    other: str
+    own: dict[str, str]
+
+    def __call__(self, caller: str) -> str:
+        return self.own.get(caller, self.other)
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """What the rows point at: alice's answer, the bot's configuration, a curated answer, a key
+    to revoke, and sessions and end users to delete."""
+
+    message_id: str
+    stream_id: str
+    session_id: str
+    config: dict[str, Any]
+    curated: str
+    key_id: str
+    sessions: PerCaller
+    users: PerCaller
+
+
+Row = tuple[str, str | PerCaller, Any, dict[str, int]]
+
+
+def matrix(seeded: Seeded) -> list[Row]:
+    """Every /v1 endpoint: (method, path, body, {caller: status}); callers left out expect 401
+    (no or a bad credential) or 403."""
     message = {"message": "Hallo"}
-    authenticated = [c for c in callers if c not in ("none", "bad")]
+    authenticated = [c for c in CALLERS if c not in ("none", "bad")]
     no_knowledge = {"admin": 422, "secret": 422, "other_secret": 404}
-    # endpoint: (method, path, body, {caller: status}); callers left out expect `default`.
     admin_only = {"admin": 200}
     bot_readers = {"admin": 200, "secret": 200, "other_secret": 404}
     bot_writers = {"admin": 201, "secret": 201, "other_secret": 404}
     no_answer = {"admin": 404, "secret": 404, "other_secret": 404}
-    cases: list[tuple[str, str, Any, dict[str, int]]] = [
+    # A conversation's readers: the bot's keys, and its own end user (alice, not bob).
+    erasers = {**bot_readers, "alice": 200, "bob": 404}
+    curated, ids = seeded.curated, seeded
+    return [
         ("GET", "/v1/bots", None, admin_only),
-        ("POST", "/v1/bots/validate", config, admin_only),
+        ("POST", "/v1/bots", NEW_BOT, {"admin": 201}),
+        ("POST", "/v1/bots/validate", seeded.config, admin_only),
         # The test bot reads a flow it lacks: past authentication, validation refuses it.
-        ("PUT", f"/v1/bots/{BOT}", config, {"admin": 422}),
+        ("PUT", f"/v1/bots/{BOT}", seeded.config, {"admin": 422}),
         ("POST", f"/v1/bots/{BOT}/rollback", {"version": 1}, admin_only),
         ("GET", f"/v1/bots/{BOT}", None, bot_readers),
         ("GET", f"/v1/bots/{BOT}/versions", None, bot_readers),
@@ -73,13 +100,13 @@ async def test_every_key_kind_against_every_endpoint(server: RunningServer, keys
         ),
         (
             "GET",
-            f"/v1/messages/{ids['assistant_message_id']}",
+            f"/v1/messages/{ids.message_id}",
             None,
             {**bot_readers, "alice": 200, "bob": 404, "other_publishable": 403},
         ),
         (
             "GET",
-            f"/v1/streams/{ids['stream_id']}/events?after=0",
+            f"/v1/streams/{ids.stream_id}/events?after=0",
             None,
             {**bot_readers, "alice": 200, "bob": 404},
         ),
@@ -110,13 +137,13 @@ async def test_every_key_kind_against_every_endpoint(server: RunningServer, keys
         ),
         (
             "GET",
-            f"/v1/bots/{BOT}/sessions/{ids['session_id']}/messages",
+            f"/v1/bots/{BOT}/sessions/{ids.session_id}/messages",
             None,
             {**bot_readers, "alice": 200, "bob": 404},
         ),
         (
             "PUT",
-            f"/v1/messages/{ids['assistant_message_id']}/feedback",
+            f"/v1/messages/{ids.message_id}/feedback",
             {"rating": 1},
             {**bot_readers, "alice": 200, "bob": 404, "other_publishable": 403},
         ),
@@ -128,6 +155,7 @@ async def test_every_key_kind_against_every_endpoint(server: RunningServer, keys
         ("DELETE", f"/v1/bots/{BOT}/answers/no-such-answer", None, no_answer),
         ("GET", "/v1/keys", None, admin_only),
         ("POST", "/v1/keys", {"kind": "secret", "name": "x", "bot_id": BOT}, {"admin": 201}),
+        ("DELETE", f"/v1/keys/{seeded.key_id}", None, admin_only),
         ("POST", f"/v1/bots/{BOT}/tokens", {}, {"publishable": 201, "other_publishable": 404}),
         # The widget's settings: anything the page holds (publishable key, its tokens).
         (
@@ -152,6 +180,7 @@ async def test_every_key_kind_against_every_endpoint(server: RunningServer, keys
         ),
         # Knowledge: the test bot has none, so allowed callers meet knowledge_not_configured.
         ("GET", f"/v1/bots/{BOT}/knowledge", None, no_knowledge),
+        ("POST", f"/v1/bots/{BOT}/knowledge/documents", UPLOAD, no_knowledge),
         ("POST", f"/v1/bots/{BOT}/knowledge/search", {"query": "x"}, no_knowledge),
         ("DELETE", f"/v1/bots/{BOT}/knowledge/documents/x.md", None, no_knowledge),
         ("GET", "/v1/knowledge/jobs/no-such-job", None, dict.fromkeys(authenticated, 404)),
@@ -161,20 +190,94 @@ async def test_every_key_kind_against_every_endpoint(server: RunningServer, keys
         ("GET", "/v1/conversations", None, {**bot_readers, "other_secret": 200}),
         ("GET", f"/v1/conversations/export?bot_id={BOT}&format=csv", None, bot_readers),
         ("GET", f"/v1/analytics?bot_id={BOT}", None, bot_readers),
-        ("GET", f"/v1/bots/{BOT}/sessions/{ids['session_id']}/transcript", None, bot_readers),
+        ("GET", f"/v1/bots/{BOT}/sessions/{ids.session_id}/transcript", None, bot_readers),
         ("GET", f"/v1/bots/{BOT}/yaml", None, bot_readers),
         ("GET", f"/v1/bots/{BOT}/diff?old=1", None, bot_readers),
         ("POST", "/v1/bots/validate-yaml", {"yaml": "id: x"}, admin_only),
         ("GET", "/v1/doctor", None, admin_only),
+        # Erasure, last: each caller that may erase gets a session (an end user) of its own.
+        ("DELETE", seeded.sessions, None, erasers),
+        ("DELETE", seeded.users, None, erasers),
     ]
+
+
+async def _seed(server: RunningServer, alice: str) -> Seeded:
+    client = server.client
+    as_alice = {**JSON, **Keys.bearer(alice, SITE)}
+    sent = []
+    for _ in range(5):  # alice's first answer, then four sessions to delete, one at a time
+        accepted = await client.post(
+            f"/v1/bots/{BOT}/messages", json={"message": "Hei"}, headers=as_alice
+        )
+        assert accepted.status_code == 202, accepted.text
+        sent.append(accepted.json())
+        await wait_finished(client, sent[-1]["assistant_message_id"])
+    users = {}
+    for caller in ("admin", "secret", "other"):  # end users to erase
+        accepted = await client.post(
+            f"/v1/bots/{BOT}/messages",
+            json={"message": "Hei", "user_id": f"erased-by-{caller}"},
+            headers=JSON,
+        )
+        assert accepted.status_code == 202, accepted.text
+        sent.append(accepted.json())
+        users[caller] = f"/v1/bots/{BOT}/users/erased-by-{caller}"
+    for ids in sent[5:]:
+        await wait_finished(client, ids["assistant_message_id"])
+    sessions = [f"/v1/bots/{BOT}/sessions/{ids['session_id']}" for ids in sent[1:5]]
+    made = await client.post(f"/v1/bots/{BOT}/answers", json={"question": "q", "answer": "a"})
+    key = await client.post("/v1/keys", json={"kind": "secret", "name": "revoked", "bot_id": BOT})
+    return Seeded(
+        message_id=sent[0]["assistant_message_id"],
+        stream_id=sent[0]["stream_id"],
+        session_id=sent[0]["session_id"],
+        config=(await client.get(f"/v1/bots/{BOT}")).json()["config"],
+        curated=made.json()["id"],
+        key_id=key.json()["id"],
+        sessions=PerCaller(
+            sessions[3], {"admin": sessions[0], "secret": sessions[1], "alice": sessions[2]}
+        ),
+        users=PerCaller(
+            users["other"],
+            {
+                "admin": users["admin"],
+                "secret": users["secret"],
+                "alice": f"/v1/bots/{BOT}/users/{sent[0]['user_id']}",  # alice erases herself
+            },
+        ),
+    )
+
+
+async def test_every_key_kind_against_every_endpoint(server: RunningServer, keys: Keys) -> None:
+    alice = await user_token(server.client, keys.publishable)
+    bob = await user_token(server.client, keys.publishable)
+    seeded = await _seed(server, alice)
+    callers: dict[str, dict[str, str]] = {
+        "none": {},
+        "bad": Keys.bearer("cw_sk_not-a-key"),
+        "admin": server.admin_headers,
+        "secret": Keys.bearer(keys.secret),
+        "other_secret": Keys.bearer(keys.other_secret),
+        "publishable": Keys.bearer(keys.publishable, SITE),
+        "other_publishable": Keys.bearer(keys.other_publishable, SITE),
+        "alice": Keys.bearer(alice, SITE),
+        "bob": Keys.bearer(bob, SITE),
+    }
+    assert tuple(callers) == CALLERS
     failures = []
     async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as anonymous:
-        for method, path, body, expected in cases:
+        for method, where, body, expected in matrix(seeded):
             for caller, headers in callers.items():
                 want = expected.get(caller, 401 if caller in ("none", "bad") else 403)
-                response = await anonymous.request(
-                    method, path, json=body, headers={**JSON, **headers}
-                )
+                path = where if isinstance(where, str) else where(caller)
+                if body is UPLOAD:
+                    response = await anonymous.request(
+                        method, path, files=[("files", ("a.txt", b"hello"))], headers=headers
+                    )
+                else:
+                    response = await anonymous.request(
+                        method, path, json=body, headers={**JSON, **headers}
+                    )
                 if response.status_code != want:
                     failures.append((method, path, caller, want, response.status_code))
                 if response.status_code >= 400 and path in OPENAI_PATHS:  # OpenAI's shape
@@ -185,16 +288,47 @@ async def test_every_key_kind_against_every_endpoint(server: RunningServer, keys
                     problem = response.json()
                     assert response.headers["content-type"] == "application/problem+json"
                     assert problem["code"] and problem["hint"]
-    upload = f"/v1/bots/{BOT}/knowledge/documents"
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as anonymous:
-        for caller, headers in callers.items():
-            want = {**no_knowledge, "none": 401, "bad": 401}.get(caller, 403)
-            response = await anonymous.post(
-                upload, files=[("files", ("a.txt", b"hello"))], headers=headers
-            )
-            if response.status_code != want:
-                failures.append(("POST", upload, caller, want, response.status_code))
     assert failures == []
+
+
+def api_routes(app: FastAPI) -> list[Any]:
+    """Every /v1 route of the app (path, methods, path_regex, dependant), in the order they
+    match.
+
+    Newer FastAPI keeps an included router as one entry of `app.routes`; its routes, with the
+    dependencies the app added when including it, come from `fastapi.routing.iter_route_contexts`.
+    """
+    flatten = getattr(fastapi.routing, "iter_route_contexts", None)
+    routes = list(flatten(app.routes)) if flatten is not None else list(app.routes)
+    found = [route for route in routes if (getattr(route, "path", None) or "").startswith("/v1/")]
+    assert found, "no /v1 route found: the app's routes are read wrongly"
+    return found
+
+
+def v1_routes(app: FastAPI) -> list[tuple[str, str, re.Pattern[str]]]:
+    """(method, path, path pattern) of every /v1 route of the app, in the order they match."""
+    return [
+        (method, route.path, route.path_regex)
+        for route in api_routes(app)
+        for method in sorted(route.methods or ())
+    ]
+
+
+def test_the_matrix_has_a_row_for_every_v1_route() -> None:
+    """A /v1 route (method and path) added without a row in the matrix fails here."""
+    sessions = PerCaller("/v1/bots/x/sessions/x", {})
+    users = PerCaller("/v1/bots/x/users/x", {})
+    seeded = Seeded("x", "x", "x", {}, "x", "x", sessions, users)
+    routes = v1_routes(create_app())
+    covered = set()
+    for method, where, _, _ in matrix(seeded):
+        paths = {where} if isinstance(where, str) else {where.other, *where.own.values()}
+        for path in paths:
+            path = path.split("?")[0]
+            matched = [(m, p) for m, p, pattern in routes if m == method and pattern.match(path)]
+            assert matched, f"the matrix's {method} {path} matches no route of the app"
+            covered.add(matched[0])  # the first match serves it, as in the router
+    assert [f"{m} {p}" for m, p, _ in routes if (m, p) not in covered] == []
 
 
 async def test_health_endpoints_need_no_key_and_show_no_secret(make_settings: Settings) -> None:
@@ -262,13 +396,9 @@ async def test_health_endpoints_need_no_key_and_show_no_secret(make_settings: Se
 
 
 async def test_every_api_route_runs_authentication(server: RunningServer) -> None:
-    from fastapi.routing import APIRoute
-
-    from chinwag.app import create_app
     from chinwag.http.deps import authenticate
 
-    app = create_app(server.settings)
-    for route in app.routes:
-        if isinstance(route, APIRoute) and route.path.startswith("/v1"):
-            calls = [d.call for d in route.dependant.dependencies]
-            assert authenticate in calls, route.path
+    routes = api_routes(create_app(server.settings))
+    for route in routes:
+        calls = [d.call for d in route.dependant.dependencies]
+        assert authenticate in calls, route.path

@@ -39,21 +39,24 @@ async def test_a_burst_meets_429_with_retry_after(make_settings: Settings) -> No
 
 
 async def test_a_bots_own_limits_apply_per_end_user(server: RunningServer, keys: Keys) -> None:
+    """The bot's `per_user` (2/minute, not the server's 30) limits each end user on their own:
+    the third message of one user is refused, another user of the same key still sends."""
     bot = plain_demo_bot()
     limited = type(bot).model_validate({**bot.model_dump(), "limits": {"per_user": "2/minute"}})
     async with server.db.write() as conn:
         await put_bot(conn, limited)
-    token = await user_token(server.client, keys.publishable)
-    headers = {**JSON, **Keys.bearer(token, SITE)}
-    codes = [
-        (
-            await server.client.post(
-                "/v1/bots/vinhuset/messages", json={"message": "Hei"}, headers=headers
-            )
-        ).status_code
-        for _ in range(3)
-    ]
-    assert codes == [202, 202, 429]
+    alice, bob = [await user_token(server.client, keys.publishable) for _ in range(2)]
+
+    async def send(token: str) -> int:
+        response = await server.client.post(
+            "/v1/bots/vinhuset/messages",
+            json={"message": "Hei"},
+            headers={**JSON, **Keys.bearer(token, SITE)},
+        )
+        return response.status_code
+
+    assert [await send(alice) for _ in range(3)] == [202, 202, 429]
+    assert [await send(bob) for _ in range(3)] == [202, 202, 429]
 
 
 async def test_open_streams_per_user_are_bounded(

@@ -126,24 +126,3 @@ async def test_scores_are_probabilities_that_compare_across_flows(embedder: Loca
     assert min(decision.scores[f] for f in decision.flows) > max(
         s for f, s in decision.scores.items() if f not in decision.flows
     )
-
-
-async def test_a_given_message_vector_is_used_instead_of_embedding_again(
-    embedder: LocalEmbedder,
-) -> None:
-    report = check_file(BOTS["tannklinikk"], check_env=False)
-    assert report.config is not None
-    counting = CountingEmbedder(embedder)
-    router = Router(embedder_for=lambda _: counting, model_for=lambda _: pytest.fail("no llm"))
-    await router.prepare(report.config, 1)
-    first = await router.route(report.config, 1, "My tooth hurts badly since yesterday")
-    assert first.message_vector is not None
-    before = counting.texts
-    again = await router.route(
-        report.config,
-        1,
-        "My tooth hurts badly since yesterday",
-        message_vector=first.message_vector,
-    )
-    assert counting.texts == before  # nothing embedded a second time
-    assert again.flows == first.flows == ["emergency"]

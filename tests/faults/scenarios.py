@@ -10,6 +10,7 @@ import random
 from sqlalchemy import update
 
 from chinwag.db.uow import Database
+from chinwag.generations.workers import grace_seconds
 from chinwag.streams.models import Worker
 from tests.faults.lab import Lab, fake_llm, full_text
 from tests.faults.processes import ServerProcess
@@ -142,7 +143,8 @@ async def sigkill_generating_worker(
     grace period."""
     row = Row("SIGKILL of the generating worker", "postgres")
     rng = random.Random(seed)
-    bound = 5 * heartbeat_seconds  # 10 s at the default heartbeat: grace 3 beats + 2 beats
+    # the grace period, then up to two beats until the survivor's sweep has ended the streams
+    bound = grace_seconds(heartbeat_seconds) + 2 * heartbeat_seconds
     finish: dict[bool, list[float]] = {False: [], True: []}  # by: on another host
     followed: list[Followed] = []
     without_ending = 0

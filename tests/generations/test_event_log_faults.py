@@ -221,7 +221,7 @@ async def test_a_stream_whose_ending_is_refused_too_is_reported_and_ended_later(
     fake_llm.behaviour.tokens = TOKENS
     fake_llm.behaviour.token_delay = 0.05
     fake_llm.behaviour.first_token_delay = 0.5
-    async with run_server(make_settings) as server:  # heartbeat 0.5 s: grace period 1.5 s
+    async with run_server(make_settings) as server:  # heartbeat 0.5 s: a short grace period
         started = await start_streams(server.base_url, server.admin_key, 3)
         stuck = started[0].stream_id
         kind = "sqlite" if server.db.is_sqlite else "postgres"

@@ -19,12 +19,14 @@ from chinwag.db.uow import Database
 from chinwag.generations.workers import (
     dead_worker_ids,
     find_orphans,
+    idle_transaction_limit,
     interrupt_orphans,
     orphaned_stream_ids,
     recover_orphans,
     this_host,
 )
 from chinwag.http.runtime import Services
+from chinwag.operations.doctor import run_checks
 from chinwag.settings import Settings
 from chinwag.streams.models import Stream, Worker
 from chinwag.streams.store import lock_streams
@@ -143,6 +145,28 @@ async def test_a_worker_that_beats_after_it_was_judged_dead_keeps_its_streams(
         assert message["status"] == "complete"
 
 
+async def test_doctor_counts_the_streams_the_sweep_ends(make_settings: Settings) -> None:
+    """`chinwag doctor` and the sweep read one definition of an orphaned stream: a stream of a
+    worker whose process is gone from this host (its heartbeat still fresh) is reported, the
+    sweep ends it, and the report is clean again."""
+    async with run_server(make_settings.model_copy(update={"heartbeat_seconds": 60})) as server:
+        gone = _a_pid_that_is_gone()
+        stream_id = await _a_stream_of(server, "gone-worker", this_host(), gone, utcnow())
+        assert await _orphans_doctor_reports(server) == 1
+        found = await find_orphans(server.db, me=None, heartbeat_seconds=60)
+        assert found.stream_ids == [stream_id]
+        assert await interrupt_orphans(server.db, found, me=None, heartbeat_seconds=60) == 1
+        assert await _orphans_doctor_reports(server) == 0
+
+
+async def _orphans_doctor_reports(server: RunningServer) -> int:
+    checks = {c.name: c for c in await run_checks(server.db, heartbeat_seconds=60)}
+    check = checks["streaming rows with no live generation"]
+    count = int(check.detail.split()[0])
+    assert check.ok == (count == 0)
+    return count
+
+
 @pytest.mark.parametrize("beats_in_between", [True, False], ids=["beats", "stays-silent"])
 async def test_a_worker_that_beats_after_its_streams_were_picked_keeps_them(
     make_settings: Settings, beats_in_between: bool
@@ -179,8 +203,13 @@ async def test_a_worker_frozen_inside_a_transaction_loses_its_streams_after_the_
     async with runner as server:
         services: Services = runner.uvicorn.config.app.state.services
         async with services.db.read() as conn:
-            limit = await conn.scalar(text("SHOW idle_in_transaction_session_timeout"))
-        assert limit == "3min"  # the grace period of a 60 s heartbeat
+            limit_ms = await conn.scalar(
+                text(
+                    "SELECT setting::int FROM pg_settings "
+                    "WHERE name = 'idle_in_transaction_session_timeout'"
+                )
+            )
+        assert limit_ms == idle_transaction_limit(60) * 1000  # a 60 s heartbeat's grace period
 
         other_namespace = f"{socket.gethostname()} pid:[1]"
         an_hour_ago = utcnow() - timedelta(hours=1)

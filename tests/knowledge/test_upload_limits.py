@@ -1,6 +1,7 @@
 """What a knowledge upload may hold: a document larger than a chat request is accepted (its own
-limit, CHINWAG_MAX_UPLOAD_BYTES); a file over 20 MiB, an upload over the limit and a file type
-ingestion cannot read are refused with a code and a hint; a refused upload leaves nothing."""
+limits, CHINWAG_MAX_UPLOAD_FILE_BYTES a file and CHINWAG_MAX_UPLOAD_BYTES the upload); a file
+over its limit, an upload over its limit and a file type ingestion cannot read are refused with
+a code and a hint that name what to change; a refused upload leaves nothing."""
 
 from __future__ import annotations
 
@@ -39,21 +40,32 @@ async def test_a_document_larger_than_a_chat_request_is_accepted(make_settings: 
         assert_problem(chat, 413, "body_too_large")  # the chat limit is unchanged
 
 
-async def test_a_file_over_20_mib_and_an_upload_over_the_limit_are_refused(
-    make_settings: Settings,
-) -> None:
-    settings = make_settings.model_copy(update={"max_upload_bytes": 30 * MIB})
+async def test_a_file_or_an_upload_over_its_limit_is_refused(make_settings: Settings) -> None:
+    settings = make_settings.model_copy(
+        update={"max_upload_file_bytes": 2 * MIB, "max_upload_bytes": 3 * MIB}
+    )
     async with run_server(settings) as server:
         await _shop(server.client)
-        huge = b"x" * (20 * MIB + 1)
+        # A file of exactly the limit is taken (a PDF that cannot be parsed: a quick job).
+        pdf = b"%PDF-1.4\n" + b"0" * (2 * MIB - 9)
+        fits = await server.client.post(UPLOAD, files=[("files", ("fits.pdf", pdf))])
+        assert fits.status_code == 202, fits.text
+        job = await finished_job(server.client, fits.json()["status_url"])
+        assert [f["source"] for f in job["summary"]["failed"]] == ["fits.pdf"]
+
+        huge = b"x" * (2 * MIB + 1)
         refused = await server.client.post(UPLOAD, files=[("files", ("huge.txt", huge))])
         problem = assert_problem(refused, 413, "upload_too_large")
-        assert "huge.txt" in problem["detail"] and "chinwag ingest" in problem["hint"]
+        assert problem["detail"] == (
+            f"huge.txt is larger than {2 * MIB} bytes (CHINWAG_MAX_UPLOAD_FILE_BYTES)"
+        )
+        assert "CHINWAG_MAX_UPLOAD_FILE_BYTES" in problem["hint"]
+        assert "chinwag ingest" in problem["hint"]
 
-        two = [("files", (f"part{i}.txt", b"y" * (16 * MIB))) for i in (1, 2)]
+        two = [("files", (f"part{i}.txt", b"y" * (2 * MIB))) for i in (1, 2)]
         refused = await server.client.post(UPLOAD, files=two)
         problem = assert_problem(refused, 413, "body_too_large")
-        assert f"the upload is larger than {30 * MIB} bytes" in problem["detail"]
+        assert f"the upload is larger than {3 * MIB} bytes" in problem["detail"]
         assert "CHINWAG_MAX_UPLOAD_BYTES" in problem["hint"]
 
         # A type ingestion cannot read is refused at once, not skipped by the job unseen.

@@ -154,3 +154,33 @@ async def test_an_answer_that_fails_is_a_502_that_names_the_llm_error(
     async with server.db.read() as conn:
         statuses = (await conn.execute(select(Message.role, Message.status))).all()
     assert sorted(statuses) == [("assistant", "failed"), ("user", "complete")]
+
+
+async def test_a_failure_mid_stream_raises_in_the_sdk_after_the_text_so_far(
+    server: RunningServer, fake_llm: FakeLLM
+) -> None:
+    """The LLM breaks off after two tokens: the official SDK's stream yields them, then raises
+    APIError with chinwag's code, message and hint, instead of ending as if the answer were
+    whole (the status was 200 long before: it is a chunk with an `error` key)."""
+    fake_llm.behaviour.tokens = 8
+    fake_llm.behaviour.break_after = 2
+    client = await _client(server)
+    stream = await client.chat.completions.create(
+        model="vinhuset", messages=[{"role": "user", "content": "Hei"}], stream=True
+    )
+    chunks = []
+    with pytest.raises(openai.APIError) as failed:
+        async for chunk in stream:
+            chunks.append(chunk)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "".join(fake_llm.behaviour.token(i) for i in range(2))
+    error = failed.value
+    assert type(error) is openai.APIError  # not an HTTP status error: it came mid-stream
+    assert error.code == "generation_failed" and error.type == "server_error"
+    assert isinstance(error.body, dict)
+    assert error.body["error_code"] == "llm_stream_broken" and error.body["error_hint"]
+    assert error.message.startswith(f"the LLM stream from {fake_llm.base_url}")
+    assert "broke off" in error.message
+    async with server.db.read() as conn:
+        statuses = (await conn.execute(select(Message.role, Message.status))).all()
+    assert sorted(statuses) == [("assistant", "failed"), ("user", "complete")]

@@ -7,9 +7,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from chinwag.auth.keys import KeyInfo
+from chinwag.external_ids import EXTERNAL_ID_MAX_LENGTH, EXTERNAL_ID_PATTERN
 from chinwag.timestamps import UtcDatetime
-
-USER_ID = r"^[\w.:@-]+$"
 
 
 class KeyIn(BaseModel):
@@ -66,8 +65,8 @@ class TokenIn(BaseModel):
     user_id: str | None = Field(
         None,
         min_length=1,
-        max_length=200,
-        pattern=USER_ID,
+        max_length=EXTERNAL_ID_MAX_LENGTH,
+        pattern=EXTERNAL_ID_PATTERN,
         description="Your site's id for a signed-in visitor; needs user_hash. Omitted: a new "
         "anonymous user.",
     )

@@ -20,8 +20,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -30,6 +28,7 @@ from chinwag.console import analytics
 from chinwag.console.analytics import Chart, ChartRange
 from chinwag.conversations.models import EVERY_BOT, ChatSession, DailyCharts, Message
 from chinwag.db.base import utcnow
+from chinwag.db.conflicts import insert_or_ignore
 from chinwag.db.uow import Database
 from chinwag.errors import ChinwagError
 from chinwag.timestamps import as_utc
@@ -151,13 +150,10 @@ async def fold_days(db: Database, r: ChartRange, generations: dict[date, int]) -
             charts = {name: computed[name].get(day.isoformat()) for name in DAILY}
             generation = generations.get(day)
             if generation is None:
-                insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
                 result = await conn.execute(
-                    insert(DailyCharts)
-                    .values(
+                    insert_or_ignore(conn, DailyCharts).values(
                         scope=_scope(r), day=day, charts=charts, stale=False, folded_at=utcnow()
                     )
-                    .on_conflict_do_nothing()
                 )
             else:
                 result = await conn.execute(

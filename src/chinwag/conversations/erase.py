@@ -11,8 +11,6 @@ from collections import Counter
 from collections.abc import Sequence
 
 from sqlalchemy import delete, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.conversations.models import (
@@ -25,6 +23,7 @@ from chinwag.conversations.models import (
     IdempotencyKey,
     Message,
 )
+from chinwag.db.conflicts import insert_or_ignore
 from chinwag.streams.store import delete_streams_of
 from chinwag.timestamps import as_utc
 
@@ -89,11 +88,10 @@ async def _mark_days_stale(conn: AsyncConnection, ids: Sequence[str]) -> None:
         .where(tuple_(DailyCharts.scope, DailyCharts.day).in_(keys))
         .values(stale=True, generation=DailyCharts.generation + 1)
     )
-    insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
     await conn.execute(
-        insert(DailyCharts)
-        .values([{"scope": s, "day": d, "stale": True, "generation": 1} for s, d in keys])
-        .on_conflict_do_nothing()
+        insert_or_ignore(conn, DailyCharts).values(
+            [{"scope": s, "day": d, "stale": True, "generation": 1} for s, d in keys]
+        )
     )
 
 

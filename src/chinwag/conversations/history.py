@@ -11,13 +11,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.auth.principal import Principal
 from chinwag.conversations.access import visible_message
 from chinwag.conversations.models import ChatSession, EndUser, Feedback, Message
 from chinwag.db.base import new_id
+from chinwag.db.conflicts import dialect_insert
 from chinwag.db.uow import Database
 from chinwag.errors import InvalidRequest, SessionNotFound
 
@@ -89,10 +89,9 @@ async def rate_answer(
         raise InvalidRequest(
             "feedback rates answers", hint="Send it for an assistant message's id."
         )
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     values = {"rating": rating, "comment": comment, "updated_at": now}
     await conn.execute(
-        dialect.insert(Feedback)
+        dialect_insert(conn, Feedback)
         .values(
             id=new_id(), message_id=message_id, user_id=row["user_pk"], created_at=now, **values
         )

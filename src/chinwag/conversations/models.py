@@ -26,6 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
 from chinwag.db.base import Base, utcnow
+from chinwag.external_ids import EXTERNAL_ID_MAX_LENGTH
 
 
 class EndUser(Base):
@@ -40,7 +41,7 @@ class EndUser(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id"))
-    external_id: Mapped[str] = mapped_column(String(200))
+    external_id: Mapped[str] = mapped_column(String(EXTERNAL_ID_MAX_LENGTH))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -58,7 +59,7 @@ class ChatSession(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id"))
     user_id: Mapped[str] = mapped_column(String(36))
-    external_id: Mapped[str] = mapped_column(String(200))
+    external_id: Mapped[str] = mapped_column(String(EXTERNAL_ID_MAX_LENGTH))
     # Bumped under the row lock by every accepted message: gives messages a gap-free order.
     message_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import RowMapping
 
+from chinwag.external_ids import EXTERNAL_ID_MAX_LENGTH, EXTERNAL_ID_PATTERN
 from chinwag.providers.protocols import Usage
 from chinwag.streams.events import Source
 from chinwag.timestamps import UtcDatetime
@@ -24,15 +25,15 @@ class MessageIn(BaseModel):
     session_id: str | None = Field(
         None,
         min_length=1,
-        max_length=200,
-        pattern=r"^[\w.:@-]+$",
+        max_length=EXTERNAL_ID_MAX_LENGTH,
+        pattern=EXTERNAL_ID_PATTERN,
         description="Continue (or start, if new) this session; omitted: a new session.",
     )
     user_id: str | None = Field(
         None,
         min_length=1,
-        max_length=200,
-        pattern=r"^[\w.:@-]+$",
+        max_length=EXTERNAL_ID_MAX_LENGTH,
+        pattern=EXTERNAL_ID_PATTERN,
         description="The end user's id on the embedding site; omitted: a new anonymous user.",
     )
 

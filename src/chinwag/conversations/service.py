@@ -9,15 +9,15 @@ from datetime import datetime
 
 import orjson
 from sqlalchemy import Row, bindparam, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.conversations.models import ChatSession, EndUser, FlowRun, IdempotencyKey, Message
 from chinwag.conversations.turns import NewTurn, insert_turn
 from chinwag.db.base import new_id, utcnow
+from chinwag.db.conflicts import insert_or_ignore
 from chinwag.errors import IdempotencyKeyReused, SessionOwnedByAnotherUser
 from chinwag.streams.ending import StreamEnd
-from chinwag.streams.events import StreamStarted
+from chinwag.streams.events import STARTED_SEQ, StreamStarted
 from chinwag.streams.models import LoggedEvent, Stream
 from chinwag.streams.store import insert_stream
 
@@ -36,19 +36,12 @@ class Accepted:
     stream_id: str
     position: int
     replayed: bool
-    started_event: str  # JSON of the stream.started event (seq 1)
+    started_event: str  # JSON of the stream.started event (the log's first, STARTED_SEQ)
 
 
 def request_hash(body: dict[str, object]) -> str:
     """A stable fingerprint of a request body, to tell a retry from a different request."""
     return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
-
-
-def _insert_ignore(conn: AsyncConnection, table: type) -> postgresql.Insert | sqlite.Insert:
-    """An INSERT that supports ON CONFLICT DO NOTHING on both databases."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
 
 
 # Built once: the accept path runs these for every message (building a statement and its cache
@@ -106,9 +99,8 @@ async def accept_message(
         raise ValueError("seed turns open a new session only")
     if idempotency_key is not None:
         claimed = await conn.execute(
-            _insert_ignore(conn, IdempotencyKey)
+            insert_or_ignore(conn, IdempotencyKey)
             .values(bot_id=bot_id, key=idempotency_key, request_hash=body_hash, created_at=utcnow())
-            .on_conflict_do_nothing()
             .returning(IdempotencyKey.key)
         )
         if claimed.first() is None:
@@ -194,9 +186,8 @@ async def _upsert_user(
         if found is not None:
             return found, external_id
         created = await conn.execute(
-            _insert_ignore(conn, EndUser)
+            insert_or_ignore(conn, EndUser, unique=["bot_id", "external_id"])
             .values(id=new_id(), bot_id=bot_id, external_id=external_id, created_at=now)
-            .on_conflict_do_nothing(index_elements=["bot_id", "external_id"])
             .returning(EndUser.id)
         )
         # ON CONFLICT DO NOTHING returns no row when a concurrent request won: read its row.
@@ -247,7 +238,7 @@ async def _upsert_session(
     row = await _session_row(conn, bot_id, external_id)
     if row is None:
         created = await conn.execute(
-            _insert_ignore(conn, ChatSession)
+            insert_or_ignore(conn, ChatSession, unique=["bot_id", "external_id"])
             .values(
                 id=pk,
                 bot_id=bot_id,
@@ -257,7 +248,6 @@ async def _upsert_session(
                 created_at=now,
                 last_message_at=now,
             )
-            .on_conflict_do_nothing(index_elements=["bot_id", "external_id"])
             .returning(ChatSession.id)
         )
         if created.scalar() is not None:
@@ -307,7 +297,9 @@ async def _replay(conn: AsyncConnection, *, bot_id: str, key: str, body_hash: st
             .join(Stream, Stream.message_id == Message.id)
             .join(ChatSession, ChatSession.id == Message.session_id)
             .join(EndUser, EndUser.id == ChatSession.user_id)
-            .join(LoggedEvent, (LoggedEvent.stream_id == Stream.id) & (LoggedEvent.seq == 1))
+            .join(
+                LoggedEvent, (LoggedEvent.stream_id == Stream.id) & (LoggedEvent.seq == STARTED_SEQ)
+            )
             .where(Message.reply_to_id == stored.user_message_id)
         )
     ).one()

@@ -47,9 +47,6 @@ class RouteDecision:
     scores: dict[str, float]  # every optional flow's score
     ms: float = 0.0
     error: ChinwagError | None = None
-    # `semantic`: the embedding of clauses(message)[0] (the whole message, Norwegian glossed),
-    # for other steps that compare the message with texts of their own; never in an event
-    message_vector: NDArray[np.float32] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,15 +72,13 @@ class Router:
         bot: BotConfig,
         version: int,
         message: str,
-        *,
-        message_vector: NDArray[np.float32] | None = None,
     ) -> RouteDecision:
-        """Choose the optional flows; `message_vector` (the bot's embedding of it) saves a step."""
+        """Choose the optional flows."""
         started = time.perf_counter()
         strategy = bot.router.strategy
         try:
             if strategy == "semantic":
-                decision = await self._semantic(bot, version, message, message_vector)
+                decision = await self._semantic(bot, version, message)
             elif strategy == "keywords":
                 decision = keywords_route(bot, message)
             elif strategy == "llm":
@@ -102,29 +97,23 @@ class Router:
             await self._examples_of(bot, version)
             await self.embedder_for(bot).embed(["warm up", "the model. Twice."])
 
-    async def _semantic(
-        self, bot: BotConfig, version: int, message: str, vector: NDArray[np.float32] | None
-    ) -> RouteDecision:
+    async def _semantic(self, bot: BotConfig, version: int, message: str) -> RouteDecision:
         examples = await self._examples_of(bot, version)
         texts = clauses(message)
         embedder = self.embedder_for(bot)
-        if vector is None and len(texts) > 1 and isinstance(embedder, PartsEmbedder):
+        if len(texts) > 1 and isinstance(embedder, PartsEmbedder):
             # the clauses pooled from the message's own pass: same accuracy, ~1/3 less CPU
             vectors = await embedder.embed_parts(texts[0], clause_spans(message))
-        elif vector is None:
-            vectors = await embedder.embed(texts)
-        elif len(texts) > 1:
-            vectors = np.vstack([vector[None, :], await embedder.embed(texts[1:])])
         else:
-            vectors = vector[None, :]
+            vectors = await embedder.embed(texts)
         if examples.classifier is None:
-            return RouteDecision("semantic", [], {}, message_vector=vectors[0])
+            return RouteDecision("semantic", [], {})
         # numpy work on matrices of the vocabulary's width: beside the event loop
         found = await asyncio.to_thread(examples.classifier.probabilities, texts, vectors)
         best = found.max(axis=0)
         chosen = [n for i, n in enumerate(examples.flows) if best[i] >= examples.thresholds[i]]
         scores = {n: round(float(best[i]), 4) for i, n in enumerate(examples.flows)}
-        return RouteDecision("semantic", chosen, scores, message_vector=vectors[0])
+        return RouteDecision("semantic", chosen, scores)
 
     async def _examples_of(self, bot: BotConfig, version: int) -> _Examples:
         key = (bot.id, version)

@@ -29,8 +29,8 @@ from chinwag.providers.registry import ModelRegistry
 from chinwag.settings import Settings
 from chinwag.streams.ending import EndStatus, StreamEnd, ending_events
 from chinwag.streams.events import StreamEvent as Event
+from chinwag.streams.events import started_entry
 from chinwag.streams.log import EventLog
-from chinwag.streams.sse import LogEntry
 from chinwag.streams.writer import StreamWriter
 
 if TYPE_CHECKING:
@@ -130,9 +130,7 @@ class Generations:
         if beat_due:
             self._beats.beaten(started)
         if not accepted.replayed:
-            writer = self._log.open(
-                accepted.stream_id, [LogEntry.of(1, "stream.started", accepted.started_event)]
-            )
+            writer = self._log.open(accepted.stream_id, [started_entry(accepted.started_event)])
             task = asyncio.create_task(
                 self._generate(accepted, new.text, writer), name=f"generation-{accepted.stream_id}"
             )

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import Select, and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement
 
@@ -135,14 +135,15 @@ async def dead_worker_ids(
     conn: AsyncConnection, *, me: WorkerIdentity | None, heartbeat_seconds: float
 ) -> list[str]:
     """Workers whose generations cannot be alive: stopped, silent, or gone from this host."""
-    dead, _ = await _dead_workers(conn, me=me, heartbeat_seconds=heartbeat_seconds)
+    dead, _ = await dead_workers(conn, me=me, heartbeat_seconds=heartbeat_seconds)
     return dead
 
 
-async def _dead_workers(
+async def dead_workers(
     conn: AsyncConnection, *, me: WorkerIdentity | None, heartbeat_seconds: float
 ) -> tuple[list[str], list[str]]:
-    """(dead workers, those of them whose process is gone from this host)."""
+    """(dead workers, those of them whose process is gone from this host): what
+    `orphaned_streams` takes."""
     silent_before = stale_before(heartbeat_seconds)
     rows = await conn.execute(
         select(
@@ -198,6 +199,16 @@ def _orphan_condition(
     return condition
 
 
+def orphaned_streams(
+    dead: Sequence[str], *, heartbeat_seconds: float, gone: Sequence[str] = ()
+) -> Select[str]:
+    """The ids of the streams no live generation writes: still `streaming`, of no worker or of
+    one of `dead` (and `gone`, from `dead_workers`) still dead when the query runs. The sweep
+    ends them `interrupted`; `chinwag doctor` counts them."""
+    condition = _orphan_condition(dead, heartbeat_seconds=heartbeat_seconds, gone=gone)
+    return select(Stream.id).where(and_(Stream.status == "streaming", condition))
+
+
 async def orphaned_stream_ids(
     conn: AsyncConnection,
     dead: list[str],
@@ -206,11 +217,8 @@ async def orphaned_stream_ids(
     gone: Sequence[str] = (),
 ) -> list[str]:
     """Streams still `streaming` that belong to no worker or to a dead one."""
-    condition = _orphan_condition(dead, heartbeat_seconds=heartbeat_seconds, gone=gone)
-    rows = await conn.execute(
-        select(Stream.id).where(and_(Stream.status == "streaming", condition))
-    )
-    return [r.id for r in rows]
+    query = orphaned_streams(dead, heartbeat_seconds=heartbeat_seconds, gone=gone)
+    return list((await conn.execute(query)).scalars())
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +234,7 @@ async def find_orphans(
     db: Database, *, me: WorkerIdentity | None, heartbeat_seconds: float
 ) -> Orphans:
     async with db.read() as conn:
-        dead, gone = await _dead_workers(conn, me=me, heartbeat_seconds=heartbeat_seconds)
+        dead, gone = await dead_workers(conn, me=me, heartbeat_seconds=heartbeat_seconds)
         ids = await orphaned_stream_ids(conn, dead, heartbeat_seconds=heartbeat_seconds, gone=gone)
     return Orphans(dead, gone, ids)
 

@@ -1,7 +1,10 @@
-"""The one place an error becomes an HTTP response, and is counted: RFC 9457 problem+json with
-chinwag's `code` and `hint`, or OpenAI's error shape on the OpenAI-compatible endpoints.
+"""How an error looks over HTTP, and the one place an error becomes an HTTP response (and is
+counted): RFC 9457 problem+json with chinwag's `code` and `hint`, or OpenAI's error shape on
+the OpenAI-compatible endpoints (also the `error` chunk of their streams), and the OpenAPI
+schemas of both bodies.
 
-The app's exception handlers use it, and so does the middleware that answers before the app
+Which errors exist (code, status, message, hint) is errors.py's catalogue. The app's
+exception handlers use this module, and so does the middleware that answers before the app
 does (the body limit, a refused CORS preflight).
 """
 
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
@@ -34,6 +38,105 @@ PROBLEM_JSON = b"application/problem+json"
 # read; every other endpoint answers problem+json.
 OPENAI_PATHS = frozenset({"/v1/chat/completions", "/v1/models"})
 Headers = list[tuple[bytes, bytes]]
+# OpenAI's error `type` by HTTP status (else server_error for 5xx, invalid_request_error).
+OPENAI_ERROR_TYPES = {
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    409: "conflict_error",
+    429: "rate_limit_error",
+}
+
+
+def problem_body(error: ChinwagError) -> dict[str, Any]:
+    """RFC 9457 problem details with chinwag's `code` and `hint` members."""
+    return {
+        "type": f"https://chinwag.dev/errors/{error.code}",
+        "title": error.code.replace("_", " "),
+        "status": error.status,
+        "detail": error.message,
+        "code": error.code,
+        "hint": error.hint,
+        **error.extra,
+    }
+
+
+def openai_body(error: ChinwagError) -> dict[str, Any]:
+    """OpenAI's error shape, which OpenAI clients read and show (`error.message`); a streamed
+    chunk holding it makes the OpenAI SDKs raise `APIError`."""
+    kind = OPENAI_ERROR_TYPES.get(error.status)
+    return {
+        "error": {
+            "message": f"{error.message}. {error.hint}" if error.hint else error.message,
+            "type": kind or ("server_error" if error.status >= 500 else "invalid_request_error"),
+            "code": error.code,
+            "param": None,
+            "hint": error.hint,
+            **error.extra,
+        }
+    }
+
+
+OPENAI_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "OpenAI's error shape (the OpenAI-compatible endpoints), with chinwag's "
+    "stable `code` and a `hint`.",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["message", "type", "code"],
+            "properties": {
+                "message": {"type": "string"},
+                "type": {"type": "string"},
+                "code": {"type": "string"},
+                "param": {"type": ["string", "null"]},
+                "hint": {"type": "string"},
+            },
+            "additionalProperties": True,
+        }
+    },
+}
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details with chinwag's stable `code` and a `hint`.",
+    "required": ["type", "title", "status", "detail", "code", "hint"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string"},
+        "hint": {"type": "string"},
+    },
+    "additionalProperties": True,
+}
+PROBLEM_STATUSES = {
+    400: "The body could not be read (`bad_request`).",
+    401: "No valid key or token (`unauthenticated`).",
+    403: "The credential's kind may not do this (`forbidden`, `origin_not_allowed`, …).",
+    404: "Not found, or not visible to the caller.",
+    413: "The body is too large (`body_too_large`).",
+    422: "The request is invalid (`invalid_request`, with `errors`).",
+    429: "A rate limit; see Retry-After (`rate_limited`, `too_many_open_streams`).",
+    503: "Not now: the database is away (`database_unavailable`) or this server is shutting "
+    "down (`server_draining`, see Retry-After).",
+}
+
+
+def problem_responses(*statuses: int, openai: bool = False) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these statuses (all common ones when none are given); with
+    `openai`, in OpenAI's error shape."""
+    content = (
+        {"application/json": {"schema": {"$ref": "#/components/schemas/OpenAIError"}}}
+        if openai
+        else {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    )
+    return {
+        status: {"description": PROBLEM_STATUSES[status], "content": content}
+        for status in statuses or PROBLEM_STATUSES
+    }
 
 
 def render(error: ChinwagError, scope: Scope) -> tuple[int, Headers, bytes]:
@@ -42,9 +145,9 @@ def render(error: ChinwagError, scope: Scope) -> tuple[int, Headers, bytes]:
     if services is not None:
         services.metrics.errors.labels(error.code).inc()
     if scope.get("path") in OPENAI_PATHS:
-        body, kind = orjson.dumps(error.to_openai()), b"application/json"
+        body, kind = orjson.dumps(openai_body(error)), b"application/json"
     else:
-        body, kind = orjson.dumps(error.to_problem()), PROBLEM_JSON
+        body, kind = orjson.dumps(problem_body(error)), PROBLEM_JSON
     headers = [(b"content-type", kind)]
     if isinstance(error, RetryLater):
         headers.append((b"retry-after", str(error.retry_after).encode()))

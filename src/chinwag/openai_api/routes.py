@@ -13,9 +13,11 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from chinwag.bots.service import list_bots
 from chinwag.conversations.service import Accepted, Turn
 from chinwag.errors import Forbidden, GenerationFailed, InvalidRequest
+from chinwag.external_ids import EXTERNAL_ID_MAX_LENGTH, EXTERNAL_ID_PATTERN
 from chinwag.generations.sending import SENDERS, answer_events, send_message
 from chinwag.generations.service import NewMessage
 from chinwag.http.deps import PrincipalDep
+from chinwag.http.problems import openai_body
 from chinwag.http.runtime import Services, ServicesDep
 from chinwag.openai_api.schemas import (
     ChatCompletionIn,
@@ -61,7 +63,7 @@ async def chat_completions(
     principal: PrincipalDep,
     services: ServicesDep,
     x_chinwag_session_id: Annotated[
-        str | None, Header(max_length=200, pattern=r"^[\w.:@-]+$")
+        str | None, Header(max_length=EXTERNAL_ID_MAX_LENGTH, pattern=EXTERNAL_ID_PATTERN)
     ] = None,
 ) -> Any:
     """The last user message goes through the bot's flows like any other message.
@@ -157,5 +159,5 @@ async def _chunks(
             if include_usage:
                 yield frame({**part({}), "choices": [], "usage": usage})
         elif isinstance(event, ErrorEvent):
-            yield frame(_failed(event).to_openai())
+            yield frame(openai_body(_failed(event)))
     yield b"data: [DONE]\n\n"

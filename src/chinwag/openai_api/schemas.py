@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from chinwag.conversations.schemas import MAX_MESSAGE_CHARS
+from chinwag.external_ids import EXTERNAL_ID_MAX_LENGTH, EXTERNAL_ID_PATTERN
 
 MAX_HISTORY_MESSAGES = 200
 
@@ -54,8 +55,8 @@ class ChatCompletionIn(BaseModel):
     user: str | None = Field(
         None,
         min_length=1,
-        max_length=200,
-        pattern=r"^[\w.:@-]+$",
+        max_length=EXTERNAL_ID_MAX_LENGTH,
+        pattern=EXTERNAL_ID_PATTERN,
         description="The end user's id; default: one user per API key.",
     )
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from chinwag.db import migrate
 from chinwag.db.uow import Database
-from chinwag.generations.workers import dead_worker_ids, stale_before
+from chinwag.generations.workers import dead_workers, orphaned_streams, stale_before
 
 INTEGRITY_QUERIES: dict[str, str] = {
     "messages without session": """
@@ -91,25 +91,10 @@ async def run_checks(db: Database, *, heartbeat_seconds: float) -> list[Check]:
         for name, sql in INTEGRITY_QUERIES.items():
             count = (await conn.execute(text(sql))).scalar_one()
             checks.append(Check(name, count == 0, f"{count} row(s)"))
-        dead = await dead_worker_ids(conn, me=None, heartbeat_seconds=heartbeat_seconds)
-        orphan_count = 0
-        if dead:
-            placeholders = ", ".join(f":w{i}" for i in range(len(dead)))
-            orphan_count = (
-                await conn.execute(
-                    text(
-                        f"SELECT count(*) FROM streams WHERE status = 'streaming' "
-                        f"AND worker_id IN ({placeholders})"
-                    ),
-                    {f"w{i}": w for i, w in enumerate(dead)},
-                )
-            ).scalar_one()
-        orphan_count += (
-            await conn.execute(
-                text(
-                    "SELECT count(*) FROM streams WHERE status = 'streaming' AND worker_id IS NULL"
-                )
-            )
+        dead, gone = await dead_workers(conn, me=None, heartbeat_seconds=heartbeat_seconds)
+        orphans = orphaned_streams(dead, heartbeat_seconds=heartbeat_seconds, gone=gone)
+        orphan_count = (
+            await conn.execute(select(func.count()).select_from(orphans.subquery()))
         ).scalar_one()
         stuck = (
             await conn.execute(

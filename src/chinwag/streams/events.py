@@ -1,12 +1,15 @@
-"""Typed stream events (a discriminated union on `type`), separate from their SSE framing."""
+"""Typed stream events (a discriminated union on `type`) and the committed entries of a
+stream's log; their SSE framing is streams/sse.py's."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from chinwag.providers.protocols import Usage
+from chinwag.streams.sse import encode_frame
 
 StreamStatus = Literal["completed", "failed", "interrupted"]
 
@@ -128,6 +131,37 @@ StreamEvent = Annotated[
 
 EVENT_ADAPTER: TypeAdapter[StreamEvent] = TypeAdapter(StreamEvent)
 TERMINAL_TYPE = "stream.completed"
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One committed event of a stream: its seq, type and JSON, and its SSE frame (encoded once).
+
+    SSE readers send `frame`; typed readers (the OpenAI-compatible route) parse `data`."""
+
+    seq: int
+    type: str
+    data: str
+    frame: bytes
+
+    @classmethod
+    def of(cls, seq: int, event_type: str, data: str) -> LogEntry:
+        return cls(seq, event_type, data, encode_frame(seq, event_type, data))
+
+    @property
+    def ends_stream(self) -> bool:
+        return self.type == TERMINAL_TYPE
+
+
+# Every stream's log opens with its `stream.started` event at this seq, written with the stream's
+# row in the transaction that accepts its message (streams/store.py).
+STARTED_SEQ = 1
+STARTED_TYPE: str = StreamStarted.model_fields["type"].default
+
+
+def started_entry(data: str) -> LogEntry:
+    """The first entry of a stream's log: its `stream.started` event (JSON)."""
+    return LogEntry.of(STARTED_SEQ, STARTED_TYPE, data)
 
 
 def parse_event(data: str | bytes) -> StreamEvent:

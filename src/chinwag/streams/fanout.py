@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from chinwag.db.redis import RedisOutage, redis_client, redis_errors
-from chinwag.streams.sse import LogEntry
+from chinwag.streams.events import LogEntry
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

@@ -13,11 +13,11 @@ from sqlalchemy.exc import DBAPIError
 
 from chinwag.db.uow import Database
 from chinwag.errors import DatabaseUnavailable, StreamEventsPurged, StreamNotFound
-from chinwag.streams.events import TERMINAL_TYPE
+from chinwag.streams.events import TERMINAL_TYPE, LogEntry
 from chinwag.streams.fanout import RedisFanout
 from chinwag.streams.log import EventLog
 from chinwag.streams.models import Stream
-from chinwag.streams.sse import FrameSource, LogEntry
+from chinwag.streams.sse import FrameSource
 from chinwag.streams.store import events_after
 
 POLL_SECONDS = 0.25

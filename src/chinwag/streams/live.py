@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from chinwag.streams.sse import LogEntry
+from chinwag.streams.events import LogEntry
 
 
 class LiveStream:

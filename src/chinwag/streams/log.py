@@ -30,9 +30,9 @@ from chinwag.db.base import utcnow
 from chinwag.db.uow import Database
 from chinwag.errors import DatabaseUnavailable, StreamLogFailed
 from chinwag.streams.ending import RecordAnswer
+from chinwag.streams.events import LogEntry
 from chinwag.streams.fanout import RedisFanout
 from chinwag.streams.live import LiveStream
-from chinwag.streams.sse import LogEntry
 from chinwag.streams.store import (
     append_events,
     end_from_stored_log,

@@ -1,4 +1,5 @@
-"""Server-Sent Events framing and a lean ASGI response that follows a stream's log.
+"""Server-Sent Events: how a stream's events are framed on the wire, and a lean ASGI response
+that sends the frames of a stream's log entries (`LogEntry`, in streams/events.py).
 
 The response never owns the generation: when the client goes away it simply stops reading.
 """
@@ -7,13 +8,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from chinwag.streams.events import TERMINAL_TYPE
+if TYPE_CHECKING:
+    from chinwag.streams.events import LogEntry
 
 SSE_HEADERS = (
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -27,22 +28,6 @@ HEARTBEAT_FRAME = b": keep-alive\n\n"
 def encode_frame(seq: int, event_type: str, data: str) -> bytes:
     """One SSE event: `id` is the seq, `event` the type, `data` the event's JSON (one line)."""
     return b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, event_type.encode(), data.encode())
-
-
-@dataclass(frozen=True, slots=True)
-class LogEntry:
-    """One committed event of a stream: its seq, type and JSON, and its SSE frame (encoded once).
-
-    SSE readers send `frame`; typed readers (the OpenAI-compatible route) parse `data`."""
-
-    seq: int
-    type: str
-    data: str
-    frame: bytes
-
-    @classmethod
-    def of(cls, seq: int, event_type: str, data: str) -> LogEntry:
-        return cls(seq, event_type, data, encode_frame(seq, event_type, data))
 
 
 class FrameSource(Protocol):
@@ -100,7 +85,7 @@ class SSEResponse(Response):
             )
             ended = False
             async for batch in batches:
-                ended = ended or (bool(batch) and batch[-1].type == TERMINAL_TYPE)
+                ended = ended or (bool(batch) and batch[-1].ends_stream)
                 await send(
                     {
                         "type": "http.response.body",

@@ -21,7 +21,7 @@ from chinwag.db.base import utcnow
 from chinwag.db.bulk import insert_rows
 from chinwag.errors import ChinwagError
 from chinwag.streams.ending import EndStatus, RecordAnswer, StreamEnd, ending_events
-from chinwag.streams.events import MessageDelta
+from chinwag.streams.events import STARTED_SEQ, STARTED_TYPE, MessageDelta
 from chinwag.streams.models import LoggedEvent, Stream
 
 EVENTS: Table = LoggedEvent.__table__  # type: ignore[assignment]
@@ -30,11 +30,11 @@ EventRow = tuple[str, int, str, str, datetime]  # in EVENT_COLUMNS order
 
 _OPEN_STREAM_SQL = """
 INSERT INTO streams (id, message_id, worker_id, status, last_seq, created_at)
-VALUES (:stream_id, :message_id, :worker_id, 'streaming', 1, :now)
+VALUES (:stream_id, :message_id, :worker_id, 'streaming', :started_seq, :now)
 """
 _FIRST_EVENT_SQL = """
 INSERT INTO stream_events (stream_id, seq, type, data, created_at)
-VALUES (:stream_id, 1, 'stream.started', :started_event, :now)
+VALUES (:stream_id, :started_seq, :started_type, :started_event, :now)
 """
 _NOW = bindparam("now", type_=DateTime(timezone=True))
 # PostgreSQL: one statement (the foreign key is checked at its end); SQLite: the two in turn.
@@ -52,12 +52,15 @@ async def insert_stream(
     started_event: str,
     now: datetime,
 ) -> None:
-    """The stream of an accepted message, owned by `worker_id`, with event 1 (stream.started).
-    One statement on PostgreSQL (the foreign key is checked at its end)."""
+    """The stream of an accepted message, owned by `worker_id`, with its first event
+    (`started_event`, the stream.started JSON). One statement on PostgreSQL (the foreign key is
+    checked at its end)."""
     values = {
         "stream_id": stream_id,
         "message_id": message_id,
         "worker_id": worker_id,
+        "started_seq": STARTED_SEQ,
+        "started_type": STARTED_TYPE,
         "started_event": started_event,
         "now": now,
     }

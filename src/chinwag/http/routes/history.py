@@ -25,12 +25,15 @@ from chinwag.conversations.schemas import MessageOut
 from chinwag.db.base import utcnow
 from chinwag.db.uow import Database
 from chinwag.errors import NotFound
+from chinwag.external_ids import EXTERNAL_ID_MAX_LENGTH, EXTERNAL_ID_PATTERN
 from chinwag.http.deps import PrincipalDep
 from chinwag.http.runtime import ServicesDep
 from chinwag.timestamps import as_utc
 
 router = APIRouter(prefix="/v1", tags=["conversations"])
-ExternalId = Annotated[str, Query(min_length=1, max_length=200, pattern=r"^[\w.:@-]+$")]
+ExternalId = Annotated[
+    str, Query(min_length=1, max_length=EXTERNAL_ID_MAX_LENGTH, pattern=EXTERNAL_ID_PATTERN)
+]
 Limit = Annotated[int, Query(ge=1, le=500)]
 Cursor = Annotated[str | None, Query(max_length=40, pattern=r"^[0-9]+$")]
 READERS: tuple[PrincipalKind, ...] = ("secret", "user")

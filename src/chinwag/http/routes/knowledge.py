@@ -30,7 +30,6 @@ from chinwag.knowledge.loaders import SUPPORTED
 from chinwag.knowledge.search import KnowledgeService
 
 router = APIRouter(prefix="/v1", tags=["knowledge"])
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 SAFE_NAME = re.compile(r"[^\w.-]+")
 
 
@@ -115,7 +114,7 @@ async def upload(
     job_id, folder = jobs.new_folder()
     try:
         for upload in files:
-            await _save(upload, folder)
+            await _save(upload, folder, services.settings.max_upload_file_bytes)
     except ChinwagError:
         await asyncio.to_thread(_remove, folder)
         raise
@@ -123,7 +122,7 @@ async def upload(
     return JobAccepted(job_id=job_id, status_url=f"/v1/knowledge/jobs/{job_id}")
 
 
-async def _save(upload: UploadFile, folder: Path) -> None:
+async def _save(upload: UploadFile, folder: Path, max_bytes: int) -> None:
     name = SAFE_NAME.sub("_", Path(upload.filename or "document.txt").name).lstrip(".")
     if not name:
         raise InvalidRequest(f"the file name {upload.filename!r} is not usable")
@@ -132,9 +131,12 @@ async def _save(upload: UploadFile, folder: Path) -> None:
             f"{name}: unsupported file type '{Path(name).suffix}'",
             hint=f"Upload {', '.join(SUPPORTED)} files; convert other documents first.",
         )
-    data = await upload.read(MAX_UPLOAD_BYTES + 1)
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise UploadTooLarge(f"{name} is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MiB")
+    data = await upload.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise UploadTooLarge(
+            f"{name} is larger than {max_bytes} bytes (CHINWAG_MAX_UPLOAD_FILE_BYTES)",
+            max_bytes=max_bytes,
+        )
     await asyncio.to_thread((folder / name).write_bytes, data)
 
 
