@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from chinwag.bots.models import Bot
@@ -56,6 +57,7 @@ async def test_chat_explains_an_unknown_bot(server: RunningServer) -> None:
     assert "[bot_not_found]" in out.getvalue() and "hint:" in out.getvalue()
 
 
+@pytest.mark.slow
 async def test_demo_seeds_the_bot_idempotently_and_serves_it(
     database_url: str, fake_llm: FakeLLM, tmp_path: Path
 ) -> None:

@@ -72,6 +72,7 @@ NOT_FUZZED = {
 }
 
 
+@pytest.mark.slow
 def test_every_operation_answers_as_documented(fuzz_server: RunningServer) -> None:
     schema = schemathesis.openapi.from_url(f"{fuzz_server.base_url}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]

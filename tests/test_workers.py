@@ -56,6 +56,7 @@ def test_several_workers_on_sqlite_are_refused_with_a_hint(
     assert "hint: SQLite has one writer" in done.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 async def test_serve_with_two_workers_answers_and_stops_cleanly(
     database_url: str, fake_llm: FakeLLM, tmp_path: Path

@@ -6,6 +6,7 @@ import csv
 import io
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from chinwag.answers.models import CuratedAnswer
@@ -25,6 +26,7 @@ async def _with_bot(database_url: str) -> Database:
     return db
 
 
+@pytest.mark.slow
 async def test_add_list_export_import_round_trip(database_url: str, tmp_path: Path) -> None:
     db = await _with_bot(database_url)
     try:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from chinwag.bots.service import put_bot
 from chinwag.db import migrate
 from chinwag.db.uow import Database
@@ -11,6 +13,7 @@ from tests.conftest import plain_demo_bot
 from tests.helpers import chinwag
 
 
+@pytest.mark.slow
 async def test_keys_round_trip(database_url: str) -> None:
     db = Database.from_url(database_url)
     try:

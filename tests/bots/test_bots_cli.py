@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.helpers import chinwag
 
 
+@pytest.mark.slow
 async def test_import_export_versions_rollback(database_url: str, tmp_path: Path) -> None:
     data = tmp_path / "data"
     demo = "src/chinwag/bots/demo/vinhuset.yaml"

@@ -7,6 +7,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.helpers import chinwag
@@ -18,6 +19,7 @@ def in_dir(directory: Path, *args: str) -> Coroutine[Any, Any, tuple[int, str, s
     return chinwag(database_url, *args, data_dir=directory / "data", cwd=directory)
 
 
+@pytest.mark.slow
 async def test_init_writes_a_starter_bot_that_validates(tmp_path: Path) -> None:
     code, out, err = await in_dir(tmp_path, "init", "--id", "fjellbua", "--name", "Fjellbua")
     assert code == 0, out + err
@@ -43,6 +45,7 @@ async def test_init_writes_a_starter_bot_that_validates(tmp_path: Path) -> None:
     assert code == 1 and "bot.yaml" in err and "--force" in err
 
 
+@pytest.mark.slow
 async def test_a_missing_index_hints_a_command_that_works(tmp_path: Path) -> None:
     code, out, err = await in_dir(tmp_path, "init", "--no-index")
     assert code == 0, out + err

@@ -259,6 +259,7 @@ def test_cli_validate_reports_and_exits_1_on_errors(tmp_path: Path) -> None:
     assert {p["code"] for p in as_json[0]["problems"]} == {"unknown_router_strategy", "unknown_key"}
 
 
+@pytest.mark.slow
 def test_cli_validate_passes_the_shipped_bots(tmp_path: Path) -> None:
     demo = "src/chinwag/bots/demo/vinhuset.yaml"
     missing = _chinwag("validate", demo, data_dir=tmp_path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from chinwag.conversations.models import ChatSession, EndUser, Message
@@ -20,6 +21,7 @@ async def _count(server: RunningServer, model: type) -> int:
         return (await conn.execute(select(func.count()).select_from(model))).scalar_one()
 
 
+@pytest.mark.slow
 async def test_200_concurrent_first_messages_for_one_new_user_and_session(
     server: RunningServer, fake_llm: FakeLLM
 ) -> None:

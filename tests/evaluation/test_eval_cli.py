@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from chinwag.testing.fake_llm import FakeLLM
 from tests.helpers import chinwag
 
@@ -92,6 +94,7 @@ async def test_eval_rejects_a_file_it_cannot_read(tmp_path: Path) -> None:
     assert code == 1 and "names flows that bot 'dentist' does not have: billing" in err
 
 
+@pytest.mark.slow
 async def test_eval_a_bot_in_the_database_with_its_knowledge_and_answers(
     database_url: str, tmp_path: Path, fake_llm: FakeLLM
 ) -> None:

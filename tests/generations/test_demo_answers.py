@@ -15,6 +15,9 @@ from chinwag.testing.fake_llm import FakeLLM
 from tests.conftest import RunningServer, run_server
 from tests.helpers import ask
 
+# Each test ingests the demo's documents (20-50 s on 2 cores): `make test`, not `make check`.
+pytestmark = pytest.mark.slow
+
 # Demo questions -> what the facts given to `main` must say (and how many wines they list).
 DEMO_QUESTIONS = {
     "What does the Barolo cost?": (["Barolo Sorì del Vento (red, Italy) costs 689 NOK"], 1),
@@ -106,7 +109,6 @@ async def test_with_a_greeting_the_matching_rows_are_main_s_context(
     assert len(prompt) < 2000  # a few hundred tokens with the first source, not 2,500
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_the_demo_answers_saturday_hours_right_on_the_embedded_model(
     make_settings: Settings,

@@ -167,6 +167,7 @@ async def test_sigterm_ends_what_outlasts_the_grace_period_as_interrupted(
         assert content == _text(events) and content
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 async def test_readers_of_another_workers_stream_are_sent_there_with_a_retry_hint(
     database_url: str, fake_llm: FakeLLM, tmp_path: Path

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from chinwag.settings import Settings
 from tests.conftest import run_server
 from tests.helpers import ask, wait_finished
 
 
+@pytest.mark.slow
 async def test_demo_bot_answers_with_the_embedded_model(make_settings: Settings) -> None:
     settings = make_settings.model_copy(update={"llm_base_url": None, "llm_model": None})
     async with run_server(settings) as server:

@@ -61,6 +61,7 @@ def settings_for(url: str, fake_llm: FakeLLM, tmp_path: Path) -> Settings:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("then_cut_for", [0.0, 3.0], ids=["reply-lost", "outage-mid-commit"])
 async def test_a_commit_whose_reply_is_lost_is_resolved_not_retried_blindly(
     proxied_database: tuple[str, PgProxy], fake_llm: FakeLLM, tmp_path: Path, then_cut_for: float
@@ -184,6 +185,7 @@ async def test_a_stream_the_database_refuses_ends_alone_and_the_others_go_on(
         assert 'chinwag_streams_ended_elsewhere_total{reason="log_failed"} 1.0' in metrics
 
 
+@pytest.mark.slow
 async def test_deleting_a_session_while_its_answer_streams_stops_that_generation_only(
     make_settings: Settings, fake_llm: FakeLLM
 ) -> None:

@@ -57,6 +57,7 @@ def _invoke(app: typer.Typer, *args: str) -> tuple[int, str, BaseException | Non
     return result.exit_code, result.output, result.exception
 
 
+@pytest.mark.slow
 def test_create_ingest_info_reindex_drop(
     app: typer.Typer, tmp_path: Path, embedder: object
 ) -> None:

@@ -34,6 +34,7 @@ FLOORS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(FLOORS))
 async def test_recall_at_5_per_mode(
     name: str, lance: LanceDBStore, embedder: LocalEmbedder, chunker: Chunker
@@ -58,6 +59,7 @@ async def test_recall_at_5_per_mode(
         assert figures["hybrid"] >= max(figures["vector"], figures["keyword"]), (depth, figures)
 
 
+@pytest.mark.slow
 async def test_a_norwegian_question_finds_an_english_document(
     lance: LanceDBStore, embedder: LocalEmbedder, chunker: Chunker
 ) -> None:

@@ -43,13 +43,21 @@ async def test_metrics_count_requests_streams_and_flows(
     accepted = (await accept(server.client, {"message": "Hei"})).json()
     await wait_finished(server.client, accepted["assistant_message_id"])
     await server.client.get("/v1/messages/nope")
+    await server.client.get("/v1/no/such/path")
     async with httpx.AsyncClient(base_url=server.base_url) as anonymous:
         text = (await anonymous.get("/metrics")).text
     assert (
         'chinwag_http_requests_total{method="POST",route="/v1/bots/{bot_id}/messages",'
         'status="202"} 1.0' in text
     )
-    assert 'chinwag_errors_total{code="not_found"} 1.0' in text
+    # Labelled by template, never by the id a caller sent; no route: "unmatched".
+    assert (
+        'chinwag_http_requests_total{method="GET",route="/v1/messages/{message_id}",'
+        'status="404"} 1.0' in text
+    )
+    assert 'route="unmatched",status="404"} 1.0' in text
+    assert "nope" not in text and "no/such" not in text
+    assert 'chinwag_errors_total{code="not_found"} 2.0' in text
     assert 'chinwag_time_to_first_token_seconds_count{bot="vinhuset"} 1.0' in text
     assert 'chinwag_generation_seconds_count{bot="vinhuset",status="completed"} 1.0' in text
     assert 'chinwag_tokens_total{bot="vinhuset",kind="completion"}' in text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select, update
 
 from chinwag.bots.service import put_bot
@@ -123,6 +124,7 @@ async def _age(server: RunningServer, ids: dict[str, str], *, finished: float, s
         )
 
 
+@pytest.mark.slow
 async def test_chinwag_gc_purges_what_is_past_each_retention_period(
     make_settings: Settings, fake_llm: FakeLLM
 ) -> None:

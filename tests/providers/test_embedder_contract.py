@@ -81,6 +81,7 @@ async def test_the_onnx_runtime_names_what_a_model_directory_lacks(tmp_path: Pat
     await embedder.aclose()
 
 
+@pytest.mark.slow
 async def test_both_runtimes_compute_the_same_model() -> None:
     """int8 weights on ONNX Runtime against fp32 on torch: the same directions, to ~0.1%."""
     texts = ["When are you open on Saturday?", "a red wine for lamb", "Kan jeg betale med Vipps?"]

@@ -54,6 +54,7 @@ async def _seconds_for_a_short_answer(model: LocalChatModel) -> float:
     return time.perf_counter() - started
 
 
+@pytest.mark.slow
 async def test_closing_the_stream_stops_the_generation(model: LocalChatModel) -> None:
     await model.load()
     short = await _seconds_for_a_short_answer(model)
@@ -67,6 +68,7 @@ async def test_closing_the_stream_stops_the_generation(model: LocalChatModel) ->
     assert isinstance(items[-1], Usage)
 
 
+@pytest.mark.slow
 async def test_cancelling_the_consumer_stops_the_generation(model: LocalChatModel) -> None:
     await model.load()
     short = await _seconds_for_a_short_answer(model)

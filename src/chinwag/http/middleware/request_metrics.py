@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import re
-
+from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -12,7 +11,6 @@ class RequestMetrics:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._templates: list[tuple[re.Pattern[str], str]] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -35,12 +33,13 @@ class RequestMetrics:
                 services.metrics.requests.labels(route, scope["method"], str(status)).inc()
 
     def _route(self, scope: Scope) -> str:
-        """The path template (from the OpenAPI document), so ids never become label values."""
-        if self._templates is None:
-            paths = sorted(scope["app"].openapi()["paths"], key=lambda p: (p.count("{"), p))
-            self._templates = [
-                (re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(p)) + "$"), p)
-                for p in paths
-            ]
-        path = scope["path"]
-        return next((t for pattern, t in self._templates if pattern.match(path)), "unmatched")
+        """The matched route's path template, so ids never become label values; "unmatched"
+        for a path no documented route answers (404s, the console's and widget's files).
+
+        Routing leaves the matched route in the scope; reading it costs nothing, where
+        building the OpenAPI document for its paths cost ~0.4 s of CPU on a worker's first
+        request."""
+        route = scope.get("route")
+        if isinstance(route, APIRoute) and route.include_in_schema:
+            return route.path_format
+        return "unmatched"
