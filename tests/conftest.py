@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import shutil
 import uuid
@@ -140,10 +141,16 @@ async def server(make_settings: Settings) -> AsyncIterator[RunningServer]:
         yield running
 
 
+@functools.cache
+def _parsed_demo_bot() -> BotConfig:
+    """The demo bot's YAML, parsed and validated once per test process (~0.1 s each time)."""
+    return demo_bot_config()
+
+
 def plain_demo_bot() -> BotConfig:
     """The demo bot with `main` only and no knowledge: tests of the conversation log need
     neither a routing model nor an index."""
-    demo = demo_bot_config()
+    demo = _parsed_demo_bot().model_copy(deep=True)
     return demo.model_copy(
         update={"flows": {"main": demo.flows["main"]}, "router": RouterConfig(), "knowledge": None}
     )

@@ -24,6 +24,10 @@ from chinwag.testing.fake_llm import FakeLLM
 from tests.conftest import RunningServer, plain_demo_bot, run_server
 from tests.helpers import JSON, wait_finished
 
+# Chromium costs ~2.5 s of CPU a test (45 tests: a third of the fast set's CPU): the browser
+# tests run in `make test`; `pytest tests/browser` runs them alone.
+pytestmark = pytest.mark.slow
+
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 SCRATCH = Path(tempfile.gettempdir()) / "chinwag-console-screenshots"
 BOT = "vinhuset"

@@ -34,6 +34,10 @@ from tests.browser.widget_pages import (
 )
 from tests.conftest import RunningServer, run_server
 
+# Chromium costs ~2.5 s of CPU a test (45 tests: a third of the fast set's CPU): the browser
+# tests run in `make test`; `pytest tests/browser` runs them alone.
+pytestmark = pytest.mark.slow
+
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 

@@ -22,7 +22,8 @@ def fake() -> Iterator[FakeLLM]:
         yield server
 
 
-@pytest.fixture(params=["onnx", "torch", "openai"])
+# torch loads for ~10 s in each test process: `make test`, not `make check`.
+@pytest.fixture(params=["onnx", pytest.param("torch", marks=pytest.mark.slow), "openai"])
 async def embedder(request: pytest.FixtureRequest, fake: FakeLLM) -> AsyncIterator[Embedder]:
     made: Embedder
     if request.param == "openai":

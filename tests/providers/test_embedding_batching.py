@@ -42,7 +42,8 @@ class CountingModel:
 Lone = tuple[EmbeddingRuntime, dict[str, NDArray[np.float32]]]
 
 
-@pytest.fixture(scope="module", params=["onnx", "torch"])
+# torch loads for ~10 s in each test process: `make test`, not `make check`.
+@pytest.fixture(scope="module", params=["onnx", pytest.param("torch", marks=pytest.mark.slow)])
 def lone(request: pytest.FixtureRequest) -> Lone:
     """Each message embedded alone, one call after the other, by a runtime."""
     runtime: EmbeddingRuntime = request.param

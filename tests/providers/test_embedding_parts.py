@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import numpy as np
+import pytest
 from tests.providers.test_embedding_batching import CountingModel
 
 from chinwag.engine.flow_classifier import clause_spans, clauses
@@ -56,6 +57,7 @@ async def test_a_message_and_its_clauses_take_one_model_call() -> None:
     assert min(similar[1, 1], similar[2, 2]) > 0.75, similar
 
 
+@pytest.mark.slow
 async def test_a_runtime_without_token_vectors_embeds_each_clause_alone() -> None:
     embedder = LocalEmbedder(runtime="torch")
     try:
