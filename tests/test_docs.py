@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import yaml
 from typer.main import get_command
 
 import chinwag
+from chinwag.bots.validation import validate_document
 from chinwag.cli.main import app
+from chinwag.engine.templates import render
 from chinwag.errors import ChinwagError
 from chinwag.settings import Settings
 
@@ -144,3 +147,20 @@ def test_the_architecture_walk_names_real_files_in_at_most_twelve_steps() -> Non
         ("engine/runner.py", "async def run_message"),
     ):
         assert name in sources[path], f"{path} no longer has {name}"
+
+
+def test_the_knowledge_prompt_example_carries_facts_past_the_snippet() -> None:
+    """docs/knowledge.md's prompt, as a user copies it: it validates without a warning, and a
+    fact 600 characters into a retrieved passage reaches the model."""
+    text = (DOCS / "knowledge.md").read_text()
+    section = text[text.index("## In a bot's answers") :]
+    example = yaml.safe_load(section.split("```yaml\n", 1)[1].split("```", 1)[0])
+    document = {"id": "shop", "name": "Shop", **example}
+    report = validate_document(document)
+    assert report.ok and report.problems == [], report.problems
+    passage = "Our cellar holds many wines. " * 20 + "Delivery to Tromsø costs 149 kroner."
+    source = {"title": "Shipping", "snippet": passage[:300], "text": passage}
+    variables = {"sources": [source], "message": "x", "history": [], "flows": {}}
+    variables |= {"user": {}, "bot": {"id": "shop", "name": "Shop"}, "now": "2026-12-06"}
+    system = render(document["flows"]["main"]["system"], variables, where="system")
+    assert "Delivery to Tromsø costs 149 kroner" in system

@@ -151,6 +151,24 @@ CORPUS: list[tuple[str, str, set[tuple[str, str, str]]]] = [
         {("warning", "flow_without_template", "flows.extra.template")},
     ),
     (
+        "a prompt that only ever sees snippets of its sources",
+        GOOD.replace(
+            '    template: "{{ message }}"\n',
+            '    template: "{% for s in sources %}{{ s.snippet }}{% endfor %} {{ message }}"\n',
+            1,
+        ),
+        {("warning", "prompt_sees_snippets_only", "flows.main")},
+    ),
+    (
+        "snippets beside whole passages are fine",
+        GOOD.replace(
+            '    template: "{{ message }}"\n',
+            '    template: "{% for s in sources %}{{ s.snippet }}: {{ s.text }}{% endfor %}"\n',
+            1,
+        ),
+        set(),
+    ),
+    (
         "main cannot answer word for word from itself",
         GOOD.replace(
             '    template: "{{ message }}"\n',

@@ -167,7 +167,7 @@ async def with_knowledge(server: RunningServer, fake_llm: FakeLLM, tmp_path: Pat
     assert made.status_code == 201, made.text
     config = (await server.client.get("/v1/bots/vinhuset")).json()["config"]
     main = {
-        "system": "Notes:{% for s in sources %} {{ s.snippet }}{% endfor %}",
+        "system": "Notes:{% for s in sources %} {{ s.text }}{% endfor %}",
         "template": "{{ message }}",
     }
     saved = await server.client.put(

@@ -125,3 +125,23 @@ async def test_a_snippet_is_plain_text_without_the_title_line(
     assert hit.title == "Opening hours"
     assert hit.snippet == "Saturday 10 to 16, see our page. Sunday: closed"
     assert hit.text.startswith("# Opening hours")  # the flow's prompt still gets the chunk as is
+
+
+async def test_a_long_chunks_snippet_is_the_passage_about_the_question(
+    service: KnowledgeService, chunker: Chunker, tmp_path: Path
+) -> None:
+    """A reader (and a prompt that uses `s.snippet`) gets the sentences that answer, not the
+    chunk's first 300 characters; with no word in common, the chunk's start."""
+    filler = " ".join(f"Our cellar holds wine number {i} from a small grower." for i in range(12))
+    doc = tmp_path / "shipping.md"
+    doc.write_text(
+        f"# Shipping\n\n{filler} Delivery to Tromsø costs 149 kroner and takes four days."
+        " Orders over 1500 kroner ship free.\n"
+    )
+    await ingest(service.store, service.embedder, INDEX, [doc], chunker=chunker)
+    (hit,) = await service.search("What does delivery to Tromsø cost?", top_k=1)
+    assert len(hit.text) > 600
+    assert hit.snippet.startswith("…") and len(hit.snippet) <= 300
+    assert "Delivery to Tromsø costs 149 kroner" in hit.snippet
+    (other,) = await service.search("bicycle repair", top_k=1, mode="vector")
+    assert other.snippet.startswith("Our cellar holds wine number 0")

@@ -29,7 +29,7 @@ BOT: dict[str, Any] = {
     "knowledge": KNOWLEDGE,
     "flows": {
         "main": {
-            "system": "Notes:{% for s in sources %}\n[{{ s.title }}] {{ s.snippet }}{% endfor %}",
+            "system": "Notes:{% for s in sources %}\n[{{ s.title }}] {{ s.text }}{% endfor %}",
             "template": "{{ message }}",
         }
     },

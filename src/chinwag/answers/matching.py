@@ -16,8 +16,8 @@ from chinwag.answers.service import DataVersion, data_version
 from chinwag.config.bot import BotConfig, EmbeddingConfig
 from chinwag.db.uow import Database
 from chinwag.engine.curated import CuratedMatch
-from chinwag.engine.words import has_all_words
 from chinwag.providers.protocols import Embedder
+from chinwag.words import has_all_words
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -263,6 +264,7 @@ def _one_flow(name: str, flow: dict[str, Any], names: set[str], strategy: str) -
                 flows=names - {name, "main"},
                 tables=set(map(str, data)),
             )
+    problems += _snippet_only_problems(where, flow)
     problems += lookup_problems(where, flow)
     if name != "main":
         problems += _route_problems(where, flow, strategy)
@@ -278,6 +280,28 @@ def _one_flow(name: str, flow: dict[str, Any], names: set[str], strategy: str) -
             )
         )
     return problems
+
+
+_SOURCE_FIELD = re.compile(r"\.\s*(snippet|text)\b")
+
+
+def _snippet_only_problems(where: str, flow: dict[str, Any]) -> list[Problem]:
+    """A prompt that shows the model only each source's snippet (at most 300 characters of a
+    ~1,000-character chunk) leaves out most of what retrieval found."""
+    prompt = " ".join(str(flow.get(f) or "") for f in ("system", "template"))
+    used = set(_SOURCE_FIELD.findall(prompt))
+    if "snippet" not in used or "text" in used:
+        return []
+    return [
+        Problem(
+            where,
+            "prompt_sees_snippets_only",
+            f"{where} gives the model each source's snippet, at most 300 characters of the "
+            "passage retrieval found: facts after that never reach the prompt",
+            "Use {{ s.text }} (the whole passage) in the prompt; the snippet is for readers.",
+            severity="warning",
+        )
+    ]
 
 
 def _route_problems(where: str, flow: dict[str, Any], strategy: str) -> list[Problem]:

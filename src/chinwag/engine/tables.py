@@ -18,8 +18,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from chinwag.config.bot import BotConfig, TableLookup
-from chinwag.engine.words import STEM, STOPWORDS, WORD
 from chinwag.providers.protocols import Embedder
+from chinwag.words import STEM, STOPWORDS, WORD
 
 Row = dict[str, str]
 _NUMBER = r"(\d+(?:[.,]\d+)?)"

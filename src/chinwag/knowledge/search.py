@@ -20,8 +20,10 @@ from chinwag.errors import KnowledgeModeUnsupported
 from chinwag.norwegian import with_glosses
 from chinwag.providers.protocols import Embedder
 from chinwag.providers.vectorstores.base import Filters, Hit, VectorStore, check_filters
+from chinwag.words import shared_words
 
 SNIPPET_CHARS = 300
+_SENTENCE_END = re.compile(r"(?<=[.!?:;])\s+")
 # What a reader should not see in a snippet: Markdown's line marks (headings, bullets, quotes),
 # bold and code marks, and a link's target (its text stays).
 _LINE_MARKS = re.compile(r"^\s*(?:#{1,6}\s+|[-*+]\s+|>\s*)")
@@ -89,7 +91,7 @@ class KnowledgeService:
                 self.store.search_keyword(index, query, depth, filters),
             )
             hits = fuse([vector, keyword])[:top_k]
-        results = [_result(hit) for hit in hits]
+        results = [_result(hit, query) for hit in hits]
         if self.reranker is not None:
             results = (await self.reranker(query, results))[:top_k]
         return results
@@ -122,9 +124,9 @@ def unsupported_mode(store: str, index: str, mode: str) -> KnowledgeModeUnsuppor
     )
 
 
-def _result(hit: Hit) -> SearchResult:
+def _result(hit: Hit, query: str) -> SearchResult:
     chunk = hit.chunk
-    snippet = plain_snippet(chunk.text, chunk.title)
+    snippet = plain_snippet(chunk.text, chunk.title, query=query)
     metadata: dict[str, Any] = {"chunk": chunk.position}
     if chunk.page is not None:
         metadata["page"] = chunk.page
@@ -137,9 +139,13 @@ def _result(hit: Hit) -> SearchResult:
     )
 
 
-def plain_snippet(text: str, title: str) -> str:
-    """The chunk as one line of plain text for a reader (the widget's sources, the console):
-    without Markdown marks, without a first line that only repeats the title, cut at a word."""
+def plain_snippet(text: str, title: str, *, query: str = "") -> str:
+    """The chunk as one line of plain text for a reader (the widget's sources, the console, a
+    prompt's `s.snippet`): without Markdown marks, without a first line that only repeats the
+    title, at most SNIPPET_CHARS. A longer chunk gives the passage about the query: the
+    sentences from the one that shares the most of the query's words (English glosses of a
+    Norwegian query included), cut at a word, with "…" where text is left out; the chunk's
+    start when no sentence shares a word."""
     lines = [
         _LINK.sub(r"\1", _INLINE_MARKS.sub("", _LINE_MARKS.sub("", line)))
         for line in text.splitlines()
@@ -147,7 +153,25 @@ def plain_snippet(text: str, title: str) -> str:
     kept = [line.strip() for line in lines if line.strip()]
     if len(kept) > 1 and kept[0].casefold() == title.strip().casefold():
         kept = kept[1:]
-    snippet = " ".join(" ".join(kept).split())
-    if len(snippet) > SNIPPET_CHARS:
-        snippet = snippet[: SNIPPET_CHARS - 1].rsplit(" ", 1)[0] + "…"
-    return snippet
+    plain = " ".join(" ".join(kept).split())
+    if len(plain) <= SNIPPET_CHARS:
+        return plain
+    sentences = _SENTENCE_END.split(plain)
+    first = _best_sentence(sentences, with_glosses(query)) if query else 0
+    passage = " ".join(sentences[first:])
+    # Room left after the passage's end: the sentences before it, so that a short match at the
+    # end of a chunk still comes with its context.
+    while first > 0 and len(sentences[first - 1]) + 1 + len(passage) <= SNIPPET_CHARS:
+        first -= 1
+        passage = f"{sentences[first]} {passage}"
+    lead = "…" if first > 0 else ""
+    if len(lead) + len(passage) > SNIPPET_CHARS:
+        passage = passage[: SNIPPET_CHARS - 1 - len(lead)].rsplit(" ", 1)[0] + "…"
+    return lead + passage
+
+
+def _best_sentence(sentences: Sequence[str], query: str) -> int:
+    """The index of the first sentence sharing the most of the query's content words; 0 when
+    none shares one."""
+    shared = [shared_words(sentence, query) for sentence in sentences]
+    return shared.index(max(shared)) if max(shared, default=0) > 0 else 0
