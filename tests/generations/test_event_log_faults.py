@@ -15,6 +15,7 @@ from sqlalchemy import select, text
 
 from chinwag.conversations.models import Message
 from chinwag.db.uow import Database
+from chinwag.errors import DatabaseUnavailable
 from chinwag.operations.doctor import run_checks
 from chinwag.settings import Settings
 from chinwag.testing.fake_llm import FakeLLM
@@ -288,7 +289,14 @@ async def test_an_outage_past_the_backlog_bound_stops_answers_and_loses_nothing(
             asyncio.create_task(follow(server.base_url, server.admin_key, s.stream_id))
             for s in started
         ]
-        await asyncio.sleep(0.5)
+        # The premise: the three answers are streaming (past their reads of the database)
+        # when it goes away. On a busy machine a fixed pause was not always enough.
+        for _ in range(200):
+            if len(fake_llm.requests) >= 3:
+                break
+            await asyncio.sleep(0.05)
+        assert len(fake_llm.requests) >= 3, "the answers never reached the LLM"
+        await asyncio.sleep(0.3)
         with proxy.outage():
             refused = await accept(server.client, {"message": "while the database is away"})
             assert_problem(refused, 503, "database_unavailable")
@@ -315,3 +323,27 @@ async def test_an_outage_past_the_backlog_bound_stops_answers_and_loses_nothing(
         whole = "".join(fake_llm.behaviour.token(i) for i in range(400))
         assert row.content == text and whole.startswith(text) and text != whole
     assert "interrupting 3 answer(s)" in caplog.text
+
+
+async def test_a_connection_lost_mid_query_is_database_unavailable(
+    proxied_database: tuple[str, PgProxy],
+) -> None:
+    """The server going away while a transaction uses its connection is the same coded error
+    as one that cannot be reached (a generation reading curated answers met the driver's own
+    exception and ended as `internal error`)."""
+    name, proxy = proxied_database
+    db = Database.from_url(proxy.url(name))
+    try:
+        with pytest.raises(DatabaseUnavailable) as caught:
+            async with db.read() as conn:
+                await conn.execute(select(1))
+                proxy.cut()
+                await conn.execute(select(1))
+        assert caught.value.code == "database_unavailable"
+        assert "lost the connection" in caught.value.message
+        proxy.restore()
+        async with db.read() as conn:  # and the next transaction works again
+            assert (await conn.execute(select(1))).scalar_one() == 1
+    finally:
+        proxy.restore()
+        await db.dispose()

@@ -53,7 +53,9 @@ class Database:
 
     @asynccontextmanager
     async def connect(self, *, sqlite_write: bool = False) -> AsyncIterator[AsyncConnection]:
-        """A connection without a transaction; DatabaseUnavailable if none can be opened."""
+        """A connection without a transaction; DatabaseUnavailable if none can be opened, or
+        if the connection is lost while the block uses it (the server went away mid-query),
+        so that callers meet one error with a code, not a driver's exception."""
         try:
             conn = await self.engine.connect()
         except (OperationalError, DBAPIError, OSError) as exc:
@@ -62,6 +64,12 @@ class Database:
             if sqlite_write:
                 await conn.execution_options(sqlite_write=True)
             yield conn
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise DatabaseUnavailable(
+                    f"lost the connection to the database: {exc.orig or exc}"
+                ) from exc
+            raise
         finally:
             await conn.close()
 
