@@ -135,19 +135,27 @@ def _max_tokens(directory: Path) -> int:
         return DEFAULT_MAX_TOKENS
 
 
-def _pooling_config(directory: Path) -> dict[str, object] | None:
+def _modules(directory: Path) -> list[dict[str, str]]:
+    """The model's sentence-transformers modules (modules.json); [] when unreadable."""
     try:
         modules = json.loads((directory / "modules.json").read_text())
+    except (OSError, ValueError):
+        return []
+    return modules if isinstance(modules, list) else []
+
+
+def _pooling_config(directory: Path, modules: list[dict[str, str]]) -> dict[str, object]:
+    try:
         pooling = next(m for m in modules if m["type"].endswith("Pooling"))
         config = json.loads((directory / pooling["path"] / "config.json").read_text())
     except (OSError, ValueError, KeyError, TypeError, StopIteration):
-        return None
-    return config if isinstance(config, dict) else None
+        return {}
+    return config if isinstance(config, dict) else {}
 
 
 def _pooling(directory: Path) -> Pooling:
     """`mean` or `cls`, from the model's Pooling module; other poolings are refused."""
-    config = _pooling_config(directory) or {}
+    config = _pooling_config(directory, _modules(directory))
     if config.get("pooling_mode_cls_token"):
         return "cls"
     if config.get("pooling_mode_mean_tokens", True):
@@ -161,13 +169,9 @@ def _pooling(directory: Path) -> Pooling:
 
 def pooling_dimension(directory: Path) -> int | None:
     """The pooling layer's size, when only normalisation follows pooling (no Dense)."""
-    try:
-        modules = json.loads((directory / "modules.json").read_text())
-        shaping = [m for m in modules if not m["type"].endswith("Normalize")]
-        if not shaping[-1]["type"].endswith("Pooling"):
-            return None
-    except (OSError, ValueError, KeyError, IndexError, TypeError):
+    modules = _modules(directory)
+    shaping = [m for m in modules if not m.get("type", "").endswith("Normalize")]
+    if not shaping or not shaping[-1].get("type", "").endswith("Pooling"):
         return None
-    config = _pooling_config(directory) or {}
-    size = config.get("word_embedding_dimension")
+    size = _pooling_config(directory, modules).get("word_embedding_dimension")
     return size if isinstance(size, int) else None
