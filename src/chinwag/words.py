@@ -34,14 +34,15 @@ def has_all_words(message: str, question: str) -> bool:
     """Every content word of `question` occurs in `message`: the same stem, or one is the
     start of the other ("open" and "opening")."""
     have = content_words(message)
-    return all(_occurs(word, have) for word in content_words(question))
+    return all(occurs(word, have) for word in content_words(question))
 
 
 def shared_words(text: str, question: str) -> int:
     """How many content words of `question` occur in `text`, counted as has_all_words does."""
     have = content_words(text)
-    return sum(1 for word in content_words(question) if _occurs(word, have))
+    return sum(1 for word in content_words(question) if occurs(word, have))
 
 
-def _occurs(word: str, have: frozenset[str]) -> bool:
+def occurs(word: str, have: frozenset[str]) -> bool:
+    """A content word is among `have`: the same stem, or one is the start of the other."""
     return word in have or any(w.startswith(word) or word.startswith(w) for w in have)

@@ -32,6 +32,7 @@ SAMPLES: list[ev._Event] = [
         ],
     ),
     ev.MessageDelta(text='Vi har "Barolo" 🍷\nog mer'),
+    ev.MessageDeclined(reason="out_of_scope", scores={"out_of_scope": 0.93}),
     ev.MessageCompleted(
         message_id="m",
         text="Hei",

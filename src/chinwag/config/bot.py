@@ -138,6 +138,61 @@ class CuratedConfig(_Strict):
     )
 
 
+DeclineReason = Literal["out_of_scope", "unanswerable"]
+PolicyMode = Literal["grounded", "open"]
+DeclineLanguage = Literal["en", "nb"]
+DeclineText = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+
+class PolicyConfig(_Strict):
+    """What the bot does with a message it has nothing to answer from (docs/answers.md)."""
+
+    mode: PolicyMode = Field(
+        "grounded",
+        description="`grounded`: a message outside the bot's scope, or one that no curated "
+        "answer, flow result or passage supports, gets the bot's decline text and no LLM call; "
+        "`open`: the LLM answers everything.",
+    )
+    out_of_scope: list[str] = Field(
+        default_factory=list,
+        description="Messages this bot declines, besides the built-in ones (poems, homework, "
+        "code, medical and legal advice, other businesses, rewriting its instructions).",
+    )
+    in_scope: list[str] = Field(
+        default_factory=list,
+        description="Messages that are this bot's business though no flow example says so "
+        "(a decline the owner marked as wrong lands here).",
+    )
+    scope_threshold: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Least probability that a message is out of scope to decline it.",
+    )
+    support_floor: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Least support (0-1) a retrieved passage or the main prompt must give a "
+        "message for the bot to answer it; below it, the message is unanswerable.",
+    )
+    check: Literal["none", "llm"] = Field(
+        "none",
+        description="`llm`: before answering, ask the bot's LLM whether the passages answer "
+        "the message (one short call); `none`: decide without an LLM.",
+    )
+    declined: dict[DeclineLanguage, DeclineText] = Field(
+        default_factory=dict,
+        description="Reply to an out-of-scope message, by language (`en`, `nb`); unset: a "
+        "built-in sentence naming the bot.",
+    )
+    unanswerable: dict[DeclineLanguage, DeclineText] = Field(
+        default_factory=dict,
+        description="Reply when nothing the bot has answers the message, by language; offer "
+        "contact details here. Unset: a built-in sentence.",
+    )
+
+
 class TableLookup(_Strict):
     """A flow's `data` table searched per message: only the rows that match reach the prompt."""
 
@@ -349,6 +404,23 @@ class BotConfig(_Strict):
         description="Curated answers: `answer`, `prefer` or `off` (short for `{mode: …}`); "
         "unset: `answer` at the default threshold.",
     )
+
+    policy: PolicyConfig | None = Field(
+        None,
+        description="Answer policy: `grounded` or `open` (short for `{mode: …}`); unset: "
+        "`open`, as bots were before policies (new bots and the demo are `grounded`).",
+    )
+
+    @field_validator("policy", mode="before")
+    @classmethod
+    def _policy_shorthand(cls, value: Any) -> Any:
+        """`policy: grounded` is short for `policy: {mode: grounded}`."""
+        return {"mode": value} if isinstance(value, str) else value
+
+    @property
+    def answer_policy(self) -> PolicyConfig:
+        """The answer policy, defaults filled in (`open` when the bot has none)."""
+        return self.policy or PolicyConfig(mode="open")
 
     @field_validator("curated", mode="before")
     @classmethod

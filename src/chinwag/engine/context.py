@@ -9,6 +9,7 @@ from typing import Any
 
 from chinwag.config.bot import BotConfig, FlowConfig, LLMConfig, effective_llm
 from chinwag.engine.curated import CuratedMatch, CuratedMode
+from chinwag.engine.policy import Decline
 from chinwag.engine.router import RouteDecision
 from chinwag.engine.tables import TableLookups
 from chinwag.knowledge.search import KnowledgeService
@@ -68,6 +69,9 @@ class Answer:
     curated: CuratedMatch | None = None
     curated_mode: CuratedMode = "answer"
     verbatim_from: str | None = None  # the optional flow whose output main gave word for word
+    declined: Decline | None = None  # the answer policy's reply instead of an LLM's
+    # What the answer policy measured (out-of-scope probability, support), declined or not.
+    policy_scores: dict[str, float] = field(default_factory=dict)
 
     @property
     def text(self) -> str:
@@ -85,6 +89,10 @@ class Answer:
             record["curated"] = self.curated.mark(self.curated_mode).model_dump()
         if self.verbatim_from is not None:
             record["verbatim_from"] = self.verbatim_from
+        if self.declined is not None:
+            record["declined"] = self.declined.record()
+        elif self.policy_scores:
+            record["policy"] = self.policy_scores
         return record or None
 
 

@@ -14,6 +14,8 @@ from typing import Any
 from chinwag.config.bot import BotConfig, FlowConfig
 from chinwag.engine.context import FlowContext, FlowResult
 from chinwag.engine.curated import CuratedLookup, CuratedMatch, answer_pieces
+from chinwag.engine.grounding import passages_of, support
+from chinwag.engine.policy import Decline, decline_text
 from chinwag.engine.prompts import (
     build_prompt,
     look_up,
@@ -22,13 +24,16 @@ from chinwag.engine.prompts import (
     options_for,
 )
 from chinwag.engine.router import RouteDecision, Router
+from chinwag.engine.scope import Scope
 from chinwag.engine.tables import Lookup
 from chinwag.errors import ChinwagError, FlowTimeout
-from chinwag.providers.protocols import Usage
+from chinwag.knowledge.search import SearchResult
+from chinwag.providers.protocols import ChatMessage, Usage
 from chinwag.streams.events import (
     FlowCompleted,
     FlowFailed,
     FlowStarted,
+    MessageDeclined,
     MessageDelta,
     RetrievalCompleted,
     RouteDecided,
@@ -38,10 +43,17 @@ from chinwag.streams.events import (
 
 
 async def run_message(
-    ctx: FlowContext, *, router: Router, curated: CuratedLookup | None = None
+    ctx: FlowContext,
+    *,
+    router: Router,
+    curated: CuratedLookup | None = None,
+    scope: Scope | None = None,
 ) -> None:
     """Answer from a matching curated answer, or route, run the chosen optional flows
-    concurrently (and `main`'s retrieval with them), then stream `main` into `ctx.answer`."""
+    concurrently (and `main`'s retrieval with them), then stream `main` into `ctx.answer`.
+
+    With a `grounded` answer policy (and `scope`), a message outside the bot's scope, or one
+    that nothing the bot has supports, gets the bot's decline text instead of `main`."""
     bot, answer = ctx.bot, ctx.answer
     mode = bot.curated_answers.mode
     # The semantic router starts beside the curated match, so the embedder runs the message
@@ -49,6 +61,8 @@ async def run_message(
     early_route = (
         asyncio.create_task(_route(router, ctx)) if bot.router.strategy == "semantic" else None
     )
+    grounded = scope is not None and bot.answer_policy.mode == "grounded"
+    scoped = asyncio.create_task(_out_of_scope(scope, ctx)) if scope and grounded else None
     main_sources: asyncio.Task[Retrieval] | None = None
     try:
         if curated is not None and mode != "off":
@@ -59,6 +73,12 @@ async def run_message(
                 return
         if ctx.knowledge is not None and wants_retrieval("main", bot.flows["main"]):
             main_sources = asyncio.create_task(retrieve(ctx, "main"))
+        if scoped is not None and answer.curated is None:
+            outside = round(await scoped, 4)
+            answer.policy_scores["out_of_scope"] = outside
+            if outside >= bot.answer_policy.scope_threshold:
+                serve_decline(ctx, Decline("out_of_scope", {"out_of_scope": outside}))
+                return
         decision = await (early_route or _route(router, ctx))
         answer.route = decision
         ctx.emit(route_event(decision))
@@ -71,15 +91,46 @@ async def run_message(
             answer_verbatim(ctx, verbatim)
             return
         outputs = {r.flow: {"output": r.output} for r in results if r.status == "completed"}
-        await run_main_flow(ctx, outputs, main_sources)
+        await run_main_flow(ctx, outputs, main_sources, grounded=grounded)
     finally:
-        for task in (early_route, main_sources):
+        for task in (early_route, scoped, main_sources):
             if task is not None and not task.done():
                 task.cancel()
 
 
 async def _route(router: Router, ctx: FlowContext) -> RouteDecision:
     return await router.route(ctx.bot, ctx.message.bot_version, ctx.message.text)
+
+
+async def _out_of_scope(scope: Scope, ctx: FlowContext) -> float:
+    return await scope.out_of_scope(ctx.bot, ctx.message.bot_version, ctx.message.text)
+
+
+def serve_decline(ctx: FlowContext, decline: Decline) -> None:
+    """The bot's decline text as the answer, in the message's language: no LLM call."""
+    ctx.answer.declined = decline
+    ctx.emit(MessageDeclined(reason=decline.reason, scores=decline.scores))
+    for piece in answer_pieces(decline_text(ctx.bot, decline.reason, ctx.message.text)):
+        ctx.answer.parts.append(piece)
+        ctx.emit(MessageDelta(text=piece))
+
+
+def unanswerable(
+    ctx: FlowContext, retrieval: Retrieval, prompt: list[ChatMessage]
+) -> Decline | None:
+    """Decline when no curated answer, no optional flow's output and no passage of `main`'s
+    material (its prompt without the message) supports an answer above the policy's floor."""
+    answer = ctx.answer
+    text = ctx.message.text
+    material = [m.content.replace(text, " ") for m in prompt if m.role != "assistant"]
+    passages = [p for m in material for p in passages_of(m)]
+    found = support(text, passages, [r.similarity for r in retrieval.results])
+    answer.policy_scores.update(found.scores())
+    if answer.curated is not None or any(r.output for r in answer.flow_results):
+        return None
+    if found.score >= ctx.bot.answer_policy.support_floor:
+        return None
+    return Decline("unanswerable", answer.policy_scores)
 
 
 def serve_curated(ctx: FlowContext, match: CuratedMatch) -> None:
@@ -140,9 +191,10 @@ class Retrieval:
 
     cited: list[Source]
     variables: list[dict[str, Any]]
+    results: list[SearchResult]
 
 
-NOTHING_RETRIEVED = Retrieval([], [])
+NOTHING_RETRIEVED = Retrieval([], [], [])
 
 
 async def retrieve(ctx: FlowContext, flow: str) -> Retrieval:
@@ -159,7 +211,7 @@ async def retrieve(ctx: FlowContext, flow: str) -> Retrieval:
         {**s.model_dump(), "text": r.text, **r.metadata}
         for s, r in zip(cited, results, strict=True)
     ]
-    return Retrieval(cited, variables)
+    return Retrieval(cited, variables, results)
 
 
 async def run_optional_flow(ctx: FlowContext, name: str, score: float | None) -> FlowResult:
@@ -205,9 +257,12 @@ async def run_main_flow(
     ctx: FlowContext,
     flow_outputs: dict[str, dict[str, str]],
     sources_task: asyncio.Task[Retrieval] | None = None,
+    *,
+    grounded: bool = False,
 ) -> None:
     """Stream the main flow's answer into `ctx.answer`, emitting flow and delta events; a
-    curated answer (`prefer` mode) is part of its prompt."""
+    curated answer (`prefer` mode) is part of its prompt. `grounded`: the bot's decline text
+    instead when nothing supports an answer (`unanswerable`)."""
     answer = ctx.answer
     started = time.perf_counter()
     ctx.emit(FlowStarted(flow="main"))
@@ -222,6 +277,13 @@ async def run_main_flow(
         )
         if answer.curated is not None:
             prompt.insert(-1, answer.curated.as_context())
+        decline = unanswerable(ctx, retrieval, prompt) if grounded else None
+        if decline is not None:
+            serve_decline(ctx, decline)
+            ms = _ms_since(started)
+            answer.flow_results.append(FlowResult("main", "completed", ms))
+            ctx.emit(FlowCompleted(flow="main", ms=ms, rows=looked_up_counts(looked_up)))
+            return
         llm = ctx.llm(main)
         async for item in ctx.model_for(llm).stream(prompt, options_for(llm)):
             if isinstance(item, str):

@@ -40,6 +40,9 @@ class SearchResult:
     text: str  # the whole chunk, for a flow's prompt
     url: str | None = None  # where a reader can open the document
     metadata: dict[str, Any] = field(default_factory=dict)
+    # The query's cosine similarity to the chunk when vector search found it (None: it did
+    # not, or the mode was `keyword`): comparable across bots, unlike a fused score.
+    similarity: float | None = None
 
 
 class Reranker(Protocol):
@@ -80,8 +83,10 @@ class KnowledgeService:
         if mode != "vector" and not self.store.keyword_search:
             raise unsupported_mode(self.store.name, index, mode)
         hits: list[Hit]
+        similarities: dict[str, float] = {}
         if mode == "vector":
             hits = await self._vector(query, top_k, filters)
+            similarities = {hit.chunk.id: hit.score for hit in hits}
         elif mode == "keyword":
             hits = await self.store.search_keyword(index, query, top_k, filters)
         else:
@@ -90,8 +95,9 @@ class KnowledgeService:
                 self._vector(query, depth, filters),
                 self.store.search_keyword(index, query, depth, filters),
             )
+            similarities = {hit.chunk.id: hit.score for hit in vector}
             hits = fuse([vector, keyword])[:top_k]
-        results = [_result(hit, query) for hit in hits]
+        results = [_result(hit, query, similarities.get(hit.chunk.id)) for hit in hits]
         if self.reranker is not None:
             results = (await self.reranker(query, results))[:top_k]
         return results
@@ -124,7 +130,7 @@ def unsupported_mode(store: str, index: str, mode: str) -> KnowledgeModeUnsuppor
     )
 
 
-def _result(hit: Hit, query: str) -> SearchResult:
+def _result(hit: Hit, query: str, similarity: float | None) -> SearchResult:
     chunk = hit.chunk
     snippet = plain_snippet(chunk.text, chunk.title, query=query)
     metadata: dict[str, Any] = {"chunk": chunk.position}
@@ -135,7 +141,14 @@ def _result(hit: Hit, query: str) -> SearchResult:
     if chunk.tags:
         metadata["tags"] = list(chunk.tags)
     return SearchResult(
-        chunk.source, chunk.title, hit.score, snippet, chunk.text, url=chunk.url, metadata=metadata
+        chunk.source,
+        chunk.title,
+        hit.score,
+        snippet,
+        chunk.text,
+        url=chunk.url,
+        metadata=metadata,
+        similarity=similarity,
     )
 
 

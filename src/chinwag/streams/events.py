@@ -84,6 +84,15 @@ class MessageDelta(_Event):
     text: str
 
 
+class MessageDeclined(_Event):
+    """The answer policy declined the message: the deltas that follow are the bot's decline
+    text, not an LLM's answer (docs/answers.md)."""
+
+    type: Literal["message.declined"] = "message.declined"
+    reason: Literal["out_of_scope", "unanswerable"]
+    scores: dict[str, float] = Field(default_factory=dict)
+
+
 class CuratedMark(_Event):
     """The curated answer behind a message: its text (`answer`) or main's context (`prefer`)."""
 
@@ -100,6 +109,7 @@ class MessageCompleted(_Event):
     usage: Usage | None = None
     sources: list[Source] = Field(default_factory=list)
     curated: CuratedMark | None = None
+    declined: Literal["out_of_scope", "unanswerable"] | None = None
 
 
 class ErrorEvent(_Event):
@@ -123,6 +133,7 @@ StreamEvent = Annotated[
     | FlowFailed
     | RetrievalCompleted
     | MessageDelta
+    | MessageDeclined
     | MessageCompleted
     | ErrorEvent
     | StreamCompleted,

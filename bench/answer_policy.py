@@ -1,0 +1,243 @@
+"""Answer policy: how often each labelled kind of message is declined, on the six labelled bots.
+
+    .venv/bin/python bench/answer_policy.py                 # test split (report these)
+    .venv/bin/python bench/answer_policy.py --split dev     # the split thresholds are tuned on
+    .venv/bin/python bench/answer_policy.py --features F    # also write each message's scores
+
+Each bot runs with `policy: grounded` through the real engine (scope classifier, curated
+answers, router, flows, retrieval on an embedded LanceDB index, table lookups); the LLM is a stub
+that answers "ok" at once, so only the policy's decisions and their cost are measured.
+Sets: out_of_scope and unanswerable messages from tests/data/scope/<bot>.jsonl; answerable
+in-scope questions from tests/data/routing/<bot>.* (less those tests/data/facts marks
+`answerable: false`). Decision time = the scope check's extra wall time over routing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import statistics
+import tempfile
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from result_files import copy_stdout_to, result_path
+
+from chinwag.bots.activation import check_file
+from chinwag.config.bot import BotConfig, KnowledgeConfig, LLMConfig
+from chinwag.engine.context import FlowContext, MessageInput
+from chinwag.engine.router import Router
+from chinwag.engine.runner import run_message
+from chinwag.engine.scope import Scope
+from chinwag.engine.tables import TableLookups
+from chinwag.knowledge.ingest import ingest
+from chinwag.knowledge.search import KnowledgeService
+from chinwag.providers.protocols import ChatMessage, GenerationOptions, Usage
+from chinwag.providers.registry import ModelRegistry
+from chinwag.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+BOTS = {
+    "vinhuset": ROOT / "src/chinwag/bots/demo/vinhuset.yaml",
+    "bokhylla": ROOT / "examples/bokhylla.yaml",
+    "sykkelverksted": ROOT / "examples/sykkelverksted.yaml",
+    "tannklinikk": ROOT / "examples/tannklinikk.yaml",
+    "fjordferja": ROOT / "examples/fjordferja.yaml",
+    "hyttegrenda": ROOT / "examples/hyttegrenda.yaml",
+}
+DOCUMENTS = {
+    "vinhuset": ROOT / "src/chinwag/bots/demo/knowledge",
+    "hyttegrenda": ROOT / "tests/data/retrieval/hyttegrenda",
+}
+# Hyttegrenda's example has no knowledge section; measured with its documents, main's prompt
+# gets the retrieved passages as the docs (docs/knowledge.md) show.
+SOURCES_TEMPLATE = (
+    "{% for s in sources %}{{ s.title }}: {{ s.text }}\n{% endfor %}Question: {{ message }}"
+)
+
+
+class Stub:
+    """A chat model that answers "ok" at once: the policy's cost without an LLM's."""
+
+    name = "stub"
+
+    async def stream(
+        self, messages: Sequence[ChatMessage], options: GenerationOptions
+    ) -> AsyncIterator[str | Usage]:
+        yield "ok"
+
+    async def aclose(self) -> None:
+        return None
+
+
+def labelled(bot_id: str, split: str) -> list[dict[str, Any]]:
+    """{message, kind, flows?} of one split: answerable, out_of_scope, unanswerable."""
+    rows: list[dict[str, Any]] = []
+    scope = ROOT / f"tests/data/scope/{bot_id}.jsonl"
+    for line in scope.read_text().splitlines():
+        item = json.loads(line)
+        if item["split"] == split:
+            rows.append({"message": item["message"], "kind": item["kind"]})
+    not_answerable = set()
+    facts = ROOT / f"tests/data/facts/{bot_id}.jsonl"
+    if facts.exists():
+        for line in facts.read_text().splitlines():
+            item = json.loads(line)
+            if item.get("answerable") is False:
+                not_answerable.add(item["message"])
+    for item in in_scope(bot_id):
+        if item["split"] in (split, None) and item["message"] not in not_answerable:
+            rows.append({"message": item["message"], "kind": "answerable"})
+    return rows
+
+
+def in_scope(bot_id: str) -> list[dict[str, Any]]:
+    """The routing set's messages with their split (YAML sets: alternate, first dev)."""
+    jsonl = ROOT / f"tests/data/routing/{bot_id}.jsonl"
+    if jsonl.exists():
+        return [json.loads(line) for line in jsonl.read_text().splitlines() if line.strip()]
+    messages = yaml.safe_load((ROOT / f"tests/data/routing/{bot_id}.yaml").read_text())
+    return [
+        {"message": m["text"], "split": "dev" if i % 2 == 0 else "test"}
+        for i, m in enumerate(messages["messages"])
+    ]
+
+
+def grounded(bot: BotConfig, bot_id: str) -> BotConfig:
+    policy = (bot.policy.model_dump() if bot.policy else {}) | {"mode": "grounded"}
+    update: dict[str, Any] = {"policy": policy, "llm": LLMConfig(provider="local")}
+    if bot_id == "hyttegrenda" and bot.knowledge is None:
+        main = bot.flows["main"].model_copy(update={"template": SOURCES_TEMPLATE})
+        update["flows"] = {**bot.flows, "main": main}
+        update["knowledge"] = KnowledgeConfig(index="hyttegrenda")
+    return BotConfig.model_validate({**bot.model_dump(), **update} | {"policy": policy})
+
+
+async def knowledge_for(
+    bot: BotConfig, bot_id: str, models: ModelRegistry, work: Path
+) -> KnowledgeService | None:
+    if bot.knowledge is None or bot_id not in DOCUMENTS:
+        return None
+    from chinwag.providers.vectorstores.lancedb_store import LanceDBStore
+
+    embedder = models.embedder(bot.embedding)
+    store = LanceDBStore(work / bot_id)
+    await store.create(bot.knowledge.index, await embedder.dimension())
+    await ingest(store, embedder, bot.knowledge.index, [DOCUMENTS[bot_id]])
+    return KnowledgeService(store, embedder, bot.knowledge)
+
+
+async def measure(bot_id: str, split: str, models: ModelRegistry, work: Path) -> dict[str, Any]:
+    loaded = check_file(BOTS[bot_id], check_env=False).config
+    assert loaded is not None
+    bot = grounded(loaded, bot_id)
+    embedder_for = lambda b: models.embedder(b.embedding)  # noqa: E731
+    router = Router(embedder_for=embedder_for, model_for=lambda _llm: Stub())
+    scope = Scope(embedder_for)
+    tables = TableLookups(embedder_for)
+    knowledge = await knowledge_for(bot, bot_id, models, work)
+    await router.prepare(bot, 1)
+    await scope.classifier(bot, 1)
+    rows = []
+    for item in labelled(bot_id, split):
+        ctx = FlowContext(
+            bot=bot,
+            message=MessageInput(item["message"], [], "bench", 1),
+            emit=lambda _event: None,
+            model_for=lambda _llm: Stub(),
+            knowledge=knowledge,
+            tables=tables,
+        )
+        started = time.perf_counter()
+        outside = await scope.out_of_scope(bot, 1, item["message"])
+        scope_ms = (time.perf_counter() - started) * 1000
+        await run_message(ctx, router=router, scope=scope)
+        declined = ctx.answer.declined
+        rows.append(
+            {
+                **item,
+                "declined": declined.reason if declined else None,
+                "scores": ctx.answer.policy_scores,
+                "out_of_scope": round(outside, 4),
+                "scope_ms": scope_ms,
+                "flows": ctx.answer.route.flows if ctx.answer.route else None,
+            }
+        )
+    return {"bot": bot_id, "rows": rows}
+
+
+def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    by_kind: dict[str, Counter[str]] = {}
+    for r in rows:
+        by_kind.setdefault(r["kind"], Counter())[r["declined"] or "answered"] += 1
+    found: dict[str, Any] = {}
+    for kind, counts in by_kind.items():
+        n = sum(counts.values())
+        found[kind] = {"n": n, **{k: v / n for k, v in counts.items()}}
+    times = [r["scope_ms"] for r in rows]
+    found["scope_ms_p50"] = statistics.median(times) if times else None
+    return found
+
+
+def share(found: dict[str, Any], kind: str, outcome: str) -> str:
+    value = found.get(kind, {}).get(outcome)
+    return "—" if kind not in found else f"{(value or 0):.0%}"
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--split", choices=["dev", "test"], default="test")
+    parser.add_argument("--features", type=Path, help="Write every message's scores here.")
+    parser.add_argument("--bots", nargs="*", default=list(BOTS))
+    args = parser.parse_args()
+    settings = Settings(llm_base_url=None, _env_file=None)  # type: ignore[call-arg]
+    models = ModelRegistry(settings)
+    work = Path(tempfile.mkdtemp(prefix="chinwag-policy-"))
+    results = []
+    try:
+        for bot_id in args.bots:
+            results.append(await measure(bot_id, args.split, models, work))
+    finally:
+        await models.aclose()
+        shutil.rmtree(work, ignore_errors=True)
+    if args.features:
+        with args.features.open("w") as out:
+            for result in results:
+                for row in result["rows"]:
+                    out.write(json.dumps({"bot": result["bot"], **row}, ensure_ascii=False) + "\n")
+    print(f"\nAnswer policy `grounded`, {args.split} split, no LLM check\n")
+    print(
+        "| bot | out of scope declined | unanswerable declined | answerable wrongly declined "
+        "| (as out of scope) | scope check p50 ms |"
+    )
+    print("|---|---|---|---|---|---|")
+    everything: list[dict[str, Any]] = []
+    for result in results:
+        everything += result["rows"]
+        _row(result["bot"], summary(result["rows"]))
+    _row("**all**", summary(everything))
+
+
+def _row(name: str, found: dict[str, Any]) -> None:
+    answerable = found.get("answerable", {})
+    wrong = 1 - answerable.get("answered", 0) if answerable else None
+    print(
+        f"| {name} | {share(found, 'out_of_scope', 'out_of_scope')} "
+        f"(+{share(found, 'out_of_scope', 'unanswerable')} unanswerable) "
+        f"| {share(found, 'unanswerable', 'unanswerable')} "
+        f"(+{share(found, 'unanswerable', 'out_of_scope')} out of scope) "
+        f"| {'—' if wrong is None else f'{wrong:.1%}'} "
+        f"| {share(found, 'answerable', 'out_of_scope')} "
+        f"| {found['scope_ms_p50']:.2f} |"
+    )
+
+
+if __name__ == "__main__":
+    copy_stdout_to(result_path("answer-policy", "md"))
+    asyncio.run(main())
