@@ -198,7 +198,7 @@ async def _prepare_bots(db: Database, generations: Generations, knowledge: Knowl
         return
     for bot in bots:
         try:
-            await generations.router.prepare(bot.config, bot.version)
+            await generations.prepare(bot.config, bot.version)
             await knowledge.check(bot.config)  # opens the index, or says what is wrong with it
         except ChinwagError as exc:  # the bot's first message meets it again, as an event
             log.warning("could not prepare bot %s: %s (%s)", bot.id, exc.message, exc.code)

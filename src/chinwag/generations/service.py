@@ -20,6 +20,7 @@ from chinwag.db.uow import Database
 from chinwag.engine.context import Answer, FlowContext, MessageInput
 from chinwag.engine.router import Router
 from chinwag.engine.runner import run_message
+from chinwag.engine.scope import Scope
 from chinwag.engine.tables import TableLookups
 from chinwag.errors import ChinwagError, GenerationInterrupted, ServerDraining
 from chinwag.generations.timer import GenerationTimer
@@ -84,10 +85,18 @@ class Generations:
         )
         self.tables = TableLookups(lambda bot: models.embedder(bot.embedding))
         self.curated = CuratedMatcher(db, lambda bot: models.embedder(bot.embedding))
+        self.scope = Scope(lambda bot: models.embedder(bot.embedding))
         self._tasks: set[asyncio.Task[None]] = set()
         self._open: collections.Counter[tuple[str, str]] = collections.Counter()
         self._draining_retry_after: int | None = None
         self._stop_reasons: dict[asyncio.Task[None], str] = {}
+
+    async def prepare(self, bot: BotConfig, version: int) -> None:
+        """Learn a bot version's routing examples and scope now (at activation) rather than
+        on its first message."""
+        await self.router.prepare(bot, version)
+        if bot.answer_policy.mode == "grounded":
+            await self.scope.classifier(bot, version)
 
     def stop_accepting(self, *, retry_after: int) -> None:
         """Refuse new messages from now on (503 `server_draining`, Retry-After): the server
@@ -180,7 +189,9 @@ class Generations:
                 tables=self.tables,
                 answer=answer,
             )
-            await run_message(context, router=self.router, curated=self.curated)
+            await run_message(
+                context, router=self.router, curated=self.curated, scope=self.scope
+            )
         except asyncio.CancelledError:
             this = asyncio.current_task()
             interrupted = GenerationInterrupted(

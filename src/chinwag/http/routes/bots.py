@@ -79,7 +79,7 @@ async def put_bot(
     report = await with_index_check(check_document(body), services.knowledge)
     saved = await activate(services.db, report)
     if saved.created:
-        await services.generations.router.prepare(saved.config, saved.version)
+        await services.generations.prepare(saved.config, saved.version)
     return BotSaved(
         id=saved.id, version=saved.version, changed=saved.created, warnings=_warnings(report)
     )
