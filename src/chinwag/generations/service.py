@@ -189,9 +189,7 @@ class Generations:
                 tables=self.tables,
                 answer=answer,
             )
-            await run_message(
-                context, router=self.router, curated=self.curated, scope=self.scope
-            )
+            await run_message(context, router=self.router, curated=self.curated, scope=self.scope)
         except asyncio.CancelledError:
             this = asyncio.current_task()
             interrupted = GenerationInterrupted(
