@@ -272,6 +272,17 @@ class RouterFailed(ChinwagError):
     )
 
 
+class GroundingCheckFailed(ChinwagError):
+    status = 502
+    code = "grounding_check_failed"
+    retryable = True
+    default_hint = (
+        "The answer policy's `check: llm` could not ask the model whether the passages answer "
+        "the message, so the answer went on without it; the message's route says why. Check "
+        "policy.check_llm (or the bot's llm), or set policy.check to none."
+    )
+
+
 class RouterInvalidOutput(RouterFailed):
     code = "router_invalid_output"
     default_hint = (
