@@ -1,5 +1,6 @@
 """`chinwag eval` with `facts`: context recall in main's prompt and in its flows' prompts, by
-kind, the misses, the prompt size and `--min-context-recall`, as a bot owner sees them."""
+kind, the misses, the prompt size, `--min-context-recall`, and the misrouted messages as
+examples to paste, as a bot owner sees them."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.evaluation.test_eval_cli import write
 from tests.helpers import chinwag
@@ -72,7 +74,7 @@ def ferry(tmp_path: Path) -> Path:
     return bot
 
 
-async def test_context_recall_in_main_and_flow_prompts_with_misses(
+async def test_context_recall_in_main_and_flow_prompts_with_misses_and_examples(
     tmp_path: Path, ferry: Path
 ) -> None:
     labelled = write(tmp_path, [*FACTS, *MISROUTED])
@@ -95,6 +97,20 @@ async def test_context_recall_in_main_and_flow_prompts_with_misses(
         "  'Do you have a cabin with sea view?': missing 1190 (in a flow's prompt: 1190); "
         "flows: cabins;"
     ) in out
+
+    # the report ends with the misrouted messages as YAML to paste under each flow
+    heading = "examples to add from the misrouted messages (paste into the bot's YAML):"
+    snippets = out.split(heading, 1)[1].strip().split("\n\n")
+    pasted = [yaml.safe_load(s)["flows"] for s in snippets]
+    assert pasted == [
+        {"main": {"examples": ["Is the price of coffee on board ok?"]}},
+        {"cabins": {"examples": ['Har dere "hundelugar" på båten?']}},
+        {"fares": {"examples": ["How much for a bike?"]}},
+    ]
+    assert (
+        snippets[0]
+        == 'flows:\n  main:\n    examples:\n      - "Is the price of coffee on board ok?"'
+    )
 
 
 async def test_context_recall_as_json_and_below_the_threshold(tmp_path: Path, ferry: Path) -> None:
@@ -125,6 +141,11 @@ async def test_context_recall_as_json_and_below_the_threshold(tmp_path: Path, fe
     cabin = next(m for m in context["misses"] if "cabin" in m["message"])
     assert cabin["missing"] == ["1190"] and cabin["missing_with_flows"] == []
     assert cabin["flows"] == ["cabins"] and cabin["answered_by"] == "main"
+    assert report["routing"]["suggested_examples"] == {
+        "main": ["Is the price of coffee on board ok?"],
+        "cabins": ['Har dere "hundelugar" på båten?'],
+        "fares": ["How much for a bike?"],
+    }
 
 
 async def test_facts_must_be_a_list_of_strings(tmp_path: Path, ferry: Path) -> None:

@@ -201,6 +201,10 @@ def render(report: EvalReport, mode: str) -> str:
     for a in report.answers:
         lines += ["", f"Q: {a['message']}", f"A: {a['answer']}", f"reference: {a['reference']}"]
     lines += [f"note: {n}" for n in report.notes]
+    suggested = report.suggested_examples()
+    if suggested:
+        lines += ["", "examples to add from the misrouted messages (paste into the bot's YAML):"]
+        lines += [line for flow, messages in suggested.items() for line in _yaml(flow, messages)]
     return "\n".join(lines)
 
 
@@ -239,6 +243,12 @@ def _context_lines(context: ContextReport) -> list[str]:
             + f"; flows: {_flows(c.flows)}; retrieved: {', '.join(c.retrieved) or 'nothing'}"
         )
     return lines
+
+
+def _yaml(flow: str, messages: list[str]) -> list[str]:
+    """A snippet to paste: the flow's key and its new examples (JSON strings are valid YAML)."""
+    quoted = [f"      - {json.dumps(m, ensure_ascii=False)}" for m in messages]
+    return ["", "flows:", f"  {flow}:", "    examples:", *quoted]
 
 
 def _confusion_lines(report: EvalReport) -> list[str]:

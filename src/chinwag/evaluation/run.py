@@ -89,6 +89,20 @@ class EvalReport:
                     row[chosen] += 1
         return table
 
+    def suggested_examples(self) -> dict[str, list[str]]:
+        """Per flow, the misrouted messages that should have reached it (`main`: those that
+        needed no optional flow but got one), to paste into the flow's `examples`."""
+        suggested: dict[str, list[str]] = {}
+        for r in self.routed:
+            if r.right:
+                continue
+            missed = [f for f in r.expected if f not in r.chosen] if r.expected else ["main"]
+            for flow in missed:  # none when it got its flows and one more: nothing to paste
+                messages = suggested.setdefault(flow, [])
+                if r.message not in messages:
+                    messages.append(r.message)
+        return dict(sorted(suggested.items(), key=lambda item: (item[0] != "main", item[0])))
+
     def missed(self, mode: str, depth: int = 5) -> list[Searched]:
         return [s for s in self.searched if not _found(s.expected, s.found[mode][:depth])]
 
@@ -106,6 +120,7 @@ class EvalReport:
                     for r in self.routed
                     if not r.right
                 ],
+                "suggested_examples": self.suggested_examples(),
             },
             "retrieval": {
                 "questions": len(self.searched),
