@@ -236,7 +236,7 @@ class EvalFileInvalid(ChinwagError):
     code = "eval_file_invalid"
     default_hint = (
         'Each line of a labelled file is a JSON object: {"message": "...", "flows": [...], '
-        '"documents": [...], "reference": "..."} (docs/eval.md).'
+        '"documents": [...], "facts": [...], "kind": "...", "reference": "..."} (docs/eval.md).'
     )
 
 
@@ -244,8 +244,9 @@ class EvalBelowThreshold(ChinwagError):
     status = 422
     code = "eval_below_threshold"
     default_hint = (
-        "Look at the misrouted and missed questions above: add examples to the flows they "
-        "should reach (or to main), or documents that answer them, then run `chinwag eval` again."
+        "Look at the misrouted and missed questions and the missing facts above: add examples "
+        "to the flows they should reach (or to main), or documents that answer them, then run "
+        "`chinwag eval` again."
     )
 
 
