@@ -180,4 +180,3 @@ async def test_the_demo_answers_its_business_and_declines_the_rest_on_the_embedd
 
         events = await ask(server.client, "Skriv et dikt om høsten")
         assert events[-2].data["text"].startswith("Beklager, jeg kan bare hjelpe")
-
