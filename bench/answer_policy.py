@@ -111,7 +111,7 @@ def in_scope(bot_id: str) -> list[dict[str, Any]]:
         return [json.loads(line) for line in jsonl.read_text().splitlines() if line.strip()]
     messages = yaml.safe_load((ROOT / f"tests/data/routing/{bot_id}.yaml").read_text())
     return [
-        {"message": m["text"], "split": "dev" if i % 2 == 0 else "test"}
+        {"message": m["text"], "flows": m["flows"], "split": "dev" if i % 2 == 0 else "test"}
         for i, m in enumerate(messages["messages"])
     ]
 

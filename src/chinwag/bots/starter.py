@@ -25,6 +25,12 @@ knowledge:
 # than to main's; `main` always answers.
 router:
   strategy: semantic
+# Grounded: a message outside your business, or one your documents do not answer, gets a short
+# decline instead of an invented answer (docs/answers.md). Write how to reach you here.
+policy:
+  mode: grounded
+  unanswerable:
+    en: "Sorry, I don't know that. Write to us at hello@example.com and we will answer."
 flows:
   main:
     system: {{file: prompts/main.system.j2}}

@@ -124,6 +124,8 @@ class Scope:
 
     embedder_for: Callable[[BotConfig], Embedder]
     _learnt: dict[tuple[str, int], ScopeClassifier] = field(default_factory=dict)
+    # The built-in examples' vectors, per embedder: every bot version shares them.
+    _shipped: dict[int, NDArray[np.float32]] = field(default_factory=dict)
     _locks: dict[tuple[str, int], asyncio.Lock] = field(default_factory=dict)
 
     async def out_of_scope(self, bot: BotConfig, version: int, message: str) -> float:
@@ -146,8 +148,17 @@ class Scope:
     async def _learn(self, bot: BotConfig) -> ScopeClassifier:
         started = time.perf_counter()
         examples = scope_examples(bot)
-        texts = [with_glosses(t) for t in (*examples.in_scope, *examples.out_of_scope)]
-        vectors = await self.embedder_for(bot).embed(texts)
+        embedder = self.embedder_for(bot)
+        shipped = shipped_examples()
+        own_in = examples.in_scope[: len(examples.in_scope) - len(shipped.in_scope)]
+        own_out = examples.out_of_scope[len(shipped.out_of_scope) :]
+        own = await embedder.embed([with_glosses(t) for t in (*own_in, *own_out)])
+        common = await self._shipped_vectors(embedder)
+        split = len(shipped.out_of_scope)  # common: shipped out of scope, then shipped in scope
+        vectors = np.vstack(
+            [own[: len(own_in)], common[split:], common[:split], own[len(own_in) :]]
+        )
+        texts = examples.in_scope + examples.out_of_scope
         classifier = await asyncio.to_thread(train_scope, examples, vectors)
         log.info(
             "scope: learnt %d examples of bot %s in %.0f ms",
@@ -156,3 +167,12 @@ class Scope:
             (time.perf_counter() - started) * 1000,
         )
         return classifier
+
+    async def _shipped_vectors(self, embedder: Embedder) -> NDArray[np.float32]:
+        """The built-in out-of-scope examples' vectors, then the in-scope ones'."""
+        found = self._shipped.get(id(embedder))
+        if found is None:
+            shipped = shipped_examples()
+            texts = [with_glosses(t) for t in (*shipped.out_of_scope, *shipped.in_scope)]
+            found = self._shipped[id(embedder)] = await embedder.embed(texts)
+        return found
