@@ -73,6 +73,7 @@ class Answer:
     # What the answer policy measured (out-of-scope probability, support), declined or not.
     policy_scores: dict[str, float] = field(default_factory=dict)
     policy_check_error: str | None = None  # the code of a `check: llm` that could not say
+    fallback_flows: list[str] = field(default_factory=list)  # run when nothing else grounded it
 
     @property
     def text(self) -> str:
@@ -94,6 +95,8 @@ class Answer:
             record["declined"] = self.declined.record()
         elif self.policy_scores:
             record["policy"] = self.policy_scores
+        if self.fallback_flows:
+            record["fallback"] = self.fallback_flows
         if self.policy_check_error is not None:
             record["policy_check_error"] = self.policy_check_error
         return record or None

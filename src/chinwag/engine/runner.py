@@ -260,6 +260,18 @@ async def run_main_flow(
         if answer.curated is not None:
             prompt.insert(-1, answer.curated.as_context())
         decline = await judge(ctx, retrieval.results, prompt) if grounded else None
+        fallback = table_fallback(ctx) if decline and decline.reason == "unanswerable" else []
+        if fallback:
+            # The router chose nothing and nothing supports an answer: the bot's tables may.
+            answer.fallback_flows = fallback
+            ran = await asyncio.gather(*(run_optional_flow(ctx, name, None) for name in fallback))
+            answer.flow_results.extend(ran)
+            outputs = {r.flow: {"output": r.output} for r in ran if r.status == "completed"}
+            flow_outputs = {**flow_outputs, **outputs}
+            prompt = build_prompt(
+                ctx, "main", flow_outputs, retrieval.variables, looked_up_rows(looked_up)
+            )
+            decline = await judge(ctx, retrieval.results, prompt)
         if decline is not None:
             serve_decline(ctx, decline)
             ms = _ms_since(started)
@@ -285,6 +297,15 @@ async def run_main_flow(
     ctx.emit(
         FlowCompleted(flow="main", ms=ms, usage=answer.usage, rows=looked_up_counts(looked_up))
     )
+
+
+def table_fallback(ctx: FlowContext) -> list[str]:
+    """The optional flows with tables, when the router chose none: run before a grounded bot
+    declines a message as unanswerable (a stock question the router missed)."""
+    route = ctx.answer.route
+    if route is None or route.flows or ctx.answer.fallback_flows:
+        return []
+    return [name for name, flow in ctx.bot.optional_flows.items() if flow.data]
 
 
 def _ms_since(started: float) -> float:
