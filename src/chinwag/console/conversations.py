@@ -191,6 +191,7 @@ async def transcript(conn: AsyncConnection, *, bot_id: str, session_id: str) -> 
                 "content": m.content,
                 "status": m.status,
                 "error_code": m.error_code,
+                "declined": m.declined,
                 "reply_to_id": m.reply_to_id,
                 "bot_version": m.bot_version,
                 "usage": m.usage,
