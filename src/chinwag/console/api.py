@@ -16,6 +16,7 @@ from chinwag.console.analytics import ChartRange
 from chinwag.console.conversations import (
     AnswerStatus,
     ConversationFilters,
+    DeclinedFilter,
     search_conversations,
     transcript,
 )
@@ -64,6 +65,10 @@ async def conversation_filters(
     version: Annotated[
         int | None, Query(ge=1, le=2**31 - 1, description="An answer of this version.")
     ] = None,
+    declined: Annotated[
+        DeclinedFilter | None,
+        Query(description="An answer the answer policy declined: for any reason, or this one."),
+    ] = None,
 ) -> ConversationFilters:
     """The filters of the conversation list and export, limited to what the caller may see."""
     return ConversationFilters(
@@ -78,10 +83,18 @@ async def conversation_filters(
         flow=flow or None,
         no_sources=no_sources,
         version=version,
+        declined=declined,
     )
 
 
 Filters = Annotated[ConversationFilters, Depends(conversation_filters)]
+
+
+class DeclinedCounts(BaseModel):
+    """Answers of a conversation that the answer policy declined, by reason."""
+
+    out_of_scope: int
+    unanswerable: int
 
 
 class ConversationOut(BaseModel):
@@ -91,6 +104,7 @@ class ConversationOut(BaseModel):
     message_count: int
     first_message: str = Field(description="The first question, cut at 200 characters.")
     thumbs_down: int = Field(description="Answers of this conversation rated 👎.")
+    declined: DeclinedCounts
     created_at: UtcDatetime
     last_message_at: UtcDatetime
 

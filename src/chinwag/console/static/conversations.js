@@ -2,7 +2,8 @@
 import { useState } from "preact/hooks";
 import { api, BotPicker, html, Link, ms, navigate, Problem, useApi, when } from "./lib.js";
 
-const FILTERS = ["bot_id", "since", "until", "q", "user_id", "rating", "has_comment", "status", "flow", "no_sources", "version"];
+const FILTERS = ["bot_id", "since", "until", "q", "user_id", "rating", "has_comment", "status", "flow", "no_sources", "version", "declined"];
+const REASONS = { out_of_scope: "out of scope", unanswerable: "unanswerable" };
 
 function readFilters() {
   const params = new URLSearchParams(location.search);
@@ -36,6 +37,8 @@ export function Conversations({ bots }) {
         <option value="">any</option><option value="down">rated down</option><option value="up">rated up</option></select></label>
       <label>Answer status <select name="status" value=${draft.status || ""} onChange=${set("status")}>
         <option value="">any</option><option value="failed">failed</option><option value="interrupted">interrupted</option></select></label>
+      <label>Declined <select name="declined" value=${draft.declined || ""} onChange=${set("declined")}>
+        <option value="">–</option><option value="any">any reason</option><option value="out_of_scope">out of scope</option><option value="unanswerable">unanswerable</option></select></label>
       <label>Flow <input name="flow" value=${draft.flow || ""} onInput=${set("flow")} size="10" /></label>
       <label>Version <input name="version" type="number" min="1" value=${draft.version || ""} onInput=${set("version")} style="width:70px" /></label>
       <label class="check"><input type="checkbox" name="has_comment" checked=${!!draft.has_comment} onChange=${set("has_comment")} /> has comment</label>
@@ -46,11 +49,12 @@ export function Conversations({ bots }) {
     <${Problem} error=${error} />
     ${data && (data.items.length === 0
       ? html`<div class="empty">No conversation matches these filters.</div>`
-      : html`<table id="conversations"><thead><tr><th>Last message</th><th>Bot</th><th>End user</th><th>First question</th><th>Messages</th><th>Rated down</th></tr></thead>
+      : html`<table id="conversations"><thead><tr><th>Last message</th><th>Bot</th><th>End user</th><th>First question</th><th>Messages</th><th>Rated down</th><th>Declined</th></tr></thead>
         <tbody>${data.items.map((c) => html`<tr class="link" onClick=${() => navigate(`/admin/conversations/${encodeURIComponent(c.bot_id)}/${encodeURIComponent(c.session_id)}`)}>
           <td class="small">${when(c.last_message_at)}</td><td>${c.bot_id}</td><td class="small">${c.user_id}</td>
           <td><${Link} href=${`/admin/conversations/${encodeURIComponent(c.bot_id)}/${encodeURIComponent(c.session_id)}`}>${c.first_message || "(empty)"}</${Link}></td>
-          <td>${c.message_count}</td><td>${c.thumbs_down ? html`<span class="badge bad">▼ ${c.thumbs_down}</span>` : ""}</td></tr>`)}
+          <td>${c.message_count}</td><td>${c.thumbs_down ? html`<span class="badge bad">▼ ${c.thumbs_down}</span>` : ""}</td>
+          <td>${Object.entries(REASONS).filter(([r]) => c.declined[r]).map(([r, label]) => html`<span class="badge warn declined">${label}${c.declined[r] > 1 ? ` ×${c.declined[r]}` : ""}</span>`)}</td></tr>`)}
         </tbody></table>
         ${data.next_cursor ? html`<p><button onClick=${() => setPages(pages + 1)}>More</button></p>` : null}`)}`;
 }
