@@ -1,5 +1,5 @@
 """The API the console's screens need: conversations across bots, transcripts, export,
-analytics and the doctor's checks (each usable with an API key too)."""
+correcting a decline, analytics and the doctor's checks (each usable with an API key too)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from chinwag.console.conversations import (
     search_conversations,
     transcript,
 )
+from chinwag.console.declines import mark_in_scope
 from chinwag.console.export import ExportFormat, encode, export_rows
 from chinwag.console.rollups import all_charts
 from chinwag.db.base import utcnow
@@ -173,6 +174,31 @@ async def session_transcript(
     async with services.db.read() as conn:
         await get_bot(conn, bot_id)
         return await transcript(conn, bot_id=bot_id, session_id=session_id)
+
+
+class InScopeOut(BaseModel):
+    bot_id: str
+    version: int = Field(description="The new active version: its policy.in_scope holds it.")
+    previous_version: int = Field(description="The version that declined it (diff against it).")
+    message: str = Field(description="The visitor's message added to policy.in_scope.")
+
+
+@router.post("/bots/{bot_id}/messages/{message_id}/in-scope", response_model=InScopeOut)
+async def message_in_scope(
+    bot_id: str, message_id: str, principal: PrincipalDep, services: ServicesDep
+) -> InScopeOut:
+    """Not a decline: the visitor's message that this answer declined as out of scope is the
+    bot's business. It is added to `policy.in_scope` in a new active version (admin), which
+    the next message uses; roll back like any version."""
+    principal.require_admin()
+    found = await mark_in_scope(services.db, bot_id=bot_id, message_id=message_id)
+    await services.generations.prepare(found.saved.config, found.saved.version)
+    return InScopeOut(
+        bot_id=bot_id,
+        version=found.saved.version,
+        previous_version=found.previous_version,
+        message=found.message,
+    )
 
 
 @router.get("/analytics")
