@@ -183,7 +183,22 @@ class InScopeOut(BaseModel):
     message: str = Field(description="The visitor's message added to policy.in_scope.")
 
 
-@router.post("/bots/{bot_id}/messages/{message_id}/in-scope", response_model=InScopeOut)
+IN_SCOPE_REFUSED: dict[int | str, dict[str, Any]] = {
+    409: {
+        "description": "Not a decline to correct (`message_not_declined`, "
+        "`declined_as_unanswerable`, `message_already_in_scope`).",
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }
+}
+
+
+@router.post(
+    "/bots/{bot_id}/messages/{message_id}/in-scope",
+    response_model=InScopeOut,
+    responses=IN_SCOPE_REFUSED,
+)
 async def message_in_scope(
     bot_id: str, message_id: str, principal: PrincipalDep, services: ServicesDep
 ) -> InScopeOut:

@@ -84,9 +84,7 @@ def filtered_sessions(filters: ConversationFilters) -> Select[*tuple[Any, ...]]:
         query = query.where(exists().where(*answer, Message.bot_version == f.version))
     if f.declined is not None:  # ix_messages_declined holds declined answers only
         reason = (
-            Message.declined.is_not(None)
-            if f.declined == "any"
-            else Message.declined == f.declined
+            Message.declined.is_not(None) if f.declined == "any" else Message.declined == f.declined
         )
         query = query.where(exists().where(in_session, reason))
     if f.flow is not None:

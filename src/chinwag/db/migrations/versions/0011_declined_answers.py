@@ -41,9 +41,7 @@ def upgrade() -> None:
     daily_charts = sa.table(
         "daily_charts", sa.column("stale", sa.Boolean), sa.column("generation", sa.Integer)
     )
-    op.execute(
-        daily_charts.update().values(stale=True, generation=daily_charts.c.generation + 1)
-    )
+    op.execute(daily_charts.update().values(stale=True, generation=daily_charts.c.generation + 1))
 
 
 def downgrade() -> None:
