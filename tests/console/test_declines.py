@@ -137,7 +137,7 @@ async def conversations(client: httpx.AsyncClient, **params: str) -> dict[str, d
     return {item["session_id"]: item["declined"] for item in response.json()["items"]}
 
 
-async def test_the_conversation_list_filters_declines_by_reason_and_counts_them(
+async def test_the_conversation_list_filters_declines_and_analytics_count_them(
     shop: RunningServer,
 ) -> None:
     await ask(shop.client, POEM, user_id="ann", session_id="off-topic")
@@ -158,6 +158,17 @@ async def test_the_conversation_list_filters_declines_by_reason_and_counts_them(
     assert set(both) == {"unanswerable"}
     wrong = await shop.client.get("/v1/conversations", params={"declined": "yes"})
     assert_problem(wrong, 422, "invalid_request")
+
+    charts = (await shop.client.get("/v1/analytics", params={"bot_id": BOT})).json()["charts"]
+    (today,) = charts["declines"]
+    assert {k: v for k, v in today.items() if k != "day"} == {
+        "answers": 4,
+        "out_of_scope": 2,
+        "unanswerable": 1,
+        "declined_share": 0.75,
+        "out_of_scope_share": 0.5,
+        "unanswerable_share": 0.25,
+    }
 
     export = await shop.client.get(
         "/v1/conversations/export", params={"declined": "unanswerable", "format": "jsonl"}
