@@ -61,6 +61,7 @@ export function Conversations({ bots }) {
 
 function Route({ route }) {
   if (!route) return null;
+  if (!route.strategy) return route.declined ? html`<div class="muted">Not routed: the answer policy declined the message first.</div>` : null;
   const scores = route.scores ? Object.entries(route.scores).map(([f, s]) => `${f} ${Number(s).toFixed(2)}`).join(", ") : "";
   return html`<div>Route (${route.strategy || "?"}, ${ms(route.ms)}): flows${" "}
     <b>${(route.flows || []).join(", ") || "main only"}</b>${scores ? html` <span class="muted">scores: ${scores}</span>` : null}
@@ -68,10 +69,43 @@ function Route({ route }) {
     ${route.verbatim_from ? html` <span class="badge">answered word for word from ${route.verbatim_from}</span>` : null}</div>`;
 }
 
-function Answer({ message, question, bot, onFix }) {
+const SCORE_NAMES = { out_of_scope: "out of scope", unknown: "unknown words" };
+const score = ([name, value]) => `${SCORE_NAMES[name] || name} ${Number.isInteger(value) ? value : Number(value).toFixed(2)}`;
+
+// A declined answer: why, with the answer policy's scores; an admin can say it was the bot's
+// business (a new bot version with the message in policy.in_scope, shown as a diff).
+function Declined({ message, bot, admin }) {
+  const scores = Object.entries(((message.route || {}).declined || {}).scores || {}).map(score).join(" · ");
+  const [saved, setSaved] = useState(null);
+  const [error, setError] = useState(null);
+  const path = (p) => `/v1/bots/${encodeURIComponent(bot)}${p}`;
+  const correct = async () => {
+    try {
+      const done = await api(path(`/messages/${encodeURIComponent(message.id)}/in-scope`), { method: "POST" });
+      const change = await api(path(`/diff?old=${done.previous_version}&new=${done.version}`));
+      setSaved({ ...done, diff: change.diff }); setError(null);
+    } catch (err) { setError(err); }
+  };
+  const offTopic = message.declined === "out_of_scope";
+  return html`<div class="declined" data-declined=${message.declined}>
+    <div class="row"><b>Declined: ${REASONS[message.declined] || message.declined}</b>
+      ${scores ? html`<span class="small muted">scores: ${scores}</span>` : null}
+      ${offTopic && admin && !saved ? html`<button class="small" onClick=${correct}>Not a decline: this is our business</button>` : null}</div>
+    <div class="small muted">${offTopic
+      ? (admin ? "The bot judged the message outside its business and gave its decline text, without asking the LLM."
+        : "The bot judged the message outside its business. An admin key can mark it as the bot's business.")
+      : "Nothing the bot was given (curated answers, flows, documents) answers the message: fix this answer, or add a document that does."}</div>
+    ${saved ? html`<div class="ok" role="status">In scope from version ${saved.version} on (it was v${saved.previous_version}): the next message uses it.${" "}
+      <${Link} href=${`/admin/bots/${encodeURIComponent(bot)}`}>Versions and rollback</${Link}></div>
+      <pre class="diff">${saved.diff.split("\n").map((l) => html`<span class=${l.startsWith("+") ? "add" : l.startsWith("-") ? "del" : ""}>${l || " "}</span>`)}</pre>` : null}
+    <${Problem} error=${error} /></div>`;
+}
+
+function Answer({ message, question, bot, admin, onFix }) {
   const usage = message.usage || {};
   return html`<div class="msg assistant" data-message=${message.id}>
     <div class="text">${message.content || html`<i class="muted">(no text)</i>`}</div>
+    ${message.declined ? html`<${Declined} message=${message} bot=${bot} admin=${admin} />` : null}
     <div class="meta">
       <span class=${"badge " + (message.status === "complete" ? "good" : "bad")}>${message.status}</span>
       ${message.error_code ? html`<span class="badge bad">${message.error_code}</span>` : null}
@@ -116,7 +150,7 @@ function FixForm({ bot, message, question, onDone }) {
     <${Problem} error=${error} /></form>`;
 }
 
-export function Transcript({ rest }) {
+export function Transcript({ rest, session: signedIn }) {
   const [bot, session] = rest;
   const [data, error] = useApi(`/v1/bots/${encodeURIComponent(bot)}/sessions/${encodeURIComponent(session)}/transcript`);
   const [fixing, setFixing] = useState(null);
@@ -130,6 +164,6 @@ export function Transcript({ rest }) {
     ${fixing ? html`<${FixForm} bot=${bot} message=${fixing.message} question=${fixing.question} onDone=${() => setFixing(null)} />` : null}
     ${data.messages.map((m) => {
       if (m.role === "user") { question = m.content; return html`<div class="msg user"><div class="text">${m.content}</div><div class="meta">${when(m.created_at)}</div></div>`; }
-      return html`<${Answer} message=${m} question=${question} bot=${bot} onFix=${(message, q) => { setFixing({ message, question: q }); scrollTo(0, 0); }} />`;
+      return html`<${Answer} message=${m} question=${question} bot=${bot} admin=${signedIn.kind === "admin"} onFix=${(message, q) => { setFixing({ message, question: q }); scrollTo(0, 0); }} />`;
     })}`;
 }
