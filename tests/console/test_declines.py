@@ -5,17 +5,21 @@ message in scope in a new bot version that the very next message uses."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select, update
 
 from chinwag.auth.keys import create_key
 from chinwag.bots.service import put_bot
 from chinwag.config.bot import BotConfig
 from chinwag.conversations.models import Message
+from chinwag.db.base import utcnow
+from chinwag.generations.workers import recover_orphans, this_host
 from chinwag.settings import Settings
+from chinwag.streams.models import LoggedEvent, Stream, Worker
 from chinwag.testing.fake_llm import FakeLLM
 from tests.conftest import RunningServer, plain_demo_bot, run_server
 from tests.helpers import ask, assert_problem
@@ -264,3 +268,46 @@ async def test_a_correction_is_refused_with_a_stable_code_when_it_makes_no_sense
     again = assert_problem(await client.post(in_scope(poem)), 409, "message_already_in_scope")
     assert "version 2" in again["detail"]
     assert (await client.get(f"/v1/bots/{BOT}")).json()["version"] == 2
+
+
+async def test_a_decline_cut_off_by_a_dead_server_keeps_its_reason(
+    make_settings: Settings,
+) -> None:
+    """Recovery ends a dead server's stream from its stored log: a decline it had begun is
+    still recorded as one (interrupted, with the text so far)."""
+    settings = make_settings.model_copy(update={"heartbeat_seconds": 60})  # no own recovery
+    async with run_server(settings, bot=grounded_bot()) as server:
+        events = await ask(server.client, POEM, user_id="ann")
+        stream_id = events[0].data["stream_id"]
+        first_delta = next(e.id for e in events if e.type == "message.delta")
+        async with server.db.write() as conn:  # as a server that died after one delta leaves it
+            await conn.execute(
+                insert(Worker).values(
+                    id="dead",
+                    hostname=this_host(),
+                    pid=2**22 + 1,  # above Linux's pid_max: no process has it
+                    started_at=utcnow(),
+                    heartbeat_at=utcnow() - timedelta(hours=1),
+                )
+            )
+            await conn.execute(
+                delete(LoggedEvent).where(
+                    LoggedEvent.stream_id == stream_id, LoggedEvent.seq > first_delta
+                )
+            )
+            await conn.execute(
+                update(Stream)
+                .where(Stream.id == stream_id)
+                .values(status="streaming", worker_id="dead", last_seq=first_delta)
+            )
+            await conn.execute(
+                update(Message)
+                .where(Message.id == events[0].data["message_id"])
+                .values(status="streaming", declined=None, content="")
+            )
+
+        assert await recover_orphans(server.db, me=None, heartbeat_seconds=60) == 1
+
+        row = await stored(server, events[0].data["message_id"])
+        assert (row.status, row.declined) == ("interrupted", "out_of_scope")
+        assert row.content == events[first_delta - 1].data["text"]
