@@ -3,10 +3,14 @@
     .venv/bin/python bench/answer_policy.py                 # test split (report these)
     .venv/bin/python bench/answer_policy.py --split dev     # the split thresholds are tuned on
     .venv/bin/python bench/answer_policy.py --features F    # also write each message's scores
+    .venv/bin/python bench/answer_policy.py --check-llm     # with `check: llm` on the fake LLM
 
 Each bot runs with `policy: grounded` through the real engine (scope classifier, curated
 answers, router, flows, retrieval on an embedded LanceDB index, table lookups); the LLM is a stub
-that answers "ok" at once, so only the policy's decisions and their cost are measured.
+that answers "ok" at once, so only the policy's decisions and their cost are measured. With
+`--check-llm`, the grounding check goes over real HTTP to the fake LLM (chinwag.testing), which
+answers {"answerable": false} 50 ms after the request: the plumbing and its latency, not a
+model's judgement (a real model's verdicts are what would decide the share it declines).
 Sets: out_of_scope and unanswerable messages from tests/data/scope/<bot>.jsonl; answerable
 in-scope questions from tests/data/routing/<bot>.* (less those tests/data/facts marks
 `answerable: false`). Decision time = the scope check's extra wall time over routing.
@@ -23,6 +27,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,16 +36,18 @@ from result_files import copy_stdout_to, result_path
 
 from chinwag.bots.activation import check_file
 from chinwag.config.bot import BotConfig, KnowledgeConfig, LLMConfig
-from chinwag.engine.context import FlowContext, MessageInput
+from chinwag.engine.context import Answer, FlowContext, MessageInput
 from chinwag.engine.router import Router
 from chinwag.engine.runner import run_message
 from chinwag.engine.scope import Scope
 from chinwag.engine.tables import TableLookups
 from chinwag.knowledge.ingest import ingest
 from chinwag.knowledge.search import KnowledgeService
-from chinwag.providers.protocols import ChatMessage, GenerationOptions, Usage
+from chinwag.norwegian import with_glosses
+from chinwag.providers.protocols import ChatMessage, ChatModel, GenerationOptions, Usage
 from chinwag.providers.registry import ModelRegistry
 from chinwag.settings import Settings
+from chinwag.testing.fake_llm import FakeLLM
 
 ROOT = Path(__file__).resolve().parents[1]
 BOTS = {
@@ -109,8 +116,8 @@ def in_scope(bot_id: str) -> list[dict[str, Any]]:
     ]
 
 
-def grounded(bot: BotConfig, bot_id: str) -> BotConfig:
-    policy = (bot.policy.model_dump() if bot.policy else {}) | {"mode": "grounded"}
+def grounded(bot: BotConfig, bot_id: str, overrides: dict[str, Any]) -> BotConfig:
+    policy = (bot.policy.model_dump() if bot.policy else {}) | {"mode": "grounded"} | overrides
     update: dict[str, Any] = {"policy": policy, "llm": LLMConfig(provider="local")}
     if bot_id == "hyttegrenda" and bot.knowledge is None:
         main = bot.flows["main"].model_copy(update={"template": SOURCES_TEMPLATE})
@@ -133,12 +140,23 @@ async def knowledge_for(
     return KnowledgeService(store, embedder, bot.knowledge)
 
 
-async def measure(bot_id: str, split: str, models: ModelRegistry, work: Path) -> dict[str, Any]:
+CHECK_MODEL = "grounding-check"
+
+
+async def measure(
+    bot_id: str, split: str, models: ModelRegistry, work: Path, overrides: dict[str, Any]
+) -> dict[str, Any]:
     loaded = check_file(BOTS[bot_id], check_env=False).config
     assert loaded is not None
-    bot = grounded(loaded, bot_id)
+    bot = grounded(loaded, bot_id, overrides)
+    open_bot = bot.model_copy(update={"policy": None})
     embedder_for = lambda b: models.embedder(b.embedding)  # noqa: E731
-    router = Router(embedder_for=embedder_for, model_for=lambda _llm: Stub())
+
+    def model_for(llm: LLMConfig | None) -> ChatModel:
+        checking = llm is not None and llm.model == CHECK_MODEL
+        return models.for_bot(llm) if checking else Stub()
+
+    router = Router(embedder_for=embedder_for, model_for=model_for)
     scope = Scope(embedder_for)
     tables = TableLookups(embedder_for)
     knowledge = await knowledge_for(bot, bot_id, models, work)
@@ -150,14 +168,21 @@ async def measure(bot_id: str, split: str, models: ModelRegistry, work: Path) ->
             bot=bot,
             message=MessageInput(item["message"], [], "bench", 1),
             emit=lambda _event: None,
-            model_for=lambda _llm: Stub(),
+            model_for=model_for,
             knowledge=knowledge,
             tables=tables,
         )
+        classifier = await scope.classifier(bot, 1)
+        vector = (await embedder_for(bot).embed([with_glosses(item["message"])]))[0]
         started = time.perf_counter()
-        outside = await scope.out_of_scope(bot, 1, item["message"])
+        outside = classifier.out_of_scope(item["message"], vector)
         scope_ms = (time.perf_counter() - started) * 1000
+        started = time.perf_counter()
         await run_message(ctx, router=router, scope=scope)
+        grounded_ms = (time.perf_counter() - started) * 1000
+        started = time.perf_counter()
+        await run_message(replace(ctx, bot=open_bot, answer=Answer()), router=router)
+        open_ms = (time.perf_counter() - started) * 1000
         declined = ctx.answer.declined
         rows.append(
             {
@@ -166,6 +191,7 @@ async def measure(bot_id: str, split: str, models: ModelRegistry, work: Path) ->
                 "scores": ctx.answer.policy_scores,
                 "out_of_scope": round(outside, 4),
                 "scope_ms": scope_ms,
+                "extra_ms": grounded_ms - open_ms,
                 "flows": ctx.answer.route.flows if ctx.answer.route else None,
             }
         )
@@ -180,8 +206,10 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     for kind, counts in by_kind.items():
         n = sum(counts.values())
         found[kind] = {"n": n, **{k: v / n for k, v in counts.items()}}
-    times = [r["scope_ms"] for r in rows]
-    found["scope_ms_p50"] = statistics.median(times) if times else None
+    found["scope_ms_p50"] = statistics.median(r["scope_ms"] for r in rows)
+    # Only messages the policy let through pay for everything both runs do.
+    answered = [r["extra_ms"] for r in rows if r["declined"] is None]
+    found["extra_ms_p50"] = statistics.median(answered) if answered else None
     return found
 
 
@@ -195,33 +223,64 @@ async def main() -> None:
     parser.add_argument("--split", choices=["dev", "test"], default="test")
     parser.add_argument("--features", type=Path, help="Write every message's scores here.")
     parser.add_argument("--bots", nargs="*", default=list(BOTS))
+    parser.add_argument("--scope-threshold", type=float, help="Override the policy's.")
+    parser.add_argument("--support-floor", type=float, help="Override the policy's.")
+    parser.add_argument("--check-llm", action="store_true", help="`check: llm`, fake LLM.")
     args = parser.parse_args()
     settings = Settings(llm_base_url=None, _env_file=None)  # type: ignore[call-arg]
     models = ModelRegistry(settings)
     work = Path(tempfile.mkdtemp(prefix="chinwag-policy-"))
+    overrides = {
+        key: value
+        for key, value in (
+            ("scope_threshold", args.scope_threshold),
+            ("support_floor", args.support_floor),
+        )
+        if value is not None
+    }
     results = []
+    fake = FakeLLM()
+    fake.behaviour.first_token_delay = 0.05
+    fake.behaviour.model_replies[CHECK_MODEL] = '{"answerable": false}'
+    if args.check_llm:
+        fake.start()
+        overrides |= {
+            "check": "llm",
+            "check_llm": {"provider": "openai", "base_url": fake.base_url, "model": CHECK_MODEL},
+        }
     try:
         for bot_id in args.bots:
-            results.append(await measure(bot_id, args.split, models, work))
+            results.append(await measure(bot_id, args.split, models, work, overrides))
     finally:
         await models.aclose()
         shutil.rmtree(work, ignore_errors=True)
+        if args.check_llm:
+            fake.stop()
     if args.features:
         with args.features.open("w") as out:
             for result in results:
                 for row in result["rows"]:
                     out.write(json.dumps({"bot": result["bot"], **row}, ensure_ascii=False) + "\n")
-    print(f"\nAnswer policy `grounded`, {args.split} split, no LLM check\n")
+    check = "`check: llm` on the fake LLM" if args.check_llm else "no LLM check"
+    print(f"\nAnswer policy `grounded`, {args.split} split, {check}\n")
     print(
         "| bot | out of scope declined | unanswerable declined | answerable wrongly declined "
-        "| (as out of scope) | scope check p50 ms |"
+        "| (as out of scope) | scope classifier p50 ms | extra wall time p50 ms |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     everything: list[dict[str, Any]] = []
     for result in results:
         everything += result["rows"]
         _row(result["bot"], summary(result["rows"]))
     _row("**all**", summary(everything))
+    if args.check_llm:
+        checked = [r for r in everything if "check" in r["scores"]]
+        print(
+            f"\nThe grounding check ran for {len(checked)} of {len(everything)} messages "
+            f"({len(checked) / len(everything):.0%}); a grounded run took "
+            f"{statistics.median(r['extra_ms'] for r in checked):.1f} ms p50 longer than an "
+            "`open` one for them (the fake LLM answers after 50 ms)."
+        )
 
 
 def _row(name: str, found: dict[str, Any]) -> None:
@@ -234,7 +293,7 @@ def _row(name: str, found: dict[str, Any]) -> None:
         f"(+{share(found, 'unanswerable', 'out_of_scope')} out of scope) "
         f"| {'—' if wrong is None else f'{wrong:.1%}'} "
         f"| {share(found, 'answerable', 'out_of_scope')} "
-        f"| {found['scope_ms_p50']:.2f} |"
+        f"| {found['scope_ms_p50']:.2f} | {found['extra_ms_p50']:.2f} |"
     )
 
 

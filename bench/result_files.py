@@ -45,6 +45,9 @@ class _Tee:
         for stream in self.streams:
             stream.flush()
 
+    def isatty(self) -> bool:  # uvicorn's log formatter asks (a fake server in a benchmark)
+        return False
+
 
 def copy_stdout_to(path: Path) -> None:
     """From now until the script exits, write everything it prints to `path` as well."""

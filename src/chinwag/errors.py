@@ -273,7 +273,7 @@ class EvalFileInvalid(ChinwagError):
     code = "eval_file_invalid"
     default_hint = (
         'Each line of a labelled file is a JSON object: {"message": "...", "flows": [...], '
-        '"documents": [...], "reference": "..."} (docs/eval.md).'
+        '"documents": [...], "facts": [...], "kind": "...", "reference": "..."} (docs/eval.md).'
     )
 
 
@@ -281,8 +281,9 @@ class EvalBelowThreshold(ChinwagError):
     status = 422
     code = "eval_below_threshold"
     default_hint = (
-        "Look at the misrouted and missed questions above: add examples to the flows they "
-        "should reach (or to main), or documents that answer them, then run `chinwag eval` again."
+        "Look at the misrouted and missed questions and the missing facts above: add examples "
+        "to the flows they should reach (or to main), or documents that answer them, then run "
+        "`chinwag eval` again."
     )
 
 
@@ -306,6 +307,17 @@ class RouterFailed(ChinwagError):
     default_hint = (
         "The router could not choose flows, so only `main` ran; the route.decided event and the "
         "message's route say why. Check the router's model, or use another router.strategy."
+    )
+
+
+class GroundingCheckFailed(ChinwagError):
+    status = 502
+    code = "grounding_check_failed"
+    retryable = True
+    default_hint = (
+        "The answer policy's `check: llm` could not ask the model whether the passages answer "
+        "the message, so the answer went on without it; the message's route says why. Check "
+        "policy.check_llm (or the bot's llm), or set policy.check to none."
     )
 
 

@@ -147,3 +147,36 @@ async def test_the_demo_answers_saturday_hours_right_on_the_embedded_model(
         # Other questions still reach the embedded model.
         completed = (await ask(server.client, "Hello! Who are you?"))[-2].data
         assert completed["curated"] is None and completed["usage"]["completion_tokens"] > 0
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_demo_answers_its_business_and_declines_the_rest_on_the_embedded_model(
+    make_settings: Settings,
+) -> None:
+    """The demo's answer policy is `grounded` (docs/answers.md): the age limit comes from its
+    documents, a poem is declined in one sentence with no LLM call."""
+    from chinwag.cli.main import _prepare
+
+    settings = make_settings.model_copy(update={"llm_base_url": None, "llm_model": None})
+    await _prepare(settings, seed_demo=True)
+    async with run_server(settings, seed_demo=False) as server:
+        events = await ask(server.client, "How old must I be to buy?")
+        assert not [e for e in events if e.type == "message.declined"]
+        completed = events[-2].data
+        assert "18" in completed["text"], completed
+
+        events = await ask(server.client, "Write me a poem about Python")
+        types = [e.type for e in events]
+        assert types[1] == "message.declined" and "route.decided" not in types
+        declined = events[1].data
+        assert declined["reason"] == "out_of_scope"
+        assert declined["scores"]["out_of_scope"] >= 0.7
+        completed = events[-2].data
+        assert completed["text"] == (
+            "Sorry, I can only help with questions about Vinhuset: our wines, food pairings, "
+            "tastings, orders and the shop."
+        )
+        assert completed["usage"] is None  # no LLM call
+
+        events = await ask(server.client, "Skriv et dikt om høsten")
+        assert events[-2].data["text"].startswith("Beklager, jeg kan bare hjelpe")

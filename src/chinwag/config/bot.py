@@ -164,22 +164,31 @@ class PolicyConfig(_Strict):
         "(a decline the owner marked as wrong lands here).",
     )
     scope_threshold: float = Field(
-        0.5,
+        0.7,
         ge=0,
         le=1,
-        description="Least probability that a message is out of scope to decline it.",
+        description="Least probability that a message is out of scope to decline it at once "
+        "(a message nothing supports is declined as out of scope from 0.5).",
     )
     support_floor: float = Field(
-        0.5,
+        0.14,
         ge=0,
-        le=1,
-        description="Least support (0-1) a retrieved passage or the main prompt must give a "
-        "message for the bot to answer it; below it, the message is unanswerable.",
+        le=2,
+        description="Least support (the share of the message's words in the best passage, "
+        "plus the best passage's similarity) for `main` to answer a message that no curated "
+        "answer or flow output grounds; below it, the message is unanswerable.",
     )
     check: Literal["none", "llm"] = Field(
         "none",
-        description="`llm`: before answering, ask the bot's LLM whether the passages answer "
-        "the message (one short call); `none`: decide without an LLM.",
+        description="`llm`: before `main` answers a message that no curated answer or flow "
+        "output grounds, ask a model whether its material answers it (one short call); "
+        "`none`: decide without an LLM.",
+    )
+    check_llm: LLMConfig | None = Field(
+        None, description="`check: llm`: the model asked; unset fields come from the bot's llm."
+    )
+    check_timeout_seconds: float = Field(
+        5.0, gt=0, description="`check: llm`: longest check; a slower one is skipped, recorded."
     )
     declined: dict[DeclineLanguage, DeclineText] = Field(
         default_factory=dict,

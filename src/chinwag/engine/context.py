@@ -72,6 +72,7 @@ class Answer:
     declined: Decline | None = None  # the answer policy's reply instead of an LLM's
     # What the answer policy measured (out-of-scope probability, support), declined or not.
     policy_scores: dict[str, float] = field(default_factory=dict)
+    policy_check_error: str | None = None  # the code of a `check: llm` that could not say
 
     @property
     def text(self) -> str:
@@ -93,6 +94,8 @@ class Answer:
             record["declined"] = self.declined.record()
         elif self.policy_scores:
             record["policy"] = self.policy_scores
+        if self.policy_check_error is not None:
+            record["policy_check_error"] = self.policy_check_error
         return record or None
 
 

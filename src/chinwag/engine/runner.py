@@ -14,7 +14,7 @@ from typing import Any
 from chinwag.config.bot import BotConfig, FlowConfig
 from chinwag.engine.context import FlowContext, FlowResult
 from chinwag.engine.curated import CuratedLookup, CuratedMatch, answer_pieces
-from chinwag.engine.grounding import passages_of, support
+from chinwag.engine.judge import judge
 from chinwag.engine.policy import Decline, decline_text
 from chinwag.engine.prompts import (
     build_prompt,
@@ -28,7 +28,7 @@ from chinwag.engine.scope import Scope
 from chinwag.engine.tables import Lookup
 from chinwag.errors import ChinwagError, FlowTimeout
 from chinwag.knowledge.search import SearchResult
-from chinwag.providers.protocols import ChatMessage, Usage
+from chinwag.providers.protocols import Usage
 from chinwag.streams.events import (
     FlowCompleted,
     FlowFailed,
@@ -113,24 +113,6 @@ def serve_decline(ctx: FlowContext, decline: Decline) -> None:
     for piece in answer_pieces(decline_text(ctx.bot, decline.reason, ctx.message.text)):
         ctx.answer.parts.append(piece)
         ctx.emit(MessageDelta(text=piece))
-
-
-def unanswerable(
-    ctx: FlowContext, retrieval: Retrieval, prompt: list[ChatMessage]
-) -> Decline | None:
-    """Decline when no curated answer, no optional flow's output and no passage of `main`'s
-    material (its prompt without the message) supports an answer above the policy's floor."""
-    answer = ctx.answer
-    text = ctx.message.text
-    material = [m.content.replace(text, " ") for m in prompt if m.role != "assistant"]
-    passages = [p for m in material for p in passages_of(m)]
-    found = support(text, passages, [r.similarity for r in retrieval.results])
-    answer.policy_scores.update(found.scores())
-    if answer.curated is not None or any(r.output for r in answer.flow_results):
-        return None
-    if found.score >= ctx.bot.answer_policy.support_floor:
-        return None
-    return Decline("unanswerable", answer.policy_scores)
 
 
 def serve_curated(ctx: FlowContext, match: CuratedMatch) -> None:
@@ -277,7 +259,7 @@ async def run_main_flow(
         )
         if answer.curated is not None:
             prompt.insert(-1, answer.curated.as_context())
-        decline = unanswerable(ctx, retrieval, prompt) if grounded else None
+        decline = await judge(ctx, retrieval.results, prompt) if grounded else None
         if decline is not None:
             serve_decline(ctx, decline)
             ms = _ms_since(started)

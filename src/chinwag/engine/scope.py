@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,28 @@ from chinwag.providers.protocols import Embedder
 log = logging.getLogger(__name__)
 NGRAM_WEIGHT = 1.0
 REGULARISATION = 10.0
+# Requests that are tasks for a general assistant, whatever their topic: a message matching one
+# is out of scope with at least this probability, unless the bot's own examples match it too
+# (a bot that translates keeps its translations).
+TASK_PROBABILITY = 0.9
+TASKS = {
+    "writing": r"\b(?:write|compose|make up|create)\b(?:\s+\w+){0,2}?\s+(?:a|an|my|me|some)\s+"
+    r"(?:\w+\s+)?(?:poem|story|song|rap|haiku|limerick|essay|speech|cv|cover letter|email|letter|"
+    r"lyrics|joke|booking system|app|program|script|function|formula|code)s?\b",
+    "writing_nb": r"\b(?:skriv|lag|dikt)\b(?:\s+\w+){0,2}?\s+(?:et|en|ei|meg)?\s*"
+    r"(?:dikt|sang|historie|novelle|stil|søknad|e-post|brev|vits|kode|app)\b",
+    "instructions": r"\b(?:ignore|forget|disregard)\b.{0,30}\b(?:instructions|rules|prompt|told)\b|"
+    r"\bfrom now on\b|\byou are now\b|\bDAN\b|\b(?:admin|developer) (?:mode|override)\b|"
+    r"\b(?:system|hidden) prompt\b|\bpretend (?:to be|you are)\b|\bact as\b|"
+    r"\bglem (?:alt|alle)\b|\bfra nå av\b|\bdu er nå\b",
+    "homework": r"\bhomework\b|\b(?:maths?|physics|chemistry) (?:test|exam|assignment)\b|"
+    r"\bfor (?:my|school) (?:essay|exam|assignment|test)\b|\blekse|\bmatte",
+    "code": r"\b(?:javascript|python|typescript|java|sql|html|css|regex|excel formula|c\+\+)\b|"
+    r"\b(?:my|min|the) (?:code|koden)\b|\bnullpointer|\bundefined\b",
+    "chores": r"\b(?:translate|summari[sz]e|oversett|oppsummer)\w*\b|"
+    r"\b(?:packing|shopping) list\b|\bpakkeliste\b|\bplan (?:a|an|my|our)\b|\bplanlegg",
+}
+_TASKS = {name: re.compile(pattern, re.IGNORECASE) for name, pattern in TASKS.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,13 +85,21 @@ def scope_examples(bot: BotConfig) -> ScopeExamples:
 
 @dataclass(frozen=True, slots=True)
 class ScopeClassifier:
-    """P(out of scope) for a message, from its embedding and character n-grams."""
+    """P(out of scope) for a message, from its embedding and character n-grams, and the task
+    patterns none of the bot's own examples match."""
 
     weights: NDArray[np.float64]
     intercept: float
     ngrams: NgramTfidf
+    tasks: tuple[re.Pattern[str], ...] = ()
 
     def out_of_scope(self, text: str, vector: NDArray[np.float32]) -> float:
+        learnt = self.learnt(text, vector)
+        if any(task.search(text) for task in self.tasks):
+            return max(learnt, TASK_PROBABILITY)
+        return learnt
+
+    def learnt(self, text: str, vector: NDArray[np.float32]) -> float:
         features = np.hstack(
             [vector, NGRAM_WEIGHT * self.ngrams.transform([with_glosses(text)])[0]]
         )
@@ -82,7 +113,9 @@ def train_scope(examples: ScopeExamples, vectors: NDArray[np.float32]) -> ScopeC
     ngrams = NgramTfidf.fit(texts, (2, 4))
     features = np.hstack([vectors, NGRAM_WEIGHT * ngrams.transform(texts)])
     weights, intercept = fit_logistic(features, positive, c=REGULARISATION)
-    return ScopeClassifier(weights, intercept, ngrams)
+    own = examples.in_scope
+    tasks = tuple(p for p in _TASKS.values() if not any(p.search(text) for text in own))
+    return ScopeClassifier(weights, intercept, ngrams, tasks)
 
 
 @dataclass(slots=True)

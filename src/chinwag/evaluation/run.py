@@ -1,8 +1,10 @@
 """`chinwag eval`: run a bot owner's labelled questions through the real router and search.
 
-A labelled file is JSON Lines: {"message", "flows": [...], "documents": [...], "reference"?}.
-`flows` are the optional flows the message needs ([] for main alone); `documents` the sources
-(file names or paths as ingested) that answer it. Either may be left out of a line.
+A labelled file is JSON Lines: {"message", "flows": [...], "documents": [...], "facts": [...],
+"kind"?, "reference"?}. `flows` are the optional flows the message needs ([] for main alone);
+`documents` the sources (file names or paths as ingested) that answer it; `facts` short strings
+a correct answer needs, looked for in main's prompt (context.py), grouped by `kind`. Any of
+them may be left out of a line.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from chinwag.config.bot import BotConfig, SearchMode
 from chinwag.engine.router import Router
 from chinwag.errors import EvalFileInvalid
+from chinwag.evaluation.context import ContextReport
 from chinwag.knowledge.search import KnowledgeService
 
 DEPTHS = (1, 3, 5)
@@ -31,6 +34,8 @@ class Labelled:
     flows: list[str] | None = None
     documents: list[str] | None = None
     reference: str | None = None
+    facts: list[str] | None = None
+    kind: str | None = None
 
 
 @dataclass(slots=True)
@@ -59,6 +64,7 @@ class EvalReport:
     routed: list[Routed] = field(default_factory=list)
     searched: list[Searched] = field(default_factory=list)
     modes: list[SearchMode] = field(default_factory=list)
+    context: ContextReport = field(default_factory=ContextReport)
     answers: list[dict[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -83,6 +89,20 @@ class EvalReport:
                     row[chosen] += 1
         return table
 
+    def suggested_examples(self) -> dict[str, list[str]]:
+        """Per flow, the misrouted messages that should have reached it (`main`: those that
+        needed no optional flow but got one), to paste into the flow's `examples`."""
+        suggested: dict[str, list[str]] = {}
+        for r in self.routed:
+            if r.right:
+                continue
+            missed = [f for f in r.expected if f not in r.chosen] if r.expected else ["main"]
+            for flow in missed:  # none when it got its flows and one more: nothing to paste
+                messages = suggested.setdefault(flow, [])
+                if r.message not in messages:
+                    messages.append(r.message)
+        return dict(sorted(suggested.items(), key=lambda item: (item[0] != "main", item[0])))
+
     def missed(self, mode: str, depth: int = 5) -> list[Searched]:
         return [s for s in self.searched if not _found(s.expected, s.found[mode][:depth])]
 
@@ -100,6 +120,7 @@ class EvalReport:
                     for r in self.routed
                     if not r.right
                 ],
+                "suggested_examples": self.suggested_examples(),
             },
             "retrieval": {
                 "questions": len(self.searched),
@@ -114,6 +135,7 @@ class EvalReport:
                     for mode in self.modes
                 },
             },
+            "context": self.context.as_dict(),
             "answers": self.answers,
             "notes": self.notes,
         }
@@ -135,15 +157,22 @@ def load_labelled(path: Path) -> list[Labelled]:
             raise EvalFileInvalid(f"{path}:{number} is not JSON: {exc.msg}") from exc
         if not isinstance(item, dict) or not isinstance(item.get("message"), str):
             raise EvalFileInvalid(f'{path}:{number} has no "message" text')
-        for key in ("flows", "documents"):
+        for key in ("flows", "documents", "facts"):
             value = item.get(key)
             if value is not None and not (
                 isinstance(value, list) and all(isinstance(v, str) for v in value)
             ):
                 raise EvalFileInvalid(f'{path}:{number}: "{key}" must be a list of strings')
+        if not isinstance(item.get("kind", ""), str):
+            raise EvalFileInvalid(f'{path}:{number}: "kind" must be a string')
         found.append(
             Labelled(
-                item["message"], item.get("flows"), item.get("documents"), item.get("reference")
+                item["message"],
+                item.get("flows"),
+                item.get("documents"),
+                item.get("reference"),
+                item.get("facts"),
+                item.get("kind"),
             )
         )
     if not found:

@@ -1,0 +1,52 @@
+"""The engine a real answer runs through (router, curated answers, flows, retrieval, table
+lookup), set up for one bot outside a server, to answer labelled questions or inspect them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chinwag.config.bot import BotConfig
+from chinwag.engine.context import Answer, Emit, FlowContext, MessageInput, ModelFor
+from chinwag.engine.curated import CuratedLookup
+from chinwag.engine.router import Router
+from chinwag.engine.runner import run_message
+from chinwag.engine.tables import TableLookups
+from chinwag.knowledge.search import KnowledgeService
+
+EVAL_USER = "chinwag-eval"
+
+
+def _ignore(_event: object) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class EvalEngine:
+    """One bot version with what its answers use; `curated` is None for a bot not yet
+    imported (a YAML file has no curated answers)."""
+
+    bot: BotConfig
+    version: int
+    router: Router
+    model_for: ModelFor
+    knowledge: KnowledgeService | None
+    tables: TableLookups
+    curated: CuratedLookup | None = None
+
+    async def answer(
+        self, text: str, *, model_for: ModelFor | None = None, emit: Emit = _ignore
+    ) -> Answer:
+        """A first message's answer (no history), as the server would give it; `model_for`
+        replaces the bot's chat models (e.g. with one that records its prompts)."""
+        context = FlowContext(
+            bot=self.bot,
+            message=MessageInput(
+                text=text, history=[], user_id=EVAL_USER, bot_version=self.version
+            ),
+            emit=emit,
+            model_for=model_for or self.model_for,
+            knowledge=self.knowledge,
+            tables=self.tables,
+        )
+        await run_message(context, router=self.router, curated=self.curated)
+        return context.answer
