@@ -580,7 +580,8 @@ async def test_a_declined_answer_shows_why_and_an_admin_marks_it_as_the_bots_bus
 
         await button.click()
         await expect(declined.get_by_role("status")).to_contain_text(
-            "In scope from version 2 on (it was v1)"
+            "In scope from version 2 on (it was v1)",
+            timeout=30_000,  # the server learns the new version's scope before it answers
         )
         await expect(declined.locator("pre.diff")).to_contain_text(f"+  - {POEM}")
         await expect(button).to_have_count(0)

@@ -33,7 +33,7 @@ SYSTEM = (
     "We are open Monday to Saturday from 10 to 18. "
     "Every gift box comes with a short poem about the sea, written for the customer."
 )
-UNANSWERABLE = "Do you deliver to Oslo?"  # the shop's business; nothing it has says
+UNANSWERABLE = "Can I pay with Klarna instalments at checkout?"  # its business; nothing says
 ANSWERED = "When are you open on Saturday?"
 
 
@@ -57,6 +57,9 @@ def grounded_bot() -> BotConfig:
             },
         }
     )
+
+
+THRESHOLD = grounded_bot().answer_policy.scope_threshold  # declined at once from here
 
 
 @pytest.fixture
@@ -92,7 +95,7 @@ async def test_an_off_topic_message_ends_declined_in_the_stream_the_row_and_the_
     assert types[-2:] == ["message.completed", "stream.completed"]
     declined = events[1].data
     assert declined["reason"] == "out_of_scope"
-    assert declined["scores"]["out_of_scope"] >= 0.5
+    assert declined["scores"]["out_of_scope"] >= THRESHOLD
     answer = completed(events)
     text = "".join(e.data["text"] for e in events if e.type == "message.delta")
     assert answer["declined"] == "out_of_scope" and answer["text"] == text
@@ -130,7 +133,7 @@ async def test_an_unanswerable_message_is_declined_as_such_and_an_answer_is_not(
     answer = completed(events)
     assert answer["declined"] is None and len(fake_llm.requests) == 1
     row = await stored(shop, answer["message_id"])
-    assert row.declined is None and row.route["policy"]["out_of_scope"] < 0.5
+    assert row.declined is None and row.route["policy"]["out_of_scope"] < THRESHOLD
     one = (await shop.client.get(f"/v1/messages/{answer['message_id']}")).json()
     assert one["declined"] is None
 
@@ -192,7 +195,7 @@ async def test_not_a_decline_makes_a_version_that_answers_the_same_message(
     declined = completed(events)["message_id"]
     before = events[1].data["scores"]["out_of_scope"]
 
-    async with httpx.AsyncClient(base_url=shop.base_url) as console:
+    async with httpx.AsyncClient(base_url=shop.base_url, timeout=30) as console:
         session = (await console.post("/admin/session", json={"key": shop.admin_key})).json()
         url = f"/v1/bots/{BOT}/messages/{declined}/in-scope"
         assert_problem(await console.post(url), 403, "csrf_token_invalid")
@@ -216,7 +219,7 @@ async def test_not_a_decline_makes_a_version_that_answers_the_same_message(
 
     # The very next message uses version 2: the same words are answered, by the LLM. The
     # scope is learnt from examples, so what must hold is that this message is no longer
-    # judged out of scope (its probability fell below the threshold), not a particular score.
+    # judged out of scope (its probability fell below the bot's threshold), not a score.
     events = await ask(shop.client, POEM, user_id="ann")
     assert "message.declined" not in [e.type for e in events]
     assert events[0].data["bot_version"] == 2
@@ -224,7 +227,7 @@ async def test_not_a_decline_makes_a_version_that_answers_the_same_message(
     assert answer["declined"] is None and len(fake_llm.requests) == 1
     row = await stored(shop, answer["message_id"])
     assert row.declined is None
-    assert row.route["policy"]["out_of_scope"] < 0.5 <= before
+    assert row.route["policy"]["out_of_scope"] < THRESHOLD <= before
     # Only that message moved: other requests for poems are still out of scope.
     still = await ask(shop.client, "Write a haiku about coffee", user_id="ann")
     assert completed(still)["declined"] == "out_of_scope"

@@ -77,20 +77,24 @@ const score = ([name, value]) => `${SCORE_NAMES[name] || name} ${Number.isIntege
 function Declined({ message, bot, admin }) {
   const scores = Object.entries(((message.route || {}).declined || {}).scores || {}).map(score).join(" · ");
   const [saved, setSaved] = useState(null);
+  const [saving, setSaving] = useState(false);
   const [error, setError] = useState(null);
   const path = (p) => `/v1/bots/${encodeURIComponent(bot)}${p}`;
   const correct = async () => {
+    setSaving(true);
     try {
       const done = await api(path(`/messages/${encodeURIComponent(message.id)}/in-scope`), { method: "POST" });
       const change = await api(path(`/diff?old=${done.previous_version}&new=${done.version}`));
       setSaved({ ...done, diff: change.diff }); setError(null);
     } catch (err) { setError(err); }
+    setSaving(false);
   };
   const offTopic = message.declined === "out_of_scope";
   return html`<div class="declined" data-declined=${message.declined}>
     <div class="row"><b>Declined: ${REASONS[message.declined] || message.declined}</b>
       ${scores ? html`<span class="small muted">scores: ${scores}</span>` : null}
-      ${offTopic && admin && !saved ? html`<button class="small" onClick=${correct}>Not a decline: this is our business</button>` : null}</div>
+      ${offTopic && admin && !saved ? html`<button class="small" onClick=${correct} disabled=${saving}>Not a decline: this is our business</button>` : null}
+      ${saving ? html`<span class="small muted">Saving a new version and learning its scope…</span>` : null}</div>
     <div class="small muted">${offTopic
       ? (admin ? "The bot judged the message outside its business and gave its decline text, without asking the LLM."
         : "The bot judged the message outside its business. An admin key can mark it as the bot's business.")
