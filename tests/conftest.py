@@ -148,11 +148,17 @@ def _parsed_demo_bot() -> BotConfig:
 
 
 def plain_demo_bot() -> BotConfig:
-    """The demo bot with `main` only and no knowledge: tests of the conversation log need
-    neither a routing model nor an index."""
+    """The demo bot with `main` only, no knowledge and the `open` answer policy: tests of the
+    conversation log need neither a routing model nor an index, and every message answered by
+    the LLM (a grounded bot without its documents would decline most of them)."""
     demo = _parsed_demo_bot().model_copy(deep=True)
     return demo.model_copy(
-        update={"flows": {"main": demo.flows["main"]}, "router": RouterConfig(), "knowledge": None}
+        update={
+            "flows": {"main": demo.flows["main"]},
+            "router": RouterConfig(),
+            "knowledge": None,
+            "policy": None,
+        }
     )
 
 
