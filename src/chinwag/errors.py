@@ -42,6 +42,43 @@ class CuratedAnswerNotFound(NotFound):
     default_hint = "List the bot's curated answers with GET /v1/bots/{bot}/answers."
 
 
+class MessageNotFound(NotFound):
+    code = "message_not_found"
+    default_hint = (
+        "Use the id of one of this bot's answers: the transcript "
+        "(GET /v1/bots/{bot_id}/sessions/{session_id}/transcript) lists them."
+    )
+
+
+class MessageNotDeclined(ChinwagError):
+    status = 409
+    code = "message_not_declined"
+    default_hint = (
+        "Only an answer the answer policy declined as out of scope can be marked in scope; "
+        "GET /v1/conversations?declined=out_of_scope finds them."
+    )
+
+
+class DeclinedAsUnanswerable(ChinwagError):
+    status = 409
+    code = "declined_as_unanswerable"
+    default_hint = (
+        "The message is the bot's business, but nothing the bot was given answers it: add a "
+        "curated answer (POST /v1/bots/{bot_id}/answers, the console's Fix this answer) or a "
+        "document that answers it."
+    )
+
+
+class MessageAlreadyInScope(ChinwagError):
+    status = 409
+    code = "message_already_in_scope"
+    default_hint = (
+        "The active version's policy.in_scope already holds this message (GET "
+        "/v1/bots/{bot_id}/yaml). If it is still declined, add messages like it to "
+        "policy.in_scope, or raise policy.scope_threshold."
+    )
+
+
 class StreamNotFound(NotFound):
     code = "stream_not_found"
     default_hint = "Use the stream_id returned when the message was accepted."

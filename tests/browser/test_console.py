@@ -548,3 +548,42 @@ async def test_upload_a_document_watch_the_job_test_a_question_and_delete_it(
     await expect(page.locator(".empty")).to_have_text("No documents yet.")
     info = (await client.get("/v1/bots/shop/knowledge")).json()
     assert info["documents"] == {}
+
+
+async def test_a_declined_answer_shows_why_and_an_admin_marks_it_as_the_bots_business(
+    make_settings: Settings, browser_context: BrowserContext, database_url: str
+) -> None:
+    from tests.console.test_declines import ANSWERED, POEM, UNANSWERABLE, grounded_bot
+
+    async with run_server(make_settings, bot=grounded_bot()) as server:
+        client = server.client
+        await send(client, ANSWERED, "bo")  # first: it pays for learning the bot's scope
+        poem = await send(client, POEM, "ann")
+        await send(client, UNANSWERABLE, "cy")
+        page = await sign_in(browser_context, server.base_url, server.admin_key)
+        rows = page.locator("#conversations tbody tr")
+        await expect(rows).to_have_count(3)
+        await page.select_option("select[name=declined]", "out_of_scope")
+        await page.click("form.filters button[type=submit]")
+        await expect(rows).to_have_count(1)
+        assert "declined=out_of_scope" in page.url
+        await expect(rows.locator(".badge.declined")).to_have_text("out of scope")
+        await rows.click()
+
+        answer = page.locator(f"[data-message='{poem['assistant_message_id']}']")
+        declined = answer.locator(".declined")
+        await expect(declined).to_contain_text("Declined: out of scope")
+        await expect(declined).to_contain_text(re.compile(r"scores: out of scope 0\.\d\d"))
+        button = declined.get_by_role("button", name="Not a decline: this is our business")
+        await expect(button).to_be_visible()
+        await shot(page, "declined", database_url)
+
+        await button.click()
+        await expect(declined.get_by_role("status")).to_contain_text(
+            "In scope from version 2 on (it was v1)",
+            timeout=30_000,  # the server learns the new version's scope before it answers
+        )
+        await expect(declined.locator("pre.diff")).to_contain_text(f"+  - {POEM}")
+        await expect(button).to_have_count(0)
+        active = (await client.get(f"/v1/bots/{BOT}")).json()
+        assert active["version"] == 2 and active["config"]["policy"]["in_scope"] == [POEM]

@@ -220,3 +220,74 @@ async def test_a_fold_computed_before_a_deletion_is_not_written_after_it(
     folded = await _folded(db_0009)
     assert folded[("vinhuset", yesterday)] and folded[("vinhuset", before)]  # still stale
     assert await _charts(db_0009, rollups.CHARTS) == await _charts(db_0009, analytics.CHARTS)
+
+
+async def _decline_some(db: Database) -> None:
+    """Every third answer declined as out of scope, every fifth as unanswerable."""
+    async with db.write() as conn:
+        answers = (
+            await conn.execute(
+                select(Message.id)
+                .where(Message.role == "assistant", Message.status == "complete")
+                .order_by(Message.created_at)
+            )
+        ).scalars()
+        for n, message_id in enumerate(list(answers)):
+            reason = "out_of_scope" if n % 3 == 0 else "unanswerable" if n % 5 == 0 else None
+            if reason is not None:
+                await conn.execute(
+                    update(Message).where(Message.id == message_id).values(declined=reason)
+                )
+
+
+async def test_days_folded_before_the_declines_chart_are_folded_again_with_it(
+    db_0009: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Upgrading to 0011 marks the folded days stale (the declines chart is computed from the
+    messages until the next fold); a folded day that lacks a chart is never read as empty."""
+    await migrate.upgrade(db_0009, "0010")
+    await _seed(db_0009)
+    with monkeypatch.context() as before_0011:  # the fold of the version before declines
+        before_0011.setattr(rollups, "DAILY", ("activity", "latency", "tokens", "sources"))
+        written = await rollups.fold(db_0009, now=NOW)
+    assert written == DAYS * (len(BOTS) + 1)
+    async with db_0009.read() as conn:
+        old = {
+            (s, d): g
+            for s, d, g in await conn.execute(
+                select(DailyCharts.scope, DailyCharts.day, DailyCharts.generation)
+            )
+        }
+
+    assert await migrate.upgrade(db_0009) == ("0010", migrate.head_revision())
+    async with db_0009.read() as conn:
+        upgraded = {
+            (s, d): (stale, g)
+            for s, d, stale, g in await conn.execute(
+                select(
+                    DailyCharts.scope, DailyCharts.day, DailyCharts.stale, DailyCharts.generation
+                )
+            )
+        }
+    assert upgraded == {key: (True, generation + 1) for key, generation in old.items()}
+    await _decline_some(db_0009)
+    live = await _charts(db_0009, analytics.CHARTS)
+    assert sum(row["out_of_scope"] for row in live[0]["declines"]) > 0
+    assert sum(row["unanswerable"] for row in live[0]["declines"]) > 0
+    assert await _charts(db_0009, rollups.CHARTS) == live
+
+    assert await rollups.fold(db_0009, now=NOW) == len(old)
+    assert await _charts(db_0009, rollups.CHARTS) == live
+    async with db_0009.write() as conn:  # a day folded by an older version, not made stale
+        charts = await conn.scalar(
+            select(DailyCharts.charts).where(
+                DailyCharts.scope == EVERY_BOT, DailyCharts.day == TODAY - timedelta(days=1)
+            )
+        )
+        assert charts["declines"] is not None
+        await conn.execute(
+            update(DailyCharts)
+            .where(DailyCharts.scope == EVERY_BOT, DailyCharts.day == TODAY - timedelta(days=1))
+            .values(charts={k: v for k, v in charts.items() if k != "declines"})
+        )
+    assert await _charts(db_0009, rollups.CHARTS) == live

@@ -9,6 +9,7 @@ from typing import Any
 from chinwag.bots.files import inline_files, load_bot_file
 from chinwag.bots.service import BotVersion, put_bot
 from chinwag.bots.validation import Problem, Report, validate_document
+from chinwag.config.bot import BotConfig
 from chinwag.db.uow import Database
 from chinwag.errors import BotConfigInvalid
 
@@ -30,13 +31,19 @@ async def activate(db: Database, report: Report, *, note: str | None = None) -> 
 
     A report with errors is refused (BotConfigInvalid): the active version keeps serving.
     """
+    config = valid_config(report)
+    async with db.write() as conn:
+        return await put_bot(conn, config, note=note)
+
+
+def valid_config(report: Report) -> BotConfig:
+    """The report's configuration, or BotConfigInvalid with every problem when it has errors."""
     if report.config is None:
         raise BotConfigInvalid(
             f"the bot configuration has {len(report.errors)} error(s); nothing was saved",
             problems=problem_dicts(report.problems),
         )
-    async with db.write() as conn:
-        return await put_bot(conn, report.config, note=note)
+    return report.config
 
 
 def problem_dicts(problems: list[Problem]) -> list[dict[str, str]]:

@@ -308,6 +308,30 @@ async def sources(conn: AsyncConnection, r: ChartRange) -> list[dict[str, Any]]:
     return _rows(await conn.execute(query))
 
 
+async def declines(conn: AsyncConnection, r: ChartRange) -> list[dict[str, Any]]:
+    """Per day: complete answers, those the answer policy declined (by reason), and their
+    shares of the answers."""
+    day = _day(conn, Message.created_at).label("day")
+    answers = func.count()
+    off_topic = func.count(case((Message.declined == "out_of_scope", 1)))
+    unanswerable = func.count(case((Message.declined == "unanswerable", 1)))
+    query = (
+        _messages(r, Message.role == "assistant", Message.status == "complete")
+        .add_columns(
+            day,
+            answers.label("answers"),
+            off_topic.label("out_of_scope"),
+            unanswerable.label("unanswerable"),
+            (cast(off_topic + unanswerable, Float) / answers).label("declined_share"),
+            (cast(off_topic, Float) / answers).label("out_of_scope_share"),
+            (cast(unanswerable, Float) / answers).label("unanswerable_share"),
+        )
+        .group_by(day)
+        .order_by(day)
+    )
+    return _rows(await conn.execute(query))
+
+
 async def errors(conn: AsyncConnection, r: ChartRange) -> list[dict[str, Any]]:
     """Answers that ended with an error, by error code."""
     query = (
@@ -335,5 +359,6 @@ CHARTS: dict[str, Chart] = {
     "routes": routes,
     "feedback": feedback,
     "sources": sources,
+    "declines": declines,
     "errors": errors,
 }

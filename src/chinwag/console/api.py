@@ -1,5 +1,5 @@
 """The API the console's screens need: conversations across bots, transcripts, export,
-analytics and the doctor's checks (each usable with an API key too)."""
+correcting a decline, analytics and the doctor's checks (each usable with an API key too)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,11 @@ from chinwag.console.analytics import ChartRange
 from chinwag.console.conversations import (
     AnswerStatus,
     ConversationFilters,
+    DeclinedFilter,
     search_conversations,
     transcript,
 )
+from chinwag.console.declines import mark_in_scope
 from chinwag.console.export import ExportFormat, encode, export_rows
 from chinwag.console.rollups import all_charts
 from chinwag.db.base import utcnow
@@ -64,6 +66,10 @@ async def conversation_filters(
     version: Annotated[
         int | None, Query(ge=1, le=2**31 - 1, description="An answer of this version.")
     ] = None,
+    declined: Annotated[
+        DeclinedFilter | None,
+        Query(description="An answer the answer policy declined: for any reason, or this one."),
+    ] = None,
 ) -> ConversationFilters:
     """The filters of the conversation list and export, limited to what the caller may see."""
     return ConversationFilters(
@@ -78,10 +84,18 @@ async def conversation_filters(
         flow=flow or None,
         no_sources=no_sources,
         version=version,
+        declined=declined,
     )
 
 
 Filters = Annotated[ConversationFilters, Depends(conversation_filters)]
+
+
+class DeclinedCounts(BaseModel):
+    """Answers of a conversation that the answer policy declined, by reason."""
+
+    out_of_scope: int
+    unanswerable: int
 
 
 class ConversationOut(BaseModel):
@@ -91,6 +105,7 @@ class ConversationOut(BaseModel):
     message_count: int
     first_message: str = Field(description="The first question, cut at 200 characters.")
     thumbs_down: int = Field(description="Answers of this conversation rated 👎.")
+    declined: DeclinedCounts
     created_at: UtcDatetime
     last_message_at: UtcDatetime
 
@@ -159,6 +174,46 @@ async def session_transcript(
     async with services.db.read() as conn:
         await get_bot(conn, bot_id)
         return await transcript(conn, bot_id=bot_id, session_id=session_id)
+
+
+class InScopeOut(BaseModel):
+    bot_id: str
+    version: int = Field(description="The new active version: its policy.in_scope holds it.")
+    previous_version: int = Field(description="The version that declined it (diff against it).")
+    message: str = Field(description="The visitor's message added to policy.in_scope.")
+
+
+IN_SCOPE_REFUSED: dict[int | str, dict[str, Any]] = {
+    409: {
+        "description": "Not a decline to correct (`message_not_declined`, "
+        "`declined_as_unanswerable`, `message_already_in_scope`).",
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }
+}
+
+
+@router.post(
+    "/bots/{bot_id}/messages/{message_id}/in-scope",
+    response_model=InScopeOut,
+    responses=IN_SCOPE_REFUSED,
+)
+async def message_in_scope(
+    bot_id: str, message_id: str, principal: PrincipalDep, services: ServicesDep
+) -> InScopeOut:
+    """Not a decline: the visitor's message that this answer declined as out of scope is the
+    bot's business. It is added to `policy.in_scope` in a new active version (admin), which
+    the next message uses; roll back like any version."""
+    principal.require_admin()
+    found = await mark_in_scope(services.db, bot_id=bot_id, message_id=message_id)
+    await services.generations.prepare(found.saved.config, found.saved.version)
+    return InScopeOut(
+        bot_id=bot_id,
+        version=found.saved.version,
+        previous_version=found.previous_version,
+        message=found.message,
+    )
 
 
 @router.get("/analytics")

@@ -23,6 +23,8 @@ from chinwag.errors import SessionNotFound
 from chinwag.timestamps import as_utc
 
 AnswerStatus = Literal["failed", "interrupted"]
+DeclinedFilter = Literal["any", "out_of_scope", "unanswerable"]
+DECLINE_REASONS = ("out_of_scope", "unanswerable")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,7 @@ class ConversationFilters:
     flow: str | None = None  # an auxiliary flow the router chose
     no_sources: bool = False  # an answer that retrieved no sources
     version: int | None = None  # an answer made by this bot version
+    declined: DeclinedFilter | None = None  # an answer the answer policy declined (so)
 
 
 def _like(text: str) -> str:
@@ -79,6 +82,11 @@ def filtered_sessions(filters: ConversationFilters) -> Select[*tuple[Any, ...]]:
         query = query.where(exists().where(*answer, Message.status == "complete", no_citations()))
     if f.version is not None:
         query = query.where(exists().where(*answer, Message.bot_version == f.version))
+    if f.declined is not None:  # ix_messages_declined holds declined answers only
+        reason = (
+            Message.declined.is_not(None) if f.declined == "any" else Message.declined == f.declined
+        )
+        query = query.where(exists().where(in_session, reason))
     if f.flow is not None:
         query = query.where(
             exists().where(in_session, FlowRun.message_id == Message.id, FlowRun.flow == f.flow)
@@ -96,13 +104,14 @@ def filtered_sessions(filters: ConversationFilters) -> Select[*tuple[Any, ...]]:
 async def search_conversations(
     conn: AsyncConnection, filters: ConversationFilters, *, offset: int, limit: int
 ) -> tuple[list[dict[str, Any]], bool]:
-    """One page of matching conversations, each with its first question and its 👎 count;
-    and whether more follow."""
+    """One page of matching conversations, each with its first question, its 👎 count and its
+    declined answers by reason; and whether more follow."""
     rows = (await conn.execute(filtered_sessions(filters).offset(offset).limit(limit + 1))).all()
     page = rows[:limit]
     ids = [r.id for r in page]
     firsts: dict[str, str] = {}
     downs: dict[str, int] = {}
+    declined: dict[str, dict[str, int]] = {}
     if ids:
         firsts = {
             r.session_id: r.content
@@ -121,6 +130,12 @@ async def search_conversations(
                 .group_by(Message.session_id)
             )
         }
+        for r in await conn.execute(
+            select(Message.session_id, Message.declined, func.count().label("n"))
+            .where(Message.session_id.in_(ids), Message.declined.is_not(None))
+            .group_by(Message.session_id, Message.declined)
+        ):
+            declined.setdefault(r.session_id, dict.fromkeys(DECLINE_REASONS, 0))[r.declined] = r.n
     items = [
         {
             "bot_id": r.bot_id,
@@ -129,6 +144,7 @@ async def search_conversations(
             "message_count": r.message_count,
             "first_message": firsts.get(r.id, "")[:200],
             "thumbs_down": downs.get(r.id, 0),
+            "declined": declined.get(r.id, dict.fromkeys(DECLINE_REASONS, 0)),
             "created_at": as_utc(r.created_at),
             "last_message_at": as_utc(r.last_message_at),
         }
@@ -191,6 +207,7 @@ async def transcript(conn: AsyncConnection, *, bot_id: str, session_id: str) -> 
                 "content": m.content,
                 "status": m.status,
                 "error_code": m.error_code,
+                "declined": m.declined,
                 "reply_to_id": m.reply_to_id,
                 "bot_version": m.bot_version,
                 "usage": m.usage,

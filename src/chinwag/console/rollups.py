@@ -35,7 +35,7 @@ from chinwag.timestamps import as_utc
 
 log = logging.getLogger(__name__)
 
-DAILY = ("activity", "latency", "tokens", "sources")  # the charts with one row per day
+DAILY = ("activity", "latency", "tokens", "sources", "declines")  # one row per day
 FOLD_AFTER = timedelta(minutes=5)  # a message written just before midnight has committed
 
 
@@ -77,8 +77,10 @@ def _daily(name: str) -> Chart:
     live = analytics.CHARTS[name]
 
     async def chart(conn: AsyncConnection, r: ChartRange) -> list[dict[str, Any]]:
-        folded = await _folded(conn, r)
-        rows = [row for charts in folded.values() if (row := charts.get(name)) is not None]
+        # A day folded before this chart existed has no entry for it (None: a day without
+        # data): it is computed from the messages like a day not folded yet.
+        folded = {day: charts for day, charts in (await _folded(conn, r)).items() if name in charts}
+        rows = [row for charts in folded.values() if (row := charts[name]) is not None]
         for gap in _gaps(r, folded):
             rows.extend(await live(conn, gap))
         return sorted(rows, key=lambda row: str(row["day"]))

@@ -21,6 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
     cast,
     func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
@@ -88,6 +89,14 @@ class Message(Base):
             "created_at",
             postgresql_include=["session_id", "role", "ttft_ms", "finished_at"],
         ),
+        # The console's "declined" filter: declined answers only (few), by reason and session.
+        Index(
+            "ix_messages_declined",
+            "declined",
+            "session_id",
+            postgresql_where=text("declined IS NOT NULL"),
+            sqlite_where=text("declined IS NOT NULL"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -108,6 +117,9 @@ class Message(Base):
     citations: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
     # Time to the first token of the answer, from the generation's start (None: no token came).
     ttft_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # Why the answer policy declined this answer (`out_of_scope`, `unanswerable`); None: it
+    # did not (the decline's scores are in `route`).
+    declined: Mapped[str | None] = mapped_column(String(16), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 

@@ -65,6 +65,11 @@ class MessageOut(BaseModel):
     citations: list[Source] = Field(
         default_factory=list, description="The sources an answer was given (with their URLs)."
     )
+    declined: Literal["out_of_scope", "unanswerable"] | None = Field(
+        None,
+        description="Why the bot's answer policy declined this message (`content` is the "
+        "bot's decline text, no LLM answered); null: it was not declined.",
+    )
 
     @classmethod
     def from_row(cls, m: RowMapping | Mapping[str, Any], *, session_id: str) -> MessageOut:

@@ -362,6 +362,7 @@ _RECORD_ANSWER = (
                 "citations",
                 "finished_at",
                 "ttft_ms",
+                "declined",
             )
         }
     )
@@ -383,6 +384,7 @@ async def record_answer(conn: AsyncConnection, end: StreamEnd, now: datetime) ->
             "b_citations": end.citations,
             "b_finished_at": now,
             "b_ttft_ms": end.ttft_ms,
+            "b_declined": end.declined,
         },
     )
     if end.flow_runs:

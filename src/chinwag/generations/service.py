@@ -239,6 +239,7 @@ class Generations:
             return  # its readers already got the ending stored in the database
         usage = answer.usage
         curated = answer.curated.mark(answer.curated_mode) if answer.curated else None
+        declined = answer.declined.reason if answer.declined else None
         if timer is not None:
             timer.finished(status, usage, error.code if error else None)
             if curated is not None:
@@ -251,6 +252,7 @@ class Generations:
             error=error,
             sources=answer.sources,
             curated=curated,
+            declined=declined,
         )
         await writer.finish(
             final,
@@ -266,6 +268,7 @@ class Generations:
                 citations=[s.model_dump() for s in answer.sources] or None,
                 flow_runs=[result.as_row() for result in answer.flow_results],
                 ttft_ms=timer.ttft_ms if timer is not None else None,
+                declined=declined,
             ),
         )
 

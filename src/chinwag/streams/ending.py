@@ -27,6 +27,7 @@ from chinwag.streams.events import (
 from chinwag.streams.events import StreamEvent as Event
 
 EndStatus = Literal["completed", "failed", "interrupted"]
+DeclineReason = Literal["out_of_scope", "unanswerable"]
 
 
 @dataclass(slots=True)
@@ -44,6 +45,7 @@ class StreamEnd:
     citations: list[dict[str, Any]] | None = None
     flow_runs: list[dict[str, Any]] = field(default_factory=list)  # rows, one per flow run
     ttft_ms: float | None = None
+    declined: DeclineReason | None = None  # the answer policy's reason, when it declined
     last_seq: int = 0  # the seq of stream.completed
 
 
@@ -60,11 +62,17 @@ def ending_events(
     error: ChinwagError | None = None,
     sources: list[Source] | None = None,
     curated: CuratedMark | None = None,
+    declined: DeclineReason | None = None,
 ) -> list[Event]:
     """The last events of a stream: the answer (or the error), then stream.completed."""
     if error is None:
         last: Event = MessageCompleted(
-            message_id=message_id, text=text, usage=usage, sources=sources or [], curated=curated
+            message_id=message_id,
+            text=text,
+            usage=usage,
+            sources=sources or [],
+            curated=curated,
+            declined=declined,
         )
     else:
         last = ErrorEvent(

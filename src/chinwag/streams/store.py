@@ -21,7 +21,7 @@ from chinwag.db.base import utcnow
 from chinwag.db.bulk import insert_rows
 from chinwag.errors import ChinwagError
 from chinwag.streams.ending import EndStatus, RecordAnswer, StreamEnd, ending_events
-from chinwag.streams.events import STARTED_SEQ, STARTED_TYPE, MessageDelta
+from chinwag.streams.events import STARTED_SEQ, STARTED_TYPE, MessageDeclined, MessageDelta
 from chinwag.streams.models import LoggedEvent, Stream
 
 EVENTS: Table = LoggedEvent.__table__  # type: ignore[assignment]
@@ -162,6 +162,14 @@ async def end_from_stored_log(
     content = "".join(
         MessageDelta.model_validate_json(e.data).text for e in events if e.type == "message.delta"
     )
+    declined = next(
+        (
+            MessageDeclined.model_validate_json(e.data).reason
+            for e in events
+            if e.type == "message.declined"
+        ),
+        None,
+    )
     last_seq = events[-1].seq if events else 0
     final = ending_events(status, message_id=stream.message_id, text=content, error=error)
     now = utcnow()
@@ -178,6 +186,7 @@ async def end_from_stored_log(
         status=status,
         content=content,
         error_code=error.code,
+        declined=declined,  # the text so far is the decline's
         last_seq=last_seq + len(final),
     )
     await write_end(conn, end, now, record_answer)

@@ -68,6 +68,8 @@ export function Analytics({ bots, session }) {
         series=${[["down", "rated down"], ["up", "rated up"]]} />
       <${Series} id="chart-sources" title="Share of answers with no sources" rows=${c.sources} ...${span}
         series=${[["no_sources_share", "no sources (share)"]]} />
+      <${Series} id="chart-declines" title="Share of answers declined, by reason" rows=${c.declines} ...${span}
+        series=${[["declined_share", "declined (share)"], ["out_of_scope_share", "out of scope"], ["unanswerable_share", "unanswerable"]]} />
       <${Bars} id="chart-flows" title="Flow usage and latency" rows=${c.flows} label="flow" value="runs"
         detail=${(r) => `runs · mean ${ms(r.mean_ms)} · p95 ${ms(r.p95_ms)} · ${r.failed} failed`} />
       <${Bars} id="chart-routes" title="Router decisions" rows=${c.routes} label="flows" value="answers" />

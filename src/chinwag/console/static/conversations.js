@@ -2,7 +2,8 @@
 import { useState } from "preact/hooks";
 import { api, BotPicker, html, Link, ms, navigate, Problem, useApi, when } from "./lib.js";
 
-const FILTERS = ["bot_id", "since", "until", "q", "user_id", "rating", "has_comment", "status", "flow", "no_sources", "version"];
+const FILTERS = ["bot_id", "since", "until", "q", "user_id", "rating", "has_comment", "status", "flow", "no_sources", "version", "declined"];
+const REASONS = { out_of_scope: "out of scope", unanswerable: "unanswerable" };
 
 function readFilters() {
   const params = new URLSearchParams(location.search);
@@ -36,6 +37,8 @@ export function Conversations({ bots }) {
         <option value="">any</option><option value="down">rated down</option><option value="up">rated up</option></select></label>
       <label>Answer status <select name="status" value=${draft.status || ""} onChange=${set("status")}>
         <option value="">any</option><option value="failed">failed</option><option value="interrupted">interrupted</option></select></label>
+      <label>Declined <select name="declined" value=${draft.declined || ""} onChange=${set("declined")}>
+        <option value="">–</option><option value="any">any reason</option><option value="out_of_scope">out of scope</option><option value="unanswerable">unanswerable</option></select></label>
       <label>Flow <input name="flow" value=${draft.flow || ""} onInput=${set("flow")} size="10" /></label>
       <label>Version <input name="version" type="number" min="1" value=${draft.version || ""} onInput=${set("version")} style="width:70px" /></label>
       <label class="check"><input type="checkbox" name="has_comment" checked=${!!draft.has_comment} onChange=${set("has_comment")} /> has comment</label>
@@ -46,17 +49,19 @@ export function Conversations({ bots }) {
     <${Problem} error=${error} />
     ${data && (data.items.length === 0
       ? html`<div class="empty">No conversation matches these filters.</div>`
-      : html`<table id="conversations"><thead><tr><th>Last message</th><th>Bot</th><th>End user</th><th>First question</th><th>Messages</th><th>Rated down</th></tr></thead>
+      : html`<table id="conversations"><thead><tr><th>Last message</th><th>Bot</th><th>End user</th><th>First question</th><th>Messages</th><th>Rated down</th><th>Declined</th></tr></thead>
         <tbody>${data.items.map((c) => html`<tr class="link" onClick=${() => navigate(`/admin/conversations/${encodeURIComponent(c.bot_id)}/${encodeURIComponent(c.session_id)}`)}>
           <td class="small">${when(c.last_message_at)}</td><td>${c.bot_id}</td><td class="small">${c.user_id}</td>
           <td><${Link} href=${`/admin/conversations/${encodeURIComponent(c.bot_id)}/${encodeURIComponent(c.session_id)}`}>${c.first_message || "(empty)"}</${Link}></td>
-          <td>${c.message_count}</td><td>${c.thumbs_down ? html`<span class="badge bad">▼ ${c.thumbs_down}</span>` : ""}</td></tr>`)}
+          <td>${c.message_count}</td><td>${c.thumbs_down ? html`<span class="badge bad">▼ ${c.thumbs_down}</span>` : ""}</td>
+          <td>${Object.entries(REASONS).filter(([r]) => c.declined[r]).map(([r, label]) => html`<span class="badge warn declined">${label}${c.declined[r] > 1 ? ` ×${c.declined[r]}` : ""}</span>`)}</td></tr>`)}
         </tbody></table>
         ${data.next_cursor ? html`<p><button onClick=${() => setPages(pages + 1)}>More</button></p>` : null}`)}`;
 }
 
 function Route({ route }) {
   if (!route) return null;
+  if (!route.strategy) return route.declined ? html`<div class="muted">Not routed: the answer policy declined the message first.</div>` : null;
   const scores = route.scores ? Object.entries(route.scores).map(([f, s]) => `${f} ${Number(s).toFixed(2)}`).join(", ") : "";
   return html`<div>Route (${route.strategy || "?"}, ${ms(route.ms)}): flows${" "}
     <b>${(route.flows || []).join(", ") || "main only"}</b>${scores ? html` <span class="muted">scores: ${scores}</span>` : null}
@@ -64,10 +69,47 @@ function Route({ route }) {
     ${route.verbatim_from ? html` <span class="badge">answered word for word from ${route.verbatim_from}</span>` : null}</div>`;
 }
 
-function Answer({ message, question, bot, onFix }) {
+const SCORE_NAMES = { out_of_scope: "out of scope", unknown: "unknown words" };
+const score = ([name, value]) => `${SCORE_NAMES[name] || name} ${Number.isInteger(value) ? value : Number(value).toFixed(2)}`;
+
+// A declined answer: why, with the answer policy's scores; an admin can say it was the bot's
+// business (a new bot version with the message in policy.in_scope, shown as a diff).
+function Declined({ message, bot, admin }) {
+  const scores = Object.entries(((message.route || {}).declined || {}).scores || {}).map(score).join(" · ");
+  const [saved, setSaved] = useState(null);
+  const [saving, setSaving] = useState(false);
+  const [error, setError] = useState(null);
+  const path = (p) => `/v1/bots/${encodeURIComponent(bot)}${p}`;
+  const correct = async () => {
+    setSaving(true);
+    try {
+      const done = await api(path(`/messages/${encodeURIComponent(message.id)}/in-scope`), { method: "POST" });
+      const change = await api(path(`/diff?old=${done.previous_version}&new=${done.version}`));
+      setSaved({ ...done, diff: change.diff }); setError(null);
+    } catch (err) { setError(err); }
+    setSaving(false);
+  };
+  const offTopic = message.declined === "out_of_scope";
+  return html`<div class="declined" data-declined=${message.declined}>
+    <div class="row"><b>Declined: ${REASONS[message.declined] || message.declined}</b>
+      ${scores ? html`<span class="small muted">scores: ${scores}</span>` : null}
+      ${offTopic && admin && !saved ? html`<button class="small" onClick=${correct} disabled=${saving}>Not a decline: this is our business</button>` : null}
+      ${saving ? html`<span class="small muted">Saving a new version and learning its scope…</span>` : null}</div>
+    <div class="small muted">${offTopic
+      ? (admin ? "The bot judged the message outside its business and gave its decline text, without asking the LLM."
+        : "The bot judged the message outside its business. An admin key can mark it as the bot's business.")
+      : "Nothing the bot was given (curated answers, flows, documents) answers the message: fix this answer, or add a document that does."}</div>
+    ${saved ? html`<div class="ok" role="status">In scope from version ${saved.version} on (it was v${saved.previous_version}): the next message uses it.${" "}
+      <${Link} href=${`/admin/bots/${encodeURIComponent(bot)}`}>Versions and rollback</${Link}></div>
+      <pre class="diff">${saved.diff.split("\n").map((l) => html`<span class=${l.startsWith("+") ? "add" : l.startsWith("-") ? "del" : ""}>${l || " "}</span>`)}</pre>` : null}
+    <${Problem} error=${error} /></div>`;
+}
+
+function Answer({ message, question, bot, admin, onFix }) {
   const usage = message.usage || {};
   return html`<div class="msg assistant" data-message=${message.id}>
     <div class="text">${message.content || html`<i class="muted">(no text)</i>`}</div>
+    ${message.declined ? html`<${Declined} message=${message} bot=${bot} admin=${admin} />` : null}
     <div class="meta">
       <span class=${"badge " + (message.status === "complete" ? "good" : "bad")}>${message.status}</span>
       ${message.error_code ? html`<span class="badge bad">${message.error_code}</span>` : null}
@@ -112,7 +154,7 @@ function FixForm({ bot, message, question, onDone }) {
     <${Problem} error=${error} /></form>`;
 }
 
-export function Transcript({ rest }) {
+export function Transcript({ rest, session: signedIn }) {
   const [bot, session] = rest;
   const [data, error] = useApi(`/v1/bots/${encodeURIComponent(bot)}/sessions/${encodeURIComponent(session)}/transcript`);
   const [fixing, setFixing] = useState(null);
@@ -126,6 +168,6 @@ export function Transcript({ rest }) {
     ${fixing ? html`<${FixForm} bot=${bot} message=${fixing.message} question=${fixing.question} onDone=${() => setFixing(null)} />` : null}
     ${data.messages.map((m) => {
       if (m.role === "user") { question = m.content; return html`<div class="msg user"><div class="text">${m.content}</div><div class="meta">${when(m.created_at)}</div></div>`; }
-      return html`<${Answer} message=${m} question=${question} bot=${bot} onFix=${(message, q) => { setFixing({ message, question: q }); scrollTo(0, 0); }} />`;
+      return html`<${Answer} message=${m} question=${question} bot=${bot} admin=${signedIn.kind === "admin"} onFix=${(message, q) => { setFixing({ message, question: q }); scrollTo(0, 0); }} />`;
     })}`;
 }

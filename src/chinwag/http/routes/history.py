@@ -171,6 +171,7 @@ async def _export_lines(db: Database, bot_id: str) -> AsyncIterator[bytes]:
                     "role": r.role,
                     "content": r.content,
                     "status": r.status,
+                    "declined": r.declined,
                     "usage": r.usage,
                     "bot_version": r.bot_version,
                     "created_at": as_utc(r.created_at).isoformat(),
