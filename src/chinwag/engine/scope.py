@@ -52,12 +52,19 @@ TASKS = {
     r"\b(?:packing|shopping) list\b|\bpakkeliste\b|\bplan (?:a|an|my|our)\b|\bplanlegg",
 }
 _TASKS = {name: re.compile(pattern, re.IGNORECASE) for name, pattern in TASKS.items()}
+# A message this close (cosine) to one the owner marked in scope is in scope: at most this.
+CORRECTED_SIMILARITY = 0.9
+CORRECTED_PROBABILITY = 0.1
 
 
 @dataclass(frozen=True, slots=True)
 class ScopeExamples:
     in_scope: tuple[str, ...]
     out_of_scope: tuple[str, ...]
+    # How many of in_scope are the flows' own examples and descriptions (first), then how many
+    # the owner's corrections (`policy.in_scope`, next).
+    own: int = 0
+    corrected: int = 0
 
 
 @cache
@@ -80,21 +87,28 @@ def scope_examples(bot: BotConfig) -> ScopeExamples:
     return ScopeExamples(
         (*own, *policy.in_scope, *shipped.in_scope),
         (*shipped.out_of_scope, *policy.out_of_scope),
+        own=len(own),
+        corrected=len(policy.in_scope),
     )
 
 
 @dataclass(frozen=True, slots=True)
 class ScopeClassifier:
-    """P(out of scope) for a message, from its embedding and character n-grams, and the task
-    patterns none of the bot's own examples match."""
+    """P(out of scope) for a message, from its embedding and character n-grams, the task
+    patterns none of the flows' examples match, and the owner's corrections."""
 
     weights: NDArray[np.float64]
     intercept: float
     ngrams: NgramTfidf
     tasks: tuple[re.Pattern[str], ...] = ()
+    corrections: NDArray[np.float32] | None = None  # vectors of `policy.in_scope`
 
     def out_of_scope(self, text: str, vector: NDArray[np.float32]) -> float:
         learnt = self.learnt(text, vector)
+        corrections = self.corrections
+        if corrections is not None and len(corrections):
+            if float((corrections @ vector).max()) >= CORRECTED_SIMILARITY:
+                return min(learnt, CORRECTED_PROBABILITY)
         if any(task.search(text) for task in self.tasks):
             return max(learnt, TASK_PROBABILITY)
         return learnt
@@ -113,9 +127,10 @@ def train_scope(examples: ScopeExamples, vectors: NDArray[np.float32]) -> ScopeC
     ngrams = NgramTfidf.fit(texts, (2, 4))
     features = np.hstack([vectors, NGRAM_WEIGHT * ngrams.transform(texts)])
     weights, intercept = fit_logistic(features, positive, c=REGULARISATION)
-    own = examples.in_scope
+    own = examples.in_scope[: examples.own]
     tasks = tuple(p for p in _TASKS.values() if not any(p.search(text) for text in own))
-    return ScopeClassifier(weights, intercept, ngrams, tasks)
+    corrections = vectors[examples.own : examples.own + examples.corrected]
+    return ScopeClassifier(weights, intercept, ngrams, tasks, corrections)
 
 
 @dataclass(slots=True)
