@@ -105,13 +105,20 @@ class ScopeClassifier:
 
     def out_of_scope(self, text: str, vector: NDArray[np.float32]) -> float:
         learnt = self.learnt(text, vector)
-        corrections = self.corrections
-        if corrections is not None and len(corrections):
-            if float((corrections @ vector).max()) >= CORRECTED_SIMILARITY:
-                return min(learnt, CORRECTED_PROBABILITY)
+        if self.corrected(vector):
+            return min(learnt, CORRECTED_PROBABILITY)
         if any(task.search(text) for task in self.tasks):
             return max(learnt, TASK_PROBABILITY)
         return learnt
+
+    def corrected(self, vector: NDArray[np.float32]) -> bool:
+        """The message is one the owner marked in scope, or very near one."""
+        found = self.corrections
+        return (
+            found is not None
+            and len(found) > 0
+            and float((found @ vector).max()) >= (CORRECTED_SIMILARITY)
+        )
 
     def learnt(self, text: str, vector: NDArray[np.float32]) -> float:
         features = np.hstack(
