@@ -31,7 +31,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import yaml
+from labelled_bots import BOTS, DOCUMENTS, ROOT, in_scope
 from result_files import copy_stdout_to, result_path
 
 from chinwag.bots.activation import check_file
@@ -49,19 +49,6 @@ from chinwag.providers.registry import ModelRegistry
 from chinwag.settings import Settings
 from chinwag.testing.fake_llm import FakeLLM
 
-ROOT = Path(__file__).resolve().parents[1]
-BOTS = {
-    "vinhuset": ROOT / "src/chinwag/bots/demo/vinhuset.yaml",
-    "bokhylla": ROOT / "examples/bokhylla.yaml",
-    "sykkelverksted": ROOT / "examples/sykkelverksted.yaml",
-    "tannklinikk": ROOT / "examples/tannklinikk.yaml",
-    "fjordferja": ROOT / "examples/fjordferja.yaml",
-    "hyttegrenda": ROOT / "examples/hyttegrenda.yaml",
-}
-DOCUMENTS = {
-    "vinhuset": ROOT / "src/chinwag/bots/demo/knowledge",
-    "hyttegrenda": ROOT / "tests/data/retrieval/hyttegrenda",
-}
 # Hyttegrenda's example has no knowledge section; measured with its documents, main's prompt
 # gets the retrieved passages as the docs (docs/knowledge.md) show.
 SOURCES_TEMPLATE = (
@@ -102,18 +89,6 @@ def labelled(bot_id: str, split: str) -> list[dict[str, Any]]:
         if item["split"] in (split, None) and item["message"] not in not_answerable:
             rows.append({"message": item["message"], "kind": "answerable"})
     return rows
-
-
-def in_scope(bot_id: str) -> list[dict[str, Any]]:
-    """The routing set's messages with their split (YAML sets: alternate, first dev)."""
-    jsonl = ROOT / f"tests/data/routing/{bot_id}.jsonl"
-    if jsonl.exists():
-        return [json.loads(line) for line in jsonl.read_text().splitlines() if line.strip()]
-    messages = yaml.safe_load((ROOT / f"tests/data/routing/{bot_id}.yaml").read_text())
-    return [
-        {"message": m["text"], "flows": m["flows"], "split": "dev" if i % 2 == 0 else "test"}
-        for i, m in enumerate(messages["messages"])
-    ]
 
 
 def grounded(bot: BotConfig, bot_id: str, overrides: dict[str, Any]) -> BotConfig:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from labelled_bots import BOTS, DEMO, DOCUMENTS, ROOT
 from result_files import copy_stdout_to, result_path
 
 from chinwag.answers.csvfile import from_csv
@@ -49,20 +50,6 @@ from chinwag.knowledge.ingest import ingest
 from chinwag.knowledge.runtime import KnowledgeStores, standalone_knowledge
 from chinwag.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[1]
-DEMO = ROOT / "src/chinwag/bots/demo"
-BOTS = {
-    "vinhuset": DEMO / "vinhuset.yaml",
-    "bokhylla": ROOT / "examples/bokhylla.yaml",
-    "sykkelverksted": ROOT / "examples/sykkelverksted.yaml",
-    "tannklinikk": ROOT / "examples/tannklinikk.yaml",
-    "fjordferja": ROOT / "examples/fjordferja.yaml",
-    "hyttegrenda": ROOT / "examples/hyttegrenda.yaml",
-}
-DOCUMENTS = {
-    "vinhuset": DEMO / "knowledge",
-    "hyttegrenda": ROOT / "tests/data/retrieval/hyttegrenda",
-}
 CURATED = {"vinhuset": DEMO / "answers.csv"}
 # Template rewrites of a bot with knowledge: a source's whole chunk (`text`) where the template
 # shows its `snippet` (the passage about the question), and the other way round.

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from labelled_bots import BOTS, ROOT
 from result_files import copy_stdout_to, result_path
 
 from chinwag.bots.activation import check_file
@@ -31,15 +32,6 @@ from chinwag.settings import Settings
 from chinwag.streams.events import FlowStarted, StreamEvent
 from chinwag.testing.fake_llm import FakeLLM
 
-ROOT = Path(__file__).resolve().parents[1]
-BOTS = {
-    "vinhuset": ROOT / "src/chinwag/bots/demo/vinhuset.yaml",
-    "bokhylla": ROOT / "examples/bokhylla.yaml",
-    "sykkelverksted": ROOT / "examples/sykkelverksted.yaml",
-    "tannklinikk": ROOT / "examples/tannklinikk.yaml",
-    "fjordferja": ROOT / "examples/fjordferja.yaml",
-    "hyttegrenda": ROOT / "examples/hyttegrenda.yaml",
-}
 BASELINE_MS = 1490.0  # the replaced system's LLM "flow determination"
 
 

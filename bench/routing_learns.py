@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from answer_policy import BOTS, in_scope
+from labelled_bots import BOTS, in_scope
 from result_files import copy_stdout_to, result_path
 
 from chinwag.bots.activation import check_file

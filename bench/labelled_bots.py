@@ -1,0 +1,38 @@
+"""The six bots with labelled sets (tests/data/routing, scope, facts) and their documents: what
+the routing, context-recall and answer-policy benchmarks measure."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "src/chinwag/bots/demo"
+BOTS = {
+    "vinhuset": DEMO / "vinhuset.yaml",
+    "bokhylla": ROOT / "examples/bokhylla.yaml",
+    "sykkelverksted": ROOT / "examples/sykkelverksted.yaml",
+    "tannklinikk": ROOT / "examples/tannklinikk.yaml",
+    "fjordferja": ROOT / "examples/fjordferja.yaml",
+    "hyttegrenda": ROOT / "examples/hyttegrenda.yaml",
+}
+DOCUMENTS = {
+    "vinhuset": DEMO / "knowledge",
+    "hyttegrenda": ROOT / "tests/data/retrieval/hyttegrenda",
+}
+
+
+def in_scope(bot_id: str) -> list[dict[str, Any]]:
+    """The routing set's {message, flows, split}: a JSONL set's own split; a YAML set's
+    messages alternate, the first dev (as tests/data/facts/README.md splits them)."""
+    jsonl = ROOT / f"tests/data/routing/{bot_id}.jsonl"
+    if jsonl.exists():
+        return [json.loads(line) for line in jsonl.read_text().splitlines() if line.strip()]
+    messages = yaml.safe_load((ROOT / f"tests/data/routing/{bot_id}.yaml").read_text())
+    return [
+        {"message": m["text"], "flows": m["flows"], "split": "dev" if i % 2 == 0 else "test"}
+        for i, m in enumerate(messages["messages"])
+    ]
