@@ -79,6 +79,41 @@ class MessageAlreadyInScope(ChinwagError):
     )
 
 
+class MessageNotRouted(ChinwagError):
+    status = 409
+    code = "message_not_routed"
+    default_hint = (
+        "Only one of the bot's answers whose router chose its flows can have its route fixed: "
+        "a visitor's message, or an answer declined before routing, has none. "
+        "GET /v1/bots/{bot_id}/routes/uncertain lists answers worth fixing."
+    )
+
+
+class RouterNotSemantic(ChinwagError):
+    status = 409
+    code = "router_not_semantic"
+    default_hint = (
+        "Only the `semantic` router learns from the flows' examples: for `keywords`, add "
+        "keywords to the flow (flows.<name>.keywords); `llm` follows the flows' descriptions; "
+        "`all` runs every flow. Or set router.strategy: semantic."
+    )
+
+
+class UnknownFlow(ChinwagError):
+    status = 422
+    code = "unknown_flow"
+    default_hint = "Name only the bot's optional flows; an empty list means `main` alone."
+
+
+class RouteUnchanged(ChinwagError):
+    status = 409
+    code = "route_unchanged"
+    default_hint = (
+        "The active version's examples already route this message so; if it is still routed "
+        "otherwise, add more messages like it to the flow's examples (GET /v1/bots/{bot_id}/yaml)."
+    )
+
+
 class StreamNotFound(NotFound):
     code = "stream_not_found"
     default_hint = "Use the stream_id returned when the message was accepted."

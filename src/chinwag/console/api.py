@@ -23,6 +23,7 @@ from chinwag.console.conversations import (
 from chinwag.console.declines import mark_in_scope
 from chinwag.console.export import ExportFormat, encode, export_rows
 from chinwag.console.rollups import all_charts
+from chinwag.console.route_fixes import UNCERTAIN_MARGIN, fix_route, uncertain_routes
 from chinwag.db.base import utcnow
 from chinwag.errors import InvalidRequest
 from chinwag.http.deps import PrincipalDep
@@ -214,6 +215,76 @@ async def message_in_scope(
         previous_version=found.previous_version,
         message=found.message,
     )
+
+
+class RouteFixIn(BaseModel):
+    flows: list[str] = Field(
+        max_length=100,
+        description="The optional flows the visitor's message should have had; [] is `main` alone.",
+    )
+
+
+class RouteFixOut(BaseModel):
+    bot_id: str
+    version: int = Field(description="The new active version: its flows' examples hold it.")
+    previous_version: int = Field(description="The version before the fix (diff against it).")
+    message: str = Field(description="The visitor's message added to the flows' examples.")
+    flows: list[str] = Field(description="The optional flows it now routes to; [] is `main`.")
+
+
+ROUTE_FIX_REFUSED: dict[int | str, dict[str, Any]] = {
+    409: {
+        "description": "Not a route to fix (`message_not_routed`, `router_not_semantic`, "
+        "`route_unchanged`).",
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }
+}
+
+
+@router.post(
+    "/bots/{bot_id}/messages/{message_id}/route",
+    response_model=RouteFixOut,
+    responses=ROUTE_FIX_REFUSED,
+)
+async def message_route(
+    bot_id: str, message_id: str, body: RouteFixIn, principal: PrincipalDep, services: ServicesDep
+) -> RouteFixOut:
+    """Fix a route: the visitor's message that this answer replied to should have had `flows`.
+    It joins those flows' examples (`main`'s for []) and leaves the others' in a new active
+    version (admin), which the semantic router learns before the next message; roll back like
+    any version."""
+    principal.require_admin()
+    fixed = await fix_route(services.db, bot_id=bot_id, message_id=message_id, flows=body.flows)
+    await services.generations.prepare(fixed.saved.config, fixed.saved.version)
+    return RouteFixOut(
+        bot_id=bot_id,
+        version=fixed.saved.version,
+        previous_version=fixed.previous_version,
+        message=fixed.message,
+        flows=fixed.flows,
+    )
+
+
+@router.get("/bots/{bot_id}/routes/uncertain")
+async def routes_uncertain(
+    bot_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    margin: Annotated[
+        float,
+        Query(gt=0, le=0.5, description="How close to its threshold a flow's score must be."),
+    ] = UNCERTAIN_MARGIN,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    """The review queue: the bot's recent answers whose semantic route was a close call (some
+    flow's score within `margin` of its threshold), newest first, each with the visitor's
+    message, the chosen flows, every score and threshold."""
+    principal.require_bot(bot_id, kinds=("secret",))
+    async with services.db.read() as conn:
+        items = await uncertain_routes(conn, bot_id=bot_id, margin=margin, limit=limit)
+    return {"bot_id": bot_id, "margin": margin, "items": items}
 
 
 @router.get("/analytics")
