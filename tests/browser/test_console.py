@@ -587,3 +587,43 @@ async def test_a_declined_answer_shows_why_and_an_admin_marks_it_as_the_bots_bus
         await expect(button).to_have_count(0)
         active = (await client.get(f"/v1/bots/{BOT}")).json()
         assert active["version"] == 2 and active["config"]["policy"]["in_scope"] == [POEM]
+
+
+async def test_an_admin_fixes_a_route_from_the_queue_of_uncertain_routes(
+    make_settings: Settings, browser_context: BrowserContext, database_url: str
+) -> None:
+    from tests.console.test_route_fixes import BOT as SHOP
+    from tests.console.test_route_fixes import CONFIDENT, DELIVERY, shop_bot
+
+    async with run_server(make_settings, bot=shop_bot()) as server:
+        client = server.client
+        await send(client, CONFIDENT, "bo", bot=SHOP)  # routed to statistics beyond doubt
+        misrouted = await send(client, DELIVERY, "ann", bot=SHOP)  # statistics, barely
+        page = await sign_in(browser_context, server.base_url, server.admin_key)
+        await page.get_by_role("link", name="Uncertain routes").click()
+        rows = page.locator("#uncertain-routes tbody tr")
+        await expect(rows).to_have_count(1)
+        await expect(rows).to_contain_text(DELIVERY)
+        await expect(rows).to_contain_text(re.compile(r"statistics 0\.\d\d / 0\.40"))
+        await shot(page, "uncertain-routes", database_url)
+        await rows.get_by_role("link", name=DELIVERY).click()
+
+        answer = page.locator(f"[data-message='{misrouted['assistant_message_id']}']")
+        await answer.get_by_role("button", name="Fix route").click()
+        form = answer.locator("form.route-fix")
+        statistics = form.get_by_label("statistics")
+        await expect(statistics).to_be_checked()  # what the router chose
+        await statistics.uncheck()
+        await expect(form).to_contain_text("none ticked: main alone")
+        await form.get_by_role("button", name="Save route").click()
+        await expect(form.get_by_role("status")).to_contain_text(
+            "Routed to main alone from version 2 on (it was v1)",
+            timeout=30_000,  # the server learns the new version's routes before it answers
+        )
+        await expect(form.locator("pre.diff")).to_contain_text(f"- {DELIVERY}")
+        await expect(form.get_by_role("link", name="Versions and rollback")).to_be_visible()
+        await shot(page, "fix-route", database_url)
+
+        active = (await client.get(f"/v1/bots/{SHOP}")).json()
+        assert active["version"] == 2
+        assert active["config"]["flows"]["main"]["examples"][-1] == DELIVERY

@@ -9,6 +9,7 @@ import { Bots, BotEditor } from "./bots.js";
 import { Knowledge } from "./knowledge.js";
 import { Keys } from "./keys.js";
 import { Health } from "./health.js";
+import { UncertainRoutes } from "./routes.js";
 
 function SignIn({ onSignedIn }) {
   const [key, setKey] = useState("");
@@ -28,7 +29,7 @@ function SignIn({ onSignedIn }) {
 }
 
 const SCREENS = [
-  ["conversations", "Conversations"], ["answers", "Curated answers"], ["analytics", "Analytics"],
+  ["conversations", "Conversations"], ["routes", "Uncertain routes"], ["answers", "Curated answers"], ["analytics", "Analytics"],
   ["bots", "Bots"], ["knowledge", "Knowledge"], ["keys", "Keys", "admin"], ["health", "Health", "admin"],
 ];
 
@@ -39,7 +40,7 @@ function Shell({ session, path, onSignOut }) {
   const props = { session, bots, rest };
   const pages = {
     conversations: rest.length >= 2 ? Transcript : Conversations,
-    answers: Answers, analytics: Analytics,
+    routes: UncertainRoutes, answers: Answers, analytics: Analytics,
     bots: rest.length ? BotEditor : Bots,
     knowledge: Knowledge, keys: Keys, health: Health,
   };

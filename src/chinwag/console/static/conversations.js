@@ -1,6 +1,7 @@
 // Conversations: the filtered list across bots, export, and one conversation's transcript.
 import { useState } from "preact/hooks";
 import { api, BotPicker, html, Link, ms, navigate, Problem, useApi, when } from "./lib.js";
+import { RouteFix } from "./routes.js";
 
 const FILTERS = ["bot_id", "since", "until", "q", "user_id", "rating", "has_comment", "status", "flow", "no_sources", "version", "declined"];
 const REASONS = { out_of_scope: "out of scope", unanswerable: "unanswerable" };
@@ -107,6 +108,8 @@ function Declined({ message, bot, admin }) {
 
 function Answer({ message, question, bot, admin, onFix }) {
   const usage = message.usage || {};
+  const [routing, setRouting] = useState(false);
+  const routed = admin && message.route && message.route.strategy && !message.route.error;
   return html`<div class="msg assistant" data-message=${message.id}>
     <div class="text">${message.content || html`<i class="muted">(no text)</i>`}</div>
     ${message.declined ? html`<${Declined} message=${message} bot=${bot} admin=${admin} />` : null}
@@ -118,7 +121,10 @@ function Answer({ message, question, bot, admin, onFix }) {
       <span>version ${message.bot_version ?? "–"}</span>
       ${message.feedback.map((f) => html`<span class=${"badge " + (f.rating < 0 ? "bad" : "good")}>${f.rating < 0 ? "▼ rated down" : "▲ rated up"}${f.comment ? `: ${f.comment}` : ""}</span>`)}
       <button class="small" onClick=${() => onFix(message, question)}>Fix this answer</button>
+      ${routed && !routing ? html`<button class="small" onClick=${() => setRouting(true)}>Fix route</button>` : null}
     </div>
+    ${routing ? html`<${RouteFix} bot=${bot} messageId=${message.id} question=${question} chosen=${message.route.flows}
+      onClose=${() => setRouting(false)} />` : null}
     <details><summary>Route, flows and sources</summary>
       <${Route} route=${message.route} />
       ${message.flow_runs.length ? html`<table class="small"><thead><tr><th>Flow</th><th>Status</th><th>Score</th><th>Time</th><th>Tokens</th></tr></thead><tbody>
