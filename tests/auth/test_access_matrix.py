@@ -147,6 +147,11 @@ def matrix(seeded: Seeded) -> list[Row]:
             {"rating": 1},
             {**bot_readers, "alice": 200, "bob": 404, "other_publishable": 403},
         ),
+        # Corrections from the console (admin): alice's answer was neither declined nor routed
+        # by a semantic router, so the admin meets the refusal, the others 403 first.
+        ("POST", f"/v1/bots/{BOT}/messages/{ids.message_id}/in-scope", None, {"admin": 409}),
+        ("POST", f"/v1/bots/{BOT}/messages/{ids.message_id}/route", {"flows": []}, {"admin": 409}),
+        ("GET", f"/v1/bots/{BOT}/routes/uncertain", None, bot_readers),
         ("GET", f"/v1/bots/{BOT}/export", None, bot_readers),
         ("GET", f"/v1/bots/{BOT}/answers", None, bot_readers),
         ("POST", f"/v1/bots/{BOT}/answers", {"question": "q", "answer": "a"}, bot_writers),
