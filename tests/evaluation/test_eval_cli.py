@@ -143,3 +143,31 @@ async def test_eval_a_bot_in_the_database_with_its_knowledge_and_answers(
     assert "| hybrid (bot) |" in out
     assert "Q: What does a filling cost?" in out and "reference: 1200 kr." in out
     assert out.count("\nA: ") == 4
+
+
+async def test_eval_answers_as_the_bot_would_its_policy_included(
+    tmp_path: Path, fake_llm: FakeLLM
+) -> None:
+    """A grounded bot's out-of-scope message gets its decline in eval too, not an LLM answer."""
+    bot = tmp_path / "dentist.yaml"
+    plain = BOT.replace("knowledge: {index: dentist-docs}\n", "").replace(
+        "    retrieval: true\n", ""
+    )
+    bot.write_text(
+        plain.replace(
+            "router: {strategy: semantic}", "router: {strategy: semantic}\npolicy: grounded"
+        )
+    )
+    poem = {"message": "Write me a poem about the sea", "flows": []}
+    labelled = write(tmp_path, [poem])
+    code, out, err = await chinwag(
+        "sqlite:///unused.db",
+        "eval",
+        str(bot),
+        str(labelled),
+        "--answers",
+        env={"CHINWAG_LLM_BASE_URL": fake_llm.base_url, "CHINWAG_LLM_MODEL": "fake-model"},
+    )
+    assert code == 0, out + err
+    assert "A: Sorry, I can only help with questions about Dentist." in out
+    assert fake_llm.requests == []

@@ -76,6 +76,7 @@ def evaluate(
 
 async def _evaluate(bot: str, items: list[Labelled], *, answers: bool) -> tuple[EvalReport, str]:
     from chinwag.engine.router import Router
+    from chinwag.engine.scope import Scope
     from chinwag.engine.tables import TableLookups
     from chinwag.evaluation.context import check_context
     from chinwag.evaluation.engine import EvalEngine
@@ -116,6 +117,7 @@ async def _evaluate(bot: str, items: list[Labelled], *, answers: bool) -> tuple[
             knowledge=service,
             tables=TableLookups(lambda b: models.embedder(b.embedding)),
             curated=curated,
+            scope=Scope(lambda b: models.embedder(b.embedding)),
         )
         report.context.checks = await check_context(engine, items)
         if answers:

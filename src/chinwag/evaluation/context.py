@@ -75,7 +75,7 @@ class ContextCheck:
     facts: list[str]
     missing: list[str]  # not in main's prompt (or the answer given without one)
     missing_with_flows: list[str]  # not there nor in the prompt of a flow main heard from
-    answered_by: str  # main | curated answer | <flow> word for word
+    answered_by: str  # main | curated answer | <flow> word for word | declined (<reason>)
     prompt_chars: int | None  # main's prompt; None when no LLM call wrote the answer
     flows: list[str]  # the optional flows routed
     retrieved: list[str]  # main's sources, "title (document)", best first
@@ -97,7 +97,9 @@ def _check(
     message: str, facts: list[str], kind: str | None, answer: Answer, recorder: PromptRecorder
 ) -> ContextCheck:
     main = recorder.prompts.get("main")
-    if answer.verbatim_from is not None:
+    if answer.declined is not None:
+        given, answered_by = answer.text, f"declined ({answer.declined.reason})"
+    elif answer.verbatim_from is not None:
         given, answered_by = answer.text, f"{answer.verbatim_from} word for word"
     elif main is None and answer.curated is not None:
         given, answered_by = answer.text, "curated answer"

@@ -10,6 +10,7 @@ from chinwag.engine.context import Answer, Emit, FlowContext, MessageInput, Mode
 from chinwag.engine.curated import CuratedLookup
 from chinwag.engine.router import Router
 from chinwag.engine.runner import run_message
+from chinwag.engine.scope import Scope
 from chinwag.engine.tables import TableLookups
 from chinwag.knowledge.search import KnowledgeService
 
@@ -32,6 +33,7 @@ class EvalEngine:
     knowledge: KnowledgeService | None
     tables: TableLookups
     curated: CuratedLookup | None = None
+    scope: Scope | None = None  # a `grounded` bot's answer policy, as the server applies it
 
     async def answer(
         self, text: str, *, model_for: ModelFor | None = None, emit: Emit = _ignore
@@ -48,5 +50,5 @@ class EvalEngine:
             knowledge=self.knowledge,
             tables=self.tables,
         )
-        await run_message(context, router=self.router, curated=self.curated)
+        await run_message(context, router=self.router, curated=self.curated, scope=self.scope)
         return context.answer
