@@ -115,6 +115,15 @@ class RouterConfig(_Strict):
         None, description="`llm`: the classifier model; unset fields come from the bot's llm."
     )
     timeout_seconds: float = Field(5.0, gt=0, description="`llm`: longest classification call.")
+    uncertain: Literal["none", "llm"] = Field(
+        "none",
+        description="`semantic`: `llm` puts a message whose flow scores lie within "
+        "`uncertain_margin` of a threshold to the llm router (`router.llm`, within "
+        "`timeout_seconds`); when that call fails, the semantic decision stands.",
+    )
+    uncertain_margin: float = Field(
+        0.15, ge=0, le=1, description="`uncertain: llm`: how near a threshold is uncertain."
+    )
 
 
 class CuratedConfig(_Strict):

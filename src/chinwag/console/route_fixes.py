@@ -15,9 +15,10 @@ from chinwag.bots.activation import check_document, valid_config
 from chinwag.bots.models import Bot
 from chinwag.bots.models import BotVersion as BotVersionRow
 from chinwag.bots.service import BotVersion, config_json, get_bot, put_bot
-from chinwag.config.bot import BotConfig
+from chinwag.config.bot import BotConfig, RouterConfig
 from chinwag.conversations.models import ChatSession, EndUser, Message
 from chinwag.db.uow import Database
+from chinwag.engine.router import threshold_of
 from chinwag.errors import (
     BotNotFound,
     MessageNotFound,
@@ -30,7 +31,8 @@ from chinwag.timestamps import as_utc
 
 NOTE_CHARS = 80  # of the message, in the new version's note
 NOTE_MAX = 200  # bot_versions.note
-UNCERTAIN_MARGIN = 0.15  # a flow's score this close to its threshold makes a route uncertain
+# A flow's score this close to its threshold makes a route uncertain (the router's own default).
+UNCERTAIN_MARGIN = RouterConfig.model_fields["uncertain_margin"].default
 RECENT_ANSWERS = 1000  # the review queue looks at the bot's newest routed answers only
 
 
@@ -140,10 +142,7 @@ async def routed_question(conn: AsyncConnection, *, bot_id: str, message_id: str
 
 def thresholds(config: BotConfig) -> dict[str, float]:
     """Each optional flow's least probability for the semantic router to choose it."""
-    return {
-        name: flow.threshold if flow.threshold is not None else config.router.threshold
-        for name, flow in config.optional_flows.items()
-    }
+    return {name: threshold_of(config, name) for name in config.optional_flows}
 
 
 def closest_call(scores: dict[str, float], limits: dict[str, float]) -> tuple[str, float] | None:

@@ -85,6 +85,8 @@ class Answer:
         if self.route is not None:
             r = self.route
             record = {"strategy": r.strategy, "flows": r.flows, "scores": r.scores, "ms": r.ms}
+            if r.uncertain is not None:
+                record["uncertain"] = r.uncertain
             if r.error is not None:
                 record["error"] = {"code": r.error.code, "message": r.error.message}
         if self.curated is not None:

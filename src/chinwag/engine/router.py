@@ -47,6 +47,9 @@ class RouteDecision:
     scores: dict[str, float]  # every optional flow's score
     ms: float = 0.0
     error: ChinwagError | None = None
+    # `router.uncertain: llm` and the semantic scores were near a threshold: "llm" when the llm
+    # router decided, else the code of its failure (the semantic decision stood).
+    uncertain: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,8 @@ class Router:
         try:
             if strategy == "semantic":
                 decision = await self._semantic(bot, version, message)
+                if bot.router.uncertain == "llm" and self.uncertain(bot, decision):
+                    decision = await self._second_opinion(bot, message, decision)
             elif strategy == "keywords":
                 decision = keywords_route(bot, message)
             elif strategy == "llm":
@@ -90,6 +95,25 @@ class Router:
             decision = RouteDecision(strategy, [], {}, error=exc)
         ms = round((time.perf_counter() - started) * 1000, 3)
         return replace(decision, ms=ms)
+
+    @staticmethod
+    def uncertain(bot: BotConfig, decision: RouteDecision) -> bool:
+        """Some flow's semantic score lies within `router.uncertain_margin` of its threshold."""
+        margin = bot.router.uncertain_margin
+        return any(
+            abs(score - threshold_of(bot, name)) < margin for name, score in decision.scores.items()
+        )
+
+    async def _second_opinion(
+        self, bot: BotConfig, message: str, semantic: RouteDecision
+    ) -> RouteDecision:
+        """The llm router's decision for an uncertain message; the semantic one if it fails."""
+        try:
+            asked = await self._llm(bot, message)
+        except ChinwagError as exc:
+            log.warning("bot %s: uncertain route kept: %s (%s)", bot.id, exc.message, exc.code)
+            return replace(semantic, uncertain=exc.code)
+        return replace(semantic, flows=asked.flows, strategy="semantic+llm", uncertain="llm")
 
     async def prepare(self, bot: BotConfig, version: int) -> None:
         """Learn a bot version's examples now (at activation) rather than on its first message."""
@@ -176,10 +200,13 @@ def routable_examples(bot: BotConfig) -> tuple[list[str], list[str], list[int], 
     for i, name in enumerate([*flows, "main"]):
         texts += bot.flows[name].examples
         owners += [i] * len(bot.flows[name].examples)
-    thresholds = [
-        own if (own := bot.flows[n].threshold) is not None else bot.router.threshold for n in flows
-    ]
-    return flows, texts, owners, thresholds
+    return flows, texts, owners, [threshold_of(bot, n) for n in flows]
+
+
+def threshold_of(bot: BotConfig, flow: str) -> float:
+    """A flow's least semantic score to be chosen: its own threshold, else the router's."""
+    own = bot.flows[flow].threshold
+    return own if own is not None else bot.router.threshold
 
 
 def classifier_prompt(bot: BotConfig) -> str:
