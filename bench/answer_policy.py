@@ -98,7 +98,7 @@ def grounded(bot: BotConfig, bot_id: str, overrides: dict[str, Any]) -> BotConfi
         main = bot.flows["main"].model_copy(update={"template": SOURCES_TEMPLATE})
         update["flows"] = {**bot.flows, "main": main}
         update["knowledge"] = KnowledgeConfig(index="hyttegrenda")
-    return BotConfig.model_validate({**bot.model_dump(), **update} | {"policy": policy})
+    return BotConfig.model_validate({**bot.model_dump(), **update})
 
 
 async def knowledge_for(

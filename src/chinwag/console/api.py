@@ -27,6 +27,7 @@ from chinwag.console.route_fixes import UNCERTAIN_MARGIN, fix_route, uncertain_r
 from chinwag.db.base import utcnow
 from chinwag.errors import InvalidRequest
 from chinwag.http.deps import PrincipalDep
+from chinwag.http.problems import problem_responses
 from chinwag.http.runtime import ServicesDep
 from chinwag.operations.doctor import run_checks
 from chinwag.timestamps import UtcDatetime
@@ -184,15 +185,12 @@ class InScopeOut(BaseModel):
     message: str = Field(description="The visitor's message added to policy.in_scope.")
 
 
-IN_SCOPE_REFUSED: dict[int | str, dict[str, Any]] = {
-    409: {
-        "description": "Not a decline to correct (`message_not_declined`, "
-        "`declined_as_unanswerable`, `message_already_in_scope`).",
-        "content": {
-            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
-        },
+IN_SCOPE_REFUSED = problem_responses(
+    described={
+        409: "Not a decline to correct (`message_not_declined`, `declined_as_unanswerable`, "
+        "`message_already_in_scope`)."
     }
-}
+)
 
 
 @router.post(
@@ -232,15 +230,11 @@ class RouteFixOut(BaseModel):
     flows: list[str] = Field(description="The optional flows it now routes to; [] is `main`.")
 
 
-ROUTE_FIX_REFUSED: dict[int | str, dict[str, Any]] = {
-    409: {
-        "description": "Not a route to fix (`message_not_routed`, `router_not_semantic`, "
-        "`route_unchanged`).",
-        "content": {
-            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
-        },
+ROUTE_FIX_REFUSED = problem_responses(
+    described={
+        409: "Not a route to fix (`message_not_routed`, `router_not_semantic`, `route_unchanged`)."
     }
-}
+)
 
 
 @router.post(

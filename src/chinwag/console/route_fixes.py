@@ -11,17 +11,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
-from chinwag.bots.activation import check_document, valid_config
-from chinwag.bots.models import Bot
 from chinwag.bots.models import BotVersion as BotVersionRow
-from chinwag.bots.service import BotVersion, config_json, get_bot, put_bot
+from chinwag.bots.service import BotVersion, get_bot
 from chinwag.config.bot import BotConfig, RouterConfig
+from chinwag.console.corrections import corrected_answer, locked_bot, save_version, version_note
 from chinwag.conversations.models import ChatSession, EndUser, Message
 from chinwag.db.uow import Database
 from chinwag.engine.router import threshold_of
 from chinwag.errors import (
-    BotNotFound,
-    MessageNotFound,
     MessageNotRouted,
     RouterNotSemantic,
     RouteUnchanged,
@@ -29,8 +26,6 @@ from chinwag.errors import (
 )
 from chinwag.timestamps import as_utc
 
-NOTE_CHARS = 80  # of the message, in the new version's note
-NOTE_MAX = 200  # bot_versions.note
 # A flow's score this close to its threshold makes a route uncertain (the router's own default).
 UNCERTAIN_MARGIN = RouterConfig.model_fields["uncertain_margin"].default
 RECENT_ANSWERS = 1000  # the review queue looks at the bot's newest routed answers only
@@ -49,20 +44,11 @@ class RouteFix:
 async def fix_route(db: Database, *, bot_id: str, message_id: str, flows: list[str]) -> RouteFix:
     """Add the visitor's message that the answer `message_id` replied to to the examples of
     `flows` (of `main` when empty), take it out of every other flow's examples, and save the
-    result, validated, as a new active version.
-
-    One write transaction, the bot's row locked first: a concurrent change of the bot is
-    neither lost nor overwritten."""
+    result, validated, as a new active version, in one write transaction with the bot's row
+    locked."""
     async with db.write() as conn:
-        active = (
-            await conn.execute(
-                select(Bot.version, Bot.config).where(Bot.id == bot_id).with_for_update()
-            )
-        ).first()
-        if active is None:
-            raise BotNotFound(f"bot '{bot_id}' does not exist")
+        version, current = await locked_bot(conn, bot_id)
         message = await routed_question(conn, bot_id=bot_id, message_id=message_id)
-        current = BotConfig.model_validate(active.config)
         if current.router.strategy != "semantic":
             raise RouterNotSemantic(
                 f"bot '{bot_id}' routes with the `{current.router.strategy}` router, which does "
@@ -72,12 +58,12 @@ async def fix_route(db: Database, *, bot_id: str, message_id: str, flows: list[s
         changed = with_route(current, message, chosen)
         if changed == current:
             raise RouteUnchanged(
-                f"version {active.version} of bot '{bot_id}' already has this message in the "
+                f"version {version} of bot '{bot_id}' already has this message in the "
                 f"examples of {', '.join(chosen) or 'main'} only"
             )
-        config = valid_config(check_document(config_json(changed)))
-        saved = await put_bot(conn, config, note=route_note(message, chosen))
-    return RouteFix(saved, active.version, message, chosen)
+        note = version_note("route fix", message, ", ".join(chosen) or "main alone")
+        saved = await save_version(conn, changed, note)
+    return RouteFix(saved, version, message, chosen)
 
 
 def wanted_flows(config: BotConfig, flows: list[str]) -> list[str]:
@@ -109,35 +95,18 @@ def with_route(config: BotConfig, message: str, flows: list[str]) -> BotConfig:
     return config.model_copy(update={"flows": {**config.flows, **updated}})
 
 
-def route_note(message: str, flows: list[str]) -> str:
-    shown = message[:NOTE_CHARS] + ("…" if len(message) > NOTE_CHARS else "")
-    note = f"route fix: {shown} → {', '.join(flows) or 'main alone'}"
-    return note if len(note) <= NOTE_MAX else note[: NOTE_MAX - 1] + "…"
-
-
 async def routed_question(conn: AsyncConnection, *, bot_id: str, message_id: str) -> str:
     """The visitor's message that the bot's answer `message_id` was routed for."""
-    question = aliased(Message)
-    row = (
-        await conn.execute(
-            select(Message.role, Message.route, question.content)
-            .join(ChatSession, ChatSession.id == Message.session_id)
-            .outerjoin(question, question.id == Message.reply_to_id)
-            .where(Message.id == message_id, ChatSession.bot_id == bot_id)
-        )
-    ).first()
-    if row is None:
-        raise MessageNotFound(f"bot '{bot_id}' has no message '{message_id}'")
-    if row.role != "assistant":
-        raise MessageNotRouted(
-            f"message '{message_id}' is a visitor's message, not one of the bot's answers",
-            hint="Send the id of the bot's answer to it.",
-        )
+    row = await corrected_answer(
+        conn,
+        bot_id=bot_id,
+        message_id=message_id,
+        refusal=MessageNotRouted,
+        hint="Send the id of the bot's answer to it.",
+    )
     if not (row.route or {}).get("strategy"):
         raise MessageNotRouted(f"the answer '{message_id}' has no route (it was not routed)")
-    if row.content is None:  # every answer replies to a message; a seeded history may not
-        raise MessageNotRouted(f"the answer '{message_id}' answers no visitor's message")
-    return str(row.content)
+    return str(row.question)
 
 
 def thresholds(config: BotConfig) -> dict[str, float]:

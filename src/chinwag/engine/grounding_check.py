@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 
-import orjson
 from pydantic import BaseModel, ValidationError
 
 from chinwag.config.bot import BotConfig, effective_llm
 from chinwag.engine.context import ModelFor
+from chinwag.engine.router import json_object
 from chinwag.errors import ChinwagError, GroundingCheckFailed
 from chinwag.providers.protocols import ChatMessage, GenerationOptions
 
@@ -61,10 +61,9 @@ async def material_answers(
             f"the grounding check failed: {exc.message} ({exc.code})"
         ) from exc
     text = "".join(parts)
-    start, end = text.find("{"), text.rfind("}")
     try:
-        return _Verdict.model_validate(orjson.loads(text[start : end + 1])).answerable
-    except (orjson.JSONDecodeError, ValidationError) as exc:
+        return _Verdict.model_validate(json_object(text)).answerable
+    except (ValueError, ValidationError) as exc:
         raise GroundingCheckFailed(
             f"the grounding check's answer is not the JSON asked for: {text.strip()[:120]!r}"
         ) from exc

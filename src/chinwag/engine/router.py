@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import orjson
@@ -28,6 +29,7 @@ from chinwag.engine.flow_classifier import (
     routing_texts,
     train_classifier,
 )
+from chinwag.engine.once import OncePerKey
 from chinwag.errors import ChinwagError, RouterFailed, RouterInvalidOutput
 from chinwag.providers.protocols import (
     ChatMessage,
@@ -67,8 +69,7 @@ class Router:
 
     embedder_for: Callable[[BotConfig], Embedder]
     model_for: Callable[[LLMConfig | None], ChatModel]
-    _examples: dict[tuple[str, int], _Examples] = field(default_factory=dict)
-    _locks: dict[tuple[str, int], asyncio.Lock] = field(default_factory=dict)
+    _examples: OncePerKey[tuple[str, int], _Examples] = field(default_factory=OncePerKey)
 
     async def route(
         self,
@@ -140,15 +141,7 @@ class Router:
         return RouteDecision("semantic", chosen, scores)
 
     async def _examples_of(self, bot: BotConfig, version: int) -> _Examples:
-        key = (bot.id, version)
-        cached = self._examples.get(key)
-        if cached is not None:
-            return cached
-        async with self._locks.setdefault(key, asyncio.Lock()):
-            if key not in self._examples:
-                self._examples[key] = await self._learn_examples(bot)
-            self._locks.pop(key, None)
-        return self._examples[key]
+        return await self._examples.get((bot.id, version), lambda: self._learn_examples(bot))
 
     async def _learn_examples(self, bot: BotConfig) -> _Examples:
         """Embed every optional flow's examples, then `main`'s, and train the classifier."""
@@ -245,13 +238,13 @@ class _Classification(BaseModel):
 
 def parse_classification(text: str, known: set[str]) -> set[str]:
     """The flows named by a classifier's JSON answer; RouterInvalidOutput for anything else."""
-    start, end = text.find("{"), text.rfind("}")
     shown = text.strip()[:200]
-    if start < 0 or end <= start:
-        raise RouterInvalidOutput(f"the llm router answered without JSON: {shown!r}")
     try:
-        answer = _Classification.model_validate(orjson.loads(text[start : end + 1]))
-    except (orjson.JSONDecodeError, ValidationError) as exc:
+        found = json_object(text)
+        if found is None:
+            raise RouterInvalidOutput(f"the llm router answered without JSON: {shown!r}")
+        answer = _Classification.model_validate(found)
+    except (ValueError, ValidationError) as exc:
         raise RouterInvalidOutput(f"the llm router's JSON is not valid: {shown!r}") from exc
     unknown = set(answer.flows) - known
     if unknown:
@@ -259,6 +252,13 @@ def parse_classification(text: str, known: set[str]) -> set[str]:
             f"the llm router named flows that do not exist: {', '.join(sorted(unknown))}"
         )
     return set(answer.flows)
+
+
+def json_object(text: str) -> Any:
+    """The JSON a model's answer holds from its first `{` to its last `}` (None: no braces);
+    ValueError when that does not parse."""
+    start, end = text.find("{"), text.rfind("}")
+    return orjson.loads(text[start : end + 1]) if 0 <= start < end else None
 
 
 def keywords_route(bot: BotConfig, message: str) -> RouteDecision:

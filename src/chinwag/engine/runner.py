@@ -106,21 +106,24 @@ async def _out_of_scope(scope: Scope, ctx: FlowContext) -> float:
     return await scope.out_of_scope(ctx.bot, ctx.message.bot_version, ctx.message.text)
 
 
+def emit_text(ctx: FlowContext, text: str) -> None:
+    """A whole text that no LLM wrote as the answer: its deltas, sentence by sentence."""
+    for piece in answer_pieces(text):
+        ctx.answer.parts.append(piece)
+        ctx.emit(MessageDelta(text=piece))
+
+
 def serve_decline(ctx: FlowContext, decline: Decline) -> None:
     """The bot's decline text as the answer, in the message's language: no LLM call."""
     ctx.answer.declined = decline
     ctx.emit(MessageDeclined(reason=decline.reason, scores=decline.scores))
-    for piece in answer_pieces(decline_text(ctx.bot, decline.reason, ctx.message.text)):
-        ctx.answer.parts.append(piece)
-        ctx.emit(MessageDelta(text=piece))
+    emit_text(ctx, decline_text(ctx.bot, decline.reason, ctx.message.text))
 
 
 def serve_curated(ctx: FlowContext, match: CuratedMatch) -> None:
     """The curated text as the answer: its deltas, no router, no flows, no LLM call."""
     ctx.answer.sources = match.cited()
-    for piece in answer_pieces(match.answer):
-        ctx.answer.parts.append(piece)
-        ctx.emit(MessageDelta(text=piece))
+    emit_text(ctx, match.answer)
 
 
 def verbatim_result(bot: BotConfig, results: list[FlowResult]) -> FlowResult | None:
@@ -143,9 +146,7 @@ def answer_verbatim(ctx: FlowContext, result: FlowResult) -> None:
     started = time.perf_counter()
     ctx.emit(FlowStarted(flow="main"))
     ctx.answer.verbatim_from = result.flow
-    for piece in answer_pieces(result.output):
-        ctx.answer.parts.append(piece)
-        ctx.emit(MessageDelta(text=piece))
+    emit_text(ctx, result.output)
     ms = _ms_since(started)
     ctx.answer.flow_results.append(FlowResult("main", "completed", ms))
     ctx.emit(FlowCompleted(flow="main", ms=ms))

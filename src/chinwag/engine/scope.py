@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 
 from chinwag.config.bot import BotConfig
 from chinwag.engine.linear import NgramTfidf, fit_logistic, sigmoid
+from chinwag.engine.once import OncePerKey
 from chinwag.norwegian import with_glosses
 from chinwag.providers.protocols import Embedder
 
@@ -145,10 +146,9 @@ class Scope:
     """Scores messages against each bot version's scope; learns a version once per process."""
 
     embedder_for: Callable[[BotConfig], Embedder]
-    _learnt: dict[tuple[str, int], ScopeClassifier] = field(default_factory=dict)
+    _learnt: OncePerKey[tuple[str, int], ScopeClassifier] = field(default_factory=OncePerKey)
     # The built-in examples' vectors, per embedder: every bot version shares them.
-    _shipped: dict[int, NDArray[np.float32]] = field(default_factory=dict)
-    _locks: dict[tuple[str, int], asyncio.Lock] = field(default_factory=dict)
+    _shipped: OncePerKey[int, NDArray[np.float32]] = field(default_factory=OncePerKey)
 
     async def out_of_scope(self, bot: BotConfig, version: int, message: str) -> float:
         """The probability (0-1) that the message is outside the bot's scope."""
@@ -157,44 +157,33 @@ class Scope:
         return classifier.out_of_scope(message, vector)
 
     async def classifier(self, bot: BotConfig, version: int) -> ScopeClassifier:
-        key = (bot.id, version)
-        found = self._learnt.get(key)
-        if found is not None:
-            return found
-        async with self._locks.setdefault(key, asyncio.Lock()):
-            if key not in self._learnt:
-                self._learnt[key] = await self._learn(bot)
-            self._locks.pop(key, None)
-        return self._learnt[key]
+        return await self._learnt.get((bot.id, version), lambda: self._learn(bot))
 
     async def _learn(self, bot: BotConfig) -> ScopeClassifier:
         started = time.perf_counter()
         examples = scope_examples(bot)
         embedder = self.embedder_for(bot)
-        shipped = shipped_examples()
-        own_in = examples.in_scope[: len(examples.in_scope) - len(shipped.in_scope)]
-        own_out = examples.out_of_scope[len(shipped.out_of_scope) :]
+        split = len(shipped_examples().out_of_scope)
+        own_in = examples.in_scope[: examples.own + examples.corrected]
+        own_out = examples.out_of_scope[split:]
         own = await embedder.embed([with_glosses(t) for t in (*own_in, *own_out)])
-        common = await self._shipped_vectors(embedder)
-        split = len(shipped.out_of_scope)  # common: shipped out of scope, then shipped in scope
+        common = await self._shipped.get(id(embedder), lambda: shipped_vectors(embedder))
         vectors = np.vstack(
             [own[: len(own_in)], common[split:], common[:split], own[len(own_in) :]]
         )
-        texts = examples.in_scope + examples.out_of_scope
         classifier = await asyncio.to_thread(train_scope, examples, vectors)
         log.info(
             "scope: learnt %d examples of bot %s in %.0f ms",
-            len(texts),
+            len(examples.in_scope) + len(examples.out_of_scope),
             bot.id,
             (time.perf_counter() - started) * 1000,
         )
         return classifier
 
-    async def _shipped_vectors(self, embedder: Embedder) -> NDArray[np.float32]:
-        """The built-in out-of-scope examples' vectors, then the in-scope ones'."""
-        found = self._shipped.get(id(embedder))
-        if found is None:
-            shipped = shipped_examples()
-            texts = [with_glosses(t) for t in (*shipped.out_of_scope, *shipped.in_scope)]
-            found = self._shipped[id(embedder)] = await embedder.embed(texts)
-        return found
+
+async def shipped_vectors(embedder: Embedder) -> NDArray[np.float32]:
+    """The built-in out-of-scope examples' vectors, then the in-scope ones'."""
+    shipped = shipped_examples()
+    return await embedder.embed(
+        [with_glosses(t) for t in (*shipped.out_of_scope, *shipped.in_scope)]
+    )

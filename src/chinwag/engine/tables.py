@@ -7,7 +7,6 @@ and meaning (cosine to each row's text, embedded once per bot version), at most 
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import math
 import re
@@ -18,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from chinwag.config.bot import BotConfig, TableLookup
+from chinwag.engine.once import OncePerKey
 from chinwag.providers.protocols import Embedder
 from chinwag.words import STEM, STOPWORDS, WORD
 
@@ -62,8 +62,7 @@ class TableLookups:
     """Finds matching rows; keeps each table's row embeddings per (bot, version, flow, table)."""
 
     embedder_for: Callable[[BotConfig], Embedder]
-    _tables: dict[tuple[str, int, str, str], _Table] = field(default_factory=dict)
-    _locks: dict[tuple[str, int, str, str], asyncio.Lock] = field(default_factory=dict)
+    _tables: OncePerKey[tuple[str, int, str, str], _Table] = field(default_factory=OncePerKey)
 
     async def lookup(
         self,
@@ -93,20 +92,14 @@ class TableLookups:
         lookup: TableLookup,
         rows: Sequence[Row],
     ) -> _Table:
-        key = (bot.id, version, flow, name)
-        cached = self._tables.get(key)
-        if cached is not None:
-            return cached
-        async with self._locks.setdefault(key, asyncio.Lock()):
-            if key not in self._tables:
-                columns = text_columns(rows, lookup)
-                texts = [", ".join(row.get(c, "") for c in columns) for row in rows]
-                stems = [stems_of(text) for text in texts]
-                vectors = await self.embedder_for(bot).embed(texts)
-                self._tables[key] = _Table(
-                    list(rows), stems, idf_of(stems), vectors, categories_of(rows, columns)
-                )
-        return self._tables[key]
+        async def learn() -> _Table:
+            columns = text_columns(rows, lookup)
+            texts = [", ".join(row.get(c, "") for c in columns) for row in rows]
+            stems = [stems_of(text) for text in texts]
+            vectors = await self.embedder_for(bot).embed(texts)
+            return _Table(list(rows), stems, idf_of(stems), vectors, categories_of(rows, columns))
+
+        return await self._tables.get((bot.id, version, flow, name), learn)
 
 
 def match_rows(

@@ -125,17 +125,20 @@ PROBLEM_STATUSES = {
 }
 
 
-def problem_responses(*statuses: int, openai: bool = False) -> dict[int | str, dict[str, Any]]:
+def problem_responses(
+    *statuses: int, openai: bool = False, described: dict[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for these statuses (all common ones when none are given); with
-    `openai`, in OpenAI's error shape."""
+    `openai`, in OpenAI's error shape; `described`: an endpoint's own statuses and words."""
     content = (
         {"application/json": {"schema": {"$ref": "#/components/schemas/OpenAIError"}}}
         if openai
         else {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
     )
+    words = {**PROBLEM_STATUSES, **(described or {})}
     return {
-        status: {"description": PROBLEM_STATUSES[status], "content": content}
-        for status in statuses or PROBLEM_STATUSES
+        status: {"description": words[status], "content": content}
+        for status in statuses or described or PROBLEM_STATUSES
     }
 
 
