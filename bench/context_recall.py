@@ -12,7 +12,7 @@ Reads tests/data/facts/<bot>.jsonl ({message, flows, facts, kind, split, answera
 without facts are routed but not checked. Runs `chinwag eval`'s code (chinwag.evaluation) with
 the real router, table lookup and search, and a chat model that records prompts: no LLM. Every
 bot's documents are ingested into a temporary LanceDB index (vinhuset: the demo's; hyttegrenda,
-which has no knowledge section, gets one over tests/data/retrieval/hyttegrenda), and vinhuset's
+which has no knowledge section, gets one over examples/hyttegrenda/knowledge), and vinhuset's
 curated answers (answers.csv) are put in a temporary SQLite database.
 """
 

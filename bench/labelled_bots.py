@@ -21,7 +21,7 @@ BOTS = {
 }
 DOCUMENTS = {
     "vinhuset": DEMO / "knowledge",
-    "hyttegrenda": ROOT / "tests/data/retrieval/hyttegrenda",
+    "hyttegrenda": ROOT / "examples/hyttegrenda/knowledge",
 }
 
 

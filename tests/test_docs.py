@@ -13,9 +13,11 @@ from chinwag.bots.validation import validate_document
 from chinwag.cli.main import app
 from chinwag.engine.templates import render
 from chinwag.errors import ChinwagError
+from chinwag.knowledge.search import plain_snippet
 from chinwag.settings import Settings
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
 
 
 def _all_subclasses(cls: type) -> set[type]:
@@ -164,3 +166,26 @@ def test_the_knowledge_prompt_example_carries_facts_past_the_snippet() -> None:
     variables |= {"user": {}, "bot": {"id": "shop", "name": "Shop"}, "now": "2026-12-06"}
     system = render(document["flows"]["main"]["system"], variables, where="system")
     assert "Delivery to Tromsø costs 149 kroner" in system
+
+
+def test_the_short_prompt_example_is_the_demos_and_shows_every_source() -> None:
+    """docs/knowledge.md's shorter prompt is the demo's main template (what bench/context_recall
+    measured), and it shows the best passage whole and each other source's passage about the
+    question, the snippet chinwag picks for it."""
+    text = (DOCS / "knowledge.md").read_text()
+    section = text[text.index("To keep a prompt short") :]
+    example = yaml.safe_load(section.split("```yaml\n", 1)[1].split("```", 1)[0])
+    demo = ROOT / "src/chinwag/bots/demo/prompts/main.template.j2"
+    assert example["template"].strip() in demo.read_text()
+    message = "Do you hold tastings in the cellar?"
+    first = "Our cellar holds many wines. " * 20 + "Delivery to Tromsø costs 149 kroner."
+    second = "Opening hours are long. " * 20 + "Tastings are held in Kjellerstua at 19:00."
+    sources = [
+        {"title": t, "text": body, "snippet": plain_snippet(body, t, query=message)}
+        for t, body in (("Shipping", first), ("Events", second))
+    ]
+    variables = {"sources": sources, "message": message, "history": [], "flows": {}}
+    prompt = render(example["template"], variables, where="template")
+    assert "Delivery to Tromsø costs 149 kroner" in prompt
+    assert "Tastings are held in Kjellerstua at 19:00." in prompt
+    assert len(prompt) < len(first) + len(second)

@@ -160,6 +160,42 @@ CORPUS: list[tuple[str, str, set[tuple[str, str, str]]]] = [
         {("warning", "prompt_sees_snippets_only", "flows.main")},
     ),
     (
+        "a prompt that shows the first of the four sources retrieval finds",
+        "knowledge: {index: shop}\n"
+        + GOOD.replace(
+            '    template: "{{ message }}"\n',
+            '    template: "{{ sources[0].text }} {{ message }}"\n',
+            1,
+        ),
+        {("warning", "prompt_sees_some_sources", "flows.main")},
+    ),
+    (
+        "a prompt that shows two sources of two is fine; so is a loop over them all",
+        "knowledge: {index: shop, top_k: 2}\n"
+        + GOOD.replace(
+            '    template: "{{ message }}"\n',
+            '    template: "{% for s in sources[:2] %}{{ s.text }}{% endfor %} {{ message }}"\n',
+            1,
+        ).replace(
+            "{{ row.name }} {% endfor %}",
+            "{{ row.name }} {% endfor %}{% for s in sources %}{{ s.text }}{% endfor %}",
+        ),
+        set(),
+    ),
+    (
+        "a grounded bot with nothing to ground on declines everything",
+        "policy: {mode: grounded}\n"
+        + GOOD.replace('    data: {items: "name,price\\nA,10\\n"}\n', "").replace(
+            "{% for row in data.items %}{{ row.name }} {% endfor %}", ""
+        ),
+        {("warning", "grounded_without_material", "policy.mode")},
+    ),
+    (
+        "a grounded bot with a table, or open, has something to go on",
+        "policy: {mode: grounded}\n" + GOOD,
+        set(),
+    ),
+    (
         "snippets beside whole passages are fine",
         GOOD.replace(
             '    template: "{{ message }}"\n',

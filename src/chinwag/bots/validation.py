@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import difflib
 import io
-import re
 import types
 import typing
 from collections.abc import Mapping
@@ -20,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from chinwag.bots.lookup_check import lookup_problems
+from chinwag.bots.material_check import grounded_problems, prompt_problems, top_k_of
 from chinwag.bots.routing_check import routing_problems
 from chinwag.bots.template_check import check_template
 from chinwag.config.bot import BotConfig
@@ -83,6 +83,7 @@ def validate_document(
     except ValidationError as exc:
         found += [_structural_problem(error) for error in exc.errors()]
     found += _flow_problems(document)
+    found += grounded_problems(document)
     if env is not None:
         found += _env_problems(document, env)
     # A place that already has a problem (an unreadable file, say) is not reported twice.
@@ -209,9 +210,11 @@ def _flow_problems(document: dict[str, Any]) -> list[Problem]:
     router = document.get("router") if isinstance(document.get("router"), dict) else {}
     strategy = router.get("strategy", "all") if isinstance(router, dict) else "all"
     names = {str(n) for n in flows}
+    top_k = top_k_of(document)
     for name, flow in flows.items():
         if isinstance(flow, dict):
             problems += _one_flow(str(name), flow, names, strategy)
+            problems += prompt_problems(f"flows.{name}", flow, top_k)
             if flow.get("retrieval") is True and not document.get("knowledge"):
                 problems.append(
                     Problem(
@@ -264,7 +267,6 @@ def _one_flow(name: str, flow: dict[str, Any], names: set[str], strategy: str) -
                 flows=names - {name, "main"},
                 tables=set(map(str, data)),
             )
-    problems += _snippet_only_problems(where, flow)
     problems += lookup_problems(where, flow)
     if name != "main":
         problems += _route_problems(where, flow, strategy)
@@ -280,28 +282,6 @@ def _one_flow(name: str, flow: dict[str, Any], names: set[str], strategy: str) -
             )
         )
     return problems
-
-
-_SOURCE_FIELD = re.compile(r"\.\s*(snippet|text)\b")
-
-
-def _snippet_only_problems(where: str, flow: dict[str, Any]) -> list[Problem]:
-    """A prompt that shows the model only each source's snippet (at most 300 characters of a
-    ~1,000-character chunk) leaves out most of what retrieval found."""
-    prompt = " ".join(str(flow.get(f) or "") for f in ("system", "template"))
-    used = set(_SOURCE_FIELD.findall(prompt))
-    if "snippet" not in used or "text" in used:
-        return []
-    return [
-        Problem(
-            where,
-            "prompt_sees_snippets_only",
-            f"{where} gives the model each source's snippet, at most 300 characters of the "
-            "passage retrieval found: facts after that never reach the prompt",
-            "Use {{ s.text }} (the whole passage) in the prompt; the snippet is for readers.",
-            severity="warning",
-        )
-    ]
 
 
 def _route_problems(where: str, flow: dict[str, Any], strategy: str) -> list[Problem]:
