@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from importlib import resources
+from pathlib import Path
+
 import httpx
 import yaml
 
@@ -151,3 +154,20 @@ def test_the_demo_bot_has_a_norwegian_widget() -> None:
 
     widget = yaml.safe_load(demo_bot_path().read_text())["widget"]
     assert widget["language"] == "nb" and widget["starters"]
+
+
+def test_the_demo_documents_link_to_the_demo_on_its_own_port(tmp_path: Path) -> None:
+    """`chinwag demo --port 8123` ingests its documents with URLs on :8123, where the shop page
+    and its anchors are (the demo CLI test asks a question and checks the sources' URLs)."""
+    from chinwag.bots.demo import demo_knowledge_on, demo_knowledge_path
+    from chinwag.knowledge.loaders import find_files, load
+
+    origin = "http://127.0.0.1:8123"
+    files, _ = find_files([demo_knowledge_on(origin, tmp_path)])
+    assert len(files) == len(list(demo_knowledge_path().iterdir()))
+    urls = [load(f).url for f in files]
+    assert all(url is None or url.startswith(f"{origin}/#") for url in urls)
+    assert sum(url is not None for url in urls) >= len(files) - 2
+    anchors = (Path(str(resources.files("chinwag.web"))) / "demo" / "index.html").read_text()
+    for url in filter(None, urls):
+        assert f'id="{url.rsplit("#", 1)[1]}"' in anchors, url  # each opens its place
