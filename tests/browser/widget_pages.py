@@ -65,15 +65,24 @@ class HostSite(ThreadedServer):
 
         return Starlette(routes=[Route("/demo/shop.css", shop_css), Route("/{name}", page)])
 
-    def add(self, name: str, *, widget: str, key: str, attrs: str = "", head: str = "") -> str:
+    def add(
+        self,
+        name: str,
+        *,
+        widget: str,
+        key: str,
+        attrs: str = "data-lang='en'",
+        head: str = "",
+        page_lang: str = "en",
+    ) -> str:
         self.csp = (
             f"default-src 'none'; script-src 'self' {widget}; connect-src {widget}; "
             "style-src 'self'; img-src 'self' data:"
         )
         self.pages[name] = (
-            "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Shop</title>"
-            f"<script src='/page.js'></script>{head}"
-            f"<script src='{widget}/widget.js' data-key='{key}' data-lang='en' {attrs} defer>"
+            f"<!DOCTYPE html><html lang='{page_lang}'><head><meta charset='utf-8'>"
+            f"<title>Shop</title><script src='/page.js'></script>{head}"
+            f"<script src='{widget}/widget.js' data-key='{key}' {attrs} defer>"
             "</script></head><body><h1>A shop</h1><a href='#top'>Top</a></body></html>"
         )
         return f"{self.origin}/{name}"
@@ -188,8 +197,8 @@ async def with_knowledge(server: RunningServer, fake_llm: FakeLLM, tmp_path: Pat
             "files",
             (
                 "delivery.txt",
-                b"---\nurl: https://shop.example/delivery\n---\nDelivery "
-                b"takes two days in Bergen on Saturday too.",
+                b"---\nurl: https://shop.example/delivery\n---\nDELIVERY IN BERGEN\n\n"
+                b"Delivery takes two days in Bergen on Saturday too.",
             ),
         ),
     ]
