@@ -19,6 +19,7 @@ from playwright.async_api import BrowserContext, Page, Route, expect
 from sqlalchemy import select
 
 from chinwag.auth.tokens import user_hash
+from chinwag.bots.demo import demo_knowledge_on
 from chinwag.conversations.models import ChatSession, Feedback
 from chinwag.settings import Settings
 from chinwag.testing.fake_llm import FakeLLM
@@ -31,6 +32,7 @@ from tests.browser.widget_pages import (
     finished_answers,
     open_page,
     stored_answers,
+    upload,
     with_knowledge,
 )
 from tests.conftest import RunningServer, run_server
@@ -464,12 +466,17 @@ def demo_shop(setup: Setup) -> str:
 async def test_docs_screenshots(
     setup: Setup, fake_llm: FakeLLM, browser: Any, tmp_path: Path
 ) -> None:
-    """The screenshots in docs/widget.md: desktop and phone width, light and dark."""
-    await with_knowledge(setup.server, fake_llm, tmp_path)
-    fake_llm.behaviour.model_replies["fake-model"] = (
-        "På lørdager har vi åpent **10–16**.\n\n- Mandag–fredag: 10–18\n- Søndag: stengt\n\n"
-        "Velkommen innom i Korketrekkersmauet 4!"
-    )
+    """The screenshots in docs/widget.md: desktop and phone width, light and dark. A visitor
+    asks the demo shop two questions; each answer is a curated text (what the demo's model
+    answers to them) and cites the demo document it was given."""
+    shipped = demo_knowledge_on(setup.site.origin, tmp_path)  # URLs on the shop page
+    # One chunk of each document, the one about the question (fake embeddings would pick any
+    # of their chunks): the address and hours, the guide's opening and its roast.
+    opening = (shipped / "opening-hours.txt").read_text()
+    hours = ("opening-hours.txt", opening[: opening.index("Public holidays")].encode())
+    guide = (shipped / "lamb-pairing.md").read_text()
+    lamb = ("lamb-pairing.md", guide[: guide.index("\n## ", guide.index("## Roast") + 1)].encode())
+    await with_knowledge(setup.server, fake_llm, tmp_path, files=[hours], top_k=1)
     DOCS_IMG.mkdir(parents=True, exist_ok=True)
     for scheme in ("light", "dark"):
         for name, size in (("desktop", (1100, 760)), ("mobile", (390, 760))):
@@ -477,11 +484,44 @@ async def test_docs_screenshots(
                 viewport={"width": size[0], "height": size[1]}, color_scheme=scheme
             )
             page = await open_page(context, demo_shop(setup))
-            await ask(page, "Når har dere åpent på lørdag?")
-            await finished_answers(page, 1)
+            for number, (question, answer, document) in enumerate(CONVERSATION, start=1):
+                known = {hours[0]: hours, lamb[0]: lamb}
+                await only_document(setup.server, known[document], other=set(known) - {document})
+                fake_llm.behaviour.model_replies["fake-model"] = answer
+                await ask(page, question)
+                await finished_answers(page, number)
+                if number == 1:
+                    await page.get_by_role("button", name="Nyttig", exact=True).click()
             await page.locator("textarea").blur()
             await page.screenshot(path=DOCS_IMG / f"widget-{name}-{scheme}.png")
             await context.close()
+
+
+# (question, the answer, the document retrieval finds for it)
+CONVERSATION = [
+    (
+        "Når har dere åpent på lørdag?",
+        "På lørdager har vi åpent **10–16**, og lørdagene i desember helt til **18**.\n\n"
+        "Du finner oss i Korketrekkersmauet 4, noen minutter fra Fisketorget. "
+        "Se etter den grønne døra!",
+        "opening-hours.txt",
+    ),
+    (
+        "Hvilken vin passer til lammestek?",
+        "Til lammestek med hvitløk og rosmarin passer en rødvin med fast struktur og litt "
+        "alder, for eksempel en **Rioja Reserva** eller en **Chianti Classico Riserva**.\n\n"
+        "Fra hylla denne uka: **Langhe Nebbiolo 2021** (kr 289), med roser, kirsebær og "
+        "faste tanniner.",
+        "lamb-pairing.md",
+    ),
+]
+
+
+async def only_document(server: RunningServer, file: tuple[str, bytes], other: set[str]) -> None:
+    """The bot's index holds this document alone (fake embeddings rank by chance)."""
+    for source in other | {file[0]}:
+        await server.client.delete(f"/v1/bots/vinhuset/knowledge/documents/{source}")
+    await upload(server, [file])
 
 
 @SQLITE_ONLY

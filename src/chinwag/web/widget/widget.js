@@ -240,12 +240,12 @@ button,input,textarea{font:inherit;color:inherit}
 .source div{min-width:0;flex:1}
 .source .t{display:block;font-weight:600;color:inherit;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .snippet{color:var(--cw-muted);font-size:12.5px;display:-webkit-box;-webkit-line-clamp:2;-webkit-box-orient:vertical;overflow:hidden;margin:1px 0 0}
-.rate{display:flex;gap:4px;align-items:center;font-size:13px;color:var(--cw-muted)}
+.rate{display:flex;flex-wrap:wrap;gap:4px;align-items:center;font-size:13px;color:var(--cw-muted)}
 .rate button{border:1px solid var(--cw-line);background:var(--cw-bg);color:var(--cw-muted);border-radius:8px;padding:3px 7px;cursor:pointer;margin:0;display:flex}
 .rate svg,.icon svg{width:16px;height:16px;fill:currentColor}.rate .down svg{transform:rotate(180deg)}
 .rate button[aria-pressed=true]{color:var(--cw-accent)}
 .rate button[aria-pressed=true]{border-color:var(--cw-accent);background:var(--cw-bot)}
-.rate form{display:flex;gap:4px;flex:1}.rate input{flex:1;min-width:0;border:1px solid var(--cw-line);border-radius:8px;padding:2px 6px;background:var(--cw-bg)}
+.rate form{display:flex;gap:4px;flex:1 1 150px}.rate input{flex:1;min-width:0;border:1px solid var(--cw-line);border-radius:8px;padding:2px 6px;background:var(--cw-bg)}
 .starters{display:flex;flex-wrap:wrap;gap:6px}
 .starters button{border:1px solid var(--cw-accent);color:var(--cw-fg);background:var(--cw-bg);border-radius:16px;padding:5px 11px;cursor:pointer;margin:0;font-size:14px}
 .composer{display:flex;gap:8px;padding:10px 12px;border-top:1px solid var(--cw-line);margin:0}
