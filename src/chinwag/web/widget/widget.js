@@ -753,6 +753,7 @@ button,input,textarea{font:inherit;color:inherit}
     }
 
     identify(token) {
+      if (this.closed) return;
       this.pageToken = token || null;
       this.store.clear([]);
       this.log.replaceChildren();
