@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from chinwag.auth.tokens import user_hash
 from chinwag.bots.demo import demo_knowledge_on
-from chinwag.conversations.models import ChatSession, Feedback
+from chinwag.conversations.models import ChatSession, Feedback, Message
 from chinwag.settings import Settings
 from chinwag.testing.fake_llm import FakeLLM
 from tests.browser.widget_pages import (
@@ -334,6 +334,40 @@ async def test_an_unreachable_server_says_so_once_and_recovers(
     await finished_answers(page, 1)
     await expect(alert).to_have_count(0)
     await expect(page.locator(".msg.user")).to_have_text(["Now?"])
+
+
+@SQLITE_ONLY
+async def test_a_message_that_cannot_reach_the_server_says_so_once_and_stays_in_the_box(
+    setup: Setup, browser_context: BrowserContext
+) -> None:
+    page = await browser_context.new_page()
+    await page.clock.install()  # the retries' backoff (0.5 s doubling) is fast-forwarded
+    await page.goto(setup.site.add("u.html", widget=setup.server.base_url, key=setup.key))
+    keys: list[str] = []
+
+    async def down(route: Route) -> None:
+        keys.append(route.request.headers.get("idempotency-key", ""))
+        await route.abort("connectionrefused")
+
+    await page.route("**/v1/bots/vinhuset/messages", down)
+    alert = page.locator("[role=alert]")
+    for sent in (1, 2):
+        await ask(page, "Anyone there?")
+        for attempt in range(1, 7):  # the first try and 5 retries
+            await eventually(lambda n=(sent - 1) * 6 + attempt: _at_least(keys, n))
+            await page.clock.run_for(11_000)
+        await expect(alert).to_have_text(["Cannot reach the chat service."])  # one, not two
+        await expect(page.locator(".msg.user")).to_have_count(0)  # not sent: back in the box
+        await expect(page.locator("textarea")).to_have_value("Anyone there?")
+        await expect(page.get_by_role("status")).to_have_text("")  # no "reconnecting…" left
+    assert len(keys) == 12 and len(set(keys)) == 1  # the same message each time
+    await page.unroute("**/v1/bots/vinhuset/messages")
+    await page.locator("textarea").press("Enter")
+    await finished_answers(page, 1)
+    await expect(alert).to_have_count(0)
+    async with setup.server.db.read() as conn:
+        asked = (await conn.execute(select(Message.content).where(Message.role == "user"))).all()
+    assert [row.content for row in asked] == ["Anyone there?"]
 
 
 @SQLITE_ONLY

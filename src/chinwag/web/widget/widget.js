@@ -389,7 +389,7 @@ button,input,textarea{font:inherit;color:inherit}
         if (openNow) this.open();
         return;
       }
-      this.log.querySelectorAll(".error").forEach((e) => e.remove());
+      this.log.querySelectorAll(".notice").forEach((e) => e.remove());
       this.store = new Store(this.settings.widget.persistence, `chinwag:${BASE}:${this.bot}`);
       this.applyTexts();
       this.root.hidden = false;
@@ -504,8 +504,9 @@ button,input,textarea{font:inherit;color:inherit}
 
     addUser(text) {
       this.log.querySelector(".starters")?.remove();
-      this.log.append(this.message("user", text));
+      const item = this.log.appendChild(this.message("user", text));
       this.log.scrollTop = this.log.scrollHeight;
+      return item;
     }
 
     // Changes the log and keeps its end in view, unless the visitor had scrolled up to read.
@@ -537,9 +538,12 @@ button,input,textarea{font:inherit;color:inherit}
       this.busy = true;
       this.sendButton.disabled = true;
       this.clearStatus();
-      this.addUser(text);
+      if (this.unsent && this.log.lastElementChild?.matches(".notice")) this.log.lastElementChild.remove(); // about this text
+      const mine = this.addUser(text);
       const answer = this.addAnswer(null);
-      const idempotencyKey = uid();
+      // The same text sent again after the server could not be reached: the same message.
+      const idempotencyKey = this.unsent && this.unsent.text === text ? this.unsent.key : uid();
+      this.unsent = null;
       try {
         for (let attempt = 0; ; attempt++) {
           try {
@@ -569,6 +573,12 @@ button,input,textarea{font:inherit;color:inherit}
         }
       } catch (error) {
         answer.item.remove();
+        this.clearStatus();
+        if (error.status === 0) { // not delivered: back in the box, one "cannot reach" notice
+          mine.remove();
+          if (!this.input.value) this.input.value = text;
+          this.unsent = { text, key: idempotencyKey };
+        }
         this.showError(error);
       } finally {
         this.busy = false;
@@ -723,8 +733,8 @@ button,input,textarea{font:inherit;color:inherit}
       if (refused) this.closeChat();
       const text = refused ? this.t("unavailable_here") : this.errorText(error);
       const last = this.log.lastElementChild;
-      if (last && last.matches(".error") && last.textContent === text) last.remove();
-      const item = this.message("bot error", "");
+      if (last && last.matches(".notice") && last.textContent === text) last.remove();
+      const item = this.message("bot error notice", "");
       item.setAttribute("role", "alert");
       item.firstChild.textContent = text;
       this.log.append(item);
