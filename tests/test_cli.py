@@ -104,7 +104,17 @@ async def test_demo_seeds_the_bot_idempotently_and_serves_it(
                     assert secret is not None, log.read_text()
                     bearer = {"authorization": f"Bearer {secret.group(1)}"}
                     events = await ask(client, "Hei", headers=bearer)
+                    asked = await ask(client, "Which wine goes with lamb?", headers=bearer)
                 assert events[-1].data["status"] == "completed"
+                # The sources link to this demo's own page, on its port (not always :8000).
+                urls = [
+                    s["url"]
+                    for e in asked
+                    if e.type == "retrieval.completed"
+                    for s in e.data["sources"]
+                ]
+                assert urls, [e.type for e in asked]
+                assert all(u.startswith(f"http://127.0.0.1:{port}/#") for u in urls), urls
             finally:
                 proc.terminate()
                 await asyncio.wait_for(proc.wait(), 30)

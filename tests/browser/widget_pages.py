@@ -65,15 +65,24 @@ class HostSite(ThreadedServer):
 
         return Starlette(routes=[Route("/demo/shop.css", shop_css), Route("/{name}", page)])
 
-    def add(self, name: str, *, widget: str, key: str, attrs: str = "", head: str = "") -> str:
+    def add(
+        self,
+        name: str,
+        *,
+        widget: str,
+        key: str,
+        attrs: str = "data-lang='en'",
+        head: str = "",
+        page_lang: str = "en",
+    ) -> str:
         self.csp = (
             f"default-src 'none'; script-src 'self' {widget}; connect-src {widget}; "
             "style-src 'self'; img-src 'self' data:"
         )
         self.pages[name] = (
-            "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Shop</title>"
-            f"<script src='/page.js'></script>{head}"
-            f"<script src='{widget}/widget.js' data-key='{key}' data-lang='en' {attrs} defer>"
+            f"<!DOCTYPE html><html lang='{page_lang}'><head><meta charset='utf-8'>"
+            f"<title>Shop</title><script src='/page.js'></script>{head}"
+            f"<script src='{widget}/widget.js' data-key='{key}' {attrs} defer>"
             "</script></head><body><h1>A shop</h1><a href='#top'>Top</a></body></html>"
         )
         return f"{self.origin}/{name}"
@@ -157,10 +166,18 @@ async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 10) 
     raise AssertionError("the condition did not come true in time")
 
 
-async def with_knowledge(server: RunningServer, fake_llm: FakeLLM, tmp_path: Path) -> None:
-    """Give the bot an index (fake embeddings) of two documents that carry URLs."""
+async def with_knowledge(
+    server: RunningServer,
+    fake_llm: FakeLLM,
+    tmp_path: Path,
+    *,
+    files: list[tuple[str, bytes]] | None = None,
+    top_k: int = 2,
+) -> None:
+    """Give the bot an index (fake embeddings) of documents that carry URLs: by default two,
+    opening hours and delivery."""
     embedding = {"provider": "openai", "base_url": fake_llm.base_url, "model": "fake"}
-    knowledge = {"store": "lancedb", "index": "widget-docs", "top_k": 2}
+    knowledge = {"store": "lancedb", "index": "widget-docs", "top_k": top_k}
     made = await server.client.post(
         "/v1/knowledge/indexes", json={"knowledge": knowledge, "embedding": embedding}
     )
@@ -175,28 +192,30 @@ async def with_knowledge(server: RunningServer, fake_llm: FakeLLM, tmp_path: Pat
         json={**config, "knowledge": knowledge, "embedding": embedding, "flows": {"main": main}},
     )
     assert saved.status_code == 200, saved.text
-    files = [
-        (
-            "files",
-            (
-                "hours.md",
-                b"---\nurl: https://shop.example/hours\n---\n# Opening hours\n"
-                b"Saturday 10 to 16, Sunday closed.",
-            ),
-        ),
-        (
-            "files",
-            (
-                "delivery.txt",
-                b"---\nurl: https://shop.example/delivery\n---\nDelivery "
-                b"takes two days in Bergen on Saturday too.",
-            ),
-        ),
-    ]
-    accepted = await server.client.post("/v1/bots/vinhuset/knowledge/documents", files=files)
+    await upload(server, files or DOCUMENTS)
+
+
+DOCUMENTS = [
+    (
+        "hours.md",
+        b"---\nurl: https://shop.example/hours\n---\n# Opening hours\n"
+        b"Saturday 10 to 16, Sunday closed.",
+    ),
+    (
+        "delivery.txt",
+        b"---\nurl: https://shop.example/delivery\n---\nDELIVERY IN BERGEN\n\n"
+        b"Delivery takes two days in Bergen on Saturday too.",
+    ),
+]
+
+
+async def upload(server: RunningServer, files: list[tuple[str, bytes]]) -> None:
+    """Add documents to the bot's index and wait until they are searchable."""
+    form = [("files", file) for file in files]
+    accepted = await server.client.post("/v1/bots/vinhuset/knowledge/documents", files=form)
     assert accepted.status_code == 202, accepted.text
     job = await finished_job(server.client, accepted.json()["status_url"])
-    assert job["status"] == "completed" and len(job["summary"]["added"]) == 2, job
+    assert job["status"] == "completed" and len(job["summary"]["added"]) == len(files), job
 
 
 def differing_pixels(a: bytes, b: bytes) -> float:

@@ -145,3 +145,29 @@ async def test_a_long_chunks_snippet_is_the_passage_about_the_question(
     assert "Delivery to Tromsø costs 149 kroner" in hit.snippet
     (other,) = await service.search("bicycle repair", top_k=1, mode="vector")
     assert other.snippet.startswith("Our cellar holds wine number 0")
+
+
+def test_a_text_files_heading_in_capitals_is_its_title(tmp_path: Path) -> None:
+    """A source chip shows "Opening hours and how to find us", not the file name, and the
+    snippet does not repeat the heading; a name and an abbreviation keep their capitals."""
+    from chinwag.knowledge.loaders import SourceFile, load
+    from chinwag.knowledge.search import plain_snippet
+
+    doc = tmp_path / "opening-hours.txt"
+    doc.write_text(
+        "---\nurl: https://shop.example/#hours\n---\nOPENING HOURS AND HOW TO FIND US IN BERGEN"
+        "\n\nWe are in the middle of Bergen. Saturday 10 to 16. Bring ID.\n"
+    )
+    loaded = load(SourceFile(doc, doc.name))
+    assert loaded.title == "Opening hours and how to find us in Bergen"
+    text = loaded.sections[0].text
+    assert (
+        plain_snippet(text, loaded.title)
+        == "We are in the middle of Bergen. Saturday 10 to 16. Bring ID."
+    )
+    plain = tmp_path / "notes.txt"
+    plain.write_text("SHOUTING ALL THE WAY\nwith no blank line after it.\n")
+    assert load(SourceFile(plain, plain.name)).title == "Notes"
+    named = tmp_path / "age.txt"
+    named.write_text("AGE LIMIT AND ID CHECKS\n\nPlease bring ID.\n")
+    assert load(SourceFile(named, named.name)).title == "Age limit and ID checks"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from importlib import resources
+from pathlib import Path
+
 import httpx
 import yaml
 
@@ -39,6 +42,40 @@ async def test_widget_script_is_cached_by_content_hash(server: RunningServer) ->
         assert pinned.headers["cache-control"] == "public, max-age=31536000, immutable"
         no_page = await anonymous.get("/")  # `chinwag serve` has no shop page
         assert no_page.status_code == 404 and no_page.json()["code"] == "not_found"
+
+
+async def test_widget_script_is_gzipped_with_an_etag_per_encoding(server: RunningServer) -> None:
+    async with httpx.AsyncClient(base_url=server.base_url) as browser:
+        zipped = await browser.get("/widget.js", headers={"accept-encoding": "gzip, deflate, br"})
+        plain = await browser.get("/widget.js", headers={"accept-encoding": "identity"})
+        refused = await browser.get("/widget.js", headers={"accept-encoding": "gzip;q=0"})
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert "content-encoding" not in plain.headers and "content-encoding" not in refused.headers
+    assert zipped.content == plain.content  # httpx decodes: the same script
+    wire = int(zipped.headers["content-length"])
+    assert wire < len(plain.content) / 2.5 and wire <= 15 * 1024, wire
+    for response in (zipped, plain):
+        assert response.headers["vary"] == "Accept-Encoding"
+    assert zipped.headers["etag"] != plain.headers["etag"] == refused.headers["etag"]
+
+    async def revalidate(etag: str, encoding: str) -> httpx.Response:
+        async with httpx.AsyncClient(base_url=server.base_url) as browser:
+            headers = {"if-none-match": etag, "accept-encoding": encoding}
+            return await browser.get("/widget.js", headers=headers)
+
+    again = await revalidate(zipped.headers["etag"], "gzip")
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["etag"] == zipped.headers["etag"] and again.headers["vary"]
+    assert (await revalidate(plain.headers["etag"], "identity")).status_code == 304
+    assert (await revalidate(f"W/{zipped.headers['etag']}", "gzip")).status_code == 304
+    # A cached plain copy is not the gzipped representation: the full body comes back.
+    switched = await revalidate(plain.headers["etag"], "gzip")
+    assert switched.status_code == 200 and switched.headers["content-encoding"] == "gzip"
+    # ?v= pins the content, whatever the encoding.
+    version = plain.headers["etag"].strip('"')
+    async with httpx.AsyncClient(base_url=server.base_url) as browser:
+        pinned = await browser.get(f"/widget.js?v={version}", headers={"accept-encoding": "gzip"})
+    assert pinned.headers["cache-control"] == "public, max-age=31536000, immutable"
 
 
 async def test_widget_settings_for_the_page_key(server: RunningServer) -> None:
@@ -117,3 +154,20 @@ def test_the_demo_bot_has_a_norwegian_widget() -> None:
 
     widget = yaml.safe_load(demo_bot_path().read_text())["widget"]
     assert widget["language"] == "nb" and widget["starters"]
+
+
+def test_the_demo_documents_link_to_the_demo_on_its_own_port(tmp_path: Path) -> None:
+    """`chinwag demo --port 8123` ingests its documents with URLs on :8123, where the shop page
+    and its anchors are (the demo CLI test asks a question and checks the sources' URLs)."""
+    from chinwag.bots.demo import demo_knowledge_on, demo_knowledge_path
+    from chinwag.knowledge.loaders import find_files, load
+
+    origin = "http://127.0.0.1:8123"
+    files, _ = find_files([demo_knowledge_on(origin, tmp_path)])
+    assert len(files) == len(list(demo_knowledge_path().iterdir()))
+    urls = [load(f).url for f in files]
+    assert all(url is None or url.startswith(f"{origin}/#") for url in urls)
+    assert sum(url is not None for url in urls) >= len(files) - 2
+    anchors = (Path(str(resources.files("chinwag.web"))) / "demo" / "index.html").read_text()
+    for url in filter(None, urls):
+        assert f'id="{url.rsplit("#", 1)[1]}"' in anchors, url  # each opens its place

@@ -18,6 +18,19 @@ def demo_knowledge_path() -> Path:
     return demo_bot_path().parent / "knowledge"
 
 
+# The origin the shipped documents' URLs are written with (`url: http://127.0.0.1:8000/#hours`).
+WRITTEN_ORIGIN = "http://127.0.0.1:8000"
+
+
+def demo_knowledge_on(origin: str, into: Path) -> Path:
+    """Copies of the demo's documents in `into`, their URLs on `origin` (the host and port the
+    demo serves its shop page on), so that a source chip opens the page the demo serves."""
+    for file in sorted(demo_knowledge_path().iterdir()):
+        data = file.read_bytes()
+        (into / file.name).write_bytes(data.replace(WRITTEN_ORIGIN.encode(), origin.encode()))
+    return into
+
+
 def demo_answers_path() -> Path:
     """The demo's curated answers (CSV, the format of `chinwag answers import`)."""
     return demo_bot_path().parent / "answers.csv"

@@ -60,7 +60,7 @@ async def _prepare(settings: Settings, *, seed_demo: bool) -> list[str]:
         async with database(settings) as db:
             if not seed_demo:
                 return []
-            origin = f"http://{settings.host}:{settings.port}"
+            origin = demo_origin(settings)
             async with db.write() as conn:
                 bot = await put_bot(conn, demo_bot_config())
                 keys = await demo_keys(conn, bot.id, origin=origin)
@@ -75,9 +75,17 @@ async def _prepare(settings: Settings, *, seed_demo: bool) -> list[str]:
         report(exc)
 
 
+def demo_origin(settings: Settings) -> str:
+    """Where `chinwag demo` serves its shop page: the origin of its key and its documents."""
+    return f"http://{settings.host}:{settings.port}"
+
+
 async def ingest_demo_knowledge(settings: Settings, bot: BotConfig) -> IngestSummary:
-    """Create the demo bot's index if needed and bring it up to date with the shipped documents."""
-    from chinwag.bots.demo import demo_knowledge_path
+    """Create the demo bot's index if needed and bring it up to date with the shipped documents,
+    their URLs on the demo's own origin (another port changes them: those documents again)."""
+    import tempfile
+
+    from chinwag.bots.demo import demo_knowledge_on
     from chinwag.knowledge.ingest import ingest
     from chinwag.knowledge.runtime import standalone_knowledge
 
@@ -87,7 +95,9 @@ async def ingest_demo_knowledge(settings: Settings, bot: BotConfig) -> IngestSum
         index = bot.knowledge.index
         if not (await service.store.info(index)).exists:
             await service.store.create(index, await service.embedder.dimension())
-        return await ingest(service.store, service.embedder, index, [demo_knowledge_path()])
+        with tempfile.TemporaryDirectory(prefix="chinwag-demo-") as tmp:
+            documents = await asyncio.to_thread(demo_knowledge_on, demo_origin(settings), Path(tmp))
+            return await ingest(service.store, service.embedder, index, [documents])
 
 
 def _serve(
@@ -144,7 +154,7 @@ def demo(host: HostOption = None, port: PortOption = None) -> None:
     """Put the demo bot 'vinhuset' in the database and serve it."""
     settings = common.settings(host=host, port=port)
     secret, publishable = asyncio.run(_prepare(settings, seed_demo=True))
-    base = f"http://{settings.host}:{settings.port}"
+    base = demo_origin(settings)
     llm = settings.llm_base_url or f"the embedded local model ({settings.local_model})"
     typer.echo(f"\nchinwag demo: bot 'vinhuset' answering with {llm}")
     typer.echo(f"  secret key:      {secret}   (server-side: chat as any user, read the logs)")

@@ -333,6 +333,7 @@ WIDGET_STRINGS = (
     "offline",
     "rate_limited",
     "unavailable",
+    "unavailable_here",
     "failed",
     "stopped",
 )

@@ -143,7 +143,27 @@ def split_front_matter(text: str) -> tuple[str, str | None]:
 
 def _text(data: bytes, path: Path) -> Loaded:
     text, url = split_front_matter(_decode(data))
-    return _title_from_name(path), [Section(text)], url
+    return _capitals_heading(text) or _title_from_name(path), [Section(text)], url
+
+
+def _capitals_heading(text: str) -> str | None:
+    """A plain-text file's title line when it has one: a first line in capitals followed by a
+    blank line ("OPENING HOURS AND HOW TO FIND US"), in sentence case. A word the text writes
+    elsewhere with a capital (a name) or in capitals (ID) keeps that form."""
+    lines = text.strip().splitlines()
+    first = lines[0].strip() if lines else ""
+    heading = len(lines) > 2 and not lines[1].strip() and len(first) <= 100
+    if not heading or first != first.upper() or not any(c.isalpha() for c in first):
+        return None
+    body = "\n".join(lines[2:])
+    words = first.lower().split(" ")
+    for i, word in enumerate(words):
+        upper, capital = word.upper(), word[:1].upper() + word[1:]
+        if len(word) > 1 and re.search(rf"\b{re.escape(upper)}\b", body):
+            words[i] = upper
+        elif i == 0 or re.search(rf"[\w,;] {re.escape(capital)}\b", body):
+            words[i] = capital
+    return " ".join(words)
 
 
 def _markdown(data: bytes, path: Path) -> Loaded:

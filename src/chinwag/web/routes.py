@@ -6,6 +6,7 @@ key (or an end-user token), like every other call the widget makes.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import html
 from dataclasses import dataclass
@@ -40,6 +41,12 @@ class Asset:
     body: bytes
     etag: str  # quoted, as sent in the header
     media_type: str
+    gzipped: bytes  # the same bytes gzipped once at level 9 (GZip middleware would break SSE)
+
+    @property
+    def gzip_etag(self) -> str:
+        """A representation's own strong ETag: the gzipped bytes are not the plain ones."""
+        return self.etag[:-1] + '-gzip"'
 
 
 def _package_file(*parts: str) -> bytes:
@@ -51,20 +58,49 @@ def asset(*parts: str) -> Asset:
     """A file shipped in chinwag.web, read once, with its content hash as ETag."""
     body = _package_file(*parts)
     media = "text/javascript" if parts[-1].endswith(".js") else "text/css"
-    return Asset(body, f'"{hashlib.sha256(body).hexdigest()[:32]}"', f"{media}; charset=utf-8")
+    etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+    return Asset(body, etag, f"{media}; charset=utf-8", gzip.compress(body, 9, mtime=0))
+
+
+def _accepts_gzip(request: Request) -> bool:
+    """Whether Accept-Encoding lists gzip (or *) without q=0."""
+    for part in request.headers.get("accept-encoding", "").split(","):
+        coding, _, params = part.partition(";")
+        if coding.strip().lower() in ("gzip", "*"):
+            q = params.strip().removeprefix("q=").strip() if "q=" in params else "1"
+            try:
+                return float(q) > 0
+            except ValueError:
+                return False
+    return False
 
 
 def _serve(request: Request, found: Asset) -> Response:
-    versioned = request.query_params.get("v") == found.etag.strip('"')
+    """The asset, gzipped when the client accepts it; each encoding has its own ETag, and an
+    If-None-Match holding the ETag of the encoding it would get answers 304."""
+    pinned = request.query_params.get("v")
+    versioned = pinned is not None and pinned.removesuffix("-gzip") == found.etag.strip('"')
+    zipped = _accepts_gzip(request)
+    etag = found.gzip_etag if zipped else found.etag
     headers = {
-        "ETag": found.etag,
+        "ETag": etag,
         "Cache-Control": YEARLY if versioned else DAILY,
+        "Vary": "Accept-Encoding",
         "X-Content-Type-Options": "nosniff",
         "Cross-Origin-Resource-Policy": "cross-origin",
     }
-    if found.etag in request.headers.get("if-none-match", ""):
+    held = _etags(request.headers.get("if-none-match", ""))
+    if etag in held or "*" in held:
         return Response(status_code=304, headers=headers)
+    if zipped:
+        headers["Content-Encoding"] = "gzip"
+        return Response(found.gzipped, media_type=found.media_type, headers=headers)
     return Response(found.body, media_type=found.media_type, headers=headers)
+
+
+def _etags(header: str) -> set[str]:
+    """The entity tags of an If-None-Match header, weak ones compared weakly (RFC 9110)."""
+    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
 
 
 @assets_router.get("/widget.js")

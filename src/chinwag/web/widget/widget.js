@@ -25,6 +25,7 @@
       not_helpful: "Not helpful", comment: "Tell us more (optional)", thanks: "Thanks for the feedback",
       reconnecting: "Connection lost, reconnecting\u2026", offline: "Cannot reach the chat service.",
       rate_limited: "Too many messages. Try again in {s} s.", unavailable: "The chat is unavailable right now.",
+      unavailable_here: "The chat is not available on this site.",
       failed: "The answer could not be finished.", stopped: "The answer was interrupted.",
     },
     nb: {
@@ -33,6 +34,7 @@
       not_helpful: "Ikke nyttig", comment: "Fortell oss mer (valgfritt)", thanks: "Takk for tilbakemeldingen",
       reconnecting: "Forbindelsen ble brutt, kobler til igjen\u2026", offline: "F\u00e5r ikke kontakt med chatten.",
       rate_limited: "For mange meldinger. Pr\u00f8v igjen om {s} s.", unavailable: "Chatten er ikke tilgjengelig n\u00e5.",
+      unavailable_here: "Chatten er ikke tilgjengelig p\u00e5 dette nettstedet.",
       failed: "Svaret kunne ikke fullf\u00f8res.", stopped: "Svaret ble avbrutt.",
     },
   };
@@ -55,17 +57,28 @@
     a.rel = "noopener noreferrer";
     return a;
   };
-  const INLINE = /(`[^`\n]+`)|(\*\*[^*\n]+\*\*)|(\*[^*\n]+\*|(?<!\w)_[^_\n]+_(?!\w))|\[([^\]\n]+)\]\(([^)\s]+)\)|(https?:\/\/[^\s<>()]+[^\s<>().,;:!?])/g;
+  // A link's URL may hold balanced parentheses (…/Barolo_(wine)); its ")" is found by counting.
+  const INLINE = /(`[^`\n]+`)|(\*\*[^*\n]+\*\*)|(\*[^*\n]+\*|(?<!\w)_[^_\n]+_(?!\w))|\[([^\]\n]+)\]\(|(https?:\/\/(?:[^\s<>()]|\([^\s<>()]*\))*(?:[^\s<>().,;:!?]|\([^\s<>()]*\)))/g;
+  const closing = (text, i) => {
+    for (let depth = 1; i < text.length && !/\s/.test(text[i]); i++) {
+      if (text[i] === "(") depth++;
+      else if (text[i] === ")" && !--depth) return i;
+    }
+    return -1;
+  };
   function inline(text, parent) {
-    let last = 0;
-    for (const m of text.matchAll(INLINE)) {
+    const re = new RegExp(INLINE);
+    let last = 0, m;
+    while ((m = re.exec(text))) {
+      const end = m[4] ? closing(text, re.lastIndex) : re.lastIndex;
+      if (end < 0) { re.lastIndex = m.index + 1; continue; } // "[text](" without its ")": text
       if (m.index > last) parent.append(text.slice(last, m.index));
       if (m[1]) parent.append(el("code", "", m[1].slice(1, -1)));
       else if (m[2]) inline(m[2].slice(2, -2), parent.appendChild(el("strong")));
       else if (m[3]) inline(m[3].slice(1, -1), parent.appendChild(el("em")));
-      else if (m[4]) parent.append(link(m[5], m[4]));
-      else parent.append(link(m[6], m[6]));
-      last = m.index + m[0].length;
+      else if (m[4]) parent.append(link(text.slice(re.lastIndex, end), m[4]));
+      else parent.append(link(m[5], m[5]));
+      last = re.lastIndex = m[4] ? end + 1 : end;
     }
     if (last < text.length) parent.append(text.slice(last));
     return parent;
@@ -222,16 +235,17 @@ button,input,textarea{font:inherit;color:inherit}
 .error .bubble{background:transparent;border:1px solid #c0392b;color:inherit}
 .status{font-size:13px;color:var(--cw-muted);padding:0 16px 6px}
 .sources{display:flex;flex-direction:column;gap:4px;margin:0;padding:0;list-style:none;font-size:13px}
-.source{border:1px solid var(--cw-line);border-radius:10px;padding:6px 9px}
-.source .n{display:inline-block;min-width:18px;height:18px;border-radius:9px;background:var(--cw-accent);color:var(--cw-on-accent);text-align:center;font-size:11px;line-height:18px;margin-right:6px}
-.source a,.source .t{font-weight:600;color:inherit}
-.snippet{color:var(--cw-muted);display:-webkit-box;-webkit-line-clamp:2;-webkit-box-orient:vertical;overflow:hidden;margin:2px 0 0}
-.rate{display:flex;gap:4px;align-items:center;font-size:13px;color:var(--cw-muted)}
+.source{border:1px solid var(--cw-line);border-radius:10px;padding:6px 9px;display:flex;gap:7px;align-items:flex-start}
+.source .n{flex:none;min-width:18px;height:18px;border-radius:9px;background:var(--cw-accent);color:var(--cw-on-accent);text-align:center;font-size:11px;line-height:18px;margin-top:1px}
+.source div{min-width:0;flex:1}
+.source .t{display:block;font-weight:600;color:inherit;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.snippet{color:var(--cw-muted);font-size:12.5px;display:-webkit-box;-webkit-line-clamp:2;-webkit-box-orient:vertical;overflow:hidden;margin:1px 0 0}
+.rate{display:flex;flex-wrap:wrap;gap:4px;align-items:center;font-size:13px;color:var(--cw-muted)}
 .rate button{border:1px solid var(--cw-line);background:var(--cw-bg);color:var(--cw-muted);border-radius:8px;padding:3px 7px;cursor:pointer;margin:0;display:flex}
 .rate svg,.icon svg{width:16px;height:16px;fill:currentColor}.rate .down svg{transform:rotate(180deg)}
 .rate button[aria-pressed=true]{color:var(--cw-accent)}
 .rate button[aria-pressed=true]{border-color:var(--cw-accent);background:var(--cw-bot)}
-.rate form{display:flex;gap:4px;flex:1}.rate input{flex:1;min-width:0;border:1px solid var(--cw-line);border-radius:8px;padding:2px 6px;background:var(--cw-bg)}
+.rate form{display:flex;gap:4px;flex:1 1 150px}.rate input{flex:1;min-width:0;border:1px solid var(--cw-line);border-radius:8px;padding:2px 6px;background:var(--cw-bg)}
 .starters{display:flex;flex-wrap:wrap;gap:6px}
 .starters button{border:1px solid var(--cw-accent);color:var(--cw-fg);background:var(--cw-bg);border-radius:16px;padding:5px 11px;cursor:pointer;margin:0;font-size:14px}
 .composer{display:flex;gap:8px;padding:10px 12px;border-top:1px solid var(--cw-line);margin:0}
@@ -278,6 +292,7 @@ button,input,textarea{font:inherit;color:inherit}
       sheet.replaceSync(CSS);
       shadow.adoptedStyleSheets = [sheet];
       this.root = el("div", "root");
+      this.root.hidden = true; // no text in a language the bot may not speak: shown by start()
       this.launcher = el("button", "launcher");
       this.launcher.part = "launcher";
       this.launcher.setAttribute("aria-expanded", "false");
@@ -313,7 +328,7 @@ button,input,textarea{font:inherit;color:inherit}
       this.announcer.setAttribute("data-chinwag-announcer", "");
       this.status = el("div", "status");
       this.status.setAttribute("role", "status");
-      const form = el("form", "composer");
+      const form = this.composer = el("form", "composer");
       this.input = el("textarea");
       this.input.part = "input";
       this.input.rows = 1;
@@ -339,7 +354,8 @@ button,input,textarea{font:inherit;color:inherit}
 
     applyTexts() {
       const w = this.settings.widget;
-      this.strings = { ...(STRINGS[this.lang || w.language] || STRINGS.en), ...(w.strings || {}) };
+      const page = /^(nb|nn|no)\b/i.test(document.documentElement.lang) ? "nb" : "en";
+      this.strings = { ...(STRINGS[this.lang || w.language || page] || STRINGS.en), ...(w.strings || {}) };
       this.root.classList.toggle("left", (this.position || w.position) === "left");
       if (w.accent) this.host.style.setProperty("--cw-accent", w.accent); // CSSOM: no style attribute a CSP refuses
       this.launcher.setAttribute("aria-label", this.t("launcher"));
@@ -354,21 +370,29 @@ button,input,textarea{font:inherit;color:inherit}
       if (w.avatar) { this.avatar.src = w.avatar; this.avatar.hidden = false; }
     }
 
+    // Reads the bot's settings; shows the widget once its language is known. A key or origin
+    // the server refuses closes the chat for this page; a server that cannot be reached (or
+    // fails) is tried again on the next Send.
     async start(openNow) {
       try {
         const auth = this.pageToken || KEY;
         this.settings = await call(this.bot ? `/v1/bots/${encodeURIComponent(this.bot)}/widget` : "/v1/widget", { token: auth });
         this.bot = this.settings.bot_id;
+        this.failed = null;
       } catch (error) {
         await this.explain(error);
         this.store = new Store("none");
         this.failed = error;
+        this.applyTexts();
+        this.root.hidden = false;
         this.showError(error);
         if (openNow) this.open();
         return;
       }
+      this.log.querySelectorAll(".notice").forEach((e) => e.remove());
       this.store = new Store(this.settings.widget.persistence, `chinwag:${BASE}:${this.bot}`);
       this.applyTexts();
+      this.root.hidden = false;
       if (openNow) this.open();
       this.ready = this.restore();
     }
@@ -382,7 +406,8 @@ button,input,textarea{font:inherit;color:inherit}
     async explain(error) {
       // A CORS refusal and a dead server look alike to a page; an opaque request tells them apart.
       const reachable = () => fetch(BASE + "/healthz", { mode: "no-cors", cache: "no-store" }).then(() => true, () => false);
-      if (error.code === "origin_not_allowed" || (error.status === 0 && await reachable())) {
+      if (error.status === 0 && await reachable()) error.refused = true; // CORS said no
+      if (error.code === "origin_not_allowed" || error.refused) {
         console.error(`chinwag: ${BASE} refused requests from ${location.origin}: this origin is not among the publishable key's allowed origins (use a key made with: chinwag keys create --kind publishable --bot BOT --name NAME --origin ${location.origin}). Nothing was sent.`);
       } else if (error.status === 0) {
         console.error(`chinwag: cannot reach ${BASE}; the chat service is down or blocked.`);
@@ -392,6 +417,7 @@ button,input,textarea{font:inherit;color:inherit}
     }
 
     open() {
+      if (this.root.hidden) return void this.started.then(() => this.open());
       this.panel.hidden = false;
       this.root.classList.add("open");
       this.launcher.setAttribute("aria-expanded", "true");
@@ -478,8 +504,17 @@ button,input,textarea{font:inherit;color:inherit}
 
     addUser(text) {
       this.log.querySelector(".starters")?.remove();
-      this.log.append(this.message("user", text));
+      const item = this.log.appendChild(this.message("user", text));
       this.log.scrollTop = this.log.scrollHeight;
+      return item;
+    }
+
+    // Changes the log and keeps its end in view, unless the visitor had scrolled up to read.
+    keepEnd(change) {
+      const log = this.log;
+      const atEnd = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+      change();
+      if (atEnd) log.scrollTop = log.scrollHeight;
     }
 
     addAnswer(messageId) {
@@ -490,21 +525,25 @@ button,input,textarea{font:inherit;color:inherit}
     }
 
     render(answer) {
-      answer.bubble.replaceChildren(markdown(answer.text));
-      this.log.scrollTop = this.log.scrollHeight;
+      this.keepEnd(() => answer.bubble.replaceChildren(markdown(answer.text)));
     }
 
     async send(text) {
       await this.started;
-      if (this.failed) return this.showError(this.failed);
+      if (this.closed) return;
+      if (this.failed) await (this.started = this.start(false));
+      if (this.failed) { if (!this.closed && !this.input.value) this.input.value = text; return; } // kept for later
       await this.ready;
       if (this.busy) return;
       this.busy = true;
       this.sendButton.disabled = true;
       this.clearStatus();
-      this.addUser(text);
+      if (this.unsent && this.log.lastElementChild?.matches(".notice")) this.log.lastElementChild.remove(); // about this text
+      const mine = this.addUser(text);
       const answer = this.addAnswer(null);
-      const idempotencyKey = uid();
+      // The same text sent again after the server could not be reached: the same message.
+      const idempotencyKey = this.unsent && this.unsent.text === text ? this.unsent.key : uid();
+      this.unsent = null;
       try {
         for (let attempt = 0; ; attempt++) {
           try {
@@ -523,6 +562,10 @@ button,input,textarea{font:inherit;color:inherit}
             // Nothing was accepted yet (or we cannot know; a server shutting down took nothing):
             // the same Idempotency-Key makes a retry safe.
             const draining = error.code === "server_draining";
+            if (error.status === 401 && !this.pageToken && this.store.get().token && !attempt) {
+              this.store.clear([]); // a token the server no longer knows: ask the key for a new one
+              continue;
+            }
             if ((error.status !== 0 && !draining) || attempt >= 5) throw error;
             this.setStatus(this.t("reconnecting"));
             await sleep(draining ? error.retryAfter * 1000 : backoff(attempt));
@@ -530,6 +573,12 @@ button,input,textarea{font:inherit;color:inherit}
         }
       } catch (error) {
         answer.item.remove();
+        this.clearStatus();
+        if (error.status === 0) { // not delivered: back in the box, one "cannot reach" notice
+          mine.remove();
+          if (!this.input.value) this.input.value = text;
+          this.unsent = { text, key: idempotencyKey };
+        }
         this.showError(error);
       } finally {
         this.busy = false;
@@ -590,7 +639,11 @@ button,input,textarea{font:inherit;color:inherit}
       cancelAnimationFrame(answer.frame || 0);
       answer.text = text;
       answer.item.classList.remove("streaming");
-      this.render(answer);
+      this.keepEnd(() => this.complete(answer, text, sources, status, announce));
+    }
+
+    complete(answer, text, sources, status, announce) {
+      answer.bubble.replaceChildren(markdown(text));
       if (status !== "complete") {
         const why = status === "interrupted" ? this.t("stopped") : this.errorText(answer.error);
         if (announce && answer.error && answer.error.message) console.error(`chinwag: ${answer.error.code}: ${answer.error.message}`);
@@ -607,10 +660,15 @@ button,input,textarea{font:inherit;color:inherit}
       box.part = "sources";
       box.setAttribute("aria-label", this.t("sources"));
       list.forEach((s, i) => {
-        const chip = el("li", "source");
-        chip.append(el("span", "n", String(i + 1)));
-        chip.append(s.url ? link(s.url, s.title || s.document) : el("span", "t", s.title || s.document));
-        chip.append(el("p", "snippet", s.snippet));
+        // The document's title first (a link to it when it has a URL), then the passage used.
+        const chip = el("li", "source"), body = el("div");
+        const title = s.title || s.document, linked = s.url && link(s.url, title);
+        const head = linked && linked.nodeType === 1 ? linked : el("span", "", title);
+        head.className = "t";
+        head.title = title; // the whole title when CSS cuts it
+        body.append(head);
+        if (s.snippet) body.append(el("p", "snippet", s.snippet));
+        chip.append(el("span", "n", String(i + 1)), body);
         box.append(chip);
       });
       return box;
@@ -668,19 +726,35 @@ button,input,textarea{font:inherit;color:inherit}
       return this.t("failed");
     }
 
+    // One alert at the end of the log: the same error again replaces it rather than stacking.
     showError(error) {
       if (error !== this.failed && error.status) console.error(`chinwag: ${error.code}: ${error.message}${error.hint ? " \u2014 " + error.hint : ""}`);
-      const item = this.message("bot error", "");
+      const refused = error.refused || error.status === 401 || error.status === 403;
+      if (refused) this.closeChat();
+      const text = refused ? this.t("unavailable_here") : this.errorText(error);
+      const last = this.log.lastElementChild;
+      if (last && last.matches(".notice") && last.textContent === text) last.remove();
+      const item = this.message("bot error notice", "");
       item.setAttribute("role", "alert");
-      item.firstChild.textContent = this.errorText(error);
+      item.firstChild.textContent = text;
       this.log.append(item);
       this.log.scrollTop = this.log.scrollHeight;
+    }
+
+    // The server refuses this page's key or origin: nothing the visitor types could be sent.
+    closeChat() {
+      this.closed = true;
+      this.composer.hidden = this.newButton.hidden = true;
+      this.log.replaceChildren();
+      this.store.clear([]);
+      this.clearStatus();
     }
 
     setStatus(text) { this.status.textContent = text; }
     clearStatus() { this.status.textContent = ""; }
 
     reset() {
+      if (this.closed) return;
       this.store.clear(["token", "user", "expires"]);
       this.log.replaceChildren();
       this.clearStatus();
@@ -689,6 +763,7 @@ button,input,textarea{font:inherit;color:inherit}
     }
 
     identify(token) {
+      if (this.closed) return;
       this.pageToken = token || null;
       this.store.clear([]);
       this.log.replaceChildren();
