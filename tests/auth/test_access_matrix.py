@@ -117,6 +117,12 @@ def matrix(seeded: Seeded) -> list[Row]:
             {"admin": 200, "secret": 200, "other_secret": 200, "alice": 200, "bob": 200},
         ),
         (
+            "GET",
+            f"/v1/models/{BOT}",
+            None,
+            {"admin": 200, "secret": 200, "other_secret": 404, "alice": 200, "bob": 200},
+        ),
+        (
             "POST",
             "/v1/chat/completions",
             {"model": BOT, "messages": [{"role": "user", "content": "Hei"}]},

@@ -26,6 +26,7 @@ from chinwag.errors import ChinwagError, GenerationInterrupted, ServerDraining
 from chinwag.generations.timer import GenerationTimer
 from chinwag.generations.workers import BeatClock, beat
 from chinwag.knowledge.runtime import KnowledgeStores
+from chinwag.providers.protocols import Sampling
 from chinwag.providers.registry import ModelRegistry
 from chinwag.settings import Settings
 from chinwag.streams.ending import EndStatus, StreamEnd, ending_events
@@ -49,6 +50,7 @@ class NewMessage:
     idempotency_key: str | None
     body_hash: str
     seed: tuple[Turn, ...] = ()  # earlier turns opening a new session (OpenAI-style history)
+    sampling: Sampling | None = None  # an OpenAI-compatible caller's wishes for `main`'s LLM
 
 
 SHUT_DOWN = "the server shut down while this answer was being written"
@@ -141,7 +143,7 @@ class Generations:
         if not accepted.replayed:
             writer = self._log.open(accepted.stream_id, [started_entry(accepted.started_event)])
             task = asyncio.create_task(
-                self._generate(accepted, new.text, writer), name=f"generation-{accepted.stream_id}"
+                self._generate(accepted, new, writer), name=f"generation-{accepted.stream_id}"
             )
             writer.on_ended_elsewhere = task.cancel  # another server ended this stream
             writer.on_backlog_full = lambda: self._stop(task, BACKLOG_FULL)
@@ -163,7 +165,7 @@ class Generations:
         if self._open[owner] <= 0:
             del self._open[owner]
 
-    async def _generate(self, accepted: Accepted, text: str, writer: StreamWriter) -> None:
+    async def _generate(self, accepted: Accepted, new: NewMessage, writer: StreamWriter) -> None:
         answer = Answer()
         timer = GenerationTimer(self._metrics, accepted.bot_id) if self._metrics else None
 
@@ -175,10 +177,11 @@ class Generations:
         try:
             bot, history = await self._context(accepted)
             message = MessageInput(
-                text=text,
+                text=new.text,
                 history=[(t.role, t.content) for t in history],
                 user_id=accepted.user_id,
                 bot_version=accepted.bot_version,
+                sampling=new.sampling,
             )
             context = FlowContext(
                 bot=bot,
