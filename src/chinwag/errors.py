@@ -238,6 +238,12 @@ class GenerationInterrupted(ChinwagError):
     )
 
 
+class ResponseCancelled(GenerationInterrupted):
+    code = "response_cancelled"
+    retryable = False
+    default_hint = "POST /v1/responses/{id}/cancel stopped it; the text so far is kept."
+
+
 class LLMError(ChinwagError):
     """The language model could not produce (the rest of) an answer."""
 

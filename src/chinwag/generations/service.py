@@ -9,8 +9,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.answers.matching import CuratedMatcher
 from chinwag.bots.service import BotCache, get_bot_version
@@ -22,7 +25,7 @@ from chinwag.engine.router import Router
 from chinwag.engine.runner import run_message
 from chinwag.engine.scope import Scope
 from chinwag.engine.tables import TableLookups
-from chinwag.errors import ChinwagError, GenerationInterrupted, ServerDraining
+from chinwag.errors import ChinwagError, GenerationInterrupted, ResponseCancelled, ServerDraining
 from chinwag.generations.timer import GenerationTimer
 from chinwag.generations.workers import BeatClock, beat
 from chinwag.knowledge.runtime import KnowledgeStores
@@ -51,6 +54,8 @@ class NewMessage:
     body_hash: str
     seed: tuple[Turn, ...] = ()  # earlier turns opening a new session (OpenAI-style history)
     sampling: Sampling | None = None  # an OpenAI-compatible caller's wishes for `main`'s LLM
+    # Rows of the caller's own about the accepted message, in its transaction.
+    on_accepted: Callable[[AsyncConnection, Accepted], Awaitable[None]] | None = None
 
 
 SHUT_DOWN = "the server shut down while this answer was being written"
@@ -91,7 +96,7 @@ class Generations:
         self._tasks: set[asyncio.Task[None]] = set()
         self._open: collections.Counter[tuple[str, str]] = collections.Counter()
         self._draining_retry_after: int | None = None
-        self._stop_reasons: dict[asyncio.Task[None], str] = {}
+        self._stop_reasons: dict[asyncio.Task[None], str | GenerationInterrupted] = {}
 
     async def prepare(self, bot: BotConfig, version: int) -> None:
         """Learn a bot version's routing examples and scope now (at activation) rather than
@@ -138,6 +143,8 @@ class Generations:
                 body_hash=new.body_hash,
                 seed=new.seed,
             )
+            if new.on_accepted is not None and not accepted.replayed:
+                await new.on_accepted(conn, accepted)
         if beat_due:
             self._beats.beaten(started)
         if not accepted.replayed:
@@ -153,7 +160,16 @@ class Generations:
             task.add_done_callback(lambda done: self._done(done, owner))
         return accepted
 
-    def _stop(self, task: asyncio.Task[None], why: str) -> None:
+    async def cancel(self, stream_id: str) -> bool:
+        """Stop the generation of this stream if this server runs it (False: it does not);
+        it ends `interrupted` with `response_cancelled`, its text so far kept."""
+        for task in self._tasks:
+            if task.get_name() == f"generation-{stream_id}":
+                self._stop(task, ResponseCancelled("the response was cancelled"))
+                return True
+        return False
+
+    def _stop(self, task: asyncio.Task[None], why: str | GenerationInterrupted) -> None:
         """Cancel a generation; it ends `interrupted`, its error saying why."""
         self._stop_reasons[task] = why
         task.cancel()
@@ -195,8 +211,9 @@ class Generations:
             await run_message(context, router=self.router, curated=self.curated, scope=self.scope)
         except asyncio.CancelledError:
             this = asyncio.current_task()
-            interrupted = GenerationInterrupted(
-                self._stop_reasons.get(this, SHUT_DOWN) if this is not None else SHUT_DOWN
+            why = self._stop_reasons.get(this, SHUT_DOWN) if this is not None else SHUT_DOWN
+            interrupted = (
+                why if isinstance(why, GenerationInterrupted) else GenerationInterrupted(why)
             )
             await asyncio.shield(
                 self._finish(accepted, writer, answer, "interrupted", interrupted, timer)

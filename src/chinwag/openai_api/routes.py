@@ -45,7 +45,7 @@ STREAM_DOC: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _may_list(principal: Principal) -> None:
+def may_list(principal: Principal) -> None:
     if principal.kind == "publishable":
         raise Forbidden("a publishable key only gets end-user tokens")
 
@@ -53,7 +53,7 @@ def _may_list(principal: Principal) -> None:
 @router.get("/models", response_model=ModelList)
 async def models(principal: PrincipalDep, services: ServicesDep) -> ModelList:
     """The bots the caller may chat with, as OpenAI models (`id` = bot id)."""
-    _may_list(principal)
+    may_list(principal)
     async with services.db.read() as conn:
         bots = await list_bots(conn)
     return ModelList(
@@ -68,7 +68,7 @@ async def models(principal: PrincipalDep, services: ServicesDep) -> ModelList:
 @router.get("/models/{model_id}", response_model=ModelOut)
 async def model(model_id: str, principal: PrincipalDep, services: ServicesDep) -> ModelOut:
     """One bot the caller may chat with, as an OpenAI model."""
-    _may_list(principal)
+    may_list(principal)
     with naming_model():
         principal.require_bot(model_id, kinds=SENDERS)
         async with services.db.read() as conn:
