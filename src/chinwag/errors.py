@@ -152,6 +152,16 @@ class ResponseNotFound(NotFound):
     )
 
 
+class ResponseWrittenElsewhere(ChinwagError):
+    status = 409
+    code = "response_written_elsewhere"
+    retryable = True
+    default_hint = (
+        "Another chinwag worker writes this response and only it can stop it: send the cancel "
+        "again (a load balancer may route it there), or let the response finish."
+    )
+
+
 class ResponseNotCancellable(ChinwagError):
     status = 400
     code = "response_not_cancellable"
