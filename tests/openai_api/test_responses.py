@@ -217,3 +217,21 @@ async def test_a_background_response_is_cancelled_with_its_text_so_far(
         done = await client.responses.create(model="vinhuset", input="Hei", max_output_tokens=1)
         await client.responses.cancel(done.id)
     assert foreground.value.code == "response_not_cancellable"
+
+
+async def test_a_response_not_stored_is_not_shown_nor_continued(
+    server: RunningServer, fake_llm: FakeLLM
+) -> None:
+    client = await _client(server)
+    unstored = await client.responses.create(model="vinhuset", input="Hei", store=False)
+    assert unstored.status == "completed" and unstored.store is False
+    with pytest.raises(openai.NotFoundError):
+        await client.responses.retrieve(unstored.id)
+    with pytest.raises(openai.NotFoundError) as continued:
+        await client.responses.create(
+            model="vinhuset", input="Og?", previous_response_id=unstored.id
+        )
+    assert continued.value.param == "previous_response_id"
+    with pytest.raises(openai.UnprocessableEntityError) as background:
+        await client.responses.create(model="vinhuset", input="Hei", store=False, background=True)
+    assert background.value.param == "store"

@@ -170,16 +170,20 @@ async def _chunks(
     services: Services, accepted: Accepted, model: str, created: int, include_usage: bool
 ) -> AsyncIterator[bytes]:
     """The answer as OpenAI streams it: a role chunk, content chunks, the finish chunk, and
-    with `include_usage` one last chunk with empty `choices` and the usage (only there)."""
+    with `include_usage` one last chunk with empty `choices` and the usage (only there: the
+    others then say `"usage": null`, as OpenAI's do)."""
     completion_id = f"chatcmpl-{accepted.assistant_message_id}"
 
     def frame(payload: dict[str, Any]) -> bytes:
         return b"data: " + orjson.dumps(payload) + b"\n\n"
 
+    no_usage = {"usage": None} if include_usage else {}
+
     def part(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        return chunk(
+        made = chunk(
             completion_id=completion_id, created=created, model=model, delta=delta, finish=finish
         )
+        return {**made, **no_usage}
 
     tally = Tally()
     yield frame(part({"role": "assistant", "content": ""}))
