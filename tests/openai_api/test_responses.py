@@ -89,6 +89,7 @@ async def test_a_failure_ends_the_stream_with_response_failed(
     assert failed.response.output_text == _answer(fake_llm, 2)
     stored = await client.responses.retrieve(failed.response.id)
     assert stored.status == "failed" and stored.error is not None
+    assert stored.error.code == "llm_stream_broken" and "LLM" in stored.error.message
 
 
 async def test_input_items_are_the_history_and_previous_response_id_continues(

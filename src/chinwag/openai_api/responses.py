@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from chinwag.auth.principal import Principal
 from chinwag.errors import (
+    ChinwagError,
     InvalidRequest,
     ResponseNotCancellable,
     ResponseNotFound,
@@ -28,7 +29,6 @@ from chinwag.openai_api.refusals import refuse_unsupported
 from chinwag.openai_api.response_events import (
     ResponseFacts,
     ResponseStream,
-    error_body,
     frame,
     response_body,
 )
@@ -40,7 +40,6 @@ from chinwag.openai_api.response_store import (
 )
 from chinwag.openai_api.responses_schemas import RESPONSES, ResponseCreate, read_input
 from chinwag.openai_api.routes import default_user, may_list
-from chinwag.streams.events import ErrorEvent
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -190,8 +189,8 @@ def stored_body(stored: StoredResponse, facts: ResponseFacts) -> dict[str, Any]:
     cancelled = code == "response_cancelled"
     error = None
     if not cancelled:
-        event = ErrorEvent(code=code, message=f"the answer ended: {code}", hint="", retryable=False)
-        error = {**error_body(event), "message": event.message}
+        hint = hint_for(code)
+        error = {"code": code, "message": f"the answer failed with `{code}`. {hint}", "hint": hint}
     return response_body(
         facts,
         status="cancelled" if cancelled else "failed",
@@ -199,6 +198,17 @@ def stored_body(stored: StoredResponse, facts: ResponseFacts) -> dict[str, Any]:
         usage=stored.usage,
         error=error,
     )
+
+
+def hint_for(code: str) -> str:
+    """The catalogue's hint for an error code (errors.py), for a stored failure."""
+    found: list[type[ChinwagError]] = [ChinwagError]
+    while found:
+        kind = found.pop()
+        if kind.code == code:
+            return kind.default_hint
+        found.extend(kind.__subclasses__())
+    return ChinwagError.default_hint
 
 
 def _facts(stored: StoredResponse) -> ResponseFacts:
