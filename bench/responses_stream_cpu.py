@@ -27,7 +27,7 @@ from chinwag.conversations.service import Accepted
 from chinwag.openai_api.response_events import ResponseFacts
 from chinwag.openai_api.responses import _events
 from chinwag.openai_api.routes import _chunks
-from chinwag.providers.protocols import Usage
+from chinwag.providers.protocols import Sampling, Usage
 from chinwag.streams.events import (
     FlowCompleted,
     FlowStarted,
@@ -112,7 +112,7 @@ FACTS = ResponseFacts(
 
 
 async def chat(services: Any) -> int:
-    return sum([len(b) async for b in _chunks(services, ACCEPTED, "b", 0, True)])
+    return sum([len(b) async for b in _chunks(services, ACCEPTED, "b", 0, True, Sampling())])
 
 
 async def responses(services: Any) -> int:

@@ -77,6 +77,7 @@ async def test_sampling_parameters_reach_the_llm(server: RunningServer, fake_llm
     assert (sent["max_tokens"], sent["temperature"], sent["top_p"]) == (5, 0.3, 0.5)
     assert (sent["stop"], sent["seed"]) == (["STOP"], 7)
     assert completion.usage is not None and completion.usage.completion_tokens == 5
+    assert completion.choices[0].finish_reason == "length"  # cut at the caller's max_tokens
     assert completion.choices[0].message.content == "".join(
         fake_llm.behaviour.token(i) for i in range(5)
     )
@@ -84,6 +85,13 @@ async def test_sampling_parameters_reach_the_llm(server: RunningServer, fake_llm
         model="vinhuset", messages=HEI, max_completion_tokens=3, stop="x"
     )
     assert (fake_llm.requests[-1]["max_tokens"], fake_llm.requests[-1]["stop"]) == (3, ["x"])
+    stream = await client.chat.completions.create(
+        model="vinhuset", messages=HEI, max_tokens=2, stream=True
+    )
+    finishes = [c.choices[0].finish_reason async for c in stream if c.choices]
+    assert finishes[-1] == "length"
+    whole = await client.chat.completions.create(model="vinhuset", messages=HEI, max_tokens=9)
+    assert whole.choices[0].finish_reason == "stop"  # 8 tokens: it ended by itself
 
 
 async def test_max_tokens_stays_within_the_bot_s_own(

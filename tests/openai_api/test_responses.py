@@ -74,6 +74,25 @@ async def test_streaming_sends_the_typed_events_in_order(
     assert completed.response.usage is not None and completed.response.usage.output_tokens == 3
 
 
+async def test_an_answer_cut_at_max_output_tokens_is_incomplete(
+    server: RunningServer, fake_llm: FakeLLM
+) -> None:
+    fake_llm.behaviour.tokens = 6
+    client = await _client(server)
+    cut = await client.responses.create(model="vinhuset", input="Hei", max_output_tokens=2)
+    assert cut.status == "incomplete" and cut.incomplete_details is not None
+    assert cut.incomplete_details.reason == "max_output_tokens"
+    assert cut.output_text == _answer(fake_llm, 2)
+    assert (await client.responses.retrieve(cut.id)).status == "incomplete"
+    stream = await client.responses.create(
+        model="vinhuset", input="Hei", max_output_tokens=2, stream=True
+    )
+    events = [e async for e in stream]
+    assert events[-1].type == "response.incomplete"
+    assert events[-2].type == "response.output_item.done"
+    assert events[-2].item.status == "incomplete"
+
+
 async def test_a_failure_ends_the_stream_with_response_failed(
     server: RunningServer, fake_llm: FakeLLM
 ) -> None:

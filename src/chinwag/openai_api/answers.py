@@ -28,11 +28,14 @@ class Tally:
     declined: Declined | None = None
     error: ErrorEvent | None = None
     finished: bool = False
+    main_tokens: int = 0  # the answer's own: what `main`'s LLM wrote
 
     def saw(self, event: StreamEvent) -> None:
         if isinstance(event, FlowCompleted) and event.usage is not None:
             self.prompt_tokens += event.usage.prompt_tokens
             self.completion_tokens += event.usage.completion_tokens
+            if event.flow == "main":
+                self.main_tokens = event.usage.completion_tokens
         elif isinstance(event, MessageCompleted):
             self.text, self.declined, self.finished = event.text, event.declined, True
         elif isinstance(event, ErrorEvent):
@@ -41,6 +44,11 @@ class Tally:
     @property
     def usage(self) -> Usage:
         return Usage.of(self.prompt_tokens, self.completion_tokens)
+
+    def cut_at(self, longest: int | None) -> bool:
+        """Whether `main`'s LLM stopped at the caller's limit (`max_tokens`,
+        `max_output_tokens`): the answer is cut short."""
+        return longest is not None and self.main_tokens >= longest
 
     def failure(self) -> GenerationFailed | None:
         if self.error is None:

@@ -48,7 +48,8 @@ def response_body(
     error: dict[str, Any] | None = None,
     declined: str | None = None,
 ) -> dict[str, Any]:
-    """The `response` object (`text` None: no output item yet)."""
+    """The `response` object (`text` None: no output item yet); `incomplete`: cut short at
+    `max_output_tokens`."""
     request = facts.request
     output = [] if text is None else [message_item(facts, text, _item_status(status))]
     return {
@@ -58,7 +59,7 @@ def response_body(
         "status": status,
         "background": request["background"],
         "error": error,
-        "incomplete_details": None,
+        "incomplete_details": ({"reason": "max_output_tokens"} if status == "incomplete" else None),
         "instructions": request["instructions"],
         "max_output_tokens": request["max_output_tokens"],
         "metadata": request["metadata"],
@@ -117,8 +118,9 @@ class ResponseStream:
     """Turns one answer's stream events into the Responses API's typed events, in order:
     `response.created`, `response.in_progress`, `response.output_item.added`,
     `response.content_part.added`, `response.output_text.delta`…, `response.output_text.done`,
-    `response.content_part.done`, `response.output_item.done`, then `response.completed`, or
-    `response.failed` with the error."""
+    `response.content_part.done`, `response.output_item.done`, then `response.completed`
+    (`response.incomplete` when cut short at `max_output_tokens`), or `response.failed` with
+    the error."""
 
     facts: ResponseFacts
     tally: Tally = field(default_factory=Tally)
@@ -146,20 +148,25 @@ class ResponseStream:
                 {"type": "response.output_text.delta", **at, "delta": event.text, "logprobs": []}
             )
         if isinstance(event, MessageCompleted):
+            done = "incomplete" if self._cut() else "completed"
             return self._numbered(
                 {"type": "response.output_text.done", **at, "text": event.text, "logprobs": []},
                 {"type": "response.content_part.done", **at, "part": output_text(event.text)},
                 {
                     "type": "response.output_item.done",
                     "output_index": 0,
-                    "item": message_item(facts, event.text, "completed"),
+                    "item": message_item(facts, event.text, done),
                 },
             )
         if isinstance(event, StreamCompleted):
             if event.status == "completed" and self.tally.error is None:
-                return self._numbered({"type": "response.completed", "response": self._final()})
+                kind = "response.incomplete" if self._cut() else "response.completed"
+                return self._numbered({"type": kind, "response": self._final()})
             return self._numbered({"type": "response.failed", "response": self._final()})
         return []
+
+    def _cut(self) -> bool:
+        return self.tally.cut_at(self.facts.request["max_output_tokens"])
 
     def _body(self, status: str) -> dict[str, Any]:
         return response_body(self.facts, status=status)
@@ -169,7 +176,7 @@ class ResponseStream:
         if tally.error is None:
             return response_body(
                 self.facts,
-                status="completed",
+                status="incomplete" if self._cut() else "completed",
                 text=tally.text,
                 usage=tally.usage,
                 declined=tally.declined,

@@ -54,7 +54,8 @@ class StoredResponse:
     declined: str | None
     created_at: datetime
     stream_id: str | None  # None: retention removed the stream
-    usage: Usage
+    usage: Usage  # every flow's LLM calls for this answer
+    main_tokens: int  # what `main`'s LLM wrote
 
     @property
     def id(self) -> str:
@@ -89,12 +90,15 @@ async def load_response(
     ).first()
     if row is None:
         raise ResponseNotFound(f"response '{response}' does not exist", param=param)
-    runs = await conn.execute(select(FlowRun.usage).where(FlowRun.message_id == message_id))
-    prompt = completion = 0
-    for (usage,) in runs:
+    runs = await conn.execute(
+        select(FlowRun.flow, FlowRun.usage).where(FlowRun.message_id == message_id)
+    )
+    prompt = completion = main = 0
+    for flow, usage in runs:
         if usage:
             prompt += int(usage.get("prompt_tokens", 0))
             completion += int(usage.get("completion_tokens", 0))
+            main = int(usage.get("completion_tokens", 0)) if flow == "main" else main
     return StoredResponse(
         message_id=message_id,
         bot_id=row.bot_id,
@@ -108,4 +112,5 @@ async def load_response(
         created_at=row.created_at,
         stream_id=row.stream_id,
         usage=Usage.of(prompt, completion),
+        main_tokens=main,
     )

@@ -121,8 +121,13 @@ async def create_response(
     failure = tally.failure()
     if failure is not None:
         raise failure
+    cut = tally.cut_at(body.max_output_tokens)
     out = response_body(
-        facts, status="completed", text=tally.text, usage=tally.usage, declined=tally.declined
+        facts,
+        status="incomplete" if cut else "completed",
+        text=tally.text,
+        usage=tally.usage,
+        declined=tally.declined,
     )
     return JSONResponse(out, headers=headers)
 
@@ -178,9 +183,11 @@ def stored_body(stored: StoredResponse, facts: ResponseFacts) -> dict[str, Any]:
     if stored.status == "streaming":
         return response_body(facts, status="in_progress")
     if stored.status == "complete":
+        longest = stored.request["max_output_tokens"]
+        cut = longest is not None and stored.main_tokens >= longest
         return response_body(
             facts,
-            status="completed",
+            status="incomplete" if cut else "completed",
             text=stored.text,
             usage=stored.usage,
             declined=stored.declined,

@@ -33,6 +33,7 @@ from chinwag.openai_api.schemas import (
     ModelOut,
     chunk,
 )
+from chinwag.providers.protocols import Sampling
 from chinwag.streams.events import MessageDelta
 
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -140,10 +141,11 @@ async def chat_completions(
     if body.stream:
         include_usage = body.stream_options is not None and body.stream_options.include_usage
         return StreamingResponse(
-            _chunks(services, accepted, body.model, created, include_usage),
+            _chunks(services, accepted, body.model, created, include_usage, body.sampling()),
             media_type="text/event-stream",
             headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
+    longest = body.sampling().max_tokens
     tally = Tally()
     async for event in answer_events(await services.follow(accepted.stream_id)):
         tally.saw(event)
@@ -154,7 +156,12 @@ async def chat_completions(
         id=f"chatcmpl-{accepted.assistant_message_id}",
         created=created,
         model=body.model,
-        choices=[Choice(message=ChatMessageOut(content=tally.text))],
+        choices=[
+            Choice(
+                message=ChatMessageOut(content=tally.text),
+                finish_reason="length" if tally.cut_at(longest) else "stop",
+            )
+        ],
         usage=CompletionUsage(**tally.usage.model_dump()),
         declined=tally.declined,
     )
@@ -167,7 +174,12 @@ def default_user(principal: Principal) -> str:
 
 
 async def _chunks(
-    services: Services, accepted: Accepted, model: str, created: int, include_usage: bool
+    services: Services,
+    accepted: Accepted,
+    model: str,
+    created: int,
+    include_usage: bool,
+    sampling: Sampling,
 ) -> AsyncIterator[bytes]:
     """The answer as OpenAI streams it: a role chunk, content chunks, the finish chunk, and
     with `include_usage` one last chunk with empty `choices` and the usage (only there: the
@@ -194,7 +206,8 @@ async def _chunks(
     if tally.error is not None:
         yield frame(openai_body(failed(tally.error)))
     elif tally.finished:
-        yield frame({**part({}, "stop"), "declined": tally.declined})
+        finish = "length" if tally.cut_at(sampling.max_tokens) else "stop"
+        yield frame({**part({}, finish), "declined": tally.declined})
         if include_usage:
             yield frame({**part({}), "choices": [], "usage": tally.usage.model_dump()})
     yield b"data: [DONE]\n\n"
