@@ -41,6 +41,7 @@ async def test_a_response_is_created_and_retrieved(
     assert sent["messages"][-1]["content"] == "Rødvin til lam?"
     again = await client.responses.retrieve(response.id)
     assert again.output_text == response.output_text and again.status == "completed"
+    assert again.created_at == response.created_at
     assert (again.instructions, again.metadata) == ("Be brief.", {"order": "42"})
     assert again.usage is not None and again.usage.total_tokens == 8
     async with server.db.read() as conn:

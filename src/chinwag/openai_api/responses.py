@@ -79,7 +79,7 @@ async def create_response(
             )
         previous = await _owned(services, principal, body.previous_response_id, body)
         session_id, user_id = previous.session_id, previous.user_id
-    request = body.stored()
+    request = {**body.stored(), "created_at": int(time.time())}  # the same in every view
     with naming_model():
         accepted = await send_message(
             services.generations,
@@ -102,7 +102,7 @@ async def create_response(
     facts = ResponseFacts(
         id=response_id(accepted.assistant_message_id),
         message_id=accepted.assistant_message_id,
-        created_at=int(time.time()),
+        created_at=request["created_at"],
         request=request,
         user=accepted.user_id,
     )
@@ -222,7 +222,7 @@ def _facts(stored: StoredResponse) -> ResponseFacts:
     return ResponseFacts(
         id=stored.id,
         message_id=stored.message_id,
-        created_at=int(stored.created_at.timestamp()),
+        created_at=stored.request.get("created_at", int(stored.created_at.timestamp())),
         request=stored.request,
         user=stored.user_id,
     )
