@@ -157,8 +157,8 @@ class ResponseWrittenElsewhere(ChinwagError):
     code = "response_written_elsewhere"
     retryable = True
     default_hint = (
-        "Another chinwag worker writes this response and only it can stop it: send the cancel "
-        "again (a load balancer may route it there), or let the response finish."
+        "Another chinwag worker writes this response and held it locked, committing its text, "
+        "each time the cancel tried to end it: send the cancel again."
     )
 
 

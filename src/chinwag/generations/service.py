@@ -18,7 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from chinwag.answers.matching import CuratedMatcher
 from chinwag.bots.service import BotCache, get_bot_version
 from chinwag.config.bot import BotConfig
-from chinwag.conversations.service import Accepted, Turn, accept_message, load_history
+from chinwag.conversations.service import (
+    Accepted,
+    Turn,
+    accept_message,
+    load_history,
+    record_answer,
+)
 from chinwag.db.uow import Database
 from chinwag.engine.context import Answer, FlowContext, MessageInput
 from chinwag.engine.router import Router
@@ -36,6 +42,7 @@ from chinwag.streams.ending import EndStatus, StreamEnd, ending_events
 from chinwag.streams.events import StreamEvent as Event
 from chinwag.streams.events import started_entry
 from chinwag.streams.log import EventLog
+from chinwag.streams.store import end_from_stored_log
 from chinwag.streams.writer import StreamWriter
 
 if TYPE_CHECKING:
@@ -59,6 +66,7 @@ class NewMessage:
 
 
 SHUT_DOWN = "the server shut down while this answer was being written"
+CANCEL_ATTEMPTS = 5  # to lock another worker's stream between its writer's batches
 BACKLOG_FULL = (
     "the database was unreachable for too long while this answer was being written "
     "(CHINWAG_EVENT_LOG_MAX_BACKLOG)"
@@ -161,11 +169,28 @@ class Generations:
         return accepted
 
     async def cancel(self, stream_id: str) -> bool:
-        """Stop the generation of this stream if this server runs it (False: it does not);
-        it ends `interrupted` with `response_cancelled`, its text so far kept."""
+        """Stop the generation of this stream: it ends `interrupted` with `response_cancelled`,
+        its text so far kept. Another worker's stream is ended in the database, with the text
+        it committed; that worker notices and stops its generation. False: the stream is not
+        being written (any more), or its writer held it locked each time it was tried."""
+        cancelled = ResponseCancelled("the response was cancelled")
         for task in self._tasks:
             if task.get_name() == f"generation-{stream_id}":
-                self._stop(task, ResponseCancelled("the response was cancelled"))
+                self._stop(task, cancelled)
+                return True
+        for attempt in range(CANCEL_ATTEMPTS):
+            if attempt:
+                await asyncio.sleep(0.05 * attempt)  # its writer was committing a batch
+            async with self._db.write() as conn:
+                ended = await end_from_stored_log(
+                    conn,
+                    stream_id,
+                    status="interrupted",
+                    error=cancelled,
+                    ended_by=self._worker_id,
+                    record_answer=record_answer,
+                )
+            if ended:
                 return True
         return False
 

@@ -166,12 +166,11 @@ async def cancel_response(response: str, principal: PrincipalDep, services: Serv
     if not stored.request.get("background"):
         raise ResponseNotCancellable(f"response '{response}' is not a background response")
     if stored.status == "streaming" and stored.stream_id is not None:
-        here = await services.generations.cancel(stored.stream_id)
-        if here:
+        if await services.generations.cancel(stored.stream_id):
             async for _ in answer_events(await services.follow(stored.stream_id)):
                 pass  # its end, written: the stored response says how it ended
         stored = await _visible(services, principal, response)
-        if not here and stored.status == "streaming":
+        if stored.status == "streaming":
             raise ResponseWrittenElsewhere(
                 f"response '{response}' is being written by another worker"
             )
