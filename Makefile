@@ -36,7 +36,13 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 install: $(BIN)/.installed node_modules/.package-lock.json
 
-install-dev: install $(BIN)/.installed-dev
+# The Vercel AI SDK, a client the tests drive (tests/openai_api/test_vercel_ai_sdk.py).
+VERCEL = tests/clients/vercel
+$(VERCEL)/node_modules/.package-lock.json: $(VERCEL)/package.json $(VERCEL)/package-lock.json
+	npm ci --prefix $(VERCEL) --no-audit --no-fund
+	touch $@
+
+install-dev: install $(BIN)/.installed-dev $(VERCEL)/node_modules/.package-lock.json
 
 demo: install
 	$(BIN)/chinwag demo

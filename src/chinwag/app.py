@@ -47,6 +47,7 @@ from chinwag.http.runtime import Services
 from chinwag.knowledge.jobs import IngestJobs
 from chinwag.knowledge.runtime import KnowledgeStores
 from chinwag.malloc import fix_mmap_threshold
+from chinwag.openai_api.responses import router as responses_router
 from chinwag.openai_api.routes import router as openai_router
 from chinwag.operations.metrics import Metrics
 from chinwag.operations.retention import gc_forever
@@ -243,11 +244,12 @@ def create_app(
         streams_router,
         knowledge_router,
         openai_router,
+        responses_router,
         widget_router,
         console_api_router,
     )
     for router in routers:
-        errors = problem_responses(openai=router is openai_router)
+        errors = problem_responses(openai=router in (openai_router, responses_router))
         app.include_router(router, dependencies=authenticated, responses=errors)
     app.include_router(health_router)
     app.include_router(assets_router)

@@ -134,6 +134,40 @@ class InvalidRequest(ChinwagError):
     default_hint = "Fix the request body; `errors` lists what is wrong."
 
 
+class UnsupportedParameter(ChinwagError):
+    """An OpenAI-compatible request asks for something chinwag cannot honour (`param` names it)."""
+
+    status = 400
+    code = "unsupported_parameter"
+    default_hint = (
+        "Leave the parameter out: the bot's configuration decides what it names "
+        "(docs/api.md lists what the OpenAI-compatible endpoints honour)."
+    )
+
+
+class ResponseNotFound(NotFound):
+    code = "response_not_found"
+    default_hint = (
+        "Use the `id` of a response this key (and end user) created with POST /v1/responses."
+    )
+
+
+class ResponseWrittenElsewhere(ChinwagError):
+    status = 409
+    code = "response_written_elsewhere"
+    retryable = True
+    default_hint = (
+        "Another chinwag worker writes this response and held it locked, committing its text, "
+        "each time the cancel tried to end it: send the cancel again."
+    )
+
+
+class ResponseNotCancellable(ChinwagError):
+    status = 400
+    code = "response_not_cancellable"
+    default_hint = "Only a response created with `background: true` can be cancelled."
+
+
 class IdempotencyKeyReused(ChinwagError):
     status = 422
     code = "idempotency_key_reused"
@@ -212,6 +246,12 @@ class GenerationInterrupted(ChinwagError):
         "The server stopped while this answer was being written; the text so far is kept. "
         "Send the message again to get a complete answer."
     )
+
+
+class ResponseCancelled(GenerationInterrupted):
+    code = "response_cancelled"
+    retryable = False
+    default_hint = "POST /v1/responses/{id}/cancel stopped it; the text so far is kept."
 
 
 class LLMError(ChinwagError):

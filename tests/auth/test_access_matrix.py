@@ -62,6 +62,7 @@ class Seeded:
     key_id: str
     sessions: PerCaller
     users: PerCaller
+    response: str  # alice's, through the OpenAI Responses API
 
 
 Row = tuple[str, str | PerCaller, Any, dict[str, int]]
@@ -117,10 +118,29 @@ def matrix(seeded: Seeded) -> list[Row]:
             {"admin": 200, "secret": 200, "other_secret": 200, "alice": 200, "bob": 200},
         ),
         (
+            "GET",
+            f"/v1/models/{BOT}",
+            None,
+            {"admin": 200, "secret": 200, "other_secret": 404, "alice": 200, "bob": 200},
+        ),
+        (
             "POST",
             "/v1/chat/completions",
             {"model": BOT, "messages": [{"role": "user", "content": "Hei"}]},
             {"admin": 200, "secret": 200, "other_secret": 404, "alice": 200, "bob": 200},
+        ),
+        (
+            "POST",
+            "/v1/responses",
+            {"model": BOT, "input": "Hei"},
+            {"admin": 200, "secret": 200, "other_secret": 404, "alice": 200, "bob": 200},
+        ),
+        ("GET", f"/v1/responses/{ids.response}", None, {**bot_readers, "alice": 200, "bob": 404}),
+        (
+            "POST",
+            f"/v1/responses/{ids.response}/cancel",  # not a background response
+            None,
+            {"admin": 400, "secret": 400, "other_secret": 404, "alice": 400, "bob": 404},
         ),
         # A body chinwag refuses, sent with a key that may not call it: the key's 403 first.
         (
@@ -232,7 +252,12 @@ async def _seed(server: RunningServer, alice: str) -> Seeded:
     sessions = [f"/v1/bots/{BOT}/sessions/{ids['session_id']}" for ids in sent[1:5]]
     made = await client.post(f"/v1/bots/{BOT}/answers", json={"question": "q", "answer": "a"})
     key = await client.post("/v1/keys", json={"kind": "secret", "name": "revoked", "bot_id": BOT})
+    response = await client.post(
+        "/v1/responses", json={"model": BOT, "input": "Hei"}, headers=as_alice
+    )
+    assert response.status_code == 200, response.text
     return Seeded(
+        response=response.json()["id"],
         message_id=sent[0]["assistant_message_id"],
         stream_id=sent[0]["stream_id"],
         session_id=sent[0]["session_id"],
@@ -323,7 +348,7 @@ def test_the_matrix_has_a_row_for_every_v1_route() -> None:
     """A /v1 route (method and path) added without a row in the matrix fails here."""
     sessions = PerCaller("/v1/bots/x/sessions/x", {})
     users = PerCaller("/v1/bots/x/users/x", {})
-    seeded = Seeded("x", "x", "x", {}, "x", "x", sessions, users)
+    seeded = Seeded("x", "x", "x", {}, "x", "x", sessions, users, "resp_x")
     routes = v1_routes(create_app())
     covered = set()
     for method, where, _, _ in matrix(seeded):

@@ -1,5 +1,6 @@
 """Deleting conversations: always children first (events, streams, flow runs, feedback,
-idempotency keys, messages, sessions, the end user), never by relaxing a constraint.
+OpenAI responses, idempotency keys, messages, sessions, the end user), never by relaxing a
+constraint.
 
 The days of deleted messages are marked stale in the console's daily charts in the same
 transaction, so the charts never count a deleted message (see chinwag.console.rollups).
@@ -22,6 +23,7 @@ from chinwag.conversations.models import (
     FlowRun,
     IdempotencyKey,
     Message,
+    OpenAIResponse,
 )
 from chinwag.db.conflicts import insert_or_ignore
 from chinwag.streams.store import delete_streams_of
@@ -52,6 +54,9 @@ async def delete_messages(conn: AsyncConnection, ids: Sequence[str]) -> Report:
     )
     report["feedback"] += _count(
         await conn.execute(delete(Feedback).where(Feedback.message_id.in_(every)))
+    )
+    report["openai_responses"] += _count(
+        await conn.execute(delete(OpenAIResponse).where(OpenAIResponse.message_id.in_(every)))
     )
     report["idempotency_keys"] += _count(
         await conn.execute(delete(IdempotencyKey).where(IdempotencyKey.user_message_id.in_(every)))

@@ -197,3 +197,14 @@ class DailyCharts(Base):
     stale: Mapped[bool] = mapped_column(Boolean, default=False)
     generation: Mapped[int] = mapped_column(Integer, default=0)
     folded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class OpenAIResponse(Base):
+    """An answer asked for through the OpenAI Responses API (`POST /v1/responses`): what the
+    request said that its messages do not hold (instructions, metadata, store, background,
+    previous_response_id, sampling), for `GET /v1/responses/{id}`. Written with the message."""
+
+    __tablename__ = "openai_responses"
+
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id"), primary_key=True)
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)

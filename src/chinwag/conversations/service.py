@@ -11,6 +11,7 @@ import orjson
 from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chinwag.conversations.continuation import continued_session
 from chinwag.conversations.models import ChatSession, EndUser, FlowRun, IdempotencyKey, Message
 from chinwag.conversations.turns import NewTurn, insert_turn
 from chinwag.db.base import new_id, utcnow
@@ -93,7 +94,8 @@ async def accept_message(
     """Upsert user and session, insert both messages, the stream and its first event.
 
     With an idempotency key already used, returns what the first request created instead.
-    `seed`: earlier turns that open a new session (OpenAI-style requests carry their history).
+    `seed`: earlier turns that open a new session (OpenAI-style requests carry their history),
+    unless the user's session with exactly these turns exists: then that session continues.
     """
     if seed and session_external_id is not None:
         raise ValueError("seed turns open a new session only")
@@ -108,6 +110,12 @@ async def accept_message(
 
     now = utcnow()
     user_pk, user_external_id = await _upsert_user(conn, bot_id, user_external_id, now)
+    if seed:  # a stateless client resent a conversation it had: that session continues
+        found = await continued_session(
+            conn, bot_id=bot_id, user_pk=user_pk, turns=[(t.role, t.content) for t in seed]
+        )
+        if found is not None:
+            session_external_id, seed = found, ()
     session_pk, session_external_id, position = await _upsert_session(
         conn, bot_id, user_pk, session_external_id, now, reserve=len(seed)
     )

@@ -13,7 +13,7 @@ from chinwag.engine.policy import Decline
 from chinwag.engine.router import RouteDecision
 from chinwag.engine.tables import TableLookups
 from chinwag.knowledge.search import KnowledgeService
-from chinwag.providers.protocols import ChatModel, Usage
+from chinwag.providers.protocols import ChatModel, Sampling, Usage
 from chinwag.streams.events import Source
 from chinwag.streams.events import StreamEvent as Event
 
@@ -29,6 +29,7 @@ class MessageInput:
     history: Sequence[tuple[str, str]]  # (role, content), oldest first
     user_id: str
     bot_version: int
+    sampling: Sampling | None = None  # the caller's wishes for `main`'s LLM, within the bot's
 
 
 @dataclass(slots=True)

@@ -280,7 +280,10 @@ async def run_main_flow(
             ctx.emit(FlowCompleted(flow="main", ms=ms, rows=looked_up_counts(looked_up)))
             return
         llm = ctx.llm(main)
-        async for item in ctx.model_for(llm).stream(prompt, options_for(llm)):
+        options = options_for(llm)
+        if ctx.message.sampling is not None:
+            options = ctx.message.sampling.within(options)
+        async for item in ctx.model_for(llm).stream(prompt, options):
             if isinstance(item, str):
                 answer.parts.append(item)
                 ctx.emit(MessageDelta(text=item))

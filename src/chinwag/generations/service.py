@@ -9,29 +9,40 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.answers.matching import CuratedMatcher
 from chinwag.bots.service import BotCache, get_bot_version
 from chinwag.config.bot import BotConfig
-from chinwag.conversations.service import Accepted, Turn, accept_message, load_history
+from chinwag.conversations.service import (
+    Accepted,
+    Turn,
+    accept_message,
+    load_history,
+    record_answer,
+)
 from chinwag.db.uow import Database
 from chinwag.engine.context import Answer, FlowContext, MessageInput
 from chinwag.engine.router import Router
 from chinwag.engine.runner import run_message
 from chinwag.engine.scope import Scope
 from chinwag.engine.tables import TableLookups
-from chinwag.errors import ChinwagError, GenerationInterrupted, ServerDraining
+from chinwag.errors import ChinwagError, GenerationInterrupted, ResponseCancelled, ServerDraining
 from chinwag.generations.timer import GenerationTimer
 from chinwag.generations.workers import BeatClock, beat
 from chinwag.knowledge.runtime import KnowledgeStores
+from chinwag.providers.protocols import Sampling
 from chinwag.providers.registry import ModelRegistry
 from chinwag.settings import Settings
 from chinwag.streams.ending import EndStatus, StreamEnd, ending_events
 from chinwag.streams.events import StreamEvent as Event
 from chinwag.streams.events import started_entry
 from chinwag.streams.log import EventLog
+from chinwag.streams.store import end_from_stored_log
 from chinwag.streams.writer import StreamWriter
 
 if TYPE_CHECKING:
@@ -49,9 +60,13 @@ class NewMessage:
     idempotency_key: str | None
     body_hash: str
     seed: tuple[Turn, ...] = ()  # earlier turns opening a new session (OpenAI-style history)
+    sampling: Sampling | None = None  # an OpenAI-compatible caller's wishes for `main`'s LLM
+    # Rows of the caller's own about the accepted message, in its transaction.
+    on_accepted: Callable[[AsyncConnection, Accepted], Awaitable[None]] | None = None
 
 
 SHUT_DOWN = "the server shut down while this answer was being written"
+CANCEL_ATTEMPTS = 5  # to lock another worker's stream between its writer's batches
 BACKLOG_FULL = (
     "the database was unreachable for too long while this answer was being written "
     "(CHINWAG_EVENT_LOG_MAX_BACKLOG)"
@@ -89,7 +104,7 @@ class Generations:
         self._tasks: set[asyncio.Task[None]] = set()
         self._open: collections.Counter[tuple[str, str]] = collections.Counter()
         self._draining_retry_after: int | None = None
-        self._stop_reasons: dict[asyncio.Task[None], str] = {}
+        self._stop_reasons: dict[asyncio.Task[None], str | GenerationInterrupted] = {}
 
     async def prepare(self, bot: BotConfig, version: int) -> None:
         """Learn a bot version's routing examples and scope now (at activation) rather than
@@ -136,12 +151,14 @@ class Generations:
                 body_hash=new.body_hash,
                 seed=new.seed,
             )
+            if new.on_accepted is not None and not accepted.replayed:
+                await new.on_accepted(conn, accepted)
         if beat_due:
             self._beats.beaten(started)
         if not accepted.replayed:
             writer = self._log.open(accepted.stream_id, [started_entry(accepted.started_event)])
             task = asyncio.create_task(
-                self._generate(accepted, new.text, writer), name=f"generation-{accepted.stream_id}"
+                self._generate(accepted, new, writer), name=f"generation-{accepted.stream_id}"
             )
             writer.on_ended_elsewhere = task.cancel  # another server ended this stream
             writer.on_backlog_full = lambda: self._stop(task, BACKLOG_FULL)
@@ -151,7 +168,33 @@ class Generations:
             task.add_done_callback(lambda done: self._done(done, owner))
         return accepted
 
-    def _stop(self, task: asyncio.Task[None], why: str) -> None:
+    async def cancel(self, stream_id: str) -> bool:
+        """Stop the generation of this stream: it ends `interrupted` with `response_cancelled`,
+        its text so far kept. Another worker's stream is ended in the database, with the text
+        it committed; that worker notices and stops its generation. False: the stream is not
+        being written (any more), or its writer held it locked each time it was tried."""
+        cancelled = ResponseCancelled("the response was cancelled")
+        for task in self._tasks:
+            if task.get_name() == f"generation-{stream_id}":
+                self._stop(task, cancelled)
+                return True
+        for attempt in range(CANCEL_ATTEMPTS):
+            if attempt:
+                await asyncio.sleep(0.05 * attempt)  # its writer was committing a batch
+            async with self._db.write() as conn:
+                ended = await end_from_stored_log(
+                    conn,
+                    stream_id,
+                    status="interrupted",
+                    error=cancelled,
+                    ended_by=self._worker_id,
+                    record_answer=record_answer,
+                )
+            if ended:
+                return True
+        return False
+
+    def _stop(self, task: asyncio.Task[None], why: str | GenerationInterrupted) -> None:
         """Cancel a generation; it ends `interrupted`, its error saying why."""
         self._stop_reasons[task] = why
         task.cancel()
@@ -163,7 +206,7 @@ class Generations:
         if self._open[owner] <= 0:
             del self._open[owner]
 
-    async def _generate(self, accepted: Accepted, text: str, writer: StreamWriter) -> None:
+    async def _generate(self, accepted: Accepted, new: NewMessage, writer: StreamWriter) -> None:
         answer = Answer()
         timer = GenerationTimer(self._metrics, accepted.bot_id) if self._metrics else None
 
@@ -175,10 +218,11 @@ class Generations:
         try:
             bot, history = await self._context(accepted)
             message = MessageInput(
-                text=text,
+                text=new.text,
                 history=[(t.role, t.content) for t in history],
                 user_id=accepted.user_id,
                 bot_version=accepted.bot_version,
+                sampling=new.sampling,
             )
             context = FlowContext(
                 bot=bot,
@@ -192,8 +236,9 @@ class Generations:
             await run_message(context, router=self.router, curated=self.curated, scope=self.scope)
         except asyncio.CancelledError:
             this = asyncio.current_task()
-            interrupted = GenerationInterrupted(
-                self._stop_reasons.get(this, SHUT_DOWN) if this is not None else SHUT_DOWN
+            why = self._stop_reasons.get(this, SHUT_DOWN) if this is not None else SHUT_DOWN
+            interrupted = (
+                why if isinstance(why, GenerationInterrupted) else GenerationInterrupted(why)
             )
             await asyncio.shield(
                 self._finish(accepted, writer, answer, "interrupted", interrupted, timer)

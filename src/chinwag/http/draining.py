@@ -2,8 +2,9 @@
 
 Draining refuses new messages and new readers of streams written elsewhere (503
 `server_draining` with Retry-After), tells `/readyz` to answer 503, closes the readers of
-streams written elsewhere (their SSE response ends with a `retry:` hint and no
-`stream.completed`, so clients reconnect, through the load balancer, to another worker), and
+streams written elsewhere (their SSE response ends without `stream.completed`, the `retry:`
+hint came with its first event, so clients reconnect, through the load balancer, to another
+worker), and
 gives the running generations `CHINWAG_SHUTDOWN_GRACE_SECONDS` to finish before ending the rest
 `interrupted`. Only then is the signal handed to the HTTP server, which closes its listening
 socket and the connections that are left. A second signal stops at once.

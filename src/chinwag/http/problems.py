@@ -11,7 +11,7 @@ does (the body limit, a refused CORS preflight).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
@@ -34,9 +34,21 @@ from chinwag.errors import (
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = b"application/problem+json"
-# Their errors answer in OpenAI's shape ({"error": {message, type, code}}), which OpenAI's SDKs
-# read; every other endpoint answers problem+json.
-OPENAI_PATHS = frozenset({"/v1/chat/completions", "/v1/models"})
+
+
+class _OpenAIPaths:
+    """The OpenAI-compatible endpoints' paths (`path in OPENAI_PATHS`): their errors answer in
+    OpenAI's shape ({"error": {message, type, param, code}}), which OpenAI's SDKs read; every
+    other endpoint answers problem+json."""
+
+    EXACT = frozenset({"/v1/chat/completions", "/v1/models", "/v1/responses"})
+    PREFIXES = ("/v1/models/", "/v1/responses/")
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, str) and (path in self.EXACT or path.startswith(self.PREFIXES))
+
+
+OPENAI_PATHS = _OpenAIPaths()
 Headers = list[tuple[bytes, bytes]]
 # OpenAI's error `type` by HTTP status (else server_error for 5xx, invalid_request_error).
 OPENAI_ERROR_TYPES = {
@@ -65,14 +77,16 @@ def openai_body(error: ChinwagError) -> dict[str, Any]:
     """OpenAI's error shape, which OpenAI clients read and show (`error.message`); a streamed
     chunk holding it makes the OpenAI SDKs raise `APIError`."""
     kind = OPENAI_ERROR_TYPES.get(error.status)
+    extra = dict(error.extra)
+    param = extra.pop("param", None)
     return {
         "error": {
             "message": f"{error.message}. {error.hint}" if error.hint else error.message,
             "type": kind or ("server_error" if error.status >= 500 else "invalid_request_error"),
             "code": error.code,
-            "param": None,
+            "param": param,
             "hint": error.hint,
-            **error.extra,
+            **extra,
         }
     }
 
@@ -189,12 +203,37 @@ async def _on_chinwag_error(request: Request, exc: Exception) -> Response:
 
 
 async def _on_validation_error(request: Request, exc: Exception) -> Response:
+    """The first cause in words (SDKs show only `message`), `param` naming where it is, and
+    every problem in `errors`; a body that is not JSON is a 400 `bad_request`."""
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        {"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]}
-        for e in exc.errors()
-    ]
-    return _problem(InvalidRequest("the request is not valid", errors=errors), request)
+    found = list(exc.errors())
+    unreadable = next((e for e in found if e["type"] == "json_invalid"), None)
+    if unreadable is not None:
+        cause = unreadable.get("ctx", {}).get("error", unreadable["msg"])
+        return _problem(BadRequest(f"the body is not valid JSON: {cause}"), request)
+    errors = [{"path": _path(e["loc"]), "message": e["msg"], "type": e["type"]} for e in found]
+    if not errors:
+        return _problem(InvalidRequest("the request is not valid", errors=[]), request)
+    first = found[0]
+    param = _param(first["loc"])
+    more = f" (and {len(errors) - 1} more problems, in `errors`)" if len(errors) > 1 else ""
+    message = f"{param or 'the body'}: {first['msg']}{more}"
+    return _problem(InvalidRequest(message, errors=errors, param=param), request)
+
+
+def _path(loc: Sequence[int | str]) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+def _param(loc: Sequence[int | str]) -> str | None:
+    """Where a problem is, as OpenAI names parameters: `messages[0].role` (None: the body)."""
+    where = list(loc[1:]) if loc and loc[0] in ("body", "query", "header", "path") else list(loc)
+    if loc and loc[0] == "header":
+        return f"header {where[0]}" if where else None
+    text = ""
+    for part in where:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or None
 
 
 async def _on_http_error(request: Request, exc: Exception) -> Response:

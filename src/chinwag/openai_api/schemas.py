@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from chinwag.conversations.schemas import MAX_MESSAGE_CHARS
 from chinwag.external_ids import EXTERNAL_ID_MAX_LENGTH, EXTERNAL_ID_PATTERN
+from chinwag.providers.protocols import Sampling
 
 MAX_HISTORY_MESSAGES = 200
 
@@ -38,8 +39,8 @@ class StreamOptions(BaseModel):
 
 
 class ChatCompletionIn(BaseModel):
-    """Sampling parameters (temperature, max_tokens, …) are accepted and ignored: the bot's
-    configuration decides them."""
+    """Sampling parameters reach the bot's `main` LLM within its limits; what chinwag cannot
+    honour is refused (openai_api/refusals.py), never ignored."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -50,7 +51,7 @@ class ChatCompletionIn(BaseModel):
         description="The conversation; the last one must be the user's. Earlier user and "
         "assistant messages open a new session as its history.",
     )
-    stream: bool = False
+    stream: bool | None = False
     stream_options: StreamOptions | None = None
     user: str | None = Field(
         None,
@@ -59,6 +60,23 @@ class ChatCompletionIn(BaseModel):
         pattern=EXTERNAL_ID_PATTERN,
         description="The end user's id; default: one user per API key.",
     )
+    max_tokens: int | None = Field(None, ge=1, description="At most the bot's `max_tokens`.")
+    max_completion_tokens: int | None = Field(None, ge=1, description="Same as `max_tokens`.")
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, ge=0, le=1)
+    stop: str | Annotated[list[str], Field(max_length=4)] | None = None
+    seed: int | None = None
+
+    def sampling(self) -> Sampling:
+        stop = [self.stop] if isinstance(self.stop, str) else self.stop or []
+        longest = [n for n in (self.max_tokens, self.max_completion_tokens) if n is not None]
+        return Sampling(
+            temperature=self.temperature,
+            top_p=self.top_p,
+            max_tokens=min(longest) if longest else None,
+            stop=tuple(stop),
+            seed=self.seed,
+        )
 
 
 class CompletionUsage(BaseModel):
@@ -78,6 +96,9 @@ class Choice(BaseModel):
     finish_reason: Literal["stop", "length"] = "stop"
 
 
+Declined = Literal["out_of_scope", "unanswerable"]
+
+
 class ChatCompletionOut(BaseModel):
     id: str
     object: Literal["chat.completion"] = "chat.completion"
@@ -85,6 +106,11 @@ class ChatCompletionOut(BaseModel):
     model: str
     choices: list[Choice]
     usage: CompletionUsage
+    declined: Declined | None = Field(
+        None,
+        description="chinwag's extension: the answer policy declined the message "
+        "(`out_of_scope` or `unanswerable`); the content is the bot's decline text.",
+    )
 
 
 class ModelOut(BaseModel):

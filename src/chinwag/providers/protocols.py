@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -45,6 +46,34 @@ class GenerationOptions:
     # The caller uses only the whole text (an optional flow feeding `main`): a model may answer
     # in one piece, from one response, instead of streaming deltas.
     whole: bool = False
+    top_p: float | None = None
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sampling:
+    """What a caller of the OpenAI-compatible endpoints asks of the answer's LLM (`main`)."""
+
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+
+    def within(self, options: GenerationOptions) -> GenerationOptions:
+        """The bot's options with the caller's over them; `max_tokens` never above the bot's."""
+        longest = options.max_tokens
+        if self.max_tokens is not None:
+            longest = self.max_tokens if longest is None else min(longest, self.max_tokens)
+        return dataclasses.replace(
+            options,
+            temperature=options.temperature if self.temperature is None else self.temperature,
+            top_p=options.top_p if self.top_p is None else self.top_p,
+            max_tokens=longest,
+            stop=self.stop or options.stop,
+            seed=options.seed if self.seed is None else self.seed,
+        )
 
 
 @runtime_checkable

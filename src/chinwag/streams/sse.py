@@ -46,7 +46,9 @@ class FrameSource(Protocol):
 class SSEResponse(Response):
     """ASGI response sending the frames of each batch of entries a FrameSource yields.
 
-    An empty batch means "nothing new for a while": a heartbeat comment goes out instead.
+    An empty batch means "nothing new for a while": a heartbeat comment goes out instead. The
+    `retry:` hint is the first line of the first event; a reader cut short (this server is
+    shutting down) has had it with that event, and reconnects with Last-Event-ID.
     """
 
     media_type = "text/event-stream"
@@ -76,26 +78,16 @@ class SSEResponse(Response):
                     "headers": [*SSE_HEADERS, *self.extra_headers],
                 }
             )
-            await send(
-                {
-                    "type": "http.response.body",
-                    "body": b"retry: %d\n\n" % self.retry_ms,
-                    "more_body": True,
-                }
-            )
-            ended = False
+            # The retry hint rides with the first event: a frame of `retry:` alone is an empty
+            # event to some clients (httpx-sse yields it), and every frame must parse.
+            retry = b"retry: %d\n" % self.retry_ms
             async for batch in batches:
-                ended = ended or (bool(batch) and batch[-1].ends_stream)
-                await send(
-                    {
-                        "type": "http.response.body",
-                        "body": b"".join([e.frame for e in batch]) if batch else HEARTBEAT_FRAME,
-                        "more_body": True,
-                    }
-                )
-            # Cut short (this server is shutting down): tell the client when to reconnect.
-            tail = b"" if ended else b"retry: %d\n\n" % self.retry_ms
-            await send({"type": "http.response.body", "body": tail, "more_body": False})
+                if batch:
+                    body, retry = retry + b"".join([e.frame for e in batch]), b""
+                else:
+                    body = HEARTBEAT_FRAME
+                await send({"type": "http.response.body", "body": body, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
         except OSError:
             return  # the client went away while we were writing
         finally:

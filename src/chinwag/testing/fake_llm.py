@@ -156,13 +156,15 @@ class FakeLLM(ThreadedServer):
             yield _sse({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
             yield b"data: [DONE]\n\n"
             return
-        for i in range(b.tokens):
+        tokens = _limited(b.tokens, body)
+        for i in range(tokens):
             if i and b.token_delay:
                 await asyncio.sleep(b.token_delay)
             if b.break_after is not None and i >= b.break_after:
                 raise MidStreamFailure("scripted mid-stream failure")
             yield _sse({**base, "choices": [{"index": 0, "delta": {"content": b.token(i)}}]})
-        yield _sse({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        finish = "length" if tokens < b.tokens else "stop"
+        yield _sse({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
         if (body.get("stream_options") or {}).get("include_usage"):
             yield _sse(
                 {
@@ -170,8 +172,8 @@ class FakeLLM(ThreadedServer):
                     "choices": [],
                     "usage": {
                         "prompt_tokens": 5,
-                        "completion_tokens": b.tokens,
-                        "total_tokens": 5 + b.tokens,
+                        "completion_tokens": tokens,
+                        "total_tokens": 5 + tokens,
                     },
                 }
             )
@@ -181,6 +183,12 @@ class FakeLLM(ThreadedServer):
 def _vector(text: str, dimension: int) -> list[float]:
     digest = hashlib.sha256(text.encode()).digest()
     return [(digest[i % len(digest)] - 127.5) / 127.5 for i in range(dimension)]
+
+
+def _limited(tokens: int, body: dict[str, Any]) -> int:
+    """The answer's length in tokens: the scripted one, cut at the request's `max_tokens`."""
+    longest = body.get("max_tokens")
+    return min(tokens, longest) if isinstance(longest, int) else tokens
 
 
 def _sse(obj: dict[str, Any]) -> bytes:

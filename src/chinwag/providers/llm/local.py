@@ -93,6 +93,12 @@ class LocalChatModel:
         }
         if options.temperature is not None:
             request["temperature"] = options.temperature
+        if options.top_p is not None:
+            request["top_p"] = options.top_p
+        if options.stop:
+            request["stop"] = list(options.stop)
+        if options.seed is not None:
+            request["seed"] = options.seed
         request["repeat_penalty"] = REPEAT_PENALTY
         if options.json_schema is not None:  # llama.cpp turns the schema into a grammar
             request["response_format"] = {"type": "json_object", "schema": options.json_schema}

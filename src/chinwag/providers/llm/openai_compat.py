@@ -63,6 +63,9 @@ class OpenAIChatModel:
                 stream_options={"include_usage": True},
                 temperature=openai.omit if options.temperature is None else options.temperature,
                 max_tokens=openai.omit if options.max_tokens is None else options.max_tokens,
+                top_p=openai.omit if options.top_p is None else options.top_p,
+                stop=list(options.stop) if options.stop else openai.omit,
+                seed=openai.omit if options.seed is None else options.seed,
                 response_format=openai.omit
                 if options.json_schema is None
                 else {"type": "json_object"},

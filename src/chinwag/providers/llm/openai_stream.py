@@ -85,6 +85,12 @@ class StreamingChatModel:
             request["temperature"] = options.temperature
         if options.max_tokens is not None:
             request["max_tokens"] = options.max_tokens
+        if options.top_p is not None:
+            request["top_p"] = options.top_p
+        if options.stop:
+            request["stop"] = list(options.stop)
+        if options.seed is not None:
+            request["seed"] = options.seed
         if options.json_schema is not None:
             request["response_format"] = {"type": "json_object"}
         response = await self._post(orjson.dumps(request))
