@@ -411,6 +411,101 @@ async def test_keys_create_and_revoke(
     assert token.status_code == 401
 
 
+async def test_keys_are_created_from_a_reloaded_page_and_refusals_list_their_causes(
+    seeded: Seeded, browser_context: BrowserContext
+) -> None:
+    page = await sign_in(browser_context, seeded.url, seeded.server.admin_key)
+    await page.goto(f"{seeded.url}/admin/keys")  # opened directly: the bots load afterwards
+    await page.reload()
+    form = page.locator("#create-key")
+    await form.locator("select[name=kind]").select_option("publishable")
+    bot = form.locator("select[name=bot_id]")
+    await expect(bot).to_have_value("other")  # the first bot is shown, not a blank select
+    await expect(bot.locator("option")).to_have_count(2)
+    await form.locator("input[name=name]").fill("x" * 101)
+    await form.locator("input[name=origins]").fill("https://shop.example")
+    await form.get_by_role("button", name="Create").click()
+    alert = form.get_by_role("alert")
+    await expect(alert).to_contain_text("the request is not valid")
+    await expect(alert.locator("ul.causes li")).to_have_text(
+        re.compile(r"^body\.name: String should have at most 100 characters$")
+    )
+    await form.locator("input[name=name]").fill("reloaded widget")
+    await bot.select_option(BOT)
+    await form.get_by_role("button", name="Create").click()
+    await expect(page.locator("#new-key")).to_contain_text("Copy this key now")
+    keys = (await seeded.server.client.get("/v1/keys")).json()
+    made = next(k for k in keys if k["name"] == "reloaded widget")
+    assert (made["kind"], made["bot_id"]) == ("publishable", BOT)
+    await expect(form.get_by_role("alert")).to_have_count(0)
+
+
+async def test_the_bot_picker_shows_a_bot_when_a_page_is_opened_directly(
+    seeded: Seeded, browser_context: BrowserContext
+) -> None:
+    page = await sign_in(browser_context, seeded.url, seeded.secret)
+    for screen in ("conversations", "analytics", "routes", "answers", "knowledge"):
+        await page.goto(f"{seeded.url}/admin/{screen}")
+        await expect(page.locator("select[name=bot]")).to_have_value(BOT)
+        shown = page.locator("select[name=bot] option:checked")
+        await expect(shown).to_have_text(BOT)
+    await page.click("#sign-out")
+    admin = await sign_in(browser_context, seeded.url, seeded.server.admin_key)
+    await admin.goto(f"{seeded.url}/admin/conversations")
+    await expect(admin.locator("select[name=bot] option:checked")).to_have_text("All bots")
+    await admin.goto(f"{seeded.url}/admin/conversations?bot_id={BOT}")
+    await expect(admin.locator("select[name=bot] option:checked")).to_have_text(BOT)
+    await expect(admin.locator("#conversations tbody tr")).to_have_count(2)
+
+
+async def test_more_pages_through_every_conversation(
+    seeded: Seeded, browser_context: BrowserContext
+) -> None:
+    from tests.console.test_conversation_paging import _seed_sessions
+
+    await _seed_sessions(seeded.server, 247)  # 250 with the seeded three: five pages of 50
+    page = await sign_in(browser_context, seeded.url, seeded.server.admin_key)
+    rows = page.locator("#conversations tbody tr")
+    await expect(rows).to_have_count(50)
+    for shown in (100, 150, 200, 250):
+        await page.click("#more")
+        await expect(rows).to_have_count(shown)
+    await expect(page.locator("#shown")).to_have_text("250 shown")
+    await expect(page.locator("#more")).to_have_count(0)
+    await expect(page.get_by_role("alert")).to_have_count(0)
+
+
+CSP_WATCH = """window.__csp = [];
+document.addEventListener("securitypolicyviolation",
+  (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}`));"""
+
+
+async def test_no_screen_breaks_the_strict_policy(
+    seeded: Seeded, browser_context: BrowserContext
+) -> None:
+    await browser_context.add_init_script(CSP_WATCH)
+    page = await sign_in(browser_context, seeded.url, seeded.server.admin_key)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    for screen, ready in (
+        ("conversations", "#conversations"),
+        (f"conversations/{BOT}/{seeded.disliked_session}", ".msg.assistant"),
+        ("analytics", "#chart-activity canvas"),
+        (f"bots/{BOT}", "textarea[name=yaml]"),
+        ("keys", "#keys"),
+        ("health", "#doctor"),
+        (f"knowledge/{BOT}", "h1"),
+        (f"answers/{BOT}", "h1"),
+        (f"routes/{BOT}", "h1"),
+    ):
+        response = await page.goto(f"{seeded.url}/admin/{screen}")
+        assert response is not None and "'unsafe" not in response.headers["content-security-policy"]
+        await expect(page.locator(ready).first).to_be_visible()
+        assert await page.evaluate("window.__csp") == [], screen
+    assert [e for e in errors if "Content Security Policy" in e] == []
+
+
 async def test_a_bot_secret_key_sees_only_its_bot(
     seeded: Seeded, browser_context: BrowserContext
 ) -> None:

@@ -1,5 +1,5 @@
 // Curated answers of a bot: list, edit, enable/disable, delete (the /v1/bots/{bot}/answers API).
-import { useState } from "preact/hooks";
+import { useState } from "/admin/vendor/hooks.mjs";
 import { api, BotPicker, html, Link, navigate, Problem, useApi, when } from "./lib.js";
 
 function Row({ bot, item, onChanged }) {

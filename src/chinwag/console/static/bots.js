@@ -1,6 +1,6 @@
 // Bots: the list, the YAML editor (checked as you type, problems at their lines), versions,
 // diff between any two versions, rollback, and the widget preview.
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "/admin/vendor/hooks.mjs";
 import { api, html, Link, Problem, useApi, when } from "./lib.js";
 import { WidgetPreview } from "./widget_preview.js";
 
@@ -45,7 +45,7 @@ function Versions({ bot, versions, admin, onRolledBack }) {
       <td class="small">${when(v.created_at)}</td><td class="small">${v.note || ""}</td>
       <td>${admin && !v.active ? html`<button onClick=${() => rollback(v.version)}>Roll back to v${v.version}</button>` : null}</td></tr>`)}
     </tbody></table>
-    <div class="row" style="margin-top:10px">Diff
+    <div class="row spaced">Diff
       <select name="old" value=${pair.old} onChange=${(e) => setPair({ ...pair, old: e.target.value })}><option value="">from…</option>${options}</select>
       <select name="new" value=${pair.new} onChange=${(e) => setPair({ ...pair, new: e.target.value })}><option value="">to (active)</option>${options}</select>
       <button onClick=${show} disabled=${!pair.old}>Show diff</button></div>
@@ -86,7 +86,7 @@ export function BotEditor({ rest, session }) {
   return html`<p><${Link} href="/admin/bots">← Bots</${Link}></p><h1>Bot ${bot}</h1>
     <div class="bot-page"><div>
     <${Editor} text=${text} onInput=${setText} problems=${checked.problems} readOnly=${!admin} />
-    <div class="row" style="margin:10px 0">
+    <div class="row spaced">
       ${admin ? html`<button class="primary" id="save-bot" onClick=${save} disabled=${!checked.ok}>Save as new version</button>` : html`<span class="muted">Only an admin key may change a bot.</span>`}
       <span id="check-status" class=${errors.length ? "bad" : "ok"}>${admin ? (errors.length ? `${errors.length} error(s): not saved until fixed` : "Valid") : ""}</span>
       ${status ? html`<span class="ok" role="status">${status}</span>` : null}</div>

@@ -1,5 +1,5 @@
 // Conversations: the filtered list across bots, export, and one conversation's transcript.
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "/admin/vendor/hooks.mjs";
 import { api, BotPicker, html, Link, ms, navigate, Problem, useApi, when } from "./lib.js";
 import { RouteFix } from "./routes.js";
 
@@ -17,18 +17,35 @@ function query(filters, extra = {}) {
   return params.toString();
 }
 
-export function Conversations({ bots }) {
+const PAGE = 50;
+
+// The list, page after page: each "More" asks for the page after the last one shown (the API's
+// cursor), so paging goes on however many conversations there are.
+function usePages(qs) {
+  const [state, setState] = useState({ qs: null, items: [], next: null, error: null, loading: false });
+  const load = (cursor) => {
+    setState((s) => ({ ...s, loading: true }));
+    const url = `/v1/conversations?${query(Object.fromEntries(new URLSearchParams(qs)), { limit: String(PAGE), cursor })}`;
+    api(url).then(
+      (page) => setState((s) => ({ qs, items: cursor ? [...s.items, ...page.items] : page.items, next: page.next_cursor, error: null, loading: false })),
+      (error) => setState((s) => ({ ...s, error, loading: false })));
+  };
+  useEffect(() => { load(null); }, [qs]);
+  return [state.qs === qs ? state : { ...state, items: null }, () => load(state.next)];
+}
+
+export function Conversations({ bots, session }) {
   const filters = readFilters();
   const [draft, setDraft] = useState(filters);
-  const [pages, setPages] = useState(1);
-  const qs = query(filters, { limit: String(50 * pages) });
-  const [data, error] = useApi(`/v1/conversations?${qs}`, []);
+  const [list, more] = usePages(query(filters));
+  const data = list.items ? list : null;
+  const error = list.error;
   const set = (name) => (e) => setDraft({ ...draft, [name]: e.target.type === "checkbox" ? (e.target.checked ? "true" : "") : e.target.value });
-  const apply = (e) => { e.preventDefault(); setPages(1); navigate(`/admin/conversations?${query(draft)}`); };
+  const apply = (e) => { e.preventDefault(); navigate(`/admin/conversations?${query(draft)}`); };
   const exportLink = (format) => `/v1/conversations/export?${query(filters, { format })}`;
   return html`<h1>Conversations</h1>
     <form class="filters card" onSubmit=${apply}>
-      <${BotPicker} bots=${bots} value=${draft.bot_id} allowAll=${bots.length > 1}
+      <${BotPicker} bots=${bots} value=${draft.bot_id} allowAll=${session.kind === "admin"}
         onChange=${(v) => setDraft({ ...draft, bot_id: v })} />
       <label>From <input type="date" name="since" value=${draft.since || ""} onInput=${set("since")} /></label>
       <label>To <input type="date" name="until" value=${draft.until || ""} onInput=${set("until")} /></label>
@@ -41,7 +58,7 @@ export function Conversations({ bots }) {
       <label>Declined <select name="declined" value=${draft.declined || ""} onChange=${set("declined")}>
         <option value="">–</option><option value="any">any reason</option><option value="out_of_scope">out of scope</option><option value="unanswerable">unanswerable</option></select></label>
       <label>Flow <input name="flow" value=${draft.flow || ""} onInput=${set("flow")} size="10" /></label>
-      <label>Version <input name="version" type="number" min="1" value=${draft.version || ""} onInput=${set("version")} style="width:70px" /></label>
+      <label>Version <input name="version" type="number" min="1" value=${draft.version || ""} onInput=${set("version")} class="narrow" /></label>
       <label class="check"><input type="checkbox" name="has_comment" checked=${!!draft.has_comment} onChange=${set("has_comment")} /> has comment</label>
       <label class="check"><input type="checkbox" name="no_sources" checked=${!!draft.no_sources} onChange=${set("no_sources")} /> no sources</label>
       <button class="primary" type="submit">Filter</button>
@@ -57,7 +74,8 @@ export function Conversations({ bots }) {
           <td>${c.message_count}</td><td>${c.thumbs_down ? html`<span class="badge bad">▼ ${c.thumbs_down}</span>` : ""}</td>
           <td>${Object.entries(REASONS).filter(([r]) => c.declined[r]).map(([r, label]) => html`<span class="badge warn declined">${label}${c.declined[r] > 1 ? ` ×${c.declined[r]}` : ""}</span>`)}</td></tr>`)}
         </tbody></table>
-        ${data.next_cursor ? html`<p><button onClick=${() => setPages(pages + 1)}>More</button></p>` : null}`)}`;
+        <p class="row small muted"><span id="shown">${data.items.length} shown</span>
+          ${data.next ? html`<button id="more" onClick=${more} disabled=${list.loading}>More</button>` : null}</p>`)}`;
 }
 
 function Route({ route }) {
