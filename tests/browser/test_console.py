@@ -156,8 +156,9 @@ async def test_filter_thumbs_down_and_open_one(
     await expect(page).to_have_url(
         re.compile(f"/admin/conversations/{BOT}/{seeded.disliked_session}$")
     )
-    header = page.locator("main p.muted").first
-    await expect(header).to_contain_text(re.compile(r"end user \S+ · started .+ UTC · JSON$"))
+    await expect(page.locator("h1")).to_have_text(seeded.question)
+    header = page.locator("#conversation-meta")
+    await expect(header).to_contain_text(re.compile(r"^alice · bot vinhuset · started .+ · JSON$"))
     answer = page.locator(f"[data-message='{seeded.disliked_message}']")
     await expect(answer).to_contain_text("wrong grape")
     await expect(answer).to_contain_text("TTFT")
@@ -249,7 +250,8 @@ async def test_a_transcript_says_how_each_answer_was_routed(
 async def test_deep_link_and_export(seeded: Seeded, browser_context: BrowserContext) -> None:
     page = await sign_in(browser_context, seeded.url, seeded.server.admin_key)
     await page.goto(f"{seeded.url}/admin/conversations/{BOT}/{seeded.disliked_session}")
-    await expect(page.locator("h1")).to_contain_text(seeded.disliked_session)
+    await expect(page.locator("h1")).to_have_text(seeded.question)
+    await expect(page.locator("#conversation-meta")).to_contain_text(seeded.disliked_session)
     await page.goto(f"{seeded.url}/admin/conversations?rating=down")
     async with page.expect_download() as download:
         await page.get_by_role("link", name="CSV").click()
@@ -504,6 +506,51 @@ async def test_no_screen_breaks_the_strict_policy(
         await expect(page.locator(ready).first).to_be_visible()
         assert await page.evaluate("window.__csp") == [], screen
     assert [e for e in errors if "Content Security Policy" in e] == []
+
+
+async def test_a_conversation_is_headed_by_its_question_and_the_name_identify_gave(
+    seeded: Seeded, browser_context: BrowserContext
+) -> None:
+    """The site's page calls Chinwag.identify with a verified user and their name and email;
+    the console heads that visitor's conversation with their question and their name."""
+    from chinwag.auth.tokens import user_hash
+    from tests.browser.widget_pages import HostSite, ask, finished_answers, open_page
+
+    client = seeded.server.client
+    with HostSite() as site:
+        created = await client.post(
+            "/v1/keys",
+            json={
+                "kind": "publishable",
+                "name": "shop",
+                "bot_id": BOT,
+                "allowed_origins": [site.origin],
+            },
+        )
+        key, identity = created.json()["key"], created.json()["identity_secret"]
+        visitor = await open_page(
+            browser_context, site.add("shop.html", widget=seeded.url, key=key)
+        )
+        who = {
+            "user_id": "1042",
+            "user_hash": user_hash(identity, "1042"),
+            "display_name": "Kari Nordmann",
+            "email": "kari@example.no",
+        }
+        await visitor.evaluate("(who) => Chinwag.identify(who)", who)
+        question = "Which Barolo goes with lamb on Sunday?"
+        await ask(visitor, question)
+        await finished_answers(visitor, 1)
+    listed = (await client.get("/v1/conversations", params={"user_id": "1042"})).json()
+    session = listed["items"][0]["session_id"]
+    page = await sign_in(browser_context, seeded.url, seeded.server.admin_key)
+    row = page.locator("#conversations tbody tr", has_text=question)
+    await expect(row).to_contain_text("Kari Nordmann")
+    await row.click()
+    await expect(page).to_have_url(re.compile(f"/admin/conversations/{BOT}/{session}$"))
+    await expect(page.locator("h1")).to_have_text(question)
+    meta = page.locator("#conversation-meta")
+    await expect(meta).to_contain_text("Kari Nordmann kari@example.no · 1042 · bot vinhuset")
 
 
 async def test_a_bot_secret_key_sees_only_its_bot(

@@ -105,6 +105,10 @@ class ConversationOut(BaseModel):
     bot_id: str
     session_id: str
     user_id: str
+    user_display_name: str | None = Field(
+        description="The end user's display name, as the site's token gave it."
+    )
+    user_email: str | None = Field(description="The end user's email, as the token gave it.")
     message_count: int
     first_message: str = Field(description="The first question, cut at 200 characters.")
     thumbs_down: int = Field(description="Answers of this conversation rated 👎.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
@@ -58,9 +59,15 @@ def _start(day: date) -> datetime:
 
 
 def filtered_sessions(filters: ConversationFilters) -> Select[*tuple[Any, ...]]:
-    """Sessions (with their user's external id) matching every filter, newest activity first."""
+    """Sessions (with their user's external id, display name and email) matching every filter,
+    newest activity first."""
     query = (
-        select(ChatSession, EndUser.external_id.label("user_external_id"))
+        select(
+            ChatSession,
+            EndUser.external_id.label("user_external_id"),
+            EndUser.display_name.label("user_display_name"),
+            EndUser.email.label("user_email"),
+        )
         .join(EndUser, EndUser.id == ChatSession.user_id)
         .order_by(ChatSession.last_message_at.desc(), ChatSession.id.desc())
     )
@@ -186,6 +193,8 @@ async def search_conversations(
             "bot_id": r.bot_id,
             "session_id": r.external_id,
             "user_id": r.user_external_id,
+            "user_display_name": r.user_display_name,
+            "user_email": r.user_email,
             "message_count": r.message_count,
             "first_message": firsts.get(r.id, "")[:200],
             "thumbs_down": downs.get(r.id, 0),
@@ -244,6 +253,9 @@ async def transcript(conn: AsyncConnection, *, bot_id: str, session_id: str) -> 
         "bot_id": bot_id,
         "session_id": session_id,
         "user_id": session.user_external_id,
+        "user_display_name": session.user_display_name,
+        "user_email": session.user_email,
+        "title": _title(messages),
         "created_at": as_utc(session.created_at),
         "last_message_at": as_utc(session.last_message_at),
         "messages": [
@@ -270,6 +282,21 @@ async def transcript(conn: AsyncConnection, *, bot_id: str, session_id: str) -> 
             for m in messages
         ],
     }
+
+
+TITLE_LENGTH = 80
+
+
+def _title(messages: Sequence[Any]) -> str | None:
+    """The conversation's first question, cut at a word within TITLE_LENGTH characters."""
+    first = next((m.content for m in messages if m.role == "user" and m.content.strip()), None)
+    if first is None:
+        return None
+    text = " ".join(first.split())
+    if len(text) <= TITLE_LENGTH:
+        return text
+    cut = text[: TITLE_LENGTH - 1].rsplit(" ", 1)[0]
+    return cut.rstrip(",.;:") + "…"
 
 
 def _elapsed_ms(start: datetime, end: datetime | None) -> float | None:

@@ -32,6 +32,8 @@ COLUMNS = (
     "completion_tokens",
     "ttft_ms",
     "created_at",
+    "user_display_name",
+    "user_email",
 )
 SESSIONS_PER_PAGE = 200
 
@@ -80,6 +82,8 @@ async def export_rows(db: Database, filters: ConversationFilters) -> AsyncIterat
                 "completion_tokens": usage.get("completion_tokens"),
                 "ttft_ms": m.ttft_ms,
                 "created_at": as_utc(m.created_at).isoformat(),
+                "user_display_name": session.user_display_name,
+                "user_email": session.user_email,
             }
         start = Position(sessions[-1].last_message_at, sessions[-1].id)
 

@@ -19,6 +19,16 @@ function query(filters, extra = {}) {
 
 const PAGE = 50;
 
+// How the console names an end user: the name the site gave, else their email, else the id
+// (an anonymous visitor is "Anonymous visitor" with the id beside it).
+export function personOf(c) {
+  const anonymous = /^anon-/.test(c.user_id) || /^[0-9a-f]{8}-[0-9a-f]{4}-/.test(c.user_id);
+  const name = c.user_display_name || c.user_email || (anonymous ? "Anonymous visitor" : c.user_id);
+  const detail = [c.user_display_name && c.user_email ? c.user_email : null,
+    name !== c.user_id ? c.user_id : null].filter(Boolean).join(" · ");
+  return { name, detail, title: `end user ${c.user_id}` };
+}
+
 // The list, page after page: each "More" asks for the page after the last one shown (the API's
 // cursor), so paging goes on however many conversations there are.
 function usePages(qs) {
@@ -69,7 +79,7 @@ export function Conversations({ bots, session }) {
       ? html`<div class="empty">No conversation matches these filters.</div>`
       : html`<table id="conversations"><thead><tr><th>Last message</th><th>Bot</th><th>End user</th><th>First question</th><th>Messages</th><th>Rated down</th><th>Declined</th></tr></thead>
         <tbody>${data.items.map((c) => html`<tr class="link" onClick=${() => navigate(`/admin/conversations/${encodeURIComponent(c.bot_id)}/${encodeURIComponent(c.session_id)}`)}>
-          <td class="small">${when(c.last_message_at)}</td><td>${c.bot_id}</td><td class="small">${c.user_id}</td>
+          <td class="small">${when(c.last_message_at)}</td><td>${c.bot_id}</td><td class="small" title=${c.user_id}>${personOf(c).name}</td>
           <td><${Link} href=${`/admin/conversations/${encodeURIComponent(c.bot_id)}/${encodeURIComponent(c.session_id)}`}>${c.first_message || "(empty)"}</${Link}></td>
           <td>${c.message_count}</td><td>${c.thumbs_down ? html`<span class="badge bad">▼ ${c.thumbs_down}</span>` : ""}</td>
           <td>${Object.entries(REASONS).filter(([r]) => c.declined[r]).map(([r, label]) => html`<span class="badge warn declined">${label}${c.declined[r] > 1 ? ` ×${c.declined[r]}` : ""}</span>`)}</td></tr>`)}
@@ -185,9 +195,10 @@ export function Transcript({ rest, session: signedIn }) {
   if (error) return html`<${Problem} error=${error} />`;
   if (!data) return html`<p class="loading">Loading…</p>`;
   let question = "";
+  const person = personOf(data);
   return html`<p><${Link} href="/admin/conversations">← Conversations</${Link}></p>
-    <h1>Conversation ${session}</h1>
-    <p class="muted">Bot <b>${bot}</b> · end user <b>${data.user_id}</b> · started ${when(data.created_at)}${" · "}<a
+    <h1 class="conversation-title">${data.title || html`<i class="muted">(no question yet)</i>`}</h1>
+    <p class="muted" id="conversation-meta"><b class="person" title=${person.title}>${person.name}</b>${person.detail ? html` <span class="small">${person.detail}</span>` : null}${" · "}bot <b>${bot}</b> · started ${when(data.created_at)}${" · "}<span class="small" title="conversation id">${session}</span>${" · "}<a
       href=${`/v1/bots/${encodeURIComponent(bot)}/sessions/${encodeURIComponent(session)}/transcript`}>JSON</a></p>
     ${fixing ? html`<${FixForm} bot=${bot} message=${fixing.message} question=${fixing.question} onDone=${() => setFixing(null)} />` : null}
     ${data.messages.map((m) => {
