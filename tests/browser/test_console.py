@@ -293,6 +293,58 @@ async def test_bot_editor_error_at_its_line_save_and_roll_back(
     assert active["version"] == 3 and active["config"]["name"] != "Vinhuset Bergen"
 
 
+LONG_LINE = (
+    "You help the customers of a small wine shop in Bergen: wines, food pairings, tastings "
+    "and opening hours, in the customer's language."
+)
+OWNERS_YAML = f"""# Vinhuset's assistant. Ask Kari before changing the prompt.
+id: vinhuset
+name: Vinhuset
+
+flows:
+  main:
+    # The long line stays one line:
+    system: "{LONG_LINE}"
+    template: "{{{{ message }}}}"
+"""
+
+
+async def test_the_editor_keeps_the_owners_text_notes_and_shows_a_rollback(
+    seeded: Seeded, browser_context: BrowserContext
+) -> None:
+    client = seeded.server.client
+    saved = await client.put(f"/v1/bots/{BOT}/yaml", json={"yaml": OWNERS_YAML})
+    assert saved.status_code == 200, saved.text
+    mine = saved.json()["version"]
+    page = await sign_in(browser_context, seeded.url, seeded.server.admin_key)
+    await page.goto(f"{seeded.url}/admin/bots/{BOT}")
+    editor = page.locator("textarea[name=yaml]")
+    await expect(editor).to_have_value(OWNERS_YAML)  # comments, blank line, long line
+    await editor.fill(OWNERS_YAML.replace("small wine shop", "friendly wine shop"))
+    await expect(page.locator("#check-status")).to_have_text("Valid")
+    await page.fill("input[name=note]", "friendlier prompt")
+    await page.click("#save-bot")
+    await expect(page.get_by_role("status")).to_contain_text(f"Saved as version {mine + 1}")
+    row = page.locator(f"#versions tr[data-version='{mine + 1}']")
+    await expect(row).to_contain_text("friendlier prompt")
+    await expect(row).to_contain_text("active")
+    await page.reload()
+    await expect(editor).to_have_value(OWNERS_YAML.replace("small", "friendly"))
+    await page.select_option("select[name=old]", str(mine))
+    await page.get_by_role("button", name="Show diff").click()
+    changed = page.locator("#diff span.add, #diff span.del")
+    await expect(changed).to_have_count(4)  # the file names and the one line, twice
+    await expect(page.locator("#diff span.add").last).to_contain_text("friendly wine shop")
+    await page.get_by_role("button", name=f"Roll back to v{mine}").click()
+    await expect(page.get_by_role("status")).to_contain_text(f"active as version {mine + 2}")
+    await expect(page.locator("#diff-title")).to_have_text(f"v{mine + 1} → v{mine + 2}")
+    await expect(page.locator("#diff span.add").last).to_contain_text("small wine shop")
+    await expect(editor).to_have_value(OWNERS_YAML)
+    newest = page.locator(f"#versions tr[data-version='{mine + 2}']")
+    await expect(newest).to_contain_text(f"rollback to version {mine}")
+    await expect(newest).to_contain_text("active")
+
+
 GREETING = "Hei! Spør meg om viner og åpningstider."
 
 

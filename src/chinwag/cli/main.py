@@ -52,7 +52,8 @@ async def _prepare(settings: Settings, *, seed_demo: bool) -> list[str]:
     from chinwag.answers.csvfile import from_csv
     from chinwag.answers.service import add_missing
     from chinwag.auth.demo import demo_keys
-    from chinwag.bots.demo import demo_answers_path, demo_bot_config
+    from chinwag.bots.demo import demo_answers_path, demo_bot_config, demo_bot_path
+    from chinwag.bots.files import yaml_source
     from chinwag.bots.service import put_bot
     from chinwag.errors import ChinwagError
 
@@ -62,7 +63,7 @@ async def _prepare(settings: Settings, *, seed_demo: bool) -> list[str]:
                 return []
             origin = f"http://{settings.host}:{settings.port}"
             async with db.write() as conn:
-                bot = await put_bot(conn, demo_bot_config())
+                bot = await put_bot(conn, demo_bot_config(), source=yaml_source(demo_bot_path()))
                 keys = await demo_keys(conn, bot.id, origin=origin)
                 added = await add_missing(conn, bot.id, from_csv(demo_answers_path().read_text()))
             typer.echo(f"demo bot '{bot.id}' is at version {bot.version}")
