@@ -9,12 +9,11 @@ import re
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import BrowserContext, Page, expect
+from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from chinwag.auth.keys import create_key
 from chinwag.bots.service import put_bot
@@ -114,6 +113,16 @@ async def shot(page: Page, name: str, database_url: str) -> None:
         folder = DOCS if os.environ.get("CHINWAG_CONSOLE_SCREENSHOTS") else SCRATCH
         folder.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(folder / f"console-{name}.png"), full_page=True)
+
+
+LOCAL_TIME = """(iso) => new Intl.DateTimeFormat(undefined,
+  {dateStyle: "medium", timeStyle: "short"}).format(new Date(iso))"""
+
+
+async def local_time(page: Page, iso: str) -> str:
+    """How the browser's locale writes a time: the console's one date format."""
+    text: str = await page.evaluate(LOCAL_TIME, iso)
+    return text
 
 
 async def test_sign_in_and_out(
@@ -605,6 +614,41 @@ async def test_a_conversation_is_headed_by_its_question_and_the_name_identify_ga
     await expect(meta).to_contain_text("Kari Nordmann kari@example.no · 1042 · bot vinhuset")
 
 
+async def test_dates_follow_the_browsers_locale_everywhere(
+    seeded: Seeded, browser: Browser
+) -> None:
+    """A Norwegian browser in Oslo reads Norwegian dates in Oslo time on every screen (the
+    lists used day-first UTC, the filters the browser's locale); exports stay ISO."""
+    context = await browser.new_context(locale="nb-NO", timezone_id="Europe/Oslo")
+    try:
+        page = await sign_in(context, seeded.url, seeded.server.admin_key)
+        listed = (await seeded.server.client.get("/v1/conversations")).json()["items"]
+        first = listed[0]
+        expected = await page.evaluate(
+            """(iso) => new Intl.DateTimeFormat("nb-NO", {dateStyle: "medium",
+                 timeStyle: "short", timeZone: "Europe/Oslo"}).format(new Date(iso))""",
+            first["last_message_at"],
+        )
+        assert expected == await local_time(page, first["last_message_at"])
+        row = page.locator("#conversations tbody tr").first
+        await expect(row.locator("td").first).to_have_text(expected)
+        await page.goto(f"{seeded.url}/admin/keys")
+        keys = (await seeded.server.client.get("/v1/keys")).json()
+        created = await local_time(page, keys[0]["created_at"])
+        await expect(page.locator("#keys")).to_contain_text(created)
+        await page.goto(f"{seeded.url}/admin/conversations/{BOT}/{seeded.disliked_session}")
+        transcript = next(i for i in listed if i["session_id"] == seeded.disliked_session)
+        await page.goto(f"{seeded.url}/admin/conversations/{BOT}/{seeded.disliked_session}")
+        started = await local_time(page, transcript["created_at"])
+        await expect(page.locator("#conversation-meta")).to_contain_text(f"started {started}")
+        await expect(page.locator("main")).not_to_contain_text("UTC")
+    finally:
+        await context.close()
+    exported = await seeded.server.client.get("/v1/conversations/export?format=csv")
+    created_at = exported.text.splitlines()[1].split(",")[-3]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00", created_at)
+
+
 async def test_a_bot_secret_key_sees_only_its_bot(
     seeded: Seeded, browser_context: BrowserContext
 ) -> None:
@@ -725,8 +769,7 @@ async def test_upload_a_document_watch_the_job_test_a_question_and_delete_it(
     row = page.locator("#documents tr", has_text="opening-hours.md")
     await expect(row.locator("td.chunks")).to_have_text(str(indexed["chunks"]))
     await expect(row).to_contain_text(indexed["checksum"][:16])
-    added = datetime.fromisoformat(indexed["added_at"])
-    await expect(row.locator("td.added")).to_contain_text(added.strftime("%d/%m/%Y, %H:%M"))
+    await expect(row.locator("td.added")).to_have_text(await local_time(page, indexed["added_at"]))
     await page.fill("#test-question input[name=question]", "When are you open on Saturday?")
     await page.locator("#test-question").get_by_role("button", name="Search").click()
     for mode in ("vector", "keyword", "hybrid"):

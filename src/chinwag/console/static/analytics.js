@@ -1,7 +1,7 @@
 // Analytics: one request for every chart over a range of days; time series drawn by uPlot.
 import { useEffect, useRef, useState } from "/admin/vendor/hooks.mjs";
 import uPlot from "/admin/vendor/uPlot.esm.js";
-import { BotPicker, html, ms, Problem, useApi } from "./lib.js";
+import { BotPicker, dayLabel, html, ms, Problem, useApi } from "./lib.js";
 
 const COLORS = ["#3a5ccc", "#e67e22", "#1e8449", "#8e44ad", "#c0392b"];
 const day = (text) => Date.UTC(+text.slice(0, 4), +text.slice(5, 7) - 1, +text.slice(8, 10)) / 1000;
@@ -24,7 +24,8 @@ function Series({ title, rows, series, id, since, until, zero = false }) {
     const plot = new uPlot({
       width: Math.max(420, box.current.clientWidth), height: 220,
       series: [{}, ...series.map(([, label], i) => ({ label, stroke: COLORS[i], width: 2, spanGaps: false, points: { show: true, size: 5 } }))],
-      axes: [{}, { size: 60 }],
+      // Days on the time axis in the browser's locale, like every date of the console.
+      axes: [{ values: (u, ticks) => ticks.map((t) => dayLabel(t * 1000)) }, { size: 60 }],
       scales: { x: { time: true, range: () => [day(since) - 43200, day(until) + 43200] },
                 y: { range: (u, min, max) => [0, max > 0 ? max * 1.15 : 1] } },
     }, data, box.current);

@@ -92,6 +92,9 @@ const DATE_TIME = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", time
 const DATE = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
 export const when = (value) => (value ? DATE_TIME.format(new Date(value)) : "");
 export const whenDay = (value) => (value ? DATE.format(new Date(value)) : "");
+// A chart's day (UTC midnight, as the API counts days): its date in the browser's locale.
+const DAY = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", timeZone: "UTC" });
+export const dayLabel = (value) => DAY.format(new Date(value));
 export const ms = (value) => (value == null ? "–" : `${Math.round(value)} ms`);
 
 // A select that shows `value` whenever it is one of `options` ([value, label] pairs): each
