@@ -4,7 +4,6 @@ seeded conversations (the fake LLM answers; some answers are rated 👎)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import tempfile
 from collections.abc import AsyncIterator
@@ -27,7 +26,6 @@ from tests.helpers import JSON, wait_finished
 # tests run in `make test`; `pytest tests/browser` runs them alone.
 pytestmark = pytest.mark.slow
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 SCRATCH = Path(tempfile.gettempdir()) / "chinwag-console-screenshots"
 BOT = "vinhuset"
 
@@ -106,13 +104,11 @@ async def sign_in(context: BrowserContext, url: str, key: str) -> Page:
 
 
 async def shot(page: Page, name: str, database_url: str) -> None:
-    """Screenshots for docs/console.md, from the SQLite run only (both runs look the same);
-    written to docs/ only with CHINWAG_CONSOLE_SCREENSHOTS=1, so a test run leaves the tree
-    as it was."""
+    """A look at each screen of the SQLite run, in a temporary folder: the screenshots in docs/
+    come from the seeded demo (bench/console_screenshots.py), not from these test bots."""
     if database_url.startswith("sqlite"):
-        folder = DOCS if os.environ.get("CHINWAG_CONSOLE_SCREENSHOTS") else SCRATCH
-        folder.mkdir(parents=True, exist_ok=True)
-        await page.screenshot(path=str(folder / f"console-{name}.png"), full_page=True)
+        SCRATCH.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(SCRATCH / f"console-{name}.png"), full_page=True)
 
 
 LOCAL_TIME = """(iso) => new Intl.DateTimeFormat(undefined,
