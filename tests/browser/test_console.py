@@ -565,6 +565,16 @@ async def test_no_screen_breaks_the_strict_policy(
     assert [e for e in errors if "Content Security Policy" in e] == []
 
 
+# The widget takes identify() once it has read its settings (a moment after the launcher shows).
+IDENTIFY_ONCE_STARTED = """async (who) => {
+  for (let i = 0; i < 200; i++) {
+    try { Chinwag.identify(who); return; }
+    catch (e) { await new Promise((r) => setTimeout(r, 50)); }
+  }
+  throw new Error("the widget never started");
+}"""
+
+
 async def test_a_conversation_is_headed_by_its_question_and_the_name_identify_gave(
     seeded: Seeded, browser_context: BrowserContext
 ) -> None:
@@ -594,7 +604,7 @@ async def test_a_conversation_is_headed_by_its_question_and_the_name_identify_ga
             "display_name": "Kari Nordmann",
             "email": "kari@example.no",
         }
-        await visitor.evaluate("(who) => Chinwag.identify(who)", who)
+        await visitor.evaluate(IDENTIFY_ONCE_STARTED, who)
         question = "Which Barolo goes with lamb on Sunday?"
         await ask(visitor, question)
         await finished_answers(visitor, 1)

@@ -177,9 +177,12 @@ async def _insert_version(
     now: datetime,
     source: str | None,
 ) -> None:
+    # The text only when there is one: a version saved as JSON writes the columns it always
+    # had (so a database being upgraded from before migration 0013 takes it too).
+    text = {"source": source} if source is not None else {}
     await conn.execute(
         insert(BotVersionRow).values(
-            bot_id=bot_id, version=version, config=data, note=note, created_at=now, source=source
+            bot_id=bot_id, version=version, config=data, note=note, created_at=now, **text
         )
     )
 
