@@ -20,6 +20,7 @@ from chinwag.bots.service import list_bots
 from chinwag.config.bot import BotConfig
 from chinwag.console.api import router as console_api_router
 from chinwag.console.bots_api import router as console_bots_router
+from chinwag.console.headers import ConsoleHeaders
 from chinwag.console.rollups import fold_forever
 from chinwag.console.routes import router as console_router
 from chinwag.conversations.service import record_answer
@@ -231,6 +232,7 @@ def create_app(
     )
     app.add_middleware(KeyOriginsCORS)
     app.add_middleware(RequestMetrics)
+    app.add_middleware(ConsoleHeaders)
     problems.handle_errors(app)
     # Every API route runs `authenticate` and the rate limits; routes apply their kind's rules.
     authenticated = [Depends(authenticate), Depends(limit_caller)]

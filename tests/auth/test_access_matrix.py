@@ -219,6 +219,8 @@ def matrix(seeded: Seeded) -> list[Row]:
         ("GET", f"/v1/bots/{BOT}/yaml", None, bot_readers),
         ("GET", f"/v1/bots/{BOT}/diff?old=1", None, bot_readers),
         ("POST", "/v1/bots/validate-yaml", {"yaml": "id: x"}, admin_only),
+        # Saving YAML text (admin): an incomplete config is refused, nothing saved.
+        ("PUT", f"/v1/bots/{BOT}/yaml", {"yaml": "id: x"}, {"admin": 422}),
         ("GET", "/v1/doctor", None, admin_only),
         # Erasure, last: each caller that may erase gets a session (an end user) of its own.
         ("DELETE", seeded.sessions, None, erasers),

@@ -4,17 +4,15 @@ seeded conversations (the fake LLM answers; some answers are rated 👎)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import BrowserContext, Page, expect
+from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from chinwag.auth.keys import create_key
 from chinwag.bots.service import put_bot
@@ -28,7 +26,6 @@ from tests.helpers import JSON, wait_finished
 # tests run in `make test`; `pytest tests/browser` runs them alone.
 pytestmark = pytest.mark.slow
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 SCRATCH = Path(tempfile.gettempdir()) / "chinwag-console-screenshots"
 BOT = "vinhuset"
 
@@ -107,13 +104,21 @@ async def sign_in(context: BrowserContext, url: str, key: str) -> Page:
 
 
 async def shot(page: Page, name: str, database_url: str) -> None:
-    """Screenshots for docs/console.md, from the SQLite run only (both runs look the same);
-    written to docs/ only with CHINWAG_CONSOLE_SCREENSHOTS=1, so a test run leaves the tree
-    as it was."""
+    """A look at each screen of the SQLite run, in a temporary folder: the screenshots in docs/
+    come from the seeded demo (bench/console_screenshots.py), not from these test bots."""
     if database_url.startswith("sqlite"):
-        folder = DOCS if os.environ.get("CHINWAG_CONSOLE_SCREENSHOTS") else SCRATCH
-        folder.mkdir(parents=True, exist_ok=True)
-        await page.screenshot(path=str(folder / f"console-{name}.png"), full_page=True)
+        SCRATCH.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(SCRATCH / f"console-{name}.png"), full_page=True)
+
+
+LOCAL_TIME = """(iso) => new Intl.DateTimeFormat(undefined,
+  {dateStyle: "medium", timeStyle: "short"}).format(new Date(iso))"""
+
+
+async def local_time(page: Page, iso: str) -> str:
+    """How the browser's locale writes a time: the console's one date format."""
+    text: str = await page.evaluate(LOCAL_TIME, iso)
+    return text
 
 
 async def test_sign_in_and_out(
@@ -156,8 +161,9 @@ async def test_filter_thumbs_down_and_open_one(
     await expect(page).to_have_url(
         re.compile(f"/admin/conversations/{BOT}/{seeded.disliked_session}$")
     )
-    header = page.locator("main p.muted").first
-    await expect(header).to_contain_text(re.compile(r"end user \S+ · started .+ UTC · JSON$"))
+    await expect(page.locator("h1")).to_have_text(seeded.question)
+    header = page.locator("#conversation-meta")
+    await expect(header).to_contain_text(re.compile(r"^alice · bot vinhuset · started .+ · JSON$"))
     answer = page.locator(f"[data-message='{seeded.disliked_message}']")
     await expect(answer).to_contain_text("wrong grape")
     await expect(answer).to_contain_text("TTFT")
@@ -249,7 +255,8 @@ async def test_a_transcript_says_how_each_answer_was_routed(
 async def test_deep_link_and_export(seeded: Seeded, browser_context: BrowserContext) -> None:
     page = await sign_in(browser_context, seeded.url, seeded.server.admin_key)
     await page.goto(f"{seeded.url}/admin/conversations/{BOT}/{seeded.disliked_session}")
-    await expect(page.locator("h1")).to_contain_text(seeded.disliked_session)
+    await expect(page.locator("h1")).to_have_text(seeded.question)
+    await expect(page.locator("#conversation-meta")).to_contain_text(seeded.disliked_session)
     await page.goto(f"{seeded.url}/admin/conversations?rating=down")
     async with page.expect_download() as download:
         await page.get_by_role("link", name="CSV").click()
@@ -289,6 +296,58 @@ async def test_bot_editor_error_at_its_line_save_and_roll_back(
     await expect(page.get_by_role("status")).to_contain_text("Rolled back")
     active = (await seeded.server.client.get(f"/v1/bots/{BOT}")).json()
     assert active["version"] == 3 and active["config"]["name"] != "Vinhuset Bergen"
+
+
+LONG_LINE = (
+    "You help the customers of a small wine shop in Bergen: wines, food pairings, tastings "
+    "and opening hours, in the customer's language."
+)
+OWNERS_YAML = f"""# Vinhuset's assistant. Ask Kari before changing the prompt.
+id: vinhuset
+name: Vinhuset
+
+flows:
+  main:
+    # The long line stays one line:
+    system: "{LONG_LINE}"
+    template: "{{{{ message }}}}"
+"""
+
+
+async def test_the_editor_keeps_the_owners_text_notes_and_shows_a_rollback(
+    seeded: Seeded, browser_context: BrowserContext
+) -> None:
+    client = seeded.server.client
+    saved = await client.put(f"/v1/bots/{BOT}/yaml", json={"yaml": OWNERS_YAML})
+    assert saved.status_code == 200, saved.text
+    mine = saved.json()["version"]
+    page = await sign_in(browser_context, seeded.url, seeded.server.admin_key)
+    await page.goto(f"{seeded.url}/admin/bots/{BOT}")
+    editor = page.locator("textarea[name=yaml]")
+    await expect(editor).to_have_value(OWNERS_YAML)  # comments, blank line, long line
+    await editor.fill(OWNERS_YAML.replace("small wine shop", "friendly wine shop"))
+    await expect(page.locator("#check-status")).to_have_text("Valid")
+    await page.fill("input[name=note]", "friendlier prompt")
+    await page.click("#save-bot")
+    await expect(page.get_by_role("status")).to_contain_text(f"Saved as version {mine + 1}")
+    row = page.locator(f"#versions tr[data-version='{mine + 1}']")
+    await expect(row).to_contain_text("friendlier prompt")
+    await expect(row).to_contain_text("active")
+    await page.reload()
+    await expect(editor).to_have_value(OWNERS_YAML.replace("small", "friendly"))
+    await page.select_option("select[name=old]", str(mine))
+    await page.get_by_role("button", name="Show diff").click()
+    changed = page.locator("#diff span.add, #diff span.del")
+    await expect(changed).to_have_count(4)  # the file names and the one line, twice
+    await expect(page.locator("#diff span.add").last).to_contain_text("friendly wine shop")
+    await page.get_by_role("button", name=f"Roll back to v{mine}").click()
+    await expect(page.get_by_role("status")).to_contain_text(f"active as version {mine + 2}")
+    await expect(page.locator("#diff-title")).to_have_text(f"v{mine + 1} → v{mine + 2}")
+    await expect(page.locator("#diff span.add").last).to_contain_text("small wine shop")
+    await expect(editor).to_have_value(OWNERS_YAML)
+    newest = page.locator(f"#versions tr[data-version='{mine + 2}']")
+    await expect(newest).to_contain_text(f"rollback to version {mine}")
+    await expect(newest).to_contain_text("active")
 
 
 GREETING = "Hei! Spør meg om viner og åpningstider."
@@ -411,6 +470,191 @@ async def test_keys_create_and_revoke(
     assert token.status_code == 401
 
 
+async def test_keys_are_created_from_a_reloaded_page_and_refusals_list_their_causes(
+    seeded: Seeded, browser_context: BrowserContext
+) -> None:
+    page = await sign_in(browser_context, seeded.url, seeded.server.admin_key)
+    await page.goto(f"{seeded.url}/admin/keys")  # opened directly: the bots load afterwards
+    await page.reload()
+    form = page.locator("#create-key")
+    await form.locator("select[name=kind]").select_option("publishable")
+    bot = form.locator("select[name=bot_id]")
+    await expect(bot).to_have_value("other")  # the first bot is shown, not a blank select
+    await expect(bot.locator("option")).to_have_count(2)
+    await form.locator("input[name=name]").fill("x" * 101)
+    await form.locator("input[name=origins]").fill("https://shop.example")
+    await form.get_by_role("button", name="Create").click()
+    alert = form.get_by_role("alert")
+    await expect(alert).to_contain_text("the request is not valid")
+    await expect(alert.locator("ul.causes li")).to_have_text(
+        re.compile(r"^body\.name: String should have at most 100 characters$")
+    )
+    await form.locator("input[name=name]").fill("reloaded widget")
+    await bot.select_option(BOT)
+    await form.get_by_role("button", name="Create").click()
+    await expect(page.locator("#new-key")).to_contain_text("Copy this key now")
+    keys = (await seeded.server.client.get("/v1/keys")).json()
+    made = next(k for k in keys if k["name"] == "reloaded widget")
+    assert (made["kind"], made["bot_id"]) == ("publishable", BOT)
+    await expect(form.get_by_role("alert")).to_have_count(0)
+
+
+async def test_the_bot_picker_shows_a_bot_when_a_page_is_opened_directly(
+    seeded: Seeded, browser_context: BrowserContext
+) -> None:
+    page = await sign_in(browser_context, seeded.url, seeded.secret)
+    for screen in ("conversations", "analytics", "routes", "answers", "knowledge"):
+        await page.goto(f"{seeded.url}/admin/{screen}")
+        await expect(page.locator("select[name=bot]")).to_have_value(BOT)
+        shown = page.locator("select[name=bot] option:checked")
+        await expect(shown).to_have_text(BOT)
+    await page.click("#sign-out")
+    admin = await sign_in(browser_context, seeded.url, seeded.server.admin_key)
+    await admin.goto(f"{seeded.url}/admin/conversations")
+    await expect(admin.locator("select[name=bot] option:checked")).to_have_text("All bots")
+    await admin.goto(f"{seeded.url}/admin/conversations?bot_id={BOT}")
+    await expect(admin.locator("select[name=bot] option:checked")).to_have_text(BOT)
+    await expect(admin.locator("#conversations tbody tr")).to_have_count(2)
+
+
+async def test_more_pages_through_every_conversation(
+    seeded: Seeded, browser_context: BrowserContext
+) -> None:
+    from tests.console.test_conversation_paging import _seed_sessions
+
+    await _seed_sessions(seeded.server, 247)  # 250 with the seeded three: five pages of 50
+    page = await sign_in(browser_context, seeded.url, seeded.server.admin_key)
+    rows = page.locator("#conversations tbody tr")
+    await expect(rows).to_have_count(50)
+    for shown in (100, 150, 200, 250):
+        await page.click("#more")
+        await expect(rows).to_have_count(shown)
+    await expect(page.locator("#shown")).to_have_text("250 shown")
+    await expect(page.locator("#more")).to_have_count(0)
+    await expect(page.get_by_role("alert")).to_have_count(0)
+
+
+CSP_WATCH = """window.__csp = [];
+document.addEventListener("securitypolicyviolation",
+  (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}`));"""
+
+
+async def test_no_screen_breaks_the_strict_policy(
+    seeded: Seeded, browser_context: BrowserContext
+) -> None:
+    await browser_context.add_init_script(CSP_WATCH)
+    page = await sign_in(browser_context, seeded.url, seeded.server.admin_key)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    for screen, ready in (
+        ("conversations", "#conversations"),
+        (f"conversations/{BOT}/{seeded.disliked_session}", ".msg.assistant"),
+        ("analytics", "#chart-activity canvas"),
+        (f"bots/{BOT}", "textarea[name=yaml]"),
+        ("keys", "#keys"),
+        ("health", "#doctor"),
+        (f"knowledge/{BOT}", "h1"),
+        (f"answers/{BOT}", "h1"),
+        (f"routes/{BOT}", "h1"),
+    ):
+        response = await page.goto(f"{seeded.url}/admin/{screen}")
+        assert response is not None and "'unsafe" not in response.headers["content-security-policy"]
+        await expect(page.locator(ready).first).to_be_visible()
+        assert await page.evaluate("window.__csp") == [], screen
+    assert [e for e in errors if "Content Security Policy" in e] == []
+
+
+# The widget takes identify() once it has read its settings (a moment after the launcher shows).
+IDENTIFY_ONCE_STARTED = """async (who) => {
+  for (let i = 0; i < 200; i++) {
+    try { Chinwag.identify(who); return; }
+    catch (e) { await new Promise((r) => setTimeout(r, 50)); }
+  }
+  throw new Error("the widget never started");
+}"""
+
+
+async def test_a_conversation_is_headed_by_its_question_and_the_name_identify_gave(
+    seeded: Seeded, browser_context: BrowserContext
+) -> None:
+    """The site's page calls Chinwag.identify with a verified user and their name and email;
+    the console heads that visitor's conversation with their question and their name."""
+    from chinwag.auth.tokens import user_hash
+    from tests.browser.widget_pages import HostSite, ask, finished_answers, open_page
+
+    client = seeded.server.client
+    with HostSite() as site:
+        created = await client.post(
+            "/v1/keys",
+            json={
+                "kind": "publishable",
+                "name": "shop",
+                "bot_id": BOT,
+                "allowed_origins": [site.origin],
+            },
+        )
+        key, identity = created.json()["key"], created.json()["identity_secret"]
+        visitor = await open_page(
+            browser_context, site.add("shop.html", widget=seeded.url, key=key)
+        )
+        who = {
+            "user_id": "1042",
+            "user_hash": user_hash(identity, "1042"),
+            "display_name": "Kari Nordmann",
+            "email": "kari@example.no",
+        }
+        await visitor.evaluate(IDENTIFY_ONCE_STARTED, who)
+        question = "Which Barolo goes with lamb on Sunday?"
+        await ask(visitor, question)
+        await finished_answers(visitor, 1)
+    listed = (await client.get("/v1/conversations", params={"user_id": "1042"})).json()
+    session = listed["items"][0]["session_id"]
+    page = await sign_in(browser_context, seeded.url, seeded.server.admin_key)
+    row = page.locator("#conversations tbody tr", has_text=question)
+    await expect(row).to_contain_text("Kari Nordmann")
+    await row.click()
+    await expect(page).to_have_url(re.compile(f"/admin/conversations/{BOT}/{session}$"))
+    await expect(page.locator("h1")).to_have_text(question)
+    meta = page.locator("#conversation-meta")
+    await expect(meta).to_contain_text("Kari Nordmann kari@example.no · 1042 · bot vinhuset")
+
+
+async def test_dates_follow_the_browsers_locale_everywhere(
+    seeded: Seeded, browser: Browser
+) -> None:
+    """A Norwegian browser in Oslo reads Norwegian dates in Oslo time on every screen (the
+    lists used day-first UTC, the filters the browser's locale); exports stay ISO."""
+    context = await browser.new_context(locale="nb-NO", timezone_id="Europe/Oslo")
+    try:
+        page = await sign_in(context, seeded.url, seeded.server.admin_key)
+        listed = (await seeded.server.client.get("/v1/conversations")).json()["items"]
+        first = listed[0]
+        expected = await page.evaluate(
+            """(iso) => new Intl.DateTimeFormat("nb-NO", {dateStyle: "medium",
+                 timeStyle: "short", timeZone: "Europe/Oslo"}).format(new Date(iso))""",
+            first["last_message_at"],
+        )
+        assert expected == await local_time(page, first["last_message_at"])
+        row = page.locator("#conversations tbody tr").first
+        await expect(row.locator("td").first).to_have_text(expected)
+        await page.goto(f"{seeded.url}/admin/keys")
+        keys = (await seeded.server.client.get("/v1/keys")).json()
+        created = await local_time(page, keys[0]["created_at"])
+        await expect(page.locator("#keys")).to_contain_text(created)
+        await page.goto(f"{seeded.url}/admin/conversations/{BOT}/{seeded.disliked_session}")
+        transcript = next(i for i in listed if i["session_id"] == seeded.disliked_session)
+        await page.goto(f"{seeded.url}/admin/conversations/{BOT}/{seeded.disliked_session}")
+        started = await local_time(page, transcript["created_at"])
+        await expect(page.locator("#conversation-meta")).to_contain_text(f"started {started}")
+        await expect(page.locator("main")).not_to_contain_text("UTC")
+    finally:
+        await context.close()
+    exported = await seeded.server.client.get("/v1/conversations/export?format=csv")
+    created_at = exported.text.splitlines()[1].split(",")[-3]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00", created_at)
+
+
 async def test_a_bot_secret_key_sees_only_its_bot(
     seeded: Seeded, browser_context: BrowserContext
 ) -> None:
@@ -531,8 +775,7 @@ async def test_upload_a_document_watch_the_job_test_a_question_and_delete_it(
     row = page.locator("#documents tr", has_text="opening-hours.md")
     await expect(row.locator("td.chunks")).to_have_text(str(indexed["chunks"]))
     await expect(row).to_contain_text(indexed["checksum"][:16])
-    added = datetime.fromisoformat(indexed["added_at"])
-    await expect(row.locator("td.added")).to_contain_text(added.strftime("%d/%m/%Y, %H:%M"))
+    await expect(row.locator("td.added")).to_have_text(await local_time(page, indexed["added_at"]))
     await page.fill("#test-question input[name=question]", "When are you open on Saturday?")
     await page.locator("#test-question").get_by_role("button", name="Search").click()
     for mode in ("vector", "keyword", "hybrid"):

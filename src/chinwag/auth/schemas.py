@@ -10,6 +10,10 @@ from chinwag.auth.keys import KeyInfo
 from chinwag.external_ids import EXTERNAL_ID_MAX_LENGTH, EXTERNAL_ID_PATTERN
 from chinwag.timestamps import UtcDatetime
 
+# One @, something on each side, a dot in the domain, no spaces: a typo is refused, and what
+# is stored is only ever shown (never mailed to by chinwag).
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
 
 class KeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -77,6 +81,19 @@ class TokenIn(BaseModel):
         pattern=r"^[0-9a-fA-F]+$",
         description="hex HMAC-SHA256(identity secret, user_id), computed by your server.",
     )
+    display_name: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="How the console names this user (e.g. 'Kari Nordmann'); needs user_id "
+        "and user_hash. Stored with the user; omitted: what was stored stays.",
+    )
+    email: str | None = Field(
+        None,
+        max_length=254,
+        pattern=EMAIL_PATTERN,
+        description="The user's email, shown in the console; needs user_id and user_hash.",
+    )
 
 
 class TokenOut(BaseModel):
@@ -84,3 +101,5 @@ class TokenOut(BaseModel):
     bot_id: str
     user_id: str
     expires_at: UtcDatetime
+    display_name: str | None = None
+    email: str | None = None

@@ -26,14 +26,22 @@ def check_file(path: Path, *, check_env: bool = True) -> Report:
     return validate_document(document, env=os.environ if check_env else None, earlier=problems)
 
 
-async def activate(db: Database, report: Report, *, note: str | None = None) -> BotVersion:
-    """Save the validated configuration as the bot's new active version.
+async def activate(
+    db: Database,
+    report: Report,
+    *,
+    note: str | None = None,
+    source: str | None = None,
+    text_counts: bool = False,
+) -> BotVersion:
+    """Save the validated configuration (and the YAML `source` it was read from, if any) as
+    the bot's new active version (`text_counts`: see put_bot).
 
     A report with errors is refused (BotConfigInvalid): the active version keeps serving.
     """
     config = valid_config(report)
     async with db.write() as conn:
-        return await put_bot(conn, config, note=note)
+        return await put_bot(conn, config, note=note, source=source, text_counts=text_counts)
 
 
 def valid_config(report: Report) -> BotConfig:

@@ -3,6 +3,7 @@ the text of `{file: path}` references, resolved relative to the YAML file."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -130,3 +131,46 @@ def _read_reference(name: str, base_dir: Path | None, where: str) -> tuple[str, 
             message=f"{where}: cannot read '{name}' ({file}): {exc.strerror or exc}",
             hint="File paths are relative to the YAML file's directory.",
         )
+
+
+FILE_LINE = re.compile(
+    r"^(?P<indent> *)(?P<key>[\w.-]+):\s*\{\s*file:\s*(?P<name>[^}]+?)\s*\}\s*(?P<comment>#.*)?$"
+)
+
+
+def yaml_source(path: Path) -> str | None:
+    """The bot file's text with each `{file: …}` line replaced by the file's text as a `|`
+    block: the owner's comments and layout kept, nothing left to read from disk (the console
+    edits it). None when the file cannot be read or the result would not be the same bot."""
+    try:
+        text = path.read_text("utf-8")
+    except OSError:
+        return None
+    lines = []
+    for line in text.splitlines():
+        found = FILE_LINE.match(line)
+        if found is None:
+            lines.append(line)
+            continue
+        try:
+            content = (path.parent / found["name"].strip("'\"")).read_text("utf-8")
+        except OSError:
+            return None
+        lines.append(_block(found["indent"], found["key"], content, found["comment"]))
+    source = "\n".join(lines) + ("\n" if text.endswith("\n") else "")
+    expected, _ = load_bot_file(path)
+    written, problems = parse_yaml(source)
+    return source if not problems and written == expected else None
+
+
+def _block(indent: str, key: str, content: str, comment: str | None) -> str:
+    """`key: |` and the content indented under it, chomping so the value is exactly `content`."""
+    body = content.rstrip("\n")
+    trailing = len(content) - len(body)
+    chomp = "-" if trailing == 0 else "" if trailing == 1 else "+"
+    inner = indent + "  "
+    indicator = "2" if body[:1] in (" ", "\t") else ""
+    head = f"{indent}{key}: |{indicator}{chomp}" + (f"  {comment}" if comment else "")
+    rows = [inner + row if row.strip() else "" for row in body.split("\n")]
+    rows += [""] * (trailing - 1) if trailing > 1 else []
+    return "\n".join([head, *rows])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from chinwag.db.base import Base, utcnow
@@ -31,4 +31,6 @@ class BotVersion(Base):
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
     config: Mapped[dict[str, Any]] = mapped_column(JSON)
     note: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # The YAML the owner saved it from, comments and layout kept; None: saved as JSON.
+    source: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

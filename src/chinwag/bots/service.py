@@ -72,6 +72,18 @@ async def get_version(conn: AsyncConnection, bot_id: str, version: int) -> BotCo
     return BotConfig.model_validate(config)
 
 
+async def get_source(conn: AsyncConnection, bot_id: str, version: int) -> str | None:
+    """The YAML text a version was saved from (None: it was saved as JSON)."""
+    source: str | None = (
+        await conn.execute(
+            select(BotVersionRow.source).where(
+                BotVersionRow.bot_id == bot_id, BotVersionRow.version == version
+            )
+        )
+    ).scalar()
+    return source
+
+
 async def list_bots(conn: AsyncConnection) -> list[BotVersion]:
     rows = (await conn.execute(select(Bot.id, Bot.version, Bot.config).order_by(Bot.id))).all()
     return [BotVersion(r.id, r.version, BotConfig.model_validate(r.config)) for r in rows]
@@ -90,11 +102,21 @@ async def list_versions(conn: AsyncConnection, bot_id: str) -> list[VersionInfo]
 
 
 async def put_bot(
-    conn: AsyncConnection, config: BotConfig, *, note: str | None = None
+    conn: AsyncConnection,
+    config: BotConfig,
+    *,
+    note: str | None = None,
+    source: str | None = None,
+    text_counts: bool = False,
 ) -> BotVersion:
     """Create the bot, or save and activate a new version when its configuration changed.
 
-    The caller has validated `config`; nothing here activates a configuration with errors.
+    `source` is the YAML text it was read from, kept with a new version. With `text_counts`
+    (the console's editor, a rollback) a changed text is a change too: a new comment is a new
+    version; without it (a file imported again) an unchanged configuration saves nothing.
+
+    The caller has validated `config` (and that `source` is its YAML); nothing here activates
+    a configuration with errors.
     """
     data = config_json(config)
     row = (
@@ -114,9 +136,13 @@ async def put_bot(
                 updated_at=now,
             )
         )
-        await _insert_version(conn, config.id, 1, data, note or "created", now)
+        await _insert_version(conn, config.id, 1, data, note or "created", now, source)
         return BotVersion(config.id, 1, config, created=True)
-    if row.config == data:
+    if row.config == data and (
+        not text_counts
+        or source is None
+        or source == await get_source(conn, config.id, row.version)
+    ):
         return BotVersion(config.id, row.version, config)
     latest = (
         await conn.execute(
@@ -124,7 +150,7 @@ async def put_bot(
         )
     ).scalar() or row.version
     version = latest + 1
-    await _insert_version(conn, config.id, version, data, note, now)
+    await _insert_version(conn, config.id, version, data, note, now, source)
     await conn.execute(
         update(Bot)
         .where(Bot.id == config.id)
@@ -136,7 +162,10 @@ async def put_bot(
 async def rollback(conn: AsyncConnection, bot_id: str, to_version: int) -> BotVersion:
     """Activate an earlier configuration again, as a new version (history only grows)."""
     config = await get_version(conn, bot_id, to_version)
-    return await put_bot(conn, config, note=f"rollback to version {to_version}")
+    source = await get_source(conn, bot_id, to_version)
+    return await put_bot(
+        conn, config, note=f"rollback to version {to_version}", source=source, text_counts=True
+    )
 
 
 async def _insert_version(
@@ -146,10 +175,14 @@ async def _insert_version(
     data: dict[str, Any],
     note: str | None,
     now: datetime,
+    source: str | None,
 ) -> None:
+    # The text only when there is one: a version saved as JSON writes the columns it always
+    # had (so a database being upgraded from before migration 0013 takes it too).
+    text = {"source": source} if source is not None else {}
     await conn.execute(
         insert(BotVersionRow).values(
-            bot_id=bot_id, version=version, config=data, note=note, created_at=now
+            bot_id=bot_id, version=version, config=data, note=note, created_at=now, **text
         )
     )
 

@@ -100,6 +100,7 @@ def _print_problem(p: Problem) -> None:
 def import_bots(files: FilesArgument) -> None:
     """Validate bot YAML files and save each as a new active version (errors: nothing saved)."""
     from chinwag.bots.activation import activate
+    from chinwag.bots.files import yaml_source
 
     reports = asyncio.run(_check_files(files, check_env=True))
     failed = False
@@ -114,7 +115,12 @@ def import_bots(files: FilesArgument) -> None:
     async def save() -> None:
         async with database() as db:
             for name, report in reports.items():
-                saved = await activate(db, report, note=f"imported from {Path(name).name}")
+                saved = await activate(
+                    db,
+                    report,
+                    note=f"imported from {Path(name).name}",
+                    source=yaml_source(Path(name)),  # the owner's text, for the console
+                )
                 state = "saved as" if saved.created else "unchanged at"
                 typer.echo(f"{saved.id}: {state} version {saved.version}")
 

@@ -44,7 +44,7 @@ HostOption = Annotated[str | None, typer.Option(help="Interface to bind (CHINWAG
 PortOption = Annotated[int | None, typer.Option(help="Port to bind (CHINWAG_PORT).")]
 
 
-async def _prepare(settings: Settings, *, seed_demo: bool) -> list[str]:
+async def _prepare(settings: Settings, *, seed_demo: bool, seed_history: bool = False) -> list[str]:
     """Check (or, on SQLite, upgrade) the schema; optionally put the demo bot and keys in place.
 
     Returns the demo's new keys (a secret and a publishable key; earlier demo keys are revoked).
@@ -52,8 +52,10 @@ async def _prepare(settings: Settings, *, seed_demo: bool) -> list[str]:
     from chinwag.answers.csvfile import from_csv
     from chinwag.answers.service import add_missing
     from chinwag.auth.demo import demo_keys
-    from chinwag.bots.demo import demo_answers_path, demo_bot_config
+    from chinwag.bots.demo import demo_answers_path, demo_bot_config, demo_bot_path
+    from chinwag.bots.files import yaml_source
     from chinwag.bots.service import put_bot
+    from chinwag.console.demo_history import seed_history as demo_history
     from chinwag.errors import ChinwagError
 
     try:
@@ -62,12 +64,19 @@ async def _prepare(settings: Settings, *, seed_demo: bool) -> list[str]:
                 return []
             origin = demo_origin(settings)
             async with db.write() as conn:
-                bot = await put_bot(conn, demo_bot_config())
+                bot = await put_bot(conn, demo_bot_config(), source=yaml_source(demo_bot_path()))
                 keys = await demo_keys(conn, bot.id, origin=origin)
                 added = await add_missing(conn, bot.id, from_csv(demo_answers_path().read_text()))
+                seeded = (
+                    await demo_history(conn, bot_id=bot.id, bot_version=bot.version)
+                    if seed_history
+                    else 0
+                )
             typer.echo(f"demo bot '{bot.id}' is at version {bot.version}")
             if added:
                 typer.echo(f"demo curated answers: added {added}")
+            if seeded:
+                typer.echo(f"demo history: {seeded} conversations over the last 30 days")
             summary = await ingest_demo_knowledge(settings, bot.config)
             typer.echo(f"demo knowledge: {summary.line()}")
             return keys
@@ -150,10 +159,21 @@ def serve(
 
 
 @app.command()
-def demo(host: HostOption = None, port: PortOption = None) -> None:
+def demo(
+    host: HostOption = None,
+    port: PortOption = None,
+    seed_history: Annotated[
+        bool,
+        typer.Option(
+            "--seed-history",
+            help="Also write a month of example conversations (English and Norwegian, with "
+            "ratings and declines) for the console, once.",
+        ),
+    ] = False,
+) -> None:
     """Put the demo bot 'vinhuset' in the database and serve it."""
     settings = common.settings(host=host, port=port)
-    secret, publishable = asyncio.run(_prepare(settings, seed_demo=True))
+    secret, publishable = asyncio.run(_prepare(settings, seed_demo=True, seed_history=seed_history))
     base = demo_origin(settings)
     llm = settings.llm_base_url or f"the embedded local model ({settings.local_model})"
     typer.echo(f"\nchinwag demo: bot 'vinhuset' answering with {llm}")

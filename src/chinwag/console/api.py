@@ -17,6 +17,7 @@ from chinwag.console.conversations import (
     AnswerStatus,
     ConversationFilters,
     DeclinedFilter,
+    Position,
     search_conversations,
     transcript,
 )
@@ -104,6 +105,10 @@ class ConversationOut(BaseModel):
     bot_id: str
     session_id: str
     user_id: str
+    user_display_name: str | None = Field(
+        description="The end user's display name, as the site's token gave it."
+    )
+    user_email: str | None = Field(description="The end user's email, as the token gave it.")
     message_count: int
     first_message: str = Field(description="The first question, cut at 200 characters.")
     thumbs_down: int = Field(description="Answers of this conversation rated 👎.")
@@ -114,25 +119,35 @@ class ConversationOut(BaseModel):
 
 class ConversationPage(BaseModel):
     items: list[ConversationOut]
-    next_cursor: str | None
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` (with the same filters) for the next page; null: the end."
+    )
 
 
 @router.get("/conversations", response_model=ConversationPage)
 async def conversations(
     filters: Filters,
     services: ServicesDep,
-    cursor: Annotated[str | None, Query(max_length=12, pattern=r"^[0-9]+$")] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            pattern=r"^[A-Za-z0-9_-]+$",
+            description="The previous page's `next_cursor` (opaque).",
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ConversationPage:
-    """Conversations across bots (admin) or of one bot (its secret key), most recent first."""
-    offset = int(cursor or 0)
+    """Conversations across bots (admin) or of one bot (its secret key), most recent activity
+    first; page through all of them with `cursor`."""
+    start = Position.of(cursor) if cursor else None
     async with services.db.read() as conn:
         if filters.bot_id is not None:
             await get_bot(conn, filters.bot_id)
-        items, more = await search_conversations(conn, filters, offset=offset, limit=limit)
+        items, next_page = await search_conversations(conn, filters, after_=start, limit=limit)
     return ConversationPage(
         items=[ConversationOut(**i) for i in items],
-        next_cursor=str(offset + limit) if more else None,
+        next_cursor=next_page.cursor() if next_page else None,
     )
 
 

@@ -13,6 +13,7 @@ import yaml
 from chinwag.bots.activation import check_document, problem_dicts
 from chinwag.bots.files import parse_yaml
 from chinwag.bots.validation import Report
+from chinwag.config.bot import BotConfig
 
 LINE_IN_MESSAGE = re.compile(r"line (\d+)")
 
@@ -32,6 +33,28 @@ _BlockDumper.add_representer(str, _str)
 def to_yaml(config: dict[str, Any]) -> str:
     """A configuration (its JSON form) as YAML, keys in their saved order."""
     return yaml.dump(config, Dumper=_BlockDumper, sort_keys=False, allow_unicode=True, width=100)
+
+
+def compact_yaml(config: BotConfig) -> str:
+    """A configuration as YAML with only what differs from the defaults (what an owner would
+    have written): for versions saved as JSON, which have no text of their own."""
+    return to_yaml(config.model_dump(mode="json", exclude_none=True, exclude_defaults=True))
+
+
+def version_text(config: BotConfig, source: str | None) -> str:
+    """What the editor shows for a version: the owner's YAML as saved, else the compact form."""
+    return source if source is not None else compact_yaml(config)
+
+
+def diff_texts(
+    before: tuple[BotConfig, str | None], after: tuple[BotConfig, str | None]
+) -> tuple[str, str]:
+    """The two texts to diff: both owners' texts when both versions have one (a one-word edit
+    is a one-line diff); else both compact forms (a version saved as JSON has no layout of its
+    own, and mixing the two forms would show layout rather than change)."""
+    if before[1] is not None and after[1] is not None:
+        return before[1], after[1]
+    return compact_yaml(before[0]), compact_yaml(after[0])
 
 
 def _lines(node: yaml.Node | None, path: str, found: dict[str, int]) -> None:

@@ -8,23 +8,32 @@ from fastapi import APIRouter, Body, Query
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
+from chinwag.bots.activation import activate, problem_dicts
 from chinwag.bots.index_check import with_index_check
-from chinwag.bots.service import config_json, get_bot, get_version
+from chinwag.bots.schemas import BotSaved
+from chinwag.bots.service import config_json, get_bot, get_source, get_version
 from chinwag.config.bot import BotConfig
-from chinwag.console.bot_yaml import check_yaml, diff, to_yaml
+from chinwag.console.bot_yaml import check_yaml, diff, diff_texts, version_text
+from chinwag.errors import BotConfigInvalid, BotIdMismatch
 from chinwag.http.deps import PrincipalDep
+from chinwag.http.problems import problem_responses
 from chinwag.http.runtime import Services, ServicesDep
 
 router = APIRouter(prefix="/v1/bots", tags=["bots"])
 Version = Annotated[int | None, Query(ge=1, le=2**31 - 1, description="Default: the active one.")]
 
 
-async def _config(services: Services, bot_id: str, version: int | None) -> tuple[int, BotConfig]:
+async def _config(
+    services: Services, bot_id: str, version: int | None
+) -> tuple[int, BotConfig, str | None]:
+    """A version's number, configuration and YAML source (default: the active version)."""
     async with services.db.read() as conn:
         if version is None:
             bot = await get_bot(conn, bot_id)
-            return bot.version, bot.config
-        return version, await get_version(conn, bot_id, version)
+            number, config = bot.version, bot.config
+        else:
+            number, config = version, await get_version(conn, bot_id, version)
+        return number, config, await get_source(conn, bot_id, number)
 
 
 YAML_DOC: dict[int | str, dict[str, Any]] = {
@@ -36,10 +45,60 @@ YAML_DOC: dict[int | str, dict[str, Any]] = {
 async def bot_yaml(
     bot_id: str, principal: PrincipalDep, services: ServicesDep, version: Version = None
 ) -> PlainTextResponse:
-    """A version's configuration as YAML (admin, the bot's secret key)."""
+    """A version's configuration as YAML (admin, the bot's secret key): the text it was saved
+    from, comments and layout as written; for a version saved as JSON, the settings that differ
+    from the defaults."""
     principal.require_bot(bot_id, kinds=("secret",))
-    _, config = await _config(services, bot_id, version)
-    return PlainTextResponse(to_yaml(config_json(config)), media_type="application/yaml")
+    _, config, source = await _config(services, bot_id, version)
+    return PlainTextResponse(version_text(config, source), media_type="application/yaml")
+
+
+class YamlSaveIn(BaseModel):
+    yaml: str = Field(max_length=2_000_000, description="The bot configuration as YAML.")
+    note: str | None = Field(
+        None, max_length=200, description="What changed and why, shown in the version history."
+    )
+
+
+YAML_SAVE_REFUSED = problem_responses(
+    described={
+        422: "The YAML has errors (`bot_config_invalid`, each problem with its `line`) or "
+        "another bot's id (`bot_id_mismatch`); nothing was saved."
+    }
+)
+
+
+@router.put("/{bot_id}/yaml", response_model=BotSaved, responses=YAML_SAVE_REFUSED)
+async def save_yaml(
+    bot_id: str,
+    body: Annotated[YamlSaveIn, Body()],
+    principal: PrincipalDep,
+    services: ServicesDep,
+) -> BotSaved:
+    """Save YAML text as the bot's new active version (admin), the text itself kept: the
+    editor shows it again with its comments and layout, and diffs compare texts. A changed
+    text is a new version even when only a comment changed."""
+    principal.require_admin()
+    report, problems = check_yaml(body.yaml)
+    if report is None or report.config is None:
+        errors = sum(p["severity"] == "error" for p in problems)
+        raise BotConfigInvalid(
+            f"the bot configuration has {errors} error(s); nothing was saved", problems=problems
+        )
+    if report.config.id != bot_id:
+        raise BotIdMismatch(f"the configuration's id is '{report.config.id}', the URL's '{bot_id}'")
+    checked = await with_index_check(report, services.knowledge)
+    saved = await activate(
+        services.db, checked, note=body.note or None, source=body.yaml, text_counts=True
+    )
+    if saved.created:
+        await services.generations.prepare(saved.config, saved.version)
+    return BotSaved(
+        id=saved.id,
+        version=saved.version,
+        changed=saved.created,
+        warnings=problem_dicts(checked.warnings),
+    )
 
 
 class YamlIn(BaseModel):
@@ -100,12 +159,8 @@ async def version_diff(
 ) -> DiffOut:
     """What changed from version `old` to version `new` (default: the active one)."""
     principal.require_bot(bot_id, kinds=("secret",))
-    _, before = await _config(services, bot_id, old)
-    number, after = await _config(services, bot_id, new)
-    text = diff(
-        to_yaml(config_json(before)),
-        to_yaml(config_json(after)),
-        old_name=f"{bot_id} v{old}",
-        new_name=f"{bot_id} v{number}",
-    )
+    _, before, before_source = await _config(services, bot_id, old)
+    number, after, after_source = await _config(services, bot_id, new)
+    old_text, new_text = diff_texts((before, before_source), (after, after_source))
+    text = diff(old_text, new_text, old_name=f"{bot_id} v{old}", new_name=f"{bot_id} v{number}")
     return DiffOut(old=old, new=number, diff=text)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.conversations.history import find_session
@@ -19,7 +23,7 @@ from chinwag.conversations.models import (
     no_citations,
 )
 from chinwag.db.base import utcnow
-from chinwag.errors import SessionNotFound
+from chinwag.errors import InvalidRequest, SessionNotFound
 from chinwag.timestamps import as_utc
 
 AnswerStatus = Literal["failed", "interrupted"]
@@ -55,9 +59,15 @@ def _start(day: date) -> datetime:
 
 
 def filtered_sessions(filters: ConversationFilters) -> Select[*tuple[Any, ...]]:
-    """Sessions (with their user's external id) matching every filter, newest activity first."""
+    """Sessions (with their user's external id, display name and email) matching every filter,
+    newest activity first."""
     query = (
-        select(ChatSession, EndUser.external_id.label("user_external_id"))
+        select(
+            ChatSession,
+            EndUser.external_id.label("user_external_id"),
+            EndUser.display_name.label("user_display_name"),
+            EndUser.email.label("user_email"),
+        )
         .join(EndUser, EndUser.id == ChatSession.user_id)
         .order_by(ChatSession.last_message_at.desc(), ChatSession.id.desc())
     )
@@ -101,12 +111,54 @@ def filtered_sessions(filters: ConversationFilters) -> Select[*tuple[Any, ...]]:
     return query
 
 
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where a page of the conversation list ended: its last session's (activity, id)."""
+
+    last_message_at: datetime
+    session_pk: str
+
+    def cursor(self) -> str:
+        """Opaque to clients: base64url of the position's JSON."""
+        text = json.dumps([as_utc(self.last_message_at).isoformat(), self.session_pk])
+        return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
+
+    @classmethod
+    def of(cls, cursor: str) -> Position:
+        try:
+            at, pk = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+            return cls(as_utc(datetime.fromisoformat(at)), str(pk))
+        except (ValueError, TypeError, binascii.Error) as exc:
+            raise InvalidRequest(
+                "the cursor is not one this list gave",
+                hint="Pass the `next_cursor` of the previous page as it was, or no cursor.",
+                errors=[{"path": "query.cursor", "message": "not a cursor of this list"}],
+            ) from exc
+
+
+def after(position: Position) -> Any:
+    """Sessions after `position` in the list's order (newest activity first, then id)."""
+    return or_(
+        ChatSession.last_message_at < position.last_message_at,
+        and_(
+            ChatSession.last_message_at == position.last_message_at,
+            ChatSession.id < position.session_pk,
+        ),
+    )
+
+
 async def search_conversations(
-    conn: AsyncConnection, filters: ConversationFilters, *, offset: int, limit: int
-) -> tuple[list[dict[str, Any]], bool]:
+    conn: AsyncConnection, filters: ConversationFilters, *, after_: Position | None, limit: int
+) -> tuple[list[dict[str, Any]], Position | None]:
     """One page of matching conversations, each with its first question, its 👎 count and its
-    declined answers by reason; and whether more follow."""
-    rows = (await conn.execute(filtered_sessions(filters).offset(offset).limit(limit + 1))).all()
+    declined answers by reason; and where the next page starts (None: this is the last).
+
+    Keyset paging: a page starts after the previous one's last row, so paging reaches every
+    conversation however many there are, and a new conversation never shifts a later page."""
+    query = filtered_sessions(filters)
+    if after_ is not None:
+        query = query.where(after(after_))
+    rows = (await conn.execute(query.limit(limit + 1))).all()
     page = rows[:limit]
     ids = [r.id for r in page]
     firsts: dict[str, str] = {}
@@ -141,6 +193,8 @@ async def search_conversations(
             "bot_id": r.bot_id,
             "session_id": r.external_id,
             "user_id": r.user_external_id,
+            "user_display_name": r.user_display_name,
+            "user_email": r.user_email,
             "message_count": r.message_count,
             "first_message": firsts.get(r.id, "")[:200],
             "thumbs_down": downs.get(r.id, 0),
@@ -150,7 +204,9 @@ async def search_conversations(
         }
         for r in page
     ]
-    return items, len(rows) > limit
+    last = page[-1] if page else None
+    more = last is not None and len(rows) > limit
+    return items, Position(last.last_message_at, last.id) if more and last else None
 
 
 async def transcript(conn: AsyncConnection, *, bot_id: str, session_id: str) -> dict[str, Any]:
@@ -197,6 +253,9 @@ async def transcript(conn: AsyncConnection, *, bot_id: str, session_id: str) -> 
         "bot_id": bot_id,
         "session_id": session_id,
         "user_id": session.user_external_id,
+        "user_display_name": session.user_display_name,
+        "user_email": session.user_email,
+        "title": _title(messages),
         "created_at": as_utc(session.created_at),
         "last_message_at": as_utc(session.last_message_at),
         "messages": [
@@ -223,6 +282,21 @@ async def transcript(conn: AsyncConnection, *, bot_id: str, session_id: str) -> 
             for m in messages
         ],
     }
+
+
+TITLE_LENGTH = 80
+
+
+def _title(messages: Sequence[Any]) -> str | None:
+    """The conversation's first question, cut at a word within TITLE_LENGTH characters."""
+    first = next((m.content for m in messages if m.role == "user" and m.content.strip()), None)
+    if first is None:
+        return None
+    text = " ".join(first.split())
+    if len(text) <= TITLE_LENGTH:
+        return text
+    cut = text[: TITLE_LENGTH - 1].rsplit(" ", 1)[0]
+    return cut.rstrip(",.;:") + "…"
 
 
 def _elapsed_ms(start: datetime, end: datetime | None) -> float | None:

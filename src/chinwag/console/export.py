@@ -10,7 +10,7 @@ from typing import Any, Literal
 import orjson
 from sqlalchemy import select
 
-from chinwag.console.conversations import ConversationFilters, filtered_sessions
+from chinwag.console.conversations import ConversationFilters, Position, after, filtered_sessions
 from chinwag.conversations.models import Message
 from chinwag.db.uow import Database
 from chinwag.timestamps import as_utc
@@ -32,21 +32,22 @@ COLUMNS = (
     "completion_tokens",
     "ttft_ms",
     "created_at",
+    "user_display_name",
+    "user_email",
 )
 SESSIONS_PER_PAGE = 200
 
 
 async def export_rows(db: Database, filters: ConversationFilters) -> AsyncIterator[dict[str, Any]]:
     """Every message of every matching session, session by session; no transaction stays open
-    between pages."""
-    offset = 0
+    between pages, and each page starts after the previous one's last session (keyset)."""
+    start: Position | None = None
     while True:
+        query = filtered_sessions(filters)
+        if start is not None:
+            query = query.where(after(start))
         async with db.read() as conn:
-            sessions = (
-                await conn.execute(
-                    filtered_sessions(filters).offset(offset).limit(SESSIONS_PER_PAGE)
-                )
-            ).all()
+            sessions = (await conn.execute(query.limit(SESSIONS_PER_PAGE))).all()
             by_id = {s.id: s for s in sessions}
             messages = (
                 (
@@ -81,8 +82,10 @@ async def export_rows(db: Database, filters: ConversationFilters) -> AsyncIterat
                 "completion_tokens": usage.get("completion_tokens"),
                 "ttft_ms": m.ttft_ms,
                 "created_at": as_utc(m.created_at).isoformat(),
+                "user_display_name": session.user_display_name,
+                "user_email": session.user_email,
             }
-        offset += SESSIONS_PER_PAGE
+        start = Position(sessions[-1].last_message_at, sessions[-1].id)
 
 
 async def encode(rows: AsyncIterator[dict[str, Any]], fmt: ExportFormat) -> AsyncIterator[bytes]:

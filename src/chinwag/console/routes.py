@@ -6,6 +6,7 @@ Everything else the console shows comes from the public /v1 API, called by the b
 from __future__ import annotations
 
 import html
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -23,6 +24,7 @@ from chinwag.auth.sessions import (
     session_key,
     start_session,
 )
+from chinwag.console.headers import CONSOLE_CSP
 from chinwag.db.base import utcnow
 from chinwag.errors import (
     ConsoleAssetsMissing,
@@ -37,7 +39,7 @@ from chinwag.timestamps import UtcDatetime
 
 router = APIRouter(prefix="/admin", tags=["console"])
 STATIC = Path(__file__).resolve().parent / "static"
-# The only files served from node_modules: the ES modules the import map names, and a stylesheet.
+# The only files served from node_modules: the ES modules the console imports, and a stylesheet.
 VENDOR_FILES = {
     "preact.mjs": "preact/dist/preact.mjs",
     "hooks.mjs": "preact/hooks/dist/hooks.mjs",
@@ -45,6 +47,19 @@ VENDOR_FILES = {
     "uPlot.esm.js": "uplot/dist/uPlot.esm.js",
     "uPlot.min.css": "uplot/dist/uPlot.min.css",
 }
+# Bare module names inside those files, and the file each one is. An import map would name
+# them, but it is an inline script, which the console's CSP forbids: they are rewritten to
+# relative URLs as the file is served (preact's hooks import "preact").
+BARE_IMPORTS = {"preact": "./preact.mjs"}
+BARE_IMPORT = re.compile(r"""(\bfrom\s*|\bimport\s*)(["'])(preact)\2""")
+
+
+def _relative_imports(source: str) -> str:
+    def relative(match: re.Match[str]) -> str:
+        keyword, quote, name = match.groups()
+        return f"{keyword}{quote}{BARE_IMPORTS[name]}{quote}"
+
+    return BARE_IMPORT.sub(relative, source)
 
 
 def node_modules(settings: Settings) -> Path:
@@ -60,14 +75,16 @@ def _missing_assets(settings: Settings) -> list[str]:
 
 
 @router.get("/vendor/{name}", include_in_schema=False)
-async def vendor(name: str, services: ServicesDep) -> FileResponse:
+async def vendor(name: str, services: ServicesDep) -> Response:
     if name not in VENDOR_FILES:
         raise NotFound(f"the console has no library file '{name}'")
     path = node_modules(services.settings) / VENDOR_FILES[name]
     if not path.is_file():
         raise ConsoleAssetsMissing(f"{path} is missing")
-    media = "text/css" if name.endswith(".css") else "text/javascript"
-    return FileResponse(path, media_type=media, headers={"cache-control": "no-cache"})
+    if name.endswith(".css"):
+        return FileResponse(path, media_type="text/css", headers={"cache-control": "no-cache"})
+    source = _relative_imports(path.read_text(encoding="utf-8"))
+    return Response(source, media_type="text/javascript", headers={"cache-control": "no-cache"})
 
 
 @router.get("/assets/{name}", include_in_schema=False)
@@ -170,16 +187,18 @@ async def sign_out(request: Request, services: ServicesDep) -> Response:
     return response
 
 
-# No framing (clickjacking), no referrer leaving the site, always the current page.
+# The console's policy, never framed (clickjacking), no referrer leaving the site, always
+# the current page.
 PAGE_HEADERS = {
     "cache-control": "no-cache",
     "x-frame-options": "DENY",
-    "content-security-policy": "frame-ancestors 'none'",
+    "content-security-policy": CONSOLE_CSP,
     "referrer-policy": "same-origin",
     "x-content-type-options": "nosniff",
 }
 MISSING_PAGE = """<!doctype html><meta charset="utf-8"><title>chinwag console</title>
-<body style="font-family:system-ui;max-width:40rem;margin:4rem auto">
+<link rel="stylesheet" href="/admin/assets/console.css">
+<body class="missing">
 <h1>The console's libraries are not installed</h1>
 <p>chinwag could not find: <code>{missing}</code>.</p>
 <p>Run <code>make install</code> (it runs <code>npm ci</code>) in chinwag's checkout, or set
@@ -216,6 +235,8 @@ async def page(services: ServicesDep, page: str = "") -> HTMLResponse:
     missing = _missing_assets(services.settings)
     if missing:
         return HTMLResponse(
-            MISSING_PAGE.format(missing=html.escape(", ".join(missing))), status_code=503
+            MISSING_PAGE.format(missing=html.escape(", ".join(missing))),
+            status_code=503,
+            headers=PAGE_HEADERS,
         )
     return HTMLResponse((STATIC / "index.html").read_text(), headers=PAGE_HEADERS)

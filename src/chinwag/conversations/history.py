@@ -25,9 +25,15 @@ EXPORT_PAGE = 500
 
 
 async def find_session(conn: AsyncConnection, bot_id: str, session_id: str) -> Any:
-    """A bot's session by its external id, with its user's external id (None if unknown)."""
+    """A bot's session by its external id, with its user's external id, display name and
+    email (None if unknown)."""
     result = await conn.execute(
-        select(ChatSession, EndUser.external_id.label("user_external_id"))
+        select(
+            ChatSession,
+            EndUser.external_id.label("user_external_id"),
+            EndUser.display_name.label("user_display_name"),
+            EndUser.email.label("user_email"),
+        )
         .join(EndUser, EndUser.id == ChatSession.user_id)
         .where(ChatSession.bot_id == bot_id, ChatSession.external_id == session_id)
     )

@@ -43,6 +43,9 @@ class EndUser(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id"))
     external_id: Mapped[str] = mapped_column(String(EXTERNAL_ID_MAX_LENGTH))
+    # What the site says about a verified user (an end-user token's), for the console.
+    display_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(254), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -1,7 +1,7 @@
 // Analytics: one request for every chart over a range of days; time series drawn by uPlot.
-import { useEffect, useRef, useState } from "preact/hooks";
-import uPlot from "uplot";
-import { BotPicker, html, ms, Problem, useApi } from "./lib.js";
+import { useEffect, useRef, useState } from "/admin/vendor/hooks.mjs";
+import uPlot from "/admin/vendor/uPlot.esm.js";
+import { BotPicker, dayLabel, html, ms, Problem, useApi } from "./lib.js";
 
 const COLORS = ["#3a5ccc", "#e67e22", "#1e8449", "#8e44ad", "#c0392b"];
 const day = (text) => Date.UTC(+text.slice(0, 4), +text.slice(5, 7) - 1, +text.slice(8, 10)) / 1000;
@@ -24,7 +24,8 @@ function Series({ title, rows, series, id, since, until, zero = false }) {
     const plot = new uPlot({
       width: Math.max(420, box.current.clientWidth), height: 220,
       series: [{}, ...series.map(([, label], i) => ({ label, stroke: COLORS[i], width: 2, spanGaps: false, points: { show: true, size: 5 } }))],
-      axes: [{}, { size: 60 }],
+      // Days on the time axis in the browser's locale, like every date of the console.
+      axes: [{ values: (u, ticks) => ticks.map((t) => dayLabel(t * 1000)) }, { size: 60 }],
       scales: { x: { time: true, range: () => [day(since) - 43200, day(until) + 43200] },
                 y: { range: (u, min, max) => [0, max > 0 ? max * 1.15 : 1] } },
     }, data, box.current);
@@ -37,9 +38,9 @@ function Series({ title, rows, series, id, since, until, zero = false }) {
 function Bars({ title, rows, label, value, detail, id }) {
   const top = Math.max(1, ...rows.map((r) => r[value]));
   return html`<div class="card chart" id=${id}><h3>${title}</h3>
-    ${rows.length ? html`<table class="small"><tbody>${rows.map((r) => html`<tr><td style="width:30%">${r[label]}</td>
-      <td><div style=${`background:#3a5ccc;height:12px;width:${(100 * r[value]) / top}%`}></div></td>
-      <td style="width:30%">${r[value]}${detail ? html` <span class="muted">${detail(r)}</span>` : null}</td></tr>`)}</tbody></table>`
+    ${rows.length ? html`<table class="small"><tbody>${rows.map((r) => html`<tr><td class="third">${r[label]}</td>
+      <td><div class="bar" style=${{ width: `${(100 * r[value]) / top}%` }}></div></td>
+      <td class="third">${r[value]}${detail ? html` <span class="muted">${detail(r)}</span>` : null}</td></tr>`)}</tbody></table>`
       : html`<div class="empty">No data in this range.</div>`}</div>`;
 }
 
@@ -53,7 +54,7 @@ export function Analytics({ bots, session }) {
   const set = (name) => (e) => setRange({ ...range, [name]: e.target.value });
   return html`<h1>Analytics</h1>
     <div class="filters card">
-      <${BotPicker} bots=${bots} value=${range.bot_id} allowAll=${bots.length > 1} onChange=${(v) => setRange({ ...range, bot_id: v || "" })} />
+      <${BotPicker} bots=${bots} value=${range.bot_id} allowAll=${session.kind === "admin"} onChange=${(v) => setRange({ ...range, bot_id: v || "" })} />
       <label>From <input type="date" name="since" value=${range.since} onInput=${set("since")} /></label>
       <label>To <input type="date" name="until" value=${range.until} onInput=${set("until")} /></label></div>
     <${Problem} error=${error} />
@@ -75,7 +76,7 @@ export function Analytics({ bots, session }) {
       <${Bars} id="chart-routes" title="Router decisions" rows=${c.routes} label="flows" value="answers" />
       <${Bars} id="chart-errors" title="Errors by code" rows=${c.errors} label="code" value="answers" />
       <div class="card chart" id="chart-rate"><h3>Answers rated up</h3>${c.feedback.length
-        ? html`<p style="font-size:28px;margin:6px 0">${Math.round(100 * c.feedback.reduce((a, r) => a + r.up, 0) / Math.max(1, c.feedback.reduce((a, r) => a + r.up + r.down, 0)))}%</p>
+        ? html`<p class="big-number">${Math.round(100 * c.feedback.reduce((a, r) => a + r.up, 0) / Math.max(1, c.feedback.reduce((a, r) => a + r.up + r.down, 0)))}%</p>
           <p class="muted">${c.feedback.reduce((a, r) => a + r.up, 0)} rated up · ${c.feedback.reduce((a, r) => a + r.down, 0)} rated down in this range</p>`
         : html`<div class="empty">No data in this range.</div>`}</div>
     </div>`}`;

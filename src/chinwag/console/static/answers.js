@@ -1,5 +1,5 @@
 // Curated answers of a bot: list, edit, enable/disable, delete (the /v1/bots/{bot}/answers API).
-import { useState } from "preact/hooks";
+import { useState } from "/admin/vendor/hooks.mjs";
 import { api, BotPicker, html, Link, navigate, Problem, useApi, when } from "./lib.js";
 
 function Row({ bot, item, onChanged }) {
@@ -18,10 +18,10 @@ function Row({ bot, item, onChanged }) {
       <${Problem} error=${error} /></td>
     <td>${item.enabled ? html`<span class="badge good">enabled</span>` : html`<span class="badge">disabled</span>`}</td>
     <td class="small">${when(item.updated_at)}</td>
-    <td class="row">${editing ? html`<button class="primary" onClick=${save}>Save</button><button onClick=${() => setEditing(false)}>Cancel</button>`
+    <td><div class="row">${editing ? html`<button class="primary" onClick=${save}>Save</button><button onClick=${() => setEditing(false)}>Cancel</button>`
       : html`<button onClick=${() => setEditing(true)}>Edit</button>`}
       <button onClick=${toggle}>${item.enabled ? "Disable" : "Enable"}</button>
-      <button class="danger" onClick=${remove}>Delete</button></td></tr>`;
+      <button class="danger" onClick=${remove}>Delete</button></div></td></tr>`;
 }
 
 export function Answers({ bots, rest }) {

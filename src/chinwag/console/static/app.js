@@ -1,6 +1,6 @@
 // The console's shell: sign-in, navigation and the screen for each URL under /admin.
-import { render } from "preact";
-import { useEffect, useState } from "preact/hooks";
+import { render } from "/admin/vendor/preact.mjs";
+import { useEffect, useState } from "/admin/vendor/hooks.mjs";
 import { api, html, Link, navigate, Problem, setSession } from "./lib.js";
 import { Conversations, Transcript } from "./conversations.js";
 import { Answers } from "./answers.js";
@@ -36,7 +36,7 @@ const SCREENS = [
 function Shell({ session, path, onSignOut }) {
   const parts = path.split("?")[0].replace(/^\/admin\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
   const [screen, ...rest] = parts.length ? parts : ["conversations"];
-  const bots = useBots(session);
+  const [bots, botsError] = useBots(session);
   const props = { session, bots, rest };
   const pages = {
     conversations: rest.length >= 2 ? Transcript : Conversations,
@@ -52,15 +52,17 @@ function Shell({ session, path, onSignOut }) {
       <div class="who">Signed in: <b>${session.key_name}</b><br/>
         ${session.kind === "admin" ? "admin key" : `secret key of ${session.bot_id}`}<br/>
         <button onClick=${onSignOut} id="sign-out">Sign out</button></div></nav>
-    <main>${Page ? html`<${Page} ...${props} />` : html`<p>No such page.</p>`}</main></div>`;
+    <main><${Problem} error=${botsError} />${Page ? html`<${Page} ...${props} />` : html`<p>No such page.</p>`}</main></div>`;
 }
 
+// The bots the signed-in key may see: every bot (admin), or the secret key's own bot.
 function useBots(session) {
   const [bots, setBots] = useState(session.bot_id ? [session.bot_id] : []);
+  const [error, setError] = useState(null);
   useEffect(() => {
-    if (session.kind === "admin") api("/v1/bots").then((list) => setBots(list.map((b) => b.id)));
+    if (session.kind === "admin") api("/v1/bots").then((list) => setBots(list.map((b) => b.id)), setError);
   }, [session.key_prefix]);
-  return bots;
+  return [bots, error];
 }
 
 function App() {

@@ -1,5 +1,5 @@
 // Conversations: the filtered list across bots, export, and one conversation's transcript.
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "/admin/vendor/hooks.mjs";
 import { api, BotPicker, html, Link, ms, navigate, Problem, useApi, when } from "./lib.js";
 import { RouteFix } from "./routes.js";
 
@@ -17,18 +17,45 @@ function query(filters, extra = {}) {
   return params.toString();
 }
 
-export function Conversations({ bots }) {
+const PAGE = 50;
+
+// How the console names an end user: the name the site gave, else their email, else the id
+// (an anonymous visitor is "Anonymous visitor" with the id beside it).
+export function personOf(c) {
+  const anonymous = /^anon-/.test(c.user_id) || /^[0-9a-f]{8}-[0-9a-f]{4}-/.test(c.user_id);
+  const name = c.user_display_name || c.user_email || (anonymous ? "Anonymous visitor" : c.user_id);
+  const detail = [c.user_display_name && c.user_email ? c.user_email : null,
+    name !== c.user_id ? c.user_id : null].filter(Boolean).join(" · ");
+  return { name, detail, title: `end user ${c.user_id}` };
+}
+
+// The list, page after page: each "More" asks for the page after the last one shown (the API's
+// cursor), so paging goes on however many conversations there are.
+function usePages(qs) {
+  const [state, setState] = useState({ qs: null, items: [], next: null, error: null, loading: false });
+  const load = (cursor) => {
+    setState((s) => ({ ...s, loading: true }));
+    const url = `/v1/conversations?${query(Object.fromEntries(new URLSearchParams(qs)), { limit: String(PAGE), cursor })}`;
+    api(url).then(
+      (page) => setState((s) => ({ qs, items: cursor ? [...s.items, ...page.items] : page.items, next: page.next_cursor, error: null, loading: false })),
+      (error) => setState((s) => ({ ...s, error, loading: false })));
+  };
+  useEffect(() => { load(null); }, [qs]);
+  return [state.qs === qs ? state : { ...state, items: null }, () => load(state.next)];
+}
+
+export function Conversations({ bots, session }) {
   const filters = readFilters();
   const [draft, setDraft] = useState(filters);
-  const [pages, setPages] = useState(1);
-  const qs = query(filters, { limit: String(50 * pages) });
-  const [data, error] = useApi(`/v1/conversations?${qs}`, []);
+  const [list, more] = usePages(query(filters));
+  const data = list.items ? list : null;
+  const error = list.error;
   const set = (name) => (e) => setDraft({ ...draft, [name]: e.target.type === "checkbox" ? (e.target.checked ? "true" : "") : e.target.value });
-  const apply = (e) => { e.preventDefault(); setPages(1); navigate(`/admin/conversations?${query(draft)}`); };
+  const apply = (e) => { e.preventDefault(); navigate(`/admin/conversations?${query(draft)}`); };
   const exportLink = (format) => `/v1/conversations/export?${query(filters, { format })}`;
   return html`<h1>Conversations</h1>
     <form class="filters card" onSubmit=${apply}>
-      <${BotPicker} bots=${bots} value=${draft.bot_id} allowAll=${bots.length > 1}
+      <${BotPicker} bots=${bots} value=${draft.bot_id} allowAll=${session.kind === "admin"}
         onChange=${(v) => setDraft({ ...draft, bot_id: v })} />
       <label>From <input type="date" name="since" value=${draft.since || ""} onInput=${set("since")} /></label>
       <label>To <input type="date" name="until" value=${draft.until || ""} onInput=${set("until")} /></label>
@@ -41,7 +68,7 @@ export function Conversations({ bots }) {
       <label>Declined <select name="declined" value=${draft.declined || ""} onChange=${set("declined")}>
         <option value="">–</option><option value="any">any reason</option><option value="out_of_scope">out of scope</option><option value="unanswerable">unanswerable</option></select></label>
       <label>Flow <input name="flow" value=${draft.flow || ""} onInput=${set("flow")} size="10" /></label>
-      <label>Version <input name="version" type="number" min="1" value=${draft.version || ""} onInput=${set("version")} style="width:70px" /></label>
+      <label>Version <input name="version" type="number" min="1" value=${draft.version || ""} onInput=${set("version")} class="narrow" /></label>
       <label class="check"><input type="checkbox" name="has_comment" checked=${!!draft.has_comment} onChange=${set("has_comment")} /> has comment</label>
       <label class="check"><input type="checkbox" name="no_sources" checked=${!!draft.no_sources} onChange=${set("no_sources")} /> no sources</label>
       <button class="primary" type="submit">Filter</button>
@@ -52,12 +79,13 @@ export function Conversations({ bots }) {
       ? html`<div class="empty">No conversation matches these filters.</div>`
       : html`<table id="conversations"><thead><tr><th>Last message</th><th>Bot</th><th>End user</th><th>First question</th><th>Messages</th><th>Rated down</th><th>Declined</th></tr></thead>
         <tbody>${data.items.map((c) => html`<tr class="link" onClick=${() => navigate(`/admin/conversations/${encodeURIComponent(c.bot_id)}/${encodeURIComponent(c.session_id)}`)}>
-          <td class="small">${when(c.last_message_at)}</td><td>${c.bot_id}</td><td class="small">${c.user_id}</td>
+          <td class="small">${when(c.last_message_at)}</td><td>${c.bot_id}</td><td class="small" title=${c.user_id}>${personOf(c).name}</td>
           <td><${Link} href=${`/admin/conversations/${encodeURIComponent(c.bot_id)}/${encodeURIComponent(c.session_id)}`}>${c.first_message || "(empty)"}</${Link}></td>
           <td>${c.message_count}</td><td>${c.thumbs_down ? html`<span class="badge bad">▼ ${c.thumbs_down}</span>` : ""}</td>
           <td>${Object.entries(REASONS).filter(([r]) => c.declined[r]).map(([r, label]) => html`<span class="badge warn declined">${label}${c.declined[r] > 1 ? ` ×${c.declined[r]}` : ""}</span>`)}</td></tr>`)}
         </tbody></table>
-        ${data.next_cursor ? html`<p><button onClick=${() => setPages(pages + 1)}>More</button></p>` : null}`)}`;
+        <p class="row small muted"><span id="shown">${data.items.length} shown</span>
+          ${data.next ? html`<button id="more" onClick=${more} disabled=${list.loading}>More</button>` : null}</p>`)}`;
 }
 
 function Route({ route }) {
@@ -167,9 +195,10 @@ export function Transcript({ rest, session: signedIn }) {
   if (error) return html`<${Problem} error=${error} />`;
   if (!data) return html`<p class="loading">Loading…</p>`;
   let question = "";
+  const person = personOf(data);
   return html`<p><${Link} href="/admin/conversations">← Conversations</${Link}></p>
-    <h1>Conversation ${session}</h1>
-    <p class="muted">Bot <b>${bot}</b> · end user <b>${data.user_id}</b> · started ${when(data.created_at)}${" · "}<a
+    <h1 class="conversation-title">${data.title || html`<i class="muted">(no question yet)</i>`}</h1>
+    <p class="muted" id="conversation-meta"><b class="person" title=${person.title}>${person.name}</b>${person.detail ? html` <span class="small">${person.detail}</span>` : null}${" · "}bot <b>${bot}</b> · started ${when(data.created_at)}${" · "}<span class="small" title="conversation id">${session}</span>${" · "}<a
       href=${`/v1/bots/${encodeURIComponent(bot)}/sessions/${encodeURIComponent(session)}/transcript`}>JSON</a></p>
     ${fixing ? html`<${FixForm} bot=${bot} message=${fixing.message} question=${fixing.question} onDone=${() => setFixing(null)} />` : null}
     ${data.messages.map((m) => {

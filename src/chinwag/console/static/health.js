@@ -1,5 +1,5 @@
 // Health (admin): what /readyz and `chinwag doctor` report, on one page.
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useState } from "/admin/vendor/hooks.mjs";
 import { html, Problem, useApi } from "./lib.js";
 
 async function readyz() {

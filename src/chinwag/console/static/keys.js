@@ -1,7 +1,7 @@
 // Keys (admin): create (the key is shown once), list, revoke; publishable keys show their
 // allowed origins and the widget tag a site pastes.
-import { useState } from "preact/hooks";
-import { api, html, Problem, useApi, when } from "./lib.js";
+import { useState } from "/admin/vendor/hooks.mjs";
+import { api, html, Problem, Select, useApi, when } from "./lib.js";
 
 // The widget's one tag (docs/widget.md); `key` is the key itself or, for a listed key, a placeholder.
 export function snippet(bot, key) {
@@ -9,24 +9,28 @@ export function snippet(bot, key) {
 }
 
 function CreateKey({ bots, onCreated }) {
-  const [draft, setDraft] = useState({ kind: "secret", name: "", bot_id: bots[0] || "", origins: "" });
+  const [draft, setDraft] = useState({ kind: "secret", name: "", bot_id: "", origins: "" });
   const [created, setCreated] = useState(null);
   const [error, setError] = useState(null);
   const set = (name) => (e) => setDraft({ ...draft, [name]: e.target.value });
+  // The bots arrive after the page renders (a reload, a link): the shown bot is the chosen
+  // one, else the first, and the key is made for the bot that is shown.
+  const bot = bots.includes(draft.bot_id) ? draft.bot_id : bots[0] || "";
   const submit = async (e) => {
     e.preventDefault();
     const body = { kind: draft.kind, name: draft.name };
-    if (draft.kind !== "admin") body.bot_id = draft.bot_id;
+    if (draft.kind !== "admin") body.bot_id = bot;
     if (draft.kind === "publishable") body.allowed_origins = draft.origins.split(/[\s,]+/).filter(Boolean);
     try { setCreated(await api("/v1/keys", { method: "POST", body })); setError(null); onCreated(); }
     catch (err) { setError(err); }
   };
   return html`<form class="card" id="create-key" onSubmit=${submit}><h2>Create a key</h2>
     <div class="filters">
-      <label>Kind <select name="kind" value=${draft.kind} onChange=${set("kind")}>
-        <option value="secret">bot secret (server side)</option><option value="publishable">publishable (widget)</option><option value="admin">admin (every bot)</option></select></label>
+      <label>Kind <${Select} name="kind" value=${draft.kind} onChange=${(v) => setDraft({ ...draft, kind: v })}
+        options=${[["secret", "bot secret (server side)"], ["publishable", "publishable (widget)"], ["admin", "admin (every bot)"]]} /></label>
       <label>Name <input name="name" value=${draft.name} onInput=${set("name")} required placeholder="what it is for" /></label>
-      ${draft.kind !== "admin" ? html`<label>Bot <select name="bot_id" value=${draft.bot_id} onChange=${set("bot_id")}>${bots.map((b) => html`<option value=${b}>${b}</option>`)}</select></label>` : null}
+      ${draft.kind !== "admin" ? html`<label>Bot <${Select} name="bot_id" value=${bot} onChange=${(v) => setDraft({ ...draft, bot_id: v })}
+        options=${bots.map((b) => [b, b])} /></label>` : null}
       ${draft.kind === "publishable" ? html`<label>Allowed origins <input name="origins" size="34" value=${draft.origins} onInput=${set("origins")} placeholder="https://shop.example" required /></label>` : null}
       <button class="primary" type="submit">Create</button></div>
     <${Problem} error=${error} />

@@ -1,6 +1,6 @@
 // Knowledge: a bot's index and documents, upload with the ingestion job's live progress,
 // delete, and "test a question" ranked per search mode.
-import { useState } from "preact/hooks";
+import { useState } from "/admin/vendor/hooks.mjs";
 import { api, BotPicker, html, navigate, Problem, useApi, when } from "./lib.js";
 
 const names = (value) => (Array.isArray(value) ? (value.length ? value.join(", ") : "none") : value ?? 0);
@@ -31,8 +31,8 @@ function Upload({ bot, onDone }) {
     <h2>Upload or re-index documents</h2>
     <p class="muted small">Text, Markdown, HTML, PDF or CSV. A file with the name of an indexed document replaces it (re-index).</p>
     <div class="row"><input type="file" name="files" multiple required /><button class="primary" type="submit">Upload</button></div>
-    ${job ? html`<div class="row" style="margin-top:10px" id="job" data-status=${job.status}>
-      <div class="progress"><div style=${`width:${Math.round(100 * (job.status === "running" ? share : 1))}%`}></div></div>
+    ${job ? html`<div class="row spaced" id="job" data-status=${job.status}>
+      <div class="progress"><div style=${{ width: `${Math.round(100 * (job.status === "running" ? share : 1))}%` }}></div></div>
       <span>${job.status}: ${p.files_done}/${p.files_total} files, ${p.chunks_embedded}/${p.chunks} chunks embedded</span>
       ${job.summary ? html`<span class="small muted">added ${names(job.summary.added)} · replaced ${names(job.summary.replaced)} · unchanged ${names(job.summary.unchanged)}${job.summary.failed && job.summary.failed.length ? `, failed: ${job.summary.failed.map((f) => `${f.source} (${f.reason})`).join("; ")}` : ""}</span>` : null}
       ${job.error ? html`<span class="bad">${job.error.message}</span>` : null}</div>` : null}
@@ -54,10 +54,10 @@ function TestQuestion({ bot }) {
     } catch (err) { setError(err); }
   };
   return html`<form class="card" id="test-question" onSubmit=${run}><h2>Test a question</h2>
-    <div class="row"><input name="question" style="flex:1" value=${question} onInput=${(e) => setQuestion(e.target.value)} placeholder="What would a customer ask?" required />
+    <div class="row"><input name="question" class="grow" value=${question} onInput=${(e) => setQuestion(e.target.value)} placeholder="What would a customer ask?" required />
       <button class="primary" type="submit">Search</button></div>
     <${Problem} error=${error} />
-    ${results ? html`<div class="charts" style="margin-top:10px">${results.map(([mode, hits]) => html`<div class="mode" data-mode=${mode}><h3>${mode}</h3>
+    ${results ? html`<div class="charts spaced">${results.map(([mode, hits]) => html`<div class="mode" data-mode=${mode}><h3>${mode}</h3>
       ${hits.error ? html`<${Problem} error=${hits.error} />` : hits.length === 0 ? html`<div class="empty">No chunk found.</div>`
         : html`<ol>${hits.map((h) => html`<li><b>${h.title || h.document}</b> <span class="badge">${h.score.toFixed(3)}</span>
             <div class="small muted">${h.document}</div><div class="small">${h.snippet}</div></li>`)}</ol>`}</div>`)}</div>` : null}

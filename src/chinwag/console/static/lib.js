@@ -1,7 +1,8 @@
 // Shared pieces of the console: the API client, navigation, small components.
-import { h } from "preact";
-import { useEffect, useState } from "preact/hooks";
-import htm from "htm";
+// Libraries are imported by URL (no import map: the console's CSP allows no inline script).
+import { h } from "/admin/vendor/preact.mjs";
+import { useEffect, useState } from "/admin/vendor/hooks.mjs";
+import htm from "/admin/vendor/htm.mjs";
 
 export const html = htm.bind(h);
 let csrf = null;
@@ -68,21 +69,45 @@ export function useApi(path, deps = []) {
   return [state.data, state.error, () => setTick((t) => t + 1)];
 }
 
+// What a problem+json lists as its causes: `errors` (a request's fields) and `problems` (a bot
+// configuration's), each with the path it concerns.
+export function causes(problem) {
+  const listed = [...(problem.errors || []), ...(problem.problems || [])];
+  return listed.map((c) => ({ path: c.path || "", message: c.message || c.msg || JSON.stringify(c) }));
+}
+
+// The one place the console shows an error: its message, code, hint and every cause.
 export function Problem({ error }) {
   if (!error) return null;
-  const p = error.problem || { detail: String(error) };
+  const p = error.problem || { detail: String(error.message || error) };
+  const listed = causes(p);
   return html`<div class="error" role="alert"><strong>${p.detail}</strong>
     ${p.code ? html` <span class="badge bad">${p.code}</span>` : null}
+    ${listed.length ? html`<ul class="causes">${listed.map((c) => html`<li>${c.path ? html`<code>${c.path}</code>: ` : null}${c.message}</li>`)}</ul>` : null}
     ${p.hint ? html`<div class="hint">${p.hint}</div>` : null}</div>`;
 }
 
-export const when = (value) => (value ? new Date(value).toLocaleString("en-GB", { timeZone: "UTC" }) + " UTC" : "");
+// Dates in the browser's locale and time zone, the same on every screen (exports carry ISO).
+const DATE_TIME = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+const DATE = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
+export const when = (value) => (value ? DATE_TIME.format(new Date(value)) : "");
+export const whenDay = (value) => (value ? DATE.format(new Date(value)) : "");
+// A chart's day (UTC midnight, as the API counts days): its date in the browser's locale.
+const DAY = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", timeZone: "UTC" });
+export const dayLabel = (value) => DAY.format(new Date(value));
 export const ms = (value) => (value == null ? "–" : `${Math.round(value)} ms`);
 
+// A select that shows `value` whenever it is one of `options` ([value, label] pairs): each
+// option carries `selected`, so options that arrive after the value (bots load after the page
+// renders) still show it, and a value that is not among them falls back to the first option.
+export function Select({ name, value, options, onChange, ...rest }) {
+  const shown = options.some(([v]) => v === value) ? value : options.length ? options[0][0] : "";
+  return html`<select name=${name} value=${shown} onChange=${(e) => onChange(e.target.value)} ...${rest}>
+    ${options.map(([v, label]) => html`<option value=${v} selected=${v === shown}>${label}</option>`)}</select>`;
+}
+
+// `allowAll`: an "All bots" choice (value null). Otherwise the shown bot is `value` or the first.
 export function BotPicker({ bots, value, onChange, allowAll = false }) {
-  return html`<label>Bot
-    <select value=${value || ""} onChange=${(e) => onChange(e.target.value || null)} name="bot">
-      ${allowAll ? html`<option value="">All bots</option>` : null}
-      ${bots.map((b) => html`<option value=${b}>${b}</option>`)}
-    </select></label>`;
+  const options = [...(allowAll ? [["", "All bots"]] : []), ...bots.map((b) => [b, b])];
+  return html`<label>Bot <${Select} name="bot" value=${value || ""} options=${options} onChange=${(v) => onChange(v || null)} /></label>`;
 }

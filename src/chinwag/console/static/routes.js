@@ -1,6 +1,6 @@
 // Routes: "Fix route" on an answer (the flows its message should have had become a new bot
 // version, shown as a diff), and the review queue of answers whose route was a close call.
-import { useState } from "preact/hooks";
+import { useState } from "/admin/vendor/hooks.mjs";
 import { api, BotPicker, html, Link, navigate, Problem, useApi, when } from "./lib.js";
 
 const botPath = (bot, p = "") => `/v1/bots/${encodeURIComponent(bot)}${p}`;

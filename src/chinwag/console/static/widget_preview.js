@@ -2,7 +2,7 @@
 // /admin/preview. The widget needs a publishable key allowing this server's origin: the
 // console makes one named "console-preview" for the bot through the keys API (admin keys
 // only) and keeps it in this browser, making a new one when it is revoked or missing.
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useState } from "/admin/vendor/hooks.mjs";
 import { api, html, Problem } from "./lib.js";
 
 const PREVIEW_KEY_NAME = "console-preview";

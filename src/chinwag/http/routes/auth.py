@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from chinwag.auth.keys import create_key, list_keys, revoke_key
 from chinwag.auth.schemas import KeyCreated, KeyIn, KeyOut, TokenIn, TokenOut
 from chinwag.auth.tokens import UserToken, identity_secret, issue_token, verify_user_hash
+from chinwag.conversations.identity import remember_identity
 from chinwag.errors import Forbidden, IdentityNotVerified, InvalidRequest
 from chinwag.http.deps import PrincipalDep
 from chinwag.http.runtime import ServicesDep
@@ -60,13 +61,21 @@ async def revoke(key_id: str, principal: PrincipalDep, services: ServicesDep) ->
 async def token(
     bot_id: str, body: TokenIn, principal: PrincipalDep, services: ServicesDep
 ) -> TokenOut:
-    """An end-user token for the widget (publishable key): anonymous, or a verified user id."""
+    """An end-user token for the widget (publishable key): anonymous, or a verified user id,
+    with the display name and email the console shows for them."""
     if principal.kind != "publishable":
         raise Forbidden("end-user tokens are issued to publishable keys only")
     principal.require_bot(bot_id, kinds=("publishable",))
     if body.user_id is None:
         if body.user_hash is not None:
             raise InvalidRequest("user_hash without user_id", hint="Send both, or neither.")
+        named = [f for f in ("display_name", "email") if getattr(body, f) is not None]
+        if named:
+            raise InvalidRequest(
+                "a display name or email needs a verified user",
+                hint="Send user_id and user_hash with them: an anonymous visitor is not named.",
+                errors=[{"path": f"body.{f}", "message": "needs user_id"} for f in named],
+            )
         user_id = f"anon-{uuid.uuid4().hex}"
     elif body.user_hash is None or not verify_user_hash(
         services.secret, principal.key_id, body.user_id, body.user_hash
@@ -74,6 +83,14 @@ async def token(
         raise IdentityNotVerified(f"user_hash does not verify user_id '{body.user_id}'")
     else:
         user_id = body.user_id
+        async with services.db.write() as conn:
+            await remember_identity(
+                conn,
+                bot_id=bot_id,
+                external_id=user_id,
+                display_name=body.display_name,
+                email=body.email,
+            )
     expires = int(time.time()) + services.settings.user_token_ttl_seconds
     claims = UserToken(bot_id=bot_id, user_id=user_id, key_id=principal.key_id, expires=expires)
     return TokenOut(
@@ -81,4 +98,6 @@ async def token(
         bot_id=bot_id,
         user_id=user_id,
         expires_at=datetime.fromtimestamp(expires, UTC),
+        display_name=body.display_name,
+        email=body.email,
     )

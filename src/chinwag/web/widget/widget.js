@@ -5,7 +5,8 @@
  * Optional attributes: data-bot (bot id; default: the key's bot), data-user-token (an end-user
  * token your server got for a signed-in visitor), data-lang (en | nb), data-position
  * (right | left), data-open (open at start).
- * API: Chinwag.open(), Chinwag.close(), Chinwag.reset() (a new chat), Chinwag.identify(token).
+ * API: Chinwag.open(), Chinwag.close(), Chinwag.reset() (a new chat), Chinwag.identify(token or
+ * {user_id, user_hash, display_name, email}).
  * Events on window: "chinwag:message" {detail: {messageId, text, sources}} when an answer is
  * complete, "chinwag:feedback" {detail: {messageId, rating, comment}} when it is rated.
  * Model text is parsed into DOM nodes; it never reaches innerHTML.
@@ -436,7 +437,7 @@ button,input,textarea{font:inherit;color:inherit}
       const saved = this.store.get();
       if (this.pageToken) return this.pageToken;
       if (saved.token && saved.expires > Date.now() + 60000) return saved.token;
-      const made = await call(`/v1/bots/${this.bot}/tokens`, { token: KEY, method: "POST", body: {} });
+      const made = await call(`/v1/bots/${this.bot}/tokens`, { token: KEY, method: "POST", body: this.identity || {} });
       this.store.clear([]); // a new anonymous user: the old one's session is not theirs
       this.store.set({ token: made.token, user: made.user_id, expires: Date.parse(made.expires_at) });
       return made.token;
@@ -762,9 +763,13 @@ button,input,textarea{font:inherit;color:inherit}
       this.input.focus();
     }
 
+    // A token your server made, or the verified identity to ask one for (with the name and
+    // email the console shows); null: an anonymous visitor again.
     identify(token) {
       if (this.closed) return;
-      this.pageToken = token || null;
+      this.identity = token && typeof token === "object" ? token : null;
+      this.pageToken = this.identity ? null : token || null;
+      if (!this.store) return; // the settings are still on their way: start() signs in with it
       this.store.clear([]);
       this.log.replaceChildren();
       this.ready = this.restore();
