@@ -6,13 +6,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema_rs
 import orjson
 
 from chinwag.config.tools import HttpTool, ToolArgument
 from chinwag.tools.errors import ToolArgumentsInvalid
+
+if TYPE_CHECKING:
+    import jsonschema_rs
 
 REDACTED = "[redacted]"
 ANONYMOUS_PREFIX = "anon-"  # end users a publishable key's token made up (auth routes)
@@ -105,6 +107,8 @@ def _properties(tool: HttpTool) -> dict[str, Any]:
 
 def schema_problem(schema: Any) -> str | None:
     """Why `schema` is not a valid JSON Schema for arguments, or None."""
+    import jsonschema_rs
+
     if not isinstance(schema, dict) or schema.get("type", "object") != "object":
         return "the arguments schema must be an object schema (`type: object`)"
     try:
@@ -123,6 +127,8 @@ def _schema_key(tool: HttpTool) -> str:
 @lru_cache(maxsize=256)
 def validator_for(schema_json: str) -> jsonschema_rs.Validator:
     """One compiled validator per distinct schema (tools are checked on every call)."""
+    import jsonschema_rs  # on first use: bots without tools never load it
+
     return jsonschema_rs.validator_for(orjson.loads(schema_json))
 
 

@@ -10,10 +10,9 @@ import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode
 
-import httpx
 import orjson
 
 from chinwag.config.bot import BotConfig
@@ -32,6 +31,9 @@ from chinwag.tools.errors import (
 )
 from chinwag.tools.request import ToolRequest, build_request
 from chinwag.tools.safety import check_host, resolve_checked
+
+if TYPE_CHECKING:
+    import httpx
 
 RETRY_PAUSE_SECONDS = 0.2
 
@@ -152,6 +154,8 @@ class ToolCaller:
         outcome: ToolOutcome,
     ) -> bytes:
         """Send to the first checked address that accepts the connection; read the body."""
+        import httpx  # on first call: a worker whose bots call no tool never loads it
+
         default = 443 if request.scheme == "https" else 80
         host_header = request.host if request.port == default else f"{request.host}:{request.port}"
         if ":" in request.host and request.port != default:
