@@ -191,6 +191,28 @@ async def test_a_failing_tool_is_said_never_made_up(
         assert shop.hits("/broken") == 1  # a GET without `retries` is tried once
 
 
+async def test_a_flow_that_times_out_in_its_call_still_closes_the_call(
+    make_settings: Settings, fake_llm: FakeLLM, shop: FakeShop
+) -> None:
+    """The flow's own timeout stops a slow call: tool.completed says so, the flow fails, the
+    answer goes on without it, and the flow run keeps the call."""
+    bot = shop_bot(shop, path="/slow", query=True, timeout_seconds=0.5)
+    async with run_server(make_settings, bot=bot) as server:
+        events = await ask(server.client, "Where is my order 10023?")
+        types = [e.type for e in events]
+        assert types[2:6] == ["flow.started", "tool.started", "tool.completed", "flow.failed"]
+        assert events[4].data["code"] == "tool_cancelled" and events[4].data["status"] == "error"
+        assert events[5].data["code"] == "flow_timeout"
+        assert events[-1].data["status"] == "completed" and _text(events)  # main answered
+        async with server.db.read() as conn:
+            run = (
+                await conn.execute(
+                    select(FlowRun.status, FlowRun.tool).where(FlowRun.flow == "orders")
+                )
+            ).one()
+        assert run.status == "failed" and run.tool["code"] == "tool_cancelled"
+
+
 async def test_main_is_given_the_result_or_the_stated_failure(
     make_settings: Settings, fake_llm: FakeLLM, shop: FakeShop
 ) -> None:

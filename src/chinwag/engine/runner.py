@@ -41,6 +41,7 @@ from chinwag.streams.events import (
     RouteError,
     Source,
 )
+from chinwag.tools.call import ToolOutcome
 
 
 async def run_message(
@@ -211,9 +212,10 @@ async def run_optional_flow(ctx: FlowContext, name: str, score: float | None) ->
     usage: Usage | None = None
     looked_up: dict[str, Lookup] | None = None
     step: ToolStep | None = None
+    calls: list[ToolOutcome] = []  # its tool call, kept even when the flow times out in it
     try:
         async with asyncio.timeout(flow.timeout_seconds):
-            step = await call_flow_tool(ctx, name, flow) if flow.tool is not None else None
+            step = await call_flow_tool(ctx, name, flow, calls) if flow.tool else None
             said = _tool_said(ctx, flow, step)
             if said is not None:
                 parts.append(said)
@@ -233,7 +235,7 @@ async def run_optional_flow(ctx: FlowContext, name: str, score: float | None) ->
         )
         ms = _ms_since(started)
         ctx.emit(FlowFailed(flow=name, ms=ms, code=error.code, message=error.message))
-        return FlowResult(name, "failed", ms, score, usage, error.code, tool=_tool_record(step))
+        return FlowResult(name, "failed", ms, score, usage, error.code, tool=_tool_record(calls))
     ms = _ms_since(started)
     ctx.emit(FlowCompleted(flow=name, ms=ms, usage=usage, rows=looked_up_counts(looked_up)))
     selected = all(lookup.selected for lookup in (looked_up or {}).values())
@@ -247,7 +249,7 @@ async def run_optional_flow(ctx: FlowContext, name: str, score: float | None) ->
         output=output,
         rows_selected=selected,
         asks=step is not None and step.question is not None,
-        tool=_tool_record(step),
+        tool=_tool_record(calls),
     )
 
 
@@ -278,8 +280,8 @@ def _tool_said(ctx: FlowContext, flow: FlowConfig, step: ToolStep | None) -> str
     return step.question if step.question is not None else step.failed_text(ctx, flow)
 
 
-def _tool_record(step: ToolStep | None) -> dict[str, Any] | None:
-    return step.outcome.record() if step is not None and step.outcome is not None else None
+def _tool_record(calls: list[ToolOutcome]) -> dict[str, Any] | None:
+    return calls[-1].record() if calls else None
 
 
 async def run_main_flow(

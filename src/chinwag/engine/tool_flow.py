@@ -7,6 +7,8 @@ visitor what happened instead of making something up."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +19,7 @@ from chinwag.engine.policy import language_of
 from chinwag.streams.events import ToolCompleted, ToolStarted
 from chinwag.tools.arguments import find_arguments, redacted
 from chinwag.tools.call import ToolOutcome
+from chinwag.tools.errors import ToolCancelled
 
 DEFAULT_ASK: dict[ToolLanguage, str] = {
     "en": "Could you tell me the {argument}? Then I can look it up for you.",
@@ -64,8 +67,13 @@ class ToolStep:
         return flow.tool_failed.get(language) or DEFAULT_FAILED[language]
 
 
-async def call_flow_tool(ctx: FlowContext, name: str, flow: FlowConfig) -> ToolStep:
-    """Find the flow's arguments and call its tool, or say which argument is missing."""
+async def call_flow_tool(
+    ctx: FlowContext, name: str, flow: FlowConfig, calls: list[ToolOutcome]
+) -> ToolStep:
+    """Find the flow's arguments and call its tool, or say which argument is missing.
+
+    The call's outcome is also put in `calls` as it ends, even when the flow's own timeout
+    (or the answer's end) cancels it: `tool.started` always gets its `tool.completed`."""
     assert flow.tool is not None, "only flows with a tool get here"
     tool = ctx.bot.tools[flow.tool]
     found = find_arguments(
@@ -75,11 +83,29 @@ async def call_flow_tool(ctx: FlowContext, name: str, flow: FlowConfig) -> ToolS
         return ToolStep(question=_question(ctx, flow, found.missing, found.missing_user))
     arguments = redacted(tool, found.values)
     ctx.emit(ToolStarted(flow=name, tool=flow.tool, arguments=arguments))
-    outcome = await ctx.tools.call(ctx.bot, flow.tool, found.values)
+    started = time.perf_counter()
+    try:
+        outcome = await ctx.tools.call(ctx.bot, flow.tool, found.values)
+    except asyncio.CancelledError:
+        ms = round((time.perf_counter() - started) * 1000, 2)
+        cancelled = ToolCancelled(
+            f"tool '{flow.tool}' was stopped after {ms} ms: flow '{name}' ran out of its "
+            f"{flow.timeout_seconds} s, or the answer ended"
+        )
+        stopped = ToolOutcome(flow.tool, arguments, "error", ms=ms, error=cancelled)
+        _completed(ctx, name, stopped)
+        calls.append(stopped)
+        raise
+    _completed(ctx, name, outcome)
+    calls.append(outcome)
+    return ToolStep(outcome=outcome)
+
+
+def _completed(ctx: FlowContext, flow: str, outcome: ToolOutcome) -> None:
     ctx.emit(
         ToolCompleted(
-            flow=name,
-            tool=flow.tool,
+            flow=flow,
+            tool=outcome.tool,
             status=outcome.status,
             ms=outcome.ms,
             http_status=outcome.http_status,
@@ -90,7 +116,6 @@ async def call_flow_tool(ctx: FlowContext, name: str, flow: FlowConfig) -> ToolS
             message=outcome.error.message if outcome.error is not None else None,
         )
     )
-    return ToolStep(outcome=outcome)
 
 
 def _question(ctx: FlowContext, flow: FlowConfig, missing: list[str], sign_in: bool) -> str:

@@ -85,3 +85,12 @@ class ToolBadJson(ToolError):
 class ToolResponseMismatch(ToolError):
     code = "tool_response_mismatch"
     default_hint = "A path of the tool's `response` mapping is not in the response; fix the path."
+
+
+class ToolCancelled(ToolError):
+    code = "tool_cancelled"
+    status = 504
+    default_hint = (
+        "The flow's own `timeout_seconds` ran out during the call: keep the tool's "
+        "timeout_seconds x (1 + retries) below it."
+    )
