@@ -80,6 +80,25 @@ async def test_arguments_are_checked_before_any_call(shop: FakeShop) -> None:
     assert len(shop.seen) == before  # nothing was sent
 
 
+async def test_a_secret_argument_is_never_quoted_by_the_schema_check(shop: FakeShop) -> None:
+    tool = {
+        "url": "/echo/x",
+        "arguments": {
+            "type": "object",
+            "properties": {
+                "pin": {"type": "string", "x-secret": True, "pattern": "^[0-9]{4}$"},
+                "note": {"type": "string"},
+            },
+            "additionalProperties": False,
+            "minProperties": 3,
+        },
+    }
+    outcome = await call(bot_with(shop, t=tool), "t", pin="hunter2", note="hi")
+    assert outcome.code == "tool_arguments_invalid"
+    assert "hunter2" not in str(outcome.error) and "hunter2" not in repr(outcome.record())
+    assert outcome.arguments == {"pin": "[redacted]", "note": "hi"}
+
+
 async def test_visitor_text_is_one_encoded_path_segment(shop: FakeShop) -> None:
     tool = {
         "url": "/echo/{text}",

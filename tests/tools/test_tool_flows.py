@@ -191,6 +191,21 @@ async def test_a_failing_tool_is_said_never_made_up(
         assert shop.hits("/broken") == 1  # a GET without `retries` is tried once
 
 
+async def test_a_private_address_is_refused_in_the_answer_too(
+    make_settings: Settings, fake_llm: FakeLLM, shop: FakeShop
+) -> None:
+    bot = shop_bot(shop)
+    tool = bot.tools["order_status"].model_copy(update={"allow_private": False})
+    bot = bot.model_copy(update={"tools": {"order_status": tool}})
+    async with run_server(make_settings, bot=bot) as server:
+        events = await ask(server.client, "Where is my order 10023?")
+        (completed,) = [e.data for e in events if e.type == "tool.completed"]
+        assert completed["code"] == "tool_address_refused" and completed["http_status"] is None
+        assert "loopback" in completed["message"]
+        assert _text(events).startswith("Sorry, I can't check that right now")
+        assert shop.seen == []
+
+
 async def test_a_flow_that_times_out_in_its_call_still_closes_the_call(
     make_settings: Settings, fake_llm: FakeLLM, shop: FakeShop
 ) -> None:

@@ -72,17 +72,18 @@ def check_arguments(tool_name: str, tool: HttpTool, values: dict[str, Any]) -> N
     """ToolArgumentsInvalid listing every problem (secret values never shown)."""
     errors = list(validator_for(_schema_key(tool)).iter_errors(values))
     if errors:
-        secret = secret_fields(tool)
+        secret = {str(values[k]) for k in secret_fields(tool) if k in values}
         said = "; ".join(_described(e, secret) for e in errors[:5])
         raise ToolArgumentsInvalid(f"tool '{tool_name}': arguments do not match its schema: {said}")
 
 
 def _described(error: Any, secret: set[str]) -> str:
+    """One schema error, any secret value in it (wherever the error quotes it) redacted."""
     path = "/".join(str(p) for p in error.instance_path) or "(arguments)"
-    top = str(error.instance_path[0]) if error.instance_path else ""
-    if top in secret:
-        return f"{path}: not valid"
-    return f"{path}: {error.message}"
+    message = str(error.message)
+    for value in secret:
+        message = message.replace(value, REDACTED)
+    return f"{path}: {message}"
 
 
 def redacted(tool: HttpTool, values: dict[str, Any]) -> dict[str, Any]:

@@ -73,9 +73,12 @@ class ToolOutcome:
 class ToolCaller:
     """Makes tool calls for every bot of a server; secrets are read from `env` per call."""
 
-    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, env: Mapping[str, str] | None = None, *, tls: ssl.SSLContext | None = None
+    ) -> None:
+        """`tls`: the certificates trusted (default: the system's store, loaded on first use)."""
         self._env = env if env is not None else os.environ
-        self._tls: ssl.SSLContext | None = None
+        self._tls = tls
 
     async def call(self, bot: BotConfig, name: str, values: dict[str, Any]) -> ToolOutcome:
         """Call `bot`'s tool `name`; never raises a ToolError (the outcome holds it)."""
@@ -191,15 +194,19 @@ class ToolCaller:
                     raise ToolUnreachable(
                         f"the connection to {request.host} broke: {type(exc).__name__}"
                     ) from exc
-        raise ToolUnreachable(
-            f"cannot connect to {request.host}:{request.port}: {type(last).__name__}"
-        )
+        raise ToolUnreachable(f"cannot connect to {request.host}:{request.port}: {_why(last)}")
 
     async def _tls_context(self) -> ssl.SSLContext:
         """The certificate store, loaded once, off the event loop."""
         if self._tls is None:
             self._tls = await asyncio.to_thread(ssl.create_default_context)
         return self._tls
+
+
+def _why(exc: Exception | None) -> str:
+    """What the connection error says (a refused port, a certificate that did not verify)."""
+    text = str(exc) if exc is not None else ""
+    return text[:200] or type(exc).__name__
 
 
 async def _capped(response: httpx.Response, cap: int, outcome: ToolOutcome) -> bytes:
