@@ -189,6 +189,11 @@ async def test_a_failing_tool_is_said_never_made_up(
             ).scalar_one()
         assert tool["status"] == "error" and tool["code"] == "tool_server_error"
         assert shop.hits("/broken") == 1  # a GET without `retries` is tried once
+        metrics = (await server.client.get("/metrics")).text
+        assert (
+            'chinwag_tool_call_seconds_count{bot="vinhuset",code="tool_server_error",'
+            'status="error",tool="order_status"} 1.0'
+        ) in metrics
 
 
 async def test_a_private_address_is_refused_in_the_answer_too(
