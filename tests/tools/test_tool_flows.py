@@ -312,3 +312,49 @@ async def test_the_verified_end_user_fills_an_argument_and_is_redacted(
         assert [t["arguments"] for t in tools_run if t] == [
             {"order": "10024", "customer": "[redacted]"}
         ]
+
+
+@pytest.mark.parametrize(
+    ("message", "path", "answer"),
+    [
+        ("Where is my order 10023?", None, "Order 10023 is shipped; delivery 2026-12-09."),
+        (
+            "Hvor er bestillingen min 10023?",
+            None,
+            "Bestilling 10023 er shipped, levering 2026-12-09.",
+        ),
+        (
+            "Where is my order?",
+            None,
+            "What is your order number? It has five digits and is in your confirmation email.",
+        ),
+        (
+            "Where is my order 10023?",
+            "/broken",
+            "Sorry, I can't see orders right now. Please try again in a few minutes.",
+        ),
+    ],
+)
+async def test_the_docs_worked_example_answers_as_documented(
+    make_settings: Settings,
+    fake_llm: FakeLLM,
+    shop: FakeShop,
+    message: str,
+    path: str | None,
+    answer: str,
+) -> None:
+    """docs/tools.md's example bot, pointed at the local shop, gives its table's answers."""
+    from tests.tools.test_tool_validation import docs_example
+
+    document = docs_example()
+    tool = document["tools"]["order_status"]
+    tool["url"] = shop.base_url + (path or "/api/orders/{order}")
+    tool["allow_private"] = True
+    if path is not None:
+        tool["query"] = {"order": "{order}"}
+    document["allowed_hosts"] = ["127.0.0.1"]
+    bot = BotConfig.model_validate({**document, "id": "vinhuset"})
+    async with run_server(make_settings, bot=bot) as server:
+        events = await ask(server.client, message)
+        assert _text(events) == answer
+        assert fake_llm.requests == []

@@ -98,6 +98,18 @@ def test_every_tool_problem_is_reported_at_once() -> None:
     assert all(p.hint for p in report.problems)
 
 
+def test_a_tool_that_may_outlast_its_flow_is_a_warning() -> None:
+    document = _document()
+    document["tools"]["order_status"] |= {"timeout_seconds": 10, "retries": 2}
+    document["flows"]["orders"]["timeout_seconds"] = 20
+    report = validate_document(document)
+    assert report.ok
+    assert _codes(report.problems) == {
+        ("flows.orders.timeout_seconds", "tool_slower_than_flow", "warning")
+    }
+    assert "30 s (3 attempt(s))" in report.problems[0].message
+
+
 def test_a_secret_not_set_is_a_warning_to_validate_and_an_error_to_activate() -> None:
     validating = validate_document(_document(), env={}, activating=False)
     assert validating.ok
@@ -163,6 +175,7 @@ def test_the_docs_example_validates() -> None:
             "tool_argument_unfilled",
             "tool_on_main",
             "template_tool_without_tool",
+            "tool_slower_than_flow",
         )
         for w in ("bots.md",)
     ],

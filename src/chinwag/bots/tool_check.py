@@ -197,7 +197,37 @@ def _flow_tool(where: str, name: str, flow: dict[str, Any], tools: dict[str, Any
                 f"{', '.join(map(str, tools)) or 'none'}.",
             )
         ]
-    return _argument_problems(where, str(tool_name), flow, tool)
+    return _argument_problems(where, str(tool_name), flow, tool) + _budget_problems(
+        where, str(tool_name), flow, tool
+    )
+
+
+def _budget_problems(
+    where: str, tool_name: str, flow: dict[str, Any], tool: dict[str, Any]
+) -> list[Problem]:
+    """A warning when the tool's attempts may outlast the flow: the flow would fail with
+    `flow_timeout` instead of saying the tool's own error."""
+    from chinwag.bots.validation import Problem
+
+    try:
+        attempts = 1 + int(tool.get("retries", 0) or 0)
+        budget = float(tool.get("timeout_seconds", 5.0)) * attempts
+        limit = float(flow.get("timeout_seconds", 30.0))
+    except (TypeError, ValueError):
+        return []  # the structural check reports the bad number
+    if budget < limit:
+        return []
+    return [
+        Problem(
+            f"{where}.timeout_seconds",
+            "tool_slower_than_flow",
+            f"{where}: tool '{tool_name}' may take {budget:g} s ({attempts} attempt(s)), "
+            f"the flow only {limit:g} s",
+            "Raise the flow's timeout_seconds above the tool's timeout_seconds x (1 + "
+            "retries), or lower those: a flow that times out cannot say the tool's error.",
+            severity="warning",
+        )
+    ]
 
 
 def _argument_problems(
