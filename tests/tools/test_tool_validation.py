@@ -98,6 +98,22 @@ def test_every_tool_problem_is_reported_at_once() -> None:
     assert all(p.hint for p in report.problems)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://{tenant}.shop.example/orders",
+        "https://user:password@api.shop.example/orders",
+        "https://api.shop.example/orders?id={order}",
+        "ftp://api.shop.example/orders",
+    ],
+)
+def test_a_url_whose_host_or_query_could_move_is_refused(url: str) -> None:
+    document = _document()
+    document["tools"]["order_status"]["url"] = url
+    report = validate_document(document)
+    assert ("tools.order_status.url", "invalid_value", "error") in _codes(report.problems)
+
+
 def test_a_tool_that_may_outlast_its_flow_is_a_warning() -> None:
     document = _document()
     document["tools"]["order_status"] |= {"timeout_seconds": 10, "retries": 2}

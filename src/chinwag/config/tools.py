@@ -29,9 +29,10 @@ class HttpTool(_Strict):
     description: str | None = Field(None, description="What the tool does, for its owners.")
     method: HttpMethod = Field("GET", description="HTTP method.")
     url: str = Field(
-        pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+        pattern=r"^https?://[^\s/?#@{}$]+(/[^\s?#]*)?$",
         description="URL template: `{argument}` in the path is one percent-encoded path "
-        "segment, e.g. `https://shop.example/api/orders/{order}`; no query (use `query`).",
+        "segment, e.g. `https://shop.example/api/orders/{order}`; the host is fixed (no "
+        "placeholder, no user:password@); no query (use `query`).",
     )
     query: dict[str, str] = Field(
         default_factory=dict,

@@ -160,9 +160,8 @@ class ToolCaller:
         import httpx  # on first call: a worker whose bots call no tool never loads it
 
         default = 443 if request.scheme == "https" else 80
-        host_header = request.host if request.port == default else f"{request.host}:{request.port}"
-        if ":" in request.host and request.port != default:
-            host_header = f"[{request.host}]:{request.port}"
+        name = f"[{request.host}]" if ":" in request.host else request.host  # IPv6 literal
+        host_header = name if request.port == default else f"{name}:{request.port}"
         raw = request.path + (f"?{urlencode(request.query)}" if request.query else "")
         headers = {
             **request.headers,
