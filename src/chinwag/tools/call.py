@@ -5,6 +5,7 @@ address of it, connect to a checked address (Host header and TLS name kept), rea
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import ssl
 import time
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     import httpx
 
 RETRY_PAUSE_SECONDS = 0.2
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -95,6 +97,12 @@ class ToolCaller:
             await self._attempts(name, tool, request, addresses, outcome)
         except ToolError as exc:
             outcome.status, outcome.error = "error", exc
+        except Exception as exc:
+            # Unexpected (a header value the HTTP library refuses, say): named by its kind
+            # only, as its text may quote a header, that is, a secret.
+            log.warning("bot %s: tool %s failed: %s", bot.id, name, type(exc).__name__)
+            failed = ToolError(f"tool '{name}' failed unexpectedly ({type(exc).__name__})")
+            outcome.status, outcome.error = "error", failed
         outcome.ms = round((time.perf_counter() - started) * 1000, 2)
         return outcome
 
@@ -189,6 +197,13 @@ class ToolCaller:
                         return await _capped(response, tool.max_response_bytes, outcome)
                 except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                     last = exc
+                except httpx.LocalProtocolError:
+                    # Its text quotes the header it refused, which may hold a secret.
+                    raise ToolError(
+                        f"the request to {request.host} could not be written "
+                        "(LocalProtocolError): check the tool's headers and the values of its "
+                        "secrets"
+                    ) from None
                 except httpx.TransportError as exc:
                     raise ToolUnreachable(
                         f"the connection to {request.host} broke: {type(exc).__name__}"
