@@ -69,6 +69,14 @@ async def test_a_call_sends_the_secret_and_maps_the_response(shop: FakeShop) -> 
     assert TOKEN not in repr(outcome.record())
 
 
+async def test_the_host_header_is_always_the_checked_name(shop: FakeShop) -> None:
+    """Even a configuration that slips a Host header past validation cannot redirect it."""
+    tool = {**ORDER_TOOL, "headers": {**ORDER_TOOL["headers"], "Host": "metadata.internal"}}
+    outcome = await call(bot_with(shop, t=tool), "t", order="10023")
+    assert outcome.status == "completed", outcome.error
+    assert shop.seen[-1].headers["host"] == f"127.0.0.1:{shop.port}"
+
+
 async def test_arguments_are_checked_before_any_call(shop: FakeShop) -> None:
     before = len(shop.seen)
     bot = bot_with(shop, order_status=ORDER_TOOL)

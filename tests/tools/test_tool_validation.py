@@ -58,6 +58,7 @@ def test_every_tool_problem_is_reported_at_once() -> None:
     tools = document["tools"]
     tools["order_status"]["url"] = "https://api.shop.example/orders/{order}/{line}"
     tools["order_status"]["headers"]["X-Order"] = "{order}"
+    tools["order_status"]["headers"]["Host"] = "internal.shop.example"
     tools["broken_schema"] = {
         "url": "https://api.shop.example/x",
         "arguments": {"type": "object", "properties": {"n": {"type": "integr"}}},
@@ -78,6 +79,7 @@ def test_every_tool_problem_is_reported_at_once() -> None:
     assert _codes(report.problems) >= {
         ("tools.order_status.url", "tool_unknown_argument", "error"),
         ("tools.order_status.headers.X-Order", "tool_argument_in_header", "error"),
+        ("tools.order_status.headers.Host", "tool_header_reserved", "error"),
         ("tools.broken_schema.arguments", "tool_schema_invalid", "error"),
         ("tools.elsewhere.url", "tool_host_not_allowed", "error"),
         ("tools.metadata.url", "tool_address_refused", "error"),
@@ -185,6 +187,7 @@ def test_the_docs_example_validates() -> None:
             "tool_host_not_allowed",
             "tool_address_refused",
             "tool_argument_in_header",
+            "tool_header_reserved",
             "tool_retries_not_idempotent",
             "tool_argument_without_pattern",
             "tool_pattern_invalid",

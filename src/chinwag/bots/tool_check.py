@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import jinja2
 from jinja2 import meta
 
-from chinwag.config.tools import IDEMPOTENT_METHODS
+from chinwag.config.tools import IDEMPOTENT_METHODS, RESERVED_HEADERS
 from chinwag.engine.templates import environment
 from chinwag.tools.arguments import schema_problem
 from chinwag.tools.request import PLACEHOLDER, SECRET
@@ -77,6 +77,15 @@ def _one_tool(where: str, tool: dict[str, Any], hosts: list[str]) -> list[Proble
             )
         )
     for header, value in (tool.get("headers") or {}).items():
+        if str(header).lower() in RESERVED_HEADERS:
+            problems.append(
+                Problem(
+                    f"{where}.headers.{header}",
+                    "tool_header_reserved",
+                    f"{where}.headers.{header}: chinwag sets this header itself",
+                    "Remove it: Host is the URL's host, and the body's length is measured.",
+                )
+            )
         if isinstance(value, str) and PLACEHOLDER.search(value):
             problems.append(
                 Problem(

@@ -14,6 +14,8 @@ TOOL_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
 ToolName = Annotated[str, StringConstraints(pattern=TOOL_NAME_PATTERN)]
 HttpMethod = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE"})
+# Headers chinwag sets itself: the checked host, and the body's framing.
+RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 ToolLanguage = Literal["en", "nb"]
 ToolText = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 HostName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9.:\[\]*-]{1,255}$")]

@@ -171,12 +171,9 @@ class ToolCaller:
         name = f"[{request.host}]" if ":" in request.host else request.host  # IPv6 literal
         host_header = name if request.port == default else f"{name}:{request.port}"
         raw = request.path + (f"?{urlencode(request.query)}" if request.query else "")
-        headers = {
-            **request.headers,
-            "host": host_header,
-            "accept": "application/json",
-            "accept-encoding": "identity",
-        }
+        headers = {"accept": "application/json", "accept-encoding": "identity"}
+        headers |= {k.lower(): v for k, v in request.headers.items()}
+        headers["host"] = host_header  # the checked name, whatever the configuration says
         content = orjson.dumps(request.body) if request.body is not None else None
         if content is not None:
             headers["content-type"] = "application/json"
