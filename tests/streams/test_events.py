@@ -25,6 +25,17 @@ SAMPLES: list[ev._Event] = [
     ev.FlowStarted(flow="main"),
     ev.FlowCompleted(flow="main", ms=812.5, usage={"prompt_tokens": 3, "completion_tokens": 9}),
     ev.FlowFailed(flow="statistics", ms=2000.0, code="flow_timeout", message="took too long"),
+    ev.ToolStarted(flow="orders", tool="order_status", arguments={"order": "10023"}),
+    ev.ToolCompleted(
+        flow="orders",
+        tool="order_status",
+        status="error",
+        ms=5001.2,
+        http_status=None,
+        arguments={"order": "10023", "customer": "[redacted]"},
+        code="tool_timeout",
+        message="tool 'order_status' did not answer within 5.0 s",
+    ),
     ev.RetrievalCompleted(
         flow="main",
         sources=[

@@ -20,10 +20,12 @@ def check_document(document: Any, *, check_env: bool = True) -> Report:
     return validate_document(document, env=os.environ if check_env else None, earlier=earlier)
 
 
-def check_file(path: Path, *, check_env: bool = True) -> Report:
-    """Validate a bot YAML file, with its `{file: …}` references read."""
+def check_file(path: Path, *, check_env: bool = True, activating: bool = True) -> Report:
+    """Validate a bot YAML file, with its `{file: …}` references read; not `activating`
+    (`chinwag validate`), a tool's secret that is not set is a warning."""
     document, problems = load_bot_file(path)
-    return validate_document(document, env=os.environ if check_env else None, earlier=problems)
+    env = os.environ if check_env else None
+    return validate_document(document, env=env, earlier=problems, activating=activating)
 
 
 async def activate(

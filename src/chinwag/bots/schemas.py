@@ -70,6 +70,11 @@ class FlowRunOut(BaseModel):
     ms: float
     usage: Usage | None
     error_code: str | None
+    tool: dict[str, Any] | None = Field(
+        None,
+        description="Its tool call: tool, status, code, http_status, ms, bytes, attempts and "
+        "arguments (secret fields redacted); None: it called no tool.",
+    )
     created_at: UtcDatetime
 
 

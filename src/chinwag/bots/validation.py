@@ -22,6 +22,7 @@ from chinwag.bots.lookup_check import lookup_problems
 from chinwag.bots.material_check import grounded_problems, prompt_problems, top_k_of
 from chinwag.bots.routing_check import routing_problems
 from chinwag.bots.template_check import check_template
+from chinwag.bots.tool_check import tool_problems
 from chinwag.config.bot import BotConfig
 
 Severity = Literal["error", "warning"]
@@ -65,8 +66,10 @@ def validate_document(
     *,
     env: Mapping[str, str] | None = None,
     earlier: list[Problem] | None = None,
+    activating: bool = True,
 ) -> Report:
-    """Every problem of a bot document. With `env`, referenced env vars must be set in it."""
+    """Every problem of a bot document. With `env`, referenced env vars must be set in it (a
+    tool's secret that is not set is only a warning when not `activating`)."""
     problems = list(earlier or [])
     if not isinstance(document, dict):
         if document is not None or not problems:
@@ -84,6 +87,7 @@ def validate_document(
         found += [_structural_problem(error) for error in exc.errors()]
     found += _flow_problems(document)
     found += grounded_problems(document)
+    found += tool_problems(document, env=env, activating=activating)
     if env is not None:
         found += _env_problems(document, env)
     # A place that already has a problem (an unreadable file, say) is not reported twice.

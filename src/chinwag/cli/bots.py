@@ -46,7 +46,7 @@ def validate(
     skip_env: SkipEnvOption = False,
 ) -> None:
     """Validate bot YAML files: every problem at once; exit code 1 if any has errors."""
-    reports = asyncio.run(_check_files(files, check_env=not skip_env))
+    reports = asyncio.run(_check_files(files, check_env=not skip_env, activating=False))
     if as_json:
         typer.echo(
             json.dumps(
@@ -64,7 +64,9 @@ def validate(
         raise typer.Exit(1)
 
 
-async def _check_files(files: list[Path], *, check_env: bool) -> dict[str, Report]:
+async def _check_files(
+    files: list[Path], *, check_env: bool, activating: bool = True
+) -> dict[str, Report]:
     """Each file's report, its knowledge index checked against this server's stores."""
     from chinwag.bots.activation import check_file
     from chinwag.bots.index_check import with_index_check
@@ -73,7 +75,9 @@ async def _check_files(files: list[Path], *, check_env: bool) -> dict[str, Repor
     async with standalone_knowledge(settings()) as knowledge:
         return {
             str(f): await with_index_check(
-                check_file(f, check_env=check_env), knowledge, named=str(f)
+                check_file(f, check_env=check_env, activating=activating),
+                knowledge,
+                named=str(f),
             )
             for f in files
         }

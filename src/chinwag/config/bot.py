@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from chinwag.config.tools import HostName, HttpTool, ToolArgument, ToolLanguage, ToolName, ToolText
+
 BOT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 FLOW_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
 URL_PATTERN = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s]*)?$"
@@ -288,6 +290,25 @@ class FlowConfig(_Strict):
     timeout_seconds: float = Field(
         30.0, gt=0, description="An optional flow slower than this fails; the answer goes on."
     )
+    tool: ToolName | None = Field(
+        None,
+        description="Optional flows: the bot's tool this flow calls, with no LLM (docs/tools.md); "
+        "its templates see the call as `tool` (`tool.result`, `tool.status`).",
+    )
+    arguments: dict[str, ToolArgument] = Field(
+        default_factory=dict,
+        description="`tool`: where each argument comes from (the message, the end user).",
+    )
+    ask: dict[ToolLanguage, ToolText] = Field(
+        default_factory=dict,
+        description="`tool`: the answer when a required argument is missing, by language "
+        "(`en`, `nb`); `{argument}` names it. Unset: a built-in question.",
+    )
+    tool_failed: dict[ToolLanguage, ToolText] = Field(
+        default_factory=dict,
+        description="`tool`: the flow's output when the call fails (main is told to say it), "
+        "by language; unset: a built-in sentence.",
+    )
 
 
 class LimitsConfig(_Strict):
@@ -409,6 +430,14 @@ class BotConfig(_Strict):
         None, ge=0, le=200, description="Earlier messages given to the LLM as history."
     )
     flows: dict[FlowName, FlowConfig] = Field(description="The flows; `main` is required.")
+    tools: dict[ToolName, HttpTool] = Field(
+        default_factory=dict, description="HTTP tools its flows call (docs/tools.md)."
+    )
+    allowed_hosts: list[HostName] = Field(
+        default_factory=list,
+        description="The only hosts its tools may call (`shop.example`, `*.shop.example`, "
+        "`127.0.0.1`); a tool's URL must name one.",
+    )
     retention: RetentionConfig | None = Field(
         None, description="Message retention; unset: messages are kept until deleted."
     )

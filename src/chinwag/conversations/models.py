@@ -140,7 +140,8 @@ class IdempotencyKey(Base):
 
 
 class FlowRun(Base):
-    """One flow that ran for one assistant message: its route score, status and timing."""
+    """One flow that ran for one assistant message: its route score, status, timing and tool
+    call."""
 
     __tablename__ = "flow_runs"
     __table_args__ = (
@@ -158,6 +159,8 @@ class FlowRun(Base):
     ms: Mapped[float] = mapped_column(Float)
     usage: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The flow's tool call (ToolOutcome.record: arguments redacted, no response); None: none.
+    tool: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -16,6 +16,7 @@ from chinwag.knowledge.search import KnowledgeService
 from chinwag.providers.protocols import ChatModel, Sampling, Usage
 from chinwag.streams.events import Source
 from chinwag.streams.events import StreamEvent as Event
+from chinwag.tools.call import ToolCaller
 
 Emit = Callable[[Event], object]
 ModelFor = Callable[[LLMConfig | None], ChatModel]
@@ -46,6 +47,8 @@ class FlowResult:
     # False when its table rows were only the nearest to the message in meaning (the message
     # named none of them): then it never answers word for word.
     rows_selected: bool = True
+    asks: bool = False  # its output asks the visitor for a tool argument: it is the answer
+    tool: dict[str, Any] | None = None  # its tool call, as recorded (ToolOutcome.record)
 
     def as_row(self) -> dict[str, Any]:
         return {
@@ -55,6 +58,7 @@ class FlowResult:
             "score": self.score,
             "usage": self.usage.model_dump() if self.usage is not None else None,
             "error_code": self.error_code,
+            "tool": self.tool,
         }
 
 
@@ -117,6 +121,7 @@ class FlowContext:
     knowledge: KnowledgeService | None = None
     tables: TableLookups | None = None
     answer: Answer = field(default_factory=Answer)
+    tools: ToolCaller = field(default_factory=ToolCaller)
 
     def llm(self, flow: FlowConfig) -> LLMConfig | None:
         """A flow's LLM settings: its own `llm` over the bot's."""

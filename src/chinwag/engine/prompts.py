@@ -23,10 +23,12 @@ def build_prompt(
     flow_outputs: dict[str, dict[str, str]],
     sources: list[dict[str, Any]] | None = None,
     looked_up: dict[str, list[dict[str, str]]] | None = None,
+    tool: dict[str, Any] | None = None,
 ) -> list[ChatMessage]:
     """The chat messages of one flow: its system prompt, the history, its rendered template.
 
-    Tables in `looked_up` (table lookup) replace the whole table in `data.<name>`."""
+    Tables in `looked_up` (table lookup) replace the whole table in `data.<name>`; `tool` is
+    the flow's tool call (tool flows only)."""
     bot, message = ctx.bot, ctx.message
     flow = bot.flows[flow_name]
     assert flow.template is not None, "validation rejects flows without templates that run"
@@ -44,6 +46,7 @@ def build_prompt(
             name: tables[name] if name in tables else table_rows(text)
             for name, text in flow.data.items()
         },
+        "tool": tool,
     }
     where = f"flows.{flow_name}"
     prompt: list[ChatMessage] = []

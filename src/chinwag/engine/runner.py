@@ -26,9 +26,10 @@ from chinwag.engine.prompts import (
 from chinwag.engine.router import RouteDecision, Router
 from chinwag.engine.scope import Scope
 from chinwag.engine.tables import Lookup
+from chinwag.engine.tool_flow import ToolStep, call_flow_tool
 from chinwag.errors import ChinwagError, FlowTimeout
 from chinwag.knowledge.search import SearchResult
-from chinwag.providers.protocols import Usage
+from chinwag.providers.protocols import ChatMessage, Usage
 from chinwag.streams.events import (
     FlowCompleted,
     FlowFailed,
@@ -40,6 +41,7 @@ from chinwag.streams.events import (
     RouteError,
     Source,
 )
+from chinwag.tools.call import ToolOutcome
 
 
 async def run_message(
@@ -86,6 +88,10 @@ async def run_message(
             *(run_optional_flow(ctx, name, decision.scores.get(name)) for name in decision.flows)
         )
         answer.flow_results.extend(results)
+        asking = next((r for r in results if r.asks), None)
+        if asking is not None and answer.curated is None:
+            answer_verbatim(ctx, asking)  # a tool's argument is missing: ask for it
+            return
         verbatim = verbatim_result(bot, results) if answer.curated is None else None
         if verbatim is not None:
             answer_verbatim(ctx, verbatim)
@@ -205,21 +211,22 @@ async def run_optional_flow(ctx: FlowContext, name: str, score: float | None) ->
     parts: list[str] = []
     usage: Usage | None = None
     looked_up: dict[str, Lookup] | None = None
+    step: ToolStep | None = None
+    calls: list[ToolOutcome] = []  # its tool call, kept even when the flow times out in it
     try:
         async with asyncio.timeout(flow.timeout_seconds):
-            retrieval = await retrieve(ctx, name)
-            looked_up = await look_up(ctx, name)
-            prompt = build_prompt(ctx, name, {}, retrieval.variables, looked_up_rows(looked_up))
-            if not flow.generate:
-                parts.append(prompt[-1].content)
+            step = await call_flow_tool(ctx, name, flow, calls) if flow.tool else None
+            said = _tool_said(ctx, flow, step)
+            if said is not None:
+                parts.append(said)
             else:
-                llm = ctx.llm(flow)
-                options = options_for(llm, whole=True)  # main reads it whole
-                async for item in ctx.model_for(llm).stream(prompt, options):
-                    if isinstance(item, str):
-                        parts.append(item)
-                    else:
-                        usage = item
+                retrieval = await retrieve(ctx, name)
+                looked_up = await look_up(ctx, name)
+                tool = step.variable() if step is not None else None
+                prompt = build_prompt(
+                    ctx, name, {}, retrieval.variables, looked_up_rows(looked_up), tool
+                )
+                usage = await _write(ctx, flow, prompt, parts)
     except (ChinwagError, TimeoutError) as exc:
         error = (
             exc
@@ -228,12 +235,53 @@ async def run_optional_flow(ctx: FlowContext, name: str, score: float | None) ->
         )
         ms = _ms_since(started)
         ctx.emit(FlowFailed(flow=name, ms=ms, code=error.code, message=error.message))
-        return FlowResult(name, "failed", ms, score, usage, error.code)
+        return FlowResult(name, "failed", ms, score, usage, error.code, tool=_tool_record(calls))
     ms = _ms_since(started)
     ctx.emit(FlowCompleted(flow=name, ms=ms, usage=usage, rows=looked_up_counts(looked_up)))
     selected = all(lookup.selected for lookup in (looked_up or {}).values())
     output = "".join(parts).strip()
-    return FlowResult(name, "completed", ms, score, usage, output=output, rows_selected=selected)
+    return FlowResult(
+        name,
+        "completed",
+        ms,
+        score,
+        usage,
+        output=output,
+        rows_selected=selected,
+        asks=step is not None and step.question is not None,
+        tool=_tool_record(calls),
+    )
+
+
+async def _write(
+    ctx: FlowContext, flow: FlowConfig, prompt: list[ChatMessage], parts: list[str]
+) -> Usage | None:
+    """An optional flow's output into `parts`: its rendered template (`generate: false`), or
+    its LLM's whole reply; the LLM's usage."""
+    if not flow.generate:
+        parts.append(prompt[-1].content)
+        return None
+    usage: Usage | None = None
+    llm = ctx.llm(flow)
+    options = options_for(llm, whole=True)  # main reads it whole
+    async for item in ctx.model_for(llm).stream(prompt, options):
+        if isinstance(item, str):
+            parts.append(item)
+        else:
+            usage = item
+    return usage
+
+
+def _tool_said(ctx: FlowContext, flow: FlowConfig, step: ToolStep | None) -> str | None:
+    """A tool flow's own words instead of its template: the question for a missing argument,
+    or its failure text when the call failed."""
+    if step is None:
+        return None
+    return step.question if step.question is not None else step.failed_text(ctx, flow)
+
+
+def _tool_record(calls: list[ToolOutcome]) -> dict[str, Any] | None:
+    return calls[-1].record() if calls else None
 
 
 async def run_main_flow(

@@ -20,6 +20,7 @@ TEMPLATE_VARIABLES = (
     "bot",
     "now",
     "data",
+    "tool",
 )
 
 

@@ -44,6 +44,7 @@ from chinwag.streams.events import started_entry
 from chinwag.streams.log import EventLog
 from chinwag.streams.store import end_from_stored_log
 from chinwag.streams.writer import StreamWriter
+from chinwag.tools.call import ToolCaller
 
 if TYPE_CHECKING:
     from chinwag.operations.metrics import Metrics
@@ -99,6 +100,7 @@ class Generations:
             embedder_for=lambda bot: models.embedder(bot.embedding), model_for=models.for_bot
         )
         self.tables = TableLookups(lambda bot: models.embedder(bot.embedding))
+        self.tools = ToolCaller()  # secrets read from the environment per call
         self.curated = CuratedMatcher(db, lambda bot: models.embedder(bot.embedding))
         self.scope = Scope(lambda bot: models.embedder(bot.embedding))
         self._tasks: set[asyncio.Task[None]] = set()
@@ -232,6 +234,7 @@ class Generations:
                 knowledge=self._knowledge.for_bot(bot),
                 tables=self.tables,
                 answer=answer,
+                tools=self.tools,
             )
             await run_message(context, router=self.router, curated=self.curated, scope=self.scope)
         except asyncio.CancelledError:

@@ -1,4 +1,4 @@
-"""Times one generation for the server's metrics: TTFT, flow times, its end, tokens."""
+"""Times one generation for the server's metrics: TTFT, flow and tool times, its end, tokens."""
 
 from __future__ import annotations
 
@@ -28,6 +28,9 @@ class GenerationTimer:
         elif kind in ("flow.completed", "flow.failed"):
             status = "completed" if kind == "flow.completed" else "failed"
             self._metrics.flow.labels(self._bot, event.flow, status).observe(event.ms / 1000)
+        elif kind == "tool.completed":
+            labels = (self._bot, event.tool, event.status, event.code or "")
+            self._metrics.tool.labels(*labels).observe(event.ms / 1000)
 
     @property
     def ttft_ms(self) -> float | None:

@@ -51,7 +51,13 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
-
+        self.tool = Histogram(
+            "chinwag_tool_call_seconds",
+            "Tool call time (tool.completed events); `code` is empty for a completed call.",
+            ["bot", "tool", "status", "code"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.curated = Counter(
             "chinwag_curated_answers",
             "Answers given from a curated answer (mode answer) or with one as context (prefer).",

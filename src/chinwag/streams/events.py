@@ -65,6 +65,31 @@ class FlowFailed(_Event):
     message: str
 
 
+class ToolStarted(_Event):
+    """A flow calls a tool; `arguments` as checked, secret fields `[redacted]` (docs/tools.md)."""
+
+    type: Literal["tool.started"] = "tool.started"
+    flow: str
+    tool: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class ToolCompleted(_Event):
+    """The call's end: `completed` (mapped result given to the flow), or `error` with a code."""
+
+    type: Literal["tool.completed"] = "tool.completed"
+    flow: str
+    tool: str
+    status: Literal["completed", "error"]
+    ms: float
+    http_status: int | None = None
+    bytes: int = 0  # the response's size
+    attempts: int = 1
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    code: str | None = None
+    message: str | None = None
+
+
 class Source(_Event):
     document: str
     title: str | None = None
@@ -131,6 +156,8 @@ StreamEvent = Annotated[
     | FlowStarted
     | FlowCompleted
     | FlowFailed
+    | ToolStarted
+    | ToolCompleted
     | RetrievalCompleted
     | MessageDelta
     | MessageDeclined

@@ -1,0 +1,133 @@
+"""An optional flow that calls its tool, with no LLM: arguments from the message and the end
+user, `tool.started` / `tool.completed` events, and what the flow gives on.
+
+A required argument that is missing makes the flow's output the question for it (the answer,
+word for word); a failed call makes it the flow's stated failure text, so `main` tells the
+visitor what happened instead of making something up."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from chinwag.config.bot import FlowConfig
+from chinwag.config.tools import ToolLanguage
+from chinwag.engine.context import FlowContext
+from chinwag.engine.policy import language_of
+from chinwag.streams.events import ToolCompleted, ToolStarted
+from chinwag.tools.arguments import find_arguments, redacted
+from chinwag.tools.call import ToolOutcome
+from chinwag.tools.errors import ToolCancelled
+
+DEFAULT_ASK: dict[ToolLanguage, str] = {
+    "en": "Could you tell me the {argument}? Then I can look it up for you.",
+    "nb": "Kan du oppgi {argument}? Da kan jeg slå det opp for deg.",
+}
+DEFAULT_SIGN_IN: dict[ToolLanguage, str] = {
+    "en": "Please sign in first: I can only look up your own {argument}.",
+    "nb": "Logg inn først: jeg kan bare slå opp {argument} for deg selv.",
+}
+DEFAULT_FAILED: dict[ToolLanguage, str] = {
+    "en": "Sorry, I can't check that right now: the system that knows did not answer. "
+    "Please try again in a little while.",
+    "nb": "Beklager, jeg får ikke sjekket det akkurat nå: systemet som vet det, svarte ikke. "
+    "Prøv igjen om litt.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ToolStep:
+    """What a tool flow's call gave: the question to ask, or the call's outcome."""
+
+    question: str | None = None
+    outcome: ToolOutcome | None = None
+
+    def variable(self) -> dict[str, Any]:
+        """The flow's templates see this as `tool`."""
+        o = self.outcome
+        if o is None:
+            return {"status": "missing", "result": None, "error": None}
+        error = None if o.error is None else {"code": o.error.code, "message": o.error.message}
+        return {
+            "name": o.tool,
+            "status": o.status,
+            "result": o.result,
+            "http_status": o.http_status,
+            "arguments": o.arguments,
+            "error": error,
+        }
+
+    def failed_text(self, ctx: FlowContext, flow: FlowConfig) -> str | None:
+        """The flow's stated failure text when the call failed, in the message's language."""
+        if self.outcome is None or self.outcome.status != "error":
+            return None
+        language = language_of(ctx.message.text)
+        return flow.tool_failed.get(language) or DEFAULT_FAILED[language]
+
+
+async def call_flow_tool(
+    ctx: FlowContext, name: str, flow: FlowConfig, calls: list[ToolOutcome]
+) -> ToolStep:
+    """Find the flow's arguments and call its tool, or say which argument is missing.
+
+    The call's outcome is also put in `calls` as it ends, even when the flow's own timeout
+    (or the answer's end) cancels it: `tool.started` always gets its `tool.completed`."""
+    assert flow.tool is not None, "only flows with a tool get here"
+    tool = ctx.bot.tools[flow.tool]
+    found = find_arguments(
+        tool, flow.arguments, message=ctx.message.text, user_id=ctx.message.user_id
+    )
+    if found.missing:
+        return ToolStep(question=_question(ctx, flow, found.missing, found.missing_user))
+    arguments = redacted(tool, found.values)
+    ctx.emit(ToolStarted(flow=name, tool=flow.tool, arguments=arguments))
+    started = time.perf_counter()
+    try:
+        outcome = await ctx.tools.call(ctx.bot, flow.tool, found.values)
+    except asyncio.CancelledError:
+        ms = round((time.perf_counter() - started) * 1000, 2)
+        cancelled = ToolCancelled(
+            f"tool '{flow.tool}' was stopped after {ms} ms: flow '{name}' ran out of its "
+            f"{flow.timeout_seconds} s, or the answer ended"
+        )
+        stopped = ToolOutcome(flow.tool, arguments, "error", ms=ms, error=cancelled)
+        _completed(ctx, name, stopped)
+        calls.append(stopped)
+        raise
+    _completed(ctx, name, outcome)
+    calls.append(outcome)
+    return ToolStep(outcome=outcome)
+
+
+def _completed(ctx: FlowContext, flow: str, outcome: ToolOutcome) -> None:
+    ctx.emit(
+        ToolCompleted(
+            flow=flow,
+            tool=outcome.tool,
+            status=outcome.status,
+            ms=outcome.ms,
+            http_status=outcome.http_status,
+            bytes=outcome.bytes,
+            attempts=outcome.attempts,
+            arguments=outcome.arguments,
+            code=outcome.code,
+            message=outcome.error.message if outcome.error is not None else None,
+        )
+    )
+
+
+def _question(ctx: FlowContext, flow: FlowConfig, missing: list[str], sign_in: bool) -> str:
+    """The question for the first missing argument; an anonymous visitor is asked to sign in
+    first when the user's id is among them."""
+    language = language_of(ctx.message.text)
+    from_user = [n for n in missing if n in flow.arguments and flow.arguments[n].source == "user"]
+    first = from_user[0] if sign_in and from_user else missing[0]
+    source = flow.arguments.get(first)
+    label = (source.label if source is not None else None) or first.replace("_", " ")
+    if sign_in and from_user:
+        text = DEFAULT_SIGN_IN[language]
+    else:
+        text = flow.ask.get(language) or DEFAULT_ASK[language]
+    return text.replace("{argument}", label)

@@ -1,0 +1,256 @@
+"""Call one HTTP tool: check its arguments, build its request, check its host and every
+address of it, connect to a checked address (Host header and TLS name kept), read at most
+`max_response_bytes`, map the JSON. Failures come back as an outcome with a stable code."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import ssl
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlencode
+
+import orjson
+
+from chinwag.config.bot import BotConfig
+from chinwag.config.tools import IDEMPOTENT_METHODS, HttpTool
+from chinwag.tools.arguments import check_arguments, redacted
+from chinwag.tools.errors import (
+    ToolBadJson,
+    ToolError,
+    ToolHttpError,
+    ToolRedirectRefused,
+    ToolResponseMismatch,
+    ToolResponseTooLarge,
+    ToolServerError,
+    ToolTimeout,
+    ToolUnreachable,
+)
+from chinwag.tools.request import ToolRequest, build_request
+from chinwag.tools.safety import check_host, resolve_checked
+
+if TYPE_CHECKING:
+    import httpx
+
+RETRY_PAUSE_SECONDS = 0.2
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class ToolOutcome:
+    """One tool call as events and the flow run record show it (arguments redacted)."""
+
+    tool: str
+    arguments: dict[str, Any]
+    status: Literal["completed", "error"] = "completed"
+    result: Any = None
+    http_status: int | None = None
+    ms: float = 0.0
+    bytes: int = 0
+    attempts: int = 0
+    error: ToolError | None = field(default=None, repr=False)
+
+    @property
+    def code(self) -> str | None:
+        return self.error.code if self.error is not None else None
+
+    def record(self) -> dict[str, Any]:
+        """What the flow run keeps: never the result, never a secret."""
+        return {
+            "tool": self.tool,
+            "status": self.status,
+            "code": self.code,
+            "http_status": self.http_status,
+            "ms": self.ms,
+            "bytes": self.bytes,
+            "attempts": self.attempts,
+            "arguments": self.arguments,
+        }
+
+
+class ToolCaller:
+    """Makes tool calls for every bot of a server; secrets are read from `env` per call."""
+
+    def __init__(
+        self, env: Mapping[str, str] | None = None, *, tls: ssl.SSLContext | None = None
+    ) -> None:
+        """`tls`: the certificates trusted (default: the system's store, loaded on first use)."""
+        self._env = env if env is not None else os.environ
+        self._tls = tls
+
+    async def call(self, bot: BotConfig, name: str, values: dict[str, Any]) -> ToolOutcome:
+        """Call `bot`'s tool `name`; never raises a ToolError (the outcome holds it)."""
+        tool = bot.tools[name]
+        outcome = ToolOutcome(tool=name, arguments=redacted(tool, values))
+        started = time.perf_counter()
+        try:
+            check_arguments(name, tool, values)
+            request = build_request(name, tool, values, self._env)
+            check_host(name, request.host, bot.allowed_hosts)
+            addresses = await resolve_checked(
+                name, request.host, request.port, allow_private=tool.allow_private
+            )
+            await self._attempts(name, tool, request, addresses, outcome)
+        except ToolError as exc:
+            outcome.status, outcome.error = "error", exc
+        except Exception as exc:
+            # Unexpected (a header value the HTTP library refuses, say): named by its kind
+            # only, as its text may quote a header, that is, a secret.
+            log.warning("bot %s: tool %s failed: %s", bot.id, name, type(exc).__name__)
+            failed = ToolError(f"tool '{name}' failed unexpectedly ({type(exc).__name__})")
+            outcome.status, outcome.error = "error", failed
+        outcome.ms = round((time.perf_counter() - started) * 1000, 2)
+        return outcome
+
+    async def _attempts(
+        self,
+        name: str,
+        tool: HttpTool,
+        request: ToolRequest,
+        addresses: list[str],
+        outcome: ToolOutcome,
+    ) -> None:
+        tries = 1 + (tool.retries if tool.method in IDEMPOTENT_METHODS else 0)
+        for attempt in range(tries):
+            outcome.attempts = attempt + 1
+            try:
+                outcome.result = await self._once(name, tool, request, addresses, outcome)
+                return
+            except ToolError as exc:
+                if not exc.transient or attempt == tries - 1:
+                    raise
+            await asyncio.sleep(RETRY_PAUSE_SECONDS * 2**attempt)
+
+    async def _once(
+        self,
+        name: str,
+        tool: HttpTool,
+        request: ToolRequest,
+        addresses: list[str],
+        outcome: ToolOutcome,
+    ) -> Any:
+        tls = await self._tls_context() if request.scheme == "https" else None
+        try:
+            async with asyncio.timeout(tool.timeout_seconds):
+                body = await self._send(tool, request, addresses, tls, outcome)
+        except TimeoutError as exc:
+            raise ToolTimeout(
+                f"tool '{name}' did not answer within {tool.timeout_seconds} s"
+            ) from exc
+        status = outcome.http_status or 0
+        if 300 <= status < 400:
+            raise ToolRedirectRefused(f"tool '{name}' answered with a redirect ({status})")
+        if status >= 500:
+            raise ToolServerError(f"tool '{name}' answered {status}")
+        if status >= 400:
+            raise ToolHttpError(f"tool '{name}' answered {status}")
+        if request.method == "HEAD":
+            return None
+        try:
+            document = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise ToolBadJson(f"tool '{name}' answered with something that is not JSON") from exc
+        return mapped(name, tool.response, document)
+
+    async def _send(
+        self,
+        tool: HttpTool,
+        request: ToolRequest,
+        addresses: list[str],
+        tls: ssl.SSLContext | None,
+        outcome: ToolOutcome,
+    ) -> bytes:
+        """Send to the first checked address that accepts the connection; read the body."""
+        import httpx  # on first call: a worker whose bots call no tool never loads it
+
+        default = 443 if request.scheme == "https" else 80
+        name = f"[{request.host}]" if ":" in request.host else request.host  # IPv6 literal
+        host_header = name if request.port == default else f"{name}:{request.port}"
+        raw = request.path + (f"?{urlencode(request.query)}" if request.query else "")
+        headers = {"accept": "application/json", "accept-encoding": "identity"}
+        headers |= {k.lower(): v for k, v in request.headers.items()}
+        headers["host"] = host_header  # the checked name, whatever the configuration says
+        content = orjson.dumps(request.body) if request.body is not None else None
+        if content is not None:
+            headers["content-type"] = "application/json"
+        last: Exception | None = None
+        async with httpx.AsyncClient(
+            verify=tls or False, trust_env=False, follow_redirects=False, timeout=None
+        ) as client:
+            for address in addresses:
+                url = httpx.URL(
+                    scheme=request.scheme, host=address, port=request.port, raw_path=raw.encode()
+                )
+                extensions = {"sni_hostname": request.host} if tls is not None else {}
+                try:
+                    async with client.stream(
+                        request.method, url, headers=headers, content=content, extensions=extensions
+                    ) as response:
+                        outcome.http_status = response.status_code
+                        return await _capped(response, tool.max_response_bytes, outcome)
+                except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                    last = exc
+                except httpx.LocalProtocolError:
+                    # Its text quotes the header it refused, which may hold a secret.
+                    raise ToolError(
+                        f"the request to {request.host} could not be written "
+                        "(LocalProtocolError): check the tool's headers and the values of its "
+                        "secrets"
+                    ) from None
+                except httpx.TransportError as exc:
+                    raise ToolUnreachable(
+                        f"the connection to {request.host} broke: {type(exc).__name__}"
+                    ) from exc
+        raise ToolUnreachable(f"cannot connect to {request.host}:{request.port}: {_why(last)}")
+
+    async def _tls_context(self) -> ssl.SSLContext:
+        """The certificate store, loaded once, off the event loop."""
+        if self._tls is None:
+            self._tls = await asyncio.to_thread(ssl.create_default_context)
+        return self._tls
+
+
+def _why(exc: Exception | None) -> str:
+    """What the connection error says (a refused port, a certificate that did not verify)."""
+    text = str(exc) if exc is not None else ""
+    return text[:200] or type(exc).__name__
+
+
+async def _capped(response: httpx.Response, cap: int, outcome: ToolOutcome) -> bytes:
+    declared = response.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > cap:
+        outcome.bytes = int(declared)
+        raise ToolResponseTooLarge(f"the response is {declared} bytes; the cap is {cap}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_raw():
+        size += len(chunk)
+        outcome.bytes = size
+        if size > cap:
+            raise ToolResponseTooLarge(f"the response is over {cap} bytes, the cap")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def mapped(name: str, mapping: dict[str, str], document: Any) -> Any:
+    """The fields the tool's `response` mapping picks, or the whole document without one."""
+    if not mapping:
+        return document
+    picked: dict[str, Any] = {}
+    for key, path in mapping.items():
+        node = document
+        for part in path.split("."):
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            else:
+                raise ToolResponseMismatch(
+                    f"tool '{name}': the response has no '{path}' (for `{key}`)"
+                )
+        picked[key] = node
+    return picked
