@@ -1,8 +1,8 @@
 """flow run tools: the tool call a flow made (tool, status, code, HTTP status, ms, size,
 redacted arguments)
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-06 15:00:00
 
 `flow_runs.tool` is NULL for flows that call no tool. It never holds the response, a header
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012"
-down_revision: str | None = "0011"
+revision: str = "0015"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
