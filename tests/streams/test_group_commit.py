@@ -105,9 +105,7 @@ async def test_without_an_interval_each_token_has_its_commit(
     assert commits >= 16, commits
 
 
-async def test_concurrent_answers_share_commits(
-    make_settings: Settings, fake_llm: FakeLLM
-) -> None:
+async def test_concurrent_answers_share_commits(make_settings: Settings, fake_llm: FakeLLM) -> None:
     _bench_answer(fake_llm)
     answers = 10
     settings = make_settings.model_copy(update={"event_log_commit_interval_ms": INTERVAL_MS})
