@@ -81,8 +81,10 @@ async def test_an_answer_streaming_alone_commits_four_times_without_a_later_firs
         text = "".join(e.data["text"] for e in events if e.type == "message.delta")
         assert text == "".join(fake_llm.behaviour.token(i) for i in range(TOKENS))
         assert events[-1].data["status"] == "completed"
-        # 64 tokens in 0.68 s: the first token, at most two interval commits, the end.
-        assert commits <= 4, commits
+        # The first token, one commit per interval while it streams, the end: 64 tokens in
+        # 0.68 s make 4 (more only if a busy machine slowed the fake LLM down).
+        streamed = total - first_token
+        assert commits <= max(4, 2 + int(streamed / (INTERVAL_MS / 1000))), (commits, streamed)
         assert await _commits_holding(server, [events[0].data["stream_id"]]) == commits
         # Neither the first token nor the last words waited for the interval.
         streaming = FIRST_TOKEN_DELAY + (TOKENS - 1) * TOKEN_DELAY
@@ -112,7 +114,9 @@ async def test_concurrent_answers_share_commits(make_settings: Settings, fake_ll
     async with run_server(settings) as server:
         await ask(server.client, "warm-up")
         before = await _log_commits(server)
+        started = time.monotonic()
         done = await asyncio.gather(*(ask(server.client, f"question {i}") for i in range(answers)))
+        elapsed = time.monotonic() - started
         commits = await _log_commits(server) - before
 
         expected = "".join(fake_llm.behaviour.token(i) for i in range(TOKENS))
@@ -123,7 +127,7 @@ async def test_concurrent_answers_share_commits(make_settings: Settings, fake_ll
         stream_ids = [events[0].data["stream_id"] for events in done]
         assert await _commits_holding(server, stream_ids) <= commits
     # At most a first token and an end per answer, and the interval's commits they all share.
-    assert commits <= 2 * answers + 4, commits
+    assert commits <= 2 * answers + elapsed / (INTERVAL_MS / 1000) + 1, (commits, elapsed)
     assert commits < answers * TOKENS / 16
 
 
