@@ -22,6 +22,10 @@
 #
 # chinwag runs as the harness's CUSTOM peer: `chinwag demo` on 127.0.0.1:$CHINWAG_PORT, pinned to
 # the server-under-test core by run_peers.sh, answering with the fake LLM ($FAKE_LLM_URL).
+# The .extra.json holds, per completed answer (warm-ups included): the event log's commits that
+# wrote events (log_commits_per_answer) and, on PostgreSQL, every transaction the database
+# counted (postgres_commits_per_answer, pg_stat_database.xact_commit) and its CPU. Run one
+# concurrency per run (CONCURRENCY=1, then 10, ...) to get them per concurrency.
 # Results: bench/results/$NAME-<YYYYMMDD-HHMMSS>-<db>[-quick].{jsonl,md,extra.json} (and
 # .pyspy-<target>-c<N>.txt profiles); logs: /tmp/chinwag-bench/logs-*.
 # Everything this script starts is stopped by PID (run_peers.sh does the same for its children).
