@@ -22,6 +22,10 @@
 #
 # chinwag runs as the harness's CUSTOM peer: `chinwag demo` on 127.0.0.1:$CHINWAG_PORT, pinned to
 # the server-under-test core by run_peers.sh, answering with the fake LLM ($FAKE_LLM_URL).
+# The .extra.json holds, per completed answer (warm-ups included): the event log's commits that
+# wrote events (log_commits_per_answer) and, on PostgreSQL, every transaction the database
+# counted (postgres_commits_per_answer, pg_stat_database.xact_commit) and its CPU. Run one
+# concurrency per run (CONCURRENCY=1, then 10, ...) to get them per concurrency.
 # Results: bench/results/$NAME-<YYYYMMDD-HHMMSS>-<db>[-quick].{jsonl,md,extra.json} (and
 # .pyspy-<target>-c<N>.txt profiles); logs: /tmp/chinwag-bench/logs-*.
 # Everything this script starts is stopped by PID (run_peers.sh does the same for its children).
@@ -94,6 +98,11 @@ EOF
 )
 VERSIONS="$VERSIONS,commit=$CODE"
 
+xact_commits() {  # DB: transactions PostgreSQL committed in the bench database (0 on SQLite)
+  [[ "$1" == postgres ]] || { echo 0; return; }
+  psql -At "$PG_ADMIN_URL" -c "select xact_commit from pg_stat_database where datname = '$PG_DB'"
+}
+
 pg_cpu_ticks() {  # CPU ticks of the whole PostgreSQL server (postmaster + all backends)
   local pm
   pm=$(pgrep -o -x postgres || true)
@@ -127,7 +136,7 @@ for db in $DBS; do
   profile_c=""
   [[ " $PROFILE_DBS " == *" $db "* ]] && profile_c=$PROFILE_C_DEFAULT
   echo "=== chinwag on $db: $out (logs $logdir)" >&2
-  pg0=$(pg_cpu_ticks); t0=$(date +%s.%N)
+  pg0=$(pg_cpu_ticks); t0=$(date +%s.%N); xact0=$(xact_commits "$db")
   # $FAKE_LLM_URL is expanded by run_peers.sh's `bash -c`, where it is set.
   custom_cmd="env PYTHONPATH='$PYPATH' CHINWAG_DATABASE_URL='$url' CHINWAG_DATA_DIR='$datadir' CHINWAG_LLM_BASE_URL=\$FAKE_LLM_URL"
   custom_cmd+=" CHINWAG_RATE_LIMIT_KEY=1000000/minute CHINWAG_RATE_LIMIT_USER=1000000/minute"
@@ -148,24 +157,35 @@ for db in $DBS; do
     CHILD=""
     peers=""  # the peers once per database; `direct` (the baseline) is measured with each bot
   done
-  t1=$(date +%s.%N); pg1=$(pg_cpu_ticks)
+  t1=$(date +%s.%N); pg1=$(pg_cpu_ticks); xact1=$(xact_commits "$db")
   [[ "$(git -C "$ROOT" rev-parse --short "$REF")" == "$COMMIT" ]] \
     || echo "note: HEAD moved during the run; measured $CODE (snapshot), now $(git -C "$ROOT" rev-parse --short HEAD)" >&2
   # Extra line for the record: how many answers chinwag completed, and (PostgreSQL) the database
   # server's CPU over the whole run, which run_peers.sh does not see (it is not a child of chinwag).
+  # Events committed together carry one created_at: the event log's transactions that wrote events.
+  counts_sql="select (select count(*) from messages where role='assistant' and status='complete'),
+    (select count(distinct created_at) from stream_events where seq > 1)"
   if [[ "$db" == postgres ]]; then
-    answers=$(psql -At "${PG_ADMIN_URL%/*}/$PG_DB" -c "select count(*) from messages where role='assistant' and status='complete'")
+    counts=$(psql -At -F ' ' "${PG_ADMIN_URL%/*}/$PG_DB" -c "$counts_sql")
   else
-    answers=$("$CHINWAG_VENV/bin/python" -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"select count(*) from messages where role='assistant' and status='complete'\").fetchone()[0])" "$datadir/bench.db")
+    counts=$("$CHINWAG_VENV/bin/python" -c "import sqlite3,sys; print(*sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone())" "$datadir/bench.db" "$counts_sql")
   fi
-  "$PY" - "${out%.jsonl}.extra.json" "$db" "$answers" "$pg0" "$pg1" "$t0" "$t1" "$CODE" <<'EOF'
+  read -r answers log_commits <<<"$counts"
+  "$PY" - "${out%.jsonl}.extra.json" "$db" "$answers" "$pg0" "$pg1" "$t0" "$t1" "$CODE" "$log_commits" "$xact0" "$xact1" <<'EOF'
 import json, os, sys
-path, db, answers, pg0, pg1, t0, t1, code = sys.argv[1:]
+path, db, answers, pg0, pg1, t0, t1, code, log_commits, xact0, xact1 = sys.argv[1:]
 tck = os.sysconf("SC_CLK_TCK"); answers = int(answers or 0)
 pg_s = (int(pg1) - int(pg0)) / tck
+xacts = int(xact1 or 0) - int(xact0 or 0)
+per = lambda n: round(n / answers, 2) if answers else None  # noqa: E731
 d = {"db": db, "commit": code, "answers_completed_incl_warmup_and_profile": answers, "wall_s": round(float(t1) - float(t0), 1),
      "postgres_cpu_s_whole_run": round(pg_s, 2) if db == "postgres" else None,
-     "postgres_cpu_ms_per_answer": round(1000 * pg_s / answers, 2) if db == "postgres" and answers else None}
+     "postgres_cpu_ms_per_answer": round(1000 * pg_s / answers, 2) if db == "postgres" and answers else None,
+     # the event log's transactions that wrote events after the accept, per answer
+     "log_commits_per_answer": per(int(log_commits or 0)),
+     # every transaction PostgreSQL committed in the bench database during the run (accepts,
+     # reads, heartbeats and the event log), per completed answer
+     "postgres_commits_per_answer": per(xacts) if db == "postgres" else None}
 json.dump(d, open(path, "w")); print(json.dumps(d), file=sys.stderr)
 EOF
 done

@@ -93,10 +93,12 @@ class Settings(BaseSettings):
         "reached; past it, its running answers end `interrupted` (written when it is back).",
     )
     event_log_commit_interval_ms: float = Field(
-        0.0,
+        250.0,
         ge=0,
         le=1000,
-        description="Least time between two commits of the stream event log (group commit).",
+        description="Longest time a stream event waits for the event log's next commit (group "
+        "commit); an answer's first token and its end are committed at once. 0: commit as soon "
+        "as the previous commit is done.",
     )
     history_turns: int = Field(
         20, ge=0, description="Earlier messages of the session given to the LLM as history."

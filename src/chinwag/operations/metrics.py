@@ -64,6 +64,12 @@ class Metrics:
             ["bot", "mode"],
             registry=r,
         )
+        self.log_commits = Counter(
+            "chinwag_event_log_commits",
+            "Event log transactions committed (each carries every answer's events queued since "
+            "the one before).",
+            registry=r,
+        )
         self.log_commit_failures = Counter(
             "chinwag_event_log_commit_failures",
             "Event log transactions that failed (database unreachable or refusing a batch).",
@@ -92,6 +98,7 @@ class Metrics:
     def for_event_log(self) -> LogMetrics:
         """The event log's counters, as the callbacks it reports to."""
         return LogMetrics(
+            committed=self.log_commits.inc,
             commit_failed=self.log_commit_failures.inc,
             retried=self.log_retries.inc,
             stream_ended_elsewhere=lambda reason: self.streams_ended_elsewhere.labels(reason).inc(),

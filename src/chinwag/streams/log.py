@@ -3,7 +3,8 @@
 Every `append` goes to a queue. One writer task commits whatever has queued up in a single
 transaction and only then hands the frames to live readers, so nothing a client has seen can be
 lost with the process. A stream's finish (final message text, statuses) is committed in the same
-transaction as its last events.
+transaction as its last events. When the batch is due is streams/pacing.py's (the commit
+interval: an answer's first token and its end at once, the rest at most one interval late).
 
 Each batch first locks the rows of its streams and writes only the streams this worker still
 owns (`status = 'streaming'` and `worker_id` = this worker). That one rule settles the cases a
@@ -33,6 +34,7 @@ from chinwag.streams.ending import RecordAnswer
 from chinwag.streams.events import LogEntry
 from chinwag.streams.fanout import RedisFanout
 from chinwag.streams.live import LiveStream
+from chinwag.streams.pacing import CommitPacing
 from chinwag.streams.store import (
     append_events,
     end_from_stored_log,
@@ -73,8 +75,7 @@ class EventLog:
         commit_interval: float = 0.0,
     ) -> None:
         self._db = db
-        self._commit_interval = commit_interval
-        self._last_commit = 0.0
+        self._pacing = CommitPacing(commit_interval)
         self._max_backlog = max_backlog
         self._fanout = fanout
         self._worker_id = worker_id
@@ -109,9 +110,11 @@ class EventLog:
         self._writers[stream_id] = writer
         return writer
 
-    def enqueue(self, item: Queued) -> None:
+    def enqueue(self, item: Queued, *, urgent: bool = False) -> None:
+        """Queue an item; an `urgent` one (a first token, an ending) is committed at once."""
         self._queue.append(item)
-        self._wake.set()
+        if self._pacing.queued(urgent=urgent):
+            self._wake.set()
 
     def stalled_for(self) -> float:
         """Seconds since the log last failed to commit without succeeding since; 0 if healthy."""
@@ -137,7 +140,8 @@ class EventLog:
         (a stream waiting on a slow LLM writes nothing that would find out otherwise)."""
         if self.live or self._unended:
             self._check_ownership = True
-            self._wake.set()
+            if self._pacing.queued(urgent=False):  # with the next batch: no commit of its own
+                self._wake.set()
 
     async def _run(self) -> None:
         delay, failures = FIRST_RETRY_DELAY_SECONDS, 0
@@ -145,16 +149,15 @@ class EventLog:
             if not self._queue and not self._check_ownership:
                 if self._closing:
                     return
+                self._pacing.taken()  # items dropped from the queue (a stream ended elsewhere)
                 await self._wake.wait()
                 self._wake.clear()
                 continue
-            if self._commit_interval and not self._closing:
-                # Group commit: let one interval pass between commits, so a batch carries the
-                # events of every stream that produced one meanwhile.
-                wait = self._last_commit + self._commit_interval - time.monotonic()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                self._last_commit = time.monotonic()
+            wait = 0.0 if self._closing else self._pacing.due_in()
+            if wait > 0:
+                await self._nap(wait)
+                continue
+            self._pacing.taken()
             batch, self._queue = self._queue, []
             check, self._check_ownership = self._check_ownership, False
             extra = set(self._writers) if check else set()
@@ -173,6 +176,7 @@ class EventLog:
                         self._drop_at_shutdown(batch + self._queue)
                         return
                     self._queue[:0] = batch
+                    self._pacing.put_back()
                     self._check_ownership = self._check_ownership or check
                     if len(self._queue) > self._max_backlog:
                         self._stop_generations()
@@ -184,6 +188,16 @@ class EventLog:
             if self._failing_since is not None and not self._unended:
                 log.warning("the stream log commits again after %.1f s", self.stalled_for())
                 self._failing_since = None
+
+    async def _nap(self, seconds: float) -> None:
+        """Sleep until the queued items are due, or until something must be written sooner
+        (an urgent item, an ownership check, shutdown)."""
+        self._wake.clear()
+        timer = asyncio.get_running_loop().call_later(seconds, self._wake.set)
+        try:
+            await self._wake.wait()
+        finally:
+            timer.cancel()
 
     def _stop_generations(self) -> None:
         """Memory is bounded while the database is away: past `max_backlog` queued items the
@@ -257,6 +271,7 @@ class EventLog:
             lost = [sid for sid in ids if sid not in mine and sid in self._writers]
             await self._insert(conn, [i for i in items if i.writer.stream_id in streaming])
             stored = await self._stored_endings(conn, lost)
+        self._metrics.committed()
         written = streaming | done_by_us
         entries, ended = self._publish([i for i in items if i.writer.stream_id in written])
         if self._fanout is not None:  # other workers' followers, after the commit

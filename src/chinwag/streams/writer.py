@@ -1,7 +1,8 @@
 """What the event log queues for one stream: numbered events and the stream's end.
 
 `StreamWriter` numbers a live stream's events (gap-free, after the accepted ones) and hands
-them to the `EventLog`, which commits them in batches (streams/log.py).
+them to the `EventLog`, which commits them in batches (streams/log.py); an answer's first
+token and its end are marked urgent (streams/pacing.py).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ Queued = PendingEvent | PendingFinish
 class LogMetrics:
     """Callbacks the log reports to (Prometheus counters in the server)."""
 
+    committed: Callable[[], None] = lambda: None
     commit_failed: Callable[[], None] = lambda: None
     retried: Callable[[], None] = lambda: None
     stream_ended_elsewhere: Callable[[str], None] = lambda reason: None
@@ -63,6 +65,7 @@ class StreamWriter:
         self.live = live
         self.next_seq = next_seq
         self.ended_elsewhere = False
+        self.answering = False  # its first message.delta is queued
         self.on_ended_elsewhere: Callable[[], object] | None = None
         # Stops the generation (it ends `interrupted`): the log holds too much it cannot commit.
         self.on_backlog_full: Callable[[], object] | None = None
@@ -81,7 +84,12 @@ class StreamWriter:
         if self.ended_elsewhere:
             return seq
         self.next_seq += 1
-        self._log.enqueue(PendingEvent(self, seq, event.type, event.model_dump_json()))
+        # The first token is committed at once: group commit never delays time to first token.
+        first_token = not self.answering and event.type == "message.delta"
+        self.answering = self.answering or first_token
+        self._log.enqueue(
+            PendingEvent(self, seq, event.type, event.model_dump_json()), urgent=first_token
+        )
         return seq
 
     async def finish(self, final_events: list[Event], end: StreamEnd) -> None:
@@ -93,7 +101,7 @@ class StreamWriter:
             self.append(event)
         end.last_seq = self.last_seq
         pending = PendingFinish(self, end)
-        self._log.enqueue(pending)
+        self._log.enqueue(pending, urgent=True)  # the answer's last words wait for nothing
         try:
             await pending.committed
         except DatabaseUnavailable as exc:
