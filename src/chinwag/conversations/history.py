@@ -20,6 +20,7 @@ from chinwag.db.base import new_id
 from chinwag.db.conflicts import dialect_insert
 from chinwag.db.uow import Database
 from chinwag.errors import InvalidRequest, SessionNotFound
+from chinwag.handoff.models import MessageAuthor
 
 EXPORT_PAGE = 500
 
@@ -69,10 +70,12 @@ async def list_sessions(
 
 async def session_messages(
     conn: AsyncConnection, session_pk: str, *, after: int, limit: int
-) -> Sequence[Row[Message]]:
-    """Up to `limit` messages of a session after position `after`, in order."""
+) -> Sequence[Row[Message, str | None]]:
+    """Up to `limit` messages of a session after position `after`, in order, with the name
+    of the operator who wrote an answer (`author_name`; None: the bot's)."""
     result = await conn.execute(
-        select(Message)
+        select(Message, MessageAuthor.name.label("author_name"))
+        .outerjoin(MessageAuthor, MessageAuthor.message_id == Message.id)
         .where(Message.session_id == session_pk, Message.position > after)
         .order_by(Message.position)
         .limit(limit)

@@ -77,6 +77,7 @@ class EventLog:
         self._last_commit = 0.0
         self._max_backlog = max_backlog
         self._fanout = fanout
+        self.fanout = fanout  # also carries session events (chinwag.handoff.follow)
         self._worker_id = worker_id
         self._record_answer = record_answer
         self._metrics = metrics or LogMetrics()

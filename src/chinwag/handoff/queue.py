@@ -1,0 +1,65 @@
+"""The operators' view: a bot's conversations by handoff state, and who acts on them."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from chinwag.auth.models import ApiKey
+from chinwag.auth.principal import Principal
+from chinwag.conversations.models import ChatSession, EndUser, Message
+from chinwag.handoff.models import Handoff
+from chinwag.handoff.schemas import WaitingOut
+from chinwag.handoff.service import Acting
+
+
+async def acting_as(conn: AsyncConnection, principal: Principal, name: str | None) -> Acting:
+    """The operator behind a key: the name given, else the key's own name."""
+    if name is None:
+        name = (
+            await conn.execute(select(ApiKey.name).where(ApiKey.id == principal.key_id))
+        ).scalar()
+    return Acting(
+        key_id=principal.key_id, name=name or "Support", is_admin=principal.kind == "admin"
+    )
+
+
+async def list_handoffs(
+    conn: AsyncConnection, bot_id: str, state: str, *, limit: int
+) -> list[WaitingOut]:
+    """The bot's conversations in `state`, longest waiting first, with their last message."""
+    last = (
+        select(Message.content)
+        .where(Message.session_id == ChatSession.id, Message.role == "user")
+        .order_by(Message.position.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    rows = await conn.execute(
+        select(
+            ChatSession.external_id,
+            EndUser.external_id.label("user_id"),
+            Handoff.state,
+            Handoff.requested_by,
+            Handoff.requested_at,
+            Handoff.claimed_by_name,
+            last.label("last_message"),
+        )
+        .join(ChatSession, ChatSession.id == Handoff.session_id)
+        .join(EndUser, EndUser.id == ChatSession.user_id)
+        .where(Handoff.bot_id == bot_id, Handoff.state == state)
+        .order_by(func.coalesce(Handoff.requested_at, Handoff.updated_at), Handoff.session_id)
+        .limit(limit)
+    )
+    return [
+        WaitingOut(
+            session_id=r.external_id,
+            user_id=r.user_id,
+            state=r.state,
+            requested_by=r.requested_by,
+            requested_at=r.requested_at,
+            operator=r.claimed_by_name,
+            last_message=r.last_message,
+        )
+        for r in rows
+    ]
