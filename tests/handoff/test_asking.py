@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from chinwag.bots.validation import validate_document
 from chinwag.config.handoff import HandoffHours
 from chinwag.handoff.asking import asks_for_person
 from chinwag.handoff.hours import within_hours
@@ -75,8 +76,11 @@ def test_no_hours_means_always_and_24_00_means_midnight() -> None:
 
 
 def test_an_unknown_time_zone_is_refused() -> None:
-    with pytest.raises(ValueError, match="unknown time zone 'Europe/Bergen'"):
-        HandoffHours(timezone="Europe/Bergen")
+    document = handoff_bot(hours={"timezone": "Europe/Bergen"}).model_dump(exclude_none=True)
+    report = validate_document(document)
+    (problem,) = [p for p in report.errors if p.path.startswith("handoff")]
+    assert (problem.path, problem.code) == ("handoff.hours.timezone", "unknown_time_zone")
+    assert "Europe/Oslo" in problem.hint
 
 
 def test_the_reply_is_in_the_visitors_language_and_honest_about_hours() -> None:

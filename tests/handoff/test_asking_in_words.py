@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from chinwag.handoff.models import Handoff
+from chinwag.conversations.models import Handoff
 from chinwag.settings import Settings
 from chinwag.testing.fake_llm import FakeLLM
 from tests.conftest import run_server

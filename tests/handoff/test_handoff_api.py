@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from chinwag.conversations.models import Message
-from chinwag.handoff.models import Handoff, MessageAuthor, SessionEvent
+from chinwag.conversations.models import Handoff, Message, MessageAuthor, SessionEvent
 from chinwag.operations.doctor import run_checks
 from chinwag.testing.fake_llm import FakeLLM
 from tests.handoff.conftest import BOT, Shop, session_events

@@ -8,8 +8,7 @@ import asyncio
 import pytest
 from sqlalchemy import select
 
-from chinwag.conversations.models import ChatSession
-from chinwag.handoff.models import Handoff, SessionEvent
+from chinwag.conversations.models import ChatSession, Handoff, SessionEvent
 from chinwag.settings import Settings
 from tests.conftest import RedisServer, run_server
 from tests.handoff.conftest import BOT, Shop, handoff_bot, open_shop, session_events

@@ -7,10 +7,9 @@ from sqlalchemy import RowMapping, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.auth.principal import Principal
-from chinwag.conversations.models import ChatSession, EndUser, Message
+from chinwag.conversations.models import ChatSession, EndUser, Message, MessageAuthor
 from chinwag.db.uow import Database
 from chinwag.errors import NotFound, StreamNotFound
-from chinwag.handoff.models import MessageAuthor
 from chinwag.streams.models import Stream
 
 

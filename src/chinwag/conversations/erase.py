@@ -21,12 +21,14 @@ from chinwag.conversations.models import (
     EndUser,
     Feedback,
     FlowRun,
+    Handoff,
     IdempotencyKey,
     Message,
+    MessageAuthor,
     OpenAIResponse,
+    SessionEvent,
 )
 from chinwag.db.conflicts import insert_or_ignore
-from chinwag.handoff.models import Handoff, MessageAuthor, SessionEvent
 from chinwag.streams.store import delete_streams_of
 from chinwag.timestamps import as_utc
 

@@ -15,12 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.auth.principal import Principal
 from chinwag.conversations.access import visible_message
-from chinwag.conversations.models import ChatSession, EndUser, Feedback, Message
+from chinwag.conversations.models import ChatSession, EndUser, Feedback, Message, MessageAuthor
 from chinwag.db.base import new_id
 from chinwag.db.conflicts import dialect_insert
 from chinwag.db.uow import Database
 from chinwag.errors import InvalidRequest, SessionNotFound
-from chinwag.handoff.models import MessageAuthor
 
 EXPORT_PAGE = 500
 

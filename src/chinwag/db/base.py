@@ -36,6 +36,5 @@ def import_all_models() -> None:
     from chinwag.auth import models as _auth  # noqa: F401
     from chinwag.bots import models as _bots  # noqa: F401
     from chinwag.conversations import models as _conversations  # noqa: F401
-    from chinwag.handoff import models as _handoff  # noqa: F401
     from chinwag.knowledge import models as _knowledge  # noqa: F401
     from chinwag.streams import models as _streams  # noqa: F401

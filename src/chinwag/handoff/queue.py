@@ -7,8 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.auth.models import ApiKey
 from chinwag.auth.principal import Principal
-from chinwag.conversations.models import ChatSession, EndUser, Message
-from chinwag.handoff.models import Handoff
+from chinwag.conversations.models import ChatSession, EndUser, Handoff, Message
 from chinwag.handoff.schemas import WaitingOut
 from chinwag.handoff.service import Acting
 

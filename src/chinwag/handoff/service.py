@@ -13,7 +13,8 @@ from datetime import datetime
 from sqlalchemy import RowMapping, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from chinwag.conversations.models import ChatSession, EndUser, Message
+from chinwag.conversations.models import ChatSession, EndUser, Handoff, Message, MessageAuthor
+from chinwag.conversations.models import SessionEvent as SessionEventRow
 from chinwag.db.base import new_id
 from chinwag.db.conflicts import insert_or_ignore
 from chinwag.errors import (
@@ -33,8 +34,6 @@ from chinwag.handoff.events import (
     Operator,
     SessionEvent,
 )
-from chinwag.handoff.models import Handoff, MessageAuthor
-from chinwag.handoff.models import SessionEvent as SessionEventRow
 from chinwag.streams.events import LogEntry
 
 HELD = ("waiting", "claimed")  # states in which the bot does not answer
