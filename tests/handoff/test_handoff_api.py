@@ -198,6 +198,14 @@ async def test_who_may_do_what(shop: Shop) -> None:
         f"{SESSION}/{session}/events", headers={**shop.alice, "last-event-id": "x"}
     )
     assert_problem(bad_id, 422, "invalid_request")
+    # An OpenAI-compatible client cannot continue the session behind the person's back.
+    completion = await client.post(
+        "/v1/chat/completions",
+        json={"model": BOT, "messages": [{"role": "user", "content": "Hallo?"}]},
+        headers={**shop.alice, "x-chinwag-session-id": session},
+    )
+    assert completion.status_code == 409, completion.text
+    assert completion.json()["error"]["code"] == "session_with_operator"
 
 
 async def test_a_bot_without_handoff_refuses_the_request(server_without_handoff: Shop) -> None:
