@@ -657,3 +657,9 @@ class SessionWithOperator(ChinwagError):
         "A person is answering this session (or it waits for one): send its messages with "
         "POST /v1/bots/{bot_id}/messages, or start a new session."
     )
+
+
+class OperatorExists(ChinwagError):
+    status = 409
+    code = "operator_exists"
+    default_hint = "Each operator signs in with their own email; choose another email."

@@ -124,6 +124,8 @@ async def test_a_person_takes_over_and_hands_back(shop: Shop, fake_llm: FakeLLM)
     assert answered.status_code == 202 and "stream_id" in answered.json()
     done = await wait_finished(client, answered.json()["assistant_message_id"])
     assert done["status"] == "complete" and len(fake_llm.requests) == llm_calls + 1
+    prompt = [m["content"] for m in fake_llm.requests[-1]["messages"]]
+    assert "Hei, Kari her! Hva kan jeg hjelpe med?" in prompt, "the bot sees the person's words"
     last = await session_events(client, f"{SESSION}/{session}/events", 1, shop.alice, after=5)
     assert last[0].type == "handoff.released" and last[0].data["state"] == "bot"
 

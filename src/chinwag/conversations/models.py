@@ -229,7 +229,10 @@ class Handoff(Base):
     __tablename__ = "handoffs"
     __table_args__ = (
         CheckConstraint("state IN ('bot', 'waiting', 'claimed', 'closed')", name="state"),
-        CheckConstraint("(state = 'claimed') = (claimed_by_key IS NOT NULL)", name="claimed_by"),
+        CheckConstraint(
+            "(state = 'claimed') = (claimed_by_key IS NOT NULL OR claimed_by_operator IS NOT NULL)",
+            name="claimed_by",
+        ),
         # The operators' queue: a bot's waiting conversations, oldest first.
         Index("ix_handoffs_bot_id_state_requested_at", "bot_id", "state", "requested_at"),
     )
@@ -240,7 +243,12 @@ class Handoff(Base):
     # How the visitor asked: `button` (the API / widget) or `words` (a message).
     requested_by: Mapped[str | None] = mapped_column(String(16), nullable=True)
     requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Who claimed it: a key (a bot secret or admin key, or a console session of one), or an
+    # operator signed in with email and password.
     claimed_by_key: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"), nullable=True)
+    claimed_by_operator: Mapped[str | None] = mapped_column(
+        ForeignKey("operators.id"), nullable=True
+    )
     claimed_by_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     event_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -251,9 +259,15 @@ class MessageAuthor(Base):
     """The person who wrote an operator's message (an `assistant` message no LLM wrote)."""
 
     __tablename__ = "message_authors"
+    __table_args__ = (
+        CheckConstraint("(key_id IS NULL) <> (operator_id IS NULL)", name="one_author"),
+    )
 
     message_id: Mapped[str] = mapped_column(ForeignKey("messages.id"), primary_key=True)
-    key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"), nullable=True, index=True)
+    operator_id: Mapped[str | None] = mapped_column(
+        ForeignKey("operators.id"), nullable=True, index=True
+    )
     name: Mapped[str] = mapped_column(String(200))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from chinwag.auth.models import ApiKey
+from chinwag.auth.models import ApiKey, Operator
 from chinwag.auth.principal import Principal
 from chinwag.conversations.models import ChatSession, EndUser, Handoff, Message
 from chinwag.handoff.schemas import WaitingOut
@@ -13,14 +13,21 @@ from chinwag.handoff.service import Acting
 
 
 async def acting_as(conn: AsyncConnection, principal: Principal, name: str | None) -> Acting:
-    """The operator behind a key: the name given, else the key's own name."""
+    """Who acts: a signed-in operator (by their name, or the one given), or a key (by the
+    name given, else the key's own name)."""
+    if principal.kind == "operator":
+        found = await conn.execute(select(Operator.name).where(Operator.id == principal.key_id))
+        return Acting(
+            key_id=None,
+            operator_id=principal.key_id,
+            name=name or found.scalar() or "Support",
+            is_admin=principal.operator_bots is None,
+        )
     if name is None:
-        name = (
-            await conn.execute(select(ApiKey.name).where(ApiKey.id == principal.key_id))
-        ).scalar()
-    return Acting(
-        key_id=principal.key_id, name=name or "Support", is_admin=principal.kind == "admin"
-    )
+        found = await conn.execute(select(ApiKey.name).where(ApiKey.id == principal.key_id))
+        name = found.scalar()
+    admin = principal.kind == "admin"
+    return Acting(key_id=principal.key_id, operator_id=None, name=name or "Support", is_admin=admin)
 
 
 async def list_handoffs(

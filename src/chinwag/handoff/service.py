@@ -41,17 +41,24 @@ HELD = ("waiting", "claimed")  # states in which the bot does not answer
 
 @dataclass(frozen=True, slots=True)
 class Acting:
-    """Who acts on a conversation: the key (admin or bot secret, or a console session's) and
-    the name the visitor sees."""
+    """Who acts on a conversation: a key (admin or bot secret, or a console session's) or a
+    signed-in operator, and the name the visitor sees."""
 
-    key_id: str
+    key_id: str | None
+    operator_id: str | None
     name: str
     is_admin: bool
+
+    def holds(self, claimed_by_key: str | None, claimed_by_operator: str | None) -> bool:
+        """Whether this is who claimed the conversation."""
+        if self.operator_id is not None:
+            return claimed_by_operator == self.operator_id
+        return claimed_by_key is not None and claimed_by_key == self.key_id
 
 
 async def find_session(conn: AsyncConnection, bot_id: str, session_id: str) -> RowMapping:
     """The session's `id`, `user_id` (pk), `user_external_id`, handoff `state` and
-    `claimed_by_key` / `claimed_by_name`; 404 if none."""
+    `claimed_by_key` / `claimed_by_operator` / `claimed_by_name`; 404 if none."""
     row = (
         await conn.execute(
             select(
@@ -60,6 +67,7 @@ async def find_session(conn: AsyncConnection, bot_id: str, session_id: str) -> R
                 EndUser.external_id.label("user_external_id"),
                 Handoff.state,
                 Handoff.claimed_by_key,
+                Handoff.claimed_by_operator,
                 Handoff.claimed_by_name,
             )
             .join(EndUser, EndUser.id == ChatSession.user_id)
@@ -146,6 +154,7 @@ async def claim(
         .values(
             state="claimed",
             claimed_by_key=acting.key_id,
+            claimed_by_operator=acting.operator_id,
             claimed_by_name=acting.name,
             claimed_at=now,
             updated_at=now,
@@ -169,7 +178,7 @@ async def _must_hold(conn: AsyncConnection, session_pk: str, acting: Acting) -> 
     claimed or waiting one), locked; 409 otherwise."""
     row = (
         await conn.execute(
-            select(Handoff.state, Handoff.claimed_by_key)
+            select(Handoff.state, Handoff.claimed_by_key, Handoff.claimed_by_operator)
             .where(Handoff.session_id == session_pk)
             .with_for_update()
         )
@@ -178,7 +187,8 @@ async def _must_hold(conn: AsyncConnection, session_pk: str, acting: Acting) -> 
         raise HandoffNotClaimed(
             f"the conversation is not claimed (it is {row.state if row else 'bot'})"
         )
-    if row.state == "claimed" and row.claimed_by_key != acting.key_id and not acting.is_admin:
+    mine = acting.holds(row.claimed_by_key, row.claimed_by_operator)
+    if row.state == "claimed" and not mine and not acting.is_admin:
         raise HandoffClaimedByAnother("another operator has claimed this conversation")
     return str(row.state)
 
@@ -194,6 +204,7 @@ async def hand_back(
         .values(
             state="closed" if close else "bot",
             claimed_by_key=None,
+            claimed_by_operator=None,
             claimed_by_name=None,
             updated_at=now,
         )
@@ -238,7 +249,10 @@ async def add_message(
     if operator is not None:
         await conn.execute(
             insert(MessageAuthor).values(
-                message_id=message_id, key_id=operator.key_id, name=operator.name
+                message_id=message_id,
+                key_id=operator.key_id,
+                operator_id=operator.operator_id,
+                name=operator.name,
             )
         )
     author = (

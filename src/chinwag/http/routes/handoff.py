@@ -1,6 +1,6 @@
-"""HTTP routes of the human handoff: a visitor asks for a person; an operator (a bot secret
-key, an admin key, or a console session signed in with one) lists, claims, answers, hands
-back or closes; both follow the session's events."""
+"""HTTP routes of the human handoff: a visitor asks for a person; an operator (signed in by
+email and password, or a bot secret or admin key, or a console session of one) lists, claims,
+answers, hands back or closes; both follow the session's events."""
 
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ from chinwag.streams.sse import SSEResponse
 
 router = APIRouter(prefix="/v1", tags=["handoff"])
 VISITORS: tuple[PrincipalKind, ...] = ("secret", "user")  # an end user's token, or the site
-OPERATORS: tuple[PrincipalKind, ...] = ("secret",)  # and admin keys
+OPERATORS: tuple[PrincipalKind, ...] = ("secret", "operator")  # and admin keys
+FOLLOWERS: tuple[PrincipalKind, ...] = (*VISITORS, "operator")
 SESSION = "/bots/{bot_id}/sessions/{session_id}"
 EVENTS_DOC: dict[int | str, dict[str, Any]] = {
     200: {
@@ -135,7 +136,8 @@ async def operator_message(
 async def _claimer(conn: Any, principal: Principal, session: Any) -> service.Acting:
     """The operator acting, under the name they claimed with if it is them."""
     acting = await acting_as(conn, principal, None)
-    if session["claimed_by_key"] == principal.key_id and session["claimed_by_name"]:
+    mine = acting.holds(session["claimed_by_key"], session["claimed_by_operator"])
+    if mine and session["claimed_by_name"]:
         return dataclasses.replace(acting, name=session["claimed_by_name"])
     return acting
 
@@ -184,7 +186,7 @@ async def session_events(
 ) -> SSEResponse:
     """The session's events (handoff state changes, messages written while a person answers)
     after `Last-Event-ID` (or `?after=N`), then live ones; it stays open."""
-    principal.require_bot(bot_id, kinds=VISITORS)
+    principal.require_bot(bot_id, kinds=FOLLOWERS)
     position = after or 0
     if last_event_id:
         if not last_event_id.isdigit():
