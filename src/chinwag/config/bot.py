@@ -358,6 +358,9 @@ WIDGET_STRINGS = (
     "unavailable_here",
     "failed",
     "stopped",
+    "person",
+    "joined",
+    "back_to_bot",
 )
 HEX_COLOUR_PATTERN = r"^#[0-9a-fA-F]{6}$"
 WidgetLanguage = Literal["en", "nb"]
