@@ -25,7 +25,6 @@ from chinwag.conversations.service import (
     load_history,
     record_answer,
 )
-from chinwag.db.base import utcnow
 from chinwag.db.uow import Database
 from chinwag.engine.context import Answer, FlowContext, MessageInput
 from chinwag.engine.curated import answer_pieces
@@ -38,15 +37,11 @@ from chinwag.errors import (
     GenerationInterrupted,
     ResponseCancelled,
     ServerDraining,
-    SessionWithOperator,
 )
 from chinwag.generations.timer import GenerationTimer
 from chinwag.generations.workers import BeatClock, beat
-from chinwag.handoff.asking import asks_for_person
 from chinwag.handoff.follow import publish
-from chinwag.handoff.service import held_state, request_person
-from chinwag.handoff.texts import handoff_reply
-from chinwag.handoff.visitor import Held, hold_message
+from chinwag.handoff.visitor import Held, PersonAsked, ask_if_asking, hold_if_with_person
 from chinwag.knowledge.runtime import KnowledgeStores
 from chinwag.providers.protocols import Sampling
 from chinwag.providers.registry import ModelRegistry
@@ -80,15 +75,6 @@ class NewMessage:
     # The caller takes a `Held` result: a person has the session, the bot does not answer.
     # Other callers meet 409 `session_with_operator` on such a session.
     hold: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class PersonAsked:
-    """The message asked for a person: the reply the bot gives instead of an answer."""
-
-    reply: str
-    within_hours: bool
-    state: str
 
 
 SHUT_DOWN = "the server shut down while this answer was being written"
@@ -169,7 +155,18 @@ class Generations:
             if beat_due:  # the heartbeat task is late: this worker is alive, say so
                 await beat(conn, self._worker_id)
             version = await get_bot_version(conn, new.bot_id)
-            held = await self._held(conn, new)
+            held = None
+            if new.session_id is not None:
+                held = await hold_if_with_person(
+                    conn,
+                    bot_id=new.bot_id,
+                    session_id=new.session_id,
+                    user_id=new.user_id,
+                    text=new.text,
+                    idempotency_key=new.idempotency_key,
+                    body_hash=new.body_hash,
+                    hold=new.hold,
+                )
             if held is None:
                 accepted = await accept_message(
                     conn,
@@ -186,7 +183,7 @@ class Generations:
                 if new.on_accepted is not None and not accepted.replayed:
                     await new.on_accepted(conn, accepted)
                 if not accepted.replayed:
-                    asked = await self._asked_for_person(conn, accepted, new.text, events)
+                    asked = await ask_if_asking(conn, self._bots, accepted, new.text, events)
         if beat_due:
             self._beats.beaten(started)
         if held is not None:
@@ -208,54 +205,6 @@ class Generations:
             self._open[owner] += 1
             task.add_done_callback(lambda done: self._done(done, owner))
         return accepted
-
-    async def _held(self, conn: AsyncConnection, new: NewMessage) -> Held | None:
-        """Store the message without an answer when a person has its session (or is asked
-        for); None: the bot answers."""
-        if new.session_id is None:
-            return None
-        state = await held_state(conn, new.bot_id, new.session_id)
-        if state is None:
-            return None
-        if not new.hold:
-            raise SessionWithOperator(
-                f"session '{new.session_id}' is with a person ({state}); the bot does not answer"
-            )
-        return await hold_message(
-            conn,
-            bot_id=new.bot_id,
-            session_id=new.session_id,
-            user_id=new.user_id,
-            state=state,
-            text=new.text,
-            idempotency_key=new.idempotency_key,
-            body_hash=new.body_hash,
-            now=utcnow(),
-        )
-
-    async def _asked_for_person(
-        self, conn: AsyncConnection, accepted: Accepted, text: str, events: list[LogEntry]
-    ) -> PersonAsked | None:
-        """A message asking for a person, to a bot with handoff enabled, puts its session in
-        the operators' queue (its event appended to `events`)."""
-        if not asks_for_person(text):
-            return None
-        bot = await self._bots.get(conn, accepted.bot_id, accepted.bot_version)
-        if not bot.handoff.enabled:
-            return None
-        now = utcnow()
-        reply, within_hours = handoff_reply(bot, text, now)
-        state, event = await request_person(
-            conn,
-            session_pk=accepted.session_pk,
-            bot_id=accepted.bot_id,
-            by="words",
-            within_hours=within_hours,
-            now=now,
-        )
-        if event is not None:
-            events.append(event)
-        return PersonAsked(reply=reply, within_hours=within_hours, state=state)
 
     async def cancel(self, stream_id: str) -> bool:
         """Stop the generation of this stream: it ends `interrupted` with `response_cancelled`,
