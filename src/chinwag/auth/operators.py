@@ -165,3 +165,11 @@ def operator_principal(operator: OperatorInfo) -> Principal:
     """The caller a signed-in operator is: their bots (None for the `admin` role: every bot)."""
     bots = None if operator.role == "admin" else operator.bots
     return Principal("operator", operator.id, None, operator_bots=bots)
+
+
+async def purge_operator_sessions(conn: AsyncConnection) -> int:
+    """Delete expired operator sign-ins (retention); returns how many."""
+    result = await conn.execute(
+        delete(OperatorSession).where(OperatorSession.expires_at <= utcnow())
+    )
+    return result.rowcount or 0

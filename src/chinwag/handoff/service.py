@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import RowMapping, insert, select, update
+from sqlalchemy import RowMapping, delete, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.conversations.models import ChatSession, EndUser, Handoff, Message, MessageAuthor
@@ -284,3 +284,22 @@ async def events_after(
 
 def parse_session_event(data: str) -> SessionEvent:
     return SESSION_EVENT_ADAPTER.validate_json(data)
+
+
+async def purge_session_events(
+    conn: AsyncConnection, bot_id: str, cutoff: datetime, size: int
+) -> int:
+    """Up to `size` of the bot's session events older than `cutoff` (retention: they carry the
+    messages' text, so they go with the messages)."""
+    old = (
+        select(SessionEventRow.session_id, SessionEventRow.seq)
+        .join(ChatSession, ChatSession.id == SessionEventRow.session_id)
+        .where(ChatSession.bot_id == bot_id, SessionEventRow.created_at < cutoff)
+        .limit(size)
+    )
+    deleted = await conn.execute(
+        delete(SessionEventRow).where(
+            tuple_(SessionEventRow.session_id, SessionEventRow.seq).in_(old)
+        )
+    )
+    return max(int(deleted.rowcount or 0), 0)
