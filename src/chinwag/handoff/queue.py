@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import dataclasses
+
+from sqlalchemy import RowMapping, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.auth.models import ApiKey, Operator
@@ -28,6 +30,16 @@ async def acting_as(conn: AsyncConnection, principal: Principal, name: str | Non
         name = found.scalar()
     admin = principal.kind == "admin"
     return Acting(key_id=principal.key_id, operator_id=None, name=name or "Support", is_admin=admin)
+
+
+async def claimer(conn: AsyncConnection, principal: Principal, session: RowMapping) -> Acting:
+    """Who acts on a session (`find_session`'s row), under the name they claimed it with if it
+    is them."""
+    acting = await acting_as(conn, principal, None)
+    mine = acting.holds(session["claimed_by_key"], session["claimed_by_operator"])
+    if mine and session["claimed_by_name"]:
+        return dataclasses.replace(acting, name=session["claimed_by_name"])
+    return acting
 
 
 async def list_handoffs(

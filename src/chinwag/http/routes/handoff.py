@@ -4,7 +4,6 @@ answers, hands back or closes; both follow the session's events."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query
@@ -16,7 +15,7 @@ from chinwag.db.base import utcnow
 from chinwag.errors import HandoffNotEnabled, InvalidRequest
 from chinwag.handoff import service
 from chinwag.handoff.follow import SessionFollower, publish
-from chinwag.handoff.queue import acting_as, list_handoffs
+from chinwag.handoff.queue import acting_as, claimer, list_handoffs
 from chinwag.handoff.schemas import (
     ClaimIn,
     HandoffOut,
@@ -125,21 +124,12 @@ async def operator_message(
     now = utcnow()
     async with services.db.write() as conn:
         session = await service.find_session(conn, bot_id, session_id)
-        acting = await _claimer(conn, principal, session)
+        acting = await claimer(conn, principal, session)
         message_id, event = await service.add_message(
             conn, session_pk=session["id"], text=body.message, now=now, operator=acting
         )
     await publish(services.event_log.fanout, session["id"], [event])
     return OperatorMessageOut(message_id=message_id, session_id=session_id, seq=event.seq)
-
-
-async def _claimer(conn: Any, principal: Principal, session: Any) -> service.Acting:
-    """The operator acting, under the name they claimed with if it is them."""
-    acting = await acting_as(conn, principal, None)
-    mine = acting.holds(session["claimed_by_key"], session["claimed_by_operator"])
-    if mine and session["claimed_by_name"]:
-        return dataclasses.replace(acting, name=session["claimed_by_name"])
-    return acting
 
 
 async def _hand_back(
