@@ -8,6 +8,7 @@ import os
 import sys
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from chinwag.auth.models import Operator, OperatorBot
@@ -140,3 +141,38 @@ async def test_an_operator_signs_in_and_answers_their_bot(shop: Shop) -> None:
     ) as stolen:
         ended = await stolen.get(f"/v1/bots/{BOT}/handoffs")
     assert_problem(ended, 401, "unauthenticated")
+
+
+async def test_password_guessing_is_locked_out_and_logged(
+    shop: Shop, caplog: pytest.LogCaptureFixture
+) -> None:
+    code, out = await operators_add(
+        shop.server.settings.database_url,
+        "--email",
+        "ola@shop.example",
+        "--name",
+        "Ola",
+        "--bot",
+        BOT,
+    )
+    assert code == 0, out
+    async with httpx.AsyncClient(base_url=shop.server.base_url, timeout=30) as guesser:
+        statuses = []
+        # 10 a minute: 21 guesses fill a minute's window whichever minute boundary they cross.
+        for attempt in range(21):
+            wrong = await guesser.post(
+                "/admin/operator-session",
+                json={"email": "ola@shop.example", "password": f"guess-{attempt}"},
+            )
+            statuses.append(wrong.status_code)
+            if wrong.status_code == 429:
+                break
+        assert statuses[-1] == 429 and set(statuses[:-1]) == {401}, statuses
+        assert len(statuses) >= 11
+        # The right password too, once locked out: the lockout does not tell which was right.
+        locked = await guesser.post(
+            "/admin/operator-session", json={"email": "OLA@shop.example", "password": PASSWORD}
+        )
+    problem = assert_problem(locked, 429, "rate_limited")
+    assert int(locked.headers["retry-after"]) > 0 and problem["scope"] == "operator email"
+    assert "operator sign-in locked out: email 'OLA@shop.example'" in caplog.text

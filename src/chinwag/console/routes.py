@@ -6,6 +6,7 @@ Everything else the console shows comes from the public /v1 API, called by the b
 from __future__ import annotations
 
 import html
+import logging
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ from chinwag.auth.operators import (
     OperatorInfo,
     check_password,
     end_operator_session,
+    normal_email,
     session_operator,
     start_operator_session,
 )
@@ -38,6 +40,7 @@ from chinwag.errors import (
     CsrfTokenInvalid,
     Forbidden,
     NotFound,
+    RateLimited,
     Unauthenticated,
 )
 from chinwag.http.runtime import ServicesDep
@@ -45,6 +48,7 @@ from chinwag.settings import Settings
 from chinwag.timestamps import UtcDatetime
 
 router = APIRouter(prefix="/admin", tags=["console"])
+log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
 # The only files served from node_modules: the ES modules the console imports, and a stylesheet.
 VENDOR_FILES = {
@@ -105,6 +109,10 @@ async def asset(name: str) -> FileResponse:
 
 class SignIn(BaseModel):
     key: str = Field(min_length=8, max_length=200, description="An admin or bot secret key.")
+
+
+SIGN_INS_PER_EMAIL = "10/minute"  # a password guesser's pace, and far above a person's
+SIGN_INS_PER_IP = "30/minute"
 
 
 class OperatorSignIn(BaseModel):
@@ -174,7 +182,15 @@ async def operator_sign_in(
     services: ServicesDep,
 ) -> ConsoleSessionOut:
     """Sign in as an operator by email and password: the same cookie (HttpOnly,
-    SameSite=Strict) and CSRF token as a key's sign-in."""
+    SameSite=Strict) and CSRF token as a key's sign-in. Attempts are limited per email and per
+    client IP (429 `rate_limited`); each lockout is logged."""
+    client = request.client.host if request.client else "unknown"
+    try:
+        await services.limiter.hit(SIGN_INS_PER_EMAIL, "operator email", normal_email(body.email))
+        await services.limiter.hit(SIGN_INS_PER_IP, "sign-in client IP", client)
+    except RateLimited:
+        log.warning("operator sign-in locked out: email %r from %s", body.email, client)
+        raise
     seconds = services.settings.console_session_seconds
     async with services.db.write() as conn:
         operator = await check_password(conn, body.email, body.password)
