@@ -39,6 +39,7 @@ from chinwag.http.problems import OPENAI_ERROR_SCHEMA, PROBLEM_SCHEMA, problem_r
 from chinwag.http.routes.answers import router as answers_router
 from chinwag.http.routes.auth import router as auth_router
 from chinwag.http.routes.bots import router as bots_router
+from chinwag.http.routes.handoff import router as handoff_router
 from chinwag.http.routes.health import router as health_router
 from chinwag.http.routes.history import router as history_router
 from chinwag.http.routes.knowledge import router as knowledge_router
@@ -244,6 +245,7 @@ def create_app(
         conversations_router,
         history_router,
         streams_router,
+        handoff_router,
         knowledge_router,
         openai_router,
         responses_router,

@@ -612,3 +612,54 @@ class GenerationFailed(ChinwagError):
         "The answer failed; `error_code` and `error_hint` say why (the same error the message's "
         "stream carried). The conversation keeps the failed message."
     )
+
+
+class HandoffNotEnabled(ChinwagError):
+    status = 409
+    code = "handoff_not_enabled"
+    default_hint = (
+        "This bot does not hand conversations to people: set `handoff: {enabled: true}` in its "
+        "configuration (docs/handoff.md)."
+    )
+
+
+class HandoffNotWaiting(ChinwagError):
+    status = 409
+    code = "handoff_not_waiting"
+    default_hint = (
+        "Only a conversation waiting for a person can be claimed; another operator may have "
+        "claimed it first. GET /v1/bots/{bot_id}/handoffs lists the waiting ones."
+    )
+
+
+class HandoffNotClaimed(ChinwagError):
+    status = 409
+    code = "handoff_not_claimed"
+    default_hint = (
+        "Claim the conversation first (POST /v1/bots/{bot_id}/sessions/{session_id}/handoff/"
+        "claim); only the operator who claimed it writes in it."
+    )
+
+
+class HandoffClaimedByAnother(ChinwagError):
+    status = 409
+    code = "handoff_claimed_by_another"
+    default_hint = (
+        "Another operator has this conversation; only they (or an admin, to hand it back or "
+        "close it) may act in it."
+    )
+
+
+class SessionWithOperator(ChinwagError):
+    status = 409
+    code = "session_with_operator"
+    default_hint = (
+        "A person is answering this session (or it waits for one): send its messages with "
+        "POST /v1/bots/{bot_id}/messages, or start a new session."
+    )
+
+
+class OperatorExists(ChinwagError):
+    status = 409
+    code = "operator_exists"
+    default_hint = "Each operator signs in with their own email; choose another email."

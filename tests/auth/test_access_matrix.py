@@ -78,6 +78,7 @@ def matrix(seeded: Seeded) -> list[Row]:
     bot_readers = {"admin": 200, "secret": 200, "other_secret": 404}
     bot_writers = {"admin": 201, "secret": 201, "other_secret": 404}
     no_answer = {"admin": 404, "secret": 404, "other_secret": 404}
+    not_waiting = {"admin": 409, "secret": 409, "other_secret": 404}
     # A conversation's readers: the bot's keys, and its own end user (alice, not bob).
     erasers = {**bot_readers, "alice": 200, "bob": 404}
     curated, ids = seeded.curated, seeded
@@ -222,6 +223,31 @@ def matrix(seeded: Seeded) -> list[Row]:
         # Saving YAML text (admin): an incomplete config is refused, nothing saved.
         ("PUT", f"/v1/bots/{BOT}/yaml", {"yaml": "id: x"}, {"admin": 422}),
         ("GET", "/v1/doctor", None, admin_only),
+        # Human handoff: the test bot has it off, so asking meets handoff_not_enabled (before
+        # the session is looked up: bob learns nothing); nobody asked, so operators meet the
+        # state. A session's events stay open: an unknown session shows who gets past auth.
+        (
+            "POST",
+            f"/v1/bots/{BOT}/sessions/{ids.session_id}/handoff",
+            None,
+            {"admin": 409, "secret": 409, "other_secret": 404, "alice": 409, "bob": 409},
+        ),
+        ("GET", f"/v1/bots/{BOT}/handoffs", None, bot_readers),
+        ("POST", f"/v1/bots/{BOT}/sessions/{ids.session_id}/handoff/claim", {}, not_waiting),
+        (
+            "POST",
+            f"/v1/bots/{BOT}/sessions/{ids.session_id}/handoff/messages",
+            message,
+            not_waiting,
+        ),
+        ("POST", f"/v1/bots/{BOT}/sessions/{ids.session_id}/handoff/release", None, not_waiting),
+        ("POST", f"/v1/bots/{BOT}/sessions/{ids.session_id}/handoff/close", None, not_waiting),
+        (
+            "GET",
+            f"/v1/bots/{BOT}/sessions/no-such-session/events?after=0",
+            None,
+            {"admin": 404, "secret": 404, "other_secret": 404, "alice": 404, "bob": 404},
+        ),
         # Erasure, last: each caller that may erase gets a session (an end user) of its own.
         ("DELETE", seeded.sessions, None, erasers),
         ("DELETE", seeded.users, None, erasers),

@@ -40,3 +40,38 @@ class ConsoleSession(Base):
     key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Operator(Base):
+    """A person who answers handed-over conversations in the console: signs in by email and
+    password (argon2 hash); `operator` answers only its assigned bots, `admin` every bot's."""
+
+    __tablename__ = "operators"
+    __table_args__ = (CheckConstraint("role IN ('admin', 'operator')", name="role"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class OperatorBot(Base):
+    """A bot an operator answers for."""
+
+    __tablename__ = "operator_bots"
+
+    operator_id: Mapped[str] = mapped_column(ForeignKey("operators.id"), primary_key=True)
+    bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id"), primary_key=True, index=True)
+
+
+class OperatorSession(Base):
+    """A browser signed in as an operator (the console's cookie, as for a key's session)."""
+
+    __tablename__ = "operator_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    operator_id: Mapped[str] = mapped_column(ForeignKey("operators.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -7,7 +7,7 @@ from typing import Literal
 
 from chinwag.errors import Forbidden, NotFound
 
-PrincipalKind = Literal["admin", "secret", "publishable", "user"]
+PrincipalKind = Literal["admin", "secret", "publishable", "user", "operator"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +18,9 @@ class Principal:
     key_id: str
     bot_id: str | None  # None for admin keys
     user_id: str | None = None  # the end user's external id, for tokens
+    # An operator (signed in by email and password; `key_id` is the operator's id): the bots
+    # they answer for, or None for an operator with the `admin` role (every bot).
+    operator_bots: frozenset[str] | None = None
 
     def require_admin(self) -> None:
         if self.kind != "admin":
@@ -29,6 +32,10 @@ class Principal:
             return
         if self.kind not in kinds:
             raise Forbidden(f"a {_NAMES[self.kind]} may not use this endpoint")
+        if self.kind == "operator":
+            if not self.answers_for(bot_id):
+                raise NotFound(f"bot '{bot_id}' does not exist")
+            return
         if self.bot_id != bot_id:
             raise NotFound(f"bot '{bot_id}' does not exist")
 
@@ -36,9 +43,15 @@ class Principal:
         """Whether a row of this bot and end user (external id) is visible to the caller."""
         if self.kind == "admin":
             return True
+        if self.kind == "operator":
+            return self.answers_for(bot_id)
         if self.bot_id != bot_id:
             return False
         return self.kind == "secret" or (self.kind == "user" and self.user_id == user_id)
+
+    def answers_for(self, bot_id: str) -> bool:
+        """An operator's bots: those assigned, or every bot for the `admin` role."""
+        return self.operator_bots is None or bot_id in self.operator_bots
 
     def require_reader(self) -> None:
         """Reading messages and streams: anyone but a bare publishable key."""
@@ -51,4 +64,5 @@ _NAMES = {
     "secret": "bot secret key",
     "publishable": "publishable key",
     "user": "end-user token",
+    "operator": "signed-in operator",
 }

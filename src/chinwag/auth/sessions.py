@@ -18,7 +18,7 @@ COOKIE = "chinwag_console"
 CSRF_HEADER = "x-csrf-token"
 
 
-def _hash(token: str) -> str:
+def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -37,7 +37,7 @@ async def start_session(conn: AsyncConnection, *, key_id: str, seconds: int) -> 
     now = utcnow()
     await conn.execute(
         insert(ConsoleSession).values(
-            token_hash=_hash(token),
+            token_hash=token_hash(token),
             key_id=key_id,
             created_at=now,
             expires_at=now + timedelta(seconds=seconds),
@@ -53,7 +53,7 @@ async def session_key(conn: AsyncConnection, token: str) -> KeyInfo | None:
             select(ConsoleSession.key_id)
             .join(ApiKey, ApiKey.id == ConsoleSession.key_id)
             .where(
-                ConsoleSession.token_hash == _hash(token),
+                ConsoleSession.token_hash == token_hash(token),
                 ConsoleSession.expires_at > utcnow(),
                 ApiKey.revoked_at.is_(None),
             )
@@ -64,7 +64,7 @@ async def session_key(conn: AsyncConnection, token: str) -> KeyInfo | None:
 
 async def end_session(conn: AsyncConnection, token: str) -> None:
     """Sign out: the cookie value stops working everywhere at once."""
-    await conn.execute(delete(ConsoleSession).where(ConsoleSession.token_hash == _hash(token)))
+    await conn.execute(delete(ConsoleSession).where(ConsoleSession.token_hash == token_hash(token)))
 
 
 async def purge_sessions(conn: AsyncConnection) -> int:

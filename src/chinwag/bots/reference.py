@@ -24,6 +24,7 @@ from chinwag.config.bot import (
     TableLookup,
     WidgetConfig,
 )
+from chinwag.config.handoff import HandoffConfig, HandoffHours
 from chinwag.config.tools import HttpTool, ToolArgument
 
 SECTIONS: list[tuple[str, type[BaseModel]]] = [
@@ -36,6 +37,8 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("`widget`", WidgetConfig),
     ("`flows.<name>.lookup.<table>`", TableLookup),
     ("`curated`", CuratedConfig),
+    ("`handoff`", HandoffConfig),
+    ("`handoff.hours`", HandoffHours),
     ("`tools.<name>` (docs/tools.md)", HttpTool),
     ("`flows.<name>.arguments.<argument>`", ToolArgument),
 ]

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from chinwag.bots.handoff_check import handoff_problems
 from chinwag.bots.lookup_check import lookup_problems
 from chinwag.bots.material_check import grounded_problems, prompt_problems, top_k_of
 from chinwag.bots.routing_check import routing_problems
@@ -87,6 +88,7 @@ def validate_document(
         found += [_structural_problem(error) for error in exc.errors()]
     found += _flow_problems(document)
     found += grounded_problems(document)
+    found += handoff_problems(document)
     found += tool_problems(document, env=env, activating=activating)
     if env is not None:
         found += _env_problems(document, env)

@@ -17,6 +17,7 @@ from chinwag.cli import common
 from chinwag.cli import evaluation as eval_cli
 from chinwag.cli import keys as keys_cli
 from chinwag.cli import knowledge as knowledge_cli
+from chinwag.cli import operators as operators_cli
 from chinwag.cli.common import database, fail, report
 from chinwag.settings import Settings
 
@@ -34,6 +35,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(bots_cli.bots_app, name="bots")
 app.add_typer(knowledge_cli.knowledge_app, name="knowledge")
 app.add_typer(keys_cli.keys_app, name="keys")
+app.add_typer(operators_cli.operators_app, name="operators")
 app.add_typer(answers_cli.answers_app, name="answers")
 app.command()(bots_cli.schema)
 app.command()(bots_cli.validate)

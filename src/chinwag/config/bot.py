@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from chinwag.config.handoff import HandoffConfig
 from chinwag.config.tools import HostName, HttpTool, ToolArgument, ToolLanguage, ToolName, ToolText
 
 BOT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -357,6 +358,9 @@ WIDGET_STRINGS = (
     "unavailable_here",
     "failed",
     "stopped",
+    "person",
+    "joined",
+    "back_to_bot",
 )
 HEX_COLOUR_PATTERN = r"^#[0-9a-fA-F]{6}$"
 WidgetLanguage = Literal["en", "nb"]
@@ -453,6 +457,10 @@ class BotConfig(_Strict):
         "unset: `answer` at the default threshold.",
     )
 
+    handoff: HandoffConfig = Field(
+        default_factory=HandoffConfig,
+        description="Human handoff: asking for a person, opening hours, texts (docs/handoff.md).",
+    )
     policy: PolicyConfig | None = Field(
         None,
         description="Answer policy: `grounded` or `open` (short for `{mode: …}`); unset: "

@@ -6,6 +6,7 @@ Everything else the console shows comes from the public /v1 API, called by the b
 from __future__ import annotations
 
 import html
+import logging
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -15,6 +16,14 @@ from fastapi import APIRouter, Body, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel, Field
 
+from chinwag.auth.operators import (
+    OperatorInfo,
+    check_password,
+    end_operator_session,
+    normal_email,
+    session_operator,
+    start_operator_session,
+)
 from chinwag.auth.sessions import (
     COOKIE,
     CSRF_HEADER,
@@ -31,6 +40,7 @@ from chinwag.errors import (
     CsrfTokenInvalid,
     Forbidden,
     NotFound,
+    RateLimited,
     Unauthenticated,
 )
 from chinwag.http.runtime import ServicesDep
@@ -38,6 +48,7 @@ from chinwag.settings import Settings
 from chinwag.timestamps import UtcDatetime
 
 router = APIRouter(prefix="/admin", tags=["console"])
+log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
 # The only files served from node_modules: the ES modules the console imports, and a stylesheet.
 VENDOR_FILES = {
@@ -100,11 +111,26 @@ class SignIn(BaseModel):
     key: str = Field(min_length=8, max_length=200, description="An admin or bot secret key.")
 
 
+SIGN_INS_PER_EMAIL = "10/minute"  # a password guesser's pace, and far above a person's
+SIGN_INS_PER_IP = "30/minute"
+
+
+class OperatorSignIn(BaseModel):
+    email: str = Field(min_length=3, max_length=254)
+    password: str = Field(min_length=1, max_length=1000)
+
+
 class ConsoleSessionOut(BaseModel):
-    kind: str = Field(description="admin or secret: the kind of key signed in with.")
+    kind: str = Field(
+        description="admin or secret: the kind of key signed in with; operator: an operator "
+        "signed in by email and password."
+    )
     bot_id: str | None = Field(description="The bot of a secret key; null for admin keys.")
-    key_name: str
-    key_prefix: str
+    key_name: str = Field(description="The key's name, or the operator's.")
+    key_prefix: str = Field(description="The key's first characters, or the operator's email.")
+    bots: list[str] | None = Field(
+        None, description="An operator's bots (null: every bot, the `admin` role)."
+    )
     csrf_token: str = Field(description="Send as X-CSRF-Token with every change.")
     expires_at: UtcDatetime | None = None
 
@@ -148,12 +174,53 @@ async def sign_in(
     )
 
 
+@router.post("/operator-session", response_model=ConsoleSessionOut)
+async def operator_sign_in(
+    body: Annotated[OperatorSignIn, Body()],
+    request: Request,
+    response: Response,
+    services: ServicesDep,
+) -> ConsoleSessionOut:
+    """Sign in as an operator by email and password: the same cookie (HttpOnly,
+    SameSite=Strict) and CSRF token as a key's sign-in. Attempts are limited per email and per
+    client IP (429 `rate_limited`); each lockout is logged."""
+    client = request.client.host if request.client else "unknown"
+    try:
+        await services.limiter.hit(SIGN_INS_PER_EMAIL, "operator email", normal_email(body.email))
+        await services.limiter.hit(SIGN_INS_PER_IP, "sign-in client IP", client)
+    except RateLimited:
+        log.warning("operator sign-in locked out: email %r from %s", body.email, client)
+        raise
+    seconds = services.settings.console_session_seconds
+    async with services.db.write() as conn:
+        operator = await check_password(conn, body.email, body.password)
+        token = await start_operator_session(conn, operator_id=operator.id, seconds=seconds)
+    _set_cookie(response, request, token, seconds)
+    out = _operator_out(operator, csrf_token(services.secret, token))
+    out.expires_at = utcnow() + timedelta(seconds=seconds)
+    return out
+
+
+def _operator_out(operator: OperatorInfo, csrf: str) -> ConsoleSessionOut:
+    return ConsoleSessionOut(
+        kind="operator",
+        bot_id=None,
+        key_name=operator.name,
+        key_prefix=operator.email,
+        csrf_token=csrf,
+        bots=None if operator.role == "admin" else sorted(operator.bots),
+    )
+
+
 async def _signed_in(request: Request, services: ServicesDep) -> tuple[str, ConsoleSessionOut]:
     token = request.cookies.get(COOKIE)
     key = None
     if token:
         async with services.db.read() as conn:
             key = await session_key(conn, token)
+            operator = None if key is not None else await session_operator(conn, token)
+        if key is None and operator is not None:
+            return token, _operator_out(operator, csrf_token(services.secret, token))
     if token is None or key is None:
         raise Unauthenticated(
             "not signed in to the console", hint="Sign in at /admin with an admin or secret key."
@@ -182,6 +249,7 @@ async def sign_out(request: Request, services: ServicesDep) -> Response:
         raise CsrfTokenInvalid("sign-out came without the session's CSRF token")
     async with services.db.write() as conn:
         await end_session(conn, token)
+        await end_operator_session(conn, token)
     response = Response(status_code=204)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
     return response

@@ -7,7 +7,7 @@ from sqlalchemy import RowMapping, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.auth.principal import Principal
-from chinwag.conversations.models import ChatSession, EndUser, Message
+from chinwag.conversations.models import ChatSession, EndUser, Message, MessageAuthor
 from chinwag.db.uow import Database
 from chinwag.errors import NotFound, StreamNotFound
 from chinwag.streams.models import Stream
@@ -16,9 +16,9 @@ from chinwag.streams.models import Stream
 async def visible_message(
     conn: AsyncConnection, message_id: str, principal: Principal
 ) -> RowMapping:
-    """The message's columns with `session_external_id`, `bot_id`, `user_pk` and
-    `user_external_id`; NotFound when it does not exist or the caller may not see it (the two
-    look the same, so ids leak nothing)."""
+    """The message's columns with `session_external_id`, `bot_id`, `user_pk`,
+    `user_external_id` and `author_name` (an operator's answer); NotFound when it does not
+    exist or the caller may not see it (the two look the same, so ids leak nothing)."""
     row = (
         await conn.execute(
             select(
@@ -27,9 +27,11 @@ async def visible_message(
                 ChatSession.bot_id.label("bot_id"),
                 ChatSession.user_id.label("user_pk"),
                 EndUser.external_id.label("user_external_id"),
+                MessageAuthor.name.label("author_name"),
             )
             .join(ChatSession, ChatSession.id == Message.session_id)
             .join(EndUser, EndUser.id == ChatSession.user_id)
+            .outerjoin(MessageAuthor, MessageAuthor.message_id == Message.id)
             .where(Message.id == message_id)
         )
     ).first()

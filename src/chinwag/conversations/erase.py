@@ -1,6 +1,6 @@
 """Deleting conversations: always children first (events, streams, flow runs, feedback,
-OpenAI responses, idempotency keys, messages, sessions, the end user), never by relaxing a
-constraint.
+OpenAI responses, idempotency keys, operators' authorship, messages, a handoff's session events
+and state, sessions, the end user), never by relaxing a constraint.
 
 The days of deleted messages are marked stale in the console's daily charts in the same
 transaction, so the charts never count a deleted message (see chinwag.console.rollups).
@@ -21,9 +21,12 @@ from chinwag.conversations.models import (
     EndUser,
     Feedback,
     FlowRun,
+    Handoff,
     IdempotencyKey,
     Message,
+    MessageAuthor,
     OpenAIResponse,
+    SessionEvent,
 )
 from chinwag.db.conflicts import insert_or_ignore
 from chinwag.streams.store import delete_streams_of
@@ -61,6 +64,11 @@ async def delete_messages(conn: AsyncConnection, ids: Sequence[str]) -> Report:
     report["idempotency_keys"] += _count(
         await conn.execute(delete(IdempotencyKey).where(IdempotencyKey.user_message_id.in_(every)))
     )
+    authors = _count(
+        await conn.execute(delete(MessageAuthor).where(MessageAuthor.message_id.in_(every)))
+    )
+    if authors:  # operators' answers (a handoff)
+        report["message_authors"] += authors
     report["messages"] += _count(
         await conn.execute(
             delete(Message).where(Message.id.in_(every), Message.reply_to_id.is_not(None))
@@ -108,6 +116,12 @@ async def delete_session(conn: AsyncConnection, session_pk: str) -> Report:
         .all()
     )
     report = await delete_messages(conn, ids)
+    events = _count(
+        await conn.execute(delete(SessionEvent).where(SessionEvent.session_id == session_pk))
+    )
+    if events:  # a handoff's session log
+        report["session_events"] += events
+    await conn.execute(delete(Handoff).where(Handoff.session_id == session_pk))
     report["sessions"] += _count(
         await conn.execute(delete(ChatSession).where(ChatSession.id == session_pk))
     )

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.auth.principal import Principal
 from chinwag.conversations.access import visible_message
-from chinwag.conversations.models import ChatSession, EndUser, Feedback, Message
+from chinwag.conversations.models import ChatSession, EndUser, Feedback, Message, MessageAuthor
 from chinwag.db.base import new_id
 from chinwag.db.conflicts import dialect_insert
 from chinwag.db.uow import Database
@@ -69,10 +69,12 @@ async def list_sessions(
 
 async def session_messages(
     conn: AsyncConnection, session_pk: str, *, after: int, limit: int
-) -> Sequence[Row[Message]]:
-    """Up to `limit` messages of a session after position `after`, in order."""
+) -> Sequence[Row[Message, str | None]]:
+    """Up to `limit` messages of a session after position `after`, in order, with the name
+    of the operator who wrote an answer (`author_name`; None: the bot's)."""
     result = await conn.execute(
-        select(Message)
+        select(Message, MessageAuthor.name.label("author_name"))
+        .outerjoin(MessageAuthor, MessageAuthor.message_id == Message.id)
         .where(Message.session_id == session_pk, Message.position > after)
         .order_by(Message.position)
         .limit(limit)

@@ -51,6 +51,11 @@ class AcceptedOut(BaseModel):
     replayed: bool
 
 
+class Author(BaseModel):
+    kind: Literal["visitor", "bot", "operator"]
+    name: str | None = None
+
+
 class MessageOut(BaseModel):
     id: str
     session_id: str
@@ -71,8 +76,22 @@ class MessageOut(BaseModel):
         "bot's decline text, no LLM answered); null: it was not declined.",
     )
 
+    author: Author | None = Field(
+        None,
+        description="Who wrote it: `visitor` (role user), `bot`, or an `operator` with their "
+        "display name (an answer a person wrote during a handoff).",
+    )
+
     @classmethod
     def from_row(cls, m: RowMapping | Mapping[str, Any], *, session_id: str) -> MessageOut:
-        """From a `messages` row; `session_id` is the session's external id."""
-        own = {f: m[f] for f in cls.model_fields if f not in ("session_id", "citations")}
-        return cls(session_id=session_id, citations=m["citations"] or [], **own)
+        """From a `messages` row (with `author_name` when it was read: an operator's answer);
+        `session_id` is the session's external id."""
+        skip = ("session_id", "citations", "author")
+        own = {f: m[f] for f in cls.model_fields if f not in skip}
+        operator = m.get("author_name")
+        author = (
+            Author(kind="operator", name=operator)
+            if operator is not None
+            else Author(kind="visitor" if m["role"] == "user" else "bot")
+        )
+        return cls(session_id=session_id, citations=m["citations"] or [], author=author, **own)

@@ -13,6 +13,7 @@ from chinwag.auth.ratelimit import RateLimiter
 from chinwag.conversations.service import Accepted
 from chinwag.errors import Forbidden, SessionNotFound, SessionOwnedByAnotherUser, TooManyOpenStreams
 from chinwag.generations.service import Generations, NewMessage
+from chinwag.handoff.visitor import Held
 from chinwag.streams.events import TERMINAL_TYPE, StreamEvent, parse_event
 from chinwag.streams.sse import FrameSource
 
@@ -28,7 +29,31 @@ async def send_message(
     user_field: str = "user_id",
     default_user_id: str | None = None,
 ) -> Accepted:
-    """Accept `message` for the caller and start its answer.
+    """Accept `message` for the caller and start its answer (409 `session_with_operator`
+    when a person has the session)."""
+    accepted = await send_or_hold(
+        generations,
+        limiter,
+        principal,
+        dataclasses.replace(message, hold=False),
+        user_field=user_field,
+        default_user_id=default_user_id,
+    )
+    assert isinstance(accepted, Accepted), "a message that is not held gets an answer"
+    return accepted
+
+
+async def send_or_hold(
+    generations: Generations,
+    limiter: RateLimiter,
+    principal: Principal,
+    message: NewMessage,
+    *,
+    user_field: str = "user_id",
+    default_user_id: str | None = None,
+) -> Accepted | Held:
+    """Accept `message` for the caller and start its answer; with `message.hold`, a message
+    to a session a person has is stored without one (`Held`).
 
     Admin and bot secret keys chat as any end user (`message.user_id`, else `default_user_id`,
     else a new anonymous one); an end-user token only as its own user. `user_field` is how the

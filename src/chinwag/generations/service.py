@@ -27,20 +27,28 @@ from chinwag.conversations.service import (
 )
 from chinwag.db.uow import Database
 from chinwag.engine.context import Answer, FlowContext, MessageInput
+from chinwag.engine.curated import answer_pieces
 from chinwag.engine.router import Router
 from chinwag.engine.runner import run_message
 from chinwag.engine.scope import Scope
 from chinwag.engine.tables import TableLookups
-from chinwag.errors import ChinwagError, GenerationInterrupted, ResponseCancelled, ServerDraining
+from chinwag.errors import (
+    ChinwagError,
+    GenerationInterrupted,
+    ResponseCancelled,
+    ServerDraining,
+)
 from chinwag.generations.timer import GenerationTimer
 from chinwag.generations.workers import BeatClock, beat
+from chinwag.handoff.follow import publish
+from chinwag.handoff.visitor import Held, PersonAsked, ask_if_asking, hold_if_with_person
 from chinwag.knowledge.runtime import KnowledgeStores
 from chinwag.providers.protocols import Sampling
 from chinwag.providers.registry import ModelRegistry
 from chinwag.settings import Settings
 from chinwag.streams.ending import EndStatus, StreamEnd, ending_events
+from chinwag.streams.events import HandoffRequested, LogEntry, MessageDelta, started_entry
 from chinwag.streams.events import StreamEvent as Event
-from chinwag.streams.events import started_entry
 from chinwag.streams.log import EventLog
 from chinwag.streams.store import end_from_stored_log
 from chinwag.streams.writer import StreamWriter
@@ -64,6 +72,9 @@ class NewMessage:
     sampling: Sampling | None = None  # an OpenAI-compatible caller's wishes for `main`'s LLM
     # Rows of the caller's own about the accepted message, in its transaction.
     on_accepted: Callable[[AsyncConnection, Accepted], Awaitable[None]] | None = None
+    # The caller takes a `Held` result: a person has the session, the bot does not answer.
+    # Other callers meet 409 `session_with_operator` on such a session.
+    hold: bool = False
 
 
 SHUT_DOWN = "the server shut down while this answer was being written"
@@ -128,8 +139,9 @@ class Generations:
         """Answers being written on this server for one end user (external id)."""
         return self._open.get((bot_id, user_id), 0)
 
-    async def accept(self, new: NewMessage) -> Accepted:
-        """Write the message's rows in one transaction, then start its generation."""
+    async def accept(self, new: NewMessage) -> Accepted | Held:
+        """Write the message's rows in one transaction, then start its generation; while a
+        person has the session, store the message only (`Held`)."""
         if self._draining_retry_after is not None:
             raise ServerDraining(
                 "this server is shutting down and takes no new messages",
@@ -137,30 +149,54 @@ class Generations:
             )
         beat_due = self._beats.due()
         started = self._beats.now()
+        asked: PersonAsked | None = None
+        events: list[LogEntry] = []
         async with self._db.write() as conn:
             if beat_due:  # the heartbeat task is late: this worker is alive, say so
                 await beat(conn, self._worker_id)
             version = await get_bot_version(conn, new.bot_id)
-            accepted = await accept_message(
-                conn,
-                bot_id=new.bot_id,
-                bot_version=version,
-                text=new.text,
-                user_external_id=new.user_id,
-                session_external_id=new.session_id,
-                worker_id=self._worker_id,
-                idempotency_key=new.idempotency_key,
-                body_hash=new.body_hash,
-                seed=new.seed,
-            )
-            if new.on_accepted is not None and not accepted.replayed:
-                await new.on_accepted(conn, accepted)
+            held = None
+            if new.session_id is not None:
+                held = await hold_if_with_person(
+                    conn,
+                    bot_id=new.bot_id,
+                    session_id=new.session_id,
+                    user_id=new.user_id,
+                    text=new.text,
+                    idempotency_key=new.idempotency_key,
+                    body_hash=new.body_hash,
+                    hold=new.hold,
+                )
+            if held is None:
+                accepted = await accept_message(
+                    conn,
+                    bot_id=new.bot_id,
+                    bot_version=version,
+                    text=new.text,
+                    user_external_id=new.user_id,
+                    session_external_id=new.session_id,
+                    worker_id=self._worker_id,
+                    idempotency_key=new.idempotency_key,
+                    body_hash=new.body_hash,
+                    seed=new.seed,
+                )
+                if new.on_accepted is not None and not accepted.replayed:
+                    await new.on_accepted(conn, accepted)
+                if not accepted.replayed:
+                    asked = await ask_if_asking(conn, self._bots, accepted, new.text, events)
         if beat_due:
             self._beats.beaten(started)
+        if held is not None:
+            if held.event is not None:
+                await publish(self._log.fanout, held.session_pk, [held.event])
+            return held
+        if events:
+            await publish(self._log.fanout, accepted.session_pk, events)
         if not accepted.replayed:
             writer = self._log.open(accepted.stream_id, [started_entry(accepted.started_event)])
             task = asyncio.create_task(
-                self._generate(accepted, new, writer), name=f"generation-{accepted.stream_id}"
+                self._generate(accepted, new, writer, asked),
+                name=f"generation-{accepted.stream_id}",
             )
             writer.on_ended_elsewhere = task.cancel  # another server ended this stream
             writer.on_backlog_full = lambda: self._stop(task, BACKLOG_FULL)
@@ -208,7 +244,13 @@ class Generations:
         if self._open[owner] <= 0:
             del self._open[owner]
 
-    async def _generate(self, accepted: Accepted, new: NewMessage, writer: StreamWriter) -> None:
+    async def _generate(
+        self,
+        accepted: Accepted,
+        new: NewMessage,
+        writer: StreamWriter,
+        asked: PersonAsked | None = None,
+    ) -> None:
         answer = Answer()
         timer = GenerationTimer(self._metrics, accepted.bot_id) if self._metrics else None
 
@@ -218,6 +260,13 @@ class Generations:
             return writer.append(event)
 
         try:
+            if asked is not None:  # no LLM: say honestly what happens next
+                emit(HandoffRequested(state=asked.state, within_hours=asked.within_hours))
+                for piece in answer_pieces(asked.reply):
+                    answer.parts.append(piece)
+                    emit(MessageDelta(text=piece))
+                await self._finish(accepted, writer, answer, "completed", timer=timer)
+                return
             bot, history = await self._context(accepted)
             message = MessageInput(
                 text=new.text,

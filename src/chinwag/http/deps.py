@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from chinwag.auth.keys import KeyInfo
+from chinwag.auth.operators import operator_principal, session_operator
 from chinwag.auth.principal import Principal
 from chinwag.auth.sessions import COOKIE, CSRF_HEADER, csrf_matches, session_key
 from chinwag.auth.tokens import TOKEN_PREFIX, read_token
@@ -49,18 +50,26 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 async def _console_caller(request: Request, services: ServicesDep, token: str) -> Principal:
-    """A console session acts as the key it was signed in with; changes need the CSRF token."""
+    """A console session acts as the key (or operator) it was signed in with; changes need the
+    CSRF token."""
+    operator = None
     async with services.db.read() as conn:
         key = await session_key(conn, token)
-    if key is None:
+        if key is None:
+            operator = await session_operator(conn, token)
+    if key is None and operator is None:
         raise Unauthenticated(
             "the console session has ended (signed out, expired, or its key was revoked)",
-            hint="Sign in again at /admin with an admin key or a bot secret key.",
+            hint="Sign in again at /admin (an admin or bot secret key, or an operator's email "
+            "and password).",
         )
     if request.method not in SAFE_METHODS and not csrf_matches(
         services.secret, token, request.headers.get(CSRF_HEADER)
     ):
         raise CsrfTokenInvalid("this change came without the session's CSRF token")
+    if operator is not None:
+        return operator_principal(operator)
+    assert key is not None
     return Principal(key.kind, key.id, key.bot_id)
 
 

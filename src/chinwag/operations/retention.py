@@ -1,4 +1,5 @@
-"""Retention: purge stream events, finished streams and (where a bot sets it) old messages.
+"""Retention: purge stream events, finished streams and (where a bot sets it) old messages
+with a handoff's session events.
 
 Every batch is its own short write transaction, children before parents, so foreign keys hold
 and no table is locked for long; a stream still being written is never touched.
@@ -14,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chinwag.auth.operators import purge_operator_sessions
 from chinwag.auth.sessions import purge_sessions
 from chinwag.bots.service import list_bots
 from chinwag.conversations.erase import delete_messages
@@ -21,6 +23,7 @@ from chinwag.conversations.models import ChatSession, Message
 from chinwag.db.base import utcnow
 from chinwag.db.uow import Database
 from chinwag.errors import ChinwagError
+from chinwag.handoff.service import purge_session_events
 from chinwag.settings import Settings
 from chinwag.streams.store import delete_streams, finished_streams, purge_events
 
@@ -32,14 +35,21 @@ class Purged:
     stream_events: int = 0
     streams: int = 0
     messages: dict[str, int] = field(default_factory=dict)  # per bot
+    session_events: int = 0  # a handoff's, with the messages they carry
 
     @property
     def anything(self) -> bool:
-        return bool(self.stream_events or self.streams or any(self.messages.values()))
+        return bool(
+            self.stream_events or self.streams or any(self.messages.values()) or self.session_events
+        )
 
     def summary(self) -> str:
         messages = ", ".join(f"{bot} {n}" for bot, n in self.messages.items() if n) or "0"
-        return f"stream events: {self.stream_events}, streams: {self.streams}, messages: {messages}"
+        handoff = f", session events: {self.session_events}" if self.session_events else ""
+        return (
+            f"stream events: {self.stream_events}, streams: {self.streams}, "
+            f"messages: {messages}{handoff}"
+        )
 
 
 async def purge(db: Database, settings: Settings, *, now: datetime | None = None) -> Purged:
@@ -65,6 +75,7 @@ async def purge(db: Database, settings: Settings, *, now: datetime | None = None
             purged.streams += streams
     async with db.write() as conn:  # expired console sign-ins: a handful of rows at most
         await purge_sessions(conn)
+        await purge_operator_sessions(conn)
     async with db.read() as conn:
         bots = await list_bots(conn)
     for bot in bots:
@@ -78,6 +89,12 @@ async def purge(db: Database, settings: Settings, *, now: datetime | None = None
                 if not deleted:
                     break
                 purged.messages[bot.id] += deleted
+            while True:
+                async with db.write() as conn:
+                    deleted = await purge_session_events(conn, bot.id, cutoff, size)
+                if not deleted:
+                    break
+                purged.session_events += deleted
     return purged
 
 

@@ -145,6 +145,15 @@ class ErrorEvent(_Event):
     retryable: bool
 
 
+class HandoffRequested(_Event):
+    """The visitor asked for a person in words: the session now waits for an operator (its
+    events: `GET /v1/bots/{bot}/sessions/{session}/events`); the answer says what happens next."""
+
+    type: Literal["handoff.requested"] = "handoff.requested"
+    state: Literal["waiting", "claimed"]
+    within_hours: bool
+
+
 class StreamCompleted(_Event):
     type: Literal["stream.completed"] = "stream.completed"
     status: StreamStatus
@@ -162,6 +171,7 @@ StreamEvent = Annotated[
     | MessageDelta
     | MessageDeclined
     | MessageCompleted
+    | HandoffRequested
     | ErrorEvent
     | StreamCompleted,
     Field(discriminator="type"),

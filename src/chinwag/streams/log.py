@@ -78,6 +78,7 @@ class EventLog:
         self._pacing = CommitPacing(commit_interval)
         self._max_backlog = max_backlog
         self._fanout = fanout
+        self.fanout = fanout  # also carries session events (chinwag.handoff.follow)
         self._worker_id = worker_id
         self._record_answer = record_answer
         self._metrics = metrics or LogMetrics()

@@ -139,6 +139,7 @@ async def _widget_settings(bot_id: str, services: ServicesDep) -> WidgetOut:
         bot_version=bot.version,
         title=widget.title or bot.config.name,
         widget=widget,
+        handoff=bot.config.handoff.enabled,
     )
 
 

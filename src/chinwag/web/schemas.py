@@ -14,3 +14,6 @@ class WidgetOut(BaseModel):
     bot_version: int = Field(description="The active version these settings come from.")
     title: str = Field(description="`widget.title`, or the bot's name.")
     widget: WidgetConfig
+    handoff: bool = Field(
+        False, description='`handoff.enabled`: the widget offers "Talk to a person".'
+    )

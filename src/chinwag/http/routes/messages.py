@@ -11,6 +11,8 @@ from chinwag.conversations.schemas import AcceptedOut, MessageIn, MessageOut
 from chinwag.conversations.service import request_hash
 from chinwag.generations import sending
 from chinwag.generations.service import NewMessage
+from chinwag.handoff.schemas import HeldOut
+from chinwag.handoff.visitor import Held
 from chinwag.http.deps import PrincipalDep
 from chinwag.http.runtime import ServicesDep
 from chinwag.streams.sse import SSEResponse
@@ -22,7 +24,12 @@ SSE_DOC: dict[int | str, dict[str, Any]] = {
         "description": "The answer as Server-Sent Events (see the StreamEvent schema).",
         "content": {"text/event-stream": {"schema": {"$ref": "#/components/schemas/StreamEvent"}}},
     },
-    202: {"model": AcceptedOut, "description": "With `Accept: application/json`: the ids."},
+    202: {
+        "model": AcceptedOut | HeldOut,
+        "description": "With `Accept: application/json`: the ids. Always, when a person has "
+        "the session (or is asked for): `HeldOut`, the message stored and no bot answer "
+        "(`handoff` is the state; the person's reply comes on `events_url`).",
+    },
 }
 
 
@@ -35,11 +42,12 @@ async def send_message(
     principal: PrincipalDep,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> Response | SSEResponse:
-    """Accept a message and stream its answer (SSE), or return the ids as JSON.
+    """Accept a message and stream its answer (SSE), or return the ids as JSON; while a person
+    has the session, store it without an answer (202 `HeldOut`, whatever the Accept header).
 
     Admin and bot secret keys chat as any end user; an end-user token only as its own user.
     """
-    accepted = await sending.send_message(
+    accepted = await sending.send_or_hold(
         services.generations,
         services.limiter,
         principal,
@@ -50,8 +58,20 @@ async def send_message(
             session_id=body.session_id,
             idempotency_key=idempotency_key,
             body_hash=request_hash(body.model_dump()) if idempotency_key else "",
+            hold=True,
         ),
     )
+    if isinstance(accepted, Held):
+        held = HeldOut(
+            bot_id=bot_id,
+            user_id=accepted.user_id,
+            session_id=accepted.session_id,
+            user_message_id=accepted.user_message_id,
+            handoff=accepted.state,
+            events_url=f"/v1/bots/{bot_id}/sessions/{accepted.session_id}/events",
+            replayed=accepted.replayed,
+        )
+        return Response(held.model_dump_json(), status_code=202, media_type="application/json")
     out = AcceptedOut(
         bot_id=bot_id,
         user_id=accepted.user_id,

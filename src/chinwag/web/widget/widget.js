@@ -28,6 +28,7 @@
       rate_limited: "Too many messages. Try again in {s} s.", unavailable: "The chat is unavailable right now.",
       unavailable_here: "The chat is not available on this site.",
       failed: "The answer could not be finished.", stopped: "The answer was interrupted.",
+      person: "Talk to a person", joined: "{name} joined the chat", back_to_bot: "You're chatting with the assistant again",
     },
     nb: {
       launcher: "Chat med oss", close: "Lukk chatten", new_chat: "Ny samtale", send: "Send",
@@ -37,6 +38,7 @@
       rate_limited: "For mange meldinger. Pr\u00f8v igjen om {s} s.", unavailable: "Chatten er ikke tilgjengelig n\u00e5.",
       unavailable_here: "Chatten er ikke tilgjengelig p\u00e5 dette nettstedet.",
       failed: "Svaret kunne ikke fullf\u00f8res.", stopped: "Svaret ble avbrutt.",
+      person: "Snakk med en person", joined: "{name} er med i samtalen", back_to_bot: "Du chatter med assistenten igjen",
     },
   };
 
@@ -253,6 +255,7 @@ button,input,textarea{font:inherit;color:inherit}
 .composer textarea{flex:1;resize:none;border:1px solid var(--cw-line);border-radius:10px;padding:8px 10px;background:var(--cw-bg);height:40px;max-height:120px;min-width:0}
 .send{border:0;border-radius:10px;background:var(--cw-accent);color:var(--cw-on-accent);padding:0 14px;cursor:pointer;font-weight:600;margin:0}
 .send:disabled{opacity:.5;cursor:default}
+.who{font-size:12px;color:var(--cw-muted)}
 .note{font-size:12px;color:var(--cw-muted);padding:0 14px 10px;margin:0}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}`;
   const CHAT_ICON = "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z";
@@ -312,12 +315,15 @@ button,input,textarea{font:inherit;color:inherit}
       Object.assign(this.avatar, { alt: "", hidden: true });
       this.title = el("h2", "title");
       this.title.id = "chinwag-title";
+      this.personButton = el("button", "icon");
+      Object.assign(this.personButton, { type: "button", hidden: true });
+      this.personButton.addEventListener("click", () => this.askPerson());
       this.newButton = el("button", "icon");
       this.newButton.addEventListener("click", () => this.reset());
       this.closeButton = el("button", "icon");
       this.closeButton.append(icon(CLOSE_ICON));
       this.closeButton.addEventListener("click", () => this.close());
-      header.append(this.avatar, this.title, this.newButton, this.closeButton);
+      header.append(this.avatar, this.title, this.personButton, this.newButton, this.closeButton);
 
       this.log = el("div", "log");
       this.log.part = "log";
@@ -362,6 +368,7 @@ button,input,textarea{font:inherit;color:inherit}
       this.launcher.setAttribute("aria-label", this.t("launcher"));
       this.title.textContent = this.settings.title || this.t("launcher");
       this.newButton.textContent = this.t("new_chat");
+      this.personButton.textContent = this.t("person");
       this.closeButton.setAttribute("aria-label", this.t("close"));
       this.sendButton.textContent = this.t("send");
       this.input.placeholder = w.placeholder || this.t("placeholder");
@@ -395,7 +402,70 @@ button,input,textarea{font:inherit;color:inherit}
       this.applyTexts();
       this.root.hidden = false;
       if (openNow) this.open();
-      this.ready = this.restore();
+      this.shown = new Set(); // messages in the log, by id (an operator's comes once)
+      this.ready = this.restore().then(() => this.showPerson());
+    }
+
+    // "Talk to a person": for a bot with handoff on, once a conversation exists and no person
+    // has it (or is asked for).
+    showPerson() {
+      const saved = this.store.get();
+      this.personButton.hidden = !(this.settings.handoff && saved.session && !saved.handoff);
+    }
+
+    async askPerson() {
+      try {
+        const sid = encodeURIComponent(this.store.get().session);
+        const out = await call(`/v1/bots/${this.bot}/sessions/${sid}/handoff`, { token: await this.token(), method: "POST" });
+        this.store.set({ handoff: out.state });
+        this.showPerson();
+        if (out.text) this.keepEnd(() => this.log.append(this.message("bot", out.text)));
+        this.followSession();
+      } catch (error) { this.showError(error); }
+    }
+
+    // The conversation's own events while a person has it: their messages, who joined, and the
+    // hand-back; resumed after the last seq seen (kept with the session), also after a reload.
+    async followSession() {
+      const sid = this.store.get().session;
+      if (this.following === sid) return;
+      this.following = sid;
+      for (let attempt = 0; this.store.get().session === sid && this.following === sid; ) {
+        try {
+          const after = this.store.get().seen || 0;
+          const response = await call(`/v1/bots/${this.bot}/sessions/${encodeURIComponent(sid)}/events?after=${after}`, { token: await this.token(), stream: true });
+          for await (const event of sse(response)) {
+            attempt = 0;
+            if (this.store.get().session !== sid) break;
+            this.store.set({ seen: event.seq });
+            if (this.onSessionEvent(event.body)) { this.following = null; return; }
+          }
+        } catch (error) {
+          if (error.status && error.status !== 429 && error.status < 500) break;
+        }
+        await sleep(backoff(attempt++));
+      }
+      if (this.following === sid) this.following = null;
+    }
+
+    onSessionEvent(body) {
+      if (body.type === "message.created" && body.author.kind === "operator" && !this.shown.has(body.message_id)) {
+        this.shown.add(body.message_id);
+        this.keepEnd(() => this.log.append(this.operatorMessage(body.author.name, body.text)));
+        this.announcer.append(el("p", "", body.text));
+      } else if (body.type === "handoff.claimed") this.setStatus(this.t("joined", body.operator));
+      if (!body.state) return false;
+      const over = body.state === "bot" || body.state === "closed";
+      this.store.set({ handoff: over ? null : body.state });
+      if (over) this.setStatus(this.t("back_to_bot"));
+      this.showPerson();
+      return over;
+    }
+
+    operatorMessage(name, text) {
+      const item = this.message("bot", text);
+      item.prepend(el("div", "who", name));
+      return item;
     }
 
     async follows(answer, stream) {
@@ -463,7 +533,9 @@ button,input,textarea{font:inherit;color:inherit}
       const live = saved.stream;
       for (const m of messages) {
         if (live && m.id === live.messageId && m.status === "streaming") continue;
-        if (m.role === "user") this.addUser(m.content);
+        this.shown.add(m.id);
+        if (m.author && m.author.kind === "operator") this.log.append(this.operatorMessage(m.author.name, m.content));
+        else if (m.role === "user") this.addUser(m.content);
         else this.finish(Object.assign(this.addAnswer(m.id), { error: { code: m.error_code } }), m.content, m.citations, m.status, false);
       }
       if (live && messages.some((m) => m.id === live.messageId && m.status === "streaming")) {
@@ -475,6 +547,7 @@ button,input,textarea{font:inherit;color:inherit}
       } else if (live) {
         this.store.set({ stream: null });
       }
+      if (saved.handoff) this.followSession(); // not awaited: it stays open
     }
 
     greet() {
@@ -555,6 +628,14 @@ button,input,textarea{font:inherit;color:inherit}
               body: { message: text, ...(saved.session ? { session_id: saved.session } : {}) },
               headers: { "idempotency-key": idempotencyKey },
             });
+            if ((response.headers.get("content-type") || "").startsWith("application/json")) {
+              // A person has this conversation (or is asked for): stored, no bot answer.
+              const held = await response.json();
+              answer.item.remove();
+              this.store.set({ session: held.session_id, handoff: held.handoff });
+              this.followSession();
+              break;
+            }
             const stream = { id: response.headers.get("x-chinwag-stream-id"), messageId: null, seq: 0, text: "", sources: [] };
             this.store.set({ session: response.headers.get("x-chinwag-session-id"), stream });
             await this.follow(answer, stream, response);
@@ -584,6 +665,7 @@ button,input,textarea{font:inherit;color:inherit}
       } finally {
         this.busy = false;
         this.sendButton.disabled = false;
+        this.showPerson();
       }
     }
 
@@ -622,6 +704,9 @@ button,input,textarea{font:inherit;color:inherit}
         answer.messageId = body.message_id;
         this.finish(answer, body.text, body.sources, "complete", true);
         window.dispatchEvent(new CustomEvent("chinwag:message", { detail: { messageId: body.message_id, text: body.text, sources: body.sources } }));
+      } else if (type === "handoff.requested") {
+        this.store.set({ handoff: body.state });
+        this.followSession();
       } else if (type === "error") {
         answer.error = body;
       } else if (type === "stream.completed") {
@@ -759,6 +844,7 @@ button,input,textarea{font:inherit;color:inherit}
       this.store.clear(["token", "user", "expires"]);
       this.log.replaceChildren();
       this.clearStatus();
+      this.showPerson();
       this.greet();
       this.input.focus();
     }

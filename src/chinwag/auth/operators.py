@@ -1,0 +1,175 @@
+"""Operators: people who answer handed-over conversations, signed in by email and password.
+
+Passwords are hashed with argon2 (argon2-cffi) in a worker thread: hashing is deliberately slow
+and never runs on the event loop. A sign-in for an unknown email still verifies a hash, so the
+time taken does not tell which emails exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Literal
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from chinwag.auth.models import Operator, OperatorBot, OperatorSession
+from chinwag.auth.principal import Principal
+from chinwag.auth.sessions import token_hash
+from chinwag.bots.models import Bot
+from chinwag.db.base import new_id, utcnow
+from chinwag.errors import BotNotFound, InvalidRequest, OperatorExists, Unauthenticated
+
+OperatorRole = Literal["admin", "operator"]
+MIN_PASSWORD = 10
+_HASHER = PasswordHasher()
+_DUMMY = _HASHER.hash("not-a-password-of-anyone")
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorInfo:
+    id: str
+    name: str
+    email: str
+    role: OperatorRole
+    bots: frozenset[str]  # assigned bots (an `admin` answers every bot's)
+
+
+def normal_email(email: str) -> str:
+    return email.strip().lower()
+
+
+async def add_operator(
+    conn: AsyncConnection,
+    *,
+    name: str,
+    email: str,
+    password: str,
+    role: OperatorRole,
+    bots: list[str],
+) -> OperatorInfo:
+    """Create an operator with an argon2 hash of the password, assigned to `bots`."""
+    email = normal_email(email)
+    if "@" not in email:
+        raise InvalidRequest(f"'{email}' is not an email address", hint="Give name@example.com.")
+    if len(password) < MIN_PASSWORD:
+        raise InvalidRequest(
+            f"the password is shorter than {MIN_PASSWORD} characters",
+            hint="Choose a longer password (a passphrase of a few words is good).",
+        )
+    known = set((await conn.execute(select(Bot.id).where(Bot.id.in_(bots)))).scalars())
+    missing = sorted(set(bots) - known)
+    if missing:
+        raise BotNotFound(f"bot '{missing[0]}' does not exist")
+    taken = (await conn.execute(select(Operator.id).where(Operator.email == email))).scalar()
+    if taken is not None:
+        raise OperatorExists(f"an operator with email '{email}' exists")
+    hashed = await asyncio.to_thread(_HASHER.hash, password)
+    operator_id = new_id()
+    await conn.execute(
+        insert(Operator).values(
+            id=operator_id,
+            name=name,
+            email=email,
+            password_hash=hashed,
+            role=role,
+            created_at=utcnow(),
+        )
+    )
+    if bots:
+        await conn.execute(
+            insert(OperatorBot), [{"operator_id": operator_id, "bot_id": b} for b in bots]
+        )
+    return OperatorInfo(operator_id, name, email, role, frozenset(bots))
+
+
+async def find_operator(conn: AsyncConnection, operator_id: str) -> OperatorInfo | None:
+    row = (
+        await conn.execute(
+            select(Operator.id, Operator.name, Operator.email, Operator.role).where(
+                Operator.id == operator_id
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    bots = await conn.execute(
+        select(OperatorBot.bot_id).where(OperatorBot.operator_id == operator_id)
+    )
+    role: OperatorRole = "admin" if row.role == "admin" else "operator"
+    return OperatorInfo(row.id, row.name, row.email, role, frozenset(bots.scalars()))
+
+
+async def check_password(conn: AsyncConnection, email: str, password: str) -> OperatorInfo:
+    """The operator with this email and password; 401 otherwise (the same for both)."""
+    row = (
+        await conn.execute(
+            select(Operator.id, Operator.password_hash).where(Operator.email == normal_email(email))
+        )
+    ).first()
+    stored = row.password_hash if row is not None else _DUMMY
+    try:
+        await asyncio.to_thread(_HASHER.verify, stored, password)
+        verified = row is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        verified = False
+    found = await find_operator(conn, row.id) if verified and row is not None else None
+    if found is None:
+        raise Unauthenticated(
+            "the email or password is not right",
+            hint="Check both; an admin creates operators with `chinwag operators add`.",
+        )
+    return found
+
+
+async def start_operator_session(conn: AsyncConnection, *, operator_id: str, seconds: int) -> str:
+    """A console session for the operator; returns the cookie value."""
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    await conn.execute(
+        insert(OperatorSession).values(
+            token_hash=token_hash(token),
+            operator_id=operator_id,
+            created_at=now,
+            expires_at=now + timedelta(seconds=seconds),
+        )
+    )
+    return token
+
+
+async def session_operator(conn: AsyncConnection, token: str) -> OperatorInfo | None:
+    """The operator behind an unexpired console session, or None."""
+    operator_id = (
+        await conn.execute(
+            select(OperatorSession.operator_id).where(
+                OperatorSession.token_hash == token_hash(token),
+                OperatorSession.expires_at > utcnow(),
+            )
+        )
+    ).scalar()
+    return None if operator_id is None else await find_operator(conn, operator_id)
+
+
+async def end_operator_session(conn: AsyncConnection, token: str) -> None:
+    await conn.execute(
+        delete(OperatorSession).where(OperatorSession.token_hash == token_hash(token))
+    )
+
+
+def operator_principal(operator: OperatorInfo) -> Principal:
+    """The caller a signed-in operator is: their bots (None for the `admin` role: every bot)."""
+    bots = None if operator.role == "admin" else operator.bots
+    return Principal("operator", operator.id, None, operator_bots=bots)
+
+
+async def purge_operator_sessions(conn: AsyncConnection) -> int:
+    """Delete expired operator sign-ins (retention); returns how many."""
+    result = await conn.execute(
+        delete(OperatorSession).where(OperatorSession.expires_at <= utcnow())
+    )
+    return result.rowcount or 0

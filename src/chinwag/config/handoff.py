@@ -1,0 +1,54 @@
+"""A bot's `handoff:` section: whether a visitor may ask for a person, when people answer, and
+what the visitor is told (docs/handoff.md)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+HandoffLanguage = Literal["en", "nb"]
+HandoffText = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+HOURS_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-4]):[0-5][0-9]$"
+OpeningHours = Annotated[str, StringConstraints(pattern=HOURS_PATTERN)]
+
+
+class HandoffHours(BaseModel):
+    """When people answer, in one time zone; a day left unset has nobody."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    timezone: str = Field(
+        min_length=1, max_length=64, description="An IANA time zone, e.g. `Europe/Oslo`."
+    )
+    weekdays: OpeningHours | None = Field(
+        None, description="Monday to Friday, `HH:MM-HH:MM` (local time)."
+    )
+    saturday: OpeningHours | None = Field(None, description="Saturday, `HH:MM-HH:MM`.")
+    sunday: OpeningHours | None = Field(None, description="Sunday, `HH:MM-HH:MM`.")
+
+
+class HandoffConfig(BaseModel):
+    """Human handoff: a visitor asks for a person, an operator takes over (docs/handoff.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(
+        False,
+        description="`true`: a visitor who asks for a person (in words, or the widget's button) "
+        "is put in the operators' queue and the bot stays silent until handed back.",
+    )
+    hours: HandoffHours | None = Field(
+        None,
+        description="When people answer (`{timezone, weekdays, saturday, sunday}`); unset: always.",
+    )
+    joining: dict[HandoffLanguage, HandoffText] = Field(
+        default_factory=dict,
+        description="Reply to a request within the hours, by language (`en`, `nb`); unset: a "
+        "built-in sentence saying a person will join.",
+    )
+    after_hours: dict[HandoffLanguage, HandoffText] = Field(
+        default_factory=dict,
+        description="Reply to a request outside the hours, by language; unset: a built-in "
+        "sentence asking for an email address.",
+    )

@@ -1,0 +1,44 @@
+"""Following a session's events: the stream follower's database-then-Redis reading, over the
+session's log, which never ends (the widget keeps following while the page is open)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chinwag.db.uow import Database
+from chinwag.handoff.service import events_after
+from chinwag.streams.events import LogEntry
+from chinwag.streams.fanout import RedisFanout
+from chinwag.streams.follow import PAGE_SIZE, DatabaseFollower
+
+
+def fanout_key(session_pk: str) -> str:
+    """The session's id in the Redis fan-out (beside the streams' ids, which are UUIDs)."""
+    return f"session-{session_pk}"
+
+
+class SessionFollower(DatabaseFollower):
+    """The session's committed events after a seq: from the database, then live from Redis
+    (else by polling the database), in order, none skipped or repeated."""
+
+    def __init__(
+        self,
+        db: Database,
+        session_pk: str,
+        after: int,
+        heartbeat_seconds: float,
+        fanout: RedisFanout | None = None,
+    ) -> None:
+        super().__init__(db, fanout_key(session_pk), after, heartbeat_seconds, fanout)
+        self.session_pk = session_pk
+
+    async def _next_page(self) -> tuple[list[Any], bool]:
+        async with self.db.read() as conn:
+            rows = await events_after(conn, self.session_pk, self.position, limit=PAGE_SIZE)
+        return rows, False  # a session's log stays open
+
+
+async def publish(fanout: RedisFanout | None, session_pk: str, entries: list[LogEntry]) -> None:
+    """Hand committed events to followers on other workers (they poll without Redis)."""
+    if fanout is not None and entries:
+        await fanout.publish({fanout_key(session_pk): entries}, set())

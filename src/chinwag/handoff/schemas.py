@@ -1,0 +1,76 @@
+"""API models of the handoff endpoints."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chinwag.conversations.schemas import MAX_MESSAGE_CHARS
+from chinwag.handoff.events import HandoffState
+from chinwag.timestamps import UtcDatetime
+
+
+class HandoffOut(BaseModel):
+    """A session's handoff state after a request or an operator's action."""
+
+    session_id: str
+    state: HandoffState
+    operator: str | None = Field(None, description="The display name of who claimed it.")
+    text: str | None = Field(
+        None,
+        description="For a visitor's request: what to show them (a person will join, or, "
+        "outside the bot's handoff.hours, leave an email).",
+    )
+    within_hours: bool | None = None
+    events_url: str = Field(description="The session's events (SSE), resumable by seq.")
+
+
+class HeldOut(BaseModel):
+    """A visitor's message to a session a person has (or is asked for): stored, no bot answer;
+    the person's reply comes on the session's events."""
+
+    bot_id: str
+    user_id: str
+    session_id: str
+    user_message_id: str
+    handoff: Literal["waiting", "claimed"]
+    events_url: str
+    replayed: bool
+
+
+class ClaimIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="Shown to the visitor; unset: the key's name.",
+    )
+
+
+class OperatorMessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+
+
+class OperatorMessageOut(BaseModel):
+    message_id: str
+    session_id: str
+    seq: int = Field(description="The message.created event's seq on the session's events.")
+
+
+class WaitingOut(BaseModel):
+    session_id: str
+    user_id: str
+    state: HandoffState
+    requested_by: str | None
+    requested_at: UtcDatetime | None
+    operator: str | None
+    last_message: str | None
+
+
+class WaitingPage(BaseModel):
+    handoffs: list[WaitingOut]

@@ -1,0 +1,197 @@
+"""HTTP routes of the human handoff: a visitor asks for a person; an operator (signed in by
+email and password, or a bot secret or admin key, or a console session of one) lists, claims,
+answers, hands back or closes; both follow the session's events."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query
+
+from chinwag.auth.principal import Principal, PrincipalKind
+from chinwag.bots.service import get_bot
+from chinwag.conversations.history import visible_session
+from chinwag.db.base import utcnow
+from chinwag.errors import HandoffNotEnabled, InvalidRequest
+from chinwag.handoff import service
+from chinwag.handoff.follow import SessionFollower, publish
+from chinwag.handoff.queue import acting_as, claimer, list_handoffs
+from chinwag.handoff.schemas import (
+    ClaimIn,
+    HandoffOut,
+    OperatorMessageIn,
+    OperatorMessageOut,
+    WaitingPage,
+)
+from chinwag.handoff.texts import handoff_reply
+from chinwag.http.deps import PrincipalDep
+from chinwag.http.runtime import Services, ServicesDep
+from chinwag.streams.sse import SSEResponse
+
+router = APIRouter(prefix="/v1", tags=["handoff"])
+VISITORS: tuple[PrincipalKind, ...] = ("secret", "user")  # an end user's token, or the site
+OPERATORS: tuple[PrincipalKind, ...] = ("secret", "operator")  # and admin keys
+FOLLOWERS: tuple[PrincipalKind, ...] = (*VISITORS, "operator")
+SESSION = "/bots/{bot_id}/sessions/{session_id}"
+EVENTS_DOC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The session's events after the given seq, then live ones (handoff.* "
+        "and message.created; see docs/api.md).",
+        "content": {"text/event-stream": {}},
+    },
+}
+
+
+def _events_url(bot_id: str, session_id: str) -> str:
+    return f"/v1/bots/{bot_id}/sessions/{session_id}/events"
+
+
+def _out(bot_id: str, session_id: str, state: str, **more: Any) -> HandoffOut:
+    return HandoffOut(
+        session_id=session_id,
+        state=state,
+        events_url=_events_url(bot_id, session_id),
+        **more,
+    )
+
+
+@router.post(f"{SESSION}/handoff", response_model=HandoffOut)
+async def ask_for_person(
+    bot_id: str, session_id: str, principal: PrincipalDep, services: ServicesDep
+) -> HandoffOut:
+    """The visitor asks for a person (the widget's button): the session waits for an operator
+    and the bot stays silent; `text` says what happens next. Again while waiting: no change."""
+    principal.require_bot(bot_id, kinds=VISITORS)
+    now = utcnow()
+    async with services.db.write() as conn:
+        bot = (await get_bot(conn, bot_id)).config
+        if not bot.handoff.enabled:
+            raise HandoffNotEnabled(f"bot '{bot_id}' does not hand conversations to people")
+        session = await visible_session(conn, principal, bot_id, session_id)
+        text, within = handoff_reply(bot, "", now)
+        state, event = await service.request_person(
+            conn, session_pk=session.id, bot_id=bot_id, by="button", within_hours=within, now=now
+        )
+    if event is not None:
+        await publish(services.event_log.fanout, session.id, [event])
+    return _out(bot_id, session_id, state, text=text, within_hours=within)
+
+
+@router.get("/bots/{bot_id}/handoffs", response_model=WaitingPage)
+async def handoffs(
+    bot_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    state: Literal["waiting", "claimed", "closed"] = "waiting",
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> WaitingPage:
+    """The bot's conversations waiting for a person (or claimed, or closed), oldest first."""
+    principal.require_bot(bot_id, kinds=OPERATORS)
+    async with services.db.read() as conn:
+        await get_bot(conn, bot_id)
+        return WaitingPage(handoffs=await list_handoffs(conn, bot_id, state, limit=limit))
+
+
+@router.post(f"{SESSION}/handoff/claim", response_model=HandoffOut)
+async def claim(
+    bot_id: str,
+    session_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    body: ClaimIn | None = None,
+) -> HandoffOut:
+    """Take a waiting conversation: one claim wins, the others get 409 `handoff_not_waiting`."""
+    principal.require_bot(bot_id, kinds=OPERATORS)
+    now = utcnow()
+    async with services.db.write() as conn:
+        session = await service.find_session(conn, bot_id, session_id)
+        acting = await acting_as(conn, principal, body.name if body else None)
+        event = await service.claim(conn, session_pk=session["id"], acting=acting, now=now)
+    await publish(services.event_log.fanout, session["id"], [event])
+    return _out(bot_id, session_id, "claimed", operator=acting.name)
+
+
+@router.post(f"{SESSION}/handoff/messages", response_model=OperatorMessageOut, status_code=201)
+async def operator_message(
+    bot_id: str,
+    session_id: str,
+    body: OperatorMessageIn,
+    principal: PrincipalDep,
+    services: ServicesDep,
+) -> OperatorMessageOut:
+    """The operator who claimed the conversation writes to the visitor."""
+    principal.require_bot(bot_id, kinds=OPERATORS)
+    now = utcnow()
+    async with services.db.write() as conn:
+        session = await service.find_session(conn, bot_id, session_id)
+        acting = await claimer(conn, principal, session)
+        message_id, event = await service.add_message(
+            conn, session_pk=session["id"], text=body.message, now=now, operator=acting
+        )
+    await publish(services.event_log.fanout, session["id"], [event])
+    return OperatorMessageOut(message_id=message_id, session_id=session_id, seq=event.seq)
+
+
+async def _hand_back(
+    bot_id: str, session_id: str, principal: Principal, services: Services, *, close: bool
+) -> HandoffOut:
+    principal.require_bot(bot_id, kinds=OPERATORS)
+    now = utcnow()
+    async with services.db.write() as conn:
+        session = await service.find_session(conn, bot_id, session_id)
+        acting = await acting_as(conn, principal, None)
+        event = await service.hand_back(
+            conn, session_pk=session["id"], acting=acting, now=now, close=close
+        )
+    await publish(services.event_log.fanout, session["id"], [event])
+    return _out(bot_id, session_id, "closed" if close else "bot")
+
+
+@router.post(f"{SESSION}/handoff/release", response_model=HandoffOut)
+async def release(
+    bot_id: str, session_id: str, principal: PrincipalDep, services: ServicesDep
+) -> HandoffOut:
+    """Hand the conversation back to the bot: it answers the visitor's next message."""
+    return await _hand_back(bot_id, session_id, principal, services, close=False)
+
+
+@router.post(f"{SESSION}/handoff/close", response_model=HandoffOut)
+async def close(
+    bot_id: str, session_id: str, principal: PrincipalDep, services: ServicesDep
+) -> HandoffOut:
+    """Close the conversation; a later message from the visitor is answered by the bot."""
+    return await _hand_back(bot_id, session_id, principal, services, close=True)
+
+
+@router.get(
+    f"{SESSION}/events", responses=EVENTS_DOC, response_model=None, response_class=SSEResponse
+)
+async def session_events(
+    bot_id: str,
+    session_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    after: Annotated[int | None, Query(ge=0, description="Resume after this seq.")] = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> SSEResponse:
+    """The session's events (handoff state changes, messages written while a person answers)
+    after `Last-Event-ID` (or `?after=N`), then live ones; it stays open."""
+    principal.require_bot(bot_id, kinds=FOLLOWERS)
+    position = after or 0
+    if last_event_id:
+        if not last_event_id.isdigit():
+            raise InvalidRequest(
+                f"Last-Event-ID must be an event seq (a number), got '{last_event_id}'",
+                hint="Send back the `id:` of the last event you received.",
+            )
+        position = int(last_event_id)
+    async with services.db.read() as conn:
+        session = await visible_session(conn, principal, bot_id, session_id)
+    follower = SessionFollower(
+        services.db,
+        session.id,
+        position,
+        services.settings.sse_heartbeat_seconds,
+        services.event_log.fanout,
+    )
+    return SSEResponse(services.drain.watch(follower), retry_ms=services.settings.sse_retry_ms)
