@@ -54,6 +54,13 @@ async def _seconds_for_a_short_answer(model: LocalChatModel) -> float:
     return time.perf_counter() - started
 
 
+def well_before_a_story(short: float) -> float:
+    """Far less than the rest of a 1024-token story (about a hundred short answers), with room
+    for a machine whose other core is busy: 5 x short + 1 s failed once in CI at 3.5 s against
+    2.9 s while the suite ran beside it."""
+    return 20 * short + 2
+
+
 @pytest.mark.slow
 async def test_closing_the_stream_stops_the_generation(model: LocalChatModel) -> None:
     await model.load()
@@ -64,7 +71,7 @@ async def test_closing_the_stream_stops_the_generation(model: LocalChatModel) ->
     await stream.aclose()  # type: ignore[attr-defined]
     started = time.perf_counter()
     items = await collect(model, QUESTION, max_tokens=8)
-    assert time.perf_counter() - started < 5 * short + 1
+    assert time.perf_counter() - started < well_before_a_story(short)
     assert isinstance(items[-1], Usage)
 
 
@@ -85,7 +92,7 @@ async def test_cancelling_the_consumer_stops_the_generation(model: LocalChatMode
         await task
     started = time.perf_counter()
     await collect(model, QUESTION, max_tokens=8)
-    assert time.perf_counter() - started < 5 * short + 1
+    assert time.perf_counter() - started < well_before_a_story(short)
 
 
 async def test_the_event_loop_stays_responsive(model: LocalChatModel) -> None:
