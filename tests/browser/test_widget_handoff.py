@@ -9,12 +9,14 @@ import pytest
 from playwright.async_api import BrowserContext, expect
 from sqlalchemy import select
 
-from chinwag.conversations.models import ChatSession, Message
+from chinwag.config.bot import PolicyConfig
+from chinwag.conversations.models import ChatSession, Handoff, Message
 from chinwag.settings import Settings
 from chinwag.testing.fake_llm import FakeLLM
-from tests.browser.test_widget import Setup, publishable_key
+from tests.browser.test_widget import DOCS_IMG, Setup, publishable_key
 from tests.browser.widget_pages import HostSite, ask, finished_answers, open_page
 from tests.conftest import run_server
+from tests.engine.test_answer_policy import SYSTEM
 from tests.handoff.conftest import handoff_bot
 
 pytestmark = pytest.mark.slow
@@ -74,3 +76,37 @@ async def test_a_person_answers_in_the_widget(shop: Setup, browser_context: Brow
     await expect(person).to_be_visible()
     await ask(page, "Og Chianti?")
     await finished_answers(page, 2)
+
+
+@pytest.fixture
+async def grounded_shop(make_settings: Settings, fake_llm: FakeLLM) -> AsyncIterator[Setup]:
+    bot = handoff_bot()
+    main = bot.flows["main"].model_copy(update={"system": SYSTEM, "template": "{{ message }}"})
+    grounded = bot.model_copy(
+        update={"flows": {"main": main}, "policy": PolicyConfig(mode="grounded")}
+    )
+    with HostSite() as site:
+        async with run_server(make_settings, bot=grounded) as server:
+            yield Setup(server, site, await publishable_key(server, [site.origin]))
+
+
+async def test_a_question_the_bot_cannot_answer_offers_a_person(
+    grounded_shop: Setup, browser_context: BrowserContext
+) -> None:
+    server = grounded_shop.server
+    url = grounded_shop.site.add("shop.html", widget=server.base_url, key=grounded_shop.key)
+    page = await open_page(browser_context, url)
+    await ask(page, "Do you have parking spaces for bicycles nearby?")
+    await finished_answers(page, 1)
+    answer = page.locator(".msg.bot").last
+    await expect(answer.locator(".bubble")).to_contain_text("Would you like to talk to a person")
+    offer = answer.locator(".offer").get_by_role("button", name="Talk to a person")
+    await expect(offer).to_be_visible()
+    await page.locator("textarea").blur()
+    await page.locator(".panel").screenshot(path=DOCS_IMG / "widget-offer-person.png")
+    await offer.click()
+    await expect(page.locator(".msg.bot .bubble").last).to_contain_text("Someone will join")
+    await expect(page.locator(".offer")).to_have_count(0)
+    async with server.db.read() as conn:
+        state = (await conn.execute(select(Handoff.state))).scalar_one()
+    assert state == "waiting"

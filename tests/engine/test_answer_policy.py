@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from chinwag.bots.validation import validate_document
 from chinwag.config.bot import BotConfig
+from chinwag.config.handoff import HandoffConfig
 from chinwag.conversations.models import Message
 from chinwag.engine.scope import Scope, ScopeExamples, shipped_examples, train_scope
 from chinwag.providers.registry import ModelRegistry
@@ -101,6 +102,45 @@ async def test_a_question_nothing_supports_is_declined_as_unanswerable(
     assert fake_llm.requests == []
 
 
+async def test_a_bot_with_handoff_offers_a_person_when_it_cannot_answer(
+    make_settings: Settings, fake_llm: FakeLLM
+) -> None:
+    bot = grounded_bot(mode="grounded").model_copy(
+        update={"handoff": HandoffConfig(enabled=True, offer={"nb": "Vil du ha en av oss?"})}
+    )
+    async with run_server(make_settings, bot=bot) as server:
+        events = await ask(server.client, "Do you have parking spaces for bicycles nearby?")
+        declined = next(e for e in events if e.type == "message.declined").data
+        assert declined["reason"] == "unanswerable" and declined["offer"] == "handoff"
+        assert events[-2].data["text"] == (
+            "Sorry, I don't know that: it isn't in what Vinhuset has given me to answer from. "
+            "Would you like to talk to a person from Vinhuset? Ask for one, and someone will help."
+        )
+        norwegian = await ask(server.client, "Har dere sykkelparkering i bakgården eller på gata?")
+        assert norwegian[-2].data["text"].endswith("svare ut fra. Vil du ha en av oss?")
+        # A poem is not something a person from the shop would help with either.
+        poem = await ask(server.client, "Write me a poem about the sea")
+        assert next(e for e in poem if e.type == "message.declined").data["offer"] is None
+        assert poem[-2].data["text"] == "Sorry, I can only help with questions about Vinhuset."
+        # The offer is what the stored message says, for a reload or the console.
+        async with server.db.read() as conn:
+            stored = (
+                await conn.execute(
+                    select(Message.content).where(Message.id == events[-2].data["message_id"])
+                )
+            ).scalar_one()
+        assert stored.endswith("Ask for one, and someone will help.")
+        assert fake_llm.requests == []
+
+
+async def test_without_handoff_an_unanswerable_decline_offers_nothing(
+    server: RunningServer,
+) -> None:
+    events = await ask(server.client, "Do you have parking spaces for bicycles nearby?")
+    declined = next(e for e in events if e.type == "message.declined").data
+    assert declined["offer"] is None and "person" not in events[-2].data["text"]
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_the_bot_s_own_texts_and_examples_win(make_settings: Settings) -> None:
     bot = grounded_bot(
@@ -140,6 +180,7 @@ async def test_check_llm_declines_what_the_model_says_the_material_does_not_answ
             "type": "message.declined",
             "reason": "unanswerable",
             "scores": declined["scores"] | {"check": 0.0},
+            "offer": None,
         }
         (request,) = fake_llm.requests  # the check, not main
         assert request["model"] == "checker"

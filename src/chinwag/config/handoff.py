@@ -52,3 +52,14 @@ class HandoffConfig(BaseModel):
         description="Reply to a request outside the hours, by language; unset: a built-in "
         "sentence asking for an email address.",
     )
+    offer_when_unanswerable: bool = Field(
+        True,
+        description="`grounded` answer policy: a message declined as unanswerable ends with "
+        "an offer of a person (`offer`), and its `message.declined` event carries "
+        '`offer: "handoff"` (the widget shows a "Talk to a person" button under it).',
+    )
+    offer: dict[HandoffLanguage, HandoffText] = Field(
+        default_factory=dict,
+        description="The offer added to an unanswerable decline, by language; unset: a "
+        "built-in sentence.",
+    )

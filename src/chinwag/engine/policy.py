@@ -21,6 +21,13 @@ DEFAULT_TEXTS: dict[DeclineReason, dict[DeclineLanguage, str]] = {
 }
 
 
+# What an unanswerable decline adds when the bot can hand the conversation to a person.
+OFFER_TEXTS: dict[DeclineLanguage, str] = {
+    "en": "Would you like to talk to a person from {name}? Ask for one, and someone will help.",
+    "nb": "Vil du snakke med en person fra {name}? Be om det, så hjelper noen deg.",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Decline:
     """Why a message gets the bot's decline text instead of an answer."""
@@ -42,4 +49,13 @@ def decline_text(bot: BotConfig, reason: DeclineReason, message: str) -> str:
     own = policy.declined if reason == "out_of_scope" else policy.unanswerable
     language = language_of(message)
     text = own.get(language) or DEFAULT_TEXTS[reason][language]
+    if offers_person(bot, reason):
+        text += " " + (bot.handoff.offer.get(language) or OFFER_TEXTS[language])
     return text.replace("{name}", bot.name)
+
+
+def offers_person(bot: BotConfig, reason: DeclineReason) -> bool:
+    """Whether a decline for `reason` offers a person: an unanswerable message, on a bot whose
+    handoff is on and says so (`handoff.offer_when_unanswerable`)."""
+    handoff = bot.handoff
+    return reason == "unanswerable" and handoff.enabled and handoff.offer_when_unanswerable

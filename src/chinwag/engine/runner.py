@@ -15,7 +15,7 @@ from chinwag.config.bot import BotConfig, FlowConfig
 from chinwag.engine.context import FlowContext, FlowResult
 from chinwag.engine.curated import CuratedLookup, CuratedMatch, answer_pieces
 from chinwag.engine.judge import judge
-from chinwag.engine.policy import Decline, decline_text
+from chinwag.engine.policy import Decline, decline_text, offers_person
 from chinwag.engine.prompts import (
     build_prompt,
     look_up,
@@ -122,7 +122,8 @@ def emit_text(ctx: FlowContext, text: str) -> None:
 def serve_decline(ctx: FlowContext, decline: Decline) -> None:
     """The bot's decline text as the answer, in the message's language: no LLM call."""
     ctx.answer.declined = decline
-    ctx.emit(MessageDeclined(reason=decline.reason, scores=decline.scores))
+    offer = "handoff" if offers_person(ctx.bot, decline.reason) else None
+    ctx.emit(MessageDeclined(reason=decline.reason, scores=decline.scores, offer=offer))
     emit_text(ctx, decline_text(ctx.bot, decline.reason, ctx.message.text))
 
 

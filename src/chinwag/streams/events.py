@@ -116,6 +116,9 @@ class MessageDeclined(_Event):
     type: Literal["message.declined"] = "message.declined"
     reason: Literal["out_of_scope", "unanswerable"]
     scores: dict[str, float] = Field(default_factory=dict)
+    # "handoff": the decline text offers a person, and the visitor can ask for one
+    # (POST …/sessions/{session_id}/handoff, or in words); null: no offer.
+    offer: Literal["handoff"] | None = None
 
 
 class CuratedMark(_Event):

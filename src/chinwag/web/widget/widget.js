@@ -413,7 +413,17 @@ button,input,textarea{font:inherit;color:inherit}
       this.personButton.hidden = !(this.settings.handoff && saved.session && !saved.handoff);
     }
 
+    // Under an answer the bot could not give: the same request as the header's button.
+    offerPerson() {
+      const box = el("div", "starters offer"), b = el("button", "", this.t("person"));
+      b.type = "button";
+      b.addEventListener("click", () => this.askPerson());
+      box.append(b);
+      return box;
+    }
+
     async askPerson() {
+      this.log.querySelectorAll(".offer").forEach((offer) => offer.remove());
       try {
         const sid = encodeURIComponent(this.store.get().session);
         const out = await call(`/v1/bots/${this.bot}/sessions/${sid}/handoff`, { token: await this.token(), method: "POST" });
@@ -704,6 +714,8 @@ button,input,textarea{font:inherit;color:inherit}
         answer.messageId = body.message_id;
         this.finish(answer, body.text, body.sources, "complete", true);
         window.dispatchEvent(new CustomEvent("chinwag:message", { detail: { messageId: body.message_id, text: body.text, sources: body.sources } }));
+      } else if (type === "message.declined") {
+        answer.offer = body.offer;
       } else if (type === "handoff.requested") {
         this.store.set({ handoff: body.state });
         this.followSession();
@@ -738,6 +750,7 @@ button,input,textarea{font:inherit;color:inherit}
       }
       if (sources && sources.length) answer.item.append(this.sources(sources));
       if (status === "complete" && answer.messageId) answer.item.append(this.rating(answer.messageId));
+      if (answer.offer === "handoff" && this.settings.handoff && !this.store.get().handoff) answer.item.append(this.offerPerson());
       if (announce) this.announcer.append(el("p", "", answer.bubble.innerText || this.t("failed")));
     }
 
