@@ -4,13 +4,20 @@
     .venv/bin/python bench/answer_policy.py --split dev     # the split thresholds are tuned on
     .venv/bin/python bench/answer_policy.py --features F    # also write each message's scores
     .venv/bin/python bench/answer_policy.py --check-llm     # with `check: llm` on the fake LLM
+    .venv/bin/python bench/answer_policy.py --check-llm --oracle   # a check that is always right
+    .venv/bin/python bench/answer_policy.py --check-local   # the embedded model checks (slow)
 
 Each bot runs with `policy: grounded` through the real engine (scope classifier, curated
 answers, router, flows, retrieval on an embedded LanceDB index, table lookups); the LLM is a stub
 that answers "ok" at once, so only the policy's decisions and their cost are measured. With
 `--check-llm`, the grounding check goes over real HTTP to the fake LLM (chinwag.testing), which
 answers {"answerable": false} 50 ms after the request: the plumbing and its latency, not a
-model's judgement (a real model's verdicts are what would decide the share it declines).
+model's judgement (a real model's verdicts are what would decide the share it declines). With
+`--oracle` the fake gives each message its label's verdict (in scope unless labelled out of
+scope; answerable only if labelled answerable): the most `check: llm` can reach with a model that
+is always right, since it only sees messages the policy has not declined or grounded otherwise.
+`--check-local` asks the embedded model (SmolLM2-135M) instead: what a bot without an LLM
+server of its own would get.
 Sets: out_of_scope and unanswerable messages from tests/data/scope/<bot>.jsonl; answerable
 in-scope questions from tests/data/routing/<bot>.* (less those tests/data/facts marks
 `answerable: false`). Decision time = the scope check's extra wall time over routing.
@@ -118,8 +125,20 @@ async def knowledge_for(
 CHECK_MODEL = "grounding-check"
 
 
+def verdict(item: dict[str, Any]) -> str:
+    """The check's reply for a message that a model that is always right would give."""
+    return json.dumps(
+        {"in_scope": item["kind"] != "out_of_scope", "answerable": item["kind"] == "answerable"}
+    )
+
+
 async def measure(
-    bot_id: str, split: str, models: ModelRegistry, work: Path, overrides: dict[str, Any]
+    bot_id: str,
+    split: str,
+    models: ModelRegistry,
+    work: Path,
+    overrides: dict[str, Any],
+    oracle: FakeLLM | None = None,
 ) -> dict[str, Any]:
     loaded = check_file(BOTS[bot_id], check_env=False).config
     assert loaded is not None
@@ -152,6 +171,8 @@ async def measure(
         started = time.perf_counter()
         outside = classifier.out_of_scope(item["message"], vector)
         scope_ms = (time.perf_counter() - started) * 1000
+        if oracle is not None:
+            oracle.behaviour.model_replies[CHECK_MODEL] = verdict(item)
         started = time.perf_counter()
         await run_message(ctx, router=router, scope=scope)
         grounded_ms = (time.perf_counter() - started) * 1000
@@ -168,6 +189,7 @@ async def measure(
                 "scope_ms": scope_ms,
                 "extra_ms": grounded_ms - open_ms,
                 "flows": ctx.answer.route.flows if ctx.answer.route else None,
+                "check_error": ctx.answer.policy_check_error,
             }
         )
     return {"bot": bot_id, "rows": rows}
@@ -201,6 +223,10 @@ async def main() -> None:
     parser.add_argument("--scope-threshold", type=float, help="Override the policy's.")
     parser.add_argument("--support-floor", type=float, help="Override the policy's.")
     parser.add_argument("--check-llm", action="store_true", help="`check: llm`, fake LLM.")
+    parser.add_argument(
+        "--oracle", action="store_true", help="`--check-llm` answers each message's label."
+    )
+    parser.add_argument("--check-local", action="store_true", help="The embedded model checks.")
     args = parser.parse_args()
     settings = Settings(llm_base_url=None, _env_file=None)  # type: ignore[call-arg]
     models = ModelRegistry(settings)
@@ -217,6 +243,9 @@ async def main() -> None:
     fake = FakeLLM()
     fake.behaviour.first_token_delay = 0.05
     fake.behaviour.model_replies[CHECK_MODEL] = '{"answerable": false}'
+    if args.check_local:
+        overrides |= {"check": "llm", "check_llm": {"provider": "local", "model": CHECK_MODEL}}
+        overrides["check_timeout_seconds"] = 60
     if args.check_llm:
         fake.start()
         overrides |= {
@@ -225,7 +254,8 @@ async def main() -> None:
         }
     try:
         for bot_id in args.bots:
-            results.append(await measure(bot_id, args.split, models, work, overrides))
+            oracle = fake if args.check_llm and args.oracle else None
+            results.append(await measure(bot_id, args.split, models, work, overrides, oracle))
     finally:
         await models.aclose()
         shutil.rmtree(work, ignore_errors=True)
@@ -237,6 +267,10 @@ async def main() -> None:
                 for row in result["rows"]:
                     out.write(json.dumps({"bot": result["bot"], **row}, ensure_ascii=False) + "\n")
     check = "`check: llm` on the fake LLM" if args.check_llm else "no LLM check"
+    if args.check_local:
+        check = "`check: llm` on the embedded model"
+    if args.check_llm and args.oracle:
+        check += ", answering each message's label (a check that is always right)"
     print(f"\nAnswer policy `grounded`, {args.split} split, {check}\n")
     print(
         "| bot | out of scope declined | unanswerable declined | answerable wrongly declined "
@@ -248,14 +282,21 @@ async def main() -> None:
         everything += result["rows"]
         _row(result["bot"], summary(result["rows"]))
     _row("**all**", summary(everything))
-    if args.check_llm:
+    if args.check_llm or args.check_local:
         checked = [r for r in everything if "check" in r["scores"]]
         print(
             f"\nThe grounding check ran for {len(checked)} of {len(everything)} messages "
             f"({len(checked) / len(everything):.0%}); a grounded run took "
             f"{statistics.median(r['extra_ms'] for r in checked):.1f} ms p50 longer than an "
-            "`open` one for them (the fake LLM answers after 50 ms)."
+            + (
+                "`open` one for them."
+                if args.check_local
+                else "`open` one for them (the fake LLM answers after 50 ms)."
+            )
         )
+        failed = [r for r in everything if r.get("check_error")]
+        if failed:
+            print(f"The check failed (recorded, the answer went on) for {len(failed)} messages.")
 
 
 def _row(name: str, found: dict[str, Any]) -> None:

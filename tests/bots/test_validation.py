@@ -196,6 +196,21 @@ CORPUS: list[tuple[str, str, set[tuple[str, str, str]]]] = [
         set(),
     ),
     (
+        "a grounding check asked of the embedded model cannot judge",
+        "policy: {mode: grounded, check: llm, check_llm: {provider: local}}\n" + GOOD,
+        {("warning", "check_on_embedded_model", "policy.check_llm")},
+    ),
+    (
+        "the bot's own embedded model, when the check names none, is the same",
+        "llm: {provider: local}\npolicy: {mode: grounded, check: llm}\n" + GOOD,
+        {("warning", "check_on_embedded_model", "policy.check_llm")},
+    ),
+    (
+        "a check on a model server is what the docs advise",
+        "policy: {mode: grounded, check: llm, check_llm: {provider: openai, model: m}}\n" + GOOD,
+        set(),
+    ),
+    (
         "snippets beside whole passages are fine",
         GOOD.replace(
             '    template: "{{ message }}"\n',

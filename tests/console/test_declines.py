@@ -59,7 +59,7 @@ def grounded_bot() -> BotConfig:
     )
 
 
-THRESHOLD = grounded_bot().answer_policy.scope_threshold  # declined at once from here
+THRESHOLD = grounded_bot().answer_policy.declines_at_once_from  # declined at once from here
 
 
 @pytest.fixture

@@ -11,14 +11,14 @@ import pytest
 from sqlalchemy import select
 
 from chinwag.bots.validation import validate_document
-from chinwag.config.bot import BotConfig
+from chinwag.config.bot import BotConfig, RouterConfig
 from chinwag.config.handoff import HandoffConfig
 from chinwag.conversations.models import Message
 from chinwag.engine.scope import Scope, ScopeExamples, shipped_examples, train_scope
 from chinwag.providers.registry import ModelRegistry
 from chinwag.settings import Settings
 from chinwag.testing.fake_llm import FakeLLM
-from tests.conftest import RunningServer, plain_demo_bot, run_server
+from tests.conftest import RunningServer, _parsed_demo_bot, plain_demo_bot, run_server
 from tests.helpers import ask
 
 SYSTEM = (
@@ -191,6 +191,52 @@ async def test_check_llm_declines_what_the_model_says_the_material_does_not_answ
         events = await ask(server.client, "What does delivery cost in Bergen?")
         assert [r["model"] for r in fake_llm.requests] == ["checker", "fake-model"]
         assert events[-2].data["text"].startswith("Hello0 from1")
+
+
+async def test_check_llm_declines_what_the_model_says_is_not_the_business_s(
+    make_settings: Settings, fake_llm: FakeLLM
+) -> None:
+    check = {"provider": "openai", "base_url": fake_llm.base_url, "model": "checker"}
+    fake_llm.behaviour.model_replies["checker"] = '{"in_scope": false, "answerable": true}'
+    bot = grounded_bot(mode="grounded", check="llm", check_llm=check)
+    async with run_server(make_settings, bot=bot) as server:
+        events = await ask(server.client, "What does delivery cost in Bergen?")
+        declined = next(e for e in events if e.type == "message.declined").data
+        assert declined["reason"] == "out_of_scope"
+        assert declined["scores"]["check_in_scope"] == 0.0
+        assert events[-2].data["text"] == "Sorry, I can only help with questions about Vinhuset."
+        (request,) = fake_llm.requests  # the check told whose business it is; main not called
+        assert "answers for Vinhuset" in request["messages"][0]["content"]
+        route = await _route(server, events[-2].data["message_id"])
+        assert route["declined"]["reason"] == "out_of_scope"
+
+
+async def test_check_llm_also_checks_an_answer_grounded_by_a_flow(
+    make_settings: Settings, fake_llm: FakeLLM
+) -> None:
+    check = {"provider": "openai", "base_url": fake_llm.base_url, "model": "checker"}
+    fake_llm.behaviour.model_replies["checker"] = '{"in_scope": true, "answerable": false}'
+    bot = grounded_bot(mode="grounded", check="llm", check_llm=check)
+    statistics = (
+        _parsed_demo_bot().flows["statistics"].model_copy(update={"verbatim_answer": False})
+    )
+    main = bot.flows["main"].model_copy(
+        update={"template": "{{ flows.statistics.output if flows.statistics }}\n{{ message }}"}
+    )
+    bot = bot.model_copy(
+        update={
+            "flows": {"main": main, "statistics": statistics},
+            "router": RouterConfig(strategy="keywords"),
+        }
+    )
+    async with run_server(make_settings, bot=bot) as server:
+        events = await ask(server.client, "What does the Barolo cost?")
+        types = [e.type for e in events]
+        assert types.index("flow.completed") < types.index("message.declined")
+        declined = next(e for e in events if e.type == "message.declined").data
+        assert declined["reason"] == "unanswerable" and declined["scores"]["check"] == 0.0
+        (request,) = fake_llm.requests  # the check saw the flow's rows; main was not called
+        assert "Barolo" in request["messages"][-1]["content"].split("Message:")[0]
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -1,5 +1,6 @@
 """Validation of what a bot's prompts can see of its material: a prompt that shows only part of
-what retrieval found, and a grounded bot with nothing to ground its answers on (warnings)."""
+what retrieval found, a grounded bot with nothing to ground its answers on, and a grounding
+check asked of the embedded model, which cannot judge it (warnings)."""
 
 from __future__ import annotations
 
@@ -64,6 +65,35 @@ def grounded_problems(document: dict[str, Any]) -> list[Problem]:
             "will be declined as unanswerable",
             "Add a `knowledge:` section and ingest documents, a flow with `data:`, or the "
             "shop's facts in flows.main.system; or set `policy.mode: open`.",
+            severity="warning",
+        )
+    ]
+
+
+def check_problems(document: dict[str, Any]) -> list[Problem]:
+    """`check: llm` on the embedded model: SmolLM2-135M takes 20-70 s a check on 2 cores (a
+    check times out, the answer goes on unchecked) and misjudges plain cases."""
+    from chinwag.bots.validation import Problem
+
+    policy = document.get("policy")
+    if not isinstance(policy, dict) or policy.get("check") != "llm":
+        return []
+    check_llm, llm = policy.get("check_llm"), document.get("llm")
+    provider = next(
+        (c.get("provider") for c in (check_llm, llm) if isinstance(c, dict) and c.get("provider")),
+        None,
+    )
+    if provider != "local":
+        return []
+    return [
+        Problem(
+            "policy.check_llm",
+            "check_on_embedded_model",
+            "policy.check is llm, but the check would ask the embedded model, which is too small "
+            "to judge whether a message is in scope or answered (and takes 20 s or more a check "
+            "on a small machine, so most checks time out)",
+            "Point policy.check_llm at a capable OpenAI-compatible model "
+            "({provider: openai, base_url: ..., model: ...}), or set policy.check: none.",
             severity="warning",
         )
     ]

@@ -20,7 +20,12 @@ from pydantic import BaseModel, ValidationError
 
 from chinwag.bots.handoff_check import handoff_problems
 from chinwag.bots.lookup_check import lookup_problems
-from chinwag.bots.material_check import grounded_problems, prompt_problems, top_k_of
+from chinwag.bots.material_check import (
+    check_problems,
+    grounded_problems,
+    prompt_problems,
+    top_k_of,
+)
 from chinwag.bots.routing_check import routing_problems
 from chinwag.bots.template_check import check_template
 from chinwag.bots.tool_check import tool_problems
@@ -88,6 +93,7 @@ def validate_document(
         found += [_structural_problem(error) for error in exc.errors()]
     found += _flow_problems(document)
     found += grounded_problems(document)
+    found += check_problems(document)
     found += handoff_problems(document)
     found += tool_problems(document, env=env, activating=activating)
     if env is not None:

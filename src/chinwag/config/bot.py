@@ -175,12 +175,13 @@ class PolicyConfig(_Strict):
         description="Messages that are this bot's business though no flow example says so "
         "(a decline the owner marked as wrong lands here).",
     )
-    scope_threshold: float = Field(
-        0.7,
+    scope_threshold: float | None = Field(
+        None,
         ge=0,
         le=1,
         description="Least probability that a message is out of scope to decline it at once "
-        "(a message nothing supports is declined as out of scope from 0.5).",
+        "(a message nothing supports is declined as out of scope from 0.5); unset: 0.7, or 0.9 "
+        "with `check: llm` (the model judges the messages in between).",
     )
     support_floor: float = Field(
         0.14,
@@ -192,9 +193,9 @@ class PolicyConfig(_Strict):
     )
     check: Literal["none", "llm"] = Field(
         "none",
-        description="`llm`: before `main` answers a message that no curated answer or flow "
-        "output grounds, ask a model whether its material answers it (one short call); "
-        "`none`: decide without an LLM.",
+        description="`llm`: before `main` answers a message that no curated answer grounds, "
+        "ask a model whether it is the bot's business and whether `main`'s material (passages, "
+        "table rows, flow outputs) answers it (one short call); `none`: decide without an LLM.",
     )
     check_llm: LLMConfig | None = Field(
         None, description="`check: llm`: the model asked; unset fields come from the bot's llm."
@@ -212,6 +213,13 @@ class PolicyConfig(_Strict):
         description="Reply when nothing the bot has answers the message, by language; offer "
         "contact details here. Unset: a built-in sentence.",
     )
+
+    @property
+    def declines_at_once_from(self) -> float:
+        """The out-of-scope probability from which a message is declined before routing."""
+        if self.scope_threshold is not None:
+            return self.scope_threshold
+        return 0.9 if self.check == "llm" else 0.7
 
 
 class TableLookup(_Strict):

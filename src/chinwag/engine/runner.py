@@ -78,7 +78,7 @@ async def run_message(
         if scoped is not None and answer.curated is None:
             outside = round(await scoped, 4)
             answer.policy_scores["out_of_scope"] = outside
-            if outside >= bot.answer_policy.scope_threshold:
+            if outside >= bot.answer_policy.declines_at_once_from:
                 serve_decline(ctx, Decline("out_of_scope", {"out_of_scope": outside}))
                 return
         decision = await (early_route or _route(router, ctx))
