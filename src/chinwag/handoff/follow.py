@@ -11,6 +11,10 @@ from chinwag.streams.events import LogEntry
 from chinwag.streams.fanout import RedisFanout
 from chinwag.streams.follow import PAGE_SIZE, DatabaseFollower
 
+# With Redis answering, how long a session's follower waits before it reads the database again:
+# the longest an event whose worker died between its commit and its publication can be late.
+QUIET_DATABASE_SECONDS = 10.0
+
 
 def fanout_key(session_pk: str) -> str:
     """The session's id in the Redis fan-out (beside the streams' ids, which are UUIDs)."""
@@ -19,7 +23,13 @@ def fanout_key(session_pk: str) -> str:
 
 class SessionFollower(DatabaseFollower):
     """The session's committed events after a seq: from the database, then live from Redis
-    (else by polling the database), in order, none skipped or repeated."""
+    (else by polling the database), in order, none skipped or repeated.
+
+    A session's log stays open as long as a page does, and is quiet most of the time: with
+    Redis answering, the database is read after QUIET_DATABASE_SECONDS of quiet rather than
+    every second (an idle widget would otherwise cost its server a query a second)."""
+
+    quiet_database_seconds = QUIET_DATABASE_SECONDS
 
     def __init__(
         self,

@@ -63,9 +63,14 @@ class DatabaseFollower:
     """Reads a stream written by another worker: its log in the database, then, with Redis,
     the live entries from the Redis stream (else polling the database).
 
-    The database is read first, after a gap in what Redis gave, after each quiet wait (a stream
-    ended by recovery is only in the database) and while Redis does not answer; the position
-    only moves forward by one seq at a time, so nothing is skipped or repeated."""
+    The database is read first, after a gap in what Redis gave, after a quiet wait (a stream
+    ended by recovery is only in the database; so is an event whose worker died between its
+    commit and its publication) and while Redis does not answer; the position only moves
+    forward by one seq at a time, so nothing is skipped or repeated."""
+
+    # How long Redis may stay quiet before the database is read again: an answer's stream
+    # lasts seconds, so at every quiet wait; a long-lived log overrides it.
+    quiet_database_seconds = 0.0
 
     def __init__(
         self,
@@ -81,12 +86,15 @@ class DatabaseFollower:
         self.heartbeat_seconds = heartbeat_seconds
         self.fanout = fanout
         self._closed = asyncio.Event()
+        self._gap = False  # Redis skipped a seq: the database has it
 
     async def entries(self) -> AsyncIterator[list[LogEntry]]:
         quiet_since = time.monotonic()
         read_database = True
+        database_read_at = 0.0
         while not self._closed.is_set():
             if read_database:
+                database_read_at = time.monotonic()
                 try:
                     rows, finished = await self._next_page()
                 except (DatabaseUnavailable, DBAPIError, OSError):
@@ -103,7 +111,11 @@ class DatabaseFollower:
                     quiet_since = time.monotonic()
                     continue
             live = await self._live()
-            read_database = live is None or not live
+            read_database = (
+                live is None
+                or self._gap
+                or (not live and time.monotonic() - database_read_at >= self.quiet_database_seconds)
+            )
             if live:
                 self.position = live[-1].seq
                 yield live
@@ -128,11 +140,13 @@ class DatabaseFollower:
         if entries is None:
             return None
         fresh: list[LogEntry] = []
+        self._gap = False
         for entry in entries:
             if entry.seq <= self.position + len(fresh):
                 continue
             if entry.seq != self.position + len(fresh) + 1:
-                break  # a gap: the database has what Redis lacks
+                self._gap = True  # the database has what Redis lacks
+                break
             fresh.append(entry)
         return fresh
 
