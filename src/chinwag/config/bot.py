@@ -11,7 +11,15 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from chinwag.config.handoff import HandoffConfig
-from chinwag.config.tools import HostName, HttpTool, ToolArgument, ToolLanguage, ToolName, ToolText
+from chinwag.config.tools import (
+    FunctionCalling,
+    HostName,
+    HttpTool,
+    ToolArgument,
+    ToolLanguage,
+    ToolName,
+    ToolText,
+)
 
 BOT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 FLOW_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
@@ -310,6 +318,21 @@ class FlowConfig(_Strict):
         description="`tool`: the flow's output when the call fails (main is told to say it), "
         "by language; unset: a built-in sentence.",
     )
+    tools: list[ToolName] = Field(
+        default_factory=list,
+        description="`main` only: the bot's tools its LLM may call by function calling "
+        "(an OpenAI-compatible server; not the embedded model), e.g. `[order_status, stock]`.",
+    )
+    function_calling: FunctionCalling | None = Field(
+        None,
+        description="`tools`: steps, the time per call and the time for all calls; unset: "
+        "the defaults below.",
+    )
+
+    @property
+    def tool_loop(self) -> FunctionCalling:
+        """The function-calling limits, defaults filled in."""
+        return self.function_calling or FunctionCalling()
 
 
 class LimitsConfig(_Strict):

@@ -102,19 +102,26 @@ async def call_flow_tool(
 
 
 def _completed(ctx: FlowContext, flow: str, outcome: ToolOutcome) -> None:
-    ctx.emit(
-        ToolCompleted(
-            flow=flow,
-            tool=outcome.tool,
-            status=outcome.status,
-            ms=outcome.ms,
-            http_status=outcome.http_status,
-            bytes=outcome.bytes,
-            attempts=outcome.attempts,
-            arguments=outcome.arguments,
-            code=outcome.code,
-            message=outcome.error.message if outcome.error is not None else None,
-        )
+    ctx.emit(completed_event(flow, outcome))
+
+
+def completed_event(
+    flow: str, outcome: ToolOutcome, *, step: int | None = None, call_id: str | None = None
+) -> ToolCompleted:
+    """The `tool.completed` event of a call's outcome."""
+    return ToolCompleted(
+        flow=flow,
+        tool=outcome.tool,
+        status=outcome.status,
+        ms=outcome.ms,
+        http_status=outcome.http_status,
+        bytes=outcome.bytes,
+        attempts=outcome.attempts,
+        arguments=outcome.arguments,
+        code=outcome.code,
+        message=outcome.error.message if outcome.error is not None else None,
+        step=step,
+        call_id=call_id,
     )
 
 

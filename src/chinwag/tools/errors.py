@@ -94,3 +94,48 @@ class ToolCancelled(ToolError):
         "The flow's own `timeout_seconds` ran out during the call: keep the tool's "
         "timeout_seconds x (1 + retries) below it."
     )
+
+
+# --- function calling: `main`'s model asked for a call that is not made -----------------------
+
+
+class ToolNotOffered(ToolError):
+    code = "tool_not_offered"
+    status = 422
+    default_hint = "Only the tools listed in flows.main.tools can be called; no call was made."
+
+
+class ToolNeedsConfirmation(ToolError):
+    code = "tool_needs_confirmation"
+    status = 403
+    default_hint = (
+        "The tool changes something (`confirm: true`, the default for POST, PUT, PATCH and "
+        "DELETE): the model cannot call it until confirmations are built. Tell the visitor it "
+        "cannot be done in this chat; set `confirm: false` only on a tool that changes nothing."
+    )
+
+
+class ToolCallsExhausted(ToolError):
+    code = "tool_calls_exhausted"
+    status = 429
+    default_hint = (
+        "The answer made function_calling.max_calls calls already; answer with what you have."
+    )
+
+
+class ToolBudgetExhausted(ToolError):
+    code = "tool_budget_exhausted"
+    status = 504
+    default_hint = (
+        "The calls of this answer used up function_calling.budget_seconds; answer with what "
+        "you have. Raise the budget if the tools are slow by nature."
+    )
+
+
+class ToolStepsExhausted(ToolError):
+    code = "tool_steps_exhausted"
+    status = 502
+    default_hint = (
+        "The model still asked for calls after function_calling.max_steps turns (and once "
+        "more when told to answer); no call was made. Raise max_steps, or check the model."
+    )
