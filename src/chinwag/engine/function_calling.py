@@ -31,7 +31,7 @@ from chinwag.providers.protocols import (
     Usage,
 )
 from chinwag.streams.events import MessageDelta, ToolStarted
-from chinwag.tools.arguments import redacted
+from chinwag.tools.arguments import check_arguments, redacted
 from chinwag.tools.call import ToolOutcome
 from chinwag.tools.errors import (
     ToolArgumentsInvalid,
@@ -173,7 +173,7 @@ async def _call(loop: _Loop, step: int, call: ToolCall) -> str:
     tool = ctx.bot.tools.get(call.name) if call.name in loop.offered else None
     values, unreadable = _values(call)
     arguments = redacted(tool, values) if tool is not None else {}
-    refusal = _refusal(loop, call, tool, unreadable)
+    refusal = _refusal(loop, call, tool, values, unreadable)
     if refusal is not None:
         return _emit_refused(ctx, step, call, arguments, refusal)
     assert tool is not None
@@ -211,8 +211,13 @@ def _values(call: ToolCall) -> tuple[dict[str, Any], str | None]:
 
 
 def _refusal(
-    loop: _Loop, call: ToolCall, tool: HttpTool | None, unreadable: str | None
+    loop: _Loop,
+    call: ToolCall,
+    tool: HttpTool | None,
+    values: dict[str, Any],
+    unreadable: str | None,
 ) -> ToolError | None:
+    """Why the call is not made, or None; arguments that do not match do not count as calls."""
     name = _shown(call.name)
     if tool is None:
         return ToolNotOffered(
@@ -226,6 +231,10 @@ def _refusal(
         )
     if unreadable is not None:
         return ToolArgumentsInvalid(f"tool '{name}': the arguments are {unreadable}")
+    try:
+        check_arguments(name, tool, values)
+    except ToolArgumentsInvalid as exc:
+        return exc
     if loop.calls >= loop.limits.max_calls:
         return ToolCallsExhausted(
             f"tool '{name}' was not called: this answer made its {loop.limits.max_calls} calls"
