@@ -9,15 +9,17 @@ from typing import Any
 
 import orjson
 import pytest
+import yaml
 from sqlalchemy import select
 
+from chinwag.bots.validation import validate_document
 from chinwag.config.bot import BotConfig
 from chinwag.conversations.models import FlowRun
 from chinwag.settings import Settings
 from chinwag.streams.models import LoggedEvent
 from chinwag.testing.fake_llm import FakeLLM, ScriptedCall
 from tests.conftest import run_server
-from tests.helpers import ask
+from tests.helpers import ROOT, ask
 from tests.tools.shop import TOKEN, FakeShop
 
 pytestmark = pytest.mark.timeout(60)
@@ -320,3 +322,51 @@ async def test_the_embedded_model_cannot_call_tools_and_says_so(
         assert "order_status" in error["message"]
         assert events[-1].data["status"] == "failed"
         assert shop.seen == [] and fake_llm.requests == []
+
+
+def docs_function_calling_example() -> dict[str, Any]:
+    """The function-calling bot of docs/tools.md."""
+    text = (ROOT / "docs" / "tools.md").read_text()
+    start = text.index("```yaml", text.index("## Function calling")) + len("```yaml")
+    document: dict[str, Any] = yaml.safe_load(text[start : text.index("```", start)])
+    return document
+
+
+def test_the_docs_function_calling_example_validates() -> None:
+    env = {"SHOP_API_TOKEN": "x", "OPENAI_API_KEY": "x"}
+    report = validate_document(docs_function_calling_example(), env=env)
+    assert report.ok and report.problems == [], report.problems
+
+
+async def test_the_docs_function_calling_example_answers_as_documented(
+    make_settings: Settings, fake_llm: FakeLLM, shop: FakeShop
+) -> None:
+    """Pointed at the local shop and the fake LLM: two orders looked up at once, then a
+    number the schema refuses, told to the model as the page shows it."""
+    document = docs_function_calling_example()
+    document.pop("llm")  # the server's default: the fake LLM
+    tool = document["tools"]["order_status"]
+    tool["url"] = shop.base_url + "/api/orders/{order}"
+    tool["allow_private"] = True
+    document["allowed_hosts"] = ["127.0.0.1"]
+    bot = BotConfig.model_validate({**document, "id": "vinhuset"})
+    fake_llm.behaviour.tool_turns = [
+        [
+            ScriptedCall("order_status", {"order": "10023"}),
+            ScriptedCall("order_status", {"order": "10024"}),
+        ]
+    ]
+    async with run_server(make_settings, bot=bot) as server:
+        events = await ask(server.client, "Where are my orders 10023 and 10024?")
+        done = [e for e in _tool_events(events) if e["type"] == "tool.completed"]
+        assert [(e["step"], e["status"]) for e in done] == [(1, "completed"), (1, "completed")]
+        answer = _text(events)
+        assert '"status":"shipped","delivery":"2026-12-09"' in answer
+        assert '"status":"packing","delivery":"2026-12-11"' in answer
+
+        fake_llm.behaviour.tool_turns = [[ScriptedCall("order_status", {"order": "1002"})]]
+        await ask(server.client, "Where is my order 1002?")
+        told = orjson.loads(fake_llm.requests[-1]["messages"][-1]["content"])
+        page = (ROOT / "docs" / "tools.md").read_text()
+        start = page.index("```json", page.index("### What the model may not do")) + 7
+        assert told == orjson.loads(page[start : page.index("```", start)])

@@ -325,8 +325,8 @@ class FlowConfig(_Strict):
     )
     function_calling: FunctionCalling | None = Field(
         None,
-        description="`tools`: steps, the time per call and the time for all calls; unset: "
-        "the defaults below.",
+        description="`tools`: the loop's limits (steps, calls, the time per call and for all "
+        "calls); unset: their defaults.",
     )
 
     @property
