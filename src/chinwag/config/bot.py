@@ -11,10 +11,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from chinwag.config.handoff import HandoffConfig
+from chinwag.config.mcp import McpServer, ServerName
 from chinwag.config.tools import (
     FunctionCalling,
     HostName,
     HttpTool,
+    Tool,
     ToolArgument,
     ToolLanguage,
     ToolName,
@@ -460,6 +462,11 @@ class BotConfig(_Strict):
     tools: dict[ToolName, HttpTool] = Field(
         default_factory=dict, description="HTTP tools its flows call (docs/tools.md)."
     )
+    mcp_servers: dict[ServerName, McpServer] = Field(
+        default_factory=dict,
+        description="MCP servers whose tools it uses (`tools:` of each): streamable HTTP "
+        "(`url`) or a local `command` (stdio); their tools are called like `tools:`.",
+    )
     allowed_hosts: list[HostName] = Field(
         default_factory=list,
         description="The only hosts its tools may call (`shop.example`, `*.shop.example`, "
@@ -511,6 +518,21 @@ class BotConfig(_Strict):
     def curated_answers(self) -> CuratedConfig:
         """How curated answers are used, defaults filled in."""
         return self.curated or CuratedConfig()
+
+    @property
+    def all_tools(self) -> dict[str, Tool]:
+        """Every tool its flows may call: its HTTP tools and its MCP servers' tools."""
+        found: dict[str, Tool] = dict(self.tools)
+        for server in self.mcp_servers.values():
+            found.update(server.tools)
+        return found
+
+    def mcp_server_of(self, tool: str) -> tuple[str, McpServer]:
+        """The MCP server (name, settings) whose tool `tool` is."""
+        for name, server in self.mcp_servers.items():
+            if tool in server.tools:
+                return name, server
+        raise KeyError(tool)
 
     @property
     def optional_flows(self) -> dict[str, FlowConfig]:

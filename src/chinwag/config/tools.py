@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from chinwag.config.mcp import McpTool
+
 TOOL_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
 ToolName = Annotated[str, StringConstraints(pattern=TOOL_NAME_PATTERN)]
 HttpMethod = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
@@ -86,6 +88,11 @@ class HttpTool(_Strict):
     )
 
     @property
+    def argument_schema(self) -> dict[str, Any]:
+        """Its arguments schema (as an MCP tool's, for code that takes either)."""
+        return self.arguments
+
+    @property
     def changes_something(self) -> bool:
         """Whether a call needs the visitor's confirmation (`confirm`, else by its method)."""
         return self.confirm if self.confirm is not None else self.method not in SAFE_METHODS
@@ -111,6 +118,9 @@ class ToolArgument(_Strict):
     label: str | None = Field(
         None, max_length=80, description="How the question for it names it (`order number`)."
     )
+
+
+Tool = HttpTool | McpTool  # a bot's tool: an HTTP endpoint, or a tool of an MCP server
 
 
 class FunctionCalling(_Strict):

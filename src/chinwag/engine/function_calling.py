@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from chinwag.config.tools import FunctionCalling, HttpTool
+from chinwag.config.tools import FunctionCalling, Tool
 from chinwag.engine.context import FlowContext
 from chinwag.engine.tool_flow import completed_event
 from chinwag.errors import LLMNoFunctionCalling
@@ -48,7 +48,7 @@ from chinwag.tools.errors import (
 NAME_SHOWN = 64  # a name the model made up is shown cut to this length
 
 
-def function_specs(offered: list[str], tools: dict[str, HttpTool]) -> list[dict[str, Any]]:
+def function_specs(offered: list[str], tools: dict[str, Tool]) -> list[dict[str, Any]]:
     """The OpenAI `tools` of main: each offered tool's name, description and schema."""
     return [
         {
@@ -56,7 +56,7 @@ def function_specs(offered: list[str], tools: dict[str, HttpTool]) -> list[dict[
             "function": {
                 "name": name,
                 "description": tools[name].description or f"The {name} tool.",
-                "parameters": _plain(tools[name].arguments),
+                "parameters": _plain(tools[name].argument_schema),
             },
         }
         for name in offered
@@ -99,7 +99,7 @@ async def stream_with_tools(
             "cannot call tools"
         )
     loop = _Loop(ctx, main.tool_loop, frozenset(main.tools))
-    specs = function_specs(main.tools, ctx.bot.tools)
+    specs = function_specs(main.tools, ctx.bot.all_tools)
     messages = list(prompt)
     for step in range(1, loop.limits.max_steps + 2):
         final = step > loop.limits.max_steps or loop.budget_left <= 0
@@ -170,7 +170,7 @@ def _refuse_all(loop: _Loop, step: int, calls: list[ToolCall]) -> None:
 async def _call(loop: _Loop, step: int, call: ToolCall) -> str:
     """Make one call the model asked for, or say why not; what the model is told."""
     ctx = loop.ctx
-    tool = ctx.bot.tools.get(call.name) if call.name in loop.offered else None
+    tool = ctx.bot.all_tools.get(call.name) if call.name in loop.offered else None
     values, unreadable = _values(call)
     arguments = redacted(tool, values) if tool is not None else {}
     refusal = _refusal(loop, call, tool, values, unreadable)
@@ -213,7 +213,7 @@ def _values(call: ToolCall) -> tuple[dict[str, Any], str | None]:
 def _refusal(
     loop: _Loop,
     call: ToolCall,
-    tool: HttpTool | None,
+    tool: Tool | None,
     values: dict[str, Any],
     unreadable: str | None,
 ) -> ToolError | None:
@@ -225,7 +225,7 @@ def _refusal(
         )
     if tool.changes_something:
         return ToolNeedsConfirmation(
-            f"tool '{name}' changes something ({tool.method}) and needs the visitor's "
+            f"tool '{name}' changes something and needs the visitor's "
             "confirmation, which this chat cannot ask for yet: it was not called. Tell the "
             "visitor it cannot be done here"
         )

@@ -75,7 +75,7 @@ async def call_flow_tool(
     The call's outcome is also put in `calls` as it ends, even when the flow's own timeout
     (or the answer's end) cancels it: `tool.started` always gets its `tool.completed`."""
     assert flow.tool is not None, "only flows with a tool get here"
-    tool = ctx.bot.tools[flow.tool]
+    tool = ctx.bot.all_tools[flow.tool]
     found = find_arguments(
         tool, flow.arguments, message=ctx.message.text, user_id=ctx.message.user_id
     )

@@ -96,6 +96,29 @@ class ToolCancelled(ToolError):
     )
 
 
+class ToolMcpError(ToolError):
+    code = "tool_mcp_error"
+    default_hint = "The MCP server's tool reported an error; the server's own logs say why."
+
+
+class ToolMcpToolMissing(ToolError):
+    code = "mcp_tool_missing"
+    status = 404
+    default_hint = (
+        "The MCP server does not have this tool: fix the tool's `name` (or key), or the "
+        "server; `chinwag validate` lists what the server has."
+    )
+
+
+class ToolMcpCommandNotAllowed(ToolError):
+    code = "mcp_command_not_allowed"
+    status = 403
+    default_hint = (
+        "A stdio MCP server runs a program on this server: list the program (as the bot "
+        "names it, e.g. `python` or `/opt/tools/shop-mcp`) in CHINWAG_MCP_COMMANDS."
+    )
+
+
 # --- function calling: `main`'s model asked for a call that is not made -----------------------
 
 
