@@ -1,6 +1,6 @@
 """A real MCP server built with the SDK (MCPServer, once FastMCP): the shop's order status
-(read-only), a cancellation (changes something) and a tool that fails. Served over streamable
-HTTP (tests/tools/test_mcp.py serves it on 127.0.0.1), or run as a stdio subprocess
+and stock (read-only), a cancellation (changes something) and a tool that fails. Served over
+streamable HTTP (tests/tools/test_mcp.py serves it on 127.0.0.1), or run as a stdio subprocess
 (`python mcp_shop.py`): it imports only the SDK."""
 
 from __future__ import annotations
@@ -26,6 +26,11 @@ def shop_server() -> MCPServer:
         if found is None:
             raise ValueError(f"no order {order}")
         return {"order": order, **found}
+
+    @server.tool(annotations=ToolAnnotations(read_only_hint=True))
+    def stock_level(wine: str) -> dict[str, Any]:
+        """Bottles in stock now, by the wine's name."""
+        return {"wine": wine, "bottles": 7 if "barolo" in wine.lower() else 0}
 
     @server.tool()
     def cancel_order(order: str) -> str:

@@ -19,7 +19,7 @@ from chinwag.settings import Settings
 from chinwag.testing.fake_llm import FakeLLM, ScriptedCall
 from chinwag.testing.server import ThreadedServer, free_port
 from tests.conftest import run_server
-from tests.helpers import ask, chinwag
+from tests.helpers import ROOT, ask, chinwag
 from tests.tools.mcp_shop import shop_server
 
 pytestmark = pytest.mark.timeout(90)
@@ -147,7 +147,7 @@ async def test_a_server_that_does_not_answer_or_lacks_a_tool_is_not_activated(
         assert "tool_unreachable" in problem["message"] and problem["hint"]
 
         lacking = mcp_bot({"url": mcp_shop.url, "allow_private": True})
-        lacking["mcp_servers"]["shop"]["tools"]["stock"] = {"name": "stock_level"}
+        lacking["mcp_servers"]["shop"]["tools"]["stock"] = {"name": "stock_count"}
         refused = await server.client.put("/v1/bots/vinhuset", json=lacking)
         assert refused.status_code == 422, refused.text
         (problem,) = refused.json()["problems"]
@@ -206,3 +206,36 @@ async def test_chinwag_validate_reports_the_server_and_its_tools(
         ("mcp_servers.shop.tools.stock", "mcp_tool_missing"),
         ("mcp_servers.down", "mcp_server_unreachable"),
     }, report
+
+
+async def test_the_docs_mcp_example_is_listed_and_called(
+    make_settings: Settings,
+    fake_llm: FakeLLM,
+    mcp_shop: McpShop,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """docs/tools.md's MCP servers, pointed at the shop's server over HTTP and over stdio."""
+    text = (ROOT / "docs" / "tools.md").read_text()
+    start = text.index("```yaml", text.index("## MCP servers")) + len("```yaml")
+    document = yaml.safe_load(text[start : text.index("```", start)])
+    monkeypatch.setenv("SHOP_TOOLS_TOKEN", "t0k3n")
+    document["allowed_hosts"] = ["127.0.0.1"]
+    document["mcp_servers"]["shop"] |= {"url": mcp_shop.url, "allow_private": True}
+    document["mcp_servers"]["cellar"]["command"] = [sys.executable, SHOP_SCRIPT]
+    bot = {"id": "vinhuset", "name": "Vinhuset", **document}
+    allowed = make_settings.model_copy(update={"mcp_commands": sys.executable})
+    fake_llm.behaviour.tool_turns = [
+        [
+            ScriptedCall("order_status", {"order": "10023"}),
+            ScriptedCall("stock", {"wine": "Barolo 2019"}),
+            ScriptedCall("bottles", {"wine": "Barolo 2019"}),
+        ]
+    ]
+    async with run_server(allowed, seed_demo=False) as server:
+        saved = await server.client.put("/v1/bots/vinhuset", json=bot)
+        assert saved.status_code == 200, saved.text
+        events = await ask(server.client, "Where is 10023, and is the Barolo in stock?")
+        assert [d["status"] for d in _done(events)] == ["completed"] * 3, _done(events)
+        told = [orjson.loads(m["content"]) for m in fake_llm.requests[-1]["messages"][-3:]]
+        assert told[0]["result"]["status"] == "shipped"
+        assert told[1]["result"] == told[2]["result"] == {"wine": "Barolo 2019", "bottles": 7}
