@@ -272,7 +272,9 @@ async def test_calls_that_may_not_be_made_are_refused_to_the_model(
             "tool_calls_exhausted",
         ]
         assert "does not match" in by_call["call_0_0"]["message"]
-        assert by_call["call_0_2"]["arguments"] == {}  # a made-up tool's arguments: not shown
+        made_up = by_call["call_0_2"]  # a made-up tool: its name and arguments are not shown
+        assert (made_up["tool"], made_up["arguments"]) == ("(unknown)", {})
+        assert "'delete_everything'" in made_up["message"]
         assert [s.raw_path for s in shop.seen] == ["/api/orders/10023"]  # one call was made
         told = [orjson.loads(m["content"]) for m in fake_llm.requests[-1]["messages"][-6:]]
         codes = [t["error"]["code"] if "error" in t else "result" for t in told]

@@ -45,7 +45,10 @@ from chinwag.tools.errors import (
     ToolTimeout,
 )
 
-NAME_SHOWN = 64  # a name the model made up is shown cut to this length
+NAME_SHOWN = 64  # a name or call id the model made up is shown cut to this length
+# The `tool` of events, records and metrics for a name that is none of the bot's tools: what a
+# model writes (or a visitor talks it into) never becomes a metric's label.
+UNKNOWN_TOOL = "(unknown)"
 
 
 def function_specs(offered: list[str], tools: dict[str, Tool]) -> list[dict[str, Any]]:
@@ -179,7 +182,9 @@ async def _call(loop: _Loop, step: int, call: ToolCall) -> str:
     assert tool is not None
     loop.calls += 1
     ctx.emit(
-        ToolStarted(flow="main", tool=call.name, arguments=arguments, step=step, call_id=call.id)
+        ToolStarted(
+            flow="main", tool=call.name, arguments=arguments, step=step, call_id=_shown(call.id)
+        )
     )
     limit = min(loop.limits.call_timeout_seconds, loop.budget_left)
     started = time.perf_counter()
@@ -262,8 +267,9 @@ def _timed_out(loop: _Loop, call: ToolCall, limit: float) -> ToolError:
 def _emit_refused(
     ctx: FlowContext, step: int, call: ToolCall, arguments: dict[str, Any], error: ToolError
 ) -> str:
-    name = _shown(call.name)
-    ctx.emit(ToolStarted(flow="main", tool=name, arguments=arguments, step=step, call_id=call.id))
+    name = call.name if call.name in ctx.bot.all_tools else UNKNOWN_TOOL
+    call_id = _shown(call.id)
+    ctx.emit(ToolStarted(flow="main", tool=name, arguments=arguments, step=step, call_id=call_id))
     outcome = ToolOutcome(name, arguments, "error", error=error)
     _completed(ctx, step, call, outcome, time.perf_counter())
     return _said(error)
@@ -273,8 +279,9 @@ def _completed(
     ctx: FlowContext, step: int, call: ToolCall, outcome: ToolOutcome, started: float
 ) -> None:
     outcome.ms = max(outcome.ms, round((time.perf_counter() - started) * 1000, 2))
-    ctx.emit(completed_event("main", outcome, step=step, call_id=call.id))
-    ctx.answer.tool_calls.append({**outcome.record(), "step": step, "call_id": call.id})
+    call_id = _shown(call.id)
+    ctx.emit(completed_event("main", outcome, step=step, call_id=call_id))
+    ctx.answer.tool_calls.append({**outcome.record(), "step": step, "call_id": call_id})
 
 
 def _said(error: ToolError) -> str:
