@@ -179,7 +179,9 @@ async def _step(bot: BotConfig, rounds: int) -> dict[str, float]:
         message = MessageInput(text="ten orders", history=(), user_id="u", bot_version=1)
         ctx = FlowContext(bot, message, events.append, lambda _llm: model, tools=caller)
         started = time.perf_counter()
-        await stream_with_tools(ctx, model, [ChatMessage("user", "ten orders")], GenerationOptions())
+        await stream_with_tools(
+            ctx, model, [ChatMessage("user", "ten orders")], GenerationOptions()
+        )
         if i:
             overs.append((time.perf_counter() - started) * 1000 - 100)
         assert [c["status"] for c in ctx.answer.tool_calls] == ["completed"] * 10
