@@ -95,10 +95,18 @@ async def test_a_streamable_http_server_is_listed_then_called(
         # The listed schemas, descriptions and read-only hints are kept with the version.
         version = (await server.client.get("/v1/bots/vinhuset/versions/1")).json()
         tools = version["config"]["mcp_servers"]["shop"]["tools"]
-        assert tools["order_status"]["arguments"]["required"] == ["order"]
-        assert tools["order_status"]["description"].startswith("An order's status")
-        assert tools["order_status"]["read_only"] is True
-        assert tools["cancel_order"].get("read_only") is not True
+        listed = tools["order_status"]["listed"]
+        assert listed["arguments"]["required"] == ["order"]
+        assert listed["description"].startswith("An order's status")
+        assert listed["read_only"] is True and tools["cancel_order"]["listed"]["read_only"] is None
+        # Offered to the model with the server's description and schema.
+        fake_llm.behaviour.tool_turns = []
+        await ask(server.client, "Hello?")
+        (offered,) = [
+            t for t in fake_llm.requests[-1]["tools"] if t["function"]["name"] == "order_status"
+        ]
+        assert offered["function"]["description"].startswith("An order's status")
+        assert offered["function"]["parameters"]["required"] == ["order"]
 
         # Function calling: a read-only tool is called, one that changes something is not,
         # and a failing one is told to the model.

@@ -16,8 +16,8 @@ _DOCS = "See docs/tools.md#mcp-servers."
 async def with_mcp_check(
     report: Report, *, env: Mapping[str, str], commands: frozenset[str]
 ) -> Report:
-    """The report with its MCP problems added and, when it has none, its MCP tools' schemas,
-    descriptions and read-only hints filled in from their servers."""
+    """The report with its MCP problems added and, when it has none, each MCP tool's `listed`
+    (the server's description, schema and read-only hint) written afresh."""
     if report.config is None or not _uses_mcp(report.config):
         return report
     config, problems = await listed_config(report.config, env=env, commands=commands)
@@ -65,13 +65,12 @@ async def listed_config(
                     )
                 )
                 continue
-            filled[key] = tool.model_copy(
-                update={
-                    "arguments": tool.arguments or found.input_schema,
-                    "description": tool.description or found.description,
-                    "read_only": tool.read_only if tool.read_only is not None else found.read_only,
-                }
-            )
+            said = {
+                "description": found.description,
+                "arguments": found.input_schema,
+                "read_only": found.read_only,
+            }
+            filled[key] = tool.model_copy(update={"listed": said})
         servers[name] = server.model_copy(update={"tools": {**server.tools, **filled}})
     return config.model_copy(update={"mcp_servers": servers}), problems
 

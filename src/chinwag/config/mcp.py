@@ -25,18 +25,24 @@ class McpTool(_Strict):
         None, max_length=128, description="The server's name for the tool; unset: this key."
     )
     description: str | None = Field(
-        None, description="What the tool does; unset: the server's description (at activation)."
+        None, description="What the tool does; unset: the server's description."
     )
     arguments: dict[str, Any] | None = Field(
         None,
-        description="JSON Schema of its arguments; unset: the server's `inputSchema`, listed "
-        "when the bot is activated and kept with the version.",
+        description="JSON Schema of its arguments, over the server's; unset: the server's "
+        "`inputSchema`.",
     )
     read_only: bool | None = Field(
         None,
-        description="Whether a call changes nothing; unset: the server's `readOnlyHint` (at "
-        "activation). A tool that is not read-only needs the visitor's confirmation, so "
-        "`main` cannot call it by function calling yet.",
+        description="Whether a call changes nothing; unset: the server's `readOnlyHint`. A "
+        "tool that is not read-only needs the visitor's confirmation, so `main` cannot call "
+        "it by function calling yet.",
+    )
+    listed: dict[str, Any] | None = Field(
+        None,
+        description="Written by chinwag at activation: the server's `description`, "
+        "`arguments` (its inputSchema) and `read_only` (its readOnlyHint), kept with the "
+        "version; listed again at every activation, so do not write it.",
     )
     max_response_bytes: int = Field(
         65536, ge=1, le=10_000_000, description="A larger result is refused, not cut."
@@ -45,15 +51,26 @@ class McpTool(_Strict):
     def remote_name(self, key: str) -> str:
         return self.name or key
 
+    def _listed(self, key: str) -> Any:
+        return (self.listed or {}).get(key)
+
+    @property
+    def about(self) -> str | None:
+        """What it does: its own description, else the server's."""
+        return self.description or self._listed("description")
+
     @property
     def changes_something(self) -> bool:
-        """Unless the tool is known to be read-only, a call may change something."""
-        return not self.read_only
+        """Unless the tool is known to be read-only (here, else by the server), it may."""
+        read_only = self.read_only if self.read_only is not None else self._listed("read_only")
+        return read_only is not True
 
     @property
     def argument_schema(self) -> dict[str, Any]:
-        """Its arguments schema (an empty object schema before it was listed)."""
-        return self.arguments or {"type": "object", "properties": {}}
+        """Its arguments schema: its own, else the server's (an empty object schema before
+        it was listed)."""
+        schema = self.arguments or self._listed("arguments")
+        return schema if isinstance(schema, dict) else {"type": "object", "properties": {}}
 
 
 class McpServer(_Strict):

@@ -88,6 +88,11 @@ class HttpTool(_Strict):
     )
 
     @property
+    def about(self) -> str | None:
+        """What it does (as an MCP tool's, for code that takes either)."""
+        return self.description
+
+    @property
     def argument_schema(self) -> dict[str, Any]:
         """Its arguments schema (as an MCP tool's, for code that takes either)."""
         return self.arguments

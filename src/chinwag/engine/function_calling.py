@@ -58,7 +58,7 @@ def function_specs(offered: list[str], tools: dict[str, Tool]) -> list[dict[str,
             "type": "function",
             "function": {
                 "name": name,
-                "description": tools[name].description or f"The {name} tool.",
+                "description": tools[name].about or f"The {name} tool.",
                 "parameters": _plain(tools[name].argument_schema),
             },
         }
