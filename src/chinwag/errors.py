@@ -323,6 +323,15 @@ class LLMNotConfigured(LLMError):
     )
 
 
+class LLMNoFunctionCalling(LLMError):
+    code = "llm_no_function_calling"
+    default_hint = (
+        "flows.main.tools needs an OpenAI-compatible LLM (llm.provider: openai, or "
+        "CHINWAG_LLM_BASE_URL); the embedded local model cannot call tools. Remove `tools` "
+        "from main and call them from routed flows instead (docs/tools.md)."
+    )
+
+
 class BotVersionNotFound(NotFound):
     code = "bot_version_not_found"
     default_hint = "List the bot's versions with GET /v1/bots/{bot_id}/versions."

@@ -73,6 +73,12 @@ class Settings(BaseSettings):
         "rises after large frees and leaves freed buffers resident.",
     )
 
+    mcp_commands: str = Field(
+        "",
+        description="Programs a bot's stdio MCP server may run, comma-separated (e.g. "
+        "`python,/opt/tools/shop-mcp`); empty: none (streamable HTTP servers need no entry).",
+    )
+
     host: str = Field("127.0.0.1", description="Interface `serve` and `demo` bind to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `serve` and `demo` bind to.")
 
@@ -175,3 +181,8 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
+
+    @property
+    def mcp_command_set(self) -> frozenset[str]:
+        """CHINWAG_MCP_COMMANDS as a set of programs."""
+        return frozenset(c.strip() for c in self.mcp_commands.split(",") if c.strip())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import orjson
 import pytest
@@ -12,8 +13,15 @@ from tests.conftest import free_port
 from chinwag.errors import LLMError
 from chinwag.providers.llm.openai_compat import OpenAIChatModel
 from chinwag.providers.llm.openai_stream import StreamingChatModel
-from chinwag.providers.protocols import ChatMessage, ChatModel, GenerationOptions, Usage
-from chinwag.testing.fake_llm import FakeLLM
+from chinwag.providers.protocols import (
+    ChatMessage,
+    ChatModel,
+    GenerationOptions,
+    ToolCall,
+    ToolCallingModel,
+    Usage,
+)
+from chinwag.testing.fake_llm import FakeLLM, ScriptedCall
 
 Factory = Callable[..., ChatModel]
 CLIENTS: dict[str, Factory] = {"lean": StreamingChatModel, "sdk": OpenAIChatModel}
@@ -196,3 +204,74 @@ def test_a_whole_answer_that_is_not_a_chat_completion_is_refused() -> None:
 
     with pytest.raises(LLMStreamBroken, match="not a chat completion"):
         parse_completion(b'{"object": "list", "data": []}')
+
+
+async def test_streamed_tool_calls_are_joined_and_answered(
+    make_model: Factory, fake_llm: FakeLLM
+) -> None:
+    """Function calling: two calls in one turn, each call's arguments split across chunks as
+    OpenAI streams them, come out whole; the next turn sends the calls and their results."""
+    fake_llm.behaviour.tool_turns = [
+        [
+            ScriptedCall("order_status", {"order": "10023"}, id="call_a"),
+            ScriptedCall("stock", {"wine": "Barolo 2019", "shop": "Oslo"}, id="call_b"),
+        ]
+    ]
+    model = make_model(base_url=fake_llm.base_url)
+    assert isinstance(model, ToolCallingModel)
+    spec = [{"type": "function", "function": {"name": "stock", "parameters": {}}}]
+    items = [item async for item in model.stream_tools(PROMPT, GenerationOptions(), spec)]
+    assert items == [
+        ToolCall("call_a", "order_status", '{"order":"10023"}'),
+        ToolCall("call_b", "stock", '{"wine":"Barolo 2019","shop":"Oslo"}'),
+        Usage.of(prompt_tokens=5, completion_tokens=3),
+    ]
+    sent = fake_llm.requests[-1]
+    assert sent["tools"] == spec and sent["tool_choice"] == "auto" and sent["stream"] is True
+
+    calls = tuple(i for i in items if isinstance(i, ToolCall))
+    turn = [
+        *PROMPT,
+        ChatMessage("assistant", "", tool_calls=calls),
+        ChatMessage("tool", '{"result": "shipped"}', tool_call_id="call_a"),
+        ChatMessage("tool", '{"result": 3}', tool_call_id="call_b"),
+    ]
+    items = [item async for item in model.stream_tools(turn, GenerationOptions(), spec)]
+    text = "".join(i for i in items if isinstance(i, str))
+    assert text.strip() == 'The tools said: {"result": "shipped"} | {"result": 3}'
+    assert not [i for i in items if isinstance(i, ToolCall)]
+    sent = fake_llm.requests[-1]
+    assert sent["messages"][2] == {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [
+            {
+                "id": "call_a",
+                "type": "function",
+                "function": {"name": "order_status", "arguments": '{"order":"10023"}'},
+            },
+            {
+                "id": "call_b",
+                "type": "function",
+                "function": {"name": "stock", "arguments": '{"wine":"Barolo 2019","shop":"Oslo"}'},
+            },
+        ],
+    }
+    assert sent["messages"][3] == {
+        "role": "tool",
+        "content": '{"result": "shipped"}',
+        "tool_call_id": "call_a",
+    }
+    # `none`: the model is told to answer, and does.
+    items = [
+        item async for item in model.stream_tools(PROMPT, GenerationOptions(), spec, choice="none")
+    ]
+    assert fake_llm.requests[-1]["tool_choice"] == "none"
+    assert not [i for i in items if isinstance(i, ToolCall)]
+
+
+def test_the_embedded_model_is_not_a_tool_calling_model(tmp_path: Path) -> None:
+    from chinwag.providers.llm.local import LocalChatModel
+
+    local = LocalChatModel("smollm2-135m", threads=1, data_dir=tmp_path)
+    assert not isinstance(local, ToolCallingModel)

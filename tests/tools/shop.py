@@ -40,6 +40,7 @@ class FakeShop(ThreadedServer):
         self.port = free_port()
         super().__init__(self.port)
         self.seen: list[Seen] = []
+        self.waiting = 0  # requests at /meet not answered yet
 
     @property
     def base_url(self) -> str:
@@ -103,6 +104,20 @@ class FakeShop(ThreadedServer):
             await record(request)
             return JSONResponse({"blob": "x" * 200_000})
 
+        async def meet(request: Request) -> Response:
+            """Answers once two requests wait here at the same time (or after 3 s): calls
+            made one after the other never meet."""
+            await record(request)
+            self.waiting += 1
+            for _ in range(300):
+                if self.waiting >= 2:
+                    break
+                await asyncio.sleep(0.01)
+            met = self.waiting >= 2
+            await asyncio.sleep(0.05)  # the other one sees the meeting too
+            self.waiting -= 1
+            return JSONResponse({"met": met, "who": request.path_params["who"]})
+
         async def redirect(request: Request) -> Response:
             await record(request)
             return RedirectResponse("http://169.254.169.254/latest/meta-data/", status_code=302)
@@ -117,5 +132,6 @@ class FakeShop(ThreadedServer):
                 Route("/not-json", not_json),
                 Route("/big", big),
                 Route("/redirect", redirect),
+                Route("/meet/{who}", meet),
             ]
         )

@@ -114,6 +114,8 @@ async def test_where_is_my_order_is_answered_from_the_shop(
             "flow": "orders",
             "tool": "order_status",
             "arguments": {"order": "10023"},
+            "step": None,  # main's function calls only
+            "call_id": None,
         }
         assert completed["status"] == "completed" and completed["http_status"] == 200
         assert completed["ms"] > 0 and completed["bytes"] > 0 and completed["code"] is None

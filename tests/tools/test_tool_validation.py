@@ -195,6 +195,9 @@ def test_the_docs_example_validates() -> None:
             "tool_on_main",
             "template_tool_without_tool",
             "tool_slower_than_flow",
+            "tools_only_on_main",
+            "tool_needs_confirmation",
+            "llm_no_function_calling",
         )
         for w in ("bots.md",)
     ],
@@ -210,3 +213,41 @@ def test_the_docs_example_is_the_one_the_flow_tests_run() -> None:
     for message in ("Where is my order 10023?", "Hvor er bestillingen min 10023?"):
         match = pattern.search(message)
         assert match is not None and match.group(1) == "10023"
+
+
+def test_function_calling_problems_are_reported_with_paths() -> None:
+    """main's `tools`: a tool the bot lacks, one that changes something (a warning: the model
+    is refused every call of it), `tools` on another flow, and the embedded model."""
+    document = _document()
+    document["tools"]["cancel"] = {"url": "https://api.shop.example/cancel", "method": "POST"}
+    document["tools"]["search"] = {
+        "url": "https://api.shop.example/search",
+        "method": "POST",
+        "confirm": False,  # a search sent as POST changes nothing
+    }
+    document["flows"]["main"]["tools"] = ["order_status", "stock", "cancel", "search"]
+    document["flows"]["main"]["llm"] = {"provider": "local"}
+    document["flows"]["orders"]["tools"] = ["order_status"]
+    report = validate_document(document, env={"SHOP_API_TOKEN": "x"})
+    assert _codes(report.problems) == {
+        ("flows.main.tools.1", "tool_unknown", "error"),
+        ("flows.main.tools.2", "tool_needs_confirmation", "warning"),
+        ("flows.main.tools", "llm_no_function_calling", "error"),
+        ("flows.orders.tools", "tools_only_on_main", "error"),
+    }, report.problems
+    assert all(p.hint for p in report.problems)
+
+    document["flows"]["main"].pop("llm")
+    document["flows"]["main"]["tools"] = ["order_status", "search"]
+    document["flows"]["orders"].pop("tools")
+    document["flows"]["main"]["function_calling"] = {"max_steps": 2, "budget_seconds": 5}
+    report = validate_document(document, env={"SHOP_API_TOKEN": "x"})
+    assert report.ok and report.problems == [], report.problems
+
+    document["flows"]["main"]["function_calling"] = {"max_steps": 0, "retries": 1}
+    report = validate_document(document, env={"SHOP_API_TOKEN": "x"})
+    paths = {p.path for p in report.errors}
+    assert paths >= {
+        "flows.main.function_calling.max_steps",
+        "flows.main.function_calling.retries",
+    }, report.problems

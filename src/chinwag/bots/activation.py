@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from chinwag.bots.files import inline_files, load_bot_file
+from chinwag.bots.mcp_check import with_mcp_check
 from chinwag.bots.service import BotVersion, put_bot
 from chinwag.bots.validation import Problem, Report, validate_document
 from chinwag.config.bot import BotConfig
@@ -35,12 +36,15 @@ async def activate(
     note: str | None = None,
     source: str | None = None,
     text_counts: bool = False,
+    mcp_commands: frozenset[str] = frozenset(),
 ) -> BotVersion:
     """Save the validated configuration (and the YAML `source` it was read from, if any) as
-    the bot's new active version (`text_counts`: see put_bot).
+    the bot's new active version (`text_counts`: see put_bot). Its MCP servers are listed
+    first and their tools' schemas kept with it (`mcp_commands`: CHINWAG_MCP_COMMANDS).
 
     A report with errors is refused (BotConfigInvalid): the active version keeps serving.
     """
+    report = await with_mcp_check(report, env=os.environ, commands=mcp_commands)
     config = valid_config(report)
     async with db.write() as conn:
         return await put_bot(conn, config, note=note, source=source, text_counts=text_counts)

@@ -75,6 +75,11 @@ class FlowRunOut(BaseModel):
         description="Its tool call: tool, status, code, http_status, ms, bytes, attempts and "
         "arguments (secret fields redacted); None: it called no tool.",
     )
+    tool_calls: list[dict[str, Any]] | None = Field(
+        None,
+        description="`main`'s function calls, in the order they ended: each as `tool`, with "
+        "its `step` and `call_id`; None: none.",
+    )
     created_at: UtcDatetime
 
 

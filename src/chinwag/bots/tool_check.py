@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import jinja2
 from jinja2 import meta
 
+from chinwag.bots.function_calling_check import function_calling_problems
 from chinwag.config.tools import IDEMPOTENT_METHODS, RESERVED_HEADERS
 from chinwag.engine.templates import environment
 from chinwag.tools.arguments import schema_problem
@@ -33,17 +34,25 @@ def tool_problems(
     assert isinstance(tools, dict)
     allowed = document.get("allowed_hosts")
     hosts = [str(h) for h in allowed] if isinstance(allowed, list) else []
+    servers = document.get("mcp_servers") if isinstance(document.get("mcp_servers"), dict) else {}
+    assert isinstance(servers, dict)
     problems: list[Problem] = []
     for name, tool in tools.items():
         if isinstance(tool, dict):
             problems += _one_tool(f"tools.{name}", tool, hosts)
             if env is not None:
                 problems += _secret_problems(f"tools.{name}", tool, env, activating)
+    for name, server in servers.items():
+        if isinstance(server, dict):
+            problems += _mcp_server(f"mcp_servers.{name}", server, hosts, env, activating)
+            problems += _taken(f"mcp_servers.{name}.tools", server.get("tools"), tools)
+            tools = {**tools, **_mcp_tools(server.get("tools"))}
     flows = document.get("flows")
     if isinstance(flows, dict):
         for name, flow in flows.items():
             if isinstance(flow, dict):
                 problems += _flow_tool(f"flows.{name}", str(name), flow, tools)
+                problems += function_calling_problems(document, str(name), flow, tools)
     return problems
 
 
@@ -113,6 +122,48 @@ def _one_tool(where: str, tool: dict[str, Any], hosts: list[str]) -> list[Proble
     return problems
 
 
+def _mcp_server(
+    where: str,
+    server: dict[str, Any],
+    hosts: list[str],
+    env: Mapping[str, str] | None,
+    activating: bool,
+) -> list[Problem]:
+    """A streamable HTTP server's host obeys the tools' host rules; its secrets must be set."""
+    url = server.get("url")
+    host = urlsplit(url).hostname if isinstance(url, str) else None
+    private = bool(server.get("allow_private"))
+    problems = _host_problems(where, host, hosts, private) if host else []
+    if env is not None:
+        problems += _secret_problems(where, server, env, activating)
+    return problems
+
+
+def _mcp_tools(tools: Any) -> dict[str, Any]:
+    """An MCP server's tools as the flows' checks see them (marked `mcp`)."""
+    if not isinstance(tools, dict):
+        return {}
+    return {k: {"mcp": True, **(v if isinstance(v, dict) else {})} for k, v in tools.items()}
+
+
+def _taken(where: str, tools: Any, taken: dict[str, Any]) -> list[Problem]:
+    """An MCP tool named like a tool the bot already has."""
+    from chinwag.bots.validation import Problem
+
+    if not isinstance(tools, dict):
+        return []
+    return [
+        Problem(
+            f"{where}.{name}",
+            "tool_name_taken",
+            f"{where}.{name}: the bot already has a tool '{name}'",
+            "Give it another key and set `name:` to the server's name for it.",
+        )
+        for name in tools
+        if name in taken
+    ]
+
+
 def _host_problems(where: str, host: str, hosts: list[str], private: bool) -> list[Problem]:
     from chinwag.bots.validation import Problem
 
@@ -152,6 +203,7 @@ def _secret_problems(
     places = [("url", tool.get("url"))]
     places += [(f"headers.{k}", v) for k, v in (tool.get("headers") or {}).items()]
     places += [(f"query.{k}", v) for k, v in (tool.get("query") or {}).items()]
+    places += [(f"env.{k}", v) for k, v in (tool.get("env") or {}).items()]  # an MCP command's
     problems = []
     for path, text in places:
         for name in SECRET.findall(text) if isinstance(text, str) else []:
@@ -190,9 +242,10 @@ def _flow_tool(where: str, name: str, flow: dict[str, Any], tools: dict[str, Any
             Problem(
                 f"{where}.tool",
                 "tool_on_main",
-                "flows.main.tool: main cannot call a tool yet; an optional flow calls it and "
-                "main reads its output",
-                "Move `tool` (and `arguments`) to an optional flow. " + _DOCS,
+                "flows.main.tool: main does not call one tool on every message; an optional "
+                "flow does, or main's LLM calls the tools listed in flows.main.tools",
+                "Move `tool` (and `arguments`) to an optional flow, or list the tool in "
+                "flows.main.tools (function calling). " + _DOCS,
             )
         ]
     tool = tools.get(tool_name)
@@ -206,6 +259,8 @@ def _flow_tool(where: str, name: str, flow: dict[str, Any], tools: dict[str, Any
                 f"{', '.join(map(str, tools)) or 'none'}.",
             )
         ]
+    if "mcp" in tool and "arguments" not in tool:
+        return []  # its schema is the server's, checked when it is listed
     return _argument_problems(where, str(tool_name), flow, tool) + _budget_problems(
         where, str(tool_name), flow, tool
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -70,14 +71,20 @@ async def _check_files(
     """Each file's report, its knowledge index checked against this server's stores."""
     from chinwag.bots.activation import check_file
     from chinwag.bots.index_check import with_index_check
+    from chinwag.bots.mcp_check import with_mcp_check
     from chinwag.knowledge.runtime import standalone_knowledge
 
+    commands = settings().mcp_command_set
     async with standalone_knowledge(settings()) as knowledge:
         return {
-            str(f): await with_index_check(
-                check_file(f, check_env=check_env, activating=activating),
-                knowledge,
-                named=str(f),
+            str(f): await with_mcp_check(
+                await with_index_check(
+                    check_file(f, check_env=check_env, activating=activating),
+                    knowledge,
+                    named=str(f),
+                ),
+                env=os.environ,
+                commands=commands,
             )
             for f in files
         }
@@ -124,6 +131,7 @@ def import_bots(files: FilesArgument) -> None:
                     report,
                     note=f"imported from {Path(name).name}",
                     source=yaml_source(Path(name)),  # the owner's text, for the console
+                    mcp_commands=settings().mcp_command_set,
                 )
                 state = "saved as" if saved.created else "unchanged at"
                 typer.echo(f"{saved.id}: {state} version {saved.version}")

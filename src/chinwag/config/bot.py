@@ -11,7 +11,17 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from chinwag.config.handoff import HandoffConfig
-from chinwag.config.tools import HostName, HttpTool, ToolArgument, ToolLanguage, ToolName, ToolText
+from chinwag.config.mcp import McpServer, ServerName
+from chinwag.config.tools import (
+    FunctionCalling,
+    HostName,
+    HttpTool,
+    Tool,
+    ToolArgument,
+    ToolLanguage,
+    ToolName,
+    ToolText,
+)
 
 BOT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 FLOW_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
@@ -318,6 +328,21 @@ class FlowConfig(_Strict):
         description="`tool`: the flow's output when the call fails (main is told to say it), "
         "by language; unset: a built-in sentence.",
     )
+    tools: list[ToolName] = Field(
+        default_factory=list,
+        description="`main` only: the bot's tools its LLM may call by function calling "
+        "(an OpenAI-compatible server; not the embedded model), e.g. `[order_status, stock]`.",
+    )
+    function_calling: FunctionCalling | None = Field(
+        None,
+        description="`tools`: the loop's limits (steps, calls, the time per call and for all "
+        "calls); unset: their defaults.",
+    )
+
+    @property
+    def tool_loop(self) -> FunctionCalling:
+        """The function-calling limits, defaults filled in."""
+        return self.function_calling or FunctionCalling()
 
 
 class LimitsConfig(_Strict):
@@ -445,6 +470,11 @@ class BotConfig(_Strict):
     tools: dict[ToolName, HttpTool] = Field(
         default_factory=dict, description="HTTP tools its flows call (docs/tools.md)."
     )
+    mcp_servers: dict[ServerName, McpServer] = Field(
+        default_factory=dict,
+        description="MCP servers whose tools it uses (`tools:` of each): streamable HTTP "
+        "(`url`) or a local `command` (stdio); their tools are called like `tools:`.",
+    )
     allowed_hosts: list[HostName] = Field(
         default_factory=list,
         description="The only hosts its tools may call (`shop.example`, `*.shop.example`, "
@@ -496,6 +526,21 @@ class BotConfig(_Strict):
     def curated_answers(self) -> CuratedConfig:
         """How curated answers are used, defaults filled in."""
         return self.curated or CuratedConfig()
+
+    @property
+    def all_tools(self) -> dict[str, Tool]:
+        """Every tool its flows may call: its HTTP tools and its MCP servers' tools."""
+        found: dict[str, Tool] = dict(self.tools)
+        for server in self.mcp_servers.values():
+            found.update(server.tools)
+        return found
+
+    def mcp_server_of(self, tool: str) -> tuple[str, McpServer]:
+        """The MCP server (name, settings) whose tool `tool` is."""
+        for name, server in self.mcp_servers.items():
+            if tool in server.tools:
+                return name, server
+        raise KeyError(tool)
 
     @property
     def optional_flows(self) -> dict[str, FlowConfig]:

@@ -10,10 +10,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from chinwag.config.mcp import McpTool
+
 TOOL_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
 ToolName = Annotated[str, StringConstraints(pattern=TOOL_NAME_PATTERN)]
 HttpMethod = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE"})
+SAFE_METHODS = frozenset({"GET", "HEAD"})  # a call that only reads
 # Headers chinwag sets itself: the checked host, and the body's framing.
 RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 ToolLanguage = Literal["en", "nb"]
@@ -77,6 +80,27 @@ class HttpTool(_Strict):
         description="Allow private, loopback and link-local addresses (a tool on the same "
         "machine or network); refused by default.",
     )
+    confirm: bool | None = Field(
+        None,
+        description="The call changes something and waits for the visitor's confirmation; "
+        "unset: true for POST, PUT, PATCH and DELETE. `main` never calls such a tool by "
+        "function calling (confirmations come later).",
+    )
+
+    @property
+    def about(self) -> str | None:
+        """What it does (as an MCP tool's, for code that takes either)."""
+        return self.description
+
+    @property
+    def argument_schema(self) -> dict[str, Any]:
+        """Its arguments schema (as an MCP tool's, for code that takes either)."""
+        return self.arguments
+
+    @property
+    def changes_something(self) -> bool:
+        """Whether a call needs the visitor's confirmation (`confirm`, else by its method)."""
+        return self.confirm if self.confirm is not None else self.method not in SAFE_METHODS
 
 
 ArgumentSource = Literal["message", "user"]
@@ -98,4 +122,39 @@ class ToolArgument(_Strict):
     )
     label: str | None = Field(
         None, max_length=80, description="How the question for it names it (`order number`)."
+    )
+
+
+Tool = HttpTool | McpTool  # a bot's tool: an HTTP endpoint, or a tool of an MCP server
+
+
+class FunctionCalling(_Strict):
+    """The limits of `main` calling its `tools` by LLM function calling."""
+
+    max_steps: int = Field(
+        3,
+        ge=1,
+        le=10,
+        description="LLM turns that may call tools; then the model must answer with what it "
+        "has (one more turn, tools off).",
+    )
+    max_calls: int = Field(
+        8,
+        ge=1,
+        le=50,
+        description="Calls in one answer, all steps together; more are refused "
+        "(`tool_calls_exhausted`), never made.",
+    )
+    call_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=120,
+        description="Longest time for one call, its retries included (`tool_timeout`).",
+    )
+    budget_seconds: float = Field(
+        20.0,
+        gt=0,
+        le=300,
+        description="Longest time for all the calls of one answer; a call still running then "
+        "is stopped, and none is started after it (`tool_budget_exhausted`).",
     )

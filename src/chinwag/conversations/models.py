@@ -161,6 +161,8 @@ class FlowRun(Base):
     error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # The flow's tool call (ToolOutcome.record: arguments redacted, no response); None: none.
     tool: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # `main`'s function calls, each as `tool` is, with its step and call id; None: none.
+    tool_calls: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

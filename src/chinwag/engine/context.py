@@ -49,6 +49,7 @@ class FlowResult:
     rows_selected: bool = True
     asks: bool = False  # its output asks the visitor for a tool argument: it is the answer
     tool: dict[str, Any] | None = None  # its tool call, as recorded (ToolOutcome.record)
+    tool_calls: list[dict[str, Any]] | None = None  # main's function calls, as recorded
 
     def as_row(self) -> dict[str, Any]:
         return {
@@ -59,6 +60,7 @@ class FlowResult:
             "usage": self.usage.model_dump() if self.usage is not None else None,
             "error_code": self.error_code,
             "tool": self.tool,
+            "tool_calls": self.tool_calls,
         }
 
 
@@ -79,6 +81,7 @@ class Answer:
     policy_scores: dict[str, float] = field(default_factory=dict)
     policy_check_error: str | None = None  # the code of a `check: llm` that could not say
     fallback_flows: list[str] = field(default_factory=list)  # run when nothing else grounded it
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)  # main's function calls
 
     @property
     def text(self) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 from chinwag.config.bot import BotConfig, FlowConfig
 from chinwag.engine.context import FlowContext, FlowResult
 from chinwag.engine.curated import CuratedLookup, CuratedMatch, answer_pieces
+from chinwag.engine.function_calling import stream_with_tools
 from chinwag.engine.judge import judge
 from chinwag.engine.policy import Decline, decline_text, offers_person
 from chinwag.engine.prompts import (
@@ -332,21 +333,36 @@ async def run_main_flow(
         options = options_for(llm)
         if ctx.message.sampling is not None:
             options = ctx.message.sampling.within(options)
-        async for item in ctx.model_for(llm).stream(prompt, options):
-            if isinstance(item, str):
-                answer.parts.append(item)
-                ctx.emit(MessageDelta(text=item))
-            else:
-                answer.usage = item
+        model = ctx.model_for(llm)
+        if main.tools:
+            await stream_with_tools(ctx, model, prompt, options)
+        else:
+            async for item in model.stream(prompt, options):
+                if isinstance(item, str):
+                    answer.parts.append(item)
+                    ctx.emit(MessageDelta(text=item))
+                else:
+                    answer.usage = item
     except ChinwagError as exc:
         ms = _ms_since(started)
         answer.flow_results.append(
-            FlowResult("main", "failed", ms, usage=answer.usage, error_code=exc.code)
+            FlowResult(
+                "main",
+                "failed",
+                ms,
+                usage=answer.usage,
+                error_code=exc.code,
+                tool_calls=answer.tool_calls or None,
+            )
         )
         ctx.emit(FlowFailed(flow="main", ms=ms, code=exc.code, message=exc.message))
         raise
     ms = _ms_since(started)
-    answer.flow_results.append(FlowResult("main", "completed", ms, usage=answer.usage))
+    answer.flow_results.append(
+        FlowResult(
+            "main", "completed", ms, usage=answer.usage, tool_calls=answer.tool_calls or None
+        )
+    )
     ctx.emit(
         FlowCompleted(flow="main", ms=ms, usage=answer.usage, rows=looked_up_counts(looked_up))
     )

@@ -75,7 +75,7 @@ async def call_flow_tool(
     The call's outcome is also put in `calls` as it ends, even when the flow's own timeout
     (or the answer's end) cancels it: `tool.started` always gets its `tool.completed`."""
     assert flow.tool is not None, "only flows with a tool get here"
-    tool = ctx.bot.tools[flow.tool]
+    tool = ctx.bot.all_tools[flow.tool]
     found = find_arguments(
         tool, flow.arguments, message=ctx.message.text, user_id=ctx.message.user_id
     )
@@ -102,19 +102,26 @@ async def call_flow_tool(
 
 
 def _completed(ctx: FlowContext, flow: str, outcome: ToolOutcome) -> None:
-    ctx.emit(
-        ToolCompleted(
-            flow=flow,
-            tool=outcome.tool,
-            status=outcome.status,
-            ms=outcome.ms,
-            http_status=outcome.http_status,
-            bytes=outcome.bytes,
-            attempts=outcome.attempts,
-            arguments=outcome.arguments,
-            code=outcome.code,
-            message=outcome.error.message if outcome.error is not None else None,
-        )
+    ctx.emit(completed_event(flow, outcome))
+
+
+def completed_event(
+    flow: str, outcome: ToolOutcome, *, step: int | None = None, call_id: str | None = None
+) -> ToolCompleted:
+    """The `tool.completed` event of a call's outcome."""
+    return ToolCompleted(
+        flow=flow,
+        tool=outcome.tool,
+        status=outcome.status,
+        ms=outcome.ms,
+        http_status=outcome.http_status,
+        bytes=outcome.bytes,
+        attempts=outcome.attempts,
+        arguments=outcome.arguments,
+        code=outcome.code,
+        message=outcome.error.message if outcome.error is not None else None,
+        step=step,
+        call_id=call_id,
     )
 
 

@@ -111,7 +111,7 @@ class Generations:
             embedder_for=lambda bot: models.embedder(bot.embedding), model_for=models.for_bot
         )
         self.tables = TableLookups(lambda bot: models.embedder(bot.embedding))
-        self.tools = ToolCaller()  # secrets read from the environment per call
+        self.tools = ToolCaller(mcp_commands=settings.mcp_command_set)  # secrets: os.environ
         self.curated = CuratedMatcher(db, lambda bot: models.embedder(bot.embedding))
         self.scope = Scope(lambda bot: models.embedder(bot.embedding))
         self._tasks: set[asyncio.Task[None]] = set()

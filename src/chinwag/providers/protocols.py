@@ -13,9 +13,21 @@ from pydantic import BaseModel, ConfigDict
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A call the model asks for (function calling): its id, the tool, the arguments as the
+    JSON text the model wrote (not parsed: the caller checks it)."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
 class ChatMessage:
-    role: str  # system | user | assistant
+    role: str  # system | user | assistant | tool
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()  # an assistant turn that asked for calls
+    tool_call_id: str | None = None  # a `tool` turn: the call it answers
 
 
 class Usage(BaseModel):
@@ -92,6 +104,24 @@ class ChatModel(Protocol):
     ) -> AsyncIterator[str | Usage]: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class ToolCallingModel(Protocol):
+    """A chat model that can call tools (OpenAI-compatible `tools`; not the embedded model).
+
+    `stream_tools` yields text deltas in order, then the calls the model asks for (each whole,
+    its arguments joined across chunks), then at most one `Usage`. `tools` are OpenAI function
+    specs; `choice` `none` asks for text only. Errors as `ChatModel.stream`."""
+
+    def stream_tools(
+        self,
+        messages: Sequence[ChatMessage],
+        options: GenerationOptions,
+        tools: Sequence[dict[str, Any]],
+        *,
+        choice: str = "auto",
+    ) -> AsyncIterator[str | ToolCall | Usage]: ...
 
 
 @runtime_checkable

@@ -72,6 +72,9 @@ class ToolStarted(_Event):
     flow: str
     tool: str
     arguments: dict[str, Any] = Field(default_factory=dict)
+    # `main`'s function calling: the model's turn (1, 2, …) and its id for the call.
+    step: int | None = None
+    call_id: str | None = None
 
 
 class ToolCompleted(_Event):
@@ -88,6 +91,8 @@ class ToolCompleted(_Event):
     arguments: dict[str, Any] = Field(default_factory=dict)
     code: str | None = None
     message: str | None = None
+    step: int | None = None
+    call_id: str | None = None
 
 
 class Source(_Event):

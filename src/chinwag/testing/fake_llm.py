@@ -4,12 +4,20 @@ with FakeLLM() as fake:               # serves on 127.0.0.1, a free port, in a t
     fake.behaviour.tokens = 8
     fake.behaviour.fail_status = 401  # every request answers 401
     client = OpenAI(base_url=fake.base_url, api_key="x")
+
+Function calling: a request with `tools` gets the next scripted turn of calls (streamed as
+OpenAI streams them: each call's id and name first, its arguments in pieces), one turn per
+assistant turn with calls already in the conversation; once the script is used up (or with
+`tool_choice: none`), the answer is the tool results it was given, quoted:
+
+    fake.behaviour.tool_turns = [[ScriptedCall("order_status", {"order": "10023"})]]
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +30,22 @@ from starlette.routing import Route
 
 from chinwag.testing.server import ThreadedServer, free_port
 
-__all__ = ["Behaviour", "FakeLLM", "free_port"]
+__all__ = ["Behaviour", "FakeLLM", "ScriptedCall", "free_port"]
+
+
+@dataclass
+class ScriptedCall:
+    """One call the fake model asks for; `arguments` as an object, or as raw text (to send
+    something that is not JSON)."""
+
+    name: str
+    arguments: dict[str, Any] | str = field(default_factory=dict)
+    id: str | None = None
+
+    def text(self) -> str:
+        if isinstance(self.arguments, str):
+            return self.arguments
+        return orjson.dumps(self.arguments).decode()
 
 
 @dataclass
@@ -43,6 +66,9 @@ class Behaviour:
     model_failures: dict[str, int] = field(default_factory=dict)
     model_replies: dict[str, str] = field(default_factory=dict)
     embedding_dimension: int = 16
+    # Function calling: the calls of each turn, in order (see the module's docstring).
+    tool_turns: list[list[ScriptedCall]] = field(default_factory=list)
+    ignore_tool_choice: bool = False  # keep calling even when told `tool_choice: none`
 
     def token(self, i: int) -> str:
         return f"{self.words[i % len(self.words)]}{i} "
@@ -138,7 +164,44 @@ class FakeLLM(ThreadedServer):
                     },
                 }
             )
+        if body.get("tools"):
+            return StreamingResponse(self._tool_turn(body, b), media_type="text/event-stream")
         return StreamingResponse(self._chunks(body, b), media_type="text/event-stream")
+
+    async def _tool_turn(self, body: dict[str, Any], b: Behaviour) -> AsyncIterator[bytes]:
+        """The next scripted turn of calls, or the tool results as the answer."""
+        base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": body["model"]}
+        messages = body.get("messages") or []
+        turn = sum(1 for m in messages if m.get("role") == "assistant" and m.get("tool_calls"))
+        allowed = body.get("tool_choice") != "none" or b.ignore_tool_choice
+        yield _sse({**base, "choices": [{"index": 0, "delta": {"role": "assistant"}}]})
+        await asyncio.sleep(b.first_token_delay)
+        if allowed and turn < len(b.tool_turns):
+            for index, call in enumerate(b.tool_turns[turn]):
+                first = {
+                    "index": index,
+                    "id": call.id or f"call_{turn}_{index}",
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": ""},
+                }
+                yield _sse({**base, "choices": [{"index": 0, "delta": {"tool_calls": [first]}}]})
+                text = call.text()
+                cut = [0, len(text) // 3, 2 * len(text) // 3, len(text)]
+                for start, end in itertools.pairwise(cut):
+                    piece = {"index": index, "function": {"arguments": text[start:end]}}
+                    delta = {"tool_calls": [piece]}
+                    yield _sse({**base, "choices": [{"index": 0, "delta": delta}]})
+            finish = "tool_calls"
+        else:
+            said = [str(m.get("content")) for m in messages if m.get("role") == "tool"]
+            reply = "The tools said: " + " | ".join(said) if said else "No tools were called."
+            for word in reply.split(" "):
+                yield _sse({**base, "choices": [{"index": 0, "delta": {"content": word + " "}}]})
+            finish = "stop"
+        yield _sse({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
+        usage = {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}
+        yield _sse({**base, "choices": [], "usage": usage})
+        yield b"data: [DONE]\n\n"
 
     async def _chunks(self, body: dict[str, Any], b: Behaviour) -> AsyncIterator[bytes]:
         model = str(body.get("model"))

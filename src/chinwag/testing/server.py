@@ -21,6 +21,8 @@ def free_port() -> int:
 class ThreadedServer:
     """Runs `app()` in a thread with its own event loop; a context manager."""
 
+    lifespan = "off"  # "on" for an app that starts its own tasks (an MCP server's)
+
     def __init__(self, port: int = 0) -> None:
         self._port = port or free_port()
         self._server: uvicorn.Server | None = None
@@ -31,7 +33,11 @@ class ThreadedServer:
 
     def start(self) -> Self:
         config = uvicorn.Config(
-            self.app(), host="127.0.0.1", port=self._port, log_level="warning", lifespan="off"
+            self.app(),
+            host="127.0.0.1",
+            port=self._port,
+            log_level="warning",
+            lifespan=self.lifespan,  # type: ignore[arg-type]
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)

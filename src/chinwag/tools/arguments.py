@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from chinwag.config.tools import HttpTool, ToolArgument
+from chinwag.config.tools import Tool, ToolArgument
 from chinwag.tools.errors import ToolArgumentsInvalid
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ class Found:
 
 
 def find_arguments(
-    tool: HttpTool, sources: dict[str, ToolArgument], *, message: str, user_id: str | None
+    tool: Tool, sources: dict[str, ToolArgument], *, message: str, user_id: str | None
 ) -> Found:
     """Each argument from its source; a required one that no source fills is `missing`."""
     values: dict[str, Any] = {}
@@ -50,7 +50,7 @@ def find_arguments(
             continue
         text = match.group(1) if match.groups() and match.group(1) is not None else match.group(0)
         values[name] = _typed(text, properties.get(name, {}))
-    required = tool.arguments.get("required", [])
+    required = tool.argument_schema.get("required", [])
     missing = [n for n in required if isinstance(n, str) and n not in values]
     return Found(values, missing, missing_user and bool(missing))
 
@@ -68,7 +68,7 @@ def _typed(text: str, schema: Any) -> Any:
     return text
 
 
-def check_arguments(tool_name: str, tool: HttpTool, values: dict[str, Any]) -> None:
+def check_arguments(tool_name: str, tool: Tool, values: dict[str, Any]) -> None:
     """ToolArgumentsInvalid listing every problem (secret values never shown)."""
     errors = list(validator_for(_schema_key(tool)).iter_errors(values))
     if errors:
@@ -86,13 +86,13 @@ def _described(error: Any, secret: set[str]) -> str:
     return f"{path}: {message}"
 
 
-def redacted(tool: HttpTool, values: dict[str, Any]) -> dict[str, Any]:
+def redacted(tool: Tool, values: dict[str, Any]) -> dict[str, Any]:
     """The arguments as events and records show them: secret fields replaced."""
     secret = secret_fields(tool)
     return {k: (REDACTED if k in secret else v) for k, v in values.items()}
 
 
-def secret_fields(tool: HttpTool) -> set[str]:
+def secret_fields(tool: Tool) -> set[str]:
     """Properties marked `x-secret: true` or `writeOnly: true` in the tool's schema."""
     return {
         name
@@ -101,8 +101,8 @@ def secret_fields(tool: HttpTool) -> set[str]:
     }
 
 
-def _properties(tool: HttpTool) -> dict[str, Any]:
-    properties = tool.arguments.get("properties", {})
+def _properties(tool: Tool) -> dict[str, Any]:
+    properties = tool.argument_schema.get("properties", {})
     return properties if isinstance(properties, dict) else {}
 
 
@@ -121,8 +121,8 @@ def schema_problem(schema: Any) -> str | None:
     return None
 
 
-def _schema_key(tool: HttpTool) -> str:
-    return orjson.dumps(tool.arguments, option=orjson.OPT_SORT_KEYS).decode()
+def _schema_key(tool: Tool) -> str:
+    return orjson.dumps(tool.argument_schema, option=orjson.OPT_SORT_KEYS).decode()
 
 
 @lru_cache(maxsize=256)

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 import orjson
 
 from chinwag.config.bot import BotConfig
+from chinwag.config.mcp import McpTool
 from chinwag.config.tools import IDEMPOTENT_METHODS, HttpTool
 from chinwag.tools.arguments import check_arguments, redacted
 from chinwag.tools.errors import (
@@ -76,19 +77,28 @@ class ToolCaller:
     """Makes tool calls for every bot of a server; secrets are read from `env` per call."""
 
     def __init__(
-        self, env: Mapping[str, str] | None = None, *, tls: ssl.SSLContext | None = None
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        tls: ssl.SSLContext | None = None,
+        mcp_commands: frozenset[str] = frozenset(),
     ) -> None:
-        """`tls`: the certificates trusted (default: the system's store, loaded on first use)."""
+        """`tls`: the certificates trusted (default: the system's store, loaded on first use);
+        `mcp_commands`: the programs a stdio MCP server may run (CHINWAG_MCP_COMMANDS)."""
         self._env = env if env is not None else os.environ
         self._tls = tls
+        self._mcp_commands = mcp_commands
 
     async def call(self, bot: BotConfig, name: str, values: dict[str, Any]) -> ToolOutcome:
         """Call `bot`'s tool `name`; never raises a ToolError (the outcome holds it)."""
-        tool = bot.tools[name]
+        tool = bot.all_tools[name]
         outcome = ToolOutcome(tool=name, arguments=redacted(tool, values))
         started = time.perf_counter()
         try:
             check_arguments(name, tool, values)
+            if isinstance(tool, McpTool):
+                await self._mcp(bot, name, tool, values, outcome)
+                return outcome
             request = build_request(name, tool, values, self._env)
             check_host(name, request.host, bot.allowed_hosts)
             addresses = await resolve_checked(
@@ -103,8 +113,28 @@ class ToolCaller:
             log.warning("bot %s: tool %s failed: %s", bot.id, name, type(exc).__name__)
             failed = ToolError(f"tool '{name}' failed unexpectedly ({type(exc).__name__})")
             outcome.status, outcome.error = "error", failed
-        outcome.ms = round((time.perf_counter() - started) * 1000, 2)
+        finally:
+            outcome.ms = round((time.perf_counter() - started) * 1000, 2)
         return outcome
+
+    async def _mcp(
+        self, bot: BotConfig, name: str, tool: McpTool, values: dict[str, Any], outcome: ToolOutcome
+    ) -> None:
+        """A tool of an MCP server, through the SDK (tools/mcp.py)."""
+        from chinwag.tools.mcp import call_tool
+
+        outcome.attempts = 1
+        server_name, server = bot.mcp_server_of(name)
+        outcome.result, outcome.bytes = await call_tool(
+            name,
+            tool,
+            server_name,
+            server,
+            values,
+            allowed_hosts=bot.allowed_hosts,
+            env=self._env,
+            commands=self._mcp_commands,
+        )
 
     async def _attempts(
         self,

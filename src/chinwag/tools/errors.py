@@ -94,3 +94,71 @@ class ToolCancelled(ToolError):
         "The flow's own `timeout_seconds` ran out during the call: keep the tool's "
         "timeout_seconds x (1 + retries) below it."
     )
+
+
+class ToolMcpError(ToolError):
+    code = "tool_mcp_error"
+    default_hint = "The MCP server's tool reported an error; the server's own logs say why."
+
+
+class ToolMcpToolMissing(ToolError):
+    code = "mcp_tool_missing"
+    status = 404
+    default_hint = (
+        "The MCP server does not have this tool: fix the tool's `name` (or key), or the "
+        "server; `chinwag validate` lists what the server has."
+    )
+
+
+class ToolMcpCommandNotAllowed(ToolError):
+    code = "mcp_command_not_allowed"
+    status = 403
+    default_hint = (
+        "A stdio MCP server runs a program on this server: list the program (as the bot "
+        "names it, e.g. `python` or `/opt/tools/shop-mcp`) in CHINWAG_MCP_COMMANDS."
+    )
+
+
+# --- function calling: `main`'s model asked for a call that is not made -----------------------
+
+
+class ToolNotOffered(ToolError):
+    code = "tool_not_offered"
+    status = 422
+    default_hint = "Only the tools listed in flows.main.tools can be called; no call was made."
+
+
+class ToolNeedsConfirmation(ToolError):
+    code = "tool_needs_confirmation"
+    status = 403
+    default_hint = (
+        "The tool changes something (`confirm: true`, the default for POST, PUT, PATCH and "
+        "DELETE): the model cannot call it until confirmations are built. Tell the visitor it "
+        "cannot be done in this chat; set `confirm: false` only on a tool that changes nothing."
+    )
+
+
+class ToolCallsExhausted(ToolError):
+    code = "tool_calls_exhausted"
+    status = 429
+    default_hint = (
+        "The answer made function_calling.max_calls calls already; answer with what you have."
+    )
+
+
+class ToolBudgetExhausted(ToolError):
+    code = "tool_budget_exhausted"
+    status = 504
+    default_hint = (
+        "The calls of this answer used up function_calling.budget_seconds; answer with what "
+        "you have. Raise the budget if the tools are slow by nature."
+    )
+
+
+class ToolStepsExhausted(ToolError):
+    code = "tool_steps_exhausted"
+    status = 502
+    default_hint = (
+        "The model still asked for calls after function_calling.max_steps turns (and once "
+        "more when told to answer); no call was made. Raise max_steps, or check the model."
+    )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query
 
 from chinwag.bots.activation import activate, check_document, problem_dicts
 from chinwag.bots.index_check import with_index_check
+from chinwag.bots.mcp_check import with_mcp_check
 from chinwag.bots.schemas import (
     BOT_CONFIG_BODY,
     BotOut,
@@ -47,6 +49,9 @@ async def validate_bot(
     """Validate a configuration without saving it: every problem at once (admin)."""
     principal.require_admin()
     report = await with_index_check(check_document(body), services.knowledge)
+    report = await with_mcp_check(
+        report, env=os.environ, commands=services.settings.mcp_command_set
+    )
     return ValidationOut(ok=report.ok, problems=problem_dicts(report.problems))
 
 
@@ -62,7 +67,7 @@ async def create_bot(body: ConfigBody, services: ServicesDep, principal: Princip
             raise BotExists(f"bot '{report.config.id}' exists")
         except BotNotFound:
             pass
-    saved = await activate(services.db, report)
+    saved = await activate(services.db, report, mcp_commands=services.settings.mcp_command_set)
     return BotSaved(
         id=saved.id, version=saved.version, changed=saved.created, warnings=_warnings(report)
     )
@@ -77,7 +82,7 @@ async def put_bot(
     if body.get("id") != bot_id:
         raise BotIdMismatch(f"the configuration's id is {body.get('id')!r}, the URL's '{bot_id}'")
     report = await with_index_check(check_document(body), services.knowledge)
-    saved = await activate(services.db, report)
+    saved = await activate(services.db, report, mcp_commands=services.settings.mcp_command_set)
     if saved.created:
         await services.generations.prepare(saved.config, saved.version)
     return BotSaved(

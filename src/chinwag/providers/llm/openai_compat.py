@@ -8,8 +8,8 @@ construction is most of a relay's CPU (bench/openai_client_cpu.py).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from typing import cast
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any, cast
 
 import aiohttp
 import httpx2
@@ -18,8 +18,14 @@ import orjson
 from openai.types.chat import ChatCompletionMessageParam
 
 from chinwag.errors import LLMError, LLMStreamBroken, LLMTimeout, LLMUnreachable
-from chinwag.providers.llm.wire import error_detail, parse_chunk, status_error
-from chinwag.providers.protocols import ChatMessage, GenerationOptions, Usage
+from chinwag.providers.llm.wire import (
+    ToolCallChunks,
+    error_detail,
+    parse_chunk,
+    status_error,
+    wire_message,
+)
+from chinwag.providers.protocols import ChatMessage, GenerationOptions, ToolCall, Usage
 
 
 class OpenAIChatModel:
@@ -47,13 +53,40 @@ class OpenAIChatModel:
             http_client=openai.DefaultAioHttpClient(timeout=timeout_seconds),
         )
 
-    async def stream(
+    def stream(
         self, messages: Sequence[ChatMessage], options: GenerationOptions
     ) -> AsyncIterator[str | Usage]:
-        prompt = cast(
-            "list[ChatCompletionMessageParam]",
-            [{"role": m.role, "content": m.content} for m in messages],
-        )
+        return self._items(messages, options, {}, parse_chunk)
+
+    async def stream_tools(
+        self,
+        messages: Sequence[ChatMessage],
+        options: GenerationOptions,
+        tools: Sequence[dict[str, Any]],
+        *,
+        choice: str = "auto",
+    ) -> AsyncIterator[str | ToolCall | Usage]:
+        chunks = ToolCallChunks()
+        usage: list[Usage] = []
+        extra = {"tools": list(tools), "tool_choice": choice}
+        async for item in self._items(messages, options, extra, chunks.parse):
+            if isinstance(item, str):
+                yield item
+            else:
+                usage.append(item)
+        for call in chunks.calls():
+            yield call
+        for used in usage:
+            yield used
+
+    async def _items(
+        self,
+        messages: Sequence[ChatMessage],
+        options: GenerationOptions,
+        extra: dict[str, Any],
+        parse: Callable[[str], list[str | Usage]],
+    ) -> AsyncIterator[str | Usage]:
+        prompt = cast("list[ChatCompletionMessageParam]", [wire_message(m) for m in messages])
         finished = False
         try:
             async with self._client.chat.completions.with_streaming_response.create(
@@ -69,6 +102,7 @@ class OpenAIChatModel:
                 response_format=openai.omit
                 if options.json_schema is None
                 else {"type": "json_object"},
+                extra_body=extra or None,
             ) as response:
                 # Read to the end of the body even after [DONE]: a response closed early
                 # takes its connection with it, and every answer would open a new one.
@@ -79,7 +113,7 @@ class OpenAIChatModel:
                     if payload == "[DONE]":
                         finished = True
                         continue
-                    for item in parse_chunk(payload):
+                    for item in parse(payload):
                         yield item
         except openai.APIError as exc:
             raise self._translate(exc) from exc

@@ -15,7 +15,9 @@ read, one per token (about 3 % of a busy server's CPU).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+import dataclasses
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
 
 import aiohttp
 import orjson
@@ -23,12 +25,14 @@ import orjson
 from chinwag.errors import LLMStreamBroken, LLMTimeout, LLMUnreachable
 from chinwag.providers.llm.wire import (
     RETRYABLE_STATUSES,
+    ToolCallChunks,
     error_detail,
     parse_chunk,
     parse_completion,
     status_error,
+    wire_message,
 )
-from chinwag.providers.protocols import ChatMessage, GenerationOptions, Usage
+from chinwag.providers.protocols import ChatMessage, GenerationOptions, ToolCall, Usage
 
 RETRY_DELAY_SECONDS = 0.5
 MAX_LINE_BYTES = 4 * 1024 * 1024
@@ -71,30 +75,41 @@ class StreamingChatModel:
             )
         return self._session
 
-    async def stream(
+    def stream(
         self, messages: Sequence[ChatMessage], options: GenerationOptions
     ) -> AsyncIterator[str | Usage]:
-        request: dict[str, object] = {
-            "model": self.model,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
-            "stream": not options.whole,
-        }
-        if not options.whole:
-            request["stream_options"] = {"include_usage": True}
-        if options.temperature is not None:
-            request["temperature"] = options.temperature
-        if options.max_tokens is not None:
-            request["max_tokens"] = options.max_tokens
-        if options.top_p is not None:
-            request["top_p"] = options.top_p
-        if options.stop:
-            request["stop"] = list(options.stop)
-        if options.seed is not None:
-            request["seed"] = options.seed
-        if options.json_schema is not None:
-            request["response_format"] = {"type": "json_object"}
+        return self._items(_request(self.model, messages, options), options.whole)
+
+    async def stream_tools(
+        self,
+        messages: Sequence[ChatMessage],
+        options: GenerationOptions,
+        tools: Sequence[dict[str, Any]],
+        *,
+        choice: str = "auto",
+    ) -> AsyncIterator[str | ToolCall | Usage]:
+        request = _request(self.model, messages, dataclasses.replace(options, whole=False))
+        request |= {"tools": list(tools), "tool_choice": choice}
+        chunks = ToolCallChunks()
+        usage: list[Usage] = []
+        async for item in self._items(request, False, chunks.parse):
+            if isinstance(item, str):
+                yield item
+            else:
+                usage.append(item)
+        for call in chunks.calls():
+            yield call
+        for used in usage:
+            yield used
+
+    async def _items(
+        self,
+        request: dict[str, object],
+        whole: bool,
+        parse: Callable[[bytes], list[str | Usage]] = parse_chunk,
+    ) -> AsyncIterator[str | Usage]:
         response = await self._post(orjson.dumps(request))
-        if options.whole:  # one JSON body instead of a chunk per token: less CPU, same text
+        if whole:  # one JSON body instead of a chunk per token: less CPU, same text
             for item in await self._whole(response):
                 yield item
             return
@@ -110,7 +125,7 @@ class StreamingChatModel:
                 if payload == b"[DONE]":
                     finished = True
                     continue
-                for item in parse_chunk(payload):
+                for item in parse(payload):
                     yield item
         except (aiohttp.ClientError, ValueError, TimeoutError) as exc:
             if silence.expired:
@@ -183,6 +198,32 @@ class StreamingChatModel:
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+def _request(
+    model: str, messages: Sequence[ChatMessage], options: GenerationOptions
+) -> dict[str, object]:
+    """The chat-completions request body for these messages and options."""
+    request: dict[str, object] = {
+        "model": model,
+        "messages": [wire_message(m) for m in messages],
+        "stream": not options.whole,
+    }
+    if not options.whole:
+        request["stream_options"] = {"include_usage": True}
+    if options.temperature is not None:
+        request["temperature"] = options.temperature
+    if options.max_tokens is not None:
+        request["max_tokens"] = options.max_tokens
+    if options.top_p is not None:
+        request["top_p"] = options.top_p
+    if options.stop:
+        request["stop"] = list(options.stop)
+    if options.seed is not None:
+        request["seed"] = options.seed
+    if options.json_schema is not None:
+        request["response_format"] = {"type": "json_object"}
+    return request
 
 
 class SilenceWatch:

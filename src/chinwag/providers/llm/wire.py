@@ -20,7 +20,7 @@ from chinwag.errors import (
     LLMRateLimited,
     LLMStreamBroken,
 )
-from chinwag.providers.protocols import Usage
+from chinwag.providers.protocols import ChatMessage, ToolCall, Usage
 
 # Statuses the SDK retries (besides connection errors): timeout, conflict, rate limit, server.
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
@@ -28,12 +28,63 @@ RETRYABLE_STATUSES = frozenset({408, 409, 429})
 
 def parse_chunk(payload: str | bytes) -> list[str | Usage]:
     """Text deltas and usage of one `data:` payload of a chat.completion.chunk stream."""
+    chunk = _chunk(payload)
+    return _texts_then_usage(chunk.get("choices") or (), "delta", chunk.get("usage"))
+
+
+def _chunk(payload: str | bytes) -> dict[str, Any]:
     chunk = orjson.loads(payload)
     if not isinstance(chunk, dict):
         raise LLMStreamBroken(f"the LLM sent a chunk that is not a JSON object: {payload[:200]!r}")
     if "error" in chunk:
         raise LLMStreamBroken(f"the LLM reported an error mid-stream: {chunk['error']}")
-    return _texts_then_usage(chunk.get("choices") or (), "delta", chunk.get("usage"))
+    return chunk
+
+
+def wire_message(message: ChatMessage) -> dict[str, Any]:
+    """One chat message as the API takes it: a tool turn with its call's id, an assistant
+    turn with the calls it asked for."""
+    wired: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_call_id is not None:
+        wired["tool_call_id"] = message.tool_call_id
+    if message.tool_calls:
+        wired["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in message.tool_calls
+        ]
+    return wired
+
+
+class ToolCallChunks:
+    """Joins streamed `tool_calls` deltas into whole calls, as OpenAI sends them: the first
+    delta of a call has its `index`, `id` and name, the next ones more of its arguments."""
+
+    def __init__(self) -> None:
+        self._calls: dict[int, dict[str, str]] = {}
+
+    def parse(self, payload: str | bytes) -> list[str | Usage]:
+        """Like parse_chunk; the chunk's tool-call deltas are kept for `calls()`."""
+        chunk = _chunk(payload)
+        choices = chunk.get("choices") or ()
+        for choice in choices:
+            self.add((choice or {}).get("delta") or {})
+        return _texts_then_usage(choices, "delta", chunk.get("usage"))
+
+    def add(self, delta: dict[str, Any]) -> None:
+        for position, piece in enumerate(delta.get("tool_calls") or ()):
+            index = piece.get("index", position)
+            call = self._calls.setdefault(index, {"id": "", "name": "", "arguments": ""})
+            call["id"] = piece.get("id") or call["id"]
+            function = piece.get("function") or {}
+            call["name"] = function.get("name") or call["name"]
+            call["arguments"] += function.get("arguments") or ""
+
+    def calls(self) -> list[ToolCall]:
+        """The whole calls, in index order; a call without an id gets one."""
+        return [
+            ToolCall(c["id"] or f"call_{i}", c["name"], c["arguments"])
+            for i, c in sorted(self._calls.items())
+        ]
 
 
 def parse_completion(payload: bytes) -> list[str | Usage]:
