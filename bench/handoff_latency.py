@@ -103,18 +103,20 @@ async def measure(args: argparse.Namespace, key: str) -> dict[str, Any]:
         await asyncio.gather(*(opened(i) for i in range(args.conversations)))
         seen: Arrivals = {}
         connected = 0
+        everyone = asyncio.Event()
 
         def ready() -> None:
             nonlocal connected
             connected += 1
+            if connected == 2 * args.conversations:
+                everyone.set()
 
         followers = [
             asyncio.create_task(follow(http, base, side, f"s{i}", seen, ready))
             for i in range(args.conversations)
             for base, side in ((a, "visitor"), (b, "operator"))
         ]
-        while connected < len(followers):
-            await asyncio.sleep(0.05)
+        await asyncio.wait_for(everyone.wait(), 60)
         await asyncio.sleep(1.0)  # past each follower's catch-up from the log
         sent: dict[tuple[str, str], float] = {}
         for k in range(args.probes):
@@ -129,17 +131,13 @@ async def measure(args: argparse.Namespace, key: str) -> dict[str, Any]:
                 out = await post(http, f"{a}/v1/bots/bench/messages", body, 202)
                 sent[("operator", out["user_message_id"])] = started
             await asyncio.sleep(max(0.0, 1 / args.rate - (time.monotonic() - started)))
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(m not in seen for m in sent):
-            await asyncio.sleep(0.05)
+        await asyncio.sleep(10 if any(m not in seen for m in sent) else 0)  # stragglers
         for task in followers:
             task.cancel()
         await asyncio.gather(*followers, return_exceptions=True)
     found: dict[str, Any] = {}
     for side, label in (("visitor", "operator → visitor"), ("operator", "visitor → operator")):
-        ms = sorted(
-            (seen[m] - t) * 1000 for m, t in sent.items() if m[0] == side and m in seen
-        )
+        ms = sorted((seen[m] - t) * 1000 for m, t in sent.items() if m[0] == side and m in seen)
         lost = sum(1 for m in sent if m[0] == side and m not in seen)
         found[label] = {
             "n": len(ms),
