@@ -58,6 +58,7 @@ from chinwag.settings import Settings
 from chinwag.streams.events import event_json_schemas
 from chinwag.streams.fanout import RedisFanout
 from chinwag.streams.log import EventLog
+from chinwag.web.demo_shop import SHOP_API_PATH, demo_shop_app
 from chinwag.web.routes import api_router as widget_router
 from chinwag.web.routes import assets_router
 
@@ -212,8 +213,10 @@ def create_app(
     *,
     demo_publishable_key: str | None = None,
     settle_heap: bool = False,
+    demo_shop: bool = False,
 ) -> FastAPI:
-    """The application; with `demo_publishable_key`, `/` serves the demo shop using that key.
+    """The application; with `demo_publishable_key`, `/` serves the demo shop using that key,
+    and /demo/shop-api the shop's own API that the demo bot's tools call (also `demo_shop`).
 
     `settle_heap`: a server process of its own (`chinwag serve`, `demo`) tunes the garbage
     collector once started; an app embedded in another program (tests) leaves it alone."""
@@ -258,6 +261,8 @@ def create_app(
     app.include_router(health_router)
     app.include_router(assets_router)
     app.include_router(console_router, responses=problem_responses())
+    if demo_shop or demo_publishable_key is not None:
+        app.mount(SHOP_API_PATH, demo_shop_app())
     _document_stream_events(app)
     return app
 

@@ -310,6 +310,12 @@ class FlowConfig(_Strict):
         description="`tool`: the flow's output when the call fails (main is told to say it), "
         "by language; unset: a built-in sentence.",
     )
+    tool_optional: bool = Field(
+        False,
+        description="`tool`: the flow works without its tool's answer (live figures beside a "
+        "table, say): a required argument that is missing asks nothing and makes no call, and a "
+        "failed call leaves `tool.status: error` to the template instead of `tool_failed`.",
+    )
 
 
 class LimitsConfig(_Strict):

@@ -277,7 +277,9 @@ def _tool_said(ctx: FlowContext, flow: FlowConfig, step: ToolStep | None) -> str
     or its failure text when the call failed."""
     if step is None:
         return None
-    return step.question if step.question is not None else step.failed_text(ctx, flow)
+    if step.question is not None:
+        return step.question
+    return None if flow.tool_optional else step.failed_text(ctx, flow)
 
 
 def _tool_record(calls: list[ToolOutcome]) -> dict[str, Any] | None:

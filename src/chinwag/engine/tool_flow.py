@@ -80,6 +80,8 @@ async def call_flow_tool(
         tool, flow.arguments, message=ctx.message.text, user_id=ctx.message.user_id
     )
     if found.missing:
+        if flow.tool_optional:
+            return ToolStep()  # nothing to call with; the template goes on without it
         return ToolStep(question=_question(ctx, flow, found.missing, found.missing_user))
     arguments = redacted(tool, found.values)
     ctx.emit(ToolStarted(flow=name, tool=flow.tool, arguments=arguments))
