@@ -106,6 +106,23 @@ async def test_where_is_my_order_is_answered_from_the_demo_shop(demo: RunningSer
 
 @pytest.mark.slow
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_order_number_is_asked_for_then_kept_for_a_follow_up(
+    demo: RunningServer,
+) -> None:
+    turn = {"user_id": "kari", "session_id": "where-is-it"}
+    asked = await ask(demo.client, "Where is my order?", **turn)
+    assert _answer(asked).startswith("What is your order number?")
+    shipped = f"Order 10023 has been shipped and will be delivered on {IN_TWO_DAYS}."
+    assert _answer(await ask(demo.client, "10023", **turn)) == shipped
+    follow_up = await ask(demo.client, "And when will it arrive?", **turn)
+    assert next(e for e in follow_up if e.type == "tool.started").data["arguments"] == {
+        "order": "10023"
+    }
+    assert _answer(follow_up) == shipped
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_stock_comes_live_from_the_shop_beside_the_table(demo: RunningServer) -> None:
     question = "How many bottles of the Barolo do you have left?"
     events = await ask(demo.client, question)

@@ -310,6 +310,12 @@ class FlowConfig(_Strict):
         description="`tool`: the flow's output when the call fails (main is told to say it), "
         "by language; unset: a built-in sentence.",
     )
+    follow_up: list[Annotated[str, StringConstraints(min_length=2, max_length=40)]] = Field(
+        default_factory=list,
+        description="`tool`: words that keep this flow for the next message after it called "
+        'its tool, when the router chooses no flow for it (`arrive` keeps `orders` for "and '
+        'when will it arrive?"); the arguments it leaves out come from the earlier turn.',
+    )
     tool_optional: bool = Field(
         False,
         description="`tool`: the flow works without its tool's answer (live figures beside a "

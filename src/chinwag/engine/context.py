@@ -9,6 +9,7 @@ from typing import Any
 
 from chinwag.config.bot import BotConfig, FlowConfig, LLMConfig, effective_llm
 from chinwag.engine.curated import CuratedMatch, CuratedMode
+from chinwag.engine.follow_up import MEMORY_KEY, Earlier
 from chinwag.engine.policy import Decline
 from chinwag.engine.router import RouteDecision
 from chinwag.engine.tables import TableLookups
@@ -31,6 +32,7 @@ class MessageInput:
     user_id: str
     bot_version: int
     sampling: Sampling | None = None  # the caller's wishes for `main`'s LLM, within the bot's
+    earlier: Earlier = field(default_factory=Earlier)  # what earlier answers' tool flows keep
 
 
 @dataclass(slots=True)
@@ -49,6 +51,7 @@ class FlowResult:
     rows_selected: bool = True
     asks: bool = False  # its output asks the visitor for a tool argument: it is the answer
     tool: dict[str, Any] | None = None  # its tool call, as recorded (ToolOutcome.record)
+    memory: dict[str, Any] | None = None  # what the next turns keep of it (engine.follow_up)
 
     def as_row(self) -> dict[str, Any]:
         return {
@@ -79,6 +82,7 @@ class Answer:
     policy_scores: dict[str, float] = field(default_factory=dict)
     policy_check_error: str | None = None  # the code of a `check: llm` that could not say
     fallback_flows: list[str] = field(default_factory=list)  # run when nothing else grounded it
+    kept_flows: list[str] = field(default_factory=list)  # tool flows the previous answer kept
 
     @property
     def text(self) -> str:
@@ -104,6 +108,11 @@ class Answer:
             record["policy"] = self.policy_scores
         if self.fallback_flows:
             record["fallback"] = self.fallback_flows
+        if self.kept_flows:
+            record["kept"] = self.kept_flows
+        memory = {r.flow: r.memory for r in self.flow_results if r.memory is not None}
+        if memory:
+            record[MEMORY_KEY] = memory
         if self.policy_check_error is not None:
             record["policy_check_error"] = self.policy_check_error
         return record or None

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from chinwag.config.bot import BotConfig, FlowConfig
 from chinwag.engine.context import FlowContext, FlowResult
 from chinwag.engine.curated import CuratedLookup, CuratedMatch, answer_pieces
+from chinwag.engine.follow_up import answering_flows, kept_flows
 from chinwag.engine.judge import judge
 from chinwag.engine.policy import Decline, decline_text
 from chinwag.engine.prompts import (
@@ -78,10 +79,11 @@ async def run_message(
         if scoped is not None and answer.curated is None:
             outside = round(await scoped, 4)
             answer.policy_scores["out_of_scope"] = outside
-            if outside >= bot.answer_policy.scope_threshold:
+            answering = answering_flows(bot, ctx.message.earlier, ctx.message.text)
+            if outside >= bot.answer_policy.scope_threshold and not answering:
                 serve_decline(ctx, Decline("out_of_scope", {"out_of_scope": outside}))
                 return
-        decision = await (early_route or _route(router, ctx))
+        decision = keep_open_flows(ctx, await (early_route or _route(router, ctx)))
         answer.route = decision
         ctx.emit(route_event(decision))
         results = await asyncio.gather(
@@ -102,6 +104,17 @@ async def run_message(
         for task in (early_route, scoped, main_sources):
             if task is not None and not task.done():
                 task.cancel()
+
+
+def keep_open_flows(ctx: FlowContext, decision: RouteDecision) -> RouteDecision:
+    """The router's decision plus the tool flows the previous answer left open (a question
+    for an argument this message gives, a follow-up word), in the bot's order."""
+    kept = kept_flows(ctx.bot, ctx.message.earlier, ctx.message.text, decision.flows)
+    if not kept:
+        return decision
+    ctx.answer.kept_flows = kept
+    flows = [n for n in ctx.bot.optional_flows if n in decision.flows or n in kept]
+    return replace(decision, flows=flows)
 
 
 async def _route(router: Router, ctx: FlowContext) -> RouteDecision:
@@ -250,6 +263,7 @@ async def run_optional_flow(ctx: FlowContext, name: str, score: float | None) ->
         rows_selected=selected,
         asks=step is not None and step.question is not None,
         tool=_tool_record(calls),
+        memory=step.memory if step is not None else None,
     )
 
 

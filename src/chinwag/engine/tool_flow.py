@@ -15,6 +15,7 @@ from typing import Any
 from chinwag.config.bot import FlowConfig
 from chinwag.config.tools import ToolLanguage
 from chinwag.engine.context import FlowContext
+from chinwag.engine.follow_up import memory_of, remembered
 from chinwag.engine.policy import language_of
 from chinwag.streams.events import ToolCompleted, ToolStarted
 from chinwag.tools.arguments import find_arguments, redacted
@@ -43,6 +44,7 @@ class ToolStep:
 
     question: str | None = None
     outcome: ToolOutcome | None = None
+    memory: dict[str, Any] | None = None  # what later turns keep of it (engine.follow_up)
 
     def variable(self) -> dict[str, Any]:
         """The flow's templates see this as `tool`."""
@@ -77,12 +79,17 @@ async def call_flow_tool(
     assert flow.tool is not None, "only flows with a tool get here"
     tool = ctx.bot.tools[flow.tool]
     found = find_arguments(
-        tool, flow.arguments, message=ctx.message.text, user_id=ctx.message.user_id
+        tool,
+        flow.arguments,
+        message=ctx.message.text,
+        user_id=ctx.message.user_id,
+        remembered=remembered(ctx.bot, name, ctx.message.earlier),
     )
     if found.missing:
         if flow.tool_optional:
             return ToolStep()  # nothing to call with; the template goes on without it
-        return ToolStep(question=_question(ctx, flow, found.missing, found.missing_user))
+        question = _question(ctx, flow, found.missing, found.missing_user)
+        return ToolStep(question=question, memory=memory_of(ctx.bot, name, {}, found.missing))
     arguments = redacted(tool, found.values)
     ctx.emit(ToolStarted(flow=name, tool=flow.tool, arguments=arguments))
     started = time.perf_counter()
@@ -100,7 +107,7 @@ async def call_flow_tool(
         raise
     _completed(ctx, name, outcome)
     calls.append(outcome)
-    return ToolStep(outcome=outcome)
+    return ToolStep(outcome=outcome, memory=memory_of(ctx.bot, name, found.values, []))
 
 
 def _completed(ctx: FlowContext, flow: str, outcome: ToolOutcome) -> None:

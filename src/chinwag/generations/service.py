@@ -28,6 +28,7 @@ from chinwag.conversations.service import (
 from chinwag.db.uow import Database
 from chinwag.engine.context import Answer, FlowContext, MessageInput
 from chinwag.engine.curated import answer_pieces
+from chinwag.engine.follow_up import Earlier
 from chinwag.engine.router import Router
 from chinwag.engine.runner import run_message
 from chinwag.engine.scope import Scope
@@ -271,6 +272,7 @@ class Generations:
             message = MessageInput(
                 text=new.text,
                 history=[(t.role, t.content) for t in history],
+                earlier=Earlier.from_routes([t.route for t in history if t.role == "assistant"]),
                 user_id=accepted.user_id,
                 bot_version=accepted.bot_version,
                 sampling=new.sampling,
