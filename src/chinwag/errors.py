@@ -32,6 +32,14 @@ class NotFound(ChinwagError):
     default_hint = "Check the id in the URL."
 
 
+class ToolActionNotFound(NotFound):
+    code = "tool_action_not_found"
+    default_hint = (
+        "Send `confirm.action_id` from the `tool.confirmation` event of this bot, in the same "
+        "session (`session_id`) and as the same end user."
+    )
+
+
 class BotNotFound(NotFound):
     code = "bot_not_found"
     default_hint = "Check the bot id in the URL; `chinwag demo` creates the demo bot `vinhuset`."

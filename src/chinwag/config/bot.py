@@ -310,6 +310,17 @@ class FlowConfig(_Strict):
         description="`tool`: the flow's output when the call fails (main is told to say it), "
         "by language; unset: a built-in sentence.",
     )
+    confirm_question: dict[ToolLanguage, ToolText] = Field(
+        default_factory=dict,
+        description="`tool` that needs confirmation: what will be done, asked before the call, "
+        "by language; `{argument}` places an argument's value (`Cancel order {order}?`). Unset: "
+        "a built-in question naming the tool.",
+    )
+    confirm_cancelled: dict[ToolLanguage, ToolText] = Field(
+        default_factory=dict,
+        description="`tool` that needs confirmation: the answer when the visitor cancels, by "
+        "language; unset: a built-in sentence.",
+    )
     follow_up: list[Annotated[str, StringConstraints(min_length=2, max_length=40)]] = Field(
         default_factory=list,
         description="`tool`: words that keep this flow for the next message after it called "
@@ -373,6 +384,8 @@ WIDGET_STRINGS = (
     "person",
     "joined",
     "back_to_bot",
+    "confirm",
+    "cancel",
 )
 HEX_COLOUR_PATTERN = r"^#[0-9a-fA-F]{6}$"
 WidgetLanguage = Literal["en", "nb"]

@@ -14,6 +14,7 @@ TOOL_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
 ToolName = Annotated[str, StringConstraints(pattern=TOOL_NAME_PATTERN)]
 HttpMethod = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE"})
+SAFE_METHODS = frozenset({"GET", "HEAD"})  # change nothing: no confirmation by default
 # Headers chinwag sets itself: the checked host, and the body's framing.
 RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 ToolLanguage = Literal["en", "nb"]
@@ -77,6 +78,17 @@ class HttpTool(_Strict):
         description="Allow private, loopback and link-local addresses (a tool on the same "
         "machine or network); refused by default.",
     )
+    confirm: bool | None = Field(
+        None,
+        description="Wait for the visitor's confirmation before each call (the flow's "
+        "`confirm_question` is asked, with Confirm and Cancel in the widget); unset: `true` "
+        "for POST, PUT, PATCH and DELETE, `false` for GET and HEAD.",
+    )
+
+    @property
+    def needs_confirmation(self) -> bool:
+        """Whether a call waits for the visitor: `confirm`, else any method but GET and HEAD."""
+        return self.confirm if self.confirm is not None else self.method not in SAFE_METHODS
 
 
 ArgumentSource = Literal["message", "user"]

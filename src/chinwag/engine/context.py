@@ -18,6 +18,7 @@ from chinwag.providers.protocols import ChatModel, Sampling, Usage
 from chinwag.streams.events import Source
 from chinwag.streams.events import StreamEvent as Event
 from chinwag.tools.call import ToolCaller
+from chinwag.tools.decisions import Actions, Decision
 
 Emit = Callable[[Event], object]
 ModelFor = Callable[[LLMConfig | None], ChatModel]
@@ -33,6 +34,11 @@ class MessageInput:
     bot_version: int
     sampling: Sampling | None = None  # the caller's wishes for `main`'s LLM, within the bot's
     earlier: Earlier = field(default_factory=Earlier)  # what earlier answers' tool flows keep
+    # The rows of this turn (empty outside a server: `chinwag eval`, the benches).
+    session_pk: str = ""
+    user_message_id: str = ""
+    message_id: str = ""  # the assistant message being written
+    decision: Decision | None = None  # the visitor confirms or cancels a held action
 
 
 @dataclass(slots=True)
@@ -83,6 +89,7 @@ class Answer:
     policy_check_error: str | None = None  # the code of a `check: llm` that could not say
     fallback_flows: list[str] = field(default_factory=list)  # run when nothing else grounded it
     kept_flows: list[str] = field(default_factory=list)  # tool flows the previous answer kept
+    confirmation: dict[str, Any] | None = None  # a held action this answer asked for or decided
 
     @property
     def text(self) -> str:
@@ -110,6 +117,8 @@ class Answer:
             record["fallback"] = self.fallback_flows
         if self.kept_flows:
             record["kept"] = self.kept_flows
+        if self.confirmation is not None:
+            record["confirmation"] = self.confirmation
         memory = {r.flow: r.memory for r in self.flow_results if r.memory is not None}
         if memory:
             record[MEMORY_KEY] = memory
@@ -131,6 +140,8 @@ class FlowContext:
     tables: TableLookups | None = None
     answer: Answer = field(default_factory=Answer)
     tools: ToolCaller = field(default_factory=ToolCaller)
+    actions: Actions | None = None  # where calls that need confirmation wait (None: not held)
+    approved: dict[str, dict[str, Any]] = field(default_factory=dict)  # flow -> confirmed values
 
     def llm(self, flow: FlowConfig) -> LLMConfig | None:
         """A flow's LLM settings: its own `llm` over the bot's."""

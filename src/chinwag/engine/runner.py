@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from chinwag.config.bot import BotConfig, FlowConfig
+from chinwag.engine.confirmation import answer_decision
 from chinwag.engine.context import FlowContext, FlowResult
 from chinwag.engine.curated import CuratedLookup, CuratedMatch, answer_pieces
 from chinwag.engine.follow_up import answering_flows, kept_flows
@@ -58,6 +59,9 @@ async def run_message(
     With a `grounded` answer policy (and `scope`), a message outside the bot's scope, or one
     that nothing the bot has supports, gets the bot's decline text instead of `main`."""
     bot, answer = ctx.bot, ctx.answer
+    if ctx.message.decision is not None:  # Confirm or Cancel: no router, no flows but its own
+        await answer_decision(ctx)
+        return
     mode = bot.curated_answers.mode
     # The semantic router starts beside the curated match, so the embedder runs the message
     # once for both (the router's clauses are pooled from the message's pass, not its vector).

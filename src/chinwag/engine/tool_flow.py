@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from chinwag.config.bot import FlowConfig
 from chinwag.config.tools import ToolLanguage
+from chinwag.engine.confirmation import hold_for_confirmation
 from chinwag.engine.context import FlowContext
 from chinwag.engine.follow_up import memory_of, remembered
 from chinwag.engine.policy import language_of
@@ -78,6 +79,9 @@ async def call_flow_tool(
     (or the answer's end) cancels it: `tool.started` always gets its `tool.completed`."""
     assert flow.tool is not None, "only flows with a tool get here"
     tool = ctx.bot.tools[flow.tool]
+    approved = ctx.approved.get(name)
+    if approved is not None:  # the visitor confirmed these values: call with them
+        return await _call(ctx, name, flow, approved, calls)
     found = find_arguments(
         tool,
         flow.arguments,
@@ -90,11 +94,21 @@ async def call_flow_tool(
             return ToolStep()  # nothing to call with; the template goes on without it
         question = _question(ctx, flow, found.missing, found.missing_user)
         return ToolStep(question=question, memory=memory_of(ctx.bot, name, {}, found.missing))
-    arguments = redacted(tool, found.values)
+    if tool.needs_confirmation:
+        return ToolStep(question=await hold_for_confirmation(ctx, name, flow, found.values))
+    step = await _call(ctx, name, flow, found.values, calls)
+    return replace(step, memory=memory_of(ctx.bot, name, found.values, []))
+
+
+async def _call(
+    ctx: FlowContext, name: str, flow: FlowConfig, values: dict[str, Any], calls: list[ToolOutcome]
+) -> ToolStep:
+    assert flow.tool is not None
+    arguments = redacted(ctx.bot.tools[flow.tool], values)
     ctx.emit(ToolStarted(flow=name, tool=flow.tool, arguments=arguments))
     started = time.perf_counter()
     try:
-        outcome = await ctx.tools.call(ctx.bot, flow.tool, found.values)
+        outcome = await ctx.tools.call(ctx.bot, flow.tool, values)
     except asyncio.CancelledError:
         ms = round((time.perf_counter() - started) * 1000, 2)
         cancelled = ToolCancelled(
@@ -107,7 +121,7 @@ async def call_flow_tool(
         raise
     _completed(ctx, name, outcome)
     calls.append(outcome)
-    return ToolStep(outcome=outcome, memory=memory_of(ctx.bot, name, found.values, []))
+    return ToolStep(outcome=outcome)
 
 
 def _completed(ctx: FlowContext, flow: str, outcome: ToolOutcome) -> None:

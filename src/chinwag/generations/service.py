@@ -53,7 +53,9 @@ from chinwag.streams.events import StreamEvent as Event
 from chinwag.streams.log import EventLog
 from chinwag.streams.store import end_from_stored_log
 from chinwag.streams.writer import StreamWriter
+from chinwag.tools.actions import ActionStore
 from chinwag.tools.call import ToolCaller
+from chinwag.tools.decisions import Decision
 
 if TYPE_CHECKING:
     from chinwag.operations.metrics import Metrics
@@ -76,6 +78,7 @@ class NewMessage:
     # The caller takes a `Held` result: a person has the session, the bot does not answer.
     # Other callers meet 409 `session_with_operator` on such a session.
     hold: bool = False
+    decision: Decision | None = None  # the visitor confirms or cancels a held tool action
 
 
 SHUT_DOWN = "the server shut down while this answer was being written"
@@ -113,6 +116,7 @@ class Generations:
         )
         self.tables = TableLookups(lambda bot: models.embedder(bot.embedding))
         self.tools = ToolCaller()  # secrets read from the environment per call
+        self.actions = ActionStore(db)  # tool calls waiting for the visitor's confirmation
         self.curated = CuratedMatcher(db, lambda bot: models.embedder(bot.embedding))
         self.scope = Scope(lambda bot: models.embedder(bot.embedding))
         self._tasks: set[asyncio.Task[None]] = set()
@@ -276,6 +280,10 @@ class Generations:
                 user_id=accepted.user_id,
                 bot_version=accepted.bot_version,
                 sampling=new.sampling,
+                session_pk=accepted.session_pk,
+                user_message_id=accepted.user_message_id,
+                message_id=accepted.assistant_message_id,
+                decision=new.decision,
             )
             context = FlowContext(
                 bot=bot,
@@ -286,6 +294,7 @@ class Generations:
                 tables=self.tables,
                 answer=answer,
                 tools=self.tools,
+                actions=self.actions,
             )
             await run_message(context, router=self.router, curated=self.curated, scope=self.scope)
         except asyncio.CancelledError:
