@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import func, select
 
 from chinwag.config.bot import BotConfig
+from chinwag.conversations.models import ToolAction, ToolActionDecision
 from chinwag.settings import Settings
 from chinwag.testing.fake_llm import FakeLLM
-from chinwag.tools.models import ToolAction, ToolActionDecision
 from tests.conftest import RunningServer, run_server
 from tests.helpers import ask
 from tests.sse_client import read_all

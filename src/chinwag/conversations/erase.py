@@ -28,11 +28,12 @@ from chinwag.conversations.models import (
     MessageAuthor,
     OpenAIResponse,
     SessionEvent,
+    ToolAction,
+    ToolActionDecision,
 )
 from chinwag.db.conflicts import insert_or_ignore
 from chinwag.streams.store import delete_streams_of
 from chinwag.timestamps import as_utc
-from chinwag.tools.models import ToolAction, ToolActionDecision
 
 Report = Counter[str]
 

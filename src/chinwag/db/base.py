@@ -38,4 +38,3 @@ def import_all_models() -> None:
     from chinwag.conversations import models as _conversations  # noqa: F401
     from chinwag.knowledge import models as _knowledge  # noqa: F401
     from chinwag.streams import models as _streams  # noqa: F401
-    from chinwag.tools import models as _tools  # noqa: F401

@@ -1,7 +1,8 @@
 """Calls that change something wait for the visitor: the flow asks what it will do (a
 `tool.confirmation` event, the action held in the database), and the visitor's answer, a
 message of its own naming the action, makes the call, or not. The decision is recorded once
-(chinwag.tools.actions), so a retried, resumed or second tab's answer never calls twice."""
+(chinwag.conversations.tool_actions), so a retried, resumed or second tab's answer never
+calls twice."""
 
 from __future__ import annotations
 

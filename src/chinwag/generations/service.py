@@ -25,6 +25,7 @@ from chinwag.conversations.service import (
     load_history,
     record_answer,
 )
+from chinwag.conversations.tool_actions import ActionStore
 from chinwag.db.uow import Database
 from chinwag.engine.context import Answer, FlowContext, MessageInput
 from chinwag.engine.curated import answer_pieces
@@ -53,7 +54,6 @@ from chinwag.streams.events import StreamEvent as Event
 from chinwag.streams.log import EventLog
 from chinwag.streams.store import end_from_stored_log
 from chinwag.streams.writer import StreamWriter
-from chinwag.tools.actions import ActionStore
 from chinwag.tools.call import ToolCaller
 from chinwag.tools.decisions import Decision
 

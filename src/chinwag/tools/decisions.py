@@ -1,5 +1,5 @@
 """A visitor's answer to an action held for confirmation, and what deciding it gave; plain
-data, shared by the engine and the store (chinwag.tools.actions)."""
+data, shared by the engine and the store (chinwag.conversations.tool_actions)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ class Decided:
 
 
 class Actions(Protocol):
-    """Where held actions are kept (chinwag.tools.actions.ActionStore)."""
+    """Where held actions are kept (chinwag.conversations.tool_actions.ActionStore)."""
 
     async def hold(
         self,

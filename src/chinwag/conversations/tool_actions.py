@@ -1,20 +1,23 @@
-"""Actions held for the visitor's confirmation: held with the answer that asks, decided once
-(the decision's primary key is the action's id), finished with the call's record."""
+"""The store of tool actions waiting for the visitor's confirmation: holds them, decides each
+once (the decision's primary key is the action's id), finishes them with the call's record."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import (
+    insert,
+    select,
+    update,
+)
 
-from chinwag.conversations.models import Message
+from chinwag.conversations.models import Message, ToolAction, ToolActionDecision
 from chinwag.db.base import new_id, utcnow
 from chinwag.db.conflicts import insert_or_ignore
 from chinwag.db.uow import Database
 from chinwag.errors import ToolActionNotFound
 from chinwag.tools.decisions import Decided, Decision, DecisionKind
-from chinwag.tools.models import ToolAction, ToolActionDecision
 
 
 @dataclass(frozen=True, slots=True)
