@@ -100,7 +100,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     models = ModelRegistry(settings)
     knowledge = KnowledgeStores(settings, models)
     ingest_jobs = IngestJobs(db, worker_id=me.id, upload_dir=settings.data_dir / "uploads")
+    limiter = RateLimiter(settings, db, redis_failed=metrics.for_fanout().redis_failed)
     generations = Generations(
+        limiter=limiter,
         db=db,
         event_log=event_log,
         models=models,
@@ -119,7 +121,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.services = Services(
         keys=KeyCache(db, settings.key_cache_seconds),
         metrics=metrics,
-        limiter=RateLimiter(settings, db, redis_failed=metrics.for_fanout().redis_failed),
+        limiter=limiter,
         secret=await asyncio.to_thread(server_secret, settings),
         settings=settings,
         db=db,

@@ -587,6 +587,14 @@ class RateLimited(RetryLater):
     default_hint = "Too many requests: wait `retry_after` seconds (the Retry-After header)."
 
 
+class ToolRateLimited(RateLimited):
+    code = "tool_rate_limited"
+    default_hint = (
+        "This end user made as many tool calls as the bot's limits.tool_calls_per_user allow; "
+        "wait `retry_after` seconds (the Retry-After header), or raise that limit."
+    )
+
+
 class TooManyOpenStreams(RateLimited):
     code = "too_many_open_streams"
     default_hint = (

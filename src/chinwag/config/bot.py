@@ -354,6 +354,25 @@ class LimitsConfig(_Strict):
         description="Answers being written at once per end user (default "
         "CHINWAG_OPEN_STREAMS_PER_USER).",
     )
+    tool_calls_per_message: int | None = Field(
+        None,
+        ge=1,
+        le=50,
+        description="Tool calls one answer may make; a call beyond fails with "
+        "`tool_limit_reached` (default 5).",
+    )
+    tool_calls_concurrent: int | None = Field(
+        None,
+        ge=1,
+        le=100,
+        description="Tool calls of this bot in progress at once in one server process; more "
+        "wait for a slot, within the flow's timeout (default 10).",
+    )
+    tool_calls_per_user: RateLimitText | None = Field(
+        None,
+        description="Tool calls per end user, e.g. `30/minute` (the default): a call beyond "
+        "fails with `tool_rate_limited`, and a confirmation sent then is refused with 429.",
+    )
 
 
 class RetentionConfig(_Strict):

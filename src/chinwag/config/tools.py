@@ -15,6 +15,10 @@ ToolName = Annotated[str, StringConstraints(pattern=TOOL_NAME_PATTERN)]
 HttpMethod = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 SAFE_METHODS = frozenset({"GET", "HEAD"})  # change nothing: no confirmation by default
+# A bot's tool limits when its `limits:` leaves them unset (docs/tools.md#limits).
+DEFAULT_TOOL_CALLS_PER_MESSAGE = 5
+DEFAULT_TOOL_CALLS_CONCURRENT = 10
+DEFAULT_TOOL_CALLS_PER_USER = "30/minute"
 # Headers chinwag sets itself: the checked host, and the body's framing.
 RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 ToolLanguage = Literal["en", "nb"]

@@ -3,7 +3,7 @@ it grows, and the context every flow of it shares."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,6 +90,7 @@ class Answer:
     fallback_flows: list[str] = field(default_factory=list)  # run when nothing else grounded it
     kept_flows: list[str] = field(default_factory=list)  # tool flows the previous answer kept
     confirmation: dict[str, Any] | None = None  # a held action this answer asked for or decided
+    tool_calls: int = 0  # calls this answer's flows started (limits.tool_calls_per_message)
 
     @property
     def text(self) -> str:
@@ -142,6 +143,8 @@ class FlowContext:
     tools: ToolCaller = field(default_factory=ToolCaller)
     actions: Actions | None = None  # where calls that need confirmation wait (None: not held)
     approved: dict[str, dict[str, Any]] = field(default_factory=dict)  # flow -> confirmed values
+    # Counts one tool call of (bot, end user); raises RateLimited beyond the bot's limit.
+    tool_gate: Callable[[str, str], Awaitable[None]] | None = None
 
     def llm(self, flow: FlowConfig) -> LLMConfig | None:
         """A flow's LLM settings: its own `llm` over the bot's."""

@@ -13,15 +13,16 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from chinwag.config.bot import FlowConfig
-from chinwag.config.tools import ToolLanguage
+from chinwag.config.tools import DEFAULT_TOOL_CALLS_PER_MESSAGE, ToolLanguage
 from chinwag.engine.confirmation import hold_for_confirmation
 from chinwag.engine.context import FlowContext
 from chinwag.engine.follow_up import memory_of, remembered
 from chinwag.engine.policy import language_of
+from chinwag.errors import ChinwagError, RateLimited
 from chinwag.streams.events import ToolCompleted, ToolStarted
 from chinwag.tools.arguments import find_arguments, redacted
 from chinwag.tools.call import ToolOutcome
-from chinwag.tools.errors import ToolCancelled
+from chinwag.tools.errors import ToolCancelled, ToolLimitReached
 
 DEFAULT_ASK: dict[ToolLanguage, str] = {
     "en": "Could you tell me the {argument}? Then I can look it up for you.",
@@ -108,7 +109,11 @@ async def _call(
     ctx.emit(ToolStarted(flow=name, tool=flow.tool, arguments=arguments))
     started = time.perf_counter()
     try:
-        outcome = await ctx.tools.call(ctx.bot, flow.tool, values)
+        refused = await _over_limits(ctx)
+        if refused is not None:
+            outcome = ToolOutcome(flow.tool, arguments, "error", error=refused)
+        else:
+            outcome = await ctx.tools.call(ctx.bot, flow.tool, values)
     except asyncio.CancelledError:
         ms = round((time.perf_counter() - started) * 1000, 2)
         cancelled = ToolCancelled(
@@ -122,6 +127,21 @@ async def _call(
     _completed(ctx, name, outcome)
     calls.append(outcome)
     return ToolStep(outcome=outcome)
+
+
+async def _over_limits(ctx: FlowContext) -> ChinwagError | None:
+    """Why the bot's limits refuse this call: the answer's calls, the end user's per minute."""
+    limits = ctx.bot.limits
+    most = (limits.tool_calls_per_message if limits else None) or DEFAULT_TOOL_CALLS_PER_MESSAGE
+    ctx.answer.tool_calls += 1
+    if ctx.answer.tool_calls > most:
+        return ToolLimitReached(f"this answer already made {most} tool calls, the bot's limit")
+    if ctx.tool_gate is not None:
+        try:
+            await ctx.tool_gate(ctx.bot.id, ctx.message.user_id)
+        except RateLimited as exc:
+            return exc
+    return None
 
 
 def _completed(ctx: FlowContext, flow: str, outcome: ToolOutcome) -> None:

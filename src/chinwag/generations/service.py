@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.answers.matching import CuratedMatcher
+from chinwag.auth.ratelimit import RateLimiter
 from chinwag.bots.service import BotCache, get_bot_version
 from chinwag.config.bot import BotConfig
 from chinwag.conversations.service import (
@@ -101,7 +102,9 @@ class Generations:
         worker_id: str,
         metrics: Metrics | None = None,
         beats: BeatClock,
+        limiter: RateLimiter | None = None,
     ) -> None:
+        """`limiter`: counts each end user's tool calls (limits.tool_calls_per_user)."""
         self._db = db
         self._beats = beats
         self._log = event_log
@@ -117,6 +120,7 @@ class Generations:
         self.tables = TableLookups(lambda bot: models.embedder(bot.embedding))
         self.tools = ToolCaller()  # secrets read from the environment per call
         self.actions = ActionStore(db)  # tool calls waiting for the visitor's confirmation
+        self._tool_gate = limiter.hit_tool_call if limiter is not None else None
         self.curated = CuratedMatcher(db, lambda bot: models.embedder(bot.embedding))
         self.scope = Scope(lambda bot: models.embedder(bot.embedding))
         self._tasks: set[asyncio.Task[None]] = set()
@@ -295,6 +299,7 @@ class Generations:
                 answer=answer,
                 tools=self.tools,
                 actions=self.actions,
+                tool_gate=self._tool_gate,
             )
             await run_message(context, router=self.router, curated=self.curated, scope=self.scope)
         except asyncio.CancelledError:

@@ -18,6 +18,15 @@ class ToolError(ChinwagError):
     transient: ClassVar[bool] = False
 
 
+class ToolLimitReached(ToolError):
+    code = "tool_limit_reached"
+    status = 429
+    default_hint = (
+        "The answer made as many tool calls as the bot's limits.tool_calls_per_message allow; "
+        "no further call was made. Raise the limit, or have fewer flows call tools at once."
+    )
+
+
 class ToolArgumentsInvalid(ToolError):
     code = "tool_arguments_invalid"
     status = 422
