@@ -135,6 +135,16 @@ async def test_nothing_is_sent_until_confirmed_and_then_once(
         assert action.status == "done" and action.arguments is None  # not kept once decided
         assert action.outcome["status"] == "completed" and action.outcome["http_status"] == 200
 
+        # Erasing the conversation takes its actions and their decisions with it.
+        erased = await server.client.delete(f"/v1/bots/vinhuset/sessions/{TURN['session_id']}")
+        assert erased.status_code == 200, erased.text
+        async with server.db.read() as conn:
+            left = [
+                (await conn.execute(select(func.count()).select_from(table))).scalar_one()
+                for table in (ToolAction, ToolActionDecision)
+            ]
+        assert left == [0, 0]
+
 
 async def test_cancel_makes_no_call_and_a_later_confirm_none_either(
     make_settings: Settings, fake_llm: FakeLLM, shop: FakeShop
