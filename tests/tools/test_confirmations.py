@@ -10,14 +10,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import yaml
 from sqlalchemy import func, select
 
+from chinwag.bots.validation import validate_document
 from chinwag.config.bot import BotConfig
 from chinwag.conversations.models import ToolAction, ToolActionDecision
 from chinwag.settings import Settings
 from chinwag.testing.fake_llm import FakeLLM
 from tests.conftest import RunningServer, run_server
-from tests.helpers import ask
+from tests.helpers import ROOT, ask
 from tests.sse_client import read_all
 from tests.tools.shop import FakeShop
 
@@ -175,3 +177,27 @@ async def test_an_action_of_another_session_is_not_found(
         assert error["code"] == "tool_action_not_found"
         assert events[-1].data["status"] == "failed"
         assert shop.hits(CANCEL_PATH) == 0
+
+
+def _docs_yaml(heading: str) -> dict[str, Any]:
+    text = (ROOT / "docs" / "tools.md").read_text()
+    start = text.index("```yaml", text.index(heading)) + len("```yaml")
+    document: dict[str, Any] = yaml.safe_load(text[start : text.index("```", start)])
+    return document
+
+
+def test_the_docs_examples_of_confirmations_and_limits_validate() -> None:
+    bot = {
+        "id": "vinbutikken",
+        "name": "Vinbutikken",
+        "router": {"strategy": "keywords"},
+        "allowed_hosts": ["api.shop.example"],
+        **_docs_yaml("## Confirmations"),
+        **_docs_yaml("## Limits"),
+    }
+    bot["flows"]["main"] = {"template": "{{ message }}"}
+    report = validate_document(bot)
+    assert report.ok and report.problems == [], report.problems
+    config = BotConfig.model_validate(bot)
+    assert config.tools["cancel_order"].needs_confirmation  # a POST: by default
+    assert config.limits is not None and config.limits.tool_calls_per_user == "30/minute"
