@@ -166,16 +166,26 @@ class run_server:
     """Start chinwag with uvicorn in the current loop; stop it (gracefully) on exit."""
 
     def __init__(
-        self, settings: Settings, *, seed_demo: bool = True, bot: BotConfig | None = None
+        self,
+        settings: Settings,
+        *,
+        seed_demo: bool = True,
+        bot: BotConfig | None = None,
+        demo_shop: bool = False,
     ) -> None:
+        """`demo_shop`: also serve the demo shop's API (/demo/shop-api), and seed the demo bot
+        whole (its tools calling that API on this server) unless `bot` says otherwise."""
         self.settings = settings
         self.seed_demo = seed_demo
-        self.bot = bot
         self.port = free_port()
+        self.demo_shop = demo_shop
+        if bot is None and demo_shop:
+            bot = demo_bot_config(f"http://127.0.0.1:{self.port}")
+        self.bot = bot
 
     async def __aenter__(self) -> RunningServer:
         config = uvicorn.Config(
-            create_app(self.settings),
+            create_app(self.settings, demo_shop=self.demo_shop),
             host="127.0.0.1",
             port=self.port,
             log_level="warning",

@@ -58,6 +58,7 @@ from chinwag.settings import Settings
 from chinwag.streams.events import event_json_schemas
 from chinwag.streams.fanout import RedisFanout
 from chinwag.streams.log import EventLog
+from chinwag.web.demo_shop import SHOP_API_PATH, demo_shop_app
 from chinwag.web.routes import api_router as widget_router
 from chinwag.web.routes import assets_router
 
@@ -99,7 +100,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     models = ModelRegistry(settings)
     knowledge = KnowledgeStores(settings, models)
     ingest_jobs = IngestJobs(db, worker_id=me.id, upload_dir=settings.data_dir / "uploads")
+    limiter = RateLimiter(settings, db, redis_failed=metrics.for_fanout().redis_failed)
     generations = Generations(
+        limiter=limiter,
         db=db,
         event_log=event_log,
         models=models,
@@ -118,7 +121,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.services = Services(
         keys=KeyCache(db, settings.key_cache_seconds),
         metrics=metrics,
-        limiter=RateLimiter(settings, db, redis_failed=metrics.for_fanout().redis_failed),
+        limiter=limiter,
         secret=await asyncio.to_thread(server_secret, settings),
         settings=settings,
         db=db,
@@ -212,8 +215,10 @@ def create_app(
     *,
     demo_publishable_key: str | None = None,
     settle_heap: bool = False,
+    demo_shop: bool = False,
 ) -> FastAPI:
-    """The application; with `demo_publishable_key`, `/` serves the demo shop using that key.
+    """The application; with `demo_publishable_key`, `/` serves the demo shop using that key,
+    and /demo/shop-api the shop's own API that the demo bot's tools call (also `demo_shop`).
 
     `settle_heap`: a server process of its own (`chinwag serve`, `demo`) tunes the garbage
     collector once started; an app embedded in another program (tests) leaves it alone."""
@@ -258,6 +263,8 @@ def create_app(
     app.include_router(health_router)
     app.include_router(assets_router)
     app.include_router(console_router, responses=problem_responses())
+    if demo_shop or demo_publishable_key is not None:
+        app.mount(SHOP_API_PATH, demo_shop_app())
     _document_stream_events(app)
     return app
 

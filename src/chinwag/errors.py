@@ -32,6 +32,14 @@ class NotFound(ChinwagError):
     default_hint = "Check the id in the URL."
 
 
+class ToolActionNotFound(NotFound):
+    code = "tool_action_not_found"
+    default_hint = (
+        "Send `confirm.action_id` from the `tool.confirmation` event of this bot, in the same "
+        "session (`session_id`) and as the same end user."
+    )
+
+
 class BotNotFound(NotFound):
     code = "bot_not_found"
     default_hint = "Check the bot id in the URL; `chinwag demo` creates the demo bot `vinhuset`."
@@ -586,6 +594,14 @@ class RateLimited(RetryLater):
     status = 429
     code = "rate_limited"
     default_hint = "Too many requests: wait `retry_after` seconds (the Retry-After header)."
+
+
+class ToolRateLimited(RateLimited):
+    code = "tool_rate_limited"
+    default_hint = (
+        "This end user made as many tool calls as the bot's limits.tool_calls_per_user allow; "
+        "wait `retry_after` seconds (the Retry-After header), or raise that limit."
+    )
 
 
 class TooManyOpenStreams(RateLimited):

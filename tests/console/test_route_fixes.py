@@ -51,7 +51,9 @@ def shop_bot(strategy: str = "semantic", bot_id: str = BOT) -> BotConfig:
                     "template": "Open with a friendly line.",
                     "generate": False,
                     "keywords": ["hello", "thanks"],
-                    "examples": demo["smalltalk"]["examples"],
+                    # Without the demo's "Cheers!" (issue 29 added it), which routes CHEERS
+                    # right already: this test needs a message the examples misroute.
+                    "examples": [e for e in demo["smalltalk"]["examples"] if e != "Cheers!"],
                 },
             },
         }

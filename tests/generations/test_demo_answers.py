@@ -37,9 +37,8 @@ async def demo(
     settings = make_settings
     if getattr(request, "param", None) == "embedded":
         settings = settings.model_copy(update={"llm_base_url": None, "llm_model": None})
-    bot = demo_bot_config()
-    await ingest_demo_knowledge(settings, bot)
-    async with run_server(settings, bot=bot) as server:
+    await ingest_demo_knowledge(settings, demo_bot_config())
+    async with run_server(settings, demo_shop=True) as server:  # live stock from its shop API
         yield server
 
 

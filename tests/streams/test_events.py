@@ -26,6 +26,13 @@ SAMPLES: list[ev._Event] = [
     ev.FlowCompleted(flow="main", ms=812.5, usage={"prompt_tokens": 3, "completion_tokens": 9}),
     ev.FlowFailed(flow="statistics", ms=2000.0, code="flow_timeout", message="took too long"),
     ev.ToolStarted(flow="orders", tool="order_status", arguments={"order": "10023"}),
+    ev.ToolConfirmation(
+        action_id="0f6c2d1e-9a8b-4c7d-8e6f-5a4b3c2d1e0f",
+        flow="cancel",
+        tool="cancel_order",
+        arguments={"order": "10023"},
+        text="Shall I cancel order 10023? This cannot be undone.",
+    ),
     ev.ToolCompleted(
         flow="orders",
         tool="order_status",

@@ -13,7 +13,7 @@ import yaml
 from sqlalchemy import select
 
 from chinwag.bots.validation import validate_document
-from chinwag.config.bot import BotConfig
+from chinwag.config.bot import BotConfig, LimitsConfig
 from chinwag.conversations.models import FlowRun
 from chinwag.settings import Settings
 from chinwag.streams.models import LoggedEvent
@@ -373,3 +373,23 @@ async def test_the_docs_function_calling_example_answers_as_documented(
         page = (ROOT / "docs" / "tools.md").read_text()
         start = page.index("```json", page.index("### What the model may not do")) + 7
         assert told == orjson.loads(page[start : page.index("```", start)])
+
+
+async def test_the_bot_s_tool_limits_bound_main_s_calls_too(
+    make_settings: Settings, fake_llm: FakeLLM, shop: FakeShop
+) -> None:
+    fake_llm.behaviour.tool_turns = [
+        [
+            ScriptedCall("order_status", {"order": "10023"}),
+            ScriptedCall("order_status", {"order": "10024"}),
+        ]
+    ]
+    bot = calling_bot(shop).model_copy(update={"limits": LimitsConfig(tool_calls_per_message=1)})
+    async with run_server(make_settings, bot=bot) as server:
+        events = await ask(server.client, "Where are my orders 10023 and 10024?")
+    done = [e.data for e in events if e.type == "tool.completed"]
+    assert sorted((d["status"], d["code"]) for d in done) == [
+        ("completed", None),
+        ("error", "tool_limit_reached"),
+    ]
+    assert events[-1].data["status"] == "completed"  # the model is told; the answer goes on

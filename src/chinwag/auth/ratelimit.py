@@ -17,12 +17,14 @@ from sqlalchemy import select
 
 from chinwag.bots.models import Bot
 from chinwag.config.bot import LimitsConfig
+from chinwag.config.tools import DEFAULT_TOOL_CALLS_PER_USER
 from chinwag.db.redis import RedisOutage, redis_client, redis_errors
 from chinwag.db.uow import Database
-from chinwag.errors import RateLimited
+from chinwag.errors import RateLimited, ToolRateLimited
 from chinwag.settings import Settings
 
 BOT_LIMITS_TTL = 5.0
+TOOL_CALLS = "tool calls of an end user"  # the scope of limits.tool_calls_per_user
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,7 @@ class Limits:
     per_user: str
     per_ip: str
     open_streams_per_user: int
+    tool_calls_per_user: str = DEFAULT_TOOL_CALLS_PER_USER
 
 
 @lru_cache(maxsize=256)
@@ -100,9 +103,29 @@ class RateLimiter:
             per_user=own.per_user or self._defaults.per_user,
             per_ip=own.per_ip or self._defaults.per_ip,
             open_streams_per_user=own.open_streams_per_user or self._defaults.open_streams_per_user,
+            tool_calls_per_user=own.tool_calls_per_user or DEFAULT_TOOL_CALLS_PER_USER,
         )
         self._bots[bot_id] = (now, limits)
         return limits
+
+    async def hit_tool_call(self, bot_id: str, user_id: str) -> None:
+        """Count one tool call of an end user; ToolRateLimited beyond the bot's limit."""
+        limits = await self.for_bot(bot_id)
+        await self.hit(limits.tool_calls_per_user, TOOL_CALLS, bot_id, user_id)
+
+    async def check_tool_call(self, bot_id: str, user_id: str) -> None:
+        """ToolRateLimited when the end user may make no tool call now (nothing counted)."""
+        limits = await self.for_bot(bot_id)
+        item = _item(limits.tool_calls_per_user)
+        window = self._shared if self._shared is not None and self._outage.available else None
+        window = window or self._memory
+        try:
+            if await window.test(item, TOOL_CALLS, bot_id, user_id):
+                return
+            stats = await window.get_window_stats(item, TOOL_CALLS, bot_id, user_id)
+        except self._errors:
+            return  # the call itself counts (in memory while the store is down)
+        raise _limited(limits.tool_calls_per_user, TOOL_CALLS, stats.reset_time)
 
     async def hit(self, rate: str, scope: str, *identity: str) -> None:
         """Count one request; RateLimited (429, Retry-After) when the window is full."""
@@ -121,10 +144,15 @@ class RateLimiter:
             self._outage.recovered()
         if stats is None:
             return
-        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
-        raise RateLimited(
-            f"rate limit {rate} per {scope} exceeded; retry in {retry_after} s",
-            retry_after=retry_after,
-            limit=rate,
-            scope=scope,
-        )
+        raise _limited(rate, scope, stats.reset_time)
+
+
+def _limited(rate: str, scope: str, reset_time: float) -> RateLimited:
+    retry_after = max(1, math.ceil(reset_time - time.time()))
+    kind = ToolRateLimited if scope == TOOL_CALLS else RateLimited
+    return kind(
+        f"rate limit {rate} per {scope} exceeded; retry in {retry_after} s",
+        retry_after=retry_after,
+        limit=rate,
+        scope=scope,
+    )

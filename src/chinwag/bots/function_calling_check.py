@@ -54,7 +54,7 @@ def function_calling_problems(
                     f"{where}.{i}",
                     "tool_needs_confirmation",
                     f"{where}: '{tool_name}' changes something, so main's model is refused "
-                    "every call of it until confirmations are built",
+                    "every call of it (a routed flow calls it, after the visitor confirms)",
                     "Call it from a routed flow, or set `confirm: false` on the tool if it "
                     "changes nothing (a search sent as POST). " + _DOCS,
                     severity="warning",

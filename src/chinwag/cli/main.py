@@ -54,7 +54,13 @@ async def _prepare(settings: Settings, *, seed_demo: bool, seed_history: bool = 
     from chinwag.answers.csvfile import from_csv
     from chinwag.answers.service import add_missing
     from chinwag.auth.demo import demo_keys
-    from chinwag.bots.demo import demo_answers_path, demo_bot_config, demo_bot_path
+    from chinwag.bots.demo import (
+        demo_answers_path,
+        demo_bot_config,
+        demo_bot_path,
+        demo_bot_source,
+        demo_shop_origin,
+    )
     from chinwag.bots.files import yaml_source
     from chinwag.bots.service import put_bot
     from chinwag.console.demo_history import seed_history as demo_history
@@ -65,8 +71,11 @@ async def _prepare(settings: Settings, *, seed_demo: bool, seed_history: bool = 
             if not seed_demo:
                 return []
             origin = demo_origin(settings)
+            # The bot's tools call the shop API this server serves (chinwag.web.demo_shop).
+            shop = demo_shop_origin(settings.host, settings.port)
+            source = demo_bot_source(yaml_source(demo_bot_path()), shop)
             async with db.write() as conn:
-                bot = await put_bot(conn, demo_bot_config(), source=yaml_source(demo_bot_path()))
+                bot = await put_bot(conn, demo_bot_config(shop), source=source)
                 keys = await demo_keys(conn, bot.id, origin=origin)
                 added = await add_missing(conn, bot.id, from_csv(demo_answers_path().read_text()))
                 seeded = (

@@ -328,6 +328,29 @@ class FlowConfig(_Strict):
         description="`tool`: the flow's output when the call fails (main is told to say it), "
         "by language; unset: a built-in sentence.",
     )
+    confirm_question: dict[ToolLanguage, ToolText] = Field(
+        default_factory=dict,
+        description="`tool` that needs confirmation: what will be done, asked before the call, "
+        "by language; `{argument}` places an argument's value (`Cancel order {order}?`). Unset: "
+        "a built-in question naming the tool.",
+    )
+    confirm_cancelled: dict[ToolLanguage, ToolText] = Field(
+        default_factory=dict,
+        description="`tool` that needs confirmation: the answer when the visitor cancels, by "
+        "language; unset: a built-in sentence.",
+    )
+    follow_up: list[Annotated[str, StringConstraints(min_length=2, max_length=40)]] = Field(
+        default_factory=list,
+        description="`tool`: words that keep this flow for the next message after it called "
+        'its tool, when the router chooses no flow for it (`arrive` keeps `orders` for "and '
+        'when will it arrive?"); the arguments it leaves out come from the earlier turn.',
+    )
+    tool_optional: bool = Field(
+        False,
+        description="`tool`: the flow works without its tool's answer (live figures beside a "
+        "table, say): a required argument that is missing asks nothing and makes no call, and a "
+        "failed call leaves `tool.status: error` to the template instead of `tool_failed`.",
+    )
     tools: list[ToolName] = Field(
         default_factory=list,
         description="`main` only: the bot's tools its LLM may call by function calling "
@@ -364,6 +387,25 @@ class LimitsConfig(_Strict):
         description="Answers being written at once per end user (default "
         "CHINWAG_OPEN_STREAMS_PER_USER).",
     )
+    tool_calls_per_message: int | None = Field(
+        None,
+        ge=1,
+        le=50,
+        description="Tool calls one answer may make; a call beyond fails with "
+        "`tool_limit_reached` (default 5).",
+    )
+    tool_calls_concurrent: int | None = Field(
+        None,
+        ge=1,
+        le=100,
+        description="Tool calls of this bot in progress at once in one server process; more "
+        "wait for a slot, within the flow's timeout (default 10).",
+    )
+    tool_calls_per_user: RateLimitText | None = Field(
+        None,
+        description="Tool calls per end user, e.g. `30/minute` (the default): a call beyond "
+        "fails with `tool_rate_limited`, and a confirmation sent then is refused with 429.",
+    )
 
 
 class RetentionConfig(_Strict):
@@ -394,6 +436,8 @@ WIDGET_STRINGS = (
     "person",
     "joined",
     "back_to_bot",
+    "confirm",
+    "cancel",
 )
 HEX_COLOUR_PATTERN = r"^#[0-9a-fA-F]{6}$"
 WidgetLanguage = Literal["en", "nb"]

@@ -16,7 +16,11 @@ TOOL_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
 ToolName = Annotated[str, StringConstraints(pattern=TOOL_NAME_PATTERN)]
 HttpMethod = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE"})
-SAFE_METHODS = frozenset({"GET", "HEAD"})  # a call that only reads
+SAFE_METHODS = frozenset({"GET", "HEAD"})  # change nothing: no confirmation by default
+# A bot's tool limits when its `limits:` leaves them unset (docs/tools.md#limits).
+DEFAULT_TOOL_CALLS_PER_MESSAGE = 5
+DEFAULT_TOOL_CALLS_CONCURRENT = 10
+DEFAULT_TOOL_CALLS_PER_USER = "30/minute"
 # Headers chinwag sets itself: the checked host, and the body's framing.
 RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 ToolLanguage = Literal["en", "nb"]
@@ -82,9 +86,10 @@ class HttpTool(_Strict):
     )
     confirm: bool | None = Field(
         None,
-        description="The call changes something and waits for the visitor's confirmation; "
-        "unset: true for POST, PUT, PATCH and DELETE. `main` never calls such a tool by "
-        "function calling (confirmations come later).",
+        description="Wait for the visitor's confirmation before each call (the flow's "
+        "`confirm_question` is asked, with Confirm and Cancel in the widget); unset: `true` "
+        "for POST, PUT, PATCH and DELETE, `false` for GET and HEAD. `main` never calls such a "
+        "tool by function calling.",
     )
 
     @property
@@ -99,7 +104,7 @@ class HttpTool(_Strict):
 
     @property
     def changes_something(self) -> bool:
-        """Whether a call needs the visitor's confirmation (`confirm`, else by its method)."""
+        """Whether a call waits for the visitor: `confirm`, else any method but GET and HEAD."""
         return self.confirm if self.confirm is not None else self.method not in SAFE_METHODS
 
 

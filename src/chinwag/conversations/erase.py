@@ -1,6 +1,7 @@
-"""Deleting conversations: always children first (events, streams, flow runs, feedback,
-OpenAI responses, idempotency keys, operators' authorship, messages, a handoff's session events
-and state, sessions, the end user), never by relaxing a constraint.
+"""Deleting conversations: always children first (events, streams, flow runs, feedback, tool
+actions and their decisions, OpenAI responses, idempotency keys, operators' authorship,
+messages, a handoff's session events and state, sessions, the end user), never by relaxing a
+constraint.
 
 The days of deleted messages are marked stale in the console's daily charts in the same
 transaction, so the charts never count a deleted message (see chinwag.console.rollups).
@@ -27,6 +28,8 @@ from chinwag.conversations.models import (
     MessageAuthor,
     OpenAIResponse,
     SessionEvent,
+    ToolAction,
+    ToolActionDecision,
 )
 from chinwag.db.conflicts import insert_or_ignore
 from chinwag.streams.store import delete_streams_of
@@ -58,6 +61,14 @@ async def delete_messages(conn: AsyncConnection, ids: Sequence[str]) -> Report:
     report["feedback"] += _count(
         await conn.execute(delete(Feedback).where(Feedback.message_id.in_(every)))
     )
+    actions = select(ToolAction.id).where(ToolAction.message_id.in_(every))
+    decided = delete(ToolActionDecision).where(
+        ToolActionDecision.action_id.in_(actions) | ToolActionDecision.message_id.in_(every)
+    )
+    held = _count(await conn.execute(decided))
+    held += _count(await conn.execute(delete(ToolAction).where(ToolAction.message_id.in_(every))))
+    if held:  # actions that waited for a confirmation, and the answers to them
+        report["tool_actions"] += held
     report["openai_responses"] += _count(
         await conn.execute(delete(OpenAIResponse).where(OpenAIResponse.message_id.in_(every)))
     )

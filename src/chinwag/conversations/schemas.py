@@ -16,6 +16,15 @@ from chinwag.timestamps import UtcDatetime
 MAX_MESSAGE_CHARS = 32_000
 
 
+class ConfirmIn(BaseModel):
+    """The visitor's answer to a `tool.confirmation` event (docs/tools.md#confirmations)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action_id: str = Field(min_length=1, max_length=36, description="The event's `action_id`.")
+    decision: Literal["confirm", "cancel"] = Field(description="Make the call, or not.")
+
+
 class MessageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -35,6 +44,11 @@ class MessageIn(BaseModel):
         max_length=EXTERNAL_ID_MAX_LENGTH,
         pattern=EXTERNAL_ID_PATTERN,
         description="The end user's id on the embedding site; omitted: a new anonymous user.",
+    )
+    confirm: ConfirmIn | None = Field(
+        None,
+        description="This message answers a `tool.confirmation` of the same session: the call "
+        "is made (once, whoever else answers) or not; `message` is what the visitor clicked.",
     )
 
 

@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import orjson
 from sqlalchemy import Row, bindparam, insert, select, update
@@ -330,6 +331,7 @@ async def _replay(conn: AsyncConnection, *, bot_id: str, key: str, body_hash: st
 class Turn:
     role: str
     content: str
+    route: dict[str, Any] | None = None  # an answer's route record (what its flows remember)
 
 
 async def load_history(
@@ -340,7 +342,7 @@ async def load_history(
         return []
     rows = (
         await conn.execute(
-            select(Message.role, Message.content)
+            select(Message.role, Message.content, Message.route)
             .where(
                 Message.session_id == session_pk,
                 Message.position < before_position,
@@ -351,7 +353,7 @@ async def load_history(
             .limit(limit)
         )
     ).all()
-    return [Turn(role=r.role, content=r.content) for r in reversed(rows)]
+    return [Turn(role=r.role, content=r.content, route=r.route) for r in reversed(rows)]
 
 
 # Built once: every answer's end runs it (building a statement costs more than running it).

@@ -3,12 +3,13 @@ it grows, and the context every flow of it shares."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from chinwag.config.bot import BotConfig, FlowConfig, LLMConfig, effective_llm
 from chinwag.engine.curated import CuratedMatch, CuratedMode
+from chinwag.engine.follow_up import MEMORY_KEY, Earlier
 from chinwag.engine.policy import Decline
 from chinwag.engine.router import RouteDecision
 from chinwag.engine.tables import TableLookups
@@ -17,6 +18,7 @@ from chinwag.providers.protocols import ChatModel, Sampling, Usage
 from chinwag.streams.events import Source
 from chinwag.streams.events import StreamEvent as Event
 from chinwag.tools.call import ToolCaller
+from chinwag.tools.decisions import Actions, Decision
 
 Emit = Callable[[Event], object]
 ModelFor = Callable[[LLMConfig | None], ChatModel]
@@ -31,6 +33,12 @@ class MessageInput:
     user_id: str
     bot_version: int
     sampling: Sampling | None = None  # the caller's wishes for `main`'s LLM, within the bot's
+    earlier: Earlier = field(default_factory=Earlier)  # what earlier answers' tool flows keep
+    # The rows of this turn (empty outside a server: `chinwag eval`, the benches).
+    session_pk: str = ""
+    user_message_id: str = ""
+    message_id: str = ""  # the assistant message being written
+    decision: Decision | None = None  # the visitor confirms or cancels a held action
 
 
 @dataclass(slots=True)
@@ -50,6 +58,7 @@ class FlowResult:
     asks: bool = False  # its output asks the visitor for a tool argument: it is the answer
     tool: dict[str, Any] | None = None  # its tool call, as recorded (ToolOutcome.record)
     tool_calls: list[dict[str, Any]] | None = None  # main's function calls, as recorded
+    memory: dict[str, Any] | None = None  # what the next turns keep of it (engine.follow_up)
 
     def as_row(self) -> dict[str, Any]:
         return {
@@ -82,6 +91,9 @@ class Answer:
     policy_check_error: str | None = None  # the code of a `check: llm` that could not say
     fallback_flows: list[str] = field(default_factory=list)  # run when nothing else grounded it
     tool_calls: list[dict[str, Any]] = field(default_factory=list)  # main's function calls
+    kept_flows: list[str] = field(default_factory=list)  # tool flows the previous answer kept
+    confirmation: dict[str, Any] | None = None  # a held action this answer asked for or decided
+    calls_started: int = 0  # tool calls this answer started (limits.tool_calls_per_message)
 
     @property
     def text(self) -> str:
@@ -107,6 +119,13 @@ class Answer:
             record["policy"] = self.policy_scores
         if self.fallback_flows:
             record["fallback"] = self.fallback_flows
+        if self.kept_flows:
+            record["kept"] = self.kept_flows
+        if self.confirmation is not None:
+            record["confirmation"] = self.confirmation
+        memory = {r.flow: r.memory for r in self.flow_results if r.memory is not None}
+        if memory:
+            record[MEMORY_KEY] = memory
         if self.policy_check_error is not None:
             record["policy_check_error"] = self.policy_check_error
         return record or None
@@ -125,6 +144,10 @@ class FlowContext:
     tables: TableLookups | None = None
     answer: Answer = field(default_factory=Answer)
     tools: ToolCaller = field(default_factory=ToolCaller)
+    actions: Actions | None = None  # where calls that need confirmation wait (None: not held)
+    approved: dict[str, dict[str, Any]] = field(default_factory=dict)  # flow -> confirmed values
+    # Counts one tool call of (bot, end user); raises RateLimited beyond the bot's limit.
+    tool_gate: Callable[[str, str], Awaitable[None]] | None = None
 
     def llm(self, flow: FlowConfig) -> LLMConfig | None:
         """A flow's LLM settings: its own `llm` over the bot's."""

@@ -20,8 +20,8 @@ import orjson
 
 from chinwag.config.tools import FunctionCalling, Tool
 from chinwag.engine.context import FlowContext
-from chinwag.engine.tool_flow import completed_event
-from chinwag.errors import LLMNoFunctionCalling
+from chinwag.engine.tool_flow import completed_event, over_limits
+from chinwag.errors import ChinwagError, LLMNoFunctionCalling
 from chinwag.providers.protocols import (
     ChatMessage,
     ChatModel,
@@ -186,8 +186,14 @@ async def _call(loop: _Loop, step: int, call: ToolCall) -> str:
             flow="main", tool=call.name, arguments=arguments, step=step, call_id=_shown(call.id)
         )
     )
-    limit = min(loop.limits.call_timeout_seconds, loop.budget_left)
     started = time.perf_counter()
+    limited = await over_limits(ctx)  # the bot's limits: per answer, per end user
+    if limited is not None:
+        _completed(
+            ctx, step, call, ToolOutcome(call.name, arguments, "error", error=limited), started
+        )
+        return _said(limited)
+    limit = min(loop.limits.call_timeout_seconds, loop.budget_left)
     try:
         async with asyncio.timeout(limit):
             outcome = await ctx.tools.call(ctx.bot, call.name, values)
@@ -284,7 +290,7 @@ def _completed(
     ctx.answer.tool_calls.append({**outcome.record(), "step": step, "call_id": call_id})
 
 
-def _said(error: ToolError) -> str:
+def _said(error: ChinwagError) -> str:
     """What the model is told of a call that gave no result: the code, what happened, what
     to do."""
     said = {"error": {"code": error.code, "message": error.message, "hint": error.hint}}

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from chinwag.config.bot import BotConfig, FlowConfig
+from chinwag.engine.confirmation import answer_decision
 from chinwag.engine.context import FlowContext, FlowResult
 from chinwag.engine.curated import CuratedLookup, CuratedMatch, answer_pieces
+from chinwag.engine.follow_up import answering_flows, kept_flows
 from chinwag.engine.function_calling import stream_with_tools
 from chinwag.engine.judge import judge
 from chinwag.engine.policy import Decline, decline_text, offers_person
@@ -58,6 +60,9 @@ async def run_message(
     With a `grounded` answer policy (and `scope`), a message outside the bot's scope, or one
     that nothing the bot has supports, gets the bot's decline text instead of `main`."""
     bot, answer = ctx.bot, ctx.answer
+    if ctx.message.decision is not None:  # Confirm or Cancel: no router, no flows but its own
+        await answer_decision(ctx)
+        return
     mode = bot.curated_answers.mode
     # The semantic router starts beside the curated match, so the embedder runs the message
     # once for both (the router's clauses are pooled from the message's pass, not its vector).
@@ -79,10 +84,11 @@ async def run_message(
         if scoped is not None and answer.curated is None:
             outside = round(await scoped, 4)
             answer.policy_scores["out_of_scope"] = outside
-            if outside >= bot.answer_policy.declines_at_once_from:
+            answering = answering_flows(bot, ctx.message.earlier, ctx.message.text)
+            if outside >= bot.answer_policy.declines_at_once_from and not answering:
                 serve_decline(ctx, Decline("out_of_scope", {"out_of_scope": outside}))
                 return
-        decision = await (early_route or _route(router, ctx))
+        decision = keep_open_flows(ctx, await (early_route or _route(router, ctx)))
         answer.route = decision
         ctx.emit(route_event(decision))
         results = await asyncio.gather(
@@ -103,6 +109,17 @@ async def run_message(
         for task in (early_route, scoped, main_sources):
             if task is not None and not task.done():
                 task.cancel()
+
+
+def keep_open_flows(ctx: FlowContext, decision: RouteDecision) -> RouteDecision:
+    """The router's decision plus the tool flows the previous answer left open (a question
+    for an argument this message gives, a follow-up word), in the bot's order."""
+    kept = kept_flows(ctx.bot, ctx.message.earlier, ctx.message.text, decision.flows)
+    if not kept:
+        return decision
+    ctx.answer.kept_flows = kept
+    flows = [n for n in ctx.bot.optional_flows if n in decision.flows or n in kept]
+    return replace(decision, flows=flows)
 
 
 async def _route(router: Router, ctx: FlowContext) -> RouteDecision:
@@ -252,6 +269,7 @@ async def run_optional_flow(ctx: FlowContext, name: str, score: float | None) ->
         rows_selected=selected,
         asks=step is not None and step.question is not None,
         tool=_tool_record(calls),
+        memory=step.memory if step is not None else None,
     )
 
 
@@ -279,7 +297,9 @@ def _tool_said(ctx: FlowContext, flow: FlowConfig, step: ToolStep | None) -> str
     or its failure text when the call failed."""
     if step is None:
         return None
-    return step.question if step.question is not None else step.failed_text(ctx, flow)
+    if step.question is not None:
+        return step.question
+    return None if flow.tool_optional else step.failed_text(ctx, flow)
 
 
 def _tool_record(calls: list[ToolOutcome]) -> dict[str, Any] | None:

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from chinwag.config.bot import FlowConfig
-from chinwag.config.tools import ToolLanguage
+from chinwag.config.tools import DEFAULT_TOOL_CALLS_PER_MESSAGE, ToolLanguage
+from chinwag.engine.confirmation import hold_for_confirmation
 from chinwag.engine.context import FlowContext
+from chinwag.engine.follow_up import memory_of, remembered
 from chinwag.engine.policy import language_of
+from chinwag.errors import ChinwagError, RateLimited
 from chinwag.streams.events import ToolCompleted, ToolStarted
 from chinwag.tools.arguments import find_arguments, redacted
 from chinwag.tools.call import ToolOutcome
-from chinwag.tools.errors import ToolCancelled
+from chinwag.tools.errors import ToolCancelled, ToolLimitReached
 
 DEFAULT_ASK: dict[ToolLanguage, str] = {
     "en": "Could you tell me the {argument}? Then I can look it up for you.",
@@ -43,6 +46,7 @@ class ToolStep:
 
     question: str | None = None
     outcome: ToolOutcome | None = None
+    memory: dict[str, Any] | None = None  # what later turns keep of it (engine.follow_up)
 
     def variable(self) -> dict[str, Any]:
         """The flow's templates see this as `tool`."""
@@ -76,16 +80,40 @@ async def call_flow_tool(
     (or the answer's end) cancels it: `tool.started` always gets its `tool.completed`."""
     assert flow.tool is not None, "only flows with a tool get here"
     tool = ctx.bot.all_tools[flow.tool]
+    approved = ctx.approved.get(name)
+    if approved is not None:  # the visitor confirmed these values: call with them
+        return await _call(ctx, name, flow, approved, calls)
     found = find_arguments(
-        tool, flow.arguments, message=ctx.message.text, user_id=ctx.message.user_id
+        tool,
+        flow.arguments,
+        message=ctx.message.text,
+        user_id=ctx.message.user_id,
+        remembered=remembered(ctx.bot, name, ctx.message.earlier),
     )
     if found.missing:
-        return ToolStep(question=_question(ctx, flow, found.missing, found.missing_user))
-    arguments = redacted(tool, found.values)
+        if flow.tool_optional:
+            return ToolStep()  # nothing to call with; the template goes on without it
+        question = _question(ctx, flow, found.missing, found.missing_user)
+        return ToolStep(question=question, memory=memory_of(ctx.bot, name, {}, found.missing))
+    if tool.changes_something:
+        return ToolStep(question=await hold_for_confirmation(ctx, name, flow, found.values))
+    step = await _call(ctx, name, flow, found.values, calls)
+    return replace(step, memory=memory_of(ctx.bot, name, found.values, []))
+
+
+async def _call(
+    ctx: FlowContext, name: str, flow: FlowConfig, values: dict[str, Any], calls: list[ToolOutcome]
+) -> ToolStep:
+    assert flow.tool is not None
+    arguments = redacted(ctx.bot.all_tools[flow.tool], values)
     ctx.emit(ToolStarted(flow=name, tool=flow.tool, arguments=arguments))
     started = time.perf_counter()
     try:
-        outcome = await ctx.tools.call(ctx.bot, flow.tool, found.values)
+        refused = await over_limits(ctx)
+        if refused is not None:
+            outcome = ToolOutcome(flow.tool, arguments, "error", error=refused)
+        else:
+            outcome = await ctx.tools.call(ctx.bot, flow.tool, values)
     except asyncio.CancelledError:
         ms = round((time.perf_counter() - started) * 1000, 2)
         cancelled = ToolCancelled(
@@ -99,6 +127,22 @@ async def call_flow_tool(
     _completed(ctx, name, outcome)
     calls.append(outcome)
     return ToolStep(outcome=outcome)
+
+
+async def over_limits(ctx: FlowContext) -> ChinwagError | None:
+    """Why the bot's limits refuse a call now (a flow's, or main's by function calling): the
+    answer's calls, the end user's per minute. Counts the call when it is allowed."""
+    limits = ctx.bot.limits
+    most = (limits.tool_calls_per_message if limits else None) or DEFAULT_TOOL_CALLS_PER_MESSAGE
+    ctx.answer.calls_started += 1
+    if ctx.answer.calls_started > most:
+        return ToolLimitReached(f"this answer already made {most} tool calls, the bot's limit")
+    if ctx.tool_gate is not None:
+        try:
+            await ctx.tool_gate(ctx.bot.id, ctx.message.user_id)
+        except RateLimited as exc:
+            return exc
+    return None
 
 
 def _completed(ctx: FlowContext, flow: str, outcome: ToolOutcome) -> None:

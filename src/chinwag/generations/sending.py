@@ -67,6 +67,9 @@ async def send_or_hold(
         user_id = principal.user_id
     if principal.kind != "admin":
         await limit_end_user(generations, limiter, message.bot_id, user_id)
+    if message.decision is not None and message.decision.decision == "confirm" and user_id:
+        # A confirmation makes a tool call: refused now when the end user may make none.
+        await limiter.check_tool_call(message.bot_id, user_id)
     try:
         return await generations.accept(dataclasses.replace(message, user_id=user_id))
     except SessionOwnedByAnotherUser as exc:

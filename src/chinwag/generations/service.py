@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.answers.matching import CuratedMatcher
+from chinwag.auth.ratelimit import RateLimiter
 from chinwag.bots.service import BotCache, get_bot_version
 from chinwag.config.bot import BotConfig
 from chinwag.conversations.service import (
@@ -25,9 +26,11 @@ from chinwag.conversations.service import (
     load_history,
     record_answer,
 )
+from chinwag.conversations.tool_actions import ActionStore
 from chinwag.db.uow import Database
 from chinwag.engine.context import Answer, FlowContext, MessageInput
 from chinwag.engine.curated import answer_pieces
+from chinwag.engine.follow_up import Earlier
 from chinwag.engine.router import Router
 from chinwag.engine.runner import run_message
 from chinwag.engine.scope import Scope
@@ -53,6 +56,7 @@ from chinwag.streams.log import EventLog
 from chinwag.streams.store import end_from_stored_log
 from chinwag.streams.writer import StreamWriter
 from chinwag.tools.call import ToolCaller
+from chinwag.tools.decisions import Decision
 
 if TYPE_CHECKING:
     from chinwag.operations.metrics import Metrics
@@ -75,6 +79,7 @@ class NewMessage:
     # The caller takes a `Held` result: a person has the session, the bot does not answer.
     # Other callers meet 409 `session_with_operator` on such a session.
     hold: bool = False
+    decision: Decision | None = None  # the visitor confirms or cancels a held tool action
 
 
 SHUT_DOWN = "the server shut down while this answer was being written"
@@ -97,7 +102,9 @@ class Generations:
         worker_id: str,
         metrics: Metrics | None = None,
         beats: BeatClock,
+        limiter: RateLimiter | None = None,
     ) -> None:
+        """`limiter`: counts each end user's tool calls (limits.tool_calls_per_user)."""
         self._db = db
         self._beats = beats
         self._log = event_log
@@ -112,6 +119,8 @@ class Generations:
         )
         self.tables = TableLookups(lambda bot: models.embedder(bot.embedding))
         self.tools = ToolCaller(mcp_commands=settings.mcp_command_set)  # secrets: os.environ
+        self.actions = ActionStore(db)  # tool calls waiting for the visitor's confirmation
+        self._tool_gate = limiter.hit_tool_call if limiter is not None else None
         self.curated = CuratedMatcher(db, lambda bot: models.embedder(bot.embedding))
         self.scope = Scope(lambda bot: models.embedder(bot.embedding))
         self._tasks: set[asyncio.Task[None]] = set()
@@ -271,9 +280,14 @@ class Generations:
             message = MessageInput(
                 text=new.text,
                 history=[(t.role, t.content) for t in history],
+                earlier=Earlier.from_routes([t.route for t in history if t.role == "assistant"]),
                 user_id=accepted.user_id,
                 bot_version=accepted.bot_version,
                 sampling=new.sampling,
+                session_pk=accepted.session_pk,
+                user_message_id=accepted.user_message_id,
+                message_id=accepted.assistant_message_id,
+                decision=new.decision,
             )
             context = FlowContext(
                 bot=bot,
@@ -284,6 +298,8 @@ class Generations:
                 tables=self.tables,
                 answer=answer,
                 tools=self.tools,
+                actions=self.actions,
+                tool_gate=self._tool_gate,
             )
             await run_message(context, router=self.router, curated=self.curated, scope=self.scope)
         except asyncio.CancelledError:

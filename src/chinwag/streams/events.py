@@ -95,6 +95,18 @@ class ToolCompleted(_Event):
     call_id: str | None = None
 
 
+class ToolConfirmation(_Event):
+    """A call that changes something waits for the visitor: `text` says what will be done;
+    the visitor answers with a message naming `action_id` (docs/tools.md#confirmations)."""
+
+    type: Literal["tool.confirmation"] = "tool.confirmation"
+    action_id: str
+    flow: str
+    tool: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    text: str
+
+
 class Source(_Event):
     document: str
     title: str | None = None
@@ -175,6 +187,7 @@ StreamEvent = Annotated[
     | FlowFailed
     | ToolStarted
     | ToolCompleted
+    | ToolConfirmation
     | RetrievalCompleted
     | MessageDelta
     | MessageDeclined

@@ -4,6 +4,7 @@ tool's JSON Schema before any call, and redacted where the schema marks a field 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -30,9 +31,15 @@ class Found:
 
 
 def find_arguments(
-    tool: Tool, sources: dict[str, ToolArgument], *, message: str, user_id: str | None
+    tool: Tool,
+    sources: dict[str, ToolArgument],
+    *,
+    message: str,
+    user_id: str | None,
+    remembered: Mapping[str, Any] | None = None,
 ) -> Found:
-    """Each argument from its source; a required one that no source fills is `missing`."""
+    """Each argument from its source; one from the message that it lacks comes from
+    `remembered` (an earlier turn's value); a required one that none fills is `missing`."""
     values: dict[str, Any] = {}
     missing_user = False
     properties = _properties(tool)
@@ -47,6 +54,8 @@ def find_arguments(
             continue
         match = _compiled(source.pattern).search(message)
         if match is None:
+            if remembered is not None and name in remembered:
+                values[name] = remembered[name]
             continue
         text = match.group(1) if match.groups() and match.group(1) is not None else match.group(0)
         values[name] = _typed(text, properties.get(name, {}))

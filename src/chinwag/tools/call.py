@@ -18,7 +18,8 @@ import orjson
 
 from chinwag.config.bot import BotConfig
 from chinwag.config.mcp import McpTool
-from chinwag.config.tools import IDEMPOTENT_METHODS, HttpTool
+from chinwag.config.tools import DEFAULT_TOOL_CALLS_CONCURRENT, IDEMPOTENT_METHODS, HttpTool
+from chinwag.errors import ChinwagError
 from chinwag.tools.arguments import check_arguments, redacted
 from chinwag.tools.errors import (
     ToolBadJson,
@@ -53,7 +54,7 @@ class ToolOutcome:
     ms: float = 0.0
     bytes: int = 0
     attempts: int = 0
-    error: ToolError | None = field(default=None, repr=False)
+    error: ChinwagError | None = field(default=None, repr=False)  # a ToolError, or a limit
 
     @property
     def code(self) -> str | None:
@@ -88,9 +89,24 @@ class ToolCaller:
         self._env = env if env is not None else os.environ
         self._tls = tls
         self._mcp_commands = mcp_commands
+        self._slots: dict[tuple[str, int], asyncio.Semaphore] = {}
+
+    def _slot(self, bot: BotConfig) -> asyncio.Semaphore:
+        """The bot's calls in progress at once (limits.tool_calls_concurrent), in this process."""
+        own = bot.limits.tool_calls_concurrent if bot.limits is not None else None
+        key = (bot.id, own or DEFAULT_TOOL_CALLS_CONCURRENT)
+        slot = self._slots.get(key)
+        if slot is None:
+            slot = self._slots[key] = asyncio.Semaphore(key[1])
+        return slot
 
     async def call(self, bot: BotConfig, name: str, values: dict[str, Any]) -> ToolOutcome:
-        """Call `bot`'s tool `name`; never raises a ToolError (the outcome holds it)."""
+        """Call `bot`'s tool `name` once a slot of the bot's is free; never raises a ToolError
+        (the outcome holds it)."""
+        async with self._slot(bot):
+            return await self._call(bot, name, values)
+
+    async def _call(self, bot: BotConfig, name: str, values: dict[str, Any]) -> ToolOutcome:
         tool = bot.all_tools[name]
         outcome = ToolOutcome(tool=name, arguments=redacted(tool, values))
         started = time.perf_counter()

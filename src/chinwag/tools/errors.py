@@ -18,6 +18,15 @@ class ToolError(ChinwagError):
     transient: ClassVar[bool] = False
 
 
+class ToolLimitReached(ToolError):
+    code = "tool_limit_reached"
+    status = 429
+    default_hint = (
+        "The answer made as many tool calls as the bot's limits.tool_calls_per_message allow; "
+        "no further call was made. Raise the limit, or have fewer flows call tools at once."
+    )
+
+
 class ToolArgumentsInvalid(ToolError):
     code = "tool_arguments_invalid"
     status = 422
@@ -133,8 +142,8 @@ class ToolNeedsConfirmation(ToolError):
     status = 403
     default_hint = (
         "The tool changes something (`confirm: true`, the default for POST, PUT, PATCH and "
-        "DELETE): the model cannot call it until confirmations are built. Tell the visitor it "
-        "cannot be done in this chat; set `confirm: false` only on a tool that changes nothing."
+        "DELETE): the model cannot call it; a routed flow calls it after the visitor confirms "
+        "(docs/tools.md#confirmations). Set `confirm: false` only on a tool that changes nothing."
     )
 
 

@@ -16,6 +16,7 @@ from chinwag.handoff.visitor import Held
 from chinwag.http.deps import PrincipalDep
 from chinwag.http.runtime import ServicesDep
 from chinwag.streams.sse import SSEResponse
+from chinwag.tools.decisions import Decision
 
 router = APIRouter(prefix="/v1", tags=["messages"])
 
@@ -59,6 +60,9 @@ async def send_message(
             idempotency_key=idempotency_key,
             body_hash=request_hash(body.model_dump()) if idempotency_key else "",
             hold=True,
+            decision=Decision(body.confirm.action_id, body.confirm.decision)
+            if body.confirm is not None
+            else None,
         ),
     )
     if isinstance(accepted, Held):

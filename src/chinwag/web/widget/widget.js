@@ -29,6 +29,7 @@
       unavailable_here: "The chat is not available on this site.",
       failed: "The answer could not be finished.", stopped: "The answer was interrupted.",
       person: "Talk to a person", joined: "{name} joined the chat", back_to_bot: "You're chatting with the assistant again",
+      confirm: "Confirm", cancel: "Cancel",
     },
     nb: {
       launcher: "Chat med oss", close: "Lukk chatten", new_chat: "Ny samtale", send: "Send",
@@ -39,6 +40,7 @@
       unavailable_here: "Chatten er ikke tilgjengelig p\u00e5 dette nettstedet.",
       failed: "Svaret kunne ikke fullf\u00f8res.", stopped: "Svaret ble avbrutt.",
       person: "Snakk med en person", joined: "{name} er med i samtalen", back_to_bot: "Du chatter med assistenten igjen",
+      confirm: "Bekreft", cancel: "Avbryt",
     },
   };
 
@@ -247,6 +249,7 @@ button,input,textarea{font:inherit;color:inherit}
 .rate button{border:1px solid var(--cw-line);background:var(--cw-bg);color:var(--cw-muted);border-radius:8px;padding:3px 7px;cursor:pointer;margin:0;display:flex}
 .rate svg,.icon svg{width:16px;height:16px;fill:currentColor}.rate .down svg{transform:rotate(180deg)}
 .rate button[aria-pressed=true]{color:var(--cw-accent)}
+.ask{display:flex;gap:6px}.ask button{border:1px solid var(--cw-accent);border-radius:8px;padding:5px 12px;cursor:pointer;background:var(--cw-bg);color:var(--cw-accent)}.ask .yes{background:var(--cw-accent);color:#fff}
 .rate button[aria-pressed=true]{border-color:var(--cw-accent);background:var(--cw-bot)}
 .rate form{display:flex;gap:4px;flex:1 1 150px}.rate input{flex:1;min-width:0;border:1px solid var(--cw-line);border-radius:8px;padding:2px 6px;background:var(--cw-bg)}
 .starters{display:flex;flex-wrap:wrap;gap:6px}
@@ -612,7 +615,7 @@ button,input,textarea{font:inherit;color:inherit}
       this.keepEnd(() => answer.bubble.replaceChildren(markdown(answer.text)));
     }
 
-    async send(text) {
+    async send(text, extra) {
       await this.started;
       if (this.closed) return;
       if (this.failed) await (this.started = this.start(false));
@@ -635,7 +638,7 @@ button,input,textarea{font:inherit;color:inherit}
             const saved = this.store.get();
             const response = await call(`/v1/bots/${this.bot}/messages`, {
               token, method: "POST", stream: true,
-              body: { message: text, ...(saved.session ? { session_id: saved.session } : {}) },
+              body: { message: text, ...(saved.session ? { session_id: saved.session } : {}), ...extra },
               headers: { "idempotency-key": idempotencyKey },
             });
             if ((response.headers.get("content-type") || "").startsWith("application/json")) {
@@ -707,6 +710,7 @@ button,input,textarea{font:inherit;color:inherit}
     apply(answer, stream, { type, body }) {
       if (type === "stream.started") stream.messageId = answer.messageId = body.message_id;
       else if (type === "retrieval.completed") stream.sources = answer.sources = body.sources;
+      else if (type === "tool.confirmation") answer.confirm = body;
       else if (type === "message.delta") {
         stream.text = answer.text += body.text;
         this.schedule(answer);
@@ -749,7 +753,8 @@ button,input,textarea{font:inherit;color:inherit}
         if (text) answer.item.append(el("div", "status", why)); else answer.bubble.textContent = why;
       }
       if (sources && sources.length) answer.item.append(this.sources(sources));
-      if (status === "complete" && answer.messageId) answer.item.append(this.rating(answer.messageId));
+      if (status === "complete" && answer.confirm) answer.item.append(this.confirmation(answer.confirm));
+      else if (status === "complete" && answer.messageId) answer.item.append(this.rating(answer.messageId));
       if (answer.offer === "handoff" && this.settings.handoff && !this.store.get().handoff) answer.item.append(this.offerPerson());
       if (announce) this.announcer.append(el("p", "", answer.bubble.innerText || this.t("failed")));
     }
@@ -770,6 +775,21 @@ button,input,textarea{font:inherit;color:inherit}
         chip.append(el("span", "n", String(i + 1)), body);
         box.append(chip);
       });
+      return box;
+    }
+
+    confirmation({ action_id }) {
+      // The visitor's answer is a message of its own; the server makes the call at most once.
+      const box = el("div", "ask");
+      box.part = "confirmation";
+      for (const decision of ["confirm", "cancel"]) {
+        const button = el("button", decision === "confirm" ? "yes" : "no", this.t(decision));
+        button.addEventListener("click", () => {
+          box.querySelectorAll("button").forEach((b) => { b.disabled = true; });
+          this.send(button.textContent, { confirm: { action_id, decision } });
+        });
+        box.append(button);
+      }
       return box;
     }
 
