@@ -1,6 +1,7 @@
 """The database adapters: SQLite statements take one trip to aiosqlite's thread and behave as
 through SQLAlchemy's own adapter (rows, rowcounts, generated ids, constraint errors, a closed
-connection); PostgreSQL's pre-ping is one round trip and still replaces a dead connection."""
+connection); PostgreSQL's pre-ping is the checkout's own BEGIN and still replaces a dead
+connection."""
 
 from __future__ import annotations
 
@@ -59,13 +60,15 @@ async def test_the_engines_use_the_adapters(database_url: str) -> None:
     assert isinstance(adapter, expected)
 
 
-async def test_a_postgres_checkout_pings_in_one_round_trip(
+async def test_a_postgres_checkout_pings_with_its_own_begin(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The pool's pre-ping is the BEGIN of the checkout's transaction: no `SELECT 1`, no
+    transaction of its own, and the transaction's statements follow in it."""
     if database_url.startswith("sqlite"):
         pytest.skip("the pre-ping is PostgreSQL's")
     calls: list[str] = []
-    for name in ("execute", "fetchrow", "transaction"):
+    for name in ("execute", "fetchrow", "transaction", "prepare"):
         original = getattr(asyncpg.Connection, name)
 
         def counted(self: Any, *args: Any, _name: str = name, _f: Any = original, **kw: Any) -> Any:
@@ -75,14 +78,26 @@ async def test_a_postgres_checkout_pings_in_one_round_trip(
         monkeypatch.setattr(asyncpg.Connection, name, counted)
     db = Database.from_url(database_url)
     try:
-        async with db.connect():  # the first checkout connects; the pool pings the next ones
-            pass
+        async with db.read() as conn:  # the first checkout connects; the pool pings the next ones
+            await conn.execute(text("SELECT 1"))
         calls.clear()
-        async with db.connect():
+        async with db.write() as conn:
+            backend = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar()
+        async with db.connect():  # a checkout that runs nothing: its BEGIN is rolled back
             pass
+        async with db.read() as conn:
+            assert (await conn.execute(text("SELECT pg_backend_pid()"))).scalar() == backend
     finally:
         await db.dispose()
-    assert calls == ["execute('SELECT 1',)"]
+    # One BEGIN per checkout (the ping's), then its COMMIT, or a ROLLBACK if it ran nothing.
+    assert [c for c in calls if c.startswith(("execute", "fetchrow"))] == [
+        "execute('BEGIN;',)",
+        "execute('COMMIT;',)",
+        "execute('BEGIN;',)",
+        "execute('ROLLBACK;',)",
+        "execute('BEGIN;',)",
+        "execute('COMMIT;',)",
+    ]
 
 
 async def test_a_postgres_connection_the_server_dropped_is_replaced(database_url: str) -> None:

@@ -134,15 +134,24 @@ async def test_every_stream_ends_once_through_outages_and_pauses(
     }
     await asyncio.sleep(1.0)
     assert servers.a.proc is not None
+    taken_over_after: float | None = None  # seconds into the pause the peer ended A's answers
     if fault == "pause":
         # Stopped, maybe inside its event log's transaction: PostgreSQL ends that session after
         # the grace period (GRACE), so the peer can end the stopped server's streams at one of
         # its next heartbeats, well before the server resumes.
+        loop = asyncio.get_running_loop()
         os.kill(servers.a.proc.pid, signal.SIGSTOP)
+        stopped = loop.time()
+        # A COMMIT the server sent just before it stopped may still be on its way (through
+        # its proxy, in this process): look once it has landed.
+        await asyncio.sleep(0.5)
         assert await _statuses(direct, on_a) == ["streaming"] * STREAMS_PER_SERVER, (
             "the answers must still be running when their server stops"
         )
-        await asyncio.sleep(seconds)
+        while loop.time() - stopped < seconds:
+            await asyncio.sleep(0.5)
+            if taken_over_after is None and "interrupted" in await _statuses(direct, on_a):
+                taken_over_after = round(loop.time() - stopped, 1)
         os.kill(servers.a.proc.pid, signal.SIGCONT)
     else:
         proxies = [proxy_a] if fault == "one" else [proxy_a, proxy_b]
@@ -162,7 +171,10 @@ async def test_every_stream_ends_once_through_outages_and_pauses(
         if fault == "both" or seconds < GRACE:
             pass  # short outages may or may not pass the grace period; both outcomes are whole
         else:
-            assert "interrupted" in {statuses[s.stream_id] for s in on_a}
+            assert "interrupted" in {statuses[s.stream_id] for s in on_a}, (
+                f"the peer ended none of the stopped server's answers (during the pause: "
+                f"{taken_over_after} s in)"
+            )
         # Both cut off: each server must beat again for a grace period before it judges the
         # other, so normally all complete; a server starved of CPU for longer than the grace
         # period may still be judged dead, and then its streams end `interrupted`: whole, as

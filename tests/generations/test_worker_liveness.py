@@ -29,7 +29,7 @@ from chinwag.generations.workers import (
 from chinwag.http.runtime import Services
 from chinwag.operations.doctor import run_checks
 from chinwag.settings import Settings
-from chinwag.streams.models import Stream, Worker
+from chinwag.streams.models import LoggedEvent, Stream, Worker
 from chinwag.streams.store import lock_streams
 from chinwag.testing.fake_llm import FakeLLM
 from tests.conftest import RunningServer, run_server
@@ -190,6 +190,40 @@ async def test_a_worker_that_beats_after_its_streams_were_picked_keeps_them(
         assert ended == (0 if beats_in_between else 1)
         status = await _status_of(server, stream_id)
         assert status == ("streaming" if beats_in_between else "interrupted")
+
+
+async def test_a_stream_the_sweep_cannot_end_holds_back_no_other(make_settings: Settings) -> None:
+    """The streams of stopped servers are ended one transaction each: one whose ending fails
+    (here a stored event it cannot read) stays `streaming` for the next sweep, the others end
+    in this one, and it ends once it can."""
+    async with run_server(make_settings.model_copy(update={"heartbeat_seconds": 60})) as server:
+        other_namespace = f"{socket.gethostname()} pid:[1]"
+        an_hour_ago = utcnow() - timedelta(hours=1)
+        ids = sorted(
+            [
+                await _a_stream_of(server, f"silent-{i}", other_namespace, 1, an_hour_ago)
+                for i in range(3)
+            ]
+        )
+        first = ids[0]  # the sweep goes in id order: the failure comes before the others
+        delta = (LoggedEvent.stream_id == first) & (LoggedEvent.type == "message.delta")
+        async with server.db.write() as conn:
+            data = (
+                await conn.execute(select(LoggedEvent.seq, LoggedEvent.data).where(delta))
+            ).all()
+            await conn.execute(update(LoggedEvent).where(delta).values(data='{"text": 7}'))
+        assert await recover_orphans(server.db, me=None, heartbeat_seconds=60) == 2
+        assert [await _status_of(server, s) for s in ids] == ["streaming"] + ["interrupted"] * 2
+
+        async with server.db.write() as conn:  # readable again
+            for seq, original in data:
+                await conn.execute(
+                    update(LoggedEvent)
+                    .where(LoggedEvent.stream_id == first, LoggedEvent.seq == seq)
+                    .values(data=original)
+                )
+        assert await recover_orphans(server.db, me=None, heartbeat_seconds=60) == 1
+        assert await _status_of(server, first) == "interrupted"
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)

@@ -12,7 +12,7 @@ It relies on aiosqlite's `Connection._execute` (run a function in the connection
 SQLAlchemy's own adapter relies on its queue; pyproject.toml keeps aiosqlite below its next
 minor version, and tests/test_db_drivers.py fails if that method goes away.
 
-PostgreSQL: the pool's pre-ping in one round trip instead of three (see OneTripPingConnection).
+PostgreSQL: the pool's pre-ping is the BEGIN the checkout sends anyway (see OneTripPingConnection).
 """
 
 from __future__ import annotations
@@ -119,17 +119,26 @@ def one_trip_dbapi() -> OneTripDBAPI:
 
 
 class OneTripPingConnection(AsyncAdapt_asyncpg_connection):
-    """An asyncpg connection whose pre-ping (at every checkout from the pool) is one round trip.
+    """An asyncpg connection whose pre-ping (at every checkout from the pool) is the BEGIN of the
+    transaction the checkout is for: no round trip and no transaction of its own.
 
-    SQLAlchemy pings with BEGIN, `;` as a prepared statement, then ROLLBACK: the transaction
-    keeps pgbouncer's transaction mode from sending the prepare and the execute to different
-    servers. A query in the simple protocol prepares nothing, so it needs no transaction,
-    on pgbouncer or not: one round trip instead of three, each checkout.
+    SQLAlchemy pings with BEGIN, `;` as a prepared statement, then ROLLBACK (three round trips,
+    and PostgreSQL counts a transaction), and the checkout's own transaction then sends its
+    BEGIN with its first statement. Here the ping sends that BEGIN: a dead connection fails it
+    (the pool replaces the connection and, after a restart, every pooled one, as before), a live
+    one is left in the transaction its first statement would have begun. Every checkout runs a
+    transaction (`Database.read` / `write`); one that runs nothing is rolled back at check-in,
+    and setting an isolation level rolls back first, as without a ping. In autocommit mode the
+    ping is one `SELECT 1` in the simple protocol (no prepared statement, so pgbouncer's
+    transaction mode needs no transaction around it).
     """
 
     __slots__ = ()
 
     async def _async_ping(self) -> None:
+        if self._transaction is None and self.isolation_level != "autocommit":
+            await self._start_transaction()  # type: ignore[no-untyped-call]
+            return
         connection: Any = self._connection  # an asyncpg.Connection
         await connection.execute("SELECT 1")
 

@@ -25,7 +25,7 @@ def create_engine(
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(database_url)
-    # asyncpg (the documented driver): the pool's pre-ping in one round trip
+    # asyncpg (the documented driver): the pool's pre-ping is the checkout's own BEGIN
     driver = {"module": one_trip_ping_dbapi()} if url.get_driver_name() == "asyncpg" else {}
     engine = create_async_engine(
         database_url,

@@ -23,7 +23,7 @@ from sqlalchemy.sql import ColumnElement
 from chinwag.conversations.service import record_answer
 from chinwag.db.base import new_id, utcnow
 from chinwag.db.uow import Database
-from chinwag.errors import GenerationInterrupted
+from chinwag.errors import DatabaseUnavailable, GenerationInterrupted
 from chinwag.knowledge.jobs import fail_jobs_of
 from chinwag.knowledge.models import KnowledgeJob
 from chinwag.streams.log import EventLog
@@ -218,7 +218,8 @@ async def orphaned_stream_ids(
 ) -> list[str]:
     """Streams still `streaming` that belong to no worker or to a dead one."""
     query = orphaned_streams(dead, heartbeat_seconds=heartbeat_seconds, gone=gone)
-    return list((await conn.execute(query)).scalars())
+    # In the order the event log locks rows (and a sweep retries them) in.
+    return list((await conn.execute(query.order_by(Stream.id))).scalars())
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +244,9 @@ async def interrupt_orphans(
     db: Database, found: Orphans, *, me: WorkerIdentity | None, heartbeat_seconds: float
 ) -> int:
     """End each found stream `interrupted` (one transaction each) unless its owner has beaten
-    since it was found, and fail the dead workers' ingestion jobs."""
+    since it was found, and fail the dead workers' ingestion jobs. A stream that cannot be
+    ended (its transaction fails) is left for the next sweep and holds back none of the others.
+    """
     if found.dead:
         async with db.write() as conn:
             failed_jobs = await fail_jobs_of(conn, found.dead)
@@ -255,15 +258,22 @@ async def interrupt_orphans(
         found.dead, heartbeat_seconds=heartbeat_seconds, gone=found.gone
     )
     for stream_id in found.stream_ids:
-        async with db.write() as conn:
-            recovered += await end_from_stored_log(
-                conn,
-                stream_id,
-                status="interrupted",
-                error=error,
-                ended_by=me.id if me is not None else None,
-                record_answer=record_answer,
-                only_if=still_orphaned,
+        try:
+            async with db.write() as conn:
+                recovered += await end_from_stored_log(
+                    conn,
+                    stream_id,
+                    status="interrupted",
+                    error=error,
+                    ended_by=me.id if me is not None else None,
+                    record_answer=record_answer,
+                    only_if=still_orphaned,
+                )
+        except DatabaseUnavailable:
+            raise  # the next beat tells whether the database is back
+        except Exception:
+            log.exception(
+                "stream %s of a stopped server could not be ended; trying again", stream_id
             )
     if recovered:
         log.warning("marked %d stream(s) of stopped servers as interrupted", recovered)
@@ -304,9 +314,16 @@ async def heartbeat_forever(
             async with db.write() as conn:
                 await beat(conn, me.id, log_failing_since=failing_since)
             clock.beaten(started)
-            beating_since = beating_since or loop.time()
-            if loop.time() - beating_since >= grace:
-                await recover_orphans(db, me=me, heartbeat_seconds=every_seconds)
         except Exception:
             beating_since = None
             log.exception("heartbeat failed; retrying in %.1f s", every_seconds)
+            continue
+        beating_since = beating_since or loop.time()
+        if loop.time() - beating_since < grace:
+            continue
+        # A failed sweep is tried again at the next beat: only a failed beat (this worker cut
+        # off) restarts the grace period before it judges its peers.
+        try:
+            await recover_orphans(db, me=me, heartbeat_seconds=every_seconds)
+        except Exception:
+            log.exception("recovering the streams of stopped servers failed; retrying")
