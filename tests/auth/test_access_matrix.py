@@ -34,6 +34,7 @@ CALLERS = (
     "bob",
 )
 UPLOAD = object()  # the body of a knowledge upload (multipart files)
+FEED = object()  # a GET of a feed that stays open: only its status is read
 NEW_BOT = {"id": "matrix", "name": "Matrix", "flows": {"main": {"template": "{{ message }}"}}}
 
 
@@ -233,6 +234,9 @@ def matrix(seeded: Seeded) -> list[Row]:
             {"admin": 409, "secret": 409, "other_secret": 404, "alice": 409, "bob": 409},
         ),
         ("GET", f"/v1/bots/{BOT}/handoffs", None, bot_readers),
+        # The console's inbox: every bot the caller answers for (a secret key: its own).
+        ("GET", "/v1/handoffs", None, {**bot_readers, "other_secret": 200}),
+        ("GET", "/v1/handoffs/events", FEED, {**bot_readers, "other_secret": 200}),
         ("POST", f"/v1/bots/{BOT}/sessions/{ids.session_id}/handoff/claim", {}, not_waiting),
         (
             "POST",
@@ -332,6 +336,10 @@ async def test_every_key_kind_against_every_endpoint(server: RunningServer, keys
                     response = await anonymous.request(
                         method, path, files=[("files", ("a.txt", b"hello"))], headers=headers
                     )
+                elif body is FEED:
+                    async with anonymous.stream(method, path, headers=headers) as response:
+                        if response.status_code >= 400:
+                            await response.aread()
                 else:
                     response = await anonymous.request(
                         method, path, json=body, headers={**JSON, **headers}

@@ -74,3 +74,30 @@ class WaitingOut(BaseModel):
 
 class WaitingPage(BaseModel):
     handoffs: list[WaitingOut]
+
+
+class InboxItem(BaseModel):
+    """A conversation in the console's inbox."""
+
+    bot_id: str
+    session_id: str
+    user_id: str
+    user_name: str | None = Field(description="The end user's display name or email, if known.")
+    state: HandoffState
+    requested_by: str | None
+    requested_at: UtcDatetime | None
+    operator: str | None = Field(description="The display name of who claimed it.")
+    mine: bool = Field(description="Claimed by the caller (this operator, or this key).")
+    last_message: str | None = Field(description="The visitor's last message.")
+    last_message_at: UtcDatetime | None
+    updated_at: UtcDatetime
+
+
+class InboxOut(BaseModel):
+    """Every conversation the caller may answer that waits, is claimed, or was closed lately."""
+
+    waiting: list[InboxItem] = Field(description="Longest waiting first (at most 200).")
+    claimed: list[InboxItem] = Field(description="Claimed by anyone; `mine` marks the caller's.")
+    closed: list[InboxItem] = Field(description="The 50 most recently closed.")
+    waiting_count: int
+    mine_count: int

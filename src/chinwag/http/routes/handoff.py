@@ -12,13 +12,15 @@ from chinwag.auth.principal import Principal, PrincipalKind
 from chinwag.bots.service import get_bot
 from chinwag.conversations.history import visible_session
 from chinwag.db.base import utcnow
-from chinwag.errors import HandoffNotEnabled, InvalidRequest
+from chinwag.errors import Forbidden, HandoffNotEnabled, InvalidRequest
 from chinwag.handoff import service
 from chinwag.handoff.follow import SessionFollower, publish
+from chinwag.handoff.inbox import InboxFeed, inbox
 from chinwag.handoff.queue import acting_as, claimer, list_handoffs
 from chinwag.handoff.schemas import (
     ClaimIn,
     HandoffOut,
+    InboxOut,
     OperatorMessageIn,
     OperatorMessageOut,
     WaitingPage,
@@ -90,6 +92,39 @@ async def handoffs(
     async with services.db.read() as conn:
         await get_bot(conn, bot_id)
         return WaitingPage(handoffs=await list_handoffs(conn, bot_id, state, limit=limit))
+
+
+def _require_operator(principal: Principal) -> None:
+    if principal.kind not in ("admin", *OPERATORS):
+        raise Forbidden("the inbox is for operators, admin keys and bot secret keys")
+
+
+@router.get("/handoffs", response_model=InboxOut)
+async def handoff_inbox(principal: PrincipalDep, services: ServicesDep) -> InboxOut:
+    """The caller's inbox across their bots: waiting, claimed (`mine` marks theirs) and
+    recently closed conversations."""
+    _require_operator(principal)
+    async with services.db.read() as conn:
+        return await inbox(conn, principal)
+
+
+INBOX_DOC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "`inbox` events, each with the whole inbox (as GET /v1/handoffs), at "
+        "once and whenever it changes.",
+        "content": {"text/event-stream": {}},
+    },
+}
+
+
+@router.get(
+    "/handoffs/events", responses=INBOX_DOC, response_model=None, response_class=SSEResponse
+)
+async def handoff_inbox_events(principal: PrincipalDep, services: ServicesDep) -> SSEResponse:
+    """The inbox, live: an `inbox` event at once and on every change, on any worker."""
+    _require_operator(principal)
+    feed = InboxFeed(services.db, principal, services.settings.sse_heartbeat_seconds)
+    return SSEResponse(services.drain.watch(feed), retry_ms=services.settings.sse_retry_ms)
 
 
 @router.post(f"{SESSION}/handoff/claim", response_model=HandoffOut)

@@ -1,0 +1,209 @@
+"""The whole handoff in two Chromium contexts: a visitor on the widget (another origin) and an
+operator signed in to the console by email and password, its inbox live over SSE.
+
+With CHINWAG_SCREENSHOTS=<folder> (e.g. docs) the SQLite run writes each step's screenshot
+there: docs/handoff-*.png come from this test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, expect
+from sqlalchemy import select
+
+from chinwag.auth.operators import add_operator
+from chinwag.conversations.models import Handoff
+from chinwag.settings import Settings
+from chinwag.testing.fake_llm import FakeLLM
+from tests.browser.test_widget import publishable_key
+from tests.browser.widget_pages import HostSite, ask, finished_answers, open_page
+from tests.conftest import RunningServer, run_server
+from tests.handoff.conftest import handoff_bot
+
+pytestmark = pytest.mark.slow
+BOT = "vinhuset"
+PASSWORD = "correct horse battery"
+# Counts the tones the page plays (the inbox chimes with Web Audio: two tones a chime).
+TONES_JS = """
+window.__tones = 0;
+const start = OscillatorNode.prototype.start;
+OscillatorNode.prototype.start = function (...args) {
+  window.__tones++;
+  return start.apply(this, args);
+};
+window.__csp = [];
+document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(e.violatedDirective));
+"""
+
+
+@dataclass
+class Shop:
+    server: RunningServer
+    site: HostSite
+    key: str  # the site's publishable key
+    database_url: str
+
+
+@pytest.fixture
+async def shop(
+    make_settings: Settings, fake_llm: FakeLLM, database_url: str
+) -> AsyncIterator[Shop]:
+    with HostSite() as site:
+        async with run_server(make_settings, bot=handoff_bot()) as server:
+            async with server.db.write() as conn:
+                for name in ("Kari", "Ola"):
+                    await add_operator(
+                        conn,
+                        name=name,
+                        email=f"{name.lower()}@vinhuset.example",
+                        password=PASSWORD,
+                        role="operator",
+                        bots=[BOT],
+                    )
+            yield Shop(server, site, await publishable_key(server, [site.origin]), database_url)
+
+
+async def shot(page: Page, name: str, shop: Shop) -> None:
+    folder = os.environ.get("CHINWAG_SCREENSHOTS")
+    if folder and shop.database_url.startswith("sqlite"):
+        await page.wait_for_timeout(200)
+        await page.screenshot(path=str(Path(folder) / f"handoff-{name}.png"))
+
+
+async def operator_page(
+    browser: Browser, shop: Shop, email: str = "kari@vinhuset.example"
+) -> tuple[BrowserContext, Page]:
+    context = await browser.new_context(
+        viewport={"width": 1280, "height": 760}, locale="en-GB", timezone_id="Europe/Oslo"
+    )
+    await context.add_init_script(TONES_JS)
+    page = await context.new_page()
+    await page.goto(f"{shop.server.base_url}/admin")
+    await page.fill("#operator-sign-in input[name=email]", email)
+    await page.fill("#operator-sign-in input[name=password]", "not the password")
+    await page.click("#operator-sign-in button[type=submit]")
+    await expect(page.get_by_role("alert")).to_contain_text("email or password is not right")
+    await page.fill("#operator-sign-in input[name=password]", PASSWORD)
+    await shot(page, "sign-in", shop)
+    await page.click("#operator-sign-in button[type=submit]")
+    await expect(page.locator("nav.side")).to_contain_text("operator of vinhuset")
+    return context, page
+
+
+async def tones(page: Page) -> int:
+    count: int = await page.evaluate("window.__tones")
+    return count
+
+
+async def test_an_operator_answers_a_visitor_from_the_inbox(
+    shop: Shop, browser: Browser, browser_context: BrowserContext
+) -> None:
+    operator_context, console = await operator_page(browser, shop)
+    nav = console.locator("nav.side")
+    # An operator sees the inbox only (the key's screens answer 403 to an operator anyway).
+    await expect(nav.get_by_role("link")).to_have_text(["Inbox"])
+    await expect(console.locator("#live")).to_have_text("● live")
+    await expect(console.locator(".queue .empty")).to_have_text("Nobody is waiting for a person.")
+    await expect(console.locator("#waiting-count")).to_have_count(0)
+
+    visitor = await open_page(
+        browser_context, shop.site.add("shop.html", widget=shop.server.base_url, key=shop.key)
+    )
+    await ask(visitor, "Do you have Barolo?")
+    await finished_answers(visitor, 1)
+    await visitor.get_by_role("button", name="Talk to a person").click()
+    await expect(visitor.locator(".msg.bot .bubble").last).to_contain_text("Someone will join")
+
+    # Live, without a reload: the count, the queue, a chime.
+    await expect(console.locator("#waiting-count")).to_have_text("1")
+    item = console.locator(".queue-list li")
+    await expect(item).to_have_count(1)
+    await expect(item).to_contain_text("Do you have Barolo?")
+    await console.wait_for_function("window.__tones === 2")
+    await shot(console, "waiting", shop)
+
+    await item.locator("a").click()
+    lines = console.locator(".conversation .lines .msg")
+    await expect(console.locator("#state")).to_have_text("waiting for a person")
+    await expect(lines.first).to_contain_text("Do you have Barolo?")
+    await expect(lines.nth(1)).to_have_attribute("data-author", "bot")
+    await shot(console, "open", shop)
+    await console.click("#claim")
+    await expect(console.locator("#state")).to_have_text("claimed by Kari")
+    await expect(visitor.locator(".status")).to_have_text("Kari joined the chat")
+    await expect(console.locator("#waiting-count")).to_have_count(0)
+
+    await console.fill(".composer textarea", "Hi, Kari here. Which vintage?")
+    await console.keyboard.press("Enter")
+    kari = visitor.locator(".msg.bot:has(.who)")
+    await expect(kari.locator(".bubble")).to_have_text("Hi, Kari here. Which vintage?")
+    await expect(kari.locator(".who")).to_have_text("Kari")
+    await expect(console.locator(".composer textarea")).to_have_value("")
+
+    await ask(visitor, "2019, please")  # reaches the operator live; the bot stays silent
+    await expect(lines.last).to_have_attribute("data-author", "visitor")
+    await expect(lines.last).to_contain_text("2019, please")
+    await expect(lines.nth(-2)).to_have_attribute("data-author", "operator")
+    await console.get_by_role("tab", name="Mine").click()
+    await expect(console.locator(".queue-list li")).to_contain_text("2019, please")
+    await shot(console, "claimed", shop)
+    await shot(visitor, "visitor", shop)
+
+    await console.click("#release")  # hand back: the bot answers the next message
+    await expect(console.locator("#state")).to_have_text("the bot answers")
+    await expect(visitor.locator(".status")).to_have_text(
+        "You're chatting with the assistant again"
+    )
+    await expect(console.locator(".composer")).to_have_count(0)
+
+    # Sound off: the next request is counted and listed, without a chime.
+    await console.click("#sound")
+    await expect(console.locator("#sound")).to_have_text("Sound off")
+    await visitor.get_by_role("button", name="Talk to a person").click()
+    await expect(console.locator("#waiting-count")).to_have_text("1")
+    await expect(console.locator("#state")).to_have_text("waiting for a person")
+    assert await tones(console) == 2
+    await console.reload()  # the choice is kept
+    await expect(console.locator("#sound")).to_have_text("Sound off")
+
+    await console.click("#claim")
+    await console.click("#close")
+    await expect(console.locator("#state")).to_have_text("closed")
+    await expect(visitor.locator(".status")).to_have_text(
+        "You're chatting with the assistant again"
+    )
+    await console.get_by_role("tab", name="Closed").click()
+    await expect(console.locator(".queue-list li")).to_have_count(1)
+    async with shop.server.db.read() as conn:
+        assert (await conn.execute(select(Handoff.state))).scalar_one() == "closed"
+    assert await console.evaluate("window.__csp") == []
+    await operator_context.close()
+
+
+async def test_another_operator_sees_it_claimed(
+    shop: Shop, browser: Browser, browser_context: BrowserContext
+) -> None:
+    """Two operators on one conversation: the one who claims answers; the other is told, live,
+    who does."""
+    first_context, first = await operator_page(browser, shop)
+    second_context, second = await operator_page(browser, shop, "ola@vinhuset.example")
+    visitor = await open_page(
+        browser_context, shop.site.add("shop.html", widget=shop.server.base_url, key=shop.key)
+    )
+    await ask(visitor, "Hei")
+    await finished_answers(visitor, 1)
+    await visitor.get_by_role("button", name="Talk to a person").click()
+    for page in (first, second):
+        await page.locator(".queue-list li a").click()
+        await expect(page.locator("#claim")).to_be_visible()
+    await first.click("#claim")
+    await expect(first.locator(".composer")).to_be_visible()
+    await expect(second.locator("#state")).to_have_text("claimed by Kari")
+    await expect(second.locator(".hint-line")).to_have_text("Kari is answering.")
+    await expect(second.locator(".composer")).to_have_count(0)
+    await first_context.close()
+    await second_context.close()
