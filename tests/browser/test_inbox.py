@@ -52,6 +52,9 @@ class Shop:
 async def shop(
     make_settings: Settings, fake_llm: FakeLLM, database_url: str
 ) -> AsyncIterator[Shop]:
+    fake_llm.behaviour.model_replies["fake-model"] = (
+        "We have two Barolos: Pio Cesare 2019 and Vietti Castiglione 2020."
+    )
     with HostSite() as site:
         async with run_server(make_settings, bot=handoff_bot()) as server:
             async with server.db.write() as conn:
