@@ -44,6 +44,7 @@ from chinwag.http.routes.health import router as health_router
 from chinwag.http.routes.history import router as history_router
 from chinwag.http.routes.knowledge import router as knowledge_router
 from chinwag.http.routes.messages import router as conversations_router
+from chinwag.http.routes.operators import router as operators_router
 from chinwag.http.routes.streams import router as streams_router
 from chinwag.http.runtime import Services
 from chinwag.knowledge.jobs import IngestJobs
@@ -246,6 +247,7 @@ def create_app(
         history_router,
         streams_router,
         handoff_router,
+        operators_router,
         knowledge_router,
         openai_router,
         responses_router,

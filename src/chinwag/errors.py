@@ -663,3 +663,8 @@ class OperatorExists(ChinwagError):
     status = 409
     code = "operator_exists"
     default_hint = "Each operator signs in with their own email; choose another email."
+
+
+class OperatorNotFound(NotFound):
+    code = "operator_not_found"
+    default_hint = "List the operators (GET /v1/operators) for their ids; a removed one is gone."

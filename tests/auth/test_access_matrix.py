@@ -35,6 +35,7 @@ CALLERS = (
 )
 UPLOAD = object()  # the body of a knowledge upload (multipart files)
 FEED = object()  # a GET of a feed that stays open: only its status is read
+NEW_OPERATOR = {"name": "Kari", "email": "kari@shop.example", "password": "correct horse b"}
 NEW_BOT = {"id": "matrix", "name": "Matrix", "flows": {"main": {"template": "{{ message }}"}}}
 
 
@@ -237,6 +238,11 @@ def matrix(seeded: Seeded) -> list[Row]:
         # The console's inbox: every bot the caller answers for (a secret key: its own).
         ("GET", "/v1/handoffs", None, {**bot_readers, "other_secret": 200}),
         ("GET", "/v1/handoffs/events", FEED, {**bot_readers, "other_secret": 200}),
+        # Operators: admin keys (and operators with the admin role, tests/handoff).
+        ("GET", "/v1/operators", None, admin_only),
+        ("POST", "/v1/operators", NEW_OPERATOR, {"admin": 201}),
+        ("DELETE", "/v1/operators/no-such-operator", None, {"admin": 404}),
+        ("GET", "/v1/operators/lockouts", None, admin_only),
         ("POST", f"/v1/bots/{BOT}/sessions/{ids.session_id}/handoff/claim", {}, not_waiting),
         (
             "POST",

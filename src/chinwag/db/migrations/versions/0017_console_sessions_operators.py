@@ -1,0 +1,118 @@
+"""console sessions of keys and operators in one table, removed operators, lockouts
+
+Revision ID: 0017
+Revises: 0016
+Create Date: 2026-12-06 17:30:00
+
+`console_sessions` now names a key or an operator (exactly one) and `operator_sessions` is
+gone: both tables are recreated empty, so everyone signed in to the console signs in again
+once after this upgrade (sessions are short-lived and hold nothing else). `operators.removed_at`
+marks a removed operator (the row stays: their messages name them). `sign_in_lockouts` keeps
+each lockout of the console's sign-in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0017"
+down_revision: str | None = "0016"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.drop_index(op.f("ix_operator_sessions_operator_id"), table_name="operator_sessions")
+    op.drop_table("operator_sessions")
+    op.drop_index("ix_console_sessions_key_id", table_name="console_sessions")
+    op.drop_table("console_sessions")
+    op.create_table(
+        "console_sessions",
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("key_id", sa.String(length=36), nullable=True),
+        sa.Column("operator_id", sa.String(length=36), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "(key_id IS NULL) <> (operator_id IS NULL)",
+            name=op.f("ck_console_sessions_one_holder"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["key_id"],
+            ["api_keys.id"],
+            name=op.f("fk_console_sessions_key_id_api_keys"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["operator_id"],
+            ["operators.id"],
+            name=op.f("fk_console_sessions_operator_id_operators"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_console_sessions")),
+    )
+    op.create_index("ix_console_sessions_key_id", "console_sessions", ["key_id"], unique=False)
+    op.create_index(
+        "ix_console_sessions_operator_id", "console_sessions", ["operator_id"], unique=False
+    )
+    with op.batch_alter_table("operators") as batch:
+        batch.add_column(sa.Column("removed_at", sa.DateTime(timezone=True), nullable=True))
+    op.create_table(
+        "sign_in_lockouts",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("email", sa.String(length=254), nullable=False),
+        sa.Column("client_ip", sa.String(length=64), nullable=False),
+        sa.Column("scope", sa.String(length=40), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sign_in_lockouts")),
+    )
+    op.create_index(
+        "ix_sign_in_lockouts_created_at", "sign_in_lockouts", ["created_at"], unique=False
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_sign_in_lockouts_created_at", table_name="sign_in_lockouts")
+    op.drop_table("sign_in_lockouts")
+    with op.batch_alter_table("operators") as batch:
+        batch.drop_column("removed_at")
+    op.drop_index("ix_console_sessions_operator_id", table_name="console_sessions")
+    op.drop_index("ix_console_sessions_key_id", table_name="console_sessions")
+    op.drop_table("console_sessions")
+    op.create_table(
+        "console_sessions",
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("key_id", sa.String(length=36), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["key_id"],
+            ["api_keys.id"],
+            name=op.f("fk_console_sessions_key_id_api_keys"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_console_sessions")),
+    )
+    op.create_index("ix_console_sessions_key_id", "console_sessions", ["key_id"], unique=False)
+    op.create_table(
+        "operator_sessions",
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("operator_id", sa.String(length=36), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["operator_id"],
+            ["operators.id"],
+            name=op.f("fk_operator_sessions_operator_id_operators"),
+        ),
+        sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_operator_sessions")),
+    )
+    op.create_index(
+        op.f("ix_operator_sessions_operator_id"),
+        "operator_sessions",
+        ["operator_id"],
+        unique=False,
+    )
