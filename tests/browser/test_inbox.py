@@ -210,3 +210,36 @@ async def test_another_operator_sees_it_claimed(
     await expect(second.locator(".composer")).to_have_count(0)
     await first_context.close()
     await second_context.close()
+
+
+async def test_an_admin_adds_an_operator_and_removing_them_signs_them_out(
+    shop: Shop, browser: Browser, browser_context: BrowserContext
+) -> None:
+    await browser_context.add_init_script(TONES_JS)
+    admin = await browser_context.new_page()
+    await admin.goto(f"{shop.server.base_url}/admin/operators")
+    await admin.fill("#key-sign-in input[name=key]", shop.server.admin_key)
+    await admin.click("#key-sign-in button[type=submit]")
+    form = admin.locator("#create-operator")
+    await form.locator("input[name=name]").fill("Per")
+    await form.locator("input[name=email]").fill("per@vinhuset.example")
+    await form.locator("input[name=password]").fill("short")
+    await form.locator("input[name=bots][value=vinhuset]").check()
+    await form.locator("button[type=submit]").click()
+    await expect(form.get_by_role("alert")).to_contain_text("password")
+    await form.locator("input[name=password]").fill(PASSWORD)
+    await form.locator("button[type=submit]").click()
+    await expect(form.get_by_role("status")).to_contain_text("Per can sign in")
+    row = admin.locator("#operators tr[data-operator='per@vinhuset.example']")
+    await expect(row).to_contain_text("vinhuset")
+    await shot(admin, "operators", shop)
+
+    per_context, per = await operator_page(browser, shop, "per@vinhuset.example")
+    await expect(per.locator("#live")).to_have_text("● live")
+    admin.on("dialog", lambda dialog: dialog.accept())
+    await row.get_by_role("button", name="Remove").click()
+    await expect(row).to_have_count(0)
+    # Per's open console notices at once: the inbox feed ends and he is back at the sign-in.
+    await expect(per.locator("#operator-sign-in")).to_be_visible(timeout=10_000)
+    assert await admin.evaluate("window.__csp") == []
+    await per_context.close()

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from chinwag.auth.models import ConsoleSession, Operator, SignInLockout
 from tests.handoff.conftest import BOT, Shop, session_events
 from tests.helpers import accept, assert_problem, wait_finished
+from tests.sse_client import iter_events
 
 SESSION = f"/v1/bots/{BOT}/sessions"
 PASSWORD = "correct horse battery"
@@ -115,8 +116,14 @@ async def test_a_removed_operators_sessions_end_at_once(shop: Shop) -> None:
         )
         assert wrote.status_code == 201
 
-        removed = await shop.client.delete(f"/v1/operators/{operator_id}")
-        assert removed.status_code == 204, removed.text
+        async with second_tab.stream("GET", "/v1/handoffs/events") as feed:
+            inbox = iter_events(feed)
+            assert (await anext(inbox)).data["mine_count"] == 1
+            removed = await shop.client.delete(f"/v1/operators/{operator_id}")
+            assert removed.status_code == 204, removed.text
+            # The open inbox ends too (within a look of the database), after nothing more.
+            rest = [e async for e in inbox]
+            assert rest == []
         # Their next request, in every browser they signed in with, is 401.
         for client in (as_kari, second_tab):
             assert_problem(await client.get("/v1/handoffs"), 401, "unauthenticated")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import ColumnElement, RowMapping, Select, select, true
@@ -113,14 +113,25 @@ def _item(r: RowMapping) -> InboxItem:
     )
 
 
+StillAllowed = Callable[[AsyncConnection], Awaitable[bool]]
+
+
 class InboxFeed:
     """The inbox as SSE: an `inbox` event with the whole inbox at once, then again each time it
-    changes (looked up every INBOX_POLL_SECONDS; heartbeats in between)."""
+    changes (looked up every INBOX_POLL_SECONDS; heartbeats in between). It ends as soon as
+    `allowed` says no (the console session ended, the key was revoked)."""
 
-    def __init__(self, db: Database, principal: Principal, heartbeat_seconds: float) -> None:
+    def __init__(
+        self,
+        db: Database,
+        principal: Principal,
+        heartbeat_seconds: float,
+        allowed: StillAllowed,
+    ) -> None:
         self.db = db
         self.principal = principal
         self.heartbeat_seconds = heartbeat_seconds
+        self.allowed = allowed
         self._closed = asyncio.Event()
 
     async def entries(self) -> AsyncIterator[list[LogEntry]]:
@@ -128,6 +139,8 @@ class InboxFeed:
         while not self._closed.is_set():
             try:
                 async with self.db.read() as conn:
+                    if not await self.allowed(conn):
+                        return
                     data = (await inbox(conn, self.principal)).model_dump_json()
             except (DatabaseUnavailable, DBAPIError, OSError):
                 data = sent  # the database is away: keep the reader; look again soon

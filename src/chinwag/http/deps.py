@@ -6,13 +6,15 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from chinwag.auth.keys import KeyInfo
+from chinwag.auth.keys import KeyInfo, find_key
 from chinwag.auth.operators import operator_principal
 from chinwag.auth.principal import Principal
 from chinwag.auth.sessions import COOKIE, CSRF_HEADER, csrf_matches, session_holder
 from chinwag.auth.tokens import TOKEN_PREFIX, read_token
 from chinwag.errors import CsrfTokenInvalid, OriginNotAllowed, Unauthenticated
+from chinwag.handoff.inbox import StillAllowed
 from chinwag.http.runtime import ServicesDep
 
 bearer = HTTPBearer(auto_error=False, description="An API key or an end-user token.")
@@ -93,6 +95,22 @@ def _check_origin(request: Request, key: KeyInfo) -> None:
 
 
 PrincipalDep = Annotated[Principal, Depends(authenticate)]
+
+
+def still_allowed(request: Request, principal: Principal) -> StillAllowed:
+    """For a response that stays open: whether its caller may still read (their console
+    session not ended, their key not revoked), asked again on a connection of its own."""
+    token = request.cookies.get(COOKIE) if "authorization" not in request.headers else None
+
+    async def allowed(conn: AsyncConnection) -> bool:
+        if token is not None:
+            return await session_holder(conn, token) is not None
+        if principal.kind == "operator":
+            return False  # operators only ever come with a console session
+        key = await find_key(conn, key_id=principal.key_id)
+        return key is not None and key.revoked_at is None
+
+    return allowed
 
 
 async def limit_caller(request: Request, principal: PrincipalDep, services: ServicesDep) -> None:

@@ -11,6 +11,7 @@ import { Keys } from "./keys.js";
 import { Health } from "./health.js";
 import { UncertainRoutes } from "./routes.js";
 import { Inbox, useInbox, WaitingCount } from "./inbox.js";
+import { Operators } from "./operators.js";
 
 // Two ways in: an admin or bot secret key, or an operator's email and password.
 function SignIn({ onSignedIn }) {
@@ -39,13 +40,16 @@ function SignIn({ onSignedIn }) {
     <${Problem} error=${error} /></div>`;
 }
 
-// Each screen and who sees it: every kind of sign-in unless listed.
+// Each screen and who sees it: every kind of sign-in unless listed ("people": admin keys and
+// operators with the admin role).
 const KEYS = ["admin", "secret"];
 const SCREENS = [
   ["inbox", "Inbox"], ["conversations", "Conversations", KEYS], ["routes", "Uncertain routes", KEYS],
   ["answers", "Curated answers", KEYS], ["analytics", "Analytics", KEYS], ["bots", "Bots", KEYS],
-  ["knowledge", "Knowledge", KEYS], ["keys", "Keys", ["admin"]], ["health", "Health", ["admin"]],
+  ["knowledge", "Knowledge", KEYS], ["operators", "Operators", ["people"]], ["keys", "Keys", ["admin"]],
+  ["health", "Health", ["admin"]],
 ];
+const kindsOf = (session) => [session.kind, ...(session.kind === "admin" || (session.kind === "operator" && !session.bots) ? ["people"] : [])];
 
 function whoLine(session) {
   if (session.kind === "admin") return "admin key";
@@ -63,9 +67,10 @@ function Shell({ session, path, onSignOut }) {
     conversations: rest.length >= 2 ? Transcript : Conversations,
     routes: UncertainRoutes, answers: Answers, analytics: Analytics,
     bots: rest.length ? BotEditor : Bots,
-    knowledge: Knowledge, keys: Keys, health: Health, inbox: Inbox,
+    knowledge: Knowledge, keys: Keys, health: Health, inbox: Inbox, operators: Operators,
   };
-  const shown = SCREENS.filter(([, , who]) => !who || who.includes(session.kind));
+  const kinds = kindsOf(session);
+  const shown = SCREENS.filter(([, , who]) => !who || who.some((k) => kinds.includes(k)));
   const Page = shown.some(([id]) => id === screen) ? pages[screen] : null;
   return html`<div class="layout">
     <nav class="side"><div class="brand">chinwag</div>

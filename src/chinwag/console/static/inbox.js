@@ -43,7 +43,12 @@ export function useInbox() {
       waiting.current = ids;
       setInbox({ ...next, live: true });
     });
-    source.onerror = () => setInbox((i) => ({ ...i, live: false }));
+    // A dropped feed reconnects by itself; one refused (the session ended: signed out
+    // elsewhere, the operator removed) does not: a plain request finds out, and a 401 signs out.
+    source.onerror = () => {
+      setInbox((i) => ({ ...i, live: false }));
+      if (source.readyState === EventSource.CLOSED) api("/v1/handoffs").catch(() => {});
+    };
     return () => source.close();
   }, []);
   return inbox;
@@ -60,17 +65,20 @@ function SoundToggle() {
   return html`<button class="small" id="sound" aria-pressed=${on} onClick=${flip}>${on ? "Sound on" : "Sound off"}</button>`;
 }
 
-const TABS = [["waiting", "Waiting"], ["mine", "Mine"], ["closed", "Closed"]];
+const TABS = [["waiting", "Waiting"], ["mine", "Mine"], ["others", "Others'"], ["closed", "Closed"]];
+const EMPTY = { waiting: "Nobody is waiting for a person.", mine: "You have no conversation.",
+  others: "Nobody else has a conversation.", closed: "No closed conversation yet." };
 
 function listed(inbox, tab) {
-  if (tab === "mine") return (inbox.claimed || []).filter((i) => i.mine);
+  if (tab === "mine" || tab === "others") return (inbox.claimed || []).filter((i) => i.mine === (tab === "mine"));
   return inbox[tab] || [];
 }
 
 export function Inbox({ rest, inbox, session: signedIn }) {
   const [tab, setTab] = useState("waiting");
   const [bot, session] = rest;
-  const counts = { waiting: inbox.waiting_count, mine: inbox.mine_count, closed: (inbox.closed || []).length };
+  const claimed = (inbox.claimed || []).length;
+  const counts = { waiting: inbox.waiting_count, mine: inbox.mine_count, others: claimed - (inbox.mine_count || 0), closed: (inbox.closed || []).length };
   const items = listed(inbox, tab);
   const open = bot && session ? `${bot}/${session}` : null;
   return html`<div class="inbox">
@@ -86,7 +94,7 @@ export function Inbox({ rest, inbox, session: signedIn }) {
           <div class="last">${i.last_message || html`<i class="muted">(no message)</i>`}</div>
           <div class="small muted">${i.state === "closed" ? "closed" : "asked"} ${when(i.state === "closed" ? i.updated_at : i.requested_at)}</div>
         </${Link}></li>`)}</ul>`
-        : html`<p class="empty">${tab === "waiting" ? "Nobody is waiting for a person." : tab === "mine" ? "You have no conversation." : "No closed conversation yet."}</p>`}
+        : html`<p class="empty">${EMPTY[tab]}</p>`}
     </section>
     <section class="chat">${open ? html`<${Conversation} key=${open} bot=${bot} session=${session} inbox=${inbox} signedIn=${signedIn} />`
       : html`<p class="empty">Open a conversation to read it, claim it and answer.</p>`}</section></div>`;
@@ -115,6 +123,8 @@ function Conversation({ bot, session, inbox, signedIn }) {
   const { state, operator } = data.handoff;
   const item = (inbox.claimed || []).find((i) => i.bot_id === bot && i.session_id === session);
   const mine = state === "claimed" && (item ? item.mine : claimedHere);
+  // Admins (keys, and operators with the admin role) may hand back or close anyone's.
+  const admin = signedIn.kind === "admin" || (signedIn.kind === "operator" && !signedIn.bots);
   const act = (path, body) => async (e) => {
     if (e) e.preventDefault();
     try {
@@ -132,7 +142,7 @@ function Conversation({ bot, session, inbox, signedIn }) {
       <span class=${"badge state " + state} id="state">${STATES[state]}${state === "claimed" && operator ? ` by ${operator}` : ""}</span>
       <span class="grow"></span>
       ${state === "waiting" ? html`<button class="primary" id="claim" onClick=${act("/handoff/claim")}>Claim</button>` : null}
-      ${state === "claimed" ? html`<button id="release" onClick=${act("/handoff/release")}>Hand back to the bot</button>
+      ${state === "claimed" && (mine || admin) ? html`<button id="release" onClick=${act("/handoff/release")}>Hand back to the bot</button>
         <button class="danger" id="close" onClick=${act("/handoff/close")}>Close</button>` : null}
       ${signedIn.kind !== "operator" ? html`<${Link} class="small" href=${`/admin/conversations/${enc(bot)}/${enc(session)}`}>Full transcript</${Link}>` : null}</div>
     <${Problem} error=${failure} />

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 
 from chinwag.auth.principal import Principal, PrincipalKind
 from chinwag.bots.service import get_bot
@@ -26,7 +26,7 @@ from chinwag.handoff.schemas import (
     WaitingPage,
 )
 from chinwag.handoff.texts import handoff_reply
-from chinwag.http.deps import PrincipalDep
+from chinwag.http.deps import PrincipalDep, still_allowed
 from chinwag.http.runtime import Services, ServicesDep
 from chinwag.streams.sse import SSEResponse
 
@@ -120,10 +120,18 @@ INBOX_DOC: dict[int | str, dict[str, Any]] = {
 @router.get(
     "/handoffs/events", responses=INBOX_DOC, response_model=None, response_class=SSEResponse
 )
-async def handoff_inbox_events(principal: PrincipalDep, services: ServicesDep) -> SSEResponse:
-    """The inbox, live: an `inbox` event at once and on every change, on any worker."""
+async def handoff_inbox_events(
+    request: Request, principal: PrincipalDep, services: ServicesDep
+) -> SSEResponse:
+    """The inbox, live: an `inbox` event at once and on every change, on any worker. It ends
+    when the caller's console session ends or their key is revoked."""
     _require_operator(principal)
-    feed = InboxFeed(services.db, principal, services.settings.sse_heartbeat_seconds)
+    feed = InboxFeed(
+        services.db,
+        principal,
+        services.settings.sse_heartbeat_seconds,
+        still_allowed(request, principal),
+    )
     return SSEResponse(services.drain.watch(feed), retry_ms=services.settings.sse_retry_ms)
 
 
