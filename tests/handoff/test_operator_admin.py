@@ -3,6 +3,9 @@ conversations go back to the queue), and the lockouts kept in the database."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,7 +14,7 @@ from sqlalchemy import func, select
 
 from chinwag.auth.models import ConsoleSession, Operator, SignInLockout
 from tests.handoff.conftest import BOT, Shop, session_events
-from tests.helpers import accept, assert_problem, wait_finished
+from tests.helpers import ROOT, accept, assert_problem, wait_finished
 from tests.sse_client import iter_events
 
 SESSION = f"/v1/bots/{BOT}/sessions"
@@ -189,3 +192,43 @@ async def test_lockouts_are_kept_in_the_database(shop: Shop) -> None:
     assert_problem(
         await shop.client.get("/v1/operators/lockouts", headers=shop.operator), 403, "forbidden"
     )
+
+
+async def chinwag_operators(database_url: str, *args: str) -> tuple[int, str]:
+    """`chinwag operators …` as an admin runs it: (exit code, output)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHINWAG_")}
+    env["CHINWAG_DATABASE_URL"] = database_url
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "chinwag",
+        "operators",
+        *args,
+        env=env,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode()
+
+
+async def test_the_cli_lists_and_removes_operators(shop: Shop) -> None:
+    url = shop.server.settings.database_url
+    await shop.client.post("/v1/operators", json=kari())
+    session = await _waiting(shop)
+    async with browser(shop) as as_kari:
+        csrf = await sign_in(as_kari, "kari@shop.example")
+        await as_kari.post(f"{SESSION}/{session}/handoff/claim", headers=csrf)
+        code, out = await chinwag_operators(url, "list")
+        assert code == 0 and f"Kari <kari@shop.example> operator: {BOT}" in out
+        code, out = await chinwag_operators(url, "remove", "Kari@shop.example")
+        assert code == 0, out
+        assert "Removed 'Kari' <kari@shop.example>: signed out everywhere." in out
+        assert "1 conversation(s) they had went back to waiting." in out
+        assert_problem(await as_kari.get("/v1/handoffs"), 401, "unauthenticated")
+    code, out = await chinwag_operators(url, "remove", "kari@shop.example")
+    assert code != 0 and "no operator has the email 'kari@shop.example'" in out
+    code, out = await chinwag_operators(url, "list")
+    assert code == 0 and "No operators yet" in out
