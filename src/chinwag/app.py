@@ -29,6 +29,8 @@ from chinwag.db.uow import Database
 from chinwag.errors import ChinwagError
 from chinwag.generations import workers
 from chinwag.generations.service import Generations
+from chinwag.handoff.deliveries import deliver_forever
+from chinwag.handoff.webhook import WebhookSender
 from chinwag.http import problems
 from chinwag.http.deps import authenticate, limit_caller
 from chinwag.http.draining import Drain
@@ -141,6 +143,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     rollups = asyncio.create_task(
         fold_forever(db, settings.gc_interval_seconds), name="chinwag-daily-charts"
     )
+    webhooks = asyncio.create_task(
+        deliver_forever(db, WebhookSender(), retry_seconds=settings.webhook_retry_seconds),
+        name="chinwag-webhooks",
+    )
     # Ready means ready: the embedding model is loaded, every active bot's examples are embedded
     # and its index is open before the first request (a few seconds at most).
     await _prepare_bots(db, generations, knowledge)
@@ -155,7 +161,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await drain.wait()
         await ingest_jobs.shutdown()
         await event_log.stop()
-        for task in (heartbeat, retention, rollups):
+        for task in (heartbeat, retention, rollups, webhooks):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

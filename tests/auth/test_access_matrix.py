@@ -238,6 +238,7 @@ def matrix(seeded: Seeded) -> list[Row]:
         # The console's inbox: every bot the caller answers for (a secret key: its own).
         ("GET", "/v1/handoffs", None, {**bot_readers, "other_secret": 200}),
         ("GET", "/v1/handoffs/events", FEED, {**bot_readers, "other_secret": 200}),
+        ("GET", f"/v1/bots/{BOT}/webhook-deliveries", None, bot_readers),
         # Operators: admin keys (and operators with the admin role, tests/handoff).
         ("GET", "/v1/operators", None, admin_only),
         ("POST", "/v1/operators", NEW_OPERATOR, {"admin": 201}),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -101,3 +101,25 @@ class InboxOut(BaseModel):
     closed: list[InboxItem] = Field(description="The 50 most recently closed.")
     waiting_count: int
     mine_count: int
+
+
+class DeliveryOut(BaseModel):
+    """One handoff webhook notice: its outcome so far, and the body that was signed."""
+
+    id: str = Field(description="Sent as X-Chinwag-Delivery: the same on every attempt.")
+    event: str
+    session_id: str
+    url: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    last_http_status: int | None
+    last_error: str | None = Field(description="The stable code of the last failure.")
+    last_detail: str | None
+    created_at: UtcDatetime
+    next_attempt_at: UtcDatetime | None = Field(description="When a pending one is tried again.")
+    delivered_at: UtcDatetime | None
+    body: dict[str, Any]
+
+
+class DeliveryPage(BaseModel):
+    deliveries: list[DeliveryOut]

@@ -97,6 +97,7 @@ async def ask_if_asking(
         by="words",
         within_hours=within_hours,
         now=now,
+        webhook=bot.handoff.webhook,
     )
     if event is not None:
         events.append(event)

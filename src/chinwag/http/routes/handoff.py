@@ -14,11 +14,13 @@ from chinwag.conversations.history import visible_session
 from chinwag.db.base import utcnow
 from chinwag.errors import Forbidden, HandoffNotEnabled, InvalidRequest
 from chinwag.handoff import service
+from chinwag.handoff.deliveries import list_deliveries
 from chinwag.handoff.follow import SessionFollower, publish
 from chinwag.handoff.inbox import InboxFeed, inbox
 from chinwag.handoff.queue import acting_as, claimer, list_handoffs
 from chinwag.handoff.schemas import (
     ClaimIn,
+    DeliveryPage,
     HandoffOut,
     InboxOut,
     OperatorMessageIn,
@@ -72,7 +74,13 @@ async def ask_for_person(
         session = await visible_session(conn, principal, bot_id, session_id)
         text, within = handoff_reply(bot, "", now)
         state, event = await service.request_person(
-            conn, session_pk=session.id, bot_id=bot_id, by="button", within_hours=within, now=now
+            conn,
+            session_pk=session.id,
+            bot_id=bot_id,
+            by="button",
+            within_hours=within,
+            now=now,
+            webhook=bot.handoff.webhook,
         )
     if event is not None:
         await publish(services.event_log.fanout, session.id, [event])
@@ -133,6 +141,18 @@ async def handoff_inbox_events(
         still_allowed(request, principal),
     )
     return SSEResponse(services.drain.watch(feed), retry_ms=services.settings.sse_retry_ms)
+
+
+@router.get("/bots/{bot_id}/webhook-deliveries", response_model=DeliveryPage)
+async def webhook_deliveries(
+    bot_id: str, principal: PrincipalDep, services: ServicesDep
+) -> DeliveryPage:
+    """The bot's latest 100 handoff webhook deliveries, newest first: status, attempts, the
+    last error and the signed body (never the secret)."""
+    principal.require_bot(bot_id, kinds=("secret",))
+    async with services.db.read() as conn:
+        await get_bot(conn, bot_id)
+        return DeliveryPage.model_validate({"deliveries": await list_deliveries(conn, bot_id)})
 
 
 @router.post(f"{SESSION}/handoff/claim", response_model=HandoffOut)

@@ -1,4 +1,5 @@
-"""console sessions of keys and operators in one table, removed operators, lockouts
+"""console sessions of keys and operators in one table, removed operators, lockouts,
+handoff webhook deliveries
 
 Revision ID: 0017
 Revises: 0016
@@ -8,7 +9,8 @@ Create Date: 2026-12-06 17:30:00
 gone: both tables are recreated empty, so everyone signed in to the console signs in again
 once after this upgrade (sessions are short-lived and hold nothing else). `operators.removed_at`
 marks a removed operator (the row stays: their messages name them). `sign_in_lockouts` keeps
-each lockout of the console's sign-in.
+each lockout of the console's sign-in. `webhook_deliveries` is the outbox of the handoff
+webhook: each notice with its signed body, attempts and outcome.
 """
 
 from __future__ import annotations
@@ -72,9 +74,44 @@ def upgrade() -> None:
     op.create_index(
         "ix_sign_in_lockouts_created_at", "sign_in_lockouts", ["created_at"], unique=False
     )
+    op.create_table(
+        "webhook_deliveries",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("bot_id", sa.String(length=64), nullable=False),
+        sa.Column("event", sa.String(length=40), nullable=False),
+        sa.Column("session_id", sa.String(length=200), nullable=False),
+        sa.Column("url", sa.String(length=2000), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_http_status", sa.Integer(), nullable=True),
+        sa.Column("last_error", sa.String(length=64), nullable=True),
+        sa.Column("last_detail", sa.String(length=500), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.CheckConstraint(
+            "status IN ('pending', 'delivered', 'failed')",
+            name=op.f("ck_webhook_deliveries_status"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["bot_id"], ["bots.id"], name=op.f("fk_webhook_deliveries_bot_id_bots")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_deliveries")),
+    )
+    op.create_index("ix_webhook_deliveries_bot_id", "webhook_deliveries", ["bot_id"], unique=False)
+    op.create_index(
+        "ix_webhook_deliveries_status_next_attempt_at",
+        "webhook_deliveries",
+        ["status", "next_attempt_at"],
+        unique=False,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_webhook_deliveries_status_next_attempt_at", table_name="webhook_deliveries")
+    op.drop_index("ix_webhook_deliveries_bot_id", table_name="webhook_deliveries")
+    op.drop_table("webhook_deliveries")
     op.drop_index("ix_sign_in_lockouts_created_at", table_name="sign_in_lockouts")
     op.drop_table("sign_in_lockouts")
     with op.batch_alter_table("operators") as batch:
