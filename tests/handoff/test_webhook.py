@@ -8,7 +8,7 @@ import asyncio
 import hashlib
 import hmac
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +39,7 @@ from chinwag.settings import Settings
 from chinwag.testing.server import ThreadedServer, free_port
 from tests.conftest import run_server
 from tests.handoff.conftest import BOT, Shop, handoff_bot, open_shop
-from tests.helpers import accept, assert_problem, wait_finished
+from tests.helpers import ROOT, accept, assert_problem, wait_finished
 
 SECRET = "whsec-not-to-be-shown-0f9e"
 ENV = "VINHUSET_HOOK_SECRET"
@@ -95,6 +95,16 @@ async def shop(
         yield await open_shop(server)
 
 
+def doc_verify() -> Callable[..., bool]:
+    """The `verify` function of docs/handoff.md's Notifications section."""
+    text = (ROOT / "docs" / "handoff.md").read_text()
+    start = text.index("```python", text.index("## Notifications")) + len("```python")
+    scope: dict[str, Any] = {}
+    exec(text[start : text.index("```", start)], scope)  # the doc's own example
+    verify: Callable[..., bool] = scope["verify"]
+    return verify
+
+
 async def _ask(shop: Shop, text: str = "Hei") -> str:
     sent = await accept(shop.client, {"message": text}, **shop.alice)
     await wait_finished(shop.client, sent.json()["assistant_message_id"])
@@ -126,6 +136,13 @@ async def test_a_waiting_conversation_is_posted_signed(shop: Shop, receiver: Rec
     assert headers["x-chinwag-signature"] == f"sha256={signed}"
     assert headers["x-chinwag-delivery"] == row.id
     assert headers["content-type"] == "application/json"
+    # The receiver's check in docs/handoff.md accepts it, and refuses it changed or late.
+    verify = doc_verify()
+    assert verify(SECRET, stamp, body, headers["x-chinwag-signature"])
+    assert not verify(SECRET, stamp, body + b" ", headers["x-chinwag-signature"])
+    assert not verify("another", stamp, body, headers["x-chinwag-signature"])
+    late = int(stamp) + 301
+    assert not verify(SECRET, stamp, body, headers["x-chinwag-signature"], now=late)
     sent = orjson.loads(body)
     assert sent["type"] == "handoff.waiting" and sent["delivery_id"] == row.id
     assert (sent["bot_id"], sent["session_id"], sent["requested_by"]) == (BOT, session, "button")
