@@ -665,6 +665,12 @@ class OperatorExists(ChinwagError):
     default_hint = "Each operator signs in with their own email; choose another email."
 
 
+class TicketConsentRequired(ChinwagError):
+    status = 422
+    code = "ticket_consent_required"
+    default_hint = "The visitor must tick the consent box: send consent: true."
+
+
 class OperatorNotFound(NotFound):
     code = "operator_not_found"
     default_hint = "List the operators (GET /v1/operators) for their ids; a removed one is gone."

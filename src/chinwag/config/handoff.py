@@ -71,6 +71,18 @@ class HandoffConfig(BaseModel):
         description="Reply to a request within the hours, by language (`en`, `nb`); unset: a "
         "built-in sentence saying a person will join.",
     )
+    claim_timeout_minutes: float | None = Field(
+        15,
+        ge=0.05,
+        le=1440,
+        description="A waiting conversation nobody claims within this many minutes offers the "
+        "visitor the ticket form (leave an email); it stays in the inbox. null: never.",
+    )
+    ticket_consent: dict[HandoffLanguage, HandoffText] = Field(
+        default_factory=dict,
+        description="The consent the ticket form asks for, by language; unset: a built-in "
+        "sentence (the shop keeps the email and the conversation to answer).",
+    )
     webhook: HandoffWebhook | None = Field(
         None,
         description="A signed POST to your system when a conversation starts waiting "

@@ -1,6 +1,6 @@
 """Deleting conversations: always children first (events, streams, flow runs, feedback,
-OpenAI responses, idempotency keys, operators' authorship, messages, a handoff's session events
-and state, sessions, the end user), never by relaxing a constraint.
+OpenAI responses, idempotency keys, operators' authorship, messages, a handoff's session events,
+tickets and state, sessions, the end user), never by relaxing a constraint.
 
 The days of deleted messages are marked stale in the console's daily charts in the same
 transaction, so the charts never count a deleted message (see chinwag.console.rollups).
@@ -27,6 +27,7 @@ from chinwag.conversations.models import (
     MessageAuthor,
     OpenAIResponse,
     SessionEvent,
+    Ticket,
 )
 from chinwag.db.conflicts import insert_or_ignore
 from chinwag.streams.store import delete_streams_of
@@ -121,6 +122,9 @@ async def delete_session(conn: AsyncConnection, session_pk: str) -> Report:
     )
     if events:  # a handoff's session log
         report["session_events"] += events
+    tickets = _count(await conn.execute(delete(Ticket).where(Ticket.session_id == session_pk)))
+    if tickets:  # a visitor's email left for an answer
+        report["tickets"] += tickets
     await conn.execute(delete(Handoff).where(Handoff.session_id == session_pk))
     report["sessions"] += _count(
         await conn.execute(delete(ChatSession).where(ChatSession.id == session_pk))

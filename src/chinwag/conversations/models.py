@@ -251,6 +251,11 @@ class Handoff(Base):
     )
     claimed_by_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # When the visitor was offered the ticket form (after hours, or nobody claimed in time).
+    ticket_offered_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    ticket_reason: Mapped[str | None] = mapped_column(String(20), nullable=True)
     event_count: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -307,3 +312,21 @@ class WebhookDelivery(Base):
     last_detail: Mapped[str | None] = mapped_column(String(500), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Ticket(Base):
+    """A visitor's request to be answered by email (outside opening hours, or when nobody
+    claimed the conversation in time), with the consent they gave, word for word."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        CheckConstraint("reason IN ('after_hours', 'no_one_claimed')", name="reason"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id"))
+    session_id: Mapped[str] = mapped_column(ForeignKey("chat_sessions.id"), index=True)
+    email: Mapped[str] = mapped_column(String(254))
+    consent_text: Mapped[str] = mapped_column(String(500))
+    reason: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

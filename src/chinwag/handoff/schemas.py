@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chinwag.auth.schemas import EMAIL_PATTERN
 from chinwag.conversations.schemas import MAX_MESSAGE_CHARS
 from chinwag.handoff.events import HandoffState
 from chinwag.timestamps import UtcDatetime
@@ -123,3 +124,31 @@ class DeliveryOut(BaseModel):
 
 class DeliveryPage(BaseModel):
     deliveries: list[DeliveryOut]
+
+
+class TicketIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(min_length=3, max_length=254, pattern=EMAIL_PATTERN)
+    consent: bool = Field(description="The visitor ticked the consent box (required).")
+    language: Literal["en", "nb"] = Field(
+        "en", description="The language of the consent the visitor read (kept with the ticket)."
+    )
+
+
+class TicketCreatedOut(BaseModel):
+    ticket_id: str
+    text: str = Field(description="What to tell the visitor, in their language.")
+
+
+class TicketOut(BaseModel):
+    id: str
+    session_id: str
+    email: str
+    consent_text: str = Field(description="The consent the visitor gave, word for word.")
+    reason: Literal["after_hours", "no_one_claimed"]
+    created_at: UtcDatetime
+
+
+class TicketPage(BaseModel):
+    tickets: list[TicketOut]

@@ -138,7 +138,14 @@ async def request_person(
     moved = await conn.execute(
         update(Handoff)
         .where(Handoff.session_id == session_pk, Handoff.state.in_(("bot", "closed")))
-        .values(state="waiting", requested_by=by, requested_at=now, updated_at=now)
+        .values(
+            state="waiting",
+            requested_by=by,
+            requested_at=now,
+            updated_at=now,
+            ticket_offered_at=None,
+            ticket_reason=None,
+        )
         .returning(Handoff.state)
     )
     if moved.first() is None:

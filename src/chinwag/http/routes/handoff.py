@@ -13,7 +13,7 @@ from chinwag.bots.service import get_bot
 from chinwag.conversations.history import visible_session
 from chinwag.db.base import utcnow
 from chinwag.errors import Forbidden, HandoffNotEnabled, InvalidRequest
-from chinwag.handoff import service
+from chinwag.handoff import service, tickets
 from chinwag.handoff.deliveries import list_deliveries
 from chinwag.handoff.follow import SessionFollower, publish
 from chinwag.handoff.inbox import InboxFeed, inbox
@@ -73,17 +73,10 @@ async def ask_for_person(
             raise HandoffNotEnabled(f"bot '{bot_id}' does not hand conversations to people")
         session = await visible_session(conn, principal, bot_id, session_id)
         text, within = handoff_reply(bot, "", now)
-        state, event = await service.request_person(
-            conn,
-            session_pk=session.id,
-            bot_id=bot_id,
-            by="button",
-            within_hours=within,
-            now=now,
-            webhook=bot.handoff.webhook,
+        state, events = await tickets.ask_for_person(
+            conn, bot=bot, session_pk=session.id, by="button", within_hours=within, now=now
         )
-    if event is not None:
-        await publish(services.event_log.fanout, session.id, [event])
+    await publish(services.event_log.fanout, session.id, events)
     return _out(bot_id, session_id, state, text=text, within_hours=within)
 
 

@@ -1,5 +1,5 @@
 """console sessions of keys and operators in one table, removed operators, lockouts,
-handoff webhook deliveries
+handoff webhook deliveries, tickets
 
 Revision ID: 0017
 Revises: 0016
@@ -10,7 +10,9 @@ gone: both tables are recreated empty, so everyone signed in to the console sign
 once after this upgrade (sessions are short-lived and hold nothing else). `operators.removed_at`
 marks a removed operator (the row stays: their messages name them). `sign_in_lockouts` keeps
 each lockout of the console's sign-in. `webhook_deliveries` is the outbox of the handoff
-webhook: each notice with its signed body, attempts and outcome.
+webhook: each notice with its signed body, attempts and outcome. `tickets` keeps a visitor's
+email and consent when nobody could answer live; `handoffs.ticket_offered_at` says when the
+form was offered.
 """
 
 from __future__ import annotations
@@ -106,9 +108,36 @@ def upgrade() -> None:
         ["status", "next_attempt_at"],
         unique=False,
     )
+    with op.batch_alter_table("handoffs") as batch:
+        batch.add_column(sa.Column("ticket_offered_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("ticket_reason", sa.String(length=20), nullable=True))
+    op.create_table(
+        "tickets",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("bot_id", sa.String(length=64), nullable=False),
+        sa.Column("session_id", sa.String(length=36), nullable=False),
+        sa.Column("email", sa.String(length=254), nullable=False),
+        sa.Column("consent_text", sa.String(length=500), nullable=False),
+        sa.Column("reason", sa.String(length=20), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "reason IN ('after_hours', 'no_one_claimed')", name=op.f("ck_tickets_reason")
+        ),
+        sa.ForeignKeyConstraint(["bot_id"], ["bots.id"], name=op.f("fk_tickets_bot_id_bots")),
+        sa.ForeignKeyConstraint(
+            ["session_id"], ["chat_sessions.id"], name=op.f("fk_tickets_session_id_chat_sessions")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_tickets")),
+    )
+    op.create_index("ix_tickets_session_id", "tickets", ["session_id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_tickets_session_id", table_name="tickets")
+    op.drop_table("tickets")
+    with op.batch_alter_table("handoffs") as batch:
+        batch.drop_column("ticket_reason")
+        batch.drop_column("ticket_offered_at")
     op.drop_index("ix_webhook_deliveries_status_next_attempt_at", table_name="webhook_deliveries")
     op.drop_index("ix_webhook_deliveries_bot_id", table_name="webhook_deliveries")
     op.drop_table("webhook_deliveries")
