@@ -243,3 +243,45 @@ async def test_an_admin_adds_an_operator_and_removing_them_signs_them_out(
     await expect(per.locator("#operator-sign-in")).to_be_visible(timeout=10_000)
     assert await admin.evaluate("window.__csp") == []
     await per_context.close()
+
+
+@pytest.fixture
+async def closed_shop(
+    make_settings: Settings, fake_llm: FakeLLM, database_url: str
+) -> AsyncIterator[Shop]:
+    """A shop whose opening hours never come: every request for a person meets the form."""
+    fake_llm.behaviour.model_replies["fake-model"] = "We deliver Monday to Saturday."
+    with HostSite() as site:
+        bot = handoff_bot(hours={"timezone": "Europe/Oslo"})
+        async with run_server(make_settings, bot=bot) as server:
+            yield Shop(server, site, await publishable_key(server, [site.origin]), database_url)
+
+
+async def test_after_hours_the_visitor_leaves_an_email_in_the_widget(
+    closed_shop: Shop, browser_context: BrowserContext
+) -> None:
+    shop = closed_shop
+    visitor = await open_page(
+        browser_context, shop.site.add("shop.html", widget=shop.server.base_url, key=shop.key)
+    )
+    await ask(visitor, "Do you deliver on Sundays?")
+    await finished_answers(visitor, 1)
+    await visitor.get_by_role("button", name="Talk to a person").click()
+    await expect(visitor.locator(".msg.bot .bubble").last).to_contain_text("Leave your email")
+    form = visitor.locator("form.ticket")
+    await expect(form).to_contain_text("I agree that Vinhuset keeps my email address")
+    email = form.get_by_role("textbox", name="Your email address")
+    await email.fill("kari@example.com")
+    await form.get_by_role(
+        "button", name="Send"
+    ).click()  # consent not ticked: the browser stops it
+    await expect(form).to_be_visible()
+    await form.get_by_role("checkbox").check()
+    await shot(visitor, "ticket", shop)
+    await form.get_by_role("button", name="Send").click()
+    await expect(form).to_have_count(0)
+    await expect(visitor.locator(".msg.bot .bubble").last).to_have_text(
+        "Thanks! Vinhuset will write to kari@example.com."
+    )
+    listed = await shop.server.client.get(f"/v1/bots/{BOT}/tickets")
+    assert [t["email"] for t in listed.json()["tickets"]] == ["kari@example.com"]
