@@ -239,6 +239,14 @@ def matrix(seeded: Seeded) -> list[Row]:
         ("GET", "/v1/handoffs", None, {**bot_readers, "other_secret": 200}),
         ("GET", "/v1/handoffs/events", FEED, {**bot_readers, "other_secret": 200}),
         ("GET", f"/v1/bots/{BOT}/webhook-deliveries", None, bot_readers),
+        # Tickets: nobody asked for a person in alice's session, so it is not waiting.
+        (
+            "POST",
+            f"/v1/bots/{BOT}/sessions/{ids.session_id}/ticket",
+            {"email": "alice@example.com", "consent": True},
+            {"admin": 409, "secret": 409, "other_secret": 404, "alice": 409, "bob": 404},
+        ),
+        ("GET", f"/v1/bots/{BOT}/tickets", None, bot_readers),
         # Operators: admin keys (and operators with the admin role, tests/handoff).
         ("GET", "/v1/operators", None, admin_only),
         ("POST", "/v1/operators", NEW_OPERATOR, {"admin": 201}),

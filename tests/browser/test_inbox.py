@@ -285,3 +285,17 @@ async def test_after_hours_the_visitor_leaves_an_email_in_the_widget(
     )
     listed = await shop.server.client.get(f"/v1/bots/{BOT}/tickets")
     assert [t["email"] for t in listed.json()["tickets"]] == ["kari@example.com"]
+
+    # The console's inbox lists it under Tickets, with a way to write back.
+    console = await browser_context.new_page()
+    await console.goto(f"{shop.server.base_url}/admin/inbox")
+    await console.fill("#key-sign-in input[name=key]", shop.server.admin_key)
+    await console.click("#key-sign-in button[type=submit]")
+    await console.get_by_role("tab", name="Tickets").click()
+    tickets = console.locator("#tickets li")
+    await expect(tickets).to_have_count(1)
+    await expect(tickets).to_contain_text("kari@example.com")
+    await expect(tickets).to_contain_text("after hours")
+    mail = tickets.get_by_role("link", name="Write to kari@example.com")
+    await expect(mail).to_have_attribute("href", "mailto:kari@example.com")
+    await shot(console, "tickets", shop)

@@ -15,23 +15,24 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.auth.principal import Principal
-from chinwag.conversations.models import ChatSession, EndUser, Handoff, Message
+from chinwag.conversations.models import ChatSession, EndUser, Handoff, Message, Ticket
 from chinwag.db.uow import Database
 from chinwag.errors import DatabaseUnavailable
-from chinwag.handoff.schemas import InboxItem, InboxOut
+from chinwag.handoff.schemas import InboxItem, InboxOut, InboxTicket
 from chinwag.streams.events import LogEntry
 
 INBOX_POLL_SECONDS = 1.0  # how often an open inbox looks for changes (one small query)
 OPEN_LIMIT = 200  # waiting or claimed conversations listed (the count is exact)
 CLOSED_LIMIT = 50  # the most recently closed
+TICKETS_LIMIT = 50  # the latest tickets
 
 
-def _bots_of(principal: Principal) -> ColumnElement[bool]:
+def _bots_of(principal: Principal, bot_id: Any = Handoff.bot_id) -> ColumnElement[bool]:
     """The caller's bots: every bot (admin key, admin operator), a secret key's, an operator's."""
     if principal.kind == "operator" and principal.operator_bots is not None:
-        return Handoff.bot_id.in_(sorted(principal.operator_bots))
+        return bot_id.in_(sorted(principal.operator_bots))  # type: ignore[no-any-return]
     if principal.kind == "secret":
-        return Handoff.bot_id == principal.bot_id
+        return bot_id == principal.bot_id  # type: ignore[no-any-return]
     return true()
 
 
@@ -61,6 +62,7 @@ def _listing(principal: Principal) -> Select[*tuple[Any, ...]]:
             Handoff.requested_at,
             Handoff.claimed_by_name,
             Handoff.updated_at,
+            Handoff.ticket_offered_at,
             ChatSession.last_message_at,
             _mine(principal).label("mine"),
             last.label("last_message"),
@@ -84,6 +86,13 @@ async def inbox(conn: AsyncConnection, principal: Principal) -> InboxOut:
         .order_by(Handoff.updated_at.desc(), Handoff.session_id)
         .limit(CLOSED_LIMIT)
     )
+    tickets = await conn.execute(
+        select(Ticket, ChatSession.external_id.label("session_external_id"))
+        .join(ChatSession, ChatSession.id == Ticket.session_id)
+        .where(_bots_of(principal, Ticket.bot_id))
+        .order_by(Ticket.created_at.desc(), Ticket.id)
+        .limit(TICKETS_LIMIT)
+    )
     items = [_item(r._mapping) for r in held]
     waiting = [i for i in items if i.state == "waiting"]
     claimed = [i for i in items if i.state == "claimed"]
@@ -93,6 +102,16 @@ async def inbox(conn: AsyncConnection, principal: Principal) -> InboxOut:
         closed=[_item(r._mapping) for r in closed],
         waiting_count=len(waiting),
         mine_count=sum(i.mine for i in claimed),
+        tickets=[
+            InboxTicket(
+                bot_id=t.bot_id,
+                session_id=t.session_external_id,
+                email=t.email,
+                reason=t.reason,
+                created_at=t.created_at,
+            )
+            for t in tickets
+        ],
     )
 
 
@@ -110,6 +129,7 @@ def _item(r: RowMapping) -> InboxItem:
         last_message=r["last_message"],
         last_message_at=r["last_message_at"],
         updated_at=r["updated_at"],
+        ticket_offered=r["ticket_offered_at"] is not None,
     )
 
 

@@ -92,6 +92,19 @@ class InboxItem(BaseModel):
     last_message: str | None = Field(description="The visitor's last message.")
     last_message_at: UtcDatetime | None
     updated_at: UtcDatetime
+    ticket_offered: bool = Field(
+        description="The visitor was offered the email form (after hours, or nobody claimed)."
+    )
+
+
+class InboxTicket(BaseModel):
+    """A visitor's email left when nobody could answer live."""
+
+    bot_id: str
+    session_id: str
+    email: str
+    reason: Literal["after_hours", "no_one_claimed"]
+    created_at: UtcDatetime
 
 
 class InboxOut(BaseModel):
@@ -102,6 +115,7 @@ class InboxOut(BaseModel):
     closed: list[InboxItem] = Field(description="The 50 most recently closed.")
     waiting_count: int
     mine_count: int
+    tickets: list[InboxTicket] = Field(description="The 50 latest tickets, newest first.")
 
 
 class DeliveryOut(BaseModel):

@@ -65,9 +65,11 @@ function SoundToggle() {
   return html`<button class="small" id="sound" aria-pressed=${on} onClick=${flip}>${on ? "Sound on" : "Sound off"}</button>`;
 }
 
-const TABS = [["waiting", "Waiting"], ["mine", "Mine"], ["others", "Others'"], ["closed", "Closed"]];
+const TABS = [["waiting", "Waiting"], ["mine", "Mine"], ["others", "Others'"], ["closed", "Closed"], ["tickets", "Tickets"]];
 const EMPTY = { waiting: "Nobody is waiting for a person.", mine: "You have no conversation.",
-  others: "Nobody else has a conversation.", closed: "No closed conversation yet." };
+  others: "Nobody else has a conversation.", closed: "No closed conversation yet.",
+  tickets: "No visitor has left an email yet." };
+const REASONS = { after_hours: "after hours", no_one_claimed: "nobody claimed in time" };
 
 function listed(inbox, tab) {
   if (tab === "mine" || tab === "others") return (inbox.claimed || []).filter((i) => i.mine === (tab === "mine"));
@@ -78,7 +80,8 @@ export function Inbox({ rest, inbox, session: signedIn }) {
   const [tab, setTab] = useState("waiting");
   const [bot, session] = rest;
   const claimed = (inbox.claimed || []).length;
-  const counts = { waiting: inbox.waiting_count, mine: inbox.mine_count, others: claimed - (inbox.mine_count || 0), closed: (inbox.closed || []).length };
+  const counts = { waiting: inbox.waiting_count, mine: inbox.mine_count, others: claimed - (inbox.mine_count || 0),
+    closed: (inbox.closed || []).length, tickets: (inbox.tickets || []).length };
   const items = listed(inbox, tab);
   const open = bot && session ? `${bot}/${session}` : null;
   return html`<div class="inbox">
@@ -87,10 +90,11 @@ export function Inbox({ rest, inbox, session: signedIn }) {
         <span class=${"small " + (inbox.live ? "ok" : "muted")} id="live">${inbox.live ? "● live" : "connecting…"}</span></div>
       <div class="tabs" role="tablist">${TABS.map(([id, label]) => html`<button role="tab" aria-selected=${tab === id}
         class=${tab === id ? "active" : ""} onClick=${() => setTab(id)}>${label} <span class="n">${counts[id] ?? 0}</span></button>`)}</div>
-      ${items.length ? html`<ul class="queue-list">${items.map((i) => html`<li class=${idOf(i) === open ? "open" : ""}>
+      ${tab === "tickets" ? html`<${Tickets} tickets=${inbox.tickets || []} />` : items.length ? html`<ul class="queue-list">${items.map((i) => html`<li class=${idOf(i) === open ? "open" : ""}>
         <${Link} href=${`/admin/inbox/${enc(i.bot_id)}/${enc(i.session_id)}`}>
           <div class="row"><b>${i.user_name || "Anonymous visitor"}</b><span class="badge">${i.bot_id}</span>
-            ${i.operator ? html`<span class="badge good">${i.operator}</span>` : null}</div>
+            ${i.operator ? html`<span class="badge good">${i.operator}</span>` : null}
+            ${i.ticket_offered && i.state === "waiting" ? html`<span class="badge warn">email form offered</span>` : null}</div>
           <div class="last">${i.last_message || html`<i class="muted">(no message)</i>`}</div>
           <div class="small muted">${i.state === "closed" ? "closed" : "asked"} ${when(i.state === "closed" ? i.updated_at : i.requested_at)}</div>
         </${Link}></li>`)}</ul>`
@@ -100,7 +104,18 @@ export function Inbox({ rest, inbox, session: signedIn }) {
       : html`<p class="empty">Open a conversation to read it, claim it and answer.</p>`}</section></div>`;
 }
 
-const EVENTS = ["handoff.waiting", "handoff.claimed", "handoff.released", "handoff.closed", "message.created"];
+// Emails visitors left when nobody could answer live: answer them by email.
+function Tickets({ tickets }) {
+  if (!tickets.length) return html`<p class="empty">${EMPTY.tickets}</p>`;
+  return html`<ul class="queue-list" id="tickets">${tickets.map((t) => html`<li>
+    <${Link} href=${`/admin/inbox/${enc(t.bot_id)}/${enc(t.session_id)}`}>
+      <div class="row"><b>${t.email}</b><span class="badge">${t.bot_id}</span></div>
+      <div class="small muted">${REASONS[t.reason]} · ${when(t.created_at)}</div></${Link}>
+    <a class="small mail" href=${`mailto:${t.email}`}>Write to ${t.email}</a></li>`)}</ul>`;
+}
+
+const EVENTS = ["handoff.waiting", "handoff.claimed", "handoff.released", "handoff.closed", "message.created",
+  "handoff.ticket_offered", "ticket.created"];
 const STATES = { bot: "the bot answers", waiting: "waiting for a person", claimed: "claimed", closed: "closed" };
 
 function Conversation({ bot, session, inbox, signedIn }) {
