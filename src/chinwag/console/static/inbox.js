@@ -153,13 +153,13 @@ function Conversation({ bot, session, inbox, signedIn }) {
   };
   const person = personOf(data);
   return html`<div class="conversation">
-    <div class="row head"><h2>${person.name}</h2><span class="badge">${bot}</span>
-      <span class=${"badge state " + state} id="state">${STATES[state]}${state === "claimed" && operator ? ` by ${operator}` : ""}</span>
-      <span class="grow"></span>
-      ${state === "waiting" ? html`<button class="primary" id="claim" onClick=${act("/handoff/claim")}>Claim</button>` : null}
-      ${state === "claimed" && (mine || admin) ? html`<button id="release" onClick=${act("/handoff/release")}>Hand back to the bot</button>
-        <button class="danger" id="close" onClick=${act("/handoff/close")}>Close</button>` : null}
-      ${signedIn.kind !== "operator" ? html`<${Link} class="small" href=${`/admin/conversations/${enc(bot)}/${enc(session)}`}>Full transcript</${Link}>` : null}</div>
+    <div class="head"><div class="who"><h2>${person.name}</h2><span class="badge">${bot}</span>
+        <span class=${"badge state " + state} id="state">${STATES[state]}${state === "claimed" && operator ? ` by ${operator}` : ""}</span></div>
+      <div class="actions">
+        ${state === "waiting" ? html`<button class="primary" id="claim" onClick=${act("/handoff/claim")}>Claim</button>` : null}
+        ${state === "claimed" && (mine || admin) ? html`<button id="release" title="The bot answers the visitor again" onClick=${act("/handoff/release")}>Hand back</button>
+          <button class="danger" id="close" onClick=${act("/handoff/close")}>Close</button>` : null}
+        ${signedIn.kind !== "operator" ? html`<${Link} class="small" href=${`/admin/conversations/${enc(bot)}/${enc(session)}`}>Full transcript</${Link}>` : null}</div></div>
     <${Problem} error=${failure} />
     <div class="lines">${data.messages.map((m) => html`<${Line} m=${m} />`)}<div ref=${end}></div></div>
     ${mine ? html`<form class="composer" onSubmit=${act("/handoff/messages", { message: text })}>
