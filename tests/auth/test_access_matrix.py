@@ -238,6 +238,7 @@ def matrix(seeded: Seeded) -> list[Row]:
         # The console's inbox: every bot the caller answers for (a secret key: its own).
         ("GET", "/v1/handoffs", None, {**bot_readers, "other_secret": 200}),
         ("GET", "/v1/handoffs/events", FEED, {**bot_readers, "other_secret": 200}),
+        ("GET", "/v1/handoffs/stats", None, {**bot_readers, "other_secret": 200}),
         ("GET", f"/v1/bots/{BOT}/webhook-deliveries", None, bot_readers),
         # Tickets: nobody asked for a person in alice's session, so it is not waiting.
         (

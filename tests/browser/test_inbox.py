@@ -181,6 +181,11 @@ async def test_an_operator_answers_a_visitor_from_the_inbox(
     )
     await console.get_by_role("tab", name="Closed").click()
     await expect(console.locator(".queue-list li")).to_have_count(1)
+    # The last 30 days, refreshed as the inbox changes: one conversation asked (twice).
+    await expect(console.locator("#stats")).to_contain_text(
+        "1 of 1 conversations asked for a person (100 %)"
+    )
+    await expect(console.locator("#stats")).to_contain_text("1 handed back, 1 closed, 0 tickets")
     async with shop.server.db.read() as conn:
         assert (await conn.execute(select(Handoff.state))).scalar_one() == "closed"
     assert await console.evaluate("window.__csp") == []

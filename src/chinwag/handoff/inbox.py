@@ -27,7 +27,7 @@ CLOSED_LIMIT = 50  # the most recently closed
 TICKETS_LIMIT = 50  # the latest tickets
 
 
-def _bots_of(principal: Principal, bot_id: Any = Handoff.bot_id) -> ColumnElement[bool]:
+def bots_of(principal: Principal, bot_id: Any = Handoff.bot_id) -> ColumnElement[bool]:
     """The caller's bots: every bot (admin key, admin operator), a secret key's, an operator's."""
     if principal.kind == "operator" and principal.operator_bots is not None:
         return bot_id.in_(sorted(principal.operator_bots))  # type: ignore[no-any-return]
@@ -69,7 +69,7 @@ def _listing(principal: Principal) -> Select[*tuple[Any, ...]]:
         )
         .join(ChatSession, ChatSession.id == Handoff.session_id)
         .join(EndUser, EndUser.id == ChatSession.user_id)
-        .where(_bots_of(principal))
+        .where(bots_of(principal))
     )
 
 
@@ -89,7 +89,7 @@ async def inbox(conn: AsyncConnection, principal: Principal) -> InboxOut:
     tickets = await conn.execute(
         select(Ticket, ChatSession.external_id.label("session_external_id"))
         .join(ChatSession, ChatSession.id == Ticket.session_id)
-        .where(_bots_of(principal, Ticket.bot_id))
+        .where(bots_of(principal, Ticket.bot_id))
         .order_by(Ticket.created_at.desc(), Ticket.id)
         .limit(TICKETS_LIMIT)
     )

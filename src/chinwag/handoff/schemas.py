@@ -166,3 +166,21 @@ class TicketOut(BaseModel):
 
 class TicketPage(BaseModel):
     tickets: list[TicketOut]
+
+
+class HandoffStats(BaseModel):
+    """Handoffs over the last `days` days, across the caller's bots."""
+
+    days: int
+    conversations: int = Field(description="Conversations with a message in the window.")
+    conversations_with_handoff: int = Field(description="Of them, those that asked for a person.")
+    handoff_rate: float | None = Field(description="conversations_with_handoff / conversations.")
+    requests: int = Field(description="Requests for a person (a conversation may ask again).")
+    answered_by_a_person: int = Field(description="Requests a person replied to.")
+    first_reply_p50_seconds: float | None = Field(
+        description="From the request to a person's first message: the median."
+    )
+    first_reply_p95_seconds: float | None = Field(description="… and the 95th percentile.")
+    handed_back: int = Field(description="Handoffs handed back to the bot.")
+    closed_by_a_person: int = Field(description="Handoffs a person closed.")
+    tickets: int = Field(description="Emails visitors left when nobody could answer live.")

@@ -76,6 +76,19 @@ function listed(inbox, tab) {
   return inbox[tab] || [];
 }
 
+const seconds = (s) => (s == null ? "–" : s < 90 ? `${Math.round(s)} s` : `${Math.round(s / 60)} min`);
+
+// The last 30 days: how often conversations ask for a person, how long a person takes to reply.
+function Stats({ inbox }) {
+  const [stats] = useApi("/v1/handoffs/stats?days=30", [inbox.waiting_count, inbox.mine_count, (inbox.closed || []).length]);
+  if (!stats) return null;
+  const rate = stats.handoff_rate == null ? "–" : `${Math.round(stats.handoff_rate * 1000) / 10} %`;
+  const text = `30 days: ${stats.conversations_with_handoff} of ${stats.conversations} conversations asked for a person (${rate})`
+    + ` · first reply p50 ${seconds(stats.first_reply_p50_seconds)}, p95 ${seconds(stats.first_reply_p95_seconds)}`
+    + ` · ${stats.handed_back} handed back, ${stats.closed_by_a_person} closed, ${stats.tickets} tickets`;
+  return html`<p class="small muted" id="stats" title="the last 30 days">${text}</p>`;
+}
+
 export function Inbox({ rest, inbox, session: signedIn }) {
   const [tab, setTab] = useState("waiting");
   const [bot, session] = rest;
@@ -88,6 +101,7 @@ export function Inbox({ rest, inbox, session: signedIn }) {
     <section class="queue">
       <div class="row"><h1>Inbox</h1><${SoundToggle} />
         <span class=${"small " + (inbox.live ? "ok" : "muted")} id="live">${inbox.live ? "● live" : "connecting…"}</span></div>
+      <${Stats} inbox=${inbox} />
       <div class="tabs" role="tablist">${TABS.map(([id, label]) => html`<button role="tab" aria-selected=${tab === id}
         class=${tab === id ? "active" : ""} onClick=${() => setTab(id)}>${label} <span class="n">${counts[id] ?? 0}</span></button>`)}</div>
       ${tab === "tickets" ? html`<${Tickets} tickets=${inbox.tickets || []} />` : items.length ? html`<ul class="queue-list">${items.map((i) => html`<li class=${idOf(i) === open ? "open" : ""}>

@@ -22,11 +22,13 @@ from chinwag.handoff.schemas import (
     ClaimIn,
     DeliveryPage,
     HandoffOut,
+    HandoffStats,
     InboxOut,
     OperatorMessageIn,
     OperatorMessageOut,
     WaitingPage,
 )
+from chinwag.handoff.stats import handoff_stats
 from chinwag.handoff.texts import handoff_reply
 from chinwag.http.deps import PrincipalDep, still_allowed
 from chinwag.http.runtime import Services, ServicesDep
@@ -107,6 +109,19 @@ async def handoff_inbox(principal: PrincipalDep, services: ServicesDep) -> Inbox
     _require_operator(principal)
     async with services.db.read() as conn:
         return await inbox(conn, principal)
+
+
+@router.get("/handoffs/stats", response_model=HandoffStats)
+async def handoff_statistics(
+    principal: PrincipalDep,
+    services: ServicesDep,
+    days: Annotated[int, Query(ge=1, le=365)] = 30,
+) -> HandoffStats:
+    """Handoff rate, time to a person's first reply (p50, p95), how handoffs ended and
+    tickets, over the last `days` days, across the caller's bots."""
+    _require_operator(principal)
+    async with services.db.read() as conn:
+        return await handoff_stats(conn, principal, days=days, now=utcnow())
 
 
 INBOX_DOC: dict[int | str, dict[str, Any]] = {
