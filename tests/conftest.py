@@ -174,8 +174,9 @@ class run_server:
         self.port = free_port()
 
     async def __aenter__(self) -> RunningServer:
+        self.app = create_app(self.settings)
         config = uvicorn.Config(
-            create_app(self.settings),
+            self.app,
             host="127.0.0.1",
             port=self.port,
             log_level="warning",
@@ -201,6 +202,9 @@ class run_server:
 
     async def __aexit__(self, *_: object) -> None:
         await self.client.aclose()
+        # As on SIGTERM (http/draining.py): drain first, which ends the open readers (a page's
+        # live inbox), so that the HTTP server does not wait for them to hang up.
+        self.app.state.services.drain.start()
         self.uvicorn.should_exit = True
         await self.task
         await self.db.dispose()
