@@ -184,8 +184,9 @@ class run_server:
         self.bot = bot
 
     async def __aenter__(self) -> RunningServer:
+        self.app = create_app(self.settings, demo_shop=self.demo_shop)
         config = uvicorn.Config(
-            create_app(self.settings, demo_shop=self.demo_shop),
+            self.app,
             host="127.0.0.1",
             port=self.port,
             log_level="warning",
@@ -211,6 +212,9 @@ class run_server:
 
     async def __aexit__(self, *_: object) -> None:
         await self.client.aclose()
+        # As on SIGTERM (http/draining.py): drain first, which ends the open readers (a page's
+        # live inbox), so that the HTTP server does not wait for them to hang up.
+        self.app.state.services.drain.start()
         self.uvicorn.should_exit = True
         await self.task
         await self.db.dispose()

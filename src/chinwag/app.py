@@ -29,6 +29,9 @@ from chinwag.db.uow import Database
 from chinwag.errors import ChinwagError
 from chinwag.generations import workers
 from chinwag.generations.service import Generations
+from chinwag.handoff.deliveries import deliver_forever
+from chinwag.handoff.tickets import offer_forever
+from chinwag.handoff.webhook import WebhookSender
 from chinwag.http import problems
 from chinwag.http.deps import authenticate, limit_caller
 from chinwag.http.draining import Drain
@@ -44,7 +47,9 @@ from chinwag.http.routes.health import router as health_router
 from chinwag.http.routes.history import router as history_router
 from chinwag.http.routes.knowledge import router as knowledge_router
 from chinwag.http.routes.messages import router as conversations_router
+from chinwag.http.routes.operators import router as operators_router
 from chinwag.http.routes.streams import router as streams_router
+from chinwag.http.routes.tickets import router as tickets_router
 from chinwag.http.runtime import Services
 from chinwag.knowledge.jobs import IngestJobs
 from chinwag.knowledge.runtime import KnowledgeStores
@@ -143,6 +148,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     rollups = asyncio.create_task(
         fold_forever(db, settings.gc_interval_seconds), name="chinwag-daily-charts"
     )
+    tickets = asyncio.create_task(offer_forever(db, fanout), name="chinwag-ticket-offers")
+    webhooks = asyncio.create_task(
+        deliver_forever(db, WebhookSender(), retry_seconds=settings.webhook_retry_seconds),
+        name="chinwag-webhooks",
+    )
     # Ready means ready: the embedding model is loaded, every active bot's examples are embedded
     # and its index is open before the first request (a few seconds at most).
     await _prepare_bots(db, generations, knowledge)
@@ -157,7 +167,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await drain.wait()
         await ingest_jobs.shutdown()
         await event_log.stop()
-        for task in (heartbeat, retention, rollups):
+        for task in (heartbeat, retention, rollups, webhooks, tickets):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -251,6 +261,8 @@ def create_app(
         history_router,
         streams_router,
         handoff_router,
+        operators_router,
+        tickets_router,
         knowledge_router,
         openai_router,
         responses_router,

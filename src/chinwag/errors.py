@@ -688,3 +688,73 @@ class OperatorExists(ChinwagError):
     status = 409
     code = "operator_exists"
     default_hint = "Each operator signs in with their own email; choose another email."
+
+
+class TicketConsentRequired(ChinwagError):
+    status = 422
+    code = "ticket_consent_required"
+    default_hint = "The visitor must tick the consent box: send consent: true."
+
+
+class OperatorNotFound(NotFound):
+    code = "operator_not_found"
+    default_hint = "List the operators (GET /v1/operators) for their ids; a removed one is gone."
+
+
+class WebhookError(ChinwagError):
+    """Why a handoff webhook was not delivered (kept with the delivery, never raised to a
+    visitor)."""
+
+    code = "webhook_failed"
+    status = 502
+    transient: ClassVar[bool] = False  # whether another attempt may succeed
+    default_hint = "See the delivery's last_error; the receiver's own logs say more."
+
+
+class WebhookHostNotAllowed(WebhookError):
+    code = "webhook_host_not_allowed"
+    status = 403
+    default_hint = "Add the webhook's host to the bot's `allowed_hosts`, or fix its url."
+
+
+class WebhookAddressRefused(WebhookError):
+    code = "webhook_address_refused"
+    status = 403
+    default_hint = (
+        "The host resolves to a private, loopback, link-local or metadata address; set "
+        "`handoff.webhook.allow_private: true` only if the receiver is on your own network."
+    )
+
+
+class WebhookSecretNotSet(WebhookError):
+    code = "webhook_secret_not_set"
+    default_hint = "Set the environment variable named by handoff.webhook.secret_env on the server."
+
+
+class WebhookUnreachable(WebhookError):
+    code = "webhook_unreachable"
+    transient: ClassVar[bool] = True
+    default_hint = "Check that the receiver's host resolves and accepts connections from here."
+
+
+class WebhookTimeout(WebhookError):
+    code = "webhook_timeout"
+    status = 504
+    transient: ClassVar[bool] = True
+    default_hint = "The receiver must answer within 5 seconds: queue the work, answer 2xx at once."
+
+
+class WebhookRejected(WebhookError):
+    code = "webhook_rejected"
+    default_hint = "The receiver answered 4xx: check its signature check and URL."
+
+
+class WebhookServerError(WebhookError):
+    code = "webhook_server_error"
+    transient: ClassVar[bool] = True
+    default_hint = "The receiver answered 5xx (or 429); it is retried with backoff."
+
+
+class WebhookRedirectRefused(WebhookError):
+    code = "webhook_redirect_refused"
+    default_hint = "Redirects are not followed: put the final URL in handoff.webhook.url."

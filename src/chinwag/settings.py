@@ -119,6 +119,12 @@ class Settings(BaseSettings):
     user_token_ttl_seconds: int = Field(
         7 * 24 * 3600, ge=60, description="How long an end-user token is valid."
     )
+    webhook_retry_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="The pause before a failed handoff webhook is sent again; it doubles "
+        "after each attempt (6 attempts in all).",
+    )
     console_session_seconds: int = Field(
         8 * 3600, ge=60, description="How long an admin console sign-in lasts."
     )

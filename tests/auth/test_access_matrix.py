@@ -34,6 +34,8 @@ CALLERS = (
     "bob",
 )
 UPLOAD = object()  # the body of a knowledge upload (multipart files)
+FEED = object()  # a GET of a feed that stays open: only its status is read
+NEW_OPERATOR = {"name": "Kari", "email": "kari@shop.example", "password": "correct horse b"}
 NEW_BOT = {"id": "matrix", "name": "Matrix", "flows": {"main": {"template": "{{ message }}"}}}
 
 
@@ -233,6 +235,24 @@ def matrix(seeded: Seeded) -> list[Row]:
             {"admin": 409, "secret": 409, "other_secret": 404, "alice": 409, "bob": 409},
         ),
         ("GET", f"/v1/bots/{BOT}/handoffs", None, bot_readers),
+        # The console's inbox: every bot the caller answers for (a secret key: its own).
+        ("GET", "/v1/handoffs", None, {**bot_readers, "other_secret": 200}),
+        ("GET", "/v1/handoffs/events", FEED, {**bot_readers, "other_secret": 200}),
+        ("GET", "/v1/handoffs/stats", None, {**bot_readers, "other_secret": 200}),
+        ("GET", f"/v1/bots/{BOT}/webhook-deliveries", None, bot_readers),
+        # Tickets: nobody asked for a person in alice's session, so it is not waiting.
+        (
+            "POST",
+            f"/v1/bots/{BOT}/sessions/{ids.session_id}/ticket",
+            {"email": "alice@example.com", "consent": True},
+            {"admin": 409, "secret": 409, "other_secret": 404, "alice": 409, "bob": 404},
+        ),
+        ("GET", f"/v1/bots/{BOT}/tickets", None, bot_readers),
+        # Operators: admin keys (and operators with the admin role, tests/handoff).
+        ("GET", "/v1/operators", None, admin_only),
+        ("POST", "/v1/operators", NEW_OPERATOR, {"admin": 201}),
+        ("DELETE", "/v1/operators/no-such-operator", None, {"admin": 404}),
+        ("GET", "/v1/operators/lockouts", None, admin_only),
         ("POST", f"/v1/bots/{BOT}/sessions/{ids.session_id}/handoff/claim", {}, not_waiting),
         (
             "POST",
@@ -332,6 +352,10 @@ async def test_every_key_kind_against_every_endpoint(server: RunningServer, keys
                     response = await anonymous.request(
                         method, path, files=[("files", ("a.txt", b"hello"))], headers=headers
                     )
+                elif body is FEED:
+                    async with anonymous.stream(method, path, headers=headers) as response:
+                        if response.status_code >= 400:
+                            await response.aread()
                 else:
                     response = await anonymous.request(
                         method, path, json=body, headers={**JSON, **headers}

@@ -560,6 +560,8 @@ async def test_no_screen_breaks_the_strict_policy(
         (f"knowledge/{BOT}", "h1"),
         (f"answers/{BOT}", "h1"),
         (f"routes/{BOT}", "h1"),
+        ("inbox", "#live"),
+        (f"inbox/{BOT}/{seeded.disliked_session}", ".conversation .msg.assistant"),
     ):
         response = await page.goto(f"{seeded.url}/admin/{screen}")
         assert response is not None and "'unsafe" not in response.headers["content-security-policy"]

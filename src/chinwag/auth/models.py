@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, String
+from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from chinwag.db.base import Base, utcnow
@@ -32,12 +32,21 @@ class ApiKey(Base):
 
 
 class ConsoleSession(Base):
-    """A browser signed in with an API key; it ends at expiry, sign-out, or the key's revocation."""
+    """A browser signed in to the console, with an API key or as an operator (exactly one);
+    it ends at expiry, sign-out, the key's revocation or the operator's removal."""
 
     __tablename__ = "console_sessions"
+    __table_args__ = (
+        CheckConstraint("(key_id IS NULL) <> (operator_id IS NULL)", name="one_holder"),
+    )
 
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), index=True)
+    key_id: Mapped[str | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    operator_id: Mapped[str | None] = mapped_column(
+        ForeignKey("operators.id", ondelete="CASCADE"), nullable=True, index=True
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -55,6 +64,8 @@ class Operator(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Removed operators keep their row: the messages they wrote still name them.
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class OperatorBot(Base):
@@ -66,12 +77,14 @@ class OperatorBot(Base):
     bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id"), primary_key=True, index=True)
 
 
-class OperatorSession(Base):
-    """A browser signed in as an operator (the console's cookie, as for a key's session)."""
+class SignInLockout(Base):
+    """A console sign-in refused for too many attempts (the audit of lockouts): one row per
+    lockout, by the email tried and the client's address."""
 
-    __tablename__ = "operator_sessions"
+    __tablename__ = "sign_in_lockouts"
 
-    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    operator_id: Mapped[str] = mapped_column(ForeignKey("operators.id"), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(254))
+    client_ip: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(String(40))  # which limit: per email or per client IP
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

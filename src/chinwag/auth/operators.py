@@ -8,19 +8,16 @@ time taken does not tell which emails exist.
 from __future__ import annotations
 
 import asyncio
-import secrets
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from chinwag.auth.models import Operator, OperatorBot, OperatorSession
+from chinwag.auth.models import Operator, OperatorBot
 from chinwag.auth.principal import Principal
-from chinwag.auth.sessions import token_hash
 from chinwag.bots.models import Bot
 from chinwag.db.base import new_id, utcnow
 from chinwag.errors import BotNotFound, InvalidRequest, OperatorExists, Unauthenticated
@@ -53,7 +50,8 @@ async def add_operator(
     role: OperatorRole,
     bots: list[str],
 ) -> OperatorInfo:
-    """Create an operator with an argon2 hash of the password, assigned to `bots`."""
+    """Create an operator with an argon2 hash of the password, assigned to `bots` (a removed
+    operator with this email comes back, under the same id)."""
     email = normal_email(email)
     if "@" not in email:
         raise InvalidRequest(f"'{email}' is not an email address", hint="Give name@example.com.")
@@ -66,21 +64,32 @@ async def add_operator(
     missing = sorted(set(bots) - known)
     if missing:
         raise BotNotFound(f"bot '{missing[0]}' does not exist")
-    taken = (await conn.execute(select(Operator.id).where(Operator.email == email))).scalar()
-    if taken is not None:
+    taken = (
+        await conn.execute(select(Operator.id, Operator.removed_at).where(Operator.email == email))
+    ).first()
+    if taken is not None and taken.removed_at is None:
         raise OperatorExists(f"an operator with email '{email}' exists")
     hashed = await asyncio.to_thread(_HASHER.hash, password)
-    operator_id = new_id()
-    await conn.execute(
-        insert(Operator).values(
-            id=operator_id,
-            name=name,
-            email=email,
-            password_hash=hashed,
-            role=role,
-            created_at=utcnow(),
+    if taken is not None:  # a removed operator comes back, with a new password, role and bots
+        operator_id = taken.id
+        await conn.execute(
+            update(Operator)
+            .where(Operator.id == operator_id)
+            .values(name=name, password_hash=hashed, role=role, removed_at=None)
         )
-    )
+        await conn.execute(delete(OperatorBot).where(OperatorBot.operator_id == operator_id))
+    else:
+        operator_id = new_id()
+        await conn.execute(
+            insert(Operator).values(
+                id=operator_id,
+                name=name,
+                email=email,
+                password_hash=hashed,
+                role=role,
+                created_at=utcnow(),
+            )
+        )
     if bots:
         await conn.execute(
             insert(OperatorBot), [{"operator_id": operator_id, "bot_id": b} for b in bots]
@@ -92,7 +101,7 @@ async def find_operator(conn: AsyncConnection, operator_id: str) -> OperatorInfo
     row = (
         await conn.execute(
             select(Operator.id, Operator.name, Operator.email, Operator.role).where(
-                Operator.id == operator_id
+                Operator.id == operator_id, Operator.removed_at.is_(None)
             )
         )
     ).first()
@@ -127,49 +136,7 @@ async def check_password(conn: AsyncConnection, email: str, password: str) -> Op
     return found
 
 
-async def start_operator_session(conn: AsyncConnection, *, operator_id: str, seconds: int) -> str:
-    """A console session for the operator; returns the cookie value."""
-    token = secrets.token_urlsafe(32)
-    now = utcnow()
-    await conn.execute(
-        insert(OperatorSession).values(
-            token_hash=token_hash(token),
-            operator_id=operator_id,
-            created_at=now,
-            expires_at=now + timedelta(seconds=seconds),
-        )
-    )
-    return token
-
-
-async def session_operator(conn: AsyncConnection, token: str) -> OperatorInfo | None:
-    """The operator behind an unexpired console session, or None."""
-    operator_id = (
-        await conn.execute(
-            select(OperatorSession.operator_id).where(
-                OperatorSession.token_hash == token_hash(token),
-                OperatorSession.expires_at > utcnow(),
-            )
-        )
-    ).scalar()
-    return None if operator_id is None else await find_operator(conn, operator_id)
-
-
-async def end_operator_session(conn: AsyncConnection, token: str) -> None:
-    await conn.execute(
-        delete(OperatorSession).where(OperatorSession.token_hash == token_hash(token))
-    )
-
-
 def operator_principal(operator: OperatorInfo) -> Principal:
     """The caller a signed-in operator is: their bots (None for the `admin` role: every bot)."""
     bots = None if operator.role == "admin" else operator.bots
     return Principal("operator", operator.id, None, operator_bots=bots)
-
-
-async def purge_operator_sessions(conn: AsyncConnection) -> int:
-    """Delete expired operator sign-ins (retention); returns how many."""
-    result = await conn.execute(
-        delete(OperatorSession).where(OperatorSession.expires_at <= utcnow())
-    )
-    return result.rowcount or 0

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from chinwag.auth.keys import KeyInfo
+from chinwag.auth.operators import MIN_PASSWORD
 from chinwag.external_ids import EXTERNAL_ID_MAX_LENGTH, EXTERNAL_ID_PATTERN
 from chinwag.timestamps import UtcDatetime
 
@@ -103,3 +104,45 @@ class TokenOut(BaseModel):
     expires_at: UtcDatetime
     display_name: str | None = None
     email: str | None = None
+
+
+class OperatorIn(BaseModel):
+    """A new operator: a person who answers handed-over conversations in the console."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200, description="Shown to visitors.")
+    email: str = Field(min_length=3, max_length=254, pattern=EMAIL_PATTERN)
+    password: str = Field(
+        min_length=MIN_PASSWORD, max_length=1000, description="At least 10 characters."
+    )
+    role: Literal["admin", "operator"] = Field(
+        "operator", description="operator: the bots listed; admin: every bot, and operators."
+    )
+    bots: list[str] = Field(default_factory=list, max_length=200)
+
+
+class OperatorOut(BaseModel):
+    id: str
+    name: str
+    email: str
+    role: Literal["admin", "operator"]
+    bots: list[str] | None = Field(description="The bots they answer for; null: every bot.")
+    created_at: UtcDatetime
+
+
+class OperatorList(BaseModel):
+    operators: list[OperatorOut]
+
+
+class LockoutOut(BaseModel):
+    """A console sign-in refused for too many attempts."""
+
+    email: str = Field(description="The email tried (as typed).")
+    client_ip: str
+    scope: str = Field(description="The limit reached: `operator email` or `sign-in client IP`.")
+    created_at: UtcDatetime
+
+
+class LockoutList(BaseModel):
+    lockouts: list[LockoutOut]

@@ -1,8 +1,10 @@
-"""Checks of a bot's `handoff:` section that its model cannot make alone: the time zone."""
+"""Checks of a bot's `handoff:` section that its model cannot make alone: the time zone, and
+the webhook's host among the bot's allowed hosts."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 if TYPE_CHECKING:
@@ -10,7 +12,35 @@ if TYPE_CHECKING:
 
 
 def handoff_problems(document: dict[str, Any]) -> list[Problem]:
-    """`handoff.hours.timezone` must name a time zone this server knows."""
+    """`handoff.hours.timezone` must name a time zone this server knows; the webhook may only
+    call an allowed host."""
+    return _time_zone(document) + _webhook_host(document)
+
+
+def _webhook_host(document: dict[str, Any]) -> list[Problem]:
+    from chinwag.bots.validation import Problem
+    from chinwag.tools.safety import host_allowed
+
+    handoff = document.get("handoff")
+    hook = handoff.get("webhook") if isinstance(handoff, dict) else None
+    url = hook.get("url") if isinstance(hook, dict) else None
+    allowed = document.get("allowed_hosts") or []
+    if not isinstance(url, str) or not isinstance(allowed, list):
+        return []
+    host = (urlsplit(url).hostname or "").lower()
+    if not host or host_allowed(host, [str(a) for a in allowed]):
+        return []
+    return [
+        Problem(
+            "handoff.webhook.url",
+            "webhook_host_not_allowed",
+            f"handoff.webhook.url: the host {host} is not in allowed_hosts",
+            f"Add {host} to the bot's allowed_hosts, or fix the url.",
+        )
+    ]
+
+
+def _time_zone(document: dict[str, Any]) -> list[Problem]:
     from chinwag.bots.validation import Problem
 
     handoff = document.get("handoff")

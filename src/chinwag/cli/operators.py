@@ -7,10 +7,16 @@ import sys
 from typing import Annotated
 
 import typer
+from sqlalchemy import select
 
-from chinwag.auth.operators import OperatorInfo, OperatorRole, add_operator
+from chinwag.auth.models import Operator
+from chinwag.auth.operator_admin import list_operators, remove_operator
+from chinwag.auth.operators import OperatorInfo, OperatorRole, add_operator, normal_email
+from chinwag.auth.schemas import OperatorOut
 from chinwag.cli.common import database, fail, report
-from chinwag.errors import ChinwagError
+from chinwag.db.base import utcnow
+from chinwag.errors import ChinwagError, OperatorNotFound
+from chinwag.handoff.requeue import requeue_claimed_by
 
 operators_app = typer.Typer(
     no_args_is_help=True, help="Operators: people who take over conversations (docs/handoff.md)."
@@ -56,3 +62,48 @@ async def _add(
         return await add_operator(
             conn, name=name, email=email, password=password, role=role, bots=bots
         )
+
+
+@operators_app.command("list")
+def list_() -> None:
+    """The operators (not removed): name, email, role and bots."""
+    found = asyncio.run(_list())
+    if not found:
+        typer.echo("No operators yet: chinwag operators add --email … --name … --bot …")
+    for o in found:
+        where = "every bot" if o.bots is None else ", ".join(o.bots) or "no bot"
+        typer.echo(f"{o.name} <{o.email}> {o.role}: {where} ({o.id})")
+
+
+@operators_app.command("remove")
+def remove(email: Annotated[str, typer.Argument(help="The operator's email.")]) -> None:
+    """Remove an operator: signed out at once everywhere; their conversations go back to
+    waiting; their messages keep their name."""
+    try:
+        gone, requeued = asyncio.run(_remove(email))
+    except ChinwagError as exc:
+        report(exc)
+    typer.echo(f"Removed '{gone.name}' <{gone.email}>: signed out everywhere.")
+    if requeued:
+        typer.echo(f"{requeued} conversation(s) they had went back to waiting.")
+
+
+async def _list() -> list[OperatorOut]:
+    async with database() as db, db.read() as conn:
+        return await list_operators(conn)
+
+
+async def _remove(email: str) -> tuple[OperatorInfo, int]:
+    async with database() as db, db.write() as conn:
+        found = await conn.execute(
+            select(Operator.id).where(
+                Operator.email == normal_email(email), Operator.removed_at.is_(None)
+            )
+        )
+        operator_id = found.scalar()
+        if operator_id is None:
+            raise OperatorNotFound(f"no operator has the email '{normal_email(email)}'")
+        now = utcnow()
+        gone = await remove_operator(conn, operator_id, now)
+        moved = await requeue_claimed_by(conn, operator_id=operator_id, now=now)
+    return gone, len(moved)

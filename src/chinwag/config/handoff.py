@@ -28,6 +28,30 @@ class HandoffHours(BaseModel):
     sunday: OpeningHours | None = Field(None, description="Sunday, `HH:MM-HH:MM`.")
 
 
+class HandoffWebhook(BaseModel):
+    """Where chinwag POSTs a signed notice when a conversation starts waiting for a person."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(
+        pattern=r"^https?://[^/?#\s]+",
+        max_length=2000,
+        description="The receiver (`https://hooks.shop.example/chinwag`); its host must be in "
+        "the bot's `allowed_hosts`.",
+    )
+    secret_env: str = Field(
+        pattern=r"^[A-Z_][A-Z0-9_]*$",
+        max_length=100,
+        description="The environment variable holding the signing secret (never the secret "
+        "itself); the body is signed with HMAC-SHA256.",
+    )
+    allow_private: bool = Field(
+        False,
+        description="`true`: the receiver may be on a private or loopback address (your own "
+        "network).",
+    )
+
+
 class HandoffConfig(BaseModel):
     """Human handoff: a visitor asks for a person, an operator takes over (docs/handoff.md)."""
 
@@ -46,6 +70,23 @@ class HandoffConfig(BaseModel):
         default_factory=dict,
         description="Reply to a request within the hours, by language (`en`, `nb`); unset: a "
         "built-in sentence saying a person will join.",
+    )
+    claim_timeout_minutes: float | None = Field(
+        15,
+        ge=0.05,
+        le=1440,
+        description="A waiting conversation nobody claims within this many minutes offers the "
+        "visitor the ticket form (leave an email); it stays in the inbox. null: never.",
+    )
+    ticket_consent: dict[HandoffLanguage, HandoffText] = Field(
+        default_factory=dict,
+        description="The consent the ticket form asks for, by language; unset: a built-in "
+        "sentence (the shop keeps the email and the conversation to answer).",
+    )
+    webhook: HandoffWebhook | None = Field(
+        None,
+        description="A signed POST to your system when a conversation starts waiting "
+        "(`{url, secret_env, allow_private}`), retried with backoff; unset: none.",
     )
     after_hours: dict[HandoffLanguage, HandoffText] = Field(
         default_factory=dict,

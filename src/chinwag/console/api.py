@@ -186,8 +186,9 @@ async def session_transcript(
     bot_id: str, session_id: str, principal: PrincipalDep, services: ServicesDep
 ) -> dict[str, Any]:
     """A conversation with everything recorded about each answer: route decision and scores,
-    flow runs with timings, sources with snippets, token usage, TTFT, bot version, feedback."""
-    principal.require_bot(bot_id, kinds=("secret",))
+    flow runs with timings and tool calls, sources with snippets, token usage, TTFT, bot
+    version, feedback, each message's author, and the handoff state. Operators read their bots'."""
+    principal.require_bot(bot_id, kinds=("secret", "operator"))
     async with services.db.read() as conn:
         await get_bot(conn, bot_id)
         return await transcript(conn, bot_id=bot_id, session_id=session_id)

@@ -19,7 +19,9 @@ from chinwag.conversations.models import (
     EndUser,
     Feedback,
     FlowRun,
+    Handoff,
     Message,
+    MessageAuthor,
     no_citations,
 )
 from chinwag.db.base import utcnow
@@ -217,10 +219,18 @@ async def transcript(conn: AsyncConnection, *, bot_id: str, session_id: str) -> 
         raise SessionNotFound(f"session '{session_id}' does not exist")
     messages = (
         await conn.execute(
-            select(Message).where(Message.session_id == session.id).order_by(Message.position)
+            select(Message, MessageAuthor.name.label("author_name"))
+            .outerjoin(MessageAuthor, MessageAuthor.message_id == Message.id)
+            .where(Message.session_id == session.id)
+            .order_by(Message.position)
         )
     ).all()
     ids = [m.id for m in messages]
+    handoff = (
+        await conn.execute(
+            select(Handoff.state, Handoff.claimed_by_name).where(Handoff.session_id == session.id)
+        )
+    ).first()
     runs: dict[str, list[dict[str, Any]]] = {}
     for r in await conn.execute(
         select(FlowRun).where(FlowRun.message_id.in_(ids)).order_by(FlowRun.id)
@@ -233,6 +243,7 @@ async def transcript(conn: AsyncConnection, *, bot_id: str, session_id: str) -> 
                 "ms": r.ms,
                 "usage": r.usage,
                 "error_code": r.error_code,
+                "tool": r.tool,
             }
         )
     ratings: dict[str, list[dict[str, Any]]] = {}
@@ -258,11 +269,16 @@ async def transcript(conn: AsyncConnection, *, bot_id: str, session_id: str) -> 
         "title": _title(messages),
         "created_at": as_utc(session.created_at),
         "last_message_at": as_utc(session.last_message_at),
+        "handoff": {
+            "state": handoff.state if handoff else "bot",
+            "operator": handoff.claimed_by_name if handoff else None,
+        },
         "messages": [
             {
                 "id": m.id,
                 "position": m.position,
                 "role": m.role,
+                "author": _author(m.role, m.author_name),
                 "content": m.content,
                 "status": m.status,
                 "error_code": m.error_code,
@@ -282,6 +298,12 @@ async def transcript(conn: AsyncConnection, *, bot_id: str, session_id: str) -> 
             for m in messages
         ],
     }
+
+
+def _author(role: str, operator: str | None) -> dict[str, str | None]:
+    if operator is not None:
+        return {"kind": "operator", "name": operator}
+    return {"kind": "visitor" if role == "user" else "bot", "name": None}
 
 
 TITLE_LENGTH = 80

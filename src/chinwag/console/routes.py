@@ -16,21 +16,16 @@ from fastapi import APIRouter, Body, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel, Field
 
-from chinwag.auth.operators import (
-    OperatorInfo,
-    check_password,
-    end_operator_session,
-    normal_email,
-    session_operator,
-    start_operator_session,
-)
+from chinwag.auth.keys import KeyInfo
+from chinwag.auth.operator_admin import record_lockout
+from chinwag.auth.operators import OperatorInfo, check_password, normal_email
 from chinwag.auth.sessions import (
     COOKIE,
     CSRF_HEADER,
     csrf_matches,
     csrf_token,
     end_session,
-    session_key,
+    session_holder,
     start_session,
 )
 from chinwag.console.headers import CONSOLE_CSP
@@ -113,6 +108,7 @@ class SignIn(BaseModel):
 
 SIGN_INS_PER_EMAIL = "10/minute"  # a password guesser's pace, and far above a person's
 SIGN_INS_PER_IP = "30/minute"
+LOCKOUT_WINDOW_SECONDS = 60.0  # refusals within a minute of a recorded lockout are the same one
 
 
 class OperatorSignIn(BaseModel):
@@ -183,18 +179,27 @@ async def operator_sign_in(
 ) -> ConsoleSessionOut:
     """Sign in as an operator by email and password: the same cookie (HttpOnly,
     SameSite=Strict) and CSRF token as a key's sign-in. Attempts are limited per email and per
-    client IP (429 `rate_limited`); each lockout is logged."""
+    client IP (429 `rate_limited`); each lockout is logged and kept (GET /v1/operators/lockouts)."""
     client = request.client.host if request.client else "unknown"
     try:
         await services.limiter.hit(SIGN_INS_PER_EMAIL, "operator email", normal_email(body.email))
         await services.limiter.hit(SIGN_INS_PER_IP, "sign-in client IP", client)
-    except RateLimited:
+    except RateLimited as refused:
         log.warning("operator sign-in locked out: email %r from %s", body.email, client)
+        async with services.db.write() as conn:
+            await record_lockout(
+                conn,
+                email=body.email,
+                client_ip=client,
+                scope=str(refused.extra.get("scope", "")),
+                now=utcnow(),
+                window=LOCKOUT_WINDOW_SECONDS,
+            )
         raise
     seconds = services.settings.console_session_seconds
     async with services.db.write() as conn:
         operator = await check_password(conn, body.email, body.password)
-        token = await start_operator_session(conn, operator_id=operator.id, seconds=seconds)
+        token = await start_session(conn, operator_id=operator.id, seconds=seconds)
     _set_cookie(response, request, token, seconds)
     out = _operator_out(operator, csrf_token(services.secret, token))
     out.expires_at = utcnow() + timedelta(seconds=seconds)
@@ -214,23 +219,25 @@ def _operator_out(operator: OperatorInfo, csrf: str) -> ConsoleSessionOut:
 
 async def _signed_in(request: Request, services: ServicesDep) -> tuple[str, ConsoleSessionOut]:
     token = request.cookies.get(COOKIE)
-    key = None
+    holder = None
     if token:
         async with services.db.read() as conn:
-            key = await session_key(conn, token)
-            operator = None if key is not None else await session_operator(conn, token)
-        if key is None and operator is not None:
-            return token, _operator_out(operator, csrf_token(services.secret, token))
-    if token is None or key is None:
+            holder = await session_holder(conn, token)
+    if token is None or holder is None:
         raise Unauthenticated(
-            "not signed in to the console", hint="Sign in at /admin with an admin or secret key."
+            "not signed in to the console",
+            hint="Sign in at /admin with an admin or secret key, or an operator's email and "
+            "password.",
         )
+    csrf = csrf_token(services.secret, token)
+    if not isinstance(holder, KeyInfo):
+        return token, _operator_out(holder, csrf)
     out = ConsoleSessionOut(
-        kind=key.kind,
-        bot_id=key.bot_id,
-        key_name=key.name,
-        key_prefix=key.prefix,
-        csrf_token=csrf_token(services.secret, token),
+        kind=holder.kind,
+        bot_id=holder.bot_id,
+        key_name=holder.name,
+        key_prefix=holder.prefix,
+        csrf_token=csrf,
     )
     return token, out
 
@@ -249,7 +256,6 @@ async def sign_out(request: Request, services: ServicesDep) -> Response:
         raise CsrfTokenInvalid("sign-out came without the session's CSRF token")
     async with services.db.write() as conn:
         await end_session(conn, token)
-        await end_operator_session(conn, token)
     response = Response(status_code=204)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
     return response

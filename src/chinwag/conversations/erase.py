@@ -1,7 +1,7 @@
 """Deleting conversations: always children first (events, streams, flow runs, feedback, tool
 actions and their decisions, OpenAI responses, idempotency keys, operators' authorship,
-messages, a handoff's session events and state, sessions, the end user), never by relaxing a
-constraint.
+messages, a handoff's session events, tickets and state, sessions, the end user), never by
+relaxing a constraint.
 
 The days of deleted messages are marked stale in the console's daily charts in the same
 transaction, so the charts never count a deleted message (see chinwag.console.rollups).
@@ -28,6 +28,7 @@ from chinwag.conversations.models import (
     MessageAuthor,
     OpenAIResponse,
     SessionEvent,
+    Ticket,
     ToolAction,
     ToolActionDecision,
 )
@@ -132,6 +133,9 @@ async def delete_session(conn: AsyncConnection, session_pk: str) -> Report:
     )
     if events:  # a handoff's session log
         report["session_events"] += events
+    tickets = _count(await conn.execute(delete(Ticket).where(Ticket.session_id == session_pk)))
+    if tickets:  # a visitor's email left for an answer
+        report["tickets"] += tickets
     await conn.execute(delete(Handoff).where(Handoff.session_id == session_pk))
     report["sessions"] += _count(
         await conn.execute(delete(ChatSession).where(ChatSession.id == session_pk))

@@ -253,6 +253,11 @@ class Handoff(Base):
     )
     claimed_by_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # When the visitor was offered the ticket form (after hours, or nobody claimed in time).
+    ticket_offered_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    ticket_reason: Mapped[str | None] = mapped_column(String(20), nullable=True)
     event_count: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -328,3 +333,47 @@ class ToolActionDecision(Base):
     message_id: Mapped[str] = mapped_column(ForeignKey("messages.id"), index=True)
     decision: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One notice to a bot's handoff webhook (an outbox: written with the change it reports,
+    sent and retried by any worker): its exact signed body, attempts and outcome."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status"),
+        Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id"), index=True)
+    event: Mapped[str] = mapped_column(String(40))
+    session_id: Mapped[str] = mapped_column(String(200))  # external id: no row to keep alive
+    url: Mapped[str] = mapped_column(String(2000))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_http_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    last_detail: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Ticket(Base):
+    """A visitor's request to be answered by email (outside opening hours, or when nobody
+    claimed the conversation in time), with the consent they gave, word for word."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        CheckConstraint("reason IN ('after_hours', 'no_one_claimed')", name="reason"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id"))
+    session_id: Mapped[str] = mapped_column(ForeignKey("chat_sessions.id"), index=True)
+    email: Mapped[str] = mapped_column(String(254))
+    consent_text: Mapped[str] = mapped_column(String(500))
+    reason: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

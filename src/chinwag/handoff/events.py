@@ -49,6 +49,25 @@ class HandoffClosed(_Event):
     state: Literal["closed"] = "closed"
 
 
+class TicketOffered(_Event):
+    """Nobody can answer live (outside the opening hours, or nobody claimed in time): the
+    visitor may leave an email address. The conversation stays in the queue."""
+
+    type: Literal["handoff.ticket_offered"] = "handoff.ticket_offered"
+    reason: Literal["after_hours", "no_one_claimed"]
+    text: dict[str, str]  # what to tell the visitor, by language (en, nb)
+    consent: dict[str, str]  # the consent the form asks for, by language
+
+
+class TicketCreated(_Event):
+    """The visitor left an email address: the shop answers by email; the handoff is closed."""
+
+    type: Literal["ticket.created"] = "ticket.created"
+    state: Literal["closed"] = "closed"
+    ticket_id: str
+    text: dict[str, str]
+
+
 class MessageAuthorOut(_Event):
     kind: Literal["visitor", "operator", "bot"]
     name: str | None = None
@@ -67,7 +86,13 @@ class MessageCreated(_Event):
 
 
 SessionEvent = Annotated[
-    HandoffWaiting | HandoffClaimed | HandoffReleased | HandoffClosed | MessageCreated,
+    HandoffWaiting
+    | HandoffClaimed
+    | HandoffReleased
+    | HandoffClosed
+    | MessageCreated
+    | TicketOffered
+    | TicketCreated,
     Field(discriminator="type"),
 ]
 SESSION_EVENT_ADAPTER: TypeAdapter[SessionEvent] = TypeAdapter(SessionEvent)

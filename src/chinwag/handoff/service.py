@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import RowMapping, delete, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chinwag.config.handoff import HandoffWebhook
 from chinwag.conversations.models import ChatSession, EndUser, Handoff, Message, MessageAuthor
 from chinwag.conversations.models import SessionEvent as SessionEventRow
 from chinwag.db.base import new_id
@@ -23,6 +24,7 @@ from chinwag.errors import (
     HandoffNotWaiting,
     SessionNotFound,
 )
+from chinwag.handoff.deliveries import enqueue
 from chinwag.handoff.events import (
     SESSION_EVENT_ADAPTER,
     HandoffClaimed,
@@ -123,9 +125,11 @@ async def request_person(
     by: str,
     within_hours: bool,
     now: datetime,
+    webhook: HandoffWebhook | None = None,
 ) -> tuple[str, LogEntry | None]:
     """Put the session in the operators' queue: (its state, the event) — a session already
-    waiting or claimed stays so, without an event."""
+    waiting or claimed stays so, without an event. With a `webhook`, its notice goes to the
+    outbox in the same transaction."""
     await conn.execute(
         insert_or_ignore(conn, Handoff, unique=["session_id"]).values(
             session_id=session_pk, bot_id=bot_id, state="bot", event_count=0, updated_at=now
@@ -134,13 +138,33 @@ async def request_person(
     moved = await conn.execute(
         update(Handoff)
         .where(Handoff.session_id == session_pk, Handoff.state.in_(("bot", "closed")))
-        .values(state="waiting", requested_by=by, requested_at=now, updated_at=now)
+        .values(
+            state="waiting",
+            requested_by=by,
+            requested_at=now,
+            updated_at=now,
+            ticket_offered_at=None,
+            ticket_reason=None,
+        )
         .returning(Handoff.state)
     )
     if moved.first() is None:
         current = await conn.execute(select(Handoff.state).where(Handoff.session_id == session_pk))
         return current.scalar_one(), None
     event = HandoffWaiting(requested_by=by, within_hours=within_hours)
+    if webhook is not None:
+        session_id = await conn.execute(
+            select(ChatSession.external_id).where(ChatSession.id == session_pk)
+        )
+        await enqueue(
+            conn,
+            hook=webhook,
+            bot_id=bot_id,
+            session_id=session_id.scalar_one(),
+            requested_by=by,
+            within_hours=within_hours,
+            now=now,
+        )
     return "waiting", await append_event(conn, session_pk, event, now)
 
 

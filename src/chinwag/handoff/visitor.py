@@ -17,8 +17,9 @@ from chinwag.db.base import utcnow
 from chinwag.db.conflicts import insert_or_ignore
 from chinwag.errors import IdempotencyKeyReused, SessionOwnedByAnotherUser, SessionWithOperator
 from chinwag.handoff.asking import asks_for_person
-from chinwag.handoff.service import add_message, find_session, held_state, request_person
+from chinwag.handoff.service import add_message, find_session, held_state
 from chinwag.handoff.texts import handoff_reply
+from chinwag.handoff.tickets import ask_for_person
 from chinwag.streams.events import LogEntry
 
 
@@ -90,16 +91,15 @@ async def ask_if_asking(
         return None
     now = utcnow()
     reply, within_hours = handoff_reply(bot, text, now)
-    state, event = await request_person(
+    state, asked = await ask_for_person(
         conn,
+        bot=bot,
         session_pk=accepted.session_pk,
-        bot_id=accepted.bot_id,
         by="words",
         within_hours=within_hours,
         now=now,
     )
-    if event is not None:
-        events.append(event)
+    events.extend(asked)
     return PersonAsked(reply=reply, within_hours=within_hours, state=state)
 
 

@@ -6,13 +6,15 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from chinwag.auth.keys import KeyInfo
-from chinwag.auth.operators import operator_principal, session_operator
+from chinwag.auth.keys import KeyInfo, find_key
+from chinwag.auth.operators import operator_principal
 from chinwag.auth.principal import Principal
-from chinwag.auth.sessions import COOKIE, CSRF_HEADER, csrf_matches, session_key
+from chinwag.auth.sessions import COOKIE, CSRF_HEADER, csrf_matches, session_holder
 from chinwag.auth.tokens import TOKEN_PREFIX, read_token
 from chinwag.errors import CsrfTokenInvalid, OriginNotAllowed, Unauthenticated
+from chinwag.handoff.inbox import StillAllowed
 from chinwag.http.runtime import ServicesDep
 
 bearer = HTTPBearer(auto_error=False, description="An API key or an end-user token.")
@@ -52,14 +54,12 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 async def _console_caller(request: Request, services: ServicesDep, token: str) -> Principal:
     """A console session acts as the key (or operator) it was signed in with; changes need the
     CSRF token."""
-    operator = None
     async with services.db.read() as conn:
-        key = await session_key(conn, token)
-        if key is None:
-            operator = await session_operator(conn, token)
-    if key is None and operator is None:
+        holder = await session_holder(conn, token)
+    if holder is None:
         raise Unauthenticated(
-            "the console session has ended (signed out, expired, or its key was revoked)",
+            "the console session has ended (signed out, expired, its key revoked or its "
+            "operator removed)",
             hint="Sign in again at /admin (an admin or bot secret key, or an operator's email "
             "and password).",
         )
@@ -67,10 +67,9 @@ async def _console_caller(request: Request, services: ServicesDep, token: str) -
         services.secret, token, request.headers.get(CSRF_HEADER)
     ):
         raise CsrfTokenInvalid("this change came without the session's CSRF token")
-    if operator is not None:
-        return operator_principal(operator)
-    assert key is not None
-    return Principal(key.kind, key.id, key.bot_id)
+    if isinstance(holder, KeyInfo):
+        return Principal(holder.kind, holder.id, holder.bot_id)
+    return operator_principal(holder)
 
 
 def _request_origin(request: Request) -> str | None:
@@ -96,6 +95,22 @@ def _check_origin(request: Request, key: KeyInfo) -> None:
 
 
 PrincipalDep = Annotated[Principal, Depends(authenticate)]
+
+
+def still_allowed(request: Request, principal: Principal) -> StillAllowed:
+    """For a response that stays open: whether its caller may still read (their console
+    session not ended, their key not revoked), asked again on a connection of its own."""
+    token = request.cookies.get(COOKIE) if "authorization" not in request.headers else None
+
+    async def allowed(conn: AsyncConnection) -> bool:
+        if token is not None:
+            return await session_holder(conn, token) is not None
+        if principal.kind == "operator":
+            return False  # operators only ever come with a console session
+        key = await find_key(conn, key_id=principal.key_id)
+        return key is not None and key.revoked_at is None
+
+    return allowed
 
 
 async def limit_caller(request: Request, principal: PrincipalDep, services: ServicesDep) -> None:

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from chinwag.auth.operators import purge_operator_sessions
+from chinwag.auth.operator_admin import purge_lockouts
 from chinwag.auth.sessions import purge_sessions
 from chinwag.bots.service import list_bots
 from chinwag.conversations.erase import delete_messages
@@ -73,9 +73,9 @@ async def purge(db: Database, settings: Settings, *, now: datetime | None = None
             events, streams = await delete_streams(conn, ids)
             purged.stream_events += events
             purged.streams += streams
-    async with db.write() as conn:  # expired console sign-ins: a handful of rows at most
+    async with db.write() as conn:  # expired console sign-ins, old lockouts: a few rows
         await purge_sessions(conn)
-        await purge_operator_sessions(conn)
+        await purge_lockouts(conn, now)
     async with db.read() as conn:
         bots = await list_bots(conn)
     for bot in bots:

@@ -6,25 +6,31 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 
 from chinwag.auth.principal import Principal, PrincipalKind
 from chinwag.bots.service import get_bot
 from chinwag.conversations.history import visible_session
 from chinwag.db.base import utcnow
-from chinwag.errors import HandoffNotEnabled, InvalidRequest
-from chinwag.handoff import service
+from chinwag.errors import Forbidden, HandoffNotEnabled, InvalidRequest
+from chinwag.handoff import service, tickets
+from chinwag.handoff.deliveries import list_deliveries
 from chinwag.handoff.follow import SessionFollower, publish
+from chinwag.handoff.inbox import InboxFeed, inbox
 from chinwag.handoff.queue import acting_as, claimer, list_handoffs
 from chinwag.handoff.schemas import (
     ClaimIn,
+    DeliveryPage,
     HandoffOut,
+    HandoffStats,
+    InboxOut,
     OperatorMessageIn,
     OperatorMessageOut,
     WaitingPage,
 )
+from chinwag.handoff.stats import handoff_stats
 from chinwag.handoff.texts import handoff_reply
-from chinwag.http.deps import PrincipalDep
+from chinwag.http.deps import PrincipalDep, still_allowed
 from chinwag.http.runtime import Services, ServicesDep
 from chinwag.streams.sse import SSEResponse
 
@@ -69,11 +75,10 @@ async def ask_for_person(
             raise HandoffNotEnabled(f"bot '{bot_id}' does not hand conversations to people")
         session = await visible_session(conn, principal, bot_id, session_id)
         text, within = handoff_reply(bot, "", now)
-        state, event = await service.request_person(
-            conn, session_pk=session.id, bot_id=bot_id, by="button", within_hours=within, now=now
+        state, events = await tickets.ask_for_person(
+            conn, bot=bot, session_pk=session.id, by="button", within_hours=within, now=now
         )
-    if event is not None:
-        await publish(services.event_log.fanout, session.id, [event])
+    await publish(services.event_log.fanout, session.id, events)
     return _out(bot_id, session_id, state, text=text, within_hours=within)
 
 
@@ -90,6 +95,72 @@ async def handoffs(
     async with services.db.read() as conn:
         await get_bot(conn, bot_id)
         return WaitingPage(handoffs=await list_handoffs(conn, bot_id, state, limit=limit))
+
+
+def _require_operator(principal: Principal) -> None:
+    if principal.kind not in ("admin", *OPERATORS):
+        raise Forbidden("the inbox is for operators, admin keys and bot secret keys")
+
+
+@router.get("/handoffs", response_model=InboxOut)
+async def handoff_inbox(principal: PrincipalDep, services: ServicesDep) -> InboxOut:
+    """The caller's inbox across their bots: waiting, claimed (`mine` marks theirs) and
+    recently closed conversations."""
+    _require_operator(principal)
+    async with services.db.read() as conn:
+        return await inbox(conn, principal)
+
+
+@router.get("/handoffs/stats", response_model=HandoffStats)
+async def handoff_statistics(
+    principal: PrincipalDep,
+    services: ServicesDep,
+    days: Annotated[int, Query(ge=1, le=365)] = 30,
+) -> HandoffStats:
+    """Handoff rate, time to a person's first reply (p50, p95), how handoffs ended and
+    tickets, over the last `days` days, across the caller's bots."""
+    _require_operator(principal)
+    async with services.db.read() as conn:
+        return await handoff_stats(conn, principal, days=days, now=utcnow())
+
+
+INBOX_DOC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "`inbox` events, each with the whole inbox (as GET /v1/handoffs), at "
+        "once and whenever it changes.",
+        "content": {"text/event-stream": {}},
+    },
+}
+
+
+@router.get(
+    "/handoffs/events", responses=INBOX_DOC, response_model=None, response_class=SSEResponse
+)
+async def handoff_inbox_events(
+    request: Request, principal: PrincipalDep, services: ServicesDep
+) -> SSEResponse:
+    """The inbox, live: an `inbox` event at once and on every change, on any worker. It ends
+    when the caller's console session ends or their key is revoked."""
+    _require_operator(principal)
+    feed = InboxFeed(
+        services.db,
+        principal,
+        services.settings.sse_heartbeat_seconds,
+        still_allowed(request, principal),
+    )
+    return SSEResponse(services.drain.watch(feed), retry_ms=services.settings.sse_retry_ms)
+
+
+@router.get("/bots/{bot_id}/webhook-deliveries", response_model=DeliveryPage)
+async def webhook_deliveries(
+    bot_id: str, principal: PrincipalDep, services: ServicesDep
+) -> DeliveryPage:
+    """The bot's latest 100 handoff webhook deliveries, newest first: status, attempts, the
+    last error and the signed body (never the secret)."""
+    principal.require_bot(bot_id, kinds=("secret",))
+    async with services.db.read() as conn:
+        await get_bot(conn, bot_id)
+        return DeliveryPage.model_validate({"deliveries": await list_deliveries(conn, bot_id)})
 
 
 @router.post(f"{SESSION}/handoff/claim", response_model=HandoffOut)

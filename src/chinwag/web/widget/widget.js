@@ -30,6 +30,7 @@
       failed: "The answer could not be finished.", stopped: "The answer was interrupted.",
       person: "Talk to a person", joined: "{name} joined the chat", back_to_bot: "You're chatting with the assistant again",
       confirm: "Confirm", cancel: "Cancel",
+      email: "Your email address",
     },
     nb: {
       launcher: "Chat med oss", close: "Lukk chatten", new_chat: "Ny samtale", send: "Send",
@@ -41,6 +42,7 @@
       failed: "Svaret kunne ikke fullf\u00f8res.", stopped: "Svaret ble avbrutt.",
       person: "Snakk med en person", joined: "{name} er med i samtalen", back_to_bot: "Du chatter med assistenten igjen",
       confirm: "Bekreft", cancel: "Avbryt",
+      email: "E-postadressen din",
     },
   };
 
@@ -239,6 +241,9 @@ button,input,textarea{font:inherit;color:inherit}
 .streaming .bubble:empty::after,.streaming .bubble>:last-child::after{content:"\u258d";opacity:.6}
 .error .bubble{background:transparent;border:1px solid #c0392b;color:inherit}
 .status{font-size:13px;color:var(--cw-muted);padding:0 16px 6px}
+.ticket{display:flex;flex-direction:column;gap:8px;background:var(--cw-bot);border-radius:var(--cw-radius);padding:10px 13px;max-width:88%}
+.ticket p{margin:0}.ticket input[type=email]{font:inherit;padding:7px;border:1px solid var(--cw-line);border-radius:8px;background:var(--cw-bg);color:var(--cw-fg)}
+.consent{font-size:12px;color:var(--cw-muted)}.ticket button{align-self:flex-start;border:0;border-radius:8px;padding:6px 12px;background:var(--cw-accent);color:var(--cw-on-accent);font:inherit;cursor:pointer}
 .sources{display:flex;flex-direction:column;gap:4px;margin:0;padding:0;list-style:none;font-size:13px}
 .source{border:1px solid var(--cw-line);border-radius:10px;padding:6px 9px;display:flex;gap:7px;align-items:flex-start}
 .source .n{flex:none;min-width:18px;height:18px;border-radius:9px;background:var(--cw-accent);color:var(--cw-on-accent);text-align:center;font-size:11px;line-height:18px;margin-top:1px}
@@ -365,7 +370,8 @@ button,input,textarea{font:inherit;color:inherit}
     applyTexts() {
       const w = this.settings.widget;
       const page = /^(nb|nn|no)\b/i.test(document.documentElement.lang) ? "nb" : "en";
-      this.strings = { ...(STRINGS[this.lang || w.language || page] || STRINGS.en), ...(w.strings || {}) };
+      this.language = STRINGS[this.lang || w.language || page] ? this.lang || w.language || page : "en";
+      this.strings = { ...STRINGS[this.language], ...(w.strings || {}) };
       this.root.classList.toggle("left", (this.position || w.position) === "left");
       if (w.accent) this.host.style.setProperty("--cw-accent", w.accent); // CSSOM: no style attribute a CSP refuses
       this.launcher.setAttribute("aria-label", this.t("launcher"));
@@ -467,12 +473,44 @@ button,input,textarea{font:inherit;color:inherit}
         this.keepEnd(() => this.log.append(this.operatorMessage(body.author.name, body.text)));
         this.announcer.append(el("p", "", body.text));
       } else if (body.type === "handoff.claimed") this.setStatus(this.t("joined", body.operator));
+      else if (body.type === "handoff.ticket_offered") this.offerTicket(body);
+      else if (body.type === "ticket.created" && this.ticketForm) this.ticketForm.replaceWith(this.message("bot", this.pick(body.text)));
       if (!body.state) return false;
       const over = body.state === "bot" || body.state === "closed";
       this.store.set({ handoff: over ? null : body.state });
       if (over) this.setStatus(this.t("back_to_bot"));
       this.showPerson();
       return over;
+    }
+
+    pick(texts) { return texts[this.language] || texts.en; }
+
+    // Nobody can answer live: a form to leave an email address, with the bot's consent text.
+    offerTicket(offer) {
+      if (this.ticketForm) this.ticketForm.remove();
+      const form = (this.ticketForm = el("form", "ticket"));
+      const email = el("input");
+      Object.assign(email, { type: "email", required: true, autocomplete: "email", placeholder: this.t("email") });
+      email.setAttribute("aria-label", this.t("email"));
+      const consent = el("input");
+      Object.assign(consent, { type: "checkbox", required: true });
+      const label = el("label", "consent");
+      label.append(consent, " " + this.pick(offer.consent));
+      const send = el("button", "", this.t("send"));
+      if (offer.reason !== "after_hours") form.append(el("p", "", this.pick(offer.text))); // else said already
+      form.append(email, label, send);
+      form.addEventListener("submit", async (e) => {
+        e.preventDefault();
+        send.disabled = true;
+        try {
+          const sid = encodeURIComponent(this.store.get().session);
+          const body = { email: email.value, consent: consent.checked, language: this.language };
+          const out = await call(`/v1/bots/${this.bot}/sessions/${sid}/ticket`, { token: await this.token(), method: "POST", body });
+          form.replaceWith(this.message("bot", out.text));
+          this.ticketForm = null;
+        } catch (error) { send.disabled = false; this.showError(error); }
+      });
+      this.keepEnd(() => this.log.append(form));
     }
 
     operatorMessage(name, text) {
