@@ -8,9 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import ipaddress
 import os
-import socket
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,7 +26,12 @@ from chinwag.errors import (
     WebhookTimeout,
     WebhookUnreachable,
 )
-from chinwag.tools.safety import host_allowed, why_refused
+from chinwag.tools.safety import (
+    RefusedAddress,
+    UnresolvableHost,
+    checked_addresses,
+    host_allowed,
+)
 
 TIMEOUT_SECONDS = 5.0  # the whole attempt: connect, send, and the answer's status and body
 RESPONSE_CAP_BYTES = 64 * 1024  # read back at most this much (the answer is not used)
@@ -159,19 +162,10 @@ class WebhookSender:
 async def _resolve(host: str, port: int, *, allow_private: bool) -> list[str]:
     """Every address of `host`, each checked (one refused address refuses the name)."""
     try:
-        addresses = [ipaddress.ip_address(host.strip("[]"))]
-    except ValueError:
-        loop = asyncio.get_running_loop()
-        try:
-            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except OSError as exc:
-            raise WebhookUnreachable(f"cannot resolve {host}: {exc}") from None
-        addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
-    if not allow_private:
-        for address in addresses:
-            why = why_refused(address)
-            if why is not None:
-                raise WebhookAddressRefused(
-                    f"the webhook may not connect to {host}: it is {address}, a {why} address"
-                )
-    return [str(a) for a in addresses]
+        return await checked_addresses(host, port, allow_private=allow_private)
+    except UnresolvableHost as exc:
+        raise WebhookUnreachable(f"cannot resolve {host}: {exc.cause}") from None
+    except RefusedAddress as exc:
+        raise WebhookAddressRefused(
+            f"the webhook may not connect to {host}: it is {exc.address}, a {exc.why} address"
+        ) from None

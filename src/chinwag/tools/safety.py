@@ -76,8 +76,26 @@ def _ipv4_compatible(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | 
     return None
 
 
-async def resolve_checked(tool: str, host: str, port: int, *, allow_private: bool) -> list[str]:
-    """Every address `host` resolves to, each checked; ToolAddressRefused if any is refused.
+class UnresolvableHost(Exception):
+    """The name could not be resolved (`cause`: the resolver's error)."""
+
+    def __init__(self, cause: OSError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+class RefusedAddress(Exception):
+    """The name resolves to an address that may not be reached (`why`: its kind)."""
+
+    def __init__(self, address: IPAddress, why: str) -> None:
+        super().__init__(f"{address}, a {why} address")
+        self.address, self.why = address, why
+
+
+async def checked_addresses(host: str, port: int, *, allow_private: bool) -> list[str]:
+    """Every address `host` resolves to (or the literal address it is), each checked;
+    UnresolvableHost or RefusedAddress otherwise. For whatever reaches outside: tools, MCP
+    servers, webhooks.
 
     Refusing the whole name when one of its addresses is private stops a name that answers
     with a public and a private address (or changes between lookups) from slipping through."""
@@ -89,16 +107,26 @@ async def resolve_checked(tool: str, host: str, port: int, *, allow_private: boo
         try:
             infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except OSError as exc:
-            raise ToolUnreachable(f"tool '{tool}': cannot resolve {host}: {exc}") from exc
+            raise UnresolvableHost(exc) from exc
         addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
     if not allow_private:
         for address in addresses:
             why = why_refused(address)
             if why is not None:
-                raise ToolAddressRefused(
-                    f"tool '{tool}' may not connect to {host}: it is {address}, a {why} address"
-                )
+                raise RefusedAddress(address, why)
     return [str(a) for a in addresses]
+
+
+async def resolve_checked(tool: str, host: str, port: int, *, allow_private: bool) -> list[str]:
+    """checked_addresses for a tool: ToolUnreachable or ToolAddressRefused with its name."""
+    try:
+        return await checked_addresses(host, port, allow_private=allow_private)
+    except UnresolvableHost as exc:
+        raise ToolUnreachable(f"tool '{tool}': cannot resolve {host}: {exc.cause}") from exc
+    except RefusedAddress as exc:
+        raise ToolAddressRefused(
+            f"tool '{tool}' may not connect to {host}: it is {exc.address}, a {exc.why} address"
+        ) from None
 
 
 def _literal(host: str) -> IPAddress | None:
