@@ -300,7 +300,20 @@ def _document_stream_events(app: FastAPI) -> None:
             config = BotConfig.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(config.pop("$defs", {}))
             components["BotConfig"] = config
+            _sse_schemas_describe_events(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _sse_schemas_describe_events(schema: dict[str, Any]) -> None:
+    """An SSE response whose schema names its events' payload is that payload, not the
+    `type: string` FastAPI puts beside it for a non-JSON response (a client that checks each
+    event's data against the schema would find an object where a string is said)."""
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            for response in operation.get("responses", {}).values():
+                sse = response.get("content", {}).get("text/event-stream", {}).get("schema")
+                if isinstance(sse, dict) and len(sse) > 1 and sse.get("type") == "string":
+                    del sse["type"]

@@ -39,11 +39,28 @@ VISITORS: tuple[PrincipalKind, ...] = ("secret", "user")  # an end user's token,
 OPERATORS: tuple[PrincipalKind, ...] = ("secret", "operator")  # and admin keys
 FOLLOWERS: tuple[PrincipalKind, ...] = (*VISITORS, "operator")
 SESSION = "/bots/{bot_id}/sessions/{session_id}"
+
+
+def sse_event(data: str) -> dict[str, Any]:
+    """An SSE event as a client parses it (`id`, `event`, `data`, `retry`); `data` says what
+    its JSON is."""
+    return {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "event": {"type": "string"},
+            "data": {"type": "string", "description": data},
+            "retry": {"type": "integer"},
+        },
+        "required": ["data"],
+    }
+
+
 EVENTS_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The session's events after the given seq, then live ones (handoff.* "
         "and message.created; see docs/api.md).",
-        "content": {"text/event-stream": {}},
+        "content": {"text/event-stream": {"schema": sse_event("the event's JSON, with its type")}},
     },
 }
 
@@ -128,7 +145,11 @@ INBOX_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "`inbox` events, each with the whole inbox (as GET /v1/handoffs), at "
         "once and whenever it changes.",
-        "content": {"text/event-stream": {}},
+        "content": {
+            "text/event-stream": {
+                "schema": sse_event("the whole inbox as JSON, as GET /v1/handoffs (InboxOut)")
+            }
+        },
     },
 }
 
