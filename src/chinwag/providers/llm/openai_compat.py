@@ -23,6 +23,7 @@ from chinwag.providers.llm.wire import (
     error_detail,
     parse_chunk,
     status_error,
+    text_then_calls,
     wire_message,
 )
 from chinwag.providers.protocols import ChatMessage, GenerationOptions, ToolCall, Usage
@@ -67,17 +68,11 @@ class OpenAIChatModel:
         choice: str = "auto",
     ) -> AsyncIterator[str | ToolCall | Usage]:
         chunks = ToolCallChunks()
-        usage: list[Usage] = []
         extra = {"tools": list(tools), "tool_choice": choice}
-        async for item in self._items(messages, options, extra, chunks.parse):
-            if isinstance(item, str):
-                yield item
-            else:
-                usage.append(item)
-        for call in chunks.calls():
-            yield call
-        for used in usage:
-            yield used
+        async for item in text_then_calls(
+            self._items(messages, options, extra, chunks.parse), chunks
+        ):
+            yield item
 
     async def _items(
         self,

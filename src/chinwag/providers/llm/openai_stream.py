@@ -30,6 +30,7 @@ from chinwag.providers.llm.wire import (
     parse_chunk,
     parse_completion,
     status_error,
+    text_then_calls,
     wire_message,
 )
 from chinwag.providers.protocols import ChatMessage, GenerationOptions, ToolCall, Usage
@@ -91,16 +92,8 @@ class StreamingChatModel:
         request = _request(self.model, messages, dataclasses.replace(options, whole=False))
         request |= {"tools": list(tools), "tool_choice": choice}
         chunks = ToolCallChunks()
-        usage: list[Usage] = []
-        async for item in self._items(request, False, chunks.parse):
-            if isinstance(item, str):
-                yield item
-            else:
-                usage.append(item)
-        for call in chunks.calls():
-            yield call
-        for used in usage:
-            yield used
+        async for item in text_then_calls(self._items(request, False, chunks.parse), chunks):
+            yield item
 
     async def _items(
         self,

@@ -7,7 +7,7 @@ request, anything else an error).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import orjson
@@ -53,6 +53,23 @@ def wire_message(message: ChatMessage) -> dict[str, Any]:
             for c in message.tool_calls
         ]
     return wired
+
+
+async def text_then_calls(
+    items: AsyncIterator[str | Usage], chunks: ToolCallChunks
+) -> AsyncIterator[str | ToolCall | Usage]:
+    """A tool-calling turn as both clients give it: its text as it streams, then the calls
+    `chunks` joined from the stream, then its usage."""
+    usage: list[Usage] = []
+    async for item in items:
+        if isinstance(item, str):
+            yield item
+        else:
+            usage.append(item)
+    for call in chunks.calls():
+        yield call
+    for used in usage:
+        yield used
 
 
 class ToolCallChunks:
