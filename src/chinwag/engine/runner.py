@@ -84,8 +84,9 @@ async def run_message(
         if scoped is not None and answer.curated is None:
             outside = round(await scoped, 4)
             answer.policy_scores["out_of_scope"] = outside
-            answering = answering_flows(bot, ctx.message.earlier, ctx.message.text)
-            if outside >= bot.answer_policy.declines_at_once_from and not answering:
+            if outside >= bot.answer_policy.declines_at_once_from and not answering_flows(
+                bot, ctx.message.earlier, ctx.message.text
+            ):  # a reply to the bot's own question ("10023") is not declined
                 serve_decline(ctx, Decline("out_of_scope", {"out_of_scope": outside}))
                 return
         decision = keep_open_flows(ctx, await (early_route or _route(router, ctx)))
