@@ -26,7 +26,7 @@ $(BIN)/.installed: pyproject.toml
 # suite compares with ONNX. On this machine pip takes torch's CPU wheel from its local files;
 # elsewhere see docs/configuration.md (CHINWAG_EMBEDDING_RUNTIME) for PyTorch's CPU index.
 $(BIN)/.installed-dev: $(BIN)/.installed
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS) $${CMAKE_ARGS:-}" $(BIN)/python -m pip install --quiet -e '.[dev,torch]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS) $${CMAKE_ARGS:-}" $(BIN)/python -m pip install --quiet -e '.[dev,torch,mcp]'
 	touch $@
 
 # The admin console's front-end libraries (pinned in package-lock.json), served from node_modules.

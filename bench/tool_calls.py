@@ -5,9 +5,11 @@ calls of one function-calling step take next to the slowest of them.
 The remote (an HTTP shop API, and an MCP server built with the SDK) runs in a subprocess, so
 its CPU is not counted; each answers after a fixed delay. Measured in this process:
 
-* one HTTP tool call (ToolCaller.call: schema check, request, host and address checks, a new
-  connection, read, JSON, mapping): CPU per call, and wall time minus the remote's delay;
-* one MCP tool call over streamable HTTP (a connection and handshake per call, tools/mcp.py);
+* one HTTP tool call (ToolCaller.call: schema check, request, host and address checks, the
+  remote's kept-open connection (tools/connections.py), read, JSON, mapping): CPU per call, and
+  wall time minus the remote's delay;
+* one MCP tool call over streamable HTTP, on the session the bot keeps open
+  (tools/mcp_sessions.py);
 * ten calls asked for in one step of `main`'s function calling (engine/function_calling.py,
   with a scripted in-process model), the remote answering after 10, 20, … 100 ms: the step's
   wall time minus the slowest call's 100 ms.
@@ -97,6 +99,9 @@ def _bot(port: int) -> BotConfig:
             "id": "bench",
             "name": "Bench",
             "allowed_hosts": ["127.0.0.1"],
+            # Ten calls in one step: above the default of 5 per message, which binds `main`'s
+            # function calls as it does flows'.
+            "limits": {"tool_calls_per_message": 10, "tool_calls_concurrent": 10},
             "tools": {"order_status": tool},
             "mcp_servers": {
                 "shop": {

@@ -59,6 +59,7 @@ from chinwag.openai_api.routes import router as openai_router
 from chinwag.operations.metrics import Metrics
 from chinwag.operations.retention import gc_forever
 from chinwag.providers.registry import ModelRegistry
+from chinwag.secrets import configure as configure_secrets
 from chinwag.settings import Settings
 from chinwag.streams.events import event_json_schemas
 from chinwag.streams.fanout import RedisFanout
@@ -76,6 +77,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     if app.state.settle_heap:
         _fix_the_heap(settings)
+    secrets = await asyncio.to_thread(configure_secrets, settings.secrets_file)
     db = Database.from_url(
         settings.database_url,
         pool_size=settings.database_pool_size,
@@ -150,7 +152,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     tickets = asyncio.create_task(offer_forever(db, fanout), name="chinwag-ticket-offers")
     webhooks = asyncio.create_task(
-        deliver_forever(db, WebhookSender(), retry_seconds=settings.webhook_retry_seconds),
+        deliver_forever(db, WebhookSender(secrets), retry_seconds=settings.webhook_retry_seconds),
         name="chinwag-webhooks",
     )
     # Ready means ready: the embedding model is loaded, every active bot's examples are embedded
@@ -166,6 +168,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         drain.start()  # without a signal (the server stopped another way): the same steps
         await drain.wait()
         await ingest_jobs.shutdown()
+        await generations.tools.aclose()
         await event_log.stop()
         for task in (heartbeat, retention, rollups, webhooks, tickets):
             task.cancel()

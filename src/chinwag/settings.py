@@ -79,6 +79,13 @@ class Settings(BaseSettings):
         "`python,/opt/tools/shop-mcp`); empty: none (streamable HTTP servers need no entry).",
     )
 
+    secrets_file: Path | None = Field(
+        None,
+        description="A file of `NAME=value` lines that `${NAME}` in a bot's tools, MCP servers "
+        "and webhooks may read when the environment has no such variable; read again when it "
+        "changes. Keep it `chmod 600`.",
+    )
+
     host: str = Field("127.0.0.1", description="Interface `serve` and `demo` bind to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `serve` and `demo` bind to.")
 

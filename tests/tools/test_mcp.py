@@ -27,16 +27,42 @@ SHOP_SCRIPT = str(Path(__file__).with_name("mcp_shop.py"))
 
 
 class McpShop(ThreadedServer):
-    """The shop's MCP server over streamable HTTP at `url`."""
+    """The shop's MCP server over streamable HTTP at `url`; `sessions`: the MCP session ids
+    its requests carried, in order."""
 
     lifespan = "on"
+    graceful_seconds = 1  # a kept session holds a stream open: do not wait 10 s for it
+
+    def __init__(self, port: int = 0) -> None:
+        super().__init__(port)
+        self.sessions: list[str] = []
 
     def app(self) -> Starlette:
-        return shop_server().streamable_http_app()
+        app = shop_server().streamable_http_app()
+        app.add_middleware(_SeenSessions, record=self.sessions.append)
+        return app
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self._port}/mcp"
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+
+class _SeenSessions:
+    """ASGI middleware: records the `mcp-session-id` of each POST."""
+
+    def __init__(self, app: Any, record: Any) -> None:
+        self.app, self.record = app, record
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            session = dict(scope["headers"]).get(b"mcp-session-id")
+            if session is not None:
+                self.record(session.decode())
+        await self.app(scope, receive, send)
 
 
 @pytest.fixture
@@ -143,6 +169,29 @@ async def test_a_streamable_http_server_is_listed_then_called(
         assert fake_llm.requests == []
 
 
+async def test_calls_share_one_kept_session_and_a_restarted_server_is_reconnected(
+    make_settings: Settings, fake_llm: FakeLLM, mcp_shop: McpShop
+) -> None:
+    """The bot keeps its session to the server open between calls; when the server restarts
+    (its sessions gone), a read-only call opens a new session and still answers."""
+    async with run_server(make_settings, seed_demo=False) as server:
+        bot = mcp_bot({"url": mcp_shop.url, "allow_private": True})
+        assert (await server.client.put("/v1/bots/vinhuset", json=bot)).status_code == 200
+        listing = set(mcp_shop.sessions)  # activation lists the tools on a connection of its own
+        for _ in range(3):
+            events = await ask(server.client, "Hvor er bestillingen min 10024?")
+            assert _text(events) == "Bestilling 10024: packing"
+        calls = [s for s in mcp_shop.sessions if s not in listing]
+        assert len(set(calls)) == 1 and len(calls) >= 3, calls
+
+        mcp_shop.stop()
+        with McpShop(port=mcp_shop.port) as again:
+            events = await ask(server.client, "Hvor er bestillingen min 10023?")
+            assert _text(events) == "Bestilling 10023: shipped", _done(events)
+            assert _done(events)[0]["attempts"] == 2  # the kept session, then a new one
+            assert len(set(again.sessions) - set(calls)) == 1  # one new session
+
+
 async def test_a_server_that_does_not_answer_or_lacks_a_tool_is_not_activated(
     make_settings: Settings, fake_llm: FakeLLM, mcp_shop: McpShop
 ) -> None:
@@ -168,6 +217,30 @@ async def test_a_server_that_does_not_answer_or_lacks_a_tool_is_not_activated(
         codes = {(p["path"], p["code"]) for p in refused.json()["problems"]}
         assert ("mcp_servers.shop.url", "tool_address_refused") in codes
         assert (await server.client.get("/v1/bots/vinhuset")).status_code == 404
+
+
+async def test_without_the_mcp_extra_a_server_is_refused_with_the_install_hint(
+    make_settings: Settings, fake_llm: FakeLLM, mcp_shop: McpShop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SDK is the optional extra chinwag[mcp]: without it (its import fails, as on an
+    install without the extra), a bot naming an MCP server is refused with the command that
+    installs it, and a bot activated before answers its call with the same code."""
+    bot = mcp_bot({"url": mcp_shop.url, "allow_private": True})
+    async with run_server(make_settings, seed_demo=False) as server:
+        saved = await server.client.put("/v1/bots/vinhuset", json=bot)
+        assert saved.status_code == 200, saved.text
+        monkeypatch.setitem(sys.modules, "mcp", None)  # `import mcp` now raises ImportError
+
+        refused = await server.client.put("/v1/bots/vinhuset", json=bot)
+        assert refused.status_code == 422, refused.text
+        (problem,) = refused.json()["problems"]
+        assert (problem["path"], problem["code"]) == ("mcp_servers", "mcp_not_installed")
+        assert "pip install 'chinwag[mcp]'" in problem["hint"]
+
+        fake_llm.behaviour.tool_turns = [[ScriptedCall("order_status", {"order": "10024"})]]
+        events = await ask(server.client, "Where is order 10024?")
+        (done,) = _done(events)
+        assert (done["status"], done["code"]) == ("error", "mcp_not_installed"), done
 
 
 async def test_a_stdio_server_runs_only_a_program_the_server_allows(

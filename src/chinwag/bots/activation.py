@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -13,19 +12,20 @@ from chinwag.bots.validation import Problem, Report, validate_document
 from chinwag.config.bot import BotConfig
 from chinwag.db.uow import Database
 from chinwag.errors import BotConfigInvalid
+from chinwag.secrets import server_secrets
 
 
 def check_document(document: Any, *, check_env: bool = True) -> Report:
     """Validate a configuration sent as JSON (file references are not allowed there)."""
     earlier = inline_files(document, base_dir=None) if isinstance(document, dict) else []
-    return validate_document(document, env=os.environ if check_env else None, earlier=earlier)
+    return validate_document(document, env=server_secrets() if check_env else None, earlier=earlier)
 
 
 def check_file(path: Path, *, check_env: bool = True, activating: bool = True) -> Report:
     """Validate a bot YAML file, with its `{file: …}` references read; not `activating`
     (`chinwag validate`), a tool's secret that is not set is a warning."""
     document, problems = load_bot_file(path)
-    env = os.environ if check_env else None
+    env = server_secrets() if check_env else None
     return validate_document(document, env=env, earlier=problems, activating=activating)
 
 
@@ -44,7 +44,7 @@ async def activate(
 
     A report with errors is refused (BotConfigInvalid): the active version keeps serving.
     """
-    report = await with_mcp_check(report, env=os.environ, commands=mcp_commands)
+    report = await with_mcp_check(report, env=server_secrets(), commands=mcp_commands)
     config = valid_config(report)
     async with db.write() as conn:
         return await put_bot(conn, config, note=note, source=source, text_counts=text_counts)

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from chinwag.bots.validation import Problem, Report
 from chinwag.config.bot import BotConfig
 from chinwag.config.mcp import McpTool
-from chinwag.tools.errors import ToolError
+from chinwag.tools.errors import ToolError, ToolMcpNotInstalled
 
 _DOCS = "See docs/tools.md#mcp-servers."
 
@@ -39,6 +39,9 @@ async def listed_config(
             continue
         try:
             listed = await list_tools(name, server, config.allowed_hosts, env, commands=commands)
+        except ToolMcpNotInstalled as exc:
+            problems.append(Problem("mcp_servers", exc.code, exc.message, f"{exc.hint} {_DOCS}"))
+            break  # the same for every server
         except ToolError as exc:
             problems.append(
                 Problem(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -73,6 +72,7 @@ async def _check_files(
     from chinwag.bots.index_check import with_index_check
     from chinwag.bots.mcp_check import with_mcp_check
     from chinwag.knowledge.runtime import standalone_knowledge
+    from chinwag.secrets import server_secrets
 
     commands = settings().mcp_command_set
     async with standalone_knowledge(settings()) as knowledge:
@@ -83,7 +83,7 @@ async def _check_files(
                     knowledge,
                     named=str(f),
                 ),
-                env=os.environ,
+                env=server_secrets(),
                 commands=commands,
             )
             for f in files

@@ -9,6 +9,7 @@ import click
 import typer
 
 from chinwag.errors import ChinwagError
+from chinwag.secrets import configure as configure_secrets
 from chinwag.settings import Settings
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ def settings(**overrides: object) -> Settings:
     root = context.find_root()
     if not isinstance(root.obj, Settings):
         root.obj = Settings(**given)  # type: ignore[arg-type]
+        configure_secrets(root.obj.secrets_file)
     elif given:
         root.obj = root.obj.model_copy(update=given)
     return root.obj

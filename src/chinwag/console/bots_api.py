@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Depends, Query
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
@@ -18,8 +18,10 @@ from chinwag.errors import BotConfigInvalid, BotIdMismatch
 from chinwag.http.deps import PrincipalDep
 from chinwag.http.problems import problem_responses
 from chinwag.http.runtime import Services, ServicesDep
+from chinwag.secrets import fresh_secrets
 
-router = APIRouter(prefix="/v1/bots", tags=["bots"])
+# Every bot change checks `${NAME}`s against the secrets file as it is now.
+router = APIRouter(prefix="/v1/bots", tags=["bots"], dependencies=[Depends(fresh_secrets)])
 Version = Annotated[int | None, Query(ge=1, le=2**31 - 1, description="Default: the active one.")]
 
 

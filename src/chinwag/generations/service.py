@@ -48,6 +48,7 @@ from chinwag.handoff.visitor import Held, PersonAsked, ask_if_asking, hold_if_wi
 from chinwag.knowledge.runtime import KnowledgeStores
 from chinwag.providers.protocols import Sampling
 from chinwag.providers.registry import ModelRegistry
+from chinwag.secrets import server_secrets
 from chinwag.settings import Settings
 from chinwag.streams.ending import EndStatus, StreamEnd, ending_events
 from chinwag.streams.events import HandoffRequested, LogEntry, MessageDelta, started_entry
@@ -118,7 +119,7 @@ class Generations:
             embedder_for=lambda bot: models.embedder(bot.embedding), model_for=models.for_bot
         )
         self.tables = TableLookups(lambda bot: models.embedder(bot.embedding))
-        self.tools = ToolCaller(mcp_commands=settings.mcp_command_set)  # secrets: os.environ
+        self.tools = ToolCaller(server_secrets(), mcp_commands=settings.mcp_command_set)
         self.actions = ActionStore(db)  # tool calls waiting for the visitor's confirmation
         self._tool_gate = limiter.hit_tool_call if limiter is not None else None
         self.curated = CuratedMatcher(db, lambda bot: models.embedder(bot.embedding))

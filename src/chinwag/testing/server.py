@@ -22,6 +22,7 @@ class ThreadedServer:
     """Runs `app()` in a thread with its own event loop; a context manager."""
 
     lifespan = "off"  # "on" for an app that starts its own tasks (an MCP server's)
+    graceful_seconds: int | None = None  # how long stop() lets open connections finish (s)
 
     def __init__(self, port: int = 0) -> None:
         self._port = port or free_port()
@@ -38,6 +39,7 @@ class ThreadedServer:
             port=self._port,
             log_level="warning",
             lifespan=self.lifespan,  # type: ignore[arg-type]
+            timeout_graceful_shutdown=self.graceful_seconds,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)

@@ -20,7 +20,9 @@ from chinwag.config.bot import BotConfig
 from chinwag.config.mcp import McpTool
 from chinwag.config.tools import DEFAULT_TOOL_CALLS_CONCURRENT, IDEMPOTENT_METHODS, HttpTool
 from chinwag.errors import ChinwagError
+from chinwag.secrets import Secrets
 from chinwag.tools.arguments import check_arguments, redacted
+from chinwag.tools.connections import ToolConnections
 from chinwag.tools.errors import (
     ToolBadJson,
     ToolError,
@@ -32,6 +34,7 @@ from chinwag.tools.errors import (
     ToolTimeout,
     ToolUnreachable,
 )
+from chinwag.tools.mcp_sessions import McpSessions
 from chinwag.tools.request import ToolRequest, build_request
 from chinwag.tools.safety import check_host, resolve_checked
 
@@ -90,6 +93,13 @@ class ToolCaller:
         self._tls = tls
         self._mcp_commands = mcp_commands
         self._slots: dict[tuple[str, int], asyncio.Semaphore] = {}
+        self.connections = ToolConnections()
+        self.mcp_sessions = McpSessions()
+
+    async def aclose(self) -> None:
+        """Close the connections kept open to the bots' remotes."""
+        await self.connections.aclose()
+        await self.mcp_sessions.aclose()
 
     def _slot(self, bot: BotConfig) -> asyncio.Semaphore:
         """The bot's calls in progress at once (limits.tool_calls_concurrent), in this process."""
@@ -103,6 +113,8 @@ class ToolCaller:
     async def call(self, bot: BotConfig, name: str, values: dict[str, Any]) -> ToolOutcome:
         """Call `bot`'s tool `name` once a slot of the bot's is free; never raises a ToolError
         (the outcome holds it)."""
+        if isinstance(self._env, Secrets):
+            await self._env.refresh()  # the secrets file, if it changed
         async with self._slot(bot):
             return await self._call(bot, name, values)
 
@@ -139,14 +151,16 @@ class ToolCaller:
         """A tool of an MCP server, through the SDK (tools/mcp.py)."""
         from chinwag.tools.mcp import call_tool
 
-        outcome.attempts = 1
+        outcome.attempts = 1  # the call failed at its first attempt if it raises
         server_name, server = bot.mcp_server_of(name)
-        outcome.result, outcome.bytes = await call_tool(
+        outcome.result, outcome.bytes, outcome.attempts = await call_tool(
             name,
             tool,
             server_name,
             server,
             values,
+            owner=bot.id,
+            sessions=self.mcp_sessions,
             allowed_hosts=bot.allowed_hosts,
             env=self._env,
             commands=self._mcp_commands,
@@ -213,6 +227,7 @@ class ToolCaller:
         """Send to the first checked address that accepts the connection; read the body."""
         import httpx  # on first call: a worker whose bots call no tool never loads it
 
+        client = self.connections.client(request.scheme, request.host, request.port, tls)
         default = 443 if request.scheme == "https" else 80
         name = f"[{request.host}]" if ":" in request.host else request.host  # IPv6 literal
         host_header = name if request.port == default else f"{name}:{request.port}"
@@ -224,33 +239,30 @@ class ToolCaller:
         if content is not None:
             headers["content-type"] = "application/json"
         last: Exception | None = None
-        async with httpx.AsyncClient(
-            verify=tls or False, trust_env=False, follow_redirects=False, timeout=None
-        ) as client:
-            for address in addresses:
-                url = httpx.URL(
-                    scheme=request.scheme, host=address, port=request.port, raw_path=raw.encode()
-                )
-                extensions = {"sni_hostname": request.host} if tls is not None else {}
-                try:
-                    async with client.stream(
-                        request.method, url, headers=headers, content=content, extensions=extensions
-                    ) as response:
-                        outcome.http_status = response.status_code
-                        return await _capped(response, tool.max_response_bytes, outcome)
-                except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                    last = exc
-                except httpx.LocalProtocolError:
-                    # Its text quotes the header it refused, which may hold a secret.
-                    raise ToolError(
-                        f"the request to {request.host} could not be written "
-                        "(LocalProtocolError): check the tool's headers and the values of its "
-                        "secrets"
-                    ) from None
-                except httpx.TransportError as exc:
-                    raise ToolUnreachable(
-                        f"the connection to {request.host} broke: {type(exc).__name__}"
-                    ) from exc
+        for address in addresses:
+            url = httpx.URL(
+                scheme=request.scheme, host=address, port=request.port, raw_path=raw.encode()
+            )
+            extensions = {"sni_hostname": request.host} if tls is not None else {}
+            try:
+                async with client.stream(
+                    request.method, url, headers=headers, content=content, extensions=extensions
+                ) as response:
+                    outcome.http_status = response.status_code
+                    return await _capped(response, tool.max_response_bytes, outcome)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                last = exc
+            except httpx.LocalProtocolError:
+                # Its text quotes the header it refused, which may hold a secret.
+                raise ToolError(
+                    f"the request to {request.host} could not be written "
+                    "(LocalProtocolError): check the tool's headers and the values of its "
+                    "secrets"
+                ) from None
+            except httpx.TransportError as exc:
+                raise ToolUnreachable(
+                    f"the connection to {request.host} broke: {type(exc).__name__}"
+                ) from exc
         raise ToolUnreachable(f"cannot connect to {request.host}:{request.port}: {_why(last)}")
 
     async def _tls_context(self) -> ssl.SSLContext:

@@ -110,6 +110,15 @@ class ToolMcpError(ToolError):
     default_hint = "The MCP server's tool reported an error; the server's own logs say why."
 
 
+class ToolMcpNotInstalled(ToolError):
+    code = "mcp_not_installed"
+    status = 501
+    default_hint = (
+        "MCP servers need the official MCP SDK, an optional part of chinwag: "
+        "pip install 'chinwag[mcp]' on the server, then restart it."
+    )
+
+
 class ToolMcpToolMissing(ToolError):
     code = "mcp_tool_missing"
     status = 404

@@ -8,6 +8,7 @@ named; it is started for the listing or the call and ends with it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -21,17 +22,20 @@ from chinwag.tools.errors import (
     ToolError,
     ToolMcpCommandNotAllowed,
     ToolMcpError,
+    ToolMcpNotInstalled,
     ToolMcpToolMissing,
     ToolResponseTooLarge,
     ToolTimeout,
     ToolUnreachable,
 )
+from chinwag.tools.mcp_sessions import McpSessions
 from chinwag.tools.request import SECRET
 from chinwag.tools.safety import check_host, resolve_checked
 
 if TYPE_CHECKING:
     import httpx2
     from mcp import Client
+    from mcp_types import CallToolResult
 
 TEXT_SHOWN = 300  # of a server's error text
 
@@ -54,24 +58,35 @@ async def list_tools(
     *,
     commands: frozenset[str],
 ) -> dict[str, ListedTool]:
-    """The server's tools by name; a ToolError (unreachable, timeout, refused host) if not."""
-    async with _connected(name, server, allowed_hosts, env, commands) as client:
-        listed: dict[str, ListedTool] = {}
-        cursor: str | None = None
-        for _ in range(20):  # pages
-            page = await client.list_tools(cursor=cursor)
-            for tool in page.tools:
-                hints = tool.annotations
-                listed[tool.name] = ListedTool(
-                    tool.name,
-                    tool.description,
-                    dict(tool.input_schema),
-                    hints.read_only_hint if hints is not None else None,
-                )
-            cursor = page.next_cursor
-            if not cursor:
-                break
-        return listed
+    """The server's tools by name; a ToolError (unreachable, timeout, refused host) if not.
+    A connection of its own, closed after (activation and `chinwag validate` list once)."""
+    try:
+        async with (
+            asyncio.timeout(server.timeout_seconds),
+            _connected(name, server, allowed_hosts, env, commands) as client,
+        ):
+            return await _listed(client)
+    except Exception as exc:
+        raise _failure(name, server, exc) from exc
+
+
+async def _listed(client: Client) -> dict[str, ListedTool]:
+    listed: dict[str, ListedTool] = {}
+    cursor: str | None = None
+    for _ in range(20):  # pages
+        page = await client.list_tools(cursor=cursor)
+        for tool in page.tools:
+            hints = tool.annotations
+            listed[tool.name] = ListedTool(
+                tool.name,
+                tool.description,
+                dict(tool.input_schema),
+                hints.read_only_hint if hints is not None else None,
+            )
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    return listed
 
 
 async def call_tool(
@@ -81,15 +96,51 @@ async def call_tool(
     server: McpServer,
     values: dict[str, Any],
     *,
+    owner: str,
+    sessions: McpSessions,
     allowed_hosts: list[str],
     env: Mapping[str, str],
     commands: frozenset[str],
-) -> tuple[Any, int]:
+) -> tuple[Any, int, int]:
     """The tool's result (its structured content, else its text as JSON if it is JSON, else
-    the text) and its size in bytes; a ToolError when the call gives none."""
+    the text), its size in bytes and the attempts made; a ToolError when the call gives none.
+    The call goes over the session `owner` (the bot) keeps open to the server, opened when
+    there is none."""
     remote = tool.remote_name(key)
-    async with _connected(server_name, server, allowed_hosts, env, commands) as client:
-        result = await client.call_tool(remote, values)
+    session = McpSessions.key(
+        owner,
+        server_name,
+        server.model_dump_json(),
+        *_secret_values(server, env, server_name),
+        *allowed_hosts,
+        *sorted(commands),
+    )
+    # A read-only tool is asked once more on a fresh session when the kept one broke (the
+    # server restarted, say); one that changes something is not: it may have run.
+    tries = 1 if tool.changes_something else 2
+    for attempt in range(1, tries + 1):
+        try:
+            async with (
+                asyncio.timeout(server.timeout_seconds),
+                sessions.client(
+                    session, lambda: _connected(server_name, server, allowed_hosts, env, commands)
+                ) as client,
+            ):
+                result = await client.call_tool(remote, values)
+            value, size = _result(key, remote, server_name, tool, result)
+            return value, size, attempt
+        except ToolError:
+            raise
+        except Exception as exc:
+            failure = _failure(server_name, server, exc)
+            if attempt == tries or not isinstance(failure, ToolUnreachable):
+                raise failure from exc
+    raise AssertionError("unreachable")
+
+
+def _result(
+    key: str, remote: str, server_name: str, tool: McpTool, result: CallToolResult
+) -> tuple[Any, int]:
     texts = [
         str(getattr(c, "text", "")) for c in result.content if getattr(c, "type", "") == "text"
     ]
@@ -124,29 +175,32 @@ async def _connected(
     env: Mapping[str, str],
     commands: frozenset[str],
 ) -> AsyncIterator[Client]:
-    """A connected SDK client, within the server's timeout; failures as ToolErrors."""
-    from mcp import Client
-
-    where = server.url or " ".join(server.command or [])
-    try:
+    """A connected SDK client: the connection and handshake within the server's timeout, the
+    client then open until the block ends. Failures are the SDK's; `_failure` names them."""
+    client_class = _sdk_client()
+    async with contextlib.AsyncExitStack() as stack:
         async with asyncio.timeout(server.timeout_seconds):
             transport = await _transport(name, server, allowed_hosts, env, commands)
-            async with Client(transport, mode="legacy", cache=None) as client:
-                yield client
-    except TimeoutError as exc:
-        raise ToolTimeout(
+            client = await stack.enter_async_context(
+                client_class(transport, mode="legacy", cache=None)
+            )
+        yield client
+
+
+def _failure(name: str, server: McpServer, exc: BaseException) -> ToolError:
+    """What a failure to connect to, list or call an MCP server means, as a ToolError."""
+    where = server.url or " ".join(server.command or [])
+    cause = _first_cause(exc)
+    if isinstance(cause, ToolError):
+        return cause
+    if isinstance(cause, TimeoutError):
+        return ToolTimeout(
             f"MCP server '{name}' ({where}) did not answer within {server.timeout_seconds:g} s"
-        ) from exc
-    except ToolError:
-        raise
-    except Exception as exc:
-        cause = _first_cause(exc)
-        if isinstance(cause, ToolError):
-            raise cause from exc
-        raise ToolUnreachable(
-            f"cannot use MCP server '{name}' ({where}): {type(cause).__name__}: "
-            f"{str(cause)[:TEXT_SHOWN]}"
-        ) from exc
+        )
+    return ToolUnreachable(
+        f"cannot use MCP server '{name}' ({where}): {type(cause).__name__}: "
+        f"{str(cause)[:TEXT_SHOWN]}"
+    )
 
 
 async def _transport(
@@ -202,6 +256,12 @@ def _pinned_client(host: str, addresses: list[str], headers: dict[str, str]) -> 
     )
 
 
+def _secret_values(server: McpServer, env: Mapping[str, str], name: str) -> list[str]:
+    """The values of the server's secrets now (a changed secret makes a new session)."""
+    texts = [*server.headers.values(), *server.env.values()]
+    return [_secrets(text, env, name) for text in texts]
+
+
 def _secrets(text: str, env: Mapping[str, str], server: str) -> str:
     from chinwag.tools.errors import ToolSecretNotSet
 
@@ -214,6 +274,17 @@ def _secrets(text: str, env: Mapping[str, str], server: str) -> str:
         return found
 
     return SECRET.sub(value, text)
+
+
+def _sdk_client() -> type[Client]:
+    """The SDK's client class; ToolMcpNotInstalled when the optional `mcp` extra is not."""
+    try:
+        from mcp import Client
+    except ImportError as exc:
+        raise ToolMcpNotInstalled(
+            "this server cannot reach MCP servers: the MCP SDK (package `mcp`) is not installed"
+        ) from exc
+    return Client
 
 
 def _first_cause(exc: BaseException) -> BaseException:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query
+from fastapi import APIRouter, Body, Depends, Path, Query
 
 from chinwag.bots.activation import activate, check_document, problem_dicts
 from chinwag.bots.index_check import with_index_check
@@ -28,8 +27,10 @@ from chinwag.conversations.flow_runs import flow_figures, newest_flow_runs
 from chinwag.errors import BotExists, BotIdMismatch, BotNotFound
 from chinwag.http.deps import PrincipalDep
 from chinwag.http.runtime import ServicesDep
+from chinwag.secrets import fresh_secrets, server_secrets
 
-router = APIRouter(prefix="/v1/bots", tags=["bots"])
+# Every bot change checks `${NAME}`s against the secrets file as it is now.
+router = APIRouter(prefix="/v1/bots", tags=["bots"], dependencies=[Depends(fresh_secrets)])
 ConfigBody = Annotated[dict[str, Any], Body()]
 
 
@@ -50,7 +51,7 @@ async def validate_bot(
     principal.require_admin()
     report = await with_index_check(check_document(body), services.knowledge)
     report = await with_mcp_check(
-        report, env=os.environ, commands=services.settings.mcp_command_set
+        report, env=server_secrets(), commands=services.settings.mcp_command_set
     )
     return ValidationOut(ok=report.ok, problems=problem_dicts(report.problems))
 
