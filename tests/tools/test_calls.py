@@ -233,3 +233,18 @@ async def test_parallel_calls_do_not_wait_for_each_other(shop: FakeShop) -> None
         *(caller.call(bot, "order_status", {"order": "10023"}) for _ in range(10))
     )
     assert all(o.status == "completed" for o in outcomes)
+
+
+async def test_kept_connections_are_per_host_name_and_closed_at_the_end() -> None:
+    """A connection verified for one name is never reused for another sharing its address; the
+    least recently used remote is closed beyond the cap."""
+    from chinwag.tools.connections import ToolConnections
+
+    kept = ToolConnections(remotes_kept=2)
+    shop = kept.client("https", "shop.example", 443, None)
+    assert kept.client("https", "SHOP.example", 443, None) is shop
+    other = kept.client("https", "other.example", 443, None)  # same address, maybe: not shared
+    assert other is not shop and kept.client("http", "shop.example", 443, None) is not shop
+    assert kept.remotes == 2 and shop.is_closed is False
+    await kept.aclose()
+    assert kept.remotes == 0 and other.is_closed
