@@ -71,6 +71,20 @@ def mapped(pid: int) -> list[str]:
     return [name for name, lib in LIBRARIES.items() if lib in maps]
 
 
+def largest_files(pid: int, count: int = 12) -> dict[str, int]:
+    """The mapped files (shared libraries, model files) holding the most resident memory, MB."""
+    sizes: dict[str, int] = {}
+    name = ""
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        head = line.split()
+        if head and not head[0].endswith(":"):  # a mapping's header line
+            name = head[5] if len(head) > 5 else "[anon]"
+        elif head and head[0] == "Rss:":
+            sizes[name] = sizes.get(name, 0) + int(head[1])
+    top = sorted(sizes.items(), key=lambda kv: -kv[1])[:count]
+    return {Path(k).name if k.startswith("/") else k: round(v / 1024, 1) for k, v in top}
+
+
 def run(cmd: list[str], env: dict[str, str], cwd: Path) -> str:
     done = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
     if done.returncode:
@@ -191,6 +205,7 @@ def measure(runtime: str, llm: str, args: argparse.Namespace, fake: FakeLLM) -> 
         result["cpu_ms_per_message"] = round(spent_ms / answered, 1) if answered else None
         result["after_mb"] = status(pid)
         result["mapped"] = mapped(pid)
+        result["largest_mb"] = largest_files(pid)
         return result
     finally:
         server.stop()

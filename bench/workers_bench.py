@@ -173,13 +173,22 @@ class Bench:
                 await asyncio.wait_for(stop.wait(), 0.5)
         return samples
 
-    async def loadgen(self, key: str, c: int, n: int, cpu: dict[str, int], ramp: float) -> Row:
-        url = f"http://127.0.0.1:{self.a.port}/v1/bots/bench/messages"
-        fmt = f"{BENCH / 'chinwag_format.py'}:ChinwagFormat"
+    async def loadgen(
+        self, key: str | None, c: int, n: int, cpu: dict[str, int], ramp: float
+    ) -> Row:
+        """The load generator against chinwag (`key`), or against the fake LLM directly (None:
+        the `direct` baseline of the same run)."""
+        if key is None:
+            url = f"http://127.0.0.1:{self.a.fake_port}/v1/chat/completions"
+            fmt = "openai"
+        else:
+            url = f"http://127.0.0.1:{self.a.port}/v1/bots/bench/messages"
+            fmt = f"{BENCH / 'chinwag_format.py'}:ChinwagFormat"
         argv = [sys.executable, str(HARNESS / "loadgen.py"), "--quiet", "--warmup", "0"]
         argv += ["--url", url, "--format", fmt, "-c", str(c), "-n", str(n), "--expect-tokens"]
         argv += ["64", "--max-time", str(self.a.max_time), "--ramp-up", str(ramp)]
-        argv += ["--header", f"Authorization: Bearer {key}"]
+        if key is not None:
+            argv += ["--header", f"Authorization: Bearer {key}"]
         argv += [f"--cpu={name}={pid}" for name, pid in cpu.items()]
         p = await asyncio.create_subprocess_exec(*argv, stdout=-1, stderr=-1)
         out, err = await p.communicate()
@@ -372,8 +381,26 @@ def table(rows: list[Row], columns: dict[str, str], keys: tuple[str, ...]) -> li
     return out
 
 
-def markdown(rows: list[Row], follow: list[Row], meta: str) -> str:
-    out = [meta, "", *table(rows, LOAD, ("workers", "c")), "", "Per answer:", ""]
+def scaling(rows: list[Row], direct: list[Row]) -> list[str]:
+    """Answers/s of N workers over one worker's, and TTFT p50 over direct's, at each concurrency."""
+    lines = ["| workers | c | answers/s × 1 worker | TTFT p50 × direct |", "|---|---|---|---|"]
+    one = {r["c"]: r["answers_s"] for r in rows if r["workers"] == 1}
+    base = {r["c"]: r["ttft_ms"]["p50"] for r in direct}
+    for r in rows:
+        speed = r["answers_s"] / one[r["c"]] if one.get(r["c"]) else None
+        ttft = r["ttft_ms"]["p50"] / base[r["c"]] if base.get(r["c"]) else None
+        shown = [f"{x:.2f}" if x is not None else "-" for x in (speed, ttft)]
+        lines.append(f"| {r['workers']} | {r['c']} | {shown[0]} | {shown[1]} |")
+    return lines
+
+
+def markdown(rows: list[Row], follow: list[Row], meta: str, direct: list[Row]) -> str:
+    out = [meta, "", *table(rows, LOAD, ("workers", "c")), ""]
+    if direct:
+        out += ["Direct (the fake LLM without chinwag, same run):", ""]
+        out += table(direct, {"answers/s": "answers_s", "TTFT p50 / p99 ms": "ttft_ms"}, ("c",))
+        out += ["", *scaling(rows, direct), ""]
+    out += ["Per answer:", ""]
     out += table(rows, COST, ("workers", "c"))
     for r in rows[-1:]:
         tables, cmds = r["pg_rows_per_answer_by_table"], r["redis_per_answer_by_command"]
@@ -405,6 +432,7 @@ def run(args: argparse.Namespace) -> int:
     procs: list[Proc] = []
     rows: list[Row] = []
     follow: list[Row] = []
+    direct: list[Row] = []
     bench = Bench(args, work, str(ROOT / "src"))
     try:
         redis_argv = ["redis-server", "--port", str(args.redis_port), "--bind", "127.0.0.1"]
@@ -416,6 +444,10 @@ def run(args: argparse.Namespace) -> int:
         procs[-1].wait_http(f"http://127.0.0.1:{args.fake_port}/health", 20)
         pm = subprocess.run(["pgrep", "-o", "-x", "postgres"], capture_output=True, text=True)
         cpu = {"redis": redis.pid} | ({"postgres": int(pm.stdout)} if pm.stdout.strip() else {})
+        for c in args.concurrency:  # the baseline: the fake LLM without chinwag, same run
+            load = asyncio.run(bench.loadgen(None, c, args.requests * c, {}, 0.7))
+            direct.append({"c": c, "answers_s": load["rps"], "ttft_ms": load["ttft_ms"]})
+            print(f"    direct c={c}: {direct[-1]}", file=sys.stderr, flush=True)
         for n in args.workers:
             print(f">>> chinwag serve --workers {n}", file=sys.stderr, flush=True)
             key = bench.fresh_database()
@@ -447,7 +479,7 @@ def run(args: argparse.Namespace) -> int:
         f"{'/'.join(f'{x:.2f}' for x in load1)}; fake LLM 64 tokens, first after 50 ms, 10 ms "
         f"apart; {args.requests}*c answers or {args.max_time:g} s per row"
     )
-    text = markdown(rows, follow, meta)
+    text = markdown(rows, follow, meta, direct)
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
     name = f"workers-{stamp}{'-quick' if args.quick else ''}"  # bench/result_files.py's scheme
