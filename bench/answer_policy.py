@@ -42,7 +42,8 @@ from labelled_bots import BOTS, DOCUMENTS, ROOT, in_scope
 from result_files import copy_stdout_to, result_path
 
 from chinwag.bots.activation import check_file
-from chinwag.config.bot import BotConfig, KnowledgeConfig, LLMConfig
+from chinwag.config.bot import BotConfig, KnowledgeConfig
+from chinwag.config.llm import LLMConfig
 from chinwag.engine.context import Answer, FlowContext, MessageInput
 from chinwag.engine.router import Router
 from chinwag.engine.runner import run_message

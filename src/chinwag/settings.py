@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from chinwag.config.bot import RateLimitText
+from chinwag.config.strict import RateLimitText
 
 LocalModelName = Literal["smollm2-135m", "gemma3-270m"]
 EmbeddingRuntime = Literal["onnx", "torch"]

@@ -9,7 +9,7 @@ import pytest
 from playwright.async_api import BrowserContext, expect
 from sqlalchemy import select
 
-from chinwag.config.bot import PolicyConfig
+from chinwag.config.answers import PolicyConfig
 from chinwag.conversations.models import ChatSession, Handoff, Message
 from chinwag.settings import Settings
 from chinwag.testing.fake_llm import FakeLLM

@@ -9,7 +9,7 @@ import openai
 import pytest
 from sqlalchemy import func, select
 
-from chinwag.config.bot import LLMConfig
+from chinwag.config.llm import LLMConfig
 from chinwag.conversations.models import ChatSession
 from chinwag.providers.protocols import GenerationOptions, Sampling
 from chinwag.settings import Settings

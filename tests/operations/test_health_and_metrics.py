@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from chinwag.config.bot import LLMConfig
+from chinwag.config.llm import LLMConfig
 from chinwag.settings import Settings
 from chinwag.testing.fake_llm import FakeLLM, free_port
 from tests.conftest import RunningServer, plain_demo_bot, run_server

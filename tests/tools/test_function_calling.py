@@ -13,7 +13,8 @@ import yaml
 from sqlalchemy import select
 
 from chinwag.bots.validation import validate_document
-from chinwag.config.bot import BotConfig, LimitsConfig
+from chinwag.config.bot import BotConfig
+from chinwag.config.limits import LimitsConfig
 from chinwag.conversations.models import FlowRun
 from chinwag.settings import Settings
 from chinwag.streams.models import LoggedEvent

@@ -15,7 +15,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from chinwag.config.bot import BotConfig, LimitsConfig
+from chinwag.config.bot import BotConfig
+from chinwag.config.limits import LimitsConfig
 from chinwag.settings import Settings
 from chinwag.testing.fake_llm import FakeLLM
 from chinwag.testing.server import ThreadedServer

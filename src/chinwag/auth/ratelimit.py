@@ -16,7 +16,7 @@ from limits.storage import storage_from_string
 from sqlalchemy import select
 
 from chinwag.bots.models import Bot
-from chinwag.config.bot import LimitsConfig
+from chinwag.config.limits import LimitsConfig
 from chinwag.config.tools import DEFAULT_TOOL_CALLS_PER_USER
 from chinwag.db.redis import RedisOutage, redis_client, redis_errors
 from chinwag.db.uow import Database

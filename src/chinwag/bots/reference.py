@@ -13,20 +13,14 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from chinwag.config.bot import (
-    BotConfig,
-    CuratedConfig,
-    EmbeddingConfig,
-    FlowConfig,
-    KnowledgeConfig,
-    LLMConfig,
-    RouterConfig,
-    TableLookup,
-    WidgetConfig,
-)
+from chinwag.config.answers import CuratedConfig
+from chinwag.config.bot import BotConfig, EmbeddingConfig, KnowledgeConfig, RouterConfig
+from chinwag.config.flow import FlowConfig, TableLookup
 from chinwag.config.handoff import HandoffConfig, HandoffHours
+from chinwag.config.llm import LLMConfig
 from chinwag.config.mcp import McpServer, McpTool
 from chinwag.config.tools import FunctionCalling, HttpTool, ToolArgument
+from chinwag.config.widget import WidgetConfig
 
 SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("the bot (top level)", BotConfig),

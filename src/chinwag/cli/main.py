@@ -218,7 +218,7 @@ def init(
     import re
 
     from chinwag.bots.starter import write_starter
-    from chinwag.config.bot import BOT_ID_PATTERN
+    from chinwag.config.strict import BOT_ID_PATTERN
 
     if not re.match(BOT_ID_PATTERN, bot_id):
         fail(f"'{bot_id}' is not a bot id", "Use lowercase letters, digits, - and _.")

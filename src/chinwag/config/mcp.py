@@ -7,18 +7,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, model_validator
+
+from chinwag.config.strict import Strict
 
 SERVER_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
 ServerName = Annotated[str, StringConstraints(pattern=SERVER_NAME_PATTERN)]
 ToolName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class McpTool(_Strict):
+class McpTool(Strict):
     """A tool of the server that the bot uses; its schema is the server's, kept at activation."""
 
     name: str | None = Field(
@@ -73,7 +71,7 @@ class McpTool(_Strict):
         return schema if isinstance(schema, dict) else {"type": "object", "properties": {}}
 
 
-class McpServer(_Strict):
+class McpServer(Strict):
     """An MCP server: streamable HTTP at `url`, or a local one started as `command` (stdio)."""
 
     url: str | None = Field(

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from chinwag.config.mcp import McpTool
+from chinwag.config.strict import Strict
 
 TOOL_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
 ToolName = Annotated[str, StringConstraints(pattern=TOOL_NAME_PATTERN)]
@@ -28,11 +29,7 @@ ToolText = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 HostName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9.:\[\]*-]{1,255}$")]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class HttpTool(_Strict):
+class HttpTool(Strict):
     """One HTTP endpoint a bot may call; `{name}` places an argument, `${NAME}` a secret."""
 
     description: str | None = Field(None, description="What the tool does, for its owners.")
@@ -111,7 +108,7 @@ class HttpTool(_Strict):
 ArgumentSource = Literal["message", "user"]
 
 
-class ToolArgument(_Strict):
+class ToolArgument(Strict):
     """Where one argument of a flow's tool comes from."""
 
     source: ArgumentSource = Field(
@@ -133,7 +130,7 @@ class ToolArgument(_Strict):
 Tool = HttpTool | McpTool  # a bot's tool: an HTTP endpoint, or a tool of an MCP server
 
 
-class FunctionCalling(_Strict):
+class FunctionCalling(Strict):
     """The limits of `main` calling its `tools` by LLM function calling."""
 
     max_steps: int = Field(

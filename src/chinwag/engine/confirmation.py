@@ -10,7 +10,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from chinwag.config.bot import FlowConfig
+from chinwag.config.flow import FlowConfig
 from chinwag.config.tools import ToolLanguage
 from chinwag.engine.context import FlowContext
 from chinwag.engine.policy import language_of

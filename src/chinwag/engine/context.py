@@ -7,7 +7,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from chinwag.config.bot import BotConfig, FlowConfig, LLMConfig, effective_llm
+from chinwag.config.bot import BotConfig
+from chinwag.config.flow import FlowConfig
+from chinwag.config.llm import LLMConfig, effective_llm
 from chinwag.engine.curated import CuratedMatch, CuratedMode
 from chinwag.engine.follow_up import MEMORY_KEY, Earlier
 from chinwag.engine.policy import Decline

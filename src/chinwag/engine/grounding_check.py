@@ -7,7 +7,8 @@ import asyncio
 
 from pydantic import BaseModel, ValidationError
 
-from chinwag.config.bot import BotConfig, effective_llm
+from chinwag.config.bot import BotConfig
+from chinwag.config.llm import effective_llm
 from chinwag.engine.context import ModelFor
 from chinwag.engine.router import json_object
 from chinwag.errors import ChinwagError, GroundingCheckFailed

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from chinwag.config.bot import BotConfig, DeclineLanguage, DeclineReason
+from chinwag.config.answers import DeclineLanguage, DeclineReason
+from chinwag.config.bot import BotConfig
 from chinwag.norwegian import written_in_norwegian
 
 DEFAULT_TEXTS: dict[DeclineReason, dict[DeclineLanguage, str]] = {

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from chinwag.config.bot import LLMConfig
+from chinwag.config.llm import LLMConfig
 from chinwag.engine.context import FlowContext
 from chinwag.engine.tables import Lookup
 from chinwag.engine.templates import render

@@ -21,7 +21,8 @@ import orjson
 from numpy.typing import NDArray
 from pydantic import BaseModel, ValidationError
 
-from chinwag.config.bot import BotConfig, LLMConfig, effective_llm
+from chinwag.config.bot import BotConfig
+from chinwag.config.llm import LLMConfig, effective_llm
 from chinwag.engine.flow_classifier import (
     FlowClassifier,
     clause_spans,

@@ -11,7 +11,8 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from chinwag.config.bot import BotConfig, FlowConfig
+from chinwag.config.bot import BotConfig
+from chinwag.config.flow import FlowConfig
 from chinwag.engine.confirmation import answer_decision
 from chinwag.engine.context import FlowContext, FlowResult
 from chinwag.engine.curated import CuratedLookup, CuratedMatch, answer_pieces

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from chinwag.config.bot import BotConfig, TableLookup
+from chinwag.config.bot import BotConfig
+from chinwag.config.flow import TableLookup
 from chinwag.engine.once import OncePerKey
 from chinwag.providers.protocols import Embedder
 from chinwag.words import STEM, STOPWORDS, WORD

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from chinwag.config.bot import FlowConfig
+from chinwag.config.flow import FlowConfig
 from chinwag.config.tools import DEFAULT_TOOL_CALLS_PER_MESSAGE, ToolLanguage
 from chinwag.engine.confirmation import hold_for_confirmation
 from chinwag.engine.context import FlowContext

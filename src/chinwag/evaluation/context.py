@@ -19,7 +19,7 @@ from chinwag.providers.protocols import ChatMessage, ChatModel, GenerationOption
 from chinwag.streams.events import FlowStarted, RetrievalCompleted, StreamEvent
 
 if TYPE_CHECKING:
-    from chinwag.config.bot import LLMConfig
+    from chinwag.config.llm import LLMConfig
     from chinwag.engine.context import Answer
     from chinwag.evaluation.engine import EvalEngine
     from chinwag.evaluation.run import Labelled

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from chinwag.config.bot import BotConfig, SearchMode
+from chinwag.config.bot import BotConfig
+from chinwag.config.strict import SearchMode
 from chinwag.engine.router import Router
 from chinwag.errors import EvalFileInvalid
 from chinwag.evaluation.context import ContextReport

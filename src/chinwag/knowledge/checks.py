@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chinwag.config.bot import SearchMode
+from chinwag.config.strict import SearchMode
 from chinwag.knowledge.search import unsupported_mode
 from chinwag.providers.protocols import Embedder
 from chinwag.providers.vectorstores.base import (

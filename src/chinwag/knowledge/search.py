@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from chinwag.config.bot import KnowledgeConfig, SearchMode
+from chinwag.config.bot import KnowledgeConfig
+from chinwag.config.strict import SearchMode
 from chinwag.errors import KnowledgeModeUnsupported
 from chinwag.norwegian import with_glosses
 from chinwag.providers.protocols import Embedder

@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from chinwag.config.bot import EmbeddingConfig, LLMConfig
+from chinwag.config.bot import EmbeddingConfig
+from chinwag.config.llm import LLMConfig
 from chinwag.errors import LLMNotConfigured
 from chinwag.providers.protocols import ChatModel, Embedder
 from chinwag.settings import Settings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from chinwag.config.bot import WidgetConfig
+from chinwag.config.widget import WidgetConfig
 
 
 class WidgetOut(BaseModel):
