@@ -30,6 +30,7 @@ from chinwag.errors import ChinwagError
 from chinwag.generations import workers
 from chinwag.generations.service import Generations
 from chinwag.handoff.deliveries import deliver_forever
+from chinwag.handoff.email import EmailSender
 from chinwag.handoff.tickets import offer_forever
 from chinwag.handoff.webhook import WebhookSender
 from chinwag.http import problems
@@ -152,7 +153,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     tickets = asyncio.create_task(offer_forever(db, fanout), name="chinwag-ticket-offers")
     webhooks = asyncio.create_task(
-        deliver_forever(db, WebhookSender(secrets), retry_seconds=settings.webhook_retry_seconds),
+        deliver_forever(
+            db,
+            WebhookSender(secrets),
+            retry_seconds=settings.webhook_retry_seconds,
+            mailer=EmailSender(settings.smtp_url, settings.smtp_from),
+        ),
         name="chinwag-webhooks",
     )
     # Ready means ready: the embedding model is loaded, every active bot's examples are embedded

@@ -737,6 +737,32 @@ class WebhookUnreachable(WebhookError):
     default_hint = "Check that the receiver's host resolves and accepts connections from here."
 
 
+class SmtpNotConfigured(WebhookError):
+    code = "smtp_not_configured"
+    default_hint = (
+        "The bot's handoff.email needs an SMTP server: set CHINWAG_SMTP_URL "
+        "(smtp://user:password@host:587) and CHINWAG_SMTP_FROM on the server, or remove the "
+        "addresses."
+    )
+
+
+class EmailFailed(WebhookError):
+    code = "email_failed"
+    transient: ClassVar[bool] = True
+    default_hint = (
+        "The SMTP server did not take the email (the message says why): check "
+        "CHINWAG_SMTP_URL, its login and that it accepts mail for these addresses."
+    )
+
+
+class EmailRefused(WebhookError):
+    code = "email_refused"
+    default_hint = (
+        "The SMTP server refused for good (a 5xx reply: a wrong login, an address it does not "
+        "take): fix CHINWAG_SMTP_URL or the bot's handoff.email; it is not retried."
+    )
+
+
 class WebhookTimeout(WebhookError):
     code = "webhook_timeout"
     status = 504

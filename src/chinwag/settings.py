@@ -126,6 +126,14 @@ class Settings(BaseSettings):
     user_token_ttl_seconds: int = Field(
         7 * 24 * 3600, ge=60, description="How long an end-user token is valid."
     )
+    smtp_url: str | None = Field(
+        None,
+        description="The SMTP server that sends handoff emails (a bot's `handoff.email`): "
+        "`smtp://user:password@host:587` (STARTTLS when the server offers it), "
+        "`smtps://…:465` (TLS from the start), or `smtp://host:25` without a login; unset: "
+        "handoff emails fail with `smtp_not_configured`.",
+    )
+    smtp_from: str = Field("chinwag@localhost", description="The From address of handoff emails.")
     webhook_retry_seconds: float = Field(
         10.0,
         gt=0,

@@ -13,6 +13,11 @@ HOURS_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-4]):[0-5][0-9]$"
 OpeningHours = Annotated[str, StringConstraints(pattern=HOURS_PATTERN)]
 
 
+EmailAddress = Annotated[
+    str, StringConstraints(pattern=r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$", max_length=254)
+]
+
+
 class HandoffHours(BaseModel):
     """When people answer, in one time zone; a day left unset has nobody."""
 
@@ -87,6 +92,13 @@ class HandoffConfig(BaseModel):
         None,
         description="A signed POST to your system when a conversation starts waiting "
         "(`{url, secret_env, allow_private}`), retried with backoff; unset: none.",
+    )
+    email: list[EmailAddress] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Addresses told by email when a conversation starts waiting, through the "
+        "server's SMTP server (CHINWAG_SMTP_URL); sent from the outbox like the webhook, "
+        "retried with backoff; empty: no email.",
     )
     after_hours: dict[HandoffLanguage, HandoffText] = Field(
         default_factory=dict,

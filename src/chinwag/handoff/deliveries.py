@@ -14,11 +14,11 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.bots.service import get_bot
-from chinwag.config.handoff import HandoffWebhook
 from chinwag.conversations.models import WebhookDelivery
 from chinwag.db.base import new_id, utcnow
 from chinwag.db.uow import Database
 from chinwag.errors import ChinwagError, WebhookError
+from chinwag.handoff.email import MAILTO, EmailSender
 from chinwag.handoff.webhook import TIMEOUT_SECONDS, WebhookSender
 from chinwag.timestamps import as_utc
 
@@ -32,14 +32,15 @@ LISTED = 100
 async def enqueue(
     conn: AsyncConnection,
     *,
-    hook: HandoffWebhook,
+    url: str,
     bot_id: str,
     session_id: str,
     requested_by: str,
     within_hours: bool,
     now: datetime,
 ) -> str:
-    """Write the `handoff.waiting` notice of a session (its external id) to the outbox."""
+    """Write the `handoff.waiting` notice of a session (its external id) to the outbox, for
+    the webhook's `url` or the `mailto:` addresses of its email."""
     delivery_id = new_id()
     body = {
         "type": "handoff.waiting",
@@ -57,7 +58,7 @@ async def enqueue(
             bot_id=bot_id,
             event="handoff.waiting",
             session_id=session_id,
-            url=hook.url,
+            url=url,
             body=orjson.dumps(body).decode(),
             status="pending",
             attempts=0,
@@ -68,9 +69,9 @@ async def enqueue(
     return delivery_id
 
 
-async def _claim(db: Database, now: datetime) -> list[tuple[str, str, str, int]]:
+async def _claim(db: Database, now: datetime) -> list[tuple[str, str, str, str, int]]:
     """Due deliveries this worker takes (one conditional UPDATE each: one worker wins):
-    [(id, bot_id, body, attempt number)]."""
+    [(id, bot_id, url, body, attempt number)]."""
     async with db.read() as conn:
         due = (
             await conn.execute(
@@ -92,31 +93,44 @@ async def _claim(db: Database, now: datetime) -> list[tuple[str, str, str, int]]
                     WebhookDelivery.next_attempt_at <= now,
                 )
                 .values(next_attempt_at=now + LEASE, attempts=WebhookDelivery.attempts + 1)
-                .returning(WebhookDelivery.bot_id, WebhookDelivery.body, WebhookDelivery.attempts)
+                .returning(
+                    WebhookDelivery.bot_id,
+                    WebhookDelivery.url,
+                    WebhookDelivery.body,
+                    WebhookDelivery.attempts,
+                )
             )
             row = won.first()
         if row is not None:
-            taken.append((delivery_id, row.bot_id, row.body, row.attempts))
+            taken.append((delivery_id, row.bot_id, row.url, row.body, row.attempts))
     return taken
 
 
-async def deliver_due(db: Database, sender: WebhookSender, *, retry_seconds: float) -> int:
-    """Send what is due now; returns how many were attempted."""
+async def deliver_due(
+    db: Database, sender: WebhookSender, *, retry_seconds: float, mailer: EmailSender | None = None
+) -> int:
+    """Send what is due now (webhooks with `sender`, emails with `mailer`); returns how many
+    were attempted."""
     now = utcnow()
     taken = await _claim(db, now)
-    for delivery_id, bot_id, body, attempt in taken:
+    for delivery_id, bot_id, url, body, attempt in taken:
         values: dict[str, object]
         try:
             async with db.read() as conn:
                 bot = (await get_bot(conn, bot_id)).config
-            hook = bot.handoff.webhook
-            if hook is None:
-                raise WebhookError("the bot's handoff.webhook was removed before it was sent")
-            sent = await sender.send(
-                bot, hook, delivery_id=delivery_id, body=body.encode(), now=int(now.timestamp())
-            )
+            if url.startswith(MAILTO):
+                await (mailer or EmailSender(None, "")).send(bot.name, url, orjson.loads(body))
+                http_status = None
+            else:
+                hook = bot.handoff.webhook
+                if hook is None:
+                    raise WebhookError("the bot's handoff.webhook was removed before it was sent")
+                sent = await sender.send(
+                    bot, hook, delivery_id=delivery_id, body=body.encode(), now=int(now.timestamp())
+                )
+                http_status = sent.http_status
             values = {"status": "delivered", "delivered_at": utcnow(), "last_error": None}
-            values |= {"last_http_status": sent.http_status, "last_detail": None}
+            values |= {"last_http_status": http_status, "last_detail": None}
         except WebhookError as exc:
             again = exc.transient and attempt < MAX_ATTEMPTS
             pause = timedelta(seconds=retry_seconds * 2 ** (attempt - 1))
@@ -127,7 +141,9 @@ async def deliver_due(db: Database, sender: WebhookSender, *, retry_seconds: flo
                 "last_detail": exc.message[:500],
                 "last_http_status": exc.extra.get("http_status"),
             }
-            log.warning("webhook %s of bot %s: %s (%s)", delivery_id, bot_id, exc.message, exc.code)
+            log.warning(
+                "delivery %s of bot %s: %s (%s)", delivery_id, bot_id, exc.message, exc.code
+            )
         async with db.write() as conn:
             await conn.execute(
                 update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(**values)
@@ -135,12 +151,14 @@ async def deliver_due(db: Database, sender: WebhookSender, *, retry_seconds: flo
     return len(taken)
 
 
-async def deliver_forever(db: Database, sender: WebhookSender, *, retry_seconds: float) -> None:
+async def deliver_forever(
+    db: Database, sender: WebhookSender, *, retry_seconds: float, mailer: EmailSender | None = None
+) -> None:
     """The background job of every worker: look for due deliveries about once a second."""
     pause = min(1.0, max(retry_seconds / 2, 0.05))
     while True:
         try:
-            if not await deliver_due(db, sender, retry_seconds=retry_seconds):
+            if not await deliver_due(db, sender, retry_seconds=retry_seconds, mailer=mailer):
                 await asyncio.sleep(pause)
         except ChinwagError as exc:  # the database is away; look again later
             log.warning("webhook deliveries: %s (%s)", exc.message, exc.code)

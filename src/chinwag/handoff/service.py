@@ -25,6 +25,7 @@ from chinwag.errors import (
     SessionNotFound,
 )
 from chinwag.handoff.deliveries import enqueue
+from chinwag.handoff.email import mailto
 from chinwag.handoff.events import (
     SESSION_EVENT_ADAPTER,
     HandoffClaimed,
@@ -126,6 +127,7 @@ async def request_person(
     within_hours: bool,
     now: datetime,
     webhook: HandoffWebhook | None = None,
+    email: list[str] | None = None,
 ) -> tuple[str, LogEntry | None]:
     """Put the session in the operators' queue: (its state, the event) — a session already
     waiting or claimed stays so, without an event. With a `webhook`, its notice goes to the
@@ -152,19 +154,22 @@ async def request_person(
         current = await conn.execute(select(Handoff.state).where(Handoff.session_id == session_pk))
         return current.scalar_one(), None
     event = HandoffWaiting(requested_by=by, within_hours=within_hours)
-    if webhook is not None:
+    urls = ([webhook.url] if webhook is not None else []) + ([mailto(email)] if email else [])
+    if urls:
         session_id = await conn.execute(
             select(ChatSession.external_id).where(ChatSession.id == session_pk)
         )
-        await enqueue(
-            conn,
-            hook=webhook,
-            bot_id=bot_id,
-            session_id=session_id.scalar_one(),
-            requested_by=by,
-            within_hours=within_hours,
-            now=now,
-        )
+        external_id = session_id.scalar_one()
+        for url in urls:
+            await enqueue(
+                conn,
+                url=url,
+                bot_id=bot_id,
+                session_id=external_id,
+                requested_by=by,
+                within_hours=within_hours,
+                now=now,
+            )
     return "waiting", await append_event(conn, session_pk, event, now)
 
 

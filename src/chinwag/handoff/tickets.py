@@ -108,6 +108,7 @@ async def ask_for_person(
         within_hours=within_hours,
         now=now,
         webhook=bot.handoff.webhook,
+        email=bot.handoff.email,
     )
     if event is None:
         return state, []
