@@ -1,0 +1,434 @@
+"""The live handoff across two workers, in a real Chromium: a visitor on the widget (embedded in a
+shop's page on another origin) and operators signed in to the console's inbox, each on another
+worker, with faults: a reload, a worker SIGKILLed, Redis gone, two claims at once.
+
+The deployment: two `chinwag serve` processes on two ports, sharing one PostgreSQL database and
+one Redis (the test's own). That is the shape of `chinwag serve --workers 2`, whose workers
+share one port and the kernel gives each connection to whichever accepts first, so a test could
+not choose the worker a page talks to. The visitor's widget talks to worker A (`visitor_side`),
+the operator's console to worker B (`operator_side`). Where B is killed, the console reaches
+the workers through a relay in front of them that, like a load balancer failing over, connects
+each new connection to B, else to A (widget_pages.Proxy with two ports).
+
+PostgreSQL only: several workers need it (`serve --workers 2` refuses SQLite)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, expect
+from redis import Redis
+from sqlalchemy import func, select
+
+from chinwag.auth.keys import create_key
+from chinwag.auth.operators import add_operator
+from chinwag.bots.service import put_bot
+from chinwag.conversations.models import ChatSession, Handoff, Message, MessageAuthor, SessionEvent
+from chinwag.db.uow import Database
+from chinwag.handoff import texts
+from chinwag.handoff.follow import fanout_key
+from chinwag.streams.fanout import stream_key
+from chinwag.testing.fake_llm import FakeLLM
+from tests.browser.test_inbox import PASSWORD
+from tests.browser.widget_pages import HostSite, Proxy, ask, finished_answers, open_page
+from tests.faults.processes import RedisServer, ServerProcess, server_env
+from tests.handoff.conftest import BOT, handoff_bot
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.parametrize("database_url", ["postgres"], indirect=True),
+]
+ANSWER = "We have two Barolos: Pio Cesare 2019 and Vietti Castiglione 2020."
+GREETING = (
+    "Hei! Jeg er Vinhusets assistent. Spør meg om viner, mat og vin, åpningstider eller levering."
+)
+JOINING = texts.JOINING["en"].replace("{name}", "Vinhuset")
+# What the widget shows, message by message: who (visitor, bot, or the operator's name), text.
+WIDGET_LINES = """els => els.map((e) => [
+  e.classList.contains("user") ? "visitor" : (e.querySelector(".who") || {}).textContent || "bot",
+  e.querySelector(".bubble").innerText.trim()])"""
+# What the console's transcript shows: the author's kind and name, and the text.
+CONSOLE_LINES = """els => els.map((e) => [
+  e.dataset.author, e.querySelector(".meta b").textContent, e.querySelector(".text").innerText])"""
+
+
+@dataclass
+class Deployment:
+    visitor_side: ServerProcess  # worker A: the widget's
+    operator_side: ServerProcess  # worker B: the console's
+    db: Database  # the test's own connection, for what was stored
+    site: HostSite
+    key: str  # the shop's publishable key
+    redis: RedisServer
+
+    def shop_page(self) -> str:
+        return self.site.add("shop.html", widget=self.visitor_side.base_url, key=self.key)
+
+
+@contextmanager
+def workers(
+    database_url: str, llm: FakeLLM, redis_url: str, folder: Path
+) -> Iterator[list[ServerProcess]]:
+    """Two `chinwag serve` processes on one database and one Redis, stopped on the way out."""
+    started = []
+    try:
+        for name in ("a", "b"):
+            env = server_env(database_url, llm.base_url, folder / name, redis_url=redis_url)
+            started.append(ServerProcess(env, folder / f"worker-{name}.log"))
+            started[-1].start()
+        yield started
+    finally:
+        for server in started:  # both at once: each waits a grace period for its readers
+            if server.proc is not None and server.proc.poll() is None:
+                server.proc.terminate()
+        for server in started:
+            server.stop()
+
+
+@pytest.fixture
+async def deployment(
+    database_url: str, fake_llm: FakeLLM, redis_server: RedisServer, tmp_path: Path
+) -> AsyncIterator[Deployment]:
+    fake_llm.behaviour.model_replies["fake-model"] = ANSWER
+    db = Database.from_url(database_url)
+    try:
+        with HostSite() as site, workers(database_url, fake_llm, redis_server.url, tmp_path) as ab:
+            async with db.write() as conn:
+                await put_bot(conn, handoff_bot())
+                for name in ("Kari", "Ola"):
+                    await add_operator(
+                        conn,
+                        name=name,
+                        email=f"{name.lower()}@vinhuset.example",
+                        password=PASSWORD,
+                        role="operator",
+                        bots=[BOT],
+                    )
+                key = await create_key(
+                    conn, kind="publishable", name="site", bot_id=BOT, allowed_origins=[site.origin]
+                )
+            for server in ab:
+                await server.wait_ready()
+            yield Deployment(ab[0], ab[1], db, site, key.key, redis_server)
+    finally:
+        await db.dispose()
+
+
+async def console(
+    browser: Browser, base_url: str, email: str = "kari@vinhuset.example"
+) -> tuple[BrowserContext, Page]:
+    """An operator signed in to the console at `base_url`, their inbox live."""
+    context = await browser.new_context(
+        viewport={"width": 1280, "height": 760}, locale="en-GB", timezone_id="Europe/Oslo"
+    )
+    page = await context.new_page()
+    await page.goto(f"{base_url}/admin")
+    await page.fill("#operator-sign-in input[name=email]", email)
+    await page.fill("#operator-sign-in input[name=password]", PASSWORD)
+    await page.click("#operator-sign-in button[type=submit]")
+    await expect(page.locator("#live")).to_have_text("● live")
+    return context, page
+
+
+async def asks_for_a_person(deployment: Deployment, context: BrowserContext) -> Page:
+    """A visitor on the shop's page asks the bot, then for a person."""
+    visitor = await open_page(context, deployment.shop_page())
+    await ask(visitor, "Do you have Barolo?")
+    await finished_answers(visitor, 1)
+    await visitor.get_by_role("button", name="Talk to a person").click()
+    await expect(visitor.locator(".msg.bot .bubble").last).to_contain_text("Someone will join")
+    return visitor
+
+
+async def claims(operator: Page, name: str = "Kari") -> None:
+    """The operator opens the waiting conversation from the live queue and claims it."""
+    item = operator.locator(".queue-list li")
+    await expect(item).to_contain_text("Do you have Barolo?")
+    await item.locator("a").click()
+    await operator.click("#claim")
+    await expect(operator.locator("#state")).to_have_text(f"claimed by {name}")
+
+
+async def writes(operator: Page, text: str) -> None:
+    await operator.fill(".composer textarea", text)
+    await operator.keyboard.press("Enter")
+    await expect(operator.locator(".composer textarea")).to_have_value("")
+
+
+async def widget_lines(visitor: Page, count: int) -> list[list[str]]:
+    """The widget's messages once there are `count` (the greeting first)."""
+    lines = visitor.locator(".msg:not(.streaming)")
+    await expect(lines).to_have_count(count)
+    found: list[list[str]] = await lines.evaluate_all(WIDGET_LINES)
+    return found
+
+
+async def console_lines(operator: Page, count: int) -> list[list[str]]:
+    lines = operator.locator(".conversation .lines .msg")
+    await expect(lines).to_have_count(count)
+    found: list[list[str]] = await lines.evaluate_all(CONSOLE_LINES)
+    return found
+
+
+async def stored(db: Database) -> list[tuple[str, str | None, str]]:
+    """The conversation's messages as stored, in order: role, the operator's name, text."""
+    async with db.read() as conn:
+        rows = await conn.execute(
+            select(Message.role, MessageAuthor.name, Message.content)
+            .outerjoin(MessageAuthor, MessageAuthor.message_id == Message.id)
+            .order_by(Message.position)
+        )
+        return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+async def test_a_visitor_and_an_operator_on_two_workers(
+    deployment: Deployment, browser: Browser, browser_context: BrowserContext
+) -> None:
+    """The whole path, the visitor on worker A and the operator on worker B, with a reload of
+    the visitor's page in the middle."""
+    operator_context, kari = await console(browser, deployment.operator_side.base_url)
+    await expect(kari.locator(".queue .empty")).to_have_text("Nobody is waiting for a person.")
+    visitor = await asks_for_a_person(deployment, browser_context)
+    await expect(kari.locator("#waiting-count")).to_have_text("1")  # live, from the other worker
+    await claims(kari)
+    await expect(visitor.locator(".status")).to_have_text("Kari joined the chat")
+
+    await writes(kari, "Hi, Kari here. Which vintage?")
+    said = visitor.locator(".msg.bot:has(.who)")
+    await expect(said.locator(".bubble")).to_have_text("Hi, Kari here. Which vintage?")
+    await expect(said.locator(".who")).to_have_text("Kari")
+    await ask(visitor, "2019, please")
+    visitor_2019 = ["visitor", "Visitor", "2019, please"]
+    assert (await console_lines(kari, 4))[-1] == visitor_2019
+
+    await visitor.reload()  # the whole conversation once, in order, from the history
+    await visitor.locator(".launcher").click()
+    before_reload = [
+        ["bot", GREETING],
+        ["visitor", "Do you have Barolo?"],
+        ["bot", ANSWER],
+        ["Kari", "Hi, Kari here. Which vintage?"],
+        ["visitor", "2019, please"],
+    ]
+    assert await widget_lines(visitor, 5) == before_reload
+    await writes(kari, "Pio Cesare 2019 it is.")  # live again after the reload, once
+    await ask(visitor, "Thanks!")
+    assert (await console_lines(kari, 6))[-2:] == [
+        ["operator", "Kari", "Pio Cesare 2019 it is."],
+        ["visitor", "Visitor", "Thanks!"],
+    ]
+
+    await kari.click("#release")
+    await expect(kari.locator("#state")).to_have_text("the bot answers")
+    await expect(visitor.locator(".status")).to_have_text(
+        "You're chatting with the assistant again"
+    )
+    await ask(visitor, "And Chianti?")
+    await finished_answers(visitor, 2)  # the bot answers again
+    assert await widget_lines(visitor, 9) == [
+        *before_reload,
+        ["Kari", "Pio Cesare 2019 it is."],
+        ["visitor", "Thanks!"],
+        ["visitor", "And Chianti?"],
+        ["bot", ANSWER],
+    ]
+    assert await stored(deployment.db) == [
+        ("user", None, "Do you have Barolo?"),
+        ("assistant", None, ANSWER),
+        ("assistant", "Kari", "Hi, Kari here. Which vintage?"),
+        ("user", None, "2019, please"),
+        ("assistant", "Kari", "Pio Cesare 2019 it is."),
+        ("user", None, "Thanks!"),
+        ("user", None, "And Chianti?"),
+        ("assistant", None, ANSWER),
+    ]
+    await operator_context.close()
+
+
+async def test_the_operators_worker_is_killed_mid_conversation(
+    deployment: Deployment, browser: Browser, browser_context: BrowserContext
+) -> None:
+    """SIGKILL on the operator's worker: the console reconnects through the relay to the
+    other worker, catches up with what the visitor wrote meanwhile, and goes on; neither side
+    loses or repeats a message."""
+    a, b = deployment.visitor_side, deployment.operator_side
+    async with Proxy(_port(b), _port(a)) as relay:
+        operator_context, kari = await console(browser, f"http://127.0.0.1:{relay.port}")
+        visitor = await asks_for_a_person(deployment, browser_context)
+        await claims(kari)
+        await writes(kari, "Hi, Kari here. Which vintage?")
+        await expect(visitor.locator(".msg.bot:has(.who) .bubble")).to_have_count(1)
+        await ask(visitor, "2019, please")
+        await expect(kari.locator(".conversation .lines .msg").last).to_contain_text("2019")
+
+        b.kill()
+        await expect(kari.locator("#live")).to_have_text("connecting…")
+        await ask(visitor, "Are you still there?")  # while the console has no worker
+        await expect(kari.locator("#live")).to_have_text("● live")
+        await writes(kari, "Yes! Pio Cesare 2019 it is.")
+        expected = [
+            ["bot", GREETING],
+            ["visitor", "Do you have Barolo?"],
+            ["bot", ANSWER],
+            ["bot", JOINING],
+            ["Kari", "Hi, Kari here. Which vintage?"],
+            ["visitor", "2019, please"],
+            ["visitor", "Are you still there?"],
+            ["Kari", "Yes! Pio Cesare 2019 it is."],
+        ]
+        assert await widget_lines(visitor, len(expected)) == expected
+        assert await console_lines(kari, 6) == [
+            ["visitor", "Visitor", "Do you have Barolo?"],
+            ["bot", "Bot", ANSWER],
+            ["operator", "Kari", "Hi, Kari here. Which vintage?"],
+            ["visitor", "Visitor", "2019, please"],
+            ["visitor", "Visitor", "Are you still there?"],
+            ["operator", "Kari", "Yes! Pio Cesare 2019 it is."],
+        ]
+        await operator_context.close()
+    assert await stored(deployment.db) == [
+        ("user", None, "Do you have Barolo?"),
+        ("assistant", None, ANSWER),
+        ("assistant", "Kari", "Hi, Kari here. Which vintage?"),
+        ("user", None, "2019, please"),
+        ("user", None, "Are you still there?"),
+        ("assistant", "Kari", "Yes! Pio Cesare 2019 it is."),
+    ]
+
+
+def _port(server: ServerProcess) -> int:
+    return int(server.base_url.rsplit(":", 1)[1])
+
+
+async def test_without_redis_messages_go_through_the_database(
+    deployment: Deployment, browser: Browser, browser_context: BrowserContext
+) -> None:
+    """Redis carries the conversation between the workers until it stops; then each worker's
+    followers read the database, and both sides still get every message once, in order."""
+    operator_context, kari = await console(browser, deployment.operator_side.base_url)
+    visitor = await asks_for_a_person(deployment, browser_context)
+    await claims(kari)
+    await writes(kari, "Hi, Kari here. Which vintage?")
+    await expect(visitor.locator(".msg.bot:has(.who) .bubble")).to_have_count(1)
+    async with deployment.db.read() as conn:
+        session_pk = (await conn.execute(select(ChatSession.id))).scalar_one()
+    redis = Redis(port=deployment.redis.port)
+    try:  # the events went through Redis so far
+        assert redis.xlen(stream_key(fanout_key(session_pk))) >= 3
+    finally:
+        redis.close()
+
+    await asyncio.to_thread(deployment.redis.stop)
+    await ask(visitor, "2019, please")
+    await expect(kari.locator(".conversation .lines .msg").last).to_contain_text("2019")
+    await writes(kari, "Pio Cesare 2019 it is.")
+    await expect(visitor.locator(".msg.bot:has(.who) .bubble")).to_have_count(2)
+    await ask(visitor, "Thanks!")
+    await expect(kari.locator(".conversation .lines .msg").last).to_contain_text("Thanks!")
+    await writes(kari, "You're welcome!")
+    expected = [
+        ["bot", GREETING],
+        ["visitor", "Do you have Barolo?"],
+        ["bot", ANSWER],
+        ["bot", JOINING],
+        ["Kari", "Hi, Kari here. Which vintage?"],
+        ["visitor", "2019, please"],
+        ["Kari", "Pio Cesare 2019 it is."],
+        ["visitor", "Thanks!"],
+        ["Kari", "You're welcome!"],
+    ]
+    assert await widget_lines(visitor, len(expected)) == expected
+    assert await console_lines(kari, 7) == [
+        ["visitor", "Visitor", "Do you have Barolo?"],
+        ["bot", "Bot", ANSWER],
+        ["operator", "Kari", "Hi, Kari here. Which vintage?"],
+        ["visitor", "Visitor", "2019, please"],
+        ["operator", "Kari", "Pio Cesare 2019 it is."],
+        ["visitor", "Visitor", "Thanks!"],
+        ["operator", "Kari", "You're welcome!"],
+    ]
+    async with deployment.db.read() as conn:
+        count = (await conn.execute(select(func.count()).select_from(SessionEvent))).scalar()
+    assert count == 7  # waiting, claimed, and five messages: each written once
+    await operator_context.close()
+
+
+async def test_two_operators_claim_at_once_on_two_workers(
+    deployment: Deployment, browser: Browser, browser_context: BrowserContext
+) -> None:
+    """Kari's console on worker A, Ola's on B, both press Claim at the same moment: one wins;
+    the other is told who answers."""
+    kari_context, kari = await console(browser, deployment.visitor_side.base_url)
+    ola_context, ola = await console(
+        browser, deployment.operator_side.base_url, "ola@vinhuset.example"
+    )
+    visitor = await asks_for_a_person(deployment, browser_context)
+    for page in (kari, ola):
+        await page.locator(".queue-list li a").click()
+        await expect(page.locator("#claim")).to_be_visible()
+    # One moment on the browser's clock for both pages (one browser, one clock).
+    at = await kari.evaluate("Date.now() + 300")
+    await asyncio.gather(
+        *(
+            page.evaluate(
+                "at => setTimeout(() => document.querySelector('#claim').click(), at - Date.now())",
+                at,
+            )
+            for page in (kari, ola)
+        )
+    )
+    claimed = re.compile(r"claimed by (Kari|Ola)")
+    for page in (kari, ola):
+        await expect(page.locator("#state")).to_have_text(claimed)
+    async with deployment.db.read() as conn:
+        winner = (await conn.execute(select(Handoff.claimed_by_name))).scalar_one()
+        claims_stored = (
+            await conn.execute(
+                select(func.count())
+                .select_from(SessionEvent)
+                .where(SessionEvent.type == "handoff.claimed")
+            )
+        ).scalar()
+    assert claims_stored == 1
+    won, lost = (kari, ola) if winner == "Kari" else (ola, kari)
+    await expect(won.locator(".composer textarea")).to_be_visible()
+    await expect(lost.locator("#state")).to_have_text(f"claimed by {winner}")
+    await expect(lost.locator(".hint-line")).to_have_text(f"{winner} is answering.")
+    await expect(lost.locator(".composer")).to_have_count(0)
+    await expect(lost.get_by_role("alert")).to_contain_text("handoff_not_waiting")  # it did try
+    await expect(visitor.locator(".status")).to_have_text(f"{winner} joined the chat")
+    await kari_context.close()
+    await ola_context.close()
+
+
+async def test_after_hours_the_visitors_email_reaches_the_console_on_the_other_worker(
+    deployment: Deployment, browser: Browser, browser_context: BrowserContext
+) -> None:
+    async with deployment.db.write() as conn:  # opening hours that never come
+        await put_bot(conn, handoff_bot(hours={"timezone": "Europe/Oslo"}))
+    operator_context, kari = await console(browser, deployment.operator_side.base_url)
+    await kari.get_by_role("tab", name="Tickets").click()
+    await expect(kari.locator(".queue .empty")).to_have_text("No visitor has left an email yet.")
+    visitor = await open_page(browser_context, deployment.shop_page())
+    await ask(visitor, "Do you deliver on Sundays?")
+    await finished_answers(visitor, 1)
+    await visitor.get_by_role("button", name="Talk to a person").click()
+    await expect(visitor.locator(".msg.bot .bubble").last).to_contain_text("Leave your email")
+    form = visitor.locator("form.ticket")
+    await form.get_by_role("textbox", name="Your email address").fill("per@example.com")
+    await form.get_by_role("checkbox").check()
+    await form.get_by_role("button", name="Send").click()
+    await expect(visitor.locator(".msg.bot .bubble").last).to_have_text(
+        "Thanks! Vinhuset will write to per@example.com."
+    )
+    tickets = kari.locator("#tickets li")  # live, from the other worker
+    await expect(tickets).to_have_count(1)
+    await expect(tickets).to_contain_text("per@example.com")
+    await expect(tickets).to_contain_text("after hours")
+    await operator_context.close()
