@@ -97,6 +97,7 @@ class Proxy:
         self.target_ports = [target_port, *fallback_ports]
         self.port = free_port()
         self.writers: set[asyncio.StreamWriter] = set()
+        self.replies_lost = False  # True: what chinwag sends back never reaches the browser
 
     async def __aenter__(self) -> Proxy:
         self.server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
@@ -126,6 +127,8 @@ class Proxy:
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             try:
                 while data := await src.read(65536):
+                    if dst is writer and self.replies_lost:
+                        continue
                     dst.write(data)
                     await dst.drain()
             except (ConnectionError, OSError):
