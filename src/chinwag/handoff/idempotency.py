@@ -40,7 +40,8 @@ async def earlier_message(
         raise IdempotencyKeyReused(
             f"Idempotency-Key '{key}' was already used with a different request body"
         )
-    return stored.user_message_id
+    earlier: str = stored.user_message_id
+    return earlier
 
 
 async def remember(conn: AsyncConnection, *, bot_id: str, key: str, message_id: str) -> None:
