@@ -2,6 +2,9 @@
 shop's page on another origin) and operators signed in to the console's inbox, each on another
 worker, with faults: a reload, a worker SIGKILLed, Redis gone, two claims at once.
 
+With CHINWAG_SCREENSHOTS=<folder> (e.g. docs), the test that kills a worker writes
+docs/handoff-reconnecting.png.
+
 The deployment: two `chinwag serve` processes on two ports, sharing one PostgreSQL database and
 one Redis (the test's own). That is the shape of `chinwag serve --workers 2`, whose workers
 share one port and the kernel gives each connection to whichever accepts first, so a test could
@@ -15,11 +18,13 @@ PostgreSQL only: several workers need it (`serve --workers 2` refuses SQLite).""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
@@ -463,6 +468,8 @@ async def test_the_operators_worker_is_killed_mid_conversation(
         await eventually(lambda: _is_stored(deployment.db, sent))
         b.kill()
         relay.replies_lost = False
+        await expect(kari.locator("#live")).to_have_text("connecting…")
+        await shot(kari, "reconnecting")
         await expect(said).to_have_count(2)  # the visitor has it (worker B published it)
         await ask(visitor, "Great, thanks!")  # while the console has no worker
         await expect(kari.locator("#live")).to_have_text("● live")
@@ -511,6 +518,13 @@ async def _is_stored(db: Database, text: str) -> bool:
     async with db.read() as conn:
         found = await conn.execute(select(Message.id).where(Message.content == text))
         return found.first() is not None
+
+
+async def shot(page: Page, name: str) -> None:
+    """With CHINWAG_SCREENSHOTS=<folder> (e.g. docs), docs/handoff-<name>.png."""
+    folder = os.environ.get("CHINWAG_SCREENSHOTS")
+    if folder:
+        await page.screenshot(path=str(Path(folder) / f"handoff-{name}.png"))
 
 
 def _port(server: ServerProcess) -> int:
