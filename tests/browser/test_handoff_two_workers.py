@@ -306,9 +306,11 @@ async def test_the_operators_worker_is_killed_mid_conversation(
         relay.replies_lost = False
         await expect(kari.locator("#live")).to_have_text("connecting…")
         await shot(kari, "reconnecting")
-        await expect(said).to_have_count(2)  # the visitor has it (worker B published it)
+        # The visitor has it: B published it to Redis (or, killed between its commit and its
+        # publication, A's follower reads it from the database after its quiet wait, 10 s).
+        await expect(said).to_have_count(2, timeout=15_000)
         await ask(visitor, "Great, thanks!")  # while the console has no worker
-        await expect(kari.locator("#live")).to_have_text("● live")
+        await expect(kari.locator("#live")).to_have_text("● live", timeout=10_000)
         await expect(kari.locator(".conversation .lines .msg").last).to_contain_text("Great")
         # Chromium sends a request again by itself when its reused connection closed without
         # a reply (here to worker A, through the relay); else the console says it failed and
