@@ -2,10 +2,11 @@
 shop's page on another origin) and operators signed in to the console's inbox, each on another
 worker (two `chinwag serve` processes on two ports sharing PostgreSQL and Redis: the shape of
 `serve --workers 2`, whose one port would not let a test choose the worker; see
-tests/browser/two_workers.py), with faults: a reload, a worker SIGKILLed, Redis gone, two claims
-at once. The workers are started once for the module; each test has a conversation of its own.
+tests/browser/two_workers.py), with faults: a reload, either worker SIGKILLed, Redis gone, two
+claims at once. The workers are started once for the module; each test has a conversation of
+its own.
 
-With CHINWAG_SCREENSHOTS=<folder> (e.g. docs), the test that kills a worker writes
+With CHINWAG_SCREENSHOTS=<folder> (e.g. docs), the test that kills the operator's worker writes
 docs/handoff-reconnecting.png.
 
 PostgreSQL only: several workers need it (`serve --workers 2` refuses SQLite)."""
@@ -65,9 +66,10 @@ def workers(postgres_template: str, tmp_path_factory: pytest.TempPathFactory) ->
 @pytest.fixture
 async def deployment(workers: Workers) -> AsyncIterator[Deployment]:
     """The shared workers as a test finds them: both up, Redis up, the bot open."""
-    if workers.operator_side.proc is not None and workers.operator_side.proc.poll() is not None:
-        workers.operator_side.start()  # killed by an earlier test
-        await workers.operator_side.wait_ready()
+    for worker in (workers.visitor_side, workers.operator_side):
+        if worker.proc is not None and worker.proc.poll() is not None:
+            worker.start()  # killed by an earlier test
+            await worker.wait_ready()
     if workers.redis.proc is not None and workers.redis.proc.poll() is not None:
         await asyncio.to_thread(workers.redis.start)  # stopped by an earlier test
     db = Database.from_url(workers.database_url)
@@ -276,6 +278,51 @@ async def test_without_redis_messages_go_through_the_database(
     await operator_context.close()
 
 
+async def test_the_visitors_worker_is_killed_mid_conversation(
+    deployment: Deployment, browser: Browser, browser_context: BrowserContext
+) -> None:
+    """SIGKILL on the visitor's worker: the widget (its script and requests through a relay
+    that fails over to the other worker) follows the conversation on, after the last event it
+    saw; the visitor's next message and the operator's reach the other side once, in order."""
+    question = "Do you have Nebbiolo?"
+    a, b = deployment.visitor_side, deployment.operator_side
+    async with Proxy(port_of(a), port_of(b)) as relay:
+        operator_context, kari = await console(browser, b.base_url)
+        relayed = f"http://127.0.0.1:{relay.port}"
+        visitor = await asks_for_a_person(deployment, browser_context, question, relayed)
+        await claims(kari, question)
+        said = visitor.locator(".msg.bot:has(.who)")
+        await writes(kari, "Hi, Kari here. Which vintage?")
+        await expect(said).to_have_count(1)
+
+        a.kill()
+        await writes(kari, "Are you there?")  # while the widget has no worker
+        await expect(said).to_have_count(2, timeout=15_000)
+        await ask(visitor, "Yes, 2019 please")
+        await expect(kari.locator(".conversation .lines .msg").last).to_contain_text("2019")
+        await writes(kari, "Pio Cesare 2019 it is.")
+        expected = [
+            ["bot", GREETING],
+            ["visitor", question],
+            ["bot", ANSWER],
+            ["bot", JOINING],
+            ["Kari", "Hi, Kari here. Which vintage?"],
+            ["Kari", "Are you there?"],
+            ["visitor", "Yes, 2019 please"],
+            ["Kari", "Pio Cesare 2019 it is."],
+        ]
+        assert await widget_lines(visitor, len(expected)) == expected
+        await operator_context.close()
+    assert await stored(deployment.db, question) == [
+        ("user", None, question),
+        ("assistant", None, ANSWER),
+        ("assistant", "Kari", "Hi, Kari here. Which vintage?"),
+        ("assistant", "Kari", "Are you there?"),
+        ("user", None, "Yes, 2019 please"),
+        ("assistant", "Kari", "Pio Cesare 2019 it is."),
+    ]
+
+
 async def test_the_operators_worker_is_killed_mid_conversation(
     deployment: Deployment, browser: Browser, browser_context: BrowserContext
 ) -> None:
@@ -283,8 +330,8 @@ async def test_the_operators_worker_is_killed_mid_conversation(
     got out. The browser sends the request again to the other worker (or Kari does, after the
     console said it failed): the Idempotency-Key the console sends stores it once. The console
     reconnects through the relay to the other worker, catches up with what the visitor wrote
-    meanwhile, and goes on; neither side loses or repeats a message. (Last in the module: the
-    next test would restart the worker.)"""
+    meanwhile, and goes on; neither side loses or repeats a message. (The next test would
+    restart the worker.)"""
     question = "Do you have Barbaresco?"
     a, b = deployment.visitor_side, deployment.operator_side
     async with Proxy(port_of(b), port_of(a)) as relay:

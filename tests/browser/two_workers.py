@@ -62,8 +62,9 @@ class Workers:
 class Deployment(Workers):
     db: Database  # the test's own connection (in its event loop), for what was stored
 
-    def shop_page(self) -> str:
-        return self.site.add("shop.html", widget=self.visitor_side.base_url, key=self.key)
+    def shop_page(self, widget: str | None = None) -> str:
+        """The shop's page, its widget from `widget` (by default worker A)."""
+        return self.site.add("shop.html", widget=widget or self.visitor_side.base_url, key=self.key)
 
 
 @contextmanager
@@ -137,9 +138,11 @@ async def console(
     return context, page
 
 
-async def asks_for_a_person(deployment: Deployment, context: BrowserContext, question: str) -> Page:
+async def asks_for_a_person(
+    deployment: Deployment, context: BrowserContext, question: str, widget: str | None = None
+) -> Page:
     """A visitor on the shop's page asks the bot, then for a person."""
-    visitor = await open_page(context, deployment.shop_page())
+    visitor = await open_page(context, deployment.shop_page(widget))
     await ask(visitor, question)
     await finished_answers(visitor, 1)
     await visitor.get_by_role("button", name="Talk to a person").click()
