@@ -89,12 +89,15 @@ class HostSite(ThreadedServer):
 
 
 class Proxy:
-    """A TCP relay between the browser and chinwag whose connections a test can cut."""
+    """A TCP relay between the browser and chinwag whose connections a test can cut. Given
+    more ports, it is a load balancer that fails over: each new connection goes to the first
+    of them that accepts."""
 
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
+    def __init__(self, target_port: int, *fallback_ports: int) -> None:
+        self.target_ports = [target_port, *fallback_ports]
         self.port = free_port()
         self.writers: set[asyncio.StreamWriter] = set()
+        self.replies_lost = False  # True: what chinwag sends back never reaches the browser
 
     async def __aenter__(self) -> Proxy:
         self.server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
@@ -110,12 +113,22 @@ class Proxy:
         self.writers.clear()
 
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        for port in self.target_ports:
+            try:
+                up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
+                break
+            except OSError:  # refused: that worker is down
+                continue
+        else:
+            writer.transport.abort()
+            return
         self.writers |= {writer, up_writer}
 
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             try:
                 while data := await src.read(65536):
+                    if dst is writer and self.replies_lost:
+                        continue
                     dst.write(data)
                     await dst.drain()
             except (ConnectionError, OSError):

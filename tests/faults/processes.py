@@ -47,6 +47,8 @@ def server_env(
     )
     if redis_url is not None:
         env["CHINWAG_REDIS_URL"] = redis_url
+    if "CHINWAG_CONSOLE_NODE_MODULES" in os.environ:  # where this machine keeps them
+        env["CHINWAG_CONSOLE_NODE_MODULES"] = os.environ["CHINWAG_CONSOLE_NODE_MODULES"]
     return env
 
 

@@ -61,6 +61,9 @@ class OperatorMessageOut(BaseModel):
     message_id: str
     session_id: str
     seq: int = Field(description="The message.created event's seq on the session's events.")
+    replayed: bool = Field(
+        False, description="A retry with the same Idempotency-Key: nothing new was stored."
+    )
 
 
 class WaitingOut(BaseModel):

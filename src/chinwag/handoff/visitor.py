@@ -7,16 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.bots.service import BotCache
-from chinwag.conversations.models import IdempotencyKey
 from chinwag.conversations.service import Accepted
 from chinwag.db.base import utcnow
-from chinwag.db.conflicts import insert_or_ignore
-from chinwag.errors import IdempotencyKeyReused, SessionOwnedByAnotherUser, SessionWithOperator
+from chinwag.errors import SessionOwnedByAnotherUser, SessionWithOperator
 from chinwag.handoff.asking import asks_for_person
+from chinwag.handoff.idempotency import earlier_message, remember
 from chinwag.handoff.service import add_message, find_session, held_state
 from chinwag.handoff.texts import handoff_reply
 from chinwag.handoff.tickets import ask_for_person
@@ -135,30 +133,12 @@ async def hold_message(
         )
 
     if idempotency_key is not None:
-        claimed = await conn.execute(
-            insert_or_ignore(conn, IdempotencyKey)
-            .values(bot_id=bot_id, key=idempotency_key, request_hash=body_hash, created_at=now)
-            .returning(IdempotencyKey.key)
+        earlier = await earlier_message(
+            conn, bot_id=bot_id, key=idempotency_key, body_hash=body_hash, now=now
         )
-        if claimed.first() is None:
-            stored = (
-                await conn.execute(
-                    select(IdempotencyKey.request_hash, IdempotencyKey.user_message_id).where(
-                        IdempotencyKey.bot_id == bot_id, IdempotencyKey.key == idempotency_key
-                    )
-                )
-            ).one()
-            if stored.request_hash != body_hash:
-                raise IdempotencyKeyReused(
-                    f"Idempotency-Key '{idempotency_key}' was already used with a different "
-                    "request body"
-                )
-            return held(stored.user_message_id, replayed=True, event=None)
+        if earlier is not None:
+            return held(earlier, replayed=True, event=None)
     message_id, event = await add_message(conn, session_pk=session["id"], text=text, now=now)
     if idempotency_key is not None:
-        await conn.execute(
-            update(IdempotencyKey)
-            .where(IdempotencyKey.bot_id == bot_id, IdempotencyKey.key == idempotency_key)
-            .values(user_message_id=message_id)
-        )
+        await remember(conn, bot_id=bot_id, key=idempotency_key, message_id=message_id)
     return held(message_id, replayed=False, event=event)

@@ -10,6 +10,7 @@ const SOUND = "chinwag.inbox.sound";
 const soundOn = () => localStorage.getItem(SOUND) !== "off";
 const idOf = (item) => `${item.bot_id}/${item.session_id}`;
 const enc = encodeURIComponent;
+const newKey = () => Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
 let audio = null;
 
 // A short two-note chime made with Web Audio: no sound file to serve, nothing for the CSP.
@@ -138,6 +139,9 @@ function Conversation({ bot, session, inbox, signedIn }) {
   const [claimedHere, setClaimedHere] = useState(false);
   const [failure, setFailure] = useState(null);
   const [text, setText] = useState("");
+  // The text being sent and its Idempotency-Key, the same until it is stored: a request sent
+  // again (by the browser, or by pressing Send after an error) stores it once.
+  const sending = useRef(null);
   const end = useRef(null);
   useEffect(() => { // each event of the conversation (any worker, any writer) reloads it
     const source = new EventSource(`${base}/events`);
@@ -154,16 +158,20 @@ function Conversation({ bot, session, inbox, signedIn }) {
   const mine = state === "claimed" && (item ? item.mine : claimedHere);
   // Admins (keys, and operators with the admin role) may hand back or close anyone's.
   const admin = signedIn.kind === "admin" || (signedIn.kind === "operator" && !signedIn.bots);
-  const act = (path, body) => async (e) => {
+  const act = (path, body, headers) => async (e) => {
     if (e) e.preventDefault();
     try {
-      const done = await api(`${base}${path}`, { method: "POST", body });
+      const done = await api(`${base}${path}`, { method: "POST", body, headers });
       if (path === "/handoff/claim") setClaimedHere(true);
-      if (path === "/handoff/messages") setText("");
+      if (path === "/handoff/messages") { setText(""); sending.current = null; }
       setFailure(null);
       reload();
       return done;
     } catch (err) { setFailure(err); }
+  };
+  const send = (e) => {
+    if (!sending.current || sending.current.text !== text) sending.current = { text, key: newKey() };
+    return act("/handoff/messages", { message: text }, { "Idempotency-Key": sending.current.key })(e);
   };
   const person = personOf(data);
   return html`<div class="conversation">
@@ -176,7 +184,7 @@ function Conversation({ bot, session, inbox, signedIn }) {
         ${signedIn.kind !== "operator" ? html`<${Link} class="small" href=${`/admin/conversations/${enc(bot)}/${enc(session)}`}>Full transcript</${Link}>` : null}</div></div>
     <${Problem} error=${failure} />
     <div class="lines">${data.messages.map((m) => html`<${Line} m=${m} />`)}<div ref=${end}></div></div>
-    ${mine ? html`<form class="composer" onSubmit=${act("/handoff/messages", { message: text })}>
+    ${mine ? html`<form class="composer" onSubmit=${send}>
         <textarea name="message" rows="3" placeholder="Write to the visitor…" value=${text} onInput=${(e) => setText(e.target.value)}
           onKeyDown=${(e) => { if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); e.target.form.requestSubmit(); } }}></textarea>
         <button class="primary" type="submit" disabled=${!text.trim()}>Send</button></form>`

@@ -22,8 +22,8 @@ export class ApiError extends Error {
 }
 
 // Every call goes to the public API with the session cookie; changes carry the CSRF token.
-export async function api(path, { method = "GET", body, form, raw } = {}) {
-  const headers = {};
+export async function api(path, { method = "GET", body, form, raw, headers: extra } = {}) {
+  const headers = { ...extra };
   if (method !== "GET" && csrf) headers["X-CSRF-Token"] = csrf;
   let payload;
   if (form) payload = form;

@@ -11,11 +11,13 @@ from fastapi import APIRouter, Header, Query, Request
 from chinwag.auth.principal import Principal, PrincipalKind
 from chinwag.bots.service import get_bot
 from chinwag.conversations.history import visible_session
+from chinwag.conversations.service import request_hash
 from chinwag.db.base import utcnow
 from chinwag.errors import Forbidden, HandoffNotEnabled, InvalidRequest
 from chinwag.handoff import service, tickets
 from chinwag.handoff.deliveries import list_deliveries
 from chinwag.handoff.follow import SessionFollower, publish
+from chinwag.handoff.idempotency import earlier_message, remember, seq_of
 from chinwag.handoff.inbox import InboxFeed, inbox
 from chinwag.handoff.queue import acting_as, claimer, list_handoffs
 from chinwag.handoff.schemas import (
@@ -210,16 +212,30 @@ async def operator_message(
     body: OperatorMessageIn,
     principal: PrincipalDep,
     services: ServicesDep,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> OperatorMessageOut:
-    """The operator who claimed the conversation writes to the visitor."""
+    """The operator who claimed the conversation writes to the visitor. A retry with the same
+    `Idempotency-Key` and body stores nothing and returns the same message (`replayed`)."""
     principal.require_bot(bot_id, kinds=OPERATORS)
     now = utcnow()
     async with services.db.write() as conn:
         session = await service.find_session(conn, bot_id, session_id)
         acting = await claimer(conn, principal, session)
+        if idempotency_key is not None:
+            body_hash = request_hash({"operator_message": body.message, "session": session_id})
+            earlier = await earlier_message(
+                conn, bot_id=bot_id, key=idempotency_key, body_hash=body_hash, now=now
+            )
+            if earlier is not None:
+                seq = await seq_of(conn, session["id"], earlier)
+                return OperatorMessageOut(
+                    message_id=earlier, session_id=session_id, seq=seq, replayed=True
+                )
         message_id, event = await service.add_message(
             conn, session_pk=session["id"], text=body.message, now=now, operator=acting
         )
+        if idempotency_key is not None:
+            await remember(conn, bot_id=bot_id, key=idempotency_key, message_id=message_id)
     await publish(services.event_log.fanout, session["id"], [event])
     return OperatorMessageOut(message_id=message_id, session_id=session_id, seq=event.seq)
 
