@@ -10,7 +10,7 @@ import logging
 from datetime import datetime, timedelta
 
 import orjson
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.bots.service import get_bot
@@ -19,6 +19,7 @@ from chinwag.db.base import new_id, utcnow
 from chinwag.db.uow import Database
 from chinwag.errors import ChinwagError, WebhookError
 from chinwag.handoff.email import MAILTO, EmailSender
+from chinwag.handoff.wakeup import LOOK_SECONDS, Wakeup
 from chinwag.handoff.webhook import TIMEOUT_SECONDS, WebhookSender
 from chinwag.timestamps import as_utc
 
@@ -67,6 +68,18 @@ async def enqueue(
         )
     )
     return delivery_id
+
+
+async def next_due(db: Database) -> datetime | None:
+    """When the earliest pending delivery is due (None: nothing is pending)."""
+    async with db.read() as conn:
+        found = await conn.execute(
+            select(func.min(WebhookDelivery.next_attempt_at)).where(
+                WebhookDelivery.status == "pending"
+            )
+        )
+        earliest = found.scalar_one_or_none()
+    return as_utc(earliest) if earliest is not None else None
 
 
 async def _claim(db: Database, now: datetime) -> list[tuple[str, str, str, str, int]]:
@@ -154,18 +167,27 @@ async def deliver_due(
 async def deliver_forever(
     db: Database, sender: WebhookSender, *, retry_seconds: float, mailer: EmailSender | None = None
 ) -> None:
-    """The background job of every worker: look for due deliveries about once a second."""
+    """The background job of every worker: send what is due, then sleep until the next
+    delivery is due or a conversation starts waiting here (handoff/wakeup.py), looking at
+    least every LOOK_SECONDS for what another worker left."""
     pause = min(1.0, max(retry_seconds / 2, 0.05))
-    while True:
-        try:
-            if not await deliver_due(db, sender, retry_seconds=retry_seconds, mailer=mailer):
+    wakeup = Wakeup()
+    try:
+        while True:
+            try:
+                if await deliver_due(db, sender, retry_seconds=retry_seconds, mailer=mailer):
+                    continue
+                due = await next_due(db)
+                wait = LOOK_SECONDS if due is None else (due - utcnow()).total_seconds()
+                await wakeup.nap(wait)
+            except ChinwagError as exc:  # the database is away; look again later
+                log.warning("webhook deliveries: %s (%s)", exc.message, exc.code)
                 await asyncio.sleep(pause)
-        except ChinwagError as exc:  # the database is away; look again later
-            log.warning("webhook deliveries: %s (%s)", exc.message, exc.code)
-            await asyncio.sleep(pause)
-        except Exception:  # never let one bad row stop the job; its lease runs out
-            log.exception("webhook deliveries failed")
-            await asyncio.sleep(pause)
+            except Exception:  # never let one bad row stop the job; its lease runs out
+                log.exception("webhook deliveries failed")
+                await asyncio.sleep(pause)
+    finally:
+        wakeup.close()
 
 
 async def list_deliveries(conn: AsyncConnection, bot_id: str) -> list[dict[str, object]]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from chinwag.db.uow import Database
 from chinwag.handoff.service import events_after
+from chinwag.handoff.wakeup import wake_handoff_jobs
 from chinwag.streams.events import LogEntry
 from chinwag.streams.fanout import RedisFanout
 from chinwag.streams.follow import PAGE_SIZE, DatabaseFollower
@@ -49,6 +50,9 @@ class SessionFollower(DatabaseFollower):
 
 
 async def publish(fanout: RedisFanout | None, session_pk: str, entries: list[LogEntry]) -> None:
-    """Hand committed events to followers on other workers (they poll without Redis)."""
+    """Hand committed events to followers on other workers (they poll without Redis); a
+    conversation that started waiting wakes this worker's handoff jobs."""
+    if any(entry.type == "handoff.waiting" for entry in entries):
+        wake_handoff_jobs()
     if fanout is not None and entries:
         await fanout.publish({fanout_key(session_pk): entries}, set())

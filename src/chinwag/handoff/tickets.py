@@ -9,8 +9,8 @@ conditional UPDATE per conversation makes exactly one of them write it."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import RowMapping, insert, select, update
@@ -24,12 +24,13 @@ from chinwag.db.uow import Database
 from chinwag.errors import ChinwagError, HandoffNotWaiting
 from chinwag.handoff.events import TicketCreated, TicketOffered
 from chinwag.handoff.service import append_event, request_person
+from chinwag.handoff.wakeup import LOOK_SECONDS, Wakeup
 from chinwag.streams.events import LogEntry
 from chinwag.streams.fanout import RedisFanout
 from chinwag.timestamps import as_utc
 
 log = logging.getLogger(__name__)
-SWEEP_SECONDS = 1.0  # how often each worker looks for conversations nobody claimed
+SWEEP_SECONDS = 1.0  # the pause after a failed sweep
 SWEEP_BATCH = 100
 LISTED = 200
 
@@ -190,9 +191,20 @@ async def list_tickets(conn: AsyncConnection, bot_id: str) -> list[dict[str, obj
     ]
 
 
-async def offer_unclaimed(db: Database, now: datetime) -> list[tuple[str, LogEntry]]:
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    """What one sweep did: the offers written (by this worker), and when the next is due."""
+
+    offered: list[tuple[str, LogEntry]]
+    next_due: datetime | None
+
+
+async def offer_unclaimed(db: Database, now: datetime) -> Sweep:
     """Offer the ticket form in every conversation that has waited longer than its bot's
-    `claim_timeout_minutes`: [(session pk, event)] written (by this worker)."""
+    `claim_timeout_minutes`. One read finds them; only a due one takes a write."""
+    bots: dict[str, BotConfig] = {}
+    due: list[tuple[str, BotConfig]] = []
+    later: list[datetime] = []
     async with db.read() as conn:
         waiting = (
             await conn.execute(
@@ -202,36 +214,48 @@ async def offer_unclaimed(db: Database, now: datetime) -> list[tuple[str, LogEnt
                 .limit(SWEEP_BATCH)
             )
         ).all()
-    offered = []
-    bots: dict[str, BotConfig] = {}
-    for session_pk, bot_id, requested_at in waiting:
-        async with db.write() as conn:
+        for session_pk, bot_id, requested_at in waiting:
             if bot_id not in bots:
                 bots[bot_id] = (await get_bot(conn, bot_id)).config
-            bot = bots[bot_id]
-            minutes = bot.handoff.claim_timeout_minutes
+            minutes = bots[bot_id].handoff.claim_timeout_minutes
             if minutes is None or requested_at is None:
                 continue
-            if as_utc(requested_at) + timedelta(minutes=minutes) > now:
-                continue
+            at = as_utc(requested_at) + timedelta(minutes=minutes)
+            if at <= now:
+                due.append((session_pk, bots[bot_id]))
+            else:
+                later.append(at)
+    offered = []
+    for session_pk, bot in due:
+        async with db.write() as conn:
             event = await offer(
                 conn, session_pk=session_pk, bot=bot, reason="no_one_claimed", now=now
             )
         if event is not None:
             offered.append((session_pk, event))
-    return offered
+    return Sweep(offered, min(later, default=None))
 
 
 async def offer_forever(db: Database, fanout: RedisFanout | None) -> None:
-    """Every worker's job: offer tickets where nobody claimed in time, about once a second."""
+    """Every worker's job: offer tickets where nobody claimed in time. It sleeps until the
+    next claim timeout is due or a conversation starts waiting here (handoff/wakeup.py), and
+    looks at least every LOOK_SECONDS for conversations another worker queued."""
     from chinwag.handoff.follow import publish
 
-    while True:
-        await asyncio.sleep(SWEEP_SECONDS)
-        try:
-            for session_pk, event in await offer_unclaimed(db, utcnow()):
-                await publish(fanout, session_pk, [event])
-        except ChinwagError as exc:  # the database is away; look again later
-            log.warning("ticket offers: %s (%s)", exc.message, exc.code)
-        except Exception:
-            log.exception("ticket offers failed")
+    wakeup = Wakeup()
+    try:
+        while True:
+            wait = SWEEP_SECONDS
+            try:
+                sweep = await offer_unclaimed(db, utcnow())
+                for session_pk, event in sweep.offered:
+                    await publish(fanout, session_pk, [event])
+                due = sweep.next_due
+                wait = LOOK_SECONDS if due is None else (due - utcnow()).total_seconds()
+            except ChinwagError as exc:  # the database is away; look again later
+                log.warning("ticket offers: %s (%s)", exc.message, exc.code)
+            except Exception:
+                log.exception("ticket offers failed")
+            await wakeup.nap(max(wait, SWEEP_SECONDS / 10))
+    finally:
+        wakeup.close()
