@@ -141,7 +141,7 @@ function ToolCalls({ calls }) {
   const where = (c) => (c.step != null ? `${c.flow}, step ${c.step}` : `flow ${c.flow}`);
   return html`<ul class="tool-calls" aria-label="Tool calls">${calls.map((c) => html`<li class="tool-call" data-tool=${c.tool}>
     <details><summary><span class="tool-name">${c.tool}</span>${" "}
-      <span class=${"badge " + (c.status === "completed" ? "good" : "bad")}>${c.status}${c.error_code ? `: ${c.error_code}` : ""}</span>
+      <span class=${"badge " + (c.status === "completed" ? "good" : "bad")}>${c.status}${c.error_code ? `: ${c.error_code}` : ""}</span>${" "}
       <span class="muted">${ms(c.ms)}</span></summary>
       <div class="muted">${[where(c), c.http_status ? `HTTP ${c.http_status}` : "no HTTP answer",
         c.bytes != null ? `${c.bytes} bytes` : null, c.attempts > 1 ? `${c.attempts} attempts` : null].filter(Boolean).join(" · ")}</div>
