@@ -19,6 +19,7 @@ from sqlalchemy import Date, Float, Integer, Select, and_, case, cast, func, sel
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
+from chinwag.console.tool_calls import calls_made
 from chinwag.conversations.models import ChatSession, Feedback, FlowRun, Message, no_citations
 from chinwag.timestamps import as_utc
 
@@ -343,6 +344,30 @@ async def errors(conn: AsyncConnection, r: ChartRange) -> list[dict[str, Any]]:
     return _rows(await conn.execute(query))
 
 
+async def tools(conn: AsyncConnection, r: ChartRange) -> list[dict[str, Any]]:
+    """Per tool: calls (flows' and main's), errors (a status other than `completed`), p50 and
+    p95 time in ms."""
+    calls = calls_made(conn, start=r.start, end=r.end, bot_id=r.bot_id).subquery()
+    timed = select(calls.c.tool, calls.c.ms)
+    query = _percentiles(conn, timed, "tool", "ms", ("p50_ms", 50), ("p95_ms", 95))
+    failed = (
+        select(calls.c.tool, func.count().label("errors"))
+        .where(calls.c.status != "completed")
+        .group_by(calls.c.tool)
+    )
+    errors = {row.tool: row.errors for row in await conn.execute(failed)}
+    return [
+        {
+            "tool": row["tool"],
+            "calls": row["count"],
+            "errors": errors.get(row["tool"], 0),
+            "p50_ms": row["p50_ms"],
+            "p95_ms": row["p95_ms"],
+        }
+        for row in _rows(await conn.execute(query))
+    ]
+
+
 async def tune(conn: AsyncConnection) -> None:
     """Settings for the chart queries, for the rest of the transaction."""
     if conn.dialect.name == "postgresql":  # JIT compiling costs more than these scans save
@@ -361,4 +386,5 @@ CHARTS: dict[str, Chart] = {
     "sources": sources,
     "declines": declines,
     "errors": errors,
+    "tools": tools,
 }

@@ -26,7 +26,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from chinwag.bots.models import Bot
 from chinwag.console import analytics
 from chinwag.console.analytics import Chart, ChartRange
-from chinwag.console.tool_calls import tools
 from chinwag.conversations.models import EVERY_BOT, ChatSession, DailyCharts, Message
 from chinwag.db.base import utcnow
 from chinwag.db.conflicts import insert_or_ignore
@@ -91,8 +90,7 @@ def _daily(name: str) -> Chart:
 
 
 CHARTS: dict[str, Chart] = {
-    **{name: _daily(name) if name in DAILY else chart for name, chart in analytics.CHARTS.items()},
-    "tools": tools,  # calls, errors and p95 per tool (flows' calls and main's)
+    name: _daily(name) if name in DAILY else chart for name, chart in analytics.CHARTS.items()
 }
 
 

@@ -1,5 +1,5 @@
-"""Tool calls as the console shows them: each answer's calls in its transcript, and calls,
-errors and p95 time per tool over a range of days (SQLite and PostgreSQL).
+"""Tool calls as the console shows them: each answer's calls in its transcript, and every call
+made over a range of days for the analytics' table per tool (SQLite and PostgreSQL).
 
 Both read what the flow runs recorded (ToolOutcome.record: arguments already redacted where
 the tool's schema marks a field secret, never the response): a flow's one call in
@@ -8,13 +8,13 @@ the tool's schema marks a field secret, never the response): a flow's one call i
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Float, Select, case, cast, func, literal, select, true, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from chinwag.console.analytics import ChartRange, _percentiles, _rows
 from chinwag.conversations.models import FlowRun
 
 
@@ -42,18 +42,19 @@ def answer_calls(
     ]
 
 
-def _in_range(r: ChartRange) -> tuple[ColumnElement[bool], ...]:
-    where = (FlowRun.created_at >= r.start, FlowRun.created_at < r.end)
-    return (*where, FlowRun.bot_id == r.bot_id) if r.bot_id is not None else where
-
-
-def _calls(conn: AsyncConnection, r: ChartRange) -> Select[*tuple[Any, ...]]:
-    """One row per call made in the range (tool, status, ms): flows' calls and main's."""
+def calls_made(
+    conn: AsyncConnection, *, start: datetime, end: datetime, bot_id: str | None
+) -> Select[*tuple[Any, ...]]:
+    """One row per call made from `start` to `end` (tool, status, ms), one bot's or every
+    bot's: flows' calls and main's function calls."""
+    in_range = [FlowRun.created_at >= start, FlowRun.created_at < end]
+    if bot_id is not None:
+        in_range.append(FlowRun.bot_id == bot_id)
     flows = select(
         FlowRun.tool["tool"].as_string().label("tool"),
         FlowRun.tool["status"].as_string().label("status"),
         FlowRun.tool["ms"].as_float().label("ms"),
-    ).where(*_in_range(r), FlowRun.tool["tool"].as_string().is_not(None))  # not JSON null
+    ).where(*in_range, FlowRun.tool["tool"].as_string().is_not(None))  # not JSON null
     if conn.dialect.name == "postgresql":
         listed = case(
             (func.json_typeof(FlowRun.tool_calls) == "array", FlowRun.tool_calls),
@@ -80,30 +81,7 @@ def _calls(conn: AsyncConnection, r: ChartRange) -> Select[*tuple[Any, ...]]:
         )
         .select_from(FlowRun)
         .join(called, true())
-        .where(*_in_range(r))
+        .where(*in_range)
     )
     union = union_all(flows, main).subquery()
     return select(union.c.tool, union.c.status, union.c.ms)
-
-
-async def tools(conn: AsyncConnection, r: ChartRange) -> list[dict[str, Any]]:
-    """Per tool: calls, errors (a status other than `completed`), p50 and p95 time in ms."""
-    calls = _calls(conn, r).subquery()
-    timed = select(calls.c.tool, calls.c.ms)
-    query = _percentiles(conn, timed, "tool", "ms", ("p50_ms", 50), ("p95_ms", 95))
-    failed = (
-        select(calls.c.tool, func.count().label("errors"))
-        .where(calls.c.status != "completed")
-        .group_by(calls.c.tool)
-    )
-    errors = {row.tool: row.errors for row in await conn.execute(failed)}
-    return [
-        {
-            "tool": row["tool"],
-            "calls": row["count"],
-            "errors": errors.get(row["tool"], 0),
-            "p50_ms": row["p50_ms"],
-            "p95_ms": row["p95_ms"],
-        }
-        for row in _rows(await conn.execute(query))
-    ]
