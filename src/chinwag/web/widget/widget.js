@@ -593,8 +593,10 @@ button,input,textarea{font:inherit;color:inherit}
           this.finish(answer, m.content, m.citations, m.status, false);
         }
       }
-      if (live && messages.some((m) => m.id === live.messageId && m.status === "streaming")) {
+      const streaming = live && messages.find((m) => m.id === live.messageId && m.status === "streaming");
+      if (streaming) {
         const bubble = this.addAnswer(live.messageId);
+        bubble.confirm = streaming.pending_action; // its tool.confirmation may be before `after`
         bubble.text = live.text || "";
         bubble.sources = live.sources || [];
         this.render(bubble);
