@@ -118,9 +118,11 @@ def _percentiles(
     group: str,
     value: str,
     *names: tuple[str, float],
+    summed: str | None = None,
 ) -> Select[*tuple[Any, ...]]:
     """Nearest-rank percentiles (with count and mean) of `value` per `group` over the rows of
-    `values`: PostgreSQL's percentile_disc, or the same ranks by window functions on SQLite."""
+    `values`: PostgreSQL's percentile_disc, or the same ranks by window functions on SQLite;
+    and the sum of the column `summed` of `values`, if one is named."""
     rows = values.subquery()
     if conn.dialect.name == "postgresql":
         return (
@@ -132,6 +134,7 @@ def _percentiles(
                 ),
                 func.count().label("count"),
                 func.avg(rows.c[value]).label("mean"),
+                *([func.sum(rows.c[summed]).label(summed)] if summed else []),
             )
             .group_by(rows.c[group])
             .order_by(rows.c[group])
@@ -139,6 +142,7 @@ def _percentiles(
     ranked = select(
         rows.c[group],
         rows.c[value],
+        *([rows.c[summed]] if summed else []),
         func.row_number().over(partition_by=rows.c[group], order_by=rows.c[value]).label("rank"),
         func.count().over(partition_by=rows.c[group]).label("n"),
     ).subquery()
@@ -151,6 +155,7 @@ def _percentiles(
             ),
             func.count().label("count"),
             func.avg(ranked.c[value]).label("mean"),
+            *([func.sum(ranked.c[summed]).label(summed)] if summed else []),
         )
         .group_by(ranked.c[group])
         .order_by(ranked.c[group])
@@ -346,21 +351,16 @@ async def errors(conn: AsyncConnection, r: ChartRange) -> list[dict[str, Any]]:
 
 async def tools(conn: AsyncConnection, r: ChartRange) -> list[dict[str, Any]]:
     """Per tool: calls (flows' and main's), errors (a status other than `completed`), p50 and
-    p95 time in ms."""
+    p95 time in ms; one pass over the range's flow runs."""
     calls = calls_made(conn, start=r.start, end=r.end, bot_id=r.bot_id).subquery()
-    timed = select(calls.c.tool, calls.c.ms)
-    query = _percentiles(conn, timed, "tool", "ms", ("p50_ms", 50), ("p95_ms", 95))
-    failed = (
-        select(calls.c.tool, func.count().label("errors"))
-        .where(calls.c.status != "completed")
-        .group_by(calls.c.tool)
-    )
-    errors = {row.tool: row.errors for row in await conn.execute(failed)}
+    failed = case((calls.c.status != "completed", 1), else_=0)
+    timed = select(calls.c.tool, calls.c.ms, failed.label("errors"))
+    query = _percentiles(conn, timed, "tool", "ms", ("p50_ms", 50), ("p95_ms", 95), summed="errors")
     return [
         {
             "tool": row["tool"],
             "calls": row["count"],
-            "errors": errors.get(row["tool"], 0),
+            "errors": int(row["errors"]),
             "p50_ms": row["p50_ms"],
             "p95_ms": row["p95_ms"],
         }

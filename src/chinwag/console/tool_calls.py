@@ -56,18 +56,15 @@ def calls_made(
         FlowRun.tool["ms"].as_float().label("ms"),
     ).where(*in_range, FlowRun.tool["tool"].as_string().is_not(None))  # not JSON null
     if conn.dialect.name == "postgresql":
-        listed = case(
-            (func.json_typeof(FlowRun.tool_calls) == "array", FlowRun.tool_calls),
-            else_=cast(literal("[]"), JSON),
-        )
+        is_list = func.json_typeof(FlowRun.tool_calls) == "array"
+        listed = case((is_list, FlowRun.tool_calls), else_=cast(literal("[]"), JSON))
         called = func.json_array_elements(listed).table_valued("value").alias("called")
 
         def field(name: str) -> ColumnElement[Any]:
             return called.c.value.op("->>")(literal(name))
     else:
-        listed = case(
-            (func.json_type(FlowRun.tool_calls) == "array", FlowRun.tool_calls), else_="[]"
-        )
+        is_list = func.json_type(FlowRun.tool_calls) == "array"
+        listed = case((is_list, FlowRun.tool_calls), else_="[]")
         called = func.json_each(listed).table_valued("value").alias("called")
 
         def field(name: str) -> ColumnElement[Any]:
@@ -81,7 +78,7 @@ def calls_made(
         )
         .select_from(FlowRun)
         .join(called, true())
-        .where(*in_range)
+        .where(*in_range, is_list)  # most runs called nothing: no function call for them
     )
     union = union_all(flows, main).subquery()
     return select(union.c.tool, union.c.status, union.c.ms)
