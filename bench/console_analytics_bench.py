@@ -5,7 +5,8 @@
 Creates its own database (chinwag_bench_console_<pid>) on CHINWAG_TEST_POSTGRES_DSN (default
 postgresql://postgres@127.0.0.1:5432/test), migrates it, seeds two bots (90 % of the traffic
 on one), sessions of four messages (question, answer, question, answer) spread over `--days`,
-a `main` flow run per answer (plus `statistics` on 30 %), 👍/👎 on 6 % of the answers, 2 % of
+a `main` flow run per answer (plus `statistics` on 30 %, each calling the `stock` tool; `main`
+calls a tool by function calling on 10 % of answers), 👍/👎 on 6 % of the answers, 2 % of
 answers failed. Seeding uses COPY. Then every chart query runs 3 times per range (the last 30
 days of one bot; all days of one bot; all days of every bot) and the median is printed: first
 computed from the messages alone (chinwag.console.analytics), then after the fold job has
@@ -127,7 +128,11 @@ def _rows(messages: int, days: int, end: datetime, rng: random.Random):  # type:
                 ),
             )
             for flow in ["main", *chosen]:
-                yield "flow_runs", (answer_id, bot, flow, "completed", None, rng.random() * 900, at)
+                tool, calls = _tool_records(flow, rng)
+                yield (
+                    "flow_runs",
+                    (answer_id, bot, flow, "completed", None, rng.random() * 900, tool, calls, at),
+                )
             if rng.random() < 0.06:
                 yield (
                     "feedback",
@@ -141,6 +146,35 @@ def _rows(messages: int, days: int, end: datetime, rng: random.Random):  # type:
                         at,
                     ),
                 )
+
+
+def _call(tool: str, rng: random.Random) -> dict[str, object]:
+    """A tool call as ToolOutcome.record keeps it: 3 % of them errors."""
+    failed = rng.random() < 0.03
+    return {
+        "tool": tool,
+        "status": "error" if failed else "completed",
+        "code": "tool_timeout" if failed else None,
+        "http_status": None if failed else 200,
+        "ms": rng.lognormvariate(4, 0.6),
+        "bytes": 120,
+        "attempts": 1,
+        "arguments": {"order": "10023"},
+    }
+
+
+def _tool_records(flow: str, rng: random.Random) -> tuple[str | None, str | None]:
+    """`statistics` calls `stock` on each run (flow_runs.tool); `main` calls order_status by
+    function calling on 10 % of answers, once or twice (flow_runs.tool_calls)."""
+    if flow == "statistics":
+        return json.dumps(_call("stock", rng)), None
+    if rng.random() < 0.1:
+        calls = [
+            {**_call("order_status", rng), "step": 1, "call_id": f"call_0_{i}"}
+            for i in range(rng.randint(1, 2))
+        ]
+        return None, json.dumps(calls)
+    return None, None
 
 
 COLUMNS = {
@@ -171,7 +205,17 @@ COLUMNS = {
         "created_at",
         "finished_at",
     ),
-    "flow_runs": ("message_id", "bot_id", "flow", "status", "score", "ms", "created_at"),
+    "flow_runs": (
+        "message_id",
+        "bot_id",
+        "flow",
+        "status",
+        "score",
+        "ms",
+        "tool",
+        "tool_calls",
+        "created_at",
+    ),
     "feedback": ("id", "message_id", "user_id", "rating", "comment", "created_at", "updated_at"),
 }
 ORDER = ("end_users", "chat_sessions", "messages", "flow_runs", "feedback")

@@ -2,8 +2,9 @@
 
 Runs `chinwag demo --seed-history` (a fresh SQLite database in a temporary folder, the fake
 LLM of chinwag.testing, the demo's real documents and routing), signs in with an admin key in
-Debian's Chromium and writes docs/console-*.png. About two minutes, most of it the demo
-indexing its documents.
+Debian's Chromium and writes docs/console-*.png (and docs/img/console-tool-calls.png, a
+conversation whose answers called the demo shop's tools). About two minutes, most of it the
+demo indexing its documents.
 
     PYTHONPATH=src .venv/bin/python bench/console_screenshots.py [--out docs]
 """
@@ -56,6 +57,26 @@ async def wait_ready(base: str, log: Path, seconds: float = 600) -> None:
     raise SystemExit(f"the demo did not become ready:\n{tail}")
 
 
+TOOL_SESSION = "docs-tool-calls"
+TOOL_QUESTIONS = ("Where is my order 10023?", "Is the Barolo in stock?", "Where is my order 99999?")
+
+
+async def ask(api: httpx.AsyncClient, question: str, session: str) -> None:
+    """Send a question to the demo bot and wait for its answer to finish."""
+    sent = await api.post(
+        f"/v1/bots/{BOT}/messages",
+        json={"message": question, "session_id": session, "user_id": "kari"},
+        headers={"accept": "application/json"},
+    )
+    sent.raise_for_status()
+    for _ in range(600):
+        answer = (await api.get(f"/v1/messages/{sent.json()['assistant_message_id']}")).json()
+        if answer["status"] != "streaming":
+            return
+        await asyncio.sleep(0.1)
+    raise SystemExit(f"no answer to {question!r} in 60 s")
+
+
 async def shots(base: str, admin: str, out: Path) -> None:
     async with httpx.AsyncClient(
         base_url=base, headers={"authorization": f"Bearer {admin}"}
@@ -67,6 +88,8 @@ async def shots(base: str, admin: str, out: Path) -> None:
         ][0]
         down = await api.get("/v1/conversations", params={"rating": "down", "q": "Oslo"})
         disliked = down.json()["items"][0]
+        for question in TOOL_QUESTIONS:  # the demo shop's tools, called live
+            await ask(api, question, TOOL_SESSION)
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         context = await browser.new_context(
@@ -94,6 +117,14 @@ async def shots(base: str, admin: str, out: Path) -> None:
         await answer.get_by_role("button", name="Fix route").click()
         await expect(page.locator(".route-fix")).to_be_visible()
         await shot("fix-route", full=True)
+
+        await page.goto(f"{base}/admin/conversations/{BOT}/{TOOL_SESSION}")
+        await expect(page.locator("li.tool-call")).to_have_count(len(TOOL_QUESTIONS))
+        await page.locator("li.tool-call summary").first.click()
+        await page.wait_for_timeout(300)
+        tools_shot = out / "img" / "console-tool-calls.png"
+        await page.screenshot(path=str(tools_shot), full_page=True)
+        print(tools_shot.name)
 
         await page.goto(f"{base}/admin/conversations/{BOT}/{declined['session_id']}")
         await expect(page.locator(".declined")).to_be_visible()

@@ -1,5 +1,6 @@
 """The demo shop in Chromium: "Cancel order 10023" asks for confirmation in the widget, with
-Confirm and Cancel, and the order is cancelled in the demo shop's API only after Confirm."""
+Confirm and Cancel, and the order is cancelled in the demo shop's API only after Confirm; a
+reload while asked shows the buttons again, and confirming then cancels once."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.async_api import BrowserContext, expect
+from sqlalchemy import func, select
 
+from chinwag.conversations.models import FlowRun, ToolActionDecision
 from chinwag.settings import Settings
 from chinwag.testing.fake_llm import FakeLLM
 from tests.browser.test_widget import DOCS_IMG, Setup, publishable_key
@@ -74,3 +77,54 @@ async def test_cancel_order_asks_in_the_widget_and_cancels_only_after_confirm(
     await expect(page.locator(".msg.user").last).to_have_text("Bekreft")
     assert await order_status(shop) == "cancelled"
     assert fake_llm.requests == []  # routed, asked and answered with no LLM
+
+
+async def cancel_calls(setup: Setup) -> tuple[int, int]:
+    """The cancel_order calls made (flow runs that called it) and the decisions recorded."""
+    async with setup.server.db.read() as conn:
+        calls = (
+            await conn.execute(
+                select(func.count())
+                .select_from(FlowRun)
+                .where(FlowRun.tool["tool"].as_string() == "cancel_order")
+            )
+        ).scalar_one()
+        decided = (
+            await conn.execute(select(func.count()).select_from(ToolActionDecision))
+        ).scalar_one()
+    return calls, decided
+
+
+async def test_a_reload_while_asked_shows_confirm_again_and_confirming_cancels_once(
+    shop: Setup, browser_context: BrowserContext
+) -> None:
+    page = await open_page(browser_context, f"{shop.site.origin}/demo.html")
+    await ask(page, "Cancel order 10023")
+    asked = page.locator(".msg.bot:not(.streaming)").last
+    await expect(asked.get_by_role("button", name="Bekreft")).to_be_enabled(timeout=20_000)
+
+    await page.reload()  # not answered: the history brings the question and its buttons back
+    await page.locator(".launcher").click()
+    asked = page.locator(".msg.bot", has_text="Shall I cancel order 10023?")
+    confirm = asked.get_by_role("button", name="Bekreft")
+    await expect(confirm).to_be_enabled()
+    await expect(asked.get_by_role("button", name="Avbryt")).to_be_enabled()
+    await expect(asked.locator(".rate")).to_have_count(0)  # asked: no thumbs yet
+    assert await order_status(shop) == "shipped" and await cancel_calls(shop) == (0, 0)
+
+    await confirm.click()
+    answer = page.locator(".msg.bot:not(.streaming) .bubble").last
+    await expect(answer).to_have_text(
+        "Order 10023 is cancelled; the money will be back on your card within five days.",
+        timeout=20_000,
+    )
+    assert await order_status(shop) == "cancelled"
+    assert await cancel_calls(shop) == (1, 1)
+
+    await page.reload()  # answered: the question comes back without its buttons
+    await page.locator(".launcher").click()
+    await expect(page.locator(".msg.user")).to_have_count(2)
+    asked = page.locator(".msg.bot", has_text="Shall I cancel order 10023?")
+    await expect(asked.locator(".ask")).to_have_count(0)
+    await expect(asked.locator(".rate")).to_have_count(1)
+    assert await cancel_calls(shop) == (1, 1)

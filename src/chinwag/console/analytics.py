@@ -19,6 +19,7 @@ from sqlalchemy import Date, Float, Integer, Select, and_, case, cast, func, sel
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
+from chinwag.console.tool_calls import calls_made
 from chinwag.conversations.models import ChatSession, Feedback, FlowRun, Message, no_citations
 from chinwag.timestamps import as_utc
 
@@ -117,9 +118,11 @@ def _percentiles(
     group: str,
     value: str,
     *names: tuple[str, float],
+    summed: str | None = None,
 ) -> Select[*tuple[Any, ...]]:
     """Nearest-rank percentiles (with count and mean) of `value` per `group` over the rows of
-    `values`: PostgreSQL's percentile_disc, or the same ranks by window functions on SQLite."""
+    `values`: PostgreSQL's percentile_disc, or the same ranks by window functions on SQLite;
+    and the sum of the column `summed` of `values`, if one is named."""
     rows = values.subquery()
     if conn.dialect.name == "postgresql":
         return (
@@ -131,6 +134,7 @@ def _percentiles(
                 ),
                 func.count().label("count"),
                 func.avg(rows.c[value]).label("mean"),
+                *([func.sum(rows.c[summed]).label(summed)] if summed else []),
             )
             .group_by(rows.c[group])
             .order_by(rows.c[group])
@@ -138,6 +142,7 @@ def _percentiles(
     ranked = select(
         rows.c[group],
         rows.c[value],
+        *([rows.c[summed]] if summed else []),
         func.row_number().over(partition_by=rows.c[group], order_by=rows.c[value]).label("rank"),
         func.count().over(partition_by=rows.c[group]).label("n"),
     ).subquery()
@@ -150,6 +155,7 @@ def _percentiles(
             ),
             func.count().label("count"),
             func.avg(ranked.c[value]).label("mean"),
+            *([func.sum(ranked.c[summed]).label(summed)] if summed else []),
         )
         .group_by(ranked.c[group])
         .order_by(ranked.c[group])
@@ -343,6 +349,25 @@ async def errors(conn: AsyncConnection, r: ChartRange) -> list[dict[str, Any]]:
     return _rows(await conn.execute(query))
 
 
+async def tools(conn: AsyncConnection, r: ChartRange) -> list[dict[str, Any]]:
+    """Per tool: calls (flows' and main's), errors (a status other than `completed`), p50 and
+    p95 time in ms; one pass over the range's flow runs."""
+    calls = calls_made(conn, start=r.start, end=r.end, bot_id=r.bot_id).subquery()
+    failed = case((calls.c.status != "completed", 1), else_=0)
+    timed = select(calls.c.tool, calls.c.ms, failed.label("errors"))
+    query = _percentiles(conn, timed, "tool", "ms", ("p50_ms", 50), ("p95_ms", 95), summed="errors")
+    return [
+        {
+            "tool": row["tool"],
+            "calls": row["count"],
+            "errors": int(row["errors"]),
+            "p50_ms": row["p50_ms"],
+            "p95_ms": row["p95_ms"],
+        }
+        for row in _rows(await conn.execute(query))
+    ]
+
+
 async def tune(conn: AsyncConnection) -> None:
     """Settings for the chart queries, for the rest of the transaction."""
     if conn.dialect.name == "postgresql":  # JIT compiling costs more than these scans save
@@ -361,4 +386,5 @@ CHARTS: dict[str, Chart] = {
     "sources": sources,
     "declines": declines,
     "errors": errors,
+    "tools": tools,
 }

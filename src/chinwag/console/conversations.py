@@ -13,6 +13,7 @@ from typing import Any, Literal
 from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chinwag.console.tool_calls import answer_calls
 from chinwag.conversations.history import find_session
 from chinwag.conversations.models import (
     ChatSession,
@@ -212,8 +213,8 @@ async def search_conversations(
 
 
 async def transcript(conn: AsyncConnection, *, bot_id: str, session_id: str) -> dict[str, Any]:
-    """A session with every message; answers carry their route, flow runs, sources, usage,
-    TTFT, bot version and feedback."""
+    """A session with every message; answers carry their route, flow runs, tool calls,
+    sources, usage, TTFT, bot version and feedback."""
     session = await find_session(conn, bot_id, session_id)
     if session is None:
         raise SessionNotFound(f"session '{session_id}' does not exist")
@@ -232,6 +233,7 @@ async def transcript(conn: AsyncConnection, *, bot_id: str, session_id: str) -> 
         )
     ).first()
     runs: dict[str, list[dict[str, Any]]] = {}
+    calls: dict[str, list[dict[str, Any]]] = {}
     for r in await conn.execute(
         select(FlowRun).where(FlowRun.message_id.in_(ids)).order_by(FlowRun.id)
     ):
@@ -246,6 +248,7 @@ async def transcript(conn: AsyncConnection, *, bot_id: str, session_id: str) -> 
                 "tool": r.tool,
             }
         )
+        calls.setdefault(r.message_id, []).extend(answer_calls(r.flow, r.tool, r.tool_calls))
     ratings: dict[str, list[dict[str, Any]]] = {}
     for f in await conn.execute(
         select(Feedback, EndUser.external_id.label("user_external_id"))
@@ -291,6 +294,7 @@ async def transcript(conn: AsyncConnection, *, bot_id: str, session_id: str) -> 
                 "route": m.route,
                 "sources": m.citations or [],
                 "flow_runs": runs.get(m.id, []),
+                "tool_calls": calls.get(m.id, []),
                 "feedback": ratings.get(m.id, []),
                 "created_at": as_utc(m.created_at),
                 "finished_at": as_utc(m.finished_at) if m.finished_at else None,

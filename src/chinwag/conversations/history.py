@@ -15,7 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.auth.principal import Principal
 from chinwag.conversations.access import visible_message
-from chinwag.conversations.models import ChatSession, EndUser, Feedback, Message, MessageAuthor
+from chinwag.conversations.models import (
+    ChatSession,
+    EndUser,
+    Feedback,
+    Message,
+    MessageAuthor,
+    ToolAction,
+)
+from chinwag.conversations.schemas import PendingAction
 from chinwag.db.base import new_id
 from chinwag.db.conflicts import dialect_insert
 from chinwag.db.uow import Database
@@ -80,6 +88,26 @@ async def session_messages(
         .limit(limit)
     )
     return result.all()
+
+
+async def pending_actions(
+    conn: AsyncConnection, message_ids: Sequence[str]
+) -> dict[str, PendingAction]:
+    """The actions these answers asked the visitor to confirm that nobody answered yet, by
+    answer (the first one an answer asked, should it have asked several)."""
+    if not message_ids:
+        return {}
+    rows = await conn.execute(
+        select(ToolAction)
+        .where(ToolAction.message_id.in_(message_ids), ToolAction.status == "pending")
+        .order_by(ToolAction.created_at.desc(), ToolAction.id.desc())
+    )
+    return {
+        a.message_id: PendingAction(
+            action_id=a.id, flow=a.flow, tool=a.tool, arguments=a.shown, text=a.text
+        )
+        for a in rows
+    }
 
 
 async def rate_answer(

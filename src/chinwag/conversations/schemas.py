@@ -65,6 +65,17 @@ class AcceptedOut(BaseModel):
     replayed: bool
 
 
+class PendingAction(BaseModel):
+    """A call an answer asked the visitor to confirm, not answered yet: what its
+    `tool.confirmation` event said (docs/tools.md#confirmations)."""
+
+    action_id: str
+    flow: str
+    tool: str
+    arguments: dict[str, Any] = Field(description="Redacted where the schema marks a secret.")
+    text: str = Field(description="The question asked: what will be done.")
+
+
 class Author(BaseModel):
     kind: Literal["visitor", "bot", "operator"]
     name: str | None = None
@@ -95,12 +106,23 @@ class MessageOut(BaseModel):
         description="Who wrote it: `visitor` (role user), `bot`, or an `operator` with their "
         "display name (an answer a person wrote during a handoff).",
     )
+    pending_action: PendingAction | None = Field(
+        None,
+        description="An answer that asked to confirm a call the visitor has not answered yet "
+        "(Confirm/Cancel to show again after a reload); null: none pending.",
+    )
 
     @classmethod
-    def from_row(cls, m: RowMapping | Mapping[str, Any], *, session_id: str) -> MessageOut:
+    def from_row(
+        cls,
+        m: RowMapping | Mapping[str, Any],
+        *,
+        session_id: str,
+        pending_action: PendingAction | None = None,
+    ) -> MessageOut:
         """From a `messages` row (with `author_name` when it was read: an operator's answer);
         `session_id` is the session's external id."""
-        skip = ("session_id", "citations", "author")
+        skip = ("session_id", "citations", "author", "pending_action")
         own = {f: m[f] for f in cls.model_fields if f not in skip}
         operator = m.get("author_name")
         author = (
@@ -108,4 +130,10 @@ class MessageOut(BaseModel):
             if operator is not None
             else Author(kind="visitor" if m["role"] == "user" else "bot")
         )
-        return cls(session_id=session_id, citations=m["citations"] or [], author=author, **own)
+        return cls(
+            session_id=session_id,
+            citations=m["citations"] or [],
+            author=author,
+            pending_action=pending_action,
+            **own,
+        )

@@ -44,6 +44,16 @@ function Bars({ title, rows, label, value, detail, id }) {
       : html`<div class="empty">No data in this range.</div>`}</div>`;
 }
 
+// Tool calls per tool (flows' calls and main's function calls): calls, errors, p95 time.
+function ToolTable({ rows }) {
+  return html`<div class="card chart" id="chart-tools"><h3>Tool calls</h3>
+    ${rows.length ? html`<table class="small"><thead><tr><th>Tool</th><th>Calls</th><th>Errors</th><th>p50</th><th>p95</th></tr></thead>
+      <tbody>${rows.map((r) => html`<tr><td>${r.tool}</td><td>${r.calls}</td>
+        <td class=${r.errors ? "bad" : ""}>${r.errors}${r.errors ? ` (${Math.round((100 * r.errors) / r.calls)}%)` : ""}</td>
+        <td>${ms(r.p50_ms)}</td><td>${ms(r.p95_ms)}</td></tr>`)}</tbody></table>`
+      : html`<div class="empty">No tool calls in this range.</div>`}</div>`;
+}
+
 export function Analytics({ bots, session }) {
   const today = new Date();
   const [range, setRange] = useState({ since: isoDay(new Date(today - 29 * 864e5)), until: isoDay(today), bot_id: session.bot_id || "" });
@@ -73,6 +83,7 @@ export function Analytics({ bots, session }) {
         series=${[["declined_share", "declined (share)"], ["out_of_scope_share", "out of scope"], ["unanswerable_share", "unanswerable"]]} />
       <${Bars} id="chart-flows" title="Flow usage and latency" rows=${c.flows} label="flow" value="runs"
         detail=${(r) => `runs · mean ${ms(r.mean_ms)} · p95 ${ms(r.p95_ms)} · ${r.failed} failed`} />
+      <${ToolTable} rows=${c.tools || []} />
       <${Bars} id="chart-routes" title="Router decisions" rows=${c.routes} label="flows" value="answers" />
       <${Bars} id="chart-errors" title="Errors by code" rows=${c.errors} label="code" value="answers" />
       <div class="card chart" id="chart-rate"><h3>Answers rated up</h3>${c.feedback.length

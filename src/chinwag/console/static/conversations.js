@@ -134,6 +134,20 @@ function Declined({ message, bot, admin }) {
     <${Problem} error=${error} /></div>`;
 }
 
+// The answer's tool calls, in order: tool, status and time; where, HTTP status, size and the
+// (redacted) arguments when one is opened.
+function ToolCalls({ calls }) {
+  if (!calls || !calls.length) return null;
+  const where = (c) => (c.step != null ? `${c.flow}, step ${c.step}` : `flow ${c.flow}`);
+  return html`<ul class="tool-calls" aria-label="Tool calls">${calls.map((c) => html`<li class="tool-call" data-tool=${c.tool}>
+    <details><summary><span class="tool-name">${c.tool}</span>${" "}
+      <span class=${"badge " + (c.status === "completed" ? "good" : "bad")}>${c.status}${c.error_code ? `: ${c.error_code}` : ""}</span>${" "}
+      <span class="muted">${ms(c.ms)}</span></summary>
+      <div class="muted">${[where(c), c.http_status ? `HTTP ${c.http_status}` : "no HTTP answer",
+        c.bytes != null ? `${c.bytes} bytes` : null, c.attempts > 1 ? `${c.attempts} attempts` : null].filter(Boolean).join(" · ")}</div>
+      <pre class="arguments">${JSON.stringify(c.arguments, null, 2)}</pre></details></li>`)}</ul>`;
+}
+
 function Answer({ message, question, bot, admin, onFix }) {
   const usage = message.usage || {};
   const [routing, setRouting] = useState(false);
@@ -151,6 +165,7 @@ function Answer({ message, question, bot, admin, onFix }) {
       <button class="small" onClick=${() => onFix(message, question)}>Fix this answer</button>
       ${routed && !routing ? html`<button class="small" onClick=${() => setRouting(true)}>Fix route</button>` : null}
     </div>
+    <${ToolCalls} calls=${message.tool_calls} />
     ${routing ? html`<${RouteFix} bot=${bot} messageId=${message.id} question=${question} chosen=${message.route.flows}
       onClose=${() => setRouting(false)} />` : null}
     <details><summary>Route, flows and sources</summary>

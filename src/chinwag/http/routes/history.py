@@ -83,13 +83,18 @@ async def session_messages(
     cursor: Cursor = None,
     limit: Limit = 100,
 ) -> MessagePage:
-    """A session's messages in order; `next_cursor` continues after the last one returned."""
+    """A session's messages in order; `next_cursor` continues after the last one returned.
+    An answer whose confirmation is still unanswered carries it (`pending_action`)."""
     principal.require_bot(bot_id, kinds=READERS)
     after = int(cursor or 0)
     async with services.db.read() as conn:
         session = await history.visible_session(conn, principal, bot_id, session_id)
         rows = await history.session_messages(conn, session.id, after=after, limit=limit + 1)
-    page = [MessageOut.from_row(m._mapping, session_id=session_id) for m in rows[:limit]]
+        pending = await history.pending_actions(conn, [m.id for m in rows[:limit]])
+    page = [
+        MessageOut.from_row(m._mapping, session_id=session_id, pending_action=pending.get(m.id))
+        for m in rows[:limit]
+    ]
     more = len(rows) > limit
     return MessagePage(messages=page, next_cursor=str(rows[limit - 1].position) if more else None)
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request, Response
 
 from chinwag.conversations.access import visible_message
+from chinwag.conversations.history import pending_actions
 from chinwag.conversations.schemas import AcceptedOut, MessageIn, MessageOut
 from chinwag.conversations.service import request_hash
 from chinwag.generations import sending
@@ -108,4 +109,7 @@ async def get_message(
     principal.require_reader()
     async with services.db.read() as conn:
         m = await visible_message(conn, message_id, principal)
-    return MessageOut.from_row(m, session_id=m["session_external_id"])
+        pending = await pending_actions(conn, [message_id])
+    return MessageOut.from_row(
+        m, session_id=m["session_external_id"], pending_action=pending.get(message_id)
+    )

@@ -587,10 +587,16 @@ button,input,textarea{font:inherit;color:inherit}
         this.shown.add(m.id);
         if (m.author && m.author.kind === "operator") this.log.append(this.operatorMessage(m.author.name, m.content));
         else if (m.role === "user") this.addUser(m.content);
-        else this.finish(Object.assign(this.addAnswer(m.id), { error: { code: m.error_code } }), m.content, m.citations, m.status, false);
+        else {
+          // A confirmation not answered yet shows its Confirm/Cancel again (pending_action).
+          const answer = Object.assign(this.addAnswer(m.id), { error: { code: m.error_code }, confirm: m.pending_action });
+          this.finish(answer, m.content, m.citations, m.status, false);
+        }
       }
-      if (live && messages.some((m) => m.id === live.messageId && m.status === "streaming")) {
+      const streaming = live && messages.find((m) => m.id === live.messageId && m.status === "streaming");
+      if (streaming) {
         const bubble = this.addAnswer(live.messageId);
+        bubble.confirm = streaming.pending_action; // its tool.confirmation may be before `after`
         bubble.text = live.text || "";
         bubble.sources = live.sources || [];
         this.render(bubble);
