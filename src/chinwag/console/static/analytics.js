@@ -64,7 +64,7 @@ function Handoffs({ range }) {
   return html`<div class="card chart" id="chart-handoffs"><h3>Handoffs to a person</h3>
     <div class="handoff-numbers">
       <div><p class="big-number" id="handoff-rate">${rate}</p>
-        <p class="muted">${stats.conversations_with_handoff} of ${stats.conversations} conversations asked for a person (${stats.requests} requests)</p></div>
+        <p class="muted">${stats.conversations_with_handoff} of ${stats.conversations} conversations asked for a person (${stats.requests} request${stats.requests === 1 ? "" : "s"})</p></div>
       <div><p class="big-number" id="first-reply">${seconds(stats.first_reply_p50_seconds)} <span class="muted small">p50</span> · ${seconds(stats.first_reply_p95_seconds)} <span class="muted small">p95</span></p>
         <p class="muted">time to a person's first reply (${stats.answered_by_a_person} answered)</p></div></div>
     <table class="small" id="handoff-endings"><tbody>${endings.map((e) => html`<tr><td class="third">${e.how}</td>
