@@ -790,6 +790,8 @@ button,input,textarea{font:inherit;color:inherit}
         window.dispatchEvent(new CustomEvent("chinwag:message", { detail: { messageId: body.message_id, text: body.text, sources: body.sources } }));
       } else if (type === "message.declined") {
         answer.offer = body.offer;
+      } else if (type === "handoff.offered") { // a tool call failed: a person may help
+        answer.offer = "handoff";
       } else if (type === "handoff.requested") {
         this.store.set({ handoff: body.state });
         this.followSession();
