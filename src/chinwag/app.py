@@ -140,7 +140,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         worker=me,
         beats=beats,
         fanout=fanout,
-        typing=TypingHub(fanout.redis if fanout is not None else None),
+        typing=TypingHub(
+            fanout.redis if fanout is not None else None,
+            redis_failed=metrics.for_fanout().redis_failed,
+        ),
     )
     app.state.services.typing.start()
     heartbeat = asyncio.create_task(

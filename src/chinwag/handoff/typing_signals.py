@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Literal
 
 import orjson
@@ -62,7 +62,9 @@ class TypingHub:
     """A worker's typing signals: who follows which session here, the throttle, and (with
     Redis) the channel that carries signals between workers."""
 
-    def __init__(self, redis: Redis | None = None) -> None:
+    def __init__(
+        self, redis: Redis | None = None, *, redis_failed: Callable[[str], None] | None = None
+    ) -> None:
         self.redis = redis
         self._followers: dict[str, set[asyncio.Queue[LogEntry]]] = {}
         self._last: dict[tuple[str, str], float] = {}  # the throttle without Redis
@@ -71,6 +73,7 @@ class TypingHub:
         self.outage = RedisOutage(
             fallback="typing signals reach this worker's followers only",
             back="typing signals reach every worker",
+            count=redis_failed or (lambda operation: None),
         )
 
     async def signal(self, session_pk: str, typing: Typing) -> bool:
@@ -150,7 +153,10 @@ class TypingHub:
                     while True:
                         message = await pubsub.get_message(timeout=1.0)
                         if message is not None and message["type"] == "message":
-                            self._deliver(message["data"])
+                            try:
+                                self._deliver(message["data"])
+                            except (ValueError, KeyError, TypeError):  # not one of ours
+                                log.warning("ignored a malformed message on %s", CHANNEL)
             except self._errors as exc:
                 self.outage.failed("subscribe", exc)
                 await asyncio.sleep(RETRY_SECONDS)
