@@ -12,7 +12,7 @@ import httpx
 
 @dataclass(frozen=True)
 class SSEEvent:
-    id: int
+    id: int | None  # None: an ephemeral event, outside the log (e.g. `typing`)
     type: str
     data: dict[str, Any]
 
@@ -24,7 +24,9 @@ async def iter_events(response: httpx.Response) -> AsyncIterator[SSEEvent]:
         if line == "":
             if "data" in fields:
                 yield SSEEvent(
-                    int(fields["id"]), fields.get("event", "message"), json.loads(fields["data"])
+                    int(fields["id"]) if "id" in fields else None,
+                    fields.get("event", "message"),
+                    json.loads(fields["data"]),
                 )
             fields = {}
             continue

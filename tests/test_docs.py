@@ -62,7 +62,7 @@ def test_openapi_documents_every_stream_event() -> None:
     components = schema["components"]["schemas"]
     union = components["StreamEvent"]
     assert union["discriminator"]["propertyName"] == "type"
-    assert len(union["oneOf"]) == 15
+    assert len(union["oneOf"]) == 16
     for ref in union["oneOf"]:
         assert ref["$ref"].split("/")[-1] in components
     sse = schema["paths"]["/v1/streams/{stream_id}/events"]["get"]["responses"]["200"]

@@ -32,6 +32,7 @@ from chinwag.generations.service import Generations
 from chinwag.handoff.deliveries import deliver_forever
 from chinwag.handoff.email import EmailSender
 from chinwag.handoff.tickets import offer_forever
+from chinwag.handoff.typing_signals import TypingHub
 from chinwag.handoff.webhook import WebhookSender
 from chinwag.http import problems
 from chinwag.http.deps import authenticate, limit_caller
@@ -142,7 +143,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         worker=me,
         beats=beats,
         fanout=fanout,
+        typing=TypingHub(
+            fanout.redis if fanout is not None else None,
+            redis_failed=metrics.for_fanout().redis_failed,
+        ),
     )
+    app.state.services.typing.start()
     heartbeat = asyncio.create_task(
         workers.heartbeat_forever(db, me, settings.heartbeat_seconds, event_log, beats),
         name="chinwag-heartbeat",
@@ -186,6 +192,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             log.error("could not record this server's stop: %s", exc.message)
         await knowledge.aclose()
         await models.aclose()
+        await app.state.services.typing.aclose()
         if fanout is not None:
             await fanout.aclose()
         await db.dispose()

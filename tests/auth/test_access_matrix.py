@@ -8,6 +8,7 @@ from typing import Any
 
 import fastapi.routing
 import httpx
+import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
 
@@ -260,6 +261,14 @@ def matrix(seeded: Seeded) -> list[Row]:
             message,
             not_waiting,
         ),
+        ("POST", f"/v1/bots/{BOT}/sessions/{ids.session_id}/handoff/typing", None, not_waiting),
+        # A visitor's typing: nobody has alice's conversation, so it goes nowhere (202).
+        (
+            "POST",
+            f"/v1/bots/{BOT}/sessions/{ids.session_id}/typing",
+            None,
+            {"admin": 202, "secret": 202, "other_secret": 404, "alice": 202, "bob": 404},
+        ),
         ("POST", f"/v1/bots/{BOT}/sessions/{ids.session_id}/handoff/release", None, not_waiting),
         ("POST", f"/v1/bots/{BOT}/sessions/{ids.session_id}/handoff/close", None, not_waiting),
         (
@@ -323,6 +332,15 @@ async def _seed(server: RunningServer, alice: str) -> Seeded:
                 "alice": f"/v1/bots/{BOT}/users/{sent[0]['user_id']}",  # alice erases herself
             },
         ),
+    )
+
+
+@pytest.fixture
+def make_settings(make_settings: Settings) -> Settings:
+    """The matrix sends every caller to every route within a minute: more than the default
+    limits allow one client (each limit has its own tests)."""
+    return make_settings.model_copy(
+        update={"rate_limit_ip": "3000/minute", "rate_limit_key": "3000/minute"}
     )
 
 

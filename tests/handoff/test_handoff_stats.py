@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, date, datetime, timedelta
 
 from chinwag.handoff.stats import percentile
 from tests.handoff.conftest import BOT, Shop
@@ -61,3 +62,52 @@ async def test_handoff_rate_first_reply_and_endings(shop: Shop) -> None:
     )
     empty = (await shop.client.get("/v1/handoffs/stats")).json()  # the admin: every bot
     assert empty["conversations_with_handoff"] == 2
+
+
+async def test_one_bot_over_the_console_s_days(shop: Shop) -> None:
+    """The console's Analytics asks for one bot and a range of days (as its other charts)."""
+    session = await _session(shop, shop.alice)
+    await _session(shop, shop.bob)
+    await shop.client.post(f"{SESSION}/{session}/handoff", headers=shop.alice)
+    await shop.client.post(f"{SESSION}/{session}/handoff/claim", headers=shop.operator)
+    await shop.client.post(
+        f"{SESSION}/{session}/handoff/messages", json={"message": "Hei"}, headers=shop.operator
+    )
+    await shop.client.post(f"{SESSION}/{session}/handoff/close", headers=shop.operator)
+    today = datetime.now(UTC).date()
+
+    def days(first: date, last: date) -> dict[str, str]:
+        return {"bot_id": BOT, "since": first.isoformat(), "until": last.isoformat()}
+
+    stats = await shop.client.get(
+        "/v1/handoffs/stats", params=days(today - timedelta(days=6), today)
+    )
+    assert stats.status_code == 200, stats.text
+    body = stats.json()
+    assert (body["bot_id"], body["days"]) == (BOT, 7)
+    assert body["since"].startswith((today - timedelta(days=6)).isoformat())
+    assert (body["conversations"], body["conversations_with_handoff"]) == (2, 1)
+    assert body["conversations_resolved_by_the_bot"] == 1
+    assert (body["answered_by_a_person"], body["closed_by_a_person"]) == (1, 1)
+    assert body["first_reply_p50_seconds"] is not None
+
+    # Days before today hold nothing; so does another bot; an operator's key sees its own.
+    before = await shop.client.get(
+        "/v1/handoffs/stats", params=days(today - timedelta(days=9), today - timedelta(days=1))
+    )
+    assert (before.json()["conversations"], before.json()["requests"]) == (0, 0)
+    assert before.json()["handoff_rate"] is None
+    mine = await shop.client.get(
+        "/v1/handoffs/stats", params={"bot_id": BOT}, headers=shop.operator
+    )
+    assert mine.json()["requests"] == 1
+    assert_problem(
+        await shop.client.get("/v1/handoffs/stats", params={"bot_id": "nope"}),
+        404,
+        "bot_not_found",
+    )
+    assert_problem(
+        await shop.client.get("/v1/handoffs/stats", params=days(today, today - timedelta(days=1))),
+        422,
+        "invalid_request",
+    )

@@ -114,6 +114,23 @@ async def test_an_operator_signs_in_and_answers_their_bot(shop: Shop) -> None:
             f"{SESSION}/{session}/handoff/messages", json={"message": "Hei!"}, headers=csrf
         )
         assert wrote.status_code == 201, wrote.text
+        typing = await browser.post(f"{SESSION}/{session}/handoff/typing", headers=csrf)
+        assert (typing.status_code, typing.json()) == (202, {"signalled": True})
+        # The bot's curated answers, to insert into a reply: read, never written.
+        made = await shop.client.post(
+            f"/v1/bots/{BOT}/answers", json={"question": "Sundays?", "answer": "Closed."}
+        )
+        assert made.status_code == 201
+        answers = await browser.get(f"/v1/bots/{BOT}/answers", params={"q": "sun"})
+        assert [a["answer"] for a in answers.json()["items"]] == ["Closed."]
+        assert_problem(
+            await browser.post(
+                f"/v1/bots/{BOT}/answers", json={"question": "q", "answer": "a"}, headers=csrf
+            ),
+            403,
+            "forbidden",
+        )
+        assert_problem(await browser.get("/v1/bots/other/answers"), 404, "not_found")
         # A key's operator cannot write in Kari's conversation.
         intruder = await shop.client.post(
             f"{SESSION}/{session}/handoff/messages", json={"message": "x"}, headers=shop.operator

@@ -52,6 +52,7 @@ SAMPLES: list[ev._Event] = [
     ev.MessageDelta(text='Vi har "Barolo" 🍷\nog mer'),
     ev.MessageDeclined(reason="out_of_scope", scores={"out_of_scope": 0.93}),
     ev.HandoffRequested(state="waiting", within_hours=False),
+    ev.HandoffOffered(flow="orders", tool="order_status", code="tool_server_error"),
     ev.MessageCompleted(
         message_id="m",
         text="Hei",

@@ -111,8 +111,15 @@ class HandoffConfig(BaseModel):
         "an offer of a person (`offer`), and its `message.declined` event carries "
         '`offer: "handoff"` (the widget shows a "Talk to a person" button under it).',
     )
+    offer_when_tool_fails: bool = Field(
+        True,
+        description="A routed flow's tool call that fails (timeout, an error status, a "
+        "response that is not JSON…) ends the answer with the same offer of a person "
+        '(`offer`), and a `handoff.offered` event (the widget shows a "Talk to a person" '
+        "button under the answer).",
+    )
     offer: dict[HandoffLanguage, HandoffText] = Field(
         default_factory=dict,
-        description="The offer added to an unanswerable decline, by language; unset: a "
-        "built-in sentence.",
+        description="The offer added to an unanswerable decline (or after a failed tool "
+        "call), by language; unset: a built-in sentence.",
     )

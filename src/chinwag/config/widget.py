@@ -30,6 +30,7 @@ WIDGET_STRINGS = (
     "stopped",
     "person",
     "joined",
+    "typing",
     "back_to_bot",
     "confirm",
     "cancel",

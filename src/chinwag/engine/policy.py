@@ -51,8 +51,14 @@ def decline_text(bot: BotConfig, reason: DeclineReason, message: str) -> str:
     language = language_of(message)
     text = own.get(language) or DEFAULT_TEXTS[reason][language]
     if offers_person(bot, reason):
-        text += " " + (bot.handoff.offer.get(language) or OFFER_TEXTS[language])
+        text += " " + offer_text(bot, message)
     return text.replace("{name}", bot.name)
+
+
+def offer_text(bot: BotConfig, message: str) -> str:
+    """The bot's offer of a person in the message's language, else the built-in one."""
+    language = language_of(message)
+    return (bot.handoff.offer.get(language) or OFFER_TEXTS[language]).replace("{name}", bot.name)
 
 
 def offers_person(bot: BotConfig, reason: DeclineReason) -> bool:
@@ -60,3 +66,9 @@ def offers_person(bot: BotConfig, reason: DeclineReason) -> bool:
     handoff is on and says so (`handoff.offer_when_unanswerable`)."""
     handoff = bot.handoff
     return reason == "unanswerable" and handoff.enabled and handoff.offer_when_unanswerable
+
+
+def offers_person_after(bot: BotConfig) -> bool:
+    """Whether an answer after a failed tool call offers a person
+    (`handoff.offer_when_tool_fails`)."""
+    return bot.handoff.enabled and bot.handoff.offer_when_tool_fails

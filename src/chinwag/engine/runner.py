@@ -19,7 +19,13 @@ from chinwag.engine.curated import CuratedLookup, CuratedMatch, answer_pieces
 from chinwag.engine.follow_up import answering_flows, kept_flows
 from chinwag.engine.function_calling import stream_with_tools
 from chinwag.engine.judge import judge
-from chinwag.engine.policy import Decline, decline_text, offers_person
+from chinwag.engine.policy import (
+    Decline,
+    decline_text,
+    offer_text,
+    offers_person,
+    offers_person_after,
+)
 from chinwag.engine.prompts import (
     build_prompt,
     look_up,
@@ -30,7 +36,7 @@ from chinwag.engine.prompts import (
 from chinwag.engine.router import RouteDecision, Router
 from chinwag.engine.scope import Scope
 from chinwag.engine.tables import Lookup
-from chinwag.engine.tool_flow import ToolStep, call_flow_tool
+from chinwag.engine.tool_flow import ToolStep, call_flow_tool, failed_tool_call
 from chinwag.errors import ChinwagError, FlowTimeout
 from chinwag.knowledge.search import SearchResult
 from chinwag.providers.protocols import ChatMessage, Usage
@@ -38,6 +44,7 @@ from chinwag.streams.events import (
     FlowCompleted,
     FlowFailed,
     FlowStarted,
+    HandoffOffered,
     MessageDeclined,
     MessageDelta,
     RetrievalCompleted,
@@ -104,9 +111,12 @@ async def run_message(
         verbatim = verbatim_result(bot, results) if answer.curated is None else None
         if verbatim is not None:
             answer_verbatim(ctx, verbatim)
-            return
-        outputs = {r.flow: {"output": r.output} for r in results if r.status == "completed"}
-        await run_main_flow(ctx, outputs, main_sources, grounded=grounded)
+        else:
+            outputs = {r.flow: {"output": r.output} for r in results if r.status == "completed"}
+            await run_main_flow(ctx, outputs, main_sources, grounded=grounded)
+        failed = failed_tool_call(bot, results)
+        if failed is not None and answer.declined is None and offers_person_after(bot):
+            offer_person(ctx, failed)
     finally:
         for task in (early_route, scoped, main_sources):
             if task is not None and not task.done():
@@ -145,6 +155,13 @@ def serve_decline(ctx: FlowContext, decline: Decline) -> None:
     offer = "handoff" if offers_person(ctx.bot, decline.reason) else None
     ctx.emit(MessageDeclined(reason=decline.reason, scores=decline.scores, offer=offer))
     emit_text(ctx, decline_text(ctx.bot, decline.reason, ctx.message.text))
+
+
+def offer_person(ctx: FlowContext, failed: FlowResult) -> None:
+    """End the answer with the bot's offer of a person, as an unanswerable decline does."""
+    assert failed.tool is not None
+    ctx.emit(HandoffOffered(flow=failed.flow, tool=failed.tool["tool"], code=failed.tool["code"]))
+    emit_text(ctx, "\n\n" + offer_text(ctx.bot, ctx.message.text))
 
 
 def serve_curated(ctx: FlowContext, match: CuratedMatch) -> None:

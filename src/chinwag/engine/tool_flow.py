@@ -12,10 +12,11 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
+from chinwag.config.bot import BotConfig
 from chinwag.config.flow import FlowConfig
 from chinwag.config.tools import DEFAULT_TOOL_CALLS_PER_MESSAGE, ToolLanguage
 from chinwag.engine.confirmation import hold_for_confirmation
-from chinwag.engine.context import FlowContext
+from chinwag.engine.context import FlowContext, FlowResult
 from chinwag.engine.follow_up import memory_of, remembered
 from chinwag.engine.policy import language_of
 from chinwag.errors import ChinwagError, RateLimited
@@ -69,6 +70,20 @@ class ToolStep:
             return None
         language = language_of(ctx.message.text)
         return flow.tool_failed.get(language) or DEFAULT_FAILED[language]
+
+
+def failed_tool_call(bot: BotConfig, results: list[FlowResult]) -> FlowResult | None:
+    """The first routed flow whose tool call failed and said so in the answer (a flow whose
+    tool is optional goes on without it)."""
+    for result in results:
+        tool = result.tool
+        if (
+            tool is not None
+            and tool["status"] == "error"
+            and not bot.flows[result.flow].tool_optional
+        ):
+            return result
+    return None
 
 
 async def call_flow_tool(

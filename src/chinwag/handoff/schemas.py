@@ -66,6 +66,15 @@ class OperatorMessageOut(BaseModel):
     )
 
 
+class TypingOut(BaseModel):
+    """Whether the typing signal went to the session's followers."""
+
+    signalled: bool = Field(
+        description="False: this side signalled less than 2 s ago (the indicator still "
+        "shows), or nobody has the conversation; send again while typing."
+    )
+
+
 class WaitingOut(BaseModel):
     session_id: str
     user_id: str
@@ -172,9 +181,15 @@ class TicketPage(BaseModel):
 
 
 class HandoffStats(BaseModel):
-    """Handoffs over the last `days` days, across the caller's bots."""
+    """Handoffs from `since` to `until`, across the caller's bots or for `bot_id`."""
 
-    days: int
+    bot_id: str | None = Field(description="The bot counted; null: all the caller's bots.")
+    since: UtcDatetime
+    until: UtcDatetime
+    days: int = Field(description="The window's length in days (rounded up).")
+    conversations_resolved_by_the_bot: int = Field(
+        description="Conversations in the window that never asked for a person."
+    )
     conversations: int = Field(description="Conversations with a message in the window.")
     conversations_with_handoff: int = Field(description="Of them, those that asked for a person.")
     handoff_rate: float | None = Field(description="conversations_with_handoff / conversations.")

@@ -212,14 +212,22 @@ async def _must_hold(conn: AsyncConnection, session_pk: str, acting: Acting) -> 
             .with_for_update()
         )
     ).first()
-    if row is None or row.state not in HELD or (row.state == "waiting" and not acting.is_admin):
-        raise HandoffNotClaimed(
-            f"the conversation is not claimed (it is {row.state if row else 'bot'})"
-        )
-    mine = acting.holds(row.claimed_by_key, row.claimed_by_operator)
-    if row.state == "claimed" and not mine and not acting.is_admin:
+    if row is None:
+        raise HandoffNotClaimed("the conversation is not claimed (it is bot)")
+    return may_answer(acting, row.state, row.claimed_by_key, row.claimed_by_operator)
+
+
+def may_answer(
+    acting: Acting, state: str | None, claimed_by_key: str | None, claimed_by_operator: str | None
+) -> str:
+    """The state of a session `acting` may answer in: claimed by them (an admin: any claimed
+    or waiting one); 409 otherwise."""
+    if state not in HELD or (state == "waiting" and not acting.is_admin):
+        raise HandoffNotClaimed(f"the conversation is not claimed (it is {state or 'bot'})")
+    mine = acting.holds(claimed_by_key, claimed_by_operator)
+    if state == "claimed" and not mine and not acting.is_admin:
         raise HandoffClaimedByAnother("another operator has claimed this conversation")
-    return str(row.state)
+    return str(state)
 
 
 async def hand_back(

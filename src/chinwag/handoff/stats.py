@@ -1,14 +1,16 @@
-"""Handoff analytics over a window of days, for the caller's bots: how often conversations ask
-for a person, how long visitors wait for a person's first reply (p50, p95), how handoffs end
-(handed back to the bot, closed by a person, a ticket), read from the sessions' own logs."""
+"""Handoff analytics over a window of time, for the caller's bots (or one of them): how often
+conversations ask for a person, how long visitors wait for a person's first reply (p50, p95),
+how handoffs end (handed back to the bot, closed by a person, a ticket), read from the
+sessions' own logs."""
 
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import datetime
+from typing import Any
 
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.auth.principal import Principal
@@ -30,14 +32,28 @@ def percentile(values: list[float], share: float) -> float | None:
 
 
 async def handoff_stats(
-    conn: AsyncConnection, principal: Principal, *, days: int, now: datetime
+    conn: AsyncConnection,
+    principal: Principal,
+    *,
+    since: datetime,
+    until: datetime,
+    bot_id: str | None = None,
 ) -> HandoffStats:
-    since = now - timedelta(days=days)
+    """From `since` (included) to `until` (excluded); one bot of the caller's, or all."""
+
+    def scope(column: Any) -> ColumnElement[bool]:
+        mine = bots_of(principal, column)
+        return mine if bot_id is None else and_(mine, column == bot_id)
+
     conversations = (
         await conn.execute(
             select(func.count())
             .select_from(ChatSession)
-            .where(bots_of(principal, ChatSession.bot_id), ChatSession.last_message_at >= since)
+            .where(
+                scope(ChatSession.bot_id),
+                ChatSession.last_message_at >= since,
+                ChatSession.last_message_at < until,
+            )
         )
     ).scalar_one()
     rows = await conn.execute(
@@ -46,8 +62,9 @@ async def handoff_stats(
         )
         .join(ChatSession, ChatSession.id == SessionEvent.session_id)
         .where(
-            bots_of(principal, ChatSession.bot_id),
+            scope(ChatSession.bot_id),
             SessionEvent.created_at >= since,
+            SessionEvent.created_at < until,
             SessionEvent.type.in_(COUNTED),
         )
         .order_by(SessionEvent.session_id, SessionEvent.seq)
@@ -74,13 +91,17 @@ async def handoff_stats(
         await conn.execute(
             select(func.count())
             .select_from(Ticket)
-            .where(bots_of(principal, Ticket.bot_id), Ticket.created_at >= since)
+            .where(scope(Ticket.bot_id), Ticket.created_at >= since, Ticket.created_at < until)
         )
     ).scalar_one()
     return HandoffStats(
-        days=days,
+        bot_id=bot_id,
+        since=since,
+        until=until,
+        days=math.ceil((until - since).total_seconds() / 86_400),
         conversations=conversations,
         conversations_with_handoff=len(asked_in),
+        conversations_resolved_by_the_bot=max(conversations - len(asked_in), 0),
         handoff_rate=len(asked_in) / conversations if conversations else None,
         requests=requests,
         answered_by_a_person=len(waits),

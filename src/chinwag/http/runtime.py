@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -12,6 +12,7 @@ from chinwag.auth.ratelimit import RateLimiter
 from chinwag.db.uow import Database
 from chinwag.generations.service import Generations
 from chinwag.generations.workers import BeatClock, WorkerIdentity
+from chinwag.handoff.typing_signals import TypingHub
 from chinwag.http.draining import Drain
 from chinwag.knowledge.jobs import IngestJobs
 from chinwag.knowledge.runtime import KnowledgeStores
@@ -41,6 +42,7 @@ class Services:
     metrics: Metrics
     drain: Drain
     fanout: RedisFanout | None = None  # live fan-out to other workers (CHINWAG_REDIS_URL)
+    typing: TypingHub = field(default_factory=TypingHub)  # ephemeral typing signals
 
     async def follow(self, stream_id: str, after: int = 0) -> FrameSource:
         """A reader of a stream's committed events after seq `after` (404 / 410 if gone; 503

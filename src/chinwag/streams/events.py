@@ -138,6 +138,18 @@ class MessageDeclined(_Event):
     offer: Literal["handoff"] | None = None
 
 
+class HandoffOffered(_Event):
+    """The answer ends with an offer of a person (the deltas carry its text): a routed flow's
+    tool call failed and the bot's `handoff.offer_when_tool_fails` is on. The visitor can ask
+    for one (POST …/sessions/{session_id}/handoff, or in words)."""
+
+    type: Literal["handoff.offered"] = "handoff.offered"
+    reason: Literal["tool_failed"] = "tool_failed"
+    flow: str
+    tool: str
+    code: str | None = None
+
+
 class CuratedMark(_Event):
     """The curated answer behind a message: its text (`answer`) or main's context (`prefer`)."""
 
@@ -193,6 +205,7 @@ StreamEvent = Annotated[
     | MessageDeclined
     | MessageCompleted
     | HandoffRequested
+    | HandoffOffered
     | ErrorEvent
     | StreamCompleted,
     Field(discriminator="type"),

@@ -30,6 +30,12 @@ def encode_frame(seq: int, event_type: str, data: str) -> bytes:
     return b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, event_type.encode(), data.encode())
 
 
+def encode_unnumbered_frame(event_type: str, data: str) -> bytes:
+    """An ephemeral SSE event, outside the log: without `id`, so a client's Last-Event-ID
+    stays the last logged event's."""
+    return b"event: %s\ndata: %s\n\n" % (event_type.encode(), data.encode())
+
+
 class FrameSource(Protocol):
     """Where a reader of a stream reads from: batches of committed entries, and a way to stop
     waiting."""

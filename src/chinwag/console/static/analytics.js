@@ -54,6 +54,33 @@ function ToolTable({ rows }) {
       : html`<div class="empty">No tool calls in this range.</div>`}</div>`;
 }
 
+const seconds = (s) => (s == null ? "–" : s < 90 ? `${Math.round(s)} s` : `${Math.round(s / 60)} min`);
+
+// Conversations handed to a person (GET /v1/handoffs/stats, same bot and days): how often,
+// how fast a person first replied, and how conversations ended.
+function Handoffs({ range }) {
+  const params = new URLSearchParams(Object.entries(range).filter(([, v]) => v));
+  const [stats, error] = useApi(`/v1/handoffs/stats?${params}`);
+  if (error) return html`<div class="card chart" id="chart-handoffs"><h3>Handoffs to a person</h3><${Problem} error=${error} /></div>`;
+  if (!stats) return null;
+  const rate = stats.handoff_rate == null ? "–" : `${Math.round(stats.handoff_rate * 1000) / 10} %`;
+  const endings = [
+    { how: "by the bot (no person asked)", n: stats.conversations_resolved_by_the_bot },
+    { how: "handed back to the bot", n: stats.handed_back },
+    { how: "closed by a person", n: stats.closed_by_a_person },
+    { how: "left an email (ticket)", n: stats.tickets },
+  ];
+  const top = Math.max(1, ...endings.map((e) => e.n));
+  return html`<div class="card chart" id="chart-handoffs"><h3>Handoffs to a person</h3>
+    <div class="handoff-numbers">
+      <div><p class="big-number" id="handoff-rate">${rate}</p>
+        <p class="muted">${stats.conversations_with_handoff} of ${stats.conversations} conversations asked for a person (${stats.requests} request${stats.requests === 1 ? "" : "s"})</p></div>
+      <div><p class="big-number" id="first-reply">${seconds(stats.first_reply_p50_seconds)} <span class="muted small">p50</span> · ${seconds(stats.first_reply_p95_seconds)} <span class="muted small">p95</span></p>
+        <p class="muted">time to a person's first reply (${stats.answered_by_a_person} answered)</p></div></div>
+    <table class="small" id="handoff-endings"><tbody>${endings.map((e) => html`<tr><td class="third">${e.how}</td>
+      <td><div class="bar" style=${{ width: `${(100 * e.n) / top}%` }}></div></td><td class="third">${e.n}</td></tr>`)}</tbody></table></div>`;
+}
+
 export function Analytics({ bots, session }) {
   const today = new Date();
   const [range, setRange] = useState({ since: isoDay(new Date(today - 29 * 864e5)), until: isoDay(today), bot_id: session.bot_id || "" });
@@ -81,6 +108,7 @@ export function Analytics({ bots, session }) {
         series=${[["no_sources_share", "no sources (share)"]]} />
       <${Series} id="chart-declines" title="Share of answers declined, by reason" rows=${c.declines} ...${span}
         series=${[["declined_share", "declined (share)"], ["out_of_scope_share", "out of scope"], ["unanswerable_share", "unanswerable"]]} />
+      <${Handoffs} range=${range} />
       <${Bars} id="chart-flows" title="Flow usage and latency" rows=${c.flows} label="flow" value="runs"
         detail=${(r) => `runs · mean ${ms(r.mean_ms)} · p95 ${ms(r.p95_ms)} · ${r.failed} failed`} />
       <${ToolTable} rows=${c.tools || []} />

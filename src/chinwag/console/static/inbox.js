@@ -142,14 +142,9 @@ function Conversation({ bot, session, inbox, signedIn }) {
   // The text being sent and its Idempotency-Key, the same until it is stored: a request sent
   // again (by the browser, or by pressing Send after an error) stores it once.
   const sending = useRef(null);
+  const visitorTyping = useLive(base, reload);
+  const signalTyping = useThrottled(() => api(`${base}/handoff/typing`, { method: "POST" }).catch(() => {}));
   const end = useRef(null);
-  useEffect(() => { // each event of the conversation (any worker, any writer) reloads it
-    const source = new EventSource(`${base}/events`);
-    let timer = null;
-    const changed = () => { clearTimeout(timer); timer = setTimeout(reload, 100); };
-    EVENTS.forEach((type) => source.addEventListener(type, changed));
-    return () => { clearTimeout(timer); source.close(); };
-  }, [base]);
   useEffect(() => { if (end.current) end.current.scrollIntoView({ block: "end" }); }, [data]);
   if (error) return html`<${Problem} error=${error} />`;
   if (!data) return html`<p class="loading">Loading…</p>`;
@@ -184,12 +179,69 @@ function Conversation({ bot, session, inbox, signedIn }) {
         ${signedIn.kind !== "operator" ? html`<${Link} class="small" href=${`/admin/conversations/${enc(bot)}/${enc(session)}`}>Full transcript</${Link}>` : null}</div></div>
     <${Problem} error=${failure} />
     <div class="lines">${data.messages.map((m) => html`<${Line} m=${m} />`)}<div ref=${end}></div></div>
+    ${visitorTyping && state !== "bot" && state !== "closed" ? html`<p class="small muted typing" id="visitor-typing">${person.name} is typing…</p>` : null}
     ${mine ? html`<form class="composer" onSubmit=${send}>
-        <textarea name="message" rows="3" placeholder="Write to the visitor…" value=${text} onInput=${(e) => setText(e.target.value)}
+        <textarea name="message" rows="3" placeholder="Write to the visitor…" value=${text} onInput=${(e) => { setText(e.target.value); signalTyping(); }}
           onKeyDown=${(e) => { if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); e.target.form.requestSubmit(); } }}></textarea>
-        <button class="primary" type="submit" disabled=${!text.trim()}>Send</button></form>`
+        <div class="composer-actions"><${AnswerPicker} bot=${bot} onPick=${(answer) => setText((t) => (t.trim() ? `${t.trimEnd()}\n\n${answer}` : answer))} />
+        <button class="primary" type="submit" disabled=${!text.trim()}>Send</button></div></form>`
       : html`<p class="small muted hint-line">${state === "waiting" ? "Claim the conversation to answer: the bot stays silent until you hand it back."
         : state === "claimed" ? `${operator || "Another operator"} is answering.` : "The bot answers this conversation."}</p>`}</div>`;
+}
+
+// The conversation, live: each event of its log (any worker, any writer) reloads it; a
+// `typing` signal (outside the log) from the visitor shows "typing…" until their message
+// comes or the signal expires.
+function useLive(base, reload) {
+  const [typing, setTyping] = useState(false);
+  useEffect(() => {
+    const source = new EventSource(`${base}/events`);
+    let timer = null, expiry = null;
+    const changed = () => { clearTimeout(timer); timer = setTimeout(reload, 100); };
+    EVENTS.forEach((type) => source.addEventListener(type, changed));
+    source.addEventListener("message.created", (e) => {
+      if (JSON.parse(e.data).role === "user") { clearTimeout(expiry); setTyping(false); }
+    });
+    source.addEventListener("typing", (e) => {
+      const signal = JSON.parse(e.data);
+      if (signal.who !== "visitor") return;
+      clearTimeout(expiry);
+      setTyping(true);
+      expiry = setTimeout(() => setTyping(false), signal.expires_in_ms);
+    });
+    return () => { clearTimeout(timer); clearTimeout(expiry); source.close(); };
+  }, [base]);
+  return typing;
+}
+
+// The bot's curated answers, searched: the one picked goes into the reply box as a draft,
+// for the operator to adapt and send.
+function AnswerPicker({ bot, onPick }) {
+  const [open, setOpen] = useState(false);
+  const [q, setQ] = useState("");
+  const query = q.trim() ? `&q=${enc(q.trim())}` : "";
+  const [data, error] = useApi(open ? `/v1/bots/${enc(bot)}/answers?enabled=true${query}` : null);
+  const pick = (answer) => { onPick(answer); setOpen(false); setQ(""); };
+  return html`<div class="answer-picker">
+    <button type="button" id="insert-answer" aria-expanded=${open} onClick=${() => setOpen(!open)}>Insert answer</button>
+    ${open ? html`<div class="picker" role="dialog" aria-label="Curated answers">
+      <input type="search" id="answer-search" placeholder="Search curated answers…" value=${q} autofocus
+        onInput=${(e) => setQ(e.target.value)} onKeyDown=${(e) => { if (e.key === "Escape") setOpen(false); }} />
+      <${Problem} error=${error} />
+      ${data ? data.items.length ? html`<ul class="picks">${data.items.slice(0, 20).map((a) => html`<li>
+          <button type="button" class="pick" onClick=${() => pick(a.answer)}><b>${a.question}</b><span class="small muted">${a.answer}</span></button></li>`)}</ul>`
+        : html`<p class="small muted">${q.trim() ? "No curated answer matches." : "This bot has no curated answers yet (Curated answers in the menu)."}</p>`
+        : html`<p class="small muted">Loading…</p>`}</div>` : null}</div>`;
+}
+
+// `send`, at most once every 2 s however often it is called (the server drops more).
+function useThrottled(send) {
+  const last = useRef(0);
+  return () => {
+    if (Date.now() - last.current < 2000) return;
+    last.current = Date.now();
+    send();
+  };
 }
 
 function Line({ m }) {

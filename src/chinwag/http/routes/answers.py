@@ -29,8 +29,9 @@ async def list_answers(
         None
     ),
 ) -> CuratedAnswerList:
-    """The bot's curated answers, oldest first."""
-    principal.require_bot(bot_id, kinds=("secret",))
+    """The bot's curated answers, oldest first. Its operators may read them too (the inbox
+    inserts one into a reply)."""
+    principal.require_bot(bot_id, kinds=("secret", "operator"))
     async with services.db.read() as conn:
         items = await service.list_answers(conn, bot_id, enabled=enabled, q=q)
     return CuratedAnswerList(items=items)

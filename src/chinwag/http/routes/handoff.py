@@ -4,6 +4,7 @@ answers, hands back or closes; both follow the session's events."""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request
@@ -28,10 +29,12 @@ from chinwag.handoff.schemas import (
     InboxOut,
     OperatorMessageIn,
     OperatorMessageOut,
+    TypingOut,
     WaitingPage,
 )
 from chinwag.handoff.stats import handoff_stats
 from chinwag.handoff.texts import handoff_reply
+from chinwag.handoff.typing_signals import SessionFeed, Typing
 from chinwag.http.deps import PrincipalDep, still_allowed
 from chinwag.http.runtime import Services, ServicesDep
 from chinwag.streams.sse import SSEResponse
@@ -61,7 +64,8 @@ def sse_event(data: str) -> dict[str, Any]:
 EVENTS_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The session's events after the given seq, then live ones (handoff.* "
-        "and message.created; see docs/api.md).",
+        "and message.created; see docs/api.md), and `typing` events without `id` (not in the "
+        "log, never replayed).",
         "content": {"text/event-stream": {"schema": sse_event("the event's JSON, with its type")}},
     },
 }
@@ -135,12 +139,38 @@ async def handoff_statistics(
     principal: PrincipalDep,
     services: ServicesDep,
     days: Annotated[int, Query(ge=1, le=365)] = 30,
+    bot_id: Annotated[str | None, Query(max_length=64, description="One bot; unset: all.")] = None,
+    since: Annotated[
+        date | None, Query(description="First day (UTC) instead of `days`; with `until`.")
+    ] = None,
+    until: Annotated[date | None, Query(description="Last day (UTC); default today.")] = None,
 ) -> HandoffStats:
-    """Handoff rate, time to a person's first reply (p50, p95), how handoffs ended and
-    tickets, over the last `days` days, across the caller's bots."""
+    """Handoff rate, time to a person's first reply (p50, p95), how conversations and
+    handoffs ended, and tickets: over the last `days` days, or the days `since` to `until`
+    (as the console's Analytics), across the caller's bots or for `bot_id`."""
     _require_operator(principal)
+    now = utcnow()
+    if since is None and until is None:
+        start, end = now - timedelta(days=days), now
+    else:
+        last = until or now.date()
+        first = since or last - timedelta(days=days - 1)
+        if first > last or (last - first).days >= 366:
+            raise InvalidRequest(
+                f"the range {first} to {last} is not valid",
+                hint="Pick since <= until, at most 366 days apart.",
+            )
+        start, end = day_start(first), day_start(last + timedelta(days=1))
     async with services.db.read() as conn:
-        return await handoff_stats(conn, principal, days=days, now=utcnow())
+        if bot_id is not None:
+            principal.require_bot(bot_id, kinds=OPERATORS)
+            await get_bot(conn, bot_id)
+        return await handoff_stats(conn, principal, since=start, until=end, bot_id=bot_id)
+
+
+def day_start(day: date) -> datetime:
+    """Midnight UTC that starts `day`."""
+    return datetime.combine(day, time.min, tzinfo=UTC)
 
 
 INBOX_DOC: dict[int | str, dict[str, Any]] = {
@@ -240,6 +270,39 @@ async def operator_message(
     return OperatorMessageOut(message_id=message_id, session_id=session_id, seq=event.seq)
 
 
+@router.post(f"{SESSION}/handoff/typing", response_model=TypingOut, status_code=202)
+async def operator_typing(
+    bot_id: str, session_id: str, principal: PrincipalDep, services: ServicesDep
+) -> TypingOut:
+    """The operator who claimed the conversation is typing: the visitor's widget shows
+    "<name> is typing…" for a few seconds. At most one signal per 2 s is sent on."""
+    principal.require_bot(bot_id, kinds=OPERATORS)
+    async with services.db.read() as conn:
+        session = await service.find_session(conn, bot_id, session_id)
+        acting = await claimer(conn, principal, session)
+    service.may_answer(
+        acting, session["state"], session["claimed_by_key"], session["claimed_by_operator"]
+    )
+    typing = Typing(who="operator", name=acting.name)
+    return TypingOut(signalled=await services.typing.signal(session["id"], typing))
+
+
+@router.post(f"{SESSION}/typing", response_model=TypingOut, status_code=202)
+async def visitor_typing(
+    bot_id: str, session_id: str, principal: PrincipalDep, services: ServicesDep
+) -> TypingOut:
+    """The visitor is typing, while a person has the conversation (or is asked for): the
+    operator's inbox shows "typing…" for a few seconds. At most one signal per 2 s is sent
+    on; without a person nothing is sent (`signalled` false)."""
+    principal.require_bot(bot_id, kinds=VISITORS)
+    async with services.db.read() as conn:
+        session = await visible_session(conn, principal, bot_id, session_id)
+        state = (await service.find_session(conn, bot_id, session_id))["state"]
+    if state not in service.HELD:
+        return TypingOut(signalled=False)
+    return TypingOut(signalled=await services.typing.signal(session.id, Typing(who="visitor")))
+
+
 async def _hand_back(
     bot_id: str, session_id: str, principal: Principal, services: Services, *, close: bool
 ) -> HandoffOut:
@@ -302,4 +365,5 @@ async def session_events(
         services.settings.sse_heartbeat_seconds,
         services.event_log.fanout,
     )
-    return SSEResponse(services.drain.watch(follower), retry_ms=services.settings.sse_retry_ms)
+    feed = SessionFeed(follower, services.typing)
+    return SSEResponse(services.drain.watch(feed), retry_ms=services.settings.sse_retry_ms)

@@ -28,7 +28,7 @@
       rate_limited: "Too many messages. Try again in {s} s.", unavailable: "The chat is unavailable right now.",
       unavailable_here: "The chat is not available on this site.",
       failed: "The answer could not be finished.", stopped: "The answer was interrupted.",
-      person: "Talk to a person", joined: "{name} joined the chat", back_to_bot: "You're chatting with the assistant again",
+      person: "Talk to a person", joined: "{name} joined the chat", typing: "{name} is typing\u2026", back_to_bot: "You're chatting with the assistant again",
       confirm: "Confirm", cancel: "Cancel",
       email: "Your email address",
     },
@@ -40,7 +40,7 @@
       rate_limited: "For mange meldinger. Pr\u00f8v igjen om {s} s.", unavailable: "Chatten er ikke tilgjengelig n\u00e5.",
       unavailable_here: "Chatten er ikke tilgjengelig p\u00e5 dette nettstedet.",
       failed: "Svaret kunne ikke fullf\u00f8res.", stopped: "Svaret ble avbrutt.",
-      person: "Snakk med en person", joined: "{name} er med i samtalen", back_to_bot: "Du chatter med assistenten igjen",
+      person: "Snakk med en person", joined: "{name} er med i samtalen", typing: "{name} skriver\u2026", back_to_bot: "Du chatter med assistenten igjen",
       confirm: "Bekreft", cancel: "Avbryt",
       email: "E-postadressen din",
     },
@@ -241,6 +241,7 @@ button,input,textarea{font:inherit;color:inherit}
 .streaming .bubble:empty::after,.streaming .bubble>:last-child::after{content:"\u258d";opacity:.6}
 .error .bubble{background:transparent;border:1px solid #c0392b;color:inherit}
 .status{font-size:13px;color:var(--cw-muted);padding:0 16px 6px}
+.typing{font-size:13px;color:var(--cw-muted);font-style:italic;padding:0 16px 4px}
 .ticket{display:flex;flex-direction:column;gap:8px;background:var(--cw-bot);border-radius:var(--cw-radius);padding:10px 13px;max-width:88%}
 .ticket p{margin:0}.ticket input[type=email]{font:inherit;padding:7px;border:1px solid var(--cw-line);border-radius:8px;background:var(--cw-bg);color:var(--cw-fg)}
 .consent{font-size:12px;color:var(--cw-muted)}.ticket button{align-self:flex-start;border:0;border-radius:8px;padding:6px 12px;background:var(--cw-accent);color:var(--cw-on-accent);font:inherit;cursor:pointer}
@@ -343,6 +344,9 @@ button,input,textarea{font:inherit;color:inherit}
       this.announcer.setAttribute("data-chinwag-announcer", "");
       this.status = el("div", "status");
       this.status.setAttribute("role", "status");
+      this.typing = el("div", "typing"); // "<name> is typing…" while an operator writes
+      this.typing.part = "typing";
+      this.typing.hidden = true;
       const form = this.composer = el("form", "composer");
       this.input = el("textarea");
       this.input.part = "input";
@@ -350,6 +354,7 @@ button,input,textarea{font:inherit;color:inherit}
       this.input.addEventListener("keydown", (e) => {
         if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); form.requestSubmit(); }
       });
+      this.input.addEventListener("input", () => this.signalTyping());
       this.sendButton = el("button", "send");
       this.sendButton.part = "send";
       this.sendButton.type = "submit";
@@ -360,7 +365,7 @@ button,input,textarea{font:inherit;color:inherit}
         if (text && !this.busy) { this.input.value = ""; this.send(text); }
       });
       this.note = el("p", "note");
-      this.panel.append(header, this.log, this.status, form, this.note, this.announcer);
+      this.panel.append(header, this.log, this.typing, this.status, form, this.note, this.announcer);
       this.root.append(this.panel, this.launcher);
       shadow.append(this.root);
       document.body.append(this.host);
@@ -456,6 +461,7 @@ button,input,textarea{font:inherit;color:inherit}
           for await (const event of sse(response)) {
             attempt = 0;
             if (this.store.get().session !== sid) break;
+            if (event.seq === null) { this.onTyping(event.body); continue; } // not in the log
             this.store.set({ seen: event.seq });
             if (this.onSessionEvent(event.body)) { this.following = null; return; }
           }
@@ -467,7 +473,33 @@ button,input,textarea{font:inherit;color:inherit}
       if (this.following === sid) this.following = null;
     }
 
+    // An operator is typing: shown until their message comes, or for as long as the signal says.
+    onTyping(body) {
+      if (body.type !== "typing" || body.who !== "operator") return;
+      clearTimeout(this.typingTimer);
+      this.typing.textContent = this.t("typing", { name: body.name || "" });
+      this.typing.hidden = false;
+      this.typingTimer = setTimeout(() => this.hideTyping(), body.expires_in_ms || 5000);
+    }
+
+    hideTyping() {
+      clearTimeout(this.typingTimer);
+      this.typing.hidden = true;
+    }
+
+    // While a person has the conversation, the visitor's typing shows in their inbox: one
+    // signal at most every 2 s (the server drops more).
+    signalTyping() {
+      const saved = this.store && this.store.get();
+      if (!saved || !saved.handoff || !saved.session || Date.now() - (this.typedAt || 0) < 2000) return;
+      this.typedAt = Date.now();
+      const sid = encodeURIComponent(saved.session);
+      this.token().then((token) => call(`/v1/bots/${this.bot}/sessions/${sid}/typing`, { token, method: "POST" }))
+        .catch(() => {}); // an indicator that does not show is no failure
+    }
+
     onSessionEvent(body) {
+      if (body.type === "message.created" && body.author.kind === "operator") this.hideTyping();
       if (body.type === "message.created" && body.author.kind === "operator" && !this.shown.has(body.message_id)) {
         this.shown.add(body.message_id);
         this.keepEnd(() => this.log.append(this.operatorMessage(body.author.name, body.text)));
@@ -478,7 +510,7 @@ button,input,textarea{font:inherit;color:inherit}
       if (!body.state) return false;
       const over = body.state === "bot" || body.state === "closed";
       this.store.set({ handoff: over ? null : body.state });
-      if (over) this.setStatus(this.t("back_to_bot"));
+      if (over) { this.hideTyping(); this.setStatus(this.t("back_to_bot")); }
       this.showPerson();
       return over;
     }
@@ -764,6 +796,8 @@ button,input,textarea{font:inherit;color:inherit}
         window.dispatchEvent(new CustomEvent("chinwag:message", { detail: { messageId: body.message_id, text: body.text, sources: body.sources } }));
       } else if (type === "message.declined") {
         answer.offer = body.offer;
+      } else if (type === "handoff.offered") { // a tool call failed: a person may help
+        answer.offer = "handoff";
       } else if (type === "handoff.requested") {
         this.store.set({ handoff: body.state });
         this.followSession();
