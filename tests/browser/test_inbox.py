@@ -275,6 +275,11 @@ async def test_after_hours_the_visitor_leaves_an_email_in_the_widget(
     await expect(visitor.locator(".msg.bot .bubble").last).to_contain_text("Leave your email")
     form = visitor.locator("form.ticket")
     await expect(form).to_contain_text("I agree that Vinhuset keeps my email address")
+    await visitor.reload()  # offered and not filled in: the history brings the form back, once
+    await visitor.locator(".launcher").click()
+    await expect(visitor.locator(".msg.user")).to_have_count(1)
+    await expect(form).to_have_count(1)
+    await expect(form).to_contain_text("I agree that Vinhuset keeps my email address")
     email = form.get_by_role("textbox", name="Your email address")
     await email.fill("kari@example.com")
     await form.get_by_role(

@@ -54,6 +54,10 @@ async def test_after_hours_the_visitor_leaves_an_email(closed_shop: Shop) -> Non
         "I agree that Vinhuset keeps my email address and this conversation to answer me."
     )
     assert "Vinhuset" in offered.data["consent"]["nb"]
+    # The history carries the offer while it stands (the widget shows the form after a reload).
+    history = f"{SESSION}/{session}/messages"
+    page = (await shop.client.get(history, headers=shop.alice)).json()
+    assert page["ticket_offer"] == {k: offered.data[k] for k in ("reason", "text", "consent")}
 
     ticket = f"{SESSION}/{session}/ticket"
     no_consent = {"email": "kari@example.com", "consent": False}
@@ -76,6 +80,7 @@ async def test_after_hours_the_visitor_leaves_an_email(closed_shop: Shop) -> Non
     assert made.json()["text"] == "Takk! Vinhuset skriver til kari@example.com."
     (created,) = await session_events(shop.client, url, 1, shop.alice, after=2)
     assert (created.type, created.data["state"]) == ("ticket.created", "closed")
+    assert (await shop.client.get(history, headers=shop.alice)).json()["ticket_offer"] is None
 
     async with shop.server.db.read() as conn:
         row = (await conn.execute(select(Ticket))).one()

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -19,8 +20,10 @@ from chinwag.conversations.models import (
     ChatSession,
     EndUser,
     Feedback,
+    Handoff,
     Message,
     MessageAuthor,
+    SessionEvent,
     ToolAction,
 )
 from chinwag.conversations.schemas import PendingAction
@@ -88,6 +91,28 @@ async def session_messages(
         .limit(limit)
     )
     return result.all()
+
+
+async def pending_ticket_offer(conn: AsyncConnection, session_pk: str) -> dict[str, Any] | None:
+    """The last ticket offer of a session still waiting for a person, with no ticket left
+    since (leaving one closes the handoff): its event's data, or None."""
+    offered = await conn.execute(
+        select(Handoff.session_id).where(
+            Handoff.session_id == session_pk,
+            Handoff.state == "waiting",
+            Handoff.ticket_offered_at.is_not(None),
+        )
+    )
+    if offered.first() is None:
+        return None
+    data = await conn.execute(
+        select(SessionEvent.data)
+        .where(SessionEvent.session_id == session_pk, SessionEvent.type == "handoff.ticket_offered")
+        .order_by(SessionEvent.seq.desc())
+        .limit(1)
+    )
+    found = data.scalar_one_or_none()
+    return orjson.loads(found) if found is not None else None
 
 
 async def pending_actions(

@@ -23,9 +23,22 @@ class SessionPage(BaseModel):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null: end.")
 
 
+class TicketOfferOut(BaseModel):
+    """The ticket form offered in this conversation and not filled in yet."""
+
+    reason: Literal["after_hours", "no_one_claimed"]
+    text: dict[str, str] = Field(description="What the visitor was told, by language.")
+    consent: dict[str, str] = Field(description="The consent the form asks for, by language.")
+
+
 class MessagePage(BaseModel):
     messages: list[MessageOut]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null: end.")
+    ticket_offer: TicketOfferOut | None = Field(
+        None,
+        description="The ticket form offered (nobody can answer live) while the conversation "
+        "still waits and no ticket was left: the widget shows the form again after a reload.",
+    )
 
 
 class FeedbackIn(BaseModel):

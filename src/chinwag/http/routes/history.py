@@ -20,6 +20,7 @@ from chinwag.conversations.history_schemas import (
     MessagePage,
     SessionOut,
     SessionPage,
+    TicketOfferOut,
 )
 from chinwag.conversations.schemas import MessageOut
 from chinwag.db.base import utcnow
@@ -91,12 +92,17 @@ async def session_messages(
         session = await history.visible_session(conn, principal, bot_id, session_id)
         rows = await history.session_messages(conn, session.id, after=after, limit=limit + 1)
         pending = await history.pending_actions(conn, [m.id for m in rows[:limit]])
+        offer = await history.pending_ticket_offer(conn, session.id)
     page = [
         MessageOut.from_row(m._mapping, session_id=session_id, pending_action=pending.get(m.id))
         for m in rows[:limit]
     ]
     more = len(rows) > limit
-    return MessagePage(messages=page, next_cursor=str(rows[limit - 1].position) if more else None)
+    return MessagePage(
+        messages=page,
+        next_cursor=str(rows[limit - 1].position) if more else None,
+        ticket_offer=TicketOfferOut.model_validate(offer) if offer is not None else None,
+    )
 
 
 @router.put("/messages/{message_id}/feedback", response_model=FeedbackOut)

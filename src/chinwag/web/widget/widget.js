@@ -604,10 +604,10 @@ button,input,textarea{font:inherit;color:inherit}
         if (latest && latest.sessions.length) saved = this.store.set({ session: latest.sessions[0].id });
       }
       if (!saved.session || (!saved.token && !this.pageToken)) return this.greet();
-      let messages = [];
+      let messages = [], offer = null;
       try {
         const page = await call(`/v1/bots/${this.bot}/sessions/${encodeURIComponent(saved.session)}/messages?limit=500`, { token: await this.token() });
-        messages = page.messages;
+        ({ messages, ticket_offer: offer } = page);
       } catch (error) {
         if (error.status === 404 || error.status === 401) { this.store.clear(["token", "user", "expires"]); return this.greet(); }
         return this.showError(error);
@@ -636,6 +636,7 @@ button,input,textarea{font:inherit;color:inherit}
       } else if (live) {
         this.store.set({ stream: null });
       }
+      if (offer) this.offerTicket(offer); // offered before the reload, not filled in yet
       if (saved.handoff) this.followSession(); // not awaited: it stays open
     }
 
