@@ -236,15 +236,22 @@ async def test_parallel_calls_do_not_wait_for_each_other(shop: FakeShop) -> None
 
 
 async def test_kept_connections_are_per_host_name_and_closed_at_the_end() -> None:
-    """A connection verified for one name is never reused for another sharing its address; the
-    least recently used remote is closed beyond the cap."""
+    """A connection verified for one name is never lent for another sharing its address; an
+    idle one is lent again; the least recently used remote is closed beyond the cap."""
     from chinwag.tools.connections import ToolConnections
 
     kept = ToolConnections(remotes_kept=2)
-    shop = kept.client("https", "shop.example", 443, None)
-    assert kept.client("https", "SHOP.example", 443, None) is shop
-    other = kept.client("https", "other.example", 443, None)  # same address, maybe: not shared
-    assert other is not shop and kept.client("http", "shop.example", 443, None) is not shop
-    assert kept.remotes == 2 and shop.is_closed is False
+    async with (
+        kept.lease("https", "shop.example", 443, None) as shop,
+        kept.lease("https", "shop.example", 443, None) as busy,
+    ):
+        assert busy is not shop  # lent to one call at a time
+    async with kept.lease("https", "SHOP.example", 443, None) as again:
+        assert again in (shop, busy)
+    async with kept.lease("https", "other.example", 443, None) as other:
+        assert other not in (shop, busy)  # same address, maybe: never shared
+    async with kept.lease("http", "third.example", 80, None):
+        pass
+    assert kept.remotes == 2  # shop.example's were closed, least recently used
     await kept.aclose()
-    assert kept.remotes == 0 and other.is_closed
+    assert kept.remotes == 0 and other.is_closed and shop.is_closed

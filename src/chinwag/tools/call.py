@@ -227,7 +227,6 @@ class ToolCaller:
         """Send to the first checked address that accepts the connection; read the body."""
         import httpx  # on first call: a worker whose bots call no tool never loads it
 
-        client = self.connections.client(request.scheme, request.host, request.port, tls)
         default = 443 if request.scheme == "https" else 80
         name = f"[{request.host}]" if ":" in request.host else request.host  # IPv6 literal
         host_header = name if request.port == default else f"{name}:{request.port}"
@@ -239,30 +238,33 @@ class ToolCaller:
         if content is not None:
             headers["content-type"] = "application/json"
         last: Exception | None = None
-        for address in addresses:
-            url = httpx.URL(
-                scheme=request.scheme, host=address, port=request.port, raw_path=raw.encode()
-            )
-            extensions = {"sni_hostname": request.host} if tls is not None else {}
-            try:
-                async with client.stream(
-                    request.method, url, headers=headers, content=content, extensions=extensions
-                ) as response:
-                    outcome.http_status = response.status_code
-                    return await _capped(response, tool.max_response_bytes, outcome)
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                last = exc
-            except httpx.LocalProtocolError:
-                # Its text quotes the header it refused, which may hold a secret.
-                raise ToolError(
-                    f"the request to {request.host} could not be written "
-                    "(LocalProtocolError): check the tool's headers and the values of its "
-                    "secrets"
-                ) from None
-            except httpx.TransportError as exc:
-                raise ToolUnreachable(
-                    f"the connection to {request.host} broke: {type(exc).__name__}"
-                ) from exc
+        async with self.connections.lease(
+            request.scheme, request.host, request.port, tls
+        ) as client:
+            for address in addresses:
+                url = httpx.URL(
+                    scheme=request.scheme, host=address, port=request.port, raw_path=raw.encode()
+                )
+                extensions = {"sni_hostname": request.host} if tls is not None else {}
+                try:
+                    async with client.stream(
+                        request.method, url, headers=headers, content=content, extensions=extensions
+                    ) as response:
+                        outcome.http_status = response.status_code
+                        return await _capped(response, tool.max_response_bytes, outcome)
+                except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                    last = exc
+                except httpx.LocalProtocolError:
+                    # Its text quotes the header it refused, which may hold a secret.
+                    raise ToolError(
+                        f"the request to {request.host} could not be written "
+                        "(LocalProtocolError): check the tool's headers and the values of its "
+                        "secrets"
+                    ) from None
+                except httpx.TransportError as exc:
+                    raise ToolUnreachable(
+                        f"the connection to {request.host} broke: {type(exc).__name__}"
+                    ) from exc
         raise ToolUnreachable(f"cannot connect to {request.host}:{request.port}: {_why(last)}")
 
     async def _tls_context(self) -> ssl.SSLContext:

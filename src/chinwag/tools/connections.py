@@ -1,17 +1,21 @@
-"""Kept-open HTTP connections for tool calls: one client per remote (scheme, name, port), so a
-second call to the same shop API reuses the connection the first one opened instead of paying a
-new TCP (and TLS) handshake.
+"""Kept-open HTTP connections for tool calls, so a second call to the same shop API reuses a
+connection an earlier one opened instead of paying a new TCP (and TLS) handshake.
 
-A client is keyed by the host *name* as well as the port: requests go to a checked address
+Each connection has a client of its own (httpx with a pool of one), lent to one call at a time
+and given back after it: httpcore's shared pool looks at every connection it holds for every
+request it places, which cost a step of ten parallel calls about 40 % of its CPU. Clients are
+kept per remote, keyed by the host *name* as well as the port: requests go to a checked address
 (tools/safety.py) with the name in the Host header and TLS SNI, and a connection verified for one
-name is never reused for another name that happens to share its address. The number of remotes
-kept is capped; the least recently used one is closed when a new one would exceed it."""
+name is never reused for another that happens to share its address. The number of remotes kept
+is capped; the least recently used one is closed when a new one would exceed it."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -21,55 +25,69 @@ REMOTES_KEPT = 64
 CONNECTIONS_PER_REMOTE = 16  # idle connections kept per remote (the bot's concurrency caps use)
 IDLE_SECONDS = 30.0  # an idle connection is closed after this long
 
+Remote = tuple[str, str, int, int]
+
 
 class ToolConnections:
-    """The tool callers' HTTP clients, one per remote; `aclose()` at shutdown."""
+    """The tool callers' HTTP clients, a few idle ones per remote; `aclose()` at shutdown."""
 
     def __init__(self, *, remotes_kept: int = REMOTES_KEPT) -> None:
-        self._clients: OrderedDict[tuple[str, str, int, int], httpx.AsyncClient] = OrderedDict()
+        self._idle: OrderedDict[Remote, list[httpx.AsyncClient]] = OrderedDict()
         self._remotes_kept = remotes_kept
         self._closing: set[asyncio.Task[None]] = set()
 
-    def client(
+    @contextlib.asynccontextmanager
+    async def lease(
         self, scheme: str, host: str, port: int, tls: ssl.SSLContext | None
-    ) -> httpx.AsyncClient:
-        """The client for one remote, made on first use (httpx is imported then: a worker whose
-        bots call no tool never loads it)."""
+    ) -> AsyncIterator[httpx.AsyncClient]:
+        """A client for one remote, for one call: an idle one, else a new one (httpx is
+        imported then: a worker whose bots call no tool never loads it); kept after the call
+        while the remote has fewer than CONNECTIONS_PER_REMOTE idle."""
         key = (scheme, host.lower(), port, id(tls) if tls is not None else 0)
-        found = self._clients.get(key)
-        if found is not None:
-            self._clients.move_to_end(key)
-            return found
-        import httpx
+        idle = self._idle.get(key)
+        client = idle.pop() if idle else _new_client(tls)
+        try:
+            yield client
+        finally:
+            kept = self._idle.setdefault(key, [])
+            self._idle.move_to_end(key)
+            if len(kept) < CONNECTIONS_PER_REMOTE and not client.is_closed:
+                kept.append(client)
+            else:
+                self._close_later([client])
+            while len(self._idle) > self._remotes_kept:
+                _, evicted = self._idle.popitem(last=False)
+                self._close_later(evicted)
 
-        made = httpx.AsyncClient(
-            verify=tls or False,
-            trust_env=False,
-            follow_redirects=False,
-            timeout=None,  # the call's own deadline (asyncio.timeout) bounds every request
-            limits=httpx.Limits(
-                max_connections=None,
-                max_keepalive_connections=CONNECTIONS_PER_REMOTE,
-                keepalive_expiry=IDLE_SECONDS,
-            ),
-        )
-        self._clients[key] = made
-        while len(self._clients) > self._remotes_kept:
-            _, evicted = self._clients.popitem(last=False)
-            task = asyncio.get_running_loop().create_task(evicted.aclose())
+    def _close_later(self, clients: list[httpx.AsyncClient]) -> None:
+        for client in clients:
+            task = asyncio.get_running_loop().create_task(client.aclose())
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
-        return made
 
     @property
     def remotes(self) -> int:
-        return len(self._clients)
+        return len(self._idle)
 
     async def aclose(self) -> None:
         """Close every kept connection."""
-        clients = list(self._clients.values())
-        self._clients.clear()
+        clients = [c for kept in self._idle.values() for c in kept]
+        self._idle.clear()
         for client in clients:
             await client.aclose()
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
+
+
+def _new_client(tls: ssl.SSLContext | None) -> httpx.AsyncClient:
+    import httpx
+
+    return httpx.AsyncClient(
+        verify=tls or False,
+        trust_env=False,
+        follow_redirects=False,
+        timeout=None,  # the call's own deadline (asyncio.timeout) bounds every request
+        limits=httpx.Limits(
+            max_connections=1, max_keepalive_connections=1, keepalive_expiry=IDLE_SECONDS
+        ),
+    )
