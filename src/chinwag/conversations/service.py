@@ -279,7 +279,9 @@ async def _session_row(
     return found.first()
 
 
-async def _replay(conn: AsyncConnection, *, bot_id: str, key: str, body_hash: str) -> Accepted:
+async def keyed_message_id(conn: AsyncConnection, *, bot_id: str, key: str, body_hash: str) -> str:
+    """The message an earlier request with this Idempotency-Key stored; 422
+    `idempotency_key_reused` when that request had another body."""
     stored = (
         await conn.execute(
             select(IdempotencyKey.request_hash, IdempotencyKey.user_message_id).where(
@@ -291,6 +293,12 @@ async def _replay(conn: AsyncConnection, *, bot_id: str, key: str, body_hash: st
         raise IdempotencyKeyReused(
             f"Idempotency-Key '{key}' was already used with a different request body"
         )
+    message_id: str = stored.user_message_id
+    return message_id
+
+
+async def _replay(conn: AsyncConnection, *, bot_id: str, key: str, body_hash: str) -> Accepted:
+    user_message_id = await keyed_message_id(conn, bot_id=bot_id, key=key, body_hash=body_hash)
     row = (
         await conn.execute(
             select(
@@ -309,7 +317,7 @@ async def _replay(conn: AsyncConnection, *, bot_id: str, key: str, body_hash: st
             .join(
                 LoggedEvent, (LoggedEvent.stream_id == Stream.id) & (LoggedEvent.seq == STARTED_SEQ)
             )
-            .where(Message.reply_to_id == stored.user_message_id)
+            .where(Message.reply_to_id == user_message_id)
         )
     ).one()
     return Accepted(
@@ -318,7 +326,7 @@ async def _replay(conn: AsyncConnection, *, bot_id: str, key: str, body_hash: st
         user_id=row.user_id,
         session_id=row.session_id,
         session_pk=row.session_pk,
-        user_message_id=stored.user_message_id,
+        user_message_id=user_message_id,
         assistant_message_id=row.assistant_message_id,
         stream_id=row.stream_id,
         position=row.position - 1,

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.conversations.models import IdempotencyKey
 from chinwag.conversations.models import SessionEvent as SessionEventRow
+from chinwag.conversations.service import keyed_message_id
 from chinwag.db.conflicts import insert_or_ignore
-from chinwag.errors import IdempotencyKeyReused
 
 
 async def earlier_message(
@@ -29,19 +29,7 @@ async def earlier_message(
     )
     if claimed.first() is not None:
         return None
-    stored = (
-        await conn.execute(
-            select(IdempotencyKey.request_hash, IdempotencyKey.user_message_id).where(
-                IdempotencyKey.bot_id == bot_id, IdempotencyKey.key == key
-            )
-        )
-    ).one()
-    if stored.request_hash != body_hash:
-        raise IdempotencyKeyReused(
-            f"Idempotency-Key '{key}' was already used with a different request body"
-        )
-    earlier: str = stored.user_message_id
-    return earlier
+    return await keyed_message_id(conn, bot_id=bot_id, key=key, body_hash=body_hash)
 
 
 async def remember(conn: AsyncConnection, *, bot_id: str, key: str, message_id: str) -> None:
