@@ -124,7 +124,9 @@ async def test_without_an_interval_each_token_has_its_commit(
         events = await ask(server.client, "hello")
         commits = await _log_commits(server) - before
     assert events[-1].data["status"] == "completed"
-    assert commits >= 16, commits
+    # About one per token: two tokens share one only when a commit took longer than the 20 ms
+    # between them (a busy machine); an interval would make it 2 or 3.
+    assert commits >= 12, commits
 
 
 async def test_concurrent_answers_share_commits(make_settings: Settings, fake_llm: FakeLLM) -> None:
