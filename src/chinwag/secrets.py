@@ -89,8 +89,8 @@ class Secrets(Mapping[str, str]):
 
     def _read(self) -> None:
         assert self.path is not None
-        seen = self._signature()
-        mode = self.path.stat().st_mode
+        found = self.path.stat()
+        mode = found.st_mode
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             log.warning(
                 "secrets file %s can be read by others than its owner (mode %o): chmod 600 it",
@@ -98,7 +98,7 @@ class Secrets(Mapping[str, str]):
                 stat.S_IMODE(mode),
             )
         self._values = parse_secrets(self.path.read_text(encoding="utf-8"), str(self.path))
-        self._seen = seen
+        self._seen = found.st_mtime, found.st_size
 
 
 def parse_secrets(text: str, where: str) -> dict[str, str]:

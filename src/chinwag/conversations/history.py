@@ -96,18 +96,15 @@ async def session_messages(
 async def pending_ticket_offer(conn: AsyncConnection, session_pk: str) -> dict[str, Any] | None:
     """The last ticket offer of a session still waiting for a person, with no ticket left
     since (leaving one closes the handoff): its event's data, or None."""
-    offered = await conn.execute(
-        select(Handoff.session_id).where(
-            Handoff.session_id == session_pk,
+    data = await conn.execute(
+        select(SessionEvent.data)
+        .join(Handoff, Handoff.session_id == SessionEvent.session_id)
+        .where(
+            SessionEvent.session_id == session_pk,
+            SessionEvent.type == "handoff.ticket_offered",
             Handoff.state == "waiting",
             Handoff.ticket_offered_at.is_not(None),
         )
-    )
-    if offered.first() is None:
-        return None
-    data = await conn.execute(
-        select(SessionEvent.data)
-        .where(SessionEvent.session_id == session_pk, SessionEvent.type == "handoff.ticket_offered")
         .order_by(SessionEvent.seq.desc())
         .limit(1)
     )

@@ -81,16 +81,16 @@ class TypingHub:
         THROTTLE_SECONDS ago (False then)."""
         if not await self._first_in_a_while(session_pk, typing.who):
             return False
-        message = orjson.dumps({"s": session_pk, "d": typing.model_dump_json()})
+        data = typing.model_dump_json()
         if self.redis is not None and self.outage.available:
             try:
-                await self.redis.publish(CHANNEL, message)
+                await self.redis.publish(CHANNEL, orjson.dumps({"s": session_pk, "d": data}))
             except self._errors as exc:
                 self.outage.failed("publish", exc)
             else:
                 self.outage.recovered()
                 return True
-        self._deliver(message)
+        self._deliver(session_pk, data)
         return True
 
     async def _first_in_a_while(self, session_pk: str, who: str) -> bool:
@@ -115,10 +115,9 @@ class TypingHub:
         self._last[(session_pk, who)] = now
         return True
 
-    def _deliver(self, message: bytes) -> None:
-        body = orjson.loads(message)
-        entry = typing_entry(body["d"])
-        for queue in self._followers.get(body["s"], ()):
+    def _deliver(self, session_pk: str, data: str) -> None:
+        entry = typing_entry(data)
+        for queue in self._followers.get(session_pk, ()):
             with contextlib.suppress(asyncio.QueueFull):
                 queue.put_nowait(entry)
 
@@ -154,7 +153,8 @@ class TypingHub:
                         message = await pubsub.get_message(timeout=1.0)
                         if message is not None and message["type"] == "message":
                             try:
-                                self._deliver(message["data"])
+                                body = orjson.loads(message["data"])
+                                self._deliver(body["s"], body["d"])
                             except (ValueError, KeyError, TypeError):  # not one of ours
                                 log.warning("ignored a malformed message on %s", CHANNEL)
             except self._errors as exc:

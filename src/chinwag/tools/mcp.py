@@ -115,27 +115,33 @@ async def call_tool(
         *allowed_hosts,
         *sorted(commands),
     )
+
     # A read-only tool is asked once more on a fresh session when the kept one broke (the
     # server restarted, say); one that changes something is not: it may have run.
-    tries = 1 if tool.changes_something else 2
-    for attempt in range(1, tries + 1):
+    async def once() -> CallToolResult:
+        async with (
+            asyncio.timeout(server.timeout_seconds),
+            sessions.client(
+                session, lambda: _connected(server_name, server, allowed_hosts, env, commands)
+            ) as client,
+        ):
+            return await client.call_tool(remote, values)
+
+    attempt = 1
+    while True:
         try:
-            async with (
-                asyncio.timeout(server.timeout_seconds),
-                sessions.client(
-                    session, lambda: _connected(server_name, server, allowed_hosts, env, commands)
-                ) as client,
-            ):
-                result = await client.call_tool(remote, values)
-            value, size = _result(key, remote, server_name, tool, result)
-            return value, size, attempt
+            result = await once()
+            break
         except ToolError:
             raise
         except Exception as exc:
             failure = _failure(server_name, server, exc)
-            if attempt == tries or not isinstance(failure, ToolUnreachable):
+            again = attempt == 1 and not tool.changes_something
+            if not again or not isinstance(failure, ToolUnreachable):
                 raise failure from exc
-    raise AssertionError("unreachable")
+            attempt += 1
+    value, size = _result(key, remote, server_name, tool, result)
+    return value, size, attempt
 
 
 def _result(
