@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -75,6 +77,28 @@ async def test_calls_per_end_user_per_minute(
         other = await ask(server.client, "Where is my order 10023?", user_id="ola")
         assert _completed(other)[0]["status"] == "completed"  # another person's own budget
         assert shop.hits("/api/orders/10023") == 3
+
+
+@pytest.mark.parametrize("redis_url", [None, "redis://127.0.0.1:6379/0"], ids=["memory", "redis"])
+async def test_calls_per_end_user_are_counted_exactly_across_a_windows_boundary(
+    make_settings: Settings, fake_llm: FakeLLM, shop: FakeShop, redis_url: str | None
+) -> None:
+    """Weighted window counters round down: with `1 per 2 seconds` a second call sent just after
+    a window's boundary went through. Tool calls (a cancel, a booking) are counted exactly, in
+    each server's memory and in Redis."""
+    bot = limited(shop_bot(shop), tool_calls_per_user="1 per 2 seconds")
+    settings = make_settings.model_copy(update={"redis_url": redis_url})
+    user = f"kari-{uuid.uuid4().hex[:8]}"  # Redis is shared with the tests running alongside
+    async with run_server(settings, bot=bot) as server:
+        await asyncio.sleep((1.6 - time.time() % 2) % 2)  # late in a window of 2 s
+        boundary = (time.time() // 2 + 1) * 2
+        first = await ask(server.client, "Where is my order 10023?", user_id=user)
+        assert _completed(first)[0]["status"] == "completed"
+        await asyncio.sleep(max(0.0, boundary + 0.05 - time.time()))  # the next window
+        assert time.time() < boundary + 1.2  # < 2 s after the first call: still within its limit
+        second = await ask(server.client, "Where is my order 10023?", user_id=user)
+        assert _completed(second)[0]["code"] == "tool_rate_limited"
+        assert shop.hits("/api/orders/10023") == 1
 
 
 async def test_a_confirmation_beyond_the_limit_is_refused_with_429(

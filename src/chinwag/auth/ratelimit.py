@@ -10,7 +10,13 @@ from functools import lru_cache
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import Storage
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.aio.strategies import (
+    MovingWindowRateLimiter,
+    SlidingWindowCounterRateLimiter,
+)
+from limits.aio.strategies import (
+    RateLimiter as Strategy,
+)
 from limits.errors import StorageError
 from limits.storage import storage_from_string
 from sqlalchemy import select
@@ -42,13 +48,16 @@ def _item(text: str) -> RateLimitItem:
 
 
 class RateLimiter:
-    """Counts hits in sliding windows (two weighted fixed-window counters, per `limits`).
+    """Counts hits in sliding windows (two weighted fixed-window counters, per `limits`), and
+    an end user's tool calls exactly, in a moving window.
 
     A bot's `limits:` override the server's defaults. With Redis the counters are shared by
     every worker; while Redis does not answer, each worker counts in its own memory (logged
     once, counted in `chinwag_redis_failures_total{operation="rate_limit"}`) and goes back to
-    Redis a second later. Not the moving-window strategy: its in-memory storage re-scans every
-    key in a thread after each hit, which cost ~2 ms per request.
+    Redis a second later. Requests are not counted in a moving window: its in-memory storage
+    re-scans every key in a thread after each hit, which cost ~2 ms per request. Tool calls
+    are: they are few, and the weighted counters round down, so `1/minute` let a second call
+    through right after a minute's boundary (a shop's "cancel order" twice).
     """
 
     def __init__(
@@ -58,10 +67,13 @@ class RateLimiter:
         *,
         redis_failed: Callable[[str], None] = lambda operation: None,
     ) -> None:
-        memory = storage_from_string("async+memory://")
-        assert isinstance(memory, Storage)
-        self._memory = SlidingWindowCounterRateLimiter(memory)
-        self._shared: SlidingWindowCounterRateLimiter | None = None
+        memory, tool_memory = (storage_from_string("async+memory://") for _ in range(2))
+        assert isinstance(memory, Storage) and isinstance(tool_memory, Storage)
+        self._memory: dict[bool, Strategy] = {
+            False: SlidingWindowCounterRateLimiter(memory),
+            True: MovingWindowRateLimiter(tool_memory),
+        }
+        self._shared: dict[bool, Strategy] | None = None
         self._errors: tuple[type[Exception], ...] = (StorageError, OSError)
         if settings.redis_url:
             self._errors = (StorageError, *redis_errors())
@@ -72,7 +84,10 @@ class RateLimiter:
                 connection_pool=pool,  # type: ignore[arg-type]  # documented; not in its annotation
             )
             assert isinstance(shared, Storage)
-            self._shared = SlidingWindowCounterRateLimiter(shared)
+            self._shared = {
+                False: SlidingWindowCounterRateLimiter(shared),
+                True: MovingWindowRateLimiter(shared),
+            }
         self._outage = RedisOutage(
             fallback="rate limits count in this process",
             back="rate limits count in it",
@@ -117,8 +132,7 @@ class RateLimiter:
         """ToolRateLimited when the end user may make no tool call now (nothing counted)."""
         limits = await self.for_bot(bot_id)
         item = _item(limits.tool_calls_per_user)
-        window = self._shared if self._shared is not None and self._outage.available else None
-        window = window or self._memory
+        window = self._window(TOOL_CALLS)[1]
         try:
             if await window.test(item, TOOL_CALLS, bot_id, user_id):
                 return
@@ -130,8 +144,7 @@ class RateLimiter:
     async def hit(self, rate: str, scope: str, *identity: str) -> None:
         """Count one request; RateLimited (429, Retry-After) when the window is full."""
         item = _item(rate)
-        shared = self._shared if self._outage.available else None
-        window = shared or self._memory
+        shared, window = self._window(scope)
         try:
             allowed = await window.hit(item, scope, *identity)
             stats = None if allowed else await window.get_window_stats(item, scope, *identity)
@@ -145,6 +158,12 @@ class RateLimiter:
         if stats is None:
             return
         raise _limited(rate, scope, stats.reset_time)
+
+    def _window(self, scope: str) -> tuple[Strategy | None, Strategy]:
+        """The scope's shared counter (None while Redis is out or unset), and the one to use."""
+        exact = scope == TOOL_CALLS
+        shared = self._shared[exact] if self._shared and self._outage.available else None
+        return shared, shared or self._memory[exact]
 
 
 def _limited(rate: str, scope: str, reset_time: float) -> RateLimited:
