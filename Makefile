@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 TEST_WORKERS ?= 4
 PYTEST := $(BIN)/pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist worksteal --durations=20
 
-.PHONY: demo test check lint typecheck unit install install-dev faults bench-install bench-peers
+.PHONY: demo test check lint typecheck unit install install-dev faults bench-install bench-peers bench-front
 
 # llama-cpp-python is compiled from source (PyPI has no wheel): only the text library chinwag
 # loads, without the image library (mtmd). pip caches the wheel it builds, so only a cold
@@ -81,3 +81,9 @@ bench-peers: $(BIN)/.installed
 	IF_MISSING=1 LOCKED=1 bash bench/harness/setup_venvs.sh
 	CHINWAG_VENV=$(abspath $(VENV)) NAME=peers DBS=sqlite BOTS="$${BOTS-plain}" PROFILE_DBS= \
 	  CHINWAG_PEERS="langserve litellm minimal passthrough" bash bench/run_streaming.sh
+
+# bench/README.md's front table (issue 33): chinwag next to the raw byte relay and the minimal
+# relay at c = 1, 10, 50, 200 on SQLite and PostgreSQL, with commits per answer (~20 min).
+bench-front: $(BIN)/.installed
+	IF_MISSING=1 LOCKED=1 bash bench/harness/setup_venvs.sh
+	CHINWAG_VENV=$(abspath $(VENV)) $(BIN)/python bench/front_page.py --readme
