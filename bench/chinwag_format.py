@@ -6,9 +6,10 @@ Use with the harness's load generator (bench/harness/loadgen.py):
 
 Same interface as `OpenAIFormat` in bench/harness/loadgen.py:
 
-* `build_body(args)`: `{"message": args.prompt}`. No `user_id` / `session_id`: every request
-  gets a new anonymous user and a new session, so no history is loaded into the prompt and no
-  two requests contend for one session row.
+* `build_body(args)`: `{"message": $CHINWAG_BENCH_MESSAGE or args.prompt}` (run_streaming.sh
+  asks the demo bot a wine question: "foxes" it declines in one word). No `user_id` /
+  `session_id`: every request gets a new anonymous user and a new session, so no history is
+  loaded into the prompt and no two requests contend for one session row.
 * `on_event(event, data) -> (n_tokens, done, error)`:
   a token is a `message.delta` event whose `text` is non-empty; the stream is done at
   `stream.completed`; it is an error when an `error` event arrives or when
@@ -55,7 +56,7 @@ class ChinwagFormat:
             _number_each_message()
 
     def build_body(self, args: Any) -> dict[str, Any]:
-        return {"message": args.prompt}
+        return {"message": os.environ.get("CHINWAG_BENCH_MESSAGE") or args.prompt}
 
     def on_event(self, event: str, data: bytes) -> tuple[int, bool, str | None]:
         if event == "message.delta":

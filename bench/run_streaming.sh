@@ -144,7 +144,10 @@ for db in $DBS; do
   custom_cmd+=" CHINWAG_LLM_MODEL=fake-gpt '$CHINWAG' demo --host 127.0.0.1 --port $CHINWAG_PORT"
   peers="${CHINWAG_PEERS-minimal}"
   for bot in $BOTS; do
-    PEERS="$peers custom" \
+    # The demo bot declines what is not its business in one word ("foxes"): ask it a wine question.
+    message="${CHINWAG_BENCH_MESSAGE:-}"
+    [[ -z "$message" && "$bot" == vinhuset ]] && message="Which wine goes with lamb?"
+    CHINWAG_BENCH_MESSAGE="$message" PEERS="$peers custom" \
     CUSTOM_LABEL="chinwag-$bot-$db" CUSTOM_DIR="$datadir" CUSTOM_CMD="$custom_cmd" \
     CUSTOM_URL="http://127.0.0.1:$CHINWAG_PORT/v1/bots/$bot/messages" \
     CUSTOM_READY="http://127.0.0.1:$CHINWAG_PORT/healthz" \
