@@ -14,10 +14,11 @@ from typing import Any
 from chinwag.config.bot import BotConfig
 from chinwag.config.flow import FlowConfig
 from chinwag.engine.confirmation import answer_decision
-from chinwag.engine.context import FlowContext, FlowResult
-from chinwag.engine.curated import CuratedLookup, CuratedMatch, answer_pieces
+from chinwag.engine.context import FlowContext, FlowResult, emit_text
+from chinwag.engine.curated import CuratedLookup, CuratedMatch
 from chinwag.engine.follow_up import answering_flows, kept_flows
 from chinwag.engine.function_calling import stream_with_tools
+from chinwag.engine.held_calls import ConfirmedCall
 from chinwag.engine.judge import judge
 from chinwag.engine.policy import (
     Decline,
@@ -114,9 +115,7 @@ async def run_message(
         else:
             outputs = {r.flow: {"output": r.output} for r in results if r.status == "completed"}
             await run_main_flow(ctx, outputs, main_sources, grounded=grounded)
-        failed = failed_tool_call(bot, results)
-        if failed is not None and answer.declined is None and offers_person_after(bot):
-            offer_person(ctx, failed)
+        offer_person_if_failed(ctx, results)
     finally:
         for task in (early_route, scoped, main_sources):
             if task is not None and not task.done():
@@ -142,13 +141,6 @@ async def _out_of_scope(scope: Scope, ctx: FlowContext) -> float:
     return await scope.out_of_scope(ctx.bot, ctx.message.bot_version, ctx.message.text)
 
 
-def emit_text(ctx: FlowContext, text: str) -> None:
-    """A whole text that no LLM wrote as the answer: its deltas, sentence by sentence."""
-    for piece in answer_pieces(text):
-        ctx.answer.parts.append(piece)
-        ctx.emit(MessageDelta(text=piece))
-
-
 def serve_decline(ctx: FlowContext, decline: Decline) -> None:
     """The bot's decline text as the answer, in the message's language: no LLM call."""
     ctx.answer.declined = decline
@@ -157,10 +149,25 @@ def serve_decline(ctx: FlowContext, decline: Decline) -> None:
     emit_text(ctx, decline_text(ctx.bot, decline.reason, ctx.message.text))
 
 
-def offer_person(ctx: FlowContext, failed: FlowResult) -> None:
-    """End the answer with the bot's offer of a person, as an unanswerable decline does."""
-    assert failed.tool is not None
-    ctx.emit(HandoffOffered(flow=failed.flow, tool=failed.tool["tool"], code=failed.tool["code"]))
+def offer_person_if_failed(ctx: FlowContext, results: list[FlowResult]) -> None:
+    """End the answer with the bot's offer of a person, as an unanswerable decline does, when
+    a tool call of it failed: a routed flow's, or one main made by function calling (not one
+    it was refused). Never after a decline, nor after a question for a confirmation."""
+    answer = ctx.answer
+    asks = answer.confirmation is not None and answer.confirmation.get("asked")
+    if answer.declined is not None or asks or not offers_person_after(ctx.bot):
+        return
+    failed = failed_tool_call(ctx.bot, results)
+    if failed is not None and failed.tool is not None:
+        offered = HandoffOffered(
+            flow=failed.flow, tool=failed.tool["tool"], code=failed.tool["code"]
+        )
+    elif answer.failed_call is not None:
+        call = answer.failed_call
+        offered = HandoffOffered(flow="main", tool=call.tool, code=call.code)
+    else:
+        return
+    ctx.emit(offered)
     emit_text(ctx, "\n\n" + offer_text(ctx.bot, ctx.message.text))
 
 
@@ -338,7 +345,6 @@ async def run_main_flow(
     answer = ctx.answer
     started = time.perf_counter()
     ctx.emit(FlowStarted(flow="main"))
-    main = ctx.bot.flows["main"]
     looked_up: dict[str, Lookup] | None = None
     try:
         retrieval = await sources_task if sources_task is not None else NOTHING_RETRIEVED
@@ -368,43 +374,73 @@ async def run_main_flow(
             answer.flow_results.append(FlowResult("main", "completed", ms))
             ctx.emit(FlowCompleted(flow="main", ms=ms, rows=looked_up_counts(looked_up)))
             return
-        llm = ctx.llm(main)
-        options = options_for(llm)
-        if ctx.message.sampling is not None:
-            options = ctx.message.sampling.within(options)
-        model = ctx.model_for(llm)
-        if main.tools:
-            await stream_with_tools(ctx, model, prompt, options)
-        else:
-            async for item in model.stream(prompt, options):
-                if isinstance(item, str):
-                    answer.parts.append(item)
-                    ctx.emit(MessageDelta(text=item))
-                else:
-                    answer.usage = item
+        await _stream_main(ctx, prompt)
     except ChinwagError as exc:
-        ms = _ms_since(started)
-        answer.flow_results.append(
-            FlowResult(
-                "main",
-                "failed",
-                ms,
-                usage=answer.usage,
-                error_code=exc.code,
-                tool_calls=answer.tool_calls or None,
-            )
-        )
-        ctx.emit(FlowFailed(flow="main", ms=ms, code=exc.code, message=exc.message))
+        _main_failed(ctx, started, exc)
         raise
+    _main_completed(ctx, started, looked_up_counts(looked_up))
+
+
+async def continue_main_flow(ctx: FlowContext, confirmed: ConfirmedCall) -> None:
+    """main's model goes on from a call the visitor confirmed: the call is made, then the
+    model answers from its result; a failed call offers a person."""
+    started = time.perf_counter()
+    ctx.emit(FlowStarted(flow="main"))
+    try:
+        await _stream_main(ctx, confirmed.held.messages, confirmed)
+    except ChinwagError as exc:
+        _main_failed(ctx, started, exc)
+        raise
+    _main_completed(ctx, started, None)
+    offer_person_if_failed(ctx, [])
+
+
+async def _stream_main(
+    ctx: FlowContext, prompt: list[ChatMessage], confirmed: ConfirmedCall | None = None
+) -> None:
+    """main's LLM streams the answer into `ctx.answer`, calling tools when main has some."""
+    main = ctx.bot.flows["main"]
+    llm = ctx.llm(main)
+    options = options_for(llm)
+    if ctx.message.sampling is not None:
+        options = ctx.message.sampling.within(options)
+    model = ctx.model_for(llm)
+    if main.tools or confirmed is not None:
+        await stream_with_tools(ctx, model, prompt, options, confirmed)
+        return
+    async for item in model.stream(prompt, options):
+        if isinstance(item, str):
+            ctx.answer.parts.append(item)
+            ctx.emit(MessageDelta(text=item))
+        else:
+            ctx.answer.usage = item
+
+
+def _main_failed(ctx: FlowContext, started: float, exc: ChinwagError) -> None:
+    answer = ctx.answer
+    ms = _ms_since(started)
+    answer.flow_results.append(
+        FlowResult(
+            "main",
+            "failed",
+            ms,
+            usage=answer.usage,
+            error_code=exc.code,
+            tool_calls=answer.tool_calls or None,
+        )
+    )
+    ctx.emit(FlowFailed(flow="main", ms=ms, code=exc.code, message=exc.message))
+
+
+def _main_completed(ctx: FlowContext, started: float, rows: dict[str, int] | None) -> None:
+    answer = ctx.answer
     ms = _ms_since(started)
     answer.flow_results.append(
         FlowResult(
             "main", "completed", ms, usage=answer.usage, tool_calls=answer.tool_calls or None
         )
     )
-    ctx.emit(
-        FlowCompleted(flow="main", ms=ms, usage=answer.usage, rows=looked_up_counts(looked_up))
-    )
+    ctx.emit(FlowCompleted(flow="main", ms=ms, usage=answer.usage, rows=rows))
 
 
 def table_fallback(ctx: FlowContext) -> list[str]:
