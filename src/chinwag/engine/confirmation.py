@@ -97,7 +97,8 @@ async def answer_decision(ctx: FlowContext) -> None:
     # Imported here: the runner calls this module (a flow's tool step asks through it, and
     # main's held calls do).
     from chinwag.engine.held_calls import ConfirmedCall, HeldCall
-    from chinwag.engine.runner import answer_verbatim, continue_main_flow, run_optional_flow
+    from chinwag.engine.optional_flow import run_optional_flow
+    from chinwag.engine.runner import answer_verbatim, continue_main_flow
     from chinwag.engine.tool_flow import DEFAULT_FAILED
 
     decision = ctx.message.decision

@@ -3,6 +3,7 @@ it grows, and the context every flow of it shares."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -162,3 +163,8 @@ def emit_text(ctx: FlowContext, text: str) -> None:
     for piece in answer_pieces(text):
         ctx.answer.parts.append(piece)
         ctx.emit(MessageDelta(text=piece))
+
+
+def ms_since(started: float) -> float:
+    """Milliseconds since `started` (a `time.perf_counter()`), as events show them."""
+    return round((time.perf_counter() - started) * 1000, 2)

@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
 
 from chinwag.config.bot import BotConfig
-from chinwag.config.flow import FlowConfig
 from chinwag.engine.confirmation import answer_decision
-from chinwag.engine.context import FlowContext, FlowResult, emit_text
+from chinwag.engine.context import FlowContext, FlowResult, emit_text, ms_since
 from chinwag.engine.curated import CuratedLookup, CuratedMatch
 from chinwag.engine.follow_up import answering_flows, kept_flows
 from chinwag.engine.function_calling import stream_with_tools
 from chinwag.engine.held_calls import ConfirmedCall
 from chinwag.engine.judge import judge
+from chinwag.engine.optional_flow import (
+    NOTHING_RETRIEVED,
+    Retrieval,
+    retrieve,
+    run_optional_flow,
+    wants_retrieval,
+)
 from chinwag.engine.policy import (
     Decline,
     decline_text,
@@ -37,10 +42,9 @@ from chinwag.engine.prompts import (
 from chinwag.engine.router import RouteDecision, Router
 from chinwag.engine.scope import Scope
 from chinwag.engine.tables import Lookup
-from chinwag.engine.tool_flow import ToolStep, call_flow_tool, failed_tool_call
-from chinwag.errors import ChinwagError, FlowTimeout
-from chinwag.knowledge.search import SearchResult
-from chinwag.providers.protocols import ChatMessage, Usage
+from chinwag.engine.tool_flow import failed_tool_call
+from chinwag.errors import ChinwagError
+from chinwag.providers.protocols import ChatMessage
 from chinwag.streams.events import (
     FlowCompleted,
     FlowFailed,
@@ -48,12 +52,9 @@ from chinwag.streams.events import (
     HandoffOffered,
     MessageDeclined,
     MessageDelta,
-    RetrievalCompleted,
     RouteDecided,
     RouteError,
-    Source,
 )
-from chinwag.tools.call import ToolOutcome
 
 
 async def run_message(
@@ -198,7 +199,7 @@ def answer_verbatim(ctx: FlowContext, result: FlowResult) -> None:
     ctx.emit(FlowStarted(flow="main"))
     ctx.answer.verbatim_from = result.flow
     emit_text(ctx, result.output)
-    ms = _ms_since(started)
+    ms = ms_since(started)
     ctx.answer.flow_results.append(FlowResult("main", "completed", ms))
     ctx.emit(FlowCompleted(flow="main", ms=ms))
 
@@ -212,124 +213,6 @@ def route_event(decision: RouteDecision) -> RouteDecided:
         ms=decision.ms,
         error=None if error is None else RouteError(code=error.code, message=error.message),
     )
-
-
-def wants_retrieval(name: str, flow: FlowConfig) -> bool:
-    """Whether a flow searches the knowledge index: its `retrieval`, by default `main` only."""
-    return flow.retrieval if flow.retrieval is not None else name == "main"
-
-
-@dataclass(frozen=True, slots=True)
-class Retrieval:
-    """One search's results: as cited (events, the message) and as the templates see them."""
-
-    cited: list[Source]
-    variables: list[dict[str, Any]]
-    results: list[SearchResult]
-
-
-NOTHING_RETRIEVED = Retrieval([], [], [])
-
-
-async def retrieve(ctx: FlowContext, flow: str) -> Retrieval:
-    """Search the bot's index for the message and emit retrieval.completed."""
-    if ctx.knowledge is None or not wants_retrieval(flow, ctx.bot.flows[flow]):
-        return NOTHING_RETRIEVED
-    results = await ctx.knowledge.search(ctx.message.text)
-    cited = [
-        Source(document=r.document, title=r.title, score=r.score, snippet=r.snippet, url=r.url)
-        for r in results
-    ]
-    ctx.emit(RetrievalCompleted(flow=flow, sources=cited))
-    variables = [
-        {**s.model_dump(), "text": r.text, **r.metadata}
-        for s, r in zip(cited, results, strict=True)
-    ]
-    return Retrieval(cited, variables, results)
-
-
-async def run_optional_flow(ctx: FlowContext, name: str, score: float | None) -> FlowResult:
-    """Run one optional flow to its whole output, within its timeout; never raises."""
-    flow = ctx.bot.flows[name]
-    started = time.perf_counter()
-    ctx.emit(FlowStarted(flow=name))
-    parts: list[str] = []
-    usage: Usage | None = None
-    looked_up: dict[str, Lookup] | None = None
-    step: ToolStep | None = None
-    calls: list[ToolOutcome] = []  # its tool call, kept even when the flow times out in it
-    try:
-        async with asyncio.timeout(flow.timeout_seconds):
-            step = await call_flow_tool(ctx, name, flow, calls) if flow.tool else None
-            said = _tool_said(ctx, flow, step)
-            if said is not None:
-                parts.append(said)
-            else:
-                retrieval = await retrieve(ctx, name)
-                looked_up = await look_up(ctx, name)
-                tool = step.variable() if step is not None else None
-                prompt = build_prompt(
-                    ctx, name, {}, retrieval.variables, looked_up_rows(looked_up), tool
-                )
-                usage = await _write(ctx, flow, prompt, parts)
-    except (ChinwagError, TimeoutError) as exc:
-        error = (
-            exc
-            if isinstance(exc, ChinwagError)
-            else FlowTimeout(f"flow '{name}' took longer than {flow.timeout_seconds} s")
-        )
-        ms = _ms_since(started)
-        ctx.emit(FlowFailed(flow=name, ms=ms, code=error.code, message=error.message))
-        return FlowResult(name, "failed", ms, score, usage, error.code, tool=_tool_record(calls))
-    ms = _ms_since(started)
-    ctx.emit(FlowCompleted(flow=name, ms=ms, usage=usage, rows=looked_up_counts(looked_up)))
-    selected = all(lookup.selected for lookup in (looked_up or {}).values())
-    output = "".join(parts).strip()
-    return FlowResult(
-        name,
-        "completed",
-        ms,
-        score,
-        usage,
-        output=output,
-        rows_selected=selected,
-        asks=step is not None and step.question is not None,
-        tool=_tool_record(calls),
-        memory=step.memory if step is not None else None,
-    )
-
-
-async def _write(
-    ctx: FlowContext, flow: FlowConfig, prompt: list[ChatMessage], parts: list[str]
-) -> Usage | None:
-    """An optional flow's output into `parts`: its rendered template (`generate: false`), or
-    its LLM's whole reply; the LLM's usage."""
-    if not flow.generate:
-        parts.append(prompt[-1].content)
-        return None
-    usage: Usage | None = None
-    llm = ctx.llm(flow)
-    options = options_for(llm, whole=True)  # main reads it whole
-    async for item in ctx.model_for(llm).stream(prompt, options):
-        if isinstance(item, str):
-            parts.append(item)
-        else:
-            usage = item
-    return usage
-
-
-def _tool_said(ctx: FlowContext, flow: FlowConfig, step: ToolStep | None) -> str | None:
-    """A tool flow's own words instead of its template: the question for a missing argument,
-    or its failure text when the call failed."""
-    if step is None:
-        return None
-    if step.question is not None:
-        return step.question
-    return None if flow.tool_optional else step.failed_text(ctx, flow)
-
-
-def _tool_record(calls: list[ToolOutcome]) -> dict[str, Any] | None:
-    return calls[-1].record() if calls else None
 
 
 async def run_main_flow(
@@ -370,7 +253,7 @@ async def run_main_flow(
             decline = await judge(ctx, retrieval.results, prompt)
         if decline is not None:
             serve_decline(ctx, decline)
-            ms = _ms_since(started)
+            ms = ms_since(started)
             answer.flow_results.append(FlowResult("main", "completed", ms))
             ctx.emit(FlowCompleted(flow="main", ms=ms, rows=looked_up_counts(looked_up)))
             return
@@ -418,7 +301,7 @@ async def _stream_main(
 
 def _main_failed(ctx: FlowContext, started: float, exc: ChinwagError) -> None:
     answer = ctx.answer
-    ms = _ms_since(started)
+    ms = ms_since(started)
     answer.flow_results.append(
         FlowResult(
             "main",
@@ -434,7 +317,7 @@ def _main_failed(ctx: FlowContext, started: float, exc: ChinwagError) -> None:
 
 def _main_completed(ctx: FlowContext, started: float, rows: dict[str, int] | None) -> None:
     answer = ctx.answer
-    ms = _ms_since(started)
+    ms = ms_since(started)
     answer.flow_results.append(
         FlowResult(
             "main", "completed", ms, usage=answer.usage, tool_calls=answer.tool_calls or None
@@ -450,7 +333,3 @@ def table_fallback(ctx: FlowContext) -> list[str]:
     if route is None or route.flows or ctx.answer.fallback_flows:
         return []
     return [name for name, flow in ctx.bot.optional_flows.items() if flow.data]
-
-
-def _ms_since(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 2)
