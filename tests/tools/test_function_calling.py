@@ -249,14 +249,15 @@ async def test_a_slow_call_meets_its_timeout_then_the_budget(
 async def test_calls_that_may_not_be_made_are_refused_to_the_model(
     make_settings: Settings, fake_llm: FakeLLM, shop: FakeShop
 ) -> None:
-    """Invalid arguments, arguments that are not JSON, a tool not offered, a tool that changes
-    something, and calls over max_calls: each is answered with a stated error, never sent."""
+    """Invalid arguments (to a tool that changes something too: refused, not held for a
+    confirmation), arguments that are not JSON, a tool not offered, and calls over max_calls:
+    each is answered with a stated error, never sent."""
     fake_llm.behaviour.tool_turns = [
         [
             ScriptedCall("order_status", {"order": "10023/../../admin"}),
             ScriptedCall("order_status", '{"order": "100'),
             ScriptedCall("delete_everything", {"really": True}),
-            ScriptedCall("cancel_order", {"who": "10023"}),
+            ScriptedCall("cancel_order", {"who": 10023}),  # not a string
             ScriptedCall("order_status", {"order": "10023"}),
             ScriptedCall("order_status", {"order": "10024"}),
         ]
@@ -269,7 +270,7 @@ async def test_calls_that_may_not_be_made_are_refused_to_the_model(
             "tool_arguments_invalid",
             "tool_arguments_invalid",
             "tool_not_offered",
-            "tool_needs_confirmation",
+            "tool_arguments_invalid",
             None,
             "tool_calls_exhausted",
         ]
@@ -284,11 +285,11 @@ async def test_calls_that_may_not_be_made_are_refused_to_the_model(
             "tool_arguments_invalid",
             "tool_arguments_invalid",
             "tool_not_offered",
-            "tool_needs_confirmation",
+            "tool_arguments_invalid",
             "result",
             "tool_calls_exhausted",
         ]
-        assert "cannot be done here" in told[3]["error"]["message"]
+        assert "tool.confirmation" not in [e.type for e in events]
         assert events[-1].data["status"] == "completed"
 
 

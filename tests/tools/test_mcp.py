@@ -23,6 +23,7 @@ from tests.helpers import ROOT, ask, chinwag
 from tests.tools.mcp_shop import shop_server
 
 pytestmark = pytest.mark.timeout(90)
+CHAT = {"user_id": "kari", "session_id": "mcp-chat"}  # a Confirm answers in its session
 SHOP_SCRIPT = str(Path(__file__).with_name("mcp_shop.py"))
 
 
@@ -134,8 +135,8 @@ async def test_a_streamable_http_server_is_listed_then_called(
         assert offered["function"]["description"].startswith("An order's status")
         assert offered["function"]["parameters"]["required"] == ["order"]
 
-        # Function calling: a read-only tool is called, one that changes something is not,
-        # and a failing one is told to the model.
+        # Function calling: a read-only tool is called, one that changes something waits for
+        # the visitor's confirmation, and a failing one is told to the model.
         fake_llm.behaviour.tool_turns = [
             [
                 ScriptedCall("order_status", {"order": "10023"}),
@@ -144,21 +145,31 @@ async def test_a_streamable_http_server_is_listed_then_called(
                 ScriptedCall("order_status", {"order": 10023}),  # not a string: refused
             ]
         ]
-        events = await ask(server.client, "Where is order 10023, and cancel it?")
+        events = await ask(server.client, "Where is order 10023, and cancel it?", **CHAT)
         done = {d["call_id"]: d for d in _done(events)}
-        assert [done[f"call_0_{i}"]["code"] for i in range(4)] == [
+        assert sorted(done) == ["call_0_0", "call_0_2", "call_0_3"]  # cancel_order: held
+        assert [done[f"call_0_{i}"]["code"] for i in (0, 2, 3)] == [
             None,
-            "tool_needs_confirmation",
             "tool_mcp_error",
             "tool_arguments_invalid",
         ]
         assert done["call_0_0"]["bytes"] > 0 and done["call_0_0"]["attempts"] == 1
+        (asked,) = [e.data for e in events if e.type == "tool.confirmation"]
+        assert (asked["flow"], asked["tool"]) == ("main", "cancel_order")
+        assert events[-1].data["status"] == "completed"
+        assert len(fake_llm.requests) == 2  # the model is not asked again until a Confirm
+
+        confirm = {**CHAT, "confirm": {"action_id": asked["action_id"], "decision": "confirm"}}
+        events = await ask(server.client, "Confirm", **confirm)
+        (made,) = _done(events)
+        assert (made["tool"], made["status"]) == ("cancel_order", "completed")
         told = [orjson.loads(m["content"]) for m in fake_llm.requests[-1]["messages"][-4:]]
         assert told[0] == {
             "result": {"order": "10023", "status": "shipped", "delivery": "2026-12-09"}
         }
-        assert "warehouse" in told[2]["error"]["message"]
-        assert '"status": "shipped"' in _text(events).replace('":"', '": "')
+        assert "warehouse" in told[1]["error"]["message"]
+        assert told[3] == {"result": {"result": "order 10023 cancelled"}}  # structured content
+        assert "order 10023 cancelled" in _text(events)
         assert events[-1].data["status"] == "completed"
 
         # A routed flow calls it too, with no LLM.

@@ -196,7 +196,6 @@ def test_the_docs_example_validates() -> None:
             "template_tool_without_tool",
             "tool_slower_than_flow",
             "tools_only_on_main",
-            "tool_needs_confirmation",
             "llm_no_function_calling",
         )
         for w in ("bots.md",)
@@ -216,8 +215,8 @@ def test_the_docs_example_is_the_one_the_flow_tests_run() -> None:
 
 
 def test_function_calling_problems_are_reported_with_paths() -> None:
-    """main's `tools`: a tool the bot lacks, one that changes something (a warning: the model
-    is refused every call of it), `tools` on another flow, and the embedded model."""
+    """main's `tools`: a tool the bot lacks, `tools` on another flow, and the embedded model;
+    one that changes something is no problem (its calls wait for the visitor's confirmation)."""
     document = _document()
     document["tools"]["cancel"] = {"url": "https://api.shop.example/cancel", "method": "POST"}
     document["tools"]["search"] = {
@@ -231,7 +230,6 @@ def test_function_calling_problems_are_reported_with_paths() -> None:
     report = validate_document(document, env={"SHOP_API_TOKEN": "x"})
     assert _codes(report.problems) == {
         ("flows.main.tools.1", "tool_unknown", "error"),
-        ("flows.main.tools.2", "tool_needs_confirmation", "warning"),
         ("flows.main.tools", "llm_no_function_calling", "error"),
         ("flows.orders.tools", "tools_only_on_main", "error"),
     }, report.problems

@@ -1,12 +1,10 @@
 """Validation of `flows.main.tools` (function calling), on the raw document: only on `main`,
-tools the bot has, a warning for a tool the model will be refused, and an LLM that can call
-tools."""
+tools the bot has, and an LLM that can call tools. A tool that changes something may be
+offered: its calls wait for the visitor's confirmation (engine.held_calls)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-
-from chinwag.config.tools import SAFE_METHODS
 
 if TYPE_CHECKING:
     from chinwag.bots.validation import Problem
@@ -48,18 +46,6 @@ def function_calling_problems(
                     f"{', '.join(map(str, tools)) or 'none'}.",
                 )
             )
-        elif _changes_something(tool):
-            problems.append(
-                Problem(
-                    f"{where}.{i}",
-                    "tool_needs_confirmation",
-                    f"{where}: '{tool_name}' changes something, so main's model is refused "
-                    "every call of it (a routed flow calls it, after the visitor confirms)",
-                    "Call it from a routed flow, or set `confirm: false` on the tool if it "
-                    "changes nothing (a search sent as POST). " + _DOCS,
-                    severity="warning",
-                )
-            )
     if _llm_provider(document, flow) == "local":
         problems.append(
             Problem(
@@ -71,15 +57,6 @@ def function_calling_problems(
             )
         )
     return problems
-
-
-def _changes_something(tool: dict[str, Any]) -> bool:
-    if "mcp" in tool:  # unset: the server's readOnlyHint, known when it is listed
-        return tool.get("read_only") is False
-    confirm = tool.get("confirm")
-    if isinstance(confirm, bool):
-        return confirm
-    return str(tool.get("method", "GET")).upper() not in SAFE_METHODS
 
 
 def _llm_provider(document: dict[str, Any], flow: dict[str, Any]) -> Any:

@@ -119,12 +119,13 @@ class FlowConfig(Strict):
         default_factory=dict,
         description="`tool` that needs confirmation: what will be done, asked before the call, "
         "by language; `{argument}` places an argument's value (`Cancel order {order}?`). Unset: "
-        "a built-in question naming the tool.",
+        "a built-in question naming the tool. On `main`: for its function calls of such tools "
+        "that no routed flow words.",
     )
     confirm_cancelled: dict[ToolLanguage, ToolText] = Field(
         default_factory=dict,
         description="`tool` that needs confirmation: the answer when the visitor cancels, by "
-        "language; unset: a built-in sentence.",
+        "language; unset: a built-in sentence. On `main`: as `confirm_question`.",
     )
     follow_up: list[Annotated[str, StringConstraints(min_length=2, max_length=40)]] = Field(
         default_factory=list,

@@ -113,8 +113,9 @@ class HandoffConfig(BaseModel):
     )
     offer_when_tool_fails: bool = Field(
         True,
-        description="A routed flow's tool call that fails (timeout, an error status, a "
-        "response that is not JSON…) ends the answer with the same offer of a person "
+        description="A tool call that fails (timeout, an error status, a response that is "
+        "not JSON…), a routed flow's or one main makes by function calling, ends the answer "
+        "with the same offer of a person "
         '(`offer`), and a `handoff.offered` event (the widget shows a "Talk to a person" '
         "button under the answer).",
     )

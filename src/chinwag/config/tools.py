@@ -85,8 +85,8 @@ class HttpTool(Strict):
         None,
         description="Wait for the visitor's confirmation before each call (the flow's "
         "`confirm_question` is asked, with Confirm and Cancel in the widget); unset: `true` "
-        "for POST, PUT, PATCH and DELETE, `false` for GET and HEAD. `main` never calls such a "
-        "tool by function calling.",
+        "for POST, PUT, PATCH and DELETE, `false` for GET and HEAD. `main`'s function calls "
+        "of it wait the same way.",
     )
 
     @property

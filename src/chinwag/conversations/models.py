@@ -295,7 +295,9 @@ ACTION_STATUSES = ("pending", "confirmed", "cancelled", "done", "failed")
 
 class ToolAction(Base):
     """A call a flow would make that changes something, held until the visitor confirms it;
-    `arguments` are what will be sent (cleared once decided), `shown` what events show."""
+    `arguments` are what will be sent (cleared once decided; for `main`'s function call, the
+    call and the conversation its model goes on from: engine.held_calls), `shown` what events
+    show."""
 
     __tablename__ = "tool_actions"
     __table_args__ = (

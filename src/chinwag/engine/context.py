@@ -3,6 +3,7 @@ it grows, and the context every flow of it shares."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,16 +11,16 @@ from typing import Any
 from chinwag.config.bot import BotConfig
 from chinwag.config.flow import FlowConfig
 from chinwag.config.llm import LLMConfig, effective_llm
-from chinwag.engine.curated import CuratedMatch, CuratedMode
+from chinwag.engine.curated import CuratedMatch, CuratedMode, answer_pieces
 from chinwag.engine.follow_up import MEMORY_KEY, Earlier
 from chinwag.engine.policy import Decline
 from chinwag.engine.router import RouteDecision
 from chinwag.engine.tables import TableLookups
 from chinwag.knowledge.search import KnowledgeService
 from chinwag.providers.protocols import ChatModel, Sampling, Usage
-from chinwag.streams.events import Source
+from chinwag.streams.events import MessageDelta, Source
 from chinwag.streams.events import StreamEvent as Event
-from chinwag.tools.call import ToolCaller
+from chinwag.tools.call import ToolCaller, ToolOutcome
 from chinwag.tools.decisions import Actions, Decision
 
 Emit = Callable[[Event], object]
@@ -95,6 +96,7 @@ class Answer:
     tool_calls: list[dict[str, Any]] = field(default_factory=list)  # main's function calls
     kept_flows: list[str] = field(default_factory=list)  # tool flows the previous answer kept
     confirmation: dict[str, Any] | None = None  # a held action this answer asked for or decided
+    failed_call: ToolOutcome | None = None  # main's first function call made that failed
     calls_started: int = 0  # tool calls this answer started (limits.tool_calls_per_message)
 
     @property
@@ -154,3 +156,15 @@ class FlowContext:
     def llm(self, flow: FlowConfig) -> LLMConfig | None:
         """A flow's LLM settings: its own `llm` over the bot's."""
         return effective_llm(flow.llm, self.bot.llm)
+
+
+def emit_text(ctx: FlowContext, text: str) -> None:
+    """A whole text that no LLM wrote as the answer: its deltas, sentence by sentence."""
+    for piece in answer_pieces(text):
+        ctx.answer.parts.append(piece)
+        ctx.emit(MessageDelta(text=piece))
+
+
+def ms_since(started: float) -> float:
+    """Milliseconds since `started` (a `time.perf_counter()`), as events show them."""
+    return round((time.perf_counter() - started) * 1000, 2)

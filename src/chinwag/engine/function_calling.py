@@ -5,9 +5,11 @@ each within `call_timeout_seconds` and all of the answer's within `budget_second
 (or a stated error) go back to the model, which goes on. After `max_steps` turns with calls,
 or once the budget is spent, the model gets one more turn with tools off to answer.
 
-A call is made only when its tool is offered (`flows.main.tools`), changes nothing (no
-confirmation needed), and its arguments are a JSON object that matches the tool's schema;
-otherwise the model is told why, and nothing is sent."""
+A call is made only when its tool is offered (`flows.main.tools`) and its arguments are a JSON
+object that matches the tool's schema; otherwise the model is told why, and nothing is sent. A
+call that changes something is not made but held for the visitor's confirmation, and the answer
+ends with the question (engine.held_calls); the visitor's Confirm makes it and the model goes
+on from its result."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import orjson
 
 from chinwag.config.tools import FunctionCalling, Tool
 from chinwag.engine.context import FlowContext
+from chinwag.engine.held_calls import ConfirmedCall, HeldCall, finish_confirmed, hold_call
 from chinwag.engine.tool_flow import completed_event, over_limits
 from chinwag.errors import ChinwagError, LLMNoFunctionCalling
 from chinwag.providers.protocols import (
@@ -84,6 +87,8 @@ class _Loop:
     offered: frozenset[str]
     spent_seconds: float = 0.0
     calls: int = 0
+    # The first call of a turn that changes something, with its values: held, not made.
+    held: tuple[ToolCall, dict[str, Any]] | None = None
 
     @property
     def budget_left(self) -> float:
@@ -91,10 +96,16 @@ class _Loop:
 
 
 async def stream_with_tools(
-    ctx: FlowContext, model: ChatModel, prompt: list[ChatMessage], options: GenerationOptions
+    ctx: FlowContext,
+    model: ChatModel,
+    prompt: list[ChatMessage],
+    options: GenerationOptions,
+    confirmed: ConfirmedCall | None = None,
 ) -> None:
     """Stream main's answer into `ctx.answer`, making the calls its model asks for; every call
-    is a `tool.started` / `tool.completed` pair and a record in `ctx.answer.tool_calls`."""
+    is a `tool.started` / `tool.completed` pair and a record in `ctx.answer.tool_calls`.
+    `confirmed`: the answer goes on from a held call the visitor confirmed (`prompt` is the
+    conversation it was held in), made first."""
     main = ctx.bot.flows["main"]
     if not isinstance(model, ToolCallingModel):
         raise LLMNoFunctionCalling(
@@ -104,7 +115,11 @@ async def stream_with_tools(
     loop = _Loop(ctx, main.tool_loop, frozenset(main.tools))
     specs = function_specs(main.tools, ctx.bot.all_tools)
     messages = list(prompt)
-    for step in range(1, loop.limits.max_steps + 2):
+    first = 1
+    if confirmed is not None:
+        messages.append(await _make_confirmed(loop, confirmed))
+        first = confirmed.held.step + 1
+    for step in range(first, loop.limits.max_steps + 2):
         final = step > loop.limits.max_steps or loop.budget_left <= 0
         text, calls = await _turn(ctx, model, messages, options, specs, final)
         if not calls:
@@ -114,12 +129,27 @@ async def stream_with_tools(
             return
         messages.append(ChatMessage("assistant", text, tool_calls=tuple(calls)))
         started = time.perf_counter()
-        replies = await asyncio.gather(*(_call(loop, step, call) for call in calls))
+        outcomes = await asyncio.gather(*(_call(loop, step, call) for call in calls))
         loop.spent_seconds += time.perf_counter() - started
         messages += [
-            ChatMessage("tool", reply, tool_call_id=call.id)
-            for call, reply in zip(calls, replies, strict=True)
+            ChatMessage("tool", _told(outcome), tool_call_id=call.id)
+            for call, outcome in zip(calls, outcomes, strict=True)
+            if outcome is not None
         ]
+        if loop.held is not None:  # the answer ends with the question; a Confirm goes on
+            call, values = loop.held
+            await hold_call(ctx, HeldCall(step, call, messages), values)
+            return
+
+
+async def _make_confirmed(loop: _Loop, confirmed: ConfirmedCall) -> ChatMessage:
+    """Make the call the visitor confirmed (checked again: the bot may have changed), record
+    it on its action; what the model is told of it."""
+    call = confirmed.held.call
+    outcome = await _call(loop, confirmed.held.step, call, confirmed=True)
+    assert outcome is not None, "a confirmed call is made, not held"
+    await finish_confirmed(loop.ctx, confirmed, outcome)
+    return ChatMessage("tool", _told(outcome), tool_call_id=call.id)
 
 
 async def _turn(
@@ -170,13 +200,28 @@ def _refuse_all(loop: _Loop, step: int, calls: list[ToolCall]) -> None:
         )
 
 
-async def _call(loop: _Loop, step: int, call: ToolCall) -> str:
-    """Make one call the model asked for, or say why not; what the model is told."""
+async def _call(
+    loop: _Loop, step: int, call: ToolCall, *, confirmed: bool = False
+) -> ToolOutcome | None:
+    """Make one call the model asked for, or say why not; None when it is held for the
+    visitor's confirmation (`confirmed`: the visitor confirmed it; it is made).
+
+    Everything up to the first `await` runs in the order of the turn's calls, so the first
+    call that changes something is the one held, and `max_calls` counts in that order."""
     ctx = loop.ctx
     tool = ctx.bot.all_tools.get(call.name) if call.name in loop.offered else None
     values, unreadable = _values(call)
     arguments = redacted(tool, values) if tool is not None else {}
     refusal = _refusal(loop, call, tool, values, unreadable)
+    if refusal is None and tool is not None and tool.changes_something and not confirmed:
+        if loop.held is None:
+            loop.held = (call, values)
+            return None
+        refusal = ToolNeedsConfirmation(
+            f"tool '{_shown(call.name)}' changes something and waits for the visitor's "
+            "confirmation, and another call of this turn already does: it was not called. "
+            "Ask for it again once that one is answered"
+        )
     if refusal is not None:
         return _emit_refused(ctx, step, call, arguments, refusal)
     assert tool is not None
@@ -189,10 +234,8 @@ async def _call(loop: _Loop, step: int, call: ToolCall) -> str:
     started = time.perf_counter()
     limited = await over_limits(ctx)  # the bot's limits: per answer, per end user
     if limited is not None:
-        _completed(
-            ctx, step, call, ToolOutcome(call.name, arguments, "error", error=limited), started
-        )
-        return _said(limited)
+        outcome = ToolOutcome(call.name, arguments, "error", error=limited)
+        return _made(ctx, step, call, outcome, started)
     limit = min(loop.limits.call_timeout_seconds, loop.budget_left)
     try:
         async with asyncio.timeout(limit):
@@ -204,7 +247,22 @@ async def _call(loop: _Loop, step: int, call: ToolCall) -> str:
         outcome = ToolOutcome(call.name, arguments, "error", error=stopped)
         _completed(ctx, step, call, outcome, started)
         raise
+    return _made(ctx, step, call, outcome, started)
+
+
+def _made(
+    ctx: FlowContext, step: int, call: ToolCall, outcome: ToolOutcome, started: float
+) -> ToolOutcome:
+    """A call that was made (or that the bot's limits stopped): the answer's first failure
+    offers the visitor a person once it is complete."""
     _completed(ctx, step, call, outcome, started)
+    if outcome.error is not None and ctx.answer.failed_call is None:
+        ctx.answer.failed_call = outcome
+    return outcome
+
+
+def _told(outcome: ToolOutcome) -> str:
+    """What the model is told of a call: its result, or the stated error."""
     if outcome.error is not None:
         return _said(outcome.error)
     return orjson.dumps({"result": outcome.result}, option=orjson.OPT_NON_STR_KEYS).decode()
@@ -233,12 +291,6 @@ def _refusal(
     if tool is None:
         return ToolNotOffered(
             f"there is no tool '{name}' to call; the tools are: {', '.join(sorted(loop.offered))}"
-        )
-    if tool.changes_something:
-        return ToolNeedsConfirmation(
-            f"tool '{name}' changes something and needs the visitor's "
-            "confirmation, which this chat cannot ask for yet: it was not called. Tell the "
-            "visitor it cannot be done here"
         )
     if unreadable is not None:
         return ToolArgumentsInvalid(f"tool '{name}': the arguments are {unreadable}")
@@ -272,13 +324,13 @@ def _timed_out(loop: _Loop, call: ToolCall, limit: float) -> ToolError:
 
 def _emit_refused(
     ctx: FlowContext, step: int, call: ToolCall, arguments: dict[str, Any], error: ToolError
-) -> str:
+) -> ToolOutcome:
     name = call.name if call.name in ctx.bot.all_tools else UNKNOWN_TOOL
     call_id = _shown(call.id)
     ctx.emit(ToolStarted(flow="main", tool=name, arguments=arguments, step=step, call_id=call_id))
     outcome = ToolOutcome(name, arguments, "error", error=error)
     _completed(ctx, step, call, outcome, time.perf_counter())
-    return _said(error)
+    return outcome
 
 
 def _completed(

@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
 
 from chinwag.config.bot import BotConfig
-from chinwag.config.flow import FlowConfig
 from chinwag.engine.confirmation import answer_decision
-from chinwag.engine.context import FlowContext, FlowResult
-from chinwag.engine.curated import CuratedLookup, CuratedMatch, answer_pieces
+from chinwag.engine.context import FlowContext, FlowResult, emit_text, ms_since
+from chinwag.engine.curated import CuratedLookup, CuratedMatch
 from chinwag.engine.follow_up import answering_flows, kept_flows
 from chinwag.engine.function_calling import stream_with_tools
+from chinwag.engine.held_calls import ConfirmedCall
 from chinwag.engine.judge import judge
+from chinwag.engine.optional_flow import (
+    NOTHING_RETRIEVED,
+    Retrieval,
+    retrieve,
+    run_optional_flow,
+    wants_retrieval,
+)
 from chinwag.engine.policy import (
     Decline,
     decline_text,
@@ -36,10 +42,9 @@ from chinwag.engine.prompts import (
 from chinwag.engine.router import RouteDecision, Router
 from chinwag.engine.scope import Scope
 from chinwag.engine.tables import Lookup
-from chinwag.engine.tool_flow import ToolStep, call_flow_tool, failed_tool_call
-from chinwag.errors import ChinwagError, FlowTimeout
-from chinwag.knowledge.search import SearchResult
-from chinwag.providers.protocols import ChatMessage, Usage
+from chinwag.engine.tool_flow import failed_tool_call
+from chinwag.errors import ChinwagError
+from chinwag.providers.protocols import ChatMessage
 from chinwag.streams.events import (
     FlowCompleted,
     FlowFailed,
@@ -47,12 +52,9 @@ from chinwag.streams.events import (
     HandoffOffered,
     MessageDeclined,
     MessageDelta,
-    RetrievalCompleted,
     RouteDecided,
     RouteError,
-    Source,
 )
-from chinwag.tools.call import ToolOutcome
 
 
 async def run_message(
@@ -114,9 +116,7 @@ async def run_message(
         else:
             outputs = {r.flow: {"output": r.output} for r in results if r.status == "completed"}
             await run_main_flow(ctx, outputs, main_sources, grounded=grounded)
-        failed = failed_tool_call(bot, results)
-        if failed is not None and answer.declined is None and offers_person_after(bot):
-            offer_person(ctx, failed)
+        offer_person_if_failed(ctx, results)
     finally:
         for task in (early_route, scoped, main_sources):
             if task is not None and not task.done():
@@ -142,13 +142,6 @@ async def _out_of_scope(scope: Scope, ctx: FlowContext) -> float:
     return await scope.out_of_scope(ctx.bot, ctx.message.bot_version, ctx.message.text)
 
 
-def emit_text(ctx: FlowContext, text: str) -> None:
-    """A whole text that no LLM wrote as the answer: its deltas, sentence by sentence."""
-    for piece in answer_pieces(text):
-        ctx.answer.parts.append(piece)
-        ctx.emit(MessageDelta(text=piece))
-
-
 def serve_decline(ctx: FlowContext, decline: Decline) -> None:
     """The bot's decline text as the answer, in the message's language: no LLM call."""
     ctx.answer.declined = decline
@@ -157,10 +150,25 @@ def serve_decline(ctx: FlowContext, decline: Decline) -> None:
     emit_text(ctx, decline_text(ctx.bot, decline.reason, ctx.message.text))
 
 
-def offer_person(ctx: FlowContext, failed: FlowResult) -> None:
-    """End the answer with the bot's offer of a person, as an unanswerable decline does."""
-    assert failed.tool is not None
-    ctx.emit(HandoffOffered(flow=failed.flow, tool=failed.tool["tool"], code=failed.tool["code"]))
+def offer_person_if_failed(ctx: FlowContext, results: list[FlowResult]) -> None:
+    """End the answer with the bot's offer of a person, as an unanswerable decline does, when
+    a tool call of it failed: a routed flow's, or one main made by function calling (not one
+    it was refused). Never after a decline, nor after a question for a confirmation."""
+    answer = ctx.answer
+    asks = answer.confirmation is not None and answer.confirmation.get("asked")
+    if answer.declined is not None or asks or not offers_person_after(ctx.bot):
+        return
+    failed = failed_tool_call(ctx.bot, results)
+    if failed is not None and failed.tool is not None:
+        offered = HandoffOffered(
+            flow=failed.flow, tool=failed.tool["tool"], code=failed.tool["code"]
+        )
+    elif answer.failed_call is not None:
+        call = answer.failed_call
+        offered = HandoffOffered(flow="main", tool=call.tool, code=call.code)
+    else:
+        return
+    ctx.emit(offered)
     emit_text(ctx, "\n\n" + offer_text(ctx.bot, ctx.message.text))
 
 
@@ -191,7 +199,7 @@ def answer_verbatim(ctx: FlowContext, result: FlowResult) -> None:
     ctx.emit(FlowStarted(flow="main"))
     ctx.answer.verbatim_from = result.flow
     emit_text(ctx, result.output)
-    ms = _ms_since(started)
+    ms = ms_since(started)
     ctx.answer.flow_results.append(FlowResult("main", "completed", ms))
     ctx.emit(FlowCompleted(flow="main", ms=ms))
 
@@ -207,124 +215,6 @@ def route_event(decision: RouteDecision) -> RouteDecided:
     )
 
 
-def wants_retrieval(name: str, flow: FlowConfig) -> bool:
-    """Whether a flow searches the knowledge index: its `retrieval`, by default `main` only."""
-    return flow.retrieval if flow.retrieval is not None else name == "main"
-
-
-@dataclass(frozen=True, slots=True)
-class Retrieval:
-    """One search's results: as cited (events, the message) and as the templates see them."""
-
-    cited: list[Source]
-    variables: list[dict[str, Any]]
-    results: list[SearchResult]
-
-
-NOTHING_RETRIEVED = Retrieval([], [], [])
-
-
-async def retrieve(ctx: FlowContext, flow: str) -> Retrieval:
-    """Search the bot's index for the message and emit retrieval.completed."""
-    if ctx.knowledge is None or not wants_retrieval(flow, ctx.bot.flows[flow]):
-        return NOTHING_RETRIEVED
-    results = await ctx.knowledge.search(ctx.message.text)
-    cited = [
-        Source(document=r.document, title=r.title, score=r.score, snippet=r.snippet, url=r.url)
-        for r in results
-    ]
-    ctx.emit(RetrievalCompleted(flow=flow, sources=cited))
-    variables = [
-        {**s.model_dump(), "text": r.text, **r.metadata}
-        for s, r in zip(cited, results, strict=True)
-    ]
-    return Retrieval(cited, variables, results)
-
-
-async def run_optional_flow(ctx: FlowContext, name: str, score: float | None) -> FlowResult:
-    """Run one optional flow to its whole output, within its timeout; never raises."""
-    flow = ctx.bot.flows[name]
-    started = time.perf_counter()
-    ctx.emit(FlowStarted(flow=name))
-    parts: list[str] = []
-    usage: Usage | None = None
-    looked_up: dict[str, Lookup] | None = None
-    step: ToolStep | None = None
-    calls: list[ToolOutcome] = []  # its tool call, kept even when the flow times out in it
-    try:
-        async with asyncio.timeout(flow.timeout_seconds):
-            step = await call_flow_tool(ctx, name, flow, calls) if flow.tool else None
-            said = _tool_said(ctx, flow, step)
-            if said is not None:
-                parts.append(said)
-            else:
-                retrieval = await retrieve(ctx, name)
-                looked_up = await look_up(ctx, name)
-                tool = step.variable() if step is not None else None
-                prompt = build_prompt(
-                    ctx, name, {}, retrieval.variables, looked_up_rows(looked_up), tool
-                )
-                usage = await _write(ctx, flow, prompt, parts)
-    except (ChinwagError, TimeoutError) as exc:
-        error = (
-            exc
-            if isinstance(exc, ChinwagError)
-            else FlowTimeout(f"flow '{name}' took longer than {flow.timeout_seconds} s")
-        )
-        ms = _ms_since(started)
-        ctx.emit(FlowFailed(flow=name, ms=ms, code=error.code, message=error.message))
-        return FlowResult(name, "failed", ms, score, usage, error.code, tool=_tool_record(calls))
-    ms = _ms_since(started)
-    ctx.emit(FlowCompleted(flow=name, ms=ms, usage=usage, rows=looked_up_counts(looked_up)))
-    selected = all(lookup.selected for lookup in (looked_up or {}).values())
-    output = "".join(parts).strip()
-    return FlowResult(
-        name,
-        "completed",
-        ms,
-        score,
-        usage,
-        output=output,
-        rows_selected=selected,
-        asks=step is not None and step.question is not None,
-        tool=_tool_record(calls),
-        memory=step.memory if step is not None else None,
-    )
-
-
-async def _write(
-    ctx: FlowContext, flow: FlowConfig, prompt: list[ChatMessage], parts: list[str]
-) -> Usage | None:
-    """An optional flow's output into `parts`: its rendered template (`generate: false`), or
-    its LLM's whole reply; the LLM's usage."""
-    if not flow.generate:
-        parts.append(prompt[-1].content)
-        return None
-    usage: Usage | None = None
-    llm = ctx.llm(flow)
-    options = options_for(llm, whole=True)  # main reads it whole
-    async for item in ctx.model_for(llm).stream(prompt, options):
-        if isinstance(item, str):
-            parts.append(item)
-        else:
-            usage = item
-    return usage
-
-
-def _tool_said(ctx: FlowContext, flow: FlowConfig, step: ToolStep | None) -> str | None:
-    """A tool flow's own words instead of its template: the question for a missing argument,
-    or its failure text when the call failed."""
-    if step is None:
-        return None
-    if step.question is not None:
-        return step.question
-    return None if flow.tool_optional else step.failed_text(ctx, flow)
-
-
-def _tool_record(calls: list[ToolOutcome]) -> dict[str, Any] | None:
-    return calls[-1].record() if calls else None
-
-
 async def run_main_flow(
     ctx: FlowContext,
     flow_outputs: dict[str, dict[str, str]],
@@ -338,7 +228,6 @@ async def run_main_flow(
     answer = ctx.answer
     started = time.perf_counter()
     ctx.emit(FlowStarted(flow="main"))
-    main = ctx.bot.flows["main"]
     looked_up: dict[str, Lookup] | None = None
     try:
         retrieval = await sources_task if sources_task is not None else NOTHING_RETRIEVED
@@ -364,47 +253,77 @@ async def run_main_flow(
             decline = await judge(ctx, retrieval.results, prompt)
         if decline is not None:
             serve_decline(ctx, decline)
-            ms = _ms_since(started)
+            ms = ms_since(started)
             answer.flow_results.append(FlowResult("main", "completed", ms))
             ctx.emit(FlowCompleted(flow="main", ms=ms, rows=looked_up_counts(looked_up)))
             return
-        llm = ctx.llm(main)
-        options = options_for(llm)
-        if ctx.message.sampling is not None:
-            options = ctx.message.sampling.within(options)
-        model = ctx.model_for(llm)
-        if main.tools:
-            await stream_with_tools(ctx, model, prompt, options)
-        else:
-            async for item in model.stream(prompt, options):
-                if isinstance(item, str):
-                    answer.parts.append(item)
-                    ctx.emit(MessageDelta(text=item))
-                else:
-                    answer.usage = item
+        await _stream_main(ctx, prompt)
     except ChinwagError as exc:
-        ms = _ms_since(started)
-        answer.flow_results.append(
-            FlowResult(
-                "main",
-                "failed",
-                ms,
-                usage=answer.usage,
-                error_code=exc.code,
-                tool_calls=answer.tool_calls or None,
-            )
-        )
-        ctx.emit(FlowFailed(flow="main", ms=ms, code=exc.code, message=exc.message))
+        _main_failed(ctx, started, exc)
         raise
-    ms = _ms_since(started)
+    _main_completed(ctx, started, looked_up_counts(looked_up))
+
+
+async def continue_main_flow(ctx: FlowContext, confirmed: ConfirmedCall) -> None:
+    """main's model goes on from a call the visitor confirmed: the call is made, then the
+    model answers from its result; a failed call offers a person."""
+    started = time.perf_counter()
+    ctx.emit(FlowStarted(flow="main"))
+    try:
+        await _stream_main(ctx, confirmed.held.messages, confirmed)
+    except ChinwagError as exc:
+        _main_failed(ctx, started, exc)
+        raise
+    _main_completed(ctx, started, None)
+    offer_person_if_failed(ctx, [])
+
+
+async def _stream_main(
+    ctx: FlowContext, prompt: list[ChatMessage], confirmed: ConfirmedCall | None = None
+) -> None:
+    """main's LLM streams the answer into `ctx.answer`, calling tools when main has some."""
+    main = ctx.bot.flows["main"]
+    llm = ctx.llm(main)
+    options = options_for(llm)
+    if ctx.message.sampling is not None:
+        options = ctx.message.sampling.within(options)
+    model = ctx.model_for(llm)
+    if main.tools or confirmed is not None:
+        await stream_with_tools(ctx, model, prompt, options, confirmed)
+        return
+    async for item in model.stream(prompt, options):
+        if isinstance(item, str):
+            ctx.answer.parts.append(item)
+            ctx.emit(MessageDelta(text=item))
+        else:
+            ctx.answer.usage = item
+
+
+def _main_failed(ctx: FlowContext, started: float, exc: ChinwagError) -> None:
+    answer = ctx.answer
+    ms = ms_since(started)
+    answer.flow_results.append(
+        FlowResult(
+            "main",
+            "failed",
+            ms,
+            usage=answer.usage,
+            error_code=exc.code,
+            tool_calls=answer.tool_calls or None,
+        )
+    )
+    ctx.emit(FlowFailed(flow="main", ms=ms, code=exc.code, message=exc.message))
+
+
+def _main_completed(ctx: FlowContext, started: float, rows: dict[str, int] | None) -> None:
+    answer = ctx.answer
+    ms = ms_since(started)
     answer.flow_results.append(
         FlowResult(
             "main", "completed", ms, usage=answer.usage, tool_calls=answer.tool_calls or None
         )
     )
-    ctx.emit(
-        FlowCompleted(flow="main", ms=ms, usage=answer.usage, rows=looked_up_counts(looked_up))
-    )
+    ctx.emit(FlowCompleted(flow="main", ms=ms, usage=answer.usage, rows=rows))
 
 
 def table_fallback(ctx: FlowContext) -> list[str]:
@@ -414,7 +333,3 @@ def table_fallback(ctx: FlowContext) -> list[str]:
     if route is None or route.flows or ctx.answer.fallback_flows:
         return []
     return [name for name, flow in ctx.bot.optional_flows.items() if flow.data]
-
-
-def _ms_since(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 2)

@@ -111,7 +111,7 @@ async def call_flow_tool(
         question = _question(ctx, flow, found.missing, found.missing_user)
         return ToolStep(question=question, memory=memory_of(ctx.bot, name, {}, found.missing))
     if tool.changes_something:
-        return ToolStep(question=await hold_for_confirmation(ctx, name, flow, found.values))
+        return ToolStep(question=await hold_for_confirmation(ctx, name, flow.tool, found.values))
     step = await _call(ctx, name, flow, found.values, calls)
     return replace(step, memory=memory_of(ctx.bot, name, found.values, []))
 

@@ -140,7 +140,8 @@ class MessageDeclined(_Event):
 
 class HandoffOffered(_Event):
     """The answer ends with an offer of a person (the deltas carry its text): a routed flow's
-    tool call failed and the bot's `handoff.offer_when_tool_fails` is on. The visitor can ask
+    tool call, or one `main` made by function calling (`flow: main`), failed and the bot's
+    `handoff.offer_when_tool_fails` is on. The visitor can ask
     for one (POST …/sessions/{session_id}/handoff, or in words)."""
 
     type: Literal["handoff.offered"] = "handoff.offered"

@@ -150,9 +150,9 @@ class ToolNeedsConfirmation(ToolError):
     code = "tool_needs_confirmation"
     status = 403
     default_hint = (
-        "The tool changes something (`confirm: true`, the default for POST, PUT, PATCH and "
-        "DELETE): the model cannot call it; a routed flow calls it after the visitor confirms "
-        "(docs/tools.md#confirmations). Set `confirm: false` only on a tool that changes nothing."
+        "The visitor confirms one action at a time: another call of the same turn that "
+        "changes something waits for its confirmation. Ask for this one again once that one "
+        "is answered (docs/tools.md#confirmations)."
     )
 
 
