@@ -149,24 +149,63 @@ def _num(value: float | None, unit: str = "", digits: int = 1, *, sign: bool = F
     return f"{value:+.{digits}f}{unit}" if sign else f"{value:.{digits}f}{unit}"
 
 
-def front_page(paths: list[Path], rows: list[Row]) -> str:
-    commits = sorted({_commit(p) for p in paths} - {""})
-    load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
-    runs = ", ".join(f"[{p.stem}](results/{p.stem}.md)" for p in paths)
+def compact(rows: list[Row]) -> list[str]:
+    """The front page's table: a row per server and database, a column per concurrency."""
+    levels = sorted({r.concurrency for r in rows})
+    cs = " | ".join(f"c={c}" for c in levels)
     lines = [
-        f"Measured {time.strftime('%Y-%m-%d %H:%M')} UTC, commit {', '.join(commits) or '?'}, "
-        f"load average at the end {' '.join(load) or '?'}, by "
-        "`.venv/bin/python bench/front_page.py --readme` (fake LLM: first token at 50 ms, "
-        "64 tokens 10 ms apart; the server alone on one core; CPU is the server process's). "
-        "Commits: the event log's transactions that wrote events after the accept, and every "
-        "transaction PostgreSQL counted (accepts, reads, heartbeats), per completed answer.",
+        f"| server | db | CPU ms/answer (× raw relay) {cs} | TTFT p50 × direct {cs} "
+        f"| commits/answer, event log (all, PostgreSQL) {cs} |",
+        "|---|---|" + "---|" * (3 * len(levels)),
+    ]
+    for db in ("sqlite", "postgres"):
+        for server in SERVERS:
+            mine = {r.concurrency: r for r in rows if r.db == db and r.server == server}
+            if not mine:
+                continue
+            relays = {r.concurrency: r for r in rows if r.db == db and r.server == RELAY}
+            cpu, ttft, commits = [], [], []
+            for c in levels:
+                r, relay = mine.get(c), relays.get(c)
+                if r is None:
+                    for cells in (cpu, ttft, commits):
+                        cells.append("—")
+                    continue
+                ratio = relay and relay.cpu_ms and r.cpu_ms and r.cpu_ms / relay.cpu_ms
+                cpu.append(f"{_num(r.cpu_ms)} ({_num(ratio, '×', 2)})")
+                errors = f", {r.errors} errors" if r.errors else ""
+                ttft.append(f"{r.ttft_ms / r.direct_ttft_ms:.2f}{errors}")
+                shown = _num(r.log_commits)
+                commits.append(shown if r.all_commits is None else f"{shown} ({r.all_commits})")
+            lines.append(
+                f"| {SERVERS[server]} | {db} | {' | '.join(cpu)} | {' | '.join(ttft)} "
+                f"| {' | '.join(commits)} |"
+            )
+    return lines
+
+
+def front_page(paths: list[Path], rows: list[Row], *, detailed: bool, load: str) -> str:
+    commits = sorted({_commit(p) for p in paths} - {""})
+    stamps = sorted(m.group(1) for p in paths if (m := re.search(r"(\d{8}-\d{4})\d\d", p.stem)))
+    when = f"{stamps[0]} to {stamps[-1]}" if stamps else "?"
+    lines = [
+        f"Measured {when} UTC, commit {', '.join(commits) or '?'}{load}. Commits: the event log's "
+        "transactions that wrote events after the accept (in brackets every transaction "
+        "PostgreSQL counted: accepts, reads, heartbeats), per completed answer.",
         "",
     ]
+    if not detailed:
+        return "\n".join([*lines, *compact(rows)])
     for db in ("sqlite", "postgres"):
         if any(r.db == db for r in rows):
             lines += [*table(rows, db), ""]
+    runs = ", ".join(f"[{p.stem}]({p.stem}.md)" for p in paths)
     lines.append(f"Runs: {runs}.")
     return "\n".join(lines)
+
+
+def _load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def _commit(path: Path) -> str:
@@ -191,14 +230,19 @@ def main() -> None:
     parser.add_argument("--readme", action="store_true", help="rewrite bench/README.md's table")
     args = parser.parse_args()
     paths = args.paths or measure(args.dbs, args.concurrency, not args.no_demo)
+    load = "" if args.paths else f", load average at the end {_load()}"
     rows = [row for path in paths for row in rows_of(path)]
-    text = front_page(paths, rows)
     out = RESULTS / f"front-page-{time.strftime('%Y%m%d-%H%M%S')}.md"
-    out.write_text(text + "\n")
+    out.write_text(front_page(paths, rows, detailed=True, load=load) + "\n")
+    text = front_page(paths, rows, detailed=False, load=load)
     print(text)
     print(f"\nwritten: {out}", file=sys.stderr)
     if args.readme:
-        write_readme(text + f"\n\nThis table: [{out.name}](results/{out.name}).")
+        runs = " ".join(f"results/{p.stem}.*" for p in paths)
+        write_readme(
+            f"{text}\n\nEach figure with TTFT in ms and answers/s: "
+            f"[{out.name}](results/{out.name}); the runs: {runs}."
+        )
 
 
 if __name__ == "__main__":
