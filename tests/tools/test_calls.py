@@ -254,4 +254,4 @@ async def test_kept_connections_are_per_host_name_and_closed_at_the_end() -> Non
         pass
     assert kept.remotes == 2  # shop.example's were closed, least recently used
     await kept.aclose()
-    assert kept.remotes == 0 and other.is_closed and shop.is_closed
+    assert kept.remotes == 0 and other.closed and shop.closed
