@@ -190,6 +190,7 @@ async def _step(bot: BotConfig, rounds: int) -> dict[str, float]:
         if i:
             overs.append((time.perf_counter() - started) * 1000 - 100)
         assert [c["status"] for c in ctx.answer.tool_calls] == ["completed"] * 10
+    await caller.aclose()
     return {
         "cpu_ms": (time.process_time() - cpu0) * 1000 / rounds,
         "over_p50_ms": statistics.median(overs),
@@ -200,13 +201,15 @@ async def _step(bot: BotConfig, rounds: int) -> dict[str, float]:
 async def _run(port: int, calls: int, delay_ms: int, rounds: int) -> dict[str, dict[str, float]]:
     bot = _bot(port)
     caller = ToolCaller()
-    return {
+    figures = {
         "HTTP tool call": await _calls(caller, bot, "order_status", calls, delay_ms),
         "MCP tool call (streamable HTTP)": await _calls(
             caller, bot, "mcp_order_status", max(calls // 5, 10), delay_ms
         ),
-        "ten calls in one step (slowest 100 ms)": await _step(bot, rounds),
     }
+    await caller.aclose()
+    figures["ten calls in one step (slowest 100 ms)"] = await _step(bot, rounds)
+    return figures
 
 
 def main() -> int:
