@@ -43,8 +43,9 @@ if TYPE_CHECKING:
     import aiohttp
 
 RETRY_PAUSE_SECONDS = 0.2
-# What no header may hold: a line break would end it and start another (header injection).
-UNSENDABLE = re.compile(r"[\r\n\x00]")
+# What no header may hold: a line break would end it and start another (header injection); no
+# other control character is valid in one either (RFC 9110 allows a tab).
+UNSENDABLE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 log = logging.getLogger(__name__)
 
 
