@@ -18,7 +18,12 @@ its CPU is not counted; each answers after a fixed delay. Measured in this proce
 
     PYTHONPATH=src .venv/bin/python bench/tool_calls.py   (not under taskset: the remote
     would share its core)
-    (--calls N, --delay-ms D; the table goes to bench/results/tool-calls-<stamp>.md)
+    (--calls N, --delay-ms D, --rounds R; the table goes to bench/results/tool-calls-<stamp>.md)
+
+--pin gives the remote a core of its own (the last) and this process the others, as a shop
+API on another machine would be: unpinned on two cores, the scheduler often wakes the remote
+on chinwag's core in the middle of a step's ten sends, which delays the tenth by about 1.5 ms
+(bench/HISTORY.md, 2026-12-06 23:20).
 """
 
 from __future__ import annotations
@@ -269,12 +274,18 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--delay-ms", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--pin", action="store_true", help="the remote on a core of its own")
     args = parser.parse_args()
     port = _free_port()
+    load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "remote.py"
         script.write_text(REMOTE)
         remote = subprocess.Popen([sys.executable, str(script), str(port)], env=os.environ.copy())
+        if args.pin:
+            *ours, its = sorted(os.sched_getaffinity(0))
+            os.sched_setaffinity(remote.pid, {its})
+            os.sched_setaffinity(0, set(ours))
         try:
             for _ in range(200):
                 try:
@@ -286,13 +297,15 @@ def main() -> int:
         finally:
             remote.terminate()
             remote.wait(10)
+    pin = " --pin" if args.pin else ""
     lines = [
         "# Tool calls: chinwag's cost beyond the remote's latency",
         "",
         f"{time.strftime('%Y-%m-%d %H:%M:%S')}; {args.calls} HTTP calls and "
         f"{max(args.calls // 5, 10)} MCP calls in sequence (the remote answers after "
         f"{args.delay_ms} ms), {args.rounds} steps of ten parallel calls; remote in another "
-        "process; `python bench/tool_calls.py`.",
+        f"process{', on a core of its own' if args.pin else ''}; load average {load:.2f} at the "
+        f"start; `python bench/tool_calls.py --rounds {args.rounds}{pin}`.",
         "",
         "| what | CPU per call or step | wall beyond the remote, p50 | max |",
         "|---|---|---|---|",
@@ -304,7 +317,7 @@ def main() -> int:
         )
     text = "\n".join(lines) + "\n"
     print(text)
-    path = result_path("tool-calls", "md")
+    path = result_path("tool-calls", "md", variant="pinned" if args.pin else None)
     path.write_text(text)
     print(f"written to {path}")
     return 0
