@@ -23,7 +23,7 @@ its CPU is not counted; each answers after a fixed delay. Measured in this proce
 --pin gives the remote a core of its own (the last) and this process the others, as a shop
 API on another machine would be: unpinned on two cores, the scheduler often wakes the remote
 on chinwag's core in the middle of a step's ten sends, which delays the tenth by about 1.5 ms
-(bench/HISTORY.md, 2026-12-06 23:20).
+(bench/HISTORY.md, "Tool calls", 2026-12-06).
 """
 
 from __future__ import annotations
