@@ -12,11 +12,18 @@ its CPU is not counted; each answers after a fixed delay. Measured in this proce
   (tools/mcp_sessions.py);
 * ten calls asked for in one step of `main`'s function calling (engine/function_calling.py,
   with a scripted in-process model), the remote answering after 10, 20, … 100 ms: the step's
-  wall time minus the slowest call's 100 ms.
+  wall time minus the slowest call's 100 ms;
+* after each such step, the same ten requests written by hand on kept connections (RawTen):
+  what the remote and the machine add without chinwag, the floor under the step's figure.
 
     PYTHONPATH=src .venv/bin/python bench/tool_calls.py   (not under taskset: the remote
     would share its core)
-    (--calls N, --delay-ms D; the table goes to bench/results/tool-calls-<stamp>.md)
+    (--calls N, --delay-ms D, --rounds R; the table goes to bench/results/tool-calls-<stamp>.md)
+
+--pin gives the remote a core of its own (the last) and this process the others, as a shop
+API on another machine would be: unpinned on two cores, the scheduler often wakes the remote
+on chinwag's core in the middle of a step's ten sends, which delays the tenth by about 1.5 ms
+(bench/HISTORY.md, "Tool calls", 2026-12-06).
 """
 
 from __future__ import annotations
@@ -172,41 +179,94 @@ class TenCalls:
             yield ToolCall(f"call_{i}", "order_status", arguments)
 
 
-async def _step(bot: BotConfig, rounds: int) -> dict[str, float]:
-    """Ten parallel calls of one step: wall minus the slowest call (100 ms), CPU per step."""
-    caller, model = ToolCaller(), TenCalls()
-    overs: list[float] = []
-    cpu0 = 0.0
+class RawTen:
+    """The same ten requests (delays 10 … 100 ms) without chinwag: bytes written by hand on ten
+    kept connections, the answer read by its Content-Length. What the remote and the machine
+    (a loopback send wakes the remote; on a shared machine, a core) add to the slowest call:
+    the floor under the ten-call step's figure."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.streams: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def round(self) -> None:
+        if not self.streams:
+            self.streams = [
+                await asyncio.open_connection("127.0.0.1", self.port) for _ in range(10)
+            ]
+        await asyncio.gather(*(self._one(i) for i in range(10)))
+
+    async def _one(self, i: int) -> None:
+        reader, writer = self.streams[i]
+        writer.write(
+            f"GET /orders/100{i:02d}?delay_ms={10 * (i + 1)} HTTP/1.1\r\n"
+            f"host: 127.0.0.1:{self.port}\r\naccept: application/json\r\n\r\n".encode()
+        )
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        await reader.readexactly(length)
+
+    def close(self) -> None:
+        for _, writer in self.streams:
+            writer.close()
+
+
+async def _step(bot: BotConfig, port: int, rounds: int) -> dict[str, dict[str, float]]:
+    """Ten parallel calls of one step: wall minus the slowest call (100 ms), CPU per step; each
+    step followed by the same ten requests without chinwag (RawTen), so both see the same
+    machine."""
+    caller, model, raw = ToolCaller(), TenCalls(), RawTen(port)
+    overs: dict[str, list[float]] = {"step": [], "raw": []}
+    cpus: dict[str, float] = {"step": 0.0, "raw": 0.0}
     for i in range(rounds + 1):
-        if i == 1:
-            cpu0 = time.process_time()
         events: list[Any] = []
         message = MessageInput(text="ten orders", history=(), user_id="u", bot_version=1)
         ctx = FlowContext(bot, message, events.append, lambda _llm: model, tools=caller)
-        started = time.perf_counter()
+        cpu0, started = time.process_time(), time.perf_counter()
         await stream_with_tools(
             ctx, model, [ChatMessage("user", "ten orders")], GenerationOptions()
         )
-        if i:
-            overs.append((time.perf_counter() - started) * 1000 - 100)
+        over = (time.perf_counter() - started) * 1000 - 100
+        cpu1 = time.process_time()
         assert [c["status"] for c in ctx.answer.tool_calls] == ["completed"] * 10
+        raw_started = time.perf_counter()
+        await raw.round()
+        raw_over = (time.perf_counter() - raw_started) * 1000 - 100
+        if i:  # the first round opens the connections
+            overs["step"].append(over)
+            overs["raw"].append(raw_over)
+            cpus["step"] += cpu1 - cpu0
+            cpus["raw"] += time.process_time() - cpu1
+    await caller.aclose()
+    raw.close()
     return {
-        "cpu_ms": (time.process_time() - cpu0) * 1000 / rounds,
-        "over_p50_ms": statistics.median(overs),
-        "over_max_ms": max(overs),
+        what: {
+            "cpu_ms": cpus[what] * 1000 / rounds,
+            "over_p50_ms": statistics.median(overs[what]),
+            "over_max_ms": max(overs[what]),
+        }
+        for what in ("step", "raw")
     }
 
 
 async def _run(port: int, calls: int, delay_ms: int, rounds: int) -> dict[str, dict[str, float]]:
     bot = _bot(port)
     caller = ToolCaller()
-    return {
+    figures = {
         "HTTP tool call": await _calls(caller, bot, "order_status", calls, delay_ms),
         "MCP tool call (streamable HTTP)": await _calls(
             caller, bot, "mcp_order_status", max(calls // 5, 10), delay_ms
         ),
-        "ten calls in one step (slowest 100 ms)": await _step(bot, rounds),
     }
+    await caller.aclose()
+    step = await _step(bot, port, rounds)
+    figures["ten calls in one step (slowest 100 ms)"] = step["step"]
+    figures["the same ten requests without chinwag (the floor)"] = step["raw"]
+    return figures
 
 
 def main() -> int:
@@ -214,12 +274,18 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--delay-ms", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--pin", action="store_true", help="the remote on a core of its own")
     args = parser.parse_args()
     port = _free_port()
+    load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "remote.py"
         script.write_text(REMOTE)
         remote = subprocess.Popen([sys.executable, str(script), str(port)], env=os.environ.copy())
+        if args.pin:
+            *ours, its = sorted(os.sched_getaffinity(0))
+            os.sched_setaffinity(remote.pid, {its})
+            os.sched_setaffinity(0, set(ours))
         try:
             for _ in range(200):
                 try:
@@ -231,13 +297,15 @@ def main() -> int:
         finally:
             remote.terminate()
             remote.wait(10)
+    pin = " --pin" if args.pin else ""
     lines = [
         "# Tool calls: chinwag's cost beyond the remote's latency",
         "",
         f"{time.strftime('%Y-%m-%d %H:%M:%S')}; {args.calls} HTTP calls and "
         f"{max(args.calls // 5, 10)} MCP calls in sequence (the remote answers after "
         f"{args.delay_ms} ms), {args.rounds} steps of ten parallel calls; remote in another "
-        "process; `python bench/tool_calls.py`.",
+        f"process{', on a core of its own' if args.pin else ''}; load average {load:.2f} at the "
+        f"start; `python bench/tool_calls.py --rounds {args.rounds}{pin}`.",
         "",
         "| what | CPU per call or step | wall beyond the remote, p50 | max |",
         "|---|---|---|---|",
@@ -249,7 +317,7 @@ def main() -> int:
         )
     text = "\n".join(lines) + "\n"
     print(text)
-    path = result_path("tool-calls", "md")
+    path = result_path("tool-calls", "md", variant="pinned" if args.pin else None)
     path.write_text(text)
     print(f"written to {path}")
     return 0

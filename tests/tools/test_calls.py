@@ -202,14 +202,16 @@ async def test_a_secret_that_is_not_set_stops_the_call(shop: FakeShop) -> None:
     assert len(shop.seen) == before
 
 
-async def test_a_secret_the_http_library_refuses_is_never_quoted(
-    shop: FakeShop, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("unsendable", ["\r\nX-Evil: 1", "\nX-Evil: 1", "\x00", "\x1b[0m"])
+async def test_a_secret_that_is_not_a_header_value_is_never_sent_nor_quoted(
+    shop: FakeShop, caplog: pytest.LogCaptureFixture, unsendable: str
 ) -> None:
-    env = {"SHOP_API_TOKEN": "abc-secret\r\nX-Evil: 1"}
+    env = {"SHOP_API_TOKEN": f"abc-secret{unsendable}"}
     outcome = await call(bot_with(shop, t=ORDER_TOOL), "t", env=env, order="10023")
     assert outcome.status == "error" and outcome.code == "tool_failed"
     assert "abc-secret" not in str(outcome.error) and "abc-secret" not in caplog.text
     assert not [s for s in shop.seen if "x-evil" in s.headers]
+    assert not [s for s in shop.seen if "abc-secret" in s.headers.get("authorization", "")]
 
 
 async def test_an_unreachable_host_says_so() -> None:
@@ -254,4 +256,4 @@ async def test_kept_connections_are_per_host_name_and_closed_at_the_end() -> Non
         pass
     assert kept.remotes == 2  # shop.example's were closed, least recently used
     await kept.aclose()
-    assert kept.remotes == 0 and other.is_closed and shop.is_closed
+    assert kept.remotes == 0 and other.closed and shop.closed

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import ssl
 import time
 from collections.abc import Mapping
@@ -39,9 +40,12 @@ from chinwag.tools.request import ToolRequest, build_request
 from chinwag.tools.safety import check_host, resolve_checked
 
 if TYPE_CHECKING:
-    import httpx
+    import aiohttp
 
 RETRY_PAUSE_SECONDS = 0.2
+# What no header may hold: a line break would end it and start another (header injection); no
+# other control character is valid in one either (RFC 9110 allows a tab).
+UNSENDABLE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 log = logging.getLogger(__name__)
 
 
@@ -225,43 +229,56 @@ class ToolCaller:
         outcome: ToolOutcome,
     ) -> bytes:
         """Send to the first checked address that accepts the connection; read the body."""
-        import httpx  # on first call: a worker whose bots call no tool never loads it
+        import aiohttp  # on first call: a worker whose bots call no tool never loads it
+        from yarl import URL
 
         default = 443 if request.scheme == "https" else 80
         name = f"[{request.host}]" if ":" in request.host else request.host  # IPv6 literal
         host_header = name if request.port == default else f"{name}:{request.port}"
-        raw = request.path + (f"?{urlencode(request.query)}" if request.query else "")
+        query = urlencode(request.query)
         headers = {"accept": "application/json", "accept-encoding": "identity"}
         headers |= {k.lower(): v for k, v in request.headers.items()}
         headers["host"] = host_header  # the checked name, whatever the configuration says
+        if any(UNSENDABLE.search(f"{k}{v}") for k, v in headers.items()):
+            # Never quoted: a header's value may be a secret.
+            raise ToolError(
+                f"the request to {request.host} could not be written (a header holds a line "
+                "break or a control character): check the tool's headers and the values of its "
+                "secrets"
+            )
         content = orjson.dumps(request.body) if request.body is not None else None
         if content is not None:
             headers["content-type"] = "application/json"
+        pinned: dict[str, Any] = {"ssl": tls or False}
+        if tls is not None:
+            pinned["server_hostname"] = request.host  # SNI and the certificate's name
         last: Exception | None = None
         async with self.connections.lease(
             request.scheme, request.host, request.port, tls
         ) as client:
             for address in addresses:
-                url = httpx.URL(
-                    scheme=request.scheme, host=address, port=request.port, raw_path=raw.encode()
+                url = URL.build(
+                    scheme=request.scheme,
+                    host=f"[{address}]" if ":" in address else address,  # IPv6
+                    port=request.port,
+                    path=request.path,
+                    query_string=query,
+                    encoded=True,
                 )
-                extensions = {"sni_hostname": request.host} if tls is not None else {}
                 try:
-                    async with client.stream(
-                        request.method, url, headers=headers, content=content, extensions=extensions
+                    async with client.request(
+                        request.method,
+                        url,
+                        headers=headers,
+                        data=content,
+                        allow_redirects=False,
+                        **pinned,
                     ) as response:
-                        outcome.http_status = response.status_code
+                        outcome.http_status = response.status
                         return await _capped(response, tool.max_response_bytes, outcome)
-                except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                except aiohttp.ClientConnectorError as exc:
                     last = exc
-                except httpx.LocalProtocolError:
-                    # Its text quotes the header it refused, which may hold a secret.
-                    raise ToolError(
-                        f"the request to {request.host} could not be written "
-                        "(LocalProtocolError): check the tool's headers and the values of its "
-                        "secrets"
-                    ) from None
-                except httpx.TransportError as exc:
+                except aiohttp.ClientError as exc:
                     raise ToolUnreachable(
                         f"the connection to {request.host} broke: {type(exc).__name__}"
                     ) from exc
@@ -280,14 +297,14 @@ def _why(exc: Exception | None) -> str:
     return text[:200] or type(exc).__name__
 
 
-async def _capped(response: httpx.Response, cap: int, outcome: ToolOutcome) -> bytes:
+async def _capped(response: aiohttp.ClientResponse, cap: int, outcome: ToolOutcome) -> bytes:
     declared = response.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > cap:
         outcome.bytes = int(declared)
         raise ToolResponseTooLarge(f"the response is {declared} bytes; the cap is {cap}")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_raw():
+    async for chunk in response.content.iter_any():
         size += len(chunk)
         outcome.bytes = size
         if size > cap:
