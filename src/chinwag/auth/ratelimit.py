@@ -7,20 +7,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Protocol
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import Storage
-from limits.aio.strategies import (
-    MovingWindowRateLimiter,
-    SlidingWindowCounterRateLimiter,
-)
-from limits.aio.strategies import (
-    RateLimiter as Strategy,
-)
+from limits.aio.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
 from limits.errors import StorageError
 from limits.storage import storage_from_string
+from limits.util import WindowStats
 from sqlalchemy import select
 
+from chinwag.auth.moving_window import MemoryMovingWindow
 from chinwag.bots.models import Bot
 from chinwag.config.limits import LimitsConfig
 from chinwag.config.tools import DEFAULT_TOOL_CALLS_PER_USER
@@ -42,6 +39,16 @@ class Limits:
     tool_calls_per_user: str = DEFAULT_TOOL_CALLS_PER_USER
 
 
+class Window(Protocol):
+    """What a rate limit counts in: a `limits` strategy, or MemoryMovingWindow."""
+
+    async def hit(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> bool: ...
+
+    async def test(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> bool: ...
+
+    async def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats: ...
+
+
 @lru_cache(maxsize=256)
 def _item(text: str) -> RateLimitItem:
     return parse(text)
@@ -54,10 +61,10 @@ class RateLimiter:
     A bot's `limits:` override the server's defaults. With Redis the counters are shared by
     every worker; while Redis does not answer, each worker counts in its own memory (logged
     once, counted in `chinwag_redis_failures_total{operation="rate_limit"}`) and goes back to
-    Redis a second later. Requests are not counted in a moving window: its in-memory storage
-    re-scans every key in a thread after each hit, which cost ~2 ms per request. Tool calls
-    are: they are few, and the weighted counters round down, so `1/minute` let a second call
-    through right after a minute's boundary (a shop's "cancel order" twice).
+    Redis a second later. Requests are not counted in a moving window (every hit's time kept:
+    more memory and work per request than two counters). Tool calls are: the weighted counters
+    round down, so `1/minute` let a second call through right after a minute's boundary (a
+    shop's "cancel order" twice); in memory by auth.moving_window, in Redis by `limits`.
     """
 
     def __init__(
@@ -67,13 +74,13 @@ class RateLimiter:
         *,
         redis_failed: Callable[[str], None] = lambda operation: None,
     ) -> None:
-        memory, tool_memory = (storage_from_string("async+memory://") for _ in range(2))
-        assert isinstance(memory, Storage) and isinstance(tool_memory, Storage)
-        self._memory: dict[bool, Strategy] = {
+        memory = storage_from_string("async+memory://")
+        assert isinstance(memory, Storage)
+        self._memory: dict[bool, Window] = {
             False: SlidingWindowCounterRateLimiter(memory),
-            True: MovingWindowRateLimiter(tool_memory),
+            True: MemoryMovingWindow(),
         }
-        self._shared: dict[bool, Strategy] | None = None
+        self._shared: dict[bool, Window] | None = None
         self._errors: tuple[type[Exception], ...] = (StorageError, OSError)
         if settings.redis_url:
             self._errors = (StorageError, *redis_errors())
@@ -159,7 +166,7 @@ class RateLimiter:
             return
         raise _limited(rate, scope, stats.reset_time)
 
-    def _window(self, scope: str) -> tuple[Strategy | None, Strategy]:
+    def _window(self, scope: str) -> tuple[Window | None, Window]:
         """The scope's shared counter (None while Redis is out or unset), and the one to use."""
         exact = scope == TOOL_CALLS
         shared = self._shared[exact] if self._shared and self._outage.available else None
