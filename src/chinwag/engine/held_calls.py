@@ -14,6 +14,7 @@ from typing import Any
 
 from chinwag.engine.confirmation import hold_for_confirmation
 from chinwag.engine.context import FlowContext, emit_text
+from chinwag.providers.llm.wire import unwire_message, wire_message
 from chinwag.providers.protocols import ChatMessage, ToolCall
 from chinwag.tools.call import ToolOutcome
 
@@ -28,25 +29,21 @@ class HeldCall:
     messages: list[ChatMessage]
 
     def record(self) -> dict[str, Any]:
-        """What the action keeps until it is decided (tool_actions.arguments)."""
+        """What the action keeps until it is decided (tool_actions.arguments): the messages in
+        the chat-completions wire format (providers.llm.wire), the held call as one entry of
+        an assistant turn's `tool_calls`."""
+        call = ChatMessage("assistant", "", tool_calls=(self.call,))
         return {
             "step": self.step,
-            "call": _call_record(self.call),
-            "messages": [_message_record(m) for m in self.messages],
+            "call": wire_message(call)["tool_calls"][0],
+            "messages": [wire_message(m) for m in self.messages],
         }
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> HeldCall:
-        messages = [
-            ChatMessage(
-                m["role"],
-                m["content"],
-                tool_calls=tuple(_call_of(c) for c in m.get("tool_calls", ())),
-                tool_call_id=m.get("tool_call_id"),
-            )
-            for m in record["messages"]
-        ]
-        return cls(int(record["step"]), _call_of(record["call"]), messages)
+        call = unwire_message({"role": "assistant", "content": "", "tool_calls": [record["call"]]})
+        messages = [unwire_message(m) for m in record["messages"]]
+        return cls(int(record["step"]), call.tool_calls[0], messages)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,20 +68,3 @@ async def finish_confirmed(
     if ctx.actions is not None:
         status = "done" if outcome.status == "completed" else "failed"
         await ctx.actions.finish(confirmed.action_id, status=status, outcome=outcome.record())
-
-
-def _call_record(call: ToolCall) -> dict[str, str]:
-    return {"id": call.id, "name": call.name, "arguments": call.arguments}
-
-
-def _call_of(record: dict[str, Any]) -> ToolCall:
-    return ToolCall(str(record["id"]), str(record["name"]), str(record["arguments"]))
-
-
-def _message_record(message: ChatMessage) -> dict[str, Any]:
-    record: dict[str, Any] = {"role": message.role, "content": message.content}
-    if message.tool_calls:
-        record["tool_calls"] = [_call_record(c) for c in message.tool_calls]
-    if message.tool_call_id is not None:
-        record["tool_call_id"] = message.tool_call_id
-    return record

@@ -55,6 +55,15 @@ def wire_message(message: ChatMessage) -> dict[str, Any]:
     return wired
 
 
+def unwire_message(wired: dict[str, Any]) -> ChatMessage:
+    """A chat message back from its wire form (`wire_message`)."""
+    calls = tuple(
+        ToolCall(str(c["id"]), str(c["function"]["name"]), str(c["function"]["arguments"]))
+        for c in wired.get("tool_calls") or ()
+    )
+    return ChatMessage(str(wired["role"]), str(wired["content"]), calls, wired.get("tool_call_id"))
+
+
 async def text_then_calls(
     items: AsyncIterator[str | Usage], chunks: ToolCallChunks
 ) -> AsyncIterator[str | ToolCall | Usage]:
