@@ -25,7 +25,7 @@ from chinwag.console.declines import mark_in_scope
 from chinwag.console.export import ExportFormat, encode, export_rows
 from chinwag.console.rollups import all_charts
 from chinwag.console.route_fixes import UNCERTAIN_MARGIN, fix_route, uncertain_routes
-from chinwag.db.base import utcnow
+from chinwag.db.base import EARLIEST, LATEST, utcnow
 from chinwag.errors import InvalidRequest
 from chinwag.http.deps import PrincipalDep
 from chinwag.http.problems import problem_responses
@@ -35,9 +35,6 @@ from chinwag.timestamps import UtcDatetime
 
 router = APIRouter(prefix="/v1", tags=["console"])
 MAX_CHART_DAYS = 366
-
-
-EARLIEST, LATEST = date(1970, 1, 1), date(9999, 1, 1)
 
 
 def _scope(principal: Principal, bot_id: str | None) -> str | None:
