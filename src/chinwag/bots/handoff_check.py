@@ -1,5 +1,5 @@
-"""Checks of a bot's `handoff:` section that its model cannot make alone: the time zone, and
-the webhook's host among the bot's allowed hosts."""
+"""Checks of a bot's `handoff:` section that its model cannot make alone: the time zone, the
+webhook's host among the bot's allowed hosts, and examples the router can learn."""
 
 from __future__ import annotations
 
@@ -13,8 +13,45 @@ if TYPE_CHECKING:
 
 def handoff_problems(document: dict[str, Any]) -> list[Problem]:
     """`handoff.hours.timezone` must name a time zone this server knows; the webhook may only
-    call an allowed host."""
-    return _time_zone(document) + _webhook_host(document)
+    call an allowed host; `handoff.examples` need a semantic router and the flow name."""
+    return _time_zone(document) + _webhook_host(document) + _examples(document)
+
+
+def _examples(document: dict[str, Any]) -> list[Problem]:
+    from chinwag.bots.validation import Problem
+
+    handoff = document.get("handoff")
+    if not isinstance(handoff, dict) or not handoff.get("examples"):
+        return []
+    flows = document.get("flows")
+    if isinstance(flows, dict) and "handoff" in flows:
+        return [
+            Problem(
+                "flows.handoff",
+                "flow_name_reserved",
+                "flows.handoff: the name is the router's built-in flow for handoff.examples",
+                "Rename the flow, or move its examples to handoff.examples.",
+            )
+        ]
+    router = document.get("router")
+    strategy = router.get("strategy", "all") if isinstance(router, dict) else "all"
+    if not handoff.get("enabled"):
+        unused = "handoff is not enabled"
+        hint = "Set handoff.enabled: true, or remove handoff.examples."
+    elif strategy != "semantic":
+        unused = f"only the semantic router learns them (router.strategy is {strategy})"
+        hint = "Set router.strategy: semantic, or rely on the built-in phrases alone."
+    else:
+        return []
+    return [
+        Problem(
+            "handoff.examples",
+            "handoff_examples_unused",
+            f"handoff.examples are not used: {unused}",
+            hint,
+            severity="warning",
+        )
+    ]
 
 
 def _webhook_host(document: dict[str, Any]) -> list[Problem]:

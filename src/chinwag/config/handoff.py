@@ -124,3 +124,19 @@ class HandoffConfig(BaseModel):
         description="The offer added to an unanswerable decline (or after a failed tool "
         "call), by language; unset: a built-in sentence.",
     )
+    examples: list[HandoffText] = Field(
+        default_factory=list,
+        max_length=200,
+        description="Messages that ask for a person, in your visitors' words (any language). "
+        "With `router.strategy: semantic` the router learns them, with built-in English and "
+        "Norwegian ones and against `main`'s examples, as a built-in `handoff` flow: a message "
+        "it chooses for `handoff` asks for a person like one with the built-in phrases. "
+        "Empty: the built-in phrases only.",
+    )
+    threshold: float = Field(
+        0.6,
+        ge=0,
+        le=1,
+        description="`examples`: the least probability of the learnt `handoff` flow to ask "
+        "for a person; above the router's flows' (0.4), since a wrong one silences the bot.",
+    )

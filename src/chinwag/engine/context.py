@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chinwag.config.bot import BotConfig
 from chinwag.config.flow import FlowConfig
@@ -23,8 +23,13 @@ from chinwag.streams.events import StreamEvent as Event
 from chinwag.tools.call import ToolCaller, ToolOutcome
 from chinwag.tools.decisions import Actions, Decision
 
+if TYPE_CHECKING:
+    from chinwag.handoff.visitor import PersonAsked
+
 Emit = Callable[[Event], object]
 ModelFor = Callable[[LLMConfig | None], ChatModel]
+# Puts the message's session in the operators' queue: what the visitor is told, and the state.
+AskPerson = Callable[[], Awaitable["PersonAsked"]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +116,8 @@ class Answer:
             record = {"strategy": r.strategy, "flows": r.flows, "scores": r.scores, "ms": r.ms}
             if r.uncertain is not None:
                 record["uncertain"] = r.uncertain
+            if r.asks_person:
+                record["asks_person"] = True
             if r.error is not None:
                 record["error"] = {"code": r.error.code, "message": r.error.message}
         if self.curated is not None:
@@ -152,6 +159,8 @@ class FlowContext:
     approved: dict[str, dict[str, Any]] = field(default_factory=dict)  # flow -> confirmed values
     # Counts one tool call of (bot, end user); raises RateLimited beyond the bot's limit.
     tool_gate: Callable[[str, str], Awaitable[None]] | None = None
+    # The learnt `handoff` flow was chosen (None: no session to hand over, e.g. a bench).
+    ask_person: AskPerson | None = None
 
     def llm(self, flow: FlowConfig) -> LLMConfig | None:
         """A flow's LLM settings: its own `llm` over the bot's."""

@@ -31,6 +31,12 @@ from chinwag.engine.flow_classifier import (
     train_classifier,
 )
 from chinwag.engine.once import OncePerKey
+from chinwag.engine.person_requests import (
+    BUILT_IN_COUNTER_EXAMPLES,
+    HANDOFF_FLOW,
+    handoff_examples,
+    learns_handoff,
+)
 from chinwag.errors import ChinwagError, RouterFailed, RouterInvalidOutput
 from chinwag.providers.protocols import (
     ChatMessage,
@@ -53,6 +59,8 @@ class RouteDecision:
     # `router.uncertain: llm` and the semantic scores were near a threshold: "llm" when the llm
     # router decided, else the code of its failure (the semantic decision stood).
     uncertain: str | None = None
+    # The learnt `handoff` flow was chosen (`handoff.examples`): the message asks for a person.
+    asks_person: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +147,9 @@ class Router:
         best = found.max(axis=0)
         chosen = [n for i, n in enumerate(examples.flows) if best[i] >= examples.thresholds[i]]
         scores = {n: round(float(best[i]), 4) for i, n in enumerate(examples.flows)}
+        if HANDOFF_FLOW in chosen:  # not a flow that runs: the message asks for a person
+            chosen.remove(HANDOFF_FLOW)
+            return RouteDecision("semantic", chosen, scores, asks_person=True)
         return RouteDecision("semantic", chosen, scores)
 
     async def _examples_of(self, bot: BotConfig, version: int) -> _Examples:
@@ -186,19 +197,27 @@ class Router:
 
 
 def routable_examples(bot: BotConfig) -> tuple[list[str], list[str], list[int], list[float]]:
-    """The optional flows that have examples, every example (theirs, then `main`'s), each
-    example's owner (index into the flows; len(flows) is `main`) and each flow's threshold."""
+    """The optional flows that have examples (and the learnt `handoff` flow, when the bot has
+    one), every example (theirs, then `main`'s), each example's owner (index into the flows;
+    len(flows) is `main`) and each flow's threshold."""
     flows = [name for name, flow in bot.optional_flows.items() if flow.examples]
+    examples = {name: bot.flows[name].examples for name in [*flows, "main"]}
+    if learns_handoff(bot):
+        flows.append(HANDOFF_FLOW)
+        examples[HANDOFF_FLOW] = handoff_examples(bot)
+        examples["main"] = [*examples["main"], *BUILT_IN_COUNTER_EXAMPLES]
     texts: list[str] = []
     owners: list[int] = []
     for i, name in enumerate([*flows, "main"]):
-        texts += bot.flows[name].examples
-        owners += [i] * len(bot.flows[name].examples)
+        texts += examples[name]
+        owners += [i] * len(examples[name])
     return flows, texts, owners, [threshold_of(bot, n) for n in flows]
 
 
 def threshold_of(bot: BotConfig, flow: str) -> float:
     """A flow's least semantic score to be chosen: its own threshold, else the router's."""
+    if flow == HANDOFF_FLOW:
+        return bot.handoff.threshold
     own = bot.flows[flow].threshold
     return own if own is not None else bot.router.threshold
 

@@ -25,6 +25,7 @@ from chinwag.engine.optional_flow import (
     run_optional_flow,
     wants_retrieval,
 )
+from chinwag.engine.person_requests import HANDOFF_FLOW, learns_handoff
 from chinwag.engine.policy import (
     Decline,
     decline_text,
@@ -50,6 +51,7 @@ from chinwag.streams.events import (
     FlowFailed,
     FlowStarted,
     HandoffOffered,
+    HandoffRequested,
     MessageDeclined,
     MessageDelta,
     RouteDecided,
@@ -86,9 +88,14 @@ async def run_message(
         if curated is not None and mode != "off":
             answer.curated = await curated(bot, ctx.message.text)
             answer.curated_mode = mode
-            if answer.curated is not None and mode == "answer":
-                serve_curated(ctx, answer.curated)
+        if early_route is not None and learns_handoff(bot):
+            routed = await early_route  # a request for a person comes before anything else
+            if routed.asks_person:
+                await hand_to_person(ctx, routed)
                 return
+        if answer.curated is not None and mode == "answer":
+            serve_curated(ctx, answer.curated)
+            return
         if ctx.knowledge is not None and wants_retrieval("main", bot.flows["main"]):
             main_sources = asyncio.create_task(retrieve(ctx, "main"))
         if scoped is not None and answer.curated is None:
@@ -204,10 +211,22 @@ def answer_verbatim(ctx: FlowContext, result: FlowResult) -> None:
     ctx.emit(FlowCompleted(flow="main", ms=ms))
 
 
+async def hand_to_person(ctx: FlowContext, decision: RouteDecision) -> None:
+    """The learnt `handoff` flow chose the message: its session goes to the operators' queue
+    and the answer says what happens next, as for the built-in phrases: no flow, no LLM."""
+    if ctx.ask_person is None:
+        raise ChinwagError("the message asks for a person, but there is no session to hand over")
+    ctx.answer.route = decision
+    ctx.emit(route_event(decision))
+    asked = await ctx.ask_person()
+    ctx.emit(HandoffRequested(state=asked.state, within_hours=asked.within_hours))
+    emit_text(ctx, asked.reply)
+
+
 def route_event(decision: RouteDecision) -> RouteDecided:
     error = decision.error
     return RouteDecided(
-        flows=["main", *decision.flows],
+        flows=[HANDOFF_FLOW] if decision.asks_person else ["main", *decision.flows],
         scores=decision.scores,
         strategy=decision.strategy,
         ms=decision.ms,

@@ -6,12 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chinwag.config.bot import BotConfig
+from chinwag.db.base import utcnow
 from chinwag.engine.context import Answer, Emit, FlowContext, MessageInput, ModelFor
 from chinwag.engine.curated import CuratedLookup
 from chinwag.engine.router import Router
 from chinwag.engine.runner import run_message
 from chinwag.engine.scope import Scope
 from chinwag.engine.tables import TableLookups
+from chinwag.handoff.texts import handoff_reply
+from chinwag.handoff.visitor import PersonAsked
 from chinwag.knowledge.search import KnowledgeService
 
 EVAL_USER = "chinwag-eval"
@@ -49,6 +52,12 @@ class EvalEngine:
             model_for=model_for or self.model_for,
             knowledge=self.knowledge,
             tables=self.tables,
+            ask_person=lambda: self._person_asked(text),
         )
         await run_message(context, router=self.router, curated=self.curated, scope=self.scope)
         return context.answer
+
+    async def _person_asked(self, text: str) -> PersonAsked:
+        """What a server would reply to a request for a person; nothing is stored."""
+        reply, within_hours = handoff_reply(self.bot, text, utcnow())
+        return PersonAsked(reply=reply, within_hours=within_hours, state="waiting")

@@ -28,7 +28,7 @@ from chinwag.conversations.service import (
 )
 from chinwag.conversations.tool_actions import ActionStore
 from chinwag.db.uow import Database
-from chinwag.engine.context import Answer, FlowContext, MessageInput
+from chinwag.engine.context import Answer, AskPerson, FlowContext, MessageInput
 from chinwag.engine.curated import answer_pieces
 from chinwag.engine.follow_up import Earlier
 from chinwag.engine.router import Router
@@ -44,7 +44,13 @@ from chinwag.errors import (
 from chinwag.generations.timer import GenerationTimer
 from chinwag.generations.workers import BeatClock, beat
 from chinwag.handoff.follow import publish
-from chinwag.handoff.visitor import Held, PersonAsked, ask_if_asking, hold_if_with_person
+from chinwag.handoff.visitor import (
+    Held,
+    PersonAsked,
+    ask_if_asking,
+    ask_in_words,
+    hold_if_with_person,
+)
 from chinwag.knowledge.runtime import KnowledgeStores
 from chinwag.providers.protocols import Sampling
 from chinwag.providers.registry import ModelRegistry
@@ -301,6 +307,7 @@ class Generations:
                 tools=self.tools,
                 actions=self.actions,
                 tool_gate=self._tool_gate,
+                ask_person=self._person_asker(bot, accepted, new.text),
             )
             await run_message(context, router=self.router, curated=self.curated, scope=self.scope)
         except asyncio.CancelledError:
@@ -321,6 +328,19 @@ class Generations:
             await self._finish(accepted, writer, answer, "failed", internal, timer)
         else:
             await self._finish(accepted, writer, answer, "completed", timer=timer)
+
+    def _person_asker(self, bot: BotConfig, accepted: Accepted, text: str) -> AskPerson:
+        """For the bot's learnt `handoff` flow: the session to the operators' queue, in a
+        transaction of its own; its events are published once committed."""
+
+        async def ask() -> PersonAsked:
+            events: list[LogEntry] = []
+            async with self._db.write() as conn:
+                asked = await ask_in_words(conn, bot, accepted.session_pk, text, events)
+            await publish(self._log.fanout, accepted.session_pk, events)
+            return asked
+
+        return ask
 
     async def _context(self, accepted: Accepted) -> tuple[BotConfig, list[Turn]]:
         """The bot's configuration and the session's history; no query when neither is needed."""

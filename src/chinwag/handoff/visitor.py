@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chinwag.bots.service import BotCache
+from chinwag.config.bot import BotConfig
 from chinwag.conversations.service import Accepted
 from chinwag.db.base import utcnow
 from chinwag.errors import SessionOwnedByAnotherUser, SessionWithOperator
@@ -87,15 +88,18 @@ async def ask_if_asking(
     bot = await bots.get(conn, accepted.bot_id, accepted.bot_version)
     if not bot.handoff.enabled:
         return None
+    return await ask_in_words(conn, bot, accepted.session_pk, text, events)
+
+
+async def ask_in_words(
+    conn: AsyncConnection, bot: BotConfig, session_pk: str, text: str, events: list[LogEntry]
+) -> PersonAsked:
+    """Put the session of a message that asks for a person in the operators' queue (its
+    events appended to `events`): the built-in phrases, or the bot's learnt `handoff` flow."""
     now = utcnow()
     reply, within_hours = handoff_reply(bot, text, now)
     state, asked = await ask_for_person(
-        conn,
-        bot=bot,
-        session_pk=accepted.session_pk,
-        by="words",
-        within_hours=within_hours,
-        now=now,
+        conn, bot=bot, session_pk=session_pk, by="words", within_hours=within_hours, now=now
     )
     events.extend(asked)
     return PersonAsked(reply=reply, within_hours=within_hours, state=state)

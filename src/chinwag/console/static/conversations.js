@@ -93,7 +93,7 @@ function Route({ route }) {
   if (!route.strategy) return route.declined ? html`<div class="muted">Not routed: the answer policy declined the message first.</div>` : null;
   const scores = route.scores ? Object.entries(route.scores).map(([f, s]) => `${f} ${Number(s).toFixed(2)}`).join(", ") : "";
   return html`<div>Route (${route.strategy || "?"}, ${ms(route.ms)}): flows${" "}
-    <b>${(route.flows || []).join(", ") || "main only"}</b>${scores ? html` <span class="muted">scores: ${scores}</span>` : null}
+    <b>${route.asks_person ? "handoff: asks for a person" : (route.flows || []).join(", ") || "main only"}</b>${scores ? html` <span class="muted">scores: ${scores}</span>` : null}
     ${route.error ? html` <span class="bad">router failed: ${route.error.code}: ${route.error.message}</span>` : null}
     ${route.verbatim_from ? html` <span class="badge">answered word for word from ${route.verbatim_from}</span>` : null}</div>`;
 }
