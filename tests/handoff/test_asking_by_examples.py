@@ -4,6 +4,7 @@ person with no LLM call; a question near it is answered by the bot."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from chinwag.settings import Settings
 from chinwag.testing.fake_llm import FakeLLM
 from tests.conftest import run_server
 from tests.handoff.conftest import BOT, handoff_bot, open_shop, session_events
-from tests.helpers import ask
+from tests.helpers import ask, chinwag
 
 DOCS = Path(__file__).resolve().parents[2] / "docs/handoff.md"
 SESSION = f"/v1/bots/{BOT}/sessions"
@@ -106,3 +107,22 @@ def test_examples_the_router_cannot_use_are_reported() -> None:
     bot = learning_bot()
     own = bot.model_copy(update={"flows": {**bot.flows, "handoff": bot.flows["main"]}})
     assert problems(own) == [("flows.handoff", "flow_name_reserved", "error")]
+
+
+async def test_chinwag_eval_measures_the_learnt_flow(tmp_path: Path) -> None:
+    bot = tmp_path / "vinhuset.yaml"
+    example = docs_example()
+    main = {"template": "{{ message }}", "examples": learning_bot().flows["main"].examples}
+    document = {"id": BOT, "name": "Vinhuset", **example, "flows": {"main": main}}
+    bot.write_text(yaml.safe_dump(document, allow_unicode=True))
+    labelled = tmp_path / "asking.jsonl"
+    lines = [
+        {"message": "Get me your manager", "flows": ["handoff"]},
+        {"message": "Kan en ansatt overta samtalen?", "flows": ["handoff"]},
+        {"message": "Are you a human?", "flows": []},
+        {"message": "Har dere Barolo?", "flows": []},
+    ]
+    labelled.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    code, out, err = await chinwag("sqlite:///unused.db", "eval", str(bot), str(labelled))
+    assert code == 0, out + err
+    assert "routing: 4/4 right (100.0%)" in out

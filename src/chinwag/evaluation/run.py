@@ -19,6 +19,7 @@ from typing import Any
 
 from chinwag.config.bot import BotConfig
 from chinwag.config.strict import SearchMode
+from chinwag.engine.person_requests import HANDOFF_FLOW, learns_handoff
 from chinwag.engine.router import Router
 from chinwag.errors import EvalFileInvalid
 from chinwag.evaluation.context import ContextReport
@@ -185,11 +186,12 @@ async def evaluate_routing(
     router: Router, bot: BotConfig, version: int, items: Sequence[Labelled]
 ) -> list[Routed]:
     """Route every labelled message as the bot would (its strategy and settings)."""
-    unknown = {f for item in items for f in item.flows or []} - set(bot.optional_flows)
+    known = [*bot.optional_flows, *([HANDOFF_FLOW] if learns_handoff(bot) else [])]
+    unknown = {f for item in items for f in item.flows or []} - set(known)
     if unknown:
         raise EvalFileInvalid(
             f"the file names flows that bot '{bot.id}' does not have: {', '.join(sorted(unknown))}",
-            hint=f"Optional flows of {bot.id}: {', '.join(bot.optional_flows) or 'none'}.",
+            hint=f"Optional flows of {bot.id}: {', '.join(known) or 'none'}.",
         )
     await router.prepare(bot, version)
     routed = []
@@ -199,9 +201,9 @@ async def evaluate_routing(
         decision = await router.route(bot, version, item.message)
         if decision.error is not None:
             raise decision.error
-        routed.append(
-            Routed(item.message, item.flows, decision.flows, decision.scores, decision.ms)
-        )
+        # A request for a person is labelled `flows: ["handoff"]` (the learnt flow).
+        chosen = [HANDOFF_FLOW] if decision.asks_person else decision.flows
+        routed.append(Routed(item.message, item.flows, chosen, decision.scores, decision.ms))
     return routed
 
 
