@@ -123,25 +123,13 @@ def transactions(trace: Path, start: float, end: float) -> list[tuple[str, ...]]
     return found
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=60.0, help="the idle window")
-    parser.add_argument("--settle", type=float, default=10.0, help="wait before the window")
-    parser.add_argument("--heartbeat", type=float, default=None, help="CHINWAG_HEARTBEAT_SECONDS")
-    parser.add_argument(
-        "--src",
-        type=Path,
-        default=ROOT / "src",
-        help="the chinwag source to run (a `git archive` of another commit's src/)",
-    )
-    parser.add_argument("--label", default=None, help="what --src is (a commit), for the result")
-    args = parser.parse_args()
-    out = result_path("idle-transactions", "md", variant="postgres")  # stamped at the start
-    database = f"chinwag_idle_{os.getpid()}"
-    port = free_port()
-    code = args.label or commit()
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{database}"'))
-    asyncio.run(admin(f'CREATE DATABASE "{database}"'))
+Traced = list[tuple[str, ...]]
+
+
+def measure(
+    args: argparse.Namespace, database: str, port: int
+) -> tuple[float, float, int, int, Traced, Traced, Traced]:
+    """Start the server on `database`, wait for it to settle, count over the window."""
     with tempfile.TemporaryDirectory(prefix="chinwag-idle-") as tmp:
         trace = Path(tmp) / "trace.txt"
         env = {k: v for k, v in os.environ.items() if not k.startswith("CHINWAG_")}
@@ -189,7 +177,32 @@ def main() -> None:
         traced = transactions(trace, t0, t1)
         starting = transactions(trace, 0, ready)
         settling = transactions(trace, ready, t0)
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+    return t0, t1, x0, x1, traced, starting, settling
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=60.0, help="the idle window")
+    parser.add_argument("--settle", type=float, default=10.0, help="wait before the window")
+    parser.add_argument("--heartbeat", type=float, default=None, help="CHINWAG_HEARTBEAT_SECONDS")
+    parser.add_argument(
+        "--src",
+        type=Path,
+        default=ROOT / "src",
+        help="the chinwag source to run (a `git archive` of another commit's src/)",
+    )
+    parser.add_argument("--label", default=None, help="what --src is (a commit), for the result")
+    args = parser.parse_args()
+    out = result_path("idle-transactions", "md", variant="postgres")  # stamped at the start
+    database = f"chinwag_idle_{os.getpid()}"
+    port = free_port()
+    code = args.label or commit()
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{database}"'))
+    asyncio.run(admin(f'CREATE DATABASE "{database}"'))
+    try:
+        t0, t1, x0, x1, traced, starting, settling = measure(args, database, port)
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
 
     window = t1 - t0
     copy_stdout_to(out)
