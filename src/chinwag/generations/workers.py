@@ -235,8 +235,15 @@ async def find_orphans(
     db: Database, *, me: WorkerIdentity | None, heartbeat_seconds: float
 ) -> Orphans:
     async with db.read() as conn:
-        dead, gone = await dead_workers(conn, me=me, heartbeat_seconds=heartbeat_seconds)
-        ids = await orphaned_stream_ids(conn, dead, heartbeat_seconds=heartbeat_seconds, gone=gone)
+        return await orphans_in(conn, me=me, heartbeat_seconds=heartbeat_seconds)
+
+
+async def orphans_in(
+    conn: AsyncConnection, *, me: WorkerIdentity | None, heartbeat_seconds: float
+) -> Orphans:
+    """What a sweep finds, read in the caller's transaction (the heartbeat's own)."""
+    dead, gone = await dead_workers(conn, me=me, heartbeat_seconds=heartbeat_seconds)
+    ids = await orphaned_stream_ids(conn, dead, heartbeat_seconds=heartbeat_seconds, gone=gone)
     return Orphans(dead, gone, ids)
 
 
@@ -288,6 +295,43 @@ async def recover_orphans(
     return await interrupt_orphans(db, found, me=me, heartbeat_seconds=heartbeat_seconds)
 
 
+async def beat_and_find_orphans(
+    db: Database,
+    me: WorkerIdentity,
+    clock: BeatClock,
+    *,
+    heartbeat_seconds: float,
+    log_failing_since: datetime | None,
+    sweep: bool,
+) -> Orphans | None:
+    """One beat; with `sweep`, the sweep's finding read too, in the beat's own transaction (one
+    transaction a beat while nobody is dead). Raises if the beat could not be written.
+
+    A finding read that fails (and so aborts the transaction) does not fail the beat: the beat
+    is written again alone, and the sweep is tried at the next one (None)."""
+    found: Orphans | None = None
+    finding = False
+    try:
+        started = clock.now()
+        async with db.write() as conn:
+            await beat(conn, me.id, log_failing_since=log_failing_since)
+            if sweep:
+                finding = True
+                found = await orphans_in(conn, me=me, heartbeat_seconds=heartbeat_seconds)
+                finding = False
+        clock.beaten(started)
+        return found
+    except Exception:
+        if not finding:
+            raise  # the beat itself (or its commit) failed
+        log.exception("finding the streams of stopped servers failed; retrying")
+    started = clock.now()
+    async with db.write() as conn:
+        await beat(conn, me.id, log_failing_since=log_failing_since)
+    clock.beaten(started)
+    return None
+
+
 async def heartbeat_forever(
     db: Database,
     me: WorkerIdentity,
@@ -306,24 +350,28 @@ async def heartbeat_forever(
     beating_since: float | None = loop.time()  # registering was the first beat
     while True:
         await asyncio.sleep(every_seconds)
+        # A failed sweep is tried again at the next beat: only a failed beat (this worker cut
+        # off) restarts the grace period before it judges its peers.
+        sweep = beating_since is not None and loop.time() - beating_since >= grace
         try:
             await event_log.notice_ended_elsewhere()
             stalled = event_log.stalled_for()
-            failing_since = utcnow() - timedelta(seconds=stalled) if stalled else None
-            started = clock.now()
-            async with db.write() as conn:
-                await beat(conn, me.id, log_failing_since=failing_since)
-            clock.beaten(started)
+            found = await beat_and_find_orphans(
+                db,
+                me,
+                clock,
+                heartbeat_seconds=every_seconds,
+                log_failing_since=utcnow() - timedelta(seconds=stalled) if stalled else None,
+                sweep=sweep,
+            )
         except Exception:
             beating_since = None
             log.exception("heartbeat failed; retrying in %.1f s", every_seconds)
             continue
         beating_since = beating_since or loop.time()
-        if loop.time() - beating_since < grace:
+        if found is None:
             continue
-        # A failed sweep is tried again at the next beat: only a failed beat (this worker cut
-        # off) restarts the grace period before it judges its peers.
-        try:
-            await recover_orphans(db, me=me, heartbeat_seconds=every_seconds)
+        try:  # no transaction while nobody is dead; then one per stream, as recover_orphans
+            await interrupt_orphans(db, found, me=me, heartbeat_seconds=every_seconds)
         except Exception:
             log.exception("recovering the streams of stopped servers failed; retrying")
