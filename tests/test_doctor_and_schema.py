@@ -20,6 +20,7 @@ from chinwag.settings import Settings
 from chinwag.streams.models import LoggedEvent, Stream, Worker
 from tests.conftest import POSTGRES_ADMIN_DSN, RunningServer, _admin, _asyncpg_url, run_server
 from tests.helpers import accept, wait_finished
+from tests.test_import_graph import LAZY
 
 
 async def test_doctor_reports_broken_logs_and_orphans(make_settings: Settings) -> None:
@@ -179,7 +180,7 @@ async def start_and_stop():
         pass
 
 asyncio.run(start_and_stop())
-print(sorted(m for m in ("alembic", "mako", "redis", "httpx") if m in sys.modules))
+print(sorted(m for m in sys.argv[3:] if m in sys.modules))
 """
 
 
@@ -187,7 +188,8 @@ async def test_a_worker_on_a_current_schema_loads_neither_alembic_nor_redis_nor_
     database_url: str, tmp_path: Path
 ) -> None:
     """Each is ~5-11 MB resident a worker does not use: Alembic only upgrades, redis-py only
-    serves CHINWAG_REDIS_URL, and /readyz probes LLM servers with the LLM client's aiohttp."""
+    serves CHINWAG_REDIS_URL, and /readyz probes LLM servers with the LLM client's aiohttp.
+    Nor any other library some bots or requests use (test_import_graph.LAZY)."""
     db = Database.from_url(database_url)
     try:
         await ensure_schema(db)  # SQLite upgrades itself here, PostgreSQL is current already
@@ -201,7 +203,14 @@ async def test_a_worker_on_a_current_schema_loads_neither_alembic_nor_redis_nor_
     assert revision == head_revision()
     started = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-c", _WORKER_START, database_url, str(tmp_path / "data")],
+        [
+            sys.executable,
+            "-c",
+            _WORKER_START,
+            database_url,
+            str(tmp_path / "data"),
+            *sorted({"mako", *LAZY}),
+        ],
         capture_output=True,
         text=True,
         timeout=120,

@@ -8,6 +8,9 @@ Every import counts, lazy ones inside functions too; only `if TYPE_CHECKING:` im
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import chinwag
@@ -152,3 +155,49 @@ def test_lower_layers_do_not_import_the_http_layer() -> None:
     http_facing = {"http", "app", "console", "openai_api", "web", "cli"}
     for unit in ("config", "settings", "db", "providers", "knowledge", "engine", "streams"):
         assert not set(graph.get(unit, {})) & http_facing, f"{unit} imports {graph[unit]}"
+
+
+# Libraries only some bots, requests or commands use, each imported where it is first needed:
+# a worker serving bots without them never holds them. `import chinwag.app` and the CLI that
+# starts a server must not load any (tests/test_doctor_and_schema.py checks a started worker).
+LAZY = {
+    "argon2": "operators' passwords: the first sign-in or `operators add`",
+    "smtplib": "handoff emails: the first one sent (CHINWAG_SMTP_URL)",
+    "mcp": "MCP tools: the first bot with an MCP server (and its cryptography, httpx2)",
+    "cryptography": "through the MCP SDK only",
+    "jsonschema_rs": "tool arguments: the first bot with tools",
+    "aiosmtplib": "not used by chinwag at run time",
+    "schemathesis": "the OpenAPI fuzz tests only",
+    "httpx": "not used by a worker (/readyz probes with aiohttp)",
+    "openai": "CHINWAG_LLM_CLIENT=openai, or OpenAI embeddings",
+    "lancedb": "a bot's knowledge index, opened at start beside the event loop",
+    "onnxruntime": "the embedding model, loaded when a bot first needs it",
+    "llama_cpp": "the local LLM",
+    "redis": "CHINWAG_REDIS_URL",
+    "alembic": "`chinwag db upgrade`, or a schema older than the code",
+    "websockets": "uvicorn runs with ws='none': chinwag has no WebSocket route",
+}
+
+_IMPORTS = """
+import sys
+import chinwag.app, chinwag.cli.main
+from chinwag.app import create_app
+from chinwag.settings import Settings
+
+create_app(Settings(_env_file=None))
+print(" ".join(sorted(m for m in sys.argv[1:] if m in sys.modules)))
+"""
+
+
+def test_the_app_and_the_cli_leave_lazy_libraries_unloaded() -> None:
+    """In a fresh process: this one has imported them all."""
+    done = subprocess.run(
+        [sys.executable, "-c", _IMPORTS, *LAZY],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in os.environ.items() if not k.startswith("CHINWAG_")},
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = done.stdout.split()
+    assert loaded == [], "\n".join(f"{m} is loaded: it is for {LAZY[m]}" for m in loaded)

@@ -193,3 +193,14 @@ async def test_password_guessing_is_locked_out_and_logged(
     problem = assert_problem(locked, 429, "rate_limited")
     assert int(locked.headers["retry-after"]) > 0 and problem["scope"] == "operator email"
     assert "operator sign-in locked out: email 'OLA@shop.example'" in caplog.text
+
+
+def test_an_unknown_emails_sign_in_verifies_a_hash_as_costly_as_an_operators() -> None:
+    """The sign-in of an unknown email takes as long as a wrong password: the constant hash it
+    verifies has the parameters new operators' passwords are hashed with."""
+    from argon2 import PasswordHasher, extract_parameters
+
+    from chinwag.auth.operators import DUMMY_HASH
+
+    real = PasswordHasher().hash("an operator's password")
+    assert extract_parameters(DUMMY_HASH) == extract_parameters(real)

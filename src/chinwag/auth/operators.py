@@ -2,17 +2,17 @@
 
 Passwords are hashed with argon2 (argon2-cffi) in a worker thread: hashing is deliberately slow
 and never runs on the event loop. A sign-in for an unknown email still verifies a hash, so the
-time taken does not tell which emails exist.
+time taken does not tell which emails exist. argon2 is imported at the first sign-in or new
+operator: a worker nobody signs in to never loads it.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Literal
+from functools import cache
+from typing import TYPE_CHECKING, Literal
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -22,10 +22,35 @@ from chinwag.bots.models import Bot
 from chinwag.db.base import new_id, utcnow
 from chinwag.errors import BotNotFound, InvalidRequest, OperatorExists, Unauthenticated
 
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
+
 OperatorRole = Literal["admin", "operator"]
 MIN_PASSWORD = 10
-_HASHER = PasswordHasher()
-_DUMMY = _HASHER.hash("not-a-password-of-anyone")
+# What an unknown email's sign-in verifies: a hash of no one's password with argon2-cffi's
+# default parameters, the ones `_hasher()` hashes with (tests/auth check they still match).
+# A constant, so that no process spends ~0.2 s and 64 MiB hashing it at import.
+DUMMY_HASH = (
+    "$argon2id$v=19$m=65536,t=3,p=4$yfq3O6vWh3ivNTy2HtS2OA"
+    "$kp0yOm9FPon42Zp/gsAPop0yXr1YoIYyGutzlM1WNDI"
+)
+
+
+@cache
+def _hasher() -> PasswordHasher:
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()
+
+
+def _verify(stored: str, password: str) -> bool:
+    """Whether `password` is the one `stored` hashes (a thread's work: it takes ~0.1 s)."""
+    from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+    try:
+        return _hasher().verify(stored, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +94,7 @@ async def add_operator(
     ).first()
     if taken is not None and taken.removed_at is None:
         raise OperatorExists(f"an operator with email '{email}' exists")
-    hashed = await asyncio.to_thread(_HASHER.hash, password)
+    hashed = await asyncio.to_thread(_hasher().hash, password)
     if taken is not None:  # a removed operator comes back, with a new password, role and bots
         operator_id = taken.id
         await conn.execute(
@@ -121,12 +146,8 @@ async def check_password(conn: AsyncConnection, email: str, password: str) -> Op
             select(Operator.id, Operator.password_hash).where(Operator.email == normal_email(email))
         )
     ).first()
-    stored = row.password_hash if row is not None else _DUMMY
-    try:
-        await asyncio.to_thread(_HASHER.verify, stored, password)
-        verified = row is not None
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        verified = False
+    stored = row.password_hash if row is not None else DUMMY_HASH
+    verified = await asyncio.to_thread(_verify, stored, password) and row is not None
     found = await find_operator(conn, row.id) if verified and row is not None else None
     if found is None:
         raise Unauthenticated(

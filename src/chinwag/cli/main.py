@@ -133,6 +133,7 @@ def _serve(
         "access_log": False,
         "log_level": "info",
         "timeout_graceful_shutdown": 30,
+        "ws": "none",  # no WebSocket routes: uvicorn need not import `websockets` (~1 MB)
     }
     if workers > 1:
         # Each worker process builds its app from the environment (CHINWAG_*), registers as

@@ -2,12 +2,11 @@
 SMTP server (CHINWAG_SMTP_URL) from the same outbox as the webhook (handoff/deliveries.py).
 
 smtplib blocks, so each email is sent in a thread, within a timeout; the login is never shown in
-an error or a log."""
+an error or a log. smtplib is imported by the first email: most servers never send one."""
 
 from __future__ import annotations
 
 import asyncio
-import smtplib
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -85,6 +84,8 @@ class EmailSender:
 
     async def send(self, bot_name: str, url: str, body: dict[str, Any]) -> None:
         """EmailFailed (transient) or SmtpNotConfigured when it was not taken."""
+        import smtplib
+
         if not self._url:
             raise SmtpNotConfigured("this server has no SMTP server (CHINWAG_SMTP_URL)")
         server = SmtpServer.from_url(self._url)
@@ -101,6 +102,8 @@ class EmailSender:
             raise EmailFailed(f"the email to {', '.join(to)} was not sent: {_why(exc)}") from None
 
     def _send(self, server: SmtpServer, message: EmailMessage, to: list[str]) -> None:
+        import smtplib
+
         connect = smtplib.SMTP_SSL if server.tls else smtplib.SMTP
         kwargs: dict[str, Any] = {"timeout": self.timeout_seconds}
         if server.tls:
@@ -118,6 +121,8 @@ class EmailSender:
 
 def _why(exc: BaseException) -> str:
     """What went wrong, without the login (SMTP errors quote the server's reply only)."""
+    import smtplib
+
     if isinstance(exc, smtplib.SMTPResponseException):
         reply = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else ""
         return f"{exc.smtp_code} {reply}"[:300]
