@@ -25,8 +25,9 @@ from chinwag.console.declines import mark_in_scope
 from chinwag.console.export import ExportFormat, encode, export_rows
 from chinwag.console.rollups import all_charts
 from chinwag.console.route_fixes import UNCERTAIN_MARGIN, fix_route, uncertain_routes
-from chinwag.db.base import EARLIEST, LATEST, utcnow
+from chinwag.db.base import utcnow
 from chinwag.errors import InvalidRequest
+from chinwag.http.days import LastDay, day_query
 from chinwag.http.deps import PrincipalDep
 from chinwag.http.problems import problem_responses
 from chinwag.http.runtime import ServicesDep
@@ -48,12 +49,8 @@ def _scope(principal: Principal, bot_id: str | None) -> str | None:
 async def conversation_filters(
     principal: PrincipalDep,
     bot_id: Annotated[str | None, Query(max_length=64, description="One bot.")] = None,
-    since: Annotated[
-        date | None, Query(ge=EARLIEST, le=LATEST, description="Active on or after this day (UTC).")
-    ] = None,
-    until: Annotated[
-        date | None, Query(ge=EARLIEST, le=LATEST, description="Started on or before this day.")
-    ] = None,
+    since: Annotated[date | None, day_query("Active on or after this day (UTC).")] = None,
+    until: Annotated[date | None, day_query("Started on or before this day.")] = None,
     q: Annotated[str | None, Query(max_length=200, description="Text in any message.")] = None,
     user_id: Annotated[str | None, Query(max_length=200, description="End user id.")] = None,
     rating: Annotated[
@@ -300,14 +297,9 @@ async def analytics(
     services: ServicesDep,
     bot_id: Annotated[str | None, Query(max_length=64)] = None,
     since: Annotated[
-        date | None,
-        Query(
-            ge=EARLIEST, le=LATEST, description="First day (UTC); default: 29 days before `until`."
-        ),
+        date | None, day_query("First day (UTC); default: 29 days before `until`.")
     ] = None,
-    until: Annotated[
-        date | None, Query(ge=EARLIEST, le=LATEST, description="Last day (UTC); default today.")
-    ] = None,
+    until: LastDay = None,
 ) -> dict[str, Any]:
     """Every console chart over a range of days: activity, latency, tokens, flows, router
     decisions, feedback, answers without sources, errors."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
@@ -24,10 +24,6 @@ class Base(DeclarativeBase):
 def new_id() -> str:
     """A random, unguessable id (UUID4, 122 random bits)."""
     return str(uuid.uuid4())
-
-
-# The days a query parameter may name: a range computed from them stays a valid date.
-EARLIEST, LATEST = date(1970, 1, 1), date(9999, 1, 1)
 
 
 def utcnow() -> datetime:

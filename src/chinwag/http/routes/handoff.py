@@ -13,7 +13,7 @@ from chinwag.auth.principal import Principal, PrincipalKind
 from chinwag.bots.service import get_bot
 from chinwag.conversations.history import visible_session
 from chinwag.conversations.service import request_hash
-from chinwag.db.base import EARLIEST, LATEST, utcnow
+from chinwag.db.base import utcnow
 from chinwag.errors import Forbidden, HandoffNotEnabled, InvalidRequest
 from chinwag.handoff import service, tickets
 from chinwag.handoff.deliveries import list_deliveries
@@ -35,6 +35,7 @@ from chinwag.handoff.schemas import (
 from chinwag.handoff.stats import handoff_stats
 from chinwag.handoff.texts import handoff_reply
 from chinwag.handoff.typing_signals import SessionFeed, Typing
+from chinwag.http.days import LastDay, day_query
 from chinwag.http.deps import PrincipalDep, still_allowed
 from chinwag.http.runtime import Services, ServicesDep
 from chinwag.streams.sse import SSEResponse
@@ -141,14 +142,9 @@ async def handoff_statistics(
     days: Annotated[int, Query(ge=1, le=365)] = 30,
     bot_id: Annotated[str | None, Query(max_length=64, description="One bot; unset: all.")] = None,
     since: Annotated[
-        date | None,
-        Query(
-            ge=EARLIEST, le=LATEST, description="First day (UTC) instead of `days`; with `until`."
-        ),
+        date | None, day_query("First day (UTC) instead of `days`; with `until`.")
     ] = None,
-    until: Annotated[
-        date | None, Query(ge=EARLIEST, le=LATEST, description="Last day (UTC); default today.")
-    ] = None,
+    until: LastDay = None,
 ) -> HandoffStats:
     """Handoff rate, time to a person's first reply (p50, p95), how conversations and
     handoffs ended, and tickets: over the last `days` days, or the days `since` to `until`
