@@ -20,6 +20,7 @@ from chinwag.config.bot import BotConfig, EmbeddingConfig, KnowledgeConfig
 from chinwag.settings import Settings
 from chinwag.testing.fake_llm import FakeLLM
 from tests.conftest import RunningServer, plain_demo_bot, run_server
+from tests.handoff.conftest import learning_bot
 from tests.helpers import JSON, wait_finished
 
 # Chromium costs ~2.5 s of CPU a test (45 tests: a third of the fast set's CPU): the browser
@@ -250,6 +251,23 @@ async def test_a_transcript_says_how_each_answer_was_routed(
         await expect(answer).to_contain_text(text)
         assert "[object Object]" not in await answer.inner_text()
     await expect(answer).to_contain_text("Hello")  # main's model answered after the failure
+
+
+async def test_a_transcript_names_a_request_for_a_person_the_router_learnt(
+    seeded: Seeded, browser_context: BrowserContext, database_url: str
+) -> None:
+    """The learnt `handoff` flow chose the message: the route says so, not "main only"."""
+    asker = learning_bot().model_copy(update={"id": "asker"})
+    async with seeded.server.db.write() as conn:
+        await put_bot(conn, asker)
+    ids = await send(seeded.server.client, "Get me your manager", "erin", bot="asker")
+    page = await sign_in(browser_context, seeded.url, seeded.server.admin_key)
+    await page.goto(f"{seeded.url}/admin/conversations/asker/{ids['session_id']}")
+    answer = page.locator(f"[data-message='{ids['assistant_message_id']}']")
+    await answer.locator("summary").click()
+    await expect(answer).to_contain_text("flows handoff: asks for a person")
+    await expect(answer).to_contain_text("I've asked for a person from Vinhuset.")
+    await shot(page, "transcript-asks-person", database_url)
 
 
 async def test_deep_link_and_export(seeded: Seeded, browser_context: BrowserContext) -> None:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from chinwag.auth.keys import create_key
-from chinwag.config.bot import BotConfig
+from chinwag.config.bot import BotConfig, RouterConfig
 from chinwag.config.handoff import HandoffConfig
 from chinwag.settings import Settings
 from tests.auth.conftest import SITE, Keys, user_token
@@ -18,6 +20,22 @@ from tests.conftest import RunningServer, plain_demo_bot, run_server
 from tests.sse_client import SSEEvent, iter_events
 
 BOT = "vinhuset"
+DOCS = Path(__file__).resolve().parents[2] / "docs/handoff.md"
+
+
+def docs_example() -> dict[str, Any]:
+    """The YAML of docs/handoff.md's section on the visitors' own words."""
+    section = DOCS.read_text().split("### In your visitors' own words", 1)[1]
+    example: dict[str, Any] = yaml.safe_load(section.split("```yaml\n", 1)[1].split("```", 1)[0])
+    return example
+
+
+def learning_bot(**handoff: Any) -> BotConfig:
+    """The plain demo bot (main and its examples) with the docs' router and handoff: its
+    router learns `handoff.examples`."""
+    example = docs_example()
+    bot = handoff_bot(**{**example["handoff"], **handoff})
+    return bot.model_copy(update={"router": RouterConfig(**example["router"])})
 
 
 def handoff_bot(**handoff: Any) -> BotConfig:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import yaml
 from sqlalchemy import select
@@ -17,25 +16,10 @@ from chinwag.conversations.models import Handoff, Message
 from chinwag.settings import Settings
 from chinwag.testing.fake_llm import FakeLLM
 from tests.conftest import run_server
-from tests.handoff.conftest import BOT, handoff_bot, open_shop, session_events
+from tests.handoff.conftest import BOT, docs_example, learning_bot, open_shop, session_events
 from tests.helpers import ask, chinwag
 
-DOCS = Path(__file__).resolve().parents[2] / "docs/handoff.md"
 SESSION = f"/v1/bots/{BOT}/sessions"
-
-
-def docs_example() -> dict[str, Any]:
-    """The YAML of docs/handoff.md's section on the visitors' own words."""
-    section = DOCS.read_text().split("### In your visitors' own words", 1)[1]
-    example: dict[str, Any] = yaml.safe_load(section.split("```yaml\n", 1)[1].split("```", 1)[0])
-    return example
-
-
-def learning_bot(**handoff: Any) -> BotConfig:
-    """The plain demo bot (main and its examples) with the docs' router and handoff."""
-    example = docs_example()
-    bot = handoff_bot(**{**example["handoff"], **handoff})
-    return bot.model_copy(update={"router": RouterConfig(**example["router"])})
 
 
 async def test_a_request_in_the_visitors_words_waits_for_a_person(
