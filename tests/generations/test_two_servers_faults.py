@@ -36,6 +36,7 @@ from tests.pg_proxy import PgProxy
 HEARTBEAT = 2.0  # the default
 GRACE = grace_seconds(HEARTBEAT)  # how long a silent server is still alive to its peer
 TOKENS = 40
+PAUSED_TOKENS = 100  # 15 s answers: still running when the pause starts, on a loaded machine too
 STREAMS_PER_SERVER = 10
 
 
@@ -103,7 +104,7 @@ async def _statuses(db: Database, started: list[Started]) -> list[str]:
 
 
 def _full_text(fake: FakeLLM) -> str:
-    return "".join(fake.behaviour.token(i) for i in range(TOKENS))
+    return "".join(fake.behaviour.token(i) for i in range(fake.behaviour.tokens))
 
 
 @pytest.mark.slow
@@ -120,7 +121,9 @@ async def test_every_stream_ends_once_through_outages_and_pauses(
     seconds: float,
 ) -> None:
     servers, proxy_a, proxy_b, direct, key = pair
-    fake_llm.behaviour.tokens = TOKENS
+    # A paused server's answers must still be running when it stops: 6 s answers had all
+    # ended before the pause on CI's loaded machine, where starting twenty streams is slow.
+    fake_llm.behaviour.tokens = PAUSED_TOKENS if fault == "pause" else TOKENS
     fake_llm.behaviour.token_delay = 0.15
     on_a = await start_streams(servers.url_a, key, STREAMS_PER_SERVER)
     on_b = await start_streams(servers.url_b, key, STREAMS_PER_SERVER)
