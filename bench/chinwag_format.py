@@ -19,11 +19,14 @@ Same interface as `OpenAIFormat` in bench/harness/loadgen.py:
 them). The other event types (`stream.started`, `flow.*`, `message.completed`) are counted as
 neither tokens nor errors.
 
-Each request's message is numbered ("Say something about foxes. (17)") unless
+Each request's message gets a tag of letters ("Say something about foxes. (ref bcq)") unless
 CHINWAG_BENCH_SAME_MESSAGE=1: with the same text every time, chinwag's embedder would reuse one
 vector for every message and the demo bot's figures would leave out the embedding a real message
-costs. The load generator builds one body per run, so this format wraps its request
-function (`one_request` of the running `loadgen.py`) to number each body.
+costs. Letters, not numbers: the demo bot's table lookup matched "(10)", "(37)" and "(50)" to
+"Tawny 10 Anos", "37.5 cl" and "50 cl" bottles and answered with those wines word for word, no
+LLM, which the load generator counted as errors (a short answer). The load generator builds one
+body per run, so this format wraps its request function (`one_request` of the running
+`loadgen.py`) to tag each body.
 """
 
 from __future__ import annotations
@@ -88,19 +91,28 @@ class ChinwagFormat:
         return 0, False, None
 
 
+def _letters(number: int) -> str:
+    """The number in base 26, written with the letters a-z."""
+    tag = ""
+    while number:
+        number, digit = divmod(number, 26)
+        tag = "abcdefghijklmnopqrstuvwxyz"[digit] + tag
+    return tag or "a"
+
+
 def _number_each_message() -> None:
-    """Wrap the running load generator's `one_request` so each body's message gets a number."""
+    """Wrap the running load generator's `one_request` so each body's message gets a tag."""
     loadgen = sys.modules.get("__main__")
     send: Callable[..., Awaitable[Any]] | None = getattr(loadgen, "one_request", None)
     if send is None or getattr(send, "numbers_messages", False):
         return
-    numbers = itertools.count(1)
+    numbers = itertools.count(26 * 27)  # the first tag has three letters, as the rest
 
     async def one_request(
         session: Any, url: str, body: bytes, headers: Any, fmt: Any, expect_tokens: int
     ) -> Any:
         request = _loads(body)
-        request["message"] = f"{request['message']} ({next(numbers)})"
+        request["message"] = f"{request['message']} (ref {_letters(next(numbers))})"
         return await send(session, url, json.dumps(request).encode(), headers, fmt, expect_tokens)
 
     one_request.numbers_messages = True  # type: ignore[attr-defined]
