@@ -6,13 +6,16 @@ The demo's labelled routing messages (74) are embedded through `LocalEmbedder` (
 thread, as in the server): one call per message, then concurrent messages that the batcher puts
 into one model call (batches of 8 and 32). CPU time (this process, all threads) per message,
 so that other work on the machine changes the figures less than wall time would; a fresh
-embedder per round so that no embedding is reused from its cache.
+embedder per round so that no embedding is reused from its cache. Then the latency of a message
+at low load: each of the messages alone after 0.3 s of quiet, wall time from the call to its
+vector (what the batcher's idle wait, CHINWAG_EMBEDDING_BATCH_WAIT_MS, adds shows here).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import time
 from pathlib import Path
 
@@ -43,6 +46,20 @@ async def cpu_ms_per_message(runtime: EmbeddingRuntime, batch: int, rounds: int)
     return spent * 1000 / (rounds * len(MESSAGES))
 
 
+async def quiet_wall_ms(runtime: EmbeddingRuntime) -> float:
+    """Median wall time of one message embedded after 0.3 s of quiet (the model idle)."""
+    embedder = LocalEmbedder(runtime=runtime)
+    await embedder.embed(["warm-up"])
+    walls = []
+    for message in MESSAGES:
+        await asyncio.sleep(0.3)
+        started = time.perf_counter()
+        await embedder.embed([message])
+        walls.append((time.perf_counter() - started) * 1000)
+    await embedder.aclose()
+    return statistics.median(walls)
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runtimes", nargs="+", default=["onnx", "torch"])
@@ -60,6 +77,9 @@ async def main() -> None:
     for runtime in args.runtimes:
         cells = [await cpu_ms_per_message(runtime, b, args.rounds) for b in (1, 8, 32)]
         print(f"| {runtime} | " + " | ".join(f"{c:.2f} ms" for c in cells) + " |", flush=True)
+    print("\n| runtime | a message after 0.3 s of quiet, wall p50 |\n|---|---|")
+    for runtime in args.runtimes:
+        print(f"| {runtime} | {await quiet_wall_ms(runtime):.2f} ms |", flush=True)
 
 
 if __name__ == "__main__":

@@ -62,7 +62,8 @@ class Settings(BaseSettings):
         ge=0,
         le=50,
         description="Longest wait of an idle embedding model for other messages to embed "
-        "in the same call; 0: none.",
+        "in the same call, while messages come close together (within ten times this); the "
+        "first after a quiet spell is embedded at once; 0: none.",
     )
     malloc_mmap_threshold_kb: int = Field(
         128,

@@ -163,6 +163,7 @@ def test_a_wait_cut_off_with_its_event_loop_does_not_stall_the_next_loop() -> No
     batcher = Batcher(encode, max_batch=32, max_wait=10)  # the first loop ends while it waits
 
     async def give_up() -> None:
+        await batcher.embed(["first"])  # after it, "a" comes close behind: it waits for company
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(batcher.embed(["a"]), 0.05)
 
@@ -172,3 +173,32 @@ def test_a_wait_cut_off_with_its_event_loop_does_not_stall_the_next_loop() -> No
 
     asyncio.run(give_up())
     assert asyncio.run(ask_again()) == [[1.0, 1.0]]
+
+
+class Recorded:
+    """An encoder that answers at once and records its batches."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+
+    async def __call__(self, texts: list[str]) -> NDArray[np.float32]:
+        self.batches.append(list(texts))
+        return np.ones((len(texts), 2), dtype=np.float32)
+
+
+async def test_a_text_after_a_quiet_spell_is_encoded_at_once() -> None:
+    encode = Recorded()
+    batcher = Batcher(encode, max_batch=32, max_wait=10)  # a wait would outlast the timeout
+    await asyncio.wait_for(batcher.embed(["the first message in a while"]), 1.0)
+    assert encode.batches == [["the first message in a while"]]
+
+
+async def test_texts_close_together_wait_for_company() -> None:
+    encode = Recorded()
+    batcher = Batcher(encode, max_batch=32, max_wait=0.5)
+    await batcher.embed(["a"])  # after quiet: at once
+    second = asyncio.create_task(batcher.embed(["b"]))  # close behind "a": waits for company
+    await asyncio.sleep(0.05)
+    third = asyncio.create_task(batcher.embed(["c"]))
+    await asyncio.gather(second, third)
+    assert encode.batches == [["a"], ["b", "c"]]
