@@ -33,12 +33,11 @@ import statistics
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from labelled_bots import BOTS, DOCUMENTS, ROOT, in_scope
+from labelled_bots import BOTS, DOCUMENTS, ROOT, Stub, in_scope
 from result_files import copy_stdout_to, result_path
 
 from chinwag.bots.activation import check_file
@@ -52,7 +51,7 @@ from chinwag.engine.tables import TableLookups
 from chinwag.knowledge.ingest import ingest
 from chinwag.knowledge.search import KnowledgeService
 from chinwag.norwegian import with_glosses
-from chinwag.providers.protocols import ChatMessage, ChatModel, GenerationOptions, Usage
+from chinwag.providers.protocols import ChatModel
 from chinwag.providers.registry import ModelRegistry
 from chinwag.settings import Settings
 from chinwag.testing.fake_llm import FakeLLM
@@ -62,20 +61,6 @@ from chinwag.testing.fake_llm import FakeLLM
 SOURCES_TEMPLATE = (
     "{% for s in sources %}{{ s.title }}: {{ s.text }}\n{% endfor %}Question: {{ message }}"
 )
-
-
-class Stub:
-    """A chat model that answers "ok" at once: the policy's cost without an LLM's."""
-
-    name = "stub"
-
-    async def stream(
-        self, messages: Sequence[ChatMessage], options: GenerationOptions
-    ) -> AsyncIterator[str | Usage]:
-        yield "ok"
-
-    async def aclose(self) -> None:
-        return None
 
 
 def labelled(bot_id: str, split: str) -> list[dict[str, Any]]:

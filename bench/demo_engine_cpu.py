@@ -36,10 +36,9 @@ import statistics
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
-from labelled_bots import BOTS, DOCUMENTS, in_scope
+from labelled_bots import BOTS, DOCUMENTS, Stub, in_scope
 from result_files import copy_stdout_to, result_path
 
 from chinwag.bots.activation import check_file
@@ -52,25 +51,10 @@ from chinwag.engine.scope import Scope
 from chinwag.engine.tables import TableLookups
 from chinwag.knowledge.ingest import ingest
 from chinwag.knowledge.search import KnowledgeService
-from chinwag.providers.protocols import ChatMessage, GenerationOptions, Usage
 from chinwag.providers.registry import ModelRegistry
 from chinwag.settings import Settings
 
 BOT = "vinhuset"
-
-
-class Stub:
-    """A chat model that answers "ok" at once: the engine's cost without an LLM's."""
-
-    name = "stub"
-
-    async def stream(
-        self, messages: Sequence[ChatMessage], options: GenerationOptions
-    ) -> AsyncIterator[str | Usage]:
-        yield "ok"
-
-    async def aclose(self) -> None:
-        return None
 
 
 def without_tools(bot: BotConfig) -> BotConfig:

@@ -4,10 +4,13 @@ the routing, context-recall and answer-policy benchmarks measure."""
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from chinwag.providers.protocols import ChatMessage, GenerationOptions, Usage
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "src/chinwag/bots/demo"
@@ -36,3 +39,17 @@ def in_scope(bot_id: str) -> list[dict[str, Any]]:
         {"message": m["text"], "flows": m["flows"], "split": "dev" if i % 2 == 0 else "test"}
         for i, m in enumerate(messages["messages"])
     ]
+
+
+class Stub:
+    """A chat model that answers "ok" at once: the engine's cost without an LLM's."""
+
+    name = "stub"
+
+    async def stream(
+        self, messages: Sequence[ChatMessage], options: GenerationOptions
+    ) -> AsyncIterator[str | Usage]:
+        yield "ok"
+
+    async def aclose(self) -> None:
+        return None
