@@ -37,7 +37,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from labelled_bots import BOTS, DOCUMENTS, ROOT, Stub, in_scope
+from labelled_bots import BOTS, ROOT, Stub, in_scope, knowledge_for
 from result_files import copy_stdout_to, result_path
 
 from chinwag.bots.activation import check_file
@@ -48,8 +48,6 @@ from chinwag.engine.router import Router
 from chinwag.engine.runner import run_message
 from chinwag.engine.scope import Scope
 from chinwag.engine.tables import TableLookups
-from chinwag.knowledge.ingest import ingest
-from chinwag.knowledge.search import KnowledgeService
 from chinwag.norwegian import with_glosses
 from chinwag.providers.protocols import ChatModel
 from chinwag.providers.registry import ModelRegistry
@@ -92,20 +90,6 @@ def grounded(bot: BotConfig, bot_id: str, overrides: dict[str, Any]) -> BotConfi
         update["flows"] = {**bot.flows, "main": main}
         update["knowledge"] = KnowledgeConfig(index="hyttegrenda")
     return BotConfig.model_validate({**bot.model_dump(), **update})
-
-
-async def knowledge_for(
-    bot: BotConfig, bot_id: str, models: ModelRegistry, work: Path
-) -> KnowledgeService | None:
-    if bot.knowledge is None or bot_id not in DOCUMENTS:
-        return None
-    from chinwag.providers.vectorstores.lancedb_store import LanceDBStore
-
-    embedder = models.embedder(bot.embedding)
-    store = LanceDBStore(work / bot_id)
-    await store.create(bot.knowledge.index, await embedder.dimension())
-    await ingest(store, embedder, bot.knowledge.index, [DOCUMENTS[bot_id]])
-    return KnowledgeService(store, embedder, bot.knowledge)
 
 
 CHECK_MODEL = "grounding-check"

@@ -97,7 +97,7 @@ def _letters(number: int) -> str:
     while number:
         number, digit = divmod(number, 26)
         tag = "abcdefghijklmnopqrstuvwxyz"[digit] + tag
-    return tag or "a"
+    return tag
 
 
 def _number_each_message() -> None:

@@ -5,12 +5,12 @@
 
 The demo bot `vinhuset` as `chinwag demo` serves it (semantic router, scope classifier and the
 grounded policy, hybrid retrieval on an embedded LanceDB index, table lookups) runs through the
-real engine (`run_message`) in this process, over its labelled in-scope messages
-(tests/data/routing/vinhuset.yaml, both splits: nothing is tuned on them here). Left out: the LLM
-(a stub answers "ok" at once), the `stock` tool's call (bench/tool_calls.py measures one) and
-curated answers (they need a database). What is measured is the engine's own work per message,
-the part of run_streaming.sh's demo row beyond its `main`-only row that is not HTTP or the event
-log, without the noise of a loaded machine.
+real engine (`EvalEngine`, as `chinwag eval` runs it) in this process, over its labelled
+in-scope messages (tests/data/routing/vinhuset.yaml, both splits: nothing is tuned on them).
+Left out: the LLM (a stub answers "ok" at once), the `stock` tool's call (bench/tool_calls.py
+measures one) and curated answers (they need a database). What is measured is the engine's own
+work per message, the part of run_streaming.sh's demo row beyond its `main`-only row that is not
+HTTP or the event log, without the noise of a loaded machine.
 
 Each round runs every message once, with as many trailing spaces as the round's number: the
 words and the model's tokens are the same, but no cache holds the text, as for a new message in
@@ -38,19 +38,16 @@ import threading
 import time
 from pathlib import Path
 
-from labelled_bots import BOTS, DOCUMENTS, Stub, in_scope
+from labelled_bots import BOTS, Stub, in_scope, knowledge_for
 from result_files import copy_stdout_to, result_path
 
 from chinwag.bots.activation import check_file
 from chinwag.config.bot import BotConfig
 from chinwag.config.llm import LLMConfig
-from chinwag.engine.context import FlowContext, MessageInput
 from chinwag.engine.router import Router
-from chinwag.engine.runner import run_message
 from chinwag.engine.scope import Scope
 from chinwag.engine.tables import TableLookups
-from chinwag.knowledge.ingest import ingest
-from chinwag.knowledge.search import KnowledgeService
+from chinwag.evaluation.engine import EvalEngine
 from chinwag.providers.registry import ModelRegistry
 from chinwag.settings import Settings
 
@@ -71,40 +68,15 @@ def without_tools(bot: BotConfig) -> BotConfig:
     return BotConfig.model_validate(data)
 
 
-class Engine:
-    def __init__(self, bot: BotConfig, models: ModelRegistry, knowledge: KnowledgeService) -> None:
-        self.bot = bot
-        embedder_for = lambda b: models.embedder(b.embedding)  # noqa: E731
-        self.model_for = lambda llm: Stub()
-        self.router = Router(embedder_for=embedder_for, model_for=self.model_for)
-        self.scope = Scope(embedder_for)
-        self.tables = TableLookups(embedder_for)
-        self.knowledge = knowledge
-
-    async def prepare(self) -> None:
-        await self.router.prepare(self.bot, 1)
-        await self.scope.classifier(self.bot, 1)
-
-    async def answer(self, text: str) -> None:
-        context = FlowContext(
-            bot=self.bot,
-            message=MessageInput(text, [], "bench", 1),
-            emit=lambda _event: None,
-            model_for=self.model_for,
-            knowledge=self.knowledge,
-            tables=self.tables,
-        )
-        await run_message(context, router=self.router, scope=self.scope)
-
-    async def round(self, messages: list[str], number: int) -> dict[str, float]:
-        """CPU ms per message: the process's, and by thread (grouped by the thread's name)."""
-        process, threads = time.process_time(), thread_cpu()
-        for text in messages:
-            await self.answer(text + " " * number)
-        spent = {"all": time.process_time() - process}
-        for name, seconds in thread_cpu().items():
-            spent[name] = seconds - threads.get(name, 0.0)
-        return {name: seconds * 1000 / len(messages) for name, seconds in spent.items()}
+async def cpu_of_round(engine: EvalEngine, messages: list[str], number: int) -> dict[str, float]:
+    """CPU ms per message: the process's, and by thread (thread_cpu's groups)."""
+    process, threads = time.process_time(), thread_cpu()
+    for text in messages:
+        await engine.answer(text + " " * number)
+    spent = {"all": time.process_time() - process}
+    for name, seconds in thread_cpu().items():
+        spent[name] = seconds - threads.get(name, 0.0)
+    return {name: seconds * 1000 / len(messages) for name, seconds in spent.items()}
 
 
 def thread_cpu() -> dict[str, float]:
@@ -130,19 +102,24 @@ def thread_cpu() -> dict[str, float]:
     return found
 
 
-async def engine_for(models: ModelRegistry, work: Path) -> Engine:
+async def engine_for(models: ModelRegistry, work: Path) -> EvalEngine:
+    """The demo bot's engine as a server runs it, its documents in a fresh index, learnt."""
     loaded = check_file(BOTS[BOT], check_env=False).config
     assert loaded is not None
     bot = without_tools(loaded).model_copy(update={"llm": LLMConfig(provider="local")})
-    assert bot.knowledge is not None
-    embedder = models.embedder(bot.embedding)
-    from chinwag.providers.vectorstores.lancedb_store import LanceDBStore
-
-    store = LanceDBStore(work / BOT)
-    await store.create(bot.knowledge.index, await embedder.dimension())
-    await ingest(store, embedder, bot.knowledge.index, [DOCUMENTS[BOT]])
-    engine = Engine(bot, models, KnowledgeService(store, embedder, bot.knowledge))
-    await engine.prepare()
+    embedder_for = lambda b: models.embedder(b.embedding)  # noqa: E731
+    engine = EvalEngine(
+        bot=bot,
+        version=1,
+        router=Router(embedder_for=embedder_for, model_for=lambda _llm: Stub()),
+        model_for=lambda _llm: Stub(),
+        knowledge=await knowledge_for(bot, BOT, models, work),
+        tables=TableLookups(embedder_for),
+        scope=Scope(embedder_for),
+    )
+    await engine.router.prepare(bot, 1)
+    assert engine.scope is not None
+    await engine.scope.classifier(bot, 1)
     return engine
 
 
@@ -176,8 +153,8 @@ async def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="chinwag-demo-engine-"))
     try:
         engine = await engine_for(models, work)
-        await engine.round(messages, 0)  # warm-up
-        per_round = [await engine.round(messages, n) for n in range(1, args.rounds + 1)]
+        await cpu_of_round(engine, messages, 0)  # warm-up
+        per_round = [await cpu_of_round(engine, messages, n) for n in range(1, args.rounds + 1)]
         print(f"## The demo bot's engine, {len(messages)} in-scope messages, {args.rounds} rounds")
         for name in per_round[0]:
             figures = [r.get(name, 0.0) for r in per_round]
@@ -188,7 +165,7 @@ async def main() -> None:
             )
         profile = cProfile.Profile()
         profile.enable()
-        await engine.round(messages, args.rounds + 1)
+        await cpu_of_round(engine, messages, args.rounds + 1)
         profile.disable()
         print_profile(profile, len(messages), args.top)
     finally:

@@ -10,7 +10,11 @@ from typing import Any
 
 import yaml
 
+from chinwag.config.bot import BotConfig
+from chinwag.knowledge.ingest import ingest
+from chinwag.knowledge.search import KnowledgeService
 from chinwag.providers.protocols import ChatMessage, GenerationOptions, Usage
+from chinwag.providers.registry import ModelRegistry
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "src/chinwag/bots/demo"
@@ -39,6 +43,22 @@ def in_scope(bot_id: str) -> list[dict[str, Any]]:
         {"message": m["text"], "flows": m["flows"], "split": "dev" if i % 2 == 0 else "test"}
         for i, m in enumerate(messages["messages"])
     ]
+
+
+async def knowledge_for(
+    bot: BotConfig, bot_id: str, models: ModelRegistry, work: Path
+) -> KnowledgeService | None:
+    """The bot's documents ingested into a fresh embedded LanceDB index under `work`; None for a
+    bot without a knowledge section or documents."""
+    if bot.knowledge is None or bot_id not in DOCUMENTS:
+        return None
+    from chinwag.providers.vectorstores.lancedb_store import LanceDBStore
+
+    embedder = models.embedder(bot.embedding)
+    store = LanceDBStore(work / bot_id)
+    await store.create(bot.knowledge.index, await embedder.dimension())
+    await ingest(store, embedder, bot.knowledge.index, [DOCUMENTS[bot_id]])
+    return KnowledgeService(store, embedder, bot.knowledge)
 
 
 class Stub:
