@@ -1,6 +1,6 @@
 """embedding_bench.py - CPU per message embedding, per runtime, alone and batched.
 
-    .venv/bin/python bench/embedding_bench.py [--runtimes onnx torch] [--rounds 20]
+    .venv/bin/python bench/embedding_bench.py [--runtimes onnx onnx-fp32 torch] [--rounds 20]
 
 The demo's labelled routing messages (74) are embedded through `LocalEmbedder` (one model
 thread, as in the server): one call per message, then concurrent messages that the batcher puts
@@ -9,6 +9,10 @@ so that other work on the machine changes the figures less than wall time would;
 embedder per round so that no embedding is reused from its cache. Then the latency of a message
 at low load: each of the messages alone after 0.3 s of quiet, wall time from the call to its
 vector (what the batcher's idle wait, CHINWAG_EMBEDDING_BATCH_WAIT_MS, adds shows here).
+
+`onnx` is the model as a server runs it by default, rewritten to keep its int8 weights int8
+(onnx_int8.py); `onnx-fp32` as it runs with CHINWAG_EMBEDDING_WEIGHTS=fp32, its int8 weights
+unpacked to fp32 by ONNX Runtime (what every server ran before 2026-12-07).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,19 +28,27 @@ import yaml
 from result_files import copy_stdout_to, result_path
 
 from chinwag.providers.embeddings.local import LocalEmbedder
-from chinwag.settings import EmbeddingRuntime
 
 ROOT = Path(__file__).resolve().parents[1]
 MESSAGES = [
     m["text"]
     for m in yaml.safe_load((ROOT / "tests/data/routing/vinhuset.yaml").read_text())["messages"]
 ]
+MODEL_CACHE = Path(tempfile.mkdtemp(prefix="chinwag-embedding-bench-"))
 
 
-async def cpu_ms_per_message(runtime: EmbeddingRuntime, batch: int, rounds: int) -> float:
+def embedder_for(variant: str) -> LocalEmbedder:
+    if variant == "onnx-fp32":
+        return LocalEmbedder(runtime="onnx", cache_dir=MODEL_CACHE, weights="fp32")
+    if variant == "onnx":
+        return LocalEmbedder(runtime="onnx", cache_dir=MODEL_CACHE)
+    return LocalEmbedder(runtime="torch")
+
+
+async def cpu_ms_per_message(runtime: str, batch: int, rounds: int) -> float:
     spent = 0.0
     for _ in range(rounds):
-        embedder = LocalEmbedder(runtime=runtime)
+        embedder = embedder_for(runtime)
         await embedder.embed(["warm-up"])
         started = time.process_time()
         for start in range(0, len(MESSAGES), batch):
@@ -46,9 +59,9 @@ async def cpu_ms_per_message(runtime: EmbeddingRuntime, batch: int, rounds: int)
     return spent * 1000 / (rounds * len(MESSAGES))
 
 
-async def quiet_wall_ms(runtime: EmbeddingRuntime) -> float:
+async def quiet_wall_ms(runtime: str) -> float:
     """Median wall time of one message embedded after 0.3 s of quiet (the model idle)."""
-    embedder = LocalEmbedder(runtime=runtime)
+    embedder = embedder_for(runtime)
     await embedder.embed(["warm-up"])
     walls = []
     for message in MESSAGES:
@@ -62,7 +75,8 @@ async def quiet_wall_ms(runtime: EmbeddingRuntime) -> float:
 
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--runtimes", nargs="+", default=["onnx", "torch"])
+    variants = ["onnx", "onnx-fp32", "torch"]
+    ap.add_argument("--runtimes", nargs="+", choices=variants, default=["onnx", "torch"])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument(
         "--out",

@@ -277,7 +277,9 @@ async def main() -> None:
     )
     args = parser.parse_args()
     random.seed(7)
-    embedder = LocalEmbedder(threads=args.threads, runtime=args.runtime)
+    # The model as a server runs it: rewritten to keep its int8 weights (onnx_int8.py).
+    models = Path(tempfile.mkdtemp(prefix="chinwag-knowledge-bench-"))
+    embedder = LocalEmbedder(threads=args.threads, runtime=args.runtime, cache_dir=models)
     chunker = Chunker()
     results: dict[str, Any] = {"runtime": args.runtime, "threads": args.threads}
     if args.only in (None, "ingest"):

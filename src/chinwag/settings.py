@@ -12,6 +12,7 @@ from chinwag.config.strict import RateLimitText
 
 LocalModelName = Literal["smollm2-135m", "gemma3-270m"]
 EmbeddingRuntime = Literal["onnx", "torch"]
+EmbeddingWeights = Literal["int8", "fp32"]
 
 
 class Settings(BaseSettings):
@@ -56,6 +57,13 @@ class Settings(BaseSettings):
         description="What runs the embedded embedding model: `onnx` (int8 weights on ONNX "
         "Runtime, no torch in the worker) or `torch` (sentence-transformers, fp32 weights; "
         "the extra `chinwag[torch]`).",
+    )
+    embedding_weights: EmbeddingWeights = Field(
+        "int8",
+        description="How the `onnx` runtime holds the embedded model's int8 weights: `int8` "
+        "(kept int8, ~25 MB less per worker; about as fast for a message alone, ~40% more CPU "
+        "per message when messages are embedded together) or `fp32` (unpacked by ONNX Runtime, "
+        "the faster choice for a worker that embeds many messages at once).",
     )
     embedding_batch_wait_ms: float = Field(
         2.0,

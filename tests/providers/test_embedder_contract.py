@@ -83,10 +83,12 @@ async def test_the_onnx_runtime_names_what_a_model_directory_lacks(tmp_path: Pat
 
 
 @pytest.mark.slow
-async def test_both_runtimes_compute_the_same_model() -> None:
-    """int8 weights on ONNX Runtime against fp32 on torch: the same directions, to ~0.1%."""
+async def test_both_runtimes_compute_the_same_model(tmp_path: Path) -> None:
+    """int8 weights on ONNX Runtime (kept int8, as a server runs them) against fp32 on torch:
+    the same directions, to ~0.1%."""
     texts = ["When are you open on Saturday?", "a red wine for lamb", "Kan jeg betale med Vipps?"]
-    onnx, torch = LocalEmbedder(runtime="onnx"), LocalEmbedder(runtime="torch")
+    onnx = LocalEmbedder(runtime="onnx", cache_dir=tmp_path)
+    torch = LocalEmbedder(runtime="torch")
     try:
         cosines = np.sum(await onnx.embed(texts) * await torch.embed(texts), axis=1)
         assert cosines.min() > 0.99

@@ -59,6 +59,7 @@ class ModelRegistry:
                     runtime=self._settings.embedding_runtime,
                     batch_wait_ms=self._settings.embedding_batch_wait_ms,
                     cache_dir=self._settings.data_dir / "models",
+                    weights=self._settings.embedding_weights,
                 )
         return self._embedders[key]
 

@@ -21,7 +21,7 @@ from chinwag.providers.embeddings.model_files import (
     torch_directory,
 )
 from chinwag.providers.embeddings.pieces import Piece, piece_text, whole_piece
-from chinwag.settings import EmbeddingRuntime
+from chinwag.settings import EmbeddingRuntime, EmbeddingWeights
 
 MESSAGE_TEXTS = 4  # a call with more texts (ingestion, example sets) skips reuse and batching
 MAX_BATCH = 32  # concurrent messages encoded in one model call
@@ -52,14 +52,17 @@ class LocalEmbedder:
         runtime: EmbeddingRuntime = "onnx",
         batch_wait_ms: float = 2.0,
         cache_dir: Path | None = None,
+        weights: EmbeddingWeights = "int8",
     ) -> None:
         """`cache_dir`: where the ONNX runtime keeps the model rewritten to hold its int8
-        tables as int8 (onnx_rows.py); None loads the export as shipped."""
+        tables, and with `weights` "int8" its weight matrices too, as int8 (onnx_int8.py); None
+        loads the export as shipped."""
         self.name = f"sentence-transformers:{model}" if runtime == "torch" else f"onnx:{model}"
         self._model_name = model
         self._threads = threads
         self._runtime = runtime
         self._cache_dir = cache_dir
+        self._int8_weights = weights == "int8"
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="chinwag-embed")
         self._model: _Model | None = None
         self._recent: OrderedDict[Piece, NDArray[np.float32]] = OrderedDict()
@@ -137,12 +140,14 @@ class LocalEmbedder:
                 directory = torch_directory(self._model_name)
                 self._model = TorchModel(directory, threads=self._threads)
             else:
+                from chinwag.providers.embeddings.onnx_int8 import with_int8_kept
                 from chinwag.providers.embeddings.onnx_model import OnnxModel
-                from chinwag.providers.embeddings.onnx_rows import with_rows_gathered_first
 
                 files = onnx_files(self._model_name)
                 if self._cache_dir is not None:
-                    files = files.with_model(with_rows_gathered_first(files.model, self._cache_dir))
+                    files = files.with_model(
+                        with_int8_kept(files.model, self._cache_dir, weights=self._int8_weights)
+                    )
                 self._model = OnnxModel(files, threads=self._threads)
             release_free_memory()
         return self._model
