@@ -7,12 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import onnxruntime
 import pytest
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 from chinwag.config.bot import EmbeddingConfig
 from chinwag.providers.embeddings.model_files import onnx_files
-from chinwag.providers.embeddings.onnx_int8 import with_int8_kept
+from chinwag.providers.embeddings.onnx_int8 import rewrite, with_int8_kept
 from chinwag.providers.embeddings.onnx_model import OnnxModel
 from chinwag.providers.registry import ModelRegistry
 from chinwag.settings import Settings
@@ -111,3 +112,42 @@ def test_a_cache_directory_that_cannot_be_made_runs_the_model_as_shipped(
     with caplog.at_level(logging.WARNING):
         assert with_int8_kept(shipped, blocked / "models") == shipped
     assert "could not be rewritten" in caplog.text
+
+
+def _dequantised_matmul(path: Path, scale_shape: tuple[int, ...]) -> np.ndarray:
+    """y = x @ (int8 W * scale), saved at `path`; returns the fp32 matrix it computes with."""
+    rng = np.random.default_rng(7)
+    values = rng.integers(-127, 128, size=(64, 64), dtype=np.int8)
+    scale = rng.uniform(0.001, 0.01, size=scale_shape).astype(np.float32)
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 64])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 64])
+    nodes = [
+        helper.make_node("Cast", ["w_q"], ["w_f"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["w_f", "w_scale"], ["w"]),
+        helper.make_node("MatMul", ["x", "w"], ["y"]),
+    ]
+    initializers = [
+        numpy_helper.from_array(values, "w_q"),
+        numpy_helper.from_array(scale, "w_scale"),
+    ]
+    graph = helper.make_graph(nodes, "dequantised", [x], [y], initializers)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return values.astype(np.float32) * scale
+
+
+def test_a_matrix_with_a_scale_per_column_becomes_an_int8_matmul(tmp_path: Path) -> None:
+    matrix = _dequantised_matmul(tmp_path / "plain.onnx", (1, 64))
+    assert rewrite(tmp_path / "plain.onnx", tmp_path / "int8.onnx")
+    assert [n.op_type for n in onnx.load(str(tmp_path / "int8.onnx")).graph.node] == ["MatMulNBits"]
+    x = np.random.default_rng(8).normal(size=(5, 64)).astype(np.float32)
+    session = onnxruntime.InferenceSession(str(tmp_path / "int8.onnx"))
+    (y,) = session.run(None, {"x": x})
+    expected = x @ matrix
+    assert np.abs(y - expected).max() < 0.02 * np.abs(expected).max()
+
+
+def test_a_matrix_with_a_scale_per_row_is_left_to_onnx_runtime(tmp_path: Path) -> None:
+    """MatMulNBits scales columns; a scale per row (per input value) must not pass for one,
+    even when the matrix is square."""
+    _dequantised_matmul(tmp_path / "plain.onnx", (64, 1))
+    assert not rewrite(tmp_path / "plain.onnx", tmp_path / "int8.onnx")

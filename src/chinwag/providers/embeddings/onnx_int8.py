@@ -30,6 +30,7 @@ import logging
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +109,15 @@ def rewrite(source: Path, target: Path, *, weights: bool = True) -> bool:
     return True
 
 
+def _fed_dequantised(graph: Any, op_type: str, index: int) -> Iterator[tuple[Any, Any]]:
+    """The nodes of `op_type` whose input `index` is a dequantised constant, each with what
+    `_dequantised` found; looked up as the caller rewrites the graph."""
+    for node in [n for n in graph.node if n.op_type == op_type]:
+        found = _dequantised(graph, node.input[index])
+        if found is not None:
+            yield node, found
+
+
 def _dequantised(graph: Any, name: str) -> tuple[Any, Any, Any, Any] | None:
     """(mul, cast, int8 initializer, scale initializer) when `name` is Mul(Cast(int8), scale)
     of constants used nowhere else; None otherwise."""
@@ -134,11 +144,7 @@ def _gather_rows_first(graph: Any) -> int:
     from onnx import numpy_helper
 
     rewritten = 0
-    for gather in [n for n in graph.node if n.op_type == "Gather"]:
-        found = _dequantised(graph, gather.input[0])
-        if found is None:
-            continue
-        mul, cast, table, scale = found
+    for gather, (mul, cast, table, scale) in _fed_dequantised(graph, "Gather", 0):
         scales = numpy_helper.to_array(scale)
         per_row = list(scales.shape) == [table.dims[0], 1]
         axis = next((a.i for a in gather.attribute if a.name == "axis"), 0)
@@ -173,16 +179,14 @@ def _int8_matmuls(graph: Any) -> int:
     from onnx import helper, numpy_helper
 
     rewritten = 0
-    for matmul in [n for n in graph.node if n.op_type == "MatMul"]:
-        found = _dequantised(graph, matmul.input[1])
-        if found is None:
-            continue
-        mul, cast, values, scale = found
+    for matmul, (mul, cast, values, scale) in _fed_dequantised(graph, "MatMul", 1):
         weights = numpy_helper.to_array(values)
         scales = numpy_helper.to_array(scale).astype(np.float32)
-        if weights.ndim != 2 or scales.size not in (1, weights.shape[1]):
+        if weights.ndim != 2:
             continue
         k, n = weights.shape
+        if scales.size != 1 and scales.shape not in ((1, n), (n,)):
+            continue  # a scale per row of the matrix (per input value) is not MatMulNBits'
         blocks = -(-k // WEIGHT_BLOCK)
         stored = (weights.astype(np.int16) + 128).astype(np.uint8).T  # [N, K]
         stored = np.pad(stored, ((0, 0), (0, blocks * WEIGHT_BLOCK - k)), constant_values=128)
