@@ -20,29 +20,33 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
 import yaml
 from result_files import copy_stdout_to, result_path
 
-from chinwag.providers.embeddings.local import LocalEmbedder
+from chinwag.config.bot import EmbeddingConfig
+from chinwag.providers.protocols import Embedder
+from chinwag.providers.registry import ModelRegistry
+from chinwag.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 MESSAGES = [
     m["text"]
     for m in yaml.safe_load((ROOT / "tests/data/routing/vinhuset.yaml").read_text())["messages"]
 ]
-MODEL_CACHE = Path(tempfile.mkdtemp(prefix="chinwag-embedding-bench-"))
+VARIANTS = {  # --runtimes name -> the server's settings that give it
+    "onnx": Settings(embedding_runtime="onnx", embedding_weights="int8"),
+    "onnx-fp32": Settings(embedding_runtime="onnx", embedding_weights="fp32"),
+    "torch": Settings(embedding_runtime="torch"),
+}
 
 
-def embedder_for(variant: str) -> LocalEmbedder:
-    if variant == "onnx-fp32":
-        return LocalEmbedder(runtime="onnx", cache_dir=MODEL_CACHE, weights="fp32")
-    if variant == "onnx":
-        return LocalEmbedder(runtime="onnx", cache_dir=MODEL_CACHE)
-    return LocalEmbedder(runtime="torch")
+def embedder_for(variant: str) -> Embedder:
+    """A new embedder (nothing reused from another's cache), built as a server builds it: the
+    model rewritten once into the data directory's models/ and loaded from there."""
+    return ModelRegistry(VARIANTS[variant]).embedder(EmbeddingConfig())
 
 
 async def cpu_ms_per_message(runtime: str, batch: int, rounds: int) -> float:
@@ -75,8 +79,7 @@ async def quiet_wall_ms(runtime: str) -> float:
 
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    variants = ["onnx", "onnx-fp32", "torch"]
-    ap.add_argument("--runtimes", nargs="+", choices=variants, default=["onnx", "torch"])
+    ap.add_argument("--runtimes", nargs="+", choices=list(VARIANTS), default=["onnx", "torch"])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument(
         "--out",

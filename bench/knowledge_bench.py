@@ -36,15 +36,17 @@ import yaml
 from numpy.typing import NDArray
 from result_files import result_path
 
-from chinwag.config.bot import KnowledgeConfig
+from chinwag.config.bot import EmbeddingConfig, KnowledgeConfig
 from chinwag.evaluation.run import DEPTHS, MODES, EvalReport, Labelled, Searched, evaluate_search
 from chinwag.knowledge.chunking import Chunker
 from chinwag.knowledge.ingest import ingest
 from chinwag.knowledge.loaders import find_files, load
 from chinwag.knowledge.search import KnowledgeService
 from chinwag.providers.embeddings.local import LocalEmbedder
+from chinwag.providers.registry import ModelRegistry
 from chinwag.providers.vectorstores.base import Chunk, chunk_id
 from chinwag.providers.vectorstores.lancedb_store import LanceDBStore
+from chinwag.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "src/chinwag/bots/demo/knowledge"
@@ -277,9 +279,10 @@ async def main() -> None:
     )
     args = parser.parse_args()
     random.seed(7)
-    # The model as a server runs it: rewritten to keep its int8 weights (onnx_int8.py).
-    models = Path(tempfile.mkdtemp(prefix="chinwag-knowledge-bench-"))
-    embedder = LocalEmbedder(threads=args.threads, runtime=args.runtime, cache_dir=models)
+    # Built as a server builds it: the model rewritten into the data directory (onnx_int8.py).
+    settings = Settings(embedding_threads=args.threads, embedding_runtime=args.runtime)
+    embedder = ModelRegistry(settings).embedder(EmbeddingConfig())
+    assert isinstance(embedder, LocalEmbedder)  # the embedded model: ingestion calls it directly
     chunker = Chunker()
     results: dict[str, Any] = {"runtime": args.runtime, "threads": args.threads}
     if args.only in (None, "ingest"):
