@@ -56,6 +56,8 @@ async def test_cancel_order_asks_in_the_widget_and_cancels_only_after_confirm(
     await expect(asked.locator(".bubble")).to_have_text(
         "Shall I cancel order 10023? This cannot be undone.", timeout=20_000
     )
+    # Pinned by its text: after the click, `.last` would move on to the answer that follows.
+    asked = page.locator(".msg.bot", has_text="Shall I cancel order 10023?")
     # The demo widget speaks Norwegian: Bekreft (confirm) and Avbryt (cancel).
     confirm = asked.get_by_role("button", name="Bekreft")
     await expect(confirm).to_be_enabled()
