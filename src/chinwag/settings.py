@@ -59,11 +59,12 @@ class Settings(BaseSettings):
         "the extra `chinwag[torch]`).",
     )
     embedding_weights: EmbeddingWeights = Field(
-        "int8",
-        description="How the `onnx` runtime holds the embedded model's int8 weights: `int8` "
-        "(kept int8, ~25 MB less per worker; about as fast for a message alone, ~40% more CPU "
-        "per message when messages are embedded together) or `fp32` (unpacked by ONNX Runtime, "
-        "the faster choice for a worker that embeds many messages at once).",
+        "fp32",
+        description="How the `onnx` runtime holds the embedded model's int8 weights: `fp32` "
+        "(unpacked by ONNX Runtime; the faster choice on every CPU measured) or `int8` (kept "
+        "int8, ~25-30 MB less per worker, computed by ONNX Runtime's int8 kernel: about as fast "
+        "for a message alone on some CPUs, twice as slow on others, and ~40% or more CPU per "
+        "message when messages are embedded together).",
     )
     embedding_batch_wait_ms: float = Field(
         2.0,

@@ -52,7 +52,7 @@ class LocalEmbedder:
         runtime: EmbeddingRuntime = "onnx",
         batch_wait_ms: float = 2.0,
         cache_dir: Path | None = None,
-        weights: EmbeddingWeights = "int8",
+        weights: EmbeddingWeights = "fp32",
     ) -> None:
         """`cache_dir`: where the ONNX runtime keeps the model rewritten to hold its int8
         tables, and with `weights` "int8" its weight matrices too, as int8 (onnx_int8.py); None

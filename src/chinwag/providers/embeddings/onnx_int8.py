@@ -8,13 +8,15 @@ int8:
 - **Embedding tables** (Gather over a dequantised table): the int8 rows and their scales are
   gathered first, then only the rows a batch uses are dequantised. The same numbers bit for
   bit; the word table stays 12 MB instead of 47.
-- **Weight matrices** (MatMul by a dequantised matrix with a scale per column), unless
-  `CHINWAG_EMBEDDING_WEIGHTS=fp32`: each becomes a
-  `MatMulNBits` node with 8-bit weights, the same int8 values and scales, computed by ONNX
-  Runtime's int8 kernel (`accuracy_level` 4: activations quantised in blocks of 32). The vectors
-  move by less than the int8 export itself differs from the fp32 model (measured in
-  bench/HISTORY.md, 2026-12-07), and a worker holds ~25 MB less. The int8 kernel is
-  about as fast as fp32 for a message alone and ~40% slower for a batch of messages.
+- **Weight matrices** (MatMul by a dequantised matrix with a scale per column), with
+  `CHINWAG_EMBEDDING_WEIGHTS=int8`: each becomes a `MatMulNBits` node with 8-bit weights, the
+  same int8 values and scales, computed by ONNX Runtime's int8 kernel (`accuracy_level` 4:
+  activations quantised in blocks of 32). The vectors move by less than the int8 export itself
+  differs from the fp32 model (measured in bench/HISTORY.md, 2026-12-07), and a worker holds
+  ~25-30 MB less. On the CPUs measured (AVX2 without VNNI) the int8 kernel is never faster than
+  fp32: about as fast for a message alone on one, twice as slow on another (AMD EPYC of the
+  first generation), and 40% or more slower for a batch. So the default (`fp32`) rewrites the
+  tables only and lets ONNX Runtime unpack the weights.
 
 Rewriting the graph needs the `onnx` package (~30 MB once imported), so it runs once in a child
 process (`python -m chinwag.providers.embeddings.onnx_int8 SOURCE TARGET [--tables-only]`) and
