@@ -36,7 +36,9 @@ from tests.pg_proxy import PgProxy
 HEARTBEAT = 2.0  # the default
 GRACE = grace_seconds(HEARTBEAT)  # how long a silent server is still alive to its peer
 TOKENS = 40
-PAUSED_TOKENS = 100  # 15 s answers: still running when the pause starts, on a loaded machine too
+# 15 s answers for the faults longer than the grace period (the pause, the 12 s outages): still
+# running when the fault starts, on a loaded machine too, so that the peer has answers to end.
+LONG_TOKENS = 100
 STREAMS_PER_SERVER = 10
 
 
@@ -121,9 +123,10 @@ async def test_every_stream_ends_once_through_outages_and_pauses(
     seconds: float,
 ) -> None:
     servers, proxy_a, proxy_b, direct, key = pair
-    # A paused server's answers must still be running when it stops: 6 s answers had all
-    # ended before the pause on CI's loaded machine, where starting twenty streams is slow.
-    fake_llm.behaviour.tokens = PAUSED_TOKENS if fault == "pause" else TOKENS
+    # A stopped server's answers must still be running when the fault starts: 6 s answers had
+    # all ended before it on CI's loaded machines, where starting twenty streams is slow.
+    outlives_grace = seconds >= GRACE
+    fake_llm.behaviour.tokens = LONG_TOKENS if outlives_grace else TOKENS
     fake_llm.behaviour.token_delay = 0.15
     on_a = await start_streams(servers.url_a, key, STREAMS_PER_SERVER)
     on_b = await start_streams(servers.url_b, key, STREAMS_PER_SERVER)
@@ -160,6 +163,10 @@ async def test_every_stream_ends_once_through_outages_and_pauses(
         proxies = [proxy_a] if fault == "one" else [proxy_a, proxy_b]
         for proxy in proxies:
             proxy.cut()
+        if outlives_grace:
+            assert await _statuses(direct, on_a) == ["streaming"] * STREAMS_PER_SERVER, (
+                "the answers must still be running when their server loses its database"
+            )
         await asyncio.sleep(seconds)
         for proxy in proxies:
             proxy.restore()
@@ -171,7 +178,7 @@ async def test_every_stream_ends_once_through_outages_and_pauses(
         assert set(statuses.values()) <= {"completed", "interrupted"}
         if fault != "both":  # the server that kept its database never lost an answer
             assert {statuses[s.stream_id] for s in on_b} == {"completed"}
-        if fault == "both" or seconds < GRACE:
+        if fault == "both" or not outlives_grace:
             pass  # short outages may or may not pass the grace period; both outcomes are whole
         else:
             assert "interrupted" in {statuses[s.stream_id] for s in on_a}, (
